@@ -1,0 +1,89 @@
+# tcpchat build. `make` builds build/tcpchatd and build/tcpchat; `make test` runs every test.
+# SAN=asan or SAN=tsan builds instrumented copies under build/asan or build/tsan.
+
+CC      ?= cc
+SAN     ?=
+PYTHON  ?= /usr/bin/python3
+
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+                -Wmissing-prototypes -g -pthread -Isrc -I/usr/include/uthash
+LDLIBS_COMMON = -pthread
+
+ifeq ($(SAN),asan)
+BUILD   = build/asan
+SANFLAGS = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(SAN),tsan)
+BUILD   = build/tsan
+SANFLAGS = -O1 -fsanitize=thread -fno-omit-frame-pointer
+else
+BUILD   = build
+SANFLAGS = -O2
+endif
+
+CFLAGS  += $(CFLAGS_COMMON) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+
+COMMON_SRC = $(wildcard src/common/*.c)
+SERVER_SRC = $(wildcard src/server/*.c)
+CLIENT_SRC = $(wildcard src/client/*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
+# Server objects without main(), for unit tests of server modules.
+SERVER_LIB = $(filter-out $(BUILD)/obj/src/server/main.o,$(SERVER_OBJ))
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean test test-unit test-e2e test-asan test-tsan fuzz format format-check deps
+
+all: $(BUILD)/tcpchatd $(BUILD)/tcpchat
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
+
+$(BUILD)/tcpchat: $(CLIENT_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lreadline
+
+$(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(SERVER_LIB) $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON) -lcmocka
+
+# Installs build and test dependencies from Debian when any is missing (needs root or sudo).
+deps:
+	@scripts/deps.sh
+
+test-unit: deps $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+test-e2e: deps all
+	TCPCHAT_BUILD=$(BUILD) $(PYTHON) -m pytest -q tests/e2e
+
+# The whole suite: unit tests, then end-to-end tests against the real binaries.
+test: test-unit test-e2e
+
+test-asan:
+	$(MAKE) SAN=asan test
+
+test-tsan:
+	$(MAKE) SAN=tsan test-e2e
+
+fuzz: build/fuzz/fuzz_ircmsg
+build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined $^ -o $@
+
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build
+
+-include $(COMMON_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d)

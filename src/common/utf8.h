@@ -1,0 +1,14 @@
+/* utf8: strict UTF-8 validation (RFC 3629: no overlongs, no surrogates, nothing past
+ * U+10FFFF). Used to keep invalid text off the wire (ISUPPORT UTF8ONLY). */
+#ifndef TCPCHAT_UTF8_H
+#define TCPCHAT_UTF8_H
+
+#include <stddef.h>
+
+/* 1 if the len bytes at s are valid UTF-8, else 0. */
+int utf8_valid(const char *s, size_t len);
+/* The largest n <= len such that s[0..n) does not end inside a multi-byte sequence; used to
+ * truncate text without splitting a character. */
+size_t utf8_trim(const char *s, size_t len);
+
+#endif

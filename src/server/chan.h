@@ -1,0 +1,40 @@
+/* chan: channels, shared by every worker. The table (srv->chans) is guarded by srv->chan_lock;
+ * each channel's members, topic and per-worker member counts by its own lock. Every event of a
+ * channel is posted to the workers' mailboxes while its lock is held, which gives all members
+ * one order of events (DESIGN.md "Fan-out with one total order per channel").
+ * All functions here run on the thread of the client they are given. */
+#ifndef TCPCHAT_CHAN_H
+#define TCPCHAT_CHAN_H
+
+#include <stdint.h>
+
+struct chan;
+struct client;
+struct msg;
+struct server;
+
+/* Joins c to name (valid, checked by the caller); members get the JOIN, c also the topic and
+ * NAMES. Returns 0 (also when already a member) or an error numeric. */
+int chan_join(struct client *c, const char *name);
+/* Parts c from name with an optional reason. Returns 0 or an error numeric. */
+int chan_part(struct client *c, const char *name, const char *reason);
+/* Sends m to every member of name but c. Returns 0 or an error numeric. */
+int chan_send(struct client *c, const char *name, struct msg *m);
+/* c leaves every channel; m (a QUIT line, or NULL when nobody is to be told) goes once to
+ * everyone who shared one with c. Always posts c's own MB_QUIT, after which c is freed. */
+void chan_quit(struct client *c, struct msg *m);
+/* Records c's new nick (already in c->nick) in its channels and sends m (the NICK line) once
+ * to everyone who shares one with c, and to c. */
+void chan_nick(struct client *c, struct msg *m);
+/* The NAMES reply for name, as one msg (353 lines and 366) for c. */
+struct msg *chan_names(struct client *c, const char *name);
+/* Index of name in c's channel list, or -1. */
+int chan_find_joined(const struct client *c, const char *name);
+/* The channel's name as created (fixed for its life, so no lock is needed). */
+const char *chan_name(const struct chan *ch);
+/* The channel's id (for replicas). */
+uint64_t chan_id(const struct chan *ch);
+/* Frees every channel (at exit, with no worker running). */
+void chan_table_free(struct server *srv);
+
+#endif

@@ -1,0 +1,88 @@
+/* cmd: checks a received line and dispatches it from the command table (ngircd's shape:
+ * command -> handler, minimum parameters, registration needed). */
+#include "cmd.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "client.h"
+#include "common/utf8.h"
+#include "numerics.h"
+#include "send.h"
+
+struct command {
+    const char *name;
+    void (*handler)(struct client *c, struct ircmsg *m);
+    int min_params;
+    int needs_registration;
+};
+
+static const struct command commands[] = {
+    {"CAP", cmd_cap, 1, 0},         {"PASS", cmd_pass, 1, 0},       {"NICK", cmd_nick, 0, 0},
+    {"USER", cmd_user, 4, 0},       {"PING", cmd_ping, 0, 0},       {"PONG", cmd_pong, 0, 0},
+    {"QUIT", cmd_quit, 0, 0},       {"MOTD", cmd_motd, 0, 1},       {"JOIN", cmd_join, 1, 1},
+    {"PART", cmd_part, 1, 1},       {"NAMES", cmd_names, 0, 1},     {"PRIVMSG", cmd_privmsg, 0, 1},
+    {"NOTICE", cmd_notice, 0, 1},
+};
+
+void cmd_input_too_long(struct client *c)
+{
+    send_numeric(c, ERR_INPUTTOOLONG, ":Input line was too long");
+}
+
+void cmd_dispatch(struct client *c, char *line, size_t len)
+{
+    if (memchr(line, '\0', len)) {
+        send_numeric(c, ERR_UNKNOWNERROR, "* :Line dropped: it contained a NUL byte");
+        return;
+    }
+    /* The 512-byte limit is on the message proper; IRCv3 tags have their own budget. */
+    size_t tags_len = 0;
+    if (line[0] == '@') {
+        const char *sp = strchr(line, ' ');
+        tags_len = sp ? (size_t)(sp - line) + 1 : len;
+    }
+    if (len - tags_len > IRC_LINE_MAX - 2 || tags_len > IRC_TAGS_MAX) {
+        cmd_input_too_long(c);
+        return;
+    }
+    int utf8_ok = utf8_valid(line, len);
+    struct ircmsg m;
+    int rc = ircmsg_parse(line, &m);
+    if (rc == IRCMSG_EEMPTY)
+        return;
+    if (rc == IRCMSG_ETAGS) {
+        cmd_input_too_long(c);
+        return;
+    }
+    if (!utf8_ok) {
+        /* ISUPPORT UTF8ONLY: reject rather than relay (IRCv3 UTF8ONLY, standard replies). */
+        send_line(c, "FAIL %s INVALID_UTF8 :Message rejected, it contained invalid UTF-8",
+                  rc == IRCMSG_OK ? m.command : "*");
+        return;
+    }
+    if (rc != IRCMSG_OK) {
+        send_numeric(c, ERR_UNKNOWNCOMMAND, "%s :Unknown command",
+                     m.command && *m.command ? m.command : "*");
+        return;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const struct command *cmd = &commands[i];
+        if (strcasecmp(cmd->name, m.command) != 0)
+            continue;
+        if (cmd->needs_registration && !c->registered) {
+            send_numeric(c, ERR_NOTREGISTERED, ":You have not registered");
+            return;
+        }
+        if (m.nparams < cmd->min_params) {
+            send_numeric(c, ERR_NEEDMOREPARAMS, "%s :Not enough parameters", cmd->name);
+            return;
+        }
+        cmd->handler(c, &m);
+        return;
+    }
+    if (c->registered)
+        send_numeric(c, ERR_UNKNOWNCOMMAND, "%s :Unknown command", m.command);
+    else
+        send_numeric(c, ERR_NOTREGISTERED, ":You have not registered");
+}

@@ -1,0 +1,33 @@
+/* cmd: the command layer's entry points: one received line in, replies and events out. The
+ * command families live in cmd_reg.c, cmd_chan.c and cmd_msg.c. */
+#ifndef TCPCHAT_CMD_H
+#define TCPCHAT_CMD_H
+
+#include <stddef.h>
+
+#include "common/ircmsg.h"
+
+struct client;
+
+/* Checks and parses one line of len bytes (no terminator; may hold NUL bytes) and runs it. */
+void cmd_dispatch(struct client *c, char *line, size_t len);
+/* Tells c a line was dropped for being too long (417). */
+void cmd_input_too_long(struct client *c);
+
+/* Handlers, each for one command. The dispatcher has checked registration and the minimum
+ * parameter count. */
+void cmd_cap(struct client *c, struct ircmsg *m);
+void cmd_pass(struct client *c, struct ircmsg *m);
+void cmd_nick(struct client *c, struct ircmsg *m);
+void cmd_user(struct client *c, struct ircmsg *m);
+void cmd_ping(struct client *c, struct ircmsg *m);
+void cmd_pong(struct client *c, struct ircmsg *m);
+void cmd_quit(struct client *c, struct ircmsg *m);
+void cmd_motd(struct client *c, struct ircmsg *m);
+void cmd_join(struct client *c, struct ircmsg *m);
+void cmd_part(struct client *c, struct ircmsg *m);
+void cmd_names(struct client *c, struct ircmsg *m);
+void cmd_privmsg(struct client *c, struct ircmsg *m);
+void cmd_notice(struct client *c, struct ircmsg *m);
+
+#endif

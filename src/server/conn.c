@@ -1,0 +1,303 @@
+/* conn: the connection layer of a client. Input goes socket -> linebuf -> flood control ->
+ * cmd_dispatch; output goes conn_send -> sendq -> writev at the end of the loop turn. */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "client.h"
+#include "cmd.h"
+#include "common/ircmsg.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "mailbox.h"
+#include "nick.h"
+#include "server.h"
+#include "worker.h"
+
+static const struct config *conn_cfg(const struct client *c)
+{
+    return &c->w->srv->cfg;
+}
+
+struct client *conn_create(struct worker *w, int fd, const char *host)
+{
+    struct server *srv = w->srv;
+    struct client *c = calloc(1, sizeof *c);
+    if (!c || linebuf_init(&c->in, IRC_RAW_LINE_MAX, srv->cfg.recvq) < 0) {
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    c->id = atomic_fetch_add(&srv->next_client_id, 1) + 1;
+    c->w = w;
+    c->fd = fd;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    sendq_init(&c->sq);
+    c->tokens = srv->cfg.flood_burst;
+    c->tokens_ms = c->connected_ms = c->active_ms = w->now_ms;
+    c->pass_ok = srv->cfg.password == NULL;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_error("epoll_ctl: %s", strerror(errno));
+        linebuf_free(&c->in);
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    HASH_ADD(hh, w->clients, id, sizeof c->id, c);
+    atomic_fetch_add(&w->nconns, 1);
+    log_debug("client %llu connected from %s on worker %d", (unsigned long long)c->id, host,
+              w->index);
+    return c;
+}
+
+static void stall(struct client *c)
+{
+    if (!c->stalled) {
+        c->stalled = 1;
+        c->next_stalled = c->w->stalled;
+        c->w->stalled = c;
+    }
+}
+
+/* Tops up the flood-control bucket for the time elapsed. */
+static void refill(struct client *c)
+{
+    const struct config *cfg = conn_cfg(c);
+    uint64_t now = c->w->now_ms;
+    if (now > c->tokens_ms) {
+        c->tokens += (double)(now - c->tokens_ms) * cfg->flood_rate / 1000.0;
+        if (c->tokens > cfg->flood_burst)
+            c->tokens = cfg->flood_burst;
+        c->tokens_ms = now;
+    }
+}
+
+/* Runs the complete lines buffered, as far as flood control and the soft send-queue bound
+ * allow. Returns 1 if it stopped for flood control with input left, else 0. */
+static int process_input(struct client *c)
+{
+    while (!c->dead && !c->closing && linebuf_pending(&c->in) > 0) {
+        refill(c);
+        if (sendq_bytes(&c->sq) > conn_cfg(c)->sendq_soft) {
+            stall(c); /* our reader is behind: stop taking its commands until it catches up */
+            return 0;
+        }
+        if (c->tokens < 1.0) {
+            stall(c);
+            return 1;
+        }
+        char *line;
+        size_t len;
+        int r = linebuf_next(&c->in, &line, &len);
+        if (r == LINEBUF_NONE)
+            return 0;
+        c->tokens -= 1.0;
+        if (r == LINEBUF_TOOLONG) {
+            cmd_input_too_long(c);
+            continue;
+        }
+        if (len > 0)
+            cmd_dispatch(c, line, len);
+    }
+    return 0;
+}
+
+/* Runs buffered lines and reads more while the socket may have bytes and nothing pauses
+ * the client. */
+static void input(struct client *c)
+{
+    for (;;) {
+        int throttled = process_input(c);
+        if (c->dead || c->closing)
+            return;
+        if (c->stalled && !throttled)
+            return; /* paused by the send queue: leave the bytes in the kernel */
+        if (!c->want_read)
+            return;
+        size_t avail;
+        char *space = linebuf_space(&c->in, &avail);
+        if (!space) {
+            /* Full of lines that flood control holds back: the client sends faster than its
+             * allowance for longer than --recvq can absorb. */
+            conn_close_later(c, "Excess Flood");
+            return;
+        }
+        ssize_t n = read(c->fd, space, avail);
+        if (n > 0) {
+            linebuf_commit(&c->in, (size_t)n);
+            c->active_ms = c->w->now_ms;
+            c->ping_pending = 0;
+        } else if (n == 0) {
+            conn_close_later(c, "Connection closed");
+            return;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->want_read = 0;
+        } else if (errno != EINTR) {
+            char why[96];
+            snprintf(why, sizeof why, "Read error: %s", strerror(errno));
+            conn_close_later(c, why);
+            return;
+        }
+    }
+}
+
+void conn_on_readable(struct client *c)
+{
+    c->want_read = 1;
+    input(c);
+}
+
+void conn_resume(struct client *c)
+{
+    input(c);
+}
+
+void conn_flush(struct client *c)
+{
+    if (c->dead || c->fd < 0)
+        return;
+    if (sendq_flush(&c->sq, c->fd) < 0) {
+        char why[96];
+        snprintf(why, sizeof why, "Write error: %s", strerror(errno));
+        conn_close_later(c, why);
+    }
+}
+
+void conn_on_writable(struct client *c)
+{
+    conn_flush(c);
+}
+
+void conn_send(struct client *c, struct msg *m)
+{
+    if (c->dead || c->closing || !m)
+        return;
+    if (sendq_push(&c->sq, m) < 0) {
+        conn_close_later(c, "Out of memory");
+        return;
+    }
+    if (sendq_bytes(&c->sq) > conn_cfg(c)->sendq) {
+        conn_close_later(c, "Max SendQ exceeded");
+        return;
+    }
+    worker_mark_dirty(c->w, c);
+}
+
+void conn_close_later(struct client *c, const char *reason)
+{
+    if (c->dead || c->closing)
+        return;
+    /* Cut long reasons (a client's QUIT text) without splitting a UTF-8 character. */
+    size_t n = strlen(reason);
+    if (n >= sizeof c->close_reason)
+        n = utf8_trim(reason, sizeof c->close_reason - 1);
+    memcpy(c->close_reason, reason, n);
+    c->close_reason[n] = '\0';
+    c->closing = 1;
+    c->next_close = c->w->closing;
+    c->w->closing = c;
+}
+
+/* Puts line on the wire if the socket takes it now; used for last words. */
+static void last_words(struct client *c, const char *line)
+{
+    struct msg *m = msg_printf("%s", line);
+    if (m) {
+        sendq_push(&c->sq, m);
+        msg_unref(m);
+    }
+    sendq_flush(&c->sq, c->fd);
+}
+
+void conn_close(struct client *c)
+{
+    if (c->dead)
+        return;
+    struct worker *w = c->w;
+    struct server *srv = w->srv;
+    log_debug("client %llu (%s) closing: %s", (unsigned long long)c->id,
+              c->nick[0] ? c->nick : "*", c->close_reason);
+    char line[IRC_LINE_MAX];
+    snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
+    last_words(c, line);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->dead = 1;
+    atomic_fetch_sub(&srv->nclients, 1);
+    atomic_fetch_sub(&w->nconns, 1);
+    if (c->has_nick)
+        nick_release(srv, c->nick, c->id);
+    struct msg *quit = c->registered ? msg_printf(":%s QUIT :%s", c->source, c->close_reason)
+                                     : NULL;
+    chan_quit(c, quit); /* posts our own MB_QUIT, which frees c when it comes back */
+    msg_unref(quit);
+    sendq_free(&c->sq);
+    linebuf_free(&c->in);
+}
+
+void conn_goodbye(struct client *c, const char *line)
+{
+    if (c->dead)
+        return;
+    struct msg *m = msg_printf("%s", line);
+    if (m) {
+        sendq_push(&c->sq, m);
+        msg_unref(m);
+    }
+    conn_flush(c);
+}
+
+void conn_free(struct client *c)
+{
+    HASH_DEL(c->w->clients, c);
+    if (c->fd >= 0) {
+        /* Only at shutdown: the worker stops without the QUIT fan-out. */
+        close(c->fd);
+        atomic_fetch_sub(&c->w->srv->nclients, 1);
+        atomic_fetch_sub(&c->w->nconns, 1);
+    }
+    sendq_free(&c->sq);
+    linebuf_free(&c->in);
+    free(c->chans);
+    free(c);
+}
+
+void conn_tick(struct client *c)
+{
+    const struct config *cfg = conn_cfg(c);
+    uint64_t now = c->w->now_ms;
+    if (c->dead || c->closing)
+        return;
+    if (!c->registered) {
+        if (now - c->connected_ms >= (uint64_t)cfg->reg_timeout * 1000)
+            conn_close_later(c, "Registration timed out");
+        return;
+    }
+    if (c->ping_pending) {
+        if (now - c->ping_ms >= (uint64_t)cfg->ping_timeout * 1000) {
+            char why[64];
+            snprintf(why, sizeof why, "Ping timeout: %llu seconds",
+                     (unsigned long long)((now - c->active_ms) / 1000));
+            conn_close_later(c, why);
+        }
+    } else if (now - c->active_ms >= (uint64_t)cfg->ping_interval * 1000) {
+        struct msg *ping = msg_printf("PING :%s", cfg->server_name);
+        conn_send(c, ping);
+        msg_unref(ping);
+        c->ping_pending = 1;
+        c->ping_ms = now;
+    }
+}

@@ -1,0 +1,37 @@
+/* conn: the connection layer of a client: reading and splitting lines, flood control, the
+ * send queue and its bounds, flushing, and closing. The only server code that touches client
+ * sockets; runs on the client's worker. */
+#ifndef TCPCHAT_CONN_H
+#define TCPCHAT_CONN_H
+
+struct client;
+struct msg;
+struct worker;
+
+/* Takes ownership of fd (a new non-blocking connection from host). NULL on failure, with fd
+ * closed. */
+struct client *conn_create(struct worker *w, int fd, const char *host);
+/* The socket became readable (or was before, and input may resume). */
+void conn_on_readable(struct client *c);
+/* Input was paused (flood control or the soft send-queue bound): try again. */
+void conn_resume(struct client *c);
+/* The socket became writable. */
+void conn_on_writable(struct client *c);
+/* Writes what the send queue holds; closes on a write error. */
+void conn_flush(struct client *c);
+/* Queues m for c. Past the hard send-queue bound c is closed with "Max SendQ exceeded". */
+void conn_send(struct client *c, struct msg *m);
+/* Asks for c to be closed at the end of this loop turn, with reason (shown in the ERROR line
+ * and, as the QUIT reason, to everyone who shares a channel with c). The first reason wins. */
+void conn_close_later(struct client *c, const char *reason);
+/* Closes now: ERROR line, socket closed, nick released, QUIT fanned out. c stays allocated
+ * (dead) until its own QUIT item comes back through the mailbox, then conn_free. */
+void conn_close(struct client *c);
+/* At shutdown: queue the goodbye line without any fan-out. */
+void conn_goodbye(struct client *c, const char *line);
+/* Frees c's memory; c must be dead and out of every replica. */
+void conn_free(struct client *c);
+/* Runs periodic checks: registration and ping timeouts. */
+void conn_tick(struct client *c);
+
+#endif

@@ -1,0 +1,41 @@
+/* defines: every limit and default of tcpchatd in one place, with where each number comes
+ * from. Options (config.c) override the ones marked "default". */
+#ifndef TCPCHAT_DEFINES_H
+#define TCPCHAT_DEFINES_H
+
+#define TCPCHAT_VERSION "tcpchat-0.1.0"
+#define TCPCHAT_NETWORK "tcpchat"
+
+#define DEFAULT_PORT            6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
+#define DEFAULT_CHANNEL         "#lobby"
+#define DEFAULT_MAX_CLIENTS     10000
+#define DEFAULT_SENDQ           (1024 * 1024) /* hard bound: disconnect past it */
+#define DEFAULT_SENDQ_SOFT      (64 * 1024)   /* soft bound: stop reading the client's commands */
+#define DEFAULT_RECVQ           16384         /* unprocessed input held per client */
+#define DEFAULT_FLOOD_RATE      10            /* lines per second, sustained */
+#define DEFAULT_FLOOD_BURST     40            /* lines in one burst */
+#define DEFAULT_REG_TIMEOUT     60            /* seconds to finish NICK/USER */
+#define DEFAULT_PING_INTERVAL   120           /* idle seconds before we PING */
+#define DEFAULT_PING_TIMEOUT    120           /* seconds to answer our PING */
+
+#define WORKERS_MAX       256
+#define LISTEN_BACKLOG    1024
+#define USER_MAX          10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
+#define REALNAME_MAX      100 /* kept for WHOIS; longer real names are cut */
+#define HOST_MAX          64  /* textual IPv4/IPv6 address */
+#define SOURCE_MAX        (30 + 1 + USER_MAX + 1 + HOST_MAX)
+#define TOPIC_MAX         390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
+#define CHANNELS_PER_USER 50  /* CHANLIMIT */
+#define TARGETS_MAX       4   /* TARGMAX for PRIVMSG and NOTICE */
+#define PASSWORD_MAX      128
+#define MOTD_LINES_MAX    100 /* lines of the MOTD file sent; the rest is ignored */
+#define MOTD_LINE_MAX     400 /* bytes of one MOTD line sent */
+#define ANNOUNCE_MAX      400 /* bytes of one console announcement sent */
+
+#define TICK_MS           1000 /* timer scan for registration and ping timeouts */
+#define STALL_TICK_MS     50   /* retry interval for clients paused by flood or send queue */
+#define SHUTDOWN_FLUSH_MS 2000 /* how long shutdown waits for "ERROR" lines to drain */
+#define EPOLL_BATCH       256  /* events taken per epoll_wait */
+#define WRITEV_MAX        64   /* iovecs per writev (IOV_MAX is 1024; 64 fills a socket buffer) */
+
+#endif

@@ -1,0 +1,56 @@
+/* mailbox: a worker's inbox. Any thread posts items; the owning worker takes them all at
+ * once, in posting order, when the eventfd wakes its epoll loop. Items posted under a
+ * channel's lock therefore reach every worker in the channel's order. */
+#ifndef TCPCHAT_MAILBOX_H
+#define TCPCHAT_MAILBOX_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+enum mb_kind {
+    MB_CHAN_MSG,  /* deliver msg to local members of chans[0] except skip */
+    MB_JOIN,      /* target joins chans[0]: replica update, msg to members, extra to target */
+    MB_PART,      /* msg to local members of chans[0], then target leaves the replica */
+    MB_QUIT,      /* msg once to local members of any of chans, target leaves them all and,
+                     on its own worker, is freed */
+    MB_NICK,      /* msg once to local members of any of chans, and to target */
+    MB_PRIVATE,   /* msg to target */
+    MB_ANNOUNCE,  /* text to every local client as a NOTICE from the server */
+    MB_NEW_CONN,  /* fd: a freshly accepted connection for this worker */
+    MB_SHUTDOWN,  /* say goodbye to every client and stop */
+};
+
+struct mb_item {
+    struct mb_item *next;
+    enum mb_kind kind;
+    struct msg *msg;   /* reference owned by the item, or NULL */
+    struct msg *extra; /* MB_JOIN: the topic and NAMES replies for the joiner */
+    uint64_t skip;     /* client id that must not get msg (the sender), or 0 */
+    uint64_t target;   /* client id the event is about, or 0 */
+    int target_worker; /* worker owning target, -1 if none */
+    int fd;            /* MB_NEW_CONN */
+    char *text;        /* MB_ANNOUNCE (owned), MB_NEW_CONN: peer address (owned) */
+    int nchans;
+    uint64_t chans[];  /* channel ids */
+};
+
+struct mailbox {
+    pthread_mutex_t lock;
+    struct mb_item *head, *tail;
+    int efd; /* eventfd, readable while items may be waiting */
+};
+
+int mailbox_init(struct mailbox *mb);
+/* Frees items still queued, closes the eventfd. */
+void mailbox_destroy(struct mailbox *mb);
+/* An item with room for nchans channel ids, zeroed but for target_worker = -1 and fd = -1. */
+struct mb_item *mailbox_item_new(enum mb_kind kind, int nchans);
+void mailbox_item_free(struct mb_item *it);
+/* Appends it; wakes the owner. Never blocks beyond the mailbox lock. */
+void mailbox_post(struct mailbox *mb, struct mb_item *it);
+/* Clears the wake-up, then takes every queued item (oldest first) or NULL. */
+struct mb_item *mailbox_take(struct mailbox *mb);
+
+#endif

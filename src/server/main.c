@@ -1,0 +1,263 @@
+/* main: tcpchatd's entry point. Parses the options, opens the listening sockets, starts the
+ * workers, then runs the acceptor: new connections go to the least loaded worker; lines typed
+ * on stdin become announcements to everyone; SIGINT/SIGTERM start an orderly shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "common/ircmsg.h"
+#include "common/linebuf.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/utf8.h"
+#include "config.h"
+#include "defines.h"
+#include "nick.h"
+#include "server.h"
+#include "worker.h"
+
+/* epoll tags for the acceptor's own descriptors. */
+enum { EV_SIGNAL = -1, EV_STDIN = -2 };
+
+struct acceptor {
+    struct server *srv;
+    int epfd;
+    int listen_fds[NET_LISTEN_MAX];
+    int nlisten;
+    int spare_fd;          /* kept open to shed connections when out of descriptors */
+    struct linebuf console; /* stdin, split into announcement lines */
+};
+
+static struct worker *least_loaded(struct server *srv)
+{
+    struct worker *best = &srv->workers[0];
+    for (int i = 1; i < srv->nworkers; i++) {
+        if (atomic_load(&srv->workers[i].nconns) < atomic_load(&best->nconns))
+            best = &srv->workers[i];
+    }
+    return best;
+}
+
+/* Refuses a connection with a reason it can read, without blocking on it. */
+static void refuse(int fd, const char *host, const char *reason)
+{
+    char line[IRC_LINE_MAX];
+    int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", host, reason);
+    ssize_t w = send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)w; /* best effort: the peer may already be gone */
+    close(fd);
+}
+
+static void accept_all(struct acceptor *a, int lfd)
+{
+    struct server *srv = a->srv;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE) && a->spare_fd >= 0) {
+                /* Out of descriptors: free the spare to accept and drop one, so the pending
+                 * connection does not wake us again and again. */
+                log_warn("out of file descriptors: refusing a connection");
+                close(a->spare_fd);
+                fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd >= 0)
+                    close(fd);
+                a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn("accept: %s", strerror(errno));
+            return;
+        }
+        char host[HOST_MAX];
+        net_addr_str((struct sockaddr *)&ss, host, sizeof host);
+        if (atomic_fetch_add(&srv->nclients, 1) >= srv->cfg.max_clients) {
+            atomic_fetch_sub(&srv->nclients, 1);
+            log_info("refusing %s: too many connections", host);
+            refuse(fd, host, "Too many connections");
+            continue;
+        }
+        worker_post_new_conn(least_loaded(srv), fd, host);
+    }
+}
+
+/* Reads what stdin has; each complete line goes out as an announcement. Returns -1 at end of
+ * input, after which stdin is ignored (the server keeps running). */
+static int read_console(struct acceptor *a)
+{
+    size_t avail;
+    char *space = linebuf_space(&a->console, &avail);
+    if (!space)
+        return 0;
+    ssize_t n = read(STDIN_FILENO, space, avail);
+    if (n <= 0)
+        return n < 0 && errno == EINTR ? 0 : -1;
+    linebuf_commit(&a->console, (size_t)n);
+    char *line;
+    size_t len;
+    int r;
+    while ((r = linebuf_next(&a->console, &line, &len)) != LINEBUF_NONE) {
+        if (r == LINEBUF_TOOLONG || len == 0)
+            continue;
+        if (memchr(line, '\0', len) || !utf8_valid(line, len)) {
+            log_warn("console: line not sent: it is not valid UTF-8 text");
+            continue;
+        }
+        if (len > ANNOUNCE_MAX)
+            line[utf8_trim(line, ANNOUNCE_MAX)] = '\0';
+        log_info("announcement: %s", line);
+        worker_post_announce(a->srv, line);
+    }
+    return 0;
+}
+
+static int watch(int epfd, int fd, int tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = tag};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void run(struct acceptor *a, int sigfd)
+{
+    int console_open = watch(a->epfd, STDIN_FILENO, EV_STDIN) == 0;
+    if (!console_open)
+        log_debug("stdin cannot be watched (%s): no console announcements", strerror(errno));
+    for (;;) {
+        struct epoll_event evs[NET_LISTEN_MAX + 2];
+        int n = epoll_wait(a->epfd, evs, NET_LISTEN_MAX + 2, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("epoll_wait: %s", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            int tag = evs[i].data.fd;
+            if (tag == EV_SIGNAL) {
+                struct signalfd_siginfo si;
+                if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+                    log_info("got %s, shutting down", strsignal((int)si.ssi_signo));
+                return;
+            }
+            if (tag == EV_STDIN) {
+                if (read_console(a) < 0) {
+                    log_info("console closed; the server keeps running");
+                    epoll_ctl(a->epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+                }
+                continue;
+            }
+            accept_all(a, a->listen_fds[tag]);
+        }
+    }
+}
+
+static int server_init(struct server *srv)
+{
+    pthread_mutex_init(&srv->nick_lock, NULL);
+    pthread_mutex_init(&srv->chan_lock, NULL);
+    atomic_init(&srv->next_client_id, 0);
+    atomic_init(&srv->next_chan_id, 0);
+    atomic_init(&srv->nclients, 0);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(srv->created, sizeof srv->created, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    srv->nworkers = srv->cfg.workers;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
+    if (!srv->workers)
+        return -1;
+    for (int i = 0; i < srv->nworkers; i++) {
+        if (worker_init(&srv->workers[i], srv, i) < 0) {
+            log_error("cannot set up worker %d: %s", i, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct server srv;
+    switch (config_parse(&srv.cfg, argc, argv)) {
+    case CONFIG_OK: break;
+    case CONFIG_EXIT_OK: config_free(&srv.cfg); return 0;
+    case CONFIG_ERROR: config_free(&srv.cfg); return 1;
+    }
+    log_set_level(srv.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    /* Block the stop signals in every thread; the acceptor takes them from a signalfd. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    struct acceptor a = {.srv = &srv, .spare_fd = -1};
+    char err[NET_ERR_MAX];
+    a.nlisten = net_listen(srv.cfg.bind, srv.cfg.port, LISTEN_BACKLOG, a.listen_fds,
+                           NET_LISTEN_MAX, err, sizeof err);
+    if (a.nlisten < 0) {
+        fprintf(stderr, "tcpchatd: %s\n", err);
+        config_free(&srv.cfg);
+        return 1;
+    }
+    int sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
+    a.epfd = epoll_create1(EPOLL_CLOEXEC);
+    a.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (sigfd < 0 || a.epfd < 0 || server_init(&srv) < 0 ||
+        linebuf_init(&a.console, ANNOUNCE_MAX * 4, ANNOUNCE_MAX * 4 + 1) < 0) {
+        fprintf(stderr, "tcpchatd: cannot start: %s\n", strerror(errno));
+        return 1;
+    }
+    watch(a.epfd, sigfd, EV_SIGNAL);
+    for (int i = 0; i < a.nlisten; i++)
+        watch(a.epfd, a.listen_fds[i], i);
+    int started = 0;
+    for (; started < srv.nworkers; started++) {
+        if (worker_start(&srv.workers[started]) < 0) {
+            log_error("cannot start worker thread %d", started);
+            break;
+        }
+    }
+    if (started == srv.nworkers) {
+        log_info("tcpchatd %s listening on %s port %d with %d workers", TCPCHAT_VERSION,
+                 srv.cfg.bind ? srv.cfg.bind : "all addresses", srv.cfg.port, srv.nworkers);
+        run(&a, sigfd);
+    }
+
+    for (int i = 0; i < a.nlisten; i++)
+        close(a.listen_fds[i]);
+    for (int i = 0; i < started; i++)
+        worker_post_shutdown(&srv.workers[i]);
+    for (int i = 0; i < started; i++)
+        worker_join(&srv.workers[i]);
+    for (int i = 0; i < srv.nworkers; i++)
+        worker_destroy(&srv.workers[i]);
+    chan_table_free(&srv);
+    nick_table_free(&srv);
+    free(srv.workers);
+    linebuf_free(&a.console);
+    close(a.epfd);
+    close(sigfd);
+    if (a.spare_fd >= 0)
+        close(a.spare_fd);
+    pthread_mutex_destroy(&srv.nick_lock);
+    pthread_mutex_destroy(&srv.chan_lock);
+    int ok = started == srv.nworkers;
+    log_info("tcpchatd stopped");
+    config_free(&srv.cfg);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,97 @@
+/* sendq: a ring of message references flushed with writev. */
+#include "sendq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "defines.h"
+
+#define SENDQ_INITIAL_SLOTS 16
+
+void sendq_init(struct sendq *q)
+{
+    memset(q, 0, sizeof *q);
+}
+
+void sendq_free(struct sendq *q)
+{
+    for (size_t i = 0; i < q->count; i++)
+        msg_unref(q->ring[(q->head + i) & (q->cap - 1)]);
+    free(q->ring);
+    sendq_init(q);
+}
+
+size_t sendq_bytes(const struct sendq *q)
+{
+    return q->bytes;
+}
+
+static int sendq_grow(struct sendq *q)
+{
+    size_t ncap = q->cap ? q->cap * 2 : SENDQ_INITIAL_SLOTS;
+    struct msg **n = malloc(ncap * sizeof *n);
+    if (!n)
+        return -1;
+    /* Unwrap the ring into the new array so head becomes 0. */
+    for (size_t i = 0; i < q->count; i++)
+        n[i] = q->ring[(q->head + i) & (q->cap - 1)];
+    free(q->ring);
+    q->ring = n;
+    q->cap = ncap;
+    q->head = 0;
+    return 0;
+}
+
+int sendq_push(struct sendq *q, struct msg *m)
+{
+    if (q->count == q->cap && sendq_grow(q) < 0)
+        return -1;
+    q->ring[(q->head + q->count) & (q->cap - 1)] = msg_ref(m);
+    q->count++;
+    q->bytes += m->len;
+    return 0;
+}
+
+/* Drops n written bytes from the front of the queue. */
+static void sendq_consume(struct sendq *q, size_t n)
+{
+    q->bytes -= n;
+    while (n > 0) {
+        struct msg *m = q->ring[q->head];
+        size_t left = m->len - q->offset;
+        if (n < left) {
+            q->offset += n;
+            return;
+        }
+        n -= left;
+        msg_unref(m);
+        q->head = (q->head + 1) & (q->cap - 1);
+        q->count--;
+        q->offset = 0;
+    }
+}
+
+int sendq_flush(struct sendq *q, int fd)
+{
+    while (q->count > 0) {
+        struct iovec iov[WRITEV_MAX];
+        int n = 0;
+        for (size_t i = 0; i < q->count && n < WRITEV_MAX; i++) {
+            struct msg *m = q->ring[(q->head + i) & (q->cap - 1)];
+            size_t skip = i == 0 ? q->offset : 0;
+            iov[n].iov_base = m->data + skip;
+            iov[n].iov_len = m->len - skip;
+            n++;
+        }
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        sendq_consume(q, (size_t)w);
+    }
+    return 0;
+}

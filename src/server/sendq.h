@@ -1,0 +1,31 @@
+/* sendq: a connection's send queue: a ring of message references plus the offset already
+ * written of the first one, flushed with one writev. No bytes are copied per recipient.
+ * Owned by the connection's worker; not thread-safe. */
+#ifndef TCPCHAT_SENDQ_H
+#define TCPCHAT_SENDQ_H
+
+#include <stddef.h>
+
+#include "msg.h"
+
+struct sendq {
+    struct msg **ring;
+    size_t cap;    /* slots in ring (a power of two), 0 before the first push */
+    size_t head;   /* index of the oldest message */
+    size_t count;  /* messages queued */
+    size_t offset; /* bytes of ring[head] already written */
+    size_t bytes;  /* bytes queued and not yet written */
+};
+
+void sendq_init(struct sendq *q);
+/* Drops every queued reference and frees the ring. */
+void sendq_free(struct sendq *q);
+/* Queues a reference to m (taking a new one). Returns 0, or -1 on allocation failure. */
+int sendq_push(struct sendq *q, struct msg *m);
+/* Writes as much as the socket takes. Returns 0 when it stopped because the queue is empty or
+ * the socket is full (EAGAIN), -1 on a write error (errno set). */
+int sendq_flush(struct sendq *q, int fd);
+/* Bytes queued and not yet written. */
+size_t sendq_bytes(const struct sendq *q);
+
+#endif

@@ -1,0 +1,34 @@
+/* server: the state shared by every thread of tcpchatd, and the lock for each part of it.
+ * Lock order (never take them the other way round): nick_lock -> chan_lock -> channel locks
+ * in ascending channel id -> mailbox locks. No lock is held across I/O. */
+#ifndef TCPCHAT_SERVER_H
+#define TCPCHAT_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct worker;
+struct nick_entry;
+struct chan;
+
+struct server {
+    struct config cfg;         /* read-only once the workers run */
+    int nworkers;
+    struct worker *workers;    /* array of nworkers */
+    char created[64];          /* start time, for RPL_CREATED */
+
+    pthread_mutex_t nick_lock; /* guards nicks */
+    struct nick_entry *nicks;  /* folded nick -> client handle (uthash) */
+
+    pthread_mutex_t chan_lock; /* guards chans (the table, not the channels in it) */
+    struct chan *chans;        /* folded name -> channel (uthash) */
+
+    atomic_uint_fast64_t next_client_id; /* ids are unique for the server's life */
+    atomic_uint_fast64_t next_chan_id;
+    atomic_int nclients;       /* open connections, for --max-clients */
+};
+
+#endif

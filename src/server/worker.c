@@ -1,0 +1,423 @@
+/* worker: one thread running one epoll loop over its own connections and its mailbox.
+ * A loop turn: wait; handle socket events and mailbox items; resume paused clients; run the
+ * timers; close what must close; flush every queue that grew (one writev each); free clients
+ * whose QUIT came back. Only this thread touches its clients and replicas. */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "common/log.h"
+#include "conn.h"
+#include "msg.h"
+#include "server.h"
+
+/* A replica of one channel's members on this worker: only the local ones. Updated solely by
+ * mailbox items, so it changes in the channel's order. */
+struct lchan {
+    uint64_t id;
+    struct client **members;
+    int n, cap;
+    UT_hash_handle hh;
+};
+
+uint64_t worker_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int worker_init(struct worker *w, struct server *srv, int index)
+{
+    memset(w, 0, sizeof *w);
+    w->index = index;
+    w->srv = srv;
+    atomic_init(&w->nconns, 0);
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0)
+        return -1;
+    if (mailbox_init(&w->mb) < 0) {
+        close(w->epfd);
+        return -1;
+    }
+    /* data.ptr NULL marks the mailbox; clients carry their struct pointer. */
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->mb.efd, &ev) < 0) {
+        mailbox_destroy(&w->mb);
+        close(w->epfd);
+        return -1;
+    }
+    return 0;
+}
+
+struct client *worker_find_client(struct worker *w, uint64_t id)
+{
+    struct client *c = NULL;
+    HASH_FIND(hh, w->clients, &id, sizeof id, c);
+    return c;
+}
+
+void worker_mark_dirty(struct worker *w, struct client *c)
+{
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = w->dirty;
+        w->dirty = c;
+    }
+}
+
+static struct lchan *lchan_find(struct worker *w, uint64_t id)
+{
+    struct lchan *lc = NULL;
+    HASH_FIND(hh, w->lchans, &id, sizeof id, lc);
+    return lc;
+}
+
+static void lchan_add(struct worker *w, uint64_t id, struct client *c)
+{
+    struct lchan *lc = lchan_find(w, id);
+    if (!lc) {
+        lc = calloc(1, sizeof *lc);
+        if (!lc)
+            goto oom;
+        lc->id = id;
+        HASH_ADD(hh, w->lchans, id, sizeof lc->id, lc);
+    }
+    if (lc->n == lc->cap) {
+        int ncap = lc->cap ? lc->cap * 2 : 8;
+        struct client **n = realloc(lc->members, (size_t)ncap * sizeof *n);
+        if (!n)
+            goto oom;
+        lc->members = n;
+        lc->cap = ncap;
+    }
+    lc->members[lc->n++] = c;
+    return;
+oom:
+    /* The member would silently miss the channel's traffic: better to drop it visibly. */
+    log_error("out of memory adding a member to a channel replica");
+    conn_close_later(c, "Out of memory");
+}
+
+static void lchan_remove(struct worker *w, uint64_t id, struct client *c)
+{
+    struct lchan *lc = lchan_find(w, id);
+    if (!lc)
+        return;
+    for (int i = 0; i < lc->n; i++) {
+        if (lc->members[i] == c) {
+            /* Order within a replica does not matter: swap-remove. */
+            lc->members[i] = lc->members[--lc->n];
+            break;
+        }
+    }
+    if (lc->n == 0) {
+        HASH_DEL(w->lchans, lc);
+        free(lc->members);
+        free(lc);
+    }
+}
+
+/* Sends m once to every local member of the listed channels but skip. */
+static void send_union(struct worker *w, const struct mb_item *it, uint64_t skip)
+{
+    uint64_t gen = ++w->gen;
+    for (int k = 0; k < it->nchans; k++) {
+        struct lchan *lc = lchan_find(w, it->chans[k]);
+        for (int i = 0; lc && i < lc->n; i++) {
+            struct client *c = lc->members[i];
+            if (c->mark != gen && c->id != skip) {
+                c->mark = gen;
+                conn_send(c, it->msg);
+            }
+        }
+    }
+}
+
+static void announce(struct worker *w, const char *text)
+{
+    const char *name = w->srv->cfg.server_name;
+    struct client *c, *tmp;
+    HASH_ITER(hh, w->clients, c, tmp) {
+        if (c->dead)
+            continue;
+        struct msg *m = msg_printf(":%s NOTICE %s :%s", name, c->nick[0] ? c->nick : "*", text);
+        conn_send(c, m);
+        msg_unref(m);
+    }
+}
+
+static void handle_item(struct worker *w, struct mb_item *it)
+{
+    struct client *target = NULL;
+    if (it->target_worker == w->index)
+        target = worker_find_client(w, it->target);
+    switch (it->kind) {
+    case MB_CHAN_MSG: {
+        struct lchan *lc = lchan_find(w, it->chans[0]);
+        for (int i = 0; lc && i < lc->n; i++) {
+            if (lc->members[i]->id != it->skip)
+                conn_send(lc->members[i], it->msg);
+        }
+        break;
+    }
+    case MB_JOIN: {
+        if (target)
+            lchan_add(w, it->chans[0], target);
+        struct lchan *lc = lchan_find(w, it->chans[0]);
+        for (int i = 0; lc && i < lc->n; i++)
+            conn_send(lc->members[i], it->msg);
+        if (target && it->extra)
+            conn_send(target, it->extra);
+        break;
+    }
+    case MB_PART: {
+        struct lchan *lc = lchan_find(w, it->chans[0]);
+        for (int i = 0; lc && i < lc->n; i++)
+            conn_send(lc->members[i], it->msg);
+        if (target)
+            lchan_remove(w, it->chans[0], target);
+        break;
+    }
+    case MB_QUIT:
+        if (it->msg)
+            send_union(w, it, it->target);
+        if (target) {
+            for (int k = 0; k < it->nchans; k++)
+                lchan_remove(w, it->chans[k], target);
+            /* Every item about this client that this worker will ever see is behind us. */
+            target->next_free = w->to_free;
+            w->to_free = target;
+        }
+        break;
+    case MB_NICK:
+        send_union(w, it, 0);
+        if (target && target->mark != w->gen)
+            conn_send(target, it->msg);
+        break;
+    case MB_PRIVATE:
+        target = worker_find_client(w, it->target);
+        if (target)
+            conn_send(target, it->msg);
+        break;
+    case MB_ANNOUNCE:
+        announce(w, it->text);
+        break;
+    case MB_NEW_CONN:
+        conn_create(w, it->fd, it->text ? it->text : "unknown");
+        it->fd = -1; /* conn_create owns it now, even on failure */
+        break;
+    case MB_SHUTDOWN:
+        w->stopping = 1;
+        break;
+    }
+}
+
+static void drain_mailbox(struct worker *w)
+{
+    struct mb_item *it = mailbox_take(&w->mb);
+    while (it) {
+        struct mb_item *next = it->next;
+        handle_item(w, it);
+        mailbox_item_free(it);
+        it = next;
+    }
+}
+
+/* Closes, flushes and frees until nothing is pending: a flush can fail and ask for a close,
+ * and a close queues nothing new for others on this turn (its QUIT goes via the mailbox). */
+static void end_of_turn(struct worker *w)
+{
+    while (w->closing || w->dirty) {
+        while (w->closing) {
+            struct client *c = w->closing;
+            w->closing = c->next_close;
+            conn_close(c);
+        }
+        while (w->dirty) {
+            struct client *c = w->dirty;
+            w->dirty = c->next_dirty;
+            c->dirty = 0;
+            conn_flush(c);
+        }
+    }
+    while (w->to_free) {
+        struct client *c = w->to_free;
+        w->to_free = c->next_free;
+        conn_free(c);
+    }
+}
+
+static void resume_stalled(struct worker *w)
+{
+    struct client *list = w->stalled;
+    w->stalled = NULL;
+    while (list) {
+        struct client *c = list;
+        list = c->next_stalled;
+        c->stalled = 0;
+        if (!c->dead)
+            conn_resume(c);
+    }
+}
+
+static void run_timers(struct worker *w)
+{
+    struct client *c, *tmp;
+    HASH_ITER(hh, w->clients, c, tmp) {
+        conn_tick(c);
+    }
+}
+
+/* Says goodbye to every client and gives the lines a little time to leave. */
+static void shutdown_clients(struct worker *w)
+{
+    struct client *c, *tmp;
+    HASH_ITER(hh, w->clients, c, tmp) {
+        conn_goodbye(c, "ERROR :Server shutting down");
+    }
+    uint64_t deadline = worker_clock_ms() + SHUTDOWN_FLUSH_MS;
+    for (;;) {
+        int pending = 0;
+        HASH_ITER(hh, w->clients, c, tmp) {
+            if (!c->dead && c->fd >= 0 && sendq_bytes(&c->sq) > 0)
+                pending = 1;
+        }
+        uint64_t now = worker_clock_ms();
+        if (!pending || now >= deadline)
+            break;
+        struct epoll_event evs[EPOLL_BATCH];
+        int n = epoll_wait(w->epfd, evs, EPOLL_BATCH, (int)(deadline - now));
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr && (evs[i].events & EPOLLOUT))
+                conn_flush(evs[i].data.ptr);
+        }
+    }
+    HASH_ITER(hh, w->clients, c, tmp) {
+        if (c->fd >= 0)
+            shutdown(c->fd, SHUT_RDWR);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct epoll_event evs[EPOLL_BATCH];
+    w->now_ms = worker_clock_ms();
+    w->next_tick_ms = w->now_ms + TICK_MS;
+    while (!w->stopping) {
+        int timeout = w->next_tick_ms > w->now_ms ? (int)(w->next_tick_ms - w->now_ms) : 0;
+        if (w->stalled && timeout > STALL_TICK_MS)
+            timeout = STALL_TICK_MS;
+        int n = epoll_wait(w->epfd, evs, EPOLL_BATCH, timeout);
+        if (n < 0 && errno != EINTR) {
+            log_error("worker %d: epoll_wait: %s", w->index, strerror(errno));
+            break;
+        }
+        w->now_ms = worker_clock_ms();
+        for (int i = 0; i < n; i++) {
+            struct client *c = evs[i].data.ptr;
+            if (!c) {
+                drain_mailbox(w);
+                continue;
+            }
+            if (c->dead)
+                continue;
+            if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                conn_on_readable(c);
+            if (evs[i].events & EPOLLOUT)
+                conn_flush(c);
+        }
+        if (w->stalled)
+            resume_stalled(w);
+        if (w->now_ms >= w->next_tick_ms) {
+            run_timers(w);
+            w->next_tick_ms = w->now_ms + TICK_MS;
+        }
+        end_of_turn(w);
+    }
+    shutdown_clients(w);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+void worker_join(struct worker *w)
+{
+    pthread_join(w->thread, NULL);
+}
+
+void worker_destroy(struct worker *w)
+{
+    struct client *c, *tmp;
+    HASH_ITER(hh, w->clients, c, tmp) {
+        conn_free(c);
+    }
+    struct lchan *lc, *ltmp;
+    HASH_ITER(hh, w->lchans, lc, ltmp) {
+        HASH_DEL(w->lchans, lc);
+        free(lc->members);
+        free(lc);
+    }
+    mailbox_destroy(&w->mb);
+    close(w->epfd);
+}
+
+void worker_post_new_conn(struct worker *w, int fd, const char *host)
+{
+    struct mb_item *it = mailbox_item_new(MB_NEW_CONN, 0);
+    char *h = strdup(host);
+    if (!it || !h) {
+        free(it);
+        free(h);
+        close(fd);
+        atomic_fetch_sub(&w->srv->nclients, 1);
+        return;
+    }
+    it->fd = fd;
+    it->text = h;
+    mailbox_post(&w->mb, it);
+}
+
+void worker_post_private(struct server *srv, int worker, uint64_t id, struct msg *m)
+{
+    struct mb_item *it = mailbox_item_new(MB_PRIVATE, 0);
+    if (!it)
+        return;
+    it->msg = msg_ref(m);
+    it->target = id;
+    it->target_worker = worker;
+    mailbox_post(&srv->workers[worker].mb, it);
+}
+
+void worker_post_announce(struct server *srv, const char *text)
+{
+    for (int i = 0; i < srv->nworkers; i++) {
+        struct mb_item *it = mailbox_item_new(MB_ANNOUNCE, 0);
+        if (!it || !(it->text = strdup(text))) {
+            free(it);
+            continue;
+        }
+        mailbox_post(&srv->workers[i].mb, it);
+    }
+}
+
+void worker_post_shutdown(struct worker *w)
+{
+    struct mb_item *it = mailbox_item_new(MB_SHUTDOWN, 0);
+    if (it) {
+        mailbox_post(&w->mb, it);
+    } else {
+        w->stopping = 1; /* racy but harmless fallback: the loop wakes within a tick */
+    }
+}

@@ -1,0 +1,59 @@
+/* worker: one thread, one epoll loop. It owns its connections (reads, parses, runs commands,
+ * writes), its mailbox, and its replica of the member list of every channel that has members
+ * here. See DESIGN.md "Concurrency model". */
+#ifndef TCPCHAT_WORKER_H
+#define TCPCHAT_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mailbox.h"
+
+struct server;
+struct client;
+struct lchan;
+
+struct worker {
+    int index;
+    struct server *srv;
+    pthread_t thread;
+    int epfd;
+    struct mailbox mb;
+    atomic_int nconns; /* written by this worker, read by the acceptor to balance load */
+
+    /* Everything below is this worker's alone. */
+    struct client *clients; /* by id (uthash), dead ones included until freed */
+    struct lchan *lchans;   /* channel replicas, by channel id (uthash) */
+    struct client *dirty, *closing, *stalled, *to_free;
+    uint64_t now_ms;        /* monotonic clock, read once per loop turn */
+    uint64_t next_tick_ms;
+    uint64_t gen;           /* event generation, for sending an event once per client */
+    atomic_int stopping;    /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
+};
+
+int worker_init(struct worker *w, struct server *srv, int index);
+int worker_start(struct worker *w);
+void worker_join(struct worker *w);
+/* After worker_join: frees what the worker still holds. */
+void worker_destroy(struct worker *w);
+/* Looks up a client of this worker by id (dead ones included); NULL if gone. */
+struct client *worker_find_client(struct worker *w, uint64_t id);
+/* Queues c to be flushed at the end of this loop turn. */
+void worker_mark_dirty(struct worker *w, struct client *c);
+/* Monotonic milliseconds. */
+uint64_t worker_clock_ms(void);
+
+
+
+/* Posting from other threads (the acceptor, the console, other workers). */
+struct msg;
+/* Hands a freshly accepted socket to w; takes ownership of fd. */
+void worker_post_new_conn(struct worker *w, int fd, const char *host);
+/* Sends m to client id on worker (dropped there if the client has gone). */
+void worker_post_private(struct server *srv, int worker, uint64_t id, struct msg *m);
+/* Sends text to every client of every worker as a NOTICE from the server. */
+void worker_post_announce(struct server *srv, const char *text);
+/* Tells w to say goodbye to its clients and stop. */
+void worker_post_shutdown(struct worker *w);
+#endif

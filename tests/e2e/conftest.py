@@ -1,0 +1,361 @@
+"""Shared fixtures for the end-to-end tests: start the real tcpchatd on 127.0.0.1 on a free
+port and talk IRC to it over real sockets.
+
+TCPCHAT_BUILD selects the build directory (build, build/asan, build/tsan)."""
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("TCPCHAT_BUILD", "build"))
+SERVER_BIN = os.path.join(BUILD, "tcpchatd")
+CLIENT_BIN = os.path.join(BUILD, "tcpchat")
+
+# Generous: sanitizer builds are several times slower than the plain one. Timeouts only bound
+# how long a failing test waits; no test asserts on speed.
+TIMEOUT = float(os.environ.get("TCPCHAT_TEST_TIMEOUT", "20"))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running tcpchatd. stdin is a pipe so tests can type announcements."""
+
+    def __init__(self, args=(), stdin=subprocess.PIPE):
+        self.port = free_port()
+        self.name = "test.server"
+        cmd = [SERVER_BIN, "--bind", "127.0.0.1", "--port", str(self.port),
+               "--server-name", self.name, "--log-level", "debug"] + list(args)
+        self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                     "tcpchatd-%d.log" % self.port)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=stdin, stdout=self.log, stderr=self.log)
+        deadline = time.time() + TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tcpchatd exited early: " + self.read_log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("tcpchatd did not start listening")
+                time.sleep(0.05)
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def say(self, text):
+        """Types a line at the server console (the operator's announcement)."""
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def server_factory():
+    servers = []
+
+    def make(*args, **kw):
+        s = Server(args, **kw)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        rc = s.stop()
+        log = s.read_log() if not s.log.closed else open(s.log_path, errors="replace").read()
+        # Sanitizer reports go to stderr: a test whose server reported one fails here.
+        assert "ERROR: AddressSanitizer" not in log, log
+        assert "runtime error:" not in log, log
+        assert "WARNING: ThreadSanitizer" not in log, log
+        assert "ERROR: LeakSanitizer" not in log, log
+        assert rc == 0, "tcpchatd exited with %r\n%s" % (rc, log)
+
+
+@pytest.fixture
+def server(server_factory):
+    return server_factory()
+
+
+class Client:
+    """A raw IRC connection: send lines, wait for lines matching a predicate."""
+
+    def __init__(self, port, nick=None, host="127.0.0.1", register=True, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                  socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect((host, port))
+        self.buf = b""
+        self.lines = []  # every line received, in order (decoded, without CR LF)
+        self.nick = nick
+        self.closed = False
+        if nick and register:
+            self.register(nick)
+
+    def send(self, line):
+        if isinstance(line, str):
+            line = line.encode()
+        self.sock.sendall(line + b"\r\n")
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def register(self, nick, user=None):
+        self.send("NICK " + nick)
+        self.send("USER %s 0 * :%s" % (user or nick, nick))
+        self.expect(lambda l: " 376 " in l or " 422 " in l)
+
+    def _fill(self, timeout):
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        if not r:
+            return False
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            line = line.rstrip(b"\r").decode("utf-8", "replace")
+            self.lines.append(line)
+            if line.startswith("PING "):
+                self.send("PONG " + line[5:])
+        return True
+
+    def expect(self, pred, timeout=TIMEOUT):
+        """Returns the first not yet consumed line for which pred(line) is true, consuming
+        every line up to it. Raises AssertionError on timeout or close."""
+        if isinstance(pred, str):
+            text = pred
+            pred = lambda l: text in l  # noqa: E731
+        deadline = time.time() + timeout
+        while True:
+            while self.lines:
+                line = self.lines.pop(0)
+                if pred(line):
+                    return line
+            if self.closed:
+                raise AssertionError("connection closed while waiting")
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError("timed out waiting")
+            self._fill(min(left, 0.5))
+
+    def collect(self, duration):
+        """Reads for duration seconds; returns and consumes every line seen."""
+        deadline = time.time() + duration
+        while time.time() < deadline and not self.closed:
+            self._fill(max(0, min(0.2, deadline - time.time())))
+        out, self.lines = self.lines, []
+        return out
+
+    def wait_closed(self, timeout=TIMEOUT):
+        """Reads until the server closes the connection; returns every line seen."""
+        deadline = time.time() + timeout
+        while not self.closed:
+            if time.time() > deadline:
+                raise AssertionError("server did not close the connection")
+            self._fill(0.5)
+        out, self.lines = self.lines, []
+        return out
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def connect(server):
+    clients = []
+
+    def make(nick=None, **kw):
+        c = Client(server.port, nick, **kw)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for the server tests (tests/e2e/test_server_*.py). Appended; nothing above changed.
+
+class Msg:
+    """One parsed IRC line: tags, prefix, command and params (trailing one included)."""
+
+    def __init__(self, line):
+        self.line = line
+        self.tags = None
+        self.prefix = None
+        rest = line
+        if rest.startswith("@"):
+            self.tags, _, rest = rest[1:].partition(" ")
+        rest = rest.lstrip(" ")
+        if rest.startswith(":"):
+            self.prefix, _, rest = rest[1:].partition(" ")
+        words = []
+        while True:
+            rest = rest.lstrip(" ")
+            if not rest:
+                break
+            if rest.startswith(":") and words:
+                words.append(rest[1:])
+                break
+            word, _, rest = rest.partition(" ")
+            words.append(word)
+        self.command = words[0].upper() if words else ""
+        self.params = words[1:]
+
+    @property
+    def nick(self):
+        """Nick of the source (the part of the prefix before '!'), or None."""
+        return self.prefix.split("!", 1)[0] if self.prefix else None
+
+    @property
+    def text(self):
+        """Last parameter (the trailing text), or ''."""
+        return self.params[-1] if self.params else ""
+
+    def __repr__(self):
+        return "Msg(%r)" % self.line
+
+
+def msg(line):
+    return Msg(line)
+
+
+def is_numeric(code, *params):
+    """Predicate: line is numeric `code` and (optionally) params[1:] start with `params`
+    (params[0] is the target nick, which is not checked)."""
+    def pred(line):
+        m = Msg(line)
+        if m.command != code:
+            return False
+        return all(i + 1 < len(m.params) and m.params[i + 1].lower() == p.lower()
+                   for i, p in enumerate(params))
+    return pred
+
+
+def is_command(command, nick=None, *params):
+    """Predicate: line is `command` from source `nick` (if given) whose first params are
+    `params` (case-insensitive)."""
+    def pred(line):
+        m = Msg(line)
+        if m.command != command:
+            return False
+        if nick is not None and (m.nick or "").lower() != nick.lower():
+            return False
+        return all(i < len(m.params) and m.params[i].lower() == p.lower()
+                   for i, p in enumerate(params))
+    return pred
+
+
+def take_until(client, pred, timeout=TIMEOUT):
+    """Like Client.expect, but returns every line consumed, the matching one last."""
+    if isinstance(pred, str):
+        text = pred
+        pred = lambda l: text in l  # noqa: E731
+    seen = []
+
+    def record(line):
+        seen.append(line)
+        return pred(line)
+
+    client.expect(record, timeout)
+    return seen
+
+
+_barrier_count = [0]
+
+
+def barrier(client, timeout=TIMEOUT):
+    """Sends PING with a fresh token and waits for its PONG: the server has handled every
+    line this client sent before. Returns the lines received before the PONG."""
+    _barrier_count[0] += 1
+    token = "sync%d" % _barrier_count[0]
+    client.send("PING :" + token)
+    seen = take_until(client, lambda l: Msg(l).command == "PONG" and Msg(l).text == token,
+                      timeout)
+    return seen[:-1]
+
+
+def pump(clients, cond, timeout=TIMEOUT):
+    """Reads from every client (so each keeps answering PINGs) until cond() is true.
+    Lines stay in each client's .lines. Raises AssertionError on timeout."""
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting")
+        for c in clients:
+            if not c.closed:
+                c._fill(0.02)
+
+
+class NoPongClient(Client):
+    """A Client that never answers the server's PING (Client._fill does)."""
+
+    def _fill(self, timeout):
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        if not r:
+            return False
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            self.lines.append(line.rstrip(b"\r").decode("utf-8", "replace"))
+        return True
+
+
+@pytest.fixture
+def client_factory():
+    """make(srv, nick=None, join="#lobby", cls=Client, **kw): a Client of any Server, closed
+    at teardown. With a nick it registers and, unless join is None, waits for the 366 of
+    the channel the server auto-joins (so the user is a member when make returns)."""
+    clients = []
+
+    def make(srv, nick=None, join="#lobby", cls=Client, **kw):
+        c = cls(srv.port, nick, **kw)
+        clients.append(c)
+        if nick and kw.get("register", True) and join:
+            c.expect(is_numeric("366", join))
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
