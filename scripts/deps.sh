@@ -2,7 +2,7 @@
 # Installs what tcpchat needs to build and test, from Debian, when anything is missing.
 # Runs apt-get as root, or through sudo for a normal user. Safe to run again.
 set -euo pipefail
-pkgs=(build-essential pkg-config libreadline-dev uthash-dev libcmocka-dev python3-pytest tmux
+pkgs=(build-essential pkg-config libreadline-dev uthash-dev libcmocka-dev python3-pytest tmux clang-format
       clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -87,8 +87,8 @@ int ircmsg_serialise(const struct ircmsg *msg, char *out, size_t cap)
         msg->nparams > IRC_PARAMS_MAX)
         return -1;
     if (msg->tags && *msg->tags) {
-        if (append(out, cap, &len, "@", 1) || append(out, cap, &len, msg->tags, strlen(msg->tags)) ||
-            append(out, cap, &len, " ", 1))
+        if (append(out, cap, &len, "@", 1) ||
+            append(out, cap, &len, msg->tags, strlen(msg->tags)) || append(out, cap, &len, " ", 1))
             return -1;
     }
     if (msg->prefix) {
@@ -136,11 +136,21 @@ int ircmsg_tag_get(const char *tags, const char *key, char *out, size_t cap)
                     if (v == end)
                         break; /* a trailing lone backslash is dropped */
                     switch (*v) {
-                    case ':': c = ';'; break;
-                    case 's': c = ' '; break;
-                    case 'r': c = '\r'; break;
-                    case 'n': c = '\n'; break;
-                    default: c = *v; break; /* "\\" and unknown escapes: the character */
+                    case ':':
+                        c = ';';
+                        break;
+                    case 's':
+                        c = ' ';
+                        break;
+                    case 'r':
+                        c = '\r';
+                        break;
+                    case 'n':
+                        c = '\n';
+                        break;
+                    default:
+                        c = *v;
+                        break; /* "\\" and unknown escapes: the character */
                     }
                 }
                 if (n + 1 >= cap)
@@ -163,12 +173,23 @@ int ircmsg_tag_escape(const char *value, char *out, size_t cap)
     for (const char *v = value; *v; v++) {
         const char *rep = NULL;
         switch (*v) {
-        case ';': rep = "\\:"; break;
-        case ' ': rep = "\\s"; break;
-        case '\\': rep = "\\\\"; break;
-        case '\r': rep = "\\r"; break;
-        case '\n': rep = "\\n"; break;
-        default: break;
+        case ';':
+            rep = "\\:";
+            break;
+        case ' ':
+            rep = "\\s";
+            break;
+        case '\\':
+            rep = "\\\\";
+            break;
+        case '\r':
+            rep = "\\r";
+            break;
+        case '\n':
+            rep = "\\n";
+            break;
+        default:
+            break;
         }
         size_t w = rep ? 2 : 1;
         if (n + w + 1 > cap)

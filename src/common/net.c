@@ -126,8 +126,9 @@ int net_connect(const char *host, const char *port, char *err, size_t errlen)
 void net_addr_str(const struct sockaddr *sa, char *out, size_t cap)
 {
     char host[NI_MAXHOST];
-    if (getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                  : sizeof(struct sockaddr_in),
+    if (getnameinfo(sa,
+                    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in),
                     host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0) {
         snprintf(out, cap, "unknown");
         return;

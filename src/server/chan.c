@@ -25,15 +25,15 @@ struct member {
 };
 
 struct chan {
-    uint64_t id;                        /* fixed at creation: orders channel locks */
-    char key[IRC_CHANNEL_MAX + 1];      /* folded name, the table key */
-    char name[IRC_CHANNEL_MAX + 1];     /* as first created */
-    UT_hash_handle hh;                  /* in srv->chans, under srv->chan_lock */
-    atomic_int refs;                    /* the table's, plus one per joined client */
-    pthread_mutex_t lock;               /* guards everything below */
+    uint64_t id;                    /* fixed at creation: orders channel locks */
+    char key[IRC_CHANNEL_MAX + 1];  /* folded name, the table key */
+    char name[IRC_CHANNEL_MAX + 1]; /* as first created */
+    UT_hash_handle hh;              /* in srv->chans, under srv->chan_lock */
+    atomic_int refs;                /* the table's, plus one per joined client */
+    pthread_mutex_t lock;           /* guards everything below */
     struct member *members;
     unsigned nmembers;
-    unsigned *wcount;                   /* members on each worker */
+    unsigned *wcount; /* members on each worker */
     char topic[TOPIC_MAX + 1];
 };
 
@@ -57,7 +57,8 @@ static void chan_unref(struct chan *ch)
     if (atomic_fetch_sub(&ch->refs, 1) != 1)
         return;
     struct member *m, *tmp;
-    HASH_ITER(hh, ch->members, m, tmp) {
+    HASH_ITER(hh, ch->members, m, tmp)
+    {
         HASH_DEL(ch->members, m);
         free(m);
     }
@@ -146,11 +147,12 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
 {
     const char *srvname = client_srv(c)->cfg.server_name;
     char line[IRC_LINE_MAX];
-    int head = snprintf(line, sizeof line, ":%s %03d %s = %s :", srvname, RPL_NAMREPLY, c->nick,
-                        ch->name);
+    int head =
+        snprintf(line, sizeof line, ":%s %03d %s = %s :", srvname, RPL_NAMREPLY, c->nick, ch->name);
     size_t len = (size_t)head;
     struct member *m, *tmp;
-    HASH_ITER(hh, ch->members, m, tmp) {
+    HASH_ITER(hh, ch->members, m, tmp)
+    {
         size_t need = strlen(m->nick) + (m->op ? 1 : 0) + 1;
         if (len + need > IRC_LINE_MAX - 2 && len > (size_t)head) {
             line[len - 1] = '\0'; /* drop the trailing space */
@@ -382,8 +384,8 @@ struct msg *chan_names(struct client *c, const char *name)
         pthread_mutex_unlock(&ch->lock);
     } else {
         pthread_mutex_unlock(&srv->chan_lock);
-        msgbuf_line(&b, ":%s %03d %s %s :End of /NAMES list", srv->cfg.server_name,
-                    RPL_ENDOFNAMES, c->nick, name);
+        msgbuf_line(&b, ":%s %03d %s %s :End of /NAMES list", srv->cfg.server_name, RPL_ENDOFNAMES,
+                    c->nick, name);
     }
     return msgbuf_finish(&b);
 }
@@ -391,7 +393,8 @@ struct msg *chan_names(struct client *c, const char *name)
 void chan_table_free(struct server *srv)
 {
     struct chan *ch, *tmp;
-    HASH_ITER(hh, srv->chans, ch, tmp) {
+    HASH_ITER(hh, srv->chans, ch, tmp)
+    {
         HASH_DEL(srv->chans, ch);
         atomic_store(&ch->refs, 1);
         chan_unref(ch);

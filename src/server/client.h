@@ -18,8 +18,8 @@ struct chan;
 struct client {
     uint64_t id;
     struct worker *w;
-    int fd;                /* -1 once closed */
-    UT_hash_handle hh;     /* in w->clients, by id */
+    int fd;            /* -1 once closed */
+    UT_hash_handle hh; /* in w->clients, by id */
 
     char nick[IRC_NICK_MAX + 1]; /* "" until NICK */
     char user[USER_MAX + 1];
@@ -27,29 +27,29 @@ struct client {
     char host[HOST_MAX];
     char source[SOURCE_MAX + 1]; /* nick!user@host, the prefix of what this user sends */
 
-    unsigned has_nick : 1;   /* holds nick in the nick table */
+    unsigned has_nick : 1; /* holds nick in the nick table */
     unsigned has_user : 1;
     unsigned cap_pending : 1; /* CAP LS/REQ seen, no CAP END yet: registration waits */
     unsigned pass_ok : 1;
     unsigned registered : 1;
-    unsigned dead : 1;       /* closed; kept until its QUIT item passes through w's mailbox */
-    unsigned closing : 1;    /* on w's close list */
-    unsigned dirty : 1;      /* on w's flush list */
-    unsigned stalled : 1;    /* on w's stalled list: input paused by flood or send queue */
-    unsigned want_read : 1;  /* the socket may hold unread bytes (edge-triggered epoll) */
+    unsigned dead : 1;      /* closed; kept until its QUIT item passes through w's mailbox */
+    unsigned closing : 1;   /* on w's close list */
+    unsigned dirty : 1;     /* on w's flush list */
+    unsigned stalled : 1;   /* on w's stalled list: input paused by flood or send queue */
+    unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned ping_pending : 1;
 
     struct linebuf in;
     struct sendq sq;
-    double tokens;           /* flood control: lines that may be processed now */
-    uint64_t tokens_ms;      /* when tokens was last topped up */
+    double tokens;      /* flood control: lines that may be processed now */
+    uint64_t tokens_ms; /* when tokens was last topped up */
     uint64_t connected_ms, active_ms, ping_ms;
     char close_reason[256];
 
     struct client *next_dirty, *next_close, *next_stalled, *next_free;
-    uint64_t mark;           /* w->gen when last sent an event, to send each event once */
+    uint64_t mark; /* w->gen when last sent an event, to send each event once */
 
-    struct chan **chans;     /* channels joined, each holding a reference */
+    struct chan **chans; /* channels joined, each holding a reference */
     int nchans, chans_cap;
 };
 

@@ -18,10 +18,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"CAP", cmd_cap, 1, 0},         {"PASS", cmd_pass, 1, 0},       {"NICK", cmd_nick, 0, 0},
-    {"USER", cmd_user, 4, 0},       {"PING", cmd_ping, 0, 0},       {"PONG", cmd_pong, 0, 0},
-    {"QUIT", cmd_quit, 0, 0},       {"MOTD", cmd_motd, 0, 1},       {"JOIN", cmd_join, 1, 1},
-    {"PART", cmd_part, 1, 1},       {"NAMES", cmd_names, 0, 1},     {"PRIVMSG", cmd_privmsg, 0, 1},
+    {"CAP", cmd_cap, 1, 0},       {"PASS", cmd_pass, 1, 0},   {"NICK", cmd_nick, 0, 0},
+    {"USER", cmd_user, 4, 0},     {"PING", cmd_ping, 0, 0},   {"PONG", cmd_pong, 0, 0},
+    {"QUIT", cmd_quit, 0, 0},     {"MOTD", cmd_motd, 0, 1},   {"JOIN", cmd_join, 1, 1},
+    {"PART", cmd_part, 1, 1},     {"NAMES", cmd_names, 0, 1}, {"PRIVMSG", cmd_privmsg, 0, 1},
     {"NOTICE", cmd_notice, 0, 1},
 };
 
@@ -32,8 +32,12 @@ void cmd_input_too_long(struct client *c)
 
 void cmd_dispatch(struct client *c, char *line, size_t len)
 {
+    struct ircmsg m;
     if (memchr(line, '\0', len)) {
-        send_numeric(c, ERR_UNKNOWNERROR, "* :Line dropped: it contained a NUL byte");
+        /* The parser stops at the NUL, which is enough to name the command in the reply. */
+        int ok = ircmsg_parse(line, &m) == IRCMSG_OK && utf8_valid(m.command, strlen(m.command));
+        send_numeric(c, ERR_UNKNOWNERROR, "%s :Line dropped: it contained a NUL byte",
+                     ok ? m.command : "*");
         return;
     }
     /* The 512-byte limit is on the message proper; IRCv3 tags have their own budget. */
@@ -47,7 +51,6 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
         return;
     }
     int utf8_ok = utf8_valid(line, len);
-    struct ircmsg m;
     int rc = ircmsg_parse(line, &m);
     if (rc == IRCMSG_EEMPTY)
         return;

@@ -195,6 +195,6 @@ void cmd_quit(struct client *c, struct ircmsg *m)
     if (m->nparams > 0 && m->params[0][0])
         snprintf(reason, sizeof reason, "Quit: %s", m->params[0]);
     else
-        snprintf(reason, sizeof reason, "Client Quit");
+        snprintf(reason, sizeof reason, "Quit");
     conn_close_later(c, reason);
 }

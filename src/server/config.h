@@ -8,7 +8,7 @@
 
 struct config {
     int port;
-    char *bind;            /* NULL: every address */
+    char *bind; /* NULL: every address */
     int workers;
     char *server_name;
     char *motd_path;       /* NULL: no MOTD (422) */

@@ -32,7 +32,10 @@ struct client *conn_create(struct worker *w, int fd, const char *host)
 {
     struct server *srv = w->srv;
     struct client *c = calloc(1, sizeof *c);
-    if (!c || linebuf_init(&c->in, IRC_RAW_LINE_MAX, srv->cfg.recvq) < 0) {
+    /* A --recvq below one tagged line also bounds the line length (tags get less room). */
+    size_t line_max = srv->cfg.recvq - 1 < IRC_RAW_LINE_MAX ? srv->cfg.recvq - 1 : IRC_RAW_LINE_MAX;
+    if (!c || linebuf_init(&c->in, line_max, srv->cfg.recvq) < 0) {
+        log_error("out of memory accepting a connection from %s", host);
         free(c);
         close(fd);
         return NULL;
@@ -227,8 +230,8 @@ void conn_close(struct client *c)
         return;
     struct worker *w = c->w;
     struct server *srv = w->srv;
-    log_debug("client %llu (%s) closing: %s", (unsigned long long)c->id,
-              c->nick[0] ? c->nick : "*", c->close_reason);
+    log_debug("client %llu (%s) closing: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*",
+              c->close_reason);
     char line[IRC_LINE_MAX];
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
     last_words(c, line);
@@ -240,8 +243,8 @@ void conn_close(struct client *c)
     atomic_fetch_sub(&w->nconns, 1);
     if (c->has_nick)
         nick_release(srv, c->nick, c->id);
-    struct msg *quit = c->registered ? msg_printf(":%s QUIT :%s", c->source, c->close_reason)
-                                     : NULL;
+    struct msg *quit =
+        c->registered ? msg_printf(":%s QUIT :%s", c->source, c->close_reason) : NULL;
     chan_quit(c, quit); /* posts our own MB_QUIT, which frees c when it comes back */
     msg_unref(quit);
     sendq_free(&c->sq);

@@ -6,17 +6,17 @@
 #define TCPCHAT_VERSION "tcpchat-0.1.0"
 #define TCPCHAT_NETWORK "tcpchat"
 
-#define DEFAULT_PORT            6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
-#define DEFAULT_CHANNEL         "#lobby"
-#define DEFAULT_MAX_CLIENTS     10000
-#define DEFAULT_SENDQ           (1024 * 1024) /* hard bound: disconnect past it */
-#define DEFAULT_SENDQ_SOFT      (64 * 1024)   /* soft bound: stop reading the client's commands */
-#define DEFAULT_RECVQ           16384         /* unprocessed input held per client */
-#define DEFAULT_FLOOD_RATE      10            /* lines per second, sustained */
-#define DEFAULT_FLOOD_BURST     40            /* lines in one burst */
-#define DEFAULT_REG_TIMEOUT     60            /* seconds to finish NICK/USER */
-#define DEFAULT_PING_INTERVAL   120           /* idle seconds before we PING */
-#define DEFAULT_PING_TIMEOUT    120           /* seconds to answer our PING */
+#define DEFAULT_PORT          6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
+#define DEFAULT_CHANNEL       "#lobby"
+#define DEFAULT_MAX_CLIENTS   10000
+#define DEFAULT_SENDQ         (1024 * 1024) /* hard bound: disconnect past it */
+#define DEFAULT_SENDQ_SOFT    (64 * 1024)   /* soft bound: stop reading the client's commands */
+#define DEFAULT_RECVQ         16384         /* unprocessed input held per client */
+#define DEFAULT_FLOOD_RATE    10            /* lines per second, sustained */
+#define DEFAULT_FLOOD_BURST   40            /* lines in one burst */
+#define DEFAULT_REG_TIMEOUT   60            /* seconds to finish NICK/USER */
+#define DEFAULT_PING_INTERVAL 120           /* idle seconds before we PING */
+#define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
 
 #define WORKERS_MAX       256
 #define LISTEN_BACKLOG    1024

@@ -10,16 +10,16 @@
 #include "msg.h"
 
 enum mb_kind {
-    MB_CHAN_MSG,  /* deliver msg to local members of chans[0] except skip */
-    MB_JOIN,      /* target joins chans[0]: replica update, msg to members, extra to target */
-    MB_PART,      /* msg to local members of chans[0], then target leaves the replica */
-    MB_QUIT,      /* msg once to local members of any of chans, target leaves them all and,
-                     on its own worker, is freed */
-    MB_NICK,      /* msg once to local members of any of chans, and to target */
-    MB_PRIVATE,   /* msg to target */
-    MB_ANNOUNCE,  /* text to every local client as a NOTICE from the server */
-    MB_NEW_CONN,  /* fd: a freshly accepted connection for this worker */
-    MB_SHUTDOWN,  /* say goodbye to every client and stop */
+    MB_CHAN_MSG, /* deliver msg to local members of chans[0] except skip */
+    MB_JOIN,     /* target joins chans[0]: replica update, msg to members, extra to target */
+    MB_PART,     /* msg to local members of chans[0], then target leaves the replica */
+    MB_QUIT,     /* msg once to local members of any of chans, target leaves them all and,
+                    on its own worker, is freed */
+    MB_NICK,     /* msg once to local members of any of chans, and to target */
+    MB_PRIVATE,  /* msg to target */
+    MB_ANNOUNCE, /* text to every local client as a NOTICE from the server */
+    MB_NEW_CONN, /* fd: a freshly accepted connection for this worker */
+    MB_SHUTDOWN, /* say goodbye to every client and stop */
 };
 
 struct mb_item {
@@ -33,7 +33,7 @@ struct mb_item {
     int fd;            /* MB_NEW_CONN */
     char *text;        /* MB_ANNOUNCE (owned), MB_NEW_CONN: peer address (owned) */
     int nchans;
-    uint64_t chans[];  /* channel ids */
+    uint64_t chans[]; /* channel ids */
 };
 
 struct mailbox {

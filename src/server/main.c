@@ -33,7 +33,7 @@ struct acceptor {
     int epfd;
     int listen_fds[NET_LISTEN_MAX];
     int nlisten;
-    int spare_fd;          /* kept open to shed connections when out of descriptors */
+    int spare_fd;           /* kept open to shed connections when out of descriptors */
     struct linebuf console; /* stdin, split into announcement lines */
 };
 
@@ -192,9 +192,14 @@ int main(int argc, char **argv)
 {
     static struct server srv;
     switch (config_parse(&srv.cfg, argc, argv)) {
-    case CONFIG_OK: break;
-    case CONFIG_EXIT_OK: config_free(&srv.cfg); return 0;
-    case CONFIG_ERROR: config_free(&srv.cfg); return 1;
+    case CONFIG_OK:
+        break;
+    case CONFIG_EXIT_OK:
+        config_free(&srv.cfg);
+        return 0;
+    case CONFIG_ERROR:
+        config_free(&srv.cfg);
+        return 1;
     }
     log_set_level(srv.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
@@ -207,8 +212,8 @@ int main(int argc, char **argv)
 
     struct acceptor a = {.srv = &srv, .spare_fd = -1};
     char err[NET_ERR_MAX];
-    a.nlisten = net_listen(srv.cfg.bind, srv.cfg.port, LISTEN_BACKLOG, a.listen_fds,
-                           NET_LISTEN_MAX, err, sizeof err);
+    a.nlisten = net_listen(srv.cfg.bind, srv.cfg.port, LISTEN_BACKLOG, a.listen_fds, NET_LISTEN_MAX,
+                           err, sizeof err);
     if (a.nlisten < 0) {
         fprintf(stderr, "tcpchatd: %s\n", err);
         config_free(&srv.cfg);

@@ -79,7 +79,8 @@ int nick_find(struct server *srv, const char *nick, int *worker, uint64_t *id)
 void nick_table_free(struct server *srv)
 {
     struct nick_entry *e, *tmp;
-    HASH_ITER(hh, srv->nicks, e, tmp) {
+    HASH_ITER(hh, srv->nicks, e, tmp)
+    {
         HASH_DEL(srv->nicks, e);
         free(e);
     }

@@ -33,6 +33,6 @@ void send_numeric(struct client *c, int numeric, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    send_line(c, ":%s %03d %s %s", c->w->srv->cfg.server_name, numeric,
-              c->nick[0] ? c->nick : "*", text);
+    send_line(c, ":%s %03d %s %s", c->w->srv->cfg.server_name, numeric, c->nick[0] ? c->nick : "*",
+              text);
 }

@@ -15,10 +15,10 @@ struct nick_entry;
 struct chan;
 
 struct server {
-    struct config cfg;         /* read-only once the workers run */
+    struct config cfg; /* read-only once the workers run */
     int nworkers;
-    struct worker *workers;    /* array of nworkers */
-    char created[64];          /* start time, for RPL_CREATED */
+    struct worker *workers; /* array of nworkers */
+    char created[64];       /* start time, for RPL_CREATED */
 
     pthread_mutex_t nick_lock; /* guards nicks */
     struct nick_entry *nicks;  /* folded nick -> client handle (uthash) */
@@ -28,7 +28,7 @@ struct server {
 
     atomic_uint_fast64_t next_client_id; /* ids are unique for the server's life */
     atomic_uint_fast64_t next_chan_id;
-    atomic_int nclients;       /* open connections, for --max-clients */
+    atomic_int nclients; /* open connections, for --max-clients */
 };
 
 #endif

@@ -145,7 +145,8 @@ static void announce(struct worker *w, const char *text)
 {
     const char *name = w->srv->cfg.server_name;
     struct client *c, *tmp;
-    HASH_ITER(hh, w->clients, c, tmp) {
+    HASH_ITER(hh, w->clients, c, tmp)
+    {
         if (c->dead)
             continue;
         struct msg *m = msg_printf(":%s NOTICE %s :%s", name, c->nick[0] ? c->nick : "*", text);
@@ -271,7 +272,8 @@ static void resume_stalled(struct worker *w)
 static void run_timers(struct worker *w)
 {
     struct client *c, *tmp;
-    HASH_ITER(hh, w->clients, c, tmp) {
+    HASH_ITER(hh, w->clients, c, tmp)
+    {
         conn_tick(c);
     }
 }
@@ -280,13 +282,15 @@ static void run_timers(struct worker *w)
 static void shutdown_clients(struct worker *w)
 {
     struct client *c, *tmp;
-    HASH_ITER(hh, w->clients, c, tmp) {
+    HASH_ITER(hh, w->clients, c, tmp)
+    {
         conn_goodbye(c, "ERROR :Server shutting down");
     }
     uint64_t deadline = worker_clock_ms() + SHUTDOWN_FLUSH_MS;
     for (;;) {
         int pending = 0;
-        HASH_ITER(hh, w->clients, c, tmp) {
+        HASH_ITER(hh, w->clients, c, tmp)
+        {
             if (!c->dead && c->fd >= 0 && sendq_bytes(&c->sq) > 0)
                 pending = 1;
         }
@@ -300,7 +304,8 @@ static void shutdown_clients(struct worker *w)
                 conn_flush(evs[i].data.ptr);
         }
     }
-    HASH_ITER(hh, w->clients, c, tmp) {
+    HASH_ITER(hh, w->clients, c, tmp)
+    {
         if (c->fd >= 0)
             shutdown(c->fd, SHUT_RDWR);
     }
@@ -360,11 +365,13 @@ void worker_join(struct worker *w)
 void worker_destroy(struct worker *w)
 {
     struct client *c, *tmp;
-    HASH_ITER(hh, w->clients, c, tmp) {
+    HASH_ITER(hh, w->clients, c, tmp)
+    {
         conn_free(c);
     }
     struct lchan *lc, *ltmp;
-    HASH_ITER(hh, w->lchans, lc, ltmp) {
+    HASH_ITER(hh, w->lchans, lc, ltmp)
+    {
         HASH_DEL(w->lchans, lc);
         free(lc->members);
         free(lc);

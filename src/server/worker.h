@@ -26,10 +26,10 @@ struct worker {
     struct client *clients; /* by id (uthash), dead ones included until freed */
     struct lchan *lchans;   /* channel replicas, by channel id (uthash) */
     struct client *dirty, *closing, *stalled, *to_free;
-    uint64_t now_ms;        /* monotonic clock, read once per loop turn */
+    uint64_t now_ms; /* monotonic clock, read once per loop turn */
     uint64_t next_tick_ms;
-    uint64_t gen;           /* event generation, for sending an event once per client */
-    atomic_int stopping;    /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
+    uint64_t gen;        /* event generation, for sending an event once per client */
+    atomic_int stopping; /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
 };
 
 int worker_init(struct worker *w, struct server *srv, int index);
@@ -43,8 +43,6 @@ struct client *worker_find_client(struct worker *w, uint64_t id);
 void worker_mark_dirty(struct worker *w, struct client *c);
 /* Monotonic milliseconds. */
 uint64_t worker_clock_ms(void);
-
-
 
 /* Posting from other threads (the acceptor, the console, other workers). */
 struct msg;

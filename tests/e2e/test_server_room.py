@@ -1,0 +1,321 @@
+"""tcpchatd end to end: channels, relaying and the notices other users see."""
+import threading
+
+from conftest import (TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until)
+
+
+def lobby(connect, nick):
+    c = connect(nick)
+    c.expect(is_numeric("366", "#lobby"))
+    return c
+
+
+def privmsgs(lines, target):
+    return [Msg(l) for l in lines if is_command("PRIVMSG", None, target)(l)]
+
+
+def test_channel_message_reaches_others_not_sender(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    c = lobby(connect, "carol")
+    a.send("PRIVMSG #lobby :hello everyone")
+    for r in (b, c):
+        line = r.expect(is_command("PRIVMSG", "alice", "#lobby"))
+        m = Msg(line)
+        assert m.text == "hello everyone", line
+        assert m.prefix.startswith("alice!") and "@" in m.prefix, line
+    before = barrier(a)
+    assert not any(Msg(l).command == "PRIVMSG" for l in before), before
+    # NOTICE is relayed the same way; lower-case commands work.
+    b.send("notice #lobby :a notice")
+    for r in (a, c):
+        line = r.expect(is_command("NOTICE", "bob", "#lobby"))
+        assert Msg(line).text == "a notice"
+
+
+def test_join_nick_part_quit_notices(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    c = lobby(connect, "carol")
+    for r in (a, b):
+        r.expect(is_command("JOIN", "carol", "#lobby"))
+
+    # NICK: to the user and everyone sharing a channel.
+    c.send("NICK carla")
+    for r in (a, b, c):
+        line = r.expect(is_command("NICK", "carol"))
+        assert Msg(line).params[0] == "carla", line
+    # The new nick is in use now and the old one is free.
+    b.send("PRIVMSG carla :direct")
+    assert Msg(c.expect(is_command("PRIVMSG", "bob", "carla"))).text == "direct"
+
+    # PART with a reason: to all members, the parter included.
+    c.send("PART #lobby :see you")
+    for r in (a, b, c):
+        line = r.expect(is_command("PART", "carla", "#lobby"))
+        assert Msg(line).text == "see you", line
+    # After PART, carla no longer gets channel traffic.
+    a.send("PRIVMSG #lobby :after part")
+    b.expect(is_command("PRIVMSG", "alice", "#lobby"))
+    a.send("PRIVMSG carla :marker")
+    seen = take_until(c, is_command("PRIVMSG", "alice", "carla"))
+    assert not any("after part" in l for l in seen), seen
+
+    # QUIT with a reason: others see "Quit: reason", the quitter gets ERROR and is closed.
+    b.send("QUIT :gone fishing")
+    line = a.expect(is_command("QUIT", "bob"))
+    assert Msg(line).text == "Quit: gone fishing", line
+    lines = b.wait_closed()
+    errors = [l for l in lines if Msg(l).command == "ERROR"]
+    assert errors and "Closing Link" in errors[-1] and "(Quit: gone fishing)" in errors[-1], \
+        lines
+
+
+def test_peer_going_away_is_a_quit(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    a.expect(is_command("JOIN", "bob", "#lobby"))
+    b.close()
+    line = a.expect(is_command("QUIT", "bob"))
+    assert Msg(line).text == "Connection closed", line
+    # The nick is free again.
+    b2 = lobby(connect, "bob")
+    a.expect(is_command("JOIN", "bob", "#lobby"))
+    b2.send("PRIVMSG #lobby :back")
+    assert Msg(a.expect(is_command("PRIVMSG", "bob", "#lobby"))).text == "back"
+
+
+def test_quit_without_reason(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    b.send("QUIT")
+    line = a.expect(is_command("QUIT", "bob"))
+    assert Msg(line).text.startswith("Quit"), line
+    b.wait_closed()
+
+
+def test_private_message_and_401(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    c = lobby(connect, "carol")
+    a.send("PRIVMSG bob :just for you")
+    line = b.expect(is_command("PRIVMSG", "alice", "bob"))
+    assert Msg(line).text == "just for you"
+    # Nick targets are case-insensitive.
+    a.send("PRIVMSG BOB :shouting")
+    line = b.expect(is_command("PRIVMSG", "alice"))
+    assert Msg(line).text == "shouting"
+    a.send("NOTICE bob :a private notice")
+    assert Msg(b.expect(is_command("NOTICE", "alice"))).text == "a private notice"
+    # Carol saw none of it.
+    a.send("PRIVMSG carol :marker")
+    seen = take_until(c, is_command("PRIVMSG", "alice", "carol"))
+    assert not any("just for you" in l or "shouting" in l or "private notice" in l
+                   for l in seen), seen
+
+    a.send("PRIVMSG nobody :hello?")
+    line = a.expect(lambda l: Msg(l).command in ("401", "PRIVMSG"))
+    assert Msg(line).command == "401", line
+    assert Msg(line).params[:2] == ["alice", "nobody"], line
+
+
+def test_411_412(server, connect):
+    a = lobby(connect, "alice")
+    a.send("PRIVMSG")
+    line = a.expect(lambda l: Msg(l).command in ("411", "461", "412"))
+    assert Msg(line).command == "411", line
+    a.send("PRIVMSG #lobby")
+    line = a.expect(lambda l: Msg(l).command in ("411", "461", "412"))
+    assert Msg(line).command == "412", line
+
+
+def test_404_not_a_member_and_403_invalid_channel(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    a.send("JOIN #private")
+    a.expect(is_numeric("366", "#private"))
+    b.send("PRIVMSG #private :let me in")
+    line = b.expect(lambda l: Msg(l).command in ("404", "403", "401", "442"))
+    assert Msg(line).command == "404", line
+    assert Msg(line).params[:2] == ["bob", "#private"], line
+    seen = barrier(a)
+    assert not any("let me in" in l for l in seen), seen
+
+    for bad in ("nohash", "#", "#bad\x07name"):
+        b.send("JOIN " + bad)
+        line = b.expect(lambda l: Msg(l).command in ("403", "476", "JOIN", "366", "461"))
+        assert Msg(line).command == "403", (bad, line)
+
+
+def test_442_part_not_on_channel(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    a.send("JOIN #elsewhere")
+    a.expect(is_numeric("366", "#elsewhere"))
+    b.send("PART #elsewhere")
+    line = b.expect(lambda l: Msg(l).command in ("442", "403", "PART"))
+    assert Msg(line).command == "442", line
+
+
+def test_join_and_part_other_channels_messages_reach_members_only(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    c = lobby(connect, "carol")
+
+    a.send("JOIN #dev")
+    lines = take_until(a, is_numeric("366", "#dev"))
+    assert any(is_command("JOIN", "alice", "#dev")(l) for l in lines), lines
+    names = [Msg(l).text.split() for l in lines if is_numeric("353", "=", "#dev")(l)]
+    assert names == [["@alice"]], lines  # the creator is the channel operator
+
+    b.send("JOIN #dev")
+    lines = take_until(b, is_numeric("366", "#dev"))
+    names = sorted(n.lstrip("@+") for l in lines if is_numeric("353")(l)
+                   for n in Msg(l).text.split())
+    assert names == ["alice", "bob"], lines
+    a.expect(is_command("JOIN", "bob", "#dev"))
+
+    a.send("PRIVMSG #dev :dev talk")
+    assert Msg(b.expect(is_command("PRIVMSG", "alice", "#dev"))).text == "dev talk"
+    a.send("PRIVMSG #lobby :lobby talk")
+    for r in (b, c):
+        assert Msg(r.expect(is_command("PRIVMSG", "alice", "#lobby"))).text == "lobby talk"
+    # Carol, not in #dev, got only the lobby message (the lobby message, sent after the
+    # #dev one by the same sender, acts as the barrier).
+    a.send("PRIVMSG carol :marker")
+    seen = take_until(c, is_command("PRIVMSG", "alice", "carol"))
+    assert not any("dev talk" in l for l in seen), seen
+
+    b.send("PART #dev :bye dev")
+    for r in (a, b):
+        assert Msg(r.expect(is_command("PART", "bob", "#dev"))).text == "bye dev"
+    a.send("PRIVMSG #dev :after bob left")
+    a.send("PRIVMSG bob :marker")
+    seen = take_until(b, is_command("PRIVMSG", "alice", "bob"))
+    assert not any("after bob left" in l for l in seen), seen
+    # Bob is still in #lobby.
+    a.send("PRIVMSG #lobby :still here?")
+    assert Msg(b.expect(is_command("PRIVMSG", "alice", "#lobby"))).text == "still here?"
+
+    # Leaving the default channel works too; the user then gets no lobby traffic.
+    c.send("PART #lobby")
+    c.expect(is_command("PART", "carol", "#lobby"))
+    a.send("PRIVMSG #lobby :carol left")
+    a.send("PRIVMSG carol :marker2")
+    seen = take_until(c, is_command("PRIVMSG", "alice", "carol"))
+    assert not any("carol left" in l for l in seen), seen
+
+
+def test_join_several_channels_at_once(server, connect):
+    a = lobby(connect, "alice")
+    a.send("JOIN #one,#two")
+    a.expect(is_numeric("366", "#one"))
+    a.expect(is_numeric("366", "#two"))
+    b = lobby(connect, "bob")
+    b.send("JOIN #two")
+    b.expect(is_numeric("366", "#two"))
+    b.send("PRIVMSG #two :in two")
+    assert Msg(a.expect(is_command("PRIVMSG", "bob", "#two"))).text == "in two"
+
+
+def test_channel_names_are_case_insensitive(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    a.send("JOIN #Dev")
+    a.expect(is_numeric("366"))
+    b.send("JOIN #dEV")
+    lines = take_until(b, is_numeric("366"))
+    names = sorted(n.lstrip("@+") for l in lines if is_numeric("353")(l)
+                   for n in Msg(l).text.split())
+    assert names == ["alice", "bob"], lines
+    b.send("PRIVMSG #DEV :same channel")
+    assert Msg(a.expect(is_command("PRIVMSG", "bob"))).text == "same channel"
+
+
+def test_announcement_reaches_every_client(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    b.send("PART #lobby")
+    b.expect(is_command("PART", "bob", "#lobby"))  # bob is in no channel now
+    u = connect(register=False)
+    u.send("CAP LS 302")  # a reply proves the server has taken the connection in
+    u.expect(is_command("CAP"))
+
+    server.say("Maintenance at noon")
+    for c, target in ((a, "alice"), (b, "bob"), (u, "*")):
+        line = c.expect(lambda l: is_command("NOTICE")(l) and "Maintenance" in l)
+        m = Msg(line)
+        assert m.prefix == server.name, line
+        assert m.params == [target, "Maintenance at noon"], line
+    # A second announcement, UTF-8 text.
+    server.say("Wartung um 12 Uhr \u2014 bitte speichern")
+    for c in (a, b, u):
+        line = c.expect(lambda l: is_command("NOTICE")(l) and "Wartung" in l)
+        assert Msg(line).text == "Wartung um 12 Uhr \u2014 bitte speichern", line
+
+
+def test_200_clients_10_concurrent_senders_same_order(server_factory):
+    nclients, nsenders, nmsgs = 200, 10, 20
+    srv = server_factory("-w", "4", "--max-clients", "1000", "--flood-rate", "1000",
+                         "--flood-burst", "1000")
+    clients = []
+    try:
+        for i in range(nclients):
+            clients.append(Client(srv.port, None))
+        for i, c in enumerate(clients):  # pipelined registration
+            c.nick = "u%03d" % i
+            c.send("NICK %s" % c.nick)
+            c.send("USER %s 0 * :User %d" % (c.nick, i))
+        for c in clients:
+            c.expect(is_numeric("366", "#lobby"))
+        # Everyone has joined once the first user has seen the last JOIN.
+        clients[0].expect(is_command("JOIN", clients[-1].nick, "#lobby"))
+
+        # Senders spread over the list so they land on different workers.
+        senders = clients[::nclients // nsenders][:nsenders]
+        start = threading.Barrier(len(senders))
+        errors = []
+
+        def blast(c):
+            try:
+                start.wait(TIMEOUT)
+                for seq in range(nmsgs):
+                    c.send("PRIVMSG #lobby :m %s %d" % (c.nick, seq))
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=blast, args=(c,)) for c in senders]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT)
+        assert not errors, errors
+
+        sender_nicks = {c.nick for c in senders}
+        all_msgs = {(c.nick, s) for c in senders for s in range(nmsgs)}
+        received = {}
+        for c in clients:
+            want = nsenders * nmsgs - (nmsgs if c.nick in sender_nicks else 0)
+            got = []
+            while len(got) < want:
+                line = c.expect(is_command("PRIVMSG", None, "#lobby"))
+                m = Msg(line)
+                _, nick, seq = m.text.split()
+                assert m.nick == nick, line
+                got.append((nick, int(seq)))
+            received[c.nick] = got
+
+        ref = received[next(c.nick for c in clients if c.nick not in sender_nicks)]
+        assert set(ref) == all_msgs and len(ref) == len(all_msgs)
+        for s in sender_nicks:  # each sender's messages in the order sent
+            assert [q for n, q in ref if n == s] == list(range(nmsgs)), ref
+        for c in clients:
+            expected = [m for m in ref if m[0] != c.nick]
+            assert received[c.nick] == expected, "client %s saw another order" % c.nick
+        # Nobody got anything extra (e.g. their own messages echoed).
+        for c in senders:
+            extra = barrier(c)
+            assert not any(is_command("PRIVMSG")(l) for l in extra), extra
+    finally:
+        for c in clients:
+            c.close()
