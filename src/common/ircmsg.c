@@ -26,6 +26,8 @@ static char *cut_field(char *p)
 
 static int command_valid(const char *c)
 {
+    if (c[0] == '\0')
+        return 0;
     if (isdigit((unsigned char)c[0]))
         return strlen(c) == 3 && isdigit((unsigned char)c[1]) && isdigit((unsigned char)c[2]);
     for (; *c; c++) {
@@ -86,6 +88,10 @@ int ircmsg_serialise(const struct ircmsg *msg, char *out, size_t cap)
     if (!msg->command || !command_valid(msg->command) || msg->nparams < 0 ||
         msg->nparams > IRC_PARAMS_MAX)
         return -1;
+    /* A space or line break in the tags or prefix would change the line or start another. */
+    if ((msg->tags && strpbrk(msg->tags, " \r\n")) ||
+        (msg->prefix && strpbrk(msg->prefix, " \r\n")))
+        return -1;
     if (msg->tags && *msg->tags) {
         if (append(out, cap, &len, "@", 1) ||
             append(out, cap, &len, msg->tags, strlen(msg->tags)) || append(out, cap, &len, " ", 1))
@@ -120,51 +126,54 @@ int ircmsg_serialise(const struct ircmsg *msg, char *out, size_t cap)
 int ircmsg_tag_get(const char *tags, const char *key, char *out, size_t cap)
 {
     size_t klen = strlen(key);
-    const char *p = tags;
-    while (p && *p) {
+    const char *val = NULL, *vend = NULL;
+    for (const char *p = tags; p && *p; p = *vend ? vend + 1 : vend) {
         const char *end = strchr(p, ';');
         if (!end)
             end = p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
         const char *kend = eq ? eq : end;
-        if ((size_t)(kend - p) == klen && memcmp(p, key, klen) == 0) {
-            size_t n = 0;
-            for (const char *v = eq ? eq + 1 : end; v < end; v++) {
-                char c = *v;
-                if (c == '\\') {
-                    v++;
-                    if (v == end)
-                        break; /* a trailing lone backslash is dropped */
-                    switch (*v) {
-                    case ':':
-                        c = ';';
-                        break;
-                    case 's':
-                        c = ' ';
-                        break;
-                    case 'r':
-                        c = '\r';
-                        break;
-                    case 'n':
-                        c = '\n';
-                        break;
-                    default:
-                        c = *v;
-                        break; /* "\\" and unknown escapes: the character */
-                    }
-                }
-                if (n + 1 >= cap)
-                    return -1;
-                out[n++] = c;
-            }
-            if (cap == 0)
-                return -1;
-            out[n] = '\0';
-            return 1;
-        }
-        p = *end ? end + 1 : end;
+        /* message-tags: with a key given more than once, only the final occurrence counts. */
+        if ((size_t)(kend - p) == klen && memcmp(p, key, klen) == 0)
+            val = eq ? eq + 1 : end;
+        vend = end;
     }
-    return 0;
+    if (!val)
+        return 0;
+    if (cap == 0)
+        return -1;
+    size_t n = 0;
+    const char *end = val + strcspn(val, ";");
+    for (const char *v = val; v < end; v++) {
+        char c = *v;
+        if (c == '\\') {
+            v++;
+            if (v == end)
+                break; /* a trailing lone backslash is dropped */
+            switch (*v) {
+            case ':':
+                c = ';';
+                break;
+            case 's':
+                c = ' ';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            default:
+                c = *v;
+                break; /* "\\" and unknown escapes: the character */
+            }
+        }
+        if (n + 1 >= cap)
+            return -1;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return 1;
 }
 
 int ircmsg_tag_escape(const char *value, char *out, size_t cap)

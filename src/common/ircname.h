@@ -1,5 +1,5 @@
 /* ircname: nickname and channel-name rules and case folding (RFC 2812 2.2 and 2.3.1).
- * Names compare equal when their rfc1459 case folds are equal: A-Z are a-z and []\~ are {}|^. */
+ * Names compare equal when their rfc1459 case folds are equal: A-Z fold to a-z and []\^ to {}|~. */
 #ifndef TCPCHAT_IRCNAME_H
 #define TCPCHAT_IRCNAME_H
 

@@ -62,6 +62,14 @@ int linebuf_next(struct linebuf *lb, char **line, size_t *len)
     for (;;) {
         char *p = lb->data + lb->start;
         size_t avail = lb->len - lb->start;
+        if (lb->skip_lf && avail > 0) {
+            /* The LF of a CR LF split across reads: part of the previous terminator. */
+            lb->skip_lf = 0;
+            if (p[0] == '\n') {
+                lb->start++;
+                continue;
+            }
+        }
         size_t i = 0;
         while (i < avail && p[i] != '\r' && p[i] != '\n')
             i++;
@@ -82,7 +90,7 @@ int linebuf_next(struct linebuf *lb, char **line, size_t *len)
         if (p[i] == '\r' && next < avail && p[next] == '\n')
             next++;
         else if (p[i] == '\r' && next == avail)
-            next = i + 1; /* LF may follow in the next read; it will read as an empty line */
+            lb->skip_lf = 1; /* LF may follow in the next read */
         lb->start += next;
         if (lb->discarding) {
             lb->discarding = 0;

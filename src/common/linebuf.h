@@ -15,6 +15,7 @@ struct linebuf {
     size_t start;    /* first unconsumed byte */
     size_t len;      /* bytes filled, from 0 */
     int discarding;  /* dropping the rest of an overlong line up to its terminator */
+    int skip_lf;     /* the last line ended in a CR that was the last byte buffered */
 };
 
 enum { LINEBUF_NONE = 0, LINEBUF_LINE = 1, LINEBUF_TOOLONG = -1 };

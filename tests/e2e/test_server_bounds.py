@@ -116,6 +116,39 @@ def test_slow_reader_dropped_at_sendq_others_get_everything(server_factory, clie
     slow.wait_closed()
 
 
+def test_soft_sendq_pauses_a_client_that_does_not_read_its_replies(server_factory,
+                                                                   client_factory):
+    # The client sends many PINGs without reading the PONGs. Over the soft bound the server
+    # stops reading it (TCP pushes back) instead of queueing replies past the hard bound, so
+    # the client is not dropped and, once it reads, gets every reply.
+    srv = server_factory("--sendq", "393216", "--sendq-soft", "65536",
+                         "--flood-rate", "1000000", "--flood-burst", "1000000")
+    c = client_factory(srv, "pinger", rcvbuf=4096)
+    n = 150000  # ~5 MB of replies: more than the hard bound plus what kernel buffers hold
+    data = b"PING x\r\n" * n
+    errors = []
+
+    def push():
+        try:
+            c.sock.sendall(data)
+        except OSError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=push)
+    t.start()
+    t.join(1.0)  # let the replies pile up unread for a while (bounded)
+    pongs = 0
+    deadline = time.time() + 6 * TIMEOUT
+    while pongs < n:
+        assert time.time() < deadline, "only %d of %d PONGs" % (pongs, n)
+        line = c.expect(lambda l: Msg(l).command in ("PONG", "ERROR"))
+        assert Msg(line).command == "PONG", line
+        pongs += 1
+    t.join(TIMEOUT)
+    assert not errors, errors
+    barrier(c)
+
+
 # ---- flood ------------------------------------------------------------------------------
 
 def test_flood_gets_excess_flood(server_factory, client_factory):
@@ -212,7 +245,7 @@ def test_ping_timeout_and_a_ponging_client_stays(server_factory, client_factory)
 
 def test_max_clients(server_factory, client_factory):
     srv = server_factory("--max-clients", "3")
-    first = [client_factory(srv, "c%d" % i) for i in range(3)]
+    first = [register_when_room(srv, "c%d" % i) for i in range(3)]
     extra = client_factory(srv)
     lines = extra.wait_closed()
     errors = [l for l in lines if Msg(l).command == "ERROR"]
@@ -222,21 +255,30 @@ def test_max_clients(server_factory, client_factory):
 
     first[0].send("QUIT :making room")
     first[0].wait_closed()
-    # The server may notice the free slot a moment after closing: retry, bounded.
+    # The server may notice the free slot a moment after closing: retries are bounded.
+    register_when_room(srv, "newcomer").close()
+    for c in first:
+        c.close()
+
+
+def register_when_room(srv, nick):
+    """Connects and registers, retrying (bounded) while the server answers "Too many
+    connections" (it may not yet have noticed a connection that was just closed, such as the
+    start-up probe of server_factory). Returns the registered Client."""
     deadline = time.time() + TIMEOUT
     while True:
         c = Client(srv.port, None)
         try:
-            try:
-                c.send("NICK newcomer")
-                c.send("USER newcomer 0 * :New")
-            except OSError:
-                pass  # refused and closed already
-            pump([c], lambda: c.closed or any(Msg(l).command == "001" for l in c.lines))
-            if any(Msg(l).command == "001" for l in c.lines):
-                break
-            assert any("Too many connections" in l for l in c.lines), c.lines
-            assert time.time() < deadline, "a slot never became free"
-            time.sleep(0.1)
-        finally:
-            c.close()
+            c.send("NICK " + nick)
+            c.send("USER %s 0 * :%s" % (nick, nick))
+        except OSError:
+            pass  # refused and closed already
+        pump([c], lambda: c.closed or any(Msg(l).command == "001" for l in c.lines))
+        if any(Msg(l).command == "001" for l in c.lines):
+            c.nick = nick
+            c.expect(is_numeric("366", "#lobby"))
+            return c
+        c.close()
+        assert any("Too many connections" in l for l in c.lines), c.lines
+        assert time.time() < deadline, "a slot never became free"
+        time.sleep(0.1)

@@ -319,3 +319,164 @@ def test_200_clients_10_concurrent_senders_same_order(server_factory):
     finally:
         for c in clients:
             c.close()
+
+
+def test_nick_and_quit_reach_a_user_once_across_shared_channels(server, connect):
+    a = lobby(connect, "alice")
+    b = lobby(connect, "bob")
+    for c in (a, b):
+        for ch in ("#dev", "#ops"):
+            c.send("JOIN " + ch)
+            c.expect(is_numeric("366", ch))
+    b.send("NICK robert")
+    b.expect(is_command("NICK", "bob"))
+    b.send("QUIT :done")
+    b.wait_closed()
+    seen = take_until(a, is_command("QUIT", "robert"))
+    seen += barrier(a)
+    assert sum(1 for l in seen if is_command("NICK", "bob")(l)) == 1, seen
+    assert sum(1 for l in seen if is_command("QUIT", "robert")(l)) == 1, seen
+
+
+def test_private_messages_keep_order_across_workers(server_factory):
+    nsenders, nmsgs = 6, 30
+    srv = server_factory("-w", "4", "--flood-rate", "1000", "--flood-burst", "1000")
+    receiver = Client(srv.port, "receiver")
+    senders = [Client(srv.port, "s%d" % i) for i in range(nsenders)]
+    try:
+        start = threading.Barrier(nsenders)
+        errors = []
+
+        def blast(c):
+            try:
+                start.wait(TIMEOUT)
+                for seq in range(nmsgs):
+                    c.send("PRIVMSG receiver :%s %d" % (c.nick, seq))
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=blast, args=(c,)) for c in senders]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT)
+        assert not errors, errors
+        got = []
+        for _ in range(nsenders * nmsgs):
+            m = Msg(receiver.expect(is_command("PRIVMSG", None, "receiver")))
+            nick, seq = m.text.split()
+            assert m.nick == nick
+            got.append((nick, int(seq)))
+        for c in senders:
+            assert [q for n, q in got if n == c.nick] == list(range(nmsgs)), got
+    finally:
+        for c in [receiver] + senders:
+            c.close()
+
+
+def test_concurrent_nick_race_has_one_winner(server_factory):
+    n, rounds = 8, 5
+    srv = server_factory("-w", "4", "--flood-rate", "1000", "--flood-burst", "1000")
+    clients = [Client(srv.port, "racer%d" % i) for i in range(n)]
+    try:
+        for c in clients:
+            c.expect(is_numeric("366", "#lobby"))
+        for r in range(rounds):
+            want = "winner%d" % r
+            start = threading.Barrier(n)
+
+            def go(c):
+                start.wait(TIMEOUT)
+                c.send("NICK " + want)
+
+            threads = [threading.Thread(target=go, args=(c,)) for c in clients]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(TIMEOUT)
+            winners = []
+            for c in clients:
+                seen = take_until(c, lambda l: is_numeric("433")(l) or (
+                    is_command("NICK", c.nick)(l) and Msg(l).params[0] == want))
+                if Msg(seen[-1]).command == "NICK":
+                    winners.append(c)
+                seen += barrier(c)
+                # Everyone (all share #lobby) sees exactly one change to that nick.
+                changes = [l for l in seen if Msg(l).command == "NICK" and
+                           Msg(l).params[0] == want]
+                assert len(changes) == 1, (c.nick, seen)
+            assert len(winners) == 1, [c.nick for c in winners]
+            winners[0].nick = want
+            # And the name routes to the winner.
+            sender = clients[0] if winners[0] is not clients[0] else clients[1]
+            sender.send("PRIVMSG %s :to the winner %d" % (want, r))
+            line = winners[0].expect(is_command("PRIVMSG", sender.nick))
+            assert Msg(line).text == "to the winner %d" % r
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_join_part_churn_keeps_membership_consistent(server_factory):
+    srv = server_factory("-w", "4", "--flood-rate", "1000", "--flood-burst", "1000")
+    stay = Client(srv.port, "stayer")
+    talker = Client(srv.port, "talker")
+    churners = [Client(srv.port, "churn%d" % i) for i in range(4)]
+    everyone = [stay, talker] + churners
+    try:
+        for c in (stay, talker):
+            c.send("JOIN #churn")
+            c.expect(is_numeric("366", "#churn"))
+        nmsgs, cycles = 30, 10
+        errors = []
+        seen = {c.nick: [] for c in churners}
+
+        def churn(i, c):
+            try:
+                for k in range(cycles):
+                    c.send("JOIN #churn")
+                    seen[c.nick] += take_until(c, is_command("JOIN", c.nick, "#churn"))
+                    if k == cycles - 1 and i % 2 == 0:
+                        break  # even churners end inside the channel
+                    c.send("PART #churn")
+                    seen[c.nick] += take_until(c, is_command("PART", c.nick, "#churn"))
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        def talk():
+            try:
+                for seq in range(nmsgs):
+                    talker.send("PRIVMSG #churn :t %d" % seq)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=churn, args=(i, c)) for i, c in enumerate(churners)]
+        threads.append(threading.Thread(target=talk))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(2 * TIMEOUT)
+        assert not errors, errors
+        # The permanent member got every message, in order.
+        got = [int(Msg(stay.expect(is_command("PRIVMSG", "talker", "#churn"))).text.split()[1])
+               for _ in range(nmsgs)]
+        assert got == list(range(nmsgs))
+        # Churners got some subset, each in order, never duplicated.
+        for c in churners:
+            lines = seen[c.nick] + barrier(c)
+            seqs = [int(Msg(l).text.split()[1]) for l in lines
+                    if is_command("PRIVMSG", "talker", "#churn")(l)]
+            assert seqs == sorted(set(seqs)), (c.nick, seqs)
+        # A newcomer's NAMES shows exactly the current members.
+        check = Client(srv.port, "checker")
+        everyone.append(check)
+        check.send("JOIN #churn")
+        lines = take_until(check, is_numeric("366", "#churn"))
+        names = sorted(n.lstrip("@+") for l in lines if is_numeric("353", "=", "#churn")(l)
+                       for n in Msg(l).text.split())
+        expected = sorted(["stayer", "talker", "checker"] +
+                          [c.nick for i, c in enumerate(churners) if i % 2 == 0])
+        assert names == expected, lines
+    finally:
+        for c in everyone:
+            c.close()

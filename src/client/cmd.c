@@ -1,0 +1,334 @@
+/* cmd: slash commands and plain text -> IRC lines (RFC 2812 3.1-3.3) and the local echo.
+ * The server does not echo PRIVMSG back, so the echo built here is how the user sees their
+ * own messages. Long messages are split so every relayed line fits in IRC_LINE_MAX. */
+#include "cmd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/ircname.h"
+#include "common/utf8.h"
+
+#define CRLF     "\r\n"
+#define CRLF_LEN 2
+/* The server prefixes what it relays with ":nick!user@host ". Keep room for it so the
+ * relayed line still fits: ':' + nick (IRC_NICK_MAX) + '!' + user + '@' + host (up to a
+ * 63-byte host name, RFC 1123) + ' ', with some slack for long user names. */
+#define CMD_PREFIX_RESERVE (1 + IRC_NICK_MAX + 1 + 12 + 1 + 63 + 1)
+/* A target longer than this cannot be a nickname or channel; refuse rather than split the
+ * text into absurdly small pieces. */
+#define CMD_TARGET_MAX 200
+/* When splitting, break at a space if one lies in the last part of the piece. */
+#define CMD_SPLIT_SPACE_DIVISOR 2
+#define CTCP_ACTION_OPEN        "\001ACTION "
+#define CTCP_ACTION_CLOSE       "\001"
+
+static const char *const help_lines[] = {
+    "Commands:",
+    "  TEXT                       say TEXT in the current channel (//TEXT says /TEXT)",
+    "  /msg NICK TEXT             private message to NICK (or to a channel)",
+    "  /join #CHANNEL [KEY]       join a channel; it becomes the current one",
+    "  /part [#CHANNEL] [REASON]  leave the current (or given) channel",
+    "  /nick NEWNICK              change your nickname",
+    "  /who [#CHANNEL]            list the users in the current (or given) channel",
+    "  /me ACTION                 describe an action (\"* nick ACTION\")",
+    "  /quote RAW                 send RAW to the server as it is",
+    "  /quit [REASON]             leave the chat",
+    "  /help                      this list",
+    NULL,
+};
+
+const char *const *cmd_help_lines(void)
+{
+    return help_lines;
+}
+
+static void set_kind(struct cmd_result *res, enum cmd_kind kind)
+{
+    res->kind = kind;
+}
+
+static int fail(struct cmd_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct cmd_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->echo, sizeof res->echo, fmt, ap);
+    va_end(ap);
+    res->wire_len = 0;
+    res->wire[0] = '\0';
+    set_kind(res, CMD_ERROR);
+    return -1;
+}
+
+/* Appends one wire line (CR LF added). Returns 0, or -1 when it does not fit. */
+static int wire_add(struct cmd_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int wire_add(struct cmd_result *res, const char *fmt, ...)
+{
+    size_t room = sizeof res->wire - res->wire_len;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(res->wire + res->wire_len, room, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n + CRLF_LEN >= room) {
+        res->wire[res->wire_len] = '\0';
+        return -1;
+    }
+    memcpy(res->wire + res->wire_len + n, CRLF, CRLF_LEN + 1);
+    res->wire_len += (size_t)n + CRLF_LEN;
+    return 0;
+}
+
+static const char *skip_spaces(const char *s)
+{
+    while (*s == ' ')
+        s++;
+    return s;
+}
+
+/* Copies the first space-separated word of s into out; returns what follows it (spaces
+ * skipped). out is "" when s has no word or the word does not fit. */
+static const char *next_word(const char *s, char *out, size_t cap)
+{
+    s = skip_spaces(s);
+    size_t n = strcspn(s, " ");
+    if (n >= cap)
+        n = 0;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return skip_spaces(s + n);
+}
+
+static int is_current(const struct cmd_ctx *ctx, const char *target)
+{
+    return ctx->channel && ircname_cmp(ctx->channel, target) == 0;
+}
+
+static void make_echo(struct cmd_result *res, const struct cmd_ctx *ctx, const char *target,
+                      const char *text, int action)
+{
+    char who[CMD_TARGET_MAX + 8];
+    const char *nick = ctx->nick ? ctx->nick : "";
+    if (is_current(ctx, target))
+        who[0] = '\0';
+    else if (ircname_is_channel(target))
+        snprintf(who, sizeof who, "[%s] ", target);
+    else
+        snprintf(who, sizeof who, "-> *%s* ", target);
+    if (action)
+        snprintf(res->echo, sizeof res->echo, "%s* %s %s", who, nick, text);
+    else if (!is_current(ctx, target) && !ircname_is_channel(target))
+        snprintf(res->echo, sizeof res->echo, "%s%s", who, text);
+    else
+        snprintf(res->echo, sizeof res->echo, "%s<%s> %s", who, nick, text);
+}
+
+/* PRIVMSG text to target, split into pieces that fit once the server adds its prefix. */
+static int say(struct cmd_result *res, const struct cmd_ctx *ctx, const char *target,
+               const char *text, int action)
+{
+    if (!*target)
+        return fail(res, "No target: /msg NICK TEXT");
+    if (strlen(target) > CMD_TARGET_MAX || target[0] == ':')
+        return fail(res, "Not a valid nickname or channel: %.64s", target);
+    if (!*text)
+        return fail(res, "Nothing to send.");
+    size_t wrap = action ? strlen(CTCP_ACTION_OPEN) + strlen(CTCP_ACTION_CLOSE) : 0;
+    size_t budget = IRC_LINE_MAX - CRLF_LEN - CMD_PREFIX_RESERVE - strlen("PRIVMSG ") -
+                    strlen(target) - strlen(" :") - wrap;
+    const char *p = text;
+    while (*p) {
+        size_t left = strlen(p);
+        size_t n = left;
+        size_t skip = 0;
+        if (left > budget) {
+            n = utf8_trim(p, budget);
+            /* Prefer to break between words when a space is reasonably near the end. */
+            for (size_t i = n; i > n / CMD_SPLIT_SPACE_DIVISOR; i--) {
+                if (p[i - 1] == ' ') {
+                    n = i - 1;
+                    skip = 1;
+                    break;
+                }
+            }
+        }
+        int rc = action ? wire_add(res, "PRIVMSG %s :" CTCP_ACTION_OPEN "%.*s" CTCP_ACTION_CLOSE,
+                                   target, (int)n, p)
+                        : wire_add(res, "PRIVMSG %s :%.*s", target, (int)n, p);
+        if (rc < 0)
+            return fail(res, "Message too long.");
+        p += n + skip;
+    }
+    make_echo(res, ctx, target, text, action);
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+/* "lobby,#dev" -> "#lobby,#dev": a name typed without its '#' means the channel. */
+static int join_list(const char *list, char *out, size_t cap)
+{
+    size_t o = 0;
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int add = n > 0 && !ircname_is_channel(p);
+        if (o + add + n + 1 >= cap)
+            return -1;
+        if (add)
+            out[o++] = IRC_CHANTYPES[0];
+        memcpy(out + o, p, n);
+        o += n;
+        p += n;
+        if (*p == ',') {
+            out[o++] = ',';
+            p++;
+        }
+    }
+    out[o] = '\0';
+    return o ? 0 : -1;
+}
+
+static int cmd_join(struct cmd_result *res, const char *args)
+{
+    char list[CMD_INPUT_MAX], chans[CMD_INPUT_MAX], key[CMD_INPUT_MAX];
+    const char *rest = next_word(args, list, sizeof list);
+    next_word(rest, key, sizeof key);
+    if (!*list || join_list(list, chans, sizeof chans) < 0)
+        return fail(res, "Usage: /join #CHANNEL [KEY]");
+    int rc = *key ? wire_add(res, "JOIN %s %s", chans, key) : wire_add(res, "JOIN %s", chans);
+    if (rc < 0)
+        return fail(res, "Channel name too long.");
+    res->joins = 1;
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+static int cmd_part(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    char chan[CMD_INPUT_MAX];
+    const char *reason = args;
+    if (ircname_is_channel(args)) {
+        reason = next_word(args, chan, sizeof chan);
+    } else if (ctx->channel) {
+        snprintf(chan, sizeof chan, "%s", ctx->channel);
+    } else {
+        return fail(res, "You are not in a channel. Usage: /part #CHANNEL [REASON]");
+    }
+    int rc = *reason ? wire_add(res, "PART %s :%s", chan, reason) : wire_add(res, "PART %s", chan);
+    if (rc < 0)
+        return fail(res, "Reason too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+static int cmd_simple_word(struct cmd_result *res, const char *args, const char *command,
+                           const char *usage)
+{
+    char word[CMD_INPUT_MAX];
+    const char *rest = next_word(args, word, sizeof word);
+    if (!*word || *rest || word[0] == ':')
+        return fail(res, "Usage: %s", usage);
+    if (wire_add(res, "%s %s", command, word) < 0)
+        return fail(res, "Too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+static int cmd_who(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    if (*args)
+        return cmd_simple_word(res, args, "NAMES", "/who [#CHANNEL]");
+    if (!ctx->channel)
+        return fail(res, "You are not in a channel. Usage: /who #CHANNEL");
+    return cmd_simple_word(res, ctx->channel, "NAMES", "/who [#CHANNEL]");
+}
+
+static int cmd_quit(struct cmd_result *res, const char *args)
+{
+    int rc = *args ? wire_add(res, "QUIT :%s", args) : wire_add(res, "QUIT");
+    if (rc < 0)
+        return fail(res, "Reason too long.");
+    set_kind(res, CMD_QUIT);
+    return 0;
+}
+
+static int cmd_quote(struct cmd_result *res, const char *args)
+{
+    if (!*args)
+        return fail(res, "Usage: /quote RAW-IRC-LINE");
+    if (strlen(args) > IRC_LINE_MAX - CRLF_LEN)
+        return fail(res, "Line too long for IRC (%d bytes at most).", IRC_LINE_MAX - CRLF_LEN);
+    wire_add(res, "%s", args);
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+/* One "/command args" line; name excludes the '/'. */
+static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const char *name,
+                       const char *args)
+{
+    if (!strcasecmp(name, "msg") || !strcasecmp(name, "query")) {
+        char target[CMD_INPUT_MAX];
+        const char *text = next_word(args, target, sizeof target);
+        if (!*target || !*text)
+            return fail(res, "Usage: /msg NICK TEXT");
+        return say(res, ctx, target, text, 0);
+    }
+    if (!strcasecmp(name, "me")) {
+        if (!ctx->channel)
+            return fail(res, "You are not in a channel; /join #CHANNEL first.");
+        if (!*args)
+            return fail(res, "Usage: /me ACTION");
+        return say(res, ctx, ctx->channel, args, 1);
+    }
+    if (!strcasecmp(name, "join") || !strcasecmp(name, "j"))
+        return cmd_join(res, args);
+    if (!strcasecmp(name, "part") || !strcasecmp(name, "leave"))
+        return cmd_part(res, ctx, args);
+    if (!strcasecmp(name, "nick"))
+        return cmd_simple_word(res, args, "NICK", "/nick NEWNICK");
+    if (!strcasecmp(name, "who") || !strcasecmp(name, "names"))
+        return cmd_who(res, ctx, args);
+    if (!strcasecmp(name, "quit") || !strcasecmp(name, "exit"))
+        return cmd_quit(res, args);
+    if (!strcasecmp(name, "quote") || !strcasecmp(name, "raw"))
+        return cmd_quote(res, args);
+    if (!strcasecmp(name, "help")) {
+        set_kind(res, CMD_HELP);
+        return 0;
+    }
+    return fail(res, "Unknown command /%.64s. Type /help for the list of commands.", name);
+}
+
+int cmd_parse(const char *input, const struct cmd_ctx *ctx, struct cmd_result *res)
+{
+    res->kind = CMD_NONE;
+    res->wire_len = 0;
+    res->wire[0] = '\0';
+    res->echo[0] = '\0';
+    res->joins = 0;
+    if (strlen(input) > CMD_INPUT_MAX)
+        return fail(res, "Line too long (%d bytes at most).", CMD_INPUT_MAX);
+    /* A CR or LF would end the IRC line early and smuggle in a second command. */
+    if (strpbrk(input, "\r\n"))
+        return fail(res, "Line breaks cannot be sent.");
+    if (!*skip_spaces(input))
+        return 0;
+    if (input[0] == '/' && input[1] != '/') {
+        char name[CMD_INPUT_MAX];
+        const char *args = next_word(input + 1, name, sizeof name);
+        if (!*name || input[1] == ' ')
+            return fail(res, "Type /help for the list of commands.");
+        return run_command(res, ctx, name, args);
+    }
+    /* "//text" says "/text". */
+    const char *text = input[0] == '/' ? input + 1 : input;
+    if (!ctx->channel)
+        return fail(res, "You are not in a channel; /join #CHANNEL first.");
+    return say(res, ctx, ctx->channel, text, 0);
+}

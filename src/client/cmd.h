@@ -1,0 +1,46 @@
+/* cmd: turns one line the user typed into IRC wire lines plus the text to show for it.
+ * Pure functions: no I/O, no state, so every command is testable without a terminal. */
+#ifndef TCPCHAT_CLIENT_CMD_H
+#define TCPCHAT_CLIENT_CMD_H
+
+#include <stddef.h>
+
+#include "common/ircmsg.h"
+
+/* Longest line the user may type; longer messages are refused rather than cut silently. */
+#define CMD_INPUT_MAX 4096
+/* Room for the wire lines of the longest input once split into IRC-sized PRIVMSGs. */
+#define CMD_WIRE_MAX (4 * CMD_INPUT_MAX)
+/* Room for what we show for a command (an echo of the message, or a hint). */
+#define CMD_ECHO_MAX (CMD_INPUT_MAX + 256)
+
+enum cmd_kind {
+    CMD_NONE,  /* empty line: nothing to do */
+    CMD_SEND,  /* send wire, show echo (if not empty) */
+    CMD_QUIT,  /* send wire (a QUIT), then wait for the server to close */
+    CMD_HELP,  /* show cmd_help_lines() */
+    CMD_ERROR, /* nothing sent; echo holds the hint to show */
+};
+
+/* Who we are and where plain text goes. channel is NULL when we are in no channel. */
+struct cmd_ctx {
+    const char *nick;
+    const char *channel;
+};
+
+struct cmd_result {
+    enum cmd_kind kind;
+    char wire[CMD_WIRE_MAX]; /* zero or more lines, each ending in CR LF */
+    size_t wire_len;
+    char echo[CMD_ECHO_MAX]; /* one display line without timestamp, "" for none */
+    int joins;               /* 1 when wire holds a JOIN (the caller waits for its answer) */
+};
+
+/* Interprets input (one typed line, no line terminator). Always fills res; returns 0, or -1
+ * when res->kind is CMD_ERROR. */
+int cmd_parse(const char *input, const struct cmd_ctx *ctx, struct cmd_result *res);
+
+/* The /help text, one display line per entry, NULL-terminated. */
+const char *const *cmd_help_lines(void);
+
+#endif

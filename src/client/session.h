@@ -1,0 +1,46 @@
+/* session: the client's side of one IRC connection (registration, nickname, channels, quit).
+ * It never touches the socket: lines from the server come in through session_handle_line,
+ * typed lines through session_handle_input, and what to send waits in an output buffer that
+ * main writes out. What the user should see goes to the ui module. */
+#ifndef TCPCHAT_CLIENT_SESSION_H
+#define TCPCHAT_CLIENT_SESSION_H
+
+#include <stddef.h>
+
+enum session_state {
+    SESSION_RUNNING,
+    SESSION_QUITTING, /* QUIT sent; waiting for the server to close the connection */
+    SESSION_DONE,     /* finished as the user asked: exit status 0 */
+    SESSION_FAILED,   /* finished on an error: session_error says why, exit status 1 */
+};
+
+struct session;
+
+/* A session that will register as nick. Returns NULL on allocation failure. */
+struct session *session_new(const char *nick);
+void session_free(struct session *s);
+
+/* Queues the registration (NICK, USER). Returns 0, or -1 if the output buffer is full. */
+int session_start(struct session *s);
+/* One line from the server, without CR LF (parsed in place). */
+void session_handle_line(struct session *s, char *line);
+/* One line the user typed; NULL at the end of input (which quits). */
+void session_handle_input(struct session *s, const char *line);
+/* Sends QUIT (with reason, or none when NULL) and starts waiting for the server to close. */
+void session_quit(struct session *s, const char *reason);
+/* The connection ended (EOF, or an error when why is not NULL). */
+void session_closed(struct session *s, const char *why);
+
+/* 1 when typed lines should be read now. Not before registration completes and the
+ * default channel is known (so a script's first line does not go nowhere), not while a
+ * JOIN is unanswered, not after QUIT: meanwhile typed lines wait in the input. */
+int session_wants_input(const struct session *s);
+enum session_state session_state(const struct session *s);
+/* Why the session failed (for "tcpchat: <reason>" on stderr); "" if it did not. */
+const char *session_error(const struct session *s);
+
+/* Bytes waiting to be sent, and how many of them were written. */
+const char *session_output(const struct session *s, size_t *len);
+void session_output_done(struct session *s, size_t n);
+
+#endif

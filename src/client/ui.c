@@ -1,0 +1,343 @@
+/* ui: readline's callback interface on a terminal, plain line I/O on a pipe.
+ * Printing while the user types: save the typed text and cursor, blank the input line, print,
+ * then put the prompt and the text back (readline redraws only what changed). Enter is bound
+ * to our own accept function, which takes the text and clears the input line in place, so a
+ * sent line is shown once (as the echo above the prompt), not twice. */
+#include "ui.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "cmd.h"
+#include "common/linebuf.h"
+#include "view.h"
+
+/* Bytes read from a piped stdin per read(2). */
+#define UI_READ_CHUNK 4096
+/* Piped input: longest line accepted, and what may be buffered before it is taken. */
+#define UI_PIPE_LINE_MAX CMD_INPUT_MAX
+#define UI_PIPE_BUF_MAX  (2 * CMD_INPUT_MAX)
+/* "[HH:MM] " */
+#define UI_STAMP_MAX  16
+#define UI_PROMPT_MAX 256
+
+/* Lines typed but not yet taken by ui_next. A paste can bring several at once. */
+struct line_queue {
+    char **items;
+    size_t head;
+    size_t count;
+    size_t cap;
+};
+
+/* The UI is a process-wide singleton: readline itself is one. Used only by the main thread. */
+static struct {
+    int started;
+    int tty;      /* readline mode */
+    int eof;      /* end of input read */
+    int eof_seen; /* ui_next has reported it */
+    struct line_queue queue;
+    struct linebuf in; /* pipe mode */
+} ui;
+
+static int queue_push(struct line_queue *q, char *line)
+{
+    if (q->count == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 4;
+        char **n = realloc(q->items, ncap * sizeof *n);
+        if (!n)
+            return -1;
+        q->items = n;
+        q->cap = ncap;
+    }
+    q->items[q->count++] = line;
+    return 0;
+}
+
+static char *queue_pop(struct line_queue *q)
+{
+    if (q->head == q->count)
+        return NULL;
+    char *line = q->items[q->head++];
+    if (q->head == q->count)
+        q->head = q->count = 0;
+    return line;
+}
+
+static void queue_free(struct line_queue *q)
+{
+    char *line;
+    while ((line = queue_pop(q)))
+        free(line);
+    free(q->items);
+    memset(q, 0, sizeof *q);
+}
+
+/* Queues each line of text (a bracketed paste may hold several). */
+static void queue_text(const char *text)
+{
+    const char *p = text;
+    for (;;) {
+        size_t n = strcspn(p, "\r\n");
+        char *line = strndup(p, n);
+        if (!line || queue_push(&ui.queue, line) < 0) {
+            free(line);
+            ui_print("Out of memory: typed line dropped.");
+            return;
+        }
+        p += n;
+        if (!*p)
+            return;
+        p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
+        if (!*p)
+            return;
+    }
+}
+
+/* Bound to Enter: take the line, clear the input in place, keep it in the history. */
+static int on_accept(int count, int key)
+{
+    (void)count;
+    (void)key;
+    char *text = rl_copy_text(0, rl_end);
+    if (!text)
+        return 0;
+    rl_replace_line("", 1);
+    rl_point = 0;
+    rl_redisplay();
+    if (*text) {
+        add_history(text);
+        using_history();
+        queue_text(text);
+    }
+    free(text);
+    return 0;
+}
+
+/* readline calls this only at end of input (Ctrl-D on an empty line): Enter is ours. */
+static void on_line(char *line)
+{
+    if (!line) {
+        ui.eof = 1;
+        return;
+    }
+    queue_text(line);
+    free(line);
+}
+
+static void stamp(char *out, size_t cap)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&now, &tm) || strftime(out, cap, "[%H:%M] ", &tm) == 0)
+        snprintf(out, cap, "[--:--] ");
+}
+
+int ui_init(const char *prompt, char *err, size_t errlen)
+{
+    memset(&ui, 0, sizeof ui);
+    ui.tty = isatty(STDIN_FILENO);
+    if (!ui.tty) {
+        if (linebuf_init(&ui.in, UI_PIPE_LINE_MAX, UI_PIPE_BUF_MAX) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        ui.started = 1;
+        return 0;
+    }
+    /* Signals are ours: readline would only see them while inside its own calls. */
+    rl_catch_signals = 0;
+    rl_catch_sigwinch = 0;
+    rl_instream = stdin;
+    rl_outstream = stdout;
+    rl_readline_name = "tcpchat";
+    char safe[UI_PROMPT_MAX];
+    view_sanitize(prompt, safe, sizeof safe);
+    rl_callback_handler_install(safe, on_line);
+    /* After install: that is when readline reads ~/.inputrc, which must not win over this. */
+    rl_bind_key_in_map('\r', on_accept, emacs_standard_keymap);
+    rl_bind_key_in_map('\n', on_accept, emacs_standard_keymap);
+    rl_bind_key_in_map('\r', on_accept, vi_insertion_keymap);
+    rl_bind_key_in_map('\n', on_accept, vi_insertion_keymap);
+    rl_bind_key_in_map('\r', on_accept, vi_movement_keymap);
+    rl_bind_key_in_map('\n', on_accept, vi_movement_keymap);
+    using_history();
+    ui.started = 1;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+void ui_shutdown(void)
+{
+    if (!ui.started)
+        return;
+    if (ui.tty) {
+        /* Leave the cursor at the start of an empty line for the shell's prompt. */
+        rl_set_prompt("");
+        rl_replace_line("", 1);
+        rl_redisplay();
+        rl_callback_handler_remove();
+        clear_history();
+        fflush(stdout);
+    } else {
+        linebuf_free(&ui.in);
+        fflush(stdout);
+    }
+    queue_free(&ui.queue);
+    ui.started = 0;
+}
+
+int ui_is_tty(void)
+{
+    return ui.tty;
+}
+
+/* Hides the input line, prints text (if any) in its place, optionally changes the prompt,
+ * then shows the prompt and the typed text again with the cursor where it was. */
+static void with_input_hidden(const char *text, const char *new_prompt)
+{
+    int point = rl_point;
+    char *saved = rl_copy_text(0, rl_end);
+    rl_save_prompt();
+    rl_replace_line("", 0);
+    rl_redisplay();
+    if (text) {
+        fputs(text, stdout);
+        fputc('\n', stdout);
+    }
+    rl_restore_prompt();
+    if (new_prompt)
+        rl_set_prompt(new_prompt);
+    rl_replace_line(saved ? saved : "", 0);
+    rl_point = point <= rl_end ? point : rl_end;
+    rl_redisplay();
+    fflush(stdout);
+    free(saved);
+}
+
+void ui_set_prompt(const char *prompt)
+{
+    if (!ui.started || !ui.tty)
+        return;
+    char safe[UI_PROMPT_MAX];
+    view_sanitize(prompt, safe, sizeof safe);
+    with_input_hidden(NULL, safe);
+}
+
+void ui_print(const char *text)
+{
+    char line[VIEW_LINE_MAX + UI_STAMP_MAX];
+    stamp(line, UI_STAMP_MAX);
+    size_t n = strlen(line);
+    /* The last line of defence: nothing printed here can carry an escape sequence. */
+    view_sanitize(text, line + n, sizeof line - n);
+    if (ui.started && ui.tty) {
+        with_input_hidden(line, NULL);
+    } else {
+        fputs(line, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+}
+
+void ui_printf(const char *fmt, ...)
+{
+    char text[VIEW_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    ui_print(text);
+}
+
+static int read_pipe(void)
+{
+    size_t avail;
+    char *space = linebuf_space(&ui.in, &avail);
+    if (!space)
+        return 0; /* full of lines not yet taken: ui_next drains them first */
+    ssize_t n = read(STDIN_FILENO, space, avail);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 0 : -1;
+    if (n == 0) {
+        ui.eof = 1;
+        return 0;
+    }
+    linebuf_commit(&ui.in, (size_t)n);
+    return 0;
+}
+
+int ui_read(void)
+{
+    if (!ui.started || ui.eof)
+        return 0;
+    if (!ui.tty)
+        return read_pipe();
+    rl_callback_read_char();
+    return 0;
+}
+
+/* Moves complete piped lines into the queue. */
+static void pipe_collect(void)
+{
+    char *line;
+    size_t len;
+    int rc;
+    while ((rc = linebuf_next(&ui.in, &line, &len)) != LINEBUF_NONE) {
+        if (rc == LINEBUF_TOOLONG) {
+            ui_printf("Input line longer than %d bytes dropped.", UI_PIPE_LINE_MAX);
+            continue;
+        }
+        char *copy = strndup(line, len);
+        if (!copy || queue_push(&ui.queue, copy) < 0) {
+            free(copy);
+            ui_print("Out of memory: input line dropped.");
+        }
+    }
+    /* A last line without a terminator still counts. */
+    if (ui.eof && linebuf_pending(&ui.in) > 0) {
+        char *tail = strndup(ui.in.data + ui.in.start, linebuf_pending(&ui.in));
+        ui.in.start = ui.in.len = 0;
+        if (tail && queue_push(&ui.queue, tail) < 0)
+            free(tail);
+    }
+}
+
+int ui_pending(void)
+{
+    if (!ui.started)
+        return 0;
+    if (!ui.tty)
+        pipe_collect();
+    return ui.queue.head < ui.queue.count || (ui.eof && !ui.eof_seen);
+}
+
+int ui_next(char **line)
+{
+    if (!ui_pending())
+        return -1;
+    *line = queue_pop(&ui.queue);
+    if (*line)
+        return 1;
+    ui.eof_seen = 1;
+    return 0;
+}
+
+int ui_input_closed(void)
+{
+    return ui.eof;
+}
+
+void ui_resize(void)
+{
+    if (ui.started && ui.tty)
+        rl_resize_terminal();
+}

@@ -1,0 +1,35 @@
+/* ui: the terminal. On a terminal, a readline input line (callback interface) with output
+ * printed above it without disturbing what is being typed; on a pipe, plain lines in and out
+ * so the client can be scripted. Every line shown is timestamped and made terminal-safe. */
+#ifndef TCPCHAT_CLIENT_UI_H
+#define TCPCHAT_CLIENT_UI_H
+
+#include <stddef.h>
+
+/* Starts the UI on stdin/stdout with the given prompt. Returns 0, or -1 with a reason. */
+int ui_init(const char *prompt, char *err, size_t errlen);
+/* Restores the terminal. Safe to call more than once, and without ui_init. */
+void ui_shutdown(void);
+/* 1 when the input is a terminal (readline mode). */
+int ui_is_tty(void);
+
+/* Changes the input prompt (made terminal-safe here). */
+void ui_set_prompt(const char *prompt);
+/* Prints one line above the input line as "[HH:MM] text". */
+void ui_print(const char *text);
+void ui_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads what stdin has (call when poll says it is readable). Returns 0, or -1 on a read
+ * error (end of input is not an error: it shows up as ui_next's end-of-input). */
+int ui_read(void);
+/* 1 when a typed line (or the end of input) is ready for ui_next. */
+int ui_pending(void);
+/* Takes the next typed line: 1 with *line set (malloc'd, the caller frees it), 0 at end of
+ * input (Ctrl-D, or the end of a pipe), -1 when no line is ready. */
+int ui_next(char **line);
+/* 1 once the end of input has been read (stdin need not be polled any more). */
+int ui_input_closed(void);
+/* Call after SIGWINCH so readline redraws for the new width. */
+void ui_resize(void);
+
+#endif

@@ -1,0 +1,451 @@
+/* view: IRC message -> display text, and the terminal-safety filter for peer-controlled text.
+ * Output uses irssi-like shapes: "<nick> text" in the current channel, "[#other] <nick> text"
+ * elsewhere, "*nick* text" for private messages, "-->" / "<--" / "---" for system events. */
+#include "view.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ircname.h"
+#include "common/utf8.h"
+
+/* mIRC formatting control codes (https://modern.ircdocs.horse/formatting). */
+#define MIRC_BOLD          0x02
+#define MIRC_COLOUR        0x03
+#define MIRC_HEX_COLOUR    0x04
+#define MIRC_RESET         0x0F
+#define MIRC_MONOSPACE     0x11
+#define MIRC_REVERSE       0x16
+#define MIRC_ITALIC        0x1D
+#define MIRC_STRIKETHROUGH 0x1E
+#define MIRC_UNDERLINE     0x1F
+/* A colour code carries up to two decimal digits (or six hex digits) per colour. */
+#define MIRC_COLOUR_DIGITS     2
+#define MIRC_HEX_COLOUR_DIGITS 6
+
+#define CTCP_DELIM   '\001'
+#define CTCP_ACTION  "ACTION"
+#define ASCII_DEL    0x7F
+#define UTF8_CONT_LO 0x80 /* continuation bytes are 10xxxxxx */
+#define UTF8_CONT_HI 0xBF
+#define UTF8_C1_LEAD 0xC2 /* U+0080..U+009F (C1 controls) encode as C2 80..C2 9F */
+#define UTF8_C1_LAST 0x9F
+#define REPLACEMENT  '?'
+
+/* Numeric reply classes (RFC 2812 5): 4xx and 5xx are errors. */
+#define NUMERIC_ERROR_FIRST 400
+#define NUMERIC_ERROR_LAST  599
+
+/* A bounded string builder: appends never overflow; text that does not fit is cut. */
+struct sb {
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+static void sb_raw(struct sb *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->len + 1 >= b->cap)
+        return;
+    if (n > b->cap - 1 - b->len)
+        n = utf8_trim(s, b->cap - 1 - b->len);
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+/* Appends peer-controlled text, made safe. */
+static void sb_safe(struct sb *b, const char *s)
+{
+    if (b->len + 1 >= b->cap)
+        return;
+    b->len += view_sanitize(s, b->buf + b->len, b->cap - b->len);
+}
+
+static int is_mirc_format(unsigned char c)
+{
+    switch (c) {
+    case MIRC_BOLD:
+    case MIRC_COLOUR:
+    case MIRC_HEX_COLOUR:
+    case MIRC_RESET:
+    case MIRC_MONOSPACE:
+    case MIRC_REVERSE:
+    case MIRC_ITALIC:
+    case MIRC_STRIKETHROUGH:
+    case MIRC_UNDERLINE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Skips the "fg[,bg]" argument of a colour code; returns the bytes it covers. */
+static size_t colour_arg_len(const char *s, int hex)
+{
+    int (*ok)(char) = hex ? is_hex : is_digit;
+    size_t max = hex ? MIRC_HEX_COLOUR_DIGITS : MIRC_COLOUR_DIGITS;
+    size_t i = 0;
+    while (i < max && ok(s[i]))
+        i++;
+    if (i > 0 && s[i] == ',' && ok(s[i + 1])) {
+        size_t j = 1;
+        while (j <= max && ok(s[i + j]))
+            j++;
+        i += j;
+    }
+    return i;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if s does not start one. Lead bytes per
+ * RFC 3629 section 4: C2-DF start two bytes, E0-EF three, F0-F4 four. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    size_t n;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    /* Check the continuation bytes one by one first so we never read past the NUL. */
+    for (size_t i = 1; i < n; i++)
+        if (s[i] < UTF8_CONT_LO || s[i] > UTF8_CONT_HI)
+            return 0;
+    return utf8_valid((const char *)s, n) ? n : 0;
+}
+
+size_t view_sanitize(const char *in, char *out, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    if (cap == 0)
+        return 0;
+    while (*s) {
+        size_t n = 1;
+        const unsigned char *copy = s;
+        unsigned char repl = 0;
+        if (is_mirc_format(*s)) {
+            if (*s == MIRC_COLOUR || *s == MIRC_HEX_COLOUR)
+                n += colour_arg_len((const char *)s + 1, *s == MIRC_HEX_COLOUR);
+            s += n;
+            continue;
+        }
+        if (*s == '\t') {
+            repl = ' ';
+        } else if (*s < 0x20 || *s == ASCII_DEL) {
+            repl = REPLACEMENT;
+        } else if (*s >= 0x80) {
+            n = utf8_seq_len(s);
+            if (n == 0) {
+                n = 1;
+                repl = REPLACEMENT;
+            } else if (s[0] == UTF8_C1_LEAD && s[1] <= UTF8_C1_LAST) {
+                /* C1 controls (CSI is U+009B) are escape sequences to some terminals. */
+                repl = REPLACEMENT;
+            }
+        }
+        if (repl)
+            copy = &repl;
+        size_t w = repl ? 1 : n;
+        if (o + w >= cap)
+            break;
+        memcpy(out + o, copy, w);
+        o += w;
+        s += n;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void view_source_nick(const char *prefix, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    if (!prefix)
+        prefix = "";
+    size_t n = strcspn(prefix, "!@");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, prefix, n);
+    out[n] = '\0';
+}
+
+static int is_me(const struct view_ctx *ctx, const char *nick)
+{
+    return ctx->nick && ircname_cmp(ctx->nick, nick) == 0;
+}
+
+static int is_current(const struct view_ctx *ctx, const char *channel)
+{
+    return ctx->channel && ircname_cmp(ctx->channel, channel) == 0;
+}
+
+/* "[#chan] " before messages that are not for the current channel. */
+static void sb_target_tag(struct sb *b, const struct view_ctx *ctx, const char *target)
+{
+    if (is_me(ctx, target) || is_current(ctx, target))
+        return;
+    sb_raw(b, "[");
+    sb_safe(b, target);
+    sb_raw(b, "] ");
+}
+
+/* "a b c" from params[first..nparams), with ": " before the last one if colon is set. */
+static void sb_params(struct sb *b, const struct ircmsg *msg, int first, int colon)
+{
+    for (int i = first; i < msg->nparams; i++) {
+        if (i > first)
+            sb_raw(b, colon && i == msg->nparams - 1 ? ": " : " ");
+        sb_safe(b, msg->params[i]);
+    }
+}
+
+static const char *param(const struct ircmsg *msg, int i)
+{
+    return i < msg->nparams ? msg->params[i] : "";
+}
+
+static const char *last_param(const struct ircmsg *msg)
+{
+    return msg->nparams > 0 ? msg->params[msg->nparams - 1] : "";
+}
+
+/* " (reason)" when there is one. */
+static void sb_reason(struct sb *b, const char *reason)
+{
+    if (!reason || !*reason)
+        return;
+    sb_raw(b, " (");
+    sb_safe(b, reason);
+    sb_raw(b, ")");
+}
+
+static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct view_ctx *ctx,
+                           const char *nick)
+{
+    const char *target = param(msg, 0);
+    const char *text = param(msg, 1);
+    int private = is_me(ctx, target);
+    if (text[0] == CTCP_DELIM) {
+        char body[VIEW_LINE_MAX];
+        snprintf(body, sizeof body, "%s", text + 1);
+        char *end = strchr(body, CTCP_DELIM);
+        if (end)
+            *end = '\0';
+        size_t alen = strlen(CTCP_ACTION);
+        if (strncmp(body, CTCP_ACTION, alen) == 0 && (body[alen] == ' ' || !body[alen])) {
+            if (!private)
+                sb_target_tag(b, ctx, target);
+            sb_raw(b, "* ");
+            sb_safe(b, nick);
+            sb_raw(b, " ");
+            sb_safe(b, body[alen] ? body + alen + 1 : "");
+            return;
+        }
+        sb_raw(b, "--- CTCP ");
+        sb_safe(b, body);
+        sb_raw(b, " from ");
+        sb_safe(b, nick);
+        return;
+    }
+    if (private) {
+        sb_raw(b, "*");
+        sb_safe(b, nick);
+        sb_raw(b, "* ");
+    } else {
+        sb_target_tag(b, ctx, target);
+        sb_raw(b, "<");
+        sb_safe(b, nick);
+        sb_raw(b, "> ");
+    }
+    sb_safe(b, text);
+}
+
+static void format_notice(struct sb *b, const struct ircmsg *msg, const struct view_ctx *ctx,
+                          const char *nick)
+{
+    const char *target = param(msg, 0);
+    sb_raw(b, "-");
+    /* who is a nickname, a server name, or empty for a notice without a source. */
+    sb_safe(b, *nick ? nick : "server");
+    if (ircname_is_channel(target) && !is_current(ctx, target)) {
+        sb_raw(b, ":");
+        sb_safe(b, target);
+    }
+    sb_raw(b, "- ");
+    sb_safe(b, param(msg, 1));
+}
+
+static void format_numeric(struct sb *b, const struct ircmsg *msg, int code)
+{
+    switch (code) {
+    case 4:   /* RPL_MYINFO: modes, for programs */
+    case 5:   /* RPL_ISUPPORT */
+    case 333: /* RPL_TOPICWHOTIME */
+    case 366: /* RPL_ENDOFNAMES: the 353 lines said it all */
+        return;
+    case 1: /* RPL_WELCOME .. RPL_CREATED: the text is for humans */
+    case 2:
+    case 3:
+    case 372: /* MOTD lines */
+    case 375:
+    case 376:
+    case 265: /* RPL_LOCALUSERS, RPL_GLOBALUSERS: the text repeats the numbers */
+    case 266:
+    case 422: /* ERR_NOMOTD is not worth an "Error:" */
+        sb_safe(b, last_param(msg));
+        return;
+    case 331: /* RPL_NOTOPIC */
+        sb_raw(b, "--- No topic is set for ");
+        sb_safe(b, param(msg, 1));
+        return;
+    case 332: /* RPL_TOPIC */
+        sb_raw(b, "--- Topic for ");
+        sb_safe(b, param(msg, 1));
+        sb_raw(b, ": ");
+        sb_safe(b, param(msg, 2));
+        return;
+    case 353: /* RPL_NAMREPLY: nick symbol channel :names */
+        sb_raw(b, "--- Users on ");
+        sb_safe(b, param(msg, 2));
+        sb_raw(b, ": ");
+        sb_safe(b, param(msg, 3));
+        return;
+    default:
+        break;
+    }
+    if (code >= NUMERIC_ERROR_FIRST && code <= NUMERIC_ERROR_LAST) {
+        sb_raw(b, "Error: ");
+        sb_params(b, msg, 1, 1);
+    } else {
+        sb_params(b, msg, 1, 0);
+    }
+}
+
+static int is_numeric(const char *command)
+{
+    return strlen(command) == 3 && is_digit(command[0]) && is_digit(command[1]) &&
+           is_digit(command[2]);
+}
+
+size_t view_format(const struct ircmsg *msg, const struct view_ctx *ctx, char *out, size_t cap)
+{
+    struct sb b = {out, cap, 0};
+    char nick[VIEW_LINE_MAX];
+    if (cap == 0)
+        return 0;
+    out[0] = '\0';
+    /* Only a user source ("nick!user@host") names a person; a server name stays empty. */
+    if (msg->prefix && strchr(msg->prefix, '!'))
+        view_source_nick(msg->prefix, nick, sizeof nick);
+    else
+        nick[0] = '\0';
+    const char *who = *nick ? nick : (msg->prefix ? msg->prefix : "");
+
+    if (is_numeric(msg->command)) {
+        int code =
+            (msg->command[0] - '0') * 100 + (msg->command[1] - '0') * 10 + (msg->command[2] - '0');
+        format_numeric(&b, msg, code);
+    } else if (ircmsg_is(msg, "PRIVMSG")) {
+        format_privmsg(&b, msg, ctx, who);
+    } else if (ircmsg_is(msg, "NOTICE")) {
+        format_notice(&b, msg, ctx, who);
+    } else if (ircmsg_is(msg, "JOIN")) {
+        sb_raw(&b, "--> ");
+        if (is_me(ctx, who)) {
+            sb_raw(&b, "You joined ");
+        } else {
+            sb_safe(&b, who);
+            sb_raw(&b, " joined ");
+        }
+        sb_safe(&b, param(msg, 0));
+    } else if (ircmsg_is(msg, "PART")) {
+        sb_raw(&b, "<-- ");
+        sb_safe(&b, is_me(ctx, who) ? "You" : who);
+        sb_raw(&b, " left ");
+        sb_safe(&b, param(msg, 0));
+        sb_reason(&b, param(msg, 1));
+    } else if (ircmsg_is(msg, "QUIT")) {
+        sb_raw(&b, "<-- ");
+        sb_safe(&b, who);
+        sb_raw(&b, " quit");
+        sb_reason(&b, param(msg, 0));
+    } else if (ircmsg_is(msg, "NICK")) {
+        sb_raw(&b, "--- ");
+        if (is_me(ctx, who)) {
+            sb_raw(&b, "You are");
+        } else {
+            sb_safe(&b, who);
+            sb_raw(&b, " is");
+        }
+        sb_raw(&b, " now known as ");
+        sb_safe(&b, param(msg, 0));
+    } else if (ircmsg_is(msg, "KICK")) {
+        sb_raw(&b, "<-- ");
+        if (is_me(ctx, param(msg, 1))) {
+            sb_raw(&b, "You were");
+        } else {
+            sb_safe(&b, param(msg, 1));
+            sb_raw(&b, " was");
+        }
+        sb_raw(&b, " kicked from ");
+        sb_safe(&b, param(msg, 0));
+        sb_raw(&b, " by ");
+        sb_safe(&b, who);
+        sb_reason(&b, param(msg, 2));
+    } else if (ircmsg_is(msg, "TOPIC")) {
+        sb_raw(&b, "--- ");
+        sb_safe(&b, who);
+        sb_raw(&b, " set the topic of ");
+        sb_safe(&b, param(msg, 0));
+        sb_raw(&b, " to: ");
+        sb_safe(&b, param(msg, 1));
+    } else if (ircmsg_is(msg, "MODE")) {
+        sb_raw(&b, "--- ");
+        sb_safe(&b, who);
+        sb_raw(&b, " sets mode ");
+        sb_params(&b, msg, 1, 0);
+        sb_raw(&b, " on ");
+        sb_safe(&b, param(msg, 0));
+    } else if (ircmsg_is(msg, "INVITE")) {
+        sb_raw(&b, "--- ");
+        sb_safe(&b, who);
+        sb_raw(&b, " invites you to ");
+        sb_safe(&b, param(msg, 1));
+    } else if (ircmsg_is(msg, "ERROR")) {
+        sb_raw(&b, "Server error: ");
+        sb_safe(&b, param(msg, 0));
+    } else if (ircmsg_is(msg, "FAIL") || ircmsg_is(msg, "WARN") || ircmsg_is(msg, "NOTE")) {
+        /* IRCv3 standard replies: COMMAND CODE [context...] :description */
+        sb_raw(&b, ircmsg_is(msg, "FAIL") ? "Error: " : "Note: ");
+        sb_params(&b, msg, 0, 1);
+    } else if (ircmsg_is(msg, "PING") || ircmsg_is(msg, "PONG") || ircmsg_is(msg, "CAP")) {
+        return 0;
+    } else {
+        /* Something we do not know: show it plainly rather than hide it. */
+        if (*who) {
+            sb_safe(&b, who);
+            sb_raw(&b, " ");
+        }
+        sb_safe(&b, msg->command);
+        if (msg->nparams > 0)
+            sb_raw(&b, " ");
+        sb_params(&b, msg, 0, 0);
+    }
+    return b.len;
+}

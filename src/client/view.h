@@ -1,0 +1,34 @@
+/* view: turns one IRC message from the server into the line the user reads (no timestamp).
+ * Pure functions: no I/O, no state. Everything a peer controls goes through view_sanitize, so
+ * no terminal escape sequence sent by a hostile user ever reaches the terminal. */
+#ifndef TCPCHAT_CLIENT_VIEW_H
+#define TCPCHAT_CLIENT_VIEW_H
+
+#include <stddef.h>
+
+#include "common/ircmsg.h"
+
+/* Longest display line we build; longer text is cut (IRC lines are shorter anyway). */
+#define VIEW_LINE_MAX 2048
+
+/* What the formatter needs to know about us: our nickname (to tell our own joins, nick
+ * changes and private messages from other people's) and the channel we talk in (messages
+ * there are shown without the channel name). channel may be NULL. */
+struct view_ctx {
+    const char *nick;
+    const char *channel;
+};
+
+/* Writes the display text for msg into out (NUL-terminated, cut to fit cap). Returns its
+ * length, or 0 when the message is not worth showing (PING, PONG, 366, ...). */
+size_t view_format(const struct ircmsg *msg, const struct view_ctx *ctx, char *out, size_t cap);
+
+/* Copies in to out making it safe for a terminal: mIRC formatting codes (bold, colour with
+ * its digits, ...) are dropped; other control bytes, DEL, C1 controls and bytes that are not
+ * valid UTF-8 become '?'. Valid UTF-8 text is kept. Returns the length written. */
+size_t view_sanitize(const char *in, char *out, size_t cap);
+
+/* The nickname part of a "nick!user@host" source, copied into out. */
+void view_source_nick(const char *prefix, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,422 @@
+"""End-to-end tests of the terminal client: tcpchat runs in a real terminal (a tmux pane) or on
+a pipe, against the real tcpchatd, with raw-socket IRC users on the other side.
+
+Nothing here sleeps for correctness: every wait polls the pane, the socket or the process
+until what it waits for appears, bounded by conftest.TIMEOUT."""
+import os
+import select
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import CLIENT_BIN, TIMEOUT, free_port
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+POLL = 0.05
+PROMPT = "#lobby> "
+
+
+class Pane:
+    """tcpchat in a tmux pane, on a tmux server of its own (socket in a private directory)."""
+
+    def __init__(self, port, nick, host="127.0.0.1", width=120, height=30):
+        # A private tmux server per pane, its socket in a directory of its own.
+        self.dir = tempfile.mkdtemp(prefix="tcpchat-tmux-")
+        self.sock = os.path.join(self.dir, "tmux")
+        client = " ".join(shlex.quote(a) for a in [CLIENT_BIN, host, str(port), nick])
+        # The pane stays open after tcpchat exits so the test can read its last words, its
+        # exit status and the terminal modes it left behind (canonical mode and echo must be
+        # back on). The shell ignores Ctrl-C so that only tcpchat reacts to it. No user
+        # inputrc or tmux config may change what is tested.
+        modes = "stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '"
+        script = ('trap : INT; %s; echo "[exit $?]"; echo "[stty $(%s)]"; exec sleep 3600'
+                  % (client, modes))
+        self._tmux("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", str(width),
+                   "-y", str(height), "env", "INPUTRC=/dev/null", "sh", "-c", script)
+
+    def _tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.sock] + list(args), check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=TIMEOUT).stdout.decode("utf-8", "replace")
+
+    def text(self):
+        """Everything the pane shows, scroll-back included."""
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-1000", "-t", "main")
+
+    def input_line(self):
+        """The last non-blank line on screen: the prompt and what is being typed."""
+        lines = [l.rstrip() for l in self._tmux("capture-pane", "-p", "-t", "main").split("\n")]
+        lines = [l for l in lines if l]
+        return lines[-1] if lines else ""
+
+    def wait_for(self, pred, timeout=TIMEOUT):
+        """Polls the pane until pred (a substring or a function of the text) holds."""
+        if isinstance(pred, str):
+            needle = pred
+            pred = lambda t: needle in t  # noqa: E731
+        deadline = time.time() + timeout
+        while True:
+            text = self.text()
+            if pred(text):
+                return text
+            if time.time() > deadline:
+                raise AssertionError("pane never showed what we waited for:\n" + text)
+            time.sleep(POLL)
+
+    def type(self, text, enter=False):
+        if text:
+            self._tmux("send-keys", "-t", "main", "-l", text)
+        if enter:
+            self._tmux("send-keys", "-t", "main", "Enter")
+
+    def line(self, text):
+        self.type(text, enter=True)
+
+    def exit_status(self):
+        """Waits for tcpchat to exit; returns its status after checking it restored the
+        terminal."""
+        text = self.wait_for("[stty ")
+        modes = text.split("[stty ", 1)[1].split("]", 1)[0].split()
+        assert sorted(modes) == ["echo", "icanon"], "terminal left in raw mode: %r" % modes
+        return int(text.split("[exit ", 1)[1].split("]", 1)[0])
+
+    def kill(self):
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def pane(server):
+    panes = []
+
+    def make(nick, **kw):
+        p = Pane(server.port, nick, **kw)
+        panes.append(p)
+        return p
+
+    yield make
+    texts = []
+    for p in panes:
+        try:
+            texts.append(p.text())
+        except subprocess.CalledProcessError:
+            pass
+        p.kill()
+    # Sanitizer reports of a client in a pane land in the pane.
+    for text in texts:
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert bad not in text, text
+
+
+def joined(pane_obj):
+    """Waits until tcpchat has joined #lobby and shows its prompt."""
+    pane_obj.wait_for("--> You joined #lobby")
+    deadline = time.time() + TIMEOUT
+    while not pane_obj.input_line().startswith(PROMPT.rstrip()):
+        assert time.time() < deadline, pane_obj.text()
+        time.sleep(POLL)
+
+
+class Piped:
+    """tcpchat with stdin and stdout on pipes, as a script would run it."""
+
+    def __init__(self, port, nick):
+        self.proc = subprocess.Popen([CLIENT_BIN, "127.0.0.1", str(port), nick],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.out = b""
+
+    def send(self, line):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def expect_out(self, needle, timeout=TIMEOUT):
+        deadline = time.time() + timeout
+        while needle.encode() not in self.out:
+            left = deadline - time.time()
+            assert left > 0, "stdout never showed %r:\n%s" % (needle, self.out.decode())
+            r, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.5))
+            if r:
+                data = os.read(self.proc.stdout.fileno(), 65536)
+                assert data, "tcpchat closed stdout:\n" + self.out.decode()
+                self.out += data
+
+    def finish(self):
+        """Closes stdin and returns (status, stdout, stderr)."""
+        out, err = self.proc.communicate(timeout=TIMEOUT)
+        return self.proc.returncode, (self.out + out).decode(), err.decode()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def piped(server):
+    procs = []
+
+    def make(nick):
+        p = Piped(server.port, nick)
+        procs.append(p)
+        return p
+
+    yield make
+    for p in procs:
+        p.kill()
+
+
+def is_privmsg(sender, target, text):
+    return lambda l: l.startswith(":%s!" % sender) and l.endswith(
+        " PRIVMSG %s :%s" % (target, text))
+
+
+# (1) a typed line reaches the room
+def test_typed_line_reaches_the_room(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+    bob.line("hello world")
+    alice.expect(is_privmsg("bob", "#lobby", "hello world"))
+    # Our own message is shown too (the server does not echo it), and the input is empty.
+    bob.wait_for("<bob> hello world")
+    assert bob.input_line() == PROMPT.rstrip()
+
+
+# (2) a message that arrives while the user types does not garble the input line
+def test_incoming_message_keeps_the_input_line(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+    bob.type("half a li")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT + "half a li")
+    alice.send("PRIVMSG #lobby :news from alice")
+    bob.wait_for("<alice> news from alice")
+    assert bob.input_line() == PROMPT + "half a li"
+    # The incoming line sits above the input line, with a timestamp.
+    text = bob.text()
+    assert text.index("<alice> news from alice") < text.rindex(PROMPT + "half a li")
+    assert any(l.startswith("[") and l[3] == ":" and "<alice> news from alice" in l
+               for l in text.split("\n"))
+    bob.type("ne", enter=True)
+    alice.expect(is_privmsg("bob", "#lobby", "half a line"))
+
+
+# (3) /nick, /me, /msg, /who, /quit as the other side sees them
+def test_slash_commands(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+
+    bob.line("/me waves")
+    alice.expect(is_privmsg("bob", "#lobby", "\x01ACTION waves\x01"))
+    bob.wait_for("* bob waves")
+
+    bob.line("/msg alice psst, a secret")
+    alice.expect(is_privmsg("bob", "alice", "psst, a secret"))
+
+    bob.line("/nick bobby")
+    alice.expect(lambda l: l.startswith(":bob!") and l.split()[1] == "NICK" and "bobby" in l)
+    bob.wait_for("You are now known as bobby")
+
+    bob.line("/who")
+    bob.wait_for(lambda t: any("Users on #lobby:" in l and "alice" in l and "bobby" in l
+                               for l in t.split("\n")))
+
+    bob.line("/frobnicate")
+    bob.wait_for("Unknown command /frobnicate")
+    bob.line("/help")
+    bob.wait_for("/quit [REASON]")
+
+    bob.line("hello again")
+    alice.expect(is_privmsg("bobby", "#lobby", "hello again"))
+
+    bob.line("/quit see you later")
+    alice.expect(lambda l: l.startswith(":bobby!") and " QUIT " in l and "see you later" in l)
+    assert bob.exit_status() == 0
+
+
+def test_ctrl_c_and_ctrl_d_quit(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    dave = pane("dave")
+    joined(bob)
+    joined(dave)
+    bob.type("some unsent text")
+    bob._tmux("send-keys", "-t", "main", "C-c")
+    alice.expect(lambda l: l.startswith(":bob!") and " QUIT" in l)
+    assert bob.exit_status() == 0
+    dave._tmux("send-keys", "-t", "main", "C-d")
+    alice.expect(lambda l: l.startswith(":dave!") and " QUIT" in l)
+    assert dave.exit_status() == 0
+
+
+# (3b) /join, /part and /msg from another channel, and private messages to us
+def test_join_part_and_private(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/join #dev")
+    bob.wait_for("--> You joined #dev")
+    bob.wait_for(lambda t: bob.input_line() == "#dev>")
+    alice.send("JOIN #dev")
+    bob.wait_for("--> alice joined #dev")
+    bob.line("in dev")
+    alice.expect(is_privmsg("bob", "#dev", "in dev"))
+    alice.send("PRIVMSG #lobby :lobby talk")
+    bob.wait_for("[#lobby] <alice> lobby talk")
+    alice.send("PRIVMSG bob :just you")
+    bob.wait_for("*alice* just you")
+    bob.line("/part #dev done here")
+    alice.expect(lambda l: l.startswith(":bob!") and " PART #dev" in l and "done here" in l)
+    bob.wait_for(lambda t: bob.input_line() == PROMPT.rstrip())
+
+
+# (4) other people's joins, parts, nick changes, quits and server notices show up
+def test_system_messages(pane, connect, server):
+    bob = pane("bob")
+    joined(bob)
+    carol = connect("carol")
+    bob.wait_for("--> carol joined #lobby")
+    carol.send("NICK caroline")
+    bob.wait_for("--- carol is now known as caroline")
+    carol.send("PART #lobby :brb")
+    bob.wait_for("<-- caroline left #lobby (brb)")
+    carol.send("JOIN #lobby")
+    bob.wait_for(lambda t: t.count("--> caroline joined #lobby") == 1)
+    carol.send("QUIT :off to bed")
+    bob.wait_for(lambda t: any("<-- caroline quit" in l and "off to bed" in l
+                               for l in t.split("\n")))
+    server.say("maintenance at noon")
+    bob.wait_for("maintenance at noon")
+    assert bob.input_line() == PROMPT.rstrip()
+
+
+# (5) connection refused, unknown host, bad usage, and the server going away
+def test_connection_refused():
+    port = free_port()
+    r = subprocess.run([CLIENT_BIN, "127.0.0.1", str(port), "bob"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert r.stderr.decode() == \
+        "tcpchat: cannot connect to 127.0.0.1 port %d: Connection refused\n" % port
+
+
+def test_unknown_host():
+    r = subprocess.run([CLIENT_BIN, "no-such-host.invalid", "6667", "bob"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert err.startswith("tcpchat: unknown host 'no-such-host.invalid'") and err.count("\n") == 1
+
+
+def test_usage():
+    for args in ([], ["127.0.0.1"], ["127.0.0.1", "6667"], ["a", "b", "c", "d"]):
+        r = subprocess.run([CLIENT_BIN] + args, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=TIMEOUT)
+        assert r.returncode == 2
+        assert r.stderr.decode().startswith("usage: tcpchat HOST PORT NICK")
+
+
+def test_refused_in_a_terminal():
+    pane_obj = Pane(free_port(), "bob")
+    try:
+        assert pane_obj.exit_status() == 1
+        assert "tcpchat: cannot connect to 127.0.0.1 port" in pane_obj.text()
+    finally:
+        pane_obj.kill()
+
+
+def test_server_closing_the_connection(server, piped):
+    bob = piped("bob")
+    bob.expect_out("--> You joined #lobby")
+    server.stop()
+    status, _, err = bob.finish()
+    assert status == 1
+    assert err.startswith("tcpchat: server closed the connection")
+    assert err.count("\n") == 1
+
+
+def test_server_closing_in_a_terminal(server, pane):
+    bob = pane("bob")
+    joined(bob)
+    server.stop()
+    text = bob.wait_for("[exit ")
+    assert "tcpchat: server closed the connection" in text
+    assert bob.exit_status() == 1
+
+
+# (6) nickname in use: the user picks another one and registration completes
+def test_nick_in_use_prompts_for_another(pane, connect):
+    alice = connect("alice")
+    other = pane("alice")
+    other.wait_for(lambda t: other.input_line().startswith(
+        "Nickname alice is in use, choose another:"))
+    # A nickname the server refuses (432) asks again.
+    other.line("9lives")
+    other.wait_for(lambda t: other.input_line().startswith(
+        "Nickname 9lives is not allowed, choose another:"))
+    other.line("alice2")
+    joined(other)
+    alice.expect(lambda l: l.startswith(":alice2!") and " JOIN " in l)
+    other.line("hi, I am the other alice")
+    alice.expect(is_privmsg("alice2", "#lobby", "hi, I am the other alice"))
+
+
+# (7) piped stdin: scripts work, and nothing is sent before registration completes
+def test_piped_stdin(server, connect):
+    alice = connect("alice")
+    script = "hello from a script\n/me scripts\n/msg alice private line\n/quit done\n"
+    r = subprocess.run([CLIENT_BIN, "127.0.0.1", str(server.port), "bob"],
+                       input=script.encode(), capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    alice.expect(is_privmsg("bob", "#lobby", "hello from a script"))
+    alice.expect(is_privmsg("bob", "#lobby", "\x01ACTION scripts\x01"))
+    alice.expect(is_privmsg("bob", "alice", "private line"))
+    alice.expect(lambda l: l.startswith(":bob!") and " QUIT " in l and "done" in l)
+    out = r.stdout.decode()
+    assert "--> You joined #lobby" in out and "<bob> hello from a script" in out
+
+
+def test_piped_end_of_input_quits(server, connect):
+    alice = connect("alice")
+    r = subprocess.run([CLIENT_BIN, "127.0.0.1", str(server.port), "bob"],
+                       input=b"last words", capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    alice.expect(is_privmsg("bob", "#lobby", "last words"))
+    alice.expect(lambda l: l.startswith(":bob!") and " QUIT " in l)
+
+
+def test_piped_nick_in_use(server, connect):
+    connect("alice")
+    r = subprocess.run([CLIENT_BIN, "127.0.0.1", str(server.port), "alice"],
+                       input=b"alice3\nhere I am\n", capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert "Nickname alice is in use" in r.stdout.decode()
+    assert "<alice3> here I am" in r.stdout.decode()
+
+
+# Hostile text: no escape sequence from a peer reaches the terminal.
+def test_control_characters_are_neutralised(piped, connect):
+    alice = connect("alice")
+    bob = piped("bob")
+    bob.expect_out("--> You joined #lobby")
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+    alice.send_raw(b"PRIVMSG #lobby :evil \x1b]0;pwned\x07 \x1b[2J \x02bold\x02 "
+                   b"\x0304,12colour\x03 \xc2\x9b2J end\r\n")
+    bob.expect_out("end")
+    line = [l for l in bob.out.split(b"\n") if b"evil" in l][0]
+    assert b"\x1b" not in bob.out and b"\x07" not in bob.out and b"\x9b" not in bob.out
+    assert line.endswith(b"<alice> evil ?]0;pwned? ?[2J bold colour ?2J end")
+    status, _, _ = bob.finish()  # end of input quits
+    assert status == 0
