@@ -359,3 +359,14 @@ def client_factory():
     yield make
     for c in clients:
         c.close()
+
+
+def closing_reason(lines):
+    """The reason in the last "ERROR :Closing Link: host (reason)" line of lines; fails the
+    test if there is none or it is not in that form."""
+    import re
+    errors = [l for l in lines if Msg(l).command == "ERROR"]
+    assert errors, "no ERROR line in %r" % (lines[-10:],)
+    m = re.match(r"^ERROR :Closing Link: \S+ \((.*)\)$", errors[-1])
+    assert m, "not an ERROR :Closing Link line: %r" % errors[-1]
+    return m.group(1)

@@ -1,7 +1,8 @@
 """tcpchatd end to end: channels, relaying and the notices other users see."""
 import threading
 
-from conftest import (TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until)
+from conftest import (TIMEOUT, Client, Msg, barrier, closing_reason, is_command, is_numeric,
+                      take_until)
 
 
 def lobby(connect, nick):
@@ -65,10 +66,7 @@ def test_join_nick_part_quit_notices(server, connect):
     b.send("QUIT :gone fishing")
     line = a.expect(is_command("QUIT", "bob"))
     assert Msg(line).text == "Quit: gone fishing", line
-    lines = b.wait_closed()
-    errors = [l for l in lines if Msg(l).command == "ERROR"]
-    assert errors and "Closing Link" in errors[-1] and "(Quit: gone fishing)" in errors[-1], \
-        lines
+    assert closing_reason(b.wait_closed()) == "Quit: gone fishing"
 
 
 def test_peer_going_away_is_a_quit(server, connect):

@@ -148,7 +148,7 @@ static void test_sendq_partial_write_resumes(void **state)
     n += drain(sv[1], got + n, sizeof got - n);
     assert_int_equal(n, total);
     for (int i = 0; i < 500; i++) { /* every line whole and in order */
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "%03d ", i);
         assert_memory_equal(got + (size_t)i * (total / 500), want, 4);
     }
