@@ -26,18 +26,22 @@ LDFLAGS += $(SANFLAGS)
 COMMON_SRC = $(wildcard src/common/*.c)
 SERVER_SRC = $(wildcard src/server/*.c)
 CLIENT_SRC = $(wildcard src/client/*.c)
+BENCH_SRC  = $(wildcard src/bench/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_OBJ  = $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 # Server objects without main(), for unit tests of server modules.
 SERVER_LIB = $(filter-out $(BUILD)/obj/src/server/main.o,$(SERVER_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test test-unit test-e2e test-asan test-tsan fuzz format format-check deps
 
-all: $(BUILD)/tcpchatd $(BUILD)/tcpchat
+BINARIES = $(BUILD)/tcpchatd $(BUILD)/tcpchat $(if $(BENCH_SRC),$(BUILD)/tcpchat-bench)
+
+all: $(BINARIES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -48,6 +52,9 @@ $(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/tcpchat: $(CLIENT_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lreadline
+
+$(BUILD)/tcpchat-bench: $(BENCH_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -86,4 +93,4 @@ format-check:
 clean:
 	rm -rf build
 
--include $(COMMON_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d)
+-include $(COMMON_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
