@@ -175,7 +175,13 @@ void conn_flush(struct client *c)
         char why[96];
         snprintf(why, sizeof why, "Write error: %s", strerror(errno));
         conn_close_later(c, why);
+        return;
     }
+    /* A client paused by the soft bound resumes as soon as its reader has caught up, not at
+     * the next stall tick. */
+    if (c->stalled && sendq_bytes(&c->sq) <= conn_cfg(c)->sendq_soft &&
+        !atomic_load(&c->w->stopping))
+        input(c);
 }
 
 void conn_on_writable(struct client *c)

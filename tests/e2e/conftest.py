@@ -92,6 +92,7 @@ def server_factory():
         assert "WARNING: ThreadSanitizer" not in log, log
         assert "ERROR: LeakSanitizer" not in log, log
         assert rc == 0, "tcpchatd exited with %r\n%s" % (rc, log)
+        os.unlink(s.log_path)  # kept only when the test failed, for its log
 
 
 @pytest.fixture
