@@ -69,3 +69,27 @@ int ircname_cmp(const char *a, const char *b)
             return 0;
     }
 }
+
+int ircname_match(const char *mask, const char *name)
+{
+    /* Iterative glob with one backtrack point: linear in practice, no recursion to exploit. */
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        if (*mask == '*') {
+            star = mask++;
+            resume = name;
+        } else if (*mask == '?' ||
+                   (*mask && fold_char((unsigned char)*mask) == fold_char((unsigned char)*name))) {
+            mask++;
+            name++;
+        } else if (star) {
+            mask = star + 1;
+            name = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*mask == '*')
+        mask++;
+    return *mask == '\0';
+}

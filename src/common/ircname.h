@@ -23,6 +23,9 @@ int ircname_is_channel(const char *name);
 /* Writes the rfc1459 case fold of name into out (cap includes the NUL; the result is
  * truncated to fit). Returns out. */
 char *ircname_fold(const char *name, char *out, size_t cap);
+/* 1 if name matches the glob mask ('*' any run, '?' one byte), case-insensitively under the
+ * rfc1459 mapping. */
+int ircname_match(const char *mask, const char *name);
 /* Case-insensitive comparison under the rfc1459 mapping; 0 when equal. */
 int ircname_cmp(const char *a, const char *b);
 

@@ -5,14 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uthash.h>
 
 #include "client.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "mailbox.h"
 #include "msg.h"
 #include "numerics.h"
+#include "nick.h"
+#include "send.h"
 #include "server.h"
 #include "worker.h"
 
@@ -21,8 +25,27 @@ struct member {
     int worker;
     char nick[IRC_NICK_MAX + 1];
     unsigned op : 1;
+    unsigned voice : 1;
     UT_hash_handle hh;
 };
+
+/* Channel modes without a parameter (CHANMODES type D). */
+enum {
+    CM_INVITE = 1 << 0,     /* i: join by invitation only */
+    CM_MODERATED = 1 << 1,  /* m: only ops and voiced users speak */
+    CM_NOEXTERNAL = 1 << 2, /* n: only members send to it */
+    CM_SECRET = 1 << 3,     /* s: hidden from LIST and WHOIS of non-members */
+    CM_TOPICLOCK = 1 << 4,  /* t: only ops set the topic */
+};
+
+static const struct {
+    char letter;
+    unsigned bit;
+} flag_modes[] = {{'i', CM_INVITE},
+                  {'m', CM_MODERATED},
+                  {'n', CM_NOEXTERNAL},
+                  {'s', CM_SECRET},
+                  {'t', CM_TOPICLOCK}};
 
 struct chan {
     uint64_t id;                    /* fixed at creation: orders channel locks */
@@ -34,7 +57,16 @@ struct chan {
     struct member *members;
     unsigned nmembers;
     unsigned *wcount; /* members on each worker */
+    int in_table;     /* still in srv->chans (also under srv->chan_lock) */
+    unsigned modes;   /* CM_* */
+    char chkey[KEY_MAX + 1];
+    unsigned limit; /* 0: none */
+    time_t created;
     char topic[TOPIC_MAX + 1];
+    char topic_by[SOURCE_MAX + 1];
+    time_t topic_at;
+    uint64_t invites[INVITES_MAX]; /* client ids invited while +i matters */
+    int ninvites;
 };
 
 const char *chan_name(const struct chan *ch)
@@ -79,6 +111,9 @@ static struct chan *chan_create(struct server *srv, const char *name, const char
         return NULL;
     }
     ch->id = atomic_fetch_add(&srv->next_chan_id, 1) + 1;
+    ch->modes = CM_NOEXTERNAL | CM_TOPICLOCK; /* the usual defaults for a new channel */
+    ch->created = time(NULL);
+    ch->in_table = 1;
     atomic_init(&ch->refs, 1);
     snprintf(ch->key, sizeof ch->key, "%s", key);
     snprintf(ch->name, sizeof ch->name, "%s", name);
@@ -124,7 +159,8 @@ static void client_remove_chan(struct client *c, int idx)
 /* Posts one item to worker w. On allocation failure the event is lost for that worker's
  * members: logged, since there is nothing better to do while holding locks. */
 static void post(struct server *srv, int w, enum mb_kind kind, struct msg *m, struct msg *extra,
-                 uint64_t skip, const struct client *target, const uint64_t *chans, int nchans)
+                 uint64_t skip, uint64_t target, int target_worker, const uint64_t *chans,
+                 int nchans)
 {
     struct mb_item *it = mailbox_item_new(kind, nchans);
     if (!it) {
@@ -134,12 +170,22 @@ static void post(struct server *srv, int w, enum mb_kind kind, struct msg *m, st
     it->msg = m ? msg_ref(m) : NULL;
     it->extra = extra ? msg_ref(extra) : NULL;
     it->skip = skip;
-    if (target) {
-        it->target = target->id;
-        it->target_worker = target->w->index;
-    }
+    it->target = target;
+    it->target_worker = target_worker;
     memcpy(it->chans, chans, (size_t)nchans * sizeof chans[0]);
     mailbox_post(&srv->workers[w].mb, it);
+}
+
+static const char *member_prefix(const struct member *m)
+{
+    return m->op ? "@" : m->voice ? "+" : "";
+}
+
+static struct member *find_member(struct chan *ch, uint64_t id)
+{
+    struct member *m = NULL;
+    HASH_FIND(hh, ch->members, &id, sizeof id, m);
+    return m;
 }
 
 /* Appends the NAMES lines of ch (locked) for c to b. */
@@ -147,19 +193,20 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
 {
     const char *srvname = client_srv(c)->cfg.server_name;
     char line[IRC_LINE_MAX];
-    int head =
-        snprintf(line, sizeof line, ":%s %03d %s = %s :", srvname, RPL_NAMREPLY, c->nick, ch->name);
+    /* '@' marks a secret channel, '=' a public one (RPL_NAMREPLY). */
+    int head = snprintf(line, sizeof line, ":%s %03d %s %c %s :", srvname, RPL_NAMREPLY, c->nick,
+                        (ch->modes & CM_SECRET) ? '@' : '=', ch->name);
     size_t len = (size_t)head;
     struct member *m, *tmp;
     HASH_ITER(hh, ch->members, m, tmp)
     {
-        size_t need = strlen(m->nick) + (m->op ? 1 : 0) + 1;
+        size_t need = strlen(m->nick) + 2;
         if (len + need > IRC_LINE_MAX - 2 && len > (size_t)head) {
             line[len - 1] = '\0'; /* drop the trailing space */
             msgbuf_line(b, "%s", line);
             len = (size_t)head;
         }
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s ", m->op ? "@" : "", m->nick);
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s ", member_prefix(m), m->nick);
     }
     if (len > (size_t)head) {
         line[len - 1] = '\0';
@@ -169,7 +216,31 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
                 ch->name);
 }
 
-int chan_join(struct client *c, const char *name)
+static int invited(const struct chan *ch, uint64_t id)
+{
+    for (int i = 0; i < ch->ninvites; i++) {
+        if (ch->invites[i] == id)
+            return 1;
+    }
+    return 0;
+}
+
+/* May c join ch (locked) with key? 0 or the error numeric. */
+static int join_check(const struct chan *ch, const struct client *c, const char *key)
+{
+    if (ch->nmembers == 0)
+        return 0;
+    int inv = invited(ch, c->id);
+    if ((ch->modes & CM_INVITE) && !inv)
+        return ERR_INVITEONLYCHAN;
+    if (ch->chkey[0] && (!key || strcmp(key, ch->chkey) != 0) && !inv)
+        return ERR_BADCHANNELKEY;
+    if (ch->limit && ch->nmembers >= ch->limit && !inv)
+        return ERR_CHANNELISFULL;
+    return 0;
+}
+
+int chan_join(struct client *c, const char *name, const char *key)
 {
     struct server *srv = client_srv(c);
     if (chan_find_joined(c, name) >= 0)
@@ -177,17 +248,16 @@ int chan_join(struct client *c, const char *name)
     if (c->nchans >= CHANNELS_PER_USER)
         return ERR_TOOMANYCHANNELS;
     struct member *mem = calloc(1, sizeof *mem);
-    struct msg *join = msg_printf(":%s JOIN %s", c->source, name);
-    if (!mem || !join)
+    if (!mem)
         goto oom;
-    char key[IRC_CHANNEL_MAX + 1];
-    ircname_fold(name, key, sizeof key);
+    char fold[IRC_CHANNEL_MAX + 1];
+    ircname_fold(name, fold, sizeof fold);
 
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch = NULL;
-    HASH_FIND_STR(srv->chans, key, ch);
+    HASH_FIND_STR(srv->chans, fold, ch);
     if (!ch) {
-        ch = chan_create(srv, name, key);
+        ch = chan_create(srv, name, fold);
         if (!ch) {
             pthread_mutex_unlock(&srv->chan_lock);
             goto oom;
@@ -196,13 +266,22 @@ int chan_join(struct client *c, const char *name)
     }
     pthread_mutex_lock(&ch->lock);
     pthread_mutex_unlock(&srv->chan_lock);
+    int err = join_check(ch, c, key);
+    struct msg *join = err ? NULL : msg_printf(":%s JOIN %s", c->source, ch->name);
     /* Our membership holds a reference: the channel outlives the table entry while we are in
      * it. */
-    if (client_add_chan(c, ch) < 0) {
+    if (err || !join || client_add_chan(c, ch) < 0) {
+        /* A channel created just now stays empty in the table; the next JOIN fills it. */
         pthread_mutex_unlock(&ch->lock);
-        goto oom; /* the channel may now be empty; the next JOIN or the exit reclaims it */
+        free(mem);
+        msg_unref(join);
+        return err ? err : ERR_UNKNOWNERROR;
     }
     atomic_fetch_add(&ch->refs, 1);
+    for (int i = 0; i < ch->ninvites; i++) {
+        if (ch->invites[i] == c->id)
+            ch->invites[i--] = ch->invites[--ch->ninvites]; /* an invitation is used once */
+    }
     mem->id = c->id;
     mem->worker = c->w->index;
     mem->op = ch->nmembers == 0;
@@ -212,14 +291,18 @@ int chan_join(struct client *c, const char *name)
     ch->wcount[c->w->index]++;
 
     struct msgbuf b = {0};
-    if (ch->topic[0])
+    if (ch->topic[0]) {
         msgbuf_line(&b, ":%s %03d %s %s :%s", srv->cfg.server_name, RPL_TOPIC, c->nick, ch->name,
                     ch->topic);
+        msgbuf_line(&b, ":%s %03d %s %s %s %lld", srv->cfg.server_name, RPL_TOPICWHOTIME, c->nick,
+                    ch->name, ch->topic_by, (long long)ch->topic_at);
+    }
     names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
     for (int w = 0; w < srv->nworkers; w++) {
         if (ch->wcount[w] > 0)
-            post(srv, w, MB_JOIN, join, w == c->w->index ? extra : NULL, 0, c, &ch->id, 1);
+            post(srv, w, MB_JOIN, join, w == c->w->index ? extra : NULL, 0, c->id, c->w->index,
+                 &ch->id, 1);
     }
     pthread_mutex_unlock(&ch->lock);
     msg_unref(extra);
@@ -228,7 +311,6 @@ int chan_join(struct client *c, const char *name)
 oom:
     log_error("out of memory joining %s", name);
     free(mem);
-    msg_unref(join);
     return ERR_UNKNOWNERROR;
 }
 
@@ -255,9 +337,19 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
         ch->nmembers--;
         ch->wcount[c->w->index]--;
     }
-    if (ch->nmembers == 0) {
+    if (ch->nmembers == 0 && ch->in_table) {
         HASH_DEL(srv->chans, ch);
+        ch->in_table = 0;
         atomic_fetch_sub(&ch->refs, 1); /* the table's; the caller still holds its own */
+    }
+}
+
+/* Posts m for every member of ch (locked) but skip. */
+static void post_members(struct server *srv, struct chan *ch, struct msg *m, uint64_t skip)
+{
+    for (int w = 0; w < srv->nworkers; w++) {
+        if (ch->wcount[w] > 0)
+            post(srv, w, MB_CHAN_MSG, m, NULL, skip, 0, -1, &ch->id, 1);
     }
 }
 
@@ -273,35 +365,73 @@ int chan_part(struct client *c, const char *name, const char *reason)
                            : msg_printf(":%s PART %s", c->source, ch->name);
     pthread_mutex_lock(&srv->chan_lock);
     pthread_mutex_lock(&ch->lock);
-    for (int w = 0; w < srv->nworkers; w++) {
-        if (ch->wcount[w] > 0)
-            post(srv, w, MB_PART, part, NULL, 0, c, &ch->id, 1);
+    /* Not a member any more: kicked, and the KICK is still on its way to our mailbox. */
+    int member = find_member(ch, c->id) != NULL;
+    if (member) {
+        for (int w = 0; w < srv->nworkers; w++) {
+            if (ch->wcount[w] > 0)
+                post(srv, w, MB_PART, part, NULL, 0, c->id, c->w->index, &ch->id, 1);
+        }
+        chan_remove_member(srv, ch, c);
     }
-    chan_remove_member(srv, ch, c);
     pthread_mutex_unlock(&ch->lock);
     pthread_mutex_unlock(&srv->chan_lock);
     client_remove_chan(c, idx);
     chan_unref(ch);
     msg_unref(part);
-    return 0;
+    return member ? 0 : ERR_NOTONCHANNEL;
+}
+
+/* Finds a channel by name in the table and returns it locked with a reference, or NULL. */
+static struct chan *chan_get_locked(struct server *srv, const char *name)
+{
+    char fold[IRC_CHANNEL_MAX + 1];
+    struct chan *ch = NULL;
+    ircname_fold(name, fold, sizeof fold);
+    pthread_mutex_lock(&srv->chan_lock);
+    HASH_FIND_STR(srv->chans, fold, ch);
+    if (ch) {
+        pthread_mutex_lock(&ch->lock);
+        atomic_fetch_add(&ch->refs, 1);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    return ch;
+}
+
+static void chan_put_locked(struct chan *ch)
+{
+    pthread_mutex_unlock(&ch->lock);
+    chan_unref(ch);
 }
 
 int chan_send(struct client *c, const char *name, struct msg *m)
 {
     struct server *srv = client_srv(c);
     int idx = chan_find_joined(c, name);
-    if (idx < 0)
-        return chan_exists(srv, name) ? ERR_CANNOTSENDTOCHAN : ERR_NOSUCHCHANNEL;
-    struct chan *ch = c->chans[idx];
-    int own = c->w->index;
-    pthread_mutex_lock(&ch->lock);
-    for (int w = 0; w < srv->nworkers; w++) {
-        /* Our own worker needs no item when we are its only member here. */
-        if (ch->wcount[w] > (w == own ? 1u : 0u))
-            post(srv, w, MB_CHAN_MSG, m, NULL, c->id, NULL, &ch->id, 1);
+    struct chan *ch;
+    if (idx >= 0) {
+        ch = c->chans[idx];
+        pthread_mutex_lock(&ch->lock);
+        atomic_fetch_add(&ch->refs, 1);
+    } else if (!(ch = chan_get_locked(srv, name))) {
+        return ERR_NOSUCHCHANNEL;
     }
-    pthread_mutex_unlock(&ch->lock);
-    return 0;
+    struct member *me = find_member(ch, c->id);
+    int err = 0;
+    if (!me && (ch->modes & CM_NOEXTERNAL))
+        err = ERR_CANNOTSENDTOCHAN;
+    else if ((ch->modes & CM_MODERATED) && !(me && (me->op || me->voice)))
+        err = ERR_CANNOTSENDTOCHAN;
+    if (!err) {
+        int own = c->w->index;
+        for (int w = 0; w < srv->nworkers; w++) {
+            /* Our own worker needs no item when we are its only member here. */
+            if (ch->wcount[w] > (w == own && me ? 1u : 0u))
+                post(srv, w, MB_CHAN_MSG, m, NULL, c->id, 0, -1, &ch->id, 1);
+        }
+    }
+    chan_put_locked(ch);
+    return err;
 }
 
 /* Locks every channel of c in ascending id (c->chans is kept sorted) and returns, in workers,
@@ -337,7 +467,7 @@ void chan_quit(struct client *c, struct msg *m)
     lock_all(c, workers, ids);
     for (int w = 0; w < srv->nworkers; w++) {
         if (workers[w])
-            post(srv, w, MB_QUIT, m, NULL, 0, c, ids, c->nchans);
+            post(srv, w, MB_QUIT, m, NULL, 0, c->id, c->w->index, ids, c->nchans);
     }
     for (int i = 0; i < c->nchans; i++)
         chan_remove_member(srv, c->chans[i], c);
@@ -363,7 +493,7 @@ void chan_nick(struct client *c, struct msg *m)
     }
     for (int w = 0; w < srv->nworkers; w++) {
         if (workers[w])
-            post(srv, w, MB_NICK, m, NULL, 0, c, ids, c->nchans);
+            post(srv, w, MB_NICK, m, NULL, 0, c->id, c->w->index, ids, c->nchans);
     }
     unlock_all(c);
 }
@@ -380,7 +510,11 @@ struct msg *chan_names(struct client *c, const char *name)
     if (ch) {
         pthread_mutex_lock(&ch->lock);
         pthread_mutex_unlock(&srv->chan_lock);
-        names_lines(&b, c, ch);
+        if (!(ch->modes & CM_SECRET) || find_member(ch, c->id))
+            names_lines(&b, c, ch);
+        else
+            msgbuf_line(&b, ":%s %03d %s %s :End of /NAMES list", srv->cfg.server_name,
+                        RPL_ENDOFNAMES, c->nick, ch->name);
         pthread_mutex_unlock(&ch->lock);
     } else {
         pthread_mutex_unlock(&srv->chan_lock);
@@ -399,4 +533,456 @@ void chan_table_free(struct server *srv)
         atomic_store(&ch->refs, 1);
         chan_unref(ch);
     }
+}
+
+void chan_topic(struct client *c, const char *name, const char *text)
+{
+    struct server *srv = client_srv(c);
+    struct chan *ch = chan_get_locked(srv, name);
+    if (!ch) {
+        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        return;
+    }
+    struct member *me = find_member(ch, c->id);
+    if (!text) {
+        if ((ch->modes & CM_SECRET) && !me) {
+            send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+        } else if (ch->topic[0]) {
+            send_numeric(c, RPL_TOPIC, "%s :%s", ch->name, ch->topic);
+            send_numeric(c, RPL_TOPICWHOTIME, "%s %s %lld", ch->name, ch->topic_by,
+                         (long long)ch->topic_at);
+        } else {
+            send_numeric(c, RPL_NOTOPIC, "%s :No topic is set", ch->name);
+        }
+    } else if (!me) {
+        send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+    } else if ((ch->modes & CM_TOPICLOCK) && !me->op) {
+        send_numeric(c, ERR_CHANOPRIVSNEEDED, "%s :You're not channel operator", ch->name);
+    } else {
+        size_t n = strlen(text);
+        if (n > TOPIC_MAX)
+            n = utf8_trim(text, TOPIC_MAX);
+        memcpy(ch->topic, text, n);
+        ch->topic[n] = '\0';
+        snprintf(ch->topic_by, sizeof ch->topic_by, "%s", c->source);
+        ch->topic_at = time(NULL);
+        struct msg *m = msg_printf(":%s TOPIC %s :%s", c->source, ch->name, ch->topic);
+        if (m)
+            post_members(srv, ch, m, 0);
+        msg_unref(m);
+    }
+    chan_put_locked(ch);
+}
+
+/* The channel's modes as "+ntkl key limit"; the key only for members. */
+static void mode_string(const struct chan *ch, int show_key, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[n++] = '+';
+    for (size_t i = 0; i < sizeof flag_modes / sizeof flag_modes[0]; i++) {
+        if (ch->modes & flag_modes[i].bit)
+            out[n++] = flag_modes[i].letter;
+    }
+    if (ch->chkey[0])
+        out[n++] = 'k';
+    if (ch->limit)
+        out[n++] = 'l';
+    out[n] = '\0';
+    if (ch->chkey[0])
+        n += (size_t)snprintf(out + n, cap - n, " %s", show_key ? ch->chkey : "*");
+    if (ch->limit)
+        snprintf(out + n, cap - n, " %u", ch->limit);
+}
+
+static int key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    return n > 0 && n <= KEY_MAX && strcspn(key, " ,:") == n;
+}
+
+/* Appends one applied change to the MODE line being built. */
+struct mode_change {
+    char modes[2 * MODES_PER_LINE + 16];
+    size_t nmodes;
+    char sign;
+    char args[IRC_LINE_MAX];
+    size_t nargs;
+};
+
+static void change_add(struct mode_change *mc, char sign, char letter, const char *arg)
+{
+    if (mc->nmodes + 3 >= sizeof mc->modes)
+        return;
+    if (mc->sign != sign) {
+        mc->modes[mc->nmodes++] = sign;
+        mc->sign = sign;
+    }
+    mc->modes[mc->nmodes++] = letter;
+    mc->modes[mc->nmodes] = '\0';
+    if (arg && mc->nargs + strlen(arg) + 2 < sizeof mc->args)
+        mc->nargs +=
+            (size_t)snprintf(mc->args + mc->nargs, sizeof mc->args - mc->nargs, " %s", arg);
+}
+
+void chan_mode(struct client *c, const char *name, int nparams, char **params)
+{
+    struct server *srv = client_srv(c);
+    /* Nick arguments are looked up before the channel is locked (the nick table comes first
+     * in the lock order). */
+    uint64_t ids[IRC_PARAMS_MAX] = {0};
+    const char *modes = nparams > 0 ? params[0] : NULL;
+    if (modes) {
+        int arg = 1, adding = 1;
+        for (const char *p = modes; *p && arg < nparams; p++) {
+            if (*p == '+' || *p == '-') {
+                adding = *p == '+';
+            } else if (*p == 'o' || *p == 'v') {
+                int w;
+                if (nick_find(srv, params[arg], &w, &ids[arg]) < 0)
+                    ids[arg] = 0;
+                arg++;
+            } else if (*p == 'k' || (*p == 'l' && adding) || *p == 'b' || *p == 'e' || *p == 'I') {
+                arg++;
+            }
+        }
+    }
+    struct chan *ch = chan_get_locked(srv, name);
+    if (!ch) {
+        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        return;
+    }
+    struct member *me = find_member(ch, c->id);
+    if (!modes) {
+        char buf[128];
+        mode_string(ch, me != NULL, buf, sizeof buf);
+        send_numeric(c, RPL_CHANNELMODEIS, "%s %s", ch->name, buf);
+        send_numeric(c, RPL_CREATIONTIME, "%s %lld", ch->name, (long long)ch->created);
+        chan_put_locked(ch);
+        return;
+    }
+    struct mode_change mc = {.sign = 0};
+    int arg = 1, adding = 1, with_args = 0, denied = 0;
+    for (const char *p = modes; *p; p++) {
+        char letter = *p;
+        if (letter == '+' || letter == '-') {
+            adding = letter == '+';
+            continue;
+        }
+        /* Lists are not kept yet: a query gets the (empty) list's end so clients move on. */
+        if ((letter == 'b' || letter == 'e' || letter == 'I') && arg >= nparams) {
+            int num = letter == 'b'   ? RPL_ENDOFBANLIST
+                      : letter == 'e' ? RPL_ENDOFEXCEPTLIST
+                                      : RPL_ENDOFINVITELIST;
+            send_numeric(c, num, "%s :End of channel %s list", ch->name,
+                         letter == 'b'   ? "ban"
+                         : letter == 'e' ? "exception"
+                                         : "invite");
+            continue;
+        }
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof flag_modes / sizeof flag_modes[0]; i++) {
+            if (flag_modes[i].letter == letter)
+                bit = flag_modes[i].bit;
+        }
+        if (!bit && !strchr("klov", letter)) {
+            send_numeric(c, ERR_UNKNOWNMODE, "%c :is unknown mode char to me", letter);
+            continue;
+        }
+        int takes_arg =
+            letter == 'o' || letter == 'v' || letter == 'k' || (letter == 'l' && adding);
+        if (takes_arg && arg >= nparams) {
+            if (adding || letter != 'k')
+                send_numeric(c, ERR_NEEDMOREPARAMS, "MODE :Not enough parameters");
+            else if (me && me->op && ch->chkey[0]) {
+                ch->chkey[0] = '\0'; /* "-k" without the key still clears it */
+                change_add(&mc, '-', 'k', "*");
+            }
+            continue;
+        }
+        const char *a = takes_arg ? params[arg] : NULL;
+        int ai = arg;
+        if (takes_arg)
+            arg++;
+        if (!me || !me->op) {
+            if (!denied)
+                send_numeric(c, me ? ERR_CHANOPRIVSNEEDED : ERR_NOTONCHANNEL,
+                             me ? "%s :You're not channel operator"
+                                : "%s :You're not on that channel",
+                             ch->name);
+            denied = 1;
+            continue;
+        }
+        if (takes_arg && ++with_args > MODES_PER_LINE)
+            continue;
+        if (bit) {
+            if (adding != !!(ch->modes & bit)) {
+                ch->modes = adding ? ch->modes | bit : ch->modes & ~bit;
+                change_add(&mc, adding ? '+' : '-', letter, NULL);
+            }
+        } else if (letter == 'k') {
+            if (!adding) {
+                if (ch->chkey[0]) {
+                    ch->chkey[0] = '\0';
+                    change_add(&mc, '-', 'k', a);
+                }
+            } else if (ch->chkey[0]) {
+                send_numeric(c, ERR_KEYSET, "%s :Channel key already set", ch->name);
+            } else if (!key_valid(a)) {
+                send_numeric(c, ERR_INVALIDKEY, "%s :Key is not well-formed", ch->name);
+            } else {
+                snprintf(ch->chkey, sizeof ch->chkey, "%s", a);
+                change_add(&mc, '+', 'k', a);
+            }
+        } else if (letter == 'l') {
+            if (!adding) {
+                if (ch->limit) {
+                    ch->limit = 0;
+                    change_add(&mc, '-', 'l', NULL);
+                }
+            } else {
+                char *end;
+                long v = strtol(a, &end, 10);
+                if (*end == '\0' && v > 0 && v <= 1000000) {
+                    ch->limit = (unsigned)v;
+                    change_add(&mc, '+', 'l', a);
+                }
+            }
+        } else { /* o, v */
+            struct member *t = ids[ai] ? find_member(ch, ids[ai]) : NULL;
+            if (!ids[ai]) {
+                send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", a);
+            } else if (!t) {
+                send_numeric(c, ERR_USERNOTINCHANNEL, "%s %s :They aren't on that channel", a,
+                             ch->name);
+            } else {
+                if (letter == 'o')
+                    t->op = adding;
+                else
+                    t->voice = adding;
+                change_add(&mc, adding ? '+' : '-', letter, t->nick);
+            }
+        }
+    }
+    if (mc.nmodes > 0) {
+        struct msg *m = msg_printf(":%s MODE %s %s%s", c->source, ch->name, mc.modes, mc.args);
+        if (m)
+            post_members(srv, ch, m, 0);
+        msg_unref(m);
+    }
+    chan_put_locked(ch);
+}
+
+void chan_kick(struct client *c, const char *name, const char *nick, const char *reason)
+{
+    struct server *srv = client_srv(c);
+    int tw;
+    uint64_t tid;
+    if (nick_find(srv, nick, &tw, &tid) < 0) {
+        send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", nick);
+        return;
+    }
+    char fold[IRC_CHANNEL_MAX + 1];
+    struct chan *ch = NULL;
+    ircname_fold(name, fold, sizeof fold);
+    /* The table lock stays held: the kick may empty the channel. */
+    pthread_mutex_lock(&srv->chan_lock);
+    HASH_FIND_STR(srv->chans, fold, ch);
+    if (!ch) {
+        pthread_mutex_unlock(&srv->chan_lock);
+        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        return;
+    }
+    pthread_mutex_lock(&ch->lock);
+    struct member *me = find_member(ch, c->id);
+    struct member *t = find_member(ch, tid);
+    if (!me) {
+        send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+    } else if (!me->op) {
+        send_numeric(c, ERR_CHANOPRIVSNEEDED, "%s :You're not channel operator", ch->name);
+    } else if (!t) {
+        send_numeric(c, ERR_USERNOTINCHANNEL, "%s %s :They aren't on that channel", nick, ch->name);
+    } else {
+        char why[KICK_MAX + 1];
+        const char *r = reason && *reason ? reason : c->nick;
+        size_t n = strlen(r);
+        if (n > KICK_MAX)
+            n = utf8_trim(r, KICK_MAX);
+        memcpy(why, r, n);
+        why[n] = '\0';
+        struct msg *m = msg_printf(":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
+        for (int w = 0; m && w < srv->nworkers; w++) {
+            if (ch->wcount[w] > 0)
+                post(srv, w, MB_KICK, m, NULL, 0, tid, tw, &ch->id, 1);
+        }
+        msg_unref(m);
+        HASH_DEL(ch->members, t);
+        free(t);
+        ch->nmembers--;
+        ch->wcount[tw]--;
+        if (ch->nmembers == 0 && ch->in_table) {
+            HASH_DEL(srv->chans, ch);
+            ch->in_table = 0;
+            atomic_fetch_sub(&ch->refs, 1); /* the kicked user's reference keeps it alive */
+        }
+    }
+    pthread_mutex_unlock(&ch->lock);
+    pthread_mutex_unlock(&srv->chan_lock);
+}
+
+void chan_kicked(struct client *c, uint64_t id)
+{
+    for (int i = 0; i < c->nchans; i++) {
+        if (c->chans[i]->id == id) {
+            struct chan *ch = c->chans[i];
+            client_remove_chan(c, i);
+            chan_unref(ch);
+            return;
+        }
+    }
+}
+
+void chan_invite(struct client *c, const char *nick, const char *name)
+{
+    struct server *srv = client_srv(c);
+    struct nick_info info;
+    if (nick_info(srv, nick, &info) < 0 || !info.registered) {
+        send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", nick);
+        return;
+    }
+    struct chan *ch = chan_get_locked(srv, name);
+    if (!ch) {
+        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        return;
+    }
+    struct member *me = find_member(ch, c->id);
+    int ok = 0;
+    if (!me) {
+        send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+    } else if ((ch->modes & CM_INVITE) && !me->op) {
+        send_numeric(c, ERR_CHANOPRIVSNEEDED, "%s :You're not channel operator", ch->name);
+    } else if (find_member(ch, info.id)) {
+        send_numeric(c, ERR_USERONCHANNEL, "%s %s :is already on channel", info.nick, ch->name);
+    } else {
+        if (!invited(ch, info.id)) {
+            if (ch->ninvites == INVITES_MAX) { /* forget the oldest */
+                memmove(ch->invites, ch->invites + 1, (INVITES_MAX - 1) * sizeof ch->invites[0]);
+                ch->ninvites--;
+            }
+            ch->invites[ch->ninvites++] = info.id;
+        }
+        ok = 1;
+    }
+    char chname[IRC_CHANNEL_MAX + 1];
+    snprintf(chname, sizeof chname, "%s", ch->name);
+    chan_put_locked(ch);
+    if (!ok)
+        return;
+    send_numeric(c, RPL_INVITING, "%s %s", info.nick, chname);
+    struct msg *m = msg_printf(":%s INVITE %s %s", c->source, info.nick, chname);
+    if (m)
+        worker_post_private(srv, info.worker, info.id, m);
+    msg_unref(m);
+}
+
+/* One member as seen by WHO: copied out so no lock is held while the nick table is read. */
+struct who_row {
+    char nick[IRC_NICK_MAX + 1];
+    char prefix[2];
+};
+
+void chan_who(struct client *c, const char *name)
+{
+    struct server *srv = client_srv(c);
+    struct chan *ch = chan_get_locked(srv, name);
+    struct who_row *rows = NULL;
+    unsigned n = 0;
+    char chname[IRC_CHANNEL_MAX + 1];
+    snprintf(chname, sizeof chname, "%s", name);
+    if (ch) {
+        snprintf(chname, sizeof chname, "%s", ch->name);
+        int visible = !(ch->modes & CM_SECRET) || find_member(ch, c->id);
+        rows = visible ? calloc(ch->nmembers ? ch->nmembers : 1, sizeof *rows) : NULL;
+        struct member *m, *tmp;
+        HASH_ITER(hh, ch->members, m, tmp)
+        {
+            if (!rows)
+                break;
+            snprintf(rows[n].nick, sizeof rows[n].nick, "%s", m->nick);
+            snprintf(rows[n].prefix, sizeof rows[n].prefix, "%s", member_prefix(m));
+            n++;
+        }
+        chan_put_locked(ch);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct nick_info info;
+        if (nick_info(srv, rows[i].nick, &info) < 0)
+            continue;
+        send_numeric(c, RPL_WHOREPLY, "%s %s %s %s %s %s%s :0 %s", chname, info.user, info.host,
+                     srv->cfg.server_name, info.nick, info.away[0] ? "G" : "H", rows[i].prefix,
+                     info.realname);
+    }
+    free(rows);
+    send_numeric(c, RPL_ENDOFWHO, "%s :End of WHO list", chname);
+}
+
+void chan_whois_channels(struct client *c, const struct nick_info *who)
+{
+    struct server *srv = client_srv(c);
+    char line[IRC_LINE_MAX];
+    size_t len = 0;
+    size_t room = IRC_LINE_MAX - 2 - 64 - strlen(who->nick); /* prefix, numeric, names */
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch, *tmp;
+    HASH_ITER(hh, srv->chans, ch, tmp)
+    {
+        pthread_mutex_lock(&ch->lock);
+        struct member *t = find_member(ch, who->id);
+        if (t && (!(ch->modes & CM_SECRET) || find_member(ch, c->id) || c->id == who->id)) {
+            if (len + strlen(ch->name) + 2 > room) {
+                send_numeric(c, RPL_WHOISCHANNELS, "%s :%s", who->nick, line);
+                len = 0;
+            }
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s%s", len ? " " : "",
+                                    member_prefix(t), ch->name);
+        }
+        pthread_mutex_unlock(&ch->lock);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (len)
+        send_numeric(c, RPL_WHOISCHANNELS, "%s :%s", who->nick, line);
+}
+
+static int match_any(const char *const *masks, int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        if (ircname_match(masks[i], name))
+            return 1;
+    }
+    return n == 0;
+}
+
+void chan_list(struct client *c, const char *const *masks, int nmasks)
+{
+    struct server *srv = client_srv(c);
+    send_numeric(c, RPL_LISTSTART, "Channel :Users  Name");
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch, *tmp;
+    HASH_ITER(hh, srv->chans, ch, tmp)
+    {
+        pthread_mutex_lock(&ch->lock);
+        int visible = !(ch->modes & CM_SECRET) || find_member(ch, c->id);
+        if (visible && match_any(masks, nmasks, ch->name))
+            send_numeric(c, RPL_LIST, "%s %u :%s", ch->name, ch->nmembers, ch->topic);
+        pthread_mutex_unlock(&ch->lock);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    send_numeric(c, RPL_LISTEND, ":End of /LIST");
+}
+
+int chan_count(struct server *srv)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    int n = (int)HASH_COUNT(srv->chans);
+    pthread_mutex_unlock(&srv->chan_lock);
+    return n;
 }

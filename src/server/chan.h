@@ -15,7 +15,7 @@ struct server;
 
 /* Joins c to name (valid, checked by the caller); members get the JOIN, c also the topic and
  * NAMES. Returns 0 (also when already a member) or an error numeric. */
-int chan_join(struct client *c, const char *name);
+int chan_join(struct client *c, const char *name, const char *key);
 /* Parts c from name with an optional reason. Returns 0 or an error numeric. */
 int chan_part(struct client *c, const char *name, const char *reason);
 /* Sends m to every member of name but c. Returns 0 or an error numeric. */
@@ -34,6 +34,25 @@ int chan_find_joined(const struct client *c, const char *name);
 const char *chan_name(const struct chan *ch);
 /* The channel's id (for replicas). */
 uint64_t chan_id(const struct chan *ch);
+/* TOPIC: shows the topic (text NULL) or sets it, with the replies. */
+void chan_topic(struct client *c, const char *name, const char *text);
+/* MODE on a channel: params[0] the mode string (or nparams 0 to query), then arguments. */
+void chan_mode(struct client *c, const char *name, int nparams, char **params);
+/* KICK nick out of name. */
+void chan_kick(struct client *c, const char *name, const char *nick, const char *reason);
+/* On the kicked client's worker: forgets the channel with this id. */
+void chan_kicked(struct client *c, uint64_t id);
+/* INVITE nick to name. */
+void chan_invite(struct client *c, const char *nick, const char *name);
+/* WHO for a channel: 352 lines and 315. */
+void chan_who(struct client *c, const char *name);
+/* WHOIS: the 319 lines listing who's channels that c may see. */
+struct nick_info;
+void chan_whois_channels(struct client *c, const struct nick_info *who);
+/* LIST: 321, 322 per visible channel matching any of the masks (all if none), 323. */
+void chan_list(struct client *c, const char *const *masks, int nmasks);
+/* Channels in existence (LUSERS). */
+int chan_count(struct server *srv);
 /* Frees every channel (at exit, with no worker running). */
 void chan_table_free(struct server *srv);
 

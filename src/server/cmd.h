@@ -29,5 +29,20 @@ void cmd_part(struct client *c, struct ircmsg *m);
 void cmd_names(struct client *c, struct ircmsg *m);
 void cmd_privmsg(struct client *c, struct ircmsg *m);
 void cmd_notice(struct client *c, struct ircmsg *m);
+void cmd_topic(struct client *c, struct ircmsg *m);
+void cmd_mode(struct client *c, struct ircmsg *m);
+void cmd_kick(struct client *c, struct ircmsg *m);
+void cmd_invite(struct client *c, struct ircmsg *m);
+void cmd_list(struct client *c, struct ircmsg *m);
+void cmd_who(struct client *c, struct ircmsg *m);
+void cmd_whois(struct client *c, struct ircmsg *m);
+void cmd_ison(struct client *c, struct ircmsg *m);
+void cmd_userhost(struct client *c, struct ircmsg *m);
+void cmd_lusers(struct client *c, struct ircmsg *m);
+void cmd_version(struct client *c, struct ircmsg *m);
+void cmd_time(struct client *c, struct ircmsg *m);
+void cmd_away(struct client *c, struct ircmsg *m);
+/* The 005 ISUPPORT lines (in the welcome and after VERSION). */
+void cmd_isupport(struct client *c);
 
 #endif

@@ -21,6 +21,15 @@ static void send_chan_error(struct client *c, int err, const char *name)
     case ERR_TOOMANYCHANNELS:
         send_numeric(c, err, "%s :You have joined too many channels", name);
         break;
+    case ERR_INVITEONLYCHAN:
+        send_numeric(c, err, "%s :Cannot join channel (+i)", name);
+        break;
+    case ERR_BADCHANNELKEY:
+        send_numeric(c, err, "%s :Cannot join channel (+k)", name);
+        break;
+    case ERR_CHANNELISFULL:
+        send_numeric(c, err, "%s :Cannot join channel (+l)", name);
+        break;
     default:
         send_numeric(c, err, "%s :Cannot join channel", name);
         break;
@@ -39,13 +48,16 @@ void cmd_join(struct client *c, struct ircmsg *m)
             chan_part(c, names[i], NULL);
         return;
     }
-    char *save = NULL;
-    for (char *name = strtok_r(m->params[0], ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+    char *save = NULL, *ksave = NULL;
+    char *keys = m->nparams > 1 ? m->params[1] : NULL;
+    char *key = keys ? strtok_r(keys, ",", &ksave) : NULL;
+    for (char *name = strtok_r(m->params[0], ",", &save); name;
+         name = strtok_r(NULL, ",", &save), key = key ? strtok_r(NULL, ",", &ksave) : NULL) {
         if (!ircname_channel_valid(name)) {
             send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
             continue;
         }
-        int err = chan_join(c, name);
+        int err = chan_join(c, name, key);
         if (err)
             send_chan_error(c, err, name);
     }
@@ -75,4 +87,36 @@ void cmd_names(struct client *c, struct ircmsg *m)
         send_msg(c, reply);
         msg_unref(reply);
     }
+}
+
+void cmd_topic(struct client *c, struct ircmsg *m)
+{
+    chan_topic(c, m->params[0], m->nparams > 1 ? m->params[1] : NULL);
+}
+
+void cmd_kick(struct client *c, struct ircmsg *m)
+{
+    const char *reason = m->nparams > 2 ? m->params[2] : NULL;
+    char *save = NULL;
+    /* KICK #chan a,b kicks several users (TARGMAX KICK). */
+    for (char *nick = strtok_r(m->params[1], ",", &save); nick; nick = strtok_r(NULL, ",", &save))
+        chan_kick(c, m->params[0], nick, reason);
+}
+
+void cmd_invite(struct client *c, struct ircmsg *m)
+{
+    chan_invite(c, m->params[0], m->params[1]);
+}
+
+void cmd_list(struct client *c, struct ircmsg *m)
+{
+    const char *masks[TARGETS_MAX];
+    int n = 0;
+    char *save = NULL;
+    if (m->nparams > 0) {
+        for (char *mask = strtok_r(m->params[0], ",", &save); mask && n < TARGETS_MAX;
+             mask = strtok_r(NULL, ",", &save))
+            masks[n++] = mask;
+    }
+    chan_list(c, masks, n);
 }

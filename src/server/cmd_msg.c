@@ -45,12 +45,14 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
             else if (err && !quiet)
                 send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", target);
         } else {
-            int worker;
-            uint64_t id;
-            if (nick_find(srv, target, &worker, &id) == 0)
-                worker_post_private(srv, worker, id, out);
-            else if (!quiet)
+            struct nick_info info;
+            if (nick_info(srv, target, &info) == 0) {
+                worker_post_private(srv, info.worker, info.id, out);
+                if (info.away[0] && !quiet)
+                    send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
+            } else if (!quiet) {
                 send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", target);
+            }
         }
         msg_unref(out);
     }

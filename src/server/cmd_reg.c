@@ -34,6 +34,22 @@ void cmd_motd(struct client *c, struct ircmsg *m)
     send_numeric(c, RPL_ENDOFMOTD, ":End of /MOTD command.");
 }
 
+void cmd_isupport(struct client *c)
+{
+    /* Every token here is true of this server (Modern IRC "Feature Advertisement"). */
+    send_numeric(c, RPL_ISUPPORT,
+                 "AWAYLEN=%d CASEMAPPING=rfc1459 CHANLIMIT=%s:%d CHANMODES=,k,l,imnst "
+                 "CHANNELLEN=%d CHANTYPES=%s KICKLEN=%d LINELEN=%d MODES=%d NETWORK=%s "
+                 "NICKLEN=%d :are supported by this server",
+                 AWAY_MAX, IRC_CHANTYPES, CHANNELS_PER_USER, IRC_CHANNEL_MAX, IRC_CHANTYPES,
+                 KICK_MAX, IRC_LINE_MAX, MODES_PER_LINE, TCPCHAT_NETWORK, IRC_NICK_MAX);
+    send_numeric(c, RPL_ISUPPORT,
+                 "PREFIX=(ov)@+ TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,"
+                 "NAMES:1,WHOIS:1,LIST: TOPICLEN=%d UTF8ONLY USERLEN=%d :are supported by this "
+                 "server",
+                 TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX);
+}
+
 static void welcome(struct client *c)
 {
     struct server *srv = c->w->srv;
@@ -42,13 +58,9 @@ static void welcome(struct client *c)
     send_numeric(c, RPL_YOURHOST, ":Your host is %s, running version %s", cfg->server_name,
                  TCPCHAT_VERSION);
     send_numeric(c, RPL_CREATED, ":This server was created %s", srv->created);
-    send_numeric(c, RPL_MYINFO, "%s %s i o", cfg->server_name, TCPCHAT_VERSION);
-    send_numeric(c, RPL_ISUPPORT,
-                 "CASEMAPPING=rfc1459 CHANTYPES=%s CHANLIMIT=%s:%d CHANNELLEN=%d NICKLEN=%d "
-                 "PREFIX=(o)@ NETWORK=%s TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,NAMES:1 "
-                 "LINELEN=%d UTF8ONLY :are supported by this server",
-                 IRC_CHANTYPES, IRC_CHANTYPES, CHANNELS_PER_USER, IRC_CHANNEL_MAX, IRC_NICK_MAX,
-                 TCPCHAT_NETWORK, TARGETS_MAX, TARGETS_MAX, IRC_LINE_MAX);
+    send_numeric(c, RPL_MYINFO, "%s %s iw iklmnostv", cfg->server_name, TCPCHAT_VERSION);
+    cmd_isupport(c);
+    cmd_lusers(c, NULL);
     cmd_motd(c, NULL);
 }
 
@@ -65,10 +77,11 @@ static void try_register(struct client *c)
     c->registered = 1;
     c->active_ms = c->w->now_ms;
     snprintf(c->source, sizeof c->source, "%s!%s@%s", c->nick, c->user, c->host);
+    nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
     welcome(c);
     const char *lobby = cfg_of(c)->default_channel;
     if (lobby && *lobby) {
-        int err = chan_join(c, lobby);
+        int err = chan_join(c, lobby, NULL);
         if (err)
             send_numeric(c, err, "%s :Cannot join channel", lobby);
     }

@@ -25,6 +25,11 @@
 #define HOST_MAX          64  /* textual IPv4/IPv6 address */
 #define SOURCE_MAX        (30 + 1 + USER_MAX + 1 + HOST_MAX)
 #define TOPIC_MAX         390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
+#define KICK_MAX          255 /* KICKLEN */
+#define AWAY_MAX          200 /* AWAYLEN */
+#define KEY_MAX           23  /* channel key length (ircu/Solanum use 23) */
+#define INVITES_MAX       32  /* pending invitations kept per channel; the oldest goes first */
+#define MODES_PER_LINE    4   /* MODES: parameter-taking modes applied per MODE command */
 #define CHANNELS_PER_USER 50  /* CHANLIMIT */
 #define TARGETS_MAX       4   /* TARGMAX for PRIVMSG and NOTICE */
 #define PASSWORD_MAX      128

@@ -15,6 +15,8 @@ enum mb_kind {
     MB_PART,     /* msg to local members of chans[0], then target leaves the replica */
     MB_QUIT,     /* msg once to local members of any of chans, target leaves them all and,
                     on its own worker, is freed */
+    MB_KICK,     /* msg to local members of chans[0], then target leaves the replica and, on
+                    its own worker, its list of channels */
     MB_NICK,     /* msg once to local members of any of chans, and to target */
     MB_PRIVATE,  /* msg to target */
     MB_ANNOUNCE, /* text to every local client as a NOTICE from the server */

@@ -1,11 +1,29 @@
-/* nick: the server-wide nick table, folded nick -> (worker, client id). Guarded by
- * srv->nick_lock, held only inside these functions. */
+/* nick: the server-wide nick table, folded nick -> who holds it, and the public facts about
+ * that user that other workers' commands need (WHO, WHOIS, USERHOST, ISON, AWAY replies).
+ * Guarded by srv->nick_lock, held only inside these functions. */
 #ifndef TCPCHAT_NICK_H
 #define TCPCHAT_NICK_H
 
 #include <stdint.h>
 
+#include "common/ircname.h"
+#include "defines.h"
+
 struct server;
+
+/* A copy of one user's public facts, taken under the lock. */
+struct nick_info {
+    int worker;
+    uint64_t id;
+    char nick[IRC_NICK_MAX + 1];
+    char user[USER_MAX + 1];
+    char host[HOST_MAX];
+    char realname[REALNAME_MAX + 1];
+    char away[AWAY_MAX + 1]; /* "" when not away */
+    unsigned registered : 1;
+    unsigned invisible : 1;
+    unsigned wallops : 1;
+};
 
 /* Claims nick for the client, releasing old (may be NULL or "") in the same step, so the
  * client never holds two nicks nor none. Changing only the case of one's own nick is allowed.
@@ -15,6 +33,17 @@ int nick_claim(struct server *srv, const char *nick, const char *old, int worker
 void nick_release(struct server *srv, const char *nick, uint64_t id);
 /* Finds who holds nick. Returns 0 and fills worker/id, or -1. */
 int nick_find(struct server *srv, const char *nick, int *worker, uint64_t *id);
+/* Copies what is known of nick's holder into info. Returns 0, or -1 if nobody holds it. */
+int nick_info(struct server *srv, const char *nick, struct nick_info *info);
+/* Records the user's details once registered (nick must be held by id). */
+void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char *user,
+                   const char *host, const char *realname);
+/* Sets or clears ("" ) the away message. */
+void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char *away);
+/* Sets user modes i and w (each -1 to leave as is). */
+void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invisible, int wallops);
+/* Users holding a nick that finished registration, and of those the invisible ones. */
+void nick_count(struct server *srv, int *users, int *invisible);
 /* Frees the table (at exit, with no worker running). */
 void nick_table_free(struct server *srv);
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "client.h"
 #include "common/log.h"
 #include "conn.h"
@@ -185,6 +186,16 @@ static void handle_item(struct worker *w, struct mb_item *it)
             conn_send(lc->members[i], it->msg);
         if (target)
             lchan_remove(w, it->chans[0], target);
+        break;
+    }
+    case MB_KICK: {
+        struct lchan *lc = lchan_find(w, it->chans[0]);
+        for (int i = 0; lc && i < lc->n; i++)
+            conn_send(lc->members[i], it->msg);
+        if (target) {
+            lchan_remove(w, it->chans[0], target);
+            chan_kicked(target, it->chans[0]);
+        }
         break;
     }
     case MB_QUIT:

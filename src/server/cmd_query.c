@@ -1,0 +1,209 @@
+/* cmd_query: questions about users and the server: WHO, WHOIS, ISON, USERHOST, LUSERS,
+ * VERSION, TIME; and the user's own state: AWAY and user MODE. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "chan.h"
+#include "client.h"
+#include "cmd.h"
+#include "common/utf8.h"
+#include "nick.h"
+#include "numerics.h"
+#include "send.h"
+#include "server.h"
+#include "worker.h"
+
+static struct server *srv_of(struct client *c)
+{
+    return c->w->srv;
+}
+
+/* A registered user's facts, or -1. */
+static int lookup(struct client *c, const char *nick, struct nick_info *info)
+{
+    return nick_info(srv_of(c), nick, info) == 0 && info->registered ? 0 : -1;
+}
+
+void cmd_who(struct client *c, struct ircmsg *m)
+{
+    const char *mask = m->nparams > 0 ? m->params[0] : "*";
+    if (ircname_is_channel(mask)) {
+        chan_who(c, mask);
+        return;
+    }
+    struct nick_info info;
+    if (lookup(c, mask, &info) == 0)
+        send_numeric(c, RPL_WHOREPLY, "* %s %s %s %s %s :0 %s", info.user, info.host,
+                     srv_of(c)->cfg.server_name, info.nick, info.away[0] ? "G" : "H",
+                     info.realname);
+    send_numeric(c, RPL_ENDOFWHO, "%s :End of WHO list", mask);
+}
+
+void cmd_whois(struct client *c, struct ircmsg *m)
+{
+    /* "WHOIS server nick" names a server first; with one server, the last parameter counts. */
+    char *nicks = m->params[m->nparams - 1];
+    char *save = NULL;
+    for (char *nick = strtok_r(nicks, ",", &save); nick; nick = strtok_r(NULL, ",", &save)) {
+        struct nick_info info;
+        if (lookup(c, nick, &info) < 0) {
+            send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", nick);
+            send_numeric(c, RPL_ENDOFWHOIS, "%s :End of /WHOIS list", nick);
+            continue;
+        }
+        send_numeric(c, RPL_WHOISUSER, "%s %s %s * :%s", info.nick, info.user, info.host,
+                     info.realname);
+        chan_whois_channels(c, &info);
+        send_numeric(c, RPL_WHOISSERVER, "%s %s :%s", info.nick, srv_of(c)->cfg.server_name,
+                     TCPCHAT_NETWORK " chat server");
+        if (info.away[0])
+            send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
+        send_numeric(c, RPL_ENDOFWHOIS, "%s :End of /WHOIS list", info.nick);
+    }
+}
+
+void cmd_ison(struct client *c, struct ircmsg *m)
+{
+    char out[IRC_LINE_MAX] = "";
+    size_t len = 0;
+    for (int i = 0; i < m->nparams; i++) {
+        char *save = NULL;
+        /* Nicks come space-separated, in one or several parameters. */
+        for (char *nick = strtok_r(m->params[i], " ", &save); nick;
+             nick = strtok_r(NULL, " ", &save)) {
+            struct nick_info info;
+            if (lookup(c, nick, &info) == 0 && len + strlen(info.nick) + 2 < sizeof out - 64)
+                len += (size_t)snprintf(out + len, sizeof out - len, "%s%s", len ? " " : "",
+                                        info.nick);
+        }
+    }
+    send_numeric(c, RPL_ISON, ":%s", out);
+}
+
+void cmd_userhost(struct client *c, struct ircmsg *m)
+{
+    char out[IRC_LINE_MAX] = "";
+    size_t len = 0;
+    for (int i = 0; i < m->nparams && i < 5; i++) { /* RFC 2812: up to five nicks */
+        struct nick_info info;
+        if (lookup(c, m->params[i], &info) < 0)
+            continue;
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s=%c%s@%s", len ? " " : "",
+                                info.nick, info.away[0] ? '-' : '+', info.user, info.host);
+    }
+    send_numeric(c, RPL_USERHOST, ":%s", out);
+}
+
+void cmd_lusers(struct client *c, struct ircmsg *m)
+{
+    (void)m;
+    struct server *srv = srv_of(c);
+    int users, invisible;
+    nick_count(srv, &users, &invisible);
+    int conns = atomic_load(&srv->nclients);
+    int unknown = conns > users ? conns - users : 0;
+    send_numeric(c, RPL_LUSERCLIENT, ":There are %d users and %d invisible on 1 servers",
+                 users - invisible, invisible);
+    send_numeric(c, RPL_LUSEROP, "0 :operator(s) online");
+    send_numeric(c, RPL_LUSERUNKNOWN, "%d :unknown connection(s)", unknown);
+    send_numeric(c, RPL_LUSERCHANNELS, "%d :channels formed", chan_count(srv));
+    send_numeric(c, RPL_LUSERME, ":I have %d clients and 0 servers", users);
+    send_numeric(c, RPL_LOCALUSERS, "%d %d :Current local users %d, max %d", users,
+                 srv->cfg.max_clients, users, srv->cfg.max_clients);
+    send_numeric(c, RPL_GLOBALUSERS, "%d %d :Current global users %d, max %d", users,
+                 srv->cfg.max_clients, users, srv->cfg.max_clients);
+}
+
+void cmd_version(struct client *c, struct ircmsg *m)
+{
+    (void)m;
+    send_numeric(c, RPL_VERSION, "%s %s :multi-threaded IRC server", TCPCHAT_VERSION,
+                 srv_of(c)->cfg.server_name);
+    cmd_isupport(c);
+}
+
+void cmd_time(struct client *c, struct ircmsg *m)
+{
+    (void)m;
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%A %B %d %Y -- %H:%M:%S +00:00", &tm);
+    send_numeric(c, RPL_TIME, "%s :%s", srv_of(c)->cfg.server_name, when);
+}
+
+void cmd_away(struct client *c, struct ircmsg *m)
+{
+    const char *text = m->nparams > 0 ? m->params[0] : "";
+    char away[AWAY_MAX + 1];
+    size_t n = strlen(text);
+    if (n > AWAY_MAX)
+        n = utf8_trim(text, AWAY_MAX);
+    memcpy(away, text, n);
+    away[n] = '\0';
+    nick_set_away(srv_of(c), c->nick, c->id, away);
+    if (away[0])
+        send_numeric(c, RPL_NOWAWAY, ":You have been marked as being away");
+    else
+        send_numeric(c, RPL_UNAWAY, ":You are no longer marked as being away");
+}
+
+/* MODE for a nick: only one's own, and only +i and +w are the user's to set. */
+static void user_mode(struct client *c, struct ircmsg *m)
+{
+    if (ircname_cmp(m->params[0], c->nick) != 0) {
+        struct nick_info info;
+        if (lookup(c, m->params[0], &info) < 0)
+            send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", m->params[0]);
+        else
+            send_numeric(c, ERR_USERSDONTMATCH, ":Cant change mode for other users");
+        return;
+    }
+    struct nick_info me;
+    if (nick_info(srv_of(c), c->nick, &me) < 0)
+        return;
+    if (m->nparams < 2) {
+        send_numeric(c, RPL_UMODEIS, "+%s%s", me.invisible ? "i" : "", me.wallops ? "w" : "");
+        return;
+    }
+    int adding = 1, invisible = -1, wallops = -1, unknown = 0;
+    char applied[32];
+    size_t n = 0;
+    char sign = 0;
+    for (const char *p = m->params[1]; *p; p++) {
+        if (*p == '+' || *p == '-') {
+            adding = *p == '+';
+            continue;
+        }
+        int *slot = *p == 'i' ? &invisible : *p == 'w' ? &wallops : NULL;
+        if (*p == 'o' && !adding)
+            continue; /* de-opering oneself: nothing to do without operators yet */
+        if (!slot) {
+            unknown = 1;
+            continue;
+        }
+        int was = *p == 'i' ? me.invisible : me.wallops;
+        if (was != adding && *slot != adding && n + 3 < sizeof applied) {
+            if (sign != (adding ? '+' : '-'))
+                applied[n++] = sign = adding ? '+' : '-';
+            applied[n++] = *p;
+        }
+        *slot = adding;
+    }
+    applied[n] = '\0';
+    if (unknown)
+        send_numeric(c, ERR_UMODEUNKNOWNFLAG, ":Unknown MODE flag");
+    nick_set_modes(srv_of(c), c->nick, c->id, invisible, wallops);
+    if (n)
+        send_line(c, ":%s MODE %s :%s", c->nick, c->nick, applied);
+}
+
+void cmd_mode(struct client *c, struct ircmsg *m)
+{
+    if (ircname_is_channel(m->params[0]))
+        chan_mode(c, m->params[0], m->nparams - 1, m->params + 1);
+    else
+        user_mode(c, m);
+}
