@@ -8,6 +8,7 @@
 #include <time.h>
 #include <uthash.h>
 
+#include "caps.h"
 #include "client.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
@@ -158,7 +159,7 @@ static void client_remove_chan(struct client *c, int idx)
 
 /* Posts one item to worker w. On allocation failure the event is lost for that worker's
  * members: logged, since there is nothing better to do while holding locks. */
-static void post(struct server *srv, int w, enum mb_kind kind, struct msg *m, struct msg *extra,
+static void post(struct server *srv, int w, enum mb_kind kind, struct event *ev, struct msg *extra,
                  uint64_t skip, uint64_t target, int target_worker, const uint64_t *chans,
                  int nchans)
 {
@@ -167,7 +168,7 @@ static void post(struct server *srv, int w, enum mb_kind kind, struct msg *m, st
         log_error("out of memory posting to worker %d", w);
         return;
     }
-    it->msg = m ? msg_ref(m) : NULL;
+    it->ev = ev ? event_ref(ev) : NULL;
     it->extra = extra ? msg_ref(extra) : NULL;
     it->skip = skip;
     it->target = target;
@@ -179,6 +180,14 @@ static void post(struct server *srv, int w, enum mb_kind kind, struct msg *m, st
 static const char *member_prefix(const struct member *m)
 {
     return m->op ? "@" : m->voice ? "+" : "";
+}
+
+/* The prefixes shown to c: all of them with multi-prefix, else the highest. */
+static const char *member_prefixes(const struct member *m, const struct client *c)
+{
+    if ((c->caps & CAP_MULTI_PREFIX) && m->op && m->voice)
+        return "@+";
+    return member_prefix(m);
 }
 
 static struct member *find_member(struct chan *ch, uint64_t id)
@@ -200,13 +209,14 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
     struct member *m, *tmp;
     HASH_ITER(hh, ch->members, m, tmp)
     {
-        size_t need = strlen(m->nick) + 2;
+        size_t need = strlen(m->nick) + 3;
         if (len + need > IRC_LINE_MAX - 2 && len > (size_t)head) {
             line[len - 1] = '\0'; /* drop the trailing space */
             msgbuf_line(b, "%s", line);
             len = (size_t)head;
         }
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s ", member_prefix(m), m->nick);
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s ", member_prefixes(m, c),
+                                m->nick);
     }
     if (len > (size_t)head) {
         line[len - 1] = '\0';
@@ -267,14 +277,18 @@ int chan_join(struct client *c, const char *name, const char *key)
     pthread_mutex_lock(&ch->lock);
     pthread_mutex_unlock(&srv->chan_lock);
     int err = join_check(ch, c, key);
-    struct msg *join = err ? NULL : msg_printf(":%s JOIN %s", c->source, ch->name);
+    struct event *join = err ? NULL : event_new(NULL, ":%s JOIN %s", c->source, ch->name);
+    if (join && event_set_ext(join, ":%s JOIN %s * :%s", c->source, ch->name, c->realname) < 0) {
+        event_unref(join);
+        join = NULL;
+    }
     /* Our membership holds a reference: the channel outlives the table entry while we are in
      * it. */
     if (err || !join || client_add_chan(c, ch) < 0) {
         /* A channel created just now stays empty in the table; the next JOIN fills it. */
         pthread_mutex_unlock(&ch->lock);
         free(mem);
-        msg_unref(join);
+        event_unref(join);
         return err ? err : ERR_UNKNOWNERROR;
     }
     atomic_fetch_add(&ch->refs, 1);
@@ -306,7 +320,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     }
     pthread_mutex_unlock(&ch->lock);
     msg_unref(extra);
-    msg_unref(join);
+    event_unref(join);
     return 0;
 oom:
     log_error("out of memory joining %s", name);
@@ -345,7 +359,7 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
 }
 
 /* Posts m for every member of ch (locked) but skip. */
-static void post_members(struct server *srv, struct chan *ch, struct msg *m, uint64_t skip)
+static void post_members(struct server *srv, struct chan *ch, struct event *m, uint64_t skip)
 {
     for (int w = 0; w < srv->nworkers; w++) {
         if (ch->wcount[w] > 0)
@@ -360,9 +374,9 @@ int chan_part(struct client *c, const char *name, const char *reason)
     if (idx < 0)
         return chan_exists(srv, name) ? ERR_NOTONCHANNEL : ERR_NOSUCHCHANNEL;
     struct chan *ch = c->chans[idx];
-    struct msg *part = reason && *reason
-                           ? msg_printf(":%s PART %s :%s", c->source, ch->name, reason)
-                           : msg_printf(":%s PART %s", c->source, ch->name);
+    struct event *part = reason && *reason
+                             ? event_new(NULL, ":%s PART %s :%s", c->source, ch->name, reason)
+                             : event_new(NULL, ":%s PART %s", c->source, ch->name);
     pthread_mutex_lock(&srv->chan_lock);
     pthread_mutex_lock(&ch->lock);
     /* Not a member any more: kicked, and the KICK is still on its way to our mailbox. */
@@ -378,7 +392,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
     pthread_mutex_unlock(&srv->chan_lock);
     client_remove_chan(c, idx);
     chan_unref(ch);
-    msg_unref(part);
+    event_unref(part);
     return member ? 0 : ERR_NOTONCHANNEL;
 }
 
@@ -404,7 +418,7 @@ static void chan_put_locked(struct chan *ch)
     chan_unref(ch);
 }
 
-int chan_send(struct client *c, const char *name, struct msg *m)
+int chan_send(struct client *c, const char *name, struct event *m)
 {
     struct server *srv = client_srv(c);
     int idx = chan_find_joined(c, name);
@@ -423,12 +437,16 @@ int chan_send(struct client *c, const char *name, struct msg *m)
     else if ((ch->modes & CM_MODERATED) && !(me && (me->op || me->voice)))
         err = ERR_CANNOTSENDTOCHAN;
     if (!err) {
+        /* With echo-message the sender gets its own line back, in the channel's order. */
+        int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
         int own = c->w->index;
         for (int w = 0; w < srv->nworkers; w++) {
             /* Our own worker needs no item when we are its only member here. */
-            if (ch->wcount[w] > (w == own && me ? 1u : 0u))
-                post(srv, w, MB_CHAN_MSG, m, NULL, c->id, 0, -1, &ch->id, 1);
+            if (ch->wcount[w] > (w == own && me && !echo ? 1u : 0u))
+                post(srv, w, MB_CHAN_MSG, m, NULL, echo ? 0 : c->id, 0, -1, &ch->id, 1);
         }
+        if (echo && !me) /* not a member (-n): the echo comes straight back */
+            worker_post_event(srv, own, c->id, m);
     }
     chan_put_locked(ch);
     return err;
@@ -457,7 +475,7 @@ static void unlock_all(struct client *c)
         pthread_mutex_unlock(&c->chans[i]->lock);
 }
 
-void chan_quit(struct client *c, struct msg *m)
+void chan_quit(struct client *c, struct event *m)
 {
     struct server *srv = client_srv(c);
     bool workers[WORKERS_MAX];
@@ -479,7 +497,7 @@ void chan_quit(struct client *c, struct msg *m)
     c->nchans = 0;
 }
 
-void chan_nick(struct client *c, struct msg *m)
+void chan_nick(struct client *c, struct event *m)
 {
     struct server *srv = client_srv(c);
     bool workers[WORKERS_MAX];
@@ -494,6 +512,20 @@ void chan_nick(struct client *c, struct msg *m)
     for (int w = 0; w < srv->nworkers; w++) {
         if (workers[w])
             post(srv, w, MB_NICK, m, NULL, 0, c->id, c->w->index, ids, c->nchans);
+    }
+    unlock_all(c);
+}
+
+void chan_peers(struct client *c, struct event *m, int self)
+{
+    struct server *srv = client_srv(c);
+    bool workers[WORKERS_MAX];
+    uint64_t ids[CHANNELS_PER_USER];
+    lock_all(c, workers, ids);
+    for (int w = 0; w < srv->nworkers; w++) {
+        if (workers[w])
+            post(srv, w, MB_NICK, m, NULL, c->id, self ? c->id : 0, self ? c->w->index : -1, ids,
+                 c->nchans);
     }
     unlock_all(c);
 }
@@ -566,10 +598,10 @@ void chan_topic(struct client *c, const char *name, const char *text)
         ch->topic[n] = '\0';
         snprintf(ch->topic_by, sizeof ch->topic_by, "%s", c->source);
         ch->topic_at = time(NULL);
-        struct msg *m = msg_printf(":%s TOPIC %s :%s", c->source, ch->name, ch->topic);
+        struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, ch->topic);
         if (m)
             post_members(srv, ch, m, 0);
-        msg_unref(m);
+        event_unref(m);
     }
     chan_put_locked(ch);
 }
@@ -764,10 +796,11 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
         }
     }
     if (mc.nmodes > 0) {
-        struct msg *m = msg_printf(":%s MODE %s %s%s", c->source, ch->name, mc.modes, mc.args);
+        struct event *m =
+            event_new(NULL, ":%s MODE %s %s%s", c->source, ch->name, mc.modes, mc.args);
         if (m)
             post_members(srv, ch, m, 0);
-        msg_unref(m);
+        event_unref(m);
     }
     chan_put_locked(ch);
 }
@@ -809,12 +842,12 @@ void chan_kick(struct client *c, const char *name, const char *nick, const char 
             n = utf8_trim(r, KICK_MAX);
         memcpy(why, r, n);
         why[n] = '\0';
-        struct msg *m = msg_printf(":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
+        struct event *m = event_new(NULL, ":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
         for (int w = 0; m && w < srv->nworkers; w++) {
             if (ch->wcount[w] > 0)
                 post(srv, w, MB_KICK, m, NULL, 0, tid, tw, &ch->id, 1);
         }
-        msg_unref(m);
+        event_unref(m);
         HASH_DEL(ch->members, t);
         free(t);
         ch->nmembers--;
@@ -871,6 +904,16 @@ void chan_invite(struct client *c, const char *nick, const char *name)
             ch->invites[ch->ninvites++] = info.id;
         }
         ok = 1;
+        /* invite-notify: members who asked see who was invited (not the two involved). */
+        struct event *note = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, ch->name);
+        if (note) {
+            note->need_cap = CAP_INVITE_NOTIFY;
+            for (int w = 0; w < srv->nworkers; w++) {
+                if (ch->wcount[w] > 0)
+                    post(srv, w, MB_CHAN_MSG, note, NULL, c->id, 0, -1, &ch->id, 1);
+            }
+        }
+        event_unref(note);
     }
     char chname[IRC_CHANNEL_MAX + 1];
     snprintf(chname, sizeof chname, "%s", ch->name);
@@ -878,16 +921,16 @@ void chan_invite(struct client *c, const char *nick, const char *name)
     if (!ok)
         return;
     send_numeric(c, RPL_INVITING, "%s %s", info.nick, chname);
-    struct msg *m = msg_printf(":%s INVITE %s %s", c->source, info.nick, chname);
+    struct event *m = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, chname);
     if (m)
-        worker_post_private(srv, info.worker, info.id, m);
-    msg_unref(m);
+        worker_post_event(srv, info.worker, info.id, m);
+    event_unref(m);
 }
 
 /* One member as seen by WHO: copied out so no lock is held while the nick table is read. */
 struct who_row {
     char nick[IRC_NICK_MAX + 1];
-    char prefix[2];
+    char prefix[3];
 };
 
 void chan_who(struct client *c, const char *name)
@@ -908,7 +951,7 @@ void chan_who(struct client *c, const char *name)
             if (!rows)
                 break;
             snprintf(rows[n].nick, sizeof rows[n].nick, "%s", m->nick);
-            snprintf(rows[n].prefix, sizeof rows[n].prefix, "%s", member_prefix(m));
+            snprintf(rows[n].prefix, sizeof rows[n].prefix, "%s", member_prefixes(m, c));
             n++;
         }
         chan_put_locked(ch);

@@ -10,6 +10,7 @@
 
 struct chan;
 struct client;
+struct event;
 struct msg;
 struct server;
 
@@ -19,13 +20,16 @@ int chan_join(struct client *c, const char *name, const char *key);
 /* Parts c from name with an optional reason. Returns 0 or an error numeric. */
 int chan_part(struct client *c, const char *name, const char *reason);
 /* Sends m to every member of name but c. Returns 0 or an error numeric. */
-int chan_send(struct client *c, const char *name, struct msg *m);
+int chan_send(struct client *c, const char *name, struct event *m);
 /* c leaves every channel; m (a QUIT line, or NULL when nobody is to be told) goes once to
  * everyone who shared one with c. Always posts c's own MB_QUIT, after which c is freed. */
-void chan_quit(struct client *c, struct msg *m);
+void chan_quit(struct client *c, struct event *m);
 /* Records c's new nick (already in c->nick) in its channels and sends m (the NICK line) once
  * to everyone who shares one with c, and to c. */
-void chan_nick(struct client *c, struct msg *m);
+void chan_nick(struct client *c, struct event *m);
+/* Sends m once to everyone who shares a channel with c (and to c too if self), in the order
+ * of those channels; used for AWAY and SETNAME notices. */
+void chan_peers(struct client *c, struct event *m, int self);
 /* The NAMES reply for name, as one msg (353 lines and 366) for c. */
 struct msg *chan_names(struct client *c, const char *name);
 /* Index of name in c's channel list, or -1. */

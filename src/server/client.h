@@ -38,6 +38,9 @@ struct client {
     unsigned stalled : 1;   /* on w's stalled list: input paused by flood or send queue */
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned ping_pending : 1;
+    unsigned caps;    /* CAP_* negotiated (caps.h) */
+    unsigned variant; /* caps_variant(caps): how relayed lines are rendered for us */
+    int cap_version;  /* 302 after "CAP LS 302" */
 
     struct linebuf in;
     struct sendq sq;

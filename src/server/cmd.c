@@ -26,7 +26,8 @@ static const struct command commands[] = {
     {"KICK", cmd_kick, 2, 1},         {"INVITE", cmd_invite, 2, 1}, {"LIST", cmd_list, 0, 1},
     {"WHO", cmd_who, 0, 1},           {"WHOIS", cmd_whois, 1, 1},   {"ISON", cmd_ison, 1, 1},
     {"USERHOST", cmd_userhost, 1, 1}, {"LUSERS", cmd_lusers, 0, 1}, {"VERSION", cmd_version, 0, 1},
-    {"TIME", cmd_time, 0, 1},         {"AWAY", cmd_away, 0, 1},
+    {"TIME", cmd_time, 0, 1},         {"AWAY", cmd_away, 0, 1},     {"TAGMSG", cmd_tagmsg, 1, 1},
+    {"SETNAME", cmd_setname, 1, 1},
 };
 
 void cmd_input_too_long(struct client *c)

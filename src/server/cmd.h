@@ -29,6 +29,8 @@ void cmd_part(struct client *c, struct ircmsg *m);
 void cmd_names(struct client *c, struct ircmsg *m);
 void cmd_privmsg(struct client *c, struct ircmsg *m);
 void cmd_notice(struct client *c, struct ircmsg *m);
+void cmd_tagmsg(struct client *c, struct ircmsg *m);
+void cmd_setname(struct client *c, struct ircmsg *m);
 void cmd_topic(struct client *c, struct ircmsg *m);
 void cmd_mode(struct client *c, struct ircmsg *m);
 void cmd_kick(struct client *c, struct ircmsg *m);

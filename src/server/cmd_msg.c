@@ -1,31 +1,68 @@
-/* cmd_msg: PRIVMSG and NOTICE to channels and nicks. NOTICE never draws an error reply
- * (RFC 2812 3.3.2), so that automatic replies cannot loop. */
+/* cmd_msg: PRIVMSG, NOTICE and TAGMSG to channels and nicks. NOTICE never draws an error
+ * reply (RFC 2812 3.3.2), so that automatic replies cannot loop. Client-only tags (+name)
+ * travel with the event to recipients that negotiated message-tags. */
 #include <string.h>
 
+#include "caps.h"
 #include "chan.h"
 #include "client.h"
 #include "cmd.h"
-#include "msg.h"
+#include "event.h"
 #include "nick.h"
 #include "numerics.h"
 #include "send.h"
 #include "server.h"
 #include "worker.h"
 
-static void relay(struct client *c, struct ircmsg *m, const char *verb, int quiet)
+/* message-tags: a client's tag data may be at most 4094 bytes. */
+#define CLIENT_TAGS_MAX 4094
+
+/* Copies the client-only tags ("+name[=value]") of raw into out. Returns 0, or -1 when they
+ * exceed the client tag budget. */
+static int client_only_tags(const char *raw, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    if (!raw)
+        return 0;
+    if (strlen(raw) > CLIENT_TAGS_MAX)
+        return -1;
+    const char *p = raw;
+    while (*p) {
+        size_t len = strcspn(p, ";");
+        if (p[0] == '+' && len > 1 && n + len + 2 < cap) {
+            if (n)
+                out[n++] = ';';
+            memcpy(out + n, p, len);
+            n += len;
+            out[n] = '\0';
+        }
+        p += len;
+        if (*p == ';')
+            p++;
+    }
+    return 0;
+}
+
+static void relay(struct client *c, struct ircmsg *m, const char *verb, int quiet, int tags_only)
 {
     if (m->nparams < 1 || m->params[0][0] == '\0') {
         if (!quiet)
             send_numeric(c, ERR_NORECIPIENT, ":No recipient given (%s)", verb);
         return;
     }
-    if (m->nparams < 2 || m->params[1][0] == '\0') {
+    if (!tags_only && (m->nparams < 2 || m->params[1][0] == '\0')) {
         if (!quiet)
             send_numeric(c, ERR_NOTEXTTOSEND, ":No text to send");
         return;
     }
+    char tags[CLIENT_TAGS_MAX + 1];
+    if (client_only_tags(m->tags, tags, sizeof tags) < 0) {
+        send_numeric(c, ERR_INPUTTOOLONG, ":Input line was too long");
+        return;
+    }
     struct server *srv = c->w->srv;
-    const char *text = m->params[1];
+    int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
     int ntargets = 0;
     char *save = NULL;
     for (char *target = strtok_r(m->params[0], ",", &save); target;
@@ -35,11 +72,14 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                 send_numeric(c, ERR_TOOMANYTARGETS, "%s :Too many recipients", target);
             continue;
         }
-        struct msg *out = msg_printf(":%s %s %s :%s", c->source, verb, target, text);
-        if (!out)
+        struct event *ev =
+            tags_only ? event_new(tags, ":%s %s %s", c->source, verb, target)
+                      : event_new(tags, ":%s %s %s :%s", c->source, verb, target, m->params[1]);
+        if (!ev)
             continue;
+        ev->tags_only = tags_only;
         if (ircname_is_channel(target)) {
-            int err = chan_send(c, target, out);
+            int err = chan_send(c, target, ev);
             if (err == ERR_CANNOTSENDTOCHAN && !quiet)
                 send_numeric(c, err, "%s :Cannot send to channel", target);
             else if (err && !quiet)
@@ -47,23 +87,31 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         } else {
             struct nick_info info;
             if (nick_info(srv, target, &info) == 0) {
-                worker_post_private(srv, info.worker, info.id, out);
-                if (info.away[0] && !quiet)
+                worker_post_event(srv, info.worker, info.id, ev);
+                /* echo-message: our own copy, through our mailbox, after anything queued. */
+                if (echo && info.id != c->id)
+                    worker_post_event(srv, c->w->index, c->id, ev);
+                if (info.away[0] && !quiet && !tags_only)
                     send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
             } else if (!quiet) {
                 send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", target);
             }
         }
-        msg_unref(out);
+        event_unref(ev);
     }
 }
 
 void cmd_privmsg(struct client *c, struct ircmsg *m)
 {
-    relay(c, m, "PRIVMSG", 0);
+    relay(c, m, "PRIVMSG", 0, 0);
 }
 
 void cmd_notice(struct client *c, struct ircmsg *m)
 {
-    relay(c, m, "NOTICE", 1);
+    relay(c, m, "NOTICE", 1, 0);
+}
+
+void cmd_tagmsg(struct client *c, struct ircmsg *m)
+{
+    relay(c, m, "TAGMSG", 0, 1);
 }

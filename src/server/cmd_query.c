@@ -4,7 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "caps.h"
 #include "chan.h"
+#include "event.h"
 #include "client.h"
 #include "cmd.h"
 #include "common/utf8.h"
@@ -144,6 +146,14 @@ void cmd_away(struct client *c, struct ircmsg *m)
     memcpy(away, text, n);
     away[n] = '\0';
     nick_set_away(srv_of(c), c->nick, c->id, away);
+    /* away-notify: peers who asked learn of the change (Modern IRC AWAY, IRCv3 away-notify). */
+    struct event *ev = away[0] ? event_new(NULL, ":%s AWAY :%s", c->source, away)
+                               : event_new(NULL, ":%s AWAY", c->source);
+    if (ev) {
+        ev->need_cap = CAP_AWAY_NOTIFY;
+        chan_peers(c, ev, 0);
+    }
+    event_unref(ev);
     if (away[0])
         send_numeric(c, RPL_NOWAWAY, ":You have been marked as being away");
     else

@@ -1,10 +1,14 @@
 /* cmd_reg: connection registration and upkeep: CAP, PASS, NICK, USER, PING, PONG, QUIT,
  * MOTD, and the welcome burst (001-005 and the MOTD) that tells a client it is logged in. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "caps.h"
 #include "chan.h"
+#include "common/utf8.h"
+#include "event.h"
 #include "client.h"
 #include "cmd.h"
 #include "conn.h"
@@ -87,27 +91,86 @@ static void try_register(struct client *c)
     }
 }
 
+/* Applies a CAP REQ list: all or nothing (IRCv3 capability negotiation). Returns 0 when
+ * every name is known, -1 otherwise (nothing changed). */
+static int cap_request(struct client *c, const char *list)
+{
+    unsigned add = 0, del = 0;
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        int remove = *p == '-';
+        if (remove)
+            p++;
+        size_t len = strcspn(p, " ");
+        unsigned bit = caps_lookup(p, len);
+        if (!bit)
+            return -1;
+        if (remove)
+            del |= bit;
+        else
+            add |= bit;
+        p += len;
+    }
+    c->caps = (c->caps | add) & ~del;
+    c->variant = caps_variant(c->caps);
+    return 0;
+}
+
 void cmd_cap(struct client *c, struct ircmsg *m)
 {
     const char *sub = m->params[0];
+    const char *srvname = cfg_of(c)->server_name;
+    const char *who = c->nick[0] ? c->nick : "*";
+    char names[IRC_LINE_MAX];
     if (strcasecmp(sub, "LS") == 0) {
         if (!c->registered)
             c->cap_pending = 1;
-        send_line(c, ":%s CAP %s LS :", cfg_of(c)->server_name, c->nick[0] ? c->nick : "*");
+        /* CAP LS 302 implies cap-notify (IRCv3 capability negotiation, version 302). */
+        if (m->nparams > 1 && atoi(m->params[1]) >= 302) {
+            c->cap_version = 302;
+            c->caps |= CAP_CAP_NOTIFY;
+        }
+        caps_names(~0u, names, sizeof names);
+        send_line(c, ":%s CAP %s LS :%s", srvname, who, names);
     } else if (strcasecmp(sub, "LIST") == 0) {
-        send_line(c, ":%s CAP %s LIST :", cfg_of(c)->server_name, c->nick[0] ? c->nick : "*");
+        caps_names(c->caps, names, sizeof names);
+        send_line(c, ":%s CAP %s LIST :%s", srvname, who, names);
     } else if (strcasecmp(sub, "REQ") == 0) {
         if (!c->registered)
             c->cap_pending = 1;
-        /* Nothing is offered yet, so every request is refused as a whole. */
-        send_line(c, ":%s CAP %s NAK :%s", cfg_of(c)->server_name, c->nick[0] ? c->nick : "*",
-                  m->nparams > 1 ? m->params[1] : "");
+        const char *list = m->nparams > 1 ? m->params[1] : "";
+        send_line(c, ":%s CAP %s %s :%s", srvname, who, cap_request(c, list) == 0 ? "ACK" : "NAK",
+                  list);
     } else if (strcasecmp(sub, "END") == 0) {
         c->cap_pending = 0;
         try_register(c);
     } else {
-        send_numeric(c, 410, "%s :Invalid CAP command", sub); /* ERR_INVALIDCAPCMD */
+        send_numeric(c, ERR_INVALIDCAPCMD, "%s :Invalid CAP command", sub);
     }
+}
+
+void cmd_setname(struct client *c, struct ircmsg *m)
+{
+    size_t n = strlen(m->params[0]);
+    if (n == 0) {
+        send_line(c, "FAIL SETNAME INVALID_REALNAME :Real name is empty");
+        return;
+    }
+    if (n > REALNAME_MAX)
+        n = utf8_trim(m->params[0], REALNAME_MAX);
+    memcpy(c->realname, m->params[0], n);
+    c->realname[n] = '\0';
+    nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
+    struct event *ev = event_new(NULL, ":%s SETNAME :%s", c->source, c->realname);
+    if (ev) {
+        ev->need_cap = CAP_SETNAME;
+        chan_peers(c, ev, 1);
+    }
+    event_unref(ev);
 }
 
 /* Compares without an early exit, so the time taken does not tell how much matched. */
@@ -154,12 +217,12 @@ void cmd_nick(struct client *c, struct ircmsg *m)
         try_register(c);
         return;
     }
-    struct msg *change = msg_printf(":%s NICK %s", c->source, nick);
+    struct event *change = event_new(NULL, ":%s NICK %s", c->source, nick);
     snprintf(c->nick, sizeof c->nick, "%s", nick);
     snprintf(c->source, sizeof c->source, "%s!%s@%s", c->nick, c->user, c->host);
     if (change)
         chan_nick(c, change); /* also brings the NICK line back to us, in channel order */
-    msg_unref(change);
+    event_unref(change);
 }
 
 void cmd_user(struct client *c, struct ircmsg *m)

@@ -18,6 +18,7 @@
 #include "common/ircmsg.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "event.h"
 #include "mailbox.h"
 #include "nick.h"
 #include "server.h"
@@ -204,6 +205,12 @@ void conn_send(struct client *c, struct msg *m)
     worker_mark_dirty(c->w, c);
 }
 
+void conn_send_event(struct client *c, struct event *ev)
+{
+    if (ev && (!ev->need_cap || (c->caps & ev->need_cap)))
+        conn_send(c, event_render(ev, c->variant));
+}
+
 void conn_close_later(struct client *c, const char *reason)
 {
     if (c->dead || c->closing)
@@ -249,10 +256,10 @@ void conn_close(struct client *c)
     atomic_fetch_sub(&w->nconns, 1);
     if (c->has_nick)
         nick_release(srv, c->nick, c->id);
-    struct msg *quit =
-        c->registered ? msg_printf(":%s QUIT :%s", c->source, c->close_reason) : NULL;
+    struct event *quit =
+        c->registered ? event_new(NULL, ":%s QUIT :%s", c->source, c->close_reason) : NULL;
     chan_quit(c, quit); /* posts our own MB_QUIT, which frees c when it comes back */
-    msg_unref(quit);
+    event_unref(quit);
     sendq_free(&c->sq);
     linebuf_free(&c->in);
 }

@@ -21,6 +21,10 @@ void conn_on_writable(struct client *c);
 void conn_flush(struct client *c);
 /* Queues m for c. Past the hard send-queue bound c is closed with "Max SendQ exceeded". */
 void conn_send(struct client *c, struct msg *m);
+/* Queues ev for c in the rendering c's capabilities call for (nothing if it needs a
+ * capability c lacks). */
+struct event;
+void conn_send_event(struct client *c, struct event *ev);
 /* Asks for c to be closed at the end of this loop turn, with reason (shown in the ERROR line
  * and, as the QUIT reason, to everyone who shares a channel with c). The first reason wins. */
 void conn_close_later(struct client *c, const char *reason);

@@ -46,7 +46,7 @@ struct mb_item *mailbox_item_new(enum mb_kind kind, int nchans)
 
 void mailbox_item_free(struct mb_item *it)
 {
-    msg_unref(it->msg);
+    event_unref(it->ev);
     msg_unref(it->extra);
     if (it->kind == MB_NEW_CONN && it->fd >= 0)
         close(it->fd); /* never handed to a worker (shutdown) */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "event.h"
 #include "msg.h"
 
 enum mb_kind {
@@ -17,7 +18,7 @@ enum mb_kind {
                     on its own worker, is freed */
     MB_KICK,     /* msg to local members of chans[0], then target leaves the replica and, on
                     its own worker, its list of channels */
-    MB_NICK,     /* msg once to local members of any of chans, and to target */
+    MB_NICK,     /* msg once to local members of any of chans but skip, and to target */
     MB_PRIVATE,  /* msg to target */
     MB_ANNOUNCE, /* text to every local client as a NOTICE from the server */
     MB_NEW_CONN, /* fd: a freshly accepted connection for this worker */
@@ -27,7 +28,7 @@ enum mb_kind {
 struct mb_item {
     struct mb_item *next;
     enum mb_kind kind;
-    struct msg *msg;   /* reference owned by the item, or NULL */
+    struct event *ev;  /* the relayed event (reference owned by the item), or NULL */
     struct msg *extra; /* MB_JOIN: the topic and NAMES replies for the joiner */
     uint64_t skip;     /* client id that must not get msg (the sender), or 0 */
     uint64_t target;   /* client id the event is about, or 0 */

@@ -136,7 +136,7 @@ static void send_union(struct worker *w, const struct mb_item *it, uint64_t skip
             struct client *c = lc->members[i];
             if (c->mark != gen && c->id != skip) {
                 c->mark = gen;
-                conn_send(c, it->msg);
+                conn_send_event(c, it->ev);
             }
         }
     }
@@ -166,7 +166,7 @@ static void handle_item(struct worker *w, struct mb_item *it)
         struct lchan *lc = lchan_find(w, it->chans[0]);
         for (int i = 0; lc && i < lc->n; i++) {
             if (lc->members[i]->id != it->skip)
-                conn_send(lc->members[i], it->msg);
+                conn_send_event(lc->members[i], it->ev);
         }
         break;
     }
@@ -175,7 +175,7 @@ static void handle_item(struct worker *w, struct mb_item *it)
             lchan_add(w, it->chans[0], target);
         struct lchan *lc = lchan_find(w, it->chans[0]);
         for (int i = 0; lc && i < lc->n; i++)
-            conn_send(lc->members[i], it->msg);
+            conn_send_event(lc->members[i], it->ev);
         if (target && it->extra)
             conn_send(target, it->extra);
         break;
@@ -183,7 +183,7 @@ static void handle_item(struct worker *w, struct mb_item *it)
     case MB_PART: {
         struct lchan *lc = lchan_find(w, it->chans[0]);
         for (int i = 0; lc && i < lc->n; i++)
-            conn_send(lc->members[i], it->msg);
+            conn_send_event(lc->members[i], it->ev);
         if (target)
             lchan_remove(w, it->chans[0], target);
         break;
@@ -191,7 +191,7 @@ static void handle_item(struct worker *w, struct mb_item *it)
     case MB_KICK: {
         struct lchan *lc = lchan_find(w, it->chans[0]);
         for (int i = 0; lc && i < lc->n; i++)
-            conn_send(lc->members[i], it->msg);
+            conn_send_event(lc->members[i], it->ev);
         if (target) {
             lchan_remove(w, it->chans[0], target);
             chan_kicked(target, it->chans[0]);
@@ -199,7 +199,7 @@ static void handle_item(struct worker *w, struct mb_item *it)
         break;
     }
     case MB_QUIT:
-        if (it->msg)
+        if (it->ev)
             send_union(w, it, it->target);
         if (target) {
             for (int k = 0; k < it->nchans; k++)
@@ -210,14 +210,14 @@ static void handle_item(struct worker *w, struct mb_item *it)
         }
         break;
     case MB_NICK:
-        send_union(w, it, 0);
+        send_union(w, it, it->skip);
         if (target && target->mark != w->gen)
-            conn_send(target, it->msg);
+            conn_send_event(target, it->ev);
         break;
     case MB_PRIVATE:
         target = worker_find_client(w, it->target);
         if (target)
-            conn_send(target, it->msg);
+            conn_send_event(target, it->ev);
         break;
     case MB_ANNOUNCE:
         announce(w, it->text);
@@ -407,12 +407,12 @@ void worker_post_new_conn(struct worker *w, int fd, const char *host)
     mailbox_post(&w->mb, it);
 }
 
-void worker_post_private(struct server *srv, int worker, uint64_t id, struct msg *m)
+void worker_post_event(struct server *srv, int worker, uint64_t id, struct event *ev)
 {
     struct mb_item *it = mailbox_item_new(MB_PRIVATE, 0);
     if (!it)
         return;
-    it->msg = msg_ref(m);
+    it->ev = event_ref(ev);
     it->target = id;
     it->target_worker = worker;
     mailbox_post(&srv->workers[worker].mb, it);

@@ -48,8 +48,9 @@ uint64_t worker_clock_ms(void);
 struct msg;
 /* Hands a freshly accepted socket to w; takes ownership of fd. */
 void worker_post_new_conn(struct worker *w, int fd, const char *host);
-/* Sends m to client id on worker (dropped there if the client has gone). */
-void worker_post_private(struct server *srv, int worker, uint64_t id, struct msg *m);
+/* Sends ev to client id on worker (dropped there if the client has gone). */
+struct event;
+void worker_post_event(struct server *srv, int worker, uint64_t id, struct event *ev);
 /* Sends text to every client of every worker as a NOTICE from the server. */
 void worker_post_announce(struct server *srv, const char *text);
 /* Tells w to say goodbye to its clients and stop. */

@@ -243,7 +243,8 @@ class TestCap:
         register_raw(c, "alice")
         line = c.expect(is_command("CAP"))
         m = Msg(line)
-        assert m.params == ["*", "LS", ""], line  # no capabilities offered yet
+        assert m.params[:2] == ["*", "LS"], line
+        assert "server-time" in m.text.split() and "message-tags" in m.text.split(), line
         # Registration waits: no welcome while CAP negotiation is open.
         early = c.collect(0.5)
         assert not any(Msg(l).command == "001" for l in early), early
@@ -257,14 +258,17 @@ class TestCap:
         line = c.expect(is_command("CAP"))
         assert Msg(line).params[:2] == ["*", "LS"], line
 
-    def test_cap_req_is_nakked(self, server, connect):
+    def test_cap_req_unknown_is_nakked_as_a_whole(self, server, connect):
         c = connect(register=False)
         c.send("CAP LS 302")
         c.expect(is_command("CAP"))
-        c.send("CAP REQ :multi-prefix")
+        c.send("CAP REQ :multi-prefix no-such-cap")
         line = c.expect(is_command("CAP"))
         m = Msg(line)
-        assert m.params[1] == "NAK" and m.text == "multi-prefix", line
+        assert m.params[1] == "NAK" and m.text == "multi-prefix no-such-cap", line
+        c.send("CAP LIST")
+        line = c.expect(is_command("CAP"))
+        assert Msg(line).params[1:] == ["LIST", "cap-notify"], line  # 302 implies cap-notify
         c.send("CAP END")
         register_raw(c, "alice")
         c.expect(is_numeric("001"))

@@ -1,0 +1,51 @@
+/* caps: the IRCv3 capability table. */
+#include "caps.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "event.h"
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} cap_table[] = {
+    {"account-notify", CAP_ACCOUNT_NOTIFY},
+    {"account-tag", CAP_ACCOUNT_TAG},
+    {"away-notify", CAP_AWAY_NOTIFY},
+    {"cap-notify", CAP_CAP_NOTIFY},
+    {"chghost", CAP_CHGHOST},
+    {"echo-message", CAP_ECHO_MESSAGE},
+    {"extended-join", CAP_EXTENDED_JOIN},
+    {"invite-notify", CAP_INVITE_NOTIFY},
+    {"message-tags", CAP_MESSAGE_TAGS},
+    {"multi-prefix", CAP_MULTI_PREFIX},
+    {"server-time", CAP_SERVER_TIME},
+    {"setname", CAP_SETNAME},
+};
+
+unsigned caps_lookup(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof cap_table / sizeof cap_table[0]; i++) {
+        if (strlen(cap_table[i].name) == len && memcmp(cap_table[i].name, name, len) == 0)
+            return cap_table[i].bit;
+    }
+    return 0;
+}
+
+void caps_names(unsigned mask, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof cap_table / sizeof cap_table[0]; i++) {
+        if (mask & cap_table[i].bit)
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? " " : "",
+                                  cap_table[i].name);
+    }
+}
+
+unsigned caps_variant(unsigned caps)
+{
+    return ((caps & CAP_SERVER_TIME) ? EV_TIME : 0) | ((caps & CAP_MESSAGE_TAGS) ? EV_TAGS : 0) |
+           ((caps & CAP_EXTENDED_JOIN) ? EV_EXTJOIN : 0);
+}

@@ -1,0 +1,30 @@
+/* caps: the IRCv3 capabilities tcpchatd offers (CAP LS/REQ), as bits in client->caps, and
+ * how they select the rendering of relayed lines (event.h). */
+#ifndef TCPCHAT_CAPS_H
+#define TCPCHAT_CAPS_H
+
+#include <stddef.h>
+
+enum {
+    CAP_CAP_NOTIFY = 1 << 0,
+    CAP_MESSAGE_TAGS = 1 << 1,
+    CAP_SERVER_TIME = 1 << 2,
+    CAP_ECHO_MESSAGE = 1 << 3,
+    CAP_MULTI_PREFIX = 1 << 4,
+    CAP_EXTENDED_JOIN = 1 << 5,
+    CAP_AWAY_NOTIFY = 1 << 6,
+    CAP_INVITE_NOTIFY = 1 << 7,
+    CAP_SETNAME = 1 << 8,
+    CAP_ACCOUNT_NOTIFY = 1 << 9,
+    CAP_ACCOUNT_TAG = 1 << 10,
+    CAP_CHGHOST = 1 << 11,
+};
+
+/* The bit for a capability name, or 0 if we do not offer it. */
+unsigned caps_lookup(const char *name, size_t len);
+/* Writes the space-separated names of the caps in mask (all offered ones for ~0u). */
+void caps_names(unsigned mask, char *out, size_t cap);
+/* The event.h rendering variant for a client with these caps. */
+unsigned caps_variant(unsigned caps);
+
+#endif

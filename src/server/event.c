@@ -1,0 +1,145 @@
+/* event: a relayed line with its per-capability renderings built once each, lazily. */
+#include "event.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ircmsg.h"
+
+/* msgids: the server's start time and a counter, both base 36: unique for the server's life
+ * and across restarts (unless two starts fall in the same second and both reach the same
+ * count). */
+static atomic_uint_fast64_t msgid_counter;
+static atomic_llong msgid_epoch;
+
+static void base36(unsigned long long v, char *out, size_t cap)
+{
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+        v /= 36;
+    } while (v && n < sizeof tmp);
+    size_t i = 0;
+    for (; i < n && i + 1 < cap; i++)
+        out[i] = tmp[n - 1 - i];
+    out[i] = '\0';
+}
+
+static void stamp(struct event *ev)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long zero = 0;
+    atomic_compare_exchange_strong(&msgid_epoch, &zero, (long long)ts.tv_sec);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(ev->time, sizeof ev->time, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ev->time + n, sizeof ev->time - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+    char a[16], b[16];
+    base36((unsigned long long)atomic_load(&msgid_epoch), a, sizeof a);
+    base36((unsigned long long)atomic_fetch_add(&msgid_counter, 1), b, sizeof b);
+    snprintf(ev->msgid, sizeof ev->msgid, "%s-%s", a, b);
+}
+
+struct event *event_new(const char *client_tags, const char *fmt, ...)
+{
+    struct event *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ev->line = msg_vprintf(fmt, ap);
+    va_end(ap);
+    if (client_tags && *client_tags)
+        ev->client_tags = strdup(client_tags);
+    if (!ev->line || (client_tags && *client_tags && !ev->client_tags)) {
+        msg_unref(ev->line);
+        free(ev->client_tags);
+        free(ev);
+        return NULL;
+    }
+    atomic_init(&ev->refs, 1);
+    for (int i = 0; i < EV_VARIANTS; i++)
+        atomic_init(&ev->render[i], NULL);
+    stamp(ev);
+    return ev;
+}
+
+int event_set_ext(struct event *ev, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ev->line_ext = msg_vprintf(fmt, ap);
+    va_end(ap);
+    return ev->line_ext ? 0 : -1;
+}
+
+/* Builds the rendering for variant (never the plain one, which is ev->line itself). */
+static struct msg *build(const struct event *ev, unsigned variant)
+{
+    const struct msg *base = (variant & EV_EXTJOIN) && ev->line_ext ? ev->line_ext : ev->line;
+    char tags[IRC_TAGS_MAX + 1];
+    size_t n = 0;
+    if (variant & EV_TIME)
+        n += (size_t)snprintf(tags + n, sizeof tags - n, ";time=%s", ev->time);
+    if (variant & EV_TAGS) {
+        n += (size_t)snprintf(tags + n, sizeof tags - n, ";msgid=%s", ev->msgid);
+        if (ev->client_tags && n + strlen(ev->client_tags) + 2 < sizeof tags)
+            n += (size_t)snprintf(tags + n, sizeof tags - n, ";%s", ev->client_tags);
+    }
+    if (n == 0) /* extended-join alone */
+        return msg_ref((struct msg *)base);
+    tags[0] = '@'; /* the first ';' becomes the '@' */
+    struct msg *m = malloc(sizeof *m + n + 1 + base->len + 1);
+    if (!m)
+        return NULL;
+    atomic_init(&m->refs, 1);
+    memcpy(m->data, tags, n);
+    m->data[n] = ' ';
+    memcpy(m->data + n + 1, base->data, base->len + 1);
+    m->len = (unsigned)(n + 1 + base->len);
+    return m;
+}
+
+struct msg *event_render(struct event *ev, unsigned variant)
+{
+    variant &= EV_VARIANTS - 1;
+    if (ev->tags_only && !(variant & EV_TAGS))
+        return NULL;
+    if (variant == 0 || (variant == EV_EXTJOIN && !ev->line_ext))
+        return ev->line;
+    struct msg *m = atomic_load_explicit(&ev->render[variant], memory_order_acquire);
+    if (m)
+        return m;
+    struct msg *mine = build(ev, variant);
+    if (!mine)
+        return NULL;
+    struct msg *expected = NULL;
+    if (atomic_compare_exchange_strong_explicit(&ev->render[variant], &expected, mine,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return mine;
+    msg_unref(mine); /* another worker built it first */
+    return expected;
+}
+
+struct event *event_ref(struct event *ev)
+{
+    atomic_fetch_add_explicit(&ev->refs, 1, memory_order_relaxed);
+    return ev;
+}
+
+void event_unref(struct event *ev)
+{
+    if (!ev || atomic_fetch_sub_explicit(&ev->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (int i = 0; i < EV_VARIANTS; i++)
+        msg_unref(atomic_load(&ev->render[i]));
+    msg_unref(ev->line);
+    msg_unref(ev->line_ext);
+    free(ev->client_tags);
+    free(ev);
+}

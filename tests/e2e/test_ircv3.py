@@ -1,0 +1,182 @@
+"""IRCv3 capabilities: negotiation (CAP LS/REQ/LIST/END), and what each capability changes on
+the wire: server-time, message-tags (msgid, client-only tags, TAGMSG), echo-message,
+extended-join, multi-prefix, away-notify, invite-notify, setname. Each test checks what the
+other side actually received, and that clients without the capability see the plain line."""
+import re
+
+from conftest import Client, Msg, barrier, is_command, is_numeric
+
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def tags_of(line):
+    m = Msg(line)
+    out = {}
+    for part in (m.tags or "").split(";"):
+        if part:
+            k, _, v = part.partition("=")
+            out[k] = v
+    return out
+
+
+def cap_client(port, nick, caps, join_lobby=True):
+    """Registers nick after requesting caps (space-separated); waits for the lobby's 366."""
+    c = Client(port, None)
+    c.nick = nick
+    c.send("CAP LS 302")
+    c.expect(is_command("CAP"))
+    if caps:
+        c.send("CAP REQ :" + caps)
+        line = c.expect(is_command("CAP"))
+        assert Msg(line).params[1] == "ACK", line
+    c.send("NICK " + nick)
+    c.send("USER %s 0 * :Real %s" % (nick, nick))
+    c.send("CAP END")
+    c.expect(is_numeric("001"))
+    if join_lobby:
+        c.expect(is_numeric("366"))
+    return c
+
+
+def test_cap_ack_list_and_removal(server):
+    c = cap_client(server.port, "alice", "server-time echo-message")
+    c.send("CAP LIST")
+    line = c.expect(is_command("CAP"))
+    assert sorted(Msg(line).text.split()) == ["cap-notify", "echo-message", "server-time"], line
+    c.send("CAP REQ :-echo-message")
+    assert Msg(c.expect(is_command("CAP"))).params[1:] == ["ACK", "-echo-message"]
+    c.send("CAP LIST")
+    assert sorted(Msg(c.expect(is_command("CAP"))).text.split()) == ["cap-notify", "server-time"]
+    c.send("CAP FOO")
+    assert Msg(c.expect(is_numeric("410"))).params[:2] == ["alice", "FOO"]
+
+
+def test_server_time_and_msgid(server):
+    plain = cap_client(server.port, "plain", "")
+    timed = cap_client(server.port, "timed", "server-time")
+    tagged = cap_client(server.port, "tagged", "message-tags server-time")
+    sender = cap_client(server.port, "sender", "")
+    for c in (plain, timed, tagged):
+        c.expect(is_command("JOIN", "sender"))
+    sender.send("PRIVMSG #lobby :hello")
+    p = plain.expect(is_command("PRIVMSG", "sender"))
+    assert p == ":sender!~sender@127.0.0.1 PRIVMSG #lobby :hello"
+    t = timed.expect(is_command("PRIVMSG", "sender"))
+    assert list(tags_of(t)) == ["time"] and TIME_RE.match(tags_of(t)["time"]), t
+    g = tagged.expect(is_command("PRIVMSG", "sender"))
+    tg = tags_of(g)
+    assert set(tg) == {"time", "msgid"} and tg["msgid"], g
+    assert tg["time"] == tags_of(t)["time"]  # one event, one timestamp
+    sender.send("PRIVMSG #lobby :again")
+    g2 = tagged.expect(is_command("PRIVMSG", "sender"))
+    assert tags_of(g2)["msgid"] != tg["msgid"]  # every message its own id
+
+
+def test_client_tags_and_tagmsg_reach_message_tags_clients_only(server):
+    plain = cap_client(server.port, "plain", "")
+    tagged = cap_client(server.port, "tagged", "message-tags")
+    sender = cap_client(server.port, "sender", "message-tags")
+    plain.expect(is_command("JOIN", "sender"))
+    tagged.expect(is_command("JOIN", "sender"))
+    sender.send("@+draft/react=\\:);+example.com/x;server-only=1 PRIVMSG #lobby :tagged text")
+    g = tagged.expect(is_command("PRIVMSG", "sender"))
+    tg = tags_of(g)
+    assert tg.get("+draft/react") == "\\:)" and "+example.com/x" in tg, g
+    assert "server-only" not in tg, g  # only client-only (+) tags are relayed
+    p = plain.expect(is_command("PRIVMSG", "sender"))
+    assert not p.startswith("@"), p
+    sender.send("@+typing=active TAGMSG #lobby")
+    g = tagged.expect(is_command("TAGMSG", "sender"))
+    assert tags_of(g).get("+typing") == "active", g
+    assert Msg(g).params == ["#lobby"]
+    barrier(plain)
+    assert not any(Msg(l).command == "TAGMSG" for l in plain.lines), plain.lines
+
+
+def test_echo_message_channel_and_private(server):
+    echo = cap_client(server.port, "echo", "echo-message")
+    other = cap_client(server.port, "other", "")
+    echo.expect(is_command("JOIN", "other"))
+    echo.send("PRIVMSG #lobby :to the room")
+    assert echo.expect(is_command("PRIVMSG", "echo")) == \
+        ":echo!~echo@127.0.0.1 PRIVMSG #lobby :to the room"
+    other.expect(is_command("PRIVMSG", "echo"))
+    echo.send("PRIVMSG other :just you")
+    assert Msg(echo.expect(is_command("PRIVMSG", "echo"))).params == ["other", "just you"]
+    other.expect(lambda l: Msg(l).params == ["other", "just you"])
+    # Without echo-message, nothing comes back.
+    other.send("PRIVMSG #lobby :no echo")
+    echo.expect(is_command("PRIVMSG", "other"))
+    barrier(other)
+    assert not any(is_command("PRIVMSG", "other")(l) for l in other.lines)
+
+
+def test_extended_join(server):
+    ext = cap_client(server.port, "ext", "extended-join")
+    plain = cap_client(server.port, "plain", "")
+    line = ext.expect(is_command("JOIN", "plain"))
+    assert Msg(line).params == ["#lobby", "*", "Real plain"], line
+    joiner = cap_client(server.port, "joiner", "")
+    line = plain.expect(is_command("JOIN", "joiner"))
+    assert Msg(line).params == ["#lobby"], line
+    del joiner
+
+
+def test_multi_prefix_names(server):
+    op = cap_client(server.port, "op", "multi-prefix", join_lobby=False)
+    op.send("JOIN #mp")
+    op.expect(is_numeric("366"))
+    op.send("MODE #mp +v op")
+    op.expect(is_command("MODE", "op"))
+    op.send("NAMES #mp")
+    line = op.expect(lambda l: Msg(l).command == "353" and "#mp" in Msg(l).params)
+    assert Msg(line).text == "@+op", line
+    plain = cap_client(server.port, "plain", "", join_lobby=False)
+    plain.send("NAMES #mp")
+    line = plain.expect(lambda l: Msg(l).command == "353" and "#mp" in Msg(l).params)
+    assert Msg(line).text == "@op", line
+
+
+def test_away_notify(server):
+    watcher = cap_client(server.port, "watcher", "away-notify")
+    plain = cap_client(server.port, "plain", "")
+    away = cap_client(server.port, "away", "")
+    watcher.expect(is_command("JOIN", "away"))
+    plain.expect(is_command("JOIN", "away"))
+    away.send("AWAY :lunch")
+    away.expect(is_numeric("306"))
+    assert watcher.expect(is_command("AWAY", "away")) == ":away!~away@127.0.0.1 AWAY :lunch"
+    away.send("AWAY")
+    away.expect(is_numeric("305"))
+    assert watcher.expect(is_command("AWAY", "away")) == ":away!~away@127.0.0.1 AWAY"
+    barrier(plain)
+    assert not any(Msg(l).command == "AWAY" for l in plain.lines)
+
+
+def test_invite_notify(server):
+    op = cap_client(server.port, "op", "", join_lobby=False)
+    op.send("JOIN #inv")
+    op.expect(is_numeric("366"))
+    watcher = cap_client(server.port, "watcher", "invite-notify", join_lobby=False)
+    watcher.send("JOIN #inv")
+    watcher.expect(is_numeric("366"))
+    guest = cap_client(server.port, "guest", "", join_lobby=False)
+    op.send("INVITE guest #inv")
+    op.expect(is_numeric("341"))
+    assert guest.expect(is_command("INVITE", "op")) == ":op!~op@127.0.0.1 INVITE guest #inv"
+    assert watcher.expect(is_command("INVITE", "op")) == ":op!~op@127.0.0.1 INVITE guest #inv"
+
+
+def test_setname(server):
+    me = cap_client(server.port, "me", "setname")
+    peer = cap_client(server.port, "peer", "setname")
+    plain = cap_client(server.port, "plain", "")
+    peer.expect(is_command("JOIN", "plain"))
+    me.send("SETNAME :New Name")
+    assert me.expect(is_command("SETNAME", "me")) == ":me!~me@127.0.0.1 SETNAME :New Name"
+    assert peer.expect(is_command("SETNAME", "me")) == ":me!~me@127.0.0.1 SETNAME :New Name"
+    plain.send("WHOIS me")
+    line = plain.expect(is_numeric("311"))
+    assert Msg(line).text == "New Name", line
+    barrier(plain)
+    assert not any(Msg(l).command == "SETNAME" for l in plain.lines)
