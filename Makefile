@@ -8,6 +8,10 @@ PYTHON  ?= /usr/bin/python3
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -Wmissing-prototypes -g -pthread -Isrc -I/usr/include/uthash
 LDLIBS_COMMON = -pthread
+# The server's libraries: inih (config file), libsodium (operator password hashes).
+SERVER_PKGS   = inih libsodium
+SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
+SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium)
 
 ifeq ($(SAN),asan)
 BUILD   = build/asan
@@ -20,7 +24,7 @@ BUILD   = build
 SANFLAGS = -O2
 endif
 
-CFLAGS  += $(CFLAGS_COMMON) $(SANFLAGS)
+CFLAGS  += $(CFLAGS_COMMON) $(SANFLAGS) $(SERVER_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 
 COMMON_SRC = $(wildcard src/common/*.c)
@@ -48,7 +52,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS)
 
 $(BUILD)/tcpchat: $(CLIENT_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lreadline
@@ -58,7 +62,7 @@ $(BUILD)/tcpchat-bench: $(BENCH_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(SERVER_LIB) $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON) -lcmocka
+	$(CC) $(CFLAGS) $< $(SERVER_LIB) $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS) -lcmocka
 
 # Installs build and test dependencies from Debian when any is missing (needs root or sudo).
 deps:

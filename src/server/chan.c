@@ -19,6 +19,7 @@
 #include "nick.h"
 #include "send.h"
 #include "server.h"
+#include "who.h"
 #include "worker.h"
 
 struct member {
@@ -48,6 +49,62 @@ static const struct {
                   {'s', CM_SECRET},
                   {'t', CM_TOPICLOCK}};
 
+/* The list modes: bans (+b), ban exceptions (+e), invite exceptions (+I). */
+enum { LIST_BAN, LIST_EXCEPT, LIST_INVEX, LIST_KINDS };
+
+struct mask_entry {
+    char mask[MASK_MAX + 1];
+    char set_by[SOURCE_MAX + 1];
+    time_t set_at;
+};
+
+struct mask_list {
+    struct mask_entry *v;
+    int n, cap;
+};
+
+static const struct {
+    char letter;
+    int item, end; /* RPL_BANLIST and RPL_ENDOFBANLIST, and their kin */
+    const char *what;
+} list_modes[LIST_KINDS] = {
+    {'b', RPL_BANLIST, RPL_ENDOFBANLIST, "ban"},
+    {'e', RPL_EXCEPTLIST, RPL_ENDOFEXCEPTLIST, "exception"},
+    {'I', RPL_INVITELIST, RPL_ENDOFINVITELIST, "invite"},
+};
+
+static int list_kind(char letter)
+{
+    for (int i = 0; i < LIST_KINDS; i++) {
+        if (list_modes[i].letter == letter)
+            return i;
+    }
+    return -1;
+}
+
+/* Turns "nick", "user@host" or "nick!user" into a full nick!user@host mask. */
+static void mask_normalise(const char *in, char *out, size_t cap)
+{
+    const char *bang = strchr(in, '!'), *at = strchr(in, '@');
+    if (bang && at)
+        snprintf(out, cap, "%s", in);
+    else if (at)
+        snprintf(out, cap, "*!%s", in);
+    else if (bang)
+        snprintf(out, cap, "%s@*", in);
+    else
+        snprintf(out, cap, "%s!*@*", in);
+}
+
+static int list_matches(const struct mask_list *l, const char *source)
+{
+    for (int i = 0; i < l->n; i++) {
+        if (ircname_match(l->v[i].mask, source))
+            return 1;
+    }
+    return 0;
+}
+
 struct chan {
     uint64_t id;                    /* fixed at creation: orders channel locks */
     char key[IRC_CHANNEL_MAX + 1];  /* folded name, the table key */
@@ -68,6 +125,7 @@ struct chan {
     time_t topic_at;
     uint64_t invites[INVITES_MAX]; /* client ids invited while +i matters */
     int ninvites;
+    struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */
 };
 
 const char *chan_name(const struct chan *ch)
@@ -96,6 +154,8 @@ static void chan_unref(struct chan *ch)
         free(m);
     }
     pthread_mutex_destroy(&ch->lock);
+    for (int i = 0; i < LIST_KINDS; i++)
+        free(ch->lists[i].v);
     free(ch->wcount);
     free(ch);
 }
@@ -236,12 +296,50 @@ static int invited(const struct chan *ch, uint64_t id)
 }
 
 /* May c join ch (locked) with key? 0 or the error numeric. */
+/* Adds or removes mask on list kind of ch (locked). Returns 0 when the list changed. */
+static int list_edit(struct chan *ch, int kind, int adding, const char *mask, const char *by)
+{
+    struct mask_list *l = &ch->lists[kind];
+    for (int i = 0; i < l->n; i++) {
+        if (ircname_cmp(l->v[i].mask, mask) == 0) {
+            if (adding)
+                return -1; /* already there */
+            l->v[i] = l->v[--l->n];
+            return 0;
+        }
+    }
+    if (!adding || l->n >= LIST_MAX)
+        return -1;
+    if (l->n == l->cap) {
+        int ncap = l->cap ? l->cap * 2 : 4;
+        struct mask_entry *n = realloc(l->v, (size_t)ncap * sizeof *n);
+        if (!n)
+            return -1;
+        l->v = n;
+        l->cap = ncap;
+    }
+    struct mask_entry *e = &l->v[l->n++];
+    snprintf(e->mask, sizeof e->mask, "%s", mask);
+    snprintf(e->set_by, sizeof e->set_by, "%s", by);
+    e->set_at = time(NULL);
+    return 0;
+}
+
+static int banned(const struct chan *ch, const char *source)
+{
+    return list_matches(&ch->lists[LIST_BAN], source) &&
+           !list_matches(&ch->lists[LIST_EXCEPT], source);
+}
+
 static int join_check(const struct chan *ch, const struct client *c, const char *key)
 {
     if (ch->nmembers == 0)
         return 0;
+    /* An invitation lets one past +i, +k, +l and bans; +I lets one past +i. */
     int inv = invited(ch, c->id);
-    if ((ch->modes & CM_INVITE) && !inv)
+    if (banned(ch, c->source) && !inv)
+        return ERR_BANNEDFROMCHAN;
+    if ((ch->modes & CM_INVITE) && !inv && !list_matches(&ch->lists[LIST_INVEX], c->source))
         return ERR_INVITEONLYCHAN;
     if (ch->chkey[0] && (!key || strcmp(key, ch->chkey) != 0) && !inv)
         return ERR_BADCHANNELKEY;
@@ -436,6 +534,8 @@ int chan_send(struct client *c, const char *name, struct event *m)
         err = ERR_CANNOTSENDTOCHAN;
     else if ((ch->modes & CM_MODERATED) && !(me && (me->op || me->voice)))
         err = ERR_CANNOTSENDTOCHAN;
+    else if (!(me && (me->op || me->voice)) && banned(ch, c->source))
+        err = ERR_CANNOTSENDTOCHAN; /* a banned member keeps listening but may not speak */
     if (!err) {
         /* With echo-message the sender gets its own line back, in the channel's order. */
         int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
@@ -700,15 +800,16 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
             adding = letter == '+';
             continue;
         }
-        /* Lists are not kept yet: a query gets the (empty) list's end so clients move on. */
-        if ((letter == 'b' || letter == 'e' || letter == 'I') && arg >= nparams) {
-            int num = letter == 'b'   ? RPL_ENDOFBANLIST
-                      : letter == 'e' ? RPL_ENDOFEXCEPTLIST
-                                      : RPL_ENDOFINVITELIST;
-            send_numeric(c, num, "%s :End of channel %s list", ch->name,
-                         letter == 'b'   ? "ban"
-                         : letter == 'e' ? "exception"
-                                         : "invite");
+        int kind = list_kind(letter);
+        if (kind >= 0 && arg >= nparams) {
+            /* A list query: anyone may look at bans; exceptions and invexes are ops' business
+             * (as on most servers), but members see them too here, which hides nothing. */
+            const struct mask_list *l = &ch->lists[kind];
+            for (int i = 0; i < l->n; i++)
+                send_numeric(c, list_modes[kind].item, "%s %s %s %lld", ch->name, l->v[i].mask,
+                             l->v[i].set_by, (long long)l->v[i].set_at);
+            send_numeric(c, list_modes[kind].end, "%s :End of channel %s list", ch->name,
+                         list_modes[kind].what);
             continue;
         }
         unsigned bit = 0;
@@ -716,12 +817,12 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
             if (flag_modes[i].letter == letter)
                 bit = flag_modes[i].bit;
         }
-        if (!bit && !strchr("klov", letter)) {
+        if (!bit && kind < 0 && !strchr("klov", letter)) {
             send_numeric(c, ERR_UNKNOWNMODE, "%c :is unknown mode char to me", letter);
             continue;
         }
-        int takes_arg =
-            letter == 'o' || letter == 'v' || letter == 'k' || (letter == 'l' && adding);
+        int takes_arg = letter == 'o' || letter == 'v' || letter == 'k' ||
+                        (letter == 'l' && adding) || kind >= 0;
         if (takes_arg && arg >= nparams) {
             if (adding || letter != 'k')
                 send_numeric(c, ERR_NEEDMOREPARAMS, "MODE :Not enough parameters");
@@ -746,7 +847,14 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
         }
         if (takes_arg && ++with_args > MODES_PER_LINE)
             continue;
-        if (bit) {
+        if (kind >= 0) {
+            char mask[MASK_MAX + 1];
+            mask_normalise(a, mask, sizeof mask);
+            if (list_edit(ch, kind, adding, mask, c->source) == 0)
+                change_add(&mc, adding ? '+' : '-', letter, mask);
+            else if (adding && ch->lists[kind].n >= LIST_MAX)
+                send_numeric(c, ERR_BANLISTFULL, "%s %c :Channel list is full", ch->name, letter);
+        } else if (bit) {
             if (adding != !!(ch->modes & bit)) {
                 ch->modes = adding ? ch->modes | bit : ch->modes & ~bit;
                 change_add(&mc, adding ? '+' : '-', letter, NULL);
@@ -933,7 +1041,7 @@ struct who_row {
     char prefix[3];
 };
 
-void chan_who(struct client *c, const char *name)
+void chan_who(struct client *c, const char *name, const struct who_query *q)
 {
     struct server *srv = client_srv(c);
     struct chan *ch = chan_get_locked(srv, name);
@@ -960,9 +1068,7 @@ void chan_who(struct client *c, const char *name)
         struct nick_info info;
         if (nick_info(srv, rows[i].nick, &info) < 0)
             continue;
-        send_numeric(c, RPL_WHOREPLY, "%s %s %s %s %s %s%s :0 %s", chname, info.user, info.host,
-                     srv->cfg.server_name, info.nick, info.away[0] ? "G" : "H", rows[i].prefix,
-                     info.realname);
+        who_reply(c, chname, &info, rows[i].prefix, q);
     }
     free(rows);
     send_numeric(c, RPL_ENDOFWHO, "%s :End of WHO list", chname);
@@ -1028,4 +1134,32 @@ int chan_count(struct server *srv)
     int n = (int)HASH_COUNT(srv->chans);
     pthread_mutex_unlock(&srv->chan_lock);
     return n;
+}
+
+int chan_send_status(struct client *c, const char *name, char status, struct event *m)
+{
+    struct server *srv = client_srv(c);
+    struct chan *ch = chan_get_locked(srv, name);
+    if (!ch)
+        return ERR_NOSUCHCHANNEL;
+    struct member *me = find_member(ch, c->id);
+    int err = 0;
+    if (!me && (ch->modes & CM_NOEXTERNAL))
+        err = ERR_CANNOTSENDTOCHAN;
+    else if ((ch->modes & CM_MODERATED) && !(me && (me->op || me->voice)))
+        err = ERR_CANNOTSENDTOCHAN;
+    if (!err) {
+        /* Ops are few: one item per recipient, posted under the channel lock, keeps them in
+         * the channel's order without a status field in every worker's replica. */
+        int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
+        struct member *t, *tmp;
+        HASH_ITER(hh, ch->members, t, tmp)
+        {
+            int wanted = status == '@' ? t->op : (t->op || t->voice);
+            if (wanted && (t->id != c->id || echo))
+                worker_post_event(srv, t->worker, t->id, m);
+        }
+    }
+    chan_put_locked(ch);
+    return err;
 }

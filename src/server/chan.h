@@ -27,6 +27,9 @@ void chan_quit(struct client *c, struct event *m);
 /* Records c's new nick (already in c->nick) in its channels and sends m (the NICK line) once
  * to everyone who shares one with c, and to c. */
 void chan_nick(struct client *c, struct event *m);
+/* STATUSMSG: sends m to the members of name with at least status ('@' ops, '+' voiced
+ * and ops). Returns 0 or an error numeric. */
+int chan_send_status(struct client *c, const char *name, char status, struct event *m);
 /* Sends m once to everyone who shares a channel with c (and to c too if self), in the order
  * of those channels; used for AWAY and SETNAME notices. */
 void chan_peers(struct client *c, struct event *m, int self);
@@ -49,7 +52,8 @@ void chan_kicked(struct client *c, uint64_t id);
 /* INVITE nick to name. */
 void chan_invite(struct client *c, const char *nick, const char *name);
 /* WHO for a channel: 352 lines and 315. */
-void chan_who(struct client *c, const char *name);
+struct who_query;
+void chan_who(struct client *c, const char *name, const struct who_query *q);
 /* WHOIS: the 319 lines listing who's channels that c may see. */
 struct nick_info;
 void chan_whois_channels(struct client *c, const struct nick_info *who);

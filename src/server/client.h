@@ -37,6 +37,7 @@ struct client {
     unsigned dirty : 1;     /* on w's flush list */
     unsigned stalled : 1;   /* on w's stalled list: input paused by flood or send queue */
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
+    unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned ping_pending : 1;
     unsigned caps;    /* CAP_* negotiated (caps.h) */
     unsigned variant; /* caps_variant(caps): how relayed lines are rendered for us */

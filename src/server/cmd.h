@@ -44,6 +44,12 @@ void cmd_lusers(struct client *c, struct ircmsg *m);
 void cmd_version(struct client *c, struct ircmsg *m);
 void cmd_time(struct client *c, struct ircmsg *m);
 void cmd_away(struct client *c, struct ircmsg *m);
+void cmd_whowas(struct client *c, struct ircmsg *m);
+void cmd_oper(struct client *c, struct ircmsg *m);
+void cmd_kill(struct client *c, struct ircmsg *m);
+void cmd_wallops(struct client *c, struct ircmsg *m);
+void cmd_announce(struct client *c, struct ircmsg *m);
+void cmd_rehash(struct client *c, struct ircmsg *m);
 /* The 005 ISUPPORT lines (in the welcome and after VERSION). */
 void cmd_isupport(struct client *c);
 

@@ -78,7 +78,13 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         if (!ev)
             continue;
         ev->tags_only = tags_only;
-        if (ircname_is_channel(target)) {
+        if ((target[0] == '@' || target[0] == '+') && ircname_is_channel(target + 1)) {
+            int err = chan_send_status(c, target + 1, target[0], ev);
+            if (err == ERR_CANNOTSENDTOCHAN && !quiet)
+                send_numeric(c, err, "%s :Cannot send to channel", target + 1);
+            else if (err && !quiet)
+                send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", target + 1);
+        } else if (ircname_is_channel(target)) {
             int err = chan_send(c, target, ev);
             if (err == ERR_CANNOTSENDTOCHAN && !quiet)
                 send_numeric(c, err, "%s :Cannot send to channel", target);

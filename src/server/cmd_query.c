@@ -1,6 +1,7 @@
 /* cmd_query: questions about users and the server: WHO, WHOIS, ISON, USERHOST, LUSERS,
  * VERSION, TIME; and the user's own state: AWAY and user MODE. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,6 +15,8 @@
 #include "numerics.h"
 #include "send.h"
 #include "server.h"
+#include "who.h"
+#include "whowas.h"
 #include "worker.h"
 
 static struct server *srv_of(struct client *c)
@@ -30,21 +33,47 @@ static int lookup(struct client *c, const char *nick, struct nick_info *info)
 void cmd_who(struct client *c, struct ircmsg *m)
 {
     const char *mask = m->nparams > 0 ? m->params[0] : "*";
+    struct who_query q;
+    who_parse(m->nparams > 1 ? m->params[1] : NULL, &q);
     if (ircname_is_channel(mask)) {
-        chan_who(c, mask);
+        chan_who(c, mask, &q);
         return;
     }
     struct nick_info info;
     if (lookup(c, mask, &info) == 0)
-        send_numeric(c, RPL_WHOREPLY, "* %s %s %s %s %s :0 %s", info.user, info.host,
-                     srv_of(c)->cfg.server_name, info.nick, info.away[0] ? "G" : "H",
-                     info.realname);
+        who_reply(c, "*", &info, "", &q);
     send_numeric(c, RPL_ENDOFWHO, "%s :End of WHO list", mask);
+}
+
+void cmd_whowas(struct client *c, struct ircmsg *m)
+{
+    struct whowas_entry found[WHOWAS_REPLIES];
+    int max = WHOWAS_REPLIES;
+    if (m->nparams > 1 && atoi(m->params[1]) > 0 && atoi(m->params[1]) < max)
+        max = atoi(m->params[1]);
+    int n = whowas_find(m->params[0], found, max);
+    if (n == 0)
+        send_numeric(c, ERR_WASNOSUCHNICK, "%s :There was no such nickname", m->params[0]);
+    for (int i = 0; i < n; i++) {
+        char when[64];
+        struct tm tm;
+        gmtime_r(&found[i].when, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        send_numeric(c, RPL_WHOWASUSER, "%s %s %s * :%s", found[i].nick, found[i].user,
+                     found[i].host, found[i].realname);
+        send_numeric(c, RPL_WHOISSERVER, "%s %s :%s", found[i].nick, srv_of(c)->cfg.server_name,
+                     when);
+    }
+    send_numeric(c, RPL_ENDOFWHOWAS, "%s :End of WHOWAS", m->params[0]);
 }
 
 void cmd_whois(struct client *c, struct ircmsg *m)
 {
     /* "WHOIS server nick" names a server first; with one server, the last parameter counts. */
+    if (m->nparams == 0 || m->params[m->nparams - 1][0] == '\0') {
+        send_numeric(c, ERR_NONICKNAMEGIVEN, ":No nickname given");
+        return;
+    }
     char *nicks = m->params[m->nparams - 1];
     char *save = NULL;
     for (char *nick = strtok_r(nicks, ",", &save); nick; nick = strtok_r(NULL, ",", &save)) {
@@ -58,7 +87,9 @@ void cmd_whois(struct client *c, struct ircmsg *m)
                      info.realname);
         chan_whois_channels(c, &info);
         send_numeric(c, RPL_WHOISSERVER, "%s %s :%s", info.nick, srv_of(c)->cfg.server_name,
-                     TCPCHAT_NETWORK " chat server");
+                     srv_of(c)->cfg.description);
+        if (info.oper)
+            send_numeric(c, RPL_WHOISOPERATOR, "%s :is an IRC operator", info.nick);
         if (info.away[0])
             send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
         send_numeric(c, RPL_ENDOFWHOIS, "%s :End of /WHOIS list", info.nick);
@@ -107,7 +138,7 @@ void cmd_lusers(struct client *c, struct ircmsg *m)
     int unknown = conns > users ? conns - users : 0;
     send_numeric(c, RPL_LUSERCLIENT, ":There are %d users and %d invisible on 1 servers",
                  users - invisible, invisible);
-    send_numeric(c, RPL_LUSEROP, "0 :operator(s) online");
+    send_numeric(c, RPL_LUSEROP, "%d :operator(s) online", nick_count_opers(srv));
     send_numeric(c, RPL_LUSERUNKNOWN, "%d :unknown connection(s)", unknown);
     send_numeric(c, RPL_LUSERCHANNELS, "%d :channels formed", chan_count(srv));
     send_numeric(c, RPL_LUSERME, ":I have %d clients and 0 servers", users);
@@ -175,7 +206,8 @@ static void user_mode(struct client *c, struct ircmsg *m)
     if (nick_info(srv_of(c), c->nick, &me) < 0)
         return;
     if (m->nparams < 2) {
-        send_numeric(c, RPL_UMODEIS, "+%s%s", me.invisible ? "i" : "", me.wallops ? "w" : "");
+        send_numeric(c, RPL_UMODEIS, "+%s%s%s", me.invisible ? "i" : "", me.oper ? "o" : "",
+                     me.wallops ? "w" : "");
         return;
     }
     int adding = 1, invisible = -1, wallops = -1, unknown = 0;
@@ -188,8 +220,19 @@ static void user_mode(struct client *c, struct ircmsg *m)
             continue;
         }
         int *slot = *p == 'i' ? &invisible : *p == 'w' ? &wallops : NULL;
-        if (*p == 'o' && !adding)
-            continue; /* de-opering oneself: nothing to do without operators yet */
+        if (*p == 'o' && !adding) {
+            /* De-opering oneself; +o only comes from OPER (and is silently ignored here). */
+            if (me.oper && n + 3 < sizeof applied) {
+                if (sign != '-')
+                    applied[n++] = sign = '-';
+                applied[n++] = 'o';
+                me.oper = 0;
+                nick_set_oper(srv_of(c), c->nick, c->id, 0);
+            }
+            continue;
+        }
+        if (*p == 'o')
+            continue;
         if (!slot) {
             unknown = 1;
             continue;
@@ -206,6 +249,8 @@ static void user_mode(struct client *c, struct ircmsg *m)
     if (unknown)
         send_numeric(c, ERR_UMODEUNKNOWNFLAG, ":Unknown MODE flag");
     nick_set_modes(srv_of(c), c->nick, c->id, invisible, wallops);
+    if (wallops >= 0)
+        c->wallops = wallops != 0;
     if (n)
         send_line(c, ":%s MODE %s :%s", c->nick, c->nick, applied);
 }

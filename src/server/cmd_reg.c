@@ -17,6 +17,7 @@
 #include "numerics.h"
 #include "send.h"
 #include "server.h"
+#include "whowas.h"
 #include "worker.h"
 
 static const struct config *cfg_of(const struct client *c)
@@ -40,17 +41,21 @@ void cmd_motd(struct client *c, struct ircmsg *m)
 
 void cmd_isupport(struct client *c)
 {
-    /* Every token here is true of this server (Modern IRC "Feature Advertisement"). */
+    /* Every token here is true of this server (Modern IRC "Feature Advertisement"); at most
+     * 13 tokens a line, so that a line keeps within 15 parameters. */
     send_numeric(c, RPL_ISUPPORT,
-                 "AWAYLEN=%d CASEMAPPING=rfc1459 CHANLIMIT=%s:%d CHANMODES=,k,l,imnst "
-                 "CHANNELLEN=%d CHANTYPES=%s KICKLEN=%d LINELEN=%d MODES=%d NETWORK=%s "
-                 "NICKLEN=%d :are supported by this server",
+                 "AWAYLEN=%d CASEMAPPING=rfc1459 CHANLIMIT=%s:%d CHANMODES=beI,k,l,imnst "
+                 "CHANNELLEN=%d CHANTYPES=%s EXCEPTS INVEX KICKLEN=%d "
+                 ":are supported by this server",
                  AWAY_MAX, IRC_CHANTYPES, CHANNELS_PER_USER, IRC_CHANNEL_MAX, IRC_CHANTYPES,
-                 KICK_MAX, IRC_LINE_MAX, MODES_PER_LINE, TCPCHAT_NETWORK, IRC_NICK_MAX);
+                 KICK_MAX);
     send_numeric(c, RPL_ISUPPORT,
-                 "PREFIX=(ov)@+ TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,"
-                 "NAMES:1,WHOIS:1,LIST: TOPICLEN=%d UTF8ONLY USERLEN=%d :are supported by this "
-                 "server",
+                 "LINELEN=%d MAXLIST=beI:%d MODES=%d NETWORK=%s NICKLEN=%d PREFIX=(ov)@+ "
+                 "STATUSMSG=@+ :are supported by this server",
+                 IRC_LINE_MAX, LIST_MAX, MODES_PER_LINE, TCPCHAT_NETWORK, IRC_NICK_MAX);
+    send_numeric(c, RPL_ISUPPORT,
+                 "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1,LIST: "
+                 "TOPICLEN=%d UTF8ONLY USERLEN=%d WHOX :are supported by this server",
                  TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX);
 }
 
@@ -217,6 +222,7 @@ void cmd_nick(struct client *c, struct ircmsg *m)
         try_register(c);
         return;
     }
+    whowas_add(c->nick, c->user, c->host, c->realname);
     struct event *change = event_new(NULL, ":%s NICK %s", c->source, nick);
     snprintf(c->nick, sizeof c->nick, "%s", nick);
     snprintf(c->source, sizeof c->source, "%s!%s@%s", c->nick, c->user, c->host);

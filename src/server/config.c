@@ -1,5 +1,6 @@
-/* config: command-line options of tcpchatd, checked strictly: a bad value is an error, never
- * silently a default. */
+/* config: the options of tcpchatd, from the config file (--config, read by conffile.c) and then
+ * the command line, checked strictly: a bad value is an error, never silently a default. A
+ * file key is the long option's name, so both go through one switch (apply). */
 #include "config.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "common/ircmsg.h"
 #include "common/ircname.h"
+#include "conffile.h"
 #include "defines.h"
 
 static const char usage_text[] =
@@ -18,7 +20,10 @@ static const char usage_text[] =
     "  -p, --port N            TCP port (default 6667)\n"
     "  -b, --bind ADDR         address to listen on (default: all IPv4 and IPv6)\n"
     "  -w, --workers N         worker threads (default: number of CPUs)\n"
+    "  -c, --config FILE       read settings and operators from FILE (INI); options override it\n"
+    "      --mkpasswd          read a password on stdin, print its hash for an [oper] entry\n"
     "      --server-name NAME  server name (default: host name)\n"
+    "      --description TEXT  one-line server description (WHOIS)\n"
     "      --motd FILE         message of the day\n"
     "      --default-channel C channel joined on login (default #lobby, '' for none)\n"
     "      --password PASS     server password (PASS) required to register\n"
@@ -50,13 +55,18 @@ enum {
     OPT_PING_INTERVAL,
     OPT_PING_TIMEOUT,
     OPT_LOG_LEVEL,
+    OPT_DESCRIPTION,
+    OPT_MKPASSWD,
 };
 
 static const struct option long_options[] = {
     {"port", required_argument, NULL, 'p'},
     {"bind", required_argument, NULL, 'b'},
     {"workers", required_argument, NULL, 'w'},
+    {"config", required_argument, NULL, 'c'},
+    {"mkpasswd", no_argument, NULL, OPT_MKPASSWD},
     {"server-name", required_argument, NULL, OPT_SERVER_NAME},
+    {"description", required_argument, NULL, OPT_DESCRIPTION},
     {"motd", required_argument, NULL, OPT_MOTD},
     {"default-channel", required_argument, NULL, OPT_DEFAULT_CHANNEL},
     {"password", required_argument, NULL, OPT_PASSWORD},
@@ -105,8 +115,8 @@ static int load_motd(struct config *cfg)
 {
     FILE *f = fopen(cfg->motd_path, "r");
     if (!f) {
-        fprintf(stderr, "tcpchatd: cannot read MOTD file %s: %s\n", cfg->motd_path,
-                strerror(errno));
+        snprintf(cfg->error, sizeof cfg->error, "cannot read MOTD file %s: %s", cfg->motd_path,
+                 strerror(errno));
         return -1;
     }
     cfg->motd = calloc(MOTD_LINES_MAX, sizeof *cfg->motd);
@@ -126,9 +136,130 @@ static int load_motd(struct config *cfg)
     return 0;
 }
 
-enum config_result config_parse(struct config *cfg, int argc, char **argv)
+/* The long name of option opt, for messages. */
+static const char *option_name(int opt)
 {
-    memset(cfg, 0, sizeof *cfg);
+    for (const struct option *o = long_options; o->name; o++) {
+        if (o->val == opt)
+            return o->name;
+    }
+    return "?";
+}
+
+/* Applies one option that takes a value. Returns NULL, or what is wrong with arg (a phrase
+ * that follows the option's name). */
+static const char *apply(struct config *cfg, int opt, const char *arg)
+{
+    static const char *const oom = "could not be stored: out of memory";
+    long v;
+    switch (opt) {
+    case 'p':
+        if (parse_long(arg, 1, 65535, &v) < 0)
+            return "wants a number from 1 to 65535";
+        cfg->port = (int)v;
+        return NULL;
+    case 'b':
+        return set_str(&cfg->bind, arg) ? oom : NULL;
+    case 'w':
+        if (parse_long(arg, 1, WORKERS_MAX, &v) < 0)
+            return "wants a number from 1 to 256";
+        cfg->workers = (int)v;
+        return NULL;
+    case 'c':
+        return set_str(&cfg->config_path, arg) ? oom : NULL;
+    case OPT_SERVER_NAME:
+        if (!server_name_valid(arg))
+            return "must be 1-63 characters without spaces or ,!@*?";
+        return set_str(&cfg->server_name, arg) ? oom : NULL;
+    case OPT_DESCRIPTION:
+        if (strlen(arg) > DESCRIPTION_MAX || strcspn(arg, "\r\n") != strlen(arg))
+            return "must be one line of at most 200 bytes";
+        return set_str(&cfg->description, arg) ? oom : NULL;
+    case OPT_MOTD:
+        return set_str(&cfg->motd_path, arg) ? oom : NULL;
+    case OPT_DEFAULT_CHANNEL:
+        if (arg[0] && !ircname_channel_valid(arg))
+            return "must be a valid channel name like #lobby, or ''";
+        return set_str(&cfg->default_channel, arg) ? oom : NULL;
+    case OPT_PASSWORD:
+        if (strlen(arg) == 0 || strlen(arg) > PASSWORD_MAX || strchr(arg, ' '))
+            return "must be 1-128 characters without spaces";
+        return set_str(&cfg->password, arg) ? oom : NULL;
+    case OPT_MAX_CLIENTS:
+        if (parse_long(arg, 1, 1000000, &v) < 0)
+            return "wants a number from 1 to 1000000";
+        cfg->max_clients = (int)v;
+        return NULL;
+    case OPT_SENDQ:
+        if (parse_long(arg, IRC_LINE_MAX, 1L << 30, &v) < 0)
+            return "wants a byte count from 512 to 1073741824";
+        cfg->sendq = (size_t)v;
+        return NULL;
+    case OPT_SENDQ_SOFT:
+        if (parse_long(arg, IRC_LINE_MAX, 1L << 30, &v) < 0)
+            return "wants a byte count from 512 to 1073741824";
+        cfg->sendq_soft = (size_t)v;
+        return NULL;
+    case OPT_RECVQ:
+        if (parse_long(arg, 1024, 1L << 24, &v) < 0)
+            return "wants a byte count from 1024 to 16777216";
+        cfg->recvq = (size_t)v;
+        return NULL;
+    case OPT_FLOOD_RATE:
+        if (parse_long(arg, 1, 1000000, &v) < 0)
+            return "wants a number of lines per second from 1 to 1000000";
+        cfg->flood_rate = (double)v;
+        return NULL;
+    case OPT_FLOOD_BURST:
+        if (parse_long(arg, 1, 1000000, &v) < 0)
+            return "wants a number of lines from 1 to 1000000";
+        cfg->flood_burst = (double)v;
+        return NULL;
+    case OPT_REG_TIMEOUT:
+        if (parse_long(arg, 1, 3600, &v) < 0)
+            return "wants seconds from 1 to 3600";
+        cfg->reg_timeout = (int)v;
+        return NULL;
+    case OPT_PING_INTERVAL:
+        if (parse_long(arg, 1, 86400, &v) < 0)
+            return "wants seconds from 1 to 86400";
+        cfg->ping_interval = (int)v;
+        return NULL;
+    case OPT_PING_TIMEOUT:
+        if (parse_long(arg, 1, 86400, &v) < 0)
+            return "wants seconds from 1 to 86400";
+        cfg->ping_timeout = (int)v;
+        return NULL;
+    case OPT_LOG_LEVEL:
+        if (log_parse_level(arg, &cfg->log_level) < 0)
+            return "wants error, warn, info or debug";
+        return NULL;
+    }
+    return "is not a setting";
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char *why, size_t whylen)
+{
+    const char *shown = key; /* as the file spells it */
+    if (strcmp(key, "name") == 0)
+        key = "server-name";
+    for (const struct option *o = long_options; o->name; o++) {
+        /* --config and --mkpasswd only make sense on the command line. */
+        if (strcmp(o->name, key) != 0 || o->has_arg != required_argument || o->val == 'c')
+            continue;
+        const char *bad = apply(cfg, o->val, value);
+        if (bad) {
+            snprintf(why, whylen, "%s %s (got '%s')", shown, bad, value);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(why, whylen, "unknown key '%s'", key);
+    return -1;
+}
+
+static void set_defaults(struct config *cfg)
+{
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->port = DEFAULT_PORT;
     cfg->workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (int)cpus;
@@ -142,121 +273,68 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv)
     cfg->ping_interval = DEFAULT_PING_INTERVAL;
     cfg->ping_timeout = DEFAULT_PING_TIMEOUT;
     cfg->log_level = LOG_INFO;
+}
+
+enum config_result config_load(struct config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof *cfg);
+    set_defaults(cfg);
     char host[256] = "localhost";
     if (gethostname(host, sizeof host - 1) != 0 || !server_name_valid(host))
         strcpy(host, "localhost");
-    if (set_str(&cfg->server_name, host) || set_str(&cfg->default_channel, DEFAULT_CHANNEL))
+    if (set_str(&cfg->server_name, host) || set_str(&cfg->default_channel, DEFAULT_CHANNEL) ||
+        set_str(&cfg->description, DEFAULT_DESCRIPTION)) {
+        snprintf(cfg->error, sizeof cfg->error, "out of memory");
         return CONFIG_ERROR;
+    }
 
-    optind = 1;
+    /* First pass: --help, --version, --mkpasswd and --config, so that the file is read before
+     * the other options, which override it. Errors wait for the second pass. */
     int c;
-    long v;
-    while ((c = getopt_long(argc, argv, "p:b:w:hV", long_options, NULL)) != -1) {
-        const char *bad = NULL;
-        switch (c) {
-        case 'p':
-            if (parse_long(optarg, 1, 65535, &v) < 0)
-                bad = "--port wants a number from 1 to 65535";
-            cfg->port = (int)v;
-            break;
-        case 'b':
-            if (set_str(&cfg->bind, optarg))
-                return CONFIG_ERROR;
-            break;
-        case 'w':
-            if (parse_long(optarg, 1, WORKERS_MAX, &v) < 0)
-                bad = "--workers wants a number from 1 to 256";
-            cfg->workers = (int)v;
-            break;
-        case OPT_SERVER_NAME:
-            if (!server_name_valid(optarg))
-                bad = "--server-name must be 1-63 characters without spaces or ,!@*?";
-            else if (set_str(&cfg->server_name, optarg))
-                return CONFIG_ERROR;
-            break;
-        case OPT_MOTD:
-            if (set_str(&cfg->motd_path, optarg))
-                return CONFIG_ERROR;
-            break;
-        case OPT_DEFAULT_CHANNEL:
-            if (optarg[0] && !ircname_channel_valid(optarg))
-                bad = "--default-channel must be a valid channel name like #lobby, or ''";
-            else if (set_str(&cfg->default_channel, optarg))
-                return CONFIG_ERROR;
-            break;
-        case OPT_PASSWORD:
-            if (strlen(optarg) == 0 || strlen(optarg) > PASSWORD_MAX || strchr(optarg, ' '))
-                bad = "--password must be 1-128 characters without spaces";
-            else if (set_str(&cfg->password, optarg))
-                return CONFIG_ERROR;
-            break;
-        case OPT_MAX_CLIENTS:
-            if (parse_long(optarg, 1, 1000000, &v) < 0)
-                bad = "--max-clients wants a number from 1 to 1000000";
-            cfg->max_clients = (int)v;
-            break;
-        case OPT_SENDQ:
-            if (parse_long(optarg, IRC_LINE_MAX, 1L << 30, &v) < 0)
-                bad = "--sendq wants a byte count from 512 to 1073741824";
-            cfg->sendq = (size_t)v;
-            break;
-        case OPT_SENDQ_SOFT:
-            if (parse_long(optarg, IRC_LINE_MAX, 1L << 30, &v) < 0)
-                bad = "--sendq-soft wants a byte count from 512 to 1073741824";
-            cfg->sendq_soft = (size_t)v;
-            break;
-        case OPT_RECVQ:
-            if (parse_long(optarg, 1024, 1L << 24, &v) < 0)
-                bad = "--recvq wants a byte count from 1024 to 16777216";
-            cfg->recvq = (size_t)v;
-            break;
-        case OPT_FLOOD_RATE:
-            if (parse_long(optarg, 1, 1000000, &v) < 0)
-                bad = "--flood-rate wants a number of lines per second from 1 to 1000000";
-            cfg->flood_rate = (double)v;
-            break;
-        case OPT_FLOOD_BURST:
-            if (parse_long(optarg, 1, 1000000, &v) < 0)
-                bad = "--flood-burst wants a number of lines from 1 to 1000000";
-            cfg->flood_burst = (double)v;
-            break;
-        case OPT_REG_TIMEOUT:
-            if (parse_long(optarg, 1, 3600, &v) < 0)
-                bad = "--reg-timeout wants seconds from 1 to 3600";
-            cfg->reg_timeout = (int)v;
-            break;
-        case OPT_PING_INTERVAL:
-            if (parse_long(optarg, 1, 86400, &v) < 0)
-                bad = "--ping-interval wants seconds from 1 to 86400";
-            cfg->ping_interval = (int)v;
-            break;
-        case OPT_PING_TIMEOUT:
-            if (parse_long(optarg, 1, 86400, &v) < 0)
-                bad = "--ping-timeout wants seconds from 1 to 86400";
-            cfg->ping_timeout = (int)v;
-            break;
-        case OPT_LOG_LEVEL:
-            if (log_parse_level(optarg, &cfg->log_level) < 0)
-                bad = "--log-level wants error, warn, info or debug";
-            break;
-        case 'h':
+    opterr = 0;
+    optind = 0; /* glibc: 0 also resets getopt's internal state, for a second run */
+    while ((c = getopt_long(argc, argv, "p:b:w:c:hV", long_options, NULL)) != -1) {
+        if (c == 'h') {
             fputs(usage_text, stdout);
             return CONFIG_EXIT_OK;
-        case 'V':
+        }
+        if (c == 'V') {
             printf("tcpchatd %s\n", TCPCHAT_VERSION);
             return CONFIG_EXIT_OK;
-        default:
-            fputs("Try 'tcpchatd --help' for the options.\n", stderr);
+        }
+        if (c == OPT_MKPASSWD)
+            cfg->mkpasswd = 1;
+        if (c == 'c' && set_str(&cfg->config_path, optarg)) {
+            snprintf(cfg->error, sizeof cfg->error, "out of memory");
             return CONFIG_ERROR;
         }
+    }
+    if (cfg->mkpasswd)
+        return CONFIG_OK;
+    if (cfg->config_path && conffile_load(cfg, cfg->config_path) < 0)
+        return CONFIG_ERROR;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "p:b:w:c:hV", long_options, NULL)) != -1) {
+        if (c == 'c' || c == OPT_MKPASSWD)
+            continue;
+        if (c == '?' || c == ':') {
+            const char *what = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+            snprintf(cfg->error, sizeof cfg->error,
+                     "bad option or missing value: '%s'\nTry 'tcpchatd --help' for the options.",
+                     what);
+            return CONFIG_ERROR;
+        }
+        const char *bad = apply(cfg, c, optarg);
         if (bad) {
-            fprintf(stderr, "tcpchatd: %s (got '%s')\n", bad, optarg);
+            snprintf(cfg->error, sizeof cfg->error, "--%s %s (got '%s')", option_name(c), bad,
+                     optarg);
             return CONFIG_ERROR;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "tcpchatd: unexpected argument '%s'\nTry 'tcpchatd --help'.\n",
-                argv[optind]);
+        snprintf(cfg->error, sizeof cfg->error, "unexpected argument '%s'\nTry 'tcpchatd --help'.",
+                 argv[optind]);
         return CONFIG_ERROR;
     }
     if (cfg->sendq_soft > cfg->sendq)
@@ -266,10 +344,64 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv)
     return CONFIG_OK;
 }
 
+enum config_result config_parse(struct config *cfg, int argc, char **argv)
+{
+    enum config_result r = config_load(cfg, argc, argv);
+    if (r == CONFIG_ERROR)
+        fprintf(stderr, "tcpchatd: %s\n", cfg->error[0] ? cfg->error : "out of memory");
+    return r;
+}
+
+void config_take_reloadable(struct config *live, struct config *fresh)
+{
+    /* Swapped, not copied: fresh then owns the old strings and arrays, and frees them. */
+#define SWAP(field)                                                                                \
+    do {                                                                                           \
+        __typeof__(live->field) tmp_ = live->field;                                                \
+        live->field = fresh->field;                                                                \
+        fresh->field = tmp_;                                                                       \
+    } while (0)
+    SWAP(description);
+    SWAP(motd_path);
+    SWAP(default_channel);
+    SWAP(password);
+    SWAP(max_clients);
+    SWAP(sendq);
+    SWAP(sendq_soft);
+    SWAP(recvq);
+    SWAP(flood_rate);
+    SWAP(flood_burst);
+    SWAP(reg_timeout);
+    SWAP(ping_interval);
+    SWAP(ping_timeout);
+    SWAP(log_level);
+    SWAP(motd);
+    SWAP(motd_lines);
+    SWAP(opers);
+    SWAP(nopers);
+#undef SWAP
+}
+
+const struct config_oper *config_find_oper(const struct config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->nopers; i++) {
+        if (strcmp(cfg->opers[i].name, name) == 0)
+            return &cfg->opers[i];
+    }
+    return NULL;
+}
+
 void config_free(struct config *cfg)
 {
     free(cfg->bind);
     free(cfg->server_name);
+    free(cfg->description);
+    free(cfg->config_path);
+    for (int i = 0; i < cfg->nopers; i++) {
+        free(cfg->opers[i].hash);
+        free(cfg->opers[i].host);
+    }
+    free(cfg->opers);
     free(cfg->motd_path);
     free(cfg->default_channel);
     free(cfg->password);

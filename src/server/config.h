@@ -1,16 +1,29 @@
-/* config: tcpchatd's settings, from the command line. */
+/* config: tcpchatd's settings, from the config file (conffile.c) and the command line, which
+ * overrides the file. The workers read them without a lock: only rehash.c changes them, while
+ * every worker is parked (see rehash.h). */
 #ifndef TCPCHAT_CONFIG_H
 #define TCPCHAT_CONFIG_H
 
 #include <stddef.h>
 
 #include "common/log.h"
+#include "defines.h"
+
+/* One [oper "name"] entry of the config file. */
+struct config_oper {
+    char name[OPER_NAME_MAX + 1];
+    char *hash; /* crypto_pwhash_str() output ($argon2id$...) */
+    char *host; /* mask matched against user@host (or host, when it has no '@'); "*" default */
+    int line;   /* where the section starts, for error messages */
+};
 
 struct config {
     int port;
     char *bind; /* NULL: every address */
     int workers;
     char *server_name;
+    char *description;     /* the server's one-line description (WHOIS 312) */
+    char *config_path;     /* --config FILE, or NULL */
     char *motd_path;       /* NULL: no MOTD (422) */
     char *default_channel; /* "" or NULL: no auto-join */
     char *password;        /* NULL: no server password */
@@ -24,9 +37,13 @@ struct config {
     int ping_interval;
     int ping_timeout;
     enum log_level log_level;
-    /* Loaded from motd_path at start-up. */
+    /* Loaded from motd_path at start-up and at each rehash. */
     char **motd;
     int motd_lines;
+    struct config_oper *opers; /* from the config file */
+    int nopers;
+    int mkpasswd;                 /* --mkpasswd: hash a password and exit */
+    char error[CONFIG_ERROR_MAX]; /* why config_load failed */
 };
 
 enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_ERROR };
@@ -34,6 +51,17 @@ enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_ERROR };
 /* Fills cfg from argv. CONFIG_EXIT_OK after --help/--version (already printed); CONFIG_ERROR
  * after printing the reason on stderr. */
 enum config_result config_parse(struct config *cfg, int argc, char **argv);
+/* Like config_parse, but prints nothing on error: the reason is left in cfg->error (the
+ * rehash path, which reports it itself). */
+enum config_result config_load(struct config *cfg, int argc, char **argv);
+/* Sets one option by its long name ("port", "sendq"...; "name" is "server-name") to value, as
+ * the command line would. Returns 0, or -1 with the reason in why. */
+int config_set(struct config *cfg, const char *key, const char *value, char *why, size_t whylen);
+/* Moves the settings that may change while the server runs (everything but port, bind,
+ * workers and server name) from fresh into live; fresh gets live's old ones, to be freed. */
+void config_take_reloadable(struct config *live, struct config *fresh);
+/* The operator entry called name, or NULL. */
+const struct config_oper *config_find_oper(const struct config *cfg, const char *name);
 void config_free(struct config *cfg);
 
 #endif

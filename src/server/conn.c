@@ -22,6 +22,7 @@
 #include "mailbox.h"
 #include "nick.h"
 #include "server.h"
+#include "whowas.h"
 #include "worker.h"
 
 static const struct config *conn_cfg(const struct client *c)
@@ -256,6 +257,8 @@ void conn_close(struct client *c)
     atomic_fetch_sub(&w->nconns, 1);
     if (c->has_nick)
         nick_release(srv, c->nick, c->id);
+    if (c->registered)
+        whowas_add(c->nick, c->user, c->host, c->realname);
     struct event *quit =
         c->registered ? event_new(NULL, ":%s QUIT :%s", c->source, c->close_reason) : NULL;
     chan_quit(c, quit); /* posts our own MB_QUIT, which frees c when it comes back */

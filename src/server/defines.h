@@ -17,6 +17,7 @@
 #define DEFAULT_REG_TIMEOUT   60            /* seconds to finish NICK/USER */
 #define DEFAULT_PING_INTERVAL 120           /* idle seconds before we PING */
 #define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
+#define DEFAULT_DESCRIPTION   TCPCHAT_NETWORK " chat server" /* WHOIS 312 */
 
 #define WORKERS_MAX       256
 #define LISTEN_BACKLOG    1024
@@ -29,13 +30,28 @@
 #define AWAY_MAX          200 /* AWAYLEN */
 #define KEY_MAX           23  /* channel key length (ircu/Solanum use 23) */
 #define INVITES_MAX       32  /* pending invitations kept per channel; the oldest goes first */
-#define MODES_PER_LINE    4   /* MODES: parameter-taking modes applied per MODE command */
-#define CHANNELS_PER_USER 50  /* CHANLIMIT */
-#define TARGETS_MAX       4   /* TARGMAX for PRIVMSG and NOTICE */
+#define MASK_MAX          (SOURCE_MAX + 8) /* a +b/+e/+I mask */
+#define LIST_MAX          100              /* entries per +b, +e and +I list (MAXLIST) */
+#define WHOWAS_MAX        1024             /* nicknames remembered for WHOWAS */
+#define WHOWAS_REPLIES    10               /* entries one WHOWAS returns at most */
+#define MODES_PER_LINE    4  /* MODES: parameter-taking modes applied per MODE command */
+#define CHANNELS_PER_USER 50 /* CHANLIMIT */
+#define TARGETS_MAX       4  /* TARGMAX for PRIVMSG and NOTICE */
 #define PASSWORD_MAX      128
 #define MOTD_LINES_MAX    100 /* lines of the MOTD file sent; the rest is ignored */
 #define MOTD_LINE_MAX     400 /* bytes of one MOTD line sent */
 #define ANNOUNCE_MAX      400 /* bytes of one console announcement sent */
+#define DESCRIPTION_MAX   200 /* bytes of the server description */
+#define OPER_NAME_MAX     32  /* name of an [oper "name"] entry, the first OPER parameter */
+#define OPERS_MAX         256 /* operator entries in a config file */
+#define KILL_REASON_MAX   200 /* bytes of a KILL reason kept */
+#define CONFIG_ERROR_MAX  512 /* "FILE:LINE: what is wrong" */
+/* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
+ * keep its worker busy verifying guesses. */
+#define OPER_PENALTY 10
+
+#define REHASH_PAUSE_MS    5000 /* longest a rehash waits for every worker to park */
+#define REHASH_WAITING_MAX 16   /* REHASH senders told the outcome; more just get 382 */
 
 #define TICK_MS           1000 /* timer scan for registration and ping timeouts */
 #define STALL_TICK_MS     50   /* retry interval for clients paused by flood or send queue */

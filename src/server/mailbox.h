@@ -23,6 +23,9 @@ enum mb_kind {
     MB_ANNOUNCE, /* text to every local client as a NOTICE from the server */
     MB_NEW_CONN, /* fd: a freshly accepted connection for this worker */
     MB_SHUTDOWN, /* say goodbye to every client and stop */
+    MB_KILL,     /* close target (an operator's KILL) with text as the reason */
+    MB_WALLOPS,  /* ev to every local client with user mode +w */
+    MB_REHASH,   /* park until the config reload is done; target is the gate's generation */
 };
 
 struct mb_item {
@@ -34,7 +37,7 @@ struct mb_item {
     uint64_t target;   /* client id the event is about, or 0 */
     int target_worker; /* worker owning target, -1 if none */
     int fd;            /* MB_NEW_CONN */
-    char *text;        /* MB_ANNOUNCE (owned), MB_NEW_CONN: peer address (owned) */
+    char *text;        /* MB_ANNOUNCE, MB_KILL (owned), MB_NEW_CONN: peer address (owned) */
     int nchans;
     uint64_t chans[]; /* channel ids */
 };

@@ -1,9 +1,11 @@
 /* main: tcpchatd's entry point. Parses the options, opens the listening sockets, starts the
  * workers, then runs the acceptor: new connections go to the least loaded worker; lines typed
- * on stdin become announcements to everyone; SIGINT/SIGTERM start an orderly shutdown. */
+ * on stdin become announcements to everyone; SIGHUP and the REHASH command reload the config
+ * file (rehash.c); SIGINT/SIGTERM start an orderly shutdown. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +21,16 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/utf8.h"
+#include "conffile.h"
 #include "config.h"
 #include "defines.h"
 #include "nick.h"
+#include "rehash.h"
 #include "server.h"
 #include "worker.h"
 
 /* epoll tags for the acceptor's own descriptors. */
-enum { EV_SIGNAL = -1, EV_STDIN = -2 };
+enum { EV_SIGNAL = -1, EV_STDIN = -2, EV_REHASH = -3 };
 
 struct acceptor {
     struct server *srv;
@@ -148,9 +152,19 @@ static void run(struct acceptor *a, int sigfd)
             int tag = evs[i].data.fd;
             if (tag == EV_SIGNAL) {
                 struct signalfd_siginfo si;
-                if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-                    log_info("got %s, shutting down", strsignal((int)si.ssi_signo));
+                if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+                    continue;
+                if (si.ssi_signo == SIGHUP) {
+                    log_info("got SIGHUP, reloading the configuration");
+                    rehash_run(a->srv);
+                    continue;
+                }
+                log_info("got %s, shutting down", strsignal((int)si.ssi_signo));
                 return;
+            }
+            if (tag == EV_REHASH) {
+                rehash_run(a->srv);
+                continue;
             }
             if (tag == EV_STDIN) {
                 if (read_console(a) < 0) {
@@ -188,9 +202,24 @@ static int server_init(struct server *srv)
     return 0;
 }
 
+/* --mkpasswd: a password on stdin, its hash on stdout. */
+static int mkpasswd(void)
+{
+    char why[CONFIG_ERROR_MAX];
+    if (conffile_mkpasswd(stdin, stdout, why, sizeof why) < 0) {
+        fprintf(stderr, "tcpchatd: %s\n", why);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct server srv;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "tcpchatd: cannot initialise libsodium\n");
+        return 1;
+    }
     switch (config_parse(&srv.cfg, argc, argv)) {
     case CONFIG_OK:
         break;
@@ -201,13 +230,19 @@ int main(int argc, char **argv)
         config_free(&srv.cfg);
         return 1;
     }
+    if (srv.cfg.mkpasswd) {
+        config_free(&srv.cfg);
+        return mkpasswd();
+    }
     log_set_level(srv.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
-    /* Block the stop signals in every thread; the acceptor takes them from a signalfd. */
+    /* Block the stop and reload signals in every thread; the acceptor takes them from a
+     * signalfd. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     struct acceptor a = {.srv = &srv, .spare_fd = -1};
@@ -222,12 +257,13 @@ int main(int argc, char **argv)
     int sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
     a.epfd = epoll_create1(EPOLL_CLOEXEC);
     a.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (sigfd < 0 || a.epfd < 0 || server_init(&srv) < 0 ||
+    if (sigfd < 0 || a.epfd < 0 || server_init(&srv) < 0 || rehash_init(&srv, argc, argv) < 0 ||
         linebuf_init(&a.console, ANNOUNCE_MAX * 4, ANNOUNCE_MAX * 4 + 1) < 0) {
         fprintf(stderr, "tcpchatd: cannot start: %s\n", strerror(errno));
         return 1;
     }
     watch(a.epfd, sigfd, EV_SIGNAL);
+    watch(a.epfd, rehash_fd(&srv), EV_REHASH);
     for (int i = 0; i < a.nlisten; i++)
         watch(a.epfd, a.listen_fds[i], i);
     int started = 0;
@@ -253,6 +289,7 @@ int main(int argc, char **argv)
         worker_destroy(&srv.workers[i]);
     chan_table_free(&srv);
     nick_table_free(&srv);
+    rehash_free(&srv);
     free(srv.workers);
     linebuf_free(&a.console);
     close(a.epfd);

@@ -154,3 +154,25 @@ void nick_table_free(struct server *srv)
         free(e);
     }
 }
+
+void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper)
+{
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e = mine_locked(srv, nick, id);
+    if (e)
+        e->info.oper = oper != 0;
+    pthread_mutex_unlock(&srv->nick_lock);
+}
+
+int nick_count_opers(struct server *srv)
+{
+    int n = 0;
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e, *tmp;
+    HASH_ITER(hh, srv->nicks, e, tmp)
+    {
+        n += e->info.registered && e->info.oper;
+    }
+    pthread_mutex_unlock(&srv->nick_lock);
+    return n;
+}

@@ -23,6 +23,7 @@ struct nick_info {
     unsigned registered : 1;
     unsigned invisible : 1;
     unsigned wallops : 1;
+    unsigned oper : 1; /* user mode +o: OPER succeeded */
 };
 
 /* Claims nick for the client, releasing old (may be NULL or "") in the same step, so the
@@ -44,6 +45,10 @@ void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char
 void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invisible, int wallops);
 /* Users holding a nick that finished registration, and of those the invisible ones. */
 void nick_count(struct server *srv, int *users, int *invisible);
+/* Sets (1) or clears (0) user mode o. */
+void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper);
+/* Registered users with user mode o (LUSERS 252). */
+int nick_count_opers(struct server *srv);
 /* Frees the table (at exit, with no worker running). */
 void nick_table_free(struct server *srv);
 

@@ -22,6 +22,7 @@
 #define RPL_NOWAWAY           306
 #define RPL_WHOISUSER         311
 #define RPL_WHOISSERVER       312
+#define RPL_WHOISOPERATOR     313
 #define RPL_ENDOFWHO          315
 #define RPL_ENDOFWHOIS        318
 #define RPL_WHOISCHANNELS     319
@@ -32,9 +33,17 @@
 #define RPL_CREATIONTIME      329
 #define RPL_TOPICWHOTIME      333
 #define RPL_INVITING          341
+#define RPL_INVITELIST        346
+#define RPL_EXCEPTLIST        348
+#define RPL_BANLIST           367
+#define ERR_BANNEDFROMCHAN    474
+#define ERR_BANLISTFULL       478
 #define RPL_ENDOFINVITELIST   347
 #define RPL_ENDOFEXCEPTLIST   349
 #define RPL_VERSION           351
+#define RPL_WHOSPCRPL         354
+#define RPL_ENDOFWHOWAS       369
+#define RPL_WHOWASUSER        314
 #define RPL_WHOREPLY          352
 #define RPL_ENDOFBANLIST      368
 #define RPL_TIME              391
@@ -58,6 +67,7 @@
 #define RPL_ENDOFMOTD         376
 #define ERR_UNKNOWNERROR      400
 #define ERR_NOSUCHNICK        401
+#define ERR_WASNOSUCHNICK     406
 #define ERR_NOSUCHCHANNEL     403
 #define ERR_CANNOTSENDTOCHAN  404
 #define ERR_TOOMANYCHANNELS   405
@@ -77,5 +87,9 @@
 #define ERR_NEEDMOREPARAMS    461
 #define ERR_ALREADYREGISTERED 462
 #define ERR_PASSWDMISMATCH    464
+#define RPL_YOUREOPER         381
+#define RPL_REHASHING         382
+#define ERR_NOPRIVILEGES      481
+#define ERR_NOOPERHOST        491
 
 #endif

@@ -13,9 +13,10 @@
 struct worker;
 struct nick_entry;
 struct chan;
+struct rehash;
 
 struct server {
-    struct config cfg; /* read-only once the workers run */
+    struct config cfg; /* read-only for the workers; changed only by rehash.c, with them parked */
     int nworkers;
     struct worker *workers; /* array of nworkers */
     char created[64];       /* start time, for RPL_CREATED */
@@ -28,7 +29,8 @@ struct server {
 
     atomic_uint_fast64_t next_client_id; /* ids are unique for the server's life */
     atomic_uint_fast64_t next_chan_id;
-    atomic_int nclients; /* open connections, for --max-clients */
+    atomic_int nclients;   /* open connections, for --max-clients */
+    struct rehash *rehash; /* config reload (rehash.c); changes cfg with the workers parked */
 };
 
 #endif

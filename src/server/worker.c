@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "conn.h"
 #include "msg.h"
+#include "rehash.h"
 #include "server.h"
 
 /* A replica of one channel's members on this worker: only the local ones. Updated solely by
@@ -156,6 +157,17 @@ static void announce(struct worker *w, const char *text)
     }
 }
 
+/* WALLOPS: to every local user with user mode +w. */
+static void wallops(struct worker *w, struct event *ev)
+{
+    struct client *c, *tmp;
+    HASH_ITER(hh, w->clients, c, tmp)
+    {
+        if (!c->dead && c->registered && c->wallops)
+            conn_send_event(c, ev);
+    }
+}
+
 static void handle_item(struct worker *w, struct mb_item *it)
 {
     struct client *target = NULL;
@@ -228,6 +240,16 @@ static void handle_item(struct worker *w, struct mb_item *it)
         break;
     case MB_SHUTDOWN:
         w->stopping = 1;
+        break;
+    case MB_KILL:
+        if (target)
+            conn_close_later(target, it->text);
+        break;
+    case MB_WALLOPS:
+        wallops(w, it->ev);
+        break;
+    case MB_REHASH:
+        rehash_park(w->srv, it->target);
         break;
     }
 }
@@ -426,6 +448,29 @@ void worker_post_announce(struct server *srv, const char *text)
             free(it);
             continue;
         }
+        mailbox_post(&srv->workers[i].mb, it);
+    }
+}
+
+void worker_post_kill(struct server *srv, int worker, uint64_t id, const char *reason)
+{
+    struct mb_item *it = mailbox_item_new(MB_KILL, 0);
+    if (!it || !(it->text = strdup(reason))) {
+        free(it);
+        return;
+    }
+    it->target = id;
+    it->target_worker = worker;
+    mailbox_post(&srv->workers[worker].mb, it);
+}
+
+void worker_post_wallops(struct server *srv, struct event *ev)
+{
+    for (int i = 0; i < srv->nworkers; i++) {
+        struct mb_item *it = mailbox_item_new(MB_WALLOPS, 0);
+        if (!it)
+            continue;
+        it->ev = event_ref(ev);
         mailbox_post(&srv->workers[i].mb, it);
     }
 }

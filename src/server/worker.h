@@ -53,6 +53,10 @@ struct event;
 void worker_post_event(struct server *srv, int worker, uint64_t id, struct event *ev);
 /* Sends text to every client of every worker as a NOTICE from the server. */
 void worker_post_announce(struct server *srv, const char *text);
+/* Closes client id on worker with reason (KILL); nothing if it has gone. */
+void worker_post_kill(struct server *srv, int worker, uint64_t id, const char *reason);
+/* Sends ev to every client of every worker that has user mode +w. */
+void worker_post_wallops(struct server *srv, struct event *ev);
 /* Tells w to say goodbye to its clients and stop. */
 void worker_post_shutdown(struct worker *w);
 #endif

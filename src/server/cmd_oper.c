@@ -1,0 +1,129 @@
+/* cmd_oper: operator commands: OPER to become one (entries and argon2id hashes from the config
+ * file), then KILL, WALLOPS, ANNOUNCE (a server NOTICE to everyone: the console announcement,
+ * remotely) and REHASH. Whether a user is an operator is user mode +o in the nick table. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "event.h"
+#include "nick.h"
+#include "numerics.h"
+#include "rehash.h"
+#include "send.h"
+#include "server.h"
+#include "worker.h"
+
+static struct server *srv_of(struct client *c)
+{
+    return c->w->srv;
+}
+
+/* 1 if c has user mode +o; else tells c so (481) and returns 0. */
+static int need_oper(struct client *c)
+{
+    struct nick_info me;
+    if (nick_info(srv_of(c), c->nick, &me) == 0 && me.id == c->id && me.oper)
+        return 1;
+    send_numeric(c, ERR_NOPRIVILEGES, ":Permission Denied- You're not an IRC operator");
+    return 0;
+}
+
+/* An entry's host mask: "user@host" masks match c's user@host, others c's host alone. */
+static int host_allowed(struct client *c, const struct config_oper *o)
+{
+    const char *mask = o->host ? o->host : "*";
+    if (!strchr(mask, '@'))
+        return ircname_match(mask, c->host);
+    char userhost[USER_MAX + 1 + HOST_MAX + 1];
+    snprintf(userhost, sizeof userhost, "%s@%s", c->user, c->host);
+    return ircname_match(mask, userhost);
+}
+
+void cmd_oper(struct client *c, struct ircmsg *m)
+{
+    const char *name = m->params[0], *password = m->params[1];
+    /* The entry is read in place: srv->cfg only changes while this worker is parked. */
+    const struct config_oper *o = config_find_oper(&srv_of(c)->cfg, name);
+    if (!o || !host_allowed(c, o)) {
+        send_numeric(c, ERR_NOOPERHOST, ":No O-lines for your host");
+        return;
+    }
+    /* Verifying costs this worker tens of milliseconds by design; charge the client's flood
+     * allowance for it so that guessing cannot monopolise the worker. */
+    c->tokens -= OPER_PENALTY;
+    if (crypto_pwhash_str_verify(o->hash, password, strlen(password)) != 0) {
+        log_warn("failed OPER as %s by %s", name, c->source);
+        send_numeric(c, ERR_PASSWDMISMATCH, ":Password incorrect");
+        return;
+    }
+    nick_set_oper(srv_of(c), c->nick, c->id, 1);
+    log_info("%s is now an IRC operator (OPER %s)", c->source, name);
+    send_numeric(c, RPL_YOUREOPER, ":You are now an IRC operator");
+    send_line(c, ":%s MODE %s :+o", c->nick, c->nick);
+}
+
+void cmd_kill(struct client *c, struct ircmsg *m)
+{
+    if (!need_oper(c))
+        return;
+    struct nick_info victim;
+    if (nick_info(srv_of(c), m->params[0], &victim) < 0 || !victim.registered) {
+        send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", m->params[0]);
+        return;
+    }
+    char reason[KILL_REASON_MAX + 1];
+    size_t n = strlen(m->params[1]);
+    if (n > KILL_REASON_MAX)
+        n = utf8_trim(m->params[1], KILL_REASON_MAX);
+    memcpy(reason, m->params[1], n);
+    reason[n] = '\0';
+    log_info("%s killed %s: %s", c->source, victim.nick, reason);
+    /* Both items go to the victim's mailbox in this order: the KILL line is queued before
+     * the connection closes with its ERROR. */
+    struct event *ev = event_new(NULL, ":%s KILL %s :%s", c->source, victim.nick, reason);
+    if (ev)
+        worker_post_event(srv_of(c), victim.worker, victim.id, ev);
+    event_unref(ev);
+    char why[sizeof c->close_reason];
+    snprintf(why, sizeof why, "Killed (%s (%s))", c->nick, reason);
+    worker_post_kill(srv_of(c), victim.worker, victim.id, why);
+}
+
+void cmd_wallops(struct client *c, struct ircmsg *m)
+{
+    if (!need_oper(c))
+        return;
+    struct event *ev = event_new(NULL, ":%s WALLOPS :%s", c->source, m->params[0]);
+    if (ev)
+        worker_post_wallops(srv_of(c), ev);
+    event_unref(ev);
+}
+
+void cmd_announce(struct client *c, struct ircmsg *m)
+{
+    if (!need_oper(c))
+        return;
+    char text[ANNOUNCE_MAX + 1];
+    size_t n = strlen(m->params[0]);
+    if (n > ANNOUNCE_MAX)
+        n = utf8_trim(m->params[0], ANNOUNCE_MAX);
+    memcpy(text, m->params[0], n);
+    text[n] = '\0';
+    log_info("announcement by %s: %s", c->source, text);
+    worker_post_announce(srv_of(c), text);
+}
+
+void cmd_rehash(struct client *c, struct ircmsg *m)
+{
+    (void)m;
+    if (!need_oper(c))
+        return;
+    const char *path = srv_of(c)->cfg.config_path; /* fixed for the server's life */
+    send_numeric(c, RPL_REHASHING, "%s :Rehashing", path ? path : "-");
+    log_info("%s asked for a rehash", c->source);
+    rehash_request(srv_of(c), c->w->index, c->id, c->nick);
+}

@@ -1,0 +1,208 @@
+/* rehash: config reload with every worker parked (see rehash.h for why). The park is a
+ * generation-numbered gate: a worker whose MB_REHASH comes after the gate was given up on
+ * (timeout, out of memory) sees a newer generation or an open gate and goes straight on. */
+#include "rehash.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/ircname.h"
+#include "common/log.h"
+#include "config.h"
+#include "event.h"
+#include "mailbox.h"
+#include "server.h"
+#include "worker.h"
+
+struct rehash_waiter {
+    int worker;
+    uint64_t id;
+    char nick[IRC_NICK_MAX + 1];
+};
+
+struct rehash {
+    int argc;
+    char **argv;
+    int efd; /* written by rehash_request, read by the main thread */
+
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t cond;  /* parked, open or gen changed */
+    uint64_t gen;         /* the current gate; items carry the one they were posted for */
+    int parked;           /* workers waiting at the gate */
+    int open;             /* the swap is done (or given up): parked workers may go */
+    struct rehash_waiter waiting[REHASH_WAITING_MAX];
+    int nwaiting;
+};
+
+int rehash_init(struct server *srv, int argc, char **argv)
+{
+    struct rehash *rh = calloc(1, sizeof *rh);
+    if (!rh)
+        return -1;
+    rh->argc = argc;
+    rh->argv = argv;
+    rh->open = 1;
+    rh->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int ok = rh->efd >= 0 && pthread_cond_init(&rh->cond, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!ok) {
+        if (rh->efd >= 0)
+            close(rh->efd);
+        free(rh);
+        return -1;
+    }
+    pthread_mutex_init(&rh->lock, NULL);
+    srv->rehash = rh;
+    return 0;
+}
+
+void rehash_free(struct server *srv)
+{
+    struct rehash *rh = srv->rehash;
+    if (!rh)
+        return;
+    close(rh->efd);
+    pthread_cond_destroy(&rh->cond);
+    pthread_mutex_destroy(&rh->lock);
+    free(rh);
+    srv->rehash = NULL;
+}
+
+int rehash_fd(const struct server *srv)
+{
+    return srv->rehash->efd;
+}
+
+void rehash_request(struct server *srv, int worker, uint64_t id, const char *nick)
+{
+    struct rehash *rh = srv->rehash;
+    pthread_mutex_lock(&rh->lock);
+    if (rh->nwaiting < REHASH_WAITING_MAX) {
+        struct rehash_waiter *wt = &rh->waiting[rh->nwaiting++];
+        wt->worker = worker;
+        wt->id = id;
+        snprintf(wt->nick, sizeof wt->nick, "%s", nick);
+    }
+    pthread_mutex_unlock(&rh->lock);
+    uint64_t one = 1;
+    ssize_t n = write(rh->efd, &one, sizeof one);
+    (void)n; /* EAGAIN only when the counter is full, and then a rehash is pending anyway */
+}
+
+void rehash_park(struct server *srv, uint64_t gen)
+{
+    struct rehash *rh = srv->rehash;
+    if (!rh)
+        return;
+    pthread_mutex_lock(&rh->lock);
+    if (gen == rh->gen && !rh->open) {
+        rh->parked++;
+        pthread_cond_broadcast(&rh->cond);
+        while (gen == rh->gen && !rh->open)
+            pthread_cond_wait(&rh->cond, &rh->lock);
+        rh->parked--;
+        pthread_cond_broadcast(&rh->cond);
+    }
+    pthread_mutex_unlock(&rh->lock);
+}
+
+/* Parks every worker, moves fresh's reloadable settings into srv->cfg, releases them.
+ * Returns 0, or -1 if the workers could not all be parked (nothing changed then). */
+static int swap_parked(struct server *srv, struct config *fresh)
+{
+    struct rehash *rh = srv->rehash;
+    pthread_mutex_lock(&rh->lock);
+    uint64_t gen = ++rh->gen;
+    rh->open = 0;
+    pthread_mutex_unlock(&rh->lock);
+
+    int rc = 0;
+    for (int i = 0; i < srv->nworkers && rc == 0; i++) {
+        struct mb_item *it = mailbox_item_new(MB_REHASH, 0);
+        if (!it) {
+            rc = -1;
+            break;
+        }
+        it->target = gen;
+        mailbox_post(&srv->workers[i].mb, it);
+    }
+
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += REHASH_PAUSE_MS / 1000;
+    deadline.tv_nsec += (long)(REHASH_PAUSE_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&rh->lock);
+    while (rc == 0 && rh->parked < srv->nworkers) {
+        if (pthread_cond_timedwait(&rh->cond, &rh->lock, &deadline) == ETIMEDOUT)
+            rc = -1;
+    }
+    if (rc == 0) {
+        config_take_reloadable(&srv->cfg, fresh);
+        log_set_level(srv->cfg.log_level);
+    }
+    rh->open = 1;
+    pthread_cond_broadcast(&rh->cond);
+    /* The next rehash must not start while some worker is still leaving this gate. */
+    while (rh->parked > 0)
+        pthread_cond_wait(&rh->cond, &rh->lock);
+    pthread_mutex_unlock(&rh->lock);
+    return rc;
+}
+
+/* Tells everyone who sent REHASH since the last run how it went. */
+static void tell_waiting(struct server *srv, const char *outcome)
+{
+    struct rehash *rh = srv->rehash;
+    struct rehash_waiter waiting[REHASH_WAITING_MAX];
+    pthread_mutex_lock(&rh->lock);
+    int n = rh->nwaiting;
+    memcpy(waiting, rh->waiting, (size_t)n * sizeof waiting[0]);
+    rh->nwaiting = 0;
+    pthread_mutex_unlock(&rh->lock);
+    for (int i = 0; i < n; i++) {
+        struct event *ev =
+            event_new(NULL, ":%s NOTICE %s :%s", srv->cfg.server_name, waiting[i].nick, outcome);
+        if (ev)
+            worker_post_event(srv, waiting[i].worker, waiting[i].id, ev);
+        event_unref(ev);
+    }
+}
+
+int rehash_run(struct server *srv)
+{
+    struct rehash *rh = srv->rehash;
+    uint64_t count;
+    ssize_t n = read(rh->efd, &count, sizeof count); /* clears the wake-up, if any */
+    (void)n;
+    struct config fresh;
+    char outcome[CONFIG_ERROR_MAX + 64];
+    int rc = -1;
+    if (config_load(&fresh, rh->argc, rh->argv) != CONFIG_OK) {
+        snprintf(outcome, sizeof outcome, "Rehash failed, settings unchanged: %s", fresh.error);
+        log_error("%s", outcome);
+    } else if (swap_parked(srv, &fresh) < 0) {
+        snprintf(outcome, sizeof outcome, "Rehash failed: the workers could not be paused");
+        log_error("%s", outcome);
+    } else {
+        snprintf(outcome, sizeof outcome, "Rehash done: %s reloaded",
+                 srv->cfg.config_path ? srv->cfg.config_path : "MOTD");
+        log_info("%s (%d operators)", outcome, srv->cfg.nopers);
+        rc = 0;
+    }
+    config_free(&fresh);
+    tell_waiting(srv, outcome);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/* who: one WHO reply line, classic or WHOX. */
+#include "who.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "common/ircmsg.h"
+#include "nick.h"
+#include "numerics.h"
+#include "send.h"
+#include "server.h"
+#include "worker.h"
+
+void who_parse(char *param, struct who_query *q)
+{
+    q->fields = NULL;
+    q->token = NULL;
+    if (!param || param[0] != '%')
+        return;
+    q->fields = param + 1;
+    char *comma = strchr(param, ',');
+    if (comma) {
+        *comma = '\0';
+        q->token = comma + 1;
+    }
+}
+
+void who_reply(struct client *c, const char *chname, const struct nick_info *info,
+               const char *prefix, const struct who_query *q)
+{
+    const char *server = c->w->srv->cfg.server_name;
+    char flags[8];
+    snprintf(flags, sizeof flags, "%s%s", info->away[0] ? "G" : "H", prefix);
+    if (!q || !q->fields) {
+        send_numeric(c, RPL_WHOREPLY, "%s %s %s %s %s %s :0 %s", chname, info->user, info->host,
+                     server, info->nick, flags, info->realname);
+        return;
+    }
+    char out[IRC_LINE_MAX];
+    size_t n = 0;
+    out[0] = '\0';
+    static const char order[] = "tcuihsnfdlaor";
+    for (const char *f = order; *f; f++) {
+        if (!strchr(q->fields, *f))
+            continue;
+        const char *v = NULL;
+        switch (*f) {
+        case 't':
+            v = q->token ? q->token : "0";
+            break;
+        case 'c':
+            v = chname;
+            break;
+        case 'u':
+            v = info->user;
+            break;
+        case 'i':
+            v = info->host;
+            break; /* the host is the numeric address here */
+        case 'h':
+            v = info->host;
+            break;
+        case 's':
+            v = server;
+            break;
+        case 'n':
+            v = info->nick;
+            break;
+        case 'f':
+            v = flags;
+            break;
+        case 'd':
+            v = "0";
+            break;
+        case 'l':
+            v = "0";
+            break; /* idle time is not tracked */
+        case 'a':
+            v = "0";
+            break; /* no accounts yet: "0" means logged out (WHOX) */
+        case 'o':
+            v = "n/a";
+            break;
+        case 'r':
+            v = NULL;
+            break;
+        }
+        if (*f == 'r')
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s:%s", n ? " " : "", info->realname);
+        else
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", n ? " " : "", v);
+        if (n >= sizeof out)
+            break;
+    }
+    send_numeric(c, RPL_WHOSPCRPL, "%s", out);
+}
