@@ -10,18 +10,13 @@ static const struct {
     const char *name;
     unsigned bit;
 } cap_table[] = {
-    {"account-notify", CAP_ACCOUNT_NOTIFY},
-    {"account-tag", CAP_ACCOUNT_TAG},
-    {"away-notify", CAP_AWAY_NOTIFY},
-    {"cap-notify", CAP_CAP_NOTIFY},
-    {"chghost", CAP_CHGHOST},
-    {"echo-message", CAP_ECHO_MESSAGE},
-    {"extended-join", CAP_EXTENDED_JOIN},
-    {"invite-notify", CAP_INVITE_NOTIFY},
-    {"message-tags", CAP_MESSAGE_TAGS},
-    {"multi-prefix", CAP_MULTI_PREFIX},
-    {"server-time", CAP_SERVER_TIME},
-    {"setname", CAP_SETNAME},
+    {"account-notify", CAP_ACCOUNT_NOTIFY}, {"account-tag", CAP_ACCOUNT_TAG},
+    {"away-notify", CAP_AWAY_NOTIFY},       {"batch", CAP_BATCH},
+    {"cap-notify", CAP_CAP_NOTIFY},         {"chghost", CAP_CHGHOST},
+    {"echo-message", CAP_ECHO_MESSAGE},     {"extended-join", CAP_EXTENDED_JOIN},
+    {"invite-notify", CAP_INVITE_NOTIFY},   {"labeled-response", CAP_LABELED_RESPONSE},
+    {"message-tags", CAP_MESSAGE_TAGS},     {"multi-prefix", CAP_MULTI_PREFIX},
+    {"server-time", CAP_SERVER_TIME},       {"setname", CAP_SETNAME},
 };
 
 unsigned caps_lookup(const char *name, size_t len)

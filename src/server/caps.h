@@ -18,6 +18,8 @@ enum {
     CAP_ACCOUNT_NOTIFY = 1 << 9,
     CAP_ACCOUNT_TAG = 1 << 10,
     CAP_CHGHOST = 1 << 11,
+    CAP_BATCH = 1 << 12,
+    CAP_LABELED_RESPONSE = 1 << 13,
 };
 
 /* The bit for a capability name, or 0 if we do not offer it. */

@@ -39,9 +39,11 @@ struct client {
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned ping_pending : 1;
-    unsigned caps;    /* CAP_* negotiated (caps.h) */
-    unsigned variant; /* caps_variant(caps): how relayed lines are rendered for us */
-    int cap_version;  /* 302 after "CAP LS 302" */
+    unsigned caps;      /* CAP_* negotiated (caps.h) */
+    unsigned variant;   /* caps_variant(caps): how relayed lines are rendered for us */
+    int cap_version;    /* 302 after "CAP LS 302" */
+    struct sendq *held; /* replies held while a labeled command runs (label.h), or NULL */
+    uint64_t batch_seq; /* last BATCH reference used on this connection */
 
     struct linebuf in;
     struct sendq sq;

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "caps.h"
 #include "client.h"
+#include "label.h"
 #include "common/utf8.h"
 #include "numerics.h"
 #include "send.h"
@@ -41,6 +43,8 @@ void cmd_input_too_long(struct client *c)
 {
     send_numeric(c, ERR_INPUTTOOLONG, ":Input line was too long");
 }
+
+static void run(struct client *c, struct ircmsg *m);
 
 void cmd_dispatch(struct client *c, char *line, size_t len)
 {
@@ -81,23 +85,38 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
                      m.command && *m.command ? m.command : "*");
         return;
     }
+    char label[LABEL_MAX + 1];
+    if ((c->caps & CAP_LABELED_RESPONSE) && m.tags &&
+        ircmsg_tag_get(m.tags, "label", label, sizeof label) == 1 && label[0]) {
+        struct sendq held;
+        label_begin(c, &held);
+        run(c, &m);
+        label_end(c, &held, label);
+    } else {
+        run(c, &m);
+    }
+}
+
+/* Looks the command up and runs it, or replies why not. */
+static void run(struct client *c, struct ircmsg *m)
+{
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const struct command *cmd = &commands[i];
-        if (strcasecmp(cmd->name, m.command) != 0)
+        if (strcasecmp(cmd->name, m->command) != 0)
             continue;
         if (cmd->needs_registration && !c->registered) {
             send_numeric(c, ERR_NOTREGISTERED, ":You have not registered");
             return;
         }
-        if (m.nparams < cmd->min_params) {
+        if (m->nparams < cmd->min_params) {
             send_numeric(c, ERR_NEEDMOREPARAMS, "%s :Not enough parameters", cmd->name);
             return;
         }
-        cmd->handler(c, &m);
+        cmd->handler(c, m);
         return;
     }
     if (c->registered)
-        send_numeric(c, ERR_UNKNOWNCOMMAND, "%s :Unknown command", m.command);
+        send_numeric(c, ERR_UNKNOWNCOMMAND, "%s :Unknown command", m->command);
     else
         send_numeric(c, ERR_NOTREGISTERED, ":You have not registered");
 }

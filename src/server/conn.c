@@ -195,6 +195,11 @@ void conn_send(struct client *c, struct msg *m)
 {
     if (c->dead || c->closing || !m)
         return;
+    if (c->held) { /* a labeled command is running: its replies go out together after it */
+        if (sendq_push(c->held, m) < 0)
+            conn_close_later(c, "Out of memory");
+        return;
+    }
     if (sendq_push(&c->sq, m) < 0) {
         conn_close_later(c, "Out of memory");
         return;

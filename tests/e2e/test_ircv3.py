@@ -180,3 +180,42 @@ def test_setname(server):
     assert Msg(line).text == "New Name", line
     barrier(plain)
     assert not any(Msg(l).command == "SETNAME" for l in plain.lines)
+
+
+def test_labeled_response_single_batch_and_ack(server):
+    c = cap_client(server.port, "lab", "labeled-response batch")
+    # One reply: tagged with the label.
+    c.send("@label=abc PING :x")
+    line = c.expect(is_command("PONG"))
+    assert tags_of(line) == {"label": "abc"}, line
+    # Several replies: a labeled-response batch holding them all.
+    c.send("@label=b2 NAMES #lobby")
+    start = c.expect(is_command("BATCH"))
+    m = Msg(start)
+    assert tags_of(start) == {"label": "b2"} and m.params[1] == "labeled-response", start
+    ref = m.params[0][1:]
+    assert m.params[0][0] == "+"
+    inside = []
+    while True:
+        line = c.expect(lambda l: True)
+        if Msg(line).command == "BATCH":
+            assert Msg(line).params == ["-" + ref], line
+            break
+        assert tags_of(line) == {"batch": ref}, line
+        inside.append(Msg(line).command)
+    assert inside == ["353", "366"], inside
+    # No reply at all: ACK.
+    c.send("@label=q PONG :nothing")
+    line = c.expect(is_command("ACK"))
+    assert tags_of(line) == {"label": "q"}, line
+    # Errors are replies too.
+    c.send("@label=e NOSUCHCMD")
+    line = c.expect(is_numeric("421"))
+    assert tags_of(line) == {"label": "e"}, line
+
+
+def test_label_ignored_without_the_cap(server):
+    c = cap_client(server.port, "plain", "")
+    c.send("@label=abc PING :x")
+    line = c.expect(is_command("PONG"))
+    assert not line.startswith("@"), line
