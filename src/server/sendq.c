@@ -93,5 +93,11 @@ int sendq_flush(struct sendq *q, int fd)
         }
         sendq_consume(q, (size_t)w);
     }
+    /* A burst (a join storm, a paste) grows the ring; an idle client should not keep it. */
+    if (q->count == 0 && q->cap > SENDQ_INITIAL_SLOTS) {
+        free(q->ring);
+        q->ring = NULL;
+        q->cap = q->head = 0;
+    }
     return 0;
 }
