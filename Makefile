@@ -41,7 +41,7 @@ BENCH_OBJ  = $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LIB = $(filter-out $(BUILD)/obj/src/server/main.o,$(SERVER_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test test-unit test-e2e test-asan test-tsan fuzz format format-check deps
+.PHONY: compat-peers all clean test test-unit test-e2e test-asan test-tsan fuzz format format-check deps
 
 BINARIES = $(BUILD)/tcpchatd $(BUILD)/tcpchat $(if $(BENCH_SRC),$(BUILD)/tcpchat-bench)
 
@@ -76,6 +76,14 @@ test-e2e: deps all
 
 # The whole suite: unit tests, then end-to-end tests against the real binaries.
 test: test-unit test-e2e
+
+# The real-client and protocol tests against ngircd from Debian instead of tcpchatd, to show
+# the tests themselves are right (optional; slow, ngircd throttles clients).
+compat-peers: deps
+	@command -v ngircd >/dev/null || { sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get install -y -qq ngircd >/dev/null; }
+	TCPCHAT_PEER=ngircd $(PYTHON) -m pytest -q tests/e2e/test_realclients.py \
+		tests/e2e/test_irc_commands.py tests/e2e/test_irc_users.py
 
 test-asan:
 	$(MAKE) SAN=asan test

@@ -132,20 +132,22 @@ void cmd_lusers(struct client *c, struct ircmsg *m)
 {
     (void)m;
     struct server *srv = srv_of(c);
-    int users, invisible;
-    nick_count(srv, &users, &invisible);
+    struct nick_stats st;
+    nick_count(srv, &st);
     int conns = atomic_load(&srv->nclients);
-    int unknown = conns > users ? conns - users : 0;
+    int unknown = conns > st.users ? conns - st.users : 0;
     send_numeric(c, RPL_LUSERCLIENT, ":There are %d users and %d invisible on 1 servers",
-                 users - invisible, invisible);
-    send_numeric(c, RPL_LUSEROP, "%d :operator(s) online", nick_count_opers(srv));
-    send_numeric(c, RPL_LUSERUNKNOWN, "%d :unknown connection(s)", unknown);
+                 st.users - st.invisible, st.invisible);
+    if (st.opers > 0) /* Modern IRC: sent only when there are operators */
+        send_numeric(c, RPL_LUSEROP, "%d :operator(s) online", st.opers);
+    if (unknown > 0)
+        send_numeric(c, RPL_LUSERUNKNOWN, "%d :unknown connection(s)", unknown);
     send_numeric(c, RPL_LUSERCHANNELS, "%d :channels formed", chan_count(srv));
-    send_numeric(c, RPL_LUSERME, ":I have %d clients and 0 servers", users);
-    send_numeric(c, RPL_LOCALUSERS, "%d %d :Current local users %d, max %d", users,
-                 srv->cfg.max_clients, users, srv->cfg.max_clients);
-    send_numeric(c, RPL_GLOBALUSERS, "%d %d :Current global users %d, max %d", users,
-                 srv->cfg.max_clients, users, srv->cfg.max_clients);
+    send_numeric(c, RPL_LUSERME, ":I have %d clients and 0 servers", st.users);
+    send_numeric(c, RPL_LOCALUSERS, "%d %d :Current local users %d, max %d", st.users, st.max_users,
+                 st.users, st.max_users);
+    send_numeric(c, RPL_GLOBALUSERS, "%d %d :Current global users %d, max %d", st.users,
+                 st.max_users, st.users, st.max_users);
 }
 
 void cmd_version(struct client *c, struct ircmsg *m)

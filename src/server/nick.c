@@ -61,6 +61,11 @@ void nick_release(struct server *srv, const char *nick, uint64_t id)
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, nick);
     if (e && e->info.id == id) {
+        if (e->info.registered) {
+            srv->nick_stats.users--;
+            srv->nick_stats.invisible -= e->info.invisible;
+            srv->nick_stats.opers -= e->info.oper;
+        }
         HASH_DEL(srv->nicks, e);
         free(e);
     }
@@ -105,7 +110,11 @@ void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char
         snprintf(e->info.user, sizeof e->info.user, "%s", user);
         snprintf(e->info.host, sizeof e->info.host, "%s", host);
         snprintf(e->info.realname, sizeof e->info.realname, "%s", realname);
-        e->info.registered = 1;
+        if (!e->info.registered) {
+            e->info.registered = 1;
+            if (++srv->nick_stats.users > srv->nick_stats.max_users)
+                srv->nick_stats.max_users = srv->nick_stats.users;
+        }
     }
     pthread_mutex_unlock(&srv->nick_lock);
 }
@@ -123,25 +132,20 @@ void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invis
 {
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
-    if (e && invisible >= 0)
+    if (e && invisible >= 0) {
+        if (e->info.registered)
+            srv->nick_stats.invisible += (invisible != 0) - (int)e->info.invisible;
         e->info.invisible = invisible != 0;
+    }
     if (e && wallops >= 0)
         e->info.wallops = wallops != 0;
     pthread_mutex_unlock(&srv->nick_lock);
 }
 
-void nick_count(struct server *srv, int *users, int *invisible)
+void nick_count(struct server *srv, struct nick_stats *out)
 {
-    *users = *invisible = 0;
     pthread_mutex_lock(&srv->nick_lock);
-    struct nick_entry *e, *tmp;
-    HASH_ITER(hh, srv->nicks, e, tmp)
-    {
-        if (e->info.registered) {
-            (*users)++;
-            *invisible += e->info.invisible;
-        }
-    }
+    *out = srv->nick_stats;
     pthread_mutex_unlock(&srv->nick_lock);
 }
 
@@ -159,20 +163,10 @@ void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper)
 {
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
-    if (e)
+    if (e) {
+        if (e->info.registered)
+            srv->nick_stats.opers += (oper != 0) - (int)e->info.oper;
         e->info.oper = oper != 0;
-    pthread_mutex_unlock(&srv->nick_lock);
-}
-
-int nick_count_opers(struct server *srv)
-{
-    int n = 0;
-    pthread_mutex_lock(&srv->nick_lock);
-    struct nick_entry *e, *tmp;
-    HASH_ITER(hh, srv->nicks, e, tmp)
-    {
-        n += e->info.registered && e->info.oper;
     }
     pthread_mutex_unlock(&srv->nick_lock);
-    return n;
 }

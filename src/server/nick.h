@@ -10,6 +10,7 @@
 #include "defines.h"
 
 struct server;
+struct nick_stats;
 
 /* A copy of one user's public facts, taken under the lock. */
 struct nick_info {
@@ -43,12 +44,10 @@ void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char
 void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char *away);
 /* Sets user modes i and w (each -1 to leave as is). */
 void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invisible, int wallops);
-/* Users holding a nick that finished registration, and of those the invisible ones. */
-void nick_count(struct server *srv, int *users, int *invisible);
+/* Counts for LUSERS, kept up to date as users come, go and change modes. */
+void nick_count(struct server *srv, struct nick_stats *out);
 /* Sets (1) or clears (0) user mode o. */
 void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper);
-/* Registered users with user mode o (LUSERS 252). */
-int nick_count_opers(struct server *srv);
 /* Frees the table (at exit, with no worker running). */
 void nick_table_free(struct server *srv);
 

@@ -13,6 +13,14 @@
 struct worker;
 struct nick_entry;
 struct chan;
+
+/* Users counted for LUSERS. */
+struct nick_stats {
+    int users;     /* registered */
+    int invisible; /* of those, +i */
+    int opers;     /* of those, operators */
+    int max_users; /* most users at once since start */
+};
 struct rehash;
 
 struct server {
@@ -21,8 +29,9 @@ struct server {
     struct worker *workers; /* array of nworkers */
     char created[64];       /* start time, for RPL_CREATED */
 
-    pthread_mutex_t nick_lock; /* guards nicks */
-    struct nick_entry *nicks;  /* folded nick -> client handle (uthash) */
+    pthread_mutex_t nick_lock;    /* guards nicks */
+    struct nick_entry *nicks;     /* folded nick -> client handle (uthash) */
+    struct nick_stats nick_stats; /* registered users in nicks, also under nick_lock */
 
     pthread_mutex_t chan_lock; /* guards chans (the table, not the channels in it) */
     struct chan *chans;        /* folded name -> channel (uthash) */
