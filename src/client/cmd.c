@@ -1,6 +1,7 @@
-/* cmd: slash commands and plain text -> IRC lines (RFC 2812 3.1-3.3) and the local echo.
- * The server does not echo PRIVMSG back, so the echo built here is how the user sees their
- * own messages. Long messages are split so every relayed line fits in IRC_LINE_MAX. */
+/* cmd: slash commands and plain text -> IRC lines (RFC 2812 3.1-3.4) and the local echo.
+ * Without IRCv3 echo-message the server does not send PRIVMSG back to its sender, so the echo
+ * built here is how the user sees their own messages. Long messages are split so every
+ * relayed line fits in IRC_LINE_MAX. */
 #include "cmd.h"
 
 #include <stdarg.h>
@@ -33,6 +34,12 @@ static const char *const help_lines[] = {
     "  /part [#CHANNEL] [REASON]  leave the current (or given) channel",
     "  /nick NEWNICK              change your nickname",
     "  /who [#CHANNEL]            list the users in the current (or given) channel",
+    "  /topic [#CHANNEL] [TEXT]   show the channel's topic, or set it to TEXT",
+    "  /whois NICK                who NICK is, where they are, whether they are away",
+    "  /away [MESSAGE]            mark yourself away with MESSAGE; without one, back",
+    "  /invite NICK [#CHANNEL]    invite NICK to the current (or given) channel",
+    "  /kick NICK [REASON]        remove NICK from the current channel (operators)",
+    "  /mode [#CHANNEL] [MODES]   show or change channel modes, e.g. /mode +o NICK",
     "  /me ACTION                 describe an action (\"* nick ACTION\")",
     "  /quote RAW                 send RAW to the server as it is",
     "  /quit [REASON]             leave the chat",
@@ -75,7 +82,8 @@ static int wire_add(struct cmd_result *res, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(res->wire + res->wire_len, room, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n + CRLF_LEN >= room) {
+    /* A longer line would be cut by the server (RFC 1459 2.3): refuse it whole instead. */
+    if (n < 0 || (size_t)n + CRLF_LEN >= room || n > IRC_LINE_MAX - CRLF_LEN) {
         res->wire[res->wire_len] = '\0';
         return -1;
     }
@@ -162,6 +170,7 @@ static int say(struct cmd_result *res, const struct cmd_ctx *ctx, const char *ta
                         : wire_add(res, "PRIVMSG %s :%.*s", target, (int)n, p);
         if (rc < 0)
             return fail(res, "Message too long.");
+        res->messages++;
         p += n + skip;
     }
     make_echo(res, ctx, target, text, action);
@@ -248,6 +257,91 @@ static int cmd_who(struct cmd_result *res, const struct cmd_ctx *ctx, const char
     return cmd_simple_word(res, ctx->channel, "NAMES", "/who [#CHANNEL]");
 }
 
+/* The channel a command acts on: a leading "#channel" word of args (*args moves past it),
+ * else the current one. Returns 0, or -1 when there is neither. */
+static int channel_arg(const struct cmd_ctx *ctx, const char **args, char *out, size_t cap)
+{
+    if (ircname_is_channel(*args)) {
+        *args = next_word(*args, out, cap);
+        return *out ? 0 : -1;
+    }
+    if (!ctx->channel)
+        return -1;
+    snprintf(out, cap, "%s", ctx->channel);
+    return 0;
+}
+
+static int cmd_topic(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    char chan[CMD_INPUT_MAX];
+    if (channel_arg(ctx, &args, chan, sizeof chan) < 0)
+        return fail(res, "You are not in a channel. Usage: /topic #CHANNEL [TEXT]");
+    int rc = *args ? wire_add(res, "TOPIC %s :%s", chan, args) : wire_add(res, "TOPIC %s", chan);
+    if (rc < 0)
+        return fail(res, "Topic too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+static int cmd_kick(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    char chan[CMD_INPUT_MAX], nick[CMD_INPUT_MAX];
+    if (channel_arg(ctx, &args, chan, sizeof chan) < 0)
+        return fail(res, "You are not in a channel. Usage: /kick [#CHANNEL] NICK [REASON]");
+    const char *reason = next_word(args, nick, sizeof nick);
+    if (!*nick || nick[0] == ':')
+        return fail(res, "Usage: /kick NICK [REASON]");
+    int rc = *reason ? wire_add(res, "KICK %s %s :%s", chan, nick, reason)
+                     : wire_add(res, "KICK %s %s", chan, nick);
+    if (rc < 0)
+        return fail(res, "Reason too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+static int cmd_invite(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    char nick[CMD_INPUT_MAX], chan[CMD_INPUT_MAX];
+    const char *rest = next_word(args, nick, sizeof nick);
+    if (!*nick || nick[0] == ':')
+        return fail(res, "Usage: /invite NICK [#CHANNEL]");
+    if (channel_arg(ctx, &rest, chan, sizeof chan) < 0 || *rest)
+        return fail(res, "Usage: /invite NICK #CHANNEL");
+    if (wire_add(res, "INVITE %s %s", nick, chan) < 0)
+        return fail(res, "Too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+/* "/mode" and "/mode +o bob" act on the current channel; "/mode #c ..." or "/mode nick +i"
+ * name their target. The arguments go as they were typed. */
+static int cmd_mode(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    int rc;
+    if (!*args || *args == '+' || *args == '-') {
+        if (!ctx->channel)
+            return fail(res, "You are not in a channel. Usage: /mode #CHANNEL [MODES]");
+        rc = *args ? wire_add(res, "MODE %s %s", ctx->channel, args)
+                   : wire_add(res, "MODE %s", ctx->channel);
+    } else {
+        rc = wire_add(res, "MODE %s", args);
+    }
+    if (rc < 0)
+        return fail(res, "Too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+/* RFC 2812 4.1: AWAY with a message marks us away, without one marks us back. */
+static int cmd_away(struct cmd_result *res, const char *args)
+{
+    int rc = *args ? wire_add(res, "AWAY :%s", args) : wire_add(res, "AWAY");
+    if (rc < 0)
+        return fail(res, "Away message too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
 static int cmd_quit(struct cmd_result *res, const char *args)
 {
     int rc = *args ? wire_add(res, "QUIT :%s", args) : wire_add(res, "QUIT");
@@ -294,6 +388,20 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_simple_word(res, args, "NICK", "/nick NEWNICK");
     if (!strcasecmp(name, "who") || !strcasecmp(name, "names"))
         return cmd_who(res, ctx, args);
+    if (!strcasecmp(name, "topic"))
+        return cmd_topic(res, ctx, args);
+    if (!strcasecmp(name, "whois"))
+        return cmd_simple_word(res, args, "WHOIS", "/whois NICK");
+    if (!strcasecmp(name, "away"))
+        return cmd_away(res, args);
+    if (!strcasecmp(name, "back"))
+        return cmd_away(res, "");
+    if (!strcasecmp(name, "invite"))
+        return cmd_invite(res, ctx, args);
+    if (!strcasecmp(name, "kick"))
+        return cmd_kick(res, ctx, args);
+    if (!strcasecmp(name, "mode"))
+        return cmd_mode(res, ctx, args);
     if (!strcasecmp(name, "quit") || !strcasecmp(name, "exit"))
         return cmd_quit(res, args);
     if (!strcasecmp(name, "quote") || !strcasecmp(name, "raw"))
@@ -312,6 +420,7 @@ int cmd_parse(const char *input, const struct cmd_ctx *ctx, struct cmd_result *r
     res->wire[0] = '\0';
     res->echo[0] = '\0';
     res->joins = 0;
+    res->messages = 0;
     if (strlen(input) > CMD_INPUT_MAX)
         return fail(res, "Line too long (%d bytes at most).", CMD_INPUT_MAX);
     /* A CR or LF would end the IRC line early and smuggle in a second command. */

@@ -32,8 +32,11 @@ struct cmd_result {
     enum cmd_kind kind;
     char wire[CMD_WIRE_MAX]; /* zero or more lines, each ending in CR LF */
     size_t wire_len;
-    char echo[CMD_ECHO_MAX]; /* one display line without timestamp, "" for none */
-    int joins;               /* 1 when wire holds a JOIN (the caller waits for its answer) */
+    /* One display line without timestamp, "" for none. For CMD_SEND it is the local echo of
+     * a message, which the caller shows only when the server will not echo it back. */
+    char echo[CMD_ECHO_MAX];
+    int joins;    /* 1 when wire holds a JOIN (the caller waits for its answer) */
+    int messages; /* PRIVMSG lines in wire (each comes back with echo-message) */
 };
 
 /* Interprets input (one typed line, no line terminator). Always fills res; returns 0, or -1

@@ -21,6 +21,8 @@
 #define EXIT_USAGE 2
 /* After QUIT, how long to wait for the server to close before leaving anyway. */
 #define QUIT_WAIT_MS 5000
+/* Before QUIT, how long to wait for the echoes of our last messages (echo-message). */
+#define ECHO_WAIT_MS 3000
 #define MS_PER_SEC   1000
 #define NS_PER_MS    1000000L
 /* Server input buffered at most: a few of the longest (tagged) lines. */
@@ -141,6 +143,7 @@ static int run(int fd, struct session *s, const sigset_t *wait_mask)
 {
     struct linebuf in;
     long quit_deadline = 0;
+    int deadline_held = 0; /* quit_deadline is the wait for echoes, not for the close */
     int signalled = 0;
     int status = EXIT_SUCCESS;
     if (linebuf_init(&in, SERVER_LINE_MAX, SERVER_BUF_MAX) < 0) {
@@ -167,9 +170,16 @@ static int run(int fd, struct session *s, const sigset_t *wait_mask)
             break;
         struct timespec timeout, *tp = NULL;
         if (st == SESSION_QUITTING) {
-            if (!quit_deadline)
-                quit_deadline = now_ms() + QUIT_WAIT_MS;
+            int held = session_quit_held(s);
+            if (!quit_deadline || held != deadline_held) {
+                quit_deadline = now_ms() + (held ? ECHO_WAIT_MS : QUIT_WAIT_MS);
+                deadline_held = held;
+            }
             long left = quit_deadline - now_ms();
+            if (left <= 0 && held) {
+                session_release_quit(s); /* the next turn sends it and waits for the close */
+                continue;
+            }
             if (left <= 0)
                 break;
             timeout.tv_sec = left / MS_PER_SEC;

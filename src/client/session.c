@@ -1,16 +1,20 @@
-/* session: registration (NICK/USER, and asking for another nickname on 433/432), the
- * channels we are in and which one is current, PING/PONG, and how the connection ends.
- * The current channel follows the server: it is the last channel the server JOINed us to. */
+/* session: registration (IRCv3 capability negotiation, NICK/USER, and asking for another
+ * nickname on 433/432), the channels we are in and which one is current, PING/PONG, and how
+ * the connection ends. The current channel follows the server: it is the last channel the
+ * server JOINed us to. */
 #include "session.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "cap.h"
 #include "cmd.h"
 #include "common/ircmsg.h"
 #include "common/ircname.h"
+#include "names.h"
 #include "ui.h"
 #include "view.h"
 
@@ -25,18 +29,43 @@
 /* Token of the PING sent after the MOTD: its PONG says registration replies are over. */
 #define SESSION_SYNC_TOKEN "tcpchat-ready"
 
+/* Capabilities we ask for when the server offers them (see cap.h for what each is for). */
+#define SESSION_CAPS_WANTED                                                                        \
+    (CAP_SERVER_TIME | CAP_ECHO_MESSAGE | CAP_MESSAGE_TAGS | CAP_MULTI_PREFIX | CAP_AWAY_NOTIFY |  \
+     CAP_INVITE_NOTIFY)
+/* Room for "server-time echo-message ..." (every capability we know, space-separated). */
+#define SESSION_CAPS_TEXT_MAX 128
+/* CAP LS 302: the server may send its list in several lines, and values after '='. */
+#define SESSION_CAP_VERSION "302"
+
 /* Numerics (RFC 2812 5.1, 5.2). */
 #define RPL_WELCOME          "001"
+#define RPL_NAMREPLY         "353"
+#define RPL_ENDOFNAMES       "366"
 #define RPL_ENDOFMOTD        "376"
+#define ERR_UNKNOWNCOMMAND   "421"
 #define ERR_NOMOTD           "422"
+#define ERR_NOTREGISTERED    "451"
 #define ERR_ERRONEUSNICKNAME "432"
 #define ERR_NICKNAMEINUSE    "433"
 #define NUMERIC_ERROR_FIRST  '4' /* 4xx and 5xx are errors */
 #define NUMERIC_ERROR_LAST   '5'
 
+/* Capability negotiation: CAP LS sent (waiting for the whole list), CAP REQ sent (waiting
+ * for ACK or NAK), or over (CAP END sent, or the server does not do CAP: 421, or 001). */
+enum session_capneg {
+    CAPNEG_LS,
+    CAPNEG_REQ,
+    CAPNEG_DONE,
+};
+
 /* Owned by the main thread: the client has no other thread. */
 struct session {
     enum session_state state;
+    enum session_capneg capneg;
+    unsigned caps_offered; /* capabilities we want that the server offers (enum cap_bit) */
+    unsigned caps;         /* those the server enabled for us */
+    struct names *names;   /* the NAMES reply being collected */
     char nick[SESSION_NICK_MAX];
     int registered; /* 001 received */
     int synced;     /* PONG to our post-MOTD PING received */
@@ -45,6 +74,8 @@ struct session {
     char bad_nick[SESSION_NICK_MAX];
     const char *nick_problem;          /* "in use" or "not allowed" */
     int awaiting_join;                 /* sent a JOIN, no answer yet */
+    int echoes_due;                    /* echo-message: our PRIVMSGs not relayed back yet */
+    char held_quit[IRC_LINE_MAX + 1];  /* QUIT line (CR LF included) waiting for them, or "" */
     char channel[IRC_CHANNEL_MAX + 1]; /* current channel, "" for none */
     char joined[SESSION_CHANNELS_MAX][IRC_CHANNEL_MAX + 1];
     int njoined;
@@ -60,6 +91,11 @@ struct session *session_new(const char *nick)
     struct session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->names = names_new();
+    if (!s->names) {
+        free(s);
+        return NULL;
+    }
     snprintf(s->nick, sizeof s->nick, "%s", nick);
     return s;
 }
@@ -68,6 +104,7 @@ void session_free(struct session *s)
 {
     if (!s)
         return;
+    names_free(s->names);
     free(s->out);
     free(s);
 }
@@ -169,8 +206,11 @@ static void update_prompt(const struct session *s)
 
 int session_start(struct session *s)
 {
-    /* RFC 2812 3.1.3: USER <user> <mode> <unused> :<realname>. */
-    if (send_line(s, "NICK %s", s->nick) < 0 ||
+    /* CAP LS first, so a server that knows CAP holds registration until our CAP END; one
+     * that does not answers 421 (or nothing) and registers us on NICK/USER as before.
+     * RFC 2812 3.1.3: USER <user> <mode> <unused> :<realname>. */
+    if (send_line(s, "CAP LS %s", SESSION_CAP_VERSION) < 0 ||
+        send_line(s, "NICK %s", s->nick) < 0 ||
         send_line(s, "USER %s 0 * :%s", s->nick, s->nick) < 0)
         return -1;
     update_prompt(s);
@@ -188,15 +228,56 @@ int session_wants_input(const struct session *s)
     return s->channel[0] || s->synced;
 }
 
+/* Sends wire (one QUIT line with its CR LF), or holds it while echoes are due: a server
+ * may close the connection on QUIT before it relays them back to us. Returns 0, or -1 when
+ * the output buffer is full. */
+static int quit_send(struct session *s, const char *wire, size_t len)
+{
+    if (s->echoes_due > 0 && len < sizeof s->held_quit) {
+        memcpy(s->held_quit, wire, len);
+        s->held_quit[len] = '\0';
+    } else if (out_append(s, wire, len) < 0) {
+        return -1;
+    }
+    s->state = SESSION_QUITTING;
+    return 0;
+}
+
 void session_quit(struct session *s, const char *reason)
 {
+    char line[IRC_LINE_MAX + 1];
     if (s->state != SESSION_RUNNING)
         return;
-    if (reason && *reason)
-        send_line(s, "QUIT :%s", reason);
-    else
-        send_line(s, "QUIT");
-    s->state = SESSION_QUITTING;
+    int n = reason && *reason ? snprintf(line, sizeof line - 2, "QUIT :%s", reason)
+                              : snprintf(line, sizeof line - 2, "QUIT");
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof line - 3)
+        n = sizeof line - 3;
+    memcpy(line + n, "\r\n", 3);
+    quit_send(s, line, (size_t)n + 2);
+}
+
+int session_quit_held(const struct session *s)
+{
+    return s->held_quit[0] != '\0';
+}
+
+void session_release_quit(struct session *s)
+{
+    if (!s->held_quit[0])
+        return;
+    out_append(s, s->held_quit, strlen(s->held_quit));
+    s->held_quit[0] = '\0';
+}
+
+/* One of our messages came back (or was refused): the held QUIT goes once none is due. */
+static void echo_arrived(struct session *s)
+{
+    if (s->echoes_due > 0)
+        s->echoes_due--;
+    if (s->echoes_due == 0)
+        session_release_quit(s);
 }
 
 void session_closed(struct session *s, const char *why)
@@ -264,12 +345,82 @@ static void nick_refused(struct session *s, const struct ircmsg *msg)
     update_prompt(s);
 }
 
+static void cap_end(struct session *s)
+{
+    if (s->capneg == CAPNEG_DONE)
+        return;
+    send_line(s, "CAP END");
+    s->capneg = CAPNEG_DONE;
+}
+
+/* Asks for the capabilities in want we do not have yet; ends negotiation if there are none. */
+static void cap_request(struct session *s, unsigned want)
+{
+    char names[SESSION_CAPS_TEXT_MAX];
+    want &= SESSION_CAPS_WANTED & ~s->caps;
+    if (!want || cap_names(want, names, sizeof names) < 0) {
+        cap_end(s);
+        return;
+    }
+    send_line(s, "CAP REQ :%s", names);
+    if (s->capneg == CAPNEG_LS)
+        s->capneg = CAPNEG_REQ;
+}
+
+/* CAP <target> <subcommand> [*] :<list>. A "*" before the list says more lines of the same
+ * reply follow. With CAP LS 302 the server may also announce NEW and DEL later
+ * (cap-notify is implied). */
+static void cap_reply(struct session *s, const struct ircmsg *msg)
+{
+    if (msg->nparams < 3)
+        return;
+    const char *sub = msg->params[1];
+    int more = msg->nparams > 3 && strcmp(msg->params[2], "*") == 0;
+    unsigned added, removed;
+    cap_parse(msg->params[msg->nparams - 1], &added, &removed);
+    if (!strcasecmp(sub, "LS")) {
+        s->caps_offered |= added;
+        if (!more && s->capneg == CAPNEG_LS)
+            cap_request(s, s->caps_offered);
+    } else if (!strcasecmp(sub, "NEW")) {
+        s->caps_offered |= added;
+        if (s->capneg == CAPNEG_DONE && (added & SESSION_CAPS_WANTED & ~s->caps))
+            cap_request(s, added);
+    } else if (!strcasecmp(sub, "DEL")) {
+        s->caps_offered &= ~added;
+        s->caps &= ~added;
+    } else if (!strcasecmp(sub, "ACK")) {
+        s->caps = (s->caps | added) & ~removed;
+        if (!more)
+            cap_end(s);
+    } else if (!strcasecmp(sub, "NAK")) {
+        if (!more)
+            cap_end(s);
+    }
+}
+
+/* A 421 for our CAP, or a 451 before we are registered: the server does not do capability
+ * negotiation, and NICK/USER register us anyway. Nothing worth showing. */
+static int cap_unsupported(const struct session *s, const struct ircmsg *msg)
+{
+    if (ircmsg_is(msg, ERR_UNKNOWNCOMMAND))
+        return msg->nparams > 1 && !strcasecmp(msg->params[1], "CAP");
+    return ircmsg_is(msg, ERR_NOTREGISTERED) && !s->registered;
+}
+
+static void show_names_line(const char *line, void *arg)
+{
+    (void)arg;
+    ui_print(line);
+}
+
 /* What a message changes in our state (after it was shown). */
 static void track(struct session *s, const struct ircmsg *msg)
 {
     const char *p0 = msg->nparams > 0 ? msg->params[0] : "";
     if (ircmsg_is(msg, RPL_WELCOME)) {
         s->registered = 1;
+        s->capneg = CAPNEG_DONE; /* registration is complete: nothing more to negotiate */
         s->nick_prompt = 0;
         if (*p0)
             snprintf(s->nick, sizeof s->nick, "%s", p0);
@@ -297,10 +448,15 @@ static void track(struct session *s, const struct ircmsg *msg)
         update_prompt(s);
     } else if (ircmsg_is(msg, "NICK") && from_me(s, msg)) {
         snprintf(s->nick, sizeof s->nick, "%s", p0);
+    } else if ((ircmsg_is(msg, "PRIVMSG") || ircmsg_is(msg, "NOTICE")) && from_me(s, msg)) {
+        echo_arrived(s);
     } else if (msg->command[0] >= NUMERIC_ERROR_FIRST && msg->command[0] <= NUMERIC_ERROR_LAST &&
                strlen(msg->command) == 3) {
-        /* An error is the only answer a refused JOIN gets (403, 405, 471, 473...). */
+        /* An error is the only answer a refused JOIN gets (403, 405, 471, 473...), and the
+         * only one a refused message gets (401, 404...). */
         s->awaiting_join = 0;
+        if (s->echoes_due > 0)
+            echo_arrived(s);
     }
 }
 
@@ -325,10 +481,26 @@ void session_handle_line(struct session *s, char *line)
         nick_refused(s, &msg);
         return;
     }
+    if (ircmsg_is(&msg, "CAP")) {
+        cap_reply(s, &msg);
+    } else if (cap_unsupported(s, &msg)) {
+        s->capneg = CAPNEG_DONE;
+        return;
+    } else if (ircmsg_is(&msg, RPL_NAMREPLY) && msg.nparams >= 3) {
+        /* "<me> <symbol> <channel> :<names>": shown sorted once 366 ends the list. */
+        if (names_add(s->names, msg.params[msg.nparams - 2], msg.params[msg.nparams - 1],
+                      show_names_line, NULL) < 0)
+            ui_print("Some names of a long user list were dropped (out of memory).");
+        return;
+    } else if (ircmsg_is(&msg, RPL_ENDOFNAMES) && msg.nparams >= 2) {
+        names_end(s->names, msg.params[1], show_names_line, NULL);
+        return;
+    }
     struct view_ctx ctx = {s->nick, s->channel[0] ? s->channel : NULL};
     char text[VIEW_LINE_MAX];
+    /* server-time: the line is stamped with when the server saw it, not when it got here. */
     if (view_format(&msg, &ctx, text, sizeof text) > 0)
-        ui_print(text);
+        ui_print_at(view_msg_time(&msg), text);
     track(s, &msg);
 }
 
@@ -384,14 +556,17 @@ void session_handle_input(struct session *s, const char *line)
     case CMD_QUIT:
         break;
     }
-    if (out_append(s, res.wire, res.wire_len) < 0) {
+    if (res.kind == CMD_QUIT ? quit_send(s, res.wire, res.wire_len) < 0
+                             : out_append(s, res.wire, res.wire_len) < 0) {
         ui_print("The server is not reading what we send; line dropped.");
         return;
     }
-    if (res.echo[0])
+    /* With echo-message our message is shown when the server relays it back: the screen then
+     * holds what the server sent on, in the order it sent it. */
+    if (s->caps & CAP_ECHO_MESSAGE)
+        s->echoes_due += res.messages;
+    else if (res.echo[0])
         ui_print(res.echo);
     if (res.joins)
         s->awaiting_join = 1;
-    if (res.kind == CMD_QUIT)
-        s->state = SESSION_QUITTING;
 }

@@ -26,8 +26,14 @@ int session_start(struct session *s);
 void session_handle_line(struct session *s, char *line);
 /* One line the user typed; NULL at the end of input (which quits). */
 void session_handle_input(struct session *s, const char *line);
-/* Sends QUIT (with reason, or none when NULL) and starts waiting for the server to close. */
+/* Sends QUIT (with reason, or none when NULL) and starts waiting for the server to close.
+ * With echo-message, while our last messages have not come back yet, the QUIT is held until
+ * they do (so they are shown), or until session_release_quit. */
 void session_quit(struct session *s, const char *reason);
+/* 1 while a QUIT is held back waiting for echoes. */
+int session_quit_held(const struct session *s);
+/* Sends a held QUIT now: the echoes are taking too long. */
+void session_release_quit(struct session *s);
 /* The connection ended (EOF, or an error when why is not NULL). */
 void session_closed(struct session *s, const char *why);
 

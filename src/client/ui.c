@@ -132,11 +132,12 @@ static void on_line(char *line)
     free(line);
 }
 
-static void stamp(char *out, size_t cap)
+static void stamp(time_t when, char *out, size_t cap)
 {
-    time_t now = time(NULL);
     struct tm tm;
-    if (!localtime_r(&now, &tm) || strftime(out, cap, "[%H:%M] ", &tm) == 0)
+    if (when == 0)
+        when = time(NULL);
+    if (!localtime_r(&when, &tm) || strftime(out, cap, "[%H:%M] ", &tm) == 0)
         snprintf(out, cap, "[--:--] ");
 }
 
@@ -234,8 +235,13 @@ void ui_set_prompt(const char *prompt)
 
 void ui_print(const char *text)
 {
+    ui_print_at(0, text);
+}
+
+void ui_print_at(time_t when, const char *text)
+{
     char line[VIEW_LINE_MAX + UI_STAMP_MAX];
-    stamp(line, UI_STAMP_MAX);
+    stamp(when, line, UI_STAMP_MAX);
     size_t n = strlen(line);
     /* The last line of defence: nothing printed here can carry an escape sequence. */
     view_sanitize(text, line + n, sizeof line - n);

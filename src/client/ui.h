@@ -5,6 +5,7 @@
 #define TCPCHAT_CLIENT_UI_H
 
 #include <stddef.h>
+#include <time.h>
 
 /* Starts the UI on stdin/stdout with the given prompt. Returns 0, or -1 with a reason. */
 int ui_init(const char *prompt, char *err, size_t errlen);
@@ -15,8 +16,11 @@ int ui_is_tty(void);
 
 /* Changes the input prompt (made terminal-safe here). */
 void ui_set_prompt(const char *prompt);
-/* Prints one line above the input line as "[HH:MM] text". */
+/* Prints one line above the input line as "[HH:MM] text", the time being now. */
 void ui_print(const char *text);
+/* The same with the time the line is about (e.g. a message's server-time, in seconds since
+ * the epoch), shown in local time; when is 0 means now. */
+void ui_print_at(time_t when, const char *text);
 void ui_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Reads what stdin has (call when poll says it is readable). Returns 0, or -1 on a read

@@ -5,7 +5,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "common/ircname.h"
 #include "common/utf8.h"
@@ -36,6 +39,16 @@
 /* Numeric reply classes (RFC 2812 5): 4xx and 5xx are errors. */
 #define NUMERIC_ERROR_FIRST 400
 #define NUMERIC_ERROR_LAST  599
+
+/* IRCv3 server-time: @time=YYYY-MM-DDThh:mm:ss.sssZ, always UTC. */
+#define SERVER_TIME_TAG    "time"
+#define SERVER_TIME_MAX    64
+#define SERVER_TIME_FIELDS 6
+#define TM_YEAR_BASE       1900
+/* "2026-11-26 17:15" for when a topic was set. */
+#define VIEW_DATE_FORMAT "%Y-%m-%d %H:%M"
+#define VIEW_DATE_MAX    32
+#define DECIMAL          10
 
 /* A bounded string builder: appends never overflow; text that does not fit is cut. */
 struct sb {
@@ -241,6 +254,14 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
     const char *target = param(msg, 0);
     const char *text = param(msg, 1);
     int private = is_me(ctx, target);
+    /* Our own message to someone else, relayed back to us (echo-message): shown as the local
+     * echo of cmd would show it, "-> *bob* text". */
+    int sent = !private && is_me(ctx, nick) && !ircname_is_channel(target);
+    if (sent) {
+        sb_raw(b, "-> *");
+        sb_safe(b, target);
+        sb_raw(b, "* ");
+    }
     if (text[0] == CTCP_DELIM) {
         char body[VIEW_LINE_MAX];
         snprintf(body, sizeof body, "%s", text + 1);
@@ -249,7 +270,7 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
             *end = '\0';
         size_t alen = strlen(CTCP_ACTION);
         if (strncmp(body, CTCP_ACTION, alen) == 0 && (body[alen] == ' ' || !body[alen])) {
-            if (!private)
+            if (!private && !sent)
                 sb_target_tag(b, ctx, target);
             sb_raw(b, "* ");
             sb_safe(b, nick);
@@ -263,7 +284,9 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
         sb_safe(b, nick);
         return;
     }
-    if (private) {
+    if (sent) {
+        /* the "-> *target* " above says it all */
+    } else if (private) {
         sb_raw(b, "*");
         sb_safe(b, nick);
         sb_raw(b, "* ");
@@ -291,13 +314,107 @@ static void format_notice(struct sb *b, const struct ircmsg *msg, const struct v
     sb_safe(b, param(msg, 1));
 }
 
+/* "--- nick<what>" for the replies about a user, which all start with "<me> <nick>". */
+static void sb_about(struct sb *b, const struct ircmsg *msg, const char *what)
+{
+    sb_raw(b, "--- ");
+    sb_safe(b, param(msg, 1));
+    sb_raw(b, what);
+}
+
+/* RPL_TOPICWHOTIME: "<me> <channel> <setter> <seconds since the epoch>". */
+static void format_topic_whotime(struct sb *b, const struct ircmsg *msg)
+{
+    char nick[VIEW_LINE_MAX], date[VIEW_DATE_MAX];
+    char *end;
+    time_t when = (time_t)strtoll(param(msg, 3), &end, DECIMAL);
+    struct tm tm;
+    view_source_nick(param(msg, 2), nick, sizeof nick);
+    sb_raw(b, "--- Topic set by ");
+    sb_safe(b, nick);
+    if (*param(msg, 3) && !*end && when > 0 && localtime_r(&when, &tm) &&
+        strftime(date, sizeof date, VIEW_DATE_FORMAT, &tm) > 0) {
+        sb_raw(b, " on ");
+        sb_raw(b, date);
+    }
+}
+
+/* The replies (RFC 2812 5.1) that read better rephrased. Returns 1 when it handled code. */
+static int format_reply(struct sb *b, const struct ircmsg *msg, int code)
+{
+    switch (code) {
+    case 301: /* RPL_AWAY: "<me> <nick> :<message>" */
+        sb_about(b, msg, " is away: ");
+        sb_safe(b, param(msg, 2));
+        return 1;
+    case 305: /* RPL_UNAWAY */
+        sb_raw(b, "--- You are no longer marked as away");
+        return 1;
+    case 306: /* RPL_NOWAWAY */
+        sb_raw(b, "--- You are marked as away");
+        return 1;
+    case 311: /* RPL_WHOISUSER: "<me> <nick> <user> <host> * :<real name>" */
+        sb_about(b, msg, " is ");
+        sb_safe(b, param(msg, 2));
+        sb_raw(b, "@");
+        sb_safe(b, param(msg, 3));
+        sb_reason(b, param(msg, 5));
+        return 1;
+    case 312: /* RPL_WHOISSERVER: "<me> <nick> <server> :<server info>" */
+        sb_about(b, msg, " is connected to ");
+        sb_safe(b, param(msg, 2));
+        sb_reason(b, param(msg, 3));
+        return 1;
+    case 313: /* RPL_WHOISOPERATOR */
+        sb_about(b, msg, " is an IRC operator");
+        return 1;
+    case 317: /* RPL_WHOISIDLE: "<me> <nick> <seconds> [<signon>] :seconds idle" */
+        sb_about(b, msg, " has been idle for ");
+        sb_safe(b, param(msg, 2));
+        sb_raw(b, " seconds");
+        return 1;
+    case 318: /* RPL_ENDOFWHOIS */
+        sb_raw(b, "--- End of WHOIS for ");
+        sb_safe(b, param(msg, 1));
+        return 1;
+    case 319: /* RPL_WHOISCHANNELS: "<me> <nick> :{[@|+]<channel>}" */
+        sb_about(b, msg, " is on ");
+        sb_safe(b, last_param(msg));
+        return 1;
+    case 330: /* RPL_WHOISACCOUNT: "<me> <nick> <account> :is logged in as" */
+        sb_about(b, msg, " is logged in as ");
+        sb_safe(b, param(msg, 2));
+        return 1;
+    case 324: /* RPL_CHANNELMODEIS: "<me> <channel> <modes> [<args>...]" */
+        sb_raw(b, "--- Modes of ");
+        sb_safe(b, param(msg, 1));
+        sb_raw(b, ": ");
+        sb_params(b, msg, 2, 0);
+        return 1;
+    case 333: /* RPL_TOPICWHOTIME */
+        format_topic_whotime(b, msg);
+        return 1;
+    case 341: /* RPL_INVITING: "<me> <nick> <channel>" */
+        sb_raw(b, "--- You invited ");
+        sb_safe(b, param(msg, 1));
+        sb_raw(b, " to ");
+        sb_safe(b, param(msg, 2));
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void format_numeric(struct sb *b, const struct ircmsg *msg, int code)
 {
+    if (format_reply(b, msg, code))
+        return;
     switch (code) {
     case 4:   /* RPL_MYINFO: modes, for programs */
     case 5:   /* RPL_ISUPPORT */
-    case 333: /* RPL_TOPICWHOTIME */
-    case 366: /* RPL_ENDOFNAMES: the 353 lines said it all */
+    case 329: /* RPL_CREATIONTIME */
+    case 353: /* RPL_NAMREPLY, RPL_ENDOFNAMES: the session collects them (names module) */
+    case 366:
         return;
     case 1: /* RPL_WELCOME .. RPL_CREATED: the text is for humans */
     case 2:
@@ -320,12 +437,6 @@ static void format_numeric(struct sb *b, const struct ircmsg *msg, int code)
         sb_raw(b, ": ");
         sb_safe(b, param(msg, 2));
         return;
-    case 353: /* RPL_NAMREPLY: nick symbol channel :names */
-        sb_raw(b, "--- Users on ");
-        sb_safe(b, param(msg, 2));
-        sb_raw(b, ": ");
-        sb_safe(b, param(msg, 3));
-        return;
     default:
         break;
     }
@@ -337,10 +448,83 @@ static void format_numeric(struct sb *b, const struct ircmsg *msg, int code)
     }
 }
 
+/* "alice set the topic: text", naming the channel when it is not the current one. */
+static void format_topic(struct sb *b, const struct ircmsg *msg, const struct view_ctx *ctx,
+                         const char *who)
+{
+    const char *channel = param(msg, 0);
+    const char *topic = param(msg, 1);
+    sb_raw(b, "--- ");
+    sb_safe(b, is_me(ctx, who) ? "You" : who);
+    sb_raw(b, *topic ? " set the topic" : " cleared the topic");
+    if (!is_current(ctx, channel)) {
+        sb_raw(b, " of ");
+        sb_safe(b, channel);
+    }
+    if (*topic) {
+        sb_raw(b, ": ");
+        sb_safe(b, topic);
+    }
+}
+
+/* "alice sets mode +o bob on #c"; a change of our own user modes reads "Your mode: +i". */
+static void format_mode(struct sb *b, const struct ircmsg *msg, const struct view_ctx *ctx,
+                        const char *who)
+{
+    const char *target = param(msg, 0);
+    sb_raw(b, "--- ");
+    if (is_me(ctx, target)) {
+        sb_raw(b, "Your mode: ");
+        sb_params(b, msg, 1, 0);
+        return;
+    }
+    sb_safe(b, is_me(ctx, who) ? "You" : who);
+    sb_raw(b, is_me(ctx, who) ? " set mode " : " sets mode ");
+    sb_params(b, msg, 1, 0);
+    sb_raw(b, " on ");
+    sb_safe(b, target);
+}
+
+/* CAP: "<target> <subcommand> [*] :<list>". Negotiation itself is not shown; the answer to
+ * a CAP LIST the user asked for, and a refusal, are. */
+static void format_cap(struct sb *b, const struct ircmsg *msg)
+{
+    if (msg->nparams < 3)
+        return;
+    if (!strcasecmp(param(msg, 1), "LIST")) {
+        sb_raw(b, "--- Capabilities in use: ");
+    } else if (!strcasecmp(param(msg, 1), "NAK")) {
+        sb_raw(b, "--- Capabilities refused: ");
+    } else {
+        return;
+    }
+    sb_safe(b, *last_param(msg) ? last_param(msg) : "none");
+}
+
 static int is_numeric(const char *command)
 {
     return strlen(command) == 3 && is_digit(command[0]) && is_digit(command[1]) &&
            is_digit(command[2]);
+}
+
+time_t view_msg_time(const struct ircmsg *msg)
+{
+    char value[SERVER_TIME_MAX];
+    struct tm tm;
+    if (!msg->tags || ircmsg_tag_get(msg->tags, SERVER_TIME_TAG, value, sizeof value) != 1)
+        return 0;
+    memset(&tm, 0, sizeof tm);
+    int n = sscanf(value, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+    if (n != SERVER_TIME_FIELDS)
+        return 0;
+    /* Fractional seconds may follow; the zone must be Z (the spec says UTC). */
+    if (value[strlen(value) - 1] != 'Z')
+        return 0;
+    tm.tm_year -= TM_YEAR_BASE;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    return t == (time_t)-1 ? 0 : t;
 }
 
 size_t view_format(const struct ircmsg *msg, const struct view_ctx *ctx, char *out, size_t cap)
@@ -409,24 +593,36 @@ size_t view_format(const struct ircmsg *msg, const struct view_ctx *ctx, char *o
         sb_safe(&b, who);
         sb_reason(&b, param(msg, 2));
     } else if (ircmsg_is(msg, "TOPIC")) {
-        sb_raw(&b, "--- ");
-        sb_safe(&b, who);
-        sb_raw(&b, " set the topic of ");
-        sb_safe(&b, param(msg, 0));
-        sb_raw(&b, " to: ");
-        sb_safe(&b, param(msg, 1));
+        format_topic(&b, msg, ctx, who);
     } else if (ircmsg_is(msg, "MODE")) {
-        sb_raw(&b, "--- ");
-        sb_safe(&b, who);
-        sb_raw(&b, " sets mode ");
-        sb_params(&b, msg, 1, 0);
-        sb_raw(&b, " on ");
-        sb_safe(&b, param(msg, 0));
+        format_mode(&b, msg, ctx, who);
     } else if (ircmsg_is(msg, "INVITE")) {
+        /* With invite-notify we also see invitations of others to our channels. */
         sb_raw(&b, "--- ");
         sb_safe(&b, who);
-        sb_raw(&b, " invites you to ");
+        if (is_me(ctx, param(msg, 0))) {
+            sb_raw(&b, " invites you to ");
+        } else {
+            sb_raw(&b, " invited ");
+            sb_safe(&b, param(msg, 0));
+            sb_raw(&b, " to ");
+        }
         sb_safe(&b, param(msg, 1));
+    } else if (ircmsg_is(msg, "AWAY")) {
+        /* away-notify: a channel peer went away (with a message) or came back (without).
+         * Our own state is told by 305/306. */
+        if (is_me(ctx, who))
+            return 0;
+        sb_raw(&b, "--- ");
+        sb_safe(&b, who);
+        if (*param(msg, 0)) {
+            sb_raw(&b, " is away");
+            sb_reason(&b, param(msg, 0));
+        } else {
+            sb_raw(&b, " is back");
+        }
+    } else if (ircmsg_is(msg, "CAP")) {
+        format_cap(&b, msg);
     } else if (ircmsg_is(msg, "ERROR")) {
         sb_raw(&b, "Server error: ");
         sb_safe(&b, param(msg, 0));
@@ -434,7 +630,7 @@ size_t view_format(const struct ircmsg *msg, const struct view_ctx *ctx, char *o
         /* IRCv3 standard replies: COMMAND CODE [context...] :description */
         sb_raw(&b, ircmsg_is(msg, "FAIL") ? "Error: " : "Note: ");
         sb_params(&b, msg, 0, 1);
-    } else if (ircmsg_is(msg, "PING") || ircmsg_is(msg, "PONG") || ircmsg_is(msg, "CAP")) {
+    } else if (ircmsg_is(msg, "PING") || ircmsg_is(msg, "PONG")) {
         return 0;
     } else {
         /* Something we do not know: show it plainly rather than hide it. */

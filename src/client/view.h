@@ -5,6 +5,7 @@
 #define TCPCHAT_CLIENT_VIEW_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "common/ircmsg.h"
 
@@ -22,6 +23,10 @@ struct view_ctx {
 /* Writes the display text for msg into out (NUL-terminated, cut to fit cap). Returns its
  * length, or 0 when the message is not worth showing (PING, PONG, 366, ...). */
 size_t view_format(const struct ircmsg *msg, const struct view_ctx *ctx, char *out, size_t cap);
+
+/* When msg happened by its IRCv3 server-time tag (@time=2026-11-26T17:15:16.372Z), in
+ * seconds since the epoch; 0 when it has no (valid) time tag. */
+time_t view_msg_time(const struct ircmsg *msg);
 
 /* Copies in to out making it safe for a terminal: mIRC formatting codes (bold, colour with
  * its digits, ...) are dropped; other control bytes, DEL, C1 controls and bytes that are not

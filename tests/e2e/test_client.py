@@ -3,10 +3,12 @@ a pipe, against the real tcpchatd, with raw-socket IRC users on the other side.
 
 Nothing here sleeps for correctness: every wait polls the pane, the socket or the process
 until what it waits for appears, bounded by conftest.TIMEOUT."""
+import calendar
 import os
 import select
 import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -419,4 +421,340 @@ def test_control_characters_are_neutralised(piped, connect):
     assert b"\x1b" not in bob.out and b"\x07" not in bob.out and b"\x9b" not in bob.out
     assert line.endswith(b"<alice> evil ?]0;pwned? ?[2J bold colour ?2J end")
     status, _, _ = bob.finish()  # end of input quits
+    assert status == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# IRCv3 capabilities, away, names, topic, kick, whois (issue 3).
+
+class FakeServer:
+    """A scripted IRC server on a raw socket: the test plays the server's part, so it sees
+    exactly what the client sends and decides what comes back, and in which order."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.listener.settimeout(TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.conn = None
+        self.buf = b""
+        self.seen = []   # every line the client sent, in order
+        self.lines = []  # those not yet consumed by expect
+
+    def accept(self):
+        self.conn, _ = self.listener.accept()
+        self.conn.settimeout(TIMEOUT)
+
+    def send(self, line):
+        self.conn.sendall(line.encode() + b"\r\n")
+
+    def expect(self, pred, timeout=TIMEOUT):
+        """Consumes client lines up to the first for which pred holds, and returns it."""
+        if isinstance(pred, str):
+            prefix = pred
+            pred = lambda l: l.startswith(prefix)  # noqa: E731
+        deadline = time.time() + timeout
+        while True:
+            while self.lines:
+                line = self.lines.pop(0)
+                if pred(line):
+                    return line
+            left = deadline - time.time()
+            assert left > 0, "client never sent the line; it sent:\n" + "\n".join(self.seen)
+            r, _, _ = select.select([self.conn], [], [], min(left, 0.5))
+            if r:
+                data = self.conn.recv(65536)
+                assert data, "client closed the connection:\n" + "\n".join(self.seen)
+                self.buf += data
+                while b"\n" in self.buf:
+                    line, self.buf = self.buf.split(b"\n", 1)
+                    line = line.rstrip(b"\r").decode("utf-8", "replace")
+                    self.seen.append(line)
+                    self.lines.append(line)
+
+    def welcome(self, nick):
+        """Registration replies, then what tcpchat waits for: the answer to its post-MOTD
+        PING and the JOIN of the default channel."""
+        self.send(":fake.server 001 %s :Welcome, %s" % (nick, nick))
+        self.send(":fake.server 422 %s :MOTD File is missing" % nick)
+        token = self.expect("PING ").split(" ", 1)[1].lstrip(":")
+        self.send(":fake.server PONG fake.server :" + token)
+        self.send(":%s!u@h JOIN #lobby" % nick)
+
+    def close(self):
+        for s in (self.conn, self.listener):
+            if s:
+                s.close()
+
+
+@pytest.fixture
+def fake():
+    """A FakeServer and panes connected to it; fake.pane(nick) starts one."""
+    srv = FakeServer()
+    panes = []
+
+    def make(nick):
+        p = Pane(srv.port, nick)
+        panes.append(p)
+        srv.accept()
+        return p
+
+    srv.pane = make
+    yield srv
+    for p in panes:
+        text = p.text()
+        p.kill()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert bad not in text, text
+    srv.close()
+
+
+def stamp(iso):
+    """The "[HH:MM]" tcpchat shows for an ISO 8601 UTC time, in local time."""
+    t = calendar.timegm(time.strptime(iso.rstrip("Z").split(".")[0], "%Y-%m-%dT%H:%M:%S"))
+    return time.strftime("[%H:%M]", time.localtime(t))
+
+
+def pane_line(pane_obj, needle):
+    """The one line of the pane that contains needle."""
+    lines = [l for l in pane_obj.text().split("\n") if needle in l]
+    assert len(lines) == 1, (needle, lines)
+    return lines[0]
+
+
+# (8) capability negotiation: a multi-line CAP LS, a REQ of what helps, CAP END on ACK
+def test_cap_negotiation_server_time_and_echo_message(fake):
+    bob = fake.pane("bob")
+    # CAP LS 302 comes first, so the server holds registration until CAP END.
+    assert fake.expect(lambda l: True) == "CAP LS 302"
+    fake.expect("NICK bob")
+    fake.expect("USER bob ")
+    fake.send(":fake.server CAP * LS * :multi-prefix server-time sasl=PLAIN,EXTERNAL batch")
+    fake.send(":fake.server CAP * LS :echo-message account-tag away-notify")
+    req = fake.expect("CAP REQ ")
+    asked = req.split(" :", 1)[1].split()
+    assert sorted(asked) == ["away-notify", "echo-message", "multi-prefix", "server-time"]
+    fake.send(":fake.server CAP bob ACK :" + " ".join(asked))
+    fake.expect("CAP END")
+    fake.welcome("bob")
+    joined(bob)
+
+    # server-time: the stamp is the message's @time in local time, not the clock's. Two
+    # times 12 hours apart: the local clock cannot match both.
+    for iso, text in (("2001-02-03T04:05:06.789Z", "early bird"),
+                      ("2001-02-03T16:47:00.000Z", "late owl")):
+        fake.send("@time=%s :alice!a@h PRIVMSG #lobby :%s" % (iso, text))
+        bob.wait_for("<alice> " + text)
+        assert pane_line(bob, "<alice> " + text).startswith(stamp(iso) + " <alice> " + text)
+
+    # echo-message: a typed line is not shown when sent, but when the server relays it back.
+    bob.line("mine")
+    fake.expect("PRIVMSG #lobby :mine")
+    # Everything tcpchat printed before sending is on screen once this later line is.
+    fake.send(":alice!a@h PRIVMSG #lobby :between")
+    bob.wait_for("<alice> between")
+    assert "<bob> mine" not in bob.text()
+    fake.send("@time=2001-02-03T04:05:00.000Z :bob!u@h PRIVMSG #lobby :mine")
+    text = bob.wait_for("<bob> mine")
+    assert text.count("<bob> mine") == 1
+    assert text.index("<alice> between") < text.index("<bob> mine")
+    assert pane_line(bob, "<bob> mine").startswith(stamp("2001-02-03T04:05:00Z") + " ")
+    # A private message comes back the same way, shown as sent to its target.
+    bob.line("/msg alice psst")
+    fake.expect("PRIVMSG alice :psst")
+    fake.send(":bob!u@h PRIVMSG alice :psst")
+    text = bob.wait_for("-> *alice* psst")
+    assert text.count("psst") == 1
+    assert bob.input_line() == PROMPT.rstrip()
+
+
+# (8b) with echo-message, /quit waits for the echoes of the last messages, but not forever
+def test_quit_waits_for_echoes(fake):
+    bob = fake.pane("bob")
+    fake.expect("USER bob ")
+    fake.send(":fake.server CAP * LS :echo-message")
+    fake.expect("CAP REQ :echo-message")
+    fake.send(":fake.server CAP bob ACK :echo-message")
+    fake.expect("CAP END")
+    fake.welcome("bob")
+    joined(bob)
+    # Echoed: the QUIT follows the echo.
+    bob.line("last words")
+    fake.expect("PRIVMSG #lobby :last words")
+    bob.type("/quit bye")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT + "/quit bye")
+    bob.type("", enter=True)
+    bob.wait_for(lambda t: bob.input_line() == PROMPT.rstrip())  # /quit taken
+    fake.send(":fake.server PING :held")  # answered after the /quit was handled
+    fake.expect("PONG ")
+    assert not any(l.startswith("QUIT") for l in fake.seen), fake.seen
+    fake.send(":bob!u@h PRIVMSG #lobby :last words")
+    fake.expect("QUIT :bye")
+    bob.wait_for("<bob> last words")
+    fake.conn.close()
+    assert bob.exit_status() == 0
+
+    # Never echoed: the QUIT goes anyway after a while.
+    fake.conn = None
+    carol = fake.pane("carol")
+    fake.expect("USER carol ")
+    fake.send(":fake.server CAP * LS :echo-message")
+    fake.send(":fake.server CAP carol ACK :echo-message")
+    fake.expect("CAP END")
+    fake.welcome("carol")
+    joined(carol)
+    carol.line("into the void")
+    carol.line("/quit")
+    fake.expect("PRIVMSG #lobby :into the void")
+    fake.expect("QUIT")
+    fake.conn.close()
+    assert carol.exit_status() == 0
+    assert "<carol> into the void" not in carol.text()
+
+
+# (9) a server without CAP: a 421 for it, or no answer at all, and registration goes on
+@pytest.mark.parametrize("answer", ["421", "silence"])
+def test_server_without_cap(fake, answer):
+    bob = fake.pane("bob")
+    fake.expect("CAP LS 302")
+    if answer == "421":
+        fake.send(":fake.server 421 * CAP :Unknown command")
+    fake.expect("NICK bob")
+    fake.expect("USER bob ")
+    fake.welcome("bob")
+    joined(bob)
+    # Without echo-message our own line is shown as it is sent.
+    bob.line("plain old irc")
+    fake.expect("PRIVMSG #lobby :plain old irc")
+    text = bob.wait_for("<bob> plain old irc")
+    assert text.count("<bob> plain old irc") == 1
+    assert not any(l.startswith("CAP ") for l in fake.seen[1:]), fake.seen
+    assert "Error" not in text and "Unknown command" not in text, text
+
+
+# (10) the real server: echo-message and server-time are on, own lines shown once
+def test_echo_message_with_tcpchatd(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+    bob.line("/quote CAP LIST")
+    text = bob.wait_for("Capabilities in use:")
+    caps = pane_line(bob, "Capabilities in use:").split("Capabilities in use:", 1)[1].split()
+    assert {"server-time", "echo-message", "multi-prefix", "away-notify"} <= set(caps)
+    bob.line("said once")
+    alice.expect(is_privmsg("bob", "#lobby", "said once"))
+    bob.wait_for("<bob> said once")
+    alice.send("PRIVMSG #lobby :and answered")
+    text = bob.wait_for("<alice> and answered")
+    assert text.count("<bob> said once") == 1
+    assert text.index("<bob> said once") < text.index("<alice> and answered")
+    line = pane_line(bob, "<alice> and answered")
+    assert line[0] == "[" and line[3] == ":" and line[6] == "]", line
+
+
+# (11) away: /away and /away back, 301 to whoever messages us, away-notify for peers
+def test_away(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+    bob.line("/away gone fishing")
+    bob.wait_for("--- You are marked as away")
+    alice.send("PRIVMSG bob :are you there?")
+    line = alice.expect(lambda l: " 301 " in l)
+    assert line.split(" 301 ", 1)[1] == "alice bob :gone fishing"
+    bob.wait_for("*alice* are you there?")
+    bob.line("/away")
+    bob.wait_for("--- You are no longer marked as away")
+
+    alice.send("AWAY :lunch")
+    bob.wait_for("--- alice is away (lunch)")
+    bob.line("/msg alice back soon?")
+    alice.expect(is_privmsg("bob", "alice", "back soon?"))
+    bob.wait_for("--- alice is away: lunch")
+    alice.send("AWAY")
+    bob.wait_for("--- alice is back")
+
+
+# (12) names: ops first, then voiced users, then the rest, with a count; /mode, /whois
+def test_who_lists_ops_first(pane, connect):
+    zara = pane("zara")  # first in the channel: its operator
+    joined(zara)
+    zara.wait_for("--- Users on #lobby: @zara (1 user)")
+    connect("yuri")
+    zara.wait_for("--> yuri joined #lobby")
+    connect("abe")
+    zara.wait_for("--> abe joined #lobby")
+    zara.line("/mode +v yuri")
+    zara.wait_for("--- You set mode +v yuri on #lobby")
+    zara.line("/who")
+    zara.wait_for("--- Users on #lobby: @zara +yuri abe (3 users)")
+    zara.line("/whois yuri")
+    zara.wait_for("--- End of WHOIS for yuri")
+    assert "--- yuri is ~yuri@" in zara.text()
+    assert "--- yuri is on +#lobby" in zara.text()
+
+
+# (13) /topic, topic changes by others, /kick and being kicked, /invite
+def test_topic_and_kick(pane, connect):
+    zara = pane("zara")
+    joined(zara)
+    yuri = connect("yuri")
+    zara.wait_for("--> yuri joined #lobby")
+    abe = connect("abe")
+    zara.wait_for("--> abe joined #lobby")
+
+    zara.line("/topic fresh paint")
+    yuri.expect(lambda l: l.startswith(":zara!") and l.endswith(" TOPIC #lobby :fresh paint"))
+    zara.wait_for("--- You set the topic: fresh paint")
+    zara.line("/mode +o yuri")
+    zara.wait_for("--- You set mode +o yuri on #lobby")
+    yuri.send("TOPIC #lobby :yuri was here")
+    zara.wait_for("--- yuri set the topic: yuri was here")
+    zara.line("/topic")
+    zara.wait_for("--- Topic for #lobby: yuri was here")
+    zara.wait_for("--- Topic set by yuri")
+
+    zara.line("/kick abe out you go")
+    abe.expect(lambda l: l.startswith(":zara!") and " KICK #lobby abe" in l and "out you go" in l)
+    zara.wait_for("<-- abe was kicked from #lobby by zara (out you go)")
+    zara.line("/invite abe")
+    abe.expect(lambda l: l.startswith(":zara!") and " INVITE abe " in l and "#lobby" in l)
+    zara.wait_for("--- You invited abe to #lobby")
+    yuri.send("KICK #lobby zara :your turn")
+    zara.wait_for("<-- You were kicked from #lobby by yuri (your turn)")
+    zara.wait_for(lambda t: zara.input_line() == ">")
+
+
+def test_help_lists_the_new_commands(pane):
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/help")
+    text = bob.wait_for("/help                      this list")
+    for command in ("/away [MESSAGE]", "/topic [#CHANNEL] [TEXT]", "/whois NICK",
+                    "/kick NICK [REASON]", "/mode [#CHANNEL] [MODES]", "/invite NICK"):
+        assert command in text, command
+
+
+# Hostile text in topics, away messages and whois replies is neutralised too.
+def test_control_characters_in_new_texts(piped, connect):
+    alice = connect("alice")  # first in #lobby: may set the topic
+    bob = piped("bob")
+    bob.expect_out("--> You joined #lobby")
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+    alice.send_raw(b"TOPIC #lobby :top\x1b]0;pwned\x07ic\r\n")
+    bob.expect_out("alice set the topic: top")
+    alice.send_raw(b"AWAY :out\x1b[2J\xc2\x9bside\r\n")
+    bob.expect_out("alice is away (out")
+    bob.send("/whois alice")
+    bob.expect_out("End of WHOIS for alice")
+    bob.send("/topic")
+    bob.expect_out("Topic set by alice")
+    assert b"\x1b" not in bob.out and b"\x07" not in bob.out and b"\x9b" not in bob.out
+    assert b"alice set the topic: top?]0;pwned?ic" in bob.out
+    assert b"alice is away (out?[2J?side)" in bob.out
+    assert b"alice is away: out?[2J?side" in bob.out
+    status, _, _ = bob.finish()
     assert status == 0

@@ -1,0 +1,28 @@
+/* cap: the IRCv3 capabilities the client asks for, and reading the capability lists the
+ * server sends in CAP LS / ACK / NEW / DEL (ircv3.net/specs/extensions/capability-negotiation).
+ * Pure functions: the negotiation itself (what to send when) is the session's. */
+#ifndef TCPCHAT_CLIENT_CAP_H
+#define TCPCHAT_CLIENT_CAP_H
+
+#include <stddef.h>
+
+/* The capabilities that change what the user sees; a set of them is a bit mask. */
+enum cap_bit {
+    CAP_SERVER_TIME = 1u << 0,   /* @time on messages: their timestamps */
+    CAP_ECHO_MESSAGE = 1u << 1,  /* our own messages come back as the server relayed them */
+    CAP_MESSAGE_TAGS = 1u << 2,  /* tags on every message (server-time rides on them) */
+    CAP_MULTI_PREFIX = 1u << 3,  /* NAMES shows every prefix ("@+nick"), not just the highest */
+    CAP_AWAY_NOTIFY = 1u << 4,   /* AWAY from channel peers as they go away and come back */
+    CAP_INVITE_NOTIFY = 1u << 5, /* INVITEs to our channels, not only those to us */
+};
+
+/* Reads a capability list ("a b=value -c"): the capabilities we know named without '-' go
+ * into *added, those named with '-' (ACK of a removal) into *removed. Values after '=' and
+ * names we do not know are ignored. */
+void cap_parse(const char *list, unsigned *added, unsigned *removed);
+
+/* Writes the names of the capabilities in mask, space-separated, into out. Returns the
+ * length, or -1 when out is too small. */
+int cap_names(unsigned mask, char *out, size_t cap);
+
+#endif
