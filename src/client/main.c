@@ -205,7 +205,13 @@ static int run(int fd, struct session *s, const sigset_t *wait_mask)
             read_server(fd, &in, s);
         if (pfd[PFD_SOCKET].revents & POLLOUT)
             flush_output(fd, s);
-        if (pfd[PFD_STDIN].revents & (POLLIN | POLLHUP | POLLERR)) {
+        short in_ev = pfd[PFD_STDIN].revents;
+        if (ui_is_tty() && (in_ev & (POLLHUP | POLLERR | POLLNVAL)) && !(in_ev & POLLIN)) {
+            /* A vanished terminal polls ready forever: treat it as end of input, or the loop
+             * would spin (seen with clients orphaned by a killed tmux). */
+            ui_hangup();
+            session_handle_input(s, NULL);
+        } else if (in_ev & (POLLIN | POLLHUP | POLLERR)) {
             if (ui_read() < 0)
                 session_handle_input(s, NULL);
         }

@@ -281,6 +281,11 @@ static int read_pipe(void)
     return 0;
 }
 
+void ui_hangup(void)
+{
+    ui.eof = 1;
+}
+
 int ui_read(void)
 {
     if (!ui.started || ui.eof)

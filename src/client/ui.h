@@ -26,6 +26,8 @@ void ui_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads what stdin has (call when poll says it is readable). Returns 0, or -1 on a read
  * error (end of input is not an error: it shows up as ui_next's end-of-input). */
 int ui_read(void);
+/* The terminal went away (hang-up without data): input is over, as at end of file. */
+void ui_hangup(void);
 /* 1 when a typed line (or the end of input) is ready for ui_next. */
 int ui_pending(void);
 /* Takes the next typed line: 1 with *line set (malloc'd, the caller frees it), 0 at end of
