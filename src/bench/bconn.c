@@ -1,0 +1,176 @@
+/* bconn: socket and buffer handling for one simulated client. Reads go into one large scratch
+ * buffer shared by every connection, so an idle connection costs no receive buffer: only a
+ * partial line is carried between reads. */
+#include "bconn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int bconn_open(struct bconn *c, const struct sockaddr *dst, socklen_t dstlen,
+               const struct sockaddr *src, socklen_t srclen)
+{
+    int fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (src) {
+        /* Without this, bind() picks a port unique to the source address alone; with it the
+         * port is chosen at connect() time per 4-tuple, so ports are not used up early. */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, src, srclen) < 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+    }
+    /* Small lines must leave at once: the bench measures latency, not Nagle's delay. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, dst, dstlen) < 0 && errno != EINPROGRESS) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    c->fd = fd;
+    c->state = BCONN_CONNECTING;
+    return 0;
+}
+
+int bconn_connect_result(struct bconn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+char *bconn_reserve(struct bconn *c, size_t need, size_t cap)
+{
+    if (!c->out) {
+        c->out = malloc(cap);
+        if (!c->out)
+            return NULL;
+        c->out_cap = (uint32_t)cap;
+        c->out_off = c->out_len = 0;
+    }
+    if (c->out_cap - c->out_len < need && c->out_off > 0) {
+        /* Slide the pending bytes to the front to make room at the end. */
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    if (c->out_cap - c->out_len < need)
+        return NULL;
+    return c->out + c->out_len;
+}
+
+void bconn_commit(struct bconn *c, size_t n)
+{
+    c->out_len += (uint32_t)n;
+}
+
+int bconn_queue(struct bconn *c, const char *data, size_t len, size_t cap)
+{
+    char *p = bconn_reserve(c, len, cap);
+    if (!p)
+        return -1;
+    memcpy(p, data, len);
+    bconn_commit(c, len);
+    return 0;
+}
+
+int bconn_flush(struct bconn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            return -1;
+        }
+        c->out_off += (uint32_t)n;
+    }
+    c->out_off = c->out_len = 0;
+    return 1;
+}
+
+/* Keeps the unfinished tail of a read for the next one. */
+static void bconn_carry(struct bconn *c, const char *p, size_t n)
+{
+    if (n == 0) {
+        c->carry_len = 0;
+        return;
+    }
+    if (n > BCONN_CARRY_CAP || (!c->carry && !(c->carry = malloc(BCONN_CARRY_CAP)))) {
+        /* Longer than any line we accept (or no memory): drop up to the next LF. */
+        c->carry_len = 0;
+        c->skipping = 1;
+        return;
+    }
+    memmove(c->carry, p, n);
+    c->carry_len = (uint16_t)n;
+}
+
+ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, void *ctx)
+{
+    size_t have = c->carry_len;
+    if (have)
+        memcpy(buf, c->carry, have);
+    ssize_t n;
+    do {
+        n = read(c->fd, buf + have, cap - have);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n;
+    char *p = buf, *end = buf + have + (size_t)n;
+    if (c->skipping) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            c->carry_len = 0;
+            return n;
+        }
+        p = nl + 1;
+        c->skipping = 0;
+    }
+    for (;;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
+        size_t len = (size_t)(nl - p);
+        if (len && p[len - 1] == '\r')
+            len--;
+        p[len] = '\0';
+        fn(ctx, c, p, len);
+        p = nl + 1;
+    }
+    bconn_carry(c, p, (size_t)(end - p));
+    return n;
+}
+
+void bconn_close(struct bconn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->carry);
+    free(c->out);
+    free(c->last_seq);
+    c->carry = c->out = NULL;
+    c->last_seq = NULL;
+    c->carry_len = 0;
+    c->out_cap = c->out_off = c->out_len = 0;
+    c->out_armed = 0;
+    c->state = BCONN_CLOSED;
+}
