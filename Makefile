@@ -8,10 +8,11 @@ PYTHON  ?= /usr/bin/python3
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -Wmissing-prototypes -g -pthread -Isrc -I/usr/include/uthash
 LDLIBS_COMMON = -pthread
-# The server's libraries: inih (config file), libsodium (operator password hashes).
-SERVER_PKGS   = inih libsodium
+# The server's libraries: inih (config file), libsodium (operator password hashes), OpenSSL
+# (the TLS port).
+SERVER_PKGS   = inih libsodium openssl
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
-SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium)
+SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto)
 
 ifeq ($(SAN),asan)
 BUILD   = build/asan

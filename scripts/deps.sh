@@ -3,7 +3,8 @@
 # Runs apt-get as root, or through sudo for a normal user. Safe to run again.
 set -euo pipefail
 pkgs=(build-essential pkg-config libreadline-dev uthash-dev libcmocka-dev python3-pytest tmux clang-format
-      clang libclang-rt-14-dev libinih-dev libsodium-dev irssi weechat-headless ii)
+      clang libclang-rt-14-dev libinih-dev libsodium-dev libssl-dev openssl irssi weechat-headless ii
+      clang-tidy cppcheck valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -516,6 +516,21 @@ static void chan_put_locked(struct chan *ch)
     chan_unref(ch);
 }
 
+/* 0 if the member me (NULL: not a member) with this source may send to ch (locked), else
+ * ERR_CANNOTSENDTOCHAN: +n keeps outsiders out, +m the unvoiced, a ban the banned (who keep
+ * listening). */
+static int may_speak(const struct chan *ch, const struct member *me, const char *source)
+{
+    int voiced = me && (me->op || me->voice);
+    if (!me && (ch->modes & CM_NOEXTERNAL))
+        return ERR_CANNOTSENDTOCHAN;
+    if ((ch->modes & CM_MODERATED) && !voiced)
+        return ERR_CANNOTSENDTOCHAN;
+    if (!voiced && banned(ch, source))
+        return ERR_CANNOTSENDTOCHAN;
+    return 0;
+}
+
 int chan_send(struct client *c, const char *name, struct event *m)
 {
     struct server *srv = client_srv(c);
@@ -529,13 +544,7 @@ int chan_send(struct client *c, const char *name, struct event *m)
         return ERR_NOSUCHCHANNEL;
     }
     struct member *me = find_member(ch, c->id);
-    int err = 0;
-    if (!me && (ch->modes & CM_NOEXTERNAL))
-        err = ERR_CANNOTSENDTOCHAN;
-    else if ((ch->modes & CM_MODERATED) && !(me && (me->op || me->voice)))
-        err = ERR_CANNOTSENDTOCHAN;
-    else if (!(me && (me->op || me->voice)) && banned(ch, c->source))
-        err = ERR_CANNOTSENDTOCHAN; /* a banned member keeps listening but may not speak */
+    int err = may_speak(ch, me, c->source);
     if (!err) {
         /* With echo-message the sender gets its own line back, in the channel's order. */
         int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
@@ -1143,11 +1152,7 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
     if (!ch)
         return ERR_NOSUCHCHANNEL;
     struct member *me = find_member(ch, c->id);
-    int err = 0;
-    if (!me && (ch->modes & CM_NOEXTERNAL))
-        err = ERR_CANNOTSENDTOCHAN;
-    else if ((ch->modes & CM_MODERATED) && !(me && (me->op || me->voice)))
-        err = ERR_CANNOTSENDTOCHAN;
+    int err = may_speak(ch, me, c->source);
     if (!err) {
         /* Ops are few: one item per recipient, posted under the channel lock, keeps them in
          * the channel's order without a status field in every worker's replica. */

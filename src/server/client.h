@@ -11,6 +11,7 @@
 #include "common/linebuf.h"
 #include "defines.h"
 #include "sendq.h"
+#include "tls.h"
 
 struct worker;
 struct chan;
@@ -39,16 +40,21 @@ struct client {
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned ping_pending : 1;
-    unsigned caps;      /* CAP_* negotiated (caps.h) */
-    unsigned variant;   /* caps_variant(caps): how relayed lines are rendered for us */
-    int cap_version;    /* 302 after "CAP LS 302" */
-    struct sendq *held; /* replies held while a labeled command runs (label.h), or NULL */
-    uint64_t batch_seq; /* last BATCH reference used on this connection */
+    unsigned ip_counted : 1; /* counted by iplimit (given back on close) */
+    unsigned caps;           /* CAP_* negotiated (caps.h) */
+    unsigned variant;        /* caps_variant(caps): how relayed lines are rendered for us */
+    int cap_version;         /* 302 after "CAP LS 302" */
+    struct sendq *held;      /* replies held while a labeled command runs (label.h), or NULL */
+    uint64_t batch_seq;      /* last BATCH reference used on this connection */
 
     struct linebuf in;
     struct sendq sq;
+    /* The TLS session (tls.h); tls.ssl is NULL on the plaintext port. */
+    struct tls_conn tls;
     double tokens;      /* flood control: lines that may be processed now */
     uint64_t tokens_ms; /* when tokens was last topped up */
+    double nick_tokens; /* nick changes allowed now (NICK_BURST, NICK_INTERVAL_MS) */
+    uint64_t nick_ms;   /* when nick_tokens was last topped up, 0 before the first change */
     uint64_t connected_ms, active_ms, ping_ms;
     char close_reason[256];
 

@@ -113,6 +113,10 @@ static void run(struct client *c, struct ircmsg *m)
             return;
         }
         cmd->handler(c, m);
+        /* JOIN and PART touch shared state and wake every member: a join/part flood is paid
+         * for with flood-control tokens, so the excess is delayed, not refused. */
+        if (cmd->handler == cmd_join || cmd->handler == cmd_part)
+            c->tokens -= JOINPART_PENALTY;
         return;
     }
     if (c->registered)

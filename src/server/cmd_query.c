@@ -92,6 +92,8 @@ void cmd_whois(struct client *c, struct ircmsg *m)
             send_numeric(c, RPL_WHOISOPERATOR, "%s :is an IRC operator", info.nick);
         if (info.away[0])
             send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
+        if (info.secure)
+            send_numeric(c, RPL_WHOISSECURE, "%s :is using a secure connection", info.nick);
         send_numeric(c, RPL_ENDOFWHOIS, "%s :End of /WHOIS list", info.nick);
     }
 }

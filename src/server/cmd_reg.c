@@ -87,6 +87,8 @@ static void try_register(struct client *c)
     c->active_ms = c->w->now_ms;
     snprintf(c->source, sizeof c->source, "%s!%s@%s", c->nick, c->user, c->host);
     nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
+    if (c->tls.ssl)
+        nick_set_secure(c->w->srv, c->nick, c->id);
     welcome(c);
     const char *lobby = cfg_of(c)->default_channel;
     if (lobby && *lobby) {
@@ -212,6 +214,24 @@ void cmd_nick(struct client *c, struct ircmsg *m)
     }
     if (c->has_nick && strcmp(nick, c->nick) == 0)
         return;
+    if (c->registered) {
+        /* Each change is announced to every channel the user is in: rate-limit them. */
+        uint64_t now = c->w->now_ms;
+        if (c->nick_ms == 0) {
+            c->nick_tokens = NICK_BURST;
+            c->nick_ms = now;
+        }
+        c->nick_tokens += (double)(now - c->nick_ms) / NICK_INTERVAL_MS;
+        if (c->nick_tokens > NICK_BURST)
+            c->nick_tokens = NICK_BURST;
+        c->nick_ms = now;
+        if (c->nick_tokens < 1.0) {
+            send_numeric(c, ERR_NICKCHANGETOOFAST,
+                         "%s :Nick change too fast. Please wait %d seconds", nick,
+                         (int)((1.0 - c->nick_tokens) * NICK_INTERVAL_MS / 1000) + 1);
+            return;
+        }
+    }
     if (nick_claim(srv, nick, c->has_nick ? c->nick : NULL, c->w->index, c->id) < 0) {
         send_numeric(c, ERR_NICKNAMEINUSE, "%s :Nickname is already in use", nick);
         return;
@@ -222,6 +242,7 @@ void cmd_nick(struct client *c, struct ircmsg *m)
         try_register(c);
         return;
     }
+    c->nick_tokens -= 1.0;
     whowas_add(c->nick, c->user, c->host, c->realname);
     struct event *change = event_new(NULL, ":%s NICK %s", c->source, nick);
     snprintf(c->nick, sizeof c->nick, "%s", nick);

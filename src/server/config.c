@@ -12,6 +12,7 @@
 
 #include "common/ircmsg.h"
 #include "common/ircname.h"
+#include "iplimit.h"
 #include "conffile.h"
 #include "defines.h"
 
@@ -19,6 +20,9 @@ static const char usage_text[] =
     "usage: tcpchatd [options]\n"
     "  -p, --port N            TCP port (default 6667)\n"
     "  -b, --bind ADDR         address to listen on (default: all IPv4 and IPv6)\n"
+    "      --tls-port N        TLS port (default 6697 when a certificate is given)\n"
+    "      --tls-cert FILE     TLS certificate (PEM, chain allowed)\n"
+    "      --tls-key FILE      TLS private key (PEM)\n"
     "  -w, --workers N         worker threads (default: number of CPUs)\n"
     "  -c, --config FILE       read settings and operators from FILE (INI); options override it\n"
     "      --mkpasswd          read a password on stdin, print its hash for an [oper] entry\n"
@@ -36,6 +40,9 @@ static const char usage_text[] =
     "      --reg-timeout S     seconds to finish registering (default 60)\n"
     "      --ping-interval S   idle seconds before PING (default 120)\n"
     "      --ping-timeout S    seconds to answer PING (default 120)\n"
+    "      --max-per-ip N      connections one address may hold (default 10)\n"
+    "      --conn-rate N       new connections per minute from one address (default 30)\n"
+    "      --ip-exempt LIST    CIDRs not limited per address (default 127.0.0.0/8,::1)\n"
     "      --log-level L       error, warn, info or debug (default info)\n"
     "  -h, --help              this help\n"
     "  -V, --version           version\n";
@@ -57,11 +64,20 @@ enum {
     OPT_LOG_LEVEL,
     OPT_DESCRIPTION,
     OPT_MKPASSWD,
+    OPT_TLS_PORT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_MAX_PER_IP,
+    OPT_CONN_RATE,
+    OPT_IP_EXEMPT,
 };
 
 static const struct option long_options[] = {
     {"port", required_argument, NULL, 'p'},
     {"bind", required_argument, NULL, 'b'},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"workers", required_argument, NULL, 'w'},
     {"config", required_argument, NULL, 'c'},
     {"mkpasswd", no_argument, NULL, OPT_MKPASSWD},
@@ -80,6 +96,9 @@ static const struct option long_options[] = {
     {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
     {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+    {"conn-rate", required_argument, NULL, OPT_CONN_RATE},
+    {"ip-exempt", required_argument, NULL, OPT_IP_EXEMPT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -160,6 +179,15 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
         return NULL;
     case 'b':
         return set_str(&cfg->bind, arg) ? oom : NULL;
+    case OPT_TLS_PORT:
+        if (parse_long(arg, 1, 65535, &v) < 0)
+            return "wants a number from 1 to 65535";
+        cfg->tls_port = (int)v;
+        return NULL;
+    case OPT_TLS_CERT:
+        return set_str(&cfg->tls_cert, arg) ? oom : NULL;
+    case OPT_TLS_KEY:
+        return set_str(&cfg->tls_key, arg) ? oom : NULL;
     case 'w':
         if (parse_long(arg, 1, WORKERS_MAX, &v) < 0)
             return "wants a number from 1 to 256";
@@ -230,6 +258,20 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants seconds from 1 to 86400";
         cfg->ping_timeout = (int)v;
         return NULL;
+    case OPT_MAX_PER_IP:
+        if (parse_long(arg, 1, 1000000, &v) < 0)
+            return "wants a number from 1 to 1000000";
+        cfg->max_per_ip = (int)v;
+        return NULL;
+    case OPT_CONN_RATE:
+        if (parse_long(arg, 1, 1000000, &v) < 0)
+            return "wants a number of connections per minute from 1 to 1000000";
+        cfg->conn_rate = (int)v;
+        return NULL;
+    case OPT_IP_EXEMPT:
+        if (!iplimit_exempt_valid(arg))
+            return "wants a comma-separated list of addresses or CIDRs (at most 16), or ''";
+        return set_str(&cfg->ip_exempt, arg) ? oom : NULL;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &cfg->log_level) < 0)
             return "wants error, warn, info or debug";
@@ -273,6 +315,35 @@ static void set_defaults(struct config *cfg)
     cfg->ping_interval = DEFAULT_PING_INTERVAL;
     cfg->ping_timeout = DEFAULT_PING_TIMEOUT;
     cfg->log_level = LOG_INFO;
+    cfg->max_per_ip = DEFAULT_MAX_PER_IP;
+    cfg->conn_rate = DEFAULT_CONN_RATE;
+}
+
+/* The TLS port never serves plaintext: asking for it without a certificate is an error. */
+static int check_tls(struct config *cfg)
+{
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        snprintf(cfg->error, sizeof cfg->error, "tls-cert and tls-key go together: give both");
+        return -1;
+    }
+    if (!cfg->tls_cert) {
+        if (cfg->tls_port == 0)
+            return 0;
+        snprintf(cfg->error, sizeof cfg->error,
+                 "tls-port %d needs tls-cert FILE and tls-key FILE; for a test certificate:\n"
+                 "  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost "
+                 "-keyout key.pem -out cert.pem",
+                 cfg->tls_port);
+        return -1;
+    }
+    if (cfg->tls_port == 0)
+        cfg->tls_port = DEFAULT_TLS_PORT;
+    if (cfg->tls_port == cfg->port) {
+        snprintf(cfg->error, sizeof cfg->error, "tls-port and port must differ (both %d)",
+                 cfg->port);
+        return -1;
+    }
+    return 0;
 }
 
 enum config_result config_load(struct config *cfg, int argc, char **argv)
@@ -283,7 +354,8 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
     if (gethostname(host, sizeof host - 1) != 0 || !server_name_valid(host))
         strcpy(host, "localhost");
     if (set_str(&cfg->server_name, host) || set_str(&cfg->default_channel, DEFAULT_CHANNEL) ||
-        set_str(&cfg->description, DEFAULT_DESCRIPTION)) {
+        set_str(&cfg->description, DEFAULT_DESCRIPTION) ||
+        set_str(&cfg->ip_exempt, DEFAULT_IP_EXEMPT)) {
         snprintf(cfg->error, sizeof cfg->error, "out of memory");
         return CONFIG_ERROR;
     }
@@ -339,6 +411,8 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
     }
     if (cfg->sendq_soft > cfg->sendq)
         cfg->sendq_soft = cfg->sendq;
+    if (check_tls(cfg) < 0)
+        return CONFIG_ERROR;
     if (cfg->motd_path && load_motd(cfg) < 0)
         return CONFIG_ERROR;
     return CONFIG_OK;
@@ -362,6 +436,8 @@ void config_take_reloadable(struct config *live, struct config *fresh)
         fresh->field = tmp_;                                                                       \
     } while (0)
     SWAP(description);
+    SWAP(tls_cert); /* the context built from them is swapped by rehash.c */
+    SWAP(tls_key);
     SWAP(motd_path);
     SWAP(default_channel);
     SWAP(password);
@@ -375,6 +451,8 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(ping_interval);
     SWAP(ping_timeout);
     SWAP(log_level);
+    SWAP(max_per_ip);
+    SWAP(conn_rate);
     SWAP(motd);
     SWAP(motd_lines);
     SWAP(opers);
@@ -394,6 +472,8 @@ const struct config_oper *config_find_oper(const struct config *cfg, const char 
 void config_free(struct config *cfg)
 {
     free(cfg->bind);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
     free(cfg->server_name);
     free(cfg->description);
     free(cfg->config_path);
@@ -405,6 +485,7 @@ void config_free(struct config *cfg)
     free(cfg->motd_path);
     free(cfg->default_channel);
     free(cfg->password);
+    free(cfg->ip_exempt);
     for (int i = 0; i < cfg->motd_lines; i++)
         free(cfg->motd[i]);
     free(cfg->motd);

@@ -19,6 +19,9 @@ struct config_oper {
 
 struct config {
     int port;
+    int tls_port;   /* 0: no TLS; DEFAULT_TLS_PORT once a certificate is given */
+    char *tls_cert; /* PEM certificate (chain) and key for the TLS port; both or neither */
+    char *tls_key;
     char *bind; /* NULL: every address */
     int workers;
     char *server_name;
@@ -37,6 +40,9 @@ struct config {
     int ping_interval;
     int ping_timeout;
     enum log_level log_level;
+    int max_per_ip;  /* connections one address may hold */
+    int conn_rate;   /* new connections per minute from one address */
+    char *ip_exempt; /* CIDR list not limited per address (set at start only) */
     /* Loaded from motd_path at start-up and at each rehash. */
     char **motd;
     int motd_lines;
@@ -57,8 +63,9 @@ enum config_result config_load(struct config *cfg, int argc, char **argv);
 /* Sets one option by its long name ("port", "sendq"...; "name" is "server-name") to value, as
  * the command line would. Returns 0, or -1 with the reason in why. */
 int config_set(struct config *cfg, const char *key, const char *value, char *why, size_t whylen);
-/* Moves the settings that may change while the server runs (everything but port, bind,
- * workers and server name) from fresh into live; fresh gets live's old ones, to be freed. */
+/* Moves the settings that may change while the server runs (everything but port, tls-port,
+ * bind, workers and server name) from fresh into live; fresh gets live's old ones, to be
+ * freed. */
 void config_take_reloadable(struct config *live, struct config *fresh);
 /* The operator entry called name, or NULL. */
 const struct config_oper *config_find_oper(const struct config *cfg, const char *name);

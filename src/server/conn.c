@@ -19,9 +19,11 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "event.h"
+#include "iplimit.h"
 #include "mailbox.h"
 #include "nick.h"
 #include "server.h"
+#include "tls.h"
 #include "whowas.h"
 #include "worker.h"
 
@@ -30,7 +32,7 @@ static const struct config *conn_cfg(const struct client *c)
     return &c->w->srv->cfg;
 }
 
-struct client *conn_create(struct worker *w, int fd, const char *host)
+struct client *conn_create(struct worker *w, int fd, const char *host, int ip_counted)
 {
     struct server *srv = w->srv;
     struct client *c = calloc(1, sizeof *c);
@@ -46,6 +48,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host)
     c->w = w;
     c->fd = fd;
     snprintf(c->host, sizeof c->host, "%s", host);
+    c->ip_counted = ip_counted != 0;
     sendq_init(&c->sq);
     c->tokens = srv->cfg.flood_burst;
     c->tokens_ms = c->connected_ms = c->active_ms = w->now_ms;
@@ -65,6 +68,28 @@ struct client *conn_create(struct worker *w, int fd, const char *host)
     log_debug("client %llu connected from %s on worker %d", (unsigned long long)c->id, host,
               w->index);
     return c;
+}
+
+int conn_start_tls(struct client *c)
+{
+    struct ssl_ctx_st *ctx = c->w->srv->tls_ctx;
+    if (!ctx || tls_conn_init(&c->tls, ctx, c->fd) < 0) {
+        conn_close_later(c, "TLS unavailable");
+        return -1;
+    }
+    return 0;
+}
+
+/* read(2), or its TLS counterpart. */
+static ssize_t conn_read(struct client *c, char *buf, size_t len)
+{
+    return c->tls.ssl ? tls_conn_read(&c->tls, buf, len) : read(c->fd, buf, len);
+}
+
+/* sendq_flush, or its TLS counterpart. */
+static int conn_write(struct client *c)
+{
+    return c->tls.ssl ? tls_conn_flush(&c->tls, &c->sq) : sendq_flush(&c->sq, c->fd);
 }
 
 static void stall(struct client *c)
@@ -139,7 +164,10 @@ static void input(struct client *c)
             conn_close_later(c, "Excess Flood");
             return;
         }
-        ssize_t n = read(c->fd, space, avail);
+        /* TLS: want_read is cleared only when OpenSSL too has nothing left (SSL_read returns
+         * what it holds before asking the socket), so a pause above loses no decrypted
+         * input: resuming reads on. */
+        ssize_t n = conn_read(c, space, avail);
         if (n > 0) {
             linebuf_commit(&c->in, (size_t)n);
             c->active_ms = c->w->now_ms;
@@ -151,7 +179,10 @@ static void input(struct client *c)
             c->want_read = 0;
         } else if (errno != EINTR) {
             char why[96];
-            snprintf(why, sizeof why, "Read error: %s", strerror(errno));
+            if (c->tls.error)
+                snprintf(why, sizeof why, "TLS error: %s", c->tls.error);
+            else
+                snprintf(why, sizeof why, "Read error: %s", strerror(errno));
             conn_close_later(c, why);
             return;
         }
@@ -161,6 +192,8 @@ static void input(struct client *c)
 void conn_on_readable(struct client *c)
 {
     c->want_read = 1;
+    if (c->tls.write_wants_read) /* a TLS flush waits on input: retry at the end of the turn */
+        worker_mark_dirty(c->w, c);
     input(c);
 }
 
@@ -173,9 +206,12 @@ void conn_flush(struct client *c)
 {
     if (c->dead || c->fd < 0)
         return;
-    if (sendq_flush(&c->sq, c->fd) < 0) {
+    if (conn_write(c) < 0) {
         char why[96];
-        snprintf(why, sizeof why, "Write error: %s", strerror(errno));
+        if (c->tls.error)
+            snprintf(why, sizeof why, "TLS error: %s", c->tls.error);
+        else
+            snprintf(why, sizeof why, "Write error: %s", strerror(errno));
         conn_close_later(c, why);
         return;
     }
@@ -188,12 +224,16 @@ void conn_flush(struct client *c)
 
 void conn_on_writable(struct client *c)
 {
+    if (c->tls.read_wants_write && !c->dead) { /* a TLS read waits on output: retry it */
+        c->want_read = 1;
+        input(c);
+    }
     conn_flush(c);
 }
 
 void conn_send(struct client *c, struct msg *m)
 {
-    if (c->dead || c->closing || !m)
+    if (c->dead || !m) /* a closing client still gets what comes before its ERROR line */
         return;
     if (c->held) { /* a labeled command is running: its replies go out together after it */
         if (sendq_push(c->held, m) < 0)
@@ -240,7 +280,9 @@ static void last_words(struct client *c, const char *line)
         sendq_push(&c->sq, m);
         msg_unref(m);
     }
-    sendq_flush(&c->sq, c->fd);
+    if (!c->tls.ssl || tls_conn_ready(&c->tls)) /* not into a half-done handshake */
+        conn_write(c);
+    tls_conn_shutdown(&c->tls);
 }
 
 void conn_close(struct client *c)
@@ -255,11 +297,14 @@ void conn_close(struct client *c)
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
     last_words(c, line);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    tls_conn_free(&c->tls);
     close(c->fd);
     c->fd = -1;
     c->dead = 1;
     atomic_fetch_sub(&srv->nclients, 1);
     atomic_fetch_sub(&w->nconns, 1);
+    if (c->ip_counted)
+        iplimit_release(c->host);
     if (c->has_nick)
         nick_release(srv, c->nick, c->id);
     if (c->registered)
@@ -270,6 +315,14 @@ void conn_close(struct client *c)
     event_unref(quit);
     sendq_free(&c->sq);
     linebuf_free(&c->in);
+}
+
+void conn_hangup(struct client *c)
+{
+    if (c->dead || c->fd < 0)
+        return;
+    tls_conn_shutdown(&c->tls);
+    shutdown(c->fd, SHUT_RDWR);
 }
 
 void conn_goodbye(struct client *c, const char *line)
@@ -287,6 +340,7 @@ void conn_goodbye(struct client *c, const char *line)
 void conn_free(struct client *c)
 {
     HASH_DEL(c->w->clients, c);
+    tls_conn_free(&c->tls);
     if (c->fd >= 0) {
         /* Only at shutdown: the worker stops without the QUIT fan-out. */
         close(c->fd);
@@ -306,8 +360,10 @@ void conn_tick(struct client *c)
     if (c->dead || c->closing)
         return;
     if (!c->registered) {
+        /* Also the TLS handshake's timeout: nobody registers before it is done. */
         if (now - c->connected_ms >= (uint64_t)cfg->reg_timeout * 1000)
-            conn_close_later(c, "Registration timed out");
+            conn_close_later(c, c->tls.ssl && !tls_conn_ready(&c->tls) ? "TLS handshake timed out"
+                                                                       : "Registration timed out");
         return;
     }
     if (c->ping_pending) {

@@ -10,7 +10,10 @@ struct worker;
 
 /* Takes ownership of fd (a new non-blocking connection from host). NULL on failure, with fd
  * closed. */
-struct client *conn_create(struct worker *w, int fd, const char *host);
+struct client *conn_create(struct worker *w, int fd, const char *host, int ip_counted);
+/* For a connection from the TLS port, right after conn_create: starts the server side of the
+ * handshake (driven by the reads that follow). -1, with c asked to close, on failure. */
+int conn_start_tls(struct client *c);
 /* The socket became readable (or was before, and input may resume). */
 void conn_on_readable(struct client *c);
 /* Input was paused (flood control or the soft send-queue bound): try again. */
@@ -31,6 +34,9 @@ void conn_close_later(struct client *c, const char *reason);
 /* Closes now: ERROR line, socket closed, nick released, QUIT fanned out. c stays allocated
  * (dead) until its own QUIT item comes back through the mailbox, then conn_free. */
 void conn_close(struct client *c);
+/* At shutdown, once the goodbye is out (or given up on): TLS close_notify, then the socket
+ * is shut down both ways. */
+void conn_hangup(struct client *c);
 /* At shutdown: queue the goodbye line without any fan-out. */
 void conn_goodbye(struct client *c, const char *line);
 /* Frees c's memory; c must be dead and out of every replica. */

@@ -7,6 +7,7 @@
 #define TCPCHAT_NETWORK "tcpchat"
 
 #define DEFAULT_PORT          6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
+#define DEFAULT_TLS_PORT      6697 /* RFC 7194; opened only when a certificate is given */
 #define DEFAULT_CHANNEL       "#lobby"
 #define DEFAULT_MAX_CLIENTS   10000
 #define DEFAULT_SENDQ         (1024 * 1024) /* hard bound: disconnect past it */
@@ -19,33 +20,42 @@
 #define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
 #define DEFAULT_DESCRIPTION   TCPCHAT_NETWORK " chat server" /* WHOIS 312 */
 
-#define WORKERS_MAX       256
-#define LISTEN_BACKLOG    1024
-#define USER_MAX          10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
-#define REALNAME_MAX      100 /* kept for WHOIS; longer real names are cut */
-#define HOST_MAX          64  /* textual IPv4/IPv6 address */
-#define SOURCE_MAX        (30 + 1 + USER_MAX + 1 + HOST_MAX)
-#define TOPIC_MAX         390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
-#define KICK_MAX          255 /* KICKLEN */
-#define AWAY_MAX          200 /* AWAYLEN */
-#define KEY_MAX           23  /* channel key length (ircu/Solanum use 23) */
-#define INVITES_MAX       32  /* pending invitations kept per channel; the oldest goes first */
-#define MASK_MAX          (SOURCE_MAX + 8) /* a +b/+e/+I mask */
-#define LIST_MAX          100              /* entries per +b, +e and +I list (MAXLIST) */
-#define WHOWAS_MAX        1024             /* nicknames remembered for WHOWAS */
-#define WHOWAS_REPLIES    10               /* entries one WHOWAS returns at most */
-#define MODES_PER_LINE    4  /* MODES: parameter-taking modes applied per MODE command */
-#define CHANNELS_PER_USER 50 /* CHANLIMIT */
-#define TARGETS_MAX       4  /* TARGMAX for PRIVMSG and NOTICE */
-#define PASSWORD_MAX      128
-#define MOTD_LINES_MAX    100 /* lines of the MOTD file sent; the rest is ignored */
-#define MOTD_LINE_MAX     400 /* bytes of one MOTD line sent */
-#define ANNOUNCE_MAX      400 /* bytes of one console announcement sent */
-#define DESCRIPTION_MAX   200 /* bytes of the server description */
-#define OPER_NAME_MAX     32  /* name of an [oper "name"] entry, the first OPER parameter */
-#define OPERS_MAX         256 /* operator entries in a config file */
-#define KILL_REASON_MAX   200 /* bytes of a KILL reason kept */
-#define CONFIG_ERROR_MAX  512 /* "FILE:LINE: what is wrong" */
+#define DEFAULT_MAX_PER_IP 10                /* connections one address may hold */
+#define DEFAULT_CONN_RATE  30                /* new connections per minute from one address */
+#define DEFAULT_IP_EXEMPT  "127.0.0.0/8,::1" /* not limited per address */
+#define IP_EXEMPT_MAX      16                /* CIDRs in --ip-exempt */
+#define IP_TABLE_MAX       200000            /* addresses tracked at once */
+#define IP_PRUNE_MS        60000             /* how often idle addresses are forgotten */
+#define JOINPART_PENALTY   2                 /* extra flood tokens a JOIN or PART costs */
+#define NICK_BURST         3                 /* nick changes allowed at once... */
+#define NICK_INTERVAL_MS   10000             /* ...then one per this many milliseconds */
+#define WORKERS_MAX        256
+#define LISTEN_BACKLOG     1024
+#define USER_MAX           10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
+#define REALNAME_MAX       100 /* kept for WHOIS; longer real names are cut */
+#define HOST_MAX           64  /* textual IPv4/IPv6 address */
+#define SOURCE_MAX         (30 + 1 + USER_MAX + 1 + HOST_MAX)
+#define TOPIC_MAX          390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
+#define KICK_MAX           255 /* KICKLEN */
+#define AWAY_MAX           200 /* AWAYLEN */
+#define KEY_MAX            23  /* channel key length (ircu/Solanum use 23) */
+#define INVITES_MAX        32  /* pending invitations kept per channel; the oldest goes first */
+#define MASK_MAX           (SOURCE_MAX + 8) /* a +b/+e/+I mask */
+#define LIST_MAX           100              /* entries per +b, +e and +I list (MAXLIST) */
+#define WHOWAS_MAX         1024             /* nicknames remembered for WHOWAS */
+#define WHOWAS_REPLIES     10               /* entries one WHOWAS returns at most */
+#define MODES_PER_LINE     4  /* MODES: parameter-taking modes applied per MODE command */
+#define CHANNELS_PER_USER  50 /* CHANLIMIT */
+#define TARGETS_MAX        4  /* TARGMAX for PRIVMSG and NOTICE */
+#define PASSWORD_MAX       128
+#define MOTD_LINES_MAX     100 /* lines of the MOTD file sent; the rest is ignored */
+#define MOTD_LINE_MAX      400 /* bytes of one MOTD line sent */
+#define ANNOUNCE_MAX       400 /* bytes of one console announcement sent */
+#define DESCRIPTION_MAX    200 /* bytes of the server description */
+#define OPER_NAME_MAX      32  /* name of an [oper "name"] entry, the first OPER parameter */
+#define OPERS_MAX          256 /* operator entries in a config file */
+#define KILL_REASON_MAX    200 /* bytes of a KILL reason kept */
+#define CONFIG_ERROR_MAX   512 /* "FILE:LINE: what is wrong" */
 /* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
  * keep its worker busy verifying guesses. */
 #define OPER_PENALTY 10
@@ -58,5 +68,9 @@
 #define SHUTDOWN_FLUSH_MS 2000 /* how long shutdown waits for "ERROR" lines to drain */
 #define EPOLL_BATCH       256  /* events taken per epoll_wait */
 #define WRITEV_MAX        64   /* iovecs per writev (IOV_MAX is 1024; 64 fills a socket buffer) */
+/* Bytes a TLS flush gathers per SSL_write: one record's plaintext (RFC 8446 5.1: 2^14). The
+ * handshake has no timeout of its own: nothing registers before it ends, so --reg-timeout
+ * bounds it. */
+#define TLS_RECORD_MAX 16384
 
 #endif

@@ -37,6 +37,8 @@ struct mb_item {
     uint64_t target;   /* client id the event is about, or 0 */
     int target_worker; /* worker owning target, -1 if none */
     int fd;            /* MB_NEW_CONN */
+    int ip_counted;    /* MB_NEW_CONN: counted by iplimit, to be given back on close */
+    int tls;           /* MB_NEW_CONN: accepted on the TLS port */
     char *text;        /* MB_ANNOUNCE, MB_KILL (owned), MB_NEW_CONN: peer address (owned) */
     int nchans;
     uint64_t chans[]; /* channel ids */

@@ -24,9 +24,11 @@
 #include "conffile.h"
 #include "config.h"
 #include "defines.h"
+#include "iplimit.h"
 #include "nick.h"
 #include "rehash.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 /* epoll tags for the acceptor's own descriptors. */
@@ -35,8 +37,9 @@ enum { EV_SIGNAL = -1, EV_STDIN = -2, EV_REHASH = -3 };
 struct acceptor {
     struct server *srv;
     int epfd;
-    int listen_fds[NET_LISTEN_MAX];
+    int listen_fds[2 * NET_LISTEN_MAX]; /* the plaintext port's, then the TLS port's */
     int nlisten;
+    int tls_first;          /* listen_fds[tls_first...] are the TLS port's */
     int spare_fd;           /* kept open to shed connections when out of descriptors */
     struct linebuf console; /* stdin, split into announcement lines */
 };
@@ -52,8 +55,12 @@ static struct worker *least_loaded(struct server *srv)
 }
 
 /* Refuses a connection with a reason it can read, without blocking on it. */
-static void refuse(int fd, const char *host, const char *reason)
+static void refuse(int fd, int tls, const char *host, const char *reason)
 {
+    if (tls) { /* never plaintext on the TLS port: just close */
+        close(fd);
+        return;
+    }
     char line[IRC_LINE_MAX];
     int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", host, reason);
     ssize_t w = send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -61,7 +68,7 @@ static void refuse(int fd, const char *host, const char *reason)
     close(fd);
 }
 
-static void accept_all(struct acceptor *a, int lfd)
+static void accept_all(struct acceptor *a, int lfd, int tls)
 {
     struct server *srv = a->srv;
     for (;;) {
@@ -91,10 +98,21 @@ static void accept_all(struct acceptor *a, int lfd)
         if (atomic_fetch_add(&srv->nclients, 1) >= srv->cfg.max_clients) {
             atomic_fetch_sub(&srv->nclients, 1);
             log_info("refusing %s: too many connections", host);
-            refuse(fd, host, "Too many connections");
+            refuse(fd, tls, host, "Too many connections");
             continue;
         }
-        worker_post_new_conn(least_loaded(srv), fd, host);
+        enum iplimit_verdict v = iplimit_acquire((struct sockaddr *)&ss, host, srv->cfg.max_per_ip,
+                                                 srv->cfg.conn_rate, worker_clock_ms());
+        if (v == IPLIMIT_TOO_MANY || v == IPLIMIT_TOO_FAST) {
+            atomic_fetch_sub(&srv->nclients, 1);
+            log_info("refusing %s: %s", host,
+                     v == IPLIMIT_TOO_MANY ? "too many connections from it" : "throttled");
+            refuse(fd, tls, host,
+                   v == IPLIMIT_TOO_MANY ? "Too many connections from your address"
+                                         : "Throttled: reconnecting too fast, try again later");
+            continue;
+        }
+        worker_post_new_conn(least_loaded(srv), fd, host, v == IPLIMIT_OK, tls);
     }
 }
 
@@ -139,9 +157,14 @@ static void run(struct acceptor *a, int sigfd)
     int console_open = watch(a->epfd, STDIN_FILENO, EV_STDIN) == 0;
     if (!console_open)
         log_debug("stdin cannot be watched (%s): no console announcements", strerror(errno));
+    uint64_t next_prune = worker_clock_ms() + IP_PRUNE_MS;
     for (;;) {
         struct epoll_event evs[NET_LISTEN_MAX + 2];
-        int n = epoll_wait(a->epfd, evs, NET_LISTEN_MAX + 2, -1);
+        int n = epoll_wait(a->epfd, evs, NET_LISTEN_MAX + 2, IP_PRUNE_MS);
+        if (worker_clock_ms() >= next_prune) {
+            iplimit_prune(a->srv->cfg.conn_rate, worker_clock_ms());
+            next_prune = worker_clock_ms() + IP_PRUNE_MS;
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -173,9 +196,26 @@ static void run(struct acceptor *a, int sigfd)
                 }
                 continue;
             }
-            accept_all(a, a->listen_fds[tag]);
+            accept_all(a, a->listen_fds[tag], tag >= a->tls_first);
         }
     }
+}
+
+/* Loads the certificate and opens the TLS port. 0, or -1 after saying why on stderr. */
+static int listen_tls(struct acceptor *a)
+{
+    struct server *srv = a->srv;
+    char why[CONFIG_ERROR_MAX];
+    srv->tls_ctx = tls_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key, why, sizeof why);
+    int n = srv->tls_ctx ? net_listen(srv->cfg.bind, srv->cfg.tls_port, LISTEN_BACKLOG,
+                                      a->listen_fds + a->nlisten, NET_LISTEN_MAX, why, sizeof why)
+                         : -1;
+    if (n < 0) {
+        fprintf(stderr, "tcpchatd: %s\n", why);
+        return -1;
+    }
+    a->nlisten += n;
+    return 0;
 }
 
 static int server_init(struct server *srv)
@@ -235,6 +275,7 @@ int main(int argc, char **argv)
         return mkpasswd();
     }
     log_set_level(srv.cfg.log_level);
+    iplimit_set_exempt(srv.cfg.ip_exempt ? srv.cfg.ip_exempt : "");
     signal(SIGPIPE, SIG_IGN);
     /* Block the stop and reload signals in every thread; the acceptor takes them from a
      * signalfd. */
@@ -251,6 +292,14 @@ int main(int argc, char **argv)
                            err, sizeof err);
     if (a.nlisten < 0) {
         fprintf(stderr, "tcpchatd: %s\n", err);
+        config_free(&srv.cfg);
+        return 1;
+    }
+    a.tls_first = a.nlisten;
+    if (srv.cfg.tls_cert && listen_tls(&a) < 0) {
+        for (int i = 0; i < a.nlisten; i++)
+            close(a.listen_fds[i]);
+        tls_ctx_free(srv.tls_ctx);
         config_free(&srv.cfg);
         return 1;
     }
@@ -276,6 +325,8 @@ int main(int argc, char **argv)
     if (started == srv.nworkers) {
         log_info("tcpchatd %s listening on %s port %d with %d workers", TCPCHAT_VERSION,
                  srv.cfg.bind ? srv.cfg.bind : "all addresses", srv.cfg.port, srv.nworkers);
+        if (srv.tls_ctx)
+            log_info("TLS on port %d with certificate %s", srv.cfg.tls_port, srv.cfg.tls_cert);
         run(&a, sigfd);
     }
 
@@ -287,8 +338,10 @@ int main(int argc, char **argv)
         worker_join(&srv.workers[i]);
     for (int i = 0; i < srv.nworkers; i++)
         worker_destroy(&srv.workers[i]);
+    tls_ctx_free(srv.tls_ctx);
     chan_table_free(&srv);
     nick_table_free(&srv);
+    iplimit_free();
     rehash_free(&srv);
     free(srv.workers);
     linebuf_free(&a.console);

@@ -170,3 +170,12 @@ void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper)
     }
     pthread_mutex_unlock(&srv->nick_lock);
 }
+
+void nick_set_secure(struct server *srv, const char *nick, uint64_t id)
+{
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e = mine_locked(srv, nick, id);
+    if (e)
+        e->info.secure = 1;
+    pthread_mutex_unlock(&srv->nick_lock);
+}

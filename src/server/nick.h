@@ -24,7 +24,8 @@ struct nick_info {
     unsigned registered : 1;
     unsigned invisible : 1;
     unsigned wallops : 1;
-    unsigned oper : 1; /* user mode +o: OPER succeeded */
+    unsigned secure : 1; /* connected over TLS (WHOIS 671) */
+    unsigned oper : 1;   /* user mode +o: OPER succeeded */
 };
 
 /* Claims nick for the client, releasing old (may be NULL or "") in the same step, so the
@@ -40,6 +41,8 @@ int nick_info(struct server *srv, const char *nick, struct nick_info *info);
 /* Records the user's details once registered (nick must be held by id). */
 void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char *user,
                    const char *host, const char *realname);
+/* Marks the user as connected over TLS. */
+void nick_set_secure(struct server *srv, const char *nick, uint64_t id);
 /* Sets or clears ("" ) the away message. */
 void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char *away);
 /* Sets user modes i and w (each -1 to leave as is). */

@@ -18,6 +18,7 @@
 #include "event.h"
 #include "mailbox.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 struct rehash_waiter {
@@ -115,9 +116,10 @@ void rehash_park(struct server *srv, uint64_t gen)
     pthread_mutex_unlock(&rh->lock);
 }
 
-/* Parks every worker, moves fresh's reloadable settings into srv->cfg, releases them.
- * Returns 0, or -1 if the workers could not all be parked (nothing changed then). */
-static int swap_parked(struct server *srv, struct config *fresh)
+/* Parks every worker, moves fresh's reloadable settings into srv->cfg (and *tls_ctx, when
+ * not NULL, into srv->tls_ctx: *tls_ctx gets the old one), releases them. Returns 0, or -1 if
+ * the workers could not all be parked (nothing changed then). */
+static int swap_parked(struct server *srv, struct config *fresh, struct ssl_ctx_st **tls_ctx)
 {
     struct rehash *rh = srv->rehash;
     pthread_mutex_lock(&rh->lock);
@@ -152,6 +154,11 @@ static int swap_parked(struct server *srv, struct config *fresh)
     if (rc == 0) {
         config_take_reloadable(&srv->cfg, fresh);
         log_set_level(srv->cfg.log_level);
+        if (*tls_ctx) {
+            struct ssl_ctx_st *old = srv->tls_ctx;
+            srv->tls_ctx = *tls_ctx;
+            *tls_ctx = old;
+        }
     }
     rh->open = 1;
     pthread_cond_broadcast(&rh->cond);
@@ -181,6 +188,21 @@ static void tell_waiting(struct server *srv, const char *outcome)
     }
 }
 
+/* A new TLS context from fresh's certificate and key, built before the workers are parked
+ * (reading and checking them is the slow part). NULL when the server has no TLS port, or
+ * with the reason in why on error. */
+static struct ssl_ctx_st *reload_tls(const struct server *srv, const struct config *fresh,
+                                     char *why, size_t whylen)
+{
+    if (!srv->tls_ctx)
+        return NULL; /* the TLS port opens only at start */
+    if (!fresh->tls_cert) {
+        snprintf(why, whylen, "the TLS port is open: tls-cert and tls-key are still needed");
+        return NULL;
+    }
+    return tls_ctx_new(fresh->tls_cert, fresh->tls_key, why, whylen);
+}
+
 int rehash_run(struct server *srv)
 {
     struct rehash *rh = srv->rehash;
@@ -189,19 +211,27 @@ int rehash_run(struct server *srv)
     (void)n;
     struct config fresh;
     char outcome[CONFIG_ERROR_MAX + 64];
+    char why[CONFIG_ERROR_MAX] = "";
+    struct ssl_ctx_st *tls_ctx = NULL;
     int rc = -1;
     if (config_load(&fresh, rh->argc, rh->argv) != CONFIG_OK) {
         snprintf(outcome, sizeof outcome, "Rehash failed, settings unchanged: %s", fresh.error);
         log_error("%s", outcome);
-    } else if (swap_parked(srv, &fresh) < 0) {
+    } else if (!(tls_ctx = reload_tls(srv, &fresh, why, sizeof why)) && why[0]) {
+        snprintf(outcome, sizeof outcome, "Rehash failed, settings unchanged: %s", why);
+        log_error("%s", outcome);
+    } else if (swap_parked(srv, &fresh, &tls_ctx) < 0) {
         snprintf(outcome, sizeof outcome, "Rehash failed: the workers could not be paused");
         log_error("%s", outcome);
     } else {
         snprintf(outcome, sizeof outcome, "Rehash done: %s reloaded",
                  srv->cfg.config_path ? srv->cfg.config_path : "MOTD");
         log_info("%s (%d operators)", outcome, srv->cfg.nopers);
+        if (srv->tls_ctx)
+            log_info("TLS certificate %s reloaded", srv->cfg.tls_cert);
         rc = 0;
     }
+    tls_ctx_free(tls_ctx); /* the replaced context, or the unused new one */
     config_free(&fresh);
     tell_waiting(srv, outcome);
     return rc;

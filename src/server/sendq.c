@@ -1,4 +1,5 @@
-/* sendq: a ring of message references flushed with writev. */
+/* sendq: a ring of message references flushed with writev (or, for TLS, peeked and
+ * advanced by tls.c). */
 #include "sendq.h"
 
 #include <errno.h>
@@ -73,6 +74,35 @@ static void sendq_consume(struct sendq *q, size_t n)
     }
 }
 
+/* A burst (a join storm, a paste) grows the ring; an idle client should not keep it. */
+static void sendq_shrink_if_empty(struct sendq *q)
+{
+    if (q->count == 0 && q->cap > SENDQ_INITIAL_SLOTS) {
+        free(q->ring);
+        q->ring = NULL;
+        q->cap = q->head = 0;
+    }
+}
+
+size_t sendq_peek(const struct sendq *q, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < q->count && n < cap; i++) {
+        const struct msg *m = q->ring[(q->head + i) & (q->cap - 1)];
+        size_t skip = i == 0 ? q->offset : 0;
+        size_t take = m->len - skip < cap - n ? m->len - skip : cap - n;
+        memcpy(buf + n, m->data + skip, take);
+        n += take;
+    }
+    return n;
+}
+
+void sendq_advance(struct sendq *q, size_t n)
+{
+    sendq_consume(q, n);
+    sendq_shrink_if_empty(q);
+}
+
 int sendq_flush(struct sendq *q, int fd)
 {
     while (q->count > 0) {
@@ -93,11 +123,6 @@ int sendq_flush(struct sendq *q, int fd)
         }
         sendq_consume(q, (size_t)w);
     }
-    /* A burst (a join storm, a paste) grows the ring; an idle client should not keep it. */
-    if (q->count == 0 && q->cap > SENDQ_INITIAL_SLOTS) {
-        free(q->ring);
-        q->ring = NULL;
-        q->cap = q->head = 0;
-    }
+    sendq_shrink_if_empty(q);
     return 0;
 }

@@ -27,5 +27,10 @@ int sendq_push(struct sendq *q, struct msg *m);
 int sendq_flush(struct sendq *q, int fd);
 /* Bytes queued and not yet written. */
 size_t sendq_bytes(const struct sendq *q);
+/* For writers other than writev (TLS): copies up to cap bytes from the front of the queue
+ * into buf without dropping them; returns how many. */
+size_t sendq_peek(const struct sendq *q, char *buf, size_t cap);
+/* Drops the first n bytes (n <= sendq_bytes), once they are written. */
+void sendq_advance(struct sendq *q, size_t n);
 
 #endif

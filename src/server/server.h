@@ -40,6 +40,10 @@ struct server {
     atomic_uint_fast64_t next_chan_id;
     atomic_int nclients;   /* open connections, for --max-clients */
     struct rehash *rehash; /* config reload (rehash.c); changes cfg with the workers parked */
+    /* TLS context for new connections on the TLS port, NULL without one. Read by workers as
+     * they take a connection; replaced only by rehash.c with them parked (a connection holds
+     * a reference to the context it started with). */
+    struct ssl_ctx_st *tls_ctx;
 };
 
 #endif

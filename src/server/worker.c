@@ -5,6 +5,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,6 +17,7 @@
 #include "client.h"
 #include "common/log.h"
 #include "conn.h"
+#include "iplimit.h"
 #include "msg.h"
 #include "rehash.h"
 #include "server.h"
@@ -234,10 +236,19 @@ static void handle_item(struct worker *w, struct mb_item *it)
     case MB_ANNOUNCE:
         announce(w, it->text);
         break;
-    case MB_NEW_CONN:
-        conn_create(w, it->fd, it->text ? it->text : "unknown");
+    case MB_NEW_CONN: {
+        struct client *c = conn_create(w, it->fd, it->text ? it->text : "unknown", it->ip_counted);
+        if (!c) {
+            /* Refused for want of memory: the acceptor's counts are given back here. */
+            atomic_fetch_sub(&w->srv->nclients, 1);
+            if (it->ip_counted)
+                iplimit_release(it->text ? it->text : "unknown");
+        } else if (it->tls) {
+            conn_start_tls(c);
+        }
         it->fd = -1; /* conn_create owns it now, even on failure */
         break;
+    }
     case MB_SHUTDOWN:
         w->stopping = 1;
         break;
@@ -254,21 +265,29 @@ static void handle_item(struct worker *w, struct mb_item *it)
     }
 }
 
-static void drain_mailbox(struct worker *w)
+/* Runs every queued item; returns how many. */
+static int drain_mailbox(struct worker *w)
 {
+    int n = 0;
     struct mb_item *it = mailbox_take(&w->mb);
     while (it) {
         struct mb_item *next = it->next;
         handle_item(w, it);
         mailbox_item_free(it);
         it = next;
+        n++;
     }
+    return n;
 }
 
 /* Closes, flushes and frees until nothing is pending: a flush can fail and ask for a close,
  * and a close queues nothing new for others on this turn (its QUIT goes via the mailbox). */
 static void end_of_turn(struct worker *w)
 {
+    /* Before anyone is closed, deliver what this turn posted to our own mailbox: a client
+     * that sent PRIVMSG then QUIT in one packet still gets its echo-message copies. */
+    if (w->closing)
+        drain_mailbox(w);
     while (w->closing || w->dirty) {
         while (w->closing) {
             struct client *c = w->closing;
@@ -309,6 +328,11 @@ static void run_timers(struct worker *w)
     {
         conn_tick(c);
     }
+    /* After a burst (a join storm, a flood of messages) the freed queues stay in malloc's
+     * arenas; hand the free pages back so the resident size follows the load down. Once a
+     * second from one worker: malloc_trim walks every arena. */
+    if (w->index == 0)
+        malloc_trim(0);
 }
 
 /* Says goodbye to every client and gives the lines a little time to leave. */
@@ -334,14 +358,22 @@ static void shutdown_clients(struct worker *w)
         int n = epoll_wait(w->epfd, evs, EPOLL_BATCH, (int)(deadline - now));
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr && (evs[i].events & EPOLLOUT))
-                conn_flush(evs[i].data.ptr);
+                conn_on_writable(evs[i].data.ptr);
         }
     }
     HASH_ITER(hh, w->clients, c, tmp)
     {
-        if (c->fd >= 0)
-            shutdown(c->fd, SHUT_RDWR);
+        conn_hangup(c);
     }
+}
+
+int worker_drain(struct worker *w)
+{
+    int n = drain_mailbox(w);
+    if (w->stalled)
+        resume_stalled(w);
+    end_of_turn(w);
+    return n;
 }
 
 static void *worker_main(void *arg)
@@ -371,7 +403,7 @@ static void *worker_main(void *arg)
             if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 conn_on_readable(c);
             if (evs[i].events & EPOLLOUT)
-                conn_flush(c);
+                conn_on_writable(c);
         }
         if (w->stalled)
             resume_stalled(w);
@@ -413,7 +445,7 @@ void worker_destroy(struct worker *w)
     close(w->epfd);
 }
 
-void worker_post_new_conn(struct worker *w, int fd, const char *host)
+void worker_post_new_conn(struct worker *w, int fd, const char *host, int ip_counted, int tls)
 {
     struct mb_item *it = mailbox_item_new(MB_NEW_CONN, 0);
     char *h = strdup(host);
@@ -422,10 +454,14 @@ void worker_post_new_conn(struct worker *w, int fd, const char *host)
         free(h);
         close(fd);
         atomic_fetch_sub(&w->srv->nclients, 1);
+        if (ip_counted)
+            iplimit_release(host);
         return;
     }
     it->fd = fd;
     it->text = h;
+    it->ip_counted = ip_counted;
+    it->tls = tls;
     mailbox_post(&w->mb, it);
 }
 

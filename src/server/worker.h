@@ -43,11 +43,18 @@ struct client *worker_find_client(struct worker *w, uint64_t id);
 void worker_mark_dirty(struct worker *w, struct client *c);
 /* Monotonic milliseconds. */
 uint64_t worker_clock_ms(void);
+/* One loop turn without waiting on epoll, for the in-process fuzzer (fuzz/fuzz_input.c): runs
+ * the queued mailbox items, resumes paused clients, closes, flushes and frees what is due.
+ * Returns how many mailbox items it ran (a close posts new ones: call again until 0). Only on
+ * a worker whose thread was never started. */
+int worker_drain(struct worker *w);
 
 /* Posting from other threads (the acceptor, the console, other workers). */
 struct msg;
-/* Hands a freshly accepted socket to w; takes ownership of fd. */
-void worker_post_new_conn(struct worker *w, int fd, const char *host);
+/* Hands a freshly accepted socket to w; takes ownership of fd. ip_counted: iplimit counted
+ * it, and the worker gives it back when the connection closes. tls: it came from the TLS
+ * port (the worker runs the handshake). */
+void worker_post_new_conn(struct worker *w, int fd, const char *host, int ip_counted, int tls);
 /* Sends ev to client id on worker (dropped there if the client has gone). */
 struct event;
 void worker_post_event(struct server *srv, int worker, uint64_t id, struct event *ev);
