@@ -42,7 +42,8 @@ BENCH_OBJ  = $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LIB = $(filter-out $(BUILD)/obj/src/server/main.o,$(SERVER_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: compat-peers all clean test test-unit test-e2e test-asan test-tsan fuzz format format-check deps
+.PHONY: compat-peers all clean test test-unit test-e2e test-asan test-tsan fuzz fuzz-smoke lint valgrind \
+        format format-check deps
 
 BINARIES = $(BUILD)/tcpchatd $(BUILD)/tcpchat $(if $(BENCH_SRC),$(BUILD)/tcpchat-bench)
 
@@ -92,10 +93,38 @@ test-asan:
 test-tsan:
 	$(MAKE) SAN=tsan test-e2e
 
-fuzz: build/fuzz/fuzz_ircmsg
-build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(COMMON_SRC)
+# libFuzzer targets (fuzz/README.md), under ASan+UBSan (any UB aborts). The sources are built
+# with coverage into build/fuzz/obj. fuzz-smoke runs every target for FUZZ_SECONDS at once
+# from its seed corpus and fails on any crash, leak or timeout (CI).
+FUZZ_TARGETS = ircmsg input config
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -g -O1 -pthread -Isrc -I/usr/include/uthash \
+               $(SERVER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+FUZZ_COMMON_OBJ = $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_SERVER_OBJ = $(filter-out build/fuzz/obj/src/server/main.o,$(SERVER_SRC:%.c=build/fuzz/obj/%.o))
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+.SECONDARY: $(FUZZ_COMMON_OBJ) $(FUZZ_SERVER_OBJ)
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined $^ -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(FUZZ_COMMON_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(SERVER_LIBS)
+fuzz-smoke: fuzz
+	fuzz/smoke.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Static analysis (clang-tidy with .clang-tidy, cppcheck with .cppcheck-suppressions) over
+# src/; any finding fails.
+lint: deps
+	scripts/static-analysis.sh
+
+# The plain server under valgrind memcheck while clients connect, chat and leave; any error
+# or leak fails.
+valgrind: deps $(BUILD)/tcpchatd
+	scripts/valgrind-check.sh $(BUILD)/tcpchatd
 
 FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c)
 format:
@@ -107,3 +136,4 @@ clean:
 	rm -rf build
 
 -include $(COMMON_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(FUZZ_COMMON_OBJ:.o=.d) $(FUZZ_SERVER_OBJ:.o=.d)

@@ -233,6 +233,7 @@ int opts_parse(int argc, char **argv, struct bench_opts *o, char *err, size_t er
     /* First pass: the preset, so that the flags after it (in any order) override it. */
     for (int i = 1; i < argc; i++) {
         const char *name = NULL;
+        /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): argv[i] is set for i < argc */
         if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc)
             name = argv[i + 1];
         else if (strncmp(argv[i], "--scenario=", 11) == 0)

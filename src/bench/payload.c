@@ -26,6 +26,7 @@ int payload_format(char *out, size_t cap, uint32_t sender, uint32_t seq, uint64_
     if (cap < PAYLOAD_HEADER_MAX || cap < size)
         return -1;
     size_t n = 0;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): wire bytes, counted by n */
     memcpy(out, PAYLOAD_MAGIC, PAYLOAD_MAGIC_LEN);
     n += PAYLOAD_MAGIC_LEN;
     n += payload_put_u64(out + n, sender);

@@ -103,13 +103,13 @@ static double run_secs(uint64_t from, uint64_t to)
 
 static uint32_t run_channel_of(const struct run *run, uint32_t idx)
 {
-    return idx % run->c;
+    return run->c ? idx % run->c : 0; /* no channels: nobody joins, but never divide by 0 */
 }
 
 /* Senders in channel ch: the clients j < s with j % c == ch. */
 static uint32_t run_senders_in(const struct run *run, uint32_t ch)
 {
-    return ch < run->s ? (run->s - ch + run->c - 1) / run->c : 0;
+    return ch < run->s && run->c ? (run->s - ch + run->c - 1) / run->c : 0;
 }
 
 static void run_snap(struct run *run, struct run_server_snap *snap)
@@ -125,8 +125,8 @@ static void run_snap(struct run *run, struct run_server_snap *snap)
 static void run_reason_text(const char *in, char *out, size_t cap)
 {
     size_t len = strlen(in);
-    char close = len ? in[len - 1] : 0;
-    char open = close == ')' ? '(' : close == ']' ? '[' : 0;
+    char close = (char)(len ? in[len - 1] : '\0');
+    char open = (char)(close == ')' ? '(' : close == ']' ? '[' : '\0');
     if (open) {
         const char *start = NULL;
         for (const char *p = in + len - 1; p > in; p--)
@@ -450,7 +450,7 @@ static long run_channel_number(const struct run *run, const char *name)
 
 static void run_numeric(struct run *run, struct bconn *c, const struct ircmsg *m)
 {
-    int code = atoi(m->command);
+    int code = (int)strtol(m->command, NULL, 10); /* the parser allows three digits */
     const char *arg1 = m->nparams > 1 ? m->params[1] : "";
     switch (code) {
     case 1: /* RPL_WELCOME */

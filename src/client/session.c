@@ -150,6 +150,7 @@ static int send_line(struct session *s, const char *fmt, ...)
         return -1;
     if ((size_t)n > sizeof line - 3)
         n = sizeof line - 3;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): a counted line, not a string */
     memcpy(line + n, "\r\n", 2);
     return out_append(s, line, (size_t)n + 2);
 }

@@ -514,6 +514,7 @@ time_t view_msg_time(const struct ircmsg *msg)
     if (!msg->tags || ircmsg_tag_get(msg->tags, SERVER_TIME_TAG, value, sizeof value) != 1)
         return 0;
     memset(&tm, 0, sizeof tm);
+    /* NOLINTNEXTLINE(cert-err34-c): the field widths (at most 4 digits) cannot overflow */
     int n = sscanf(value, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
     if (n != SERVER_TIME_FIELDS)

@@ -150,6 +150,7 @@ static void chan_unref(struct chan *ch)
     struct member *m, *tmp;
     HASH_ITER(hh, ch->members, m, tmp)
     {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(ch->members, m);
         free(m);
     }

@@ -49,8 +49,10 @@ void cmd_whowas(struct client *c, struct ircmsg *m)
 {
     struct whowas_entry found[WHOWAS_REPLIES];
     int max = WHOWAS_REPLIES;
-    if (m->nparams > 1 && atoi(m->params[1]) > 0 && atoi(m->params[1]) < max)
-        max = atoi(m->params[1]);
+    /* strtol, not atoi: a count too big for an int must not wrap into range. */
+    long want = m->nparams > 1 ? strtol(m->params[1], NULL, 10) : 0;
+    if (want > 0 && want < max)
+        max = (int)want;
     int n = whowas_find(m->params[0], found, max);
     if (n == 0)
         send_numeric(c, ERR_WASNOSUCHNICK, "%s :There was no such nickname", m->params[0]);

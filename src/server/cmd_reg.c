@@ -137,7 +137,7 @@ void cmd_cap(struct client *c, struct ircmsg *m)
         if (!c->registered)
             c->cap_pending = 1;
         /* CAP LS 302 implies cap-notify (IRCv3 capability negotiation, version 302). */
-        if (m->nparams > 1 && atoi(m->params[1]) >= 302) {
+        if (m->nparams > 1 && strtol(m->params[1], NULL, 10) >= 302) { /* atoi could wrap */
             c->cap_version = 302;
             c->caps |= CAP_CAP_NOTIFY;
         }

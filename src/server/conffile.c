@@ -61,7 +61,9 @@ static char *read_line(char *buf, int size, void *stream)
         fail(p, p->line, "line too long (at most %d bytes)", size - 3);
         return NULL;
     }
-    if (buf[strspn(buf, " \t")] == '[')
+    /* inih skips any isspace() before a '[', \v and \f too: so must we, or the section's line
+     * stays 0, which reads as "no error" and let an [oper] without a password through. */
+    if (buf[strspn(buf, " \t\v\f\r")] == '[')
         p->section_line = p->line;
     return buf;
 }

@@ -365,7 +365,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
     int c;
     opterr = 0;
     optind = 0; /* glibc: 0 also resets getopt's internal state, for a second run */
-    while ((c = getopt_long(argc, argv, "p:b:w:c:hV", long_options, NULL)) != -1) {
+    /* '+': stop at the first non-option rather than move it to the end. argv is parsed twice
+     * here and again on every rehash, and must read the same each time ("x -c" would become
+     * "-c x" for the second pass, and pass). */
+    while ((c = getopt_long(argc, argv, "+p:b:w:c:hV", long_options, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
             return CONFIG_EXIT_OK;
@@ -387,7 +390,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
         return CONFIG_ERROR;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "p:b:w:c:hV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+p:b:w:c:hV", long_options, NULL)) != -1) {
         if (c == 'c' || c == OPT_MKPASSWD)
             continue;
         if (c == '?' || c == ':') {

@@ -195,6 +195,7 @@ void iplimit_prune(int per_minute, uint64_t now_ms)
     {
         refill(e, per_minute, now_ms);
         if (e->conns == 0 && e->tokens >= per_minute) {
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
             HASH_DEL(table, e);
             free(e);
             table_size--;
@@ -209,6 +210,7 @@ void iplimit_free(void)
     struct ip_entry *e, *tmp;
     HASH_ITER(hh, table, e, tmp)
     {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(table, e);
         free(e);
     }

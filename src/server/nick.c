@@ -154,6 +154,7 @@ void nick_table_free(struct server *srv)
     struct nick_entry *e, *tmp;
     HASH_ITER(hh, srv->nicks, e, tmp)
     {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(srv->nicks, e);
         free(e);
     }

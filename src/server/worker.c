@@ -437,6 +437,7 @@ void worker_destroy(struct worker *w)
     struct lchan *lc, *ltmp;
     HASH_ITER(hh, w->lchans, lc, ltmp)
     {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(w->lchans, lc);
         free(lc->members);
         free(lc);
