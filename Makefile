@@ -9,10 +9,12 @@ CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-p
                 -Wmissing-prototypes -g -pthread -Isrc -I/usr/include/uthash
 LDLIBS_COMMON = -pthread
 # The server's libraries: inih (config file), libsodium (operator password hashes), OpenSSL
-# (the TLS port).
-SERVER_PKGS   = inih libsodium openssl
+# (the TLS port), SQLite (the history store).
+SERVER_PKGS   = inih libsodium openssl sqlite3
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
-SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto)
+SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3)
+# The client and the bench need OpenSSL only (their --tls), and the client readline.
+TLS_LIBS      := $(or $(shell pkg-config --libs openssl 2>/dev/null),-lssl -lcrypto)
 
 ifeq ($(SAN),asan)
 BUILD   = build/asan
@@ -57,10 +59,10 @@ $(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS)
 
 $(BUILD)/tcpchat: $(CLIENT_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lreadline
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lreadline $(TLS_LIBS)
 
 $(BUILD)/tcpchat-bench: $(BENCH_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lm
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lm $(TLS_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

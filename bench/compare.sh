@@ -5,6 +5,7 @@
 #
 #   bench/compare.sh [scenario ...]        default: fanout latency joinstorm
 #   RUNS=3 SERVERS="tcpchatd ngircd inspircd" WORKERS=<nproc> OUT=bench/RESULTS.md
+#   (add tcpchatd_nohist to SERVERS for tcpchatd with --history off, to see what history costs)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +39,7 @@ fi
 # completes registrations on a once-a-second timer, so it needs many at once to connect
 # thousands of clients in reasonable time. Connect speed is not among the compared figures.
 WINDOW_tcpchatd=${WINDOW_tcpchatd:-50}
+WINDOW_tcpchatd_nohist=${WINDOW_tcpchatd_nohist:-50}
 WINDOW_ngircd=${WINDOW_ngircd:-10}
 WINDOW_inspircd=${WINDOW_inspircd:-1000}
 # Seconds a server gets to start listening, and to exit after SIGTERM.
@@ -93,9 +95,13 @@ trap 'exit 130' INT TERM
 start_server() {
     local name=$1 port=$2 log="$TMP/$1-$2.log" conf
     case $name in
-    tcpchatd)
+    tcpchatd | tcpchatd_nohist)
+        # tcpchatd stores every message (its default, history on) in a store of its own for
+        # the run; tcpchatd_nohist is the same server with --history off, to show the cost.
+        local hist=(--data-dir "$TMP/data-$port")
+        [ "$name" = tcpchatd ] || hist=(--history off)
         "${RUN_PREFIX[@]}" "$TCPCHATD" --bind 127.0.0.1 --port "$port" --workers "$WORKERS" \
-            --default-channel '' --max-clients 1000000 \
+            "${hist[@]}" --default-channel '' --max-clients 1000000 \
             --flood-rate 1000000 --flood-burst 1000000 \
             --sendq 1073741824 --sendq-soft 1048576 --recvq 1048576 \
             --log-level warn < /dev/null > "$log" 2>&1 &
@@ -212,7 +218,7 @@ servers = []
 for r in rows:
     if r.get("label") not in servers:
         servers.append(r.get("label"))
-peers = [s for s in servers if s != "tcpchatd"]
+peers = [s for s in servers if not s.startswith("tcpchatd")]
 
 def median(scen, server, key):
     vals = [float(r[key]) for r in runs[(scen, server)] if r.get("status") == "ok" and key in r]
@@ -252,6 +258,16 @@ for scen in os.environ["SCENARIOS"].split():
                 ratio = f"{meds['tcpchatd'] / best:.2f}"
         out.append(f"| {scen} | {what} | {better} | " +
                    " | ".join(fmt(meds[s], d) for s in servers) + f" | {ratio} |")
+if "tcpchatd_nohist" in servers:
+    out.append("")
+    out.append("History cost (tcpchatd stores every message; tcpchatd_nohist runs with "
+               "`--history off`), tcpchatd / tcpchatd_nohist:")
+    out.append("")
+    for scen in os.environ["SCENARIOS"].split():
+        for key, what, better, d in METRICS.get(scen, [])[:2]:
+            on, off = median(scen, "tcpchatd", key), median(scen, "tcpchatd_nohist", key)
+            if on is not None and off:
+                out.append(f"- {scen}, {what}: {fmt(on, d)} vs {fmt(off, d)} = {on / off:.2f}")
 out.append("")
 out.append("## Checks per run (lost / reordered / disconnects, status)")
 out.append("")

@@ -3,7 +3,7 @@
 # Runs apt-get as root, or through sudo for a normal user. Safe to run again.
 set -euo pipefail
 pkgs=(build-essential pkg-config libreadline-dev uthash-dev libcmocka-dev python3-pytest tmux clang-format
-      clang libclang-rt-14-dev libinih-dev libsodium-dev libssl-dev openssl irssi weechat-headless ii
+      clang libclang-rt-14-dev libinih-dev libsodium-dev libssl-dev libsqlite3-dev openssl irssi weechat-headless ii
       clang-tidy cppcheck valgrind)
 missing=()
 for p in "${pkgs[@]}"; do

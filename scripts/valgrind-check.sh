@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/tcpchatd}
 out=build/valgrind
+rm -rf "$out/data"
 mkdir -p "$out"
 log="$out/memcheck.log"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -17,6 +18,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 valgrind --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file="$log" \
     "$bin" --bind 127.0.0.1 --port "$port" --server-name vg.test --workers 2 \
+    --data-dir "$out/data" \
     --log-level warn </dev/null >"$out/server.log" 2>&1 &
 pid=$!
 trap 'kill -KILL $pid 2>/dev/null || true' EXIT

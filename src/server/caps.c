@@ -10,13 +10,21 @@ static const struct {
     const char *name;
     unsigned bit;
 } cap_table[] = {
-    {"account-notify", CAP_ACCOUNT_NOTIFY}, {"account-tag", CAP_ACCOUNT_TAG},
-    {"away-notify", CAP_AWAY_NOTIFY},       {"batch", CAP_BATCH},
-    {"cap-notify", CAP_CAP_NOTIFY},         {"chghost", CAP_CHGHOST},
-    {"echo-message", CAP_ECHO_MESSAGE},     {"extended-join", CAP_EXTENDED_JOIN},
-    {"invite-notify", CAP_INVITE_NOTIFY},   {"labeled-response", CAP_LABELED_RESPONSE},
-    {"message-tags", CAP_MESSAGE_TAGS},     {"multi-prefix", CAP_MULTI_PREFIX},
-    {"server-time", CAP_SERVER_TIME},       {"setname", CAP_SETNAME},
+    {"account-notify", CAP_ACCOUNT_NOTIFY},
+    {"account-tag", CAP_ACCOUNT_TAG},
+    {"away-notify", CAP_AWAY_NOTIFY},
+    {"batch", CAP_BATCH},
+    {"cap-notify", CAP_CAP_NOTIFY},
+    {"chghost", CAP_CHGHOST},
+    {"draft/chathistory", CAP_CHATHISTORY},
+    {"echo-message", CAP_ECHO_MESSAGE},
+    {"extended-join", CAP_EXTENDED_JOIN},
+    {"invite-notify", CAP_INVITE_NOTIFY},
+    {"labeled-response", CAP_LABELED_RESPONSE},
+    {"message-tags", CAP_MESSAGE_TAGS},
+    {"multi-prefix", CAP_MULTI_PREFIX},
+    {"server-time", CAP_SERVER_TIME},
+    {"setname", CAP_SETNAME},
 };
 
 unsigned caps_lookup(const char *name, size_t len)
@@ -37,6 +45,11 @@ void caps_names(unsigned mask, char *out, size_t cap)
             n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? " " : "",
                                   cap_table[i].name);
     }
+}
+
+unsigned caps_offered(int history)
+{
+    return history ? ~0u : ~(unsigned)CAP_CHATHISTORY;
 }
 
 unsigned caps_variant(unsigned caps)

@@ -20,7 +20,11 @@ enum {
     CAP_CHGHOST = 1 << 11,
     CAP_BATCH = 1 << 12,
     CAP_LABELED_RESPONSE = 1 << 13,
+    CAP_CHATHISTORY = 1 << 14, /* draft/chathistory: offered only with the history store */
 };
+
+/* The caps offered by a server with (1) or without (0) its history store. */
+unsigned caps_offered(int history);
 
 /* The bit for a capability name, or 0 if we do not offer it. */
 unsigned caps_lookup(const char *name, size_t len);

@@ -13,6 +13,7 @@
 #include "common/ircmsg.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "history.h"
 #include "mailbox.h"
 #include "msg.h"
 #include "numerics.h"
@@ -235,7 +236,7 @@ static void post(struct server *srv, int w, enum mb_kind kind, struct event *ev,
     it->target = target;
     it->target_worker = target_worker;
     memcpy(it->chans, chans, (size_t)nchans * sizeof chans[0]);
-    mailbox_post(&srv->workers[w].mb, it);
+    history_post(srv, w, it);
 }
 
 static const char *member_prefix(const struct member *m)
@@ -349,6 +350,28 @@ static int join_check(const struct chan *ch, const struct client *c, const char 
     return 0;
 }
 
+/* History replay for a joiner of ch (locked) whose client does not ask for it itself
+ * (draft/chathistory): queued behind the JOIN, so that it holds exactly what was said before
+ * it. */
+static void replay(struct client *c, const struct chan *ch)
+{
+    struct server *srv = client_srv(c);
+    if (!srv->hist || srv->cfg.history_replay <= 0 || (c->caps & CAP_CHATHISTORY))
+        return;
+    struct hist_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return;
+    q->op = HOP_REPLAY;
+    q->worker = c->w->index;
+    q->client = c->id;
+    q->caps = c->caps;
+    q->limit = srv->cfg.history_replay;
+    snprintf(q->target, sizeof q->target, "%s", ch->name);
+    snprintf(q->key, sizeof q->key, "%s", ch->key);
+    history_query(srv, q);
+    free(q);
+}
+
 int chan_join(struct client *c, const char *name, const char *key)
 {
     struct server *srv = client_srv(c);
@@ -417,6 +440,7 @@ int chan_join(struct client *c, const char *name, const char *key)
             post(srv, w, MB_JOIN, join, w == c->w->index ? extra : NULL, 0, c->id, c->w->index,
                  &ch->id, 1);
     }
+    replay(c, ch);
     pthread_mutex_unlock(&ch->lock);
     msg_unref(extra);
     event_unref(join);
@@ -546,6 +570,9 @@ int chan_send(struct client *c, const char *name, struct event *m)
     }
     struct member *me = find_member(ch, c->id);
     int err = may_speak(ch, me, c->source);
+    /* Stored before it is posted, under the same lock: the store has the channel's order. */
+    if (!err && !m->tags_only && history_store(srv, m, ch->key) < 0)
+        err = ERR_UNAVAILRESOURCE;
     if (!err) {
         /* With echo-message the sender gets its own line back, in the channel's order. */
         int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;

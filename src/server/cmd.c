@@ -20,23 +20,41 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"CAP", cmd_cap, 1, 0},           {"PASS", cmd_pass, 1, 0},
-    {"NICK", cmd_nick, 0, 0},         {"USER", cmd_user, 4, 0},
-    {"PING", cmd_ping, 0, 0},         {"PONG", cmd_pong, 0, 0},
-    {"QUIT", cmd_quit, 0, 0},         {"MOTD", cmd_motd, 0, 1},
-    {"JOIN", cmd_join, 1, 1},         {"PART", cmd_part, 1, 1},
-    {"NAMES", cmd_names, 0, 1},       {"PRIVMSG", cmd_privmsg, 0, 1},
-    {"NOTICE", cmd_notice, 0, 1},     {"TOPIC", cmd_topic, 1, 1},
-    {"MODE", cmd_mode, 1, 1},         {"KICK", cmd_kick, 2, 1},
-    {"INVITE", cmd_invite, 2, 1},     {"LIST", cmd_list, 0, 1},
-    {"WHO", cmd_who, 0, 1},           {"WHOIS", cmd_whois, 0, 1},
-    {"ISON", cmd_ison, 1, 1},         {"USERHOST", cmd_userhost, 1, 1},
-    {"LUSERS", cmd_lusers, 0, 1},     {"VERSION", cmd_version, 0, 1},
-    {"TIME", cmd_time, 0, 1},         {"AWAY", cmd_away, 0, 1},
-    {"TAGMSG", cmd_tagmsg, 1, 1},     {"SETNAME", cmd_setname, 1, 1},
-    {"WHOWAS", cmd_whowas, 1, 1},     {"OPER", cmd_oper, 2, 1},
-    {"KILL", cmd_kill, 2, 1},         {"WALLOPS", cmd_wallops, 1, 1},
-    {"ANNOUNCE", cmd_announce, 1, 1}, {"REHASH", cmd_rehash, 0, 1},
+    {"CAP", cmd_cap, 1, 0},
+    {"PASS", cmd_pass, 1, 0},
+    {"NICK", cmd_nick, 0, 0},
+    {"USER", cmd_user, 4, 0},
+    {"PING", cmd_ping, 0, 0},
+    {"PONG", cmd_pong, 0, 0},
+    {"QUIT", cmd_quit, 0, 0},
+    {"MOTD", cmd_motd, 0, 1},
+    {"JOIN", cmd_join, 1, 1},
+    {"PART", cmd_part, 1, 1},
+    {"NAMES", cmd_names, 0, 1},
+    {"PRIVMSG", cmd_privmsg, 0, 1},
+    {"NOTICE", cmd_notice, 0, 1},
+    {"TOPIC", cmd_topic, 1, 1},
+    {"MODE", cmd_mode, 1, 1},
+    {"KICK", cmd_kick, 2, 1},
+    {"INVITE", cmd_invite, 2, 1},
+    {"LIST", cmd_list, 0, 1},
+    {"WHO", cmd_who, 0, 1},
+    {"WHOIS", cmd_whois, 0, 1},
+    {"ISON", cmd_ison, 1, 1},
+    {"USERHOST", cmd_userhost, 1, 1},
+    {"LUSERS", cmd_lusers, 0, 1},
+    {"VERSION", cmd_version, 0, 1},
+    {"TIME", cmd_time, 0, 1},
+    {"AWAY", cmd_away, 0, 1},
+    {"TAGMSG", cmd_tagmsg, 1, 1},
+    {"SETNAME", cmd_setname, 1, 1},
+    {"WHOWAS", cmd_whowas, 1, 1},
+    {"OPER", cmd_oper, 2, 1},
+    {"KILL", cmd_kill, 2, 1},
+    {"WALLOPS", cmd_wallops, 1, 1},
+    {"ANNOUNCE", cmd_announce, 1, 1},
+    {"REHASH", cmd_rehash, 0, 1},
+    {"CHATHISTORY", cmd_chathistory, 0, 1},
 };
 
 void cmd_input_too_long(struct client *c)
@@ -90,7 +108,9 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
         ircmsg_tag_get(m.tags, "label", label, sizeof label) == 1 && label[0]) {
         struct sendq held;
         label_begin(c, &held);
+        c->label = label;
         run(c, &m);
+        c->label = NULL;
         label_end(c, &held, label);
     } else {
         run(c, &m);

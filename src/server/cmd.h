@@ -50,6 +50,7 @@ void cmd_kill(struct client *c, struct ircmsg *m);
 void cmd_wallops(struct client *c, struct ircmsg *m);
 void cmd_announce(struct client *c, struct ircmsg *m);
 void cmd_rehash(struct client *c, struct ircmsg *m);
+void cmd_chathistory(struct client *c, struct ircmsg *m);
 /* The 005 ISUPPORT lines (in the welcome and after VERSION). */
 void cmd_isupport(struct client *c);
 

@@ -8,6 +8,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "event.h"
+#include "history.h"
 #include "nick.h"
 #include "numerics.h"
 #include "send.h"
@@ -42,6 +43,16 @@ static int client_only_tags(const char *raw, char *out, size_t cap)
             p++;
     }
     return 0;
+}
+
+/* The history store is too far behind to take the message: it is not relayed, and the
+ * sender is told so (even for NOTICE: nothing may be dropped silently). */
+static void store_behind(struct client *c, const char *verb, const char *target)
+{
+    send_line(c,
+              "FAIL %s TEMPORARILY_UNAVAILABLE %s :The message store is behind; message not "
+              "sent, try again",
+              verb, target);
 }
 
 static void relay(struct client *c, struct ircmsg *m, const char *verb, int quiet, int tags_only)
@@ -86,13 +97,20 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                 send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", target + 1);
         } else if (ircname_is_channel(target)) {
             int err = chan_send(c, target, ev);
-            if (err == ERR_CANNOTSENDTOCHAN && !quiet)
+            if (err == ERR_UNAVAILRESOURCE)
+                store_behind(c, verb, target);
+            else if (err == ERR_CANNOTSENDTOCHAN && !quiet)
                 send_numeric(c, err, "%s :Cannot send to channel", target);
             else if (err && !quiet)
                 send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", target);
         } else {
             struct nick_info info;
             if (nick_info(srv, target, &info) == 0) {
+                if (!tags_only && history_store(srv, ev, "") < 0) {
+                    store_behind(c, verb, target);
+                    event_unref(ev);
+                    continue;
+                }
                 worker_post_event(srv, info.worker, info.id, ev);
                 /* echo-message: our own copy, through our mailbox, after anything queued. */
                 if (echo && info.id != c->id)

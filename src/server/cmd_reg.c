@@ -57,6 +57,10 @@ void cmd_isupport(struct client *c)
                  "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1,LIST: "
                  "TOPICLEN=%d UTF8ONLY USERLEN=%d WHOX :are supported by this server",
                  TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX);
+    if (c->w->srv->hist)
+        send_numeric(c, RPL_ISUPPORT,
+                     "CHATHISTORY=%d MSGREFTYPES=msgid,timestamp :are supported by this server",
+                     HISTORY_QUERY_MAX);
 }
 
 static void welcome(struct client *c)
@@ -113,7 +117,7 @@ static int cap_request(struct client *c, const char *list)
         if (remove)
             p++;
         size_t len = strcspn(p, " ");
-        unsigned bit = caps_lookup(p, len);
+        unsigned bit = caps_lookup(p, len) & caps_offered(c->w->srv->hist != NULL);
         if (!bit)
             return -1;
         if (remove)
@@ -141,7 +145,7 @@ void cmd_cap(struct client *c, struct ircmsg *m)
             c->cap_version = 302;
             c->caps |= CAP_CAP_NOTIFY;
         }
-        caps_names(~0u, names, sizeof names);
+        caps_names(caps_offered(c->w->srv->hist != NULL), names, sizeof names);
         send_line(c, ":%s CAP %s LS :%s", srvname, who, names);
     } else if (strcasecmp(sub, "LIST") == 0) {
         caps_names(c->caps, names, sizeof names);

@@ -43,6 +43,11 @@ static const char usage_text[] =
     "      --max-per-ip N      connections one address may hold (default 10)\n"
     "      --conn-rate N       new connections per minute from one address (default 30)\n"
     "      --ip-exempt LIST    CIDRs not limited per address (default 127.0.0.0/8,::1)\n"
+    "      --data-dir DIR      where the history store lives (default ./data)\n"
+    "      --history on|off    store and replay messages (default on)\n"
+    "      --history-replay N  messages replayed on JOIN without chathistory (default 50)\n"
+    "      --history-days N    keep messages this many days, 0 for ever (default 30)\n"
+    "      --history-max N     keep at most N messages per channel, 0 for no cap (default 10000)\n"
     "      --log-level L       error, warn, info or debug (default info)\n"
     "  -h, --help              this help\n"
     "  -V, --version           version\n";
@@ -70,6 +75,11 @@ enum {
     OPT_MAX_PER_IP,
     OPT_CONN_RATE,
     OPT_IP_EXEMPT,
+    OPT_DATA_DIR,
+    OPT_HISTORY,
+    OPT_HISTORY_REPLAY,
+    OPT_HISTORY_DAYS,
+    OPT_HISTORY_MAX,
 };
 
 static const struct option long_options[] = {
@@ -99,6 +109,11 @@ static const struct option long_options[] = {
     {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
     {"conn-rate", required_argument, NULL, OPT_CONN_RATE},
     {"ip-exempt", required_argument, NULL, OPT_IP_EXEMPT},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"history", required_argument, NULL, OPT_HISTORY},
+    {"history-replay", required_argument, NULL, OPT_HISTORY_REPLAY},
+    {"history-days", required_argument, NULL, OPT_HISTORY_DAYS},
+    {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -272,6 +287,30 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
         if (!iplimit_exempt_valid(arg))
             return "wants a comma-separated list of addresses or CIDRs (at most 16), or ''";
         return set_str(&cfg->ip_exempt, arg) ? oom : NULL;
+    case OPT_DATA_DIR:
+        if (!arg[0])
+            return "wants a directory";
+        return set_str(&cfg->data_dir, arg) ? oom : NULL;
+    case OPT_HISTORY:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+            return "wants on or off";
+        cfg->history = strcmp(arg, "on") == 0;
+        return NULL;
+    case OPT_HISTORY_REPLAY:
+        if (parse_long(arg, 0, HISTORY_QUERY_MAX, &v) < 0)
+            return "wants a number of messages from 0 to 100";
+        cfg->history_replay = (int)v;
+        return NULL;
+    case OPT_HISTORY_DAYS:
+        if (parse_long(arg, 0, 36500, &v) < 0)
+            return "wants a number of days from 0 to 36500";
+        cfg->history_days = (int)v;
+        return NULL;
+    case OPT_HISTORY_MAX:
+        if (parse_long(arg, 0, 1000000000, &v) < 0)
+            return "wants a number of messages from 0 to 1000000000";
+        cfg->history_max = v;
+        return NULL;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &cfg->log_level) < 0)
             return "wants error, warn, info or debug";
@@ -317,6 +356,10 @@ static void set_defaults(struct config *cfg)
     cfg->log_level = LOG_INFO;
     cfg->max_per_ip = DEFAULT_MAX_PER_IP;
     cfg->conn_rate = DEFAULT_CONN_RATE;
+    cfg->history = 1;
+    cfg->history_replay = DEFAULT_HISTORY_REPLAY;
+    cfg->history_days = DEFAULT_HISTORY_DAYS;
+    cfg->history_max = DEFAULT_HISTORY_MAX;
 }
 
 /* The TLS port never serves plaintext: asking for it without a certificate is an error. */
@@ -355,7 +398,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
         strcpy(host, "localhost");
     if (set_str(&cfg->server_name, host) || set_str(&cfg->default_channel, DEFAULT_CHANNEL) ||
         set_str(&cfg->description, DEFAULT_DESCRIPTION) ||
-        set_str(&cfg->ip_exempt, DEFAULT_IP_EXEMPT)) {
+        set_str(&cfg->ip_exempt, DEFAULT_IP_EXEMPT) || set_str(&cfg->data_dir, DEFAULT_DATA_DIR)) {
         snprintf(cfg->error, sizeof cfg->error, "out of memory");
         return CONFIG_ERROR;
     }
@@ -489,6 +532,7 @@ void config_free(struct config *cfg)
     free(cfg->default_channel);
     free(cfg->password);
     free(cfg->ip_exempt);
+    free(cfg->data_dir);
     for (int i = 0; i < cfg->motd_lines; i++)
         free(cfg->motd[i]);
     free(cfg->motd);

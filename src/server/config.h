@@ -43,6 +43,12 @@ struct config {
     int max_per_ip;  /* connections one address may hold */
     int conn_rate;   /* new connections per minute from one address */
     char *ip_exempt; /* CIDR list not limited per address (set at start only) */
+    /* The history store (history.h); set at start only. */
+    char *data_dir;     /* holds history.db */
+    int history;        /* 0: no store, no replay, no chathistory */
+    int history_replay; /* messages replayed on JOIN to clients without chathistory */
+    int history_days;   /* retention by age, 0: for ever */
+    long history_max;   /* retention by count per channel or conversation, 0: no cap */
     /* Loaded from motd_path at start-up and at each rehash. */
     char **motd;
     int motd_lines;

@@ -20,42 +20,51 @@
 #define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
 #define DEFAULT_DESCRIPTION   TCPCHAT_NETWORK " chat server" /* WHOIS 312 */
 
-#define DEFAULT_MAX_PER_IP 10                /* connections one address may hold */
-#define DEFAULT_CONN_RATE  30                /* new connections per minute from one address */
-#define DEFAULT_IP_EXEMPT  "127.0.0.0/8,::1" /* not limited per address */
-#define IP_EXEMPT_MAX      16                /* CIDRs in --ip-exempt */
-#define IP_TABLE_MAX       200000            /* addresses tracked at once */
-#define IP_PRUNE_MS        60000             /* how often idle addresses are forgotten */
-#define JOINPART_PENALTY   2                 /* extra flood tokens a JOIN or PART costs */
-#define NICK_BURST         3                 /* nick changes allowed at once... */
-#define NICK_INTERVAL_MS   10000             /* ...then one per this many milliseconds */
-#define WORKERS_MAX        256
-#define LISTEN_BACKLOG     1024
-#define USER_MAX           10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
-#define REALNAME_MAX       100 /* kept for WHOIS; longer real names are cut */
-#define HOST_MAX           64  /* textual IPv4/IPv6 address */
-#define SOURCE_MAX         (30 + 1 + USER_MAX + 1 + HOST_MAX)
-#define TOPIC_MAX          390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
-#define KICK_MAX           255 /* KICKLEN */
-#define AWAY_MAX           200 /* AWAYLEN */
-#define KEY_MAX            23  /* channel key length (ircu/Solanum use 23) */
-#define INVITES_MAX        32  /* pending invitations kept per channel; the oldest goes first */
-#define MASK_MAX           (SOURCE_MAX + 8) /* a +b/+e/+I mask */
-#define LIST_MAX           100              /* entries per +b, +e and +I list (MAXLIST) */
-#define WHOWAS_MAX         1024             /* nicknames remembered for WHOWAS */
-#define WHOWAS_REPLIES     10               /* entries one WHOWAS returns at most */
-#define MODES_PER_LINE     4  /* MODES: parameter-taking modes applied per MODE command */
-#define CHANNELS_PER_USER  50 /* CHANLIMIT */
-#define TARGETS_MAX        4  /* TARGMAX for PRIVMSG and NOTICE */
-#define PASSWORD_MAX       128
-#define MOTD_LINES_MAX     100 /* lines of the MOTD file sent; the rest is ignored */
-#define MOTD_LINE_MAX      400 /* bytes of one MOTD line sent */
-#define ANNOUNCE_MAX       400 /* bytes of one console announcement sent */
-#define DESCRIPTION_MAX    200 /* bytes of the server description */
-#define OPER_NAME_MAX      32  /* name of an [oper "name"] entry, the first OPER parameter */
-#define OPERS_MAX          256 /* operator entries in a config file */
-#define KILL_REASON_MAX    200 /* bytes of a KILL reason kept */
-#define CONFIG_ERROR_MAX   512 /* "FILE:LINE: what is wrong" */
+#define DEFAULT_MAX_PER_IP     10                /* connections one address may hold */
+#define DEFAULT_CONN_RATE      30                /* new connections per minute from one address */
+#define DEFAULT_IP_EXEMPT      "127.0.0.0/8,::1" /* not limited per address */
+#define IP_EXEMPT_MAX          16                /* CIDRs in --ip-exempt */
+#define IP_TABLE_MAX           200000            /* addresses tracked at once */
+#define IP_PRUNE_MS            60000             /* how often idle addresses are forgotten */
+#define JOINPART_PENALTY       2                 /* extra flood tokens a JOIN or PART costs */
+#define NICK_BURST             3                 /* nick changes allowed at once... */
+#define NICK_INTERVAL_MS       10000             /* ...then one per this many milliseconds */
+#define DEFAULT_DATA_DIR       "./data"
+#define DEFAULT_HISTORY_REPLAY 50    /* messages replayed on JOIN */
+#define DEFAULT_HISTORY_DAYS   30    /* retention by age */
+#define DEFAULT_HISTORY_MAX    10000 /* retention by count, per channel or conversation */
+#define HISTORY_QUERY_MAX                                                                          \
+    100                          /* messages one CHATHISTORY returns (ISUPPORT CHATHISTORY): with  \
+                                    tags a message may be 4.6 KB, and 100 fit a send queue */
+#define HISTORY_QUEUE_MAX 100000 /* messages waiting for the store before senders are refused */
+#define HISTORY_PRUNE_MS  60000  /* how often retention runs */
+#define WORKERS_MAX       256
+#define LISTEN_BACKLOG    1024
+#define USER_MAX          10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
+#define REALNAME_MAX      100 /* kept for WHOIS; longer real names are cut */
+#define HOST_MAX          64  /* textual IPv4/IPv6 address */
+#define SOURCE_MAX        (30 + 1 + USER_MAX + 1 + HOST_MAX)
+#define TOPIC_MAX         390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
+#define KICK_MAX          255 /* KICKLEN */
+#define AWAY_MAX          200 /* AWAYLEN */
+#define KEY_MAX           23  /* channel key length (ircu/Solanum use 23) */
+#define INVITES_MAX       32  /* pending invitations kept per channel; the oldest goes first */
+#define MASK_MAX          (SOURCE_MAX + 8) /* a +b/+e/+I mask */
+#define LIST_MAX          100              /* entries per +b, +e and +I list (MAXLIST) */
+#define WHOWAS_MAX        1024             /* nicknames remembered for WHOWAS */
+#define WHOWAS_REPLIES    10               /* entries one WHOWAS returns at most */
+#define MODES_PER_LINE    4  /* MODES: parameter-taking modes applied per MODE command */
+#define CHANNELS_PER_USER 50 /* CHANLIMIT */
+#define TARGETS_MAX       4  /* TARGMAX for PRIVMSG and NOTICE */
+#define PASSWORD_MAX      128
+#define MOTD_LINES_MAX    100 /* lines of the MOTD file sent; the rest is ignored */
+#define MOTD_LINE_MAX     400 /* bytes of one MOTD line sent */
+#define ANNOUNCE_MAX      400 /* bytes of one console announcement sent */
+#define DESCRIPTION_MAX   200 /* bytes of the server description */
+#define OPER_NAME_MAX     32  /* name of an [oper "name"] entry, the first OPER parameter */
+#define OPERS_MAX         256 /* operator entries in a config file */
+#define KILL_REASON_MAX   200 /* bytes of a KILL reason kept */
+#define CONFIG_ERROR_MAX  512 /* "FILE:LINE: what is wrong" */
 /* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
  * keep its worker busy verifying guesses. */
 #define OPER_PENALTY 10

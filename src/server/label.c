@@ -51,7 +51,11 @@ void label_end(struct client *c, struct sendq *held, const char *label)
         esc[0] = '\0';
     snprintf(tag, sizeof tag, "label=%s", esc);
     size_t lines = count_lines(held);
-    if (lines == 0) {
+    int taken = c->label_taken;
+    c->label_taken = 0;
+    if (lines == 0 && taken) {
+        /* answered later (CHATHISTORY), with the label on the answer */
+    } else if (lines == 0) {
         char ack[IRC_LINE_MAX];
         snprintf(ack, sizeof ack, ":%s ACK", srvname);
         send_tagged(c, tag, ack, strlen(ack));

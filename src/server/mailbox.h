@@ -26,6 +26,7 @@ enum mb_kind {
     MB_KILL,     /* close target (an operator's KILL) with text as the reason */
     MB_WALLOPS,  /* ev to every local client with user mode +w */
     MB_REHASH,   /* park until the config reload is done; target is the gate's generation */
+    MB_REPLY,    /* extra to target: an answer from the history store */
 };
 
 struct mb_item {

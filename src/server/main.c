@@ -24,6 +24,7 @@
 #include "conffile.h"
 #include "config.h"
 #include "defines.h"
+#include "history.h"
 #include "iplimit.h"
 #include "nick.h"
 #include "rehash.h"
@@ -277,6 +278,9 @@ int main(int argc, char **argv)
     log_set_level(srv.cfg.log_level);
     iplimit_set_exempt(srv.cfg.ip_exempt ? srv.cfg.ip_exempt : "");
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit reached by the history store is a write error to report, not a
+     * reason to die. */
+    signal(SIGXFSZ, SIG_IGN);
     /* Block the stop and reload signals in every thread; the acceptor takes them from a
      * signalfd. */
     sigset_t stop;
@@ -311,6 +315,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "tcpchatd: cannot start: %s\n", strerror(errno));
         return 1;
     }
+    if (history_open(&srv) < 0)
+        return 1;
     watch(a.epfd, sigfd, EV_SIGNAL);
     watch(a.epfd, rehash_fd(&srv), EV_REHASH);
     for (int i = 0; i < a.nlisten; i++)
@@ -332,10 +338,13 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < a.nlisten; i++)
         close(a.listen_fds[i]);
+    /* What was said before the stop reaches its readers before the goodbye. */
+    history_drain(&srv);
     for (int i = 0; i < started; i++)
         worker_post_shutdown(&srv.workers[i]);
     for (int i = 0; i < started; i++)
         worker_join(&srv.workers[i]);
+    history_close(&srv); /* after the workers: they post through it to the end */
     for (int i = 0; i < srv.nworkers; i++)
         worker_destroy(&srv.workers[i]);
     tls_ctx_free(srv.tls_ctx);

@@ -73,6 +73,36 @@ void msgbuf_line(struct msgbuf *b, const char *fmt, ...)
     b->len += len + 2;
 }
 
+void msgbuf_raw(struct msgbuf *b, const char *tags, const char *line, size_t len)
+{
+    size_t tlen = tags ? strlen(tags) + 2 : 0;
+    size_t need = tlen + len + 2 + 1;
+    if (b->failed)
+        return;
+    if (b->cap - b->len < need) {
+        size_t ncap = b->cap ? b->cap * 2 : 4 * IRC_LINE_MAX;
+        while (ncap - b->len < need)
+            ncap *= 2;
+        char *n = realloc(b->data, ncap);
+        if (!n) {
+            b->failed = 1;
+            return;
+        }
+        b->data = n;
+        b->cap = ncap;
+    }
+    if (tags) {
+        b->data[b->len++] = '@';
+        memcpy(b->data + b->len, tags, tlen - 2);
+        b->len += tlen - 2;
+        b->data[b->len++] = ' ';
+    }
+    memcpy(b->data + b->len, line, len);
+    b->len += len;
+    memcpy(b->data + b->len, "\r\n", 2);
+    b->len += 2;
+}
+
 struct msg *msgbuf_finish(struct msgbuf *b)
 {
     struct msg *m = NULL;

@@ -28,6 +28,9 @@ struct msgbuf {
 };
 
 void msgbuf_line(struct msgbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends "@tags line" (no '@' or space without tags) and CR LF, uncut: for lines that come
+ * from the store, already within the limits, with their tags. */
+void msgbuf_raw(struct msgbuf *b, const char *tags, const char *line, size_t len);
 /* Returns the gathered lines as one msg with one reference (NULL if none or on failure) and
  * resets b. */
 struct msg *msgbuf_finish(struct msgbuf *b);

@@ -84,6 +84,7 @@
 #define ERR_NICKNAMEINUSE     433
 #define ERR_INVALIDCAPCMD     410
 #define ERR_NICKCHANGETOOFAST 438
+#define ERR_UNAVAILRESOURCE   437 /* here only internal: the history store is behind */
 #define ERR_NOTONCHANNEL      442
 #define ERR_NOTREGISTERED     451
 #define ERR_NEEDMOREPARAMS    461

@@ -22,6 +22,7 @@ struct nick_stats {
     int max_users; /* most users at once since start */
 };
 struct rehash;
+struct history;
 
 struct server {
     struct config cfg; /* read-only for the workers; changed only by rehash.c, with them parked */
@@ -44,6 +45,7 @@ struct server {
      * they take a connection; replaced only by rehash.c with them parked (a connection holds
      * a reference to the context it started with). */
     struct ssl_ctx_st *tls_ctx;
+    struct history *hist; /* the message store (history.h), NULL with --history off */
 };
 
 #endif

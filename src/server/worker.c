@@ -17,6 +17,7 @@
 #include "client.h"
 #include "common/log.h"
 #include "conn.h"
+#include "history.h"
 #include "iplimit.h"
 #include "msg.h"
 #include "rehash.h"
@@ -232,6 +233,11 @@ static void handle_item(struct worker *w, struct mb_item *it)
         target = worker_find_client(w, it->target);
         if (target)
             conn_send_event(target, it->ev);
+        break;
+    case MB_REPLY:
+        target = worker_find_client(w, it->target);
+        if (target && it->extra)
+            conn_send(target, it->extra);
         break;
     case MB_ANNOUNCE:
         announce(w, it->text);
@@ -474,7 +480,7 @@ void worker_post_event(struct server *srv, int worker, uint64_t id, struct event
     it->ev = event_ref(ev);
     it->target = id;
     it->target_worker = worker;
-    mailbox_post(&srv->workers[worker].mb, it);
+    history_post(srv, worker, it);
 }
 
 void worker_post_announce(struct server *srv, const char *text)
@@ -485,7 +491,7 @@ void worker_post_announce(struct server *srv, const char *text)
             free(it);
             continue;
         }
-        mailbox_post(&srv->workers[i].mb, it);
+        history_post(srv, i, it); /* after whatever was said before it */
     }
 }
 
@@ -498,7 +504,7 @@ void worker_post_kill(struct server *srv, int worker, uint64_t id, const char *r
     }
     it->target = id;
     it->target_worker = worker;
-    mailbox_post(&srv->workers[worker].mb, it);
+    history_post(srv, worker, it); /* after the KILL line queued for the victim */
 }
 
 void worker_post_wallops(struct server *srv, struct event *ev)
@@ -508,7 +514,7 @@ void worker_post_wallops(struct server *srv, struct event *ev)
         if (!it)
             continue;
         it->ev = event_ref(ev);
-        mailbox_post(&srv->workers[i].mb, it);
+        history_post(srv, i, it);
     }
 }
 

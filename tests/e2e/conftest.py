@@ -73,6 +73,13 @@ class Server:
         return self.proc.returncode
 
 
+@pytest.fixture(autouse=True)
+def private_cwd(tmp_path, monkeypatch):
+    """Each test runs in a directory of its own, so that a server started on its defaults
+    keeps its history store (./data) to itself."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def server_factory():
     servers = []

@@ -1,0 +1,120 @@
+/* cmd_history: CHATHISTORY (IRCv3 draft/chathistory). The worker checks the request and the
+ * client's right to the target here; the history writer answers it from the store, in a
+ * chathistory batch, after every message queued before it is stored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "caps.h"
+#include "chan.h"
+#include "client.h"
+#include "cmd.h"
+#include "history.h"
+#include "numerics.h"
+#include "send.h"
+#include "server.h"
+#include "worker.h"
+
+static const struct {
+    const char *name;
+    enum hist_op op;
+    int nrefs; /* references before the limit */
+} subcommands[] = {
+    {"LATEST", HOP_LATEST, 1}, {"BEFORE", HOP_BEFORE, 1},   {"AFTER", HOP_AFTER, 1},
+    {"AROUND", HOP_AROUND, 1}, {"BETWEEN", HOP_BETWEEN, 2}, {"TARGETS", HOP_TARGETS, 2},
+};
+
+static void fail(struct client *c, const char *code, const char *context, const char *text)
+{
+    send_line(c, "FAIL CHATHISTORY %s %s :%s", code, context, text);
+}
+
+void cmd_chathistory(struct client *c, struct ircmsg *m)
+{
+    struct server *srv = c->w->srv;
+    if (!srv->hist) {
+        send_numeric(c, ERR_UNKNOWNCOMMAND, "CHATHISTORY :Unknown command (history is off)");
+        return;
+    }
+    if (m->nparams < 1) {
+        fail(c, "NEED_MORE_PARAMS", "*", "Missing parameters");
+        return;
+    }
+    const char *sub = m->params[0];
+    int k = -1;
+    for (int i = 0; i < (int)(sizeof subcommands / sizeof subcommands[0]); i++) {
+        if (strcasecmp(sub, subcommands[i].name) == 0)
+            k = i;
+    }
+    if (k < 0) {
+        fail(c, "INVALID_PARAMS", sub, "Unknown subcommand");
+        return;
+    }
+    struct hist_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return;
+    q->op = subcommands[k].op;
+    int targets = q->op == HOP_TARGETS;
+    int nrefs = subcommands[k].nrefs;
+    /* sub, [target], refs, limit */
+    int need = 1 + !targets + nrefs + 1;
+    if (m->nparams < need) {
+        fail(c, "NEED_MORE_PARAMS", subcommands[k].name, "Missing parameters");
+        free(q);
+        return;
+    }
+    const char *target = targets ? NULL : m->params[1];
+    char **refs = &m->params[targets ? 1 : 2];
+    char *end;
+    long limit = strtol(m->params[need - 1], &end, 10);
+    if (*end || end == m->params[need - 1] || limit < 1) {
+        fail(c, "INVALID_PARAMS", subcommands[k].name, "Invalid limit");
+        free(q);
+        return;
+    }
+    struct hist_ref *r[2] = {&q->a, &q->b};
+    for (int i = 0; i < nrefs; i++) {
+        int star = q->op == HOP_LATEST;
+        if (history_parse_ref(refs[i], star, r[i]) < 0 || (targets && r[i]->kind != HREF_TIME)) {
+            fail(c, "INVALID_PARAMS", subcommands[k].name, "Invalid message reference");
+            free(q);
+            return;
+        }
+    }
+    q->limit = limit > HISTORY_QUERY_MAX ? HISTORY_QUERY_MAX : (int)limit;
+    q->worker = c->w->index;
+    q->client = c->id;
+    q->caps = c->caps;
+    if (targets) {
+        for (int i = 0; i < c->nchans && i < CHANNELS_PER_USER; i++)
+            ircname_fold(chan_name(c->chans[i]), q->targets[q->ntargets++], IRC_CHANNEL_MAX + 1);
+    } else if (ircname_is_channel(target)) {
+        /* Members only: the history of a channel one is not in is nobody's business, and
+         * saying so must not reveal whether it exists. */
+        if (chan_find_joined(c, target) < 0) {
+            send_line(c, "FAIL CHATHISTORY INVALID_TARGET %s %s :Messages could not be retrieved",
+                      subcommands[k].name, target);
+            free(q);
+            return;
+        }
+        snprintf(q->target, sizeof q->target, "%s", target);
+        ircname_fold(target, q->key, sizeof q->key);
+    } else if (ircname_nick_valid(target)) {
+        /* A private conversation: its history is shown only to its two parties, which takes
+         * accounts to know; without one the answer is an empty batch. */
+        snprintf(q->target, sizeof q->target, "%s", target);
+    } else {
+        send_line(c, "FAIL CHATHISTORY INVALID_TARGET %s %s :Messages could not be retrieved",
+                  subcommands[k].name, target);
+        free(q);
+        return;
+    }
+    if (c->label) {
+        if (ircmsg_tag_escape(c->label, q->label, sizeof q->label) < 0)
+            q->label[0] = '\0';
+        c->label_taken = 1; /* the writer's batch carries the label, not an ACK from us */
+    }
+    history_query(srv, q);
+    free(q);
+}

@@ -1,0 +1,880 @@
+/* history: the SQLite store, its writer thread and the answers to history queries. */
+#include "history.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "caps.h"
+#include "common/log.h"
+#include "mailbox.h"
+#include "msg.h"
+#include "server.h"
+#include "worker.h"
+
+enum hitem_kind { HI_POST, HI_STORE, HI_QUERY };
+
+/* One entry of the writer's queue. */
+struct hitem {
+    struct hitem *next;
+    enum hitem_kind kind;
+    int worker;           /* HI_POST: whose mailbox */
+    struct mb_item *post; /* HI_POST */
+    struct event *ev;     /* HI_STORE (a reference) */
+    struct hist_query *q; /* HI_QUERY */
+    long long upto;       /* HI_QUERY: the last row stored before it */
+    char key[IRC_CHANNEL_MAX + 1];
+};
+
+/* A channel stored to since the last retention run. */
+struct touched {
+    char key[IRC_CHANNEL_MAX + 1];
+    UT_hash_handle hh;
+};
+
+struct history {
+    struct server *srv;
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards the queue and the counters below */
+    pthread_cond_t wake;  /* the writer waits on it for work */
+    pthread_cond_t idle;  /* history_drain waits on it */
+    struct hitem *head, *tail;
+    int queued_store; /* HI_STORE items in the queue: the bound senders meet */
+    int busy;         /* the writer is working on a batch it took */
+    int stop;
+    /* The writer's own, no lock: */
+    long long last_id; /* rowid of the last message stored */
+    int failing;       /* the last batch could not be stored */
+    long long lost;    /* messages relayed unstored since the store began failing */
+    uint64_t next_prune_ms;
+    uint64_t batch_seq; /* BATCH references: "h" and this, unique on every connection */
+    int days;           /* retention, copied at start */
+    long max;
+    struct touched *touched; /* channels to cap by count at the next retention run */
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* "2026-11-26T16:50:13.123Z" -> milliseconds since the epoch; -1 if malformed. */
+static long long parse_time(const char *s)
+{
+    struct tm tm = {0};
+    int ms = 0, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return -1;
+    const char *p = s + n;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+        }
+        if (digits == 0)
+            return -1;
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    if (strcmp(p, "Z") != 0 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    return (long long)t * 1000 + ms;
+}
+
+static void format_time(long long ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%03lldZ", ms % 1000);
+}
+
+int history_parse_ref(const char *s, int star, struct hist_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (star && strcmp(s, "*") == 0) {
+        out->kind = HREF_STAR;
+        return 0;
+    }
+    if (strncmp(s, "timestamp=", 10) == 0) {
+        out->ms = parse_time(s + 10);
+        out->kind = HREF_TIME;
+        return out->ms < 0 ? -1 : 0;
+    }
+    if (strncmp(s, "msgid=", 6) == 0) {
+        size_t n = strlen(s + 6);
+        if (n == 0 || n >= sizeof out->msgid)
+            return -1;
+        memcpy(out->msgid, s + 6, n + 1);
+        out->kind = HREF_MSGID;
+        return 0;
+    }
+    return -1;
+}
+
+/* --- the store ------------------------------------------------------------------------- */
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS messages("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " target TEXT NOT NULL," /* folded channel name, '' for a private message */
+    " time_ms INTEGER NOT NULL,"
+    " msgid TEXT NOT NULL,"
+    " tags TEXT NOT NULL DEFAULT ''," /* the sender's client-only tags */
+    " line TEXT NOT NULL);"           /* the line as relayed, without tags and CR LF */
+    "CREATE INDEX IF NOT EXISTS messages_target ON messages(target, id);"
+    "CREATE INDEX IF NOT EXISTS messages_msgid ON messages(msgid);"
+    "CREATE INDEX IF NOT EXISTS messages_time ON messages(time_ms);";
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        log_error("history: %s", err ? err : sqlite3_errstr(rc));
+        sqlite3_free(err);
+    }
+    return rc;
+}
+
+/* Refuses a damaged store at start: PRAGMA quick_check reads every page once. */
+static int store_check(sqlite3 *db, char *why, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        snprintf(why, cap, "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    const char *res = (const char *)sqlite3_column_text(st, 0);
+    int ok = res && strcmp(res, "ok") == 0;
+    if (!ok)
+        snprintf(why, cap, "damaged: %s", res ? res : "?");
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}
+
+static void touch(struct history *h, const char *key);
+static void prune(struct history *h);
+
+static int store_open(struct history *h, const char *dir)
+{
+    char path[PATH_MAX], why[256] = "";
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "tcpchatd: cannot create data directory %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/history.db", dir);
+    int rc = sqlite3_open_v2(
+        path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_busy_timeout(h->db, 5000);
+    char *err = NULL;
+    if (rc == SQLITE_OK && store_check(h->db, why, sizeof why) == 0 &&
+        sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK &&
+        sqlite3_prepare_v2(h->db,
+                           "INSERT INTO messages(target, time_ms, msgid, tags, line) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           -1, &h->insert, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(h->db, "SELECT max(id) FROM messages", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            h->last_id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        /* Retention runs at start-up over every channel, then each minute over the ones
+         * stored to since. */
+        st = NULL;
+        if (h->max > 0 && sqlite3_prepare_v2(h->db,
+                                             "SELECT DISTINCT target FROM messages WHERE "
+                                             "target != ''",
+                                             -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW)
+                touch(h, (const char *)sqlite3_column_text(st, 0));
+        }
+        sqlite3_finalize(st);
+        prune(h);
+        h->next_prune_ms = now_ms() + HISTORY_PRUNE_MS;
+        return 0;
+    }
+    if (!why[0])
+        snprintf(why, sizeof why, "%s", err ? err : h->db ? sqlite3_errmsg(h->db) : "?");
+    fprintf(stderr,
+            "tcpchatd: cannot use the history store %s: %s\n"
+            "  (move it away to start with an empty history, or run with --history off)\n",
+            path, why);
+    sqlite3_free(err);
+    return -1;
+}
+
+static void touch(struct history *h, const char *key)
+{
+    struct touched *t = NULL;
+    if (h->max <= 0 || !key[0])
+        return;
+    HASH_FIND_STR(h->touched, key, t);
+    if (t || !(t = calloc(1, sizeof *t)))
+        return;
+    snprintf(t->key, sizeof t->key, "%s", key);
+    HASH_ADD_STR(h->touched, key, t);
+}
+
+/* Retention: by age (an index range), then by count in each channel stored to since the
+ * last run (so the work follows the traffic, not the size of the store). */
+static void prune(struct history *h)
+{
+    char sql[256];
+    if (h->days > 0) {
+        snprintf(sql, sizeof sql, "DELETE FROM messages WHERE time_ms < %lld",
+                 (long long)now_ms() - (long long)h->days * 86400000LL);
+        exec(h->db, sql);
+    }
+    sqlite3_stmt *st = NULL;
+    if (h->touched &&
+        sqlite3_prepare_v2(h->db,
+                           "DELETE FROM messages WHERE target = ?1 AND id <= (SELECT id FROM "
+                           "messages WHERE target = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        log_error("history: %s", sqlite3_errmsg(h->db));
+    struct touched *t, *tmp;
+    HASH_ITER(hh, h->touched, t, tmp)
+    {
+        if (st) {
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, t->key, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, h->max);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                log_error("history: %s", sqlite3_errmsg(h->db));
+        }
+        HASH_DEL(h->touched, t);
+        free(t);
+    }
+    sqlite3_finalize(st);
+}
+
+/* Strips the CR LF a msg's line ends with. */
+static size_t line_len(const struct msg *m)
+{
+    size_t n = m->len;
+    while (n > 0 && (m->data[n - 1] == '\n' || m->data[n - 1] == '\r'))
+        n--;
+    return n;
+}
+
+static int store_one(struct history *h, struct hitem *it)
+{
+    struct event *ev = it->ev;
+    sqlite3_stmt *st = h->insert;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, it->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, parse_time(ev->time));
+    sqlite3_bind_text(st, 3, ev->msgid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ev->client_tags ? ev->client_tags : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ev->line->data, (int)line_len(ev->line), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    h->last_id = sqlite3_last_insert_rowid(h->db);
+    touch(h, it->key);
+    return SQLITE_OK;
+}
+
+/* Stores the batch's messages in one transaction. A failure (disk full, I/O error) is
+ * reported loudly, and the messages are relayed all the same: chat goes on without history
+ * until the store works again. */
+static void store_batch(struct history *h, struct hitem *batch)
+{
+    int n = 0;
+    for (struct hitem *it = batch; it; it = it->next)
+        n += it->kind == HI_STORE;
+    int rc = SQLITE_OK;
+    if (n > 0) {
+        rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
+        for (struct hitem *it = batch; it && rc == SQLITE_OK; it = it->next) {
+            if (it->kind == HI_STORE)
+                rc = store_one(h, it);
+            else if (it->kind == HI_QUERY)
+                it->upto = h->last_id;
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            const char *why = sqlite3_errmsg(h->db);
+            if (!h->failing)
+                log_error("history: CANNOT STORE MESSAGES (%s): relaying them without history "
+                          "until the store works again",
+                          why);
+            sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+            h->failing = 1;
+            h->lost += n;
+        } else if (h->failing) {
+            log_warn("history: storing again; %lld messages were relayed but not stored", h->lost);
+            h->failing = 0;
+            h->lost = 0;
+        }
+    }
+    for (struct hitem *it = batch; it; it = it->next) {
+        if (it->kind == HI_QUERY && (n == 0 || rc != SQLITE_OK))
+            it->upto = h->last_id;
+    }
+}
+
+/* --- answers --------------------------------------------------------------------------- */
+
+struct answer {
+    struct msgbuf b;
+    const struct hist_query *q;
+    char batch[24]; /* the BATCH reference, or "" without batch */
+    char srvname[64];
+};
+
+/* One stored row as the client gets it: tags as its capabilities ask, inside the batch. */
+static void answer_row(struct answer *a, long long ms, const char *msgid, const char *ctags,
+                       const char *line)
+{
+    char tags[IRC_TAGS_MAX + 1];
+    size_t n = 0;
+    unsigned caps = a->q->caps;
+    if (a->batch[0])
+        n += (size_t)snprintf(tags + n, sizeof tags - n, ";batch=%s", a->batch);
+    if (caps & CAP_SERVER_TIME) {
+        char t[EVENT_TIME_MAX];
+        format_time(ms, t, sizeof t);
+        n += (size_t)snprintf(tags + n, sizeof tags - n, ";time=%s", t);
+    }
+    if (caps & CAP_MESSAGE_TAGS) {
+        n += (size_t)snprintf(tags + n, sizeof tags - n, ";msgid=%s", msgid);
+        if (ctags[0] && n + strlen(ctags) + 2 < sizeof tags)
+            n += (size_t)snprintf(tags + n, sizeof tags - n, ";%s", ctags);
+    }
+    if (n >= sizeof tags)
+        n = 0;
+    tags[n] = '\0';
+    msgbuf_raw(&a->b, n ? tags + 1 : NULL, line, strlen(line));
+}
+
+static void answer_begin(struct history *h, struct answer *a, const struct hist_query *q,
+                         const char *type)
+{
+    memset(a, 0, sizeof *a);
+    a->q = q;
+    snprintf(a->srvname, sizeof a->srvname, "%s", h->srv->cfg.server_name);
+    if (q->caps & CAP_BATCH) {
+        snprintf(a->batch, sizeof a->batch, "h%llu", (unsigned long long)++h->batch_seq);
+        char line[IRC_LINE_MAX], tag[LABEL_MAX * 2 + 8];
+        if (q->op == HOP_TARGETS)
+            snprintf(line, sizeof line, ":%s BATCH +%s %s", a->srvname, a->batch, type);
+        else
+            snprintf(line, sizeof line, ":%s BATCH +%s %s %s", a->srvname, a->batch, type,
+                     q->target);
+        snprintf(tag, sizeof tag, "label=%s", q->label);
+        msgbuf_raw(&a->b, q->label[0] ? tag : NULL, line, strlen(line));
+    }
+}
+
+static void answer_end(struct history *h, struct answer *a, int rows)
+{
+    const struct hist_query *q = a->q;
+    if (a->batch[0]) {
+        char line[sizeof a->srvname + sizeof a->batch + 16];
+        snprintf(line, sizeof line, ":%s BATCH -%s", a->srvname, a->batch);
+        msgbuf_raw(&a->b, NULL, line, strlen(line));
+    } else if (rows == 0 && q->label[0]) {
+        char line[80], tag[LABEL_MAX * 2 + 8];
+        snprintf(line, sizeof line, ":%s ACK", a->srvname);
+        snprintf(tag, sizeof tag, "label=%s", q->label);
+        msgbuf_raw(&a->b, tag, line, strlen(line));
+    }
+    struct msg *m = msgbuf_finish(&a->b);
+    if (!m)
+        return;
+    struct mb_item *it = mailbox_item_new(MB_REPLY, 0);
+    if (!it) {
+        msg_unref(m);
+        return;
+    }
+    it->extra = m;
+    it->target = q->client;
+    it->target_worker = q->worker;
+    mailbox_post(&h->srv->workers[q->worker].mb, it);
+}
+
+/* Appends the rows sql selects (time_ms, msgid, tags, line), in the order it gives them or,
+ * when reverse, in the opposite one. Returns how many. */
+static int rows(struct history *h, struct answer *a, sqlite3_stmt *st, int reverse)
+{
+    struct row {
+        long long ms;
+        char *msgid, *tags, *line;
+    } *v = NULL;
+    int n = 0, cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            int ncap = cap ? cap * 2 : 16;
+            struct row *nv = realloc(v, (size_t)ncap * sizeof *nv);
+            if (!nv)
+                break;
+            v = nv;
+            cap = ncap;
+        }
+        v[n].ms = sqlite3_column_int64(st, 0);
+        v[n].msgid = strdup((const char *)sqlite3_column_text(st, 1));
+        v[n].tags = strdup((const char *)sqlite3_column_text(st, 2));
+        v[n].line = strdup((const char *)sqlite3_column_text(st, 3));
+        if (!v[n].msgid || !v[n].tags || !v[n].line) {
+            free(v[n].msgid);
+            free(v[n].tags);
+            free(v[n].line);
+            break;
+        }
+        n++;
+    }
+    (void)h;
+    for (int i = 0; i < n; i++) {
+        struct row *r = &v[reverse ? n - 1 - i : i];
+        answer_row(a, r->ms, r->msgid, r->tags, r->line);
+    }
+    for (int i = 0; i < n; i++) {
+        free(v[i].msgid);
+        free(v[i].tags);
+        free(v[i].line);
+    }
+    free(v);
+    return n;
+}
+
+/* A reference as a position: a msgid becomes its row id (and time), a timestamp stays a
+ * time. Returns 0, or -1 for a msgid this target does not have. */
+struct pos {
+    int by_id;
+    long long id, ms;
+};
+
+static int resolve(struct history *h, const char *key, const struct hist_ref *r, struct pos *p)
+{
+    memset(p, 0, sizeof *p);
+    if (r->kind == HREF_TIME) {
+        p->ms = r->ms;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(h->db, "SELECT id, time_ms FROM messages WHERE msgid = ? AND target = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, r->msgid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            p->by_id = 1;
+            p->id = sqlite3_column_int64(st, 0);
+            p->ms = sqlite3_column_int64(st, 1);
+            found = 1;
+        }
+    }
+    sqlite3_finalize(st);
+    return found ? 0 : -1;
+}
+
+/* One condition on a position: "id < ?" or "time_ms < ?" and the value to bind. */
+struct cnd {
+    const char *sql;
+    long long val;
+};
+
+/* op is "<", ">" or ">=". */
+static struct cnd cond(const struct pos *p, const char *op)
+{
+    static const char *const forms[2][3] = {
+        {"time_ms < ?", "time_ms > ?", "time_ms >= ?"},
+        {"id < ?", "id > ?", "id >= ?"},
+    };
+    int k = op[0] == '<' ? 0 : op[1] == '=' ? 2 : 1;
+    return (struct cnd){forms[p->by_id][k], p->by_id ? p->id : p->ms};
+}
+
+/* Runs one SELECT over the target's rows up to upto, with up to two conditions (NULL for
+ * none), newest first when desc (the answer is still in ascending order). */
+static int select_rows(struct history *h, struct answer *a, long long upto, const struct cnd *c1,
+                       const struct cnd *c2, int desc, int limit)
+{
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT time_ms, msgid, tags, line FROM messages WHERE target = ? AND id <= ?"
+             "%s%s%s%s ORDER BY id %s LIMIT ?",
+             c1 ? " AND " : "", c1 ? c1->sql : "", c2 ? " AND " : "", c2 ? c2->sql : "",
+             desc ? "DESC" : "ASC");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_error("history: %s", sqlite3_errmsg(h->db));
+        return 0;
+    }
+    int i = 1;
+    sqlite3_bind_text(st, i++, a->q->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, upto);
+    if (c1)
+        sqlite3_bind_int64(st, i++, c1->val);
+    if (c2)
+        sqlite3_bind_int64(st, i++, c2->val);
+    sqlite3_bind_int(st, i, limit);
+    int n = rows(h, a, st, desc);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* CHATHISTORY TARGETS: the client's channels with messages between the two times, oldest
+ * latest-message first. */
+static int answer_targets(struct history *h, struct answer *a, long long upto)
+{
+    const struct hist_query *q = a->q;
+    long long lo = q->a.ms < q->b.ms ? q->a.ms : q->b.ms;
+    long long hi = q->a.ms < q->b.ms ? q->b.ms : q->a.ms;
+    struct {
+        long long ms;
+        int idx;
+        char name[IRC_CHANNEL_MAX + 1];
+    } found[CHANNELS_PER_USER];
+    int n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db,
+                           "SELECT max(time_ms), line FROM messages WHERE target = ? AND id <= ?"
+                           " AND time_ms > ? AND time_ms < ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    for (int i = 0; i < q->ntargets; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, q->targets[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, upto);
+        sqlite3_bind_int64(st, 3, lo);
+        sqlite3_bind_int64(st, 4, hi);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            found[n].ms = sqlite3_column_int64(st, 0);
+            found[n].idx = i;
+            /* The channel as the line names it: ":src PRIVMSG #Chan :text". */
+            const char *line = (const char *)sqlite3_column_text(st, 1);
+            const char *p = line ? strchr(line, ' ') : NULL;
+            p = p ? strchr(p + 1, ' ') : NULL;
+            size_t len = p ? strcspn(p + 1, " ") : 0;
+            if (len == 0 || len > IRC_CHANNEL_MAX)
+                snprintf(found[n].name, sizeof found[n].name, "%s", q->targets[i]);
+            else
+                snprintf(found[n].name, sizeof found[n].name, "%.*s", (int)len, p + 1);
+            n++;
+        }
+    }
+    sqlite3_finalize(st);
+    /* A few dozen at most: insertion sort by time. */
+    for (int i = 1; i < n; i++) {
+        for (int j = i; j > 0 && found[j - 1].ms > found[j].ms; j--) {
+            __typeof__(found[0]) t = found[j];
+            found[j] = found[j - 1];
+            found[j - 1] = t;
+        }
+    }
+    if (n > q->limit)
+        n = q->limit;
+    for (int i = 0; i < n; i++) {
+        char t[EVENT_TIME_MAX], line[IRC_LINE_MAX], tags[32] = "";
+        format_time(found[i].ms, t, sizeof t);
+        snprintf(line, sizeof line, ":%s CHATHISTORY TARGETS %s %s", a->srvname, found[i].name, t);
+        if (a->batch[0])
+            snprintf(tags, sizeof tags, "batch=%s", a->batch);
+        msgbuf_raw(&a->b, tags[0] ? tags : NULL, line, strlen(line));
+    }
+    return n;
+}
+
+static void answer(struct history *h, const struct hist_query *q, long long upto)
+{
+    struct answer a;
+    answer_begin(h, &a, q, q->op == HOP_TARGETS ? "draft/chathistory-targets" : "chathistory");
+    int n = 0, lim = q->limit;
+    struct pos pa, pb;
+    struct cnd c1, c2;
+    if (q->key[0] == '\0' && q->op != HOP_TARGETS) {
+        /* Private history needs accounts to know whose it is: nothing yet. */
+    } else {
+        switch (q->op) {
+        case HOP_REPLAY:
+            n = select_rows(h, &a, upto, NULL, NULL, 1, lim);
+            break;
+        case HOP_LATEST:
+            if (q->a.kind == HREF_STAR) {
+                n = select_rows(h, &a, upto, NULL, NULL, 1, lim);
+            } else if (resolve(h, q->key, &q->a, &pa) == 0) {
+                c1 = cond(&pa, ">");
+                n = select_rows(h, &a, upto, &c1, NULL, 1, lim);
+            }
+            break;
+        case HOP_BEFORE:
+            if (resolve(h, q->key, &q->a, &pa) == 0) {
+                c1 = cond(&pa, "<");
+                n = select_rows(h, &a, upto, &c1, NULL, 1, lim);
+            }
+            break;
+        case HOP_AFTER:
+            if (resolve(h, q->key, &q->a, &pa) == 0) {
+                c1 = cond(&pa, ">");
+                n = select_rows(h, &a, upto, &c1, NULL, 0, lim);
+            }
+            break;
+        case HOP_AROUND:
+            if (resolve(h, q->key, &q->a, &pa) == 0) {
+                c1 = cond(&pa, "<");
+                c2 = cond(&pa, ">=");
+                n = select_rows(h, &a, upto, &c1, NULL, 1, lim / 2);
+                n += select_rows(h, &a, upto, &c2, NULL, 0, lim - lim / 2);
+            }
+            break;
+        case HOP_BETWEEN:
+            if (resolve(h, q->key, &q->a, &pa) == 0 && resolve(h, q->key, &q->b, &pb) == 0) {
+                /* Two msgids compare by row; otherwise both compare by time. */
+                if (!pa.by_id || !pb.by_id)
+                    pa.by_id = pb.by_id = 0;
+                int forward = pa.by_id ? pa.id < pb.id : pa.ms < pb.ms;
+                const struct pos *lo = forward ? &pa : &pb, *hi = forward ? &pb : &pa;
+                c1 = cond(lo, ">");
+                c2 = cond(hi, "<");
+                /* From the first reference towards the second. */
+                n = select_rows(h, &a, upto, &c1, &c2, !forward, lim);
+            }
+            break;
+        case HOP_TARGETS:
+            n = answer_targets(h, &a, upto);
+            break;
+        }
+    }
+    if (q->op == HOP_REPLAY && n == 0) {
+        msgbuf_finish(&a.b); /* nothing said yet: no empty batch for a plain join */
+        return;
+    }
+    answer_end(h, &a, n);
+}
+
+/* --- the writer ------------------------------------------------------------------------ */
+
+static void hand_on(struct history *h, struct hitem *batch)
+{
+    while (batch) {
+        struct hitem *it = batch;
+        batch = it->next;
+        switch (it->kind) {
+        case HI_POST:
+            mailbox_post(&h->srv->workers[it->worker].mb, it->post);
+            break;
+        case HI_STORE:
+            event_unref(it->ev);
+            break;
+        case HI_QUERY:
+            answer(h, it->q, it->upto);
+            free(it->q);
+            break;
+        }
+        free(it);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct history *h = arg;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        while (!h->head && !h->stop) {
+            h->busy = 0;
+            pthread_cond_broadcast(&h->idle);
+            pthread_cond_wait(&h->wake, &h->lock);
+        }
+        struct hitem *batch = h->head;
+        h->head = h->tail = NULL;
+        h->queued_store = 0;
+        h->busy = batch != NULL;
+        int stop = h->stop;
+        pthread_mutex_unlock(&h->lock);
+        if (!batch) {
+            if (stop)
+                break;
+            continue;
+        }
+        store_batch(h, batch);
+        /* Retention before the batch's queries are answered: they never see what it cut. */
+        uint64_t now = now_ms();
+        if (now >= h->next_prune_ms) {
+            prune(h);
+            h->next_prune_ms = now + HISTORY_PRUNE_MS;
+        }
+        hand_on(h, batch);
+    }
+    pthread_mutex_lock(&h->lock);
+    h->busy = 0;
+    pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+static void enqueue(struct history *h, struct hitem *it)
+{
+    pthread_mutex_lock(&h->lock);
+    int was_empty = h->head == NULL;
+    if (h->tail)
+        h->tail->next = it;
+    else
+        h->head = it;
+    h->tail = it;
+    if (it->kind == HI_STORE)
+        h->queued_store++;
+    /* The writer only sleeps with an empty queue: one wake-up per batch is enough. */
+    if (was_empty)
+        pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void history_post(struct server *srv, int worker, struct mb_item *it)
+{
+    struct history *h = srv->hist;
+    struct hitem *hi = h ? calloc(1, sizeof *hi) : NULL;
+    if (!hi) {
+        if (h)
+            log_error("history: out of memory, posting unordered");
+        mailbox_post(&srv->workers[worker].mb, it);
+        return;
+    }
+    hi->kind = HI_POST;
+    hi->worker = worker;
+    hi->post = it;
+    enqueue(h, hi);
+}
+
+int history_store(struct server *srv, struct event *ev, const char *key)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->lock);
+    int full = h->queued_store >= HISTORY_QUEUE_MAX;
+    pthread_mutex_unlock(&h->lock);
+    struct hitem *hi = full ? NULL : calloc(1, sizeof *hi);
+    if (!hi)
+        return -1;
+    hi->kind = HI_STORE;
+    hi->ev = event_ref(ev);
+    snprintf(hi->key, sizeof hi->key, "%s", key);
+    enqueue(h, hi);
+    return 0;
+}
+
+void history_query(struct server *srv, const struct hist_query *q)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    struct hitem *hi = calloc(1, sizeof *hi);
+    struct hist_query *copy = malloc(sizeof *copy);
+    if (!hi || !copy) {
+        free(hi);
+        free(copy);
+        return;
+    }
+    *copy = *q;
+    hi->kind = HI_QUERY;
+    hi->q = copy;
+    enqueue(h, hi);
+}
+
+int history_open(struct server *srv)
+{
+    if (!srv->cfg.history)
+        return 0;
+    struct history *h = calloc(1, sizeof *h);
+    if (!h)
+        return -1;
+    h->srv = srv;
+    h->days = srv->cfg.history_days;
+    h->max = srv->cfg.history_max;
+    if (store_open(h, srv->cfg.data_dir) < 0) {
+        sqlite3_finalize(h->insert);
+        sqlite3_close(h->db);
+        free(h);
+        return -1;
+    }
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    pthread_cond_init(&h->idle, NULL);
+    if (pthread_create(&h->thread, NULL, writer_main, h) != 0) {
+        fprintf(stderr, "tcpchatd: cannot start the history writer\n");
+        sqlite3_finalize(h->insert);
+        sqlite3_close(h->db);
+        free(h);
+        return -1;
+    }
+    srv->hist = h;
+    log_info("history store %s/history.db (replay %d, keep %d days, at most %ld per channel)",
+             srv->cfg.data_dir, srv->cfg.history_replay, h->days, h->max);
+    return 0;
+}
+
+void history_drain(struct server *srv)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&h->lock);
+    while (h->head || h->busy) {
+        if (pthread_cond_timedwait(&h->idle, &h->lock, &until) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+void history_close(struct server *srv)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->stop = 1;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->thread, NULL);
+    /* The writer took everything before it stopped; a late item cannot come (the workers
+     * are gone), but hand on whatever is there all the same. */
+    hand_on(h, h->head);
+    struct touched *t, *tmp;
+    HASH_ITER(hh, h->touched, t, tmp)
+    {
+        HASH_DEL(h->touched, t);
+        free(t);
+    }
+    sqlite3_finalize(h->insert);
+    sqlite3_close(h->db);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
+    pthread_cond_destroy(&h->idle);
+    free(h);
+    srv->hist = NULL;
+}

@@ -1,0 +1,86 @@
+/* history: the message store (SQLite in WAL mode under --data-dir) and the thread that
+ * writes it, so that a worker never waits on the disk.
+ *
+ * Stored before delivered: while history is on, every item a channel or a private message
+ * posts to a worker's mailbox goes through the writer's queue instead (history_post), in the
+ * order it was posted (under the channel's lock, as before). The writer takes everything
+ * queued, stores the messages in it in one transaction, and only after the COMMIT hands the
+ * items on to the workers' mailboxes. So no one receives a message the store does not have:
+ * a COMMIT in WAL mode is in the operating system's hands once it returns, and a kill -9 of
+ * the server cannot undo it (synchronous=NORMAL: a power cut may lose the last transactions;
+ * see docs/server-behaviour.md). Items that are not messages (joins, parts, nick changes) go
+ * through the same queue only to keep each channel's single order.
+ *
+ * History queries (the replay on JOIN and CHATHISTORY) also go through the queue: a replay
+ * queued under the channel lock right after a JOIN sees exactly the messages before the
+ * JOIN, and the messages after it follow live. The writer answers them from the store. */
+#ifndef TCPCHAT_HISTORY_H
+#define TCPCHAT_HISTORY_H
+
+#include <stdint.h>
+
+#include "common/ircmsg.h"
+#include "common/ircname.h"
+#include "defines.h"
+#include "event.h"
+#include "label.h"
+
+struct server;
+struct mb_item;
+
+/* A point in a target's history: CHATHISTORY's "*", timestamp= or msgid=. */
+enum hist_ref_kind { HREF_NONE, HREF_STAR, HREF_TIME, HREF_MSGID };
+
+struct hist_ref {
+    enum hist_ref_kind kind;
+    long long ms; /* HREF_TIME: milliseconds since the epoch */
+    char msgid[EVENT_MSGID_MAX];
+};
+
+enum hist_op {
+    HOP_REPLAY,
+    HOP_LATEST,
+    HOP_BEFORE,
+    HOP_AFTER,
+    HOP_AROUND,
+    HOP_BETWEEN,
+    HOP_TARGETS
+};
+
+struct hist_query {
+    enum hist_op op;
+    int worker; /* the asking client's worker and id: where the answer goes */
+    uint64_t client;
+    unsigned caps;                    /* its CAP_* bits: batch, server-time, message-tags */
+    char target[IRC_CHANNEL_MAX + 1]; /* as the client wrote it, for the BATCH line */
+    char key[IRC_CHANNEL_MAX + 1];    /* folded channel name; "" for a private target */
+    struct hist_ref a, b;             /* the references the operation takes */
+    int limit;
+    char label[LABEL_MAX * 2 + 1]; /* escaped labeled-response label, or "" */
+    int ntargets;                  /* HOP_TARGETS: the folded channels the client is in */
+    char targets[CHANNELS_PER_USER][IRC_CHANNEL_MAX + 1];
+};
+
+/* Opens (creating if need be) the store under srv->cfg.data_dir and starts the writer, when
+ * history is on. Returns 0, or -1 after printing why on stderr. */
+int history_open(struct server *srv);
+/* Waits (at most a few seconds) until everything queued so far has reached the workers. */
+void history_drain(struct server *srv);
+/* Stores and hands on what is still queued, stops the writer, closes the store. */
+void history_close(struct server *srv);
+
+/* Hands it to worker's mailbox: through the writer's queue while history is on (so that it
+ * follows the messages stored before it), else at once. Takes ownership of it. */
+void history_post(struct server *srv, int worker, struct mb_item *it);
+/* Queues ev (a PRIVMSG or NOTICE) for storing under key (a folded channel name, or "" for a
+ * private message). Call it before posting the deliveries, under the same lock. Returns 0
+ * (also when history is off), or -1 when the store is too far behind and the message must be
+ * refused. */
+int history_store(struct server *srv, struct event *ev, const char *key);
+/* Queues q; the writer answers it to q->client. Copies q. */
+void history_query(struct server *srv, const struct hist_query *q);
+
+/* Parses a CHATHISTORY reference ("*" only where star is allowed). 0 or -1. */
+int history_parse_ref(const char *s, int star, struct hist_ref *out);
+
+#endif

@@ -1,0 +1,503 @@
+"""The history store: replay on JOIN, IRCv3 draft/chathistory (every subcommand, limits and
+bad parameters), persistence across restarts and kill -9, retention, and a clear refusal of a
+damaged or unusable data directory. Each server runs in the test's own directory, so its
+default ./data store is the test's."""
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import (SERVER_BIN, TIMEOUT, Client, Msg, Server, barrier, free_port,
+                      is_command, is_numeric, take_until)
+from test_ircv3 import cap_client, tags_of
+
+FAST = ("--flood-rate", "1000000", "--flood-burst", "1000000")
+HISTORY_CAPS = "batch server-time message-tags draft/chathistory labeled-response"
+
+
+def say(client, n, prefix="line", target="#lobby"):
+    for i in range(n):
+        client.send("PRIVMSG %s :%s %d" % (target, prefix, i))
+    barrier(client)
+
+
+def batch_of(client, start_pred=None):
+    """Reads one BATCH +ref ... BATCH -ref; returns (start Msg, [Msg inside])."""
+    start = Msg(client.expect(lambda l: Msg(l).command == "BATCH" and
+                              Msg(l).params[0].startswith("+")))
+    ref = start.params[0][1:]
+    inside = []
+    while True:
+        m = Msg(client.expect(lambda l: True))
+        if m.command == "BATCH" and m.params[0] == "-" + ref:
+            return start, inside
+        assert tags_of(m.line).get("batch") == ref, m.line
+        inside.append(m)
+
+
+def texts(msgs):
+    return [m.text for m in msgs]
+
+
+def history(client, *args):
+    client.send("CHATHISTORY " + " ".join(args))
+    return batch_of(client)[1]
+
+
+# --- replay on JOIN ----------------------------------------------------------------------
+
+
+def test_replay_on_join_with_original_time_and_msgid(server):
+    watcher = cap_client(server.port, "watcher", "message-tags server-time")
+    alice = Client(server.port, "alice")
+    alice.expect(is_numeric("366"))
+    say(alice, 3)
+    live = [Msg(watcher.expect(is_command("PRIVMSG", "alice"))) for _ in range(3)]
+    bob = cap_client(server.port, "bob", "batch server-time message-tags", join_lobby=False)
+    seen = take_until(bob, is_numeric("366"))
+    assert any(is_command("JOIN", "bob")(l) for l in seen)
+    start, inside = batch_of(bob)
+    assert start.params[1:] == ["chathistory", "#lobby"]
+    assert texts(inside) == ["line 0", "line 1", "line 2"]
+    for old, now in zip(inside, live):
+        assert old.prefix == now.prefix and old.params == now.params
+        assert tags_of(old.line)["time"] == tags_of(now.line)["time"]
+        assert tags_of(old.line)["msgid"] == tags_of(now.line)["msgid"]
+    # Live messages follow the replay, outside any batch.
+    alice.send("PRIVMSG #lobby :after")
+    line = bob.expect(is_command("PRIVMSG", "alice"))
+    assert Msg(line).text == "after" and "batch" not in tags_of(line)
+
+
+def test_replay_for_a_plain_client_comes_after_names(server):
+    alice = Client(server.port, "alice")
+    alice.expect(is_numeric("366"))
+    say(alice, 2)
+    bob = Client(server.port, None)
+    bob.nick = "bob"
+    bob.send("NICK bob")
+    bob.send("USER bob 0 * :bob")
+    take_until(bob, is_numeric("366"))
+    lines = take_until(bob, "line 1")
+    assert lines == [":alice!~alice@127.0.0.1 PRIVMSG #lobby :line 0",
+                     ":alice!~alice@127.0.0.1 PRIVMSG #lobby :line 1"]
+
+
+def test_replay_holds_the_last_n_and_only_messages(server_factory):
+    srv = server_factory("--history-replay", "2", *FAST)
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    say(alice, 5)
+    alice.send("TOPIC #lobby :not a message")
+    alice.send("PRIVMSG alice :to myself, private")
+    alice.send("NOTICE #lobby :a notice counts")
+    barrier(alice)
+    bob = cap_client(srv.port, "bob", "batch", join_lobby=True)
+    _, inside = batch_of(bob)
+    assert texts(inside) == ["line 4", "a notice counts"]
+    assert [m.command for m in inside] == ["PRIVMSG", "NOTICE"]
+
+
+def test_no_replay_when_client_asks_for_history_itself(server):
+    alice = Client(server.port, "alice")
+    alice.expect(is_numeric("366"))
+    say(alice, 2)
+    bob = cap_client(server.port, "bob", HISTORY_CAPS)
+    lines = barrier(bob) + bob.collect(0.5)
+    assert not [l for l in lines if "PRIVMSG" in l or "BATCH" in l]
+
+
+def test_no_replay_into_an_empty_channel_history(server):
+    bob = cap_client(server.port, "bob", "batch")
+    assert not [l for l in barrier(bob) + bob.collect(0.5) if "BATCH" in l]
+
+
+def test_replay_off_with_zero(server_factory):
+    srv = server_factory("--history-replay", "0")
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    say(alice, 2)
+    bob = Client(srv.port, "bob")
+    bob.expect(is_numeric("366"))
+    assert not [l for l in barrier(bob) + bob.collect(0.5) if "PRIVMSG" in l]
+
+
+# --- CHATHISTORY -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chat(server_factory):
+    """A server with 20 messages "m 0".."m 19" in #lobby; returns (server, reader, msgids)."""
+    srv = server_factory(*FAST)
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    reader = cap_client(srv.port, "reader", HISTORY_CAPS)
+    say(alice, 20, "m")
+    ids = [tags_of(reader.expect(is_command("PRIVMSG", "alice")))["msgid"] for _ in range(20)]
+    return srv, reader, ids
+
+
+def test_isupport_and_cap(chat):
+    srv, _, _ = chat
+    c = Client(srv.port, None)
+    c.send("CAP LS 302")
+    assert "draft/chathistory" in Msg(c.expect(is_command("CAP"))).text.split()
+    c.send("NICK x")
+    c.send("USER x 0 * :x")
+    c.send("CAP END")
+    isupport = " ".join(take_until(c, is_numeric("422")))
+    assert "CHATHISTORY=100" in isupport and "MSGREFTYPES=msgid,timestamp" in isupport
+
+
+def test_latest(chat):
+    _, r, ids = chat
+    assert texts(history(r, "LATEST #lobby * 3")) == ["m 17", "m 18", "m 19"]
+    assert texts(history(r, "LATEST #lobby msgid=%s 100" % ids[16])) == ["m 17", "m 18", "m 19"]
+    # latest within the window: the newest ones after the reference
+    assert texts(history(r, "LATEST #lobby msgid=%s 2" % ids[10])) == ["m 18", "m 19"]
+
+
+def test_before_and_after_by_msgid(chat):
+    _, r, ids = chat
+    assert texts(history(r, "BEFORE #lobby msgid=%s 3" % ids[5])) == ["m 2", "m 3", "m 4"]
+    assert texts(history(r, "AFTER #lobby msgid=%s 3" % ids[5])) == ["m 6", "m 7", "m 8"]
+    assert texts(history(r, "BEFORE #lobby msgid=%s 10" % ids[1])) == ["m 0"]
+    assert history(r, "AFTER #lobby msgid=%s 10" % ids[19]) == []
+
+
+def test_replayed_lines_carry_time_msgid_and_batch(chat):
+    _, r, ids = chat
+    msgs = history(r, "LATEST #LOBBY * 2")
+    assert [tags_of(m.line)["msgid"] for m in msgs] == ids[18:]
+    assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", tags_of(m.line)["time"])
+               for m in msgs)
+    assert all(m.prefix.startswith("alice!") and m.params[0] == "#lobby" for m in msgs)
+
+
+def test_around_and_between(chat):
+    _, r, ids = chat
+    assert texts(history(r, "AROUND #lobby msgid=%s 4" % ids[10])) == ["m 8", "m 9", "m 10",
+                                                                      "m 11"]
+    fwd = history(r, "BETWEEN #lobby msgid=%s msgid=%s 100" % (ids[3], ids[7]))
+    assert texts(fwd) == ["m 4", "m 5", "m 6"]
+    # First reference after the second: the messages nearest the first one.
+    back = history(r, "BETWEEN #lobby msgid=%s msgid=%s 2" % (ids[7], ids[3]))
+    assert texts(back) == ["m 5", "m 6"]
+    fwd2 = history(r, "BETWEEN #lobby msgid=%s msgid=%s 2" % (ids[3], ids[7]))
+    assert texts(fwd2) == ["m 4", "m 5"]
+
+
+def test_timestamps(chat):
+    _, r, ids = chat
+    everything = history(r, "LATEST #lobby * 100")
+    assert len(everything) == 20
+    t5 = tags_of(everything[5].line)["time"]
+    before = texts(history(r, "BEFORE #lobby timestamp=2999-01-01T00:00:00.000Z 2"))
+    assert before == ["m 18", "m 19"]
+    after = texts(history(r, "AFTER #lobby timestamp=2000-01-01T00:00:00.000Z 2"))
+    assert after == ["m 0", "m 1"]
+    # Messages strictly before the time of m 5 (several may share a millisecond).
+    older = texts(history(r, "BEFORE #lobby timestamp=%s 100" % t5))
+    assert older == ["m %d" % i for i in range(len(older))] and "m 5" not in older
+    between = history(r, "BETWEEN #lobby timestamp=2000-01-01T00:00:00.000Z "
+                      "timestamp=2999-01-01T00:00:00.000Z 100")
+    assert len(between) == 20
+
+
+def test_targets(chat):
+    srv, r, _ = chat
+    r.send("JOIN #quiet,#busy")
+    barrier(r)
+    r.send("PRIVMSG #busy :x")
+    barrier(r)
+    r.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z "
+           "timestamp=2999-01-01T00:00:00.000Z 10")
+    start, inside = batch_of(r)
+    assert start.params[1] == "draft/chathistory-targets"
+    assert [(m.command, m.params[0], m.params[1]) for m in inside] == [
+        ("CHATHISTORY", "TARGETS", "#lobby"), ("CHATHISTORY", "TARGETS", "#busy")]
+    assert re.match(r"^\d{4}-.*Z$", inside[0].params[2])
+
+
+def test_limit_is_capped_at_the_advertised_maximum(server_factory):
+    srv = server_factory(*FAST)
+    alice = cap_client(srv.port, "alice", HISTORY_CAPS)
+    say(alice, 120)
+    assert len(history(alice, "LATEST #lobby * 5000")) == 100
+
+
+def test_labeled_request_labels_the_batch(chat):
+    _, r, _ = chat
+    r.send("@label=abc CHATHISTORY LATEST #lobby * 1")
+    line = r.expect(lambda l: Msg(l).command == "BATCH")
+    assert tags_of(line).get("label") == "abc"
+    assert not [l for l in barrier(r) if " ACK" in l]
+
+
+def test_bad_requests_get_fail_replies(chat):
+    _, r, ids = chat
+    cases = [
+        ("CHATHISTORY", "FAIL CHATHISTORY NEED_MORE_PARAMS"),
+        ("CHATHISTORY LATEST #lobby *", "FAIL CHATHISTORY NEED_MORE_PARAMS LATEST"),
+        ("CHATHISTORY SIDEWAYS #lobby * 3", "FAIL CHATHISTORY INVALID_PARAMS SIDEWAYS"),
+        ("CHATHISTORY LATEST #lobby * zero", "FAIL CHATHISTORY INVALID_PARAMS LATEST"),
+        ("CHATHISTORY LATEST #lobby * 0", "FAIL CHATHISTORY INVALID_PARAMS LATEST"),
+        ("CHATHISTORY BEFORE #lobby * 3", "FAIL CHATHISTORY INVALID_PARAMS BEFORE"),
+        ("CHATHISTORY AFTER #lobby id=%s 3" % ids[0], "FAIL CHATHISTORY INVALID_PARAMS AFTER"),
+        ("CHATHISTORY AFTER #lobby timestamp=yesterday 3",
+         "FAIL CHATHISTORY INVALID_PARAMS AFTER"),
+        ("CHATHISTORY TARGETS msgid=%s timestamp=2999-01-01T00:00:00.000Z 3" % ids[0],
+         "FAIL CHATHISTORY INVALID_PARAMS TARGETS"),
+        ("CHATHISTORY LATEST #elsewhere * 3",
+         "FAIL CHATHISTORY INVALID_TARGET LATEST #elsewhere"),
+        ("CHATHISTORY LATEST bad,target * 3",
+         "FAIL CHATHISTORY INVALID_TARGET LATEST bad,target"),
+    ]
+    for line, want in cases:
+        r.send(line)
+        got = [l for l in barrier(r) if l.startswith("FAIL ")]
+        assert len(got) == 1 and got[0].startswith(want + " "), (line, got)
+
+
+def test_history_of_a_channel_one_left_is_refused(chat):
+    srv, r, _ = chat
+    r.send("PART #lobby")
+    r.send("CHATHISTORY LATEST #lobby * 5")
+    got = [l for l in barrier(r) if l.startswith("FAIL ")]
+    assert got == ["FAIL CHATHISTORY INVALID_TARGET LATEST #lobby :Messages could not be "
+                   "retrieved"]
+
+
+def test_unknown_msgid_and_private_target_give_empty_batches(chat):
+    srv, r, _ = chat
+    assert history(r, "BEFORE #lobby msgid=nosuchid 5") == []
+    # Private history is shown only to its two parties, which takes accounts to know.
+    r.send("PRIVMSG alice :secret")
+    barrier(r)
+    mallory = cap_client(srv.port, "mallory", HISTORY_CAPS)
+    assert history(mallory, "LATEST alice * 10") == []
+    assert history(r, "LATEST alice * 10") == []
+
+
+# --- persistence ---------------------------------------------------------------------------
+
+
+def test_history_survives_a_restart(server_factory):
+    srv = server_factory()
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    say(alice, 3)
+    alice.close()
+    assert srv.stop() == 0
+    srv2 = server_factory()
+    bob = cap_client(srv2.port, "bob", "batch")
+    _, inside = batch_of(bob)
+    assert texts(inside) == ["line 0", "line 1", "line 2"]
+
+
+def test_kill_9_mid_burst_loses_nothing_anyone_received(server_factory):
+    """10,000 messages sent as fast as the server takes them, in chunks of 100; kill -9
+    while they flow. Every message the receiver got is in the store after restart, and paging
+    through the history returns them in the order they were sent."""
+    srv = Server(FAST)  # not the factory's: this one is meant to die
+    try:
+        receiver = cap_client(srv.port, "receiver", "message-tags")
+        sender = Client(srv.port, "sender")
+        sender.expect(is_numeric("366"))
+        total = 10000
+
+        def send_all():
+            try:
+                for base in range(0, total, 100):
+                    sender.sock.sendall(b"".join(b"PRIVMSG #lobby :burst %d\r\n" % i
+                                                 for i in range(base, base + 100)))
+                    time.sleep(0.005)
+            except OSError:
+                pass  # the server died under us, as planned
+
+        t = threading.Thread(target=send_all)
+        t.start()
+        got = []
+        while len(got) < 3000:
+            got.append(Msg(receiver.expect(is_command("PRIVMSG", "sender"))))
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+        t.join(TIMEOUT)
+        # Whatever was already on its way to the receiver counts as received too.
+        for line in receiver.wait_closed():
+            if is_command("PRIVMSG", "sender")(line):
+                got.append(Msg(line))
+    finally:
+        srv.stop()
+        os.unlink(srv.log_path)
+    received = [m.text for m in got]
+    assert received == ["burst %d" % i for i in range(len(received))]
+    assert len(received) < total, "the kill came too late to test anything"
+
+    db = sqlite3.connect(os.path.join("data", "history.db"))
+    stored_ids = {row[0] for row in db.execute("SELECT msgid FROM messages")}
+    db.close()
+    missing = [m.text for m in got if tags_of(m.line)["msgid"] not in stored_ids]
+    assert missing == []
+
+    srv2 = server_factory(*FAST)
+    reader = cap_client(srv2.port, "reader", HISTORY_CAPS)
+    replay = history(reader, "AFTER #lobby timestamp=2000-01-01T00:00:00.000Z 100")
+    while True:
+        more = history(reader, "AFTER #lobby msgid=%s 100" % tags_of(replay[-1].line)["msgid"])
+        if not more:
+            break
+        replay += more
+    assert texts(replay) == ["burst %d" % i for i in range(len(replay))]
+    assert len(replay) >= len(received)
+    print("kill -9 after %d received; %d stored" % (len(received), len(replay)))
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+def test_retention_by_count(server_factory):
+    srv = server_factory("--history-max", "3", *FAST)
+    alice = cap_client(srv.port, "alice", HISTORY_CAPS)
+    say(alice, 10)
+    alice.close()
+    srv.stop()
+    # Retention runs at start-up (and each minute on the channels stored to).
+    srv2 = server_factory("--history-max", "3", *FAST)
+    bob = cap_client(srv2.port, "bob", HISTORY_CAPS)
+    assert texts(history(bob, "LATEST #lobby * 100")) == ["line 7", "line 8", "line 9"]
+
+
+def test_retention_by_age(server_factory):
+    srv = server_factory()
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    say(alice, 1)
+    alice.close()
+    srv.stop()
+    db = sqlite3.connect(os.path.join("data", "history.db"))
+    old_ms = int((time.time() - 40 * 86400) * 1000)
+    db.execute("INSERT INTO messages(target, time_ms, msgid, line) VALUES "
+               "('#lobby', ?, 'old-1', ':x!~x@h PRIVMSG #lobby :forty days old')", (old_ms,))
+    db.commit()
+    db.close()
+    srv2 = server_factory("--history-days", "30")
+    bob = cap_client(srv2.port, "bob", HISTORY_CAPS)
+    assert texts(history(bob, "LATEST #lobby * 100")) == ["line 0"]
+
+
+# --- history off and bad data directories ------------------------------------------------
+
+
+def test_history_off(server_factory):
+    srv = server_factory("--history", "off")
+    c = Client(srv.port, None)
+    c.send("CAP LS 302")
+    assert "draft/chathistory" not in Msg(c.expect(is_command("CAP"))).text
+    c.send("CAP REQ :draft/chathistory")
+    assert Msg(c.expect(is_command("CAP"))).params[1] == "NAK"
+    c.send("NICK c")
+    c.send("USER c 0 * :c")
+    c.send("CAP END")
+    isupport = " ".join(take_until(c, is_numeric("366")))
+    assert "CHATHISTORY=" not in isupport
+    c.send("PRIVMSG #lobby :not kept")
+    c.send("CHATHISTORY LATEST #lobby * 5")
+    assert any(is_numeric("421")(l) for l in barrier(c))
+    d = Client(srv.port, "d")
+    d.expect(is_numeric("366"))
+    assert not [l for l in barrier(d) if "PRIVMSG" in l]
+    assert not os.path.exists("data")
+
+
+def start_fails(*args):
+    p = subprocess.run([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(free_port())] +
+                       list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=TIMEOUT)
+    return p.returncode, p.stderr.decode()
+
+
+def test_damaged_store_is_refused_at_start():
+    os.mkdir("data")
+    with open("data/history.db", "wb") as f:
+        f.write(b"this is not a database, it is junk" * 200)
+    rc, err = start_fails()
+    assert rc == 1
+    assert "tcpchatd: cannot use the history store ./data/history.db: " in err
+    assert "--history off" in err
+
+
+def test_unusable_data_directory_is_refused_at_start():
+    with open("occupied", "w") as f:
+        f.write("a file, not a directory")
+    rc, err = start_fails("--data-dir", "occupied")
+    assert rc == 1 and "cannot use the history store occupied/history.db" in err
+    rc, err = start_fails("--data-dir", "/proc/no/such/place")
+    assert rc == 1 and "cannot create data directory /proc/no/such/place" in err
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs of the test's own (mounting needs root, as CI has; else skipped)."""
+    path = tmp_path / "small"
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield str(path)
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(path):
+    """Writes a file until the file system is full; returns its name."""
+    name = os.path.join(path, "filler")
+    with open(name, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return name
+
+
+def test_disk_full_keeps_chat_going_and_storing_resumes(server_factory, small_disk):
+    """The store's disk fills up while the server runs: messages keep flowing to everyone,
+    the failure is logged loudly, and storing resumes once there is space again. What was
+    said while the disk was full is not in the history (docs/server-behaviour.md)."""
+    srv = server_factory("--data-dir", small_disk, *FAST)
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    bob = Client(srv.port, "bob")
+    bob.expect(is_numeric("366"))
+    say(alice, 1, "before")
+    bob.expect("before 0")
+    filler = fill(small_disk)
+    big = "x" * 400
+    for i in range(300):
+        alice.send("PRIVMSG #lobby :full %d %s" % (i, big))
+    barrier(alice)
+    for i in range(300):
+        assert Msg(bob.expect(is_command("PRIVMSG", "alice"))).text.startswith("full %d " % i)
+    deadline = time.time() + TIMEOUT
+    while "CANNOT STORE MESSAGES" not in srv.read_log():
+        assert time.time() < deadline, srv.read_log()
+        time.sleep(0.1)
+    os.unlink(filler)
+    say(alice, 1, "after")
+    bob.expect("after 0")
+    deadline = time.time() + TIMEOUT
+    while "storing again" not in srv.read_log():
+        assert time.time() < deadline, srv.read_log()
+        time.sleep(0.1)
+    carol = cap_client(srv.port, "carol", HISTORY_CAPS)
+    kept = texts(history(carol, "LATEST #lobby * 100"))
+    assert kept[0] == "before 0" and kept[-1] == "after 0"
+    assert not any(t.startswith("full 29") for t in kept)  # the last ones, surely lost
+    carol.send("PRIVMSG #lobby :still chatting")
+    bob.expect("still chatting")
