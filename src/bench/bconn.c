@@ -3,6 +3,8 @@
  * partial line is carried between reads. */
 #include "bconn.h"
 
+#include "btls.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -92,7 +94,9 @@ int bconn_queue(struct bconn *c, const char *data, size_t len, size_t cap)
 int bconn_flush(struct bconn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        const char *p = c->out + c->out_off;
+        size_t len = c->out_len - c->out_off;
+        ssize_t n = c->ssl ? btls_write(c, p, len) : send(c->fd, p, len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -123,23 +127,17 @@ static void bconn_carry(struct bconn *c, const char *p, size_t n)
     c->carry_len = (uint16_t)n;
 }
 
-ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, void *ctx)
+/* Hands fn every complete line of buf[0 .. have + n) (have bytes carried from before, n new
+ * ones), and keeps the unfinished tail. */
+static void bconn_split(struct bconn *c, char *buf, size_t have, size_t n, bconn_line_fn fn,
+                        void *ctx)
 {
-    size_t have = c->carry_len;
-    if (have)
-        memcpy(buf, c->carry, have);
-    ssize_t n;
-    do {
-        n = read(c->fd, buf + have, cap - have);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return n;
-    char *p = buf, *end = buf + have + (size_t)n;
+    char *p = buf, *end = buf + have + n;
     if (c->skipping) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) {
             c->carry_len = 0;
-            return n;
+            return;
         }
         p = nl + 1;
         c->skipping = 0;
@@ -156,11 +154,49 @@ ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, voi
         p = nl + 1;
     }
     bconn_carry(c, p, (size_t)(end - p));
+}
+
+/* TLS gives one record per read: take them until the socket is empty or cap bytes came (so
+ * one busy connection does not hold the loop), splitting lines as they come. The room for a
+ * read is always more than a record, so no decrypted byte is left behind in the session. */
+static ssize_t bconn_read_tls(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, void *ctx)
+{
+    size_t total = 0;
+    for (;;) {
+        size_t have = c->carry_len;
+        if (have)
+            memcpy(buf, c->carry, have);
+        ssize_t n = btls_read(c, buf + have, cap - have);
+        if (n < 0 && errno == EAGAIN && total > 0)
+            return (ssize_t)total;
+        if (n <= 0)
+            return n;
+        bconn_split(c, buf, have, (size_t)n, fn, ctx);
+        total += (size_t)n;
+        if (total >= cap && !btls_pending(c))
+            return (ssize_t)total; /* the rest waits in the socket, where epoll sees it */
+    }
+}
+
+ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, void *ctx)
+{
+    if (c->ssl)
+        return bconn_read_tls(c, buf, cap, fn, ctx);
+    size_t have = c->carry_len;
+    if (have)
+        memcpy(buf, c->carry, have);
+    ssize_t n;
+    do {
+        n = read(c->fd, buf + have, cap - have);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        bconn_split(c, buf, have, (size_t)n, fn, ctx);
     return n;
 }
 
 void bconn_close(struct bconn *c)
 {
+    btls_free(c);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;

@@ -1,6 +1,7 @@
 /* bconn: one simulated IRC client's socket and buffers: a non-blocking connect from a chosen
- * source address, a bounded output buffer, and line splitting of what the server sends.
- * Owned by the bench's single event loop thread; nothing here is shared. */
+ * source address, a bounded output buffer, and line splitting of what the server sends, over
+ * TCP or (with a session from btls) TLS. Owned by the bench's single event loop thread; nothing
+ * here is shared. */
 #ifndef TCPCHAT_BENCH_BCONN_H
 #define TCPCHAT_BENCH_BCONN_H
 
@@ -17,12 +18,15 @@
 enum bconn_state {
     BCONN_IDLE,        /* not opened yet */
     BCONN_CONNECTING,  /* connect() in progress */
+    BCONN_HANDSHAKING, /* --tls: TLS handshake in progress */
     BCONN_REGISTERING, /* NICK/USER sent, waiting for 001 */
     BCONN_REGISTERED,  /* 001 seen; in no bench channel (yet, or its JOIN failed) */
     BCONN_JOINING,     /* JOIN sent, waiting for the channel's 366 */
     BCONN_JOINED,      /* member of its bench channel */
     BCONN_CLOSED,
 };
+
+struct ssl_st;
 
 struct bconn {
     int fd;
@@ -42,6 +46,9 @@ struct bconn {
     uint32_t *last_seq;                 /* receiver: last sequence seen per sender of its channel */
     uint32_t sent;                      /* sender: messages put in the output buffer */
     uint32_t due; /* sender at a fixed rate: messages the schedule has released */
+    /* --tls (btls) */
+    struct ssl_st *ssl;   /* the session over fd, else NULL */
+    uint8_t tls_want_out; /* the handshake or the last read waits for the socket to be writable */
 };
 
 /* Called for each complete line, NUL-terminated in place without CR LF; line is writable
@@ -61,17 +68,19 @@ char *bconn_reserve(struct bconn *c, size_t need, size_t cap);
 void bconn_commit(struct bconn *c, size_t n);
 /* Appends a whole line (with its CR LF); -1 when it does not fit. */
 int bconn_queue(struct bconn *c, const char *data, size_t len, size_t cap);
-/* Writes pending output. Returns 1 when all is written, 0 when some waits for the socket,
- * -1 on a write error (errno set). */
+/* Writes pending output (through TLS when c->ssl). Returns 1 when all is written, 0 when
+ * some waits for the socket, -1 on a write error (errno set). */
 int bconn_flush(struct bconn *c);
 static inline size_t bconn_pending(const struct bconn *c)
 {
     return c->out_len - c->out_off;
 }
 /* One read into buf (cap bytes of scratch shared by all connections), calling fn per line.
- * Returns bytes read, 0 on end of stream, -1 on error (errno; EAGAIN when nothing came). */
+ * Over TLS, reads record after record until the socket has no more or cap bytes came. Returns
+ * bytes read, 0 on end of stream, -1 on error (errno; EAGAIN when nothing came). */
 ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, void *ctx);
-/* Closes the socket and frees the buffers; the struct can be reported on afterwards. */
+/* Closes the socket and frees the buffers and TLS session; the struct can be reported on
+ * afterwards. */
 void bconn_close(struct bconn *c);
 
 #endif

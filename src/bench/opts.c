@@ -54,6 +54,8 @@ static const char usage_text[] =
     "Drives an IRC server with many clients and reports throughput and latency.\n"
     "  --scenario NAME     preset: fanout bigroom joinstorm manyrooms latency capacity\n"
     "  --host H --port P   server (default 127.0.0.1 6667)\n"
+    "  --tls               connect with TLS (tcpchatd's TLS port is 6697); the server's\n"
+    "                      certificate is NOT verified: this is a load generator\n"
     "  --clients N         client connections\n"
     "  --channels C        channels #bench0.. (clients join round robin; 0 = none)\n"
     "  --senders S         clients 0..S-1 send to their channel\n"
@@ -79,6 +81,7 @@ enum {
     OPT_SCENARIO = 256,
     OPT_HOST,
     OPT_PORT,
+    OPT_TLS,
     OPT_CLIENTS,
     OPT_CHANNELS,
     OPT_SENDERS,
@@ -103,6 +106,7 @@ static const struct option long_opts[] = {
     {"scenario", required_argument, NULL, OPT_SCENARIO},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
+    {"tls", no_argument, NULL, OPT_TLS},
     {"clients", required_argument, NULL, OPT_CLIENTS},
     {"channels", required_argument, NULL, OPT_CHANNELS},
     {"senders", required_argument, NULL, OPT_SENDERS},
@@ -266,6 +270,9 @@ int opts_parse(int argc, char **argv, struct bench_opts *o, char *err, size_t er
         case OPT_PORT:
             if (opts_str(optarg, o->port) < 0)
                 bad = "--port is too long";
+            break;
+        case OPT_TLS:
+            o->tls = 1;
             break;
         case OPT_CLIENTS:
             if (opts_int(optarg, 1, CLIENTS_MAX, &o->clients) < 0)

@@ -27,6 +27,7 @@ struct bench_opts {
     double drain_idle;     /* seconds without progress before giving up on what is missing */
     int wait_join_notices; /* wait for every JOIN notice before sending */
     pid_t server_pid;      /* 0: unknown, no server figures */
+    int tls;               /* connect with TLS, without verifying the server's certificate */
     int json;
     int quiet; /* no progress line */
 };

@@ -6,6 +6,7 @@
 #include "run.h"
 
 #include "bconn.h"
+#include "btls.h"
 #include "common/ircmsg.h"
 #include "payload.h"
 
@@ -67,6 +68,7 @@ struct run {
     struct bench_result *r;
     int ep;
     struct bconn *conns;
+    struct ssl_ctx_st *tls; /* --tls: the context every connection's session comes from */
     char *rbuf;
     enum phase phase;
     struct sockaddr_storage dst;
@@ -165,6 +167,7 @@ static void run_record_reason(struct run *run, const char *raw)
 
 static void run_arm(struct run *run, struct bconn *c, int want_out)
 {
+    want_out = want_out || c->tls_want_out; /* TLS may need to write to read */
     if (c->fd < 0 || (int)c->out_armed == want_out)
         return;
     struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.u32 = c->idx};
@@ -193,12 +196,13 @@ static void run_close(struct run *run, struct bconn *c, const char *why)
 {
     if (c->state == BCONN_CLOSED || c->state == BCONN_IDLE)
         return;
-    if ((c->state == BCONN_CONNECTING || c->state == BCONN_REGISTERING) && !c->got_error &&
-        !c->doomed && c->reconnects < RECONNECTS_MAX) {
+    int opening = c->state == BCONN_CONNECTING || c->state == BCONN_HANDSHAKING ||
+                  c->state == BCONN_REGISTERING;
+    if (opening && !c->got_error && !c->doomed && c->reconnects < RECONNECTS_MAX) {
         c->reconnects++;
         run->r->reconnects++;
         run->inflight--;
-        if (c->state == BCONN_REGISTERING)
+        if (c->state != BCONN_CONNECTING)
             run->r->connected--; /* counted again when the new connection completes */
         uint8_t reconnects = c->reconnects;
         bconn_close(c);
@@ -208,7 +212,7 @@ static void run_close(struct run *run, struct bconn *c, const char *why)
         run_open_one(run, c);
         return;
     }
-    if (c->state == BCONN_CONNECTING || c->state == BCONN_REGISTERING) {
+    if (opening) {
         run->inflight--;
         if (c->state == BCONN_CONNECTING)
             run->r->failed_connect++;
@@ -294,6 +298,33 @@ static void run_open_more(struct run *run)
         run_open_one(run, &run->conns[run->next_open++]);
 }
 
+/* The connection is up (and secured, with --tls): register. */
+static void run_register(struct run *run, struct bconn *c)
+{
+    c->state = BCONN_REGISTERING;
+    run_send_nick(run, c);
+    run_send_line(run, c, "USER %s%u 0 * :tcpchat-bench", run->o->nick_prefix, c->idx);
+    if (!bconn_pending(c))
+        run_arm(run, c, 0);
+}
+
+/* Moves a TLS handshake on; registers once it is done. */
+static void run_handshake(struct run *run, struct bconn *c)
+{
+    char why[RUN_REASON_LEN];
+    int fatal = 0;
+    int rc = btls_handshake(c, why, sizeof why, &fatal);
+    if (rc < 0) {
+        if (fatal)
+            c->doomed = 1; /* the server does not speak our TLS: reconnecting will not help */
+        run_close(run, c, why);
+    } else if (rc == 0) {
+        run_arm(run, c, 0);
+    } else {
+        run_register(run, c);
+    }
+}
+
 static void run_connected(struct run *run, struct bconn *c)
 {
     if (bconn_connect_result(c) < 0) {
@@ -304,11 +335,17 @@ static void run_connected(struct run *run, struct bconn *c)
     }
     run->r->connected++;
     run->r->connect_s = run_secs(run->t0, run->now);
-    c->state = BCONN_REGISTERING;
-    run_send_nick(run, c);
-    run_send_line(run, c, "USER %s%u 0 * :tcpchat-bench", run->o->nick_prefix, c->idx);
-    if (!bconn_pending(c))
-        run_arm(run, c, 0);
+    if (!run->tls) {
+        run_register(run, c);
+        return;
+    }
+    c->state = BCONN_HANDSHAKING;
+    if (btls_start(c, run->tls) < 0) {
+        c->doomed = 1;
+        run_close(run, c, "TLS: out of memory");
+        return;
+    }
+    run_handshake(run, c);
 }
 
 /* Sending ------------------------------------------------------------------------------- */
@@ -571,10 +608,14 @@ static void run_event(struct run *run, struct bconn *c, uint32_t events)
             run_connected(run, c);
         if (c->state == BCONN_CLOSED)
             return;
-        if (!(events & EPOLLIN))
-            return;
+        if (!(events & EPOLLIN) || c->state == BCONN_HANDSHAKING)
+            return; /* a handshake just begun: its first flight is out, wait for the reply */
     }
-    if (events & EPOLLIN || (events & (EPOLLHUP | EPOLLERR))) {
+    if (c->state == BCONN_HANDSHAKING) {
+        run_handshake(run, c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || (c->tls_want_out && (events & EPOLLOUT))) {
         /* The receive time of every line in this read: one clock read per read call. */
         run->now = run_clock();
         ssize_t n = bconn_read(c, run->rbuf, READ_BUF_CAP, run_line, run);
@@ -813,6 +854,8 @@ static int run_setup(struct run *run, const struct bench_opts *o, struct bench_r
     run->prefix_len = strlen(o->channel_prefix);
     if (run_resolve(run) < 0)
         return -1;
+    if (o->tls && !(run->tls = btls_ctx_new(r->why, sizeof r->why)))
+        return -1;
     run->conns = calloc(run->n, sizeof *run->conns);
     run->rbuf = malloc(READ_BUF_CAP);
     run->chan_joined = calloc(run->c ? run->c : 1, sizeof *run->chan_joined);
@@ -839,6 +882,8 @@ static void run_teardown(struct run *run)
     free(run->rbuf);
     free(run->chan_joined);
     free(run->srcs);
+    if (run->tls)
+        btls_ctx_free(run->tls);
 }
 
 /* The figures derived once the loop has stopped. */

@@ -1,20 +1,20 @@
-/* tcpchat: the terminal IRC client. `tcpchat HOST PORT NICK` connects, registers and chats.
- * This file owns the process: arguments, the connection, signals, and one poll() loop over
- * the socket and stdin that feeds the session and writes out what it queues. */
+/* tcpchat: the terminal IRC client. `tcpchat [--tls ...] HOST PORT NICK` connects, registers
+ * and chats. This file owns the process: arguments, the connection, signals, and one poll()
+ * loop over the socket and stdin that feeds the session and writes out what it queues. */
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/ircmsg.h"
 #include "common/ircname.h"
 #include "common/linebuf.h"
-#include "common/net.h"
+#include "link.h"
 #include "session.h"
 #include "ui.h"
 
@@ -32,7 +32,7 @@
 enum { PFD_SOCKET, PFD_STDIN, PFD_COUNT };
 
 /* Why the loop itself failed, printed after the terminal is restored. */
-static char poll_error[NET_ERR_MAX];
+static char poll_error[LINK_ERR_MAX];
 
 /* Set by signal handlers, read by the loop. */
 static volatile sig_atomic_t quit_signal;
@@ -83,18 +83,18 @@ static long now_ms(void)
 }
 
 /* Writes as much queued output as the socket takes. Returns 0, or -1 when it is broken. */
-static int flush_output(int fd, struct session *s)
+static int flush_output(struct link *l, struct session *s)
 {
     size_t len;
     const char *data = session_output(s, &len);
     while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        ssize_t n = link_write(l, data, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
-            session_closed(s, strerror(errno));
+            session_closed(s, link_error(l));
             return -1;
         }
         session_output_done(s, (size_t)n);
@@ -104,12 +104,12 @@ static int flush_output(int fd, struct session *s)
 }
 
 /* Reads what the server sent and hands each complete line to the session. */
-static void read_server(int fd, struct linebuf *in, struct session *s)
+static void read_server(struct link *l, struct linebuf *in, struct session *s)
 {
     size_t avail;
     char *space = linebuf_space(in, &avail);
     /* No space means lines are waiting to be taken: take them, read on the next turn. */
-    ssize_t n = space ? recv(fd, space, avail, 0) : -1;
+    ssize_t n = space ? link_read(l, space, avail) : -1;
     int err = space ? errno : EAGAIN;
     if (n > 0)
         linebuf_commit(in, (size_t)n);
@@ -122,7 +122,7 @@ static void read_server(int fd, struct linebuf *in, struct session *s)
     if (n == 0)
         session_closed(s, NULL);
     else if (n < 0 && err != EINTR && err != EAGAIN && err != EWOULDBLOCK)
-        session_closed(s, strerror(err));
+        session_closed(s, link_error(l));
 }
 
 /* Gives the session every typed line it is ready for. */
@@ -139,7 +139,7 @@ static void feed_input(struct session *s)
 }
 
 /* Runs until the session is over. Returns the exit status. */
-static int run(int fd, struct session *s, const sigset_t *wait_mask)
+static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
 {
     struct linebuf in;
     long quit_deadline = 0;
@@ -152,14 +152,14 @@ static int run(int fd, struct session *s, const sigset_t *wait_mask)
     }
     for (;;) {
         feed_input(s);
-        flush_output(fd, s);
+        flush_output(l, s);
         if (quit_signal) {
             quit_signal = 0;
             if (signalled)
                 break; /* a second signal: leave without waiting for the server */
             signalled = 1;
             session_quit(s, NULL);
-            flush_output(fd, s);
+            flush_output(l, s);
         }
         if (resized) {
             resized = 0;
@@ -186,10 +186,18 @@ static int run(int fd, struct session *s, const sigset_t *wait_mask)
             timeout.tv_nsec = (left % MS_PER_SEC) * NS_PER_MS;
             tp = &timeout;
         }
+        /* Bytes TLS has decrypted already are invisible to poll: do not sleep on them. */
+        int tls_pending = link_pending(l);
+        if (tls_pending) {
+            timeout.tv_sec = timeout.tv_nsec = 0;
+            tp = &timeout;
+        }
+        int read_wants_out = link_read_wants_write(l);
         size_t pending;
         session_output(s, &pending);
         struct pollfd pfd[PFD_COUNT] = {
-            [PFD_SOCKET] = {.fd = fd, .events = POLLIN | (pending ? POLLOUT : 0)},
+            [PFD_SOCKET] = {.fd = link_fd(l),
+                            .events = POLLIN | (pending || read_wants_out ? POLLOUT : 0)},
             [PFD_STDIN] = {.fd = -1, .events = POLLIN},
         };
         if (session_wants_input(s) && !ui_input_closed() && !ui_pending())
@@ -201,10 +209,12 @@ static int run(int fd, struct session *s, const sigset_t *wait_mask)
             status = EXIT_FAILURE;
             break;
         }
-        if (pfd[PFD_SOCKET].revents & (POLLIN | POLLHUP | POLLERR))
-            read_server(fd, &in, s);
-        if (pfd[PFD_SOCKET].revents & POLLOUT)
-            flush_output(fd, s);
+        short sock_ev = pfd[PFD_SOCKET].revents;
+        if ((sock_ev & (POLLIN | POLLHUP | POLLERR)) || tls_pending ||
+            (read_wants_out && (sock_ev & POLLOUT)))
+            read_server(l, &in, s);
+        if (sock_ev & POLLOUT)
+            flush_output(l, s);
         short in_ev = pfd[PFD_STDIN].revents;
         if (ui_is_tty() && (in_ev & (POLLHUP | POLLERR | POLLNVAL)) && !(in_ev & POLLIN)) {
             /* A vanished terminal polls ready forever: treat it as end of input, or the loop
@@ -220,48 +230,130 @@ static int run(int fd, struct session *s, const sigset_t *wait_mask)
     return session_state(s) == SESSION_FAILED ? EXIT_FAILURE : status;
 }
 
+static const char usage_short[] = "usage: tcpchat HOST PORT NICK\n"
+                                  "       tcpchat --tls [--tls-ca FILE | --tls-insecure] HOST "
+                                  "PORT NICK\n"
+                                  "       tcpchat --help\n";
+
+static const char usage_text[] =
+    "usage: tcpchat [options] HOST PORT NICK\n"
+    "Connects to the IRC server at HOST PORT as NICK; type /help once in for the commands.\n"
+    "  --tls            connect with TLS (tcpchatd's TLS port is 6697); the server's\n"
+    "                   certificate must chain to the system trust store and name HOST\n"
+    "  --tls-ca FILE    trust the CA certificates in FILE (PEM) instead of the system's,\n"
+    "                   e.g. a server's self-signed certificate; implies --tls\n"
+    "  --tls-insecure   encrypt but do not verify the certificate at all (anyone on the\n"
+    "                   way can pose as the server); implies --tls\n"
+    "  -h, --help       show this help\n"
+    "Exit status: 0 after /quit, 1 when the connection fails or is lost, 2 on bad usage.\n";
+
+enum { OPT_TLS = 256, OPT_TLS_CA, OPT_TLS_INSECURE };
+
+static const struct option long_opts[] = {
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-insecure", no_argument, NULL, OPT_TLS_INSECURE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Fills tls from the options; *first is the index of HOST. Returns -1 to exit with *status
+ * (help printed, or bad usage reported), else 0. */
+static int parse_args(int argc, char **argv, struct link_tls *tls, int *first, int *status)
+{
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_TLS:
+            tls->enabled = 1;
+            break;
+        case OPT_TLS_CA:
+            tls->enabled = 1;
+            tls->ca_file = optarg;
+            break;
+        case OPT_TLS_INSECURE:
+            tls->enabled = 1;
+            tls->insecure = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            *status = EXIT_SUCCESS;
+            return -1;
+        default:
+            fprintf(stderr, "tcpchat: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            fputs(usage_short, stderr);
+            *status = EXIT_USAGE;
+            return -1;
+        }
+    }
+    if (tls->ca_file && tls->insecure) {
+        fprintf(stderr, "tcpchat: --tls-ca and --tls-insecure contradict each other\n");
+        *status = EXIT_USAGE;
+        return -1;
+    }
+    if (argc - optind != 3) {
+        fputs(usage_short, stderr);
+        *status = EXIT_USAGE;
+        return -1;
+    }
+    *first = optind;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    char err[NET_ERR_MAX];
-    if (argc != 4) {
-        fprintf(stderr, "usage: tcpchat HOST PORT NICK\n");
-        return EXIT_USAGE;
-    }
-    const char *host = argv[1], *port = argv[2], *nick = argv[3];
+    char err[LINK_ERR_MAX];
+    struct link_tls tls = {0};
+    int first = 0, status = EXIT_FAILURE;
+    if (parse_args(argc, argv, &tls, &first, &status) < 0)
+        return status;
+    const char *host = argv[first], *port = argv[first + 1], *nick = argv[first + 2];
     if (!ircname_nick_valid(nick)) {
         fprintf(stderr, "tcpchat: invalid nickname '%s'\n", nick);
         return EXIT_USAGE;
     }
-    /* Until the UI is up, the default actions are right: Ctrl-C ends a slow connect. */
-    int fd = net_connect(host, port, err, sizeof err);
-    if (fd < 0) {
+    /* A write to a connection the server closed must be an error, not a signal, in the TLS
+     * handshake too. Until the UI is up, the other default actions are right: Ctrl-C ends a
+     * slow connect. */
+    signal(SIGPIPE, SIG_IGN);
+    struct link *l = link_open(host, port, &tls, err, sizeof err);
+    if (!l) {
         fprintf(stderr, "tcpchat: %s\n", err);
         return EXIT_FAILURE;
     }
+    if (tls.insecure)
+        fprintf(stderr, "tcpchat: WARNING: --tls-insecure: the server's certificate is NOT "
+                        "verified; this connection may be intercepted\n");
     sigset_t wait_mask;
     struct session *s = session_new(nick);
     if (!s)
         snprintf(err, sizeof err, "out of memory");
-    else if (net_set_nonblock(fd) < 0 || install_signals(&wait_mask) < 0)
+    else if (install_signals(&wait_mask) < 0)
         snprintf(err, sizeof err, "%s", strerror(errno));
     else if (ui_init("> ", err, sizeof err) == 0)
         err[0] = '\0';
     if (err[0]) {
         fprintf(stderr, "tcpchat: cannot start: %s\n", err);
         session_free(s);
-        close(fd);
+        link_close(l);
         return EXIT_FAILURE;
     }
-    ui_printf("Connected to %s port %s; registering as %s.", host, port, nick);
-    int status = EXIT_FAILURE;
+    char secured[LINK_ERR_MAX];
+    link_describe(l, secured, sizeof secured);
+    if (!secured[0])
+        ui_printf("Connected to %s port %s; registering as %s.", host, port, nick);
+    else
+        ui_printf("Connected to %s port %s over TLS (%s, certificate %s); registering as %s.", host,
+                  port, secured, tls.insecure ? "NOT verified" : "verified", nick);
     if (session_start(s) == 0)
-        status = run(fd, s, &wait_mask);
+        status = run(l, s, &wait_mask);
     ui_shutdown();
     if (session_state(s) == SESSION_FAILED)
         fprintf(stderr, "tcpchat: %s\n", session_error(s));
     else if (poll_error[0])
         fprintf(stderr, "tcpchat: %s\n", poll_error);
     session_free(s);
-    close(fd);
+    link_close(l);
     return status;
 }
