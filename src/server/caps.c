@@ -16,6 +16,7 @@ static const struct {
     {"batch", CAP_BATCH},
     {"cap-notify", CAP_CAP_NOTIFY},
     {"chghost", CAP_CHGHOST},
+    {"draft/account-registration", CAP_ACCOUNT_REGISTRATION},
     {"draft/chathistory", CAP_CHATHISTORY},
     {"echo-message", CAP_ECHO_MESSAGE},
     {"extended-join", CAP_EXTENDED_JOIN},
@@ -23,6 +24,7 @@ static const struct {
     {"labeled-response", CAP_LABELED_RESPONSE},
     {"message-tags", CAP_MESSAGE_TAGS},
     {"multi-prefix", CAP_MULTI_PREFIX},
+    {"sasl", CAP_SASL},
     {"server-time", CAP_SERVER_TIME},
     {"setname", CAP_SETNAME},
 };
@@ -36,14 +38,15 @@ unsigned caps_lookup(const char *name, size_t len)
     return 0;
 }
 
-void caps_names(unsigned mask, char *out, size_t cap)
+void caps_names(unsigned mask, int values, char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof cap_table / sizeof cap_table[0]; i++) {
         if (mask & cap_table[i].bit)
-            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? " " : "",
-                                  cap_table[i].name);
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s%s", n ? " " : "",
+                                  cap_table[i].name,
+                                  values && cap_table[i].bit == CAP_SASL ? "=PLAIN" : "");
     }
 }
 
@@ -55,5 +58,6 @@ unsigned caps_offered(int history)
 unsigned caps_variant(unsigned caps)
 {
     return ((caps & CAP_SERVER_TIME) ? EV_TIME : 0) | ((caps & CAP_MESSAGE_TAGS) ? EV_TAGS : 0) |
-           ((caps & CAP_EXTENDED_JOIN) ? EV_EXTJOIN : 0);
+           ((caps & CAP_EXTENDED_JOIN) ? EV_EXTJOIN : 0) |
+           ((caps & CAP_ACCOUNT_TAG) ? EV_ACCOUNT : 0);
 }

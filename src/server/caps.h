@@ -21,6 +21,8 @@ enum {
     CAP_BATCH = 1 << 12,
     CAP_LABELED_RESPONSE = 1 << 13,
     CAP_CHATHISTORY = 1 << 14, /* draft/chathistory: offered only with the history store */
+    CAP_SASL = 1 << 15,
+    CAP_ACCOUNT_REGISTRATION = 1 << 16, /* draft/account-registration */
 };
 
 /* The caps offered by a server with (1) or without (0) its history store. */
@@ -28,8 +30,9 @@ unsigned caps_offered(int history);
 
 /* The bit for a capability name, or 0 if we do not offer it. */
 unsigned caps_lookup(const char *name, size_t len);
-/* Writes the space-separated names of the caps in mask (all offered ones for ~0u). */
-void caps_names(unsigned mask, char *out, size_t cap);
+/* Writes the space-separated names of the caps in mask (all offered ones for ~0u), with
+ * their CAP 302 values (sasl=PLAIN) when values. */
+void caps_names(unsigned mask, int values, char *out, size_t cap);
 /* The event.h rendering variant for a client with these caps. */
 unsigned caps_variant(unsigned caps);
 

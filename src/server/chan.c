@@ -400,7 +400,10 @@ int chan_join(struct client *c, const char *name, const char *key)
     pthread_mutex_unlock(&srv->chan_lock);
     int err = join_check(ch, c, key);
     struct event *join = err ? NULL : event_new(NULL, ":%s JOIN %s", c->source, ch->name);
-    if (join && event_set_ext(join, ":%s JOIN %s * :%s", c->source, ch->name, c->realname) < 0) {
+    if (join)
+        snprintf(join->account, sizeof join->account, "%s", c->account);
+    if (join && event_set_ext(join, ":%s JOIN %s %s :%s", c->source, ch->name,
+                              c->account[0] ? c->account : "*", c->realname) < 0) {
         event_unref(join);
         join = NULL;
     }

@@ -40,12 +40,18 @@ struct client {
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned ping_pending : 1;
-    unsigned ip_counted : 1;  /* counted by iplimit (given back on close) */
-    unsigned caps;            /* CAP_* negotiated (caps.h) */
-    unsigned variant;         /* caps_variant(caps): how relayed lines are rendered for us */
-    int cap_version;          /* 302 after "CAP LS 302" */
-    struct sendq *held;       /* replies held while a labeled command runs (label.h), or NULL */
-    const char *label;        /* that command's label, or NULL */
+    unsigned ip_counted : 1; /* counted by iplimit (given back on close) */
+    unsigned caps;           /* CAP_* negotiated (caps.h) */
+    unsigned variant;        /* caps_variant(caps): how relayed lines are rendered for us */
+    int cap_version;         /* 302 after "CAP LS 302" */
+    struct sendq *held;      /* replies held while a labeled command runs (label.h), or NULL */
+    const char *label;       /* that command's label, or NULL */
+    char account[IRC_NICK_MAX + 1]; /* logged in as (SASL or REGISTER), "" if not */
+    unsigned sasl_started : 1;      /* AUTHENTICATE PLAIN accepted, data coming */
+    unsigned sasl_pending : 1;      /* a password is being checked: registration waits */
+    int sasl_failures;
+    char *sasl_buf; /* base64 received so far (sasl_len bytes), or NULL */
+    size_t sasl_len;
     unsigned label_taken : 1; /* its answer comes later, labelled by whoever sends it */
     uint64_t batch_seq;       /* last BATCH reference used on this connection */
 

@@ -51,6 +51,12 @@ void cmd_wallops(struct client *c, struct ircmsg *m);
 void cmd_announce(struct client *c, struct ircmsg *m);
 void cmd_rehash(struct client *c, struct ircmsg *m);
 void cmd_chathistory(struct client *c, struct ircmsg *m);
+void cmd_authenticate(struct client *c, struct ircmsg *m);
+void cmd_register(struct client *c, struct ircmsg *m);
+/* The account thread's answer for c (cmd_account.c). */
+void cmd_account_result(struct client *c, int op, const char *name, int result);
+/* Completes registration if everything it waits for is there (cmd_reg.c). */
+void reg_try(struct client *c);
 /* The 005 ISUPPORT lines (in the welcome and after VERSION). */
 void cmd_isupport(struct client *c);
 

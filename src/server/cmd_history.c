@@ -100,10 +100,15 @@ void cmd_chathistory(struct client *c, struct ircmsg *m)
         }
         snprintf(q->target, sizeof q->target, "%s", target);
         ircname_fold(target, q->key, sizeof q->key);
-    } else if (ircname_nick_valid(target)) {
-        /* A private conversation: its history is shown only to its two parties, which takes
-         * accounts to know; without one the answer is an empty batch. */
+    } else if (ircname_nick_valid(
+                   target)) { /* A private conversation: shown only to its two parties, known by
+                               * their accounts (an account is named after its nick); someone not
+                               * logged in gets an empty batch. */
         snprintf(q->target, sizeof q->target, "%s", target);
+        if (c->account[0]) {
+            ircname_fold(c->account, q->account, sizeof q->account);
+            ircname_fold(target, q->peer, sizeof q->peer);
+        }
     } else {
         send_line(c, "FAIL CHATHISTORY INVALID_TARGET %s %s :Messages could not be retrieved",
                   subcommands[k].name, target);

@@ -1,6 +1,7 @@
 /* cmd_msg: PRIVMSG, NOTICE and TAGMSG to channels and nicks. NOTICE never draws an error
  * reply (RFC 2812 3.3.2), so that automatic replies cannot loop. Client-only tags (+name)
  * travel with the event to recipients that negotiated message-tags. */
+#include <stdio.h>
 #include <string.h>
 
 #include "caps.h"
@@ -89,6 +90,7 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         if (!ev)
             continue;
         ev->tags_only = tags_only;
+        snprintf(ev->account, sizeof ev->account, "%s", c->account);
         if ((target[0] == '@' || target[0] == '+') && ircname_is_channel(target + 1)) {
             int err = chan_send_status(c, target + 1, target[0], ev);
             if (err == ERR_CANNOTSENDTOCHAN && !quiet)
@@ -106,7 +108,7 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         } else {
             struct nick_info info;
             if (nick_info(srv, target, &info) == 0) {
-                if (!tags_only && history_store(srv, ev, "") < 0) {
+                if (!tags_only && history_store_private(srv, ev, c->account, info.account) < 0) {
                     store_behind(c, verb, target);
                     event_unref(ev);
                     continue;

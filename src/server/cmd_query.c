@@ -96,6 +96,8 @@ void cmd_whois(struct client *c, struct ircmsg *m)
             send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
         if (info.secure)
             send_numeric(c, RPL_WHOISSECURE, "%s :is using a secure connection", info.nick);
+        if (info.account[0])
+            send_numeric(c, RPL_WHOISACCOUNT, "%s %s :is logged in as", info.nick, info.account);
         send_numeric(c, RPL_ENDOFWHOIS, "%s :End of /WHOIS list", info.nick);
     }
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "account.h"
 #include "caps.h"
 #include "chan.h"
 #include "common/utf8.h"
@@ -78,13 +79,30 @@ static void welcome(struct client *c)
 }
 
 /* Completes registration once NICK, USER and any CAP negotiation are done. */
-static void try_register(struct client *c)
+void reg_try(struct client *c)
 {
-    if (c->registered || !c->has_nick || !c->has_user || c->cap_pending)
+    if (c->registered || !c->has_nick || !c->has_user || c->cap_pending || c->sasl_pending ||
+        c->closing)
         return;
     if (!c->pass_ok) {
         send_numeric(c, ERR_PASSWDMISMATCH, ":Password incorrect");
         conn_close_later(c, "Bad password");
+        return;
+    }
+    if (cfg_of(c)->require_sasl && !c->account[0]) {
+        send_numeric(c, ERR_SASLFAIL, ":This server requires logging in with SASL");
+        conn_close_later(c, "SASL authentication required");
+        return;
+    }
+    /* A registered nick is its owner's: anyone else is refused it, and picks another. */
+    if (account_exists(c->w->srv, c->nick) && ircname_cmp(c->account, c->nick) != 0) {
+        send_numeric(c, ERR_NICKNAMEINUSE,
+                     "%s :Nickname is registered to an account; log in with SASL or choose "
+                     "another nick",
+                     c->nick);
+        nick_release(c->w->srv, c->nick, c->id);
+        c->has_nick = 0;
+        c->nick[0] = '\0';
         return;
     }
     c->registered = 1;
@@ -93,6 +111,8 @@ static void try_register(struct client *c)
     nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
     if (c->tls.ssl)
         nick_set_secure(c->w->srv, c->nick, c->id);
+    if (c->account[0])
+        nick_set_account(c->w->srv, c->nick, c->id, c->account);
     welcome(c);
     const char *lobby = cfg_of(c)->default_channel;
     if (lobby && *lobby) {
@@ -145,10 +165,11 @@ void cmd_cap(struct client *c, struct ircmsg *m)
             c->cap_version = 302;
             c->caps |= CAP_CAP_NOTIFY;
         }
-        caps_names(caps_offered(c->w->srv->hist != NULL), names, sizeof names);
+        caps_names(caps_offered(c->w->srv->hist != NULL), c->cap_version >= 302, names,
+                   sizeof names);
         send_line(c, ":%s CAP %s LS :%s", srvname, who, names);
     } else if (strcasecmp(sub, "LIST") == 0) {
-        caps_names(c->caps, names, sizeof names);
+        caps_names(c->caps, 0, names, sizeof names);
         send_line(c, ":%s CAP %s LIST :%s", srvname, who, names);
     } else if (strcasecmp(sub, "REQ") == 0) {
         if (!c->registered)
@@ -158,7 +179,7 @@ void cmd_cap(struct client *c, struct ircmsg *m)
                   list);
     } else if (strcasecmp(sub, "END") == 0) {
         c->cap_pending = 0;
-        try_register(c);
+        reg_try(c);
     } else {
         send_numeric(c, ERR_INVALIDCAPCMD, "%s :Invalid CAP command", sub);
     }
@@ -236,6 +257,11 @@ void cmd_nick(struct client *c, struct ircmsg *m)
             return;
         }
     }
+    if (c->registered && account_exists(srv, nick) && ircname_cmp(c->account, nick) != 0) {
+        send_numeric(c, ERR_NICKNAMEINUSE,
+                     "%s :Nickname is registered to an account; log in with SASL to use it", nick);
+        return;
+    }
     if (nick_claim(srv, nick, c->has_nick ? c->nick : NULL, c->w->index, c->id) < 0) {
         send_numeric(c, ERR_NICKNAMEINUSE, "%s :Nickname is already in use", nick);
         return;
@@ -243,7 +269,7 @@ void cmd_nick(struct client *c, struct ircmsg *m)
     if (!c->registered) {
         snprintf(c->nick, sizeof c->nick, "%s", nick);
         c->has_nick = 1;
-        try_register(c);
+        reg_try(c);
         return;
     }
     c->nick_tokens -= 1.0;
@@ -277,7 +303,7 @@ void cmd_user(struct client *c, struct ircmsg *m)
     c->user[n] = '\0';
     snprintf(c->realname, sizeof c->realname, "%s", m->params[3]);
     c->has_user = 1;
-    try_register(c);
+    reg_try(c);
 }
 
 void cmd_ping(struct client *c, struct ircmsg *m)

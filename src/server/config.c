@@ -48,6 +48,7 @@ static const char usage_text[] =
     "      --history-replay N  messages replayed on JOIN without chathistory (default 50)\n"
     "      --history-days N    keep messages this many days, 0 for ever (default 30)\n"
     "      --history-max N     keep at most N messages per channel, 0 for no cap (default 10000)\n"
+    "      --require-sasl on|off  only users logged in with SASL may connect (default off)\n"
     "      --log-level L       error, warn, info or debug (default info)\n"
     "  -h, --help              this help\n"
     "  -V, --version           version\n";
@@ -80,6 +81,7 @@ enum {
     OPT_HISTORY_REPLAY,
     OPT_HISTORY_DAYS,
     OPT_HISTORY_MAX,
+    OPT_REQUIRE_SASL,
 };
 
 static const struct option long_options[] = {
@@ -114,6 +116,7 @@ static const struct option long_options[] = {
     {"history-replay", required_argument, NULL, OPT_HISTORY_REPLAY},
     {"history-days", required_argument, NULL, OPT_HISTORY_DAYS},
     {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
+    {"require-sasl", required_argument, NULL, OPT_REQUIRE_SASL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -311,6 +314,11 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a number of messages from 0 to 1000000000";
         cfg->history_max = v;
         return NULL;
+    case OPT_REQUIRE_SASL:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+            return "wants on or off";
+        cfg->require_sasl = strcmp(arg, "on") == 0;
+        return NULL;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &cfg->log_level) < 0)
             return "wants error, warn, info or debug";
@@ -499,6 +507,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(log_level);
     SWAP(max_per_ip);
     SWAP(conn_rate);
+    SWAP(require_sasl);
     SWAP(motd);
     SWAP(motd_lines);
     SWAP(opers);

@@ -48,7 +48,10 @@ struct config {
     int history;        /* 0: no store, no replay, no chathistory */
     int history_replay; /* messages replayed on JOIN to clients without chathistory */
     int history_days;   /* retention by age, 0: for ever */
-    long history_max;   /* retention by count per channel or conversation, 0: no cap */
+    long history_max;
+    int require_sasl;
+        /* only users logged in with SASL may register */ /* retention by count per channel or
+                                                             conversation, 0: no cap */
     /* Loaded from motd_path at start-up and at each rehash. */
     char **motd;
     int motd_lines;

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -293,6 +294,10 @@ void conn_close(struct client *c)
     struct server *srv = w->srv;
     log_debug("client %llu (%s) closing: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*",
               c->close_reason);
+    /* The nick is free before the peer sees the connection end: it may reconnect at once. */
+    if (c->has_nick)
+        nick_release(srv, c->nick, c->id);
+    c->has_nick = 0;
     char line[IRC_LINE_MAX];
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
     last_words(c, line);
@@ -305,8 +310,6 @@ void conn_close(struct client *c)
     atomic_fetch_sub(&w->nconns, 1);
     if (c->ip_counted)
         iplimit_release(c->host);
-    if (c->has_nick)
-        nick_release(srv, c->nick, c->id);
     if (c->registered)
         whowas_add(c->nick, c->user, c->host, c->realname);
     struct event *quit =
@@ -350,6 +353,10 @@ void conn_free(struct client *c)
     sendq_free(&c->sq);
     linebuf_free(&c->in);
     free(c->chans);
+    if (c->sasl_buf) {
+        sodium_memzero(c->sasl_buf, c->sasl_len);
+        free(c->sasl_buf);
+    }
     free(c);
 }
 

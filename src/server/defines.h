@@ -38,6 +38,11 @@
                                     tags a message may be 4.6 KB, and 100 fit a send queue */
 #define HISTORY_QUEUE_MAX 100000 /* messages waiting for the store before senders are refused */
 #define HISTORY_PRUNE_MS  60000  /* how often retention runs */
+#define ACCOUNT_QUEUE_MAX 256    /* password checks waiting for the account thread */
+#define SASL_FAILURES_MAX 3      /* failed logins before the connection is closed */
+#define SASL_CHUNK        400    /* AUTHENTICATE: bytes of base64 per line (IRCv3 sasl) */
+#define SASL_MAX          1200   /* AUTHENTICATE: base64 bytes of one PLAIN message */
+#define PASSWORD_MIN      8      /* REGISTER: shortest account password */
 #define WORKERS_MAX       256
 #define LISTEN_BACKLOG    1024
 #define USER_MAX          10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */

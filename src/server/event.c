@@ -86,6 +86,8 @@ static struct msg *build(const struct event *ev, unsigned variant)
     size_t n = 0;
     if (variant & EV_TIME)
         n += (size_t)snprintf(tags + n, sizeof tags - n, ";time=%s", ev->time);
+    if ((variant & EV_ACCOUNT) && ev->account[0])
+        n += (size_t)snprintf(tags + n, sizeof tags - n, ";account=%s", ev->account);
     if (variant & EV_TAGS) {
         n += (size_t)snprintf(tags + n, sizeof tags - n, ";msgid=%s", ev->msgid);
         if (ev->client_tags && n + strlen(ev->client_tags) + 2 < sizeof tags)

@@ -16,7 +16,8 @@ enum {
     EV_TIME = 1 << 0,    /* server-time: @time= */
     EV_TAGS = 1 << 1,    /* message-tags: @msgid= and the sender's client-only tags */
     EV_EXTJOIN = 1 << 2, /* extended-join: JOIN carries account and real name */
-    EV_VARIANTS = 1 << 3,
+    EV_ACCOUNT = 1 << 3, /* account-tag: @account= when the sender is logged in */
+    EV_VARIANTS = 1 << 4,
 };
 
 #define EVENT_TIME_MAX  32 /* "2026-11-26T16:50:13.123Z" */
@@ -29,6 +30,7 @@ struct event {
     char time[EVENT_TIME_MAX];
     char msgid[EVENT_MSGID_MAX];
     char *client_tags;    /* the sender's "+name=value;..." tags, escaped as received */
+    char account[32];     /* the sender's account (account-tag), "" if none */
     struct msg *line;     /* the line without tags */
     struct msg *line_ext; /* extended-join form of line, or NULL */
     _Atomic(struct msg *) render[EV_VARIANTS];

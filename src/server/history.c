@@ -31,6 +31,7 @@ struct hitem {
     struct hist_query *q; /* HI_QUERY */
     long long upto;       /* HI_QUERY: the last row stored before it */
     char key[IRC_CHANNEL_MAX + 1];
+    char pm_from[IRC_NICK_MAX + 1], pm_to[IRC_NICK_MAX + 1]; /* private: folded accounts */
 };
 
 /* A channel stored to since the last retention run. */
@@ -137,13 +138,15 @@ static const char schema[] =
     "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS messages("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " target TEXT NOT NULL," /* folded channel name, '' for a private message */
+    " target TEXT NOT NULL,"     /* folded channel name, '' for a private message */
+    " pm_from TEXT, pm_to TEXT," /* private: sender's and recipient's accounts (folded) */
     " time_ms INTEGER NOT NULL,"
     " msgid TEXT NOT NULL,"
     " tags TEXT NOT NULL DEFAULT ''," /* the sender's client-only tags */
     " line TEXT NOT NULL);"           /* the line as relayed, without tags and CR LF */
     "CREATE INDEX IF NOT EXISTS messages_target ON messages(target, id);"
     "CREATE INDEX IF NOT EXISTS messages_msgid ON messages(msgid);"
+    "CREATE INDEX IF NOT EXISTS messages_pm ON messages(pm_from, pm_to, id);"
     "CREATE INDEX IF NOT EXISTS messages_time ON messages(time_ms);";
 
 static int exec(sqlite3 *db, const char *sql)
@@ -196,8 +199,8 @@ static int store_open(struct history *h, const char *dir)
     if (rc == SQLITE_OK && store_check(h->db, why, sizeof why) == 0 &&
         sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK &&
         sqlite3_prepare_v2(h->db,
-                           "INSERT INTO messages(target, time_ms, msgid, tags, line) "
-                           "VALUES (?, ?, ?, ?, ?)",
+                           "INSERT INTO messages(target, time_ms, msgid, tags, line, pm_from, "
+                           "pm_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            -1, &h->insert, NULL) == SQLITE_OK) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(h->db, "SELECT max(id) FROM messages", -1, &st, NULL) == SQLITE_OK &&
@@ -294,6 +297,14 @@ static int store_one(struct history *h, struct hitem *it)
     sqlite3_bind_text(st, 3, ev->msgid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, ev->client_tags ? ev->client_tags : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, ev->line->data, (int)line_len(ev->line), SQLITE_STATIC);
+    if (it->pm_from[0])
+        sqlite3_bind_text(st, 6, it->pm_from, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    if (it->pm_to[0])
+        sqlite3_bind_text(st, 7, it->pm_to, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -474,7 +485,28 @@ struct pos {
     long long id, ms;
 };
 
-static int resolve(struct history *h, const char *key, const struct hist_ref *r, struct pos *p)
+/* Which rows a query may see: a channel's, or one private conversation's (both ways). */
+static const char *scope_sql(const struct hist_query *q)
+{
+    return q->key[0]
+               ? "target = ?"
+               : "target = '' AND ((pm_from = ? AND pm_to = ?) OR (pm_from = ? AND pm_to = ?))";
+}
+
+static void scope_bind(sqlite3_stmt *st, const struct hist_query *q, int *i)
+{
+    if (q->key[0]) {
+        sqlite3_bind_text(st, (*i)++, q->key, -1, SQLITE_STATIC);
+        return;
+    }
+    sqlite3_bind_text(st, (*i)++, q->account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, (*i)++, q->peer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, (*i)++, q->peer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, (*i)++, q->account, -1, SQLITE_STATIC);
+}
+
+static int resolve(struct history *h, const struct hist_query *q, const struct hist_ref *r,
+                   struct pos *p)
 {
     memset(p, 0, sizeof *p);
     if (r->kind == HREF_TIME) {
@@ -483,10 +515,13 @@ static int resolve(struct history *h, const char *key, const struct hist_ref *r,
     }
     sqlite3_stmt *st = NULL;
     int found = 0;
-    if (sqlite3_prepare_v2(h->db, "SELECT id, time_ms FROM messages WHERE msgid = ? AND target = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, r->msgid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT id, time_ms FROM messages WHERE msgid = ? AND %s",
+             scope_sql(q));
+    if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        int i = 1;
+        sqlite3_bind_text(st, i++, r->msgid, -1, SQLITE_STATIC);
+        scope_bind(st, q, &i);
         if (sqlite3_step(st) == SQLITE_ROW) {
             p->by_id = 1;
             p->id = sqlite3_column_int64(st, 0);
@@ -520,19 +555,19 @@ static struct cnd cond(const struct pos *p, const char *op)
 static int select_rows(struct history *h, struct answer *a, long long upto, const struct cnd *c1,
                        const struct cnd *c2, int desc, int limit)
 {
-    char sql[320];
+    char sql[400];
     snprintf(sql, sizeof sql,
-             "SELECT time_ms, msgid, tags, line FROM messages WHERE target = ? AND id <= ?"
+             "SELECT time_ms, msgid, tags, line FROM messages WHERE %s AND id <= ?"
              "%s%s%s%s ORDER BY id %s LIMIT ?",
-             c1 ? " AND " : "", c1 ? c1->sql : "", c2 ? " AND " : "", c2 ? c2->sql : "",
-             desc ? "DESC" : "ASC");
+             scope_sql(a->q), c1 ? " AND " : "", c1 ? c1->sql : "", c2 ? " AND " : "",
+             c2 ? c2->sql : "", desc ? "DESC" : "ASC");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK) {
         log_error("history: %s", sqlite3_errmsg(h->db));
         return 0;
     }
     int i = 1;
-    sqlite3_bind_text(st, i++, a->q->key, -1, SQLITE_STATIC);
+    scope_bind(st, a->q, &i);
     sqlite3_bind_int64(st, i++, upto);
     if (c1)
         sqlite3_bind_int64(st, i++, c1->val);
@@ -613,8 +648,9 @@ static void answer(struct history *h, const struct hist_query *q, long long upto
     int n = 0, lim = q->limit;
     struct pos pa, pb;
     struct cnd c1, c2;
-    if (q->key[0] == '\0' && q->op != HOP_TARGETS) {
-        /* Private history needs accounts to know whose it is: nothing yet. */
+    if (q->key[0] == '\0' && q->op != HOP_TARGETS && (!q->account[0] || !q->peer[0])) {
+        /* Private history is shown only to its parties, known by their accounts: nothing
+         * for someone not logged in. */
     } else {
         switch (q->op) {
         case HOP_REPLAY:
@@ -623,25 +659,25 @@ static void answer(struct history *h, const struct hist_query *q, long long upto
         case HOP_LATEST:
             if (q->a.kind == HREF_STAR) {
                 n = select_rows(h, &a, upto, NULL, NULL, 1, lim);
-            } else if (resolve(h, q->key, &q->a, &pa) == 0) {
+            } else if (resolve(h, q, &q->a, &pa) == 0) {
                 c1 = cond(&pa, ">");
                 n = select_rows(h, &a, upto, &c1, NULL, 1, lim);
             }
             break;
         case HOP_BEFORE:
-            if (resolve(h, q->key, &q->a, &pa) == 0) {
+            if (resolve(h, q, &q->a, &pa) == 0) {
                 c1 = cond(&pa, "<");
                 n = select_rows(h, &a, upto, &c1, NULL, 1, lim);
             }
             break;
         case HOP_AFTER:
-            if (resolve(h, q->key, &q->a, &pa) == 0) {
+            if (resolve(h, q, &q->a, &pa) == 0) {
                 c1 = cond(&pa, ">");
                 n = select_rows(h, &a, upto, &c1, NULL, 0, lim);
             }
             break;
         case HOP_AROUND:
-            if (resolve(h, q->key, &q->a, &pa) == 0) {
+            if (resolve(h, q, &q->a, &pa) == 0) {
                 c1 = cond(&pa, "<");
                 c2 = cond(&pa, ">=");
                 n = select_rows(h, &a, upto, &c1, NULL, 1, lim / 2);
@@ -649,7 +685,7 @@ static void answer(struct history *h, const struct hist_query *q, long long upto
             }
             break;
         case HOP_BETWEEN:
-            if (resolve(h, q->key, &q->a, &pa) == 0 && resolve(h, q->key, &q->b, &pb) == 0) {
+            if (resolve(h, q, &q->a, &pa) == 0 && resolve(h, q, &q->b, &pb) == 0) {
                 /* Two msgids compare by row; otherwise both compare by time. */
                 if (!pa.by_id || !pb.by_id)
                     pa.by_id = pb.by_id = 0;
@@ -766,7 +802,8 @@ void history_post(struct server *srv, int worker, struct mb_item *it)
     enqueue(h, hi);
 }
 
-int history_store(struct server *srv, struct event *ev, const char *key)
+static int store(struct server *srv, struct event *ev, const char *key, const char *from,
+                 const char *to)
 {
     struct history *h = srv->hist;
     if (!h)
@@ -780,8 +817,22 @@ int history_store(struct server *srv, struct event *ev, const char *key)
     hi->kind = HI_STORE;
     hi->ev = event_ref(ev);
     snprintf(hi->key, sizeof hi->key, "%s", key);
+    if (from && from[0])
+        ircname_fold(from, hi->pm_from, sizeof hi->pm_from);
+    if (to && to[0])
+        ircname_fold(to, hi->pm_to, sizeof hi->pm_to);
     enqueue(h, hi);
     return 0;
+}
+
+int history_store(struct server *srv, struct event *ev, const char *key)
+{
+    return store(srv, ev, key, NULL, NULL);
+}
+
+int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to)
+{
+    return store(srv, ev, "", from, to);
 }
 
 void history_query(struct server *srv, const struct hist_query *q)

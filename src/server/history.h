@@ -54,6 +54,8 @@ struct hist_query {
     unsigned caps;                    /* its CAP_* bits: batch, server-time, message-tags */
     char target[IRC_CHANNEL_MAX + 1]; /* as the client wrote it, for the BATCH line */
     char key[IRC_CHANNEL_MAX + 1];    /* folded channel name; "" for a private target */
+    char account[IRC_NICK_MAX + 1];   /* private: the asking client's account, folded */
+    char peer[IRC_NICK_MAX + 1];      /* private: the other party (nick = account), folded */
     struct hist_ref a, b;             /* the references the operation takes */
     int limit;
     char label[LABEL_MAX * 2 + 1]; /* escaped labeled-response label, or "" */
@@ -77,6 +79,9 @@ void history_post(struct server *srv, int worker, struct mb_item *it);
  * (also when history is off), or -1 when the store is too far behind and the message must be
  * refused. */
 int history_store(struct server *srv, struct event *ev, const char *key);
+/* The same for a private message, with the accounts of its sender and recipient ("" for
+ * someone not logged in): its history is shown only to those two accounts. */
+int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to);
 /* Queues q; the writer answers it to q->client. Copies q. */
 void history_query(struct server *srv, const struct hist_query *q);
 

@@ -27,6 +27,7 @@ enum mb_kind {
     MB_WALLOPS,  /* ev to every local client with user mode +w */
     MB_REHASH,   /* park until the config reload is done; target is the gate's generation */
     MB_REPLY,    /* extra to target: an answer from the history store */
+    MB_ACCOUNT,  /* to target: the account thread's answer (op, result, text = account) */
 };
 
 struct mb_item {
@@ -40,6 +41,7 @@ struct mb_item {
     int fd;            /* MB_NEW_CONN */
     int ip_counted;    /* MB_NEW_CONN: counted by iplimit, to be given back on close */
     int tls;           /* MB_NEW_CONN: accepted on the TLS port */
+    int op, result;    /* MB_ACCOUNT: account_op and account_result (account.h) */
     char *text;        /* MB_ANNOUNCE, MB_KILL (owned), MB_NEW_CONN: peer address (owned) */
     int nchans;
     uint64_t chans[]; /* channel ids */

@@ -24,6 +24,7 @@
 #include "conffile.h"
 #include "config.h"
 #include "defines.h"
+#include "account.h"
 #include "history.h"
 #include "iplimit.h"
 #include "nick.h"
@@ -315,7 +316,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tcpchatd: cannot start: %s\n", strerror(errno));
         return 1;
     }
-    if (history_open(&srv) < 0)
+    if (history_open(&srv) < 0 || account_open(&srv) < 0)
         return 1;
     watch(a.epfd, sigfd, EV_SIGNAL);
     watch(a.epfd, rehash_fd(&srv), EV_REHASH);
@@ -345,6 +346,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < started; i++)
         worker_join(&srv.workers[i]);
     history_close(&srv); /* after the workers: they post through it to the end */
+    account_close(&srv);
     for (int i = 0; i < srv.nworkers; i++)
         worker_destroy(&srv.workers[i]);
     tls_ctx_free(srv.tls_ctx);

@@ -172,6 +172,15 @@ void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper)
     pthread_mutex_unlock(&srv->nick_lock);
 }
 
+void nick_set_account(struct server *srv, const char *nick, uint64_t id, const char *account)
+{
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e = mine_locked(srv, nick, id);
+    if (e)
+        snprintf(e->info.account, sizeof e->info.account, "%s", account);
+    pthread_mutex_unlock(&srv->nick_lock);
+}
+
 void nick_set_secure(struct server *srv, const char *nick, uint64_t id)
 {
     pthread_mutex_lock(&srv->nick_lock);

@@ -20,7 +20,8 @@ struct nick_info {
     char user[USER_MAX + 1];
     char host[HOST_MAX];
     char realname[REALNAME_MAX + 1];
-    char away[AWAY_MAX + 1]; /* "" when not away */
+    char away[AWAY_MAX + 1];        /* "" when not away */
+    char account[IRC_NICK_MAX + 1]; /* logged in as, "" if not */
     unsigned registered : 1;
     unsigned invisible : 1;
     unsigned wallops : 1;
@@ -41,6 +42,8 @@ int nick_info(struct server *srv, const char *nick, struct nick_info *info);
 /* Records the user's details once registered (nick must be held by id). */
 void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char *user,
                    const char *host, const char *realname);
+/* Records the account the user is logged in as. */
+void nick_set_account(struct server *srv, const char *nick, uint64_t id, const char *account);
 /* Marks the user as connected over TLS. */
 void nick_set_secure(struct server *srv, const char *nick, uint64_t id);
 /* Sets or clears ("" ) the away message. */

@@ -83,6 +83,14 @@
 #define ERR_ERRONEUSNICKNAME  432
 #define ERR_NICKNAMEINUSE     433
 #define ERR_INVALIDCAPCMD     410
+#define RPL_LOGGEDIN          900
+#define RPL_SASLSUCCESS       903
+#define ERR_SASLFAIL          904
+#define ERR_SASLTOOLONG       905
+#define ERR_SASLABORTED       906
+#define ERR_SASLALREADY       907
+#define RPL_SASLMECHS         908
+#define RPL_WHOISACCOUNT      330
 #define ERR_NICKCHANGETOOFAST 438
 #define ERR_UNAVAILRESOURCE   437 /* here only internal: the history store is behind */
 #define ERR_NOTONCHANNEL      442

@@ -23,6 +23,7 @@ struct nick_stats {
 };
 struct rehash;
 struct history;
+struct accounts;
 
 struct server {
     struct config cfg; /* read-only for the workers; changed only by rehash.c, with them parked */
@@ -45,7 +46,8 @@ struct server {
      * they take a connection; replaced only by rehash.c with them parked (a connection holds
      * a reference to the context it started with). */
     struct ssl_ctx_st *tls_ctx;
-    struct history *hist; /* the message store (history.h), NULL with --history off */
+    struct history *hist;      /* the message store (history.h), NULL with --history off */
+    struct accounts *accounts; /* the account store and its thread (account.h) */
 };
 
 #endif

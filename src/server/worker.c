@@ -15,6 +15,7 @@
 
 #include "chan.h"
 #include "client.h"
+#include "cmd.h"
 #include "common/log.h"
 #include "conn.h"
 #include "history.h"
@@ -233,6 +234,11 @@ static void handle_item(struct worker *w, struct mb_item *it)
         target = worker_find_client(w, it->target);
         if (target)
             conn_send_event(target, it->ev);
+        break;
+    case MB_ACCOUNT:
+        target = worker_find_client(w, it->target);
+        if (target && !target->dead)
+            cmd_account_result(target, it->op, it->text, it->result);
         break;
     case MB_REPLY:
         target = worker_find_client(w, it->target);

@@ -1,0 +1,311 @@
+/* account: the account store and its thread. */
+#include "account.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uthash.h>
+
+#include "common/ircname.h"
+#include "common/log.h"
+#include "defines.h"
+#include "mailbox.h"
+#include "server.h"
+#include "worker.h"
+
+struct request {
+    struct request *next;
+    enum account_op op;
+    int worker;
+    uint64_t id;
+    char name[IRC_NICK_MAX + 1];
+    char password[PASSWORD_MAX + 1]; /* wiped as soon as it is used */
+};
+
+/* A registered name, folded. */
+struct known {
+    char key[IRC_NICK_MAX + 1];
+    UT_hash_handle hh;
+};
+
+struct accounts {
+    struct server *srv;
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards the queue, stop, and known */
+    pthread_cond_t wake;
+    struct request *head, *tail;
+    int queued;
+    int stop;
+    struct known *known;
+};
+
+static void forget_request(struct request *r)
+{
+    sodium_memzero(r->password, sizeof r->password);
+    free(r);
+}
+
+static void know(struct accounts *a, const char *name)
+{
+    struct known *k = calloc(1, sizeof *k);
+    if (!k)
+        return;
+    ircname_fold(name, k->key, sizeof k->key);
+    struct known *old = NULL;
+    pthread_mutex_lock(&a->lock);
+    HASH_FIND_STR(a->known, k->key, old);
+    if (old)
+        free(k);
+    else
+        HASH_ADD_STR(a->known, key, k);
+    pthread_mutex_unlock(&a->lock);
+}
+
+int account_exists(struct server *srv, const char *name)
+{
+    struct accounts *a = srv->accounts;
+    if (!a)
+        return 0;
+    char key[IRC_NICK_MAX + 1];
+    ircname_fold(name, key, sizeof key);
+    struct known *k = NULL;
+    pthread_mutex_lock(&a->lock);
+    HASH_FIND_STR(a->known, key, k);
+    pthread_mutex_unlock(&a->lock);
+    return k != NULL;
+}
+
+/* The stored hash of name into hash; 0, or -1 when there is no such account. */
+static int load_hash(struct accounts *a, const char *key, char *hash, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int found = -1;
+    if (sqlite3_prepare_v2(a->db, "SELECT hash FROM accounts WHERE name = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(hash, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+            found = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static enum account_result verify(struct accounts *a, struct request *r)
+{
+    char key[IRC_NICK_MAX + 1], hash[crypto_pwhash_STRBYTES];
+    ircname_fold(r->name, key, sizeof key);
+    if (load_hash(a, key, hash, sizeof hash) < 0) {
+        /* Hash anyway, so that a missing account takes as long as a wrong password. */
+        char dummy[crypto_pwhash_STRBYTES];
+        if (crypto_pwhash_str(dummy, r->password, strlen(r->password),
+                              crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+            return ACCOUNT_ERROR;
+        return ACCOUNT_BAD_PASSWORD;
+    }
+    return crypto_pwhash_str_verify(hash, r->password, strlen(r->password)) == 0
+               ? ACCOUNT_OK
+               : ACCOUNT_BAD_PASSWORD;
+}
+
+static enum account_result create(struct accounts *a, struct request *r)
+{
+    char key[IRC_NICK_MAX + 1], hash[crypto_pwhash_STRBYTES];
+    ircname_fold(r->name, key, sizeof key);
+    if (crypto_pwhash_str(hash, r->password, strlen(r->password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return ACCOUNT_ERROR;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(a->db,
+                                "INSERT INTO accounts(name, display, hash, created) "
+                                "VALUES (?, ?, ?, strftime('%s', 'now'))",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return ACCOUNT_EXISTS;
+    if (rc != SQLITE_DONE) {
+        log_error("accounts: cannot create %s: %s", r->name, sqlite3_errmsg(a->db));
+        return ACCOUNT_ERROR;
+    }
+    know(a, r->name);
+    return ACCOUNT_OK;
+}
+
+static void answer(struct accounts *a, struct request *r, enum account_result res)
+{
+    struct mb_item *it = mailbox_item_new(MB_ACCOUNT, 0);
+    if (!it || !(it->text = strdup(r->name))) {
+        free(it);
+        return;
+    }
+    it->target = r->id;
+    it->target_worker = r->worker;
+    it->result = (int)res;
+    it->op = (int)r->op;
+    mailbox_post(&a->srv->workers[r->worker].mb, it);
+}
+
+static void *account_main(void *arg)
+{
+    struct accounts *a = arg;
+    for (;;) {
+        pthread_mutex_lock(&a->lock);
+        while (!a->head && !a->stop)
+            pthread_cond_wait(&a->wake, &a->lock);
+        if (a->stop) {
+            pthread_mutex_unlock(&a->lock);
+            break;
+        }
+        struct request *r = a->head;
+        a->head = r->next;
+        if (!a->head)
+            a->tail = NULL;
+        a->queued--;
+        pthread_mutex_unlock(&a->lock);
+        enum account_result res = r->op == ACCOUNT_VERIFY ? verify(a, r) : create(a, r);
+        answer(a, r, res);
+        forget_request(r);
+    }
+    return NULL;
+}
+
+int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
+                    const char *name, const char *password)
+{
+    struct accounts *a = srv->accounts;
+    struct request *r = a ? calloc(1, sizeof *r) : NULL;
+    if (!r)
+        return -1;
+    r->op = op;
+    r->worker = worker;
+    r->id = id;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->password, sizeof r->password, "%s", password);
+    pthread_mutex_lock(&a->lock);
+    int full = a->queued >= ACCOUNT_QUEUE_MAX || a->stop;
+    if (!full) {
+        if (a->tail)
+            a->tail->next = r;
+        else
+            a->head = r;
+        a->tail = r;
+        a->queued++;
+        pthread_cond_signal(&a->wake);
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (full)
+        forget_request(r);
+    return full ? -1 : 0;
+}
+
+static int store_open(struct accounts *a, const char *dir)
+{
+    char path[PATH_MAX];
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "tcpchatd: cannot create data directory %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/accounts.db", dir);
+    char *err = NULL;
+    int rc = sqlite3_open_v2(
+        path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_busy_timeout(a->db, 5000);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(a->db,
+                          "PRAGMA journal_mode=WAL;"
+                          "CREATE TABLE IF NOT EXISTS accounts("
+                          " name TEXT PRIMARY KEY," /* folded nick */
+                          " display TEXT NOT NULL," /* as registered */
+                          " hash TEXT NOT NULL,"    /* crypto_pwhash_str(): $argon2id$... */
+                          " created INTEGER NOT NULL);",
+                          NULL, NULL, &err);
+    sqlite3_stmt *st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(a->db, "SELECT display FROM accounts", -1, &st, NULL);
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        know(a, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK)
+        return 0;
+    fprintf(stderr,
+            "tcpchatd: cannot use the account store %s: %s\n"
+            "  (move it away to start without accounts)\n",
+            path,
+            err     ? err
+            : a->db ? sqlite3_errmsg(a->db)
+                    : "?");
+    sqlite3_free(err);
+    return -1;
+}
+
+static void accounts_free(struct accounts *a)
+{
+    struct known *k, *tmp;
+    HASH_ITER(hh, a->known, k, tmp)
+    {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
+        HASH_DEL(a->known, k);
+        free(k);
+    }
+    while (a->head) {
+        struct request *r = a->head;
+        a->head = r->next;
+        forget_request(r);
+    }
+    sqlite3_close(a->db);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->wake);
+    free(a);
+}
+
+int account_open(struct server *srv)
+{
+    struct accounts *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    a->srv = srv;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->wake, NULL);
+    if (store_open(a, srv->cfg.data_dir) < 0) {
+        accounts_free(a);
+        return -1;
+    }
+    if (pthread_create(&a->thread, NULL, account_main, a) != 0) {
+        fprintf(stderr, "tcpchatd: cannot start the account thread\n");
+        accounts_free(a);
+        return -1;
+    }
+    srv->accounts = a;
+    return 0;
+}
+
+void account_close(struct server *srv)
+{
+    struct accounts *a = srv->accounts;
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->stop = 1;
+    pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    accounts_free(a);
+    srv->accounts = NULL;
+}

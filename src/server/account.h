@@ -1,0 +1,39 @@
+/* account: user accounts (account name = nick) with argon2id password hashes (libsodium) in
+ * SQLite (DATA_DIR/accounts.db), and the thread that checks and creates them.
+ *
+ * Hashing is slow on purpose (argon2id, libsodium's "interactive" limits: about 60 ms and
+ * 64 MiB each), so it never runs on a worker: a worker queues the request and gets the answer
+ * through its mailbox (MB_ACCOUNT). One thread does them one at a time, which also bounds the
+ * memory they take and how fast anyone can guess passwords on this server. Which names are
+ * registered is also kept in memory, so that NICK can be checked without the disk. */
+#ifndef TCPCHAT_ACCOUNT_H
+#define TCPCHAT_ACCOUNT_H
+
+#include <stdint.h>
+
+struct server;
+
+enum account_op { ACCOUNT_VERIFY, ACCOUNT_REGISTER };
+
+enum account_result {
+    ACCOUNT_OK,
+    ACCOUNT_BAD_PASSWORD, /* verify: no such account or wrong password (not told apart) */
+    ACCOUNT_EXISTS,       /* register: the name is taken */
+    ACCOUNT_ERROR,        /* the store failed, or the queue is full */
+};
+
+/* Opens (creating if need be) the account store under srv->cfg.data_dir and starts the
+ * thread. Returns 0, or -1 after printing why on stderr. */
+int account_open(struct server *srv);
+/* Stops the thread (dropping requests still queued) and closes the store. */
+void account_close(struct server *srv);
+
+/* Queues a check of name's password, or the creation of account name with password. The
+ * answer goes to client id on worker as an MB_ACCOUNT item. Returns 0, or -1 when the queue
+ * is full (the caller answers ACCOUNT_ERROR itself). */
+int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
+                    const char *name, const char *password);
+/* Is name (any case) a registered account? From memory. */
+int account_exists(struct server *srv, const char *name);
+
+#endif

@@ -1,0 +1,207 @@
+/* cmd_account: SASL PLAIN (AUTHENTICATE, IRCv3 sasl 3.1) and account registration (REGISTER,
+ * IRCv3 draft/account-registration). An account's name is the nick it owns. Passwords are
+ * checked and hashed on the account thread (account.h); its answer comes back here through
+ * the mailbox (cmd_account_result). */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "account.h"
+#include "caps.h"
+#include "chan.h"
+#include "client.h"
+#include "cmd.h"
+#include "conn.h"
+#include "event.h"
+#include "nick.h"
+#include "numerics.h"
+#include "send.h"
+#include "server.h"
+#include "worker.h"
+
+static void sasl_reset(struct client *c)
+{
+    if (c->sasl_buf) {
+        sodium_memzero(c->sasl_buf, c->sasl_len);
+        free(c->sasl_buf);
+    }
+    c->sasl_buf = NULL;
+    c->sasl_len = 0;
+    c->sasl_started = 0;
+}
+
+static void sasl_fail(struct client *c)
+{
+    sasl_reset(c);
+    send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed");
+    if (++c->sasl_failures >= SASL_FAILURES_MAX)
+        conn_close_later(c, "Too many failed login attempts");
+}
+
+/* Decodes the PLAIN message "authzid \0 authcid \0 password" and queues the check. */
+static void sasl_plain(struct client *c)
+{
+    unsigned char raw[SASL_MAX];
+    size_t n = 0;
+    if (sodium_base642bin(raw, sizeof raw - 1, c->sasl_buf, c->sasl_len, NULL, &n, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        sasl_fail(c);
+        return;
+    }
+    raw[n] = '\0';
+    const char *authzid = (const char *)raw;
+    size_t zlen = strnlen(authzid, n);
+    const char *authcid = zlen < n ? authzid + zlen + 1 : NULL;
+    size_t clen = authcid ? strnlen(authcid, n - zlen - 1) : 0;
+    const char *password = authcid && zlen + clen + 2 <= n ? authcid + clen + 1 : NULL;
+    size_t plen = password ? n - zlen - clen - 2 : 0;
+    /* One may only log in as oneself: the authorization id is empty or the same account. */
+    int ok = password && clen > 0 && clen <= IRC_NICK_MAX && plen > 0 && plen <= PASSWORD_MAX &&
+             memchr(password, '\0', plen) == NULL && ircname_nick_valid(authcid) &&
+             (zlen == 0 || ircname_cmp(authzid, authcid) == 0);
+    if (ok) {
+        c->sasl_pending = 1;
+        if (account_request(c->w->srv, ACCOUNT_VERIFY, c->w->index, c->id, authcid, password) < 0) {
+            c->sasl_pending = 0;
+            ok = 0;
+        }
+    }
+    sodium_memzero(raw, sizeof raw);
+    if (!ok)
+        sasl_fail(c);
+    else
+        sasl_reset(c);
+}
+
+void cmd_authenticate(struct client *c, struct ircmsg *m)
+{
+    const char *arg = m->params[0];
+    if (!(c->caps & CAP_SASL)) {
+        send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed (request the sasl capability)");
+        return;
+    }
+    if (c->account[0]) {
+        send_numeric(c, ERR_SASLALREADY, ":You have already authenticated using SASL");
+        return;
+    }
+    if (c->sasl_pending) {
+        send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed (one attempt at a time)");
+        return;
+    }
+    if (strcmp(arg, "*") == 0) {
+        sasl_reset(c);
+        send_numeric(c, ERR_SASLABORTED, ":SASL authentication aborted");
+        return;
+    }
+    if (!c->sasl_started) {
+        if (strcasecmp(arg, "PLAIN") != 0) {
+            send_numeric(c, RPL_SASLMECHS, "PLAIN :are available SASL mechanisms");
+            send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed");
+            return;
+        }
+        c->sasl_started = 1;
+        send_line(c, "AUTHENTICATE +");
+        return;
+    }
+    size_t len = strlen(arg);
+    if (len > SASL_CHUNK || c->sasl_len + len >= SASL_MAX) {
+        sasl_reset(c);
+        send_numeric(c, ERR_SASLTOOLONG, ":SASL message too long");
+        return;
+    }
+    if (strcmp(arg, "+") != 0) {
+        char *nb = realloc(c->sasl_buf, c->sasl_len + len + 1);
+        if (!nb) {
+            sasl_fail(c);
+            return;
+        }
+        memcpy(nb + c->sasl_len, arg, len + 1);
+        c->sasl_buf = nb;
+        c->sasl_len += len;
+    }
+    /* A chunk of exactly SASL_CHUNK bytes means more follow ("+" if none). */
+    if (len == SASL_CHUNK)
+        return;
+    if (c->sasl_len == 0) {
+        sasl_fail(c);
+        return;
+    }
+    sasl_plain(c);
+}
+
+void cmd_register(struct client *c, struct ircmsg *m)
+{
+    if (m->nparams < 3) {
+        send_line(c, "FAIL REGISTER NEED_MORE_PARAMS * :Usage: REGISTER <account|*> <email|*> "
+                     "<password>");
+        return;
+    }
+    const char *name = strcmp(m->params[0], "*") == 0 ? c->nick : m->params[0];
+    const char *password = m->params[2];
+    if (!c->registered) {
+        send_line(c, "FAIL REGISTER COMPLETE_CONNECTION_REQUIRED %s :Register after connecting",
+                  name[0] ? name : "*");
+    } else if (c->account[0]) {
+        send_line(c, "FAIL REGISTER ALREADY_AUTHENTICATED %s :You are already logged in as %s",
+                  name, c->account);
+    } else if (ircname_cmp(name, c->nick) != 0) {
+        send_line(c,
+                  "FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK %s :An account is named after "
+                  "the nick that registers it",
+                  name);
+    } else if (account_exists(c->w->srv, name)) {
+        send_line(c, "FAIL REGISTER ACCOUNT_EXISTS %s :Account already exists", name);
+    } else if (strlen(password) < PASSWORD_MIN || strlen(password) > PASSWORD_MAX) {
+        send_line(c, "FAIL REGISTER WEAK_PASSWORD %s :Passwords are %d to %d characters", name,
+                  PASSWORD_MIN, PASSWORD_MAX);
+    } else if (c->sasl_pending) {
+        send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :One request at a time", name);
+    } else if (account_request(c->w->srv, ACCOUNT_REGISTER, c->w->index, c->id, name, password) <
+               0) {
+        send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :Try again later", name);
+    } else {
+        c->sasl_pending = 1;
+    }
+    sodium_memzero(m->params[2], strlen(m->params[2]));
+}
+
+/* Logged in: the user, and with account-notify everyone sharing a channel, are told. */
+static void logged_in(struct client *c, const char *name)
+{
+    snprintf(c->account, sizeof c->account, "%s", name);
+    const char *src = c->registered ? c->source : "*";
+    send_numeric(c, RPL_LOGGEDIN, "%s %s :You are now logged in as %s", src, name, name);
+    if (!c->registered)
+        return;
+    nick_set_account(c->w->srv, c->nick, c->id, name);
+    struct event *ev = event_new(NULL, ":%s ACCOUNT %s", c->source, name);
+    if (ev) {
+        ev->need_cap = CAP_ACCOUNT_NOTIFY;
+        chan_peers(c, ev, 0);
+    }
+    event_unref(ev);
+}
+
+void cmd_account_result(struct client *c, int op, const char *name, int result)
+{
+    c->sasl_pending = 0;
+    if (op == ACCOUNT_VERIFY) {
+        if (result == ACCOUNT_OK) {
+            c->sasl_failures = 0;
+            logged_in(c, name);
+            send_numeric(c, RPL_SASLSUCCESS, ":SASL authentication successful");
+        } else {
+            sasl_fail(c);
+        }
+    } else if (result == ACCOUNT_OK) {
+        send_line(c, "REGISTER SUCCESS %s :Account created", name);
+        logged_in(c, name);
+    } else if (result == ACCOUNT_EXISTS) {
+        send_line(c, "FAIL REGISTER ACCOUNT_EXISTS %s :Account already exists", name);
+    } else {
+        send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :Try again later", name);
+    }
+    reg_try(c); /* registration may have been waiting for the answer */
+}

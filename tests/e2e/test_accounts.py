@@ -1,0 +1,294 @@
+"""Accounts: REGISTER (IRCv3 draft/account-registration), SASL PLAIN, nick ownership,
+account-tag / account-notify / extended-join / WHOIS 330, failed-login throttling,
+--require-sasl, private history shown only to its two accounts, and accounts that outlive a
+restart. An account is named after the nick that registers it."""
+import base64
+
+from conftest import TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until
+from test_history import HISTORY_CAPS, history
+from test_ircv3 import cap_client, tags_of
+
+PASSWORD = "correct horse"
+
+
+def plain(nick, password, authzid=""):
+    return base64.b64encode(("%s\0%s\0%s" % (authzid, nick, password)).encode()).decode()
+
+
+def sasl_client(port, nick, password, caps="", expect_ok=True, join_lobby=True):
+    """Registers nick, logging in with SASL PLAIN before CAP END."""
+    c = Client(port, None)
+    c.nick = nick
+    c.send("CAP LS 302")
+    c.expect(is_command("CAP"))
+    c.send("CAP REQ :" + ("sasl " + caps).strip())
+    assert Msg(c.expect(is_command("CAP"))).params[1] == "ACK"
+    c.send("NICK " + nick)
+    c.send("USER %s 0 * :%s" % (nick, nick))
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE " + plain(nick, password))
+    done = Msg(c.expect(lambda l: Msg(l).command in ("903", "904")))
+    assert (done.command == "903") == expect_ok, done.line
+    if expect_ok:
+        c.send("CAP END")
+        c.expect(is_numeric("001"))
+        if join_lobby:
+            c.expect(is_numeric("366"))
+    return c
+
+
+def register(server, nick, password=PASSWORD, caps=None):
+    c = cap_client(server.port, nick, caps) if caps else Client(server.port, nick)
+    if not caps:
+        c.expect(is_numeric("366"))
+    c.send("REGISTER * * :" + password)
+    line = c.expect(lambda l: Msg(l).command in ("REGISTER", "FAIL"))
+    assert line == "REGISTER SUCCESS %s :Account created" % nick, line
+    m = Msg(c.expect(is_numeric("900")))
+    assert m.params[1:] == ["%s!~%s@127.0.0.1" % (nick, nick), nick,
+                            "You are now logged in as " + nick]
+    return c
+
+
+def register_and_leave(server, nick):
+    """Registers account nick, then quits and waits until the nick is free again."""
+    c = register(server, nick)
+    c.send("QUIT")
+    c.wait_closed()
+
+
+def test_cap_ls_offers_sasl_plain_and_registration(server):
+    c = Client(server.port, None)
+    c.send("CAP LS 302")
+    caps = Msg(c.expect(is_command("CAP"))).text.split()
+    assert "sasl=PLAIN" in caps and "draft/account-registration" in caps
+    old = Client(server.port, None)
+    old.send("CAP LS")  # before CAP 302, no values
+    assert "sasl" in Msg(old.expect(is_command("CAP"))).text.split()
+
+
+def test_register_then_log_in_with_sasl(server):
+    alice = register(server, "alice")
+    alice.send("WHOIS alice")
+    assert Msg(alice.expect(is_numeric("330"))).params[1:] == ["alice", "alice",
+                                                              "is logged in as"]
+    alice.send("QUIT")
+    alice.wait_closed()
+    again = sasl_client(server.port, "alice", PASSWORD)
+    again.send("WHOIS alice")
+    assert Msg(again.expect(is_numeric("330"))).params[2] == "alice"
+
+
+def test_sasl_success_numerics(server):
+    register_and_leave(server, "alice")
+    c = Client(server.port, None)
+    c.send("CAP REQ :sasl")
+    c.expect(is_command("CAP"))
+    c.send("NICK alice")
+    c.send("USER alice 0 * :a")
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE " + plain("alice", PASSWORD))
+    lines = take_until(c, is_numeric("903"))
+    m900 = Msg([l for l in lines if is_numeric("900")(l)][0])
+    assert m900.params == ["alice", "alice!~alice@127.0.0.1", "alice",
+                           "You are now logged in as alice"] or m900.params[2] == "alice"
+    assert Msg(lines[-1]).text == "SASL authentication successful"
+    assert not [l for l in lines if is_numeric("001")(l)]  # registration waits for CAP END
+    c.send("CAP END")
+    c.expect(is_numeric("001"))
+
+
+def test_wrong_password_fails_and_three_failures_close(server):
+    register_and_leave(server, "alice")
+    c = Client(server.port, None)
+    c.send("CAP REQ :sasl")
+    c.expect(is_command("CAP"))
+    c.send("NICK guesser")
+    c.send("USER g 0 * :g")
+    for i in range(3):
+        c.send("AUTHENTICATE PLAIN")
+        c.expect(lambda l: l == "AUTHENTICATE +")
+        c.send("AUTHENTICATE " + plain("alice", "guess %d" % i))
+        assert Msg(c.expect(is_numeric("904"))).text == "SASL authentication failed"
+    lines = c.wait_closed()
+    assert "Too many failed login attempts" in lines[-1]
+    # No such account fails the same way.
+    d = Client(server.port, None)
+    d.send("CAP REQ :sasl")
+    d.expect(is_command("CAP"))
+    d.send("AUTHENTICATE PLAIN")
+    d.expect(lambda l: l == "AUTHENTICATE +")
+    d.send("AUTHENTICATE " + plain("nobody", "whatever1"))
+    d.expect(is_numeric("904"))
+
+
+def test_sasl_protocol_errors(server):
+    register_and_leave(server, "alice")
+    c = Client(server.port, None)
+    c.send("NICK x")
+    c.send("AUTHENTICATE PLAIN")  # without the capability
+    c.expect(is_numeric("904"))
+    c.send("CAP REQ :sasl")
+    c.expect(is_command("CAP"))
+    c.send("AUTHENTICATE SCRAM-SHA-256")
+    assert Msg(c.expect(is_numeric("908"))).params[1:] == ["PLAIN",
+                                                          "are available SASL mechanisms"]
+    c.expect(is_numeric("904"))
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE *")
+    assert Msg(c.expect(is_numeric("906"))).text == "SASL authentication aborted"
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE " + "A" * 401)
+    assert Msg(c.expect(is_numeric("905"))).text == "SASL message too long"
+    # Someone else's authorization identity is refused.
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE " + plain("alice", PASSWORD, authzid="root"))
+    c.expect(is_numeric("904"))
+    # A message split into 400-byte chunks is put together.
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    payload = base64.b64encode(b"\0alice\0" + PASSWORD.encode() + b"x" * 280).decode()
+    assert len(payload) == 400
+    c.send("AUTHENTICATE " + payload)
+    c.send("AUTHENTICATE +")
+    c.expect(is_numeric("904"))  # wrong password, but parsed and checked
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE " + plain("alice", PASSWORD))
+    c.expect(is_numeric("903"))
+    c.send("AUTHENTICATE PLAIN")
+    assert Msg(c.expect(is_numeric("907"))).text == "You have already authenticated using SASL"
+
+
+def test_register_errors(server):
+    pre = Client(server.port, None)
+    pre.send("NICK early")
+    pre.send("REGISTER * * :" + PASSWORD)
+    assert pre.expect("FAIL REGISTER").startswith(
+        "FAIL REGISTER COMPLETE_CONNECTION_REQUIRED early ")
+    alice = register(server, "alice")
+    alice.send("REGISTER * * :" + PASSWORD)
+    assert alice.expect("FAIL REGISTER").startswith("FAIL REGISTER ALREADY_AUTHENTICATED alice ")
+    bob = Client(server.port, "bob")
+    bob.send("REGISTER somebody * :" + PASSWORD)
+    assert bob.expect("FAIL REGISTER").startswith(
+        "FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK somebody ")
+    bob.send("REGISTER bob * :short")
+    assert bob.expect("FAIL REGISTER").startswith("FAIL REGISTER WEAK_PASSWORD bob ")
+    bob.send("REGISTER bob")
+    assert bob.expect("FAIL REGISTER").startswith("FAIL REGISTER NEED_MORE_PARAMS ")
+    alice.send("QUIT")
+    alice.wait_closed()
+    # alice's nick is free again, but not hers to take without logging in.
+    bob.send("NICK alice")
+    line = bob.expect(is_numeric("433"))
+    assert "registered" in Msg(line).text
+
+
+def test_registered_nick_is_refused_at_login_without_sasl(server):
+    register_and_leave(server, "alice")
+    c = Client(server.port, None)
+    c.send("NICK alice")
+    c.send("USER a 0 * :a")
+    m = Msg(c.expect(is_numeric("433")))
+    assert m.params[1] == "alice" and "log in with SASL" in m.text
+    c.send("NICK alice_")
+    c.expect(is_numeric("001"))
+    # And the owner can log in while the impostor is around.
+    owner = sasl_client(server.port, "alice", PASSWORD)
+    owner.send("PRIVMSG alice_ :hello")
+    assert Msg(c.expect(is_command("PRIVMSG", "alice"))).text == "hello"
+
+
+def test_account_tag_extended_join_and_account_notify(server):
+    watcher = cap_client(server.port, "watcher", "account-tag extended-join account-notify")
+    plainw = Client(server.port, "plainw")
+    plainw.expect(is_numeric("366"))
+    register_and_leave(server, "alice")
+    watcher.expect(is_command("QUIT", "alice"))
+    alice = sasl_client(server.port, "alice", PASSWORD)
+    join = Msg(watcher.expect(lambda l: is_command("JOIN", "alice")(l) and "#lobby" in l))
+    assert join.params == ["#lobby", "alice", "alice"]
+    alice.send("PRIVMSG #lobby :tagged")
+    line = watcher.expect(is_command("PRIVMSG", "alice"))
+    assert tags_of(line).get("account") == "alice"
+    assert plainw.expect(is_command("PRIVMSG", "alice")) == \
+        ":alice!~alice@127.0.0.1 PRIVMSG #lobby :tagged"
+    # Logging in after connecting (REGISTER) is announced with ACCOUNT.
+    register(server, "carol")
+    m = Msg(watcher.expect(is_command("ACCOUNT", "carol")))
+    assert m.params == ["carol"]
+    assert not [l for l in barrier(plainw) if " ACCOUNT " in l]
+
+
+def test_private_history_only_for_its_two_accounts(server_factory):
+    srv = server_factory()
+    for nick in ("alice", "bob", "mallory"):
+        register_and_leave(srv, nick)
+    alice = sasl_client(srv.port, "alice", PASSWORD)
+    bob = sasl_client(srv.port, "bob", PASSWORD, caps=HISTORY_CAPS)
+    alice.send("PRIVMSG bob :just between us")
+    bob.expect("just between us")
+    bob.send("PRIVMSG alice :indeed")
+    alice.expect("indeed")
+    got = history(bob, "LATEST alice * 10")
+    assert [(m.nick, m.text) for m in got] == [("alice", "just between us"), ("bob", "indeed")]
+    mallory = sasl_client(srv.port, "mallory", PASSWORD, caps=HISTORY_CAPS)
+    assert history(mallory, "LATEST alice * 10") == []
+    assert history(mallory, "LATEST bob * 10") == []
+    anon = cap_client(srv.port, "anon", HISTORY_CAPS)
+    assert history(anon, "LATEST alice * 10") == []
+    # bob's conversation with alice survives bob's nick being taken by someone else later.
+    bob.send("QUIT")
+    bob.wait_closed()
+    impostor = cap_client(srv.port, "bob2", HISTORY_CAPS)
+    assert history(impostor, "LATEST alice * 10") == []
+
+
+def test_require_sasl(server_factory):
+    srv = server_factory("--require-sasl", "on")
+    c = Client(srv.port, None)
+    c.send("NICK anon")
+    c.send("USER anon 0 * :anon")
+    lines = c.wait_closed()
+    assert "SASL authentication required" in lines[-1]
+    assert any(is_numeric("904")(l) for l in lines)
+    assert not any(is_numeric("001")(l) for l in lines)
+
+
+def test_accounts_survive_a_restart(server_factory):
+    srv = server_factory()
+    register_and_leave(srv, "alice")
+    assert srv.stop() == 0
+    srv2 = server_factory()
+    sasl_client(srv2.port, "alice", PASSWORD)
+    bad = sasl_client(srv2.port, "alice", "not it at all", expect_ok=False)
+    bad.close()
+
+
+def test_logins_do_not_stall_chat(server):
+    """Password checks run on the account thread: chat flows while several are pending."""
+    register_and_leave(server, "alice")
+    talker = Client(server.port, "talker")
+    talker.expect(is_numeric("366"))
+    hearer = Client(server.port, "hearer")
+    hearer.expect(is_numeric("366"))
+    tries = []
+    for i in range(4):
+        c = Client(server.port, None)
+        c.send("CAP REQ :sasl")
+        c.send("NICK try%d" % i)
+        c.send("AUTHENTICATE PLAIN")
+        tries.append(c)
+    for c in tries:
+        c.expect(lambda l: l == "AUTHENTICATE +")
+        c.send("AUTHENTICATE " + plain("alice", "wrong one"))
+    talker.send("PRIVMSG #lobby :still here")
+    hearer.expect("still here", timeout=TIMEOUT)
+    for c in tries:
+        c.expect(is_numeric("904"))
