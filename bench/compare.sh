@@ -99,7 +99,8 @@ start_server() {
         # tcpchatd stores every message (its default, history on) in a store of its own for
         # the run; tcpchatd_nohist is the same server with --history off, to show the cost.
         local hist=(--data-dir "$TMP/data-$port")
-        [ "$name" = tcpchatd ] || hist=(--history off)
+        [ "$name" = tcpchatd ] || hist=(--data-dir "$TMP/data-$port" --history off)
+        [ "$(id -u)" -ne 0 ] || hist+=(--allow-root)
         "${RUN_PREFIX[@]}" "$TCPCHATD" --bind 127.0.0.1 --port "$port" --workers "$WORKERS" \
             "${hist[@]}" --default-channel '' --max-clients 1000000 \
             --flood-rate 1000000 --flood-burst 1000000 \

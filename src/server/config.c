@@ -49,6 +49,8 @@ static const char usage_text[] =
     "      --history-days N    keep messages this many days, 0 for ever (default 30)\n"
     "      --history-max N     keep at most N messages per channel, 0 for no cap (default 10000)\n"
     "      --require-sasl on|off  only users logged in with SASL may connect (default off)\n"
+    "      --user NAME         started as root: drop to this user once the ports are open\n"
+    "      --allow-root        run as root all the same (refused without --user otherwise)\n"
     "      --log-level L       error, warn, info or debug (default info)\n"
     "  -h, --help              this help\n"
     "  -V, --version           version\n";
@@ -82,6 +84,8 @@ enum {
     OPT_HISTORY_DAYS,
     OPT_HISTORY_MAX,
     OPT_REQUIRE_SASL,
+    OPT_USER,
+    OPT_ALLOW_ROOT,
 };
 
 static const struct option long_options[] = {
@@ -117,6 +121,8 @@ static const struct option long_options[] = {
     {"history-days", required_argument, NULL, OPT_HISTORY_DAYS},
     {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
     {"require-sasl", required_argument, NULL, OPT_REQUIRE_SASL},
+    {"user", required_argument, NULL, OPT_USER},
+    {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -314,6 +320,10 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a number of messages from 0 to 1000000000";
         cfg->history_max = v;
         return NULL;
+    case OPT_USER:
+        if (!arg[0])
+            return "wants a user name";
+        return set_str(&cfg->user, arg) ? oom : NULL;
     case OPT_REQUIRE_SASL:
         if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
             return "wants on or off";
@@ -444,6 +454,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+p:b:w:c:hV", long_options, NULL)) != -1) {
         if (c == 'c' || c == OPT_MKPASSWD)
             continue;
+        if (c == OPT_ALLOW_ROOT) {
+            cfg->allow_root = 1;
+            continue;
+        }
         if (c == '?' || c == ':') {
             const char *what = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
             snprintf(cfg->error, sizeof cfg->error,
@@ -542,6 +556,7 @@ void config_free(struct config *cfg)
     free(cfg->password);
     free(cfg->ip_exempt);
     free(cfg->data_dir);
+    free(cfg->user);
     for (int i = 0; i < cfg->motd_lines; i++)
         free(cfg->motd[i]);
     free(cfg->motd);

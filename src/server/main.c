@@ -27,6 +27,7 @@
 #include "account.h"
 #include "history.h"
 #include "iplimit.h"
+#include "privs.h"
 #include "nick.h"
 #include "rehash.h"
 #include "server.h"
@@ -277,6 +278,10 @@ int main(int argc, char **argv)
         return mkpasswd();
     }
     log_set_level(srv.cfg.log_level);
+    if (privs_check(&srv.cfg) < 0) {
+        config_free(&srv.cfg);
+        return 1;
+    }
     iplimit_set_exempt(srv.cfg.ip_exempt ? srv.cfg.ip_exempt : "");
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit reached by the history store is a write error to report, not a
@@ -316,7 +321,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tcpchatd: cannot start: %s\n", strerror(errno));
         return 1;
     }
-    if (history_open(&srv) < 0 || account_open(&srv) < 0)
+    if (history_open(&srv) < 0 || account_open(&srv) < 0 || privs_drop(&srv.cfg) < 0)
         return 1;
     watch(a.epfd, sigfd, EV_SIGNAL);
     watch(a.epfd, rehash_fd(&srv), EV_REHASH);

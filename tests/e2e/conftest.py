@@ -15,6 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, os.environ.get("TCPCHAT_BUILD", "build"))
 SERVER_BIN = os.path.join(BUILD, "tcpchatd")
 CLIENT_BIN = os.path.join(BUILD, "tcpchat")
+# tcpchatd refuses to run as root without --user or --allow-root; CI runs the tests as root.
+ROOT_ARGS = ["--allow-root"] if os.geteuid() == 0 else []
 
 # Generous: sanitizer builds are several times slower than the plain one. Timeouts only bound
 # how long a failing test waits; no test asserts on speed.
@@ -34,7 +36,7 @@ class Server:
         self.port = free_port()
         self.name = "test.server"
         cmd = [SERVER_BIN, "--bind", "127.0.0.1", "--port", str(self.port),
-               "--server-name", self.name, "--log-level", "debug"] + list(args)
+               "--server-name", self.name, "--log-level", "debug"] + ROOT_ARGS + list(args)
         self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                      "tcpchatd-%d.log" % self.port)
         self.log = open(self.log_path, "wb")

@@ -5,7 +5,7 @@ import socket
 import subprocess
 import time
 
-from conftest import SERVER_BIN, TIMEOUT, Client, Msg, is_command, is_numeric
+from conftest import ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, Msg, is_command, is_numeric
 
 
 def refused_with(port):
@@ -71,7 +71,7 @@ def test_loopback_is_exempt_by_default(server_factory):
 
 
 def test_bad_exempt_list_is_an_error():
-    p = subprocess.run([SERVER_BIN, "--ip-exempt", "not-an-address"], capture_output=True,
+    p = subprocess.run([SERVER_BIN] + ROOT_ARGS + ["--ip-exempt", "not-an-address"], capture_output=True,
                        timeout=TIMEOUT, text=True)
     assert p.returncode == 1 and "ip-exempt" in p.stderr, p.stderr
 

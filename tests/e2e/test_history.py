@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import (SERVER_BIN, TIMEOUT, Client, Msg, Server, barrier, free_port,
+from conftest import (ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, Msg, Server, barrier, free_port,
                       is_command, is_numeric, take_until)
 from test_ircv3 import cap_client, tags_of
 
@@ -416,7 +416,7 @@ def test_history_off(server_factory):
 
 
 def start_fails(*args):
-    p = subprocess.run([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(free_port())] +
+    p = subprocess.run([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(free_port())] + ROOT_ARGS +
                        list(args), stdin=subprocess.DEVNULL, capture_output=True,
                        timeout=TIMEOUT)
     return p.returncode, p.stderr.decode()

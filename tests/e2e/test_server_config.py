@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import (ROOT, SERVER_BIN, TIMEOUT, Client, Msg, barrier, free_port, is_command,
+from conftest import (ROOT_ARGS, ROOT, SERVER_BIN, TIMEOUT, Client, Msg, barrier, free_port, is_command,
                       is_numeric)
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
@@ -18,7 +18,7 @@ EXAMPLE = os.path.join(ROOT, "tcpchatd.conf.example")
 
 def run(*args, stdin=b""):
     """Runs tcpchatd with args to completion; returns (exit status, stdout, stderr)."""
-    p = subprocess.run([SERVER_BIN] + list(args), input=stdin, capture_output=True,
+    p = subprocess.run([SERVER_BIN] + ROOT_ARGS + list(args), input=stdin, capture_output=True,
                        timeout=TIMEOUT)
     out = p.stdout.decode("utf-8", "replace")
     err = p.stderr.decode("utf-8", "replace")
@@ -33,7 +33,7 @@ class Daemon:
 
     def __init__(self, args, port):
         self.port = port
-        self.proc = subprocess.Popen([SERVER_BIN] + list(args), stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([SERVER_BIN] + ROOT_ARGS + list(args), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.time() + TIMEOUT
         while True:

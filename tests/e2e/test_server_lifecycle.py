@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import (SERVER_BIN, TIMEOUT, Client, Msg, barrier, free_port, is_command,
+from conftest import (ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, Msg, barrier, free_port, is_command,
                       is_numeric)
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
@@ -16,7 +16,7 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "WARNING: Thread
 
 def run(*args):
     """Runs tcpchatd with args to completion; returns (exit status, stdout, stderr)."""
-    p = subprocess.run([SERVER_BIN] + list(args), stdin=subprocess.DEVNULL,
+    p = subprocess.run([SERVER_BIN] + ROOT_ARGS + list(args), stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=TIMEOUT)
     out = p.stdout.decode("utf-8", "replace")
     err = p.stderr.decode("utf-8", "replace")
@@ -141,7 +141,7 @@ class ManualServer:
         self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                      "tcpchatd-manual-%d.log" % self.port)
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([SERVER_BIN, "--port", str(self.port), "--server-name",
+        self.proc = subprocess.Popen([SERVER_BIN] + ROOT_ARGS + ["--port", str(self.port), "--server-name",
                                       "test.server"] + list(args),
                                      stdin=subprocess.PIPE, stdout=self.log, stderr=self.log)
         deadline = time.time() + TIMEOUT

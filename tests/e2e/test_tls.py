@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import (SERVER_BIN, TIMEOUT, Client, barrier, free_port, is_command, is_numeric,
+from conftest import (ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, barrier, free_port, is_command, is_numeric,
                       msg)
 
 
@@ -326,7 +326,7 @@ def test_config_file_tls_and_failed_reload(server_factory, certs, tls_clients, t
 
 
 def run_server(*args):
-    return subprocess.run([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(free_port())]
+    return subprocess.run([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(free_port())] + ROOT_ARGS
                           + list(args), capture_output=True, text=True, timeout=TIMEOUT,
                           stdin=subprocess.DEVNULL)
 
