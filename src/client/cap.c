@@ -9,9 +9,14 @@ static const struct {
     unsigned bit;
     const char *name;
 } cap_table[] = {
-    {CAP_SERVER_TIME, "server-time"},   {CAP_ECHO_MESSAGE, "echo-message"},
-    {CAP_MESSAGE_TAGS, "message-tags"}, {CAP_MULTI_PREFIX, "multi-prefix"},
-    {CAP_AWAY_NOTIFY, "away-notify"},   {CAP_INVITE_NOTIFY, "invite-notify"},
+    {CAP_SERVER_TIME, "server-time"},
+    {CAP_ECHO_MESSAGE, "echo-message"},
+    {CAP_MESSAGE_TAGS, "message-tags"},
+    {CAP_MULTI_PREFIX, "multi-prefix"},
+    {CAP_AWAY_NOTIFY, "away-notify"},
+    {CAP_INVITE_NOTIFY, "invite-notify"},
+    {CAP_BATCH, "batch"},
+    {CAP_SASL, "sasl"},
 };
 
 #define CAP_COUNT (sizeof cap_table / sizeof cap_table[0])
@@ -62,4 +67,28 @@ int cap_names(unsigned mask, char *out, size_t cap)
         o += (size_t)n;
     }
     return (int)o;
+}
+
+int cap_value(const char *list, const char *name, char *out, size_t cap)
+{
+    size_t want = strlen(name);
+    const char *p = list ? list : "";
+    while (*p) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        size_t len = strcspn(p, "= ");
+        if (len == want && memcmp(p, name, len) == 0) {
+            const char *value = len < n ? p + len + 1 : p + len;
+            size_t vlen = n - (size_t)(value - p);
+            if (vlen >= cap)
+                return -1;
+            memcpy(out, value, vlen);
+            out[vlen] = '\0';
+            return 1;
+        }
+        p += n;
+    }
+    return 0;
 }

@@ -14,6 +14,9 @@ enum cap_bit {
     CAP_MULTI_PREFIX = 1u << 3,  /* NAMES shows every prefix ("@+nick"), not just the highest */
     CAP_AWAY_NOTIFY = 1u << 4,   /* AWAY from channel peers as they go away and come back */
     CAP_INVITE_NOTIFY = 1u << 5, /* INVITEs to our channels, not only those to us */
+    CAP_BATCH = 1u << 6,         /* BATCH framing: replayed history comes as a chathistory batch */
+    CAP_SASL = 1u << 7,          /* AUTHENTICATE: logging in to an account (asked for with a
+                                  * password only) */
 };
 
 /* Reads a capability list ("a b=value -c"): the capabilities we know named without '-' go
@@ -24,5 +27,9 @@ void cap_parse(const char *list, unsigned *added, unsigned *removed);
 /* Writes the names of the capabilities in mask, space-separated, into out. Returns the
  * length, or -1 when out is too small. */
 int cap_names(unsigned mask, char *out, size_t cap);
+
+/* Finds capability name in a list and copies its value (after '=', "" when it has none) into
+ * out. Returns 1 when the list names it, 0 when not, -1 when the value does not fit. */
+int cap_value(const char *list, const char *name, char *out, size_t cap);
 
 #endif

@@ -1,6 +1,7 @@
-/* tcpchat: the terminal IRC client. `tcpchat [--tls ...] HOST PORT NICK` connects, registers
- * and chats. This file owns the process: arguments, the connection, signals, and one poll()
- * loop over the socket and stdin that feeds the session and writes out what it queues. */
+/* tcpchat: the terminal IRC client. `tcpchat [--tls ...] [--password] HOST PORT NICK`
+ * connects, registers (logging in with SASL when given a password) and chats. This file owns the
+ * process: arguments, the connection, signals, and one poll() loop over the socket and stdin that
+ * feeds the session and writes out what it queues. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include "common/ircname.h"
 #include "common/linebuf.h"
 #include "link.h"
+#include "password.h"
 #include "session.h"
 #include "ui.h"
 
@@ -233,6 +235,8 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
 static const char usage_short[] = "usage: tcpchat HOST PORT NICK\n"
                                   "       tcpchat --tls [--tls-ca FILE | --tls-insecure] HOST "
                                   "PORT NICK\n"
+                                  "       tcpchat [--password | --password-file FILE] HOST PORT "
+                                  "NICK\n"
                                   "       tcpchat --help\n";
 
 static const char usage_text[] =
@@ -244,22 +248,35 @@ static const char usage_text[] =
     "                   e.g. a server's self-signed certificate; implies --tls\n"
     "  --tls-insecure   encrypt but do not verify the certificate at all (anyone on the\n"
     "                   way can pose as the server); implies --tls\n"
+    "  --password       log in to the account NICK (SASL PLAIN): asks for the password\n"
+    "                   (without echo; from a pipe, reads the first line of stdin)\n"
+    "  --password-file FILE  the same with the first line of FILE as the password\n"
     "  -h, --help       show this help\n"
     "Exit status: 0 after /quit, 1 when the connection fails or is lost, 2 on bad usage.\n";
 
-enum { OPT_TLS = 256, OPT_TLS_CA, OPT_TLS_INSECURE };
+enum { OPT_TLS = 256, OPT_TLS_CA, OPT_TLS_INSECURE, OPT_PASSWORD, OPT_PASSWORD_FILE };
+
+/* What the options ask for besides TLS. */
+struct login {
+    int prompt;       /* --password */
+    const char *file; /* --password-file */
+    char password[SESSION_PASSWORD_MAX];
+};
 
 static const struct option long_opts[] = {
     {"tls", no_argument, NULL, OPT_TLS},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-insecure", no_argument, NULL, OPT_TLS_INSECURE},
+    {"password", no_argument, NULL, OPT_PASSWORD},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* Fills tls from the options; *first is the index of HOST. Returns -1 to exit with *status
- * (help printed, or bad usage reported), else 0. */
-static int parse_args(int argc, char **argv, struct link_tls *tls, int *first, int *status)
+/* Fills tls and login from the options; *first is the index of HOST. Returns -1 to exit with
+ * *status (help printed, or bad usage reported), else 0. */
+static int parse_args(int argc, char **argv, struct link_tls *tls, struct login *login, int *first,
+                      int *status)
 {
     int c;
     opterr = 0;
@@ -275,6 +292,12 @@ static int parse_args(int argc, char **argv, struct link_tls *tls, int *first, i
         case OPT_TLS_INSECURE:
             tls->enabled = 1;
             tls->insecure = 1;
+            break;
+        case OPT_PASSWORD:
+            login->prompt = 1;
+            break;
+        case OPT_PASSWORD_FILE:
+            login->file = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -292,6 +315,11 @@ static int parse_args(int argc, char **argv, struct link_tls *tls, int *first, i
         *status = EXIT_USAGE;
         return -1;
     }
+    if (login->prompt && login->file) {
+        fprintf(stderr, "tcpchat: --password and --password-file contradict each other\n");
+        *status = EXIT_USAGE;
+        return -1;
+    }
     if (argc - optind != 3) {
         fputs(usage_short, stderr);
         *status = EXIT_USAGE;
@@ -305,13 +333,26 @@ int main(int argc, char **argv)
 {
     char err[LINK_ERR_MAX];
     struct link_tls tls = {0};
+    static struct login login; /* holds the password until the session has its copy */
     int first = 0, status = EXIT_FAILURE;
-    if (parse_args(argc, argv, &tls, &first, &status) < 0)
+    if (parse_args(argc, argv, &tls, &login, &first, &status) < 0)
         return status;
     const char *host = argv[first], *port = argv[first + 1], *nick = argv[first + 2];
     if (!ircname_nick_valid(nick)) {
         fprintf(stderr, "tcpchat: invalid nickname '%s'\n", nick);
         return EXIT_USAGE;
+    }
+    /* The password first: nothing is sent before we know we can log in. */
+    if (login.prompt || login.file) {
+        char prompt[LINK_ERR_MAX];
+        snprintf(prompt, sizeof prompt, "Password for %s on %s: ", nick, host);
+        if ((login.file ? password_from_file(login.file, login.password, sizeof login.password, err,
+                                             sizeof err)
+                        : password_prompt(prompt, login.password, sizeof login.password, err,
+                                          sizeof err)) < 0) {
+            fprintf(stderr, "tcpchat: %s\n", err);
+            return EXIT_FAILURE;
+        }
     }
     /* A write to a connection the server closed must be an error, not a signal, in the TLS
      * handshake too. Until the UI is up, the other default actions are right: Ctrl-C ends a
@@ -319,6 +360,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct link *l = link_open(host, port, &tls, err, sizeof err);
     if (!l) {
+        explicit_bzero(login.password, sizeof login.password);
         fprintf(stderr, "tcpchat: %s\n", err);
         return EXIT_FAILURE;
     }
@@ -327,8 +369,12 @@ int main(int argc, char **argv)
                         "verified; this connection may be intercepted\n");
     sigset_t wait_mask;
     struct session *s = session_new(nick);
+    int bad_password = s && login.password[0] && session_set_password(s, login.password) < 0;
+    explicit_bzero(login.password, sizeof login.password); /* the session has its own copy */
     if (!s)
         snprintf(err, sizeof err, "out of memory");
+    else if (bad_password)
+        snprintf(err, sizeof err, "the password is too long");
     else if (install_signals(&wait_mask) < 0)
         snprintf(err, sizeof err, "%s", strerror(errno));
     else if (ui_init("> ", err, sizeof err) == 0)

@@ -1,15 +1,17 @@
-/* session: registration (IRCv3 capability negotiation, NICK/USER, and asking for another
- * nickname on 433/432), the channels we are in and which one is current, PING/PONG, and how
- * the connection ends. The current channel follows the server: it is the last channel the
- * server JOINed us to. */
+/* session: registration (IRCv3 capability negotiation, SASL PLAIN login, NICK/USER, and
+ * asking for another nickname on 433/432), the channels we are in and which one is current,
+ * PING/PONG, replayed history (chathistory batches), and how the connection ends. The current
+ * channel follows the server: it is the last channel the server JOINed us to. */
 #include "session.h"
 
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "batch.h"
 #include "cap.h"
 #include "cmd.h"
 #include "common/ircmsg.h"
@@ -29,15 +31,33 @@
 /* Token of the PING sent after the MOTD: its PONG says registration replies are over. */
 #define SESSION_SYNC_TOKEN "tcpchat-ready"
 
-/* Capabilities we ask for when the server offers them (see cap.h for what each is for). */
+/* Capabilities we ask for when the server offers them (see cap.h for what each is for); sasl
+ * too when we have a password. */
 #define SESSION_CAPS_WANTED                                                                        \
     (CAP_SERVER_TIME | CAP_ECHO_MESSAGE | CAP_MESSAGE_TAGS | CAP_MULTI_PREFIX | CAP_AWAY_NOTIFY |  \
-     CAP_INVITE_NOTIFY)
+     CAP_INVITE_NOTIFY | CAP_BATCH)
 /* Room for "server-time echo-message ..." (every capability we know, space-separated). */
 #define SESSION_CAPS_TEXT_MAX 128
 /* CAP LS 302: the server may send its list in several lines, and values after '='. */
 #define SESSION_CAP_VERSION "302"
+/* The IRCv3 tag that puts a line in a batch. */
+#define SESSION_BATCH_TAG "batch"
 
+/* SASL (ircv3.net/specs/extensions/sasl-3.1): the mechanism, the "sasl=PLAIN,EXTERNAL" value
+ * of CAP LS (mechanisms, comma-separated), and AUTHENTICATE's framing: the base64 payload
+ * goes in lines of at most 400 bytes, and one of exactly 400 is followed by "+" (empty). */
+#define SASL_MECHANISM     "PLAIN"
+#define SASL_MECHS_MAX     128
+#define SASL_CHUNK         400
+#define SASL_EMPTY         "+"
+#define SASL_PLAIN_RAW_MAX (1 + SESSION_NICK_MAX + 1 + SESSION_PASSWORD_MAX)
+/* base64 (RFC 4648 4) turns each 3 bytes, the last ones padded, into 4 characters. */
+#define BASE64_IN_PER_BLOCK  3
+#define BASE64_OUT_PER_BLOCK 4
+#define SASL_BASE64_MAX                                                                            \
+    (BASE64_OUT_PER_BLOCK *                                                                        \
+         ((SASL_PLAIN_RAW_MAX + BASE64_IN_PER_BLOCK - 1) / BASE64_IN_PER_BLOCK) +                  \
+     1)
 /* Numerics (RFC 2812 5.1, 5.2). */
 #define RPL_WELCOME          "001"
 #define RPL_NAMREPLY         "353"
@@ -48,8 +68,15 @@
 #define ERR_NOTREGISTERED    "451"
 #define ERR_ERRONEUSNICKNAME "432"
 #define ERR_NICKNAMEINUSE    "433"
-#define NUMERIC_ERROR_FIRST  '4' /* 4xx and 5xx are errors */
-#define NUMERIC_ERROR_LAST   '5'
+/* SASL numerics (ircv3.net/specs/extensions/sasl-3.1, "Numerics"). */
+#define ERR_NICKLOCKED      "902"
+#define RPL_SASLSUCCESS     "903"
+#define ERR_SASLFAIL        "904"
+#define ERR_SASLTOOLONG     "905"
+#define ERR_SASLABORTED     "906"
+#define RPL_SASLMECHS       "908"
+#define NUMERIC_ERROR_FIRST '4' /* 4xx and 5xx are errors */
+#define NUMERIC_ERROR_LAST  '5'
 
 /* Capability negotiation: CAP LS sent (waiting for the whole list), CAP REQ sent (waiting
  * for ACK or NAK), or over (CAP END sent, or the server does not do CAP: 421, or 001). */
@@ -59,13 +86,30 @@ enum session_capneg {
     CAPNEG_DONE,
 };
 
+/* SASL login: none asked (no password); wanted (waiting for the sasl capability); the
+ * mechanism sent (waiting for "AUTHENTICATE +"); the credentials sent (waiting for 903 or a
+ * failure); done (903: CAP END sent). A failure ends the session. */
+enum session_sasl {
+    SASL_NONE,
+    SASL_WANTED,
+    SASL_MECH_SENT,
+    SASL_CREDS_SENT,
+    SASL_DONE,
+};
+
 /* Owned by the main thread: the client has no other thread. */
 struct session {
     enum session_state state;
     enum session_capneg capneg;
     unsigned caps_offered; /* capabilities we want that the server offers (enum cap_bit) */
     unsigned caps;         /* those the server enabled for us */
-    struct names *names;   /* the NAMES reply being collected */
+    unsigned caps_wanted;  /* SESSION_CAPS_WANTED, and CAP_SASL while a login is due */
+    enum session_sasl sasl;
+    char account[SESSION_NICK_MAX];      /* who we log in as: the nick we started with */
+    char password[SESSION_PASSWORD_MAX]; /* wiped once sent */
+    char sasl_mechs[SASL_MECHS_MAX];     /* what CAP LS said of sasl ("" for nothing) */
+    struct batch_set batches;            /* IRCv3 batches the server has open */
+    struct names *names;                 /* the NAMES reply being collected */
     char nick[SESSION_NICK_MAX];
     int registered; /* 001 received */
     int synced;     /* PONG to our post-MOTD PING received */
@@ -97,7 +141,20 @@ struct session *session_new(const char *nick)
         return NULL;
     }
     snprintf(s->nick, sizeof s->nick, "%s", nick);
+    snprintf(s->account, sizeof s->account, "%s", nick);
+    s->caps_wanted = SESSION_CAPS_WANTED;
     return s;
+}
+
+int session_set_password(struct session *s, const char *password)
+{
+    size_t n = strlen(password);
+    if (n == 0 || n >= sizeof s->password)
+        return -1;
+    memcpy(s->password, password, n + 1);
+    s->sasl = SASL_WANTED;
+    s->caps_wanted |= CAP_SASL;
+    return 0;
 }
 
 void session_free(struct session *s)
@@ -105,6 +162,7 @@ void session_free(struct session *s)
     if (!s)
         return;
     names_free(s->names);
+    explicit_bzero(s->password, sizeof s->password);
     free(s->out);
     free(s);
 }
@@ -346,6 +404,117 @@ static void nick_refused(struct session *s, const struct ircmsg *msg)
     update_prompt(s);
 }
 
+/* --- SASL PLAIN ------------------------------------------------------------------------ */
+
+static void cap_end(struct session *s);
+
+/* Ends the session before registration: the login cannot or did not succeed. The password is
+ * never sent any other way. */
+static void login_abort(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void login_abort(struct session *s, const char *fmt, ...)
+{
+    char why[SESSION_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    explicit_bzero(s->password, sizeof s->password);
+    send_line(s, "QUIT");
+    fail(s, "%s", why);
+}
+
+/* 1 when the mechanism list (comma-separated, as in "sasl=PLAIN,EXTERNAL") names PLAIN; an
+ * empty list says nothing (cap-notify 302 servers may leave it out) and counts as yes. */
+static int sasl_plain_offered(const char *mechs)
+{
+    if (!*mechs)
+        return 1;
+    size_t want = strlen(SASL_MECHANISM);
+    for (const char *p = mechs; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == want && strncasecmp(p, SASL_MECHANISM, n) == 0)
+            return 1;
+        p += n;
+        p += *p == ',';
+    }
+    return 0;
+}
+
+/* "AUTHENTICATE +": the server waits for the credentials. PLAIN (RFC 4616) is
+ * authzid NUL authcid NUL password; an empty authzid means "the account of authcid". */
+static void sasl_send_credentials(struct session *s)
+{
+    unsigned char raw[SASL_PLAIN_RAW_MAX];
+    unsigned char b64[SASL_BASE64_MAX];
+    size_t alen = strlen(s->account), plen = strlen(s->password);
+    size_t n = 0;
+    raw[n++] = '\0';
+    memcpy(raw + n, s->account, alen);
+    n += alen;
+    raw[n++] = '\0';
+    memcpy(raw + n, s->password, plen);
+    n += plen;
+    int len = EVP_EncodeBlock(b64, raw, (int)n);
+    explicit_bzero(raw, sizeof raw);
+    explicit_bzero(s->password, sizeof s->password);
+    if (len <= 0) {
+        login_abort(s, "login failed: cannot encode the credentials");
+        return;
+    }
+    for (int off = 0; off < len; off += SASL_CHUNK) {
+        int chunk = len - off < SASL_CHUNK ? len - off : SASL_CHUNK;
+        send_line(s, "AUTHENTICATE %.*s", chunk, (const char *)b64 + off);
+    }
+    /* A last line of exactly 400 bytes says "more follows": an empty one ends it. */
+    if (len % SASL_CHUNK == 0)
+        send_line(s, "AUTHENTICATE %s", SASL_EMPTY);
+    explicit_bzero(b64, sizeof b64);
+    s->sasl = SASL_CREDS_SENT;
+}
+
+/* AUTHENTICATE from the server. Returns 1 when it was ours to handle (never shown). */
+static int sasl_authenticate(struct session *s, const struct ircmsg *msg)
+{
+    if (!ircmsg_is(msg, "AUTHENTICATE"))
+        return 0;
+    if (s->sasl == SASL_MECH_SENT && msg->nparams > 0 && strcmp(msg->params[0], SASL_EMPTY) == 0)
+        sasl_send_credentials(s);
+    return 1;
+}
+
+/* The numerics that end a login: 903 ends negotiation (registration goes on), a failure
+ * ends the session. Returns 1 when msg was a failure (the session error says it all). */
+static int sasl_result(struct session *s, const struct ircmsg *msg)
+{
+    if (s->sasl != SASL_MECH_SENT && s->sasl != SASL_CREDS_SENT)
+        return 0;
+    if (ircmsg_is(msg, RPL_SASLSUCCESS)) {
+        s->sasl = SASL_DONE;
+        s->caps_wanted &= ~CAP_SASL;
+        cap_end(s);
+        return 0;
+    }
+    if (ircmsg_is(msg, ERR_SASLFAIL) || ircmsg_is(msg, ERR_SASLTOOLONG) ||
+        ircmsg_is(msg, ERR_SASLABORTED) || ircmsg_is(msg, RPL_SASLMECHS) ||
+        ircmsg_is(msg, ERR_NICKLOCKED)) {
+        /* "<nick> [<mechanisms>] :<text>": all but our nick says what happened. */
+        char text[SESSION_ERROR_MAX];
+        size_t o = 0;
+        text[0] = '\0';
+        for (int i = 1; i < msg->nparams && o < sizeof text; i++) {
+            int w = snprintf(text + o, sizeof text - o, "%s%s", i > 1 ? " " : "", msg->params[i]);
+            if (w < 0)
+                break;
+            o += (size_t)w;
+        }
+        login_abort(s, "login failed: %s", text[0] ? text : msg->command);
+        return 1;
+    }
+    return 0;
+}
+
 static void cap_end(struct session *s)
 {
     if (s->capneg == CAPNEG_DONE)
@@ -358,7 +527,7 @@ static void cap_end(struct session *s)
 static void cap_request(struct session *s, unsigned want)
 {
     char names[SESSION_CAPS_TEXT_MAX];
-    want &= SESSION_CAPS_WANTED & ~s->caps;
+    want &= s->caps_wanted & ~s->caps;
     if (!want || cap_names(want, names, sizeof names) < 0) {
         cap_end(s);
         return;
@@ -381,27 +550,56 @@ static void cap_reply(struct session *s, const struct ircmsg *msg)
     cap_parse(msg->params[msg->nparams - 1], &added, &removed);
     if (!strcasecmp(sub, "LS")) {
         s->caps_offered |= added;
-        if (!more && s->capneg == CAPNEG_LS)
-            cap_request(s, s->caps_offered);
+        if (cap_value(msg->params[msg->nparams - 1], "sasl", s->sasl_mechs, sizeof s->sasl_mechs) <
+            0)
+            s->sasl_mechs[0] = '\0';
+        if (more || s->capneg != CAPNEG_LS)
+            return;
+        if (s->sasl == SASL_WANTED && !(s->caps_offered & CAP_SASL)) {
+            login_abort(s, "the server does not offer SASL login; the password was not sent");
+            return;
+        }
+        if (s->sasl == SASL_WANTED && !sasl_plain_offered(s->sasl_mechs)) {
+            login_abort(s,
+                        "the server offers no SASL PLAIN login (only %s); the password was "
+                        "not sent",
+                        s->sasl_mechs);
+            return;
+        }
+        cap_request(s, s->caps_offered);
     } else if (!strcasecmp(sub, "NEW")) {
         s->caps_offered |= added;
-        if (s->capneg == CAPNEG_DONE && (added & SESSION_CAPS_WANTED & ~s->caps))
+        if (s->capneg == CAPNEG_DONE && (added & s->caps_wanted & ~s->caps))
             cap_request(s, added);
     } else if (!strcasecmp(sub, "DEL")) {
         s->caps_offered &= ~added;
         s->caps &= ~added;
     } else if (!strcasecmp(sub, "ACK")) {
         s->caps = (s->caps | added) & ~removed;
-        if (!more)
+        if (more)
+            return;
+        if (s->sasl == SASL_WANTED && (s->caps & CAP_SASL)) {
+            /* Registration waits for CAP END: log in first. */
+            send_line(s, "AUTHENTICATE %s", SASL_MECHANISM);
+            s->sasl = SASL_MECH_SENT;
+        } else if (s->sasl == SASL_WANTED) {
+            login_abort(s, "the server did not enable SASL login; the password was not sent");
+        } else {
             cap_end(s);
+        }
     } else if (!strcasecmp(sub, "NAK")) {
-        if (!more)
+        if (more)
+            return;
+        if (s->sasl == SASL_WANTED)
+            login_abort(s, "the server refused SASL login; the password was not sent");
+        else
             cap_end(s);
     }
 }
 
 /* A 421 for our CAP, or a 451 before we are registered: the server does not do capability
- * negotiation, and NICK/USER register us anyway. Nothing worth showing. */
+ * negotiation, and NICK/USER register us anyway. Nothing worth showing (but without CAP there
+ * is no SASL: a login that is due ends the session). */
 static int cap_unsupported(const struct session *s, const struct ircmsg *msg)
 {
     if (ircmsg_is(msg, ERR_UNKNOWNCOMMAND))
@@ -461,6 +659,48 @@ static void track(struct session *s, const struct ircmsg *msg)
     }
 }
 
+/* --- batches (replayed history) --------------------------------------------------------- */
+
+/* "BATCH +ref type [params...]" opens a batch, "BATCH -ref" closes it (IRCv3 batch). The
+ * framing is not shown as such; a chathistory batch that held lines ends with a footer. */
+static void batch_frame(struct session *s, const struct ircmsg *msg)
+{
+    if (msg->nparams < 1)
+        return;
+    const char *ref = msg->params[0];
+    if (ref[0] == '+' && msg->nparams >= 2) {
+        char parent[BATCH_REF_MAX];
+        int nested =
+            msg->tags && ircmsg_tag_get(msg->tags, SESSION_BATCH_TAG, parent, sizeof parent) == 1;
+        batch_open(&s->batches, ref + 1, msg->params[1], msg->nparams > 2 ? msg->params[2] : NULL,
+                   nested ? parent : NULL);
+    } else if (ref[0] == '-') {
+        struct batch b;
+        if (batch_close(&s->batches, ref + 1, &b) == 0 && b.own_history && b.lines > 0)
+            ui_printf("--- end of history%s%s (%u message%s) ---", b.target[0] ? " of " : "",
+                      b.target, b.lines, b.lines == 1 ? "" : "s");
+    }
+}
+
+/* The history batch msg belongs to (by its batch tag), or NULL for a live line. */
+static struct batch *history_batch(struct session *s, const struct ircmsg *msg)
+{
+    char ref[BATCH_REF_MAX];
+    if (!msg->tags || ircmsg_tag_get(msg->tags, SESSION_BATCH_TAG, ref, sizeof ref) != 1)
+        return NULL;
+    struct batch *b = batch_find(&s->batches, ref);
+    return b && b->history ? b : NULL;
+}
+
+/* One replayed line; the first of a chathistory batch comes after a header. */
+static void history_show(struct batch *b, time_t when, const char *text)
+{
+    if (b->own_history && b->lines == 0)
+        ui_printf("--- history of %s ---", b->target[0] ? b->target : "this conversation");
+    b->lines++;
+    ui_print_history(when, text);
+}
+
 void session_handle_line(struct session *s, char *line)
 {
     struct ircmsg msg;
@@ -482,10 +722,23 @@ void session_handle_line(struct session *s, char *line)
         nick_refused(s, &msg);
         return;
     }
+    if (sasl_authenticate(s, &msg) || sasl_result(s, &msg))
+        return;
+    if (ircmsg_is(&msg, RPL_WELCOME) && s->sasl != SASL_NONE && s->sasl != SASL_DONE) {
+        /* Registered without logging in: a server that ignored our CAP LS. */
+        login_abort(s, "the server does not offer SASL login; the password was not sent");
+        return;
+    }
+    if (ircmsg_is(&msg, "BATCH")) {
+        batch_frame(s, &msg);
+        return;
+    }
     if (ircmsg_is(&msg, "CAP")) {
         cap_reply(s, &msg);
     } else if (cap_unsupported(s, &msg)) {
         s->capneg = CAPNEG_DONE;
+        if (s->sasl == SASL_WANTED)
+            login_abort(s, "the server does not offer SASL login; the password was not sent");
         return;
     } else if (ircmsg_is(&msg, RPL_NAMREPLY) && msg.nparams >= 3) {
         /* "<me> <symbol> <channel> :<names>": shown sorted once 366 ends the list. */
@@ -499,6 +752,14 @@ void session_handle_line(struct session *s, char *line)
     }
     struct view_ctx ctx = {s->nick, s->channel[0] ? s->channel : NULL};
     char text[VIEW_LINE_MAX];
+    struct batch *replayed = history_batch(s, &msg);
+    if (replayed) {
+        /* History: shown with its own time, and it changes nothing (the JOIN in it is not
+         * ours now, and our own old messages are not echoes we wait for). */
+        if (view_format(&msg, &ctx, text, sizeof text) > 0)
+            history_show(replayed, view_msg_time(&msg), text);
+        return;
+    }
     /* server-time: the line is stamped with when the server saw it, not when it got here. */
     if (view_format(&msg, &ctx, text, sizeof text) > 0)
         ui_print_at(view_msg_time(&msg), text);

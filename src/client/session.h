@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+/* Longest password for a SASL login, NUL included (SASL PLAIN itself has no limit; the
+ * server's AUTHENTICATE takes the payload in 400-byte pieces). */
+#define SESSION_PASSWORD_MAX 1024
+
 enum session_state {
     SESSION_RUNNING,
     SESSION_QUITTING, /* QUIT sent; waiting for the server to close the connection */
@@ -19,6 +23,11 @@ struct session;
 /* A session that will register as nick. Returns NULL on allocation failure. */
 struct session *session_new(const char *nick);
 void session_free(struct session *s);
+/* Log in with SASL PLAIN as the nick given to session_new, with this password (copied; the
+ * copy is wiped once sent). Without the server's sasl capability, or when the login fails,
+ * the session fails: the password is never sent another way. Call before session_start.
+ * Returns 0, or -1 when the password is empty or SESSION_PASSWORD_MAX bytes or longer. */
+int session_set_password(struct session *s, const char *password);
 
 /* Queues the registration (NICK, USER). Returns 0, or -1 if the output buffer is full. */
 int session_start(struct session *s);

@@ -25,9 +25,16 @@
 /* Piped input: longest line accepted, and what may be buffered before it is taken. */
 #define UI_PIPE_LINE_MAX CMD_INPUT_MAX
 #define UI_PIPE_BUF_MAX  (2 * CMD_INPUT_MAX)
-/* "[HH:MM] " */
-#define UI_STAMP_MAX  16
+/* "[HH:MM] " or "[YYYY-MM-DD HH:MM] "; then the room for that, the history marker and its
+ * dim on/off escapes */
+#define UI_STAMP_MAX  32
+#define UI_HEAD_MAX   64
 #define UI_PROMPT_MAX 256
+/* What tells a replayed line from a live one, in any terminal or log. */
+#define UI_HISTORY_MARK "[history] "
+/* SGR faint and reset (ECMA-48 8.3.117): the marker of a replayed line, on a terminal only. */
+#define UI_DIM_ON  "\033[2m"
+#define UI_DIM_OFF "\033[0m"
 
 /* Lines typed but not yet taken by ui_next. A paste can bring several at once. */
 struct line_queue {
@@ -141,6 +148,24 @@ static void stamp(time_t when, char *out, size_t cap)
         snprintf(out, cap, "[--:--] ");
 }
 
+/* The stamp of a replayed line: the date too when when is not today (local time). */
+static void stamp_dated(time_t when, char *out, size_t cap)
+{
+    struct tm tm, today;
+    time_t now = time(NULL);
+    if (when == 0)
+        when = now;
+    if (!localtime_r(&when, &tm) || !localtime_r(&now, &today)) {
+        snprintf(out, cap, "[--:--] ");
+        return;
+    }
+    const char *fmt = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday
+                          ? "[%H:%M] "
+                          : "[%Y-%m-%d %H:%M] ";
+    if (strftime(out, cap, fmt, &tm) == 0)
+        snprintf(out, cap, "[--:--] ");
+}
+
 int ui_init(const char *prompt, char *err, size_t errlen)
 {
     memset(&ui, 0, sizeof ui);
@@ -238,10 +263,11 @@ void ui_print(const char *text)
     ui_print_at(0, text);
 }
 
-void ui_print_at(time_t when, const char *text)
+/* Prints head (ours: a stamp, perhaps escapes) and text (made safe) as one line. */
+static void print_line(const char *head, const char *text)
 {
-    char line[VIEW_LINE_MAX + UI_STAMP_MAX];
-    stamp(when, line, UI_STAMP_MAX);
+    char line[VIEW_LINE_MAX + UI_HEAD_MAX];
+    snprintf(line, sizeof line, "%s", head);
     size_t n = strlen(line);
     /* The last line of defence: nothing printed here can carry an escape sequence. */
     view_sanitize(text, line + n, sizeof line - n);
@@ -252,6 +278,23 @@ void ui_print_at(time_t when, const char *text)
         fputc('\n', stdout);
         fflush(stdout);
     }
+}
+
+void ui_print_at(time_t when, const char *text)
+{
+    char head[UI_HEAD_MAX];
+    stamp(when, head, sizeof head);
+    print_line(head, text);
+}
+
+void ui_print_history(time_t when, const char *text)
+{
+    char when_text[UI_STAMP_MAX], head[UI_HEAD_MAX];
+    stamp_dated(when, when_text, sizeof when_text);
+    int tty = ui.started && ui.tty;
+    snprintf(head, sizeof head, "%s%s%s%s", tty ? UI_DIM_ON : "", when_text, UI_HISTORY_MARK,
+             tty ? UI_DIM_OFF : "");
+    print_line(head, text);
 }
 
 void ui_printf(const char *fmt, ...)

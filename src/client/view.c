@@ -394,6 +394,13 @@ static int format_reply(struct sb *b, const struct ircmsg *msg, int code)
     case 333: /* RPL_TOPICWHOTIME */
         format_topic_whotime(b, msg);
         return 1;
+    case 900: /* RPL_LOGGEDIN: "<me> <nick!user@host> <account> :You are now logged in as .." */
+        sb_raw(b, "--- You are now logged in as ");
+        sb_safe(b, param(msg, 2));
+        return 1;
+    case 901: /* RPL_LOGGEDOUT */
+        sb_raw(b, "--- You are now logged out");
+        return 1;
     case 341: /* RPL_INVITING: "<me> <nick> <channel>" */
         sb_raw(b, "--- You invited ");
         sb_safe(b, param(msg, 1));

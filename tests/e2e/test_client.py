@@ -26,11 +26,12 @@ PROMPT = "#lobby> "
 class Pane:
     """tcpchat in a tmux pane, on a tmux server of its own (socket in a private directory)."""
 
-    def __init__(self, port, nick, host="127.0.0.1", width=120, height=30):
+    def __init__(self, port, nick, host="127.0.0.1", width=120, height=30, options=()):
         # A private tmux server per pane, its socket in a directory of its own.
         self.dir = tempfile.mkdtemp(prefix="tcpchat-tmux-")
         self.sock = os.path.join(self.dir, "tmux")
-        client = " ".join(shlex.quote(a) for a in [CLIENT_BIN, host, str(port), nick])
+        client = " ".join(shlex.quote(a)
+                          for a in [CLIENT_BIN] + list(options) + [host, str(port), nick])
         # The pane stays open after tcpchat exits so the test can read its last words, its
         # exit status and the terminal modes it left behind (canonical mode and echo must be
         # back on). The shell ignores Ctrl-C so that only tcpchat reacts to it. No user
@@ -534,7 +535,8 @@ def test_cap_negotiation_server_time_and_echo_message(fake):
     fake.send(":fake.server CAP * LS :echo-message account-tag away-notify")
     req = fake.expect("CAP REQ ")
     asked = req.split(" :", 1)[1].split()
-    assert sorted(asked) == ["away-notify", "echo-message", "multi-prefix", "server-time"]
+    assert sorted(asked) == ["away-notify", "batch", "echo-message", "multi-prefix",
+                             "server-time"]
     fake.send(":fake.server CAP bob ACK :" + " ".join(asked))
     fake.expect("CAP END")
     fake.welcome("bob")
@@ -758,3 +760,218 @@ def test_control_characters_in_new_texts(piped, connect):
     assert b"alice is away: out?[2J?side" in bob.out
     status, _, _ = bob.finish()
     assert status == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# SASL PLAIN login: --password and --password-file (issue 6, client part). A scripted server
+# plays the login, so the test sees the exact AUTHENTICATE payload.
+
+import base64  # noqa: E402
+
+
+@pytest.fixture
+def sasl_fake():
+    """A FakeServer; sasl_fake.pane(nick, *options, accept=True) starts tcpchat with options
+    in a pane (accept=False: the test accepts once tcpchat has its password)."""
+    srv = FakeServer()
+    panes = []
+
+    def make(nick, *options, accept=True):
+        p = Pane(srv.port, nick, options=options)
+        panes.append(p)
+        if accept:
+            srv.accept()
+        return p
+
+    srv.pane = make
+    yield srv
+    for p in panes:
+        text = p.text()
+        p.kill()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert bad not in text, text
+    srv.close()
+
+
+def password_file(tmp_path, password, name="password"):
+    path = tmp_path / name
+    path.write_text(password + "\n")
+    return str(path)
+
+
+def sasl_payload(nick, password):
+    return base64.b64encode(b"\0" + nick.encode() + b"\0" + password.encode()).decode()
+
+
+def offer_sasl(srv, nick, offer="sasl=PLAIN,EXTERNAL server-time"):
+    """CAP LS with sasl; expects the REQ to include it and ACKs it."""
+    srv.expect("CAP LS 302")
+    srv.expect("NICK %s" % nick)
+    srv.expect("USER %s " % nick)
+    srv.send(":fake.server CAP * LS :" + offer)
+    asked = srv.expect("CAP REQ ").split(" :", 1)[1].split()
+    assert "sasl" in asked, asked
+    srv.send(":fake.server CAP %s ACK :%s" % (nick, " ".join(asked)))
+
+
+def authenticate(srv):
+    """Plays AUTHENTICATE PLAIN; returns the payload lines the client sent."""
+    srv.expect("AUTHENTICATE PLAIN")
+    assert not any(l.startswith("CAP END") for l in srv.seen), srv.seen
+    srv.send("AUTHENTICATE +")
+    chunks = []
+    while True:
+        chunk = srv.expect("AUTHENTICATE ").split(" ", 1)[1]
+        chunks.append(chunk)
+        if len(chunk) < 400:
+            return chunks
+
+
+# Success: the exact payload (cut in 400-byte lines, "+" after an exact multiple), then CAP
+# END only after 903, and the account is shown.
+@pytest.mark.parametrize("password", ["hunter2", "x" * 593, "y" * 700],
+                         ids=["short", "exactly-800", "three-lines"])
+def test_sasl_login(sasl_fake, tmp_path, password):
+    alice = sasl_fake.pane("alice", "--password-file", password_file(tmp_path, password))
+    offer_sasl(sasl_fake, "alice")
+    chunks = authenticate(sasl_fake)
+    payload = sasl_payload("alice", password)
+    assert all(len(c) == 400 for c in chunks[:-1]), chunks
+    if len(payload) % 400 == 0:
+        assert chunks[-1] == "+"
+        chunks = chunks[:-1]
+    assert "".join(chunks) == payload
+    sasl_fake.send(":fake.server 900 alice alice!u@h alice :You are now logged in as alice")
+    sasl_fake.send(":fake.server 903 alice :SASL authentication successful")
+    sasl_fake.expect("CAP END")
+    sasl_fake.welcome("alice")
+    joined(alice)
+    text = alice.wait_for("--- You are now logged in as alice")
+    assert password not in text
+    assert not any(password in l for l in sasl_fake.seen)  # only ever in base64
+
+
+# Failure: one clear line, exit status 1, no registration.
+def test_sasl_login_failed(sasl_fake, tmp_path):
+    alice = sasl_fake.pane("alice", "--password-file", password_file(tmp_path, "wrong"))
+    offer_sasl(sasl_fake, "alice")
+    chunks = authenticate(sasl_fake)
+    assert chunks == [sasl_payload("alice", "wrong")]
+    sasl_fake.send(":fake.server 904 alice :SASL authentication failed")
+    assert alice.exit_status() == 1
+    text = alice.text()
+    assert text.count("tcpchat: login failed: SASL authentication failed\n") == 1, text
+    assert "CAP END" not in sasl_fake.seen
+
+
+# A server without SASL, or without CAP at all, or without PLAIN: the password is not sent.
+@pytest.mark.parametrize("server", ["no-sasl", "no-cap", "no-plain"])
+def test_sasl_not_offered(sasl_fake, tmp_path, server):
+    alice = sasl_fake.pane("alice", "--password-file", password_file(tmp_path, "hunter2"))
+    sasl_fake.expect("USER alice ")
+    if server == "no-sasl":
+        sasl_fake.send(":fake.server CAP * LS :server-time echo-message")
+    elif server == "no-plain":
+        sasl_fake.send(":fake.server CAP * LS :server-time sasl=EXTERNAL")
+    else:
+        sasl_fake.send(":fake.server 421 * CAP :Unknown command")
+        sasl_fake.send(":fake.server 001 alice :Welcome")
+    assert alice.exit_status() == 1
+    text = alice.text()
+    lines = [l for l in text.split("\n") if l.startswith("tcpchat: ")]
+    assert len(lines) == 1, text
+    assert "SASL" in lines[0] and "password was not sent" in lines[0], lines
+    assert not any(l.startswith("AUTHENTICATE") or "hunter2" in l for l in sasl_fake.seen)
+
+
+# --password on a terminal: asked before connecting, not echoed.
+def test_sasl_password_prompt(sasl_fake):
+    alice = sasl_fake.pane("alice", "--password", accept=False)
+    alice.wait_for("Password for alice on 127.0.0.1: ")
+    alice.type("s3cret word", enter=True)
+    sasl_fake.accept()
+    offer_sasl(sasl_fake, "alice")
+    assert authenticate(sasl_fake) == [sasl_payload("alice", "s3cret word")]
+    sasl_fake.send(":fake.server 900 alice alice!u@h alice :You are now logged in as alice")
+    sasl_fake.send(":fake.server 903 alice :SASL authentication successful")
+    sasl_fake.expect("CAP END")
+    sasl_fake.welcome("alice")
+    joined(alice)
+    assert "s3cret" not in alice.text()
+
+
+# --password with stdin on a pipe: the first line is the password, the rest is the chat.
+def test_sasl_password_from_pipe(tmp_path):
+    srv = FakeServer()
+    proc = subprocess.Popen([CLIENT_BIN, "--password", "127.0.0.1", str(srv.port), "alice"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"piped pass\nhello after login\n")
+        proc.stdin.flush()
+        srv.accept()
+        offer_sasl(srv, "alice")
+        assert authenticate(srv) == [sasl_payload("alice", "piped pass")]
+        srv.send(":fake.server 903 alice :SASL authentication successful")
+        srv.expect("CAP END")
+        # As tcpchatd does: the JOIN of the default channel before the PONG (welcome() sends
+        # it after, and a piped line would be read before there is a channel for it).
+        srv.send(":fake.server 001 alice :Welcome, alice")
+        srv.send(":fake.server 422 alice :MOTD File is missing")
+        token = srv.expect("PING ").split(" ", 1)[1].lstrip(":")
+        srv.send(":alice!u@h JOIN #lobby")
+        srv.send(":fake.server PONG fake.server :" + token)
+        srv.expect("PRIVMSG #lobby :hello after login")
+        proc.stdin.close()
+        srv.expect("QUIT")
+        srv.conn.close()
+        assert proc.wait(timeout=TIMEOUT) == 0
+        assert b"piped pass" not in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        srv.close()
+
+
+def test_password_options_usage(tmp_path):
+    r = subprocess.run([CLIENT_BIN, "--password", "--password-file", "x", "h", "1", "n"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 2
+    r = subprocess.run([CLIENT_BIN, "--password-file", str(tmp_path / "missing"), "127.0.0.1",
+                        "1", "alice"], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert r.stderr.decode().startswith("tcpchat: cannot read the password file ")
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    r = subprocess.run([CLIENT_BIN, "--password-file", str(empty), "127.0.0.1", "1", "alice"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 1 and "is empty" in r.stderr.decode()
+
+
+# The real server: an account registered with REGISTER, then tcpchat logs in to it; a wrong
+# password ends tcpchat with the server's reason.
+def test_sasl_with_tcpchatd(server, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    good = Pane(server.port, "alice",
+                options=["--password-file", password_file(tmp_path, PASSWORD, "good")])
+    bad = None
+    try:
+        joined(good)
+        good.wait_for("--- You are now logged in as alice")
+        good.line("/whois alice")
+        good.wait_for("--- alice is logged in as alice")
+        bad = Pane(server.port, "bob",
+                   options=["--password-file", password_file(tmp_path, "not it", "bad")])
+        assert bad.exit_status() == 1
+        lines = [l for l in bad.text().split("\n") if l.startswith("tcpchat: ")]
+        assert lines == ["tcpchat: login failed: SASL authentication failed"], lines
+    finally:
+        for p in (good, bad):
+            if p:
+                text = p.text()
+                p.kill()
+                assert "Sanitizer" not in text and "runtime error:" not in text, text
