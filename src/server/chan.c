@@ -438,13 +438,20 @@ int chan_join(struct client *c, const char *name, const char *key)
     }
     names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
+    /* The joiner's own worker adds it to its replica (and skips it: it gets its JOIN below);
+     * the other members' workers relay the JOIN. */
     for (int w = 0; w < srv->nworkers; w++) {
         if (ch->wcount[w] > 0)
-            post(srv, w, MB_JOIN, join, w == c->w->index ? extra : NULL, 0, c->id, c->w->index,
+            post(srv, w, MB_JOIN, join, NULL, w == c->w->index ? c->id : 0, c->id, c->w->index,
                  &ch->id, 1);
     }
     replay(c, ch);
     pthread_mutex_unlock(&ch->lock);
+    /* The joiner sees its JOIN, the topic and NAMES at once, as the reply to its command
+     * (labeled with it, under labeled-response), ahead of anything said after it joined,
+     * which reaches it only once its worker has handled the MB_JOIN. */
+    send_msg(c, event_render(join, c->variant));
+    send_msg(c, extra);
     msg_unref(extra);
     event_unref(join);
     return 0;

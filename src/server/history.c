@@ -703,7 +703,7 @@ static void answer(struct history *h, const struct hist_query *q, long long upto
         }
     }
     if (q->op == HOP_REPLAY && n == 0) {
-        msgbuf_finish(&a.b); /* nothing said yet: no empty batch for a plain join */
+        msg_unref(msgbuf_finish(&a.b)); /* nothing said yet: no empty batch for a plain join */
         return;
     }
     answer_end(h, &a, n);

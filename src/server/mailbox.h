@@ -12,7 +12,8 @@
 
 enum mb_kind {
     MB_CHAN_MSG, /* deliver msg to local members of chans[0] except skip */
-    MB_JOIN,     /* target joins chans[0]: replica update, msg to members, extra to target */
+    MB_JOIN,     /* target joins chans[0]: replica update, msg to members but skip (the
+                    joiner, who got it directly) */
     MB_PART,     /* msg to local members of chans[0], then target leaves the replica */
     MB_QUIT,     /* msg once to local members of any of chans, target leaves them all and,
                     on its own worker, is freed */

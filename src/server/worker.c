@@ -190,10 +190,10 @@ static void handle_item(struct worker *w, struct mb_item *it)
         if (target)
             lchan_add(w, it->chans[0], target);
         struct lchan *lc = lchan_find(w, it->chans[0]);
-        for (int i = 0; lc && i < lc->n; i++)
-            conn_send_event(lc->members[i], it->ev);
-        if (target && it->extra)
-            conn_send(target, it->extra);
+        for (int i = 0; lc && i < lc->n; i++) {
+            if (lc->members[i]->id != it->skip)
+                conn_send_event(lc->members[i], it->ev);
+        }
         break;
     }
     case MB_PART: {
