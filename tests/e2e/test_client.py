@@ -89,6 +89,15 @@ class Pane:
         return int(text.split("[exit ", 1)[1].split("]", 1)[0])
 
     def kill(self):
+        # A client still running is killed outright first: hung up by a vanishing tmux, an
+        # ASan build's exit-time leak check can spin for ever (its tracer stuck), which left
+        # orphans burning CPU after the suite.
+        try:
+            pid = self._tmux("display", "-p", "-t", "main", "#{pane_pid}").strip()
+            if pid.isdigit():
+                subprocess.run(["pkill", "-KILL", "-P", pid], timeout=TIMEOUT)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass
         subprocess.run(["tmux", "-S", self.sock, "kill-server"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=TIMEOUT)
         shutil.rmtree(self.dir, ignore_errors=True)
