@@ -27,6 +27,7 @@ static const struct {
     {"sasl", CAP_SASL},
     {"server-time", CAP_SERVER_TIME},
     {"setname", CAP_SETNAME},
+    {"userhost-in-names", CAP_USERHOST_IN_NAMES},
 };
 
 unsigned caps_lookup(const char *name, size_t len)

@@ -23,6 +23,7 @@ enum {
     CAP_CHATHISTORY = 1 << 14, /* draft/chathistory: offered only with the history store */
     CAP_SASL = 1 << 15,
     CAP_ACCOUNT_REGISTRATION = 1 << 16, /* draft/account-registration */
+    CAP_USERHOST_IN_NAMES = 1 << 17,
 };
 
 /* The caps offered by a server with (1) or without (0) its history store. */

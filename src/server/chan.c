@@ -27,6 +27,7 @@ struct member {
     uint64_t id; /* client id: the hash key */
     int worker;
     char nick[IRC_NICK_MAX + 1];
+    char userhost[USER_MAX + 1 + HOST_MAX]; /* "user@host", for userhost-in-names */
     unsigned op : 1;
     unsigned voice : 1;
     UT_hash_handle hh;
@@ -270,15 +271,16 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
     size_t len = (size_t)head;
     struct member *m, *tmp;
     HASH_ITER(hh, ch->members, m, tmp)
-    {
-        size_t need = strlen(m->nick) + 3;
+    { /* userhost-in-names: nick!user@host instead of the nick alone. */
+        int uh = (c->caps & CAP_USERHOST_IN_NAMES) != 0;
+        size_t need = strlen(m->nick) + 3 + (uh ? strlen(m->userhost) + 1 : 0);
         if (len + need > IRC_LINE_MAX - 2 && len > (size_t)head) {
             line[len - 1] = '\0'; /* drop the trailing space */
             msgbuf_line(b, "%s", line);
             len = (size_t)head;
         }
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s ", member_prefixes(m, c),
-                                m->nick);
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s%s%s ", member_prefixes(m, c),
+                                m->nick, uh ? "!" : "", uh ? m->userhost : "");
     }
     if (len > (size_t)head) {
         line[len - 1] = '\0';
@@ -425,6 +427,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     mem->worker = c->w->index;
     mem->op = ch->nmembers == 0;
     snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
+    snprintf(mem->userhost, sizeof mem->userhost, "%s@%s", c->user, c->host);
     HASH_ADD(hh, ch->members, id, sizeof mem->id, mem);
     ch->nmembers++;
     ch->wcount[c->w->index]++;

@@ -55,6 +55,8 @@ static const struct command commands[] = {
     {"ANNOUNCE", cmd_announce, 1, 1},
     {"REHASH", cmd_rehash, 0, 1},
     {"CHATHISTORY", cmd_chathistory, 0, 1},
+    {"INFO", cmd_info, 0, 1},
+    {"ADMIN", cmd_admin, 0, 1},
     {"AUTHENTICATE", cmd_authenticate, 1, 0},
     {"REGISTER", cmd_register, 0, 0},
 };

@@ -51,6 +51,8 @@ void cmd_wallops(struct client *c, struct ircmsg *m);
 void cmd_announce(struct client *c, struct ircmsg *m);
 void cmd_rehash(struct client *c, struct ircmsg *m);
 void cmd_chathistory(struct client *c, struct ircmsg *m);
+void cmd_info(struct client *c, struct ircmsg *m);
+void cmd_admin(struct client *c, struct ircmsg *m);
 void cmd_authenticate(struct client *c, struct ircmsg *m);
 void cmd_register(struct client *c, struct ircmsg *m);
 /* The account thread's answer for c (cmd_account.c). */

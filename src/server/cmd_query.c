@@ -164,6 +164,45 @@ void cmd_version(struct client *c, struct ircmsg *m)
     cmd_isupport(c);
 }
 
+/* INFO and ADMIN may name a server: this one is the only one there is. */
+static int other_server(struct client *c, struct ircmsg *m)
+{
+    const char *name = srv_of(c)->cfg.server_name;
+    if (m->nparams < 1 || ircname_match(m->params[0], name) || strcmp(m->params[0], "*") == 0)
+        return 0;
+    send_numeric(c, ERR_NOSUCHSERVER, "%s :No such server", m->params[0]);
+    return 1;
+}
+
+void cmd_info(struct client *c, struct ircmsg *m)
+{
+    if (other_server(c, m))
+        return;
+    static const char *const info[] = {
+        "tcpchat: a multi-threaded IRC server for Linux, in C11.",
+        "Each worker thread runs its own epoll loop; a message is serialised once and",
+        "shared by reference by every worker that delivers it.",
+        "History: SQLite (WAL), written by a thread of its own, stored before delivered.",
+        "Accounts: argon2id (libsodium), SASL PLAIN. TLS: OpenSSL.",
+    };
+    for (size_t i = 0; i < sizeof info / sizeof info[0]; i++)
+        send_numeric(c, RPL_INFO, ":%s", info[i]);
+    send_numeric(c, RPL_INFO, ":Version %s, running since %s", TCPCHAT_VERSION, srv_of(c)->created);
+    send_numeric(c, RPL_ENDOFINFO, ":End of INFO list");
+}
+
+void cmd_admin(struct client *c, struct ircmsg *m)
+{
+    if (other_server(c, m))
+        return;
+    const struct config *cfg = &srv_of(c)->cfg;
+    send_numeric(c, RPL_ADMINME, "%s :Administrative info", cfg->server_name);
+    send_numeric(c, RPL_ADMINLOC1, ":%s", cfg->description);
+    send_numeric(c, RPL_ADMINLOC2, ":%s network, %s", TCPCHAT_NETWORK, TCPCHAT_VERSION);
+    send_numeric(c, RPL_ADMINEMAIL, ":%s",
+                 cfg->admin_email ? cfg->admin_email : "No contact address configured");
+}
+
 void cmd_time(struct client *c, struct ircmsg *m)
 {
     (void)m;

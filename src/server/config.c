@@ -28,6 +28,7 @@ static const char usage_text[] =
     "      --mkpasswd          read a password on stdin, print its hash for an [oper] entry\n"
     "      --server-name NAME  server name (default: host name)\n"
     "      --description TEXT  one-line server description (WHOIS)\n"
+    "      --admin-email TEXT  contact address shown by ADMIN\n"
     "      --motd FILE         message of the day\n"
     "      --default-channel C channel joined on login (default #lobby, '' for none)\n"
     "      --password PASS     server password (PASS) required to register\n"
@@ -86,6 +87,7 @@ enum {
     OPT_REQUIRE_SASL,
     OPT_USER,
     OPT_ALLOW_ROOT,
+    OPT_ADMIN_EMAIL,
 };
 
 static const struct option long_options[] = {
@@ -122,6 +124,7 @@ static const struct option long_options[] = {
     {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
     {"require-sasl", required_argument, NULL, OPT_REQUIRE_SASL},
     {"user", required_argument, NULL, OPT_USER},
+    {"admin-email", required_argument, NULL, OPT_ADMIN_EMAIL},
     {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -320,6 +323,10 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a number of messages from 0 to 1000000000";
         cfg->history_max = v;
         return NULL;
+    case OPT_ADMIN_EMAIL:
+        if (strlen(arg) > DESCRIPTION_MAX || strcspn(arg, "\r\n") != strlen(arg))
+            return "must be one line of at most 200 bytes";
+        return set_str(&cfg->admin_email, arg) ? oom : NULL;
     case OPT_USER:
         if (!arg[0])
             return "wants a user name";
@@ -504,6 +511,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
         fresh->field = tmp_;                                                                       \
     } while (0)
     SWAP(description);
+    SWAP(admin_email);
     SWAP(tls_cert); /* the context built from them is swapped by rehash.c */
     SWAP(tls_key);
     SWAP(motd_path);
@@ -557,6 +565,7 @@ void config_free(struct config *cfg)
     free(cfg->ip_exempt);
     free(cfg->data_dir);
     free(cfg->user);
+    free(cfg->admin_email);
     for (int i = 0; i < cfg->motd_lines; i++)
         free(cfg->motd[i]);
     free(cfg->motd);

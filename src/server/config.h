@@ -49,8 +49,9 @@ struct config {
     int history_replay; /* messages replayed on JOIN to clients without chathistory */
     int history_days;   /* retention by age, 0: for ever */
     long history_max;
-    int require_sasl; /* only users logged in with SASL may register */
-    char *user;       /* --user: drop to this user after binding (privs.h) */
+    int require_sasl;  /* only users logged in with SASL may register */
+    char *user;        /* --user: drop to this user after binding (privs.h) */
+    char *admin_email; /* ADMIN's contact line, or NULL */
     int allow_root; /* --allow-root: run as root without --user */ /* retention by count per channel
                                                            or conversation, 0: no cap */
     /* Loaded from motd_path at start-up and at each rehash. */

@@ -41,6 +41,13 @@
 #define RPL_ENDOFINVITELIST   347
 #define RPL_ENDOFEXCEPTLIST   349
 #define RPL_VERSION           351
+#define RPL_INFO              371
+#define RPL_ENDOFINFO         374
+#define RPL_ADMINME           256
+#define RPL_ADMINLOC1         257
+#define RPL_ADMINLOC2         258
+#define RPL_ADMINEMAIL        259
+#define ERR_NOSUCHSERVER      402
 #define RPL_WHOSPCRPL         354
 #define RPL_ENDOFWHOWAS       369
 #define RPL_WHOWASUSER        314

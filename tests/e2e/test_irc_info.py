@@ -1,0 +1,54 @@
+"""INFO, ADMIN (Modern IRC: 371/374, 256-259, 402 for another server) and the IRCv3
+userhost-in-names capability (NAMES with nick!user@host)."""
+from conftest import Client, Msg, barrier, is_numeric
+from test_ircv3 import cap_client
+
+
+def test_info(server):
+    c = Client(server.port, "alice")
+    c.expect(is_numeric("366"))
+    c.send("INFO")
+    lines = [Msg(l) for l in barrier(c)]
+    assert [m.command for m in lines][-1] == "374"
+    assert lines[-1].params == ["alice", "End of INFO list"]
+    infos = [m for m in lines if m.command == "371"]
+    assert len(infos) >= 2 and all(m.params[0] == "alice" for m in infos)
+    assert any("tcpchat-" in m.text for m in infos)
+
+
+def test_admin(server_factory):
+    srv = server_factory("--admin-email", "ops@example.org", "--description", "Test box")
+    c = Client(srv.port, "alice")
+    c.expect(is_numeric("366"))
+    c.send("ADMIN")
+    lines = [Msg(l) for l in barrier(c)]
+    assert [(m.command, m.params[1:]) for m in lines] == [
+        ("256", ["test.server", "Administrative info"]),
+        ("257", ["Test box"]),
+        ("258", [lines[2].text]),
+        ("259", ["ops@example.org"]),
+    ]
+    c.send("ADMIN test.server")
+    assert is_numeric("256")(barrier(c)[0])
+
+
+def test_info_and_admin_of_another_server_402(server):
+    c = Client(server.port, "alice")
+    for cmd in ("INFO", "ADMIN"):
+        c.send(cmd + " irc.elsewhere.net")
+        m = Msg(c.expect(is_numeric("402")))
+        assert m.params[1:] == ["irc.elsewhere.net", "No such server"]
+
+
+def test_userhost_in_names(server):
+    plain = Client(server.port, "plain")
+    plain.expect(is_numeric("366"))
+    c = cap_client(server.port, "alice", "userhost-in-names multi-prefix", join_lobby=False)
+    names = Msg(c.expect(is_numeric("353")))
+    assert sorted(names.text.split()) == ["@plain!~plain@127.0.0.1", "alice!~alice@127.0.0.1"]
+    c.send("NAMES #lobby")
+    again = Msg(c.expect(is_numeric("353")))
+    assert sorted(again.text.split()) == sorted(names.text.split())
+    # Without the capability: nicks only.
+    plain.send("NAMES #lobby")
+    assert sorted(Msg(plain.expect(is_numeric("353"))).text.split()) == ["@plain", "alice"]
