@@ -17,6 +17,7 @@
 #include "defines.h"
 #include "mailbox.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 struct request {
@@ -26,6 +27,7 @@ struct request {
     uint64_t id;
     char name[IRC_NICK_MAX + 1];
     char password[PASSWORD_MAX + 1]; /* wiped as soon as it is used */
+    char certfp[TLS_CERTFP_MAX + 1]; /* "" without a client certificate */
 };
 
 /* A registered name, folded. */
@@ -99,6 +101,8 @@ static int load_hash(struct accounts *a, const char *key, char *hash, size_t cap
     return found;
 }
 
+static void bind_cert(struct accounts *a, const char *key, const struct request *r);
+
 static enum account_result verify(struct accounts *a, struct request *r)
 {
     char key[IRC_NICK_MAX + 1], hash[crypto_pwhash_STRBYTES];
@@ -112,9 +116,46 @@ static enum account_result verify(struct accounts *a, struct request *r)
             return ACCOUNT_ERROR;
         return ACCOUNT_BAD_PASSWORD;
     }
-    return crypto_pwhash_str_verify(hash, r->password, strlen(r->password)) == 0
-               ? ACCOUNT_OK
-               : ACCOUNT_BAD_PASSWORD;
+    if (crypto_pwhash_str_verify(hash, r->password, strlen(r->password)) != 0)
+        return ACCOUNT_BAD_PASSWORD;
+    bind_cert(a, key, r);
+    return ACCOUNT_OK;
+}
+
+/* Binds the request's certificate, if any, to account key. */
+static void bind_cert(struct accounts *a, const char *key, const struct request *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (!r->certfp[0] || sqlite3_prepare_v2(a->db, "UPDATE accounts SET certfp = ? WHERE name = ?",
+                                            -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, r->certfp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        log_error("accounts: cannot record a certificate: %s", sqlite3_errmsg(a->db));
+    sqlite3_finalize(st);
+}
+
+/* SASL EXTERNAL: the account the certificate was bound to; its name goes into r->name. */
+static enum account_result external(struct accounts *a, struct request *r)
+{
+    sqlite3_stmt *st = NULL;
+    enum account_result res = ACCOUNT_BAD_PASSWORD;
+    if (r->certfp[0] &&
+        sqlite3_prepare_v2(a->db, "SELECT name, display FROM accounts WHERE certfp = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, r->certfp, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            char want[IRC_NICK_MAX + 1];
+            ircname_fold(r->name, want, sizeof want);
+            if (!r->name[0] || strcmp(want, (const char *)sqlite3_column_text(st, 0)) == 0) {
+                snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(st, 1));
+                res = ACCOUNT_OK;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    return res;
 }
 
 static enum account_result create(struct accounts *a, struct request *r)
@@ -144,6 +185,7 @@ static enum account_result create(struct accounts *a, struct request *r)
         return ACCOUNT_ERROR;
     }
     know(a, r->name);
+    bind_cert(a, key, r);
     return ACCOUNT_OK;
 }
 
@@ -178,7 +220,9 @@ static void *account_main(void *arg)
             a->tail = NULL;
         a->queued--;
         pthread_mutex_unlock(&a->lock);
-        enum account_result res = r->op == ACCOUNT_VERIFY ? verify(a, r) : create(a, r);
+        enum account_result res = r->op == ACCOUNT_VERIFY     ? verify(a, r)
+                                  : r->op == ACCOUNT_EXTERNAL ? external(a, r)
+                                                              : create(a, r);
         answer(a, r, res);
         forget_request(r);
     }
@@ -186,7 +230,7 @@ static void *account_main(void *arg)
 }
 
 int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
-                    const char *name, const char *password)
+                    const char *name, const char *password, const char *certfp)
 {
     struct accounts *a = srv->accounts;
     struct request *r = a ? calloc(1, sizeof *r) : NULL;
@@ -197,6 +241,7 @@ int account_request(struct server *srv, enum account_op op, int worker, uint64_t
     r->id = id;
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->password, sizeof r->password, "%s", password);
+    snprintf(r->certfp, sizeof r->certfp, "%s", certfp ? certfp : "");
     pthread_mutex_lock(&a->lock);
     int full = a->queued >= ACCOUNT_QUEUE_MAX || a->stop;
     if (!full) {
@@ -234,7 +279,9 @@ static int store_open(struct accounts *a, const char *dir)
                           " name TEXT PRIMARY KEY," /* folded nick */
                           " display TEXT NOT NULL," /* as registered */
                           " hash TEXT NOT NULL,"    /* crypto_pwhash_str(): $argon2id$... */
-                          " created INTEGER NOT NULL);",
+                          " created INTEGER NOT NULL,"
+                          " certfp TEXT);" /* SHA-256 of a TLS client certificate (EXTERNAL) */
+                          "CREATE INDEX IF NOT EXISTS accounts_certfp ON accounts(certfp);",
                           NULL, NULL, &err);
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK)

@@ -13,7 +13,12 @@
 
 struct server;
 
-enum account_op { ACCOUNT_VERIFY, ACCOUNT_REGISTER };
+enum account_op {
+    ACCOUNT_VERIFY,   /* SASL PLAIN: name and password */
+    ACCOUNT_REGISTER, /* REGISTER: name and password */
+    ACCOUNT_EXTERNAL, /* SASL EXTERNAL: the account whose certificate is certfp (and, when
+                         name is not "", which must be name) */
+};
 
 enum account_result {
     ACCOUNT_OK,
@@ -28,11 +33,12 @@ int account_open(struct server *srv);
 /* Stops the thread (dropping requests still queued) and closes the store. */
 void account_close(struct server *srv);
 
-/* Queues a check of name's password, or the creation of account name with password. The
- * answer goes to client id on worker as an MB_ACCOUNT item. Returns 0, or -1 when the queue
- * is full (the caller answers ACCOUNT_ERROR itself). */
+/* Queues op for client id on worker; the answer comes back as an MB_ACCOUNT item (its text
+ * the account's name). certfp is the client's TLS certificate fingerprint or NULL: a PLAIN
+ * login or a REGISTER made with a certificate binds it to the account, for EXTERNAL later.
+ * Returns 0, or -1 when the queue is full (the caller answers ACCOUNT_ERROR itself). */
 int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
-                    const char *name, const char *password);
+                    const char *name, const char *password, const char *certfp);
 /* Is name (any case) a registered account? From memory. */
 int account_exists(struct server *srv, const char *name);
 

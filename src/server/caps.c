@@ -47,7 +47,7 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
         if (mask & cap_table[i].bit)
             n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s%s", n ? " " : "",
                                   cap_table[i].name,
-                                  values && cap_table[i].bit == CAP_SASL ? "=PLAIN" : "");
+                                  values && cap_table[i].bit == CAP_SASL ? "=PLAIN,EXTERNAL" : "");
     }
 }
 

@@ -49,6 +49,7 @@ struct client {
     char account[IRC_NICK_MAX + 1]; /* logged in as (SASL or REGISTER), "" if not */
     unsigned sasl_started : 1;      /* AUTHENTICATE PLAIN accepted, data coming */
     unsigned sasl_pending : 1;      /* a password is being checked: registration waits */
+    unsigned sasl_external : 1;     /* the mechanism started is EXTERNAL (else PLAIN) */
     int sasl_failures;
     char *sasl_buf; /* base64 received so far (sasl_len bytes), or NULL */
     size_t sasl_len;

@@ -19,7 +19,14 @@
 #include "numerics.h"
 #include "send.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
+
+/* The fingerprint of c's TLS client certificate into fp, or NULL without one. */
+static const char *certfp(const struct client *c, char fp[TLS_CERTFP_MAX + 1])
+{
+    return tls_conn_certfp(&c->tls, fp, TLS_CERTFP_MAX + 1) == 0 ? fp : NULL;
+}
 
 static void sasl_reset(struct client *c)
 {
@@ -30,6 +37,7 @@ static void sasl_reset(struct client *c)
     c->sasl_buf = NULL;
     c->sasl_len = 0;
     c->sasl_started = 0;
+    c->sasl_external = 0;
 }
 
 static void sasl_fail(struct client *c)
@@ -40,17 +48,51 @@ static void sasl_fail(struct client *c)
         conn_close_later(c, "Too many failed login attempts");
 }
 
+/* Decodes what AUTHENTICATE gathered into raw (at least SASL_MAX bytes): 0 and its length,
+ * or -1. */
+static int sasl_decode(struct client *c, unsigned char *raw, size_t *n)
+{
+    *n = 0;
+    if (c->sasl_len > 0 && sodium_base642bin(raw, SASL_MAX - 1, c->sasl_buf, c->sasl_len, NULL, n,
+                                             NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+        return -1;
+    raw[*n] = '\0';
+    return 0;
+}
+
+/* EXTERNAL: the message is empty ("+") or the authorization id; the certificate names the
+ * account. */
+static void sasl_external(struct client *c)
+{
+    unsigned char raw[SASL_MAX];
+    size_t n;
+    char fp[TLS_CERTFP_MAX + 1];
+    const char *cert = certfp(c, fp);
+    int ok = cert && sasl_decode(c, raw, &n) == 0 && strlen((char *)raw) == n &&
+             (n == 0 || (n <= IRC_NICK_MAX && ircname_nick_valid((char *)raw)));
+    if (ok) {
+        c->sasl_pending = 1;
+        if (account_request(c->w->srv, ACCOUNT_EXTERNAL, c->w->index, c->id, (char *)raw, "",
+                            cert) < 0) {
+            c->sasl_pending = 0;
+            ok = 0;
+        }
+    }
+    if (!ok)
+        sasl_fail(c);
+    else
+        sasl_reset(c);
+}
+
 /* Decodes the PLAIN message "authzid \0 authcid \0 password" and queues the check. */
 static void sasl_plain(struct client *c)
 {
     unsigned char raw[SASL_MAX];
     size_t n = 0;
-    if (sodium_base642bin(raw, sizeof raw - 1, c->sasl_buf, c->sasl_len, NULL, &n, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+    if (c->sasl_len == 0 || sasl_decode(c, raw, &n) < 0) {
         sasl_fail(c);
         return;
     }
-    raw[n] = '\0';
     const char *authzid = (const char *)raw;
     size_t zlen = strnlen(authzid, n);
     const char *authcid = zlen < n ? authzid + zlen + 1 : NULL;
@@ -63,7 +105,9 @@ static void sasl_plain(struct client *c)
              (zlen == 0 || ircname_cmp(authzid, authcid) == 0);
     if (ok) {
         c->sasl_pending = 1;
-        if (account_request(c->w->srv, ACCOUNT_VERIFY, c->w->index, c->id, authcid, password) < 0) {
+        char fp[TLS_CERTFP_MAX + 1];
+        if (account_request(c->w->srv, ACCOUNT_VERIFY, c->w->index, c->id, authcid, password,
+                            certfp(c, fp)) < 0) {
             c->sasl_pending = 0;
             ok = 0;
         }
@@ -96,12 +140,20 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
         return;
     }
     if (!c->sasl_started) {
-        if (strcasecmp(arg, "PLAIN") != 0) {
-            send_numeric(c, RPL_SASLMECHS, "PLAIN :are available SASL mechanisms");
+        int external = strcasecmp(arg, "EXTERNAL") == 0;
+        char fp[TLS_CERTFP_MAX + 1];
+        if (!external && strcasecmp(arg, "PLAIN") != 0) {
+            send_numeric(c, RPL_SASLMECHS, "PLAIN,EXTERNAL :are available SASL mechanisms");
             send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed");
             return;
         }
+        if (external && !certfp(c, fp)) {
+            send_numeric(c, ERR_SASLFAIL,
+                         ":SASL authentication failed (EXTERNAL needs a TLS client certificate)");
+            return;
+        }
         c->sasl_started = 1;
+        c->sasl_external = external;
         send_line(c, "AUTHENTICATE +");
         return;
     }
@@ -124,11 +176,10 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
     /* A chunk of exactly SASL_CHUNK bytes means more follow ("+" if none). */
     if (len == SASL_CHUNK)
         return;
-    if (c->sasl_len == 0) {
-        sasl_fail(c);
-        return;
-    }
-    sasl_plain(c);
+    if (c->sasl_external)
+        sasl_external(c);
+    else
+        sasl_plain(c);
 }
 
 void cmd_register(struct client *c, struct ircmsg *m)
@@ -140,6 +191,7 @@ void cmd_register(struct client *c, struct ircmsg *m)
     }
     const char *name = strcmp(m->params[0], "*") == 0 ? c->nick : m->params[0];
     const char *password = m->params[2];
+    char fp[TLS_CERTFP_MAX + 1];
     if (!c->registered) {
         send_line(c, "FAIL REGISTER COMPLETE_CONNECTION_REQUIRED %s :Register after connecting",
                   name[0] ? name : "*");
@@ -158,8 +210,8 @@ void cmd_register(struct client *c, struct ircmsg *m)
                   PASSWORD_MIN, PASSWORD_MAX);
     } else if (c->sasl_pending) {
         send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :One request at a time", name);
-    } else if (account_request(c->w->srv, ACCOUNT_REGISTER, c->w->index, c->id, name, password) <
-               0) {
+    } else if (account_request(c->w->srv, ACCOUNT_REGISTER, c->w->index, c->id, name, password,
+                               certfp(c, fp)) < 0) {
         send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :Try again later", name);
     } else {
         c->sasl_pending = 1;
@@ -187,7 +239,7 @@ static void logged_in(struct client *c, const char *name)
 void cmd_account_result(struct client *c, int op, const char *name, int result)
 {
     c->sasl_pending = 0;
-    if (op == ACCOUNT_VERIFY) {
+    if (op == ACCOUNT_VERIFY || op == ACCOUNT_EXTERNAL) {
         if (result == ACCOUNT_OK) {
             c->sasl_failures = 0;
             logged_in(c, name);

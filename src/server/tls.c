@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,13 @@ static const char *tls_take_error(void)
                                                : ERR_reason_error_string(e);
     ERR_clear_error();
     return reason ? reason : "unknown error";
+}
+
+static int accept_any_cert(int preverify_ok, X509_STORE_CTX *store)
+{
+    (void)preverify_ok;
+    (void)store;
+    return 1;
 }
 
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *why, size_t whylen)
@@ -44,6 +52,10 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *why, size_t whylen
     /* No server-side session cache (it grows with every handshake); TLS 1.3 tickets still
      * let clients resume. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* Ask for a client certificate, any one, self-signed included: it is an identity for SASL
+     * EXTERNAL (by its SHA-256 fingerprint), not something to verify against a CA. Clients
+     * without one connect as before. */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, accept_any_cert);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(why, whylen, "cannot load the TLS certificate %s: %s", cert, tls_take_error());
     } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
@@ -165,6 +177,19 @@ int tls_conn_flush(struct tls_conn *t, struct sendq *q)
         t->write_pending = 1;
         return 0;
     }
+}
+
+int tls_conn_certfp(const struct tls_conn *t, char *out, size_t cap)
+{
+    out[0] = '\0';
+    X509 *cert = t->ssl && SSL_is_init_finished(t->ssl) ? SSL_get0_peer_certificate(t->ssl) : NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    if (!cert || cap < 2 * SHA256_DIGEST_LENGTH + 1 || X509_digest(cert, EVP_sha256(), md, &n) != 1)
+        return -1;
+    for (unsigned i = 0; i < n; i++)
+        snprintf(out + 2 * i, cap - 2 * i, "%02x", md[i]);
+    return 0;
 }
 
 int tls_conn_ready(const struct tls_conn *t)

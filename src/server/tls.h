@@ -44,6 +44,10 @@ ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t len);
  * SSL_write, dropping from q what was written. 0 when q is empty or the socket is full
  * (write_wants_read set if the handshake needs input first), -1 with errno on failure. */
 int tls_conn_flush(struct tls_conn *t, struct sendq *q);
+/* The SHA-256 fingerprint of the client's certificate, 64 lowercase hex digits, into out
+ * (at least TLS_CERTFP_MAX + 1 bytes). 0, or -1 when it sent none. */
+#define TLS_CERTFP_MAX 64
+int tls_conn_certfp(const struct tls_conn *t, char *out, size_t cap);
 /* 1 once the handshake is done. */
 int tls_conn_ready(const struct tls_conn *t);
 /* Best effort, never blocks: sends close_notify if the session is healthy and idle. */

@@ -7,6 +7,7 @@ import base64
 from conftest import TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until
 from test_history import HISTORY_CAPS, history
 from test_ircv3 import cap_client, tags_of
+from test_tls import TlsClient, certs, client_context, tls_server  # noqa: F401
 
 PASSWORD = "correct horse"
 
@@ -62,7 +63,7 @@ def test_cap_ls_offers_sasl_plain_and_registration(server):
     c = Client(server.port, None)
     c.send("CAP LS 302")
     caps = Msg(c.expect(is_command("CAP"))).text.split()
-    assert "sasl=PLAIN" in caps and "draft/account-registration" in caps
+    assert "sasl=PLAIN,EXTERNAL" in caps and "draft/account-registration" in caps
     old = Client(server.port, None)
     old.send("CAP LS")  # before CAP 302, no values
     assert "sasl" in Msg(old.expect(is_command("CAP"))).text.split()
@@ -133,7 +134,7 @@ def test_sasl_protocol_errors(server):
     c.send("CAP REQ :sasl")
     c.expect(is_command("CAP"))
     c.send("AUTHENTICATE SCRAM-SHA-256")
-    assert Msg(c.expect(is_numeric("908"))).params[1:] == ["PLAIN",
+    assert Msg(c.expect(is_numeric("908"))).params[1:] == ["PLAIN,EXTERNAL",
                                                           "are available SASL mechanisms"]
     c.expect(is_numeric("904"))
     c.send("AUTHENTICATE PLAIN")
@@ -292,3 +293,85 @@ def test_logins_do_not_stall_chat(server):
     hearer.expect("still here", timeout=TIMEOUT)
     for c in tries:
         c.expect(is_numeric("904"))
+
+
+# --- SASL EXTERNAL: a TLS client certificate names the account -------------------------------
+
+
+class CertClient(TlsClient):
+    """A TlsClient presenting a client certificate (cert, key), or none."""
+
+    def __init__(self, port, cafile, client_cert=None):
+        Client.__init__(self, port, None)
+        ctx = client_context(cafile)
+        if client_cert:
+            ctx.load_cert_chain(*client_cert)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+        self.eof_error = None
+
+
+def external_login(c, nick, authzid=None):
+    c.nick = nick
+    c.send("CAP REQ :sasl")
+    c.expect(is_command("CAP"))
+    c.send("NICK " + nick)
+    c.send("USER %s 0 * :%s" % (nick, nick))
+    c.send("AUTHENTICATE EXTERNAL")
+    first = c.expect(lambda l: l == "AUTHENTICATE +" or is_numeric("904")(l))
+    if first != "AUTHENTICATE +":
+        return Msg(first)
+    c.send("AUTHENTICATE " + (base64.b64encode(authzid.encode()).decode() if authzid else "+"))
+    return Msg(c.expect(lambda l: Msg(l).command in ("903", "904")))
+
+
+def test_sasl_external_with_the_certificate_bound_at_register(server_factory, certs):
+    srv = tls_server(server_factory, certs["a"])
+    cafile = certs["a"][0]
+    # REGISTER over a connection with certificate b binds it to the account.
+    alice = CertClient(srv.tls_port, cafile, certs["b"])
+    alice.nick = "alice"
+    alice.register("alice")
+    alice.send("REGISTER * * :" + PASSWORD)
+    alice.expect("REGISTER SUCCESS alice")
+    alice.send("QUIT")
+    alice.wait_closed()
+    again = CertClient(srv.tls_port, cafile, certs["b"])
+    done = external_login(again, "alice")
+    assert done.command == "903", done.line
+    again.send("CAP END")
+    again.expect(is_numeric("001"))
+    again.send("WHOIS alice")
+    assert Msg(again.expect(is_numeric("330"))).params[2] == "alice"
+    # With the right authorization id too, and refused with someone else's.
+    other = CertClient(srv.tls_port, cafile, certs["b"])
+    assert external_login(other, "bob", authzid="bob").command == "904"
+    # Another certificate, or none, gets nothing.
+    stranger = CertClient(srv.tls_port, cafile, certs["a"])
+    assert external_login(stranger, "mallory").command == "904"
+    bare = CertClient(srv.tls_port, cafile)
+    m = external_login(bare, "nobody")
+    assert m.command == "904" and "client certificate" in m.text
+    plain = Client(srv.port, None)
+    plain.send("CAP REQ :sasl")
+    plain.send("AUTHENTICATE EXTERNAL")
+    plain.expect(is_numeric("904"))
+
+
+def test_sasl_plain_login_binds_the_certificate(server_factory, certs):
+    srv = tls_server(server_factory, certs["a"])
+    cafile = certs["a"][0]
+    register_and_leave(srv, "alice")
+    c = CertClient(srv.tls_port, cafile, certs["b"])
+    c.nick = "alice"
+    c.send("CAP REQ :sasl")
+    c.expect(is_command("CAP"))
+    c.send("NICK alice")
+    c.send("USER alice 0 * :a")
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE " + plain("alice", PASSWORD))
+    c.expect(is_numeric("903"))
+    c.send("QUIT")
+    c.wait_closed()
+    again = CertClient(srv.tls_port, cafile, certs["b"])
+    assert external_login(again, "alice").command == "903"
