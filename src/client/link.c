@@ -263,18 +263,22 @@ static ssize_t link_tls_failure(struct link *l, int r, int saved, int reading)
     return -1;
 }
 
+/* A plaintext recv/send result; on failure the reason is kept for link_error. */
+static ssize_t plain_result(struct link *l, ssize_t n)
+{
+    if (n < 0) {
+        int saved = errno;
+        snprintf(l->error, sizeof l->error, "%s", strerror(saved));
+        errno = saved;
+    }
+    return n;
+}
+
 ssize_t link_read(struct link *l, void *buf, size_t len)
 {
     l->read_wants_write = 0;
-    if (!l->ssl) {
-        ssize_t n = recv(l->fd, buf, len, 0);
-        if (n < 0) {
-            int saved = errno;
-            snprintf(l->error, sizeof l->error, "%s", strerror(saved));
-            errno = saved;
-        }
-        return n;
-    }
+    if (!l->ssl)
+        return plain_result(l, recv(l->fd, buf, len, 0));
     if (l->failed) {
         errno = EPROTO;
         return -1;
@@ -290,15 +294,8 @@ ssize_t link_read(struct link *l, void *buf, size_t len)
 
 ssize_t link_write(struct link *l, const void *buf, size_t len)
 {
-    if (!l->ssl) {
-        ssize_t n = send(l->fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            int saved = errno;
-            snprintf(l->error, sizeof l->error, "%s", strerror(saved));
-            errno = saved;
-        }
-        return n;
-    }
+    if (!l->ssl)
+        return plain_result(l, send(l->fd, buf, len, MSG_NOSIGNAL));
     if (l->failed) {
         errno = EPROTO;
         return -1;

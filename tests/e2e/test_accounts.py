@@ -26,9 +26,7 @@ def sasl_client(port, nick, password, caps="", expect_ok=True, join_lobby=True):
     assert Msg(c.expect(is_command("CAP"))).params[1] == "ACK"
     c.send("NICK " + nick)
     c.send("USER %s 0 * :%s" % (nick, nick))
-    c.send("AUTHENTICATE PLAIN")
-    c.expect(lambda l: l == "AUTHENTICATE +")
-    c.send("AUTHENTICATE " + plain(nick, password))
+    send_plain(c, plain(nick, password))
     done = Msg(c.expect(lambda l: Msg(l).command in ("903", "904")))
     assert (done.command == "903") == expect_ok, done.line
     if expect_ok:
@@ -36,6 +34,24 @@ def sasl_client(port, nick, password, caps="", expect_ok=True, join_lobby=True):
         c.expect(is_numeric("001"))
         if join_lobby:
             c.expect(is_numeric("366"))
+    return c
+
+
+def send_plain(c, payload):
+    """AUTHENTICATE PLAIN, then the base64 payload once the server asks for it."""
+    c.send("AUTHENTICATE PLAIN")
+    c.expect(lambda l: l == "AUTHENTICATE +")
+    c.send("AUTHENTICATE " + payload)
+
+
+def before_sasl(port, nick):
+    """A connection that asked for sasl and sent NICK and USER (registration waits)."""
+    c = Client(port, None)
+    c.nick = nick
+    c.send("CAP REQ :sasl")
+    c.expect(is_command("CAP"))
+    c.send("NICK " + nick)
+    c.send("USER %s 0 * :%s" % (nick, nick))
     return c
 
 
@@ -83,14 +99,8 @@ def test_register_then_log_in_with_sasl(server):
 
 def test_sasl_success_numerics(server):
     register_and_leave(server, "alice")
-    c = Client(server.port, None)
-    c.send("CAP REQ :sasl")
-    c.expect(is_command("CAP"))
-    c.send("NICK alice")
-    c.send("USER alice 0 * :a")
-    c.send("AUTHENTICATE PLAIN")
-    c.expect(lambda l: l == "AUTHENTICATE +")
-    c.send("AUTHENTICATE " + plain("alice", PASSWORD))
+    c = before_sasl(server.port, "alice")
+    send_plain(c, plain("alice", PASSWORD))
     lines = take_until(c, is_numeric("903"))
     m900 = Msg([l for l in lines if is_numeric("900")(l)][0])
     assert m900.params == ["alice", "alice!~alice@127.0.0.1", "alice",
@@ -103,15 +113,9 @@ def test_sasl_success_numerics(server):
 
 def test_wrong_password_fails_and_three_failures_close(server):
     register_and_leave(server, "alice")
-    c = Client(server.port, None)
-    c.send("CAP REQ :sasl")
-    c.expect(is_command("CAP"))
-    c.send("NICK guesser")
-    c.send("USER g 0 * :g")
+    c = before_sasl(server.port, "guesser")
     for i in range(3):
-        c.send("AUTHENTICATE PLAIN")
-        c.expect(lambda l: l == "AUTHENTICATE +")
-        c.send("AUTHENTICATE " + plain("alice", "guess %d" % i))
+        send_plain(c, plain("alice", "guess %d" % i))
         assert Msg(c.expect(is_numeric("904"))).text == "SASL authentication failed"
     lines = c.wait_closed()
     assert "Too many failed login attempts" in lines[-1]
@@ -119,9 +123,7 @@ def test_wrong_password_fails_and_three_failures_close(server):
     d = Client(server.port, None)
     d.send("CAP REQ :sasl")
     d.expect(is_command("CAP"))
-    d.send("AUTHENTICATE PLAIN")
-    d.expect(lambda l: l == "AUTHENTICATE +")
-    d.send("AUTHENTICATE " + plain("nobody", "whatever1"))
+    send_plain(d, plain("nobody", "whatever1"))
     d.expect(is_numeric("904"))
 
 
@@ -141,14 +143,10 @@ def test_sasl_protocol_errors(server):
     c.expect(lambda l: l == "AUTHENTICATE +")
     c.send("AUTHENTICATE *")
     assert Msg(c.expect(is_numeric("906"))).text == "SASL authentication aborted"
-    c.send("AUTHENTICATE PLAIN")
-    c.expect(lambda l: l == "AUTHENTICATE +")
-    c.send("AUTHENTICATE " + "A" * 401)
+    send_plain(c, "A" * 401)
     assert Msg(c.expect(is_numeric("905"))).text == "SASL message too long"
     # Someone else's authorization identity is refused.
-    c.send("AUTHENTICATE PLAIN")
-    c.expect(lambda l: l == "AUTHENTICATE +")
-    c.send("AUTHENTICATE " + plain("alice", PASSWORD, authzid="root"))
+    send_plain(c, plain("alice", PASSWORD, authzid="root"))
     c.expect(is_numeric("904"))
     # A message split into 400-byte chunks is put together.
     c.send("AUTHENTICATE PLAIN")
@@ -158,9 +156,7 @@ def test_sasl_protocol_errors(server):
     c.send("AUTHENTICATE " + payload)
     c.send("AUTHENTICATE +")
     c.expect(is_numeric("904"))  # wrong password, but parsed and checked
-    c.send("AUTHENTICATE PLAIN")
-    c.expect(lambda l: l == "AUTHENTICATE +")
-    c.send("AUTHENTICATE " + plain("alice", PASSWORD))
+    send_plain(c, plain("alice", PASSWORD))
     c.expect(is_numeric("903"))
     c.send("AUTHENTICATE PLAIN")
     assert Msg(c.expect(is_numeric("907"))).text == "You have already authenticated using SASL"
@@ -367,9 +363,7 @@ def test_sasl_plain_login_binds_the_certificate(server_factory, certs):
     c.expect(is_command("CAP"))
     c.send("NICK alice")
     c.send("USER alice 0 * :a")
-    c.send("AUTHENTICATE PLAIN")
-    c.expect(lambda l: l == "AUTHENTICATE +")
-    c.send("AUTHENTICATE " + plain("alice", PASSWORD))
+    send_plain(c, plain("alice", PASSWORD))
     c.expect(is_numeric("903"))
     c.send("QUIT")
     c.wait_closed()
