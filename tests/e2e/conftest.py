@@ -23,10 +23,19 @@ ROOT_ARGS = ["--allow-root"] if os.geteuid() == 0 else []
 TIMEOUT = float(os.environ.get("TCPCHAT_TEST_TIMEOUT", "20"))
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port on 127.0.0.1 not handed out before in this run (the kernel may offer a
+    just-closed one again, e.g. the same port for a server's plain and TLS ports)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 class Server:
