@@ -12,10 +12,6 @@ int linebuf_init(struct linebuf *lb, size_t line_max, size_t max)
     memset(lb, 0, sizeof *lb);
     if (line_max == 0 || line_max >= max)
         return -1;
-    lb->cap = max < LINEBUF_INITIAL ? max : LINEBUF_INITIAL;
-    lb->data = malloc(lb->cap);
-    if (!lb->data)
-        return -1;
     lb->max = max;
     lb->line_max = line_max;
     return 0;
@@ -26,6 +22,12 @@ void linebuf_free(struct linebuf *lb)
     free(lb->data);
     lb->data = NULL;
     lb->cap = lb->len = lb->start = 0;
+}
+
+void linebuf_release(struct linebuf *lb)
+{
+    if (lb->len == lb->start)
+        linebuf_free(lb);
 }
 
 size_t linebuf_pending(const struct linebuf *lb)
@@ -41,7 +43,9 @@ char *linebuf_space(struct linebuf *lb, size_t *avail)
         lb->start = 0;
     }
     if (lb->len == lb->cap && lb->cap < lb->max) {
-        size_t ncap = lb->cap * 2 > lb->max ? lb->max : lb->cap * 2;
+        size_t ncap = lb->cap == 0 ? LINEBUF_INITIAL : lb->cap * 2;
+        if (ncap > lb->max)
+            ncap = lb->max;
         char *n = realloc(lb->data, ncap);
         if (n) {
             lb->data = n;
@@ -60,6 +64,8 @@ void linebuf_commit(struct linebuf *lb, size_t n)
 int linebuf_next(struct linebuf *lb, char **line, size_t *len)
 {
     for (;;) {
+        if (lb->start == lb->len)
+            return LINEBUF_NONE; /* also when nothing is allocated */
         char *p = lb->data + lb->start;
         size_t avail = lb->len - lb->start;
         if (lb->skip_lf && avail > 0) {

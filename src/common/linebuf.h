@@ -1,7 +1,8 @@
 /* linebuf: a bounded input buffer that splits a byte stream into lines.
  * A line ends at CR, LF or CR LF (bare CR and bare LF are accepted, as most servers do).
- * The buffer starts small and grows on demand up to a hard bound, so idle connections stay
- * cheap and no peer can make it grow past that bound. */
+ * Nothing is allocated until bytes arrive; the buffer starts small and grows on demand up to a
+ * hard bound, so no peer can make it grow past that bound, and linebuf_release gives it back
+ * once every byte has been taken, so an idle connection holds no buffer at all. */
 #ifndef TCPCHAT_LINEBUF_H
 #define TCPCHAT_LINEBUF_H
 
@@ -20,11 +21,15 @@ struct linebuf {
 
 enum { LINEBUF_NONE = 0, LINEBUF_LINE = 1, LINEBUF_TOOLONG = -1 };
 
-/* line_max < max is required. Returns 0, or -1 on bad bounds or allocation failure. */
+/* line_max < max is required. Returns 0, or -1 on bad bounds. Allocates nothing. */
 int linebuf_init(struct linebuf *lb, size_t line_max, size_t max);
 void linebuf_free(struct linebuf *lb);
-/* Where to read more bytes into, and how many fit; grows or compacts as needed. Returns NULL
- * (with *avail 0) when the buffer holds max bytes of unconsumed input. */
+/* Frees the buffer if no byte is left in it (the state of a CR LF split across reads is
+ * kept); the next linebuf_space allocates again. */
+void linebuf_release(struct linebuf *lb);
+/* Where to read more bytes into, and how many fit; allocates, grows or compacts as needed.
+ * Returns NULL (with *avail 0) when the buffer holds max bytes of unconsumed input (or no
+ * memory could be had). */
 char *linebuf_space(struct linebuf *lb, size_t *avail);
 /* Records that n bytes were written at the space returned by linebuf_space. */
 void linebuf_commit(struct linebuf *lb, size_t n);

@@ -358,7 +358,8 @@ static int join_check(const struct chan *ch, const struct client *c, const char 
 static void replay(struct client *c, const struct chan *ch)
 {
     struct server *srv = client_srv(c);
-    if (!srv->hist || srv->cfg.history_replay <= 0 || (c->caps & CAP_CHATHISTORY))
+    if (!srv->hist || srv->cfg.history_replay <= 0 || (c->caps & CAP_CHATHISTORY) ||
+        !history_has(srv, ch->key))
         return;
     struct hist_query *q = calloc(1, sizeof *q);
     if (!q)

@@ -24,9 +24,12 @@ struct client {
 
     char nick[IRC_NICK_MAX + 1]; /* "" until NICK */
     char user[USER_MAX + 1];
-    char realname[REALNAME_MAX + 1];
     char host[HOST_MAX];
-    char source[SOURCE_MAX + 1]; /* nick!user@host, the prefix of what this user sends */
+    /* Strings of their own length on the heap (conn_set_str), "" (conn_no_str) until set, so
+     * an idle connection carries no fixed-size buffers for them. */
+    char *realname;     /* at most REALNAME_MAX bytes */
+    char *source;       /* nick!user@host, the prefix of what this user sends; "" before */
+    char *close_reason; /* at most CLOSE_REASON_MAX bytes; "" until conn_close_later */
 
     unsigned has_nick : 1; /* holds nick in the nick table */
     unsigned has_user : 1;
@@ -65,7 +68,6 @@ struct client {
     double nick_tokens; /* nick changes allowed now (NICK_BURST, NICK_INTERVAL_MS) */
     uint64_t nick_ms;   /* when nick_tokens was last topped up, 0 before the first change */
     uint64_t connected_ms, active_ms, ping_ms;
-    char close_reason[256];
 
     struct client *next_dirty, *next_close, *next_stalled, *next_free;
     uint64_t mark; /* w->gen when last sent an event, to send each event once */

@@ -88,7 +88,7 @@ void cmd_kill(struct client *c, struct ircmsg *m)
     if (ev)
         worker_post_event(srv_of(c), victim.worker, victim.id, ev);
     event_unref(ev);
-    char why[sizeof c->close_reason];
+    char why[CLOSE_REASON_MAX + 1];
     snprintf(why, sizeof why, "Killed (%s (%s))", c->nick, reason);
     worker_post_kill(srv_of(c), victim.worker, victim.id, why);
 }

@@ -64,6 +64,14 @@ void cmd_isupport(struct client *c)
                      HISTORY_QUERY_MAX);
 }
 
+/* c->source from c's nick, user and host. -1 without memory for it. */
+static int set_source(struct client *c)
+{
+    char source[SOURCE_MAX + 1];
+    snprintf(source, sizeof source, "%s!%s@%s", c->nick, c->user, c->host);
+    return conn_set_str(&c->source, source, SOURCE_MAX);
+}
+
 static void welcome(struct client *c)
 {
     struct server *srv = c->w->srv;
@@ -105,9 +113,14 @@ void reg_try(struct client *c)
         c->nick[0] = '\0';
         return;
     }
+    if (set_source(c) < 0) {
+        nick_release(c->w->srv, c->nick, c->id);
+        c->has_nick = 0;
+        conn_close_later(c, "Out of memory");
+        return;
+    }
     c->registered = 1;
     c->active_ms = c->w->now_ms;
-    snprintf(c->source, sizeof c->source, "%s!%s@%s", c->nick, c->user, c->host);
     nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
     if (c->tls.ssl)
         nick_set_secure(c->w->srv, c->nick, c->id);
@@ -187,15 +200,14 @@ void cmd_cap(struct client *c, struct ircmsg *m)
 
 void cmd_setname(struct client *c, struct ircmsg *m)
 {
-    size_t n = strlen(m->params[0]);
-    if (n == 0) {
+    if (m->params[0][0] == '\0') {
         send_line(c, "FAIL SETNAME INVALID_REALNAME :Real name is empty");
         return;
     }
-    if (n > REALNAME_MAX)
-        n = utf8_trim(m->params[0], REALNAME_MAX);
-    memcpy(c->realname, m->params[0], n);
-    c->realname[n] = '\0';
+    if (conn_set_str(&c->realname, m->params[0], REALNAME_MAX) < 0) {
+        send_line(c, "FAIL SETNAME CANNOT_CHANGE_REALNAME :Out of memory");
+        return;
+    }
     nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
     struct event *ev = event_new(NULL, ":%s SETNAME :%s", c->source, c->realname);
     if (ev) {
@@ -276,7 +288,8 @@ void cmd_nick(struct client *c, struct ircmsg *m)
     whowas_add(c->nick, c->user, c->host, c->realname);
     struct event *change = event_new(NULL, ":%s NICK %s", c->source, nick);
     snprintf(c->nick, sizeof c->nick, "%s", nick);
-    snprintf(c->source, sizeof c->source, "%s!%s@%s", c->nick, c->user, c->host);
+    if (set_source(c) < 0)
+        conn_close_later(c, "Out of memory");
     if (change)
         chan_nick(c, change); /* also brings the NICK line back to us, in channel order */
     event_unref(change);
@@ -301,7 +314,10 @@ void cmd_user(struct client *c, struct ircmsg *m)
     if (n == 1)
         n += (size_t)snprintf(c->user + 1, sizeof c->user - 1, "user");
     c->user[n] = '\0';
-    snprintf(c->realname, sizeof c->realname, "%s", m->params[3]);
+    if (conn_set_str(&c->realname, m->params[3], REALNAME_MAX) < 0) {
+        conn_close_later(c, "Out of memory");
+        return;
+    }
     c->has_user = 1;
     reg_try(c);
 }

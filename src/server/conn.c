@@ -33,6 +33,30 @@ static const struct config *conn_cfg(const struct client *c)
     return &c->w->srv->cfg;
 }
 
+char conn_no_str[1];
+
+int conn_set_str(char **slot, const char *text, size_t max)
+{
+    size_t n = strlen(text);
+    if (n > max)
+        n = utf8_trim(text, max);
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    conn_str_free(slot);
+    *slot = copy;
+    return 0;
+}
+
+void conn_str_free(char **slot)
+{
+    if (*slot != conn_no_str)
+        free(*slot);
+    *slot = conn_no_str;
+}
+
 struct client *conn_create(struct worker *w, int fd, const char *host, int ip_counted)
 {
     struct server *srv = w->srv;
@@ -45,6 +69,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
         close(fd);
         return NULL;
     }
+    c->realname = c->source = c->close_reason = conn_no_str;
     c->id = atomic_fetch_add(&srv->next_client_id, 1) + 1;
     c->w = w;
     c->fd = fd;
@@ -147,7 +172,7 @@ static int process_input(struct client *c)
 
 /* Runs buffered lines and reads more while the socket may have bytes and nothing pauses
  * the client. */
-static void input(struct client *c)
+static void input_lines(struct client *c)
 {
     for (;;) {
         int throttled = process_input(c);
@@ -188,6 +213,14 @@ static void input(struct client *c)
             return;
         }
     }
+}
+
+/* input_lines, then the input buffer goes back if it holds nothing: most connections are
+ * idle most of the time, and an idle one should cost no buffer (DESIGN.md). */
+static void input(struct client *c)
+{
+    input_lines(c);
+    linebuf_release(&c->in);
 }
 
 void conn_on_readable(struct client *c)
@@ -258,16 +291,17 @@ void conn_send_event(struct client *c, struct event *ev)
         conn_send(c, event_render(ev, c->variant));
 }
 
+/* The close reason when even that could not be copied (static: never freed). */
+static char oom_reason[] = "Out of memory";
+
 void conn_close_later(struct client *c, const char *reason)
 {
     if (c->dead || c->closing)
         return;
-    /* Cut long reasons (a client's QUIT text) without splitting a UTF-8 character. */
-    size_t n = strlen(reason);
-    if (n >= sizeof c->close_reason)
-        n = utf8_trim(reason, sizeof c->close_reason - 1);
-    memcpy(c->close_reason, reason, n);
-    c->close_reason[n] = '\0';
+    /* Long reasons (a client's QUIT text) are cut without splitting a UTF-8 character;
+     * without memory for a copy the connection still closes, with a reason of its own. */
+    if (conn_set_str(&c->close_reason, reason, CLOSE_REASON_MAX) < 0)
+        c->close_reason = oom_reason;
     c->closing = 1;
     c->next_close = c->w->closing;
     c->w->closing = c;
@@ -353,6 +387,10 @@ void conn_free(struct client *c)
     sendq_free(&c->sq);
     linebuf_free(&c->in);
     free(c->chans);
+    conn_str_free(&c->realname);
+    conn_str_free(&c->source);
+    if (c->close_reason != oom_reason)
+        conn_str_free(&c->close_reason);
     if (c->sasl_buf) {
         sodium_memzero(c->sasl_buf, c->sasl_len);
         free(c->sasl_buf);

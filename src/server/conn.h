@@ -4,6 +4,8 @@
 #ifndef TCPCHAT_CONN_H
 #define TCPCHAT_CONN_H
 
+#include <stddef.h>
+
 struct client;
 struct msg;
 struct worker;
@@ -41,6 +43,14 @@ void conn_hangup(struct client *c);
 void conn_goodbye(struct client *c, const char *line);
 /* Frees c's memory; c must be dead and out of every replica. */
 void conn_free(struct client *c);
+/* The unset value of the client's heap strings (realname, source, close_reason): "". Never
+ * written to, never freed. */
+extern char conn_no_str[1];
+/* Replaces *slot (one of those strings) with a copy of text cut to at most max bytes at a
+ * UTF-8 boundary. Returns 0, or -1 on allocation failure with *slot unchanged. */
+int conn_set_str(char **slot, const char *text, size_t max);
+/* Frees *slot (unless it is conn_no_str) and sets it to conn_no_str. */
+void conn_str_free(char **slot);
 /* Runs periodic checks: registration and ping timeouts. */
 void conn_tick(struct client *c);
 

@@ -48,6 +48,7 @@
 #define USER_MAX          10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
 #define REALNAME_MAX      100 /* kept for WHOIS; longer real names are cut */
 #define HOST_MAX          64  /* textual IPv4/IPv6 address */
+#define CLOSE_REASON_MAX  255 /* longest reason a connection is closed with */
 #define SOURCE_MAX        (30 + 1 + USER_MAX + 1 + HOST_MAX)
 #define TOPIC_MAX         390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
 #define KICK_MAX          255 /* KICKLEN */

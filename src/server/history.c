@@ -30,6 +30,12 @@ struct hitem {
     struct event *ev;     /* HI_STORE (a reference) */
     struct hist_query *q; /* HI_QUERY */
     long long upto;       /* HI_QUERY: the last row stored before it */
+    struct hkeys *k;      /* HI_STORE: where it is stored, allocated with the item */
+};
+
+/* Where a message is stored: only HI_STORE items carry it, so the many HI_POST items of a
+ * busy channel stay small. */
+struct hkeys {
     char key[IRC_CHANNEL_MAX + 1];
     char pm_from[IRC_NICK_MAX + 1], pm_to[IRC_NICK_MAX + 1]; /* private: folded accounts */
 };
@@ -61,6 +67,11 @@ struct history {
     int days;           /* retention, copied at start */
     long max;
     struct touched *touched; /* channels to cap by count at the next retention run */
+    /* Under lock: channels that ever had a message stored (since the store was created; a
+     * channel emptied by retention stays), so a JOIN of a channel without history asks the
+     * writer for no replay. */
+    struct touched *stored;
+    int stored_unknown; /* an allocation failed: assume every channel has history */
 };
 
 static uint64_t now_ms(void)
@@ -184,6 +195,7 @@ static int store_check(sqlite3 *db, char *why, size_t cap)
 }
 
 static void touch(struct history *h, const char *key);
+static void mark_stored(struct history *h, const char *key);
 static void prune(struct history *h);
 
 static int store_open(struct history *h, const char *dir)
@@ -213,12 +225,13 @@ static int store_open(struct history *h, const char *dir)
         /* Retention runs at start-up over every channel, then each minute over the ones
          * stored to since. */
         st = NULL;
-        if (h->max > 0 && sqlite3_prepare_v2(h->db,
-                                             "SELECT DISTINCT target FROM messages WHERE "
-                                             "target != ''",
-                                             -1, &st, NULL) == SQLITE_OK) {
-            while (sqlite3_step(st) == SQLITE_ROW)
-                touch(h, (const char *)sqlite3_column_text(st, 0));
+        if (sqlite3_prepare_v2(h->db, "SELECT DISTINCT target FROM messages WHERE target != ''", -1,
+                               &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *key = (const char *)sqlite3_column_text(st, 0);
+                touch(h, key);
+                mark_stored(h, key);
+            }
         }
         sqlite3_finalize(st);
         prune(h);
@@ -245,6 +258,33 @@ static void touch(struct history *h, const char *key)
         return;
     snprintf(t->key, sizeof t->key, "%s", key);
     HASH_ADD_STR(h->touched, key, t);
+}
+
+/* Records that key (a folded channel) has history; with h->lock held once the writer runs.
+ * Without memory for it, every channel counts as having some. */
+static void mark_stored(struct history *h, const char *key)
+{
+    struct touched *t = NULL;
+    HASH_FIND_STR(h->stored, key, t);
+    if (t)
+        return;
+    if (!(t = calloc(1, sizeof *t))) {
+        h->stored_unknown = 1;
+        return;
+    }
+    snprintf(t->key, sizeof t->key, "%s", key);
+    HASH_ADD_STR(h->stored, key, t);
+}
+
+static void free_keys(struct touched **set)
+{
+    struct touched *t, *tmp;
+    HASH_ITER(hh, *set, t, tmp)
+    {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
+        HASH_DEL(*set, t);
+        free(t);
+    }
 }
 
 /* Retention: by age (an index range), then by count in each channel stored to since the
@@ -298,17 +338,17 @@ static int store_one(struct history *h, struct hitem *it)
     struct event *ev = it->ev;
     sqlite3_stmt *st = h->insert;
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, it->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, it->k->key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, parse_time(ev->time));
     sqlite3_bind_text(st, 3, ev->msgid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, ev->client_tags ? ev->client_tags : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, ev->line->data, (int)line_len(ev->line), SQLITE_STATIC);
-    if (it->pm_from[0])
-        sqlite3_bind_text(st, 6, it->pm_from, -1, SQLITE_STATIC);
+    if (it->k->pm_from[0])
+        sqlite3_bind_text(st, 6, it->k->pm_from, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 6);
-    if (it->pm_to[0])
-        sqlite3_bind_text(st, 7, it->pm_to, -1, SQLITE_STATIC);
+    if (it->k->pm_to[0])
+        sqlite3_bind_text(st, 7, it->k->pm_to, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 7);
     int rc = sqlite3_step(st);
@@ -316,7 +356,7 @@ static int store_one(struct history *h, struct hitem *it)
     if (rc != SQLITE_DONE)
         return rc;
     h->last_id = sqlite3_last_insert_rowid(h->db);
-    touch(h, it->key);
+    touch(h, it->k->key);
     return SQLITE_OK;
 }
 
@@ -795,6 +835,21 @@ static void enqueue(struct history *h, struct hitem *it)
 void history_post(struct server *srv, int worker, struct mb_item *it)
 {
     struct history *h = srv->hist;
+    /* With nothing queued or in the writer's hands, the item overtakes nothing by going
+     * straight to the mailbox: whatever was posted before it for the same channel (under the
+     * same channel lock) or by the same thread is already in the mailboxes. A join storm in
+     * quiet channels then costs no trip through the writer (and no writer item per
+     * recipient worker). A message to be stored never takes this path: its HI_STORE is queued
+     * first. */
+    if (h) {
+        pthread_mutex_lock(&h->lock);
+        int idle = !h->head && !h->busy;
+        pthread_mutex_unlock(&h->lock);
+        if (idle) {
+            mailbox_post(&srv->workers[worker].mb, it);
+            return;
+        }
+    }
     struct hitem *hi = h ? calloc(1, sizeof *hi) : NULL;
     if (!hi) {
         if (h)
@@ -816,19 +871,35 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
         return 0;
     pthread_mutex_lock(&h->lock);
     int full = h->queued_store >= HISTORY_QUEUE_MAX;
+    if (!full && key[0])
+        mark_stored(h, key);
     pthread_mutex_unlock(&h->lock);
-    struct hitem *hi = full ? NULL : calloc(1, sizeof *hi);
+    struct hitem *hi = full ? NULL : calloc(1, sizeof *hi + sizeof *hi->k);
     if (!hi)
         return -1;
     hi->kind = HI_STORE;
     hi->ev = event_ref(ev);
-    snprintf(hi->key, sizeof hi->key, "%s", key);
+    hi->k = (struct hkeys *)(hi + 1);
+    snprintf(hi->k->key, sizeof hi->k->key, "%s", key);
     if (from && from[0])
-        ircname_fold(from, hi->pm_from, sizeof hi->pm_from);
+        ircname_fold(from, hi->k->pm_from, sizeof hi->k->pm_from);
     if (to && to[0])
-        ircname_fold(to, hi->pm_to, sizeof hi->pm_to);
+        ircname_fold(to, hi->k->pm_to, sizeof hi->k->pm_to);
     enqueue(h, hi);
     return 0;
+}
+
+int history_has(struct server *srv, const char *key)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return 0;
+    struct touched *t = NULL;
+    pthread_mutex_lock(&h->lock);
+    HASH_FIND_STR(h->stored, key, t);
+    int has = t != NULL || h->stored_unknown;
+    pthread_mutex_unlock(&h->lock);
+    return has;
 }
 
 int history_store(struct server *srv, struct event *ev, const char *key)
@@ -920,13 +991,8 @@ void history_close(struct server *srv)
     /* The writer took everything before it stopped; a late item cannot come (the workers
      * are gone), but hand on whatever is there all the same. */
     hand_on(h, h->head);
-    struct touched *t, *tmp;
-    HASH_ITER(hh, h->touched, t, tmp)
-    {
-        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
-        HASH_DEL(h->touched, t);
-        free(t);
-    }
+    free_keys(&h->touched);
+    free_keys(&h->stored);
     sqlite3_finalize(h->insert);
     sqlite3_close(h->db);
     pthread_mutex_destroy(&h->lock);

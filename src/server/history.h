@@ -82,6 +82,9 @@ int history_store(struct server *srv, struct event *ev, const char *key);
 /* The same for a private message, with the accounts of its sender and recipient ("" for
  * someone not logged in): its history is shown only to those two accounts. */
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to);
+/* 1 if a message to key (a folded channel name) was ever stored, so there may be history to
+ * replay; 0 also when history is off. */
+int history_has(struct server *srv, const char *key);
 /* Queues q; the writer answers it to q->client. Copies q. */
 void history_query(struct server *srv, const struct hist_query *q);
 

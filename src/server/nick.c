@@ -8,10 +8,22 @@
 
 #include "server.h"
 
+/* One held nick. Kept small, since there is one per connection: the user's details live
+ * in heap strings of their own length, filled in as the user registers, goes away or logs in. */
 struct nick_entry {
-    char key[IRC_NICK_MAX + 1]; /* folded */
     UT_hash_handle hh;
-    struct nick_info info;
+    uint64_t id;
+    int worker;
+    unsigned registered : 1;
+    unsigned invisible : 1;
+    unsigned wallops : 1;
+    unsigned secure : 1;
+    unsigned oper : 1;
+    char key[IRC_NICK_MAX + 1]; /* folded */
+    char nick[IRC_NICK_MAX + 1];
+    char *ident;   /* "user\0host\0realname\0" once registered, else NULL */
+    char *away;    /* NULL when not away */
+    char *account; /* NULL when not logged in */
 };
 
 static struct nick_entry *nick_lookup(struct server *srv, const char *nick)
@@ -23,6 +35,24 @@ static struct nick_entry *nick_lookup(struct server *srv, const char *nick)
     return e;
 }
 
+static void entry_free(struct nick_entry *e)
+{
+    free(e->ident);
+    free(e->away);
+    free(e->account);
+    free(e);
+}
+
+/* Replaces *slot with a copy of text (NULL for ""). Keeps the old value without memory. */
+static void set_text(char **slot, const char *text)
+{
+    char *copy = NULL;
+    if (*text && !(copy = strdup(text)))
+        return;
+    free(*slot);
+    *slot = copy;
+}
+
 int nick_claim(struct server *srv, const char *nick, const char *old, int worker, uint64_t id)
 {
     int rc = 0;
@@ -30,14 +60,14 @@ int nick_claim(struct server *srv, const char *nick, const char *old, int worker
     struct nick_entry *e = nick_lookup(srv, nick);
     if (e) {
         /* Only a case change of one's own nick finds oneself here. */
-        if (e->info.id == id)
-            snprintf(e->info.nick, sizeof e->info.nick, "%s", nick);
+        if (e->id == id)
+            snprintf(e->nick, sizeof e->nick, "%s", nick);
         else
             rc = -1;
         goto out;
     }
     struct nick_entry *mine = old && *old ? nick_lookup(srv, old) : NULL;
-    if (mine && mine->info.id == id) {
+    if (mine && mine->id == id) {
         HASH_DEL(srv->nicks, mine); /* keep the user's details under the new key */
     } else {
         mine = calloc(1, sizeof *mine);
@@ -45,11 +75,11 @@ int nick_claim(struct server *srv, const char *nick, const char *old, int worker
             rc = -1;
             goto out;
         }
-        mine->info.worker = worker;
-        mine->info.id = id;
+        mine->worker = worker;
+        mine->id = id;
     }
     ircname_fold(nick, mine->key, sizeof mine->key);
-    snprintf(mine->info.nick, sizeof mine->info.nick, "%s", nick);
+    snprintf(mine->nick, sizeof mine->nick, "%s", nick);
     HASH_ADD_STR(srv->nicks, key, mine);
 out:
     pthread_mutex_unlock(&srv->nick_lock);
@@ -60,14 +90,14 @@ void nick_release(struct server *srv, const char *nick, uint64_t id)
 {
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, nick);
-    if (e && e->info.id == id) {
-        if (e->info.registered) {
+    if (e && e->id == id) {
+        if (e->registered) {
             srv->nick_stats.users--;
-            srv->nick_stats.invisible -= e->info.invisible;
-            srv->nick_stats.opers -= e->info.oper;
+            srv->nick_stats.invisible -= e->invisible;
+            srv->nick_stats.opers -= e->oper;
         }
         HASH_DEL(srv->nicks, e);
-        free(e);
+        entry_free(e);
     }
     pthread_mutex_unlock(&srv->nick_lock);
 }
@@ -77,8 +107,8 @@ int nick_find(struct server *srv, const char *nick, int *worker, uint64_t *id)
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, nick);
     if (e) {
-        *worker = e->info.worker;
-        *id = e->info.id;
+        *worker = e->worker;
+        *id = e->id;
     }
     pthread_mutex_unlock(&srv->nick_lock);
     return e ? 0 : -1;
@@ -88,8 +118,26 @@ int nick_info(struct server *srv, const char *nick, struct nick_info *info)
 {
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, nick);
-    if (e)
-        *info = e->info;
+    if (e) {
+        memset(info, 0, sizeof *info);
+        info->worker = e->worker;
+        info->id = e->id;
+        snprintf(info->nick, sizeof info->nick, "%s", e->nick);
+        if (e->ident) {
+            const char *host = e->ident + strlen(e->ident) + 1;
+            const char *realname = host + strlen(host) + 1;
+            snprintf(info->user, sizeof info->user, "%s", e->ident);
+            snprintf(info->host, sizeof info->host, "%s", host);
+            snprintf(info->realname, sizeof info->realname, "%s", realname);
+        }
+        snprintf(info->away, sizeof info->away, "%s", e->away ? e->away : "");
+        snprintf(info->account, sizeof info->account, "%s", e->account ? e->account : "");
+        info->registered = e->registered;
+        info->invisible = e->invisible;
+        info->wallops = e->wallops;
+        info->secure = e->secure;
+        info->oper = e->oper;
+    }
     pthread_mutex_unlock(&srv->nick_lock);
     return e ? 0 : -1;
 }
@@ -98,25 +146,35 @@ int nick_info(struct server *srv, const char *nick, struct nick_info *info)
 static struct nick_entry *mine_locked(struct server *srv, const char *nick, uint64_t id)
 {
     struct nick_entry *e = nick_lookup(srv, nick);
-    return e && e->info.id == id ? e : NULL;
+    return e && e->id == id ? e : NULL;
 }
 
 void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char *user,
                    const char *host, const char *realname)
 {
+    size_t lu = strlen(user), lh = strlen(host), lr = strlen(realname);
+    char *ident = malloc(lu + lh + lr + 3);
+    if (ident) {
+        memcpy(ident, user, lu + 1);
+        memcpy(ident + lu + 1, host, lh + 1);
+        memcpy(ident + lu + 1 + lh + 1, realname, lr + 1);
+    }
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
     if (e) {
-        snprintf(e->info.user, sizeof e->info.user, "%s", user);
-        snprintf(e->info.host, sizeof e->info.host, "%s", host);
-        snprintf(e->info.realname, sizeof e->info.realname, "%s", realname);
-        if (!e->info.registered) {
-            e->info.registered = 1;
+        if (ident) { /* without memory WHOIS shows the details known before */
+            free(e->ident);
+            e->ident = ident;
+            ident = NULL;
+        }
+        if (!e->registered) {
+            e->registered = 1;
             if (++srv->nick_stats.users > srv->nick_stats.max_users)
                 srv->nick_stats.max_users = srv->nick_stats.users;
         }
     }
     pthread_mutex_unlock(&srv->nick_lock);
+    free(ident);
 }
 
 void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char *away)
@@ -124,7 +182,7 @@ void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
     if (e)
-        snprintf(e->info.away, sizeof e->info.away, "%s", away);
+        set_text(&e->away, away);
     pthread_mutex_unlock(&srv->nick_lock);
 }
 
@@ -133,12 +191,12 @@ void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invis
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
     if (e && invisible >= 0) {
-        if (e->info.registered)
-            srv->nick_stats.invisible += (invisible != 0) - (int)e->info.invisible;
-        e->info.invisible = invisible != 0;
+        if (e->registered)
+            srv->nick_stats.invisible += (invisible != 0) - (int)e->invisible;
+        e->invisible = invisible != 0;
     }
     if (e && wallops >= 0)
-        e->info.wallops = wallops != 0;
+        e->wallops = wallops != 0;
     pthread_mutex_unlock(&srv->nick_lock);
 }
 
@@ -156,7 +214,7 @@ void nick_table_free(struct server *srv)
     {
         /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(srv->nicks, e);
-        free(e);
+        entry_free(e);
     }
 }
 
@@ -165,9 +223,9 @@ void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper)
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
     if (e) {
-        if (e->info.registered)
-            srv->nick_stats.opers += (oper != 0) - (int)e->info.oper;
-        e->info.oper = oper != 0;
+        if (e->registered)
+            srv->nick_stats.opers += (oper != 0) - (int)e->oper;
+        e->oper = oper != 0;
     }
     pthread_mutex_unlock(&srv->nick_lock);
 }
@@ -177,7 +235,7 @@ void nick_set_account(struct server *srv, const char *nick, uint64_t id, const c
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
     if (e)
-        snprintf(e->info.account, sizeof e->info.account, "%s", account);
+        set_text(&e->account, account);
     pthread_mutex_unlock(&srv->nick_lock);
 }
 
@@ -186,6 +244,6 @@ void nick_set_secure(struct server *srv, const char *nick, uint64_t id)
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
     if (e)
-        e->info.secure = 1;
+        e->secure = 1;
     pthread_mutex_unlock(&srv->nick_lock);
 }

@@ -9,6 +9,7 @@
 
 #include "defines.h"
 
+/* Enough for a reply burst (a JOIN with its NAMES, a WHOIS) without growing. */
 #define SENDQ_INITIAL_SLOTS 16
 
 void sendq_init(struct sendq *q)
@@ -74,13 +75,16 @@ static void sendq_consume(struct sendq *q, size_t n)
     }
 }
 
-/* A burst (a join storm, a paste) grows the ring; an idle client should not keep it. */
+/* The ring exists only while something is queued: an idle connection holds none (most are
+ * idle most of the time), and a burst's grown ring goes back at once. Allocating it again
+ * costs one malloc per flush that emptied the queue, small beside the writev it follows. */
 static void sendq_shrink_if_empty(struct sendq *q)
 {
-    if (q->count == 0 && q->cap > SENDQ_INITIAL_SLOTS) {
+    if (q->count == 0 && q->cap > 0) {
         free(q->ring);
         q->ring = NULL;
         q->cap = q->head = 0;
+        q->offset = 0;
     }
 }
 

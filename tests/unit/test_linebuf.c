@@ -282,6 +282,9 @@ static void growth_is_on_demand_and_bounded(void **state)
     struct linebuf lb;
     const size_t max = 16384;
     assert_int_equal(linebuf_init(&lb, 9000, max), 0);
+    assert_int_equal(lb.cap, 0); /* nothing until the first read */
+    size_t avail = 0;
+    assert_non_null(linebuf_space(&lb, &avail));
     size_t first = lb.cap;
     assert_true(first > 0 && first < max);
 
@@ -361,6 +364,46 @@ static void consumed_space_is_reused(void **state)
     assert_true(lb->cap <= TEST_MAX);
 }
 
+/* An idle buffer holds no memory: nothing before the first read, and release gives it back
+ * once every byte is taken, but not while part of a line waits for the rest. */
+static void release_only_when_empty(void **state)
+{
+    struct linebuf *lb = *state;
+    assert_null(lb->data);
+    expect_none(lb);
+    linebuf_release(lb); /* nothing to give back */
+    assert_null(lb->data);
+    feed(lb, "ab\r\nc");
+    assert_non_null(lb->data);
+    expect_line(lb, "ab");
+    linebuf_release(lb);
+    assert_non_null(lb->data); /* "c" waits for its end */
+    feed(lb, "d\r");
+    expect_line(lb, "cd");
+    linebuf_release(lb);
+    assert_null(lb->data);
+    assert_int_equal(linebuf_pending(lb), 0);
+    /* The LF of that CR arrives after the release: still one terminator, no empty line. */
+    feed(lb, "\nef\n");
+    expect_line(lb, "ef");
+    expect_none(lb);
+    linebuf_release(lb);
+    assert_null(lb->data);
+}
+
+/* Release in the middle of an overlong line keeps dropping it until its end. */
+static void release_while_discarding(void **state)
+{
+    struct linebuf *lb = *state;
+    feed(lb, "0123456789");
+    expect_toolong(lb);
+    linebuf_release(lb);
+    assert_null(lb->data);
+    feed(lb, "abc\nok\n");
+    expect_line(lb, "ok");
+    expect_none(lb);
+}
+
 #define LB_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -385,6 +428,8 @@ int main(void)
         cmocka_unit_test(small_max_below_initial_size),
         LB_TEST(endless_line_never_fills_buffer),
         LB_TEST(consumed_space_is_reused),
+        LB_TEST(release_only_when_empty),
+        LB_TEST(release_while_discarding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

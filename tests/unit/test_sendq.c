@@ -112,6 +112,35 @@ static void test_sendq_flush_in_order_across_growth(void **state)
     sendq_free(&q);
 }
 
+/* An empty queue holds no ring: none before the first push, none once flushed empty. */
+static void test_sendq_ring_only_while_queued(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct sendq q;
+    sendq_init(&q);
+    assert_null(q.ring);
+    assert_int_equal(sendq_flush(&q, sv[0]), 0);
+    for (int round = 0; round < 3; round++) {
+        struct msg *m = msg_printf("round %d", round);
+        assert_int_equal(sendq_push(&q, m), 0);
+        msg_unref(m);
+        assert_non_null(q.ring);
+        assert_int_equal(sendq_flush(&q, sv[0]), 0);
+        assert_null(q.ring);
+        assert_int_equal(sendq_bytes(&q), 0);
+        char got[64];
+        char want[16];
+        snprintf(want, sizeof want, "round %d\r\n", round);
+        assert_int_equal(read(sv[1], got, sizeof got), strlen(want));
+        assert_memory_equal(got, want, strlen(want));
+    }
+    close(sv[0]);
+    close(sv[1]);
+    sendq_free(&q);
+}
+
 static void test_sendq_partial_write_resumes(void **state)
 {
     (void)state;
@@ -181,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_msgbuf_gathers_lines),
         cmocka_unit_test(test_sendq_shares_one_message),
         cmocka_unit_test(test_sendq_flush_in_order_across_growth),
+        cmocka_unit_test(test_sendq_ring_only_while_queued),
         cmocka_unit_test(test_sendq_partial_write_resumes),
         cmocka_unit_test(test_sendq_write_error),
     };
