@@ -260,7 +260,16 @@ static struct member *find_member(struct chan *ch, uint64_t id)
     return m;
 }
 
-/* Appends the NAMES lines of ch (locked) for c to b. */
+/* Appends n bytes to line (of len bytes); the caller checked they fit. */
+static size_t put(char *line, size_t len, const char *s, size_t n)
+{
+    memcpy(line + len, s, n);
+    return len + n;
+}
+
+/* Appends the NAMES lines of ch (locked) for c to b. Built with memcpy rather than a printf
+ * per member: a joiner of a room of n gets n names, so a join storm of n clients formats n^2/2
+ * of them (8 million for 4,000), and this loop was the largest cost of one in the profile. */
 static void names_lines(struct msgbuf *b, const struct client *c, struct chan *ch)
 {
     const char *srvname = client_srv(c)->cfg.server_name;
@@ -268,24 +277,30 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
     /* '@' marks a secret channel, '=' a public one (RPL_NAMREPLY). */
     int head = snprintf(line, sizeof line, ":%s %03d %s %c %s :", srvname, RPL_NAMREPLY, c->nick,
                         (ch->modes & CM_SECRET) ? '@' : '=', ch->name);
+    if (head < 0 || (size_t)head >= sizeof line / 2)
+        head = 0; /* cannot happen: the names are bounded well below that */
     size_t len = (size_t)head;
+    int uh = (c->caps & CAP_USERHOST_IN_NAMES) != 0; /* nick!user@host instead of the nick */
     struct member *m, *tmp;
     HASH_ITER(hh, ch->members, m, tmp)
-    { /* userhost-in-names: nick!user@host instead of the nick alone. */
-        int uh = (c->caps & CAP_USERHOST_IN_NAMES) != 0;
-        size_t need = strlen(m->nick) + 3 + (uh ? strlen(m->userhost) + 1 : 0);
+    {
+        const char *prefix = member_prefixes(m, c);
+        size_t lp = strlen(prefix), ln = strlen(m->nick), lu = uh ? strlen(m->userhost) : 0;
+        size_t need = lp + ln + (uh ? 1 + lu : 0) + 1; /* and the space after it */
         if (len + need > IRC_LINE_MAX - 2 && len > (size_t)head) {
-            line[len - 1] = '\0'; /* drop the trailing space */
-            msgbuf_line(b, "%s", line);
+            msgbuf_raw(b, NULL, line, len - 1); /* without the trailing space */
             len = (size_t)head;
         }
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s%s%s ", member_prefixes(m, c),
-                                m->nick, uh ? "!" : "", uh ? m->userhost : "");
+        len = put(line, len, prefix, lp);
+        len = put(line, len, m->nick, ln);
+        if (uh) {
+            len = put(line, len, "!", 1);
+            len = put(line, len, m->userhost, lu);
+        }
+        len = put(line, len, " ", 1);
     }
-    if (len > (size_t)head) {
-        line[len - 1] = '\0';
-        msgbuf_line(b, "%s", line);
-    }
+    if (len > (size_t)head)
+        msgbuf_raw(b, NULL, line, len - 1);
     msgbuf_line(b, ":%s %03d %s %s :End of /NAMES list", srvname, RPL_ENDOFNAMES, c->nick,
                 ch->name);
 }

@@ -1,6 +1,6 @@
 """INFO, ADMIN (Modern IRC: 371/374, 256-259, 402 for another server) and the IRCv3
 userhost-in-names capability (NAMES with nick!user@host)."""
-from conftest import Client, Msg, barrier, is_numeric
+from conftest import Client, Msg, barrier, is_numeric, take_until
 from test_ircv3 import cap_client
 
 
@@ -52,3 +52,28 @@ def test_userhost_in_names(server):
     # Without the capability: nicks only.
     plain.send("NAMES #lobby")
     assert sorted(Msg(plain.expect(is_numeric("353"))).text.split()) == ["@plain", "alice"]
+
+
+def test_names_of_a_big_room_splits_into_whole_lines(server):
+    """60 members with long nicks: NAMES spans several 353 lines, each within 512 bytes, every
+    member listed once, with and without userhost-in-names."""
+    crowd = []
+    for i in range(60):
+        c = Client(server.port, "member%022d" % i)
+        c.expect(is_numeric("366"))
+        crowd.append(c)
+    want = sorted([c.nick for c in crowd] + ["looker"])  # the default channel holds it too
+    for caps in ("multi-prefix", "userhost-in-names multi-prefix"):
+        c = cap_client(server.port, "looker", caps, join_lobby=False)
+        c.send("NAMES #lobby")
+        lines = take_until(c, is_numeric("366"))
+        rows = [l for l in lines if Msg(l).command == "353"]
+        assert len(rows) > 1, lines
+        assert all(len(l.encode()) + 2 <= 512 for l in rows), [len(l) for l in rows]
+        got = [n.lstrip("@+").split("!")[0] for l in rows for n in Msg(l).text.split()]
+        assert sorted(got) == want
+        if "userhost" in caps:
+            assert all(n.endswith("@127.0.0.1") and "!~" in n for l in rows for n in Msg(l).text.split())
+        c.close()
+    for c in crowd:
+        c.close()
