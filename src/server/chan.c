@@ -26,11 +26,11 @@
 struct member {
     uint64_t id; /* client id: the hash key */
     int worker;
-    char nick[IRC_NICK_MAX + 1];
-    char userhost[USER_MAX + 1 + HOST_MAX]; /* "user@host", for userhost-in-names */
     unsigned op : 1;
     unsigned voice : 1;
     UT_hash_handle hh;
+    char nick[IRC_NICK_MAX + 1];
+    char userhost[]; /* "user@host", for userhost-in-names, allocated at its length */
 };
 
 /* Channel modes without a parameter (CHANMODES type D). */
@@ -122,13 +122,19 @@ struct chan {
     char chkey[KEY_MAX + 1];
     unsigned limit; /* 0: none */
     time_t created;
-    char topic[TOPIC_MAX + 1];
-    char topic_by[SOURCE_MAX + 1];
+    /* Allocated only when used, so the many small channels of a big network stay small: */
+    char *topic; /* "text\0nick!user@host\0" (topic_by), or NULL when none is set */
     time_t topic_at;
-    uint64_t invites[INVITES_MAX]; /* client ids invited while +i matters */
+    uint64_t *invites; /* INVITES_MAX client ids invited while +i matters, or NULL */
     int ninvites;
     struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */
 };
+
+/* Who set the topic (only while ch->topic is set). */
+static const char *topic_by(const struct chan *ch)
+{
+    return ch->topic + strlen(ch->topic) + 1;
+}
 
 const char *chan_name(const struct chan *ch)
 {
@@ -159,6 +165,8 @@ static void chan_unref(struct chan *ch)
     pthread_mutex_destroy(&ch->lock);
     for (int i = 0; i < LIST_KINDS; i++)
         free(ch->lists[i].v);
+    free(ch->topic);
+    free(ch->invites);
     free(ch->wcount);
     free(ch);
 }
@@ -397,9 +405,13 @@ int chan_join(struct client *c, const char *name, const char *key)
         return 0;
     if (c->nchans >= CHANNELS_PER_USER)
         return ERR_TOOMANYCHANNELS;
-    struct member *mem = calloc(1, sizeof *mem);
+    char userhost[USER_MAX + 1 + HOST_MAX];
+    snprintf(userhost, sizeof userhost, "%s@%s", c->user, c->host);
+    size_t uhlen = strlen(userhost);
+    struct member *mem = calloc(1, sizeof *mem + uhlen + 1);
     if (!mem)
         goto oom;
+    memcpy(mem->userhost, userhost, uhlen + 1);
     char fold[IRC_CHANNEL_MAX + 1];
     ircname_fold(name, fold, sizeof fold);
 
@@ -443,17 +455,16 @@ int chan_join(struct client *c, const char *name, const char *key)
     mem->worker = c->w->index;
     mem->op = ch->nmembers == 0;
     snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
-    snprintf(mem->userhost, sizeof mem->userhost, "%s@%s", c->user, c->host);
     HASH_ADD(hh, ch->members, id, sizeof mem->id, mem);
     ch->nmembers++;
     ch->wcount[c->w->index]++;
 
     struct msgbuf b = {0};
-    if (ch->topic[0]) {
+    if (ch->topic) {
         msgbuf_line(&b, ":%s %03d %s %s :%s", srv->cfg.server_name, RPL_TOPIC, c->nick, ch->name,
                     ch->topic);
         msgbuf_line(&b, ":%s %03d %s %s %s %lld", srv->cfg.server_name, RPL_TOPICWHOTIME, c->nick,
-                    ch->name, ch->topic_by, (long long)ch->topic_at);
+                    ch->name, topic_by(ch), (long long)ch->topic_at);
     }
     names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
@@ -745,9 +756,9 @@ void chan_topic(struct client *c, const char *name, const char *text)
     if (!text) {
         if ((ch->modes & CM_SECRET) && !me) {
             send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
-        } else if (ch->topic[0]) {
+        } else if (ch->topic) {
             send_numeric(c, RPL_TOPIC, "%s :%s", ch->name, ch->topic);
-            send_numeric(c, RPL_TOPICWHOTIME, "%s %s %lld", ch->name, ch->topic_by,
+            send_numeric(c, RPL_TOPICWHOTIME, "%s %s %lld", ch->name, topic_by(ch),
                          (long long)ch->topic_at);
         } else {
             send_numeric(c, RPL_NOTOPIC, "%s :No topic is set", ch->name);
@@ -760,11 +771,25 @@ void chan_topic(struct client *c, const char *name, const char *text)
         size_t n = strlen(text);
         if (n > TOPIC_MAX)
             n = utf8_trim(text, TOPIC_MAX);
-        memcpy(ch->topic, text, n);
-        ch->topic[n] = '\0';
-        snprintf(ch->topic_by, sizeof ch->topic_by, "%s", c->source);
+        size_t by = strlen(c->source);
+        char *topic = n ? malloc(n + 1 + by + 1) : NULL;
+        if (n && !topic) {
+            send_numeric(c, ERR_UNKNOWNERROR, "TOPIC :Out of memory");
+            chan_put_locked(ch);
+            return;
+        }
+        if (topic) { /* an empty text clears the topic */
+            memcpy(topic, text, n);
+            topic[n] = '\0';
+            memcpy(topic + n + 1, c->source, by + 1);
+        }
+        free(ch->topic);
+        ch->topic = topic;
         ch->topic_at = time(NULL);
-        struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, ch->topic);
+        char shown[TOPIC_MAX + 1];
+        memcpy(shown, text, n);
+        shown[n] = '\0';
+        struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, shown);
         if (m)
             post_members(srv, ch, m, 0);
         event_unref(m);
@@ -1070,6 +1095,11 @@ void chan_invite(struct client *c, const char *nick, const char *name)
     } else if (find_member(ch, info.id)) {
         send_numeric(c, ERR_USERONCHANNEL, "%s %s :is already on channel", info.nick, ch->name);
     } else {
+        if (!ch->invites && !(ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0]))) {
+            send_numeric(c, ERR_UNKNOWNERROR, "INVITE :Out of memory");
+            chan_put_locked(ch);
+            return;
+        }
         if (!invited(ch, info.id)) {
             if (ch->ninvites == INVITES_MAX) { /* forget the oldest */
                 memmove(ch->invites, ch->invites + 1, (INVITES_MAX - 1) * sizeof ch->invites[0]);
@@ -1187,7 +1217,8 @@ void chan_list(struct client *c, const char *const *masks, int nmasks)
         pthread_mutex_lock(&ch->lock);
         int visible = !(ch->modes & CM_SECRET) || find_member(ch, c->id);
         if (visible && match_any(masks, nmasks, ch->name))
-            send_numeric(c, RPL_LIST, "%s %u :%s", ch->name, ch->nmembers, ch->topic);
+            send_numeric(c, RPL_LIST, "%s %u :%s", ch->name, ch->nmembers,
+                         ch->topic ? ch->topic : "");
         pthread_mutex_unlock(&ch->lock);
     }
     pthread_mutex_unlock(&srv->chan_lock);
