@@ -131,7 +131,7 @@ static void test_sendq_ring_only_while_queued(void **state)
         assert_null(q.ring);
         assert_int_equal(sendq_bytes(&q), 0);
         char got[64];
-        char want[16];
+        char want[32];
         snprintf(want, sizeof want, "round %d\r\n", round);
         assert_int_equal(read(sv[1], got, sizeof got), strlen(want));
         assert_memory_equal(got, want, strlen(want));
