@@ -206,6 +206,7 @@ static void answer(struct accounts *a, struct request *r, enum account_result re
 static void *account_main(void *arg)
 {
     struct accounts *a = arg;
+    pthread_setname_np(pthread_self(), "tcpchatd-acct"); /* for top -H, perf, gdb */
     for (;;) {
         pthread_mutex_lock(&a->lock);
         while (!a->head && !a->stop)

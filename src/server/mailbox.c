@@ -56,14 +56,19 @@ void mailbox_item_free(struct mb_item *it)
 
 void mailbox_post(struct mailbox *mb, struct mb_item *it)
 {
-    it->next = NULL;
+    mailbox_post_chain(mb, it, it);
+}
+
+void mailbox_post_chain(struct mailbox *mb, struct mb_item *first, struct mb_item *last)
+{
+    last->next = NULL;
     pthread_mutex_lock(&mb->lock);
     int was_empty = mb->head == NULL;
     if (mb->tail)
-        mb->tail->next = it;
+        mb->tail->next = first;
     else
-        mb->head = it;
-    mb->tail = it;
+        mb->head = first;
+    mb->tail = last;
     pthread_mutex_unlock(&mb->lock);
     /* One wake-up per batch: while the list is non-empty the owner has a wake-up pending. */
     if (was_empty) {

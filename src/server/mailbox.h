@@ -62,6 +62,9 @@ struct mb_item *mailbox_item_new(enum mb_kind kind, int nchans);
 void mailbox_item_free(struct mb_item *it);
 /* Appends it; wakes the owner. Never blocks beyond the mailbox lock. */
 void mailbox_post(struct mailbox *mb, struct mb_item *it);
+/* Appends the items first .. last (linked by next, in order) at once: one lock and at most
+ * one wake-up, so the owner takes them in one turn. */
+void mailbox_post_chain(struct mailbox *mb, struct mb_item *first, struct mb_item *last);
 /* Clears the wake-up, then takes every queued item (oldest first) or NULL. */
 struct mb_item *mailbox_take(struct mailbox *mb);
 

@@ -391,6 +391,9 @@ int worker_drain(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    char name[16]; /* for top -H, perf, gdb: at most 15 characters */
+    snprintf(name, sizeof name, "tcpchatd-w%d", w->index);
+    pthread_setname_np(pthread_self(), name);
     struct epoll_event evs[EPOLL_BATCH];
     w->now_ms = worker_clock_ms();
     w->next_tick_ms = w->now_ms + TICK_MS;
