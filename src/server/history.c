@@ -842,9 +842,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void enqueue(struct history *h, struct hitem *it)
+/* Appends it to the writer's queue; h->lock held. */
+static void enqueue_locked(struct history *h, struct hitem *it)
 {
-    pthread_mutex_lock(&h->lock);
     int was_empty = h->head == NULL;
     if (h->tail)
         h->tail->next = it;
@@ -856,38 +856,45 @@ static void enqueue(struct history *h, struct hitem *it)
     /* The writer only sleeps with an empty queue: one wake-up per batch is enough. */
     if (was_empty)
         pthread_cond_signal(&h->wake);
+}
+
+static void enqueue(struct history *h, struct hitem *it)
+{
+    pthread_mutex_lock(&h->lock);
+    enqueue_locked(h, it);
     pthread_mutex_unlock(&h->lock);
 }
 
 void history_post(struct server *srv, int worker, struct mb_item *it)
 {
     struct history *h = srv->hist;
+    if (!h) {
+        mailbox_post(&srv->workers[worker].mb, it);
+        return;
+    }
     /* With nothing queued or in the writer's hands, the item overtakes nothing by going
      * straight to the mailbox: whatever was posted before it for the same channel (under the
      * same channel lock) or by the same thread is already in the mailboxes. A join storm in
      * quiet channels then costs no trip through the writer (and no writer item per
      * recipient worker). A message to be stored never takes this path: its HI_STORE is queued
-     * first. */
-    if (h) {
-        pthread_mutex_lock(&h->lock);
-        int idle = !h->head && !h->busy;
-        pthread_mutex_unlock(&h->lock);
-        if (idle) {
-            mailbox_post(&srv->workers[worker].mb, it);
-            return;
-        }
+     * first. The check and the enqueue share one lock section (this runs per recipient
+     * worker of every event); the item is allocated before it, and freed unused when idle. */
+    struct hitem *hi = calloc(1, sizeof *hi);
+    pthread_mutex_lock(&h->lock);
+    int idle = !h->head && !h->busy;
+    if (!idle && hi) {
+        hi->kind = HI_POST;
+        hi->worker = worker;
+        hi->post = it;
+        enqueue_locked(h, hi);
     }
-    struct hitem *hi = h ? calloc(1, sizeof *hi) : NULL;
-    if (!hi) {
-        if (h)
+    pthread_mutex_unlock(&h->lock);
+    if (idle || !hi) {
+        if (!idle)
             log_error("history: out of memory, posting unordered");
+        free(hi);
         mailbox_post(&srv->workers[worker].mb, it);
-        return;
     }
-    hi->kind = HI_POST;
-    hi->worker = worker;
-    hi->post = it;
-    enqueue(h, hi);
 }
 
 static int store(struct server *srv, struct event *ev, const char *key, const char *from,
