@@ -82,7 +82,11 @@
 #define STALL_TICK_MS     50   /* retry interval for clients paused by flood or send queue */
 #define SHUTDOWN_FLUSH_MS 2000 /* how long shutdown waits for "ERROR" lines to drain */
 #define EPOLL_BATCH       256  /* events taken per epoll_wait */
-#define WRITEV_MAX        64   /* iovecs per writev (IOV_MAX is 1024; 64 fills a socket buffer) */
+/* One writev takes at most WRITEV_MAX lines (IOV_MAX) or WRITEV_BYTES bytes, whichever comes
+ * first: a join storm queues thousands of 45-byte JOIN lines per client, and 64 iovecs (the
+ * old bound) made 2.9 KB writes of them, each paying the whole TCP path. */
+#define WRITEV_MAX   1024
+#define WRITEV_BYTES (256 * 1024)
 /* Bytes a TLS flush gathers per SSL_write: one record's plaintext (RFC 8446 5.1: 2^14). The
  * handshake has no timeout of its own: nothing registers before it ends, so --reg-timeout
  * bounds it. */

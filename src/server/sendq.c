@@ -112,11 +112,13 @@ int sendq_flush(struct sendq *q, int fd)
     while (q->count > 0) {
         struct iovec iov[WRITEV_MAX];
         int n = 0;
-        for (size_t i = 0; i < q->count && n < WRITEV_MAX; i++) {
+        size_t want = 0;
+        for (size_t i = 0; i < q->count && n < WRITEV_MAX && want < WRITEV_BYTES; i++) {
             struct msg *m = q->ring[(q->head + i) & (q->cap - 1)];
             size_t skip = i == 0 ? q->offset : 0;
             iov[n].iov_base = m->data + skip;
             iov[n].iov_len = m->len - skip;
+            want += iov[n].iov_len;
             n++;
         }
         ssize_t w = writev(fd, iov, n);
@@ -126,6 +128,10 @@ int sendq_flush(struct sendq *q, int fd)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
         }
         sendq_consume(q, (size_t)w);
+        /* A short write means the socket's buffer is full: the next writev would only say
+         * EAGAIN. The kernel has marked the socket, so EPOLLOUT comes when room is made. */
+        if ((size_t)w < want)
+            break;
     }
     sendq_shrink_if_empty(q);
     return 0;

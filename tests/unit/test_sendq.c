@@ -15,6 +15,7 @@
 
 #include "common/ircmsg.h"
 #include "server/msg.h"
+#include "server/defines.h"
 #include "server/sendq.h"
 
 static size_t drain(int fd, char *buf, size_t cap)
@@ -93,9 +94,9 @@ static void test_sendq_flush_in_order_across_growth(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     struct sendq q;
     sendq_init(&q);
-    char expect[4096];
+    static char expect[(WRITEV_MAX + 100) * 16];
     size_t elen = 0;
-    for (int i = 0; i < 100; i++) { /* past the initial ring size and past WRITEV_MAX */
+    for (int i = 0; i < WRITEV_MAX + 100; i++) { /* past the initial ring, past one writev */
         struct msg *m = msg_printf("line %d", i);
         assert_int_equal(sendq_push(&q, m), 0);
         elen += (size_t)snprintf(expect + elen, sizeof expect - elen, "line %d\r\n", i);
@@ -105,7 +106,7 @@ static void test_sendq_flush_in_order_across_growth(void **state)
     assert_int_equal(sendq_flush(&q, sv[0]), 0);
     assert_int_equal(sendq_bytes(&q), 0);
     close(sv[0]);
-    char got[4096];
+    static char got[sizeof expect];
     assert_int_equal(drain(sv[1], got, sizeof got), elen);
     assert_memory_equal(got, expect, elen);
     close(sv[1]);
