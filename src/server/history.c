@@ -145,6 +145,11 @@ int history_parse_ref(const char *s, int star, struct hist_ref *out)
 /* --- the store ------------------------------------------------------------------------- */
 
 static const char schema[] =
+    /* A page cache of up to 16 MiB (SQLite's default is 2 MiB), taken only as pages are
+     * used: every channel written to keeps a hot leaf page in the target index, and with
+     * 1,000 busy channels (bench/ manyrooms) those pages no longer fit in 2 MiB, so each
+     * insert read its page back from the file. p99 latency there fell from ~460 to ~330 ms. */
+    "PRAGMA cache_size=-16384;"
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS messages("
