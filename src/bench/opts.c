@@ -29,24 +29,27 @@ struct preset {
     const char *what;
     int clients, channels, senders, messages, size;
     double rate, timeout;
+    double settle; /* seconds between the last JOIN notice and the joined snapshot */
 };
 
 /* Sizes from issue 4. The fixed-rate ones send rate * duration messages: latency runs 15 s at
- * 20 msg/s, many rooms 30 s at 1 msg/s, capacity a 10 s chat among its idle crowd. */
+ * 20 msg/s, many rooms 30 s at 1 msg/s, capacity a 10 s chat among its idle crowd. Capacity
+ * measures memory per idle client in rooms: it waits 3 s after the join storm (whose queued
+ * notices and events are not the clients' state) before taking the server's RSS. */
 static const struct preset presets[] = {
     {"custom", "100 clients, 1 room, 10 senders x 100 messages, full speed", 100, 1, 10, 100, 100,
-     0, 120},
+     0, 120, 0},
     {"fanout", "1000 clients in one room, 10 senders x 1000 messages of 100 B, full speed", 1000, 1,
-     10, 1000, 100, 0, 300},
+     10, 1000, 100, 0, 300, 0},
     {"bigroom", "5000 clients in one room, 5 senders x 200 messages, full speed", 5000, 1, 5, 200,
-     100, 0, 600},
-    {"joinstorm", "4000 clients join one room; no messages", 4000, 1, 0, 0, 100, 0, 600},
+     100, 0, 600, 0},
+    {"joinstorm", "4000 clients join one room; no messages", 4000, 1, 0, 0, 100, 0, 600, 0},
     {"manyrooms", "10000 clients in 1000 rooms of 10, each sending 1 msg/s for 30 s", 10000, 1000,
-     10000, 30, 100, 1, 600},
+     10000, 30, 100, 1, 600, 0},
     {"latency", "1000 clients in one room, 10 senders at 20 msg/s for 15 s", 1000, 1, 10, 300, 100,
-     20, 300},
+     20, 300, 0},
     {"capacity", "19000 idle clients in rooms of 10; 10 of them chat at 1 msg/s for 10 s", 19000,
-     1900, 10, 10, 100, 1, 900},
+     1900, 10, 10, 100, 1, 900, 3},
 };
 
 static const char usage_text[] =
@@ -68,6 +71,8 @@ static const char usage_text[] =
     "  --timeout T         stop the whole run after T seconds\n"
     "  --drain-idle T      give up waiting for missing messages after T s idle (default 5)\n"
     "  --no-join-wait      start sending without waiting for every JOIN notice\n"
+    "  --settle S          after the last JOIN notice, wait S s before measuring the server\n"
+    "                      and sending (capacity: 3)\n"
     "  --server-pid PID    report the server's CPU time and memory\n"
     "  --label TEXT        server name to echo in the result\n"
     "  --nick-prefix P     nicks are P<number> (default b)\n"
@@ -94,6 +99,7 @@ enum {
     OPT_TIMEOUT,
     OPT_DRAIN_IDLE,
     OPT_NO_JOIN_WAIT,
+    OPT_SETTLE,
     OPT_SERVER_PID,
     OPT_LABEL,
     OPT_NICK_PREFIX,
@@ -119,6 +125,7 @@ static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"drain-idle", required_argument, NULL, OPT_DRAIN_IDLE},
     {"no-join-wait", no_argument, NULL, OPT_NO_JOIN_WAIT},
+    {"settle", required_argument, NULL, OPT_SETTLE},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
     {"label", required_argument, NULL, OPT_LABEL},
     {"nick-prefix", required_argument, NULL, OPT_NICK_PREFIX},
@@ -168,6 +175,7 @@ static void opts_apply_preset(struct bench_opts *o, const struct preset *p)
     o->size = p->size;
     o->rate = p->rate;
     o->timeout = p->timeout;
+    o->settle = p->settle;
 }
 
 static const struct preset *opts_find_preset(const char *name)
@@ -323,6 +331,10 @@ int opts_parse(int argc, char **argv, struct bench_opts *o, char *err, size_t er
             break;
         case OPT_NO_JOIN_WAIT:
             o->wait_join_notices = 0;
+            break;
+        case OPT_SETTLE:
+            if (opts_double(optarg, 0, TIMEOUT_MAX, &o->settle) < 0)
+                bad = "--settle wants seconds";
             break;
         case OPT_SERVER_PID: {
             int pid = 0;

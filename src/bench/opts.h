@@ -26,6 +26,7 @@ struct bench_opts {
     double timeout;        /* seconds for the whole run */
     double drain_idle;     /* seconds without progress before giving up on what is missing */
     int wait_join_notices; /* wait for every JOIN notice before sending */
+    double settle;         /* then seconds of quiet before the joined snapshot and sending */
     pid_t server_pid;      /* 0: unknown, no server figures */
     int tls;               /* connect with TLS, without verifying the server's certificate */
     int json;

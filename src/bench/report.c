@@ -59,7 +59,7 @@ struct figures {
     double p50, p99, p999, pmax, mean; /* ms */
     int srv;                           /* server figures available */
     double srv_cpu, srv_cpu_join, srv_cpu_send, srv_cpu_per_m;
-    long rss_start, rss_reg, rss_joined, rss_end, hwm;
+    long rss_start, rss_reg, rss_last_join, rss_joined, rss_end, hwm;
     double per_conn_reg, per_conn_joined; /* bytes of server RSS per connection */
     double bench_us_per_deliv;
 };
@@ -87,6 +87,8 @@ static void report_figures(const struct bench_result *r, struct figures *f)
         if (r->registered)
             f->per_conn_reg = (double)(f->rss_reg - f->rss_start) * KIB / r->registered;
     }
+    if (r->srv_last_join.ok)
+        f->rss_last_join = r->srv_last_join.st.rss_kib;
     if (r->srv_joined.ok) {
         f->rss_joined = r->srv_joined.st.rss_kib;
         if (r->joined)
@@ -151,10 +153,11 @@ static void report_summary(const struct bench_opts *o, const struct bench_result
     if (f->srv)
         fprintf(e,
                 "server          CPU %.2f s (join %.2f, send %.2f = %.2f s per million "
-                "deliveries); RSS KiB start %ld registered %ld joined %ld end %ld peak %ld; "
-                "per connection %.0f B registered, %.0f B joined\n",
+                "deliveries); RSS KiB start %ld registered %ld last JOIN %ld joined %ld end %ld "
+                "peak %ld; per connection %.0f B registered, %.0f B joined\n",
                 f->srv_cpu, f->srv_cpu_join, f->srv_cpu_send, f->srv_cpu_per_m, f->rss_start,
-                f->rss_reg, f->rss_joined, f->rss_end, f->hwm, f->per_conn_reg, f->per_conn_joined);
+                f->rss_reg, f->rss_last_join, f->rss_joined, f->rss_end, f->hwm, f->per_conn_reg,
+                f->per_conn_joined);
     fprintf(e, "bench           CPU %.2f s (%.2f us per delivery while sending)\n", r->bench_cpu_s,
             f->bench_us_per_deliv);
 }
@@ -219,6 +222,7 @@ static void report_record(const struct bench_opts *o, const struct bench_result 
         kv_num(&kv, "server_cpu_s_per_mdeliv", f->srv_cpu_per_m, 3);
         kv_u64(&kv, "server_rss_start_kib", (unsigned long long)f->rss_start);
         kv_u64(&kv, "server_rss_registered_kib", (unsigned long long)f->rss_reg);
+        kv_u64(&kv, "server_rss_last_join_kib", (unsigned long long)f->rss_last_join);
         kv_u64(&kv, "server_rss_joined_kib", (unsigned long long)f->rss_joined);
         kv_u64(&kv, "server_rss_end_kib", (unsigned long long)f->rss_end);
         kv_u64(&kv, "server_hwm_kib", (unsigned long long)f->hwm);

@@ -55,12 +55,13 @@ enum phase {
     PHASE_CONNECT,
     PHASE_JOIN,
     PHASE_JOIN_NOTICES,
+    PHASE_SETTLE,
     PHASE_SEND,
     PHASE_DRAIN,
     PHASE_DONE,
 };
 
-static const char *const phase_names[] = {"connect", "join",  "join-notices",
+static const char *const phase_names[] = {"connect", "join",  "join-notices", "settle",
                                           "send",    "drain", "done"};
 
 struct run {
@@ -84,6 +85,7 @@ struct run {
     size_t prefix_len;       /* of the channel prefix */
     uint64_t t0, deadline, now;
     uint64_t t_join_start, t_last_join_notice, t_send_start, t_last_delivery;
+    uint64_t t_settled; /* end of the --settle pause */
     uint64_t t_progress, progress_delivered;
     uint64_t last_activity; /* last join notice or delivery: drives the idle cut-offs */
     uint64_t interval_ns;   /* fixed rate: between two messages of one sender */
@@ -755,6 +757,15 @@ static int run_advance(struct run *run)
                 run->now - run->last_activity < idle_ns)
                 return 0;
             r->join_seen_s = run_secs(run->t_join_start, run->t_last_join_notice);
+            run_snap(run, &r->srv_last_join);
+            run->phase = PHASE_SETTLE;
+            run->t_settled = run->now + (uint64_t)(o->settle * (double)NS_PER_S);
+            break;
+        case PHASE_SETTLE:
+            /* Idle clients, the server left alone: what it holds once the joins' short-lived
+             * work is done, as opposed to the instant the last JOIN notice arrived. */
+            if (run->now < run->t_settled)
+                return 0;
             if (run->s == 0 || o->messages == 0) {
                 run_snap(run, &r->srv_joined);
                 run->phase = PHASE_DONE;
@@ -807,6 +818,11 @@ static void run_wait_time(const struct run *run, struct timespec *ts)
         wait = at > run->now ? at - run->now : 0;
         if (wait > TICK_NS)
             wait = TICK_NS;
+    }
+    if (run->phase == PHASE_SETTLE) {
+        uint64_t left = run->t_settled > run->now ? run->t_settled - run->now : 0;
+        if (left < wait)
+            wait = left;
     }
     ts->tv_sec = (time_t)(wait / NS_PER_S);
     ts->tv_nsec = (long)(wait % NS_PER_S);

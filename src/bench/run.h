@@ -51,7 +51,8 @@ struct bench_result {
     uint32_t disconnects;
     uint32_t reasons_other;
     struct run_reason reasons[RUN_REASONS_MAX];
-    struct run_server_snap srv_start, srv_registered, srv_joined, srv_end;
+    /* srv_joined is taken after --settle (srv_last_join: at the last JOIN notice). */
+    struct run_server_snap srv_start, srv_registered, srv_last_join, srv_joined, srv_end;
     double bench_cpu_s, bench_cpu_send_s;
 };
 

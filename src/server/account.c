@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <uthash.h>
 
 #include "common/ircname.h"
 #include "common/log.h"
 #include "defines.h"
+#include "hash.h"
 #include "mailbox.h"
 #include "server.h"
 #include "tls.h"

@@ -6,18 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uthash.h>
 
 #include "caps.h"
 #include "client.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "hash.h"
 #include "history.h"
 #include "mailbox.h"
 #include "msg.h"
-#include "numerics.h"
 #include "nick.h"
+#include "numerics.h"
+#include "pool.h"
 #include "send.h"
 #include "server.h"
 #include "who.h"
@@ -124,9 +125,10 @@ struct chan {
     pthread_mutex_t lock;           /* guards everything below */
     struct member *members;
     unsigned nmembers;
-    unsigned *wcount; /* members on each worker */
-    int in_table;     /* still in srv->chans (also under srv->chan_lock) */
-    unsigned modes;   /* CM_* */
+    unsigned *wcount; /* members on each worker (nworkers of them) */
+    int nworkers;
+    int in_table;   /* still in srv->chans (also under srv->chan_lock) */
+    unsigned modes; /* CM_* */
     char chkey[KEY_MAX + 1];
     unsigned limit; /* 0: none */
     time_t created;
@@ -159,6 +161,12 @@ static struct server *client_srv(const struct client *c)
     return c->w->srv;
 }
 
+static void member_free(struct member *m)
+{
+    if (m)
+        pool_free(m, sizeof *m + strlen(m->userhost) + 1);
+}
+
 static void chan_unref(struct chan *ch)
 {
     if (atomic_fetch_sub(&ch->refs, 1) != 1)
@@ -168,26 +176,27 @@ static void chan_unref(struct chan *ch)
     {
         /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(ch->members, m);
-        free(m);
+        member_free(m);
     }
     pthread_mutex_destroy(&ch->lock);
     for (int i = 0; i < LIST_KINDS; i++)
         free(ch->lists[i].v);
     free(ch->topic);
     free(ch->invites);
-    free(ch->wcount);
-    free(ch);
+    pool_free(ch->wcount, (size_t)ch->nworkers * sizeof *ch->wcount);
+    pool_free(ch, sizeof *ch);
 }
 
 static struct chan *chan_create(struct server *srv, const char *name, const char *key)
 {
-    struct chan *ch = calloc(1, sizeof *ch);
+    struct chan *ch = pool_alloc(sizeof *ch);
     if (!ch)
         return NULL;
-    ch->wcount = calloc((size_t)srv->nworkers, sizeof *ch->wcount);
+    ch->nworkers = srv->nworkers;
+    ch->wcount = pool_alloc((size_t)ch->nworkers * sizeof *ch->wcount);
     if (!ch->wcount || pthread_mutex_init(&ch->lock, NULL) != 0) {
-        free(ch->wcount);
-        free(ch);
+        pool_free(ch->wcount, (size_t)ch->nworkers * sizeof *ch->wcount);
+        pool_free(ch, sizeof *ch);
         return NULL;
     }
     ch->id = atomic_fetch_add(&srv->next_chan_id, 1) + 1;
@@ -214,7 +223,8 @@ static int client_add_chan(struct client *c, struct chan *ch)
 {
     if (c->nchans == c->chans_cap) {
         int ncap = c->chans_cap ? c->chans_cap * 2 : 4;
-        struct chan **n = realloc(c->chans, (size_t)ncap * sizeof *n);
+        struct chan **n =
+            pool_realloc(c->chans, (size_t)c->chans_cap * sizeof *n, (size_t)ncap * sizeof *n);
         if (!n)
             return -1;
         c->chans = n;
@@ -416,7 +426,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     char userhost[USER_MAX + 1 + HOST_MAX];
     snprintf(userhost, sizeof userhost, "%s@%s", c->user, c->host);
     size_t uhlen = strlen(userhost);
-    struct member *mem = calloc(1, sizeof *mem + uhlen + 1);
+    struct member *mem = pool_alloc(sizeof *mem + uhlen + 1);
     if (!mem)
         goto oom;
     memcpy(mem->userhost, userhost, uhlen + 1);
@@ -450,7 +460,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     if (err || !join || client_add_chan(c, ch) < 0) {
         /* A channel created just now stays empty in the table; the next JOIN fills it. */
         pthread_mutex_unlock(&ch->lock);
-        free(mem);
+        member_free(mem);
         event_unref(join);
         return err ? err : ERR_UNKNOWNERROR;
     }
@@ -495,7 +505,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     return 0;
 oom:
     log_error("out of memory joining %s", name);
-    free(mem);
+    member_free(mem);
     return ERR_UNKNOWNERROR;
 }
 
@@ -518,7 +528,7 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
     HASH_FIND(hh, ch->members, &c->id, sizeof c->id, m);
     if (m) {
         HASH_DEL(ch->members, m);
-        free(m);
+        member_free(m);
         ch->nmembers--;
         ch->wcount[c->w->index]--;
     }
@@ -1056,7 +1066,7 @@ void chan_kick(struct client *c, const char *name, const char *nick, const char 
         }
         event_unref(m);
         HASH_DEL(ch->members, t);
-        free(t);
+        member_free(t);
         ch->nmembers--;
         ch->wcount[tw]--;
         if (ch->nmembers == 0 && ch->in_table) {

@@ -5,11 +5,11 @@
 #define TCPCHAT_CLIENT_H
 
 #include <stdint.h>
-#include <uthash.h>
 
 #include "common/ircname.h"
 #include "common/linebuf.h"
 #include "defines.h"
+#include "hash.h"
 #include "sendq.h"
 #include "tls.h"
 

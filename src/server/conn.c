@@ -21,6 +21,7 @@
 #include "common/utf8.h"
 #include "event.h"
 #include "iplimit.h"
+#include "pool.h"
 #include "mailbox.h"
 #include "nick.h"
 #include "server.h"
@@ -40,7 +41,7 @@ int conn_set_str(char **slot, const char *text, size_t max)
     size_t n = strlen(text);
     if (n > max)
         n = utf8_trim(text, max);
-    char *copy = malloc(n + 1);
+    char *copy = pool_alloc(n + 1);
     if (!copy)
         return -1;
     memcpy(copy, text, n);
@@ -53,19 +54,19 @@ int conn_set_str(char **slot, const char *text, size_t max)
 void conn_str_free(char **slot)
 {
     if (*slot != conn_no_str)
-        free(*slot);
+        pool_free(*slot, strlen(*slot) + 1);
     *slot = conn_no_str;
 }
 
 struct client *conn_create(struct worker *w, int fd, const char *host, int ip_counted)
 {
     struct server *srv = w->srv;
-    struct client *c = calloc(1, sizeof *c);
+    struct client *c = pool_alloc(sizeof *c);
     /* A --recvq below one tagged line also bounds the line length (tags get less room). */
     size_t line_max = srv->cfg.recvq - 1 < IRC_RAW_LINE_MAX ? srv->cfg.recvq - 1 : IRC_RAW_LINE_MAX;
     if (!c || linebuf_init(&c->in, line_max, srv->cfg.recvq) < 0) {
         log_error("out of memory accepting a connection from %s", host);
-        free(c);
+        pool_free(c, sizeof *c);
         close(fd);
         return NULL;
     }
@@ -85,7 +86,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         log_error("epoll_ctl: %s", strerror(errno));
         linebuf_free(&c->in);
-        free(c);
+        pool_free(c, sizeof *c);
         close(fd);
         return NULL;
     }
@@ -386,7 +387,7 @@ void conn_free(struct client *c)
     }
     sendq_free(&c->sq);
     linebuf_free(&c->in);
-    free(c->chans);
+    pool_free(c->chans, (size_t)c->chans_cap * sizeof c->chans[0]);
     conn_str_free(&c->realname);
     conn_str_free(&c->source);
     if (c->close_reason != oom_reason)
@@ -395,7 +396,7 @@ void conn_free(struct client *c)
         sodium_memzero(c->sasl_buf, c->sasl_len);
         free(c->sasl_buf);
     }
-    free(c);
+    pool_free(c, sizeof *c);
 }
 
 void conn_tick(struct client *c)

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <uthash.h>
 
 #include "caps.h"
 #include "common/log.h"
+#include "hash.h"
 #include "mailbox.h"
 #include "msg.h"
 #include "server.h"

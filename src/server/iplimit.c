@@ -6,10 +6,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "common/log.h"
 #include "defines.h"
+#include "hash.h"
 
 struct ip_entry {
     char host[HOST_MAX]; /* key: the textual address, as clients carry it */

@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
+#include "hash.h"
+#include "pool.h"
 #include "server.h"
 
 /* One held nick. Kept small, since there is one per connection: the user's details live
@@ -35,21 +36,37 @@ static struct nick_entry *nick_lookup(struct server *srv, const char *nick)
     return e;
 }
 
+/* The entry and its strings live in the pool (pool.h), like the connection they describe. */
+static void text_free(char *text)
+{
+    if (text)
+        pool_free(text, strlen(text) + 1);
+}
+
+/* "user\0host\0realname\0": three strings in one allocation. */
+static void ident_free(char *ident)
+{
+    if (!ident)
+        return;
+    size_t lu = strlen(ident), lh = strlen(ident + lu + 1);
+    pool_free(ident, lu + 1 + lh + 1 + strlen(ident + lu + 1 + lh + 1) + 1);
+}
+
 static void entry_free(struct nick_entry *e)
 {
-    free(e->ident);
-    free(e->away);
-    free(e->account);
-    free(e);
+    ident_free(e->ident);
+    text_free(e->away);
+    text_free(e->account);
+    pool_free(e, sizeof *e);
 }
 
 /* Replaces *slot with a copy of text (NULL for ""). Keeps the old value without memory. */
 static void set_text(char **slot, const char *text)
 {
     char *copy = NULL;
-    if (*text && !(copy = strdup(text)))
+    if (*text && !(copy = pool_strdup(text)))
         return;
-    free(*slot);
+    text_free(*slot);
     *slot = copy;
 }
 
@@ -70,7 +87,7 @@ int nick_claim(struct server *srv, const char *nick, const char *old, int worker
     if (mine && mine->id == id) {
         HASH_DEL(srv->nicks, mine); /* keep the user's details under the new key */
     } else {
-        mine = calloc(1, sizeof *mine);
+        mine = pool_alloc(sizeof *mine);
         if (!mine) {
             rc = -1;
             goto out;
@@ -153,7 +170,7 @@ void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char
                    const char *host, const char *realname)
 {
     size_t lu = strlen(user), lh = strlen(host), lr = strlen(realname);
-    char *ident = malloc(lu + lh + lr + 3);
+    char *ident = pool_alloc(lu + lh + lr + 3);
     if (ident) {
         memcpy(ident, user, lu + 1);
         memcpy(ident + lu + 1, host, lh + 1);
@@ -163,7 +180,7 @@ void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char
     struct nick_entry *e = mine_locked(srv, nick, id);
     if (e) {
         if (ident) { /* without memory WHOIS shows the details known before */
-            free(e->ident);
+            ident_free(e->ident);
             e->ident = ident;
             ident = NULL;
         }
@@ -174,7 +191,7 @@ void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char
         }
     }
     pthread_mutex_unlock(&srv->nick_lock);
-    free(ident);
+    ident_free(ident);
 }
 
 void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char *away)

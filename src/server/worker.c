@@ -21,6 +21,7 @@
 #include "history.h"
 #include "iplimit.h"
 #include "msg.h"
+#include "pool.h"
 #include "rehash.h"
 #include "server.h"
 
@@ -79,6 +80,12 @@ void worker_mark_dirty(struct worker *w, struct client *c)
     }
 }
 
+static void lchan_free(struct lchan *lc)
+{
+    pool_free(lc->members, (size_t)lc->cap * sizeof lc->members[0]);
+    pool_free(lc, sizeof *lc);
+}
+
 static struct lchan *lchan_find(struct worker *w, uint64_t id)
 {
     struct lchan *lc = NULL;
@@ -90,7 +97,7 @@ static void lchan_add(struct worker *w, uint64_t id, struct client *c)
 {
     struct lchan *lc = lchan_find(w, id);
     if (!lc) {
-        lc = calloc(1, sizeof *lc);
+        lc = pool_alloc(sizeof *lc);
         if (!lc)
             goto oom;
         lc->id = id;
@@ -98,7 +105,8 @@ static void lchan_add(struct worker *w, uint64_t id, struct client *c)
     }
     if (lc->n == lc->cap) {
         int ncap = lc->cap ? lc->cap * 2 : 8;
-        struct client **n = realloc(lc->members, (size_t)ncap * sizeof *n);
+        struct client **n =
+            pool_realloc(lc->members, (size_t)lc->cap * sizeof *n, (size_t)ncap * sizeof *n);
         if (!n)
             goto oom;
         lc->members = n;
@@ -126,8 +134,7 @@ static void lchan_remove(struct worker *w, uint64_t id, struct client *c)
     }
     if (lc->n == 0) {
         HASH_DEL(w->lchans, lc);
-        free(lc->members);
-        free(lc);
+        lchan_free(lc);
     }
 }
 
@@ -454,8 +461,7 @@ void worker_destroy(struct worker *w)
     {
         /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(w->lchans, lc);
-        free(lc->members);
-        free(lc);
+        lchan_free(lc);
     }
     mailbox_destroy(&w->mb);
     close(w->epfd);

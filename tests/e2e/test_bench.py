@@ -30,7 +30,8 @@ def result(stdout):
 def test_counts_every_delivery_in_order(server_factory):
     srv = server_factory(*UNTHROTTLED)
     rc, out, err = run_bench("--port", srv.port, "--clients", 20, "--senders", 2,
-                             "--messages", 50, "--timeout", TIMEOUT, "--server-pid", srv.proc.pid)
+                             "--messages", 50, "--timeout", TIMEOUT, "--server-pid", srv.proc.pid,
+                             "--settle", 0.2)
     assert rc == 0, err
     r = result(out)
     assert r["status"] == "ok", err
@@ -41,8 +42,11 @@ def test_counts_every_delivery_in_order(server_factory):
     assert (r["lost"], r["reordered"], r["gaps"], r["disconnects"]) == ("0", "0", "0", "0"), err
     # 20 joins: each member sees its own JOIN and every later one.
     assert r["join_notices"] == r["join_notices_expected"] == str(20 * 21 // 2)
-    # --server-pid: the server's figures are there.
+    # --server-pid: the server's figures are there, the joined state measured twice: at the
+    # last JOIN notice and after --settle.
     assert float(r["server_rss_end_kib"]) > 0
+    assert float(r["server_rss_last_join_kib"]) > 0 and float(r["server_rss_joined_kib"]) > 0
+    assert float(r["elapsed_s"]) >= 0.2
 
 
 def test_many_channels_fixed_rate_json(server_factory):
