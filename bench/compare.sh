@@ -204,6 +204,7 @@ METRICS = {
     "capacity": [("registered", "clients registered", "higher", 0),
                  ("server_bytes_per_conn_registered", "server bytes per connection, registered", "lower", 0),
                  ("server_bytes_per_conn_joined", "server bytes per connection, in rooms of 10", "lower", 0),
+                 ("server_bytes_per_conn_last_join", "same, at the last JOIN notice (before settling)", "lower", 0),
                  ("lat_p99_ms", "chat latency p99 (ms)", "lower", 2)],
 }
 METRICS["bigroom"] = METRICS["fanout"]

@@ -60,7 +60,8 @@ struct figures {
     int srv;                           /* server figures available */
     double srv_cpu, srv_cpu_join, srv_cpu_send, srv_cpu_per_m;
     long rss_start, rss_reg, rss_last_join, rss_joined, rss_end, hwm;
-    double per_conn_reg, per_conn_joined; /* bytes of server RSS per connection */
+    /* Bytes of server RSS per connection: registered, at the last JOIN notice, settled. */
+    double per_conn_reg, per_conn_last_join, per_conn_joined;
     double bench_us_per_deliv;
 };
 
@@ -87,8 +88,11 @@ static void report_figures(const struct bench_result *r, struct figures *f)
         if (r->registered)
             f->per_conn_reg = (double)(f->rss_reg - f->rss_start) * KIB / r->registered;
     }
-    if (r->srv_last_join.ok)
+    if (r->srv_last_join.ok) {
         f->rss_last_join = r->srv_last_join.st.rss_kib;
+        if (r->joined)
+            f->per_conn_last_join = (double)(f->rss_last_join - f->rss_start) * KIB / r->joined;
+    }
     if (r->srv_joined.ok) {
         f->rss_joined = r->srv_joined.st.rss_kib;
         if (r->joined)
@@ -227,6 +231,7 @@ static void report_record(const struct bench_opts *o, const struct bench_result 
         kv_u64(&kv, "server_rss_end_kib", (unsigned long long)f->rss_end);
         kv_u64(&kv, "server_hwm_kib", (unsigned long long)f->hwm);
         kv_num(&kv, "server_bytes_per_conn_registered", f->per_conn_reg, 0);
+        kv_num(&kv, "server_bytes_per_conn_last_join", f->per_conn_last_join, 0);
         kv_num(&kv, "server_bytes_per_conn_joined", f->per_conn_joined, 0);
     }
     kv_num(&kv, "bench_cpu_s", r->bench_cpu_s, 2);

@@ -41,7 +41,7 @@ int ircname_channel_valid(const char *name)
     return strcspn(name, "\a\r\n ,:") == len;
 }
 
-static unsigned char fold_char(unsigned char c)
+unsigned char ircname_fold_char(unsigned char c)
 {
     if (c >= 'A' && c <= '^') /* A-Z plus []\^ map to a-z plus {}|~ (rfc1459) */
         return (unsigned char)(c + 32);
@@ -54,7 +54,7 @@ char *ircname_fold(const char *name, char *out, size_t cap)
     if (cap == 0)
         return out;
     for (; name[i] && i + 1 < cap; i++)
-        out[i] = (char)fold_char((unsigned char)name[i]);
+        out[i] = (char)ircname_fold_char((unsigned char)name[i]);
     out[i] = '\0';
     return out;
 }
@@ -62,7 +62,8 @@ char *ircname_fold(const char *name, char *out, size_t cap)
 int ircname_cmp(const char *a, const char *b)
 {
     for (;; a++, b++) {
-        unsigned char x = fold_char((unsigned char)*a), y = fold_char((unsigned char)*b);
+        unsigned char x = ircname_fold_char((unsigned char)*a),
+                      y = ircname_fold_char((unsigned char)*b);
         if (x != y)
             return x < y ? -1 : 1;
         if (x == '\0')
@@ -78,8 +79,8 @@ int ircname_match(const char *mask, const char *name)
         if (*mask == '*') {
             star = mask++;
             resume = name;
-        } else if (*mask == '?' ||
-                   (*mask && fold_char((unsigned char)*mask) == fold_char((unsigned char)*name))) {
+        } else if (*mask == '?' || (*mask && ircname_fold_char((unsigned char)*mask) ==
+                                                 ircname_fold_char((unsigned char)*name))) {
             mask++;
             name++;
         } else if (star) {

@@ -20,6 +20,8 @@ int ircname_nick_valid(const char *nick);
 int ircname_channel_valid(const char *name);
 /* 1 if name starts with a channel prefix (so a PRIVMSG target is a channel, not a nick). */
 int ircname_is_channel(const char *name);
+/* The rfc1459 case fold of one byte (a byte-to-byte map: a fold has the name's length). */
+unsigned char ircname_fold_char(unsigned char c);
 /* Writes the rfc1459 case fold of name into out (cap includes the NUL; the result is
  * truncated to fit). Returns out. */
 char *ircname_fold(const char *name, char *out, size_t cap);

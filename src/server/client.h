@@ -19,12 +19,12 @@ struct chan;
 struct client {
     uint64_t id;
     struct worker *w;
-    int fd;            /* -1 once closed */
     UT_hash_handle hh; /* in w->clients, by id */
 
     char nick[IRC_NICK_MAX + 1]; /* "" until NICK */
     char user[USER_MAX + 1];
     char host[HOST_MAX];
+    int fd; /* -1 once closed */
     /* Strings of their own length on the heap (conn_set_str), "" (conn_no_str) until set, so
      * an idle connection carries no fixed-size buffers for them. */
     char *realname;     /* at most REALNAME_MAX bytes */
@@ -43,21 +43,21 @@ struct client {
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned ping_pending : 1;
-    unsigned ip_counted : 1; /* counted by iplimit (given back on close) */
-    unsigned caps;           /* CAP_* negotiated (caps.h) */
-    unsigned variant;        /* caps_variant(caps): how relayed lines are rendered for us */
-    int cap_version;         /* 302 after "CAP LS 302" */
-    struct sendq *held;      /* replies held while a labeled command runs (label.h), or NULL */
-    const char *label;       /* that command's label, or NULL */
-    char account[IRC_NICK_MAX + 1]; /* logged in as (SASL or REGISTER), "" if not */
-    unsigned sasl_started : 1;      /* AUTHENTICATE PLAIN accepted, data coming */
-    unsigned sasl_pending : 1;      /* a password is being checked: registration waits */
-    unsigned sasl_external : 1;     /* the mechanism started is EXTERNAL (else PLAIN) */
+    unsigned ip_counted : 1;    /* counted by iplimit (given back on close) */
+    unsigned caps;              /* CAP_* negotiated (caps.h) */
+    unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
+    int cap_version;            /* 302 after "CAP LS 302" */
+    struct sendq *held;         /* replies held while a labeled command runs (label.h), or NULL */
+    const char *label;          /* that command's label, or NULL */
+    char *account;              /* logged in as (SASL or REGISTER), "" (conn_no_str) if not */
+    unsigned sasl_started : 1;  /* AUTHENTICATE PLAIN accepted, data coming */
+    unsigned sasl_pending : 1;  /* a password is being checked: registration waits */
+    unsigned sasl_external : 1; /* the mechanism started is EXTERNAL (else PLAIN) */
+    unsigned label_taken : 1;   /* its answer comes later, labelled by whoever sends it */
     int sasl_failures;
     char *sasl_buf; /* base64 received so far (sasl_len bytes), or NULL */
     size_t sasl_len;
-    unsigned label_taken : 1; /* its answer comes later, labelled by whoever sends it */
-    uint64_t batch_seq;       /* last BATCH reference used on this connection */
+    uint64_t batch_seq; /* last BATCH reference used on this connection */
 
     struct linebuf in;
     struct sendq sq;

@@ -222,7 +222,10 @@ void cmd_register(struct client *c, struct ircmsg *m)
 /* Logged in: the user, and with account-notify everyone sharing a channel, are told. */
 static void logged_in(struct client *c, const char *name)
 {
-    snprintf(c->account, sizeof c->account, "%s", name);
+    if (conn_set_str(&c->account, name, IRC_NICK_MAX) < 0) {
+        conn_close_later(c, "Out of memory");
+        return;
+    }
     const char *src = c->registered ? c->source : "*";
     send_numeric(c, RPL_LOGGEDIN, "%s %s :You are now logged in as %s", src, name, name);
     if (!c->registered)

@@ -70,7 +70,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
         close(fd);
         return NULL;
     }
-    c->realname = c->source = c->close_reason = conn_no_str;
+    c->realname = c->source = c->close_reason = c->account = conn_no_str;
     c->id = atomic_fetch_add(&srv->next_client_id, 1) + 1;
     c->w = w;
     c->fd = fd;
@@ -390,6 +390,7 @@ void conn_free(struct client *c)
     pool_free(c->chans, (size_t)c->chans_cap * sizeof c->chans[0]);
     conn_str_free(&c->realname);
     conn_str_free(&c->source);
+    conn_str_free(&c->account);
     if (c->close_reason != oom_reason)
         conn_str_free(&c->close_reason);
     if (c->sasl_buf) {

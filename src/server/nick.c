@@ -20,19 +20,45 @@ struct nick_entry {
     unsigned wallops : 1;
     unsigned secure : 1;
     unsigned oper : 1;
-    char key[IRC_NICK_MAX + 1]; /* folded */
-    char nick[IRC_NICK_MAX + 1];
-    char *ident;   /* "user\0host\0realname\0" once registered, else NULL */
-    char *away;    /* NULL when not away */
-    char *account; /* NULL when not logged in */
+    char nick[IRC_NICK_MAX + 1]; /* also the table key, by its fold (below) */
+    char *ident;                 /* "user\0host\0realname\0" once registered, else NULL */
+    char *away;                  /* NULL when not away */
+    char *account;               /* NULL when not logged in */
 };
+
+/* The table is keyed by each nick as its holder wrote it, hashed (FNV-1a) and compared by its
+ * rfc1459 fold, so an entry needs no folded copy of its nick. The fold maps byte to byte:
+ * names equal under it have the same length, which uthash compares first. */
+static unsigned nick_hash(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ ircname_fold_char(p[i])) * 16777619u;
+    return h;
+}
+
+static int nick_keycmp(const void *a, const void *b, size_t len)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < len; i++) {
+        if (ircname_fold_char(x[i]) != ircname_fold_char(y[i]))
+            return 1;
+    }
+    return 0;
+}
+
+#undef HASH_FUNCTION
+#undef HASH_KEYCMP
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = nick_hash((keyptr), (keylen)))
+#define HASH_KEYCMP(a, b, n)                 nick_keycmp((a), (b), (n))
 
 static struct nick_entry *nick_lookup(struct server *srv, const char *nick)
 {
-    char key[IRC_NICK_MAX + 1];
-    ircname_fold(nick, key, sizeof key);
+    size_t len = strlen(nick);
     struct nick_entry *e = NULL;
-    HASH_FIND_STR(srv->nicks, key, e);
+    if (len <= IRC_NICK_MAX)
+        HASH_FIND(hh, srv->nicks, nick, (unsigned)len, e);
     return e;
 }
 
@@ -95,9 +121,8 @@ int nick_claim(struct server *srv, const char *nick, const char *old, int worker
         mine->worker = worker;
         mine->id = id;
     }
-    ircname_fold(nick, mine->key, sizeof mine->key);
     snprintf(mine->nick, sizeof mine->nick, "%s", nick);
-    HASH_ADD_STR(srv->nicks, key, mine);
+    HASH_ADD_KEYPTR(hh, srv->nicks, mine->nick, (unsigned)strlen(mine->nick), mine);
 out:
     pthread_mutex_unlock(&srv->nick_lock);
     return rc;

@@ -5,16 +5,19 @@
 #define TCPCHAT_SENDQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "msg.h"
 
+/* 32-bit counts keep the struct small (one per connection): a queue holds at most the send
+ * queue bound (--sendq, under 4 GiB) in lines of at least 3 bytes, far from 2^32 of them. */
 struct sendq {
     struct msg **ring;
-    size_t cap;    /* slots in ring (a power of two), 0 before the first push */
-    size_t head;   /* index of the oldest message */
-    size_t count;  /* messages queued */
-    size_t offset; /* bytes of ring[head] already written */
-    size_t bytes;  /* bytes queued and not yet written */
+    uint32_t cap;    /* slots in ring (a power of two), 0 before the first push */
+    uint32_t head;   /* index of the oldest message */
+    uint32_t count;  /* messages queued */
+    uint32_t offset; /* bytes of ring[head] already written (a line is under 4 GiB) */
+    size_t bytes;    /* bytes queued and not yet written */
 };
 
 void sendq_init(struct sendq *q);

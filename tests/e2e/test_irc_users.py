@@ -151,6 +151,18 @@ def test_whois_unknown_nick_401_then_318(ircd, irc_user):
     assert [m.command for m in seen].index("401") < [m.command for m in seen].index("318")
 
 
+def test_nick_lookup_is_case_insensitive_and_exact_in_length(ircd, irc_user):
+    long_nick = "Abcdefghij[klmnopqrstuvwxyz]01"  # 30 characters: the longest nick (NICKLEN)
+    a = irc_user("alice")
+    irc_user(long_nick)
+    # Found under any rfc1459 case: A-Z and []\^ fold to a-z and {}|~.
+    seen = run(a, "WHOIS " + long_nick.lower().replace("[", "{").replace("]", "}"))
+    reply(a, seen, "311", "alice", long_nick, ANY, ANY, ANY, ANY)
+    # A longer name that starts with the nick is somebody else: nobody.
+    seen = run(a, "WHOIS " + long_nick + "xyz")
+    reply(a, seen, "401", "alice", long_nick + "xyz", ANY)
+
+
 def test_whois_without_nick_431(ircd, irc_user):
     a = irc_user("alice")
     reply(a, run(a, "WHOIS"), "431", "alice", ANY)

@@ -124,6 +124,17 @@ static void fold_pairs_agree(void **state)
     assert_string_equal(ircname_fold(a, c, sizeof c), a);
 }
 
+static void fold_char_agrees_with_fold(void **state)
+{
+    (void)state;
+    /* Byte by byte, the fold of every byte is what ircname_fold makes of it. */
+    for (int c = 1; c < 256; c++) {
+        char in[2] = {(char)c, '\0'}, out[2];
+        ircname_fold(in, out, sizeof out);
+        assert_int_equal(ircname_fold_char((unsigned char)c), (unsigned char)out[0]);
+    }
+}
+
 static void fold_truncates_to_cap(void **state)
 {
     (void)state;
@@ -187,7 +198,7 @@ int main(void)
         cmocka_unit_test(channel_length_limit),    cmocka_unit_test(is_channel_checks_prefix_only),
         cmocka_unit_test(fold_ascii_and_specials), cmocka_unit_test(fold_pairs_agree),
         cmocka_unit_test(fold_truncates_to_cap),   cmocka_unit_test(cmp_rfc1459),
-        cmocka_unit_test(cmp_agrees_with_fold),
+        cmocka_unit_test(cmp_agrees_with_fold),    cmocka_unit_test(fold_char_agrees_with_fold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
