@@ -56,7 +56,8 @@ struct slab {
     void *free;               /* freed slots, linked through their first bytes */
     char *bump;               /* the first never-used slot */
     char *end;                /* end of the slot area */
-    size_t size;              /* slot size: the class's */
+    size_t size;              /* the class's object size */
+    size_t stride;            /* slot size: size, or a little more (slot_stride) */
     unsigned live;            /* slots in use */
     int listed;               /* on the class's list */
 };
@@ -92,6 +93,15 @@ static struct slab *slab_of(const void *p)
     return (struct slab *)(void *)((char *)p - off);
 }
 
+/* Slots of big objects packed at an even multiple of 16 bytes put the same field of
+ * consecutive objects in few cache sets: at 512 bytes (struct client), the fan-out loop, which
+ * touches each member's send queue, hit 8 of the L1 cache's 64 sets and delivered ~20 % less
+ * (bench fanout, alternating runs). An odd multiple of 16 spreads them over every set. */
+static size_t slot_stride(size_t size)
+{
+    return size >= 256 && (size / POOL_GRAIN) % 2 == 0 ? size + POOL_GRAIN : size;
+}
+
 /* A fresh slab for slots of size bytes, aligned to POOL_SLAB: mapped twice as large, then
  * trimmed to the aligned part. */
 static struct slab *slab_new(size_t size)
@@ -107,7 +117,8 @@ static struct slab *slab_new(size_t size)
     munmap(start + POOL_SLAB, POOL_SLAB - head);
     struct slab *s = (struct slab *)(void *)start;
     s->bump = start + SLAB_HEAD;
-    s->end = s->bump + ((POOL_SLAB - SLAB_HEAD) / size) * size;
+    s->stride = slot_stride(size);
+    s->end = s->bump + ((POOL_SLAB - SLAB_HEAD) / s->stride) * s->stride;
     s->size = size;
     return s;
 }
@@ -185,7 +196,7 @@ void *pool_alloc(size_t n)
         memcpy(&s->free, p, sizeof s->free);
     } else {
         p = s->bump;
-        s->bump += s->size;
+        s->bump += s->stride;
     }
     if (s->live++ == 0)
         k->empty--;
