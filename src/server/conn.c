@@ -280,8 +280,18 @@ void conn_send(struct client *c, struct msg *m)
         return;
     }
     if (sendq_bytes(&c->sq) > conn_cfg(c)->sendq) {
-        conn_close_later(c, "Max SendQ exceeded");
-        return;
+        /* Past the bound within one turn (say a chain of notices from the other worker's
+         * mailbox): hand the socket what it takes before judging, so that only a client
+         * whose socket is full as well, one that does not read, is dropped. conn_write, not
+         * conn_flush: no input may run from here. */
+        if (c->fd >= 0 && conn_write(c) < 0) {
+            conn_close_later(c, "Write error");
+            return;
+        }
+        if (sendq_bytes(&c->sq) > conn_cfg(c)->sendq) {
+            conn_close_later(c, "Max SendQ exceeded");
+            return;
+        }
     }
     worker_mark_dirty(c->w, c);
 }
