@@ -14,6 +14,7 @@
 #include "caps.h"
 #include "common/log.h"
 #include "hash.h"
+#include "journal.h"
 #include "mailbox.h"
 #include "msg.h"
 #include "server.h"
@@ -59,9 +60,12 @@ struct history {
     int busy;         /* the writer is working on a batch it took */
     int stop;
     /* The writer's own, no lock: */
-    long long last_id; /* rowid of the last message stored */
-    int failing;       /* the last batch could not be stored */
-    long long lost;    /* messages relayed unstored since the store began failing */
+    long long last_id;  /* id given to the last message stored (never reused) */
+    struct journal jr;  /* the rows of the open transaction, as they were stored */
+    int in_tx;          /* a transaction is open: its rows are in jr, not yet committed */
+    uint64_t commit_ms; /* when the open transaction is to be committed */
+    int failing;        /* storing or committing failed last time */
+    long long lost;     /* messages relayed unstored since the store began failing */
     uint64_t next_prune_ms;
     uint64_t batch_seq; /* BATCH references: "h" and this, unique on every connection */
     int days;           /* retention, copied at start */
@@ -202,6 +206,8 @@ static int store_check(sqlite3 *db, char *why, size_t cap)
 static void touch(struct history *h, const char *key);
 static void mark_stored(struct history *h, const char *key);
 static void prune(struct history *h);
+static int restore(struct history *h);
+static void commit(struct history *h);
 
 static int store_open(struct history *h, const char *dir)
 {
@@ -219,14 +225,38 @@ static int store_open(struct history *h, const char *dir)
     if (rc == SQLITE_OK && store_check(h->db, why, sizeof why) == 0 &&
         sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK &&
         sqlite3_prepare_v2(h->db,
-                           "INSERT INTO messages(target, time_ms, msgid, tags, line, pm_from, "
-                           "pm_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           "INSERT OR IGNORE INTO messages(id, target, time_ms, msgid, tags, "
+                           "line, pm_from, pm_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &h->insert, NULL) == SQLITE_OK) {
+        /* Ids are given here, never reused: the highest ever given (AUTOINCREMENT keeps it
+         * in sqlite_sequence even when retention deleted that row), then the journal's. */
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(h->db, "SELECT max(id) FROM messages", -1, &st, NULL) == SQLITE_OK &&
+        if (sqlite3_prepare_v2(
+                h->db,
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
+                "name = 'messages'), 0), coalesce((SELECT max(id) FROM messages), 0))",
+                -1, &st, NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
             h->last_id = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
+        snprintf(path, sizeof path, "%s/history.journal", dir);
+        if (journal_open(&h->jr, path) < 0) {
+            fprintf(stderr, "tcpchatd: cannot use the history journal %s: %s\n", path,
+                    strerror(errno));
+            return -1;
+        }
+        if (h->jr.len > 0) {
+            int n = restore(h);
+            if (n < 0) {
+                fprintf(stderr, "tcpchatd: cannot read the history journal %s: %s\n", path,
+                        sqlite3_errmsg(h->db));
+                return -1;
+            }
+            log_warn("history: %d messages put back from history.journal (left uncommitted at the "
+                     "last stop)",
+                     n);
+            commit(h);
+        }
         /* Retention runs at start-up over every channel, then each minute over the ones
          * stored to since. */
         st = NULL;
@@ -338,34 +368,119 @@ static size_t line_len(const struct msg *m)
     return n;
 }
 
+/* Inserts r (an id given before) in the open transaction. */
+static int insert_row(struct history *h, const struct jrec *r)
+{
+    sqlite3_stmt *st = h->insert;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, r->id);
+    sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->time_ms);
+    sqlite3_bind_text(st, 4, r->msgid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->tags, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->line, (int)r->line_len, SQLITE_STATIC);
+    if (r->pm_from[0])
+        sqlite3_bind_text(st, 7, r->pm_from, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    if (r->pm_to[0])
+        sqlite3_bind_text(st, 8, r->pm_to, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 8);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int store_one(struct history *h, struct hitem *it)
 {
     struct event *ev = it->ev;
-    sqlite3_stmt *st = h->insert;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, it->k->key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, parse_time(ev->time));
-    sqlite3_bind_text(st, 3, ev->msgid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, ev->client_tags ? ev->client_tags : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, ev->line->data, (int)line_len(ev->line), SQLITE_STATIC);
-    if (it->k->pm_from[0])
-        sqlite3_bind_text(st, 6, it->k->pm_from, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 6);
-    if (it->k->pm_to[0])
-        sqlite3_bind_text(st, 7, it->k->pm_to, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 7);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    struct jrec r = {
+        .id = h->last_id + 1,
+        .time_ms = parse_time(ev->time),
+        .target = it->k->key,
+        .pm_from = it->k->pm_from,
+        .pm_to = it->k->pm_to,
+        .msgid = ev->msgid,
+        .tags = ev->client_tags ? ev->client_tags : "",
+        .line = ev->line->data,
+        .line_len = line_len(ev->line),
+    };
+    int rc = insert_row(h, &r);
+    if (rc != SQLITE_OK)
         return rc;
-    h->last_id = sqlite3_last_insert_rowid(h->db);
+    if (journal_add(&h->jr, &r) < 0)
+        return SQLITE_IOERR;
+    h->last_id = r.id;
     touch(h, it->k->key);
     return SQLITE_OK;
 }
 
-/* Stores the batch's messages in one transaction. A failure (disk full, I/O error) is
+/* Logs the first failure loudly; lost: messages that will not be in the history. */
+static void store_failed(struct history *h, const char *why, int lost)
+{
+    if (!h->failing)
+        log_error("history: CANNOT STORE MESSAGES (%s): relaying them without history "
+                  "until the store works again",
+                  why);
+    h->failing = 1;
+    h->lost += lost;
+}
+
+/* replay callback: a row of the journal back into the open transaction. */
+static int restore_row(void *arg, const struct jrec *r)
+{
+    struct history *h = arg;
+    if (insert_row(h, r) != SQLITE_OK)
+        return -1;
+    if (r->id > h->last_id)
+        h->last_id = r->id;
+    touch(h, r->target);
+    return 0;
+}
+
+/* Opens a transaction (if none is) and inserts the journal's rows again: at start-up, and
+ * after a failed COMMIT rolled the rows back. The rows in the journal, or -1. */
+static int restore(struct history *h)
+{
+    if (!h->in_tx) {
+        if (sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+            return -1;
+        h->in_tx = 1;
+        h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
+    }
+    return journal_replay(&h->jr, restore_row, h);
+}
+
+/* Commits the open transaction; the journal then starts over. A failure (disk full, I/O
+ * error) rolls back and puts the journal's rows back in a new transaction, to be committed
+ * at the next try: they stay in the history the clients see and survive a kill -9. */
+static void commit(struct history *h)
+{
+    if (!h->in_tx)
+        return;
+    int rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        h->in_tx = 0;
+        journal_rewind(&h->jr, 0);
+        if (h->failing) {
+            log_warn("history: storing again; %lld messages were relayed but not stored", h->lost);
+            h->failing = 0;
+            h->lost = 0;
+        }
+        return;
+    }
+    store_failed(h, sqlite3_errmsg(h->db), 0);
+    if (!sqlite3_get_autocommit(h->db))
+        sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+    h->in_tx = 0;
+    if (restore(h) < 0)
+        log_error("history: cannot put the journal's rows back: %s", sqlite3_errmsg(h->db));
+}
+
+/* Stores the batch's messages: inserted in the open transaction and appended to the
+ * journal, in one write. A failure (disk full, I/O error) takes the batch back (the
+ * transaction is rolled back and the earlier batches' rows put back from the journal), is
  * reported loudly, and the messages are relayed all the same: chat goes on without history
  * until the store works again. */
 static void store_batch(struct history *h, struct hitem *batch)
@@ -374,29 +489,38 @@ static void store_batch(struct history *h, struct hitem *batch)
     for (struct hitem *it = batch; it; it = it->next)
         n += it->kind == HI_STORE;
     int rc = SQLITE_OK;
+    const char *why = NULL;
+    size_t mark = h->jr.len;
     if (n > 0) {
-        rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
+        if (h->jr.len >= HISTORY_JOURNAL_MAX) {
+            rc = SQLITE_FULL;
+            why = "the journal is full: the store cannot commit";
+        } else if (!h->in_tx) {
+            rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
+            h->in_tx = rc == SQLITE_OK;
+            h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
+        }
         for (struct hitem *it = batch; it && rc == SQLITE_OK; it = it->next) {
             if (it->kind == HI_STORE)
                 rc = store_one(h, it);
             else if (it->kind == HI_QUERY)
                 it->upto = h->last_id;
         }
-        if (rc == SQLITE_OK)
-            rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK && journal_flush(&h->jr) < 0) {
+            rc = SQLITE_IOERR;
+            why = strerror(errno);
+        }
         if (rc != SQLITE_OK) {
-            const char *why = sqlite3_errmsg(h->db);
-            if (!h->failing)
-                log_error("history: CANNOT STORE MESSAGES (%s): relaying them without history "
-                          "until the store works again",
-                          why);
-            sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-            h->failing = 1;
-            h->lost += n;
-        } else if (h->failing) {
-            log_warn("history: storing again; %lld messages were relayed but not stored", h->lost);
-            h->failing = 0;
-            h->lost = 0;
+            store_failed(h, why ? why : sqlite3_errmsg(h->db), n);
+            journal_rewind(&h->jr, mark);
+            if (h->in_tx) {
+                if (!sqlite3_get_autocommit(h->db))
+                    sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+                h->in_tx = 0;
+                if (h->jr.len > 0 && restore(h) < 0)
+                    log_error("history: cannot put the journal's rows back: %s",
+                              sqlite3_errmsg(h->db));
+            }
         }
     }
     for (struct hitem *it = batch; it; it = it->next) {
@@ -815,30 +939,39 @@ static void *writer_main(void *arg)
     pthread_setname_np(pthread_self(), "tcpchatd-hist"); /* for top -H, perf, gdb */
     for (;;) {
         pthread_mutex_lock(&h->lock);
-        while (!h->head && !h->stop) {
+        int due = 0;
+        while (!h->head && !h->stop && !due) {
             h->busy = 0;
             pthread_cond_broadcast(&h->idle);
-            pthread_cond_wait(&h->wake, &h->lock);
+            if (!h->in_tx) {
+                pthread_cond_wait(&h->wake, &h->lock);
+                continue;
+            }
+            struct timespec until = {.tv_sec = (time_t)(h->commit_ms / 1000),
+                                     .tv_nsec = (long)(h->commit_ms % 1000) * 1000000L};
+            due = pthread_cond_timedwait(&h->wake, &h->lock, &until) == ETIMEDOUT;
         }
         struct hitem *batch = h->head;
         h->head = h->tail = NULL;
         h->queued_store = 0;
-        h->busy = batch != NULL;
+        h->busy = 1;
         int stop = h->stop;
         pthread_mutex_unlock(&h->lock);
-        if (!batch) {
-            if (stop)
-                break;
-            continue;
+        if (batch) {
+            store_batch(h, batch);
+            hand_on(h, batch); /* the journal has the rows: they survive the process */
         }
-        store_batch(h, batch);
-        /* Retention before the batch's queries are answered: they never see what it cut. */
+        /* Commits after handing on, so no delivery waits for one. */
         uint64_t now = now_ms();
-        if (now >= h->next_prune_ms) {
+        if (h->in_tx && (stop || now >= h->commit_ms || h->jr.len >= HISTORY_JOURNAL_COMMIT))
+            commit(h);
+        /* Retention between transactions; queries later in the queue never see what it cut. */
+        if (now >= h->next_prune_ms && !h->in_tx) {
             prune(h);
             h->next_prune_ms = now + HISTORY_PRUNE_MS;
         }
-        hand_on(h, batch);
+        if (stop && !batch)
+            break;
     }
     pthread_mutex_lock(&h->lock);
     h->busy = 0;
@@ -979,7 +1112,9 @@ int history_open(struct server *srv)
     h->srv = srv;
     h->days = srv->cfg.history_days;
     h->max = srv->cfg.history_max;
+    h->jr.fd = -1;
     if (store_open(h, srv->cfg.data_dir) < 0) {
+        journal_close(&h->jr);
         sqlite3_finalize(h->insert);
         sqlite3_close(h->db);
         free(h);
@@ -990,6 +1125,7 @@ int history_open(struct server *srv)
     pthread_cond_init(&h->idle, NULL);
     if (pthread_create(&h->thread, NULL, writer_main, h) != 0) {
         fprintf(stderr, "tcpchatd: cannot start the history writer\n");
+        journal_close(&h->jr);
         sqlite3_finalize(h->insert);
         sqlite3_close(h->db);
         free(h);
@@ -1032,6 +1168,7 @@ void history_close(struct server *srv)
     hand_on(h, h->head);
     free_keys(&h->touched);
     free_keys(&h->stored);
+    journal_close(&h->jr);
     sqlite3_finalize(h->insert);
     sqlite3_close(h->db);
     pthread_mutex_destroy(&h->lock);
