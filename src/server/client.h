@@ -39,6 +39,7 @@ struct client {
     unsigned dead : 1;      /* closed; kept until its QUIT item passes through w's mailbox */
     unsigned closing : 1;   /* on w's close list */
     unsigned dirty : 1;     /* on w's flush list */
+    unsigned urgent : 1;    /* sent a command since its last flush: its replies are not held */
     unsigned stalled : 1;   /* on w's stalled list: input paused by flood or send queue */
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
@@ -69,7 +70,7 @@ struct client {
     uint64_t nick_ms;   /* when nick_tokens was last topped up, 0 before the first change */
     uint64_t connected_ms, active_ms, ping_ms;
 
-    struct client *next_dirty, *next_close, *next_stalled, *next_free;
+    struct client *next_dirty, *next_close, *next_stalled, *next_free, *next_urgent;
     uint64_t mark; /* w->gen when last sent an event, to send each event once */
 
     struct chan **chans; /* channels joined, each holding a reference */

@@ -165,8 +165,10 @@ static int process_input(struct client *c)
             cmd_input_too_long(c);
             continue;
         }
-        if (len > 0)
+        if (len > 0) {
+            worker_mark_urgent(c->w, c);
             cmd_dispatch(c, line, len);
+        }
     }
     return 0;
 }

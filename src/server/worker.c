@@ -71,6 +71,24 @@ struct client *worker_find_client(struct worker *w, uint64_t id)
     return c;
 }
 
+void worker_mark_urgent(struct worker *w, struct client *c)
+{
+    if (!c->urgent) {
+        c->urgent = 1;
+        c->next_urgent = w->urgent;
+        w->urgent = c;
+    }
+}
+
+static void clear_urgent(struct worker *w)
+{
+    while (w->urgent) {
+        struct client *c = w->urgent;
+        w->urgent = c->next_urgent;
+        c->urgent = 0;
+    }
+}
+
 void worker_mark_dirty(struct worker *w, struct client *c)
 {
     if (!c->dirty) {
@@ -299,10 +317,41 @@ static int drain_mailbox(struct worker *w)
     return n;
 }
 
+/* Output pacing (defines.h): 1 if this turn's flush waits. It never waits for a close, a
+ * free or a client paused by its send queue, and a client that sent a command is flushed at
+ * once all the same (a person waits for that answer; only what others said waits). A hold,
+ * once started, ends at hold_until_ms. */
+static int hold_flush(struct worker *w)
+{
+    if (!w->dirty || w->closing || w->to_free || w->stalled) {
+        w->hold_until_ms = 0;
+        return 0;
+    }
+    if (!w->hold_until_ms) {
+        if (!w->big_flush_ms || w->now_ms - w->big_flush_ms >= FLUSH_BUSY_MS)
+            return 0;
+        w->hold_until_ms = w->now_ms + FLUSH_HOLD_MS;
+    }
+    if (w->now_ms >= w->hold_until_ms) {
+        w->hold_until_ms = 0;
+        return 0;
+    }
+    /* They stay on the dirty list: flushed again at the end of the hold, they cost no
+     * write then unless more came for them. */
+    while (w->urgent) {
+        struct client *c = w->urgent;
+        w->urgent = c->next_urgent;
+        c->urgent = 0;
+        conn_flush(c);
+    }
+    return !w->closing; /* a write failed: end_of_turn closes it now */
+}
+
 /* Closes, flushes and frees until nothing is pending: a flush can fail and ask for a close,
  * and a close queues nothing new for others on this turn (its QUIT goes via the mailbox). */
 static void end_of_turn(struct worker *w)
 {
+    unsigned flushed = 0;
     /* Before anyone is closed, deliver what this turn posted to our own mailbox: a client
      * that sent PRIVMSG then QUIT in one packet still gets its echo-message copies. */
     if (w->closing)
@@ -318,8 +367,13 @@ static void end_of_turn(struct worker *w)
             w->dirty = c->next_dirty;
             c->dirty = 0;
             conn_flush(c);
+            flushed++;
         }
     }
+    if (flushed >= FLUSH_BIG_CLIENTS)
+        w->big_flush_ms = w->now_ms;
+    w->hold_until_ms = 0;
+    clear_urgent(w);
     while (w->to_free) {
         struct client *c = w->to_free;
         w->to_free = c->next_free;
@@ -408,6 +462,8 @@ static void *worker_main(void *arg)
         int timeout = w->next_tick_ms > w->now_ms ? (int)(w->next_tick_ms - w->now_ms) : 0;
         if (w->stalled && timeout > STALL_TICK_MS)
             timeout = STALL_TICK_MS;
+        if (w->hold_until_ms && timeout > (int)(w->hold_until_ms - w->now_ms))
+            timeout = (int)(w->hold_until_ms - w->now_ms);
         int n = epoll_wait(w->epfd, evs, EPOLL_BATCH, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("worker %d: epoll_wait: %s", w->index, strerror(errno));
@@ -433,7 +489,8 @@ static void *worker_main(void *arg)
             run_timers(w);
             w->next_tick_ms = w->now_ms + TICK_MS;
         }
-        end_of_turn(w);
+        if (!hold_flush(w))
+            end_of_turn(w);
     }
     shutdown_clients(w);
     return NULL;

@@ -25,11 +25,15 @@ struct worker {
     /* Everything below is this worker's alone. */
     struct client *clients; /* by id (uthash), dead ones included until freed */
     struct lchan *lchans;   /* channel replicas, by channel id (uthash) */
-    struct client *dirty, *closing, *stalled, *to_free;
+    struct client *dirty, *closing, *stalled, *to_free, *urgent;
     uint64_t now_ms; /* monotonic clock, read once per loop turn */
     uint64_t next_tick_ms;
-    uint64_t gen;        /* event generation, for sending an event once per client */
-    atomic_int stopping; /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
+    uint64_t gen; /* event generation, for sending an event once per client */
+    /* Output pacing (defines.h FLUSH_HOLD_MS): when the last flush that wrote to many
+     * clients was recent, the next one waits until hold_until_ms. */
+    uint64_t big_flush_ms;  /* when a flush last wrote to FLUSH_BIG_CLIENTS or more */
+    uint64_t hold_until_ms; /* 0: no flush held */
+    atomic_int stopping;    /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
 };
 
 int worker_init(struct worker *w, struct server *srv, int index);
@@ -41,6 +45,8 @@ void worker_destroy(struct worker *w);
 struct client *worker_find_client(struct worker *w, uint64_t id);
 /* Queues c to be flushed at the end of this loop turn. */
 void worker_mark_dirty(struct worker *w, struct client *c);
+/* c sent a command: its answer leaves at the end of this turn even while output is held. */
+void worker_mark_urgent(struct worker *w, struct client *c);
 /* Monotonic milliseconds. */
 uint64_t worker_clock_ms(void);
 /* One loop turn without waiting on epoll, for the in-process fuzzer (fuzz/fuzz_input.c): runs

@@ -319,6 +319,46 @@ def test_200_clients_10_concurrent_senders_same_order(server_factory):
             c.close()
 
 
+def test_paced_output_of_a_busy_room_leaves_on_its_own(server_factory):
+    """One worker writing to 150 members, messages back to back: that engages output pacing
+    (docs/server-behaviour.md), the next flush waiting a few ms to merge what comes meanwhile.
+    Held lines leave without any further traffic, in order, and a member that sends a
+    command meanwhile gets its answer."""
+    n = 150
+    srv = server_factory("-w", "1", "--max-clients", "1000", "--flood-rate", "1000",
+                         "--flood-burst", "1000")
+    clients = []
+    try:
+        for i in range(n):
+            c = Client(srv.port, None)
+            c.nick = "p%03d" % i
+            c.send("NICK %s" % c.nick)
+            c.send("USER %s 0 * :P %d" % (c.nick, i))
+            clients.append(c)
+        for c in clients:
+            c.expect(is_numeric("366", "#lobby"))
+        clients[0].expect(is_command("JOIN", clients[-1].nick, "#lobby"))
+        sender, asker = clients[0], clients[1]
+        for round_ in range(3):
+            sender.send("PRIVMSG #lobby :first %d" % round_)
+            asker.expect("first %d" % round_)  # that flush wrote to every member
+            sender.send("PRIVMSG #lobby :second %d" % round_)  # held, then sent alone
+            asker.send("PING :mid-%d" % round_)
+            seen = []  # the PONG and the held line, in whichever order they come
+            while len(seen) < 2:
+                line = asker.expect(lambda l: is_command("PONG")(l) or
+                                    is_command("PRIVMSG", "p000", "#lobby")(l))
+                seen.append(Msg(line).command)
+            assert sorted(seen) == ["PONG", "PRIVMSG"], seen
+            for c in clients[2:]:
+                got = [Msg(c.expect(is_command("PRIVMSG", "p000", "#lobby"))).text
+                       for _ in range(2)]
+                assert got == ["first %d" % round_, "second %d" % round_], (c.nick, got)
+    finally:
+        for c in clients:
+            c.close()
+
+
 def test_nick_and_quit_reach_a_user_once_across_shared_channels(server, connect):
     a = lobby(connect, "alice")
     b = lobby(connect, "bob")
