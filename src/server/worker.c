@@ -80,12 +80,15 @@ void worker_mark_urgent(struct worker *w, struct client *c)
     }
 }
 
-static void clear_urgent(struct worker *w)
+/* Empties the urgent list, flushing each client on it if flush. */
+static void take_urgent(struct worker *w, int flush)
 {
     while (w->urgent) {
         struct client *c = w->urgent;
         w->urgent = c->next_urgent;
         c->urgent = 0;
+        if (flush)
+            conn_flush(c);
     }
 }
 
@@ -338,12 +341,7 @@ static int hold_flush(struct worker *w)
     }
     /* They stay on the dirty list: flushed again at the end of the hold, they cost no
      * write then unless more came for them. */
-    while (w->urgent) {
-        struct client *c = w->urgent;
-        w->urgent = c->next_urgent;
-        c->urgent = 0;
-        conn_flush(c);
-    }
+    take_urgent(w, 1);
     return !w->closing; /* a write failed: end_of_turn closes it now */
 }
 
@@ -373,7 +371,7 @@ static void end_of_turn(struct worker *w)
     if (flushed >= FLUSH_BIG_CLIENTS)
         w->big_flush_ms = w->now_ms;
     w->hold_until_ms = 0;
-    clear_urgent(w);
+    take_urgent(w, 0);
     while (w->to_free) {
         struct client *c = w->to_free;
         w->to_free = c->next_free;
@@ -462,8 +460,11 @@ static void *worker_main(void *arg)
         int timeout = w->next_tick_ms > w->now_ms ? (int)(w->next_tick_ms - w->now_ms) : 0;
         if (w->stalled && timeout > STALL_TICK_MS)
             timeout = STALL_TICK_MS;
-        if (w->hold_until_ms && timeout > (int)(w->hold_until_ms - w->now_ms))
-            timeout = (int)(w->hold_until_ms - w->now_ms);
+        if (w->hold_until_ms) {
+            int left = w->hold_until_ms > w->now_ms ? (int)(w->hold_until_ms - w->now_ms) : 0;
+            if (timeout > left)
+                timeout = left;
+        }
         int n = epoll_wait(w->epfd, evs, EPOLL_BATCH, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("worker %d: epoll_wait: %s", w->index, strerror(errno));
