@@ -96,6 +96,14 @@ static void add_rows(struct journal *j, long long from, long long to)
     }
 }
 
+/* Adds rows from..to and writes them out; the journal's length after. */
+static size_t append(struct journal *j, long long from, long long to)
+{
+    add_rows(j, from, to);
+    assert_int_equal(journal_flush(j), 0);
+    return j->len;
+}
+
 static void reopen_and_check(long long from, long long to)
 {
     struct journal j;
@@ -118,8 +126,7 @@ static void test_rows_come_back_in_order(void **state)
     assert_int_equal(file_size(), 0); /* buffered until flushed */
     assert_int_equal(journal_flush(&j), 0);
     assert_int_equal((long)j.len, file_size());
-    add_rows(&j, 6, 9);
-    assert_int_equal(journal_flush(&j), 0);
+    append(&j, 6, 9);
     journal_close(&j);
     reopen_and_check(1, 9);
 }
@@ -129,14 +136,9 @@ static void test_partial_or_damaged_tail_is_cut(void **state)
     (void)state;
     struct journal j;
     assert_int_equal(journal_open(&j, path), 0);
-    add_rows(&j, 1, 1);
-    assert_int_equal(journal_flush(&j), 0);
-    size_t first = j.len;
-    add_rows(&j, 2, 3);
-    assert_int_equal(journal_flush(&j), 0);
-    size_t whole = j.len;
-    add_rows(&j, 4, 4);
-    assert_int_equal(journal_flush(&j), 0);
+    size_t first = append(&j, 1, 1);
+    size_t whole = append(&j, 2, 3);
+    append(&j, 4, 4);
     journal_close(&j);
     /* The process died inside the write of record 4: only part of it is there. */
     assert_int_equal(truncate(path, (off_t)whole + 11), 0);
@@ -147,8 +149,7 @@ static void test_partial_or_damaged_tail_is_cut(void **state)
     assert_int_equal(journal_open(&j, path), 0);
     struct seen s = {0};
     assert_int_equal(journal_replay(&j, collect, &s), 3);
-    add_rows(&j, 4, 5);
-    assert_int_equal(journal_flush(&j), 0);
+    append(&j, 4, 5);
     journal_close(&j);
     reopen_and_check(1, 5);
 
@@ -168,17 +169,13 @@ static void test_rewind_takes_a_batch_back(void **state)
     (void)state;
     struct journal j;
     assert_int_equal(journal_open(&j, path), 0);
-    add_rows(&j, 1, 2);
-    assert_int_equal(journal_flush(&j), 0);
-    size_t mark = j.len;
-    add_rows(&j, 3, 4);
-    assert_int_equal(journal_flush(&j), 0);
+    size_t mark = append(&j, 1, 2);
+    append(&j, 3, 4);
     add_rows(&j, 5, 5); /* still buffered */
     journal_rewind(&j, mark);
     assert_int_equal(j.len, mark);
     assert_int_equal(file_size(), (long)mark);
-    add_rows(&j, 6, 6);
-    assert_int_equal(journal_flush(&j), 0);
+    append(&j, 6, 6);
     journal_close(&j);
     struct journal k;
     assert_int_equal(journal_open(&k, path), 0);
@@ -250,9 +247,7 @@ static void test_write_failure_leaves_whole_records(void **state)
     (void)state;
     struct journal j;
     assert_int_equal(journal_open(&j, path), 0);
-    add_rows(&j, 1, 2);
-    assert_int_equal(journal_flush(&j), 0);
-    size_t whole = j.len;
+    size_t whole = append(&j, 1, 2);
     add_rows(&j, 3, 3);
     /* A descriptor that cannot be written (like a full disk's): the write fails. */
     int fd = j.fd;
