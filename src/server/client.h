@@ -42,6 +42,7 @@ struct client {
     unsigned urgent : 1;    /* sent a command since its last flush: its replies are not held */
     unsigned stalled : 1;   /* on w's stalled list: input paused by flood or send queue */
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
+    unsigned peer_done : 1; /* the peer shut down or the socket failed: read to the end */
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned ping_pending : 1;
     unsigned ip_counted : 1;    /* counted by iplimit (given back on close) */

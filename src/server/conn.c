@@ -201,6 +201,12 @@ static void input_lines(struct client *c)
             linebuf_commit(&c->in, (size_t)n);
             c->active_ms = c->w->now_ms;
             c->ping_pending = 0;
+            /* A short read of a TCP socket took everything it held, and bytes arriving later
+             * raise a new edge: no second read just to hear EAGAIN (it was half of the server's
+             * reads in bench/ manyrooms). Not for TLS (OpenSSL may hold decrypted bytes), nor
+             * once the peer has shut down (reading on finds the end). */
+            if ((size_t)n < avail && !c->tls.ssl && !c->peer_done)
+                c->want_read = 0;
         } else if (n == 0) {
             conn_close_later(c, "Connection closed");
             return;
@@ -226,9 +232,11 @@ static void input(struct client *c)
     linebuf_release(&c->in);
 }
 
-void conn_on_readable(struct client *c)
+void conn_on_readable(struct client *c, int peer_done)
 {
     c->want_read = 1;
+    if (peer_done)
+        c->peer_done = 1;
     if (c->tls.write_wants_read) /* a TLS flush waits on input: retry at the end of the turn */
         worker_mark_dirty(c->w, c);
     input(c);

@@ -16,8 +16,9 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
 /* For a connection from the TLS port, right after conn_create: starts the server side of the
  * handshake (driven by the reads that follow). -1, with c asked to close, on failure. */
 int conn_start_tls(struct client *c);
-/* The socket became readable (or was before, and input may resume). */
-void conn_on_readable(struct client *c);
+/* The socket became readable (or was before, and input may resume); peer_done: the event
+ * also said the peer shut down or the socket failed. */
+void conn_on_readable(struct client *c, int peer_done);
 /* Input was paused (flood control or the soft send-queue bound): try again. */
 void conn_resume(struct client *c);
 /* The socket became writable. */

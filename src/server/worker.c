@@ -480,7 +480,7 @@ static void *worker_main(void *arg)
             if (c->dead)
                 continue;
             if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                conn_on_readable(c);
+                conn_on_readable(c, (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
             if (evs[i].events & EPOLLOUT)
                 conn_on_writable(c);
         }
