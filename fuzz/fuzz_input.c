@@ -253,7 +253,7 @@ static void send_bytes(int i, const uint8_t *p, size_t n)
         return;
     /* The socket buffer takes a whole record: records are at most FUZZ_INPUT_MAX bytes. */
     CHECK(write(peers[i].fd, p, n) == (ssize_t)n);
-    conn_on_readable(c);
+    conn_on_readable(c, 0);
 }
 
 static void hang_up(int i)
@@ -262,7 +262,7 @@ static void hang_up(int i)
     if (!c)
         return;
     shutdown(peers[i].fd, SHUT_WR);
-    conn_on_readable(c);
+    conn_on_readable(c, 1); /* epoll reports EPOLLRDHUP with it */
 }
 
 static void tick(unsigned steps)
