@@ -39,6 +39,7 @@ static void stamp(struct event *ev)
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(ev->time, sizeof ev->time, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ev->time + n, sizeof ev->time - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+    ev->time_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
     char a[16], b[16];
     base36((unsigned long long)atomic_load(&msgid_epoch), a, sizeof a);
     base36((unsigned long long)atomic_fetch_add(&msgid_counter, 1), b, sizeof b);

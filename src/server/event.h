@@ -28,6 +28,7 @@ struct event {
     unsigned need_cap; /* CAP_* a recipient must have to get it at all (0: none) */
     int tags_only;     /* TAGMSG: nothing to send to a client without message-tags */
     char time[EVENT_TIME_MAX];
+    long long time_ms; /* the same time, in milliseconds since the epoch */
     char msgid[EVENT_MSGID_MAX];
     char *client_tags;    /* the sender's "+name=value;..." tags, escaped as received */
     char account[32];     /* the sender's account (account-tag), "" if none */

@@ -1,15 +1,18 @@
 /* history: the SQLite store, its writer thread and the answers to history queries. */
 #include "history.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "caps.h"
 #include "common/log.h"
@@ -20,22 +23,22 @@
 #include "server.h"
 #include "worker.h"
 
-enum hitem_kind { HI_POST, HI_STORE, HI_QUERY };
+enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT };
 
 /* One entry of the writer's queue. */
 struct hitem {
     struct hitem *next;
     enum hitem_kind kind;
-    int worker;           /* HI_POST: whose mailbox */
+    int worker;           /* HI_POST, HI_QUERY: the worker whose mailbox gets it */
     struct mb_item *post; /* HI_POST */
     struct event *ev;     /* HI_STORE (a reference) */
+    long long id;         /* HI_STORE: the row's id; HI_COMMIT: the last segment it commits */
+    size_t bytes;         /* HI_COMMIT: the size of the segment sealed for it (0: none) */
     struct hist_query *q; /* HI_QUERY */
-    long long upto;       /* HI_QUERY: the last row stored before it */
     struct hkeys *k;      /* HI_STORE: where it is stored, allocated with the item */
 };
 
-/* Where a message is stored: only HI_STORE items carry it, so the many HI_POST items of a
- * busy channel stay small. */
+/* Where a message is stored: only HI_STORE items carry it, so the other items stay small. */
 struct hkeys {
     char key[IRC_CHANNEL_MAX + 1];
     char pm_from[IRC_NICK_MAX + 1], pm_to[IRC_NICK_MAX + 1]; /* private: folded accounts */
@@ -47,35 +50,56 @@ struct touched {
     UT_hash_handle hh;
 };
 
+/* The journal's files, in the data directory: history.journal, the live segment, where every
+ * message is appended before anyone receives it, and history.journal.N (N = 1, 2, ...), the
+ * sealed segments, deleted once their rows are committed to history.db. */
+#define JPATH_MAX (PATH_MAX + 64)
+
 struct history {
     struct server *srv;
     sqlite3 *db;
     sqlite3_stmt *insert;
     pthread_t thread;
-    pthread_mutex_t lock; /* guards the queue and the counters below */
+    char dir[PATH_MAX];   /* the data directory */
+    pthread_mutex_t lock; /* guards the queue and the fields down to stored_unknown */
     pthread_cond_t wake;  /* the writer waits on it for work */
     pthread_cond_t idle;  /* history_drain waits on it */
     struct hitem *head, *tail;
-    int queued_store; /* HI_STORE items in the queue: the bound senders meet */
-    int busy;         /* the writer is working on a batch it took */
+    uint64_t first_ms; /* when the oldest item in the queue came */
+    int nudged;        /* an item other than a row is queued: the writer takes the queue now */
+    int busy;          /* the writer is working on a batch it took */
     int stop;
+    /* Channels that ever had a message stored (since the store was created; a channel
+     * emptied by retention stays), so a JOIN of a channel without history asks the writer for
+     * no replay. */
+    struct touched *stored;
+    int stored_unknown;              /* an allocation failed: assume every channel has history */
+    atomic_int queued_store;         /* HI_STORE items queued: the bound senders meet */
+    atomic_int pending[WORKERS_MAX]; /* per worker: its HI_POST and HI_QUERY items not yet
+                                      * posted (queued or in the writer's hands) */
+    /* The journal (journal.h), appended by whoever stores a message, sealed by the writer.
+     * Under jlock: */
+    pthread_mutex_t jlock;
+    struct journal jr;            /* the live segment */
+    long long last_id;            /* id given to the last message journaled (never reused) */
+    unsigned long long next_seal; /* the number the live segment gets when it is sealed */
+    size_t sealed_bytes;          /* in sealed segments not yet deleted */
+    int failing;                  /* the last message could not be journaled */
+    long long lost;               /* messages relayed unstored since the journal failed */
+    atomic_size_t live_bytes;     /* jr.len, for the writer to read without the lock */
     /* The writer's own, no lock: */
-    long long last_id;  /* id given to the last message stored (never reused) */
-    struct journal jr;  /* the rows of the open transaction, as they were stored */
-    int in_tx;          /* a transaction is open: its rows are in jr, not yet committed */
-    uint64_t commit_ms; /* when the open transaction is to be committed */
-    int failing;        /* storing or committing failed last time */
-    long long lost;     /* messages relayed unstored since the store began failing */
+    long long seen;                  /* id of the last row the writer took */
+    int in_tx;                       /* a transaction is open */
+    uint64_t commit_ms;              /* when to seal and commit, or (db_failing) to try again */
+    int sealing;                     /* a HI_COMMIT is queued */
+    int db_failing;                  /* history.db refused a row: rows wait in the journal */
+    unsigned long long first_sealed; /* the oldest sealed segment on disk (== next_seal: none) */
+    size_t sealed_since;             /* bytes of the segments sealed since the last COMMIT */
     uint64_t next_prune_ms;
     uint64_t batch_seq; /* BATCH references: "h" and this, unique on every connection */
     int days;           /* retention, copied at start */
     long max;
     struct touched *touched; /* channels to cap by count at the next retention run */
-    /* Under lock: channels that ever had a message stored (since the store was created; a
-     * channel emptied by retention stays), so a JOIN of a channel without history asks the
-     * writer for no replay. */
-    struct touched *stored;
-    int stored_unknown; /* an allocation failed: assume every channel has history */
 };
 
 static uint64_t now_ms(void)
@@ -207,15 +231,52 @@ static void touch(struct history *h, const char *key);
 static void mark_stored(struct history *h, const char *key);
 static void prune(struct history *h);
 static int restore(struct history *h);
-static void commit(struct history *h);
+static void db_failed(struct history *h);
+static void delete_sealed(struct history *h, unsigned long long upto);
+
+static void live_path(const struct history *h, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/history.journal", h->dir);
+}
+
+static void sealed_path(const struct history *h, unsigned long long n, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/history.journal.%llu", h->dir, n);
+}
+
+/* The sealed segments a stop left on disk: first_sealed .. next_seal - 1. */
+static void find_sealed(struct history *h)
+{
+    unsigned long long lo = 0, hi = 0;
+    DIR *d = opendir(h->dir);
+    const struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *p = e->d_name;
+        if (strncmp(p, "history.journal.", 16) != 0 || p[16] < '1' || p[16] > '9')
+            continue;
+        char *end;
+        unsigned long long n = strtoull(p + 16, &end, 10);
+        if (*end || n == ULLONG_MAX)
+            continue;
+        if (!lo || n < lo)
+            lo = n;
+        if (n > hi)
+            hi = n;
+    }
+    if (d)
+        closedir(d);
+    h->next_seal = hi + 1;
+    h->first_sealed = lo ? lo : h->next_seal;
+}
 
 static int store_open(struct history *h, const char *dir)
 {
-    char path[PATH_MAX], why[256] = "";
+    char path[JPATH_MAX], why[256] = "";
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "tcpchatd: cannot create data directory %s: %s\n", dir, strerror(errno));
         return -1;
     }
+    snprintf(h->dir, sizeof h->dir, "%s", dir);
     snprintf(path, sizeof path, "%s/history.db", dir);
     int rc = sqlite3_open_v2(
         path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -239,13 +300,14 @@ static int store_open(struct history *h, const char *dir)
             sqlite3_step(st) == SQLITE_ROW)
             h->last_id = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
-        snprintf(path, sizeof path, "%s/history.journal", dir);
+        find_sealed(h);
+        live_path(h, path, sizeof path);
         if (journal_open(&h->jr, path) < 0) {
             fprintf(stderr, "tcpchatd: cannot use the history journal %s: %s\n", path,
                     strerror(errno));
             return -1;
         }
-        if (h->jr.len > 0) {
+        if (h->jr.len > 0 || h->first_sealed < h->next_seal) {
             int n = restore(h);
             if (n < 0) {
                 fprintf(stderr, "tcpchatd: cannot read the history journal %s: %s\n", path,
@@ -255,8 +317,16 @@ static int store_open(struct history *h, const char *dir)
             log_warn("history: %d messages put back from history.journal (left uncommitted at the "
                      "last stop)",
                      n);
-            commit(h);
+            if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+                h->in_tx = 0;
+                delete_sealed(h, h->next_seal - 1);
+                journal_rewind(&h->jr, 0);
+            } else {
+                db_failed(h); /* the rows stay in the journal; the writer tries again */
+            }
         }
+        atomic_store(&h->live_bytes, h->jr.len);
+        h->seen = h->last_id;
         /* Retention runs at start-up over every channel, then each minute over the ones
          * stored to since. */
         st = NULL;
@@ -269,7 +339,8 @@ static int store_open(struct history *h, const char *dir)
             }
         }
         sqlite3_finalize(st);
-        prune(h);
+        if (!h->db_failing)
+            prune(h);
         h->next_prune_ms = now_ms() + HISTORY_PRUNE_MS;
         return 0;
     }
@@ -392,41 +463,6 @@ static int insert_row(struct history *h, const struct jrec *r)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int store_one(struct history *h, struct hitem *it)
-{
-    struct event *ev = it->ev;
-    struct jrec r = {
-        .id = h->last_id + 1,
-        .time_ms = parse_time(ev->time),
-        .target = it->k->key,
-        .pm_from = it->k->pm_from,
-        .pm_to = it->k->pm_to,
-        .msgid = ev->msgid,
-        .tags = ev->client_tags ? ev->client_tags : "",
-        .line = ev->line->data,
-        .line_len = line_len(ev->line),
-    };
-    int rc = insert_row(h, &r);
-    if (rc != SQLITE_OK)
-        return rc;
-    if (journal_add(&h->jr, &r) < 0)
-        return SQLITE_IOERR;
-    h->last_id = r.id;
-    touch(h, it->k->key);
-    return SQLITE_OK;
-}
-
-/* Logs the first failure loudly; lost: messages that will not be in the history. */
-static void store_failed(struct history *h, const char *why, int lost)
-{
-    if (!h->failing)
-        log_error("history: CANNOT STORE MESSAGES (%s): relaying them without history "
-                  "until the store works again",
-                  why);
-    h->failing = 1;
-    h->lost += lost;
-}
-
 /* replay callback: a row of the journal back into the open transaction. */
 static int restore_row(void *arg, const struct jrec *r)
 {
@@ -439,93 +475,145 @@ static int restore_row(void *arg, const struct jrec *r)
     return 0;
 }
 
-/* Opens a transaction (if none is) and inserts the journal's rows again: at start-up, and
- * after a failed COMMIT rolled the rows back. The rows in the journal, or -1. */
-static int restore(struct history *h)
+/* Puts the rows of the journal file at path back; a file that is not there holds none. */
+static int restore_file(struct history *h, const char *path)
 {
-    if (!h->in_tx) {
-        if (sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-            return -1;
-        h->in_tx = 1;
-        h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
-    }
-    return journal_replay(&h->jr, restore_row, h);
+    if (access(path, F_OK) < 0)
+        return 0;
+    struct journal j;
+    if (journal_open(&j, path) < 0)
+        return -1;
+    int n = journal_replay(&j, restore_row, h);
+    journal_close(&j);
+    return n;
 }
 
-/* Commits the open transaction; the journal then starts over. A failure (disk full, I/O
- * error) rolls back and puts the journal's rows back in a new transaction, to be committed
- * at the next try: they stay in the history the clients see and survive a kill -9. */
-static void commit(struct history *h)
+/* Opens a new transaction and puts every row of the journal (sealed segments, then the live
+ * one) in it; rows already in history.db stay as they are (INSERT OR IGNORE by id). At
+ * start-up, and when history.db takes rows again after a failure. The rows read, or -1. */
+static int restore(struct history *h)
 {
-    if (!h->in_tx)
-        return;
-    int rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) {
-        h->in_tx = 0;
-        journal_rewind(&h->jr, 0);
-        if (h->failing) {
-            log_warn("history: storing again; %lld messages were relayed but not stored", h->lost);
-            h->failing = 0;
-            h->lost = 0;
-        }
-        return;
-    }
-    store_failed(h, sqlite3_errmsg(h->db), 0);
     if (!sqlite3_get_autocommit(h->db))
         sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
     h->in_tx = 0;
-    if (restore(h) < 0)
-        log_error("history: cannot put the journal's rows back: %s", sqlite3_errmsg(h->db));
+    if (sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    h->in_tx = 1;
+    h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
+    int total = 0;
+    char path[JPATH_MAX];
+    pthread_mutex_lock(&h->jlock); /* the live segment holds still meanwhile */
+    for (unsigned long long n = h->first_sealed; n < h->next_seal && total >= 0; n++) {
+        sealed_path(h, n, path, sizeof path);
+        int k = restore_file(h, path);
+        total = k < 0 ? -1 : total + k;
+    }
+    if (total >= 0) {
+        int k = journal_replay(&h->jr, restore_row, h);
+        total = k < 0 ? -1 : total + k;
+        atomic_store(&h->live_bytes, h->jr.len);
+    }
+    pthread_mutex_unlock(&h->jlock);
+    return total;
 }
 
-/* Stores the batch's messages: inserted in the open transaction and appended to the
- * journal, in one write. A failure (disk full, I/O error) takes the batch back (the
- * transaction is rolled back and the earlier batches' rows put back from the journal), is
- * reported loudly, and the messages are relayed all the same: chat goes on without history
- * until the store works again. */
-static void store_batch(struct history *h, struct hitem *batch)
+/* history.db refused a row or a COMMIT (disk full, I/O error): the transaction is rolled back
+ * and the rows wait in the journal (so they survive the process) until a later try puts them
+ * back. Logged loudly the first time. */
+static void db_failed(struct history *h)
 {
-    int n = 0;
-    for (struct hitem *it = batch; it; it = it->next)
-        n += it->kind == HI_STORE;
-    int rc = SQLITE_OK;
-    const char *why = NULL;
-    size_t mark = h->jr.len;
-    if (n > 0) {
-        if (h->jr.len >= HISTORY_JOURNAL_MAX) {
-            rc = SQLITE_FULL;
-            why = "the journal is full: the store cannot commit";
-        } else if (!h->in_tx) {
-            rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
-            h->in_tx = rc == SQLITE_OK;
-            h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
-        }
-        for (struct hitem *it = batch; it && rc == SQLITE_OK; it = it->next) {
-            if (it->kind == HI_STORE)
-                rc = store_one(h, it);
-            else if (it->kind == HI_QUERY)
-                it->upto = h->last_id;
-        }
-        if (rc == SQLITE_OK && journal_flush(&h->jr) < 0) {
-            rc = SQLITE_IOERR;
-            why = strerror(errno);
-        }
-        if (rc != SQLITE_OK) {
-            store_failed(h, why ? why : sqlite3_errmsg(h->db), n);
-            journal_rewind(&h->jr, mark);
-            if (h->in_tx) {
-                if (!sqlite3_get_autocommit(h->db))
-                    sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-                h->in_tx = 0;
-                if (h->jr.len > 0 && restore(h) < 0)
-                    log_error("history: cannot put the journal's rows back: %s",
-                              sqlite3_errmsg(h->db));
-            }
-        }
+    if (!h->db_failing)
+        log_error("history: CANNOT WRITE %s/history.db (%s): messages wait in the journal until "
+                  "it works again",
+                  h->dir, sqlite3_errmsg(h->db));
+    if (!sqlite3_get_autocommit(h->db))
+        sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+    h->in_tx = 0;
+    h->db_failing = 1;
+    h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
+}
+
+/* After a failure: puts the journal back into history.db. 0 once it worked. */
+static int db_retry(struct history *h)
+{
+    if (!h->db_failing)
+        return 0;
+    if (restore(h) < 0) {
+        db_failed(h); /* quietly: logged when it began */
+        return -1;
     }
-    for (struct hitem *it = batch; it; it = it->next) {
-        if (it->kind == HI_QUERY && (n == 0 || rc != SQLITE_OK))
-            it->upto = h->last_id;
+    h->db_failing = 0;
+    log_warn("history: history.db takes rows again");
+    return 0;
+}
+
+/* Deletes the sealed segments up to upto: their rows are committed. */
+static void delete_sealed(struct history *h, unsigned long long upto)
+{
+    char path[JPATH_MAX];
+    for (; h->first_sealed <= upto; h->first_sealed++) {
+        sealed_path(h, h->first_sealed, path, sizeof path);
+        if (unlink(path) < 0 && errno != ENOENT)
+            log_error("history: cannot delete %s: %s", path, strerror(errno));
+    }
+}
+
+/* The writer takes a stored row: into the open transaction (one is begun if none is). */
+static void take_row(struct history *h, const struct hitem *it)
+{
+    h->seen = it->id;
+    touch(h, it->k->key);
+    if (h->db_failing)
+        return; /* it is in the journal: put back once history.db works again */
+    if (!h->in_tx) {
+        if (sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+            db_failed(h);
+            return;
+        }
+        h->in_tx = 1;
+        h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
+    }
+    const struct event *ev = it->ev;
+    struct jrec r = {
+        .id = it->id,
+        .time_ms = ev->time_ms,
+        .target = it->k->key,
+        .pm_from = it->k->pm_from,
+        .pm_to = it->k->pm_to,
+        .msgid = ev->msgid,
+        .tags = ev->client_tags ? ev->client_tags : "",
+        .line = ev->line->data,
+        .line_len = line_len(ev->line),
+    };
+    if (insert_row(h, &r) != SQLITE_OK)
+        db_failed(h);
+}
+
+/* HI_COMMIT: every row of the segments up to upto is in the transaction now; commit it and
+ * delete those segments. A failure leaves them for the next try. */
+static void commit(struct history *h, unsigned long long upto, size_t bytes)
+{
+    h->sealing = 0;
+    h->sealed_since += bytes;
+    if (db_retry(h) < 0)
+        return;
+    if (h->in_tx) {
+        if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            db_failed(h);
+            return;
+        }
+        h->in_tx = 0;
+    }
+    delete_sealed(h, upto);
+    pthread_mutex_lock(&h->jlock);
+    h->sealed_bytes -= h->sealed_since;
+    pthread_mutex_unlock(&h->jlock);
+    h->sealed_since = 0;
+    /* Retention between transactions; queries later in the queue never see what it cut. */
+    uint64_t now = now_ms();
+    if (now >= h->next_prune_ms && !h->in_tx) {
+        prune(h);
+        h->next_prune_ms = now + HISTORY_PRUNE_MS;
     }
 }
 
@@ -900,15 +988,20 @@ static void post_chains(struct history *h, struct chain *chains)
     }
 }
 
-/* Hands a stored batch on: each worker's items in one mailbox post (one wake-up, taken in one
- * turn, so each client gets the batch in one write), a query's answer after what precedes it. */
-static void hand_on(struct history *h, struct hitem *batch)
+/* Works through a batch in order: rows into the transaction, commits, and the posts and
+ * answers that wait behind a query, each worker's in one mailbox post. */
+static void process(struct history *h, struct hitem *batch)
 {
     struct chain chains[WORKERS_MAX] = {{NULL, NULL}};
+    int posted[WORKERS_MAX] = {0};
     while (batch) {
         struct hitem *it = batch;
         batch = it->next;
         switch (it->kind) {
+        case HI_STORE:
+            take_row(h, it);
+            event_unref(it->ev);
+            break;
         case HI_POST: {
             struct chain *c = &chains[it->worker];
             it->post->next = NULL;
@@ -917,70 +1010,33 @@ static void hand_on(struct history *h, struct hitem *batch)
             else
                 c->first = it->post;
             c->last = it->post;
+            posted[it->worker]++;
             break;
         }
-        case HI_STORE:
-            event_unref(it->ev);
-            break;
         case HI_QUERY:
             post_chains(h, chains);
-            answer(h, it->q, it->upto);
+            /* After a failure, the rows it asks for are put back first if they can be. */
+            db_retry(h);
+            answer(h, it->q, h->seen);
+            posted[it->worker]++;
             free(it->q);
+            break;
+        case HI_COMMIT:
+            commit(h, (unsigned long long)it->id, it->bytes);
             break;
         }
         free(it);
     }
     post_chains(h, chains);
-}
-
-static void *writer_main(void *arg)
-{
-    struct history *h = arg;
-    pthread_setname_np(pthread_self(), "tcpchatd-hist"); /* for top -H, perf, gdb */
-    for (;;) {
-        pthread_mutex_lock(&h->lock);
-        int due = 0;
-        while (!h->head && !h->stop && !due) {
-            h->busy = 0;
-            pthread_cond_broadcast(&h->idle);
-            if (!h->in_tx) {
-                pthread_cond_wait(&h->wake, &h->lock);
-                continue;
-            }
-            struct timespec until = {.tv_sec = (time_t)(h->commit_ms / 1000),
-                                     .tv_nsec = (long)(h->commit_ms % 1000) * 1000000L};
-            due = pthread_cond_timedwait(&h->wake, &h->lock, &until) == ETIMEDOUT;
-        }
-        struct hitem *batch = h->head;
-        h->head = h->tail = NULL;
-        h->queued_store = 0;
-        h->busy = 1;
-        int stop = h->stop;
-        pthread_mutex_unlock(&h->lock);
-        if (batch) {
-            store_batch(h, batch);
-            hand_on(h, batch); /* the journal has the rows: they survive the process */
-        }
-        /* Commits after handing on, so no delivery waits for one. */
-        uint64_t now = now_ms();
-        if (h->in_tx && (stop || now >= h->commit_ms || h->jr.len >= HISTORY_JOURNAL_COMMIT))
-            commit(h);
-        /* Retention between transactions; queries later in the queue never see what it cut. */
-        if (now >= h->next_prune_ms && !h->in_tx) {
-            prune(h);
-            h->next_prune_ms = now + HISTORY_PRUNE_MS;
-        }
-        if (stop && !batch)
-            break;
+    for (int w = 0; w < h->srv->nworkers; w++) {
+        if (posted[w])
+            atomic_fetch_sub(&h->pending[w], posted[w]);
     }
-    pthread_mutex_lock(&h->lock);
-    h->busy = 0;
-    pthread_cond_broadcast(&h->idle);
-    pthread_mutex_unlock(&h->lock);
-    return NULL;
 }
 
-/* Appends it to the writer's queue; h->lock held. */
+/* Appends it to the writer's queue; h->lock held. Rows wake the writer only when the queue
+ * was empty (it then sleeps HISTORY_NAP_MS to take them in one batch) or holds a full batch;
+ * anything else wakes it at once. */
 static void enqueue_locked(struct history *h, struct hitem *it)
 {
     int was_empty = h->head == NULL;
@@ -989,75 +1045,229 @@ static void enqueue_locked(struct history *h, struct hitem *it)
     else
         h->head = it;
     h->tail = it;
-    if (it->kind == HI_STORE)
-        h->queued_store++;
-    /* The writer only sleeps with an empty queue: one wake-up per batch is enough. */
     if (was_empty)
+        h->first_ms = now_ms();
+    int wake = was_empty;
+    if (it->kind == HI_STORE) {
+        wake |= atomic_fetch_add(&h->queued_store, 1) + 1 == HISTORY_BATCH;
+    } else {
+        if (it->kind != HI_COMMIT)
+            atomic_fetch_add(&h->pending[it->worker], 1);
+        wake |= !h->nudged;
+        h->nudged = 1;
+    }
+    if (wake)
         pthread_cond_signal(&h->wake);
 }
 
-static void enqueue(struct history *h, struct hitem *it)
+/* Seals the live segment of the journal (it becomes history.journal.N, a fresh live one
+ * takes its place) and queues the HI_COMMIT that commits its rows: every row journaled
+ * before is queued before it, since both happen under jlock. */
+static void seal(struct history *h)
 {
+    struct hitem *it = calloc(1, sizeof *it);
+    if (!it)
+        return; /* tried again after the next batch */
+    it->kind = HI_COMMIT;
+    char live[JPATH_MAX], to[JPATH_MAX];
+    live_path(h, live, sizeof live);
+    pthread_mutex_lock(&h->jlock);
+    sealed_path(h, h->next_seal, to, sizeof to);
+    it->id = (long long)h->next_seal - 1; /* without a new segment: the older ones */
+    struct journal nj;
+    if (h->jr.len > 0 && h->jr.fd >= 0) {
+        /* A crash in between leaves no live segment, which start-up creates. */
+        if (rename(live, to) < 0) {
+            log_error("history: cannot rename %s: %s", live, strerror(errno));
+        } else if (journal_open(&nj, live) < 0) {
+            log_error("history: cannot create %s: %s", live, strerror(errno));
+            if (rename(to, live) < 0) /* else the rows stay in "to", put back at start-up */
+                log_error("history: cannot rename %s back: %s", to, strerror(errno));
+        } else {
+            it->id = (long long)h->next_seal++;
+            it->bytes = h->jr.len;
+            h->sealed_bytes += h->jr.len;
+            journal_close(&h->jr);
+            h->jr = nj;
+            atomic_store(&h->live_bytes, 0);
+        }
+    }
     pthread_mutex_lock(&h->lock);
     enqueue_locked(h, it);
     pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&h->jlock);
+    h->sealing = 1;
+}
+
+/* Time to seal and commit: a transaction open for HISTORY_COMMIT_MS (or a failure to retry
+ * after it), or a live segment of HISTORY_JOURNAL_COMMIT bytes. */
+static int seal_due(const struct history *h, uint64_t now)
+{
+    if (h->sealing)
+        return 0;
+    return ((h->in_tx || h->db_failing) && now >= h->commit_ms) ||
+           atomic_load(&h->live_bytes) >= HISTORY_JOURNAL_COMMIT;
+}
+
+static void *writer_main(void *arg)
+{
+    struct history *h = arg;
+    pthread_setname_np(pthread_self(), "tcpchatd-hist"); /* for top -H, perf, gdb */
+    int stopping = 0;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        h->busy = 0;
+        for (;;) {
+            uint64_t now = now_ms();
+            if (h->stop || h->nudged || atomic_load(&h->queued_store) >= HISTORY_BATCH ||
+                (h->head && now >= h->first_ms + HISTORY_NAP_MS) || seal_due(h, now))
+                break;
+            if (!h->head)
+                pthread_cond_broadcast(&h->idle);
+            uint64_t until = h->head ? h->first_ms + HISTORY_NAP_MS : UINT64_MAX;
+            if (!h->sealing && (h->in_tx || h->db_failing) && h->commit_ms < until)
+                until = h->commit_ms;
+            if (until == UINT64_MAX) {
+                pthread_cond_wait(&h->wake, &h->lock);
+            } else {
+                struct timespec ts = {.tv_sec = (time_t)(until / 1000),
+                                      .tv_nsec = (long)(until % 1000) * 1000000L};
+                pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+            }
+        }
+        struct hitem *batch = h->head;
+        h->head = h->tail = NULL;
+        atomic_store(&h->queued_store, 0);
+        h->nudged = 0;
+        h->busy = 1;
+        int stop = h->stop;
+        pthread_mutex_unlock(&h->lock);
+        process(h, batch);
+        if (!stop) {
+            if (seal_due(h, now_ms()))
+                seal(h);
+        } else if (!stopping) {
+            /* A stop seals once more: a clean stop leaves every row in history.db and an
+             * empty journal. */
+            stopping = 1;
+            seal(h);
+        } else if (!batch && !h->sealing) {
+            break;
+        }
+    }
+    pthread_mutex_lock(&h->lock);
+    h->busy = 0;
+    pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
 }
 
 void history_post(struct server *srv, int worker, struct mb_item *it)
 {
     struct history *h = srv->hist;
-    if (!h) {
+    /* Straight to the mailbox unless a query's answer for that worker is on its way: the
+     * messages before it are already stored (journaled), so nothing else makes a post wait.
+     * A post after such a query (a live message after a JOIN's replay) goes behind it, and so
+     * does every later post for that worker until the writer has posted them. pending is
+     * raised under the lock of whoever queued the query (the channel's, for a replay) and
+     * lowered after the posts, so a post that sees it 0 overtakes nothing it must follow. */
+    if (!h || atomic_load(&h->pending[worker]) == 0) {
         mailbox_post(&srv->workers[worker].mb, it);
         return;
     }
-    /* With nothing queued or in the writer's hands, the item overtakes nothing by going
-     * straight to the mailbox: whatever was posted before it for the same channel (under the
-     * same channel lock) or by the same thread is already in the mailboxes. A join storm in
-     * quiet channels then costs no trip through the writer (and no writer item per
-     * recipient worker). A message to be stored never takes this path: its HI_STORE is queued
-     * first. The check and the enqueue share one lock section (this runs per recipient
-     * worker of every event); the item is allocated before it, and freed unused when idle. */
     struct hitem *hi = calloc(1, sizeof *hi);
-    pthread_mutex_lock(&h->lock);
-    int idle = !h->head && !h->busy;
-    if (!idle && hi) {
-        hi->kind = HI_POST;
-        hi->worker = worker;
-        hi->post = it;
-        enqueue_locked(h, hi);
-    }
-    pthread_mutex_unlock(&h->lock);
-    if (idle || !hi) {
-        if (!idle)
-            log_error("history: out of memory, posting unordered");
-        free(hi);
+    if (!hi) {
+        log_error("history: out of memory, posting unordered");
         mailbox_post(&srv->workers[worker].mb, it);
+        return;
     }
+    hi->kind = HI_POST;
+    hi->worker = worker;
+    hi->post = it;
+    pthread_mutex_lock(&h->lock);
+    enqueue_locked(h, hi);
+    pthread_mutex_unlock(&h->lock);
 }
 
+/* Appends r to the journal with the next id; jlock held. 0, or -1 when it cannot be stored
+ * (the journal cannot be written, or is full while history.db fails): the message is relayed
+ * all the same, and the first such failure logged loudly. */
+static int journal_put(struct history *h, struct jrec *r)
+{
+    const char *why = NULL;
+    r->id = h->last_id + 1;
+    if (h->jr.fd < 0)
+        why = "no journal";
+    else if (h->sealed_bytes + h->jr.len >= HISTORY_JOURNAL_MAX)
+        why = "the journal is full: history.db does not take its rows";
+    else if (journal_add(&h->jr, r) < 0 || journal_flush(&h->jr) < 0)
+        why = strerror(errno);
+    if (why) {
+        journal_rewind(&h->jr, h->jr.len); /* drops a record left in the buffer */
+        if (!h->failing)
+            log_error("history: CANNOT STORE MESSAGES (%s): relaying them without history "
+                      "until the store works again",
+                      why);
+        h->failing = 1;
+        h->lost++;
+        return -1;
+    }
+    h->last_id = r->id;
+    atomic_store(&h->live_bytes, h->jr.len);
+    if (h->failing) {
+        log_warn("history: storing again; %lld messages were relayed but not stored", h->lost);
+        h->failing = 0;
+        h->lost = 0;
+    }
+    return 0;
+}
+
+/* Stores ev: appended to the journal (in one write(2), by the storing thread, under the
+ * channel's lock: ids follow the channel's order) and queued for the writer, which inserts
+ * it into history.db. The message may be relayed as soon as this returns: it is in the store
+ * and survives the process. -1 when the writer's queue is full (the sender is told to try
+ * again); a store that cannot write is reported and the message relayed unstored. */
 static int store(struct server *srv, struct event *ev, const char *key, const char *from,
                  const char *to)
 {
     struct history *h = srv->hist;
     if (!h)
         return 0;
-    pthread_mutex_lock(&h->lock);
-    int full = h->queued_store >= HISTORY_QUEUE_MAX;
-    if (!full && key[0])
-        mark_stored(h, key);
-    pthread_mutex_unlock(&h->lock);
-    struct hitem *hi = full ? NULL : calloc(1, sizeof *hi + sizeof *hi->k);
+    if (atomic_load(&h->queued_store) >= HISTORY_QUEUE_MAX)
+        return -1;
+    struct hitem *hi = calloc(1, sizeof *hi + sizeof *hi->k);
     if (!hi)
         return -1;
     hi->kind = HI_STORE;
-    hi->ev = event_ref(ev);
     hi->k = (struct hkeys *)(hi + 1);
     snprintf(hi->k->key, sizeof hi->k->key, "%s", key);
     if (from && from[0])
         ircname_fold(from, hi->k->pm_from, sizeof hi->k->pm_from);
     if (to && to[0])
         ircname_fold(to, hi->k->pm_to, sizeof hi->k->pm_to);
-    enqueue(h, hi);
+    struct jrec r = {
+        .time_ms = ev->time_ms,
+        .target = hi->k->key,
+        .pm_from = hi->k->pm_from,
+        .pm_to = hi->k->pm_to,
+        .msgid = ev->msgid,
+        .tags = ev->client_tags ? ev->client_tags : "",
+        .line = ev->line->data,
+        .line_len = line_len(ev->line),
+    };
+    pthread_mutex_lock(&h->jlock);
+    if (journal_put(h, &r) == 0) {
+        hi->id = r.id;
+        hi->ev = event_ref(ev);
+        pthread_mutex_lock(&h->lock);
+        if (key[0])
+            mark_stored(h, key);
+        enqueue_locked(h, hi);
+        pthread_mutex_unlock(&h->lock);
+        hi = NULL;
+    }
+    pthread_mutex_unlock(&h->jlock);
+    free(hi);
     return 0;
 }
 
@@ -1098,8 +1308,25 @@ void history_query(struct server *srv, const struct hist_query *q)
     }
     *copy = *q;
     hi->kind = HI_QUERY;
+    hi->worker = q->worker;
     hi->q = copy;
-    enqueue(h, hi);
+    pthread_mutex_lock(&h->lock);
+    enqueue_locked(h, hi);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void history_free(struct history *h)
+{
+    free_keys(&h->touched);
+    free_keys(&h->stored);
+    journal_close(&h->jr);
+    sqlite3_finalize(h->insert);
+    sqlite3_close(h->db);
+    pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->jlock);
+    pthread_cond_destroy(&h->wake);
+    pthread_cond_destroy(&h->idle);
+    free(h);
 }
 
 int history_open(struct server *srv)
@@ -1113,22 +1340,17 @@ int history_open(struct server *srv)
     h->days = srv->cfg.history_days;
     h->max = srv->cfg.history_max;
     h->jr.fd = -1;
-    if (store_open(h, srv->cfg.data_dir) < 0) {
-        journal_close(&h->jr);
-        sqlite3_finalize(h->insert);
-        sqlite3_close(h->db);
-        free(h);
-        return -1;
-    }
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->jlock, NULL);
     pthread_cond_init(&h->wake, NULL);
     pthread_cond_init(&h->idle, NULL);
+    if (store_open(h, srv->cfg.data_dir) < 0) {
+        history_free(h);
+        return -1;
+    }
     if (pthread_create(&h->thread, NULL, writer_main, h) != 0) {
         fprintf(stderr, "tcpchatd: cannot start the history writer\n");
-        journal_close(&h->jr);
-        sqlite3_finalize(h->insert);
-        sqlite3_close(h->db);
-        free(h);
+        history_free(h);
         return -1;
     }
     srv->hist = h;
@@ -1165,15 +1387,7 @@ void history_close(struct server *srv)
     pthread_join(h->thread, NULL);
     /* The writer took everything before it stopped; a late item cannot come (the workers
      * are gone), but hand on whatever is there all the same. */
-    hand_on(h, h->head);
-    free_keys(&h->touched);
-    free_keys(&h->stored);
-    journal_close(&h->jr);
-    sqlite3_finalize(h->insert);
-    sqlite3_close(h->db);
-    pthread_mutex_destroy(&h->lock);
-    pthread_cond_destroy(&h->wake);
-    pthread_cond_destroy(&h->idle);
-    free(h);
+    process(h, h->head);
+    history_free(h);
     srv->hist = NULL;
 }

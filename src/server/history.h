@@ -1,19 +1,19 @@
-/* history: the message store (SQLite in WAL mode under --data-dir) and the thread that
- * writes it, so that a worker never waits on the disk.
+/* history: the message store (SQLite in WAL mode under --data-dir, with a journal in front
+ * of it) and the thread that writes it, so that a worker never waits on SQLite.
  *
- * Stored before delivered: while history is on, every item a channel or a private message
- * posts to a worker's mailbox goes through the writer's queue instead (history_post), in the
- * order it was posted (under the channel's lock, as before). The writer takes everything
- * queued, stores the messages in it in one transaction, and only after the COMMIT hands the
- * items on to the workers' mailboxes. So no one receives a message the store does not have:
- * a COMMIT in WAL mode is in the operating system's hands once it returns, and a kill -9 of
- * the server cannot undo it (synchronous=NORMAL: a power cut may lose the last transactions;
- * see docs/server-behaviour.md). Items that are not messages (joins, parts, nick changes) go
- * through the same queue only to keep each channel's single order.
+ * Stored before delivered: the worker relaying a channel or private message appends its row
+ * to the journal (journal.h: one write(2), under the channel's lock) and queues it for the
+ * writer, then posts it to the workers at once. So no one receives a message the store does
+ * not have: the journal is in the operating system's hands once write(2) returned, and a
+ * kill -9 of the server cannot undo it (no fsync: a power cut may lose the last second; see
+ * docs/server-behaviour.md). The writer inserts the queued rows into an open transaction and
+ * commits about once a second, after sealing the journal they are in.
  *
- * History queries (the replay on JOIN and CHATHISTORY) also go through the queue: a replay
- * queued under the channel lock right after a JOIN sees exactly the messages before the
- * JOIN, and the messages after it follow live. The writer answers them from the store. */
+ * History queries (the replay on JOIN and CHATHISTORY) go through the writer's queue, behind
+ * the rows stored before them; while one's answer is on its way to a worker, the posts for
+ * that worker queue behind it (history_post), so a replay queued under the channel lock right
+ * after a JOIN holds exactly the messages before the JOIN, and the messages after it follow
+ * it live. */
 #ifndef TCPCHAT_HISTORY_H
 #define TCPCHAT_HISTORY_H
 
@@ -71,13 +71,15 @@ void history_drain(struct server *srv);
 /* Stores and hands on what is still queued, stops the writer, closes the store. */
 void history_close(struct server *srv);
 
-/* Hands it to worker's mailbox: through the writer's queue while history is on (so that it
- * follows the messages stored before it), else at once. Takes ownership of it. */
+/* Hands it to worker's mailbox: at once, or through the writer's queue while a query's
+ * answer is on its way to that worker (so that it comes after the answer). Takes ownership
+ * of it. */
 void history_post(struct server *srv, int worker, struct mb_item *it);
-/* Queues ev (a PRIVMSG or NOTICE) for storing under key (a folded channel name, or "" for a
- * private message). Call it before posting the deliveries, under the same lock. Returns 0
- * (also when history is off), or -1 when the store is too far behind and the message must be
- * refused. */
+/* Stores ev (a PRIVMSG or NOTICE) under key (a folded channel name, or "" for a private
+ * message): appended to the journal and queued for the writer. Call it before posting the
+ * deliveries, under the same lock. Returns 0 (also when history is off, or when the journal
+ * cannot be written: the message is relayed unstored, as logged), or -1 when the writer is too
+ * far behind and the message must be refused. */
 int history_store(struct server *srv, struct event *ev, const char *key);
 /* The same for a private message, with the accounts of its sender and recipient ("" for
  * someone not logged in): its history is shown only to those two accounts. */

@@ -4,11 +4,13 @@
  * receives it (kill -9 must not lose what was delivered), and a SQLite COMMIT writes every
  * page the transaction touched. With 1,000 busy channels each message lands on its channel's
  * own index page, so committing each batch wrote ~2 pages of 4 KiB (and 4 pwrite calls) per
- * message of ~200 bytes and held its delivery meanwhile. The writer now appends the batch's
- * rows to this file (one write(2) per batch), hands the messages on, and commits the
- * SQLite transaction about once a second; at start-up the rows of an uncommitted tail are
- * inserted again. Like SQLite's own WAL without fsync (synchronous=NORMAL), what write(2)
- * has taken survives the process, not a power cut.
+ * message of ~200 bytes and held its delivery meanwhile. Now the thread that relays a message
+ * appends its row to this file (one write(2)) and delivers it; the history writer inserts
+ * the rows into an open SQLite transaction and about once a second seals the file (history.c:
+ * it is renamed history.journal.N and a new one started), commits, and deletes the sealed
+ * file. At start-up the rows of every journal file left are inserted again. Like SQLite's own
+ * WAL without fsync (synchronous=NORMAL), what write(2) has taken survives the process, not a
+ * power cut.
  *
  * Record: u32 body length, u32 FNV-1a of the body, then the body: i64 id, i64 time_ms and six
  * strings (target, pm_from, pm_to, msgid, tags, line), each a u32 length and the bytes with a

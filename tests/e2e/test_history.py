@@ -405,6 +405,59 @@ def test_journal_left_by_a_crash_is_put_back(server_factory):
         assert b"crash-" not in f.read()  # committed at start: the journal started over
 
 
+def test_sealed_journal_segments_left_by_a_crash_are_put_back(server_factory):
+    """The journal is sealed into history.journal.N about once a second and each sealed
+    segment deleted once its rows are committed; a crash can leave several. At start every
+    segment goes back in, oldest first, then the live history.journal; then they are gone."""
+    srv = server_factory()
+    assert srv.stop() == 0
+    now = int(time.time() * 1000)
+
+    def rec(i):
+        return journal_record(2000 + i, now + i, "#lobby", "seg-%d" % i,
+                              ":alice!~alice@127.0.0.1 PRIVMSG #lobby :segment %d" % i)
+
+    segments = {"history.journal.7": rec(0) + rec(1), "history.journal.8": rec(2),
+                "history.journal": rec(3)}
+    for name, data in segments.items():
+        with open(os.path.join("data", name), "wb") as f:
+            f.write(data)
+    srv2 = server_factory()
+    carol = cap_client(srv2.port, "carol", HISTORY_CAPS)
+    kept = history(carol, "LATEST #lobby * 100")
+    assert "history: 4 messages put back from history.journal" in srv2.read_log()
+    assert texts(kept) == ["segment 0", "segment 1", "segment 2", "segment 3"]
+    assert not os.path.exists(os.path.join("data", "history.journal.7"))
+    assert not os.path.exists(os.path.join("data", "history.journal.8"))
+    assert os.path.getsize(os.path.join("data", "history.journal")) == 0
+
+
+def test_the_journal_is_sealed_and_committed_while_chat_goes_on(server_factory):
+    """Under steady traffic the live journal is sealed and committed about once a second: the
+    rows reach history.db without a stop, and no sealed segment piles up."""
+    srv = server_factory(*FAST)
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    db_path = os.path.join("data", "history.db")
+    deadline = time.time() + TIMEOUT
+    i = 0
+    while True:
+        say(alice, 1, "steady %d" % i)
+        i += 1
+        db = sqlite3.connect(db_path)
+        committed = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+        db.close()
+        if committed >= 3:
+            break
+        assert time.time() < deadline, "nothing committed while the server ran"
+        time.sleep(0.2)
+    sealed = [n for n in os.listdir("data") if n.startswith("history.journal.")]
+    assert len(sealed) <= 2, sealed  # at most the ones being committed right now
+    assert srv.stop() == 0
+    assert [n for n in os.listdir("data") if n.startswith("history.journal.")] == []
+    assert os.path.getsize(os.path.join("data", "history.journal")) == 0
+
+
 # --- retention -----------------------------------------------------------------------------
 
 
