@@ -92,6 +92,7 @@ struct history {
     int in_tx;                       /* a transaction is open */
     uint64_t commit_ms;              /* when to seal and commit, or (db_failing) to try again */
     int sealing;                     /* a HI_COMMIT is queued */
+    uint64_t seal_retry_ms;          /* sealing failed: the next try not before this */
     int db_failing;                  /* history.db refused a row: rows wait in the journal */
     unsigned long long first_sealed; /* the oldest sealed segment on disk (== next_seal: none) */
     size_t sealed_since;             /* bytes of the segments sealed since the last COMMIT */
@@ -1066,8 +1067,10 @@ static void enqueue_locked(struct history *h, struct hitem *it)
 static void seal(struct history *h)
 {
     struct hitem *it = calloc(1, sizeof *it);
-    if (!it)
-        return; /* tried again after the next batch */
+    if (!it) {
+        h->seal_retry_ms = now_ms() + HISTORY_COMMIT_MS;
+        return;
+    }
     it->kind = HI_COMMIT;
     char live[JPATH_MAX], to[JPATH_MAX];
     live_path(h, live, sizeof live);
@@ -1076,7 +1079,9 @@ static void seal(struct history *h)
     it->id = (long long)h->next_seal - 1; /* without a new segment: the older ones */
     struct journal nj;
     if (h->jr.len > 0 && h->jr.fd >= 0) {
-        /* A crash in between leaves no live segment, which start-up creates. */
+        /* A crash in between leaves no live segment, which start-up creates. Failing, this
+         * is tried again a commit interval later, not at once. */
+        h->seal_retry_ms = now_ms() + HISTORY_COMMIT_MS;
         if (rename(live, to) < 0) {
             log_error("history: cannot rename %s: %s", live, strerror(errno));
         } else if (journal_open(&nj, live) < 0) {
@@ -1090,6 +1095,7 @@ static void seal(struct history *h)
             journal_close(&h->jr);
             h->jr = nj;
             atomic_store(&h->live_bytes, 0);
+            h->seal_retry_ms = 0;
         }
     }
     pthread_mutex_lock(&h->lock);
@@ -1103,7 +1109,7 @@ static void seal(struct history *h)
  * after it), or a live segment of HISTORY_JOURNAL_COMMIT bytes. */
 static int seal_due(const struct history *h, uint64_t now)
 {
-    if (h->sealing)
+    if (h->sealing || now < h->seal_retry_ms)
         return 0;
     return ((h->in_tx || h->db_failing) && now >= h->commit_ms) ||
            atomic_load(&h->live_bytes) >= HISTORY_JOURNAL_COMMIT;
@@ -1125,8 +1131,9 @@ static void *writer_main(void *arg)
             if (!h->head)
                 pthread_cond_broadcast(&h->idle);
             uint64_t until = h->head ? h->first_ms + HISTORY_NAP_MS : UINT64_MAX;
-            if (!h->sealing && (h->in_tx || h->db_failing) && h->commit_ms < until)
-                until = h->commit_ms;
+            uint64_t seal_at = h->commit_ms > h->seal_retry_ms ? h->commit_ms : h->seal_retry_ms;
+            if (!h->sealing && (h->in_tx || h->db_failing) && seal_at < until)
+                until = seal_at;
             if (until == UINT64_MAX) {
                 pthread_cond_wait(&h->wake, &h->lock);
             } else {
