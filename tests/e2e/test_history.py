@@ -89,6 +89,37 @@ def test_replay_for_a_plain_client_comes_after_names(server):
                      ":alice!~alice@127.0.0.1 PRIVMSG #lobby :line 1"]
 
 
+def test_replay_on_join_during_a_stream_comes_before_what_follows_the_join(server_factory):
+    """Clients join while a message stream flows into the channel: each gets the replay of
+    what was said before its JOIN, then the stream live, with nothing missing, doubled or
+    out of order in between (posts wait behind a replay only for the joiner's worker)."""
+    srv = server_factory("--workers", "2", *FAST)
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    total = 2000
+
+    def stream():
+        for base in range(0, total, 20):
+            alice.sock.sendall(b"".join(b"PRIVMSG #lobby :n %d\r\n" % i
+                                        for i in range(base, base + 20)))
+            time.sleep(0.002)
+
+    t = threading.Thread(target=stream)
+    t.start()
+    joiners = []
+    for i in range(6):
+        time.sleep(0.03)
+        joiners.append(Client(srv.port, "bob%d" % i))
+    t.join(TIMEOUT)
+    for bob in joiners:
+        take_until(bob, is_numeric("366"))
+        got = [int(Msg(l).text.split()[1])
+               for l in take_until(bob, "n %d" % (total - 1))
+               if is_command("PRIVMSG", "alice")(l)]
+        assert got == list(range(got[0], total)), (bob.nick, got[:80])
+        assert got[0] <= max(0, total - 50)  # the replay (50) came first, then the stream
+
+
 def test_replay_holds_the_last_n_and_only_messages(server_factory):
     srv = server_factory("--history-replay", "2", *FAST)
     alice = Client(srv.port, "alice")
