@@ -559,6 +559,22 @@ static void delete_sealed(struct history *h, unsigned long long upto)
     }
 }
 
+/* The row of the message ev, stored as it says (its id as given so far). */
+static struct jrec row_of(const struct hitem *it, const struct event *ev)
+{
+    return (struct jrec){
+        .id = it->id,
+        .time_ms = ev->time_ms,
+        .target = it->k->key,
+        .pm_from = it->k->pm_from,
+        .pm_to = it->k->pm_to,
+        .msgid = ev->msgid,
+        .tags = ev->client_tags ? ev->client_tags : "",
+        .line = ev->line->data,
+        .line_len = line_len(ev->line),
+    };
+}
+
 /* The writer takes a stored row: into the open transaction (one is begun if none is). */
 static void take_row(struct history *h, const struct hitem *it)
 {
@@ -574,18 +590,7 @@ static void take_row(struct history *h, const struct hitem *it)
         h->in_tx = 1;
         h->commit_ms = now_ms() + HISTORY_COMMIT_MS;
     }
-    const struct event *ev = it->ev;
-    struct jrec r = {
-        .id = it->id,
-        .time_ms = ev->time_ms,
-        .target = it->k->key,
-        .pm_from = it->k->pm_from,
-        .pm_to = it->k->pm_to,
-        .msgid = ev->msgid,
-        .tags = ev->client_tags ? ev->client_tags : "",
-        .line = ev->line->data,
-        .line_len = line_len(ev->line),
-    };
+    struct jrec r = row_of(it, it->ev);
     if (insert_row(h, &r) != SQLITE_OK)
         db_failed(h);
 }
@@ -1252,16 +1257,7 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
         ircname_fold(from, hi->k->pm_from, sizeof hi->k->pm_from);
     if (to && to[0])
         ircname_fold(to, hi->k->pm_to, sizeof hi->k->pm_to);
-    struct jrec r = {
-        .time_ms = ev->time_ms,
-        .target = hi->k->key,
-        .pm_from = hi->k->pm_from,
-        .pm_to = hi->k->pm_to,
-        .msgid = ev->msgid,
-        .tags = ev->client_tags ? ev->client_tags : "",
-        .line = ev->line->data,
-        .line_len = line_len(ev->line),
-    };
+    struct jrec r = row_of(hi, ev);
     pthread_mutex_lock(&h->jlock);
     if (journal_put(h, &r) == 0) {
         hi->id = r.id;
