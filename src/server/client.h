@@ -24,6 +24,9 @@ struct client {
     char nick[IRC_NICK_MAX + 1]; /* "" until NICK */
     char user[USER_MAX + 1];
     char host[HOST_MAX];
+    /* Output pacing (worker.h): when the last line for this client was queued, in worker
+     * milliseconds modulo 2^16 (the pacing only compares gaps of a few ms). */
+    uint16_t line_ms;
     int fd; /* -1 once closed */
     /* Strings of their own length on the heap (conn_set_str), "" (conn_no_str) until set, so
      * an idle connection carries no fixed-size buffers for them. */

@@ -285,6 +285,7 @@ void conn_send(struct client *c, struct msg *m)
             conn_close_later(c, "Out of memory");
         return;
     }
+    worker_note_line(c->w, c);
     if (sendq_push(&c->sq, m) < 0) {
         conn_close_later(c, "Out of memory");
         return;

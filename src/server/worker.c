@@ -92,6 +92,17 @@ static void take_urgent(struct worker *w, int flush)
     }
 }
 
+void worker_note_line(struct worker *w, struct client *c)
+{
+    uint16_t now = (uint16_t)w->now_ms;
+    if (!c->dirty) {
+        w->pace_starts++;
+        if ((uint16_t)(now - c->line_ms) <= FLUSH_MERGE_GAP_MS)
+            w->pace_close++;
+    }
+    c->line_ms = now;
+}
+
 void worker_mark_dirty(struct worker *w, struct client *c)
 {
     if (!c->dirty) {
@@ -320,6 +331,17 @@ static int drain_mailbox(struct worker *w)
     return n;
 }
 
+/* Output pacing: the verdict for the next window. A hold pays only if, while it waits, more
+ * lines come for the clients held: if at least FLUSH_MERGE_SHARE_PCT % of the new writes of
+ * the window came soon after the same client's previous line. */
+static void pace_window(struct worker *w)
+{
+    w->pace_merging =
+        w->pace_starts > 0 && w->pace_close * 100 >= w->pace_starts * FLUSH_MERGE_SHARE_PCT;
+    w->pace_starts = w->pace_close = 0;
+    w->pace_since_ms = w->now_ms;
+}
+
 /* Output pacing (defines.h): 1 if this turn's flush waits. It never waits for a close, a
  * free or a client paused by its send queue, and a client that sent a command is flushed at
  * once all the same (a person waits for that answer; only what others said waits). A hold,
@@ -332,6 +354,8 @@ static int hold_flush(struct worker *w)
     }
     if (!w->hold_until_ms) {
         if (!w->big_flush_ms || w->now_ms - w->big_flush_ms >= FLUSH_BUSY_MS)
+            return 0;
+        if (!w->pace_merging)
             return 0;
         w->hold_until_ms = w->now_ms + FLUSH_HOLD_MS;
     }
@@ -486,6 +510,8 @@ static void *worker_main(void *arg)
         }
         if (w->stalled)
             resume_stalled(w);
+        if (w->now_ms - w->pace_since_ms >= FLUSH_PACE_WINDOW_MS)
+            pace_window(w);
         if (w->now_ms >= w->next_tick_ms) {
             run_timers(w);
             w->next_tick_ms = w->now_ms + TICK_MS;

@@ -33,7 +33,13 @@ struct worker {
      * clients was recent, the next one waits until hold_until_ms. */
     uint64_t big_flush_ms;  /* when a flush last wrote to FLUSH_BIG_CLIENTS or more */
     uint64_t hold_until_ms; /* 0: no flush held */
-    atomic_int stopping;    /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
+    /* Whether holding would merge anything: over the last FLUSH_PACE_WINDOW_MS, how many
+     * lines started a new write for their client (it had nothing pending), and how many of
+     * those came within FLUSH_MERGE_GAP_MS of that client's previous line. */
+    unsigned pace_starts, pace_close;
+    uint64_t pace_since_ms;
+    int pace_merging;    /* the last window's verdict: holds pay */
+    atomic_int stopping; /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
 };
 
 int worker_init(struct worker *w, struct server *srv, int index);
@@ -45,6 +51,8 @@ void worker_destroy(struct worker *w);
 struct client *worker_find_client(struct worker *w, uint64_t id);
 /* Queues c to be flushed at the end of this loop turn. */
 void worker_mark_dirty(struct worker *w, struct client *c);
+/* A line was queued for c (before it is marked dirty): counts it for the output pacing. */
+void worker_note_line(struct worker *w, struct client *c);
 /* c sent a command: its answer leaves at the end of this turn even while output is held. */
 void worker_mark_urgent(struct worker *w, struct client *c);
 /* Monotonic milliseconds. */

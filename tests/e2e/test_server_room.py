@@ -1,5 +1,6 @@
 """tcpchatd end to end: channels, relaying and the notices other users see."""
 import threading
+import time
 
 from conftest import (TIMEOUT, Client, Msg, barrier, closing_reason, is_command, is_numeric,
                       take_until)
@@ -320,10 +321,10 @@ def test_200_clients_10_concurrent_senders_same_order(server_factory):
 
 
 def test_paced_output_of_a_busy_room_leaves_on_its_own(server_factory):
-    """One worker writing to 150 members, messages back to back: that engages output pacing
-    (docs/server-behaviour.md), the next flush waiting a few ms to merge what comes meanwhile.
-    Held lines leave without any further traffic, in order, and a member that sends a
-    command meanwhile gets its answer."""
+    """One worker writing to 150 members, a message every ~2 ms: every member's lines follow
+    each other closely, which engages output pacing (docs/server-behaviour.md), a flush
+    waiting a few ms to merge what comes meanwhile. Held lines leave without any further
+    traffic, in order, and a member that sends a command meanwhile gets its answer."""
     n = 150
     srv = server_factory("-w", "1", "--max-clients", "1000", "--flood-rate", "1000",
                          "--flood-burst", "1000")
@@ -339,21 +340,25 @@ def test_paced_output_of_a_busy_room_leaves_on_its_own(server_factory):
             c.expect(is_numeric("366", "#lobby"))
         clients[0].expect(is_command("JOIN", clients[-1].nick, "#lobby"))
         sender, asker = clients[0], clients[1]
+        relayed = is_command("PRIVMSG", "p000", "#lobby")
         for round_ in range(3):
-            sender.send("PRIVMSG #lobby :first %d" % round_)
-            asker.expect("first %d" % round_)  # that flush wrote to every member
-            sender.send("PRIVMSG #lobby :second %d" % round_)  # held, then sent alone
-            asker.send("PING :mid-%d" % round_)
-            seen = []  # the PONG and the held line, in whichever order they come
-            while len(seen) < 2:
-                line = asker.expect(lambda l: is_command("PONG")(l) or
-                                    is_command("PRIVMSG", "p000", "#lobby")(l))
-                seen.append(Msg(line).command)
-            assert sorted(seen) == ["PONG", "PRIVMSG"], seen
+            texts = ["r%d m%d" % (round_, k) for k in range(60)]
+            for k, text in enumerate(texts):
+                sender.send("PRIVMSG #lobby :" + text)
+                if k == len(texts) // 2:
+                    asker.send("PING :mid-%d" % round_)
+                time.sleep(0.002)  # pacing the sender, not a deadline
+            got, pong = [], False  # the PONG comes among the relayed lines
+            while len(got) < len(texts) or not pong:
+                line = asker.expect(lambda l: is_command("PONG")(l) or relayed(l))
+                if Msg(line).command == "PONG":
+                    pong = True
+                else:
+                    got.append(Msg(line).text)
+            assert got == texts, got
             for c in clients[2:]:
-                got = [Msg(c.expect(is_command("PRIVMSG", "p000", "#lobby"))).text
-                       for _ in range(2)]
-                assert got == ["first %d" % round_, "second %d" % round_], (c.nick, got)
+                got = [Msg(c.expect(relayed)).text for _ in texts]
+                assert got == texts, (c.nick, got)
     finally:
         for c in clients:
             c.close()
