@@ -76,12 +76,11 @@ struct mask_list {
 
 static const struct {
     char letter;
-    int item, end; /* RPL_BANLIST and RPL_ENDOFBANLIST, and their kin */
-    const char *what;
+    int item; /* RPL_BANLIST and its kin (one format for the three) */
 } list_modes[LIST_KINDS] = {
-    {'b', RPL_BANLIST, RPL_ENDOFBANLIST, "ban"},
-    {'e', RPL_EXCEPTLIST, RPL_ENDOFEXCEPTLIST, "exception"},
-    {'I', RPL_INVITELIST, RPL_ENDOFINVITELIST, "invite"},
+    {'b', NUM(RPL_BANLIST)},
+    {'e', NUM(RPL_EXCEPTLIST)},
+    {'I', NUM(RPL_INVITELIST)},
 };
 
 static int list_kind(char letter)
@@ -154,11 +153,6 @@ const char *chan_name(const struct chan *ch)
 uint64_t chan_id(const struct chan *ch)
 {
     return ch->id;
-}
-
-static struct server *client_srv(const struct client *c)
-{
-    return c->w->srv;
 }
 
 static void member_free(struct member *m)
@@ -298,12 +292,13 @@ static size_t put(char *line, size_t len, const char *s, size_t n)
  * of them (8 million for 4,000), and this loop was the largest cost of one in the profile. */
 static void names_lines(struct msgbuf *b, const struct client *c, struct chan *ch)
 {
-    const char *srvname = client_srv(c)->cfg.server_name;
     char line[IRC_LINE_MAX];
-    /* '@' marks a secret channel, '=' a public one (RPL_NAMREPLY). */
-    int head = snprintf(line, sizeof line, ":%s %03d %s %c %s :", srvname, RPL_NAMREPLY, c->nick,
-                        (ch->modes & CM_SECRET) ? '@' : '=', ch->name);
-    if (head < 0 || (size_t)head >= sizeof line / 2)
+    /* RPL_NAMREPLY's text, by hand: '@' marks a secret channel, '=' a public one. */
+    size_t start = send_numeric_head(c, NUM(RPL_NAMREPLY), line, sizeof line);
+    int head = snprintf(line + start, sizeof line - start,
+                        "%c %s :", (ch->modes & CM_SECRET) ? '@' : '=', ch->name);
+    head = head < 0 ? 0 : head + (int)start;
+    if ((size_t)head >= sizeof line / 2)
         head = 0; /* cannot happen: the names are bounded well below that */
     size_t len = (size_t)head;
     int uh = (c->caps & CAP_USERHOST_IN_NAMES) != 0; /* nick!user@host instead of the nick */
@@ -327,8 +322,7 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
     }
     if (len > (size_t)head)
         msgbuf_raw(b, NULL, line, len - 1);
-    msgbuf_line(b, ":%s %03d %s %s :End of /NAMES list", srvname, RPL_ENDOFNAMES, c->nick,
-                ch->name);
+    send_reply_into(b, c, RPL_ENDOFNAMES, ch->name);
 }
 
 static int invited(const struct chan *ch, uint64_t id)
@@ -383,13 +377,13 @@ static int join_check(const struct chan *ch, const struct client *c, const char 
     /* An invitation lets one past +i, +k, +l and bans; +I lets one past +i. */
     int inv = invited(ch, c->id);
     if (banned(ch, c->source) && !inv)
-        return ERR_BANNEDFROMCHAN;
+        return NUM(ERR_BANNEDFROMCHAN);
     if ((ch->modes & CM_INVITE) && !inv && !list_matches(&ch->lists[LIST_INVEX], c->source))
-        return ERR_INVITEONLYCHAN;
+        return NUM(ERR_INVITEONLYCHAN);
     if (ch->chkey[0] && (!key || strcmp(key, ch->chkey) != 0) && !inv)
-        return ERR_BADCHANNELKEY;
+        return NUM(ERR_BADCHANNELKEY);
     if (ch->limit && ch->nmembers >= ch->limit && !inv)
-        return ERR_CHANNELISFULL;
+        return NUM(ERR_CHANNELISFULL);
     return 0;
 }
 
@@ -422,7 +416,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     if (chan_find_joined(c, name) >= 0)
         return 0;
     if (c->nchans >= CHANNELS_PER_USER)
-        return ERR_TOOMANYCHANNELS;
+        return NUM(ERR_TOOMANYCHANNELS);
     char userhost[USER_MAX + 1 + HOST_MAX];
     snprintf(userhost, sizeof userhost, "%s@%s", c->user, c->host);
     size_t uhlen = strlen(userhost);
@@ -462,7 +456,7 @@ int chan_join(struct client *c, const char *name, const char *key)
         pthread_mutex_unlock(&ch->lock);
         member_free(mem);
         event_unref(join);
-        return err ? err : ERR_UNKNOWNERROR;
+        return err ? err : NUM(ERR_UNKNOWNERROR);
     }
     atomic_fetch_add(&ch->refs, 1);
     for (int i = 0; i < ch->ninvites; i++) {
@@ -479,10 +473,8 @@ int chan_join(struct client *c, const char *name, const char *key)
 
     struct msgbuf b = {0};
     if (ch->topic) {
-        msgbuf_line(&b, ":%s %03d %s %s :%s", srv->cfg.server_name, RPL_TOPIC, c->nick, ch->name,
-                    ch->topic);
-        msgbuf_line(&b, ":%s %03d %s %s %s %lld", srv->cfg.server_name, RPL_TOPICWHOTIME, c->nick,
-                    ch->name, topic_by(ch), (long long)ch->topic_at);
+        send_reply_into(&b, c, RPL_TOPIC, ch->name, ch->topic);
+        send_reply_into(&b, c, RPL_TOPICWHOTIME, ch->name, topic_by(ch), (long long)ch->topic_at);
     }
     names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
@@ -506,7 +498,7 @@ int chan_join(struct client *c, const char *name, const char *key)
 oom:
     log_error("out of memory joining %s", name);
     member_free(mem);
-    return ERR_UNKNOWNERROR;
+    return NUM(ERR_UNKNOWNERROR);
 }
 
 static int chan_exists(struct server *srv, const char *name)
@@ -553,7 +545,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
     struct server *srv = client_srv(c);
     int idx = chan_find_joined(c, name);
     if (idx < 0)
-        return chan_exists(srv, name) ? ERR_NOTONCHANNEL : ERR_NOSUCHCHANNEL;
+        return chan_exists(srv, name) ? NUM(ERR_NOTONCHANNEL) : NUM(ERR_NOSUCHCHANNEL);
     struct chan *ch = c->chans[idx];
     struct event *part = reason && *reason
                              ? event_new(NULL, ":%s PART %s :%s", c->source, ch->name, reason)
@@ -574,7 +566,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
     client_remove_chan(c, idx);
     chan_unref(ch);
     event_unref(part);
-    return member ? 0 : ERR_NOTONCHANNEL;
+    return member ? 0 : NUM(ERR_NOTONCHANNEL);
 }
 
 /* Finds a channel by name in the table and returns it locked with a reference, or NULL. */
@@ -606,11 +598,11 @@ static int may_speak(const struct chan *ch, const struct member *me, const char 
 {
     int voiced = me && (me->op || me->voice);
     if (!me && (ch->modes & CM_NOEXTERNAL))
-        return ERR_CANNOTSENDTOCHAN;
+        return NUM(ERR_CANNOTSENDTOCHAN);
     if ((ch->modes & CM_MODERATED) && !voiced)
-        return ERR_CANNOTSENDTOCHAN;
+        return NUM(ERR_CANNOTSENDTOCHAN);
     if (!voiced && banned(ch, source))
-        return ERR_CANNOTSENDTOCHAN;
+        return NUM(ERR_CANNOTSENDTOCHAN);
     return 0;
 }
 
@@ -624,13 +616,13 @@ int chan_send(struct client *c, const char *name, struct event *m)
         pthread_mutex_lock(&ch->lock);
         atomic_fetch_add(&ch->refs, 1);
     } else if (!(ch = chan_get_locked(srv, name))) {
-        return ERR_NOSUCHCHANNEL;
+        return NUM(ERR_NOSUCHCHANNEL);
     }
     struct member *me = find_member(ch, c->id);
     int err = may_speak(ch, me, c->source);
     /* Stored before it is posted, under the same lock: the store has the channel's order. */
     if (!err && !m->tags_only && history_store(srv, m, ch->key) < 0)
-        err = ERR_UNAVAILRESOURCE;
+        err = NUM(ERR_UNAVAILRESOURCE);
     if (!err) {
         /* With echo-message the sender gets its own line back, in the channel's order. */
         int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
@@ -740,13 +732,11 @@ struct msg *chan_names(struct client *c, const char *name)
         if (!(ch->modes & CM_SECRET) || find_member(ch, c->id))
             names_lines(&b, c, ch);
         else
-            msgbuf_line(&b, ":%s %03d %s %s :End of /NAMES list", srv->cfg.server_name,
-                        RPL_ENDOFNAMES, c->nick, ch->name);
+            send_reply_into(&b, c, RPL_ENDOFNAMES, ch->name);
         pthread_mutex_unlock(&ch->lock);
     } else {
         pthread_mutex_unlock(&srv->chan_lock);
-        msgbuf_line(&b, ":%s %03d %s %s :End of /NAMES list", srv->cfg.server_name, RPL_ENDOFNAMES,
-                    c->nick, name);
+        send_reply_into(&b, c, RPL_ENDOFNAMES, name);
     }
     return msgbuf_finish(&b);
 }
@@ -767,24 +757,23 @@ void chan_topic(struct client *c, const char *name, const char *text)
     struct server *srv = client_srv(c);
     struct chan *ch = chan_get_locked(srv, name);
     if (!ch) {
-        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
         return;
     }
     struct member *me = find_member(ch, c->id);
     if (!text) {
         if ((ch->modes & CM_SECRET) && !me) {
-            send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+            send_reply(c, ERR_NOTONCHANNEL, ch->name);
         } else if (ch->topic) {
-            send_numeric(c, RPL_TOPIC, "%s :%s", ch->name, ch->topic);
-            send_numeric(c, RPL_TOPICWHOTIME, "%s %s %lld", ch->name, topic_by(ch),
-                         (long long)ch->topic_at);
+            send_reply(c, RPL_TOPIC, ch->name, ch->topic);
+            send_reply(c, RPL_TOPICWHOTIME, ch->name, topic_by(ch), (long long)ch->topic_at);
         } else {
-            send_numeric(c, RPL_NOTOPIC, "%s :No topic is set", ch->name);
+            send_reply(c, RPL_NOTOPIC, ch->name);
         }
     } else if (!me) {
-        send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+        send_reply(c, ERR_NOTONCHANNEL, ch->name);
     } else if ((ch->modes & CM_TOPICLOCK) && !me->op) {
-        send_numeric(c, ERR_CHANOPRIVSNEEDED, "%s :You're not channel operator", ch->name);
+        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
     } else {
         size_t n = strlen(text);
         if (n > TOPIC_MAX)
@@ -792,7 +781,7 @@ void chan_topic(struct client *c, const char *name, const char *text)
         size_t by = strlen(c->source);
         char *topic = n ? malloc(n + 1 + by + 1) : NULL;
         if (n && !topic) {
-            send_numeric(c, ERR_UNKNOWNERROR, "TOPIC :Out of memory");
+            send_reply(c, ERR_UNKNOWNERROR, "TOPIC", "Out of memory");
             chan_put_locked(ch);
             return;
         }
@@ -889,15 +878,15 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
     }
     struct chan *ch = chan_get_locked(srv, name);
     if (!ch) {
-        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
         return;
     }
     struct member *me = find_member(ch, c->id);
     if (!modes) {
         char buf[128];
         mode_string(ch, me != NULL, buf, sizeof buf);
-        send_numeric(c, RPL_CHANNELMODEIS, "%s %s", ch->name, buf);
-        send_numeric(c, RPL_CREATIONTIME, "%s %lld", ch->name, (long long)ch->created);
+        send_reply(c, RPL_CHANNELMODEIS, ch->name, buf);
+        send_reply(c, RPL_CREATIONTIME, ch->name, (long long)ch->created);
         chan_put_locked(ch);
         return;
     }
@@ -915,10 +904,14 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
              * (as on most servers), but members see them too here, which hides nothing. */
             const struct mask_list *l = &ch->lists[kind];
             for (int i = 0; i < l->n; i++)
-                send_numeric(c, list_modes[kind].item, "%s %s %s %lld", ch->name, l->v[i].mask,
+                send_numeric(c, list_modes[kind].item, TEXT(RPL_BANLIST), ch->name, l->v[i].mask,
                              l->v[i].set_by, (long long)l->v[i].set_at);
-            send_numeric(c, list_modes[kind].end, "%s :End of channel %s list", ch->name,
-                         list_modes[kind].what);
+            if (kind == LIST_BAN)
+                send_reply(c, RPL_ENDOFBANLIST, ch->name);
+            else if (kind == LIST_EXCEPT)
+                send_reply(c, RPL_ENDOFEXCEPTLIST, ch->name);
+            else
+                send_reply(c, RPL_ENDOFINVITELIST, ch->name);
             continue;
         }
         unsigned bit = 0;
@@ -927,14 +920,14 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
                 bit = flag_modes[i].bit;
         }
         if (!bit && kind < 0 && !strchr("klov", letter)) {
-            send_numeric(c, ERR_UNKNOWNMODE, "%c :is unknown mode char to me", letter);
+            send_reply(c, ERR_UNKNOWNMODE, letter);
             continue;
         }
         int takes_arg = letter == 'o' || letter == 'v' || letter == 'k' ||
                         (letter == 'l' && adding) || kind >= 0;
         if (takes_arg && arg >= nparams) {
             if (adding || letter != 'k')
-                send_numeric(c, ERR_NEEDMOREPARAMS, "MODE :Not enough parameters");
+                send_reply(c, ERR_NEEDMOREPARAMS, "MODE");
             else if (me && me->op && ch->chkey[0]) {
                 ch->chkey[0] = '\0'; /* "-k" without the key still clears it */
                 change_add(&mc, '-', 'k', "*");
@@ -946,11 +939,10 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
         if (takes_arg)
             arg++;
         if (!me || !me->op) {
-            if (!denied)
-                send_numeric(c, me ? ERR_CHANOPRIVSNEEDED : ERR_NOTONCHANNEL,
-                             me ? "%s :You're not channel operator"
-                                : "%s :You're not on that channel",
-                             ch->name);
+            if (!denied && me)
+                send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+            else if (!denied)
+                send_reply(c, ERR_NOTONCHANNEL, ch->name);
             denied = 1;
             continue;
         }
@@ -962,7 +954,7 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
             if (list_edit(ch, kind, adding, mask, c->source) == 0)
                 change_add(&mc, adding ? '+' : '-', letter, mask);
             else if (adding && ch->lists[kind].n >= LIST_MAX)
-                send_numeric(c, ERR_BANLISTFULL, "%s %c :Channel list is full", ch->name, letter);
+                send_reply(c, ERR_BANLISTFULL, ch->name, letter);
         } else if (bit) {
             if (adding != !!(ch->modes & bit)) {
                 ch->modes = adding ? ch->modes | bit : ch->modes & ~bit;
@@ -975,9 +967,9 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
                     change_add(&mc, '-', 'k', a);
                 }
             } else if (ch->chkey[0]) {
-                send_numeric(c, ERR_KEYSET, "%s :Channel key already set", ch->name);
+                send_reply(c, ERR_KEYSET, ch->name);
             } else if (!key_valid(a)) {
-                send_numeric(c, ERR_INVALIDKEY, "%s :Key is not well-formed", ch->name);
+                send_reply(c, ERR_INVALIDKEY, ch->name);
             } else {
                 snprintf(ch->chkey, sizeof ch->chkey, "%s", a);
                 change_add(&mc, '+', 'k', a);
@@ -999,10 +991,9 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
         } else { /* o, v */
             struct member *t = ids[ai] ? find_member(ch, ids[ai]) : NULL;
             if (!ids[ai]) {
-                send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", a);
+                send_reply(c, ERR_NOSUCHNICK, a);
             } else if (!t) {
-                send_numeric(c, ERR_USERNOTINCHANNEL, "%s %s :They aren't on that channel", a,
-                             ch->name);
+                send_reply(c, ERR_USERNOTINCHANNEL, a, ch->name);
             } else {
                 if (letter == 'o')
                     t->op = adding;
@@ -1028,7 +1019,7 @@ void chan_kick(struct client *c, const char *name, const char *nick, const char 
     int tw;
     uint64_t tid;
     if (nick_find(srv, nick, &tw, &tid) < 0) {
-        send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", nick);
+        send_reply(c, ERR_NOSUCHNICK, nick);
         return;
     }
     char fold[IRC_CHANNEL_MAX + 1];
@@ -1039,18 +1030,18 @@ void chan_kick(struct client *c, const char *name, const char *nick, const char 
     HASH_FIND_STR(srv->chans, fold, ch);
     if (!ch) {
         pthread_mutex_unlock(&srv->chan_lock);
-        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
         return;
     }
     pthread_mutex_lock(&ch->lock);
     struct member *me = find_member(ch, c->id);
     struct member *t = find_member(ch, tid);
     if (!me) {
-        send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+        send_reply(c, ERR_NOTONCHANNEL, ch->name);
     } else if (!me->op) {
-        send_numeric(c, ERR_CHANOPRIVSNEEDED, "%s :You're not channel operator", ch->name);
+        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
     } else if (!t) {
-        send_numeric(c, ERR_USERNOTINCHANNEL, "%s %s :They aren't on that channel", nick, ch->name);
+        send_reply(c, ERR_USERNOTINCHANNEL, nick, ch->name);
     } else {
         char why[KICK_MAX + 1];
         const char *r = reason && *reason ? reason : c->nick;
@@ -1096,25 +1087,25 @@ void chan_invite(struct client *c, const char *nick, const char *name)
     struct server *srv = client_srv(c);
     struct nick_info info;
     if (nick_info(srv, nick, &info) < 0 || !info.registered) {
-        send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", nick);
+        send_reply(c, ERR_NOSUCHNICK, nick);
         return;
     }
     struct chan *ch = chan_get_locked(srv, name);
     if (!ch) {
-        send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
         return;
     }
     struct member *me = find_member(ch, c->id);
     int ok = 0;
     if (!me) {
-        send_numeric(c, ERR_NOTONCHANNEL, "%s :You're not on that channel", ch->name);
+        send_reply(c, ERR_NOTONCHANNEL, ch->name);
     } else if ((ch->modes & CM_INVITE) && !me->op) {
-        send_numeric(c, ERR_CHANOPRIVSNEEDED, "%s :You're not channel operator", ch->name);
+        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
     } else if (find_member(ch, info.id)) {
-        send_numeric(c, ERR_USERONCHANNEL, "%s %s :is already on channel", info.nick, ch->name);
+        send_reply(c, ERR_USERONCHANNEL, info.nick, ch->name);
     } else {
         if (!ch->invites && !(ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0]))) {
-            send_numeric(c, ERR_UNKNOWNERROR, "INVITE :Out of memory");
+            send_reply(c, ERR_UNKNOWNERROR, "INVITE", "Out of memory");
             chan_put_locked(ch);
             return;
         }
@@ -1142,7 +1133,7 @@ void chan_invite(struct client *c, const char *nick, const char *name)
     chan_put_locked(ch);
     if (!ok)
         return;
-    send_numeric(c, RPL_INVITING, "%s %s", info.nick, chname);
+    send_reply(c, RPL_INVITING, info.nick, chname);
     struct event *m = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, chname);
     if (m)
         worker_post_event(srv, info.worker, info.id, m);
@@ -1185,7 +1176,7 @@ void chan_who(struct client *c, const char *name, const struct who_query *q)
         who_reply(c, chname, &info, rows[i].prefix, q);
     }
     free(rows);
-    send_numeric(c, RPL_ENDOFWHO, "%s :End of WHO list", chname);
+    send_reply(c, RPL_ENDOFWHO, chname);
 }
 
 void chan_whois_channels(struct client *c, const struct nick_info *who)
@@ -1202,7 +1193,7 @@ void chan_whois_channels(struct client *c, const struct nick_info *who)
         struct member *t = find_member(ch, who->id);
         if (t && (!(ch->modes & CM_SECRET) || find_member(ch, c->id) || c->id == who->id)) {
             if (len + strlen(ch->name) + 2 > room) {
-                send_numeric(c, RPL_WHOISCHANNELS, "%s :%s", who->nick, line);
+                send_reply(c, RPL_WHOISCHANNELS, who->nick, line);
                 len = 0;
             }
             len += (size_t)snprintf(line + len, sizeof line - len, "%s%s%s", len ? " " : "",
@@ -1212,7 +1203,7 @@ void chan_whois_channels(struct client *c, const struct nick_info *who)
     }
     pthread_mutex_unlock(&srv->chan_lock);
     if (len)
-        send_numeric(c, RPL_WHOISCHANNELS, "%s :%s", who->nick, line);
+        send_reply(c, RPL_WHOISCHANNELS, who->nick, line);
 }
 
 static int match_any(const char *const *masks, int n, const char *name)
@@ -1227,7 +1218,7 @@ static int match_any(const char *const *masks, int n, const char *name)
 void chan_list(struct client *c, const char *const *masks, int nmasks)
 {
     struct server *srv = client_srv(c);
-    send_numeric(c, RPL_LISTSTART, "Channel :Users  Name");
+    send_reply(c, RPL_LISTSTART);
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch, *tmp;
     HASH_ITER(hh, srv->chans, ch, tmp)
@@ -1235,12 +1226,11 @@ void chan_list(struct client *c, const char *const *masks, int nmasks)
         pthread_mutex_lock(&ch->lock);
         int visible = !(ch->modes & CM_SECRET) || find_member(ch, c->id);
         if (visible && match_any(masks, nmasks, ch->name))
-            send_numeric(c, RPL_LIST, "%s %u :%s", ch->name, ch->nmembers,
-                         ch->topic ? ch->topic : "");
+            send_reply(c, RPL_LIST, ch->name, ch->nmembers, ch->topic ? ch->topic : "");
         pthread_mutex_unlock(&ch->lock);
     }
     pthread_mutex_unlock(&srv->chan_lock);
-    send_numeric(c, RPL_LISTEND, ":End of /LIST");
+    send_reply(c, RPL_LISTEND);
 }
 
 int chan_count(struct server *srv)
@@ -1256,7 +1246,7 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
     struct server *srv = client_srv(c);
     struct chan *ch = chan_get_locked(srv, name);
     if (!ch)
-        return ERR_NOSUCHCHANNEL;
+        return NUM(ERR_NOSUCHCHANNEL);
     struct member *me = find_member(ch, c->id);
     int err = may_speak(ch, me, c->source);
     if (!err) {

@@ -11,7 +11,9 @@
 #include "defines.h"
 #include "hash.h"
 #include "sendq.h"
+#include "server.h"
 #include "tls.h"
+#include "worker.h"
 
 struct worker;
 struct chan;
@@ -80,5 +82,16 @@ struct client {
     struct chan **chans; /* channels joined, each holding a reference */
     int nchans, chans_cap;
 };
+
+/* The server c belongs to, and its configuration (read-only on the workers: rehash.h). */
+static inline struct server *client_srv(const struct client *c)
+{
+    return c->w->srv;
+}
+
+static inline const struct config *client_cfg(const struct client *c)
+{
+    return &c->w->srv->cfg;
+}
 
 #endif

@@ -63,7 +63,7 @@ static const struct command commands[] = {
 
 void cmd_input_too_long(struct client *c)
 {
-    send_numeric(c, ERR_INPUTTOOLONG, ":Input line was too long");
+    send_reply(c, ERR_INPUTTOOLONG);
 }
 
 static void run(struct client *c, struct ircmsg *m);
@@ -74,8 +74,7 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
     if (memchr(line, '\0', len)) {
         /* The parser stops at the NUL, which is enough to name the command in the reply. */
         int ok = ircmsg_parse(line, &m) == IRCMSG_OK && utf8_valid(m.command, strlen(m.command));
-        send_numeric(c, ERR_UNKNOWNERROR, "%s :Line dropped: it contained a NUL byte",
-                     ok ? m.command : "*");
+        send_reply(c, ERR_UNKNOWNERROR_NUL, ok ? m.command : "*");
         return;
     }
     /* The 512-byte limit is on the message proper; IRCv3 tags have their own budget. */
@@ -98,13 +97,12 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
     }
     if (!utf8_ok) {
         /* ISUPPORT UTF8ONLY: reject rather than relay (IRCv3 UTF8ONLY, standard replies). */
-        send_line(c, "FAIL %s INVALID_UTF8 :Message rejected, it contained invalid UTF-8",
-                  rc == IRCMSG_OK ? m.command : "*");
+        send_fail(c, rc == IRCMSG_OK ? m.command : "*", "INVALID_UTF8", NULL,
+                  "Message rejected, it contained invalid UTF-8");
         return;
     }
     if (rc != IRCMSG_OK) {
-        send_numeric(c, ERR_UNKNOWNCOMMAND, "%s :Unknown command",
-                     m.command && *m.command ? m.command : "*");
+        send_reply(c, ERR_UNKNOWNCOMMAND, m.command && *m.command ? m.command : "*");
         return;
     }
     char label[LABEL_MAX + 1];
@@ -129,11 +127,11 @@ static void run(struct client *c, struct ircmsg *m)
         if (strcasecmp(cmd->name, m->command) != 0)
             continue;
         if (cmd->needs_registration && !c->registered) {
-            send_numeric(c, ERR_NOTREGISTERED, ":You have not registered");
+            send_reply(c, ERR_NOTREGISTERED);
             return;
         }
         if (m->nparams < cmd->min_params) {
-            send_numeric(c, ERR_NEEDMOREPARAMS, "%s :Not enough parameters", cmd->name);
+            send_reply(c, ERR_NEEDMOREPARAMS, cmd->name);
             return;
         }
         cmd->handler(c, m);
@@ -144,7 +142,7 @@ static void run(struct client *c, struct ircmsg *m)
         return;
     }
     if (c->registered)
-        send_numeric(c, ERR_UNKNOWNCOMMAND, "%s :Unknown command", m->command);
+        send_reply(c, ERR_UNKNOWNCOMMAND, m->command);
     else
-        send_numeric(c, ERR_NOTREGISTERED, ":You have not registered");
+        send_reply(c, ERR_NOTREGISTERED);
 }

@@ -43,7 +43,7 @@ static void sasl_reset(struct client *c)
 static void sasl_fail(struct client *c)
 {
     sasl_reset(c);
-    send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed");
+    send_reply(c, ERR_SASLFAIL);
     if (++c->sasl_failures >= SASL_FAILURES_MAX)
         conn_close_later(c, "Too many failed login attempts");
 }
@@ -72,7 +72,7 @@ static void sasl_external(struct client *c)
              (n == 0 || (n <= IRC_NICK_MAX && ircname_nick_valid((char *)raw)));
     if (ok) {
         c->sasl_pending = 1;
-        if (account_request(c->w->srv, ACCOUNT_EXTERNAL, c->w->index, c->id, (char *)raw, "",
+        if (account_request(client_srv(c), ACCOUNT_EXTERNAL, c->w->index, c->id, (char *)raw, "",
                             cert) < 0) {
             c->sasl_pending = 0;
             ok = 0;
@@ -106,7 +106,7 @@ static void sasl_plain(struct client *c)
     if (ok) {
         c->sasl_pending = 1;
         char fp[TLS_CERTFP_MAX + 1];
-        if (account_request(c->w->srv, ACCOUNT_VERIFY, c->w->index, c->id, authcid, password,
+        if (account_request(client_srv(c), ACCOUNT_VERIFY, c->w->index, c->id, authcid, password,
                             certfp(c, fp)) < 0) {
             c->sasl_pending = 0;
             ok = 0;
@@ -123,33 +123,32 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
 {
     const char *arg = m->params[0];
     if (!(c->caps & CAP_SASL)) {
-        send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed (request the sasl capability)");
+        send_reply(c, ERR_SASLFAIL_NOCAP);
         return;
     }
     if (c->account[0]) {
-        send_numeric(c, ERR_SASLALREADY, ":You have already authenticated using SASL");
+        send_reply(c, ERR_SASLALREADY);
         return;
     }
     if (c->sasl_pending) {
-        send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed (one attempt at a time)");
+        send_reply(c, ERR_SASLFAIL_BUSY);
         return;
     }
     if (strcmp(arg, "*") == 0) {
         sasl_reset(c);
-        send_numeric(c, ERR_SASLABORTED, ":SASL authentication aborted");
+        send_reply(c, ERR_SASLABORTED);
         return;
     }
     if (!c->sasl_started) {
         int external = strcasecmp(arg, "EXTERNAL") == 0;
         char fp[TLS_CERTFP_MAX + 1];
         if (!external && strcasecmp(arg, "PLAIN") != 0) {
-            send_numeric(c, RPL_SASLMECHS, "PLAIN,EXTERNAL :are available SASL mechanisms");
-            send_numeric(c, ERR_SASLFAIL, ":SASL authentication failed");
+            send_reply(c, RPL_SASLMECHS);
+            send_reply(c, ERR_SASLFAIL);
             return;
         }
         if (external && !certfp(c, fp)) {
-            send_numeric(c, ERR_SASLFAIL,
-                         ":SASL authentication failed (EXTERNAL needs a TLS client certificate)");
+            send_reply(c, ERR_SASLFAIL_NOCERT);
             return;
         }
         c->sasl_started = 1;
@@ -160,7 +159,7 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
     size_t len = strlen(arg);
     if (len > SASL_CHUNK || c->sasl_len + len >= SASL_MAX) {
         sasl_reset(c);
-        send_numeric(c, ERR_SASLTOOLONG, ":SASL message too long");
+        send_reply(c, ERR_SASLTOOLONG);
         return;
     }
     if (strcmp(arg, "+") != 0) {
@@ -185,34 +184,32 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
 void cmd_register(struct client *c, struct ircmsg *m)
 {
     if (m->nparams < 3) {
-        send_line(c, "FAIL REGISTER NEED_MORE_PARAMS * :Usage: REGISTER <account|*> <email|*> "
-                     "<password>");
+        send_fail(c, "REGISTER", "NEED_MORE_PARAMS", "*",
+                  "Usage: REGISTER <account|*> <email|*> <password>");
         return;
     }
     const char *name = strcmp(m->params[0], "*") == 0 ? c->nick : m->params[0];
     const char *password = m->params[2];
     char fp[TLS_CERTFP_MAX + 1];
     if (!c->registered) {
-        send_line(c, "FAIL REGISTER COMPLETE_CONNECTION_REQUIRED %s :Register after connecting",
-                  name[0] ? name : "*");
+        send_fail(c, "REGISTER", "COMPLETE_CONNECTION_REQUIRED", name[0] ? name : "*",
+                  "Register after connecting");
     } else if (c->account[0]) {
-        send_line(c, "FAIL REGISTER ALREADY_AUTHENTICATED %s :You are already logged in as %s",
-                  name, c->account);
+        send_fail(c, "REGISTER", "ALREADY_AUTHENTICATED", name, "You are already logged in as %s",
+                  c->account);
     } else if (ircname_cmp(name, c->nick) != 0) {
-        send_line(c,
-                  "FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK %s :An account is named after "
-                  "the nick that registers it",
-                  name);
-    } else if (account_exists(c->w->srv, name)) {
-        send_line(c, "FAIL REGISTER ACCOUNT_EXISTS %s :Account already exists", name);
+        send_fail(c, "REGISTER", "ACCOUNT_NAME_MUST_BE_NICK", name,
+                  "An account is named after the nick that registers it");
+    } else if (account_exists(client_srv(c), name)) {
+        send_fail(c, "REGISTER", "ACCOUNT_EXISTS", name, "Account already exists");
     } else if (strlen(password) < PASSWORD_MIN || strlen(password) > PASSWORD_MAX) {
-        send_line(c, "FAIL REGISTER WEAK_PASSWORD %s :Passwords are %d to %d characters", name,
+        send_fail(c, "REGISTER", "WEAK_PASSWORD", name, "Passwords are %d to %d characters",
                   PASSWORD_MIN, PASSWORD_MAX);
     } else if (c->sasl_pending) {
-        send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :One request at a time", name);
-    } else if (account_request(c->w->srv, ACCOUNT_REGISTER, c->w->index, c->id, name, password,
+        send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "One request at a time");
+    } else if (account_request(client_srv(c), ACCOUNT_REGISTER, c->w->index, c->id, name, password,
                                certfp(c, fp)) < 0) {
-        send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :Try again later", name);
+        send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Try again later");
     } else {
         c->sasl_pending = 1;
     }
@@ -227,10 +224,10 @@ static void logged_in(struct client *c, const char *name)
         return;
     }
     const char *src = c->registered ? c->source : "*";
-    send_numeric(c, RPL_LOGGEDIN, "%s %s :You are now logged in as %s", src, name, name);
+    send_reply(c, RPL_LOGGEDIN, src, name, name);
     if (!c->registered)
         return;
-    nick_set_account(c->w->srv, c->nick, c->id, name);
+    nick_set_account(client_srv(c), c->nick, c->id, name);
     struct event *ev = event_new(NULL, ":%s ACCOUNT %s", c->source, name);
     if (ev) {
         ev->need_cap = CAP_ACCOUNT_NOTIFY;
@@ -246,7 +243,7 @@ void cmd_account_result(struct client *c, int op, const char *name, int result)
         if (result == ACCOUNT_OK) {
             c->sasl_failures = 0;
             logged_in(c, name);
-            send_numeric(c, RPL_SASLSUCCESS, ":SASL authentication successful");
+            send_reply(c, RPL_SASLSUCCESS);
         } else {
             sasl_fail(c);
         }
@@ -254,9 +251,9 @@ void cmd_account_result(struct client *c, int op, const char *name, int result)
         send_line(c, "REGISTER SUCCESS %s :Account created", name);
         logged_in(c, name);
     } else if (result == ACCOUNT_EXISTS) {
-        send_line(c, "FAIL REGISTER ACCOUNT_EXISTS %s :Account already exists", name);
+        send_fail(c, "REGISTER", "ACCOUNT_EXISTS", name, "Account already exists");
     } else {
-        send_line(c, "FAIL REGISTER TEMPORARILY_UNAVAILABLE %s :Try again later", name);
+        send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Try again later");
     }
     reg_try(c); /* registration may have been waiting for the answer */
 }

@@ -9,29 +9,30 @@
 #include "numerics.h"
 #include "send.h"
 
+/* The reply for an error chan_join or chan_part passed on as a number. */
 static void send_chan_error(struct client *c, int err, const char *name)
 {
     switch (err) {
-    case ERR_NOSUCHCHANNEL:
-        send_numeric(c, err, "%s :No such channel", name);
+    case NUM(ERR_NOSUCHCHANNEL):
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
         break;
-    case ERR_NOTONCHANNEL:
-        send_numeric(c, err, "%s :You're not on that channel", name);
+    case NUM(ERR_NOTONCHANNEL):
+        send_reply(c, ERR_NOTONCHANNEL, name);
         break;
-    case ERR_TOOMANYCHANNELS:
-        send_numeric(c, err, "%s :You have joined too many channels", name);
+    case NUM(ERR_TOOMANYCHANNELS):
+        send_reply(c, ERR_TOOMANYCHANNELS, name);
         break;
-    case ERR_INVITEONLYCHAN:
-        send_numeric(c, err, "%s :Cannot join channel (+i)", name);
+    case NUM(ERR_INVITEONLYCHAN):
+        send_reply(c, ERR_INVITEONLYCHAN, name);
         break;
-    case ERR_BADCHANNELKEY:
-        send_numeric(c, err, "%s :Cannot join channel (+k)", name);
+    case NUM(ERR_BADCHANNELKEY):
+        send_reply(c, ERR_BADCHANNELKEY, name);
         break;
-    case ERR_CHANNELISFULL:
-        send_numeric(c, err, "%s :Cannot join channel (+l)", name);
+    case NUM(ERR_CHANNELISFULL):
+        send_reply(c, ERR_CHANNELISFULL, name);
         break;
     default:
-        send_numeric(c, err, "%s :Cannot join channel", name);
+        send_numeric(c, err, TEXT_CANNOTJOIN, name);
         break;
     }
 }
@@ -54,7 +55,7 @@ void cmd_join(struct client *c, struct ircmsg *m)
     for (char *name = strtok_r(m->params[0], ",", &save); name;
          name = strtok_r(NULL, ",", &save), key = key ? strtok_r(NULL, ",", &ksave) : NULL) {
         if (!ircname_channel_valid(name)) {
-            send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", name);
+            send_reply(c, ERR_NOSUCHCHANNEL, name);
             continue;
         }
         int err = chan_join(c, name, key);
@@ -78,7 +79,7 @@ void cmd_names(struct client *c, struct ircmsg *m)
 {
     if (m->nparams == 0) {
         /* Listing every channel is left to LIST; Modern IRC allows just the end. */
-        send_numeric(c, RPL_ENDOFNAMES, "* :End of /NAMES list");
+        send_reply(c, RPL_ENDOFNAMES, "*");
         return;
     }
     char *save = NULL;

@@ -27,14 +27,22 @@ static const struct {
 
 static void fail(struct client *c, const char *code, const char *context, const char *text)
 {
-    send_line(c, "FAIL CHATHISTORY %s %s :%s", code, context, text);
+    send_fail(c, "CHATHISTORY", code, context, "%s", text);
+}
+
+/* The reply for a target one may not read, the same whether it exists or not. */
+static void invalid_target(struct client *c, const char *sub, const char *target)
+{
+    char context[IRC_LINE_MAX];
+    snprintf(context, sizeof context, "%s %s", sub, target);
+    fail(c, "INVALID_TARGET", context, "Messages could not be retrieved");
 }
 
 void cmd_chathistory(struct client *c, struct ircmsg *m)
 {
-    struct server *srv = c->w->srv;
+    struct server *srv = client_srv(c);
     if (!srv->hist) {
-        send_numeric(c, ERR_UNKNOWNCOMMAND, "CHATHISTORY :Unknown command (history is off)");
+        send_reply(c, ERR_UNKNOWNCOMMAND_OFF, "CHATHISTORY");
         return;
     }
     if (m->nparams < 1) {
@@ -93,8 +101,7 @@ void cmd_chathistory(struct client *c, struct ircmsg *m)
         /* Members only: the history of a channel one is not in is nobody's business, and
          * saying so must not reveal whether it exists. */
         if (chan_find_joined(c, target) < 0) {
-            send_line(c, "FAIL CHATHISTORY INVALID_TARGET %s %s :Messages could not be retrieved",
-                      subcommands[k].name, target);
+            invalid_target(c, subcommands[k].name, target);
             free(q);
             return;
         }
@@ -110,8 +117,7 @@ void cmd_chathistory(struct client *c, struct ircmsg *m)
             ircname_fold(target, q->peer, sizeof q->peer);
         }
     } else {
-        send_line(c, "FAIL CHATHISTORY INVALID_TARGET %s %s :Messages could not be retrieved",
-                  subcommands[k].name, target);
+        invalid_target(c, subcommands[k].name, target);
         free(q);
         return;
     }

@@ -50,30 +50,28 @@ static int client_only_tags(const char *raw, char *out, size_t cap)
  * sender is told so (even for NOTICE: nothing may be dropped silently). */
 static void store_behind(struct client *c, const char *verb, const char *target)
 {
-    send_line(c,
-              "FAIL %s TEMPORARILY_UNAVAILABLE %s :The message store is behind; message not "
-              "sent, try again",
-              verb, target);
+    send_fail(c, verb, "TEMPORARILY_UNAVAILABLE", target,
+              "The message store is behind; message not sent, try again");
 }
 
 static void relay(struct client *c, struct ircmsg *m, const char *verb, int quiet, int tags_only)
 {
     if (m->nparams < 1 || m->params[0][0] == '\0') {
         if (!quiet)
-            send_numeric(c, ERR_NORECIPIENT, ":No recipient given (%s)", verb);
+            send_reply(c, ERR_NORECIPIENT, verb);
         return;
     }
     if (!tags_only && (m->nparams < 2 || m->params[1][0] == '\0')) {
         if (!quiet)
-            send_numeric(c, ERR_NOTEXTTOSEND, ":No text to send");
+            send_reply(c, ERR_NOTEXTTOSEND);
         return;
     }
     char tags[CLIENT_TAGS_MAX + 1];
     if (client_only_tags(m->tags, tags, sizeof tags) < 0) {
-        send_numeric(c, ERR_INPUTTOOLONG, ":Input line was too long");
+        send_reply(c, ERR_INPUTTOOLONG);
         return;
     }
-    struct server *srv = c->w->srv;
+    struct server *srv = client_srv(c);
     int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
     int ntargets = 0;
     char *save = NULL;
@@ -81,7 +79,7 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
          target = strtok_r(NULL, ",", &save)) {
         if (++ntargets > TARGETS_MAX) {
             if (!quiet)
-                send_numeric(c, ERR_TOOMANYTARGETS, "%s :Too many recipients", target);
+                send_reply(c, ERR_TOOMANYTARGETS, target);
             continue;
         }
         struct event *ev =
@@ -93,18 +91,18 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         snprintf(ev->account, sizeof ev->account, "%s", c->account);
         if ((target[0] == '@' || target[0] == '+') && ircname_is_channel(target + 1)) {
             int err = chan_send_status(c, target + 1, target[0], ev);
-            if (err == ERR_CANNOTSENDTOCHAN && !quiet)
-                send_numeric(c, err, "%s :Cannot send to channel", target + 1);
+            if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
+                send_reply(c, ERR_CANNOTSENDTOCHAN, target + 1);
             else if (err && !quiet)
-                send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", target + 1);
+                send_reply(c, ERR_NOSUCHCHANNEL, target + 1);
         } else if (ircname_is_channel(target)) {
             int err = chan_send(c, target, ev);
-            if (err == ERR_UNAVAILRESOURCE)
+            if (err == NUM(ERR_UNAVAILRESOURCE))
                 store_behind(c, verb, target);
-            else if (err == ERR_CANNOTSENDTOCHAN && !quiet)
-                send_numeric(c, err, "%s :Cannot send to channel", target);
+            else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
+                send_reply(c, ERR_CANNOTSENDTOCHAN, target);
             else if (err && !quiet)
-                send_numeric(c, ERR_NOSUCHCHANNEL, "%s :No such channel", target);
+                send_reply(c, ERR_NOSUCHCHANNEL, target);
         } else {
             struct nick_info info;
             if (nick_info(srv, target, &info) == 0) {
@@ -118,9 +116,9 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                 if (echo && info.id != c->id)
                     worker_post_event(srv, c->w->index, c->id, ev);
                 if (info.away[0] && !quiet && !tags_only)
-                    send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
+                    send_reply(c, RPL_AWAY, info.nick, info.away);
             } else if (!quiet) {
-                send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", target);
+                send_reply(c, ERR_NOSUCHNICK, target);
             }
         }
         event_unref(ev);

@@ -17,18 +17,13 @@
 #include "server.h"
 #include "worker.h"
 
-static struct server *srv_of(struct client *c)
-{
-    return c->w->srv;
-}
-
 /* 1 if c has user mode +o; else tells c so (481) and returns 0. */
 static int need_oper(struct client *c)
 {
     struct nick_info me;
-    if (nick_info(srv_of(c), c->nick, &me) == 0 && me.id == c->id && me.oper)
+    if (nick_info(client_srv(c), c->nick, &me) == 0 && me.id == c->id && me.oper)
         return 1;
-    send_numeric(c, ERR_NOPRIVILEGES, ":Permission Denied- You're not an IRC operator");
+    send_reply(c, ERR_NOPRIVILEGES);
     return 0;
 }
 
@@ -47,9 +42,9 @@ void cmd_oper(struct client *c, struct ircmsg *m)
 {
     const char *name = m->params[0], *password = m->params[1];
     /* The entry is read in place: srv->cfg only changes while this worker is parked. */
-    const struct config_oper *o = config_find_oper(&srv_of(c)->cfg, name);
+    const struct config_oper *o = config_find_oper(&client_srv(c)->cfg, name);
     if (!o || !host_allowed(c, o)) {
-        send_numeric(c, ERR_NOOPERHOST, ":No O-lines for your host");
+        send_reply(c, ERR_NOOPERHOST);
         return;
     }
     /* Verifying costs this worker tens of milliseconds by design; charge the client's flood
@@ -57,12 +52,12 @@ void cmd_oper(struct client *c, struct ircmsg *m)
     c->tokens -= OPER_PENALTY;
     if (crypto_pwhash_str_verify(o->hash, password, strlen(password)) != 0) {
         log_warn("failed OPER as %s by %s", name, c->source);
-        send_numeric(c, ERR_PASSWDMISMATCH, ":Password incorrect");
+        send_reply(c, ERR_PASSWDMISMATCH);
         return;
     }
-    nick_set_oper(srv_of(c), c->nick, c->id, 1);
+    nick_set_oper(client_srv(c), c->nick, c->id, 1);
     log_info("%s is now an IRC operator (OPER %s)", c->source, name);
-    send_numeric(c, RPL_YOUREOPER, ":You are now an IRC operator");
+    send_reply(c, RPL_YOUREOPER);
     send_line(c, ":%s MODE %s :+o", c->nick, c->nick);
 }
 
@@ -71,8 +66,8 @@ void cmd_kill(struct client *c, struct ircmsg *m)
     if (!need_oper(c))
         return;
     struct nick_info victim;
-    if (nick_info(srv_of(c), m->params[0], &victim) < 0 || !victim.registered) {
-        send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", m->params[0]);
+    if (nick_info(client_srv(c), m->params[0], &victim) < 0 || !victim.registered) {
+        send_reply(c, ERR_NOSUCHNICK, m->params[0]);
         return;
     }
     char reason[KILL_REASON_MAX + 1];
@@ -86,11 +81,11 @@ void cmd_kill(struct client *c, struct ircmsg *m)
      * the connection closes with its ERROR. */
     struct event *ev = event_new(NULL, ":%s KILL %s :%s", c->source, victim.nick, reason);
     if (ev)
-        worker_post_event(srv_of(c), victim.worker, victim.id, ev);
+        worker_post_event(client_srv(c), victim.worker, victim.id, ev);
     event_unref(ev);
     char why[CLOSE_REASON_MAX + 1];
     snprintf(why, sizeof why, "Killed (%s (%s))", c->nick, reason);
-    worker_post_kill(srv_of(c), victim.worker, victim.id, why);
+    worker_post_kill(client_srv(c), victim.worker, victim.id, why);
 }
 
 void cmd_wallops(struct client *c, struct ircmsg *m)
@@ -99,7 +94,7 @@ void cmd_wallops(struct client *c, struct ircmsg *m)
         return;
     struct event *ev = event_new(NULL, ":%s WALLOPS :%s", c->source, m->params[0]);
     if (ev)
-        worker_post_wallops(srv_of(c), ev);
+        worker_post_wallops(client_srv(c), ev);
     event_unref(ev);
 }
 
@@ -114,7 +109,7 @@ void cmd_announce(struct client *c, struct ircmsg *m)
     memcpy(text, m->params[0], n);
     text[n] = '\0';
     log_info("announcement by %s: %s", c->source, text);
-    worker_post_announce(srv_of(c), text);
+    worker_post_announce(client_srv(c), text);
 }
 
 void cmd_rehash(struct client *c, struct ircmsg *m)
@@ -122,8 +117,8 @@ void cmd_rehash(struct client *c, struct ircmsg *m)
     (void)m;
     if (!need_oper(c))
         return;
-    const char *path = srv_of(c)->cfg.config_path; /* fixed for the server's life */
-    send_numeric(c, RPL_REHASHING, "%s :Rehashing", path ? path : "-");
+    const char *path = client_srv(c)->cfg.config_path; /* fixed for the server's life */
+    send_reply(c, RPL_REHASHING, path ? path : "-");
     log_info("%s asked for a rehash", c->source);
-    rehash_request(srv_of(c), c->w->index, c->id, c->nick);
+    rehash_request(client_srv(c), c->w->index, c->id, c->nick);
 }

@@ -19,15 +19,10 @@
 #include "whowas.h"
 #include "worker.h"
 
-static struct server *srv_of(struct client *c)
-{
-    return c->w->srv;
-}
-
 /* A registered user's facts, or -1. */
 static int lookup(struct client *c, const char *nick, struct nick_info *info)
 {
-    return nick_info(srv_of(c), nick, info) == 0 && info->registered ? 0 : -1;
+    return nick_info(client_srv(c), nick, info) == 0 && info->registered ? 0 : -1;
 }
 
 void cmd_who(struct client *c, struct ircmsg *m)
@@ -42,7 +37,7 @@ void cmd_who(struct client *c, struct ircmsg *m)
     struct nick_info info;
     if (lookup(c, mask, &info) == 0)
         who_reply(c, "*", &info, "", &q);
-    send_numeric(c, RPL_ENDOFWHO, "%s :End of WHO list", mask);
+    send_reply(c, RPL_ENDOFWHO, mask);
 }
 
 void cmd_whowas(struct client *c, struct ircmsg *m)
@@ -55,25 +50,24 @@ void cmd_whowas(struct client *c, struct ircmsg *m)
         max = (int)want;
     int n = whowas_find(m->params[0], found, max);
     if (n == 0)
-        send_numeric(c, ERR_WASNOSUCHNICK, "%s :There was no such nickname", m->params[0]);
+        send_reply(c, ERR_WASNOSUCHNICK, m->params[0]);
     for (int i = 0; i < n; i++) {
         char when[64];
         struct tm tm;
         gmtime_r(&found[i].when, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-        send_numeric(c, RPL_WHOWASUSER, "%s %s %s * :%s", found[i].nick, found[i].user,
-                     found[i].host, found[i].realname);
-        send_numeric(c, RPL_WHOISSERVER, "%s %s :%s", found[i].nick, srv_of(c)->cfg.server_name,
-                     when);
+        send_reply(c, RPL_WHOWASUSER, found[i].nick, found[i].user, found[i].host,
+                   found[i].realname);
+        send_reply(c, RPL_WHOISSERVER, found[i].nick, client_srv(c)->cfg.server_name, when);
     }
-    send_numeric(c, RPL_ENDOFWHOWAS, "%s :End of WHOWAS", m->params[0]);
+    send_reply(c, RPL_ENDOFWHOWAS, m->params[0]);
 }
 
 void cmd_whois(struct client *c, struct ircmsg *m)
 {
     /* "WHOIS server nick" names a server first; with one server, the last parameter counts. */
     if (m->nparams == 0 || m->params[m->nparams - 1][0] == '\0') {
-        send_numeric(c, ERR_NONICKNAMEGIVEN, ":No nickname given");
+        send_reply(c, ERR_NONICKNAMEGIVEN);
         return;
     }
     char *nicks = m->params[m->nparams - 1];
@@ -81,24 +75,23 @@ void cmd_whois(struct client *c, struct ircmsg *m)
     for (char *nick = strtok_r(nicks, ",", &save); nick; nick = strtok_r(NULL, ",", &save)) {
         struct nick_info info;
         if (lookup(c, nick, &info) < 0) {
-            send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", nick);
-            send_numeric(c, RPL_ENDOFWHOIS, "%s :End of /WHOIS list", nick);
+            send_reply(c, ERR_NOSUCHNICK, nick);
+            send_reply(c, RPL_ENDOFWHOIS, nick);
             continue;
         }
-        send_numeric(c, RPL_WHOISUSER, "%s %s %s * :%s", info.nick, info.user, info.host,
-                     info.realname);
+        send_reply(c, RPL_WHOISUSER, info.nick, info.user, info.host, info.realname);
         chan_whois_channels(c, &info);
-        send_numeric(c, RPL_WHOISSERVER, "%s %s :%s", info.nick, srv_of(c)->cfg.server_name,
-                     srv_of(c)->cfg.description);
+        send_reply(c, RPL_WHOISSERVER, info.nick, client_srv(c)->cfg.server_name,
+                   client_srv(c)->cfg.description);
         if (info.oper)
-            send_numeric(c, RPL_WHOISOPERATOR, "%s :is an IRC operator", info.nick);
+            send_reply(c, RPL_WHOISOPERATOR, info.nick);
         if (info.away[0])
-            send_numeric(c, RPL_AWAY, "%s :%s", info.nick, info.away);
+            send_reply(c, RPL_AWAY, info.nick, info.away);
         if (info.secure)
-            send_numeric(c, RPL_WHOISSECURE, "%s :is using a secure connection", info.nick);
+            send_reply(c, RPL_WHOISSECURE, info.nick);
         if (info.account[0])
-            send_numeric(c, RPL_WHOISACCOUNT, "%s %s :is logged in as", info.nick, info.account);
-        send_numeric(c, RPL_ENDOFWHOIS, "%s :End of /WHOIS list", info.nick);
+            send_reply(c, RPL_WHOISACCOUNT, info.nick, info.account);
+        send_reply(c, RPL_ENDOFWHOIS, info.nick);
     }
 }
 
@@ -117,7 +110,7 @@ void cmd_ison(struct client *c, struct ircmsg *m)
                                         info.nick);
         }
     }
-    send_numeric(c, RPL_ISON, ":%s", out);
+    send_reply(c, RPL_ISON, out);
 }
 
 void cmd_userhost(struct client *c, struct ircmsg *m)
@@ -131,46 +124,42 @@ void cmd_userhost(struct client *c, struct ircmsg *m)
         len += (size_t)snprintf(out + len, sizeof out - len, "%s%s=%c%s@%s", len ? " " : "",
                                 info.nick, info.away[0] ? '-' : '+', info.user, info.host);
     }
-    send_numeric(c, RPL_USERHOST, ":%s", out);
+    send_reply(c, RPL_USERHOST, out);
 }
 
 void cmd_lusers(struct client *c, struct ircmsg *m)
 {
     (void)m;
-    struct server *srv = srv_of(c);
+    struct server *srv = client_srv(c);
     struct nick_stats st;
     nick_count(srv, &st);
     int conns = atomic_load(&srv->nclients);
     int unknown = conns > st.users ? conns - st.users : 0;
-    send_numeric(c, RPL_LUSERCLIENT, ":There are %d users and %d invisible on 1 servers",
-                 st.users - st.invisible, st.invisible);
+    send_reply(c, RPL_LUSERCLIENT, st.users - st.invisible, st.invisible);
     if (st.opers > 0) /* Modern IRC: sent only when there are operators */
-        send_numeric(c, RPL_LUSEROP, "%d :operator(s) online", st.opers);
+        send_reply(c, RPL_LUSEROP, st.opers);
     if (unknown > 0)
-        send_numeric(c, RPL_LUSERUNKNOWN, "%d :unknown connection(s)", unknown);
-    send_numeric(c, RPL_LUSERCHANNELS, "%d :channels formed", chan_count(srv));
-    send_numeric(c, RPL_LUSERME, ":I have %d clients and 0 servers", st.users);
-    send_numeric(c, RPL_LOCALUSERS, "%d %d :Current local users %d, max %d", st.users, st.max_users,
-                 st.users, st.max_users);
-    send_numeric(c, RPL_GLOBALUSERS, "%d %d :Current global users %d, max %d", st.users,
-                 st.max_users, st.users, st.max_users);
+        send_reply(c, RPL_LUSERUNKNOWN, unknown);
+    send_reply(c, RPL_LUSERCHANNELS, chan_count(srv));
+    send_reply(c, RPL_LUSERME, st.users);
+    send_reply(c, RPL_LOCALUSERS, st.users, st.max_users, st.users, st.max_users);
+    send_reply(c, RPL_GLOBALUSERS, st.users, st.max_users, st.users, st.max_users);
 }
 
 void cmd_version(struct client *c, struct ircmsg *m)
 {
     (void)m;
-    send_numeric(c, RPL_VERSION, "%s %s :multi-threaded IRC server", TCPCHAT_VERSION,
-                 srv_of(c)->cfg.server_name);
+    send_reply(c, RPL_VERSION, TCPCHAT_VERSION, client_srv(c)->cfg.server_name);
     cmd_isupport(c);
 }
 
 /* INFO and ADMIN may name a server: this one is the only one there is. */
 static int other_server(struct client *c, struct ircmsg *m)
 {
-    const char *name = srv_of(c)->cfg.server_name;
+    const char *name = client_srv(c)->cfg.server_name;
     if (m->nparams < 1 || ircname_match(m->params[0], name) || strcmp(m->params[0], "*") == 0)
         return 0;
-    send_numeric(c, ERR_NOSUCHSERVER, "%s :No such server", m->params[0]);
+    send_reply(c, ERR_NOSUCHSERVER, m->params[0]);
     return 1;
 }
 
@@ -186,21 +175,21 @@ void cmd_info(struct client *c, struct ircmsg *m)
         "Accounts: argon2id (libsodium), SASL PLAIN. TLS: OpenSSL.",
     };
     for (size_t i = 0; i < sizeof info / sizeof info[0]; i++)
-        send_numeric(c, RPL_INFO, ":%s", info[i]);
-    send_numeric(c, RPL_INFO, ":Version %s, running since %s", TCPCHAT_VERSION, srv_of(c)->created);
-    send_numeric(c, RPL_ENDOFINFO, ":End of INFO list");
+        send_reply(c, RPL_INFO, info[i]);
+    send_reply(c, RPL_INFO_VERSION, TCPCHAT_VERSION, client_srv(c)->created);
+    send_reply(c, RPL_ENDOFINFO);
 }
 
 void cmd_admin(struct client *c, struct ircmsg *m)
 {
     if (other_server(c, m))
         return;
-    const struct config *cfg = &srv_of(c)->cfg;
-    send_numeric(c, RPL_ADMINME, "%s :Administrative info", cfg->server_name);
-    send_numeric(c, RPL_ADMINLOC1, ":%s", cfg->description);
-    send_numeric(c, RPL_ADMINLOC2, ":%s network, %s", TCPCHAT_NETWORK, TCPCHAT_VERSION);
-    send_numeric(c, RPL_ADMINEMAIL, ":%s",
-                 cfg->admin_email ? cfg->admin_email : "No contact address configured");
+    const struct config *cfg = &client_srv(c)->cfg;
+    send_reply(c, RPL_ADMINME, cfg->server_name);
+    send_reply(c, RPL_ADMINLOC1, cfg->description);
+    send_reply(c, RPL_ADMINLOC2, TCPCHAT_NETWORK, TCPCHAT_VERSION);
+    send_reply(c, RPL_ADMINEMAIL,
+               cfg->admin_email ? cfg->admin_email : "No contact address configured");
 }
 
 void cmd_time(struct client *c, struct ircmsg *m)
@@ -211,7 +200,7 @@ void cmd_time(struct client *c, struct ircmsg *m)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%A %B %d %Y -- %H:%M:%S +00:00", &tm);
-    send_numeric(c, RPL_TIME, "%s :%s", srv_of(c)->cfg.server_name, when);
+    send_reply(c, RPL_TIME, client_srv(c)->cfg.server_name, when);
 }
 
 void cmd_away(struct client *c, struct ircmsg *m)
@@ -223,7 +212,7 @@ void cmd_away(struct client *c, struct ircmsg *m)
         n = utf8_trim(text, AWAY_MAX);
     memcpy(away, text, n);
     away[n] = '\0';
-    nick_set_away(srv_of(c), c->nick, c->id, away);
+    nick_set_away(client_srv(c), c->nick, c->id, away);
     /* away-notify: peers who asked learn of the change (Modern IRC AWAY, IRCv3 away-notify). */
     struct event *ev = away[0] ? event_new(NULL, ":%s AWAY :%s", c->source, away)
                                : event_new(NULL, ":%s AWAY", c->source);
@@ -233,9 +222,9 @@ void cmd_away(struct client *c, struct ircmsg *m)
     }
     event_unref(ev);
     if (away[0])
-        send_numeric(c, RPL_NOWAWAY, ":You have been marked as being away");
+        send_reply(c, RPL_NOWAWAY);
     else
-        send_numeric(c, RPL_UNAWAY, ":You are no longer marked as being away");
+        send_reply(c, RPL_UNAWAY);
 }
 
 /* MODE for a nick: only one's own, and only +i and +w are the user's to set. */
@@ -244,17 +233,17 @@ static void user_mode(struct client *c, struct ircmsg *m)
     if (ircname_cmp(m->params[0], c->nick) != 0) {
         struct nick_info info;
         if (lookup(c, m->params[0], &info) < 0)
-            send_numeric(c, ERR_NOSUCHNICK, "%s :No such nick/channel", m->params[0]);
+            send_reply(c, ERR_NOSUCHNICK, m->params[0]);
         else
-            send_numeric(c, ERR_USERSDONTMATCH, ":Cant change mode for other users");
+            send_reply(c, ERR_USERSDONTMATCH);
         return;
     }
     struct nick_info me;
-    if (nick_info(srv_of(c), c->nick, &me) < 0)
+    if (nick_info(client_srv(c), c->nick, &me) < 0)
         return;
     if (m->nparams < 2) {
-        send_numeric(c, RPL_UMODEIS, "+%s%s%s", me.invisible ? "i" : "", me.oper ? "o" : "",
-                     me.wallops ? "w" : "");
+        send_reply(c, RPL_UMODEIS, me.invisible ? "i" : "", me.oper ? "o" : "",
+                   me.wallops ? "w" : "");
         return;
     }
     int adding = 1, invisible = -1, wallops = -1, unknown = 0;
@@ -274,7 +263,7 @@ static void user_mode(struct client *c, struct ircmsg *m)
                     applied[n++] = sign = '-';
                 applied[n++] = 'o';
                 me.oper = 0;
-                nick_set_oper(srv_of(c), c->nick, c->id, 0);
+                nick_set_oper(client_srv(c), c->nick, c->id, 0);
             }
             continue;
         }
@@ -294,8 +283,8 @@ static void user_mode(struct client *c, struct ircmsg *m)
     }
     applied[n] = '\0';
     if (unknown)
-        send_numeric(c, ERR_UMODEUNKNOWNFLAG, ":Unknown MODE flag");
-    nick_set_modes(srv_of(c), c->nick, c->id, invisible, wallops);
+        send_reply(c, ERR_UMODEUNKNOWNFLAG);
+    nick_set_modes(client_srv(c), c->nick, c->id, invisible, wallops);
     if (wallops >= 0)
         c->wallops = wallops != 0;
     if (n)

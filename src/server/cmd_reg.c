@@ -21,47 +21,44 @@
 #include "whowas.h"
 #include "worker.h"
 
-static const struct config *cfg_of(const struct client *c)
-{
-    return &c->w->srv->cfg;
-}
-
 void cmd_motd(struct client *c, struct ircmsg *m)
 {
     (void)m;
-    const struct config *cfg = cfg_of(c);
+    const struct config *cfg = client_cfg(c);
     if (cfg->motd_lines == 0) {
-        send_numeric(c, ERR_NOMOTD, ":MOTD File is missing");
+        send_reply(c, ERR_NOMOTD);
         return;
     }
-    send_numeric(c, RPL_MOTDSTART, ":- %s Message of the day - ", cfg->server_name);
+    send_reply(c, RPL_MOTDSTART, cfg->server_name);
     for (int i = 0; i < cfg->motd_lines; i++)
-        send_numeric(c, RPL_MOTD, ":- %s", cfg->motd[i]);
-    send_numeric(c, RPL_ENDOFMOTD, ":End of /MOTD command.");
+        send_reply(c, RPL_MOTD, cfg->motd[i]);
+    send_reply(c, RPL_ENDOFMOTD);
 }
 
 void cmd_isupport(struct client *c)
 {
     /* Every token here is true of this server (Modern IRC "Feature Advertisement"); at most
      * 13 tokens a line, so that a line keeps within 15 parameters. */
-    send_numeric(c, RPL_ISUPPORT,
-                 "AWAYLEN=%d CASEMAPPING=rfc1459 CHANLIMIT=%s:%d CHANMODES=beI,k,l,imnst "
-                 "CHANNELLEN=%d CHANTYPES=%s EXCEPTS INVEX KICKLEN=%d "
-                 ":are supported by this server",
-                 AWAY_MAX, IRC_CHANTYPES, CHANNELS_PER_USER, IRC_CHANNEL_MAX, IRC_CHANTYPES,
-                 KICK_MAX);
-    send_numeric(c, RPL_ISUPPORT,
-                 "LINELEN=%d MAXLIST=beI:%d MODES=%d NETWORK=%s NICKLEN=%d PREFIX=(ov)@+ "
-                 "STATUSMSG=@+ :are supported by this server",
-                 IRC_LINE_MAX, LIST_MAX, MODES_PER_LINE, TCPCHAT_NETWORK, IRC_NICK_MAX);
-    send_numeric(c, RPL_ISUPPORT,
-                 "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1,LIST: "
-                 "TOPICLEN=%d UTF8ONLY USERLEN=%d WHOX :are supported by this server",
-                 TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX);
-    if (c->w->srv->hist)
-        send_numeric(c, RPL_ISUPPORT,
-                     "CHATHISTORY=%d MSGREFTYPES=msgid,timestamp :are supported by this server",
-                     HISTORY_QUERY_MAX);
+    char tokens[IRC_LINE_MAX];
+    snprintf(tokens, sizeof tokens,
+             "AWAYLEN=%d CASEMAPPING=rfc1459 CHANLIMIT=%s:%d CHANMODES=beI,k,l,imnst "
+             "CHANNELLEN=%d CHANTYPES=%s EXCEPTS INVEX KICKLEN=%d",
+             AWAY_MAX, IRC_CHANTYPES, CHANNELS_PER_USER, IRC_CHANNEL_MAX, IRC_CHANTYPES, KICK_MAX);
+    send_reply(c, RPL_ISUPPORT, tokens);
+    snprintf(tokens, sizeof tokens,
+             "LINELEN=%d MAXLIST=beI:%d MODES=%d NETWORK=%s NICKLEN=%d PREFIX=(ov)@+ STATUSMSG=@+",
+             IRC_LINE_MAX, LIST_MAX, MODES_PER_LINE, TCPCHAT_NETWORK, IRC_NICK_MAX);
+    send_reply(c, RPL_ISUPPORT, tokens);
+    snprintf(tokens, sizeof tokens,
+             "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1,LIST: TOPICLEN=%d "
+             "UTF8ONLY USERLEN=%d WHOX",
+             TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX);
+    send_reply(c, RPL_ISUPPORT, tokens);
+    if (client_srv(c)->hist) {
+        snprintf(tokens, sizeof tokens, "CHATHISTORY=%d MSGREFTYPES=msgid,timestamp",
+                 HISTORY_QUERY_MAX);
+        send_reply(c, RPL_ISUPPORT, tokens);
+    }
 }
 
 /* c->source from c's nick, user and host. -1 without memory for it. */
@@ -74,13 +71,12 @@ static int set_source(struct client *c)
 
 static void welcome(struct client *c)
 {
-    struct server *srv = c->w->srv;
+    struct server *srv = client_srv(c);
     const struct config *cfg = &srv->cfg;
-    send_numeric(c, RPL_WELCOME, ":Welcome to the %s IRC network, %s", TCPCHAT_NETWORK, c->source);
-    send_numeric(c, RPL_YOURHOST, ":Your host is %s, running version %s", cfg->server_name,
-                 TCPCHAT_VERSION);
-    send_numeric(c, RPL_CREATED, ":This server was created %s", srv->created);
-    send_numeric(c, RPL_MYINFO, "%s %s iw iklmnostv", cfg->server_name, TCPCHAT_VERSION);
+    send_reply(c, RPL_WELCOME, TCPCHAT_NETWORK, c->source);
+    send_reply(c, RPL_YOURHOST, cfg->server_name, TCPCHAT_VERSION);
+    send_reply(c, RPL_CREATED, srv->created);
+    send_reply(c, RPL_MYINFO, cfg->server_name, TCPCHAT_VERSION);
     cmd_isupport(c);
     cmd_lusers(c, NULL);
     cmd_motd(c, NULL);
@@ -93,45 +89,42 @@ void reg_try(struct client *c)
         c->closing)
         return;
     if (!c->pass_ok) {
-        send_numeric(c, ERR_PASSWDMISMATCH, ":Password incorrect");
+        send_reply(c, ERR_PASSWDMISMATCH);
         conn_close_later(c, "Bad password");
         return;
     }
-    if (cfg_of(c)->require_sasl && !c->account[0]) {
-        send_numeric(c, ERR_SASLFAIL, ":This server requires logging in with SASL");
+    if (client_cfg(c)->require_sasl && !c->account[0]) {
+        send_reply(c, ERR_SASLFAIL_REQUIRE);
         conn_close_later(c, "SASL authentication required");
         return;
     }
     /* A registered nick is its owner's: anyone else is refused it, and picks another. */
-    if (account_exists(c->w->srv, c->nick) && ircname_cmp(c->account, c->nick) != 0) {
-        send_numeric(c, ERR_NICKNAMEINUSE,
-                     "%s :Nickname is registered to an account; log in with SASL or choose "
-                     "another nick",
-                     c->nick);
-        nick_release(c->w->srv, c->nick, c->id);
+    if (account_exists(client_srv(c), c->nick) && ircname_cmp(c->account, c->nick) != 0) {
+        send_reply(c, ERR_NICKNAMEINUSE_CHOOSE, c->nick);
+        nick_release(client_srv(c), c->nick, c->id);
         c->has_nick = 0;
         c->nick[0] = '\0';
         return;
     }
     if (set_source(c) < 0) {
-        nick_release(c->w->srv, c->nick, c->id);
+        nick_release(client_srv(c), c->nick, c->id);
         c->has_nick = 0;
         conn_close_later(c, "Out of memory");
         return;
     }
     c->registered = 1;
     c->active_ms = c->w->now_ms;
-    nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
+    nick_set_user(client_srv(c), c->nick, c->id, c->user, c->host, c->realname);
     if (c->tls.ssl)
-        nick_set_secure(c->w->srv, c->nick, c->id);
+        nick_set_secure(client_srv(c), c->nick, c->id);
     if (c->account[0])
-        nick_set_account(c->w->srv, c->nick, c->id, c->account);
+        nick_set_account(client_srv(c), c->nick, c->id, c->account);
     welcome(c);
-    const char *lobby = cfg_of(c)->default_channel;
+    const char *lobby = client_cfg(c)->default_channel;
     if (lobby && *lobby) {
         int err = chan_join(c, lobby, NULL);
         if (err)
-            send_numeric(c, err, "%s :Cannot join channel", lobby);
+            send_numeric(c, err, TEXT_CANNOTJOIN, lobby);
     }
 }
 
@@ -150,7 +143,7 @@ static int cap_request(struct client *c, const char *list)
         if (remove)
             p++;
         size_t len = strcspn(p, " ");
-        unsigned bit = caps_lookup(p, len) & caps_offered(c->w->srv->hist != NULL);
+        unsigned bit = caps_lookup(p, len) & caps_offered(client_srv(c)->hist != NULL);
         if (!bit)
             return -1;
         if (remove)
@@ -167,7 +160,6 @@ static int cap_request(struct client *c, const char *list)
 void cmd_cap(struct client *c, struct ircmsg *m)
 {
     const char *sub = m->params[0];
-    const char *srvname = cfg_of(c)->server_name;
     const char *who = c->nick[0] ? c->nick : "*";
     char names[IRC_LINE_MAX];
     if (strcasecmp(sub, "LS") == 0) {
@@ -178,37 +170,36 @@ void cmd_cap(struct client *c, struct ircmsg *m)
             c->cap_version = 302;
             c->caps |= CAP_CAP_NOTIFY;
         }
-        caps_names(caps_offered(c->w->srv->hist != NULL), c->cap_version >= 302, names,
+        caps_names(caps_offered(client_srv(c)->hist != NULL), c->cap_version >= 302, names,
                    sizeof names);
-        send_line(c, ":%s CAP %s LS :%s", srvname, who, names);
+        send_server_line(c, "CAP %s LS :%s", who, names);
     } else if (strcasecmp(sub, "LIST") == 0) {
         caps_names(c->caps, 0, names, sizeof names);
-        send_line(c, ":%s CAP %s LIST :%s", srvname, who, names);
+        send_server_line(c, "CAP %s LIST :%s", who, names);
     } else if (strcasecmp(sub, "REQ") == 0) {
         if (!c->registered)
             c->cap_pending = 1;
         const char *list = m->nparams > 1 ? m->params[1] : "";
-        send_line(c, ":%s CAP %s %s :%s", srvname, who, cap_request(c, list) == 0 ? "ACK" : "NAK",
-                  list);
+        send_server_line(c, "CAP %s %s :%s", who, cap_request(c, list) == 0 ? "ACK" : "NAK", list);
     } else if (strcasecmp(sub, "END") == 0) {
         c->cap_pending = 0;
         reg_try(c);
     } else {
-        send_numeric(c, ERR_INVALIDCAPCMD, "%s :Invalid CAP command", sub);
+        send_reply(c, ERR_INVALIDCAPCMD, sub);
     }
 }
 
 void cmd_setname(struct client *c, struct ircmsg *m)
 {
     if (m->params[0][0] == '\0') {
-        send_line(c, "FAIL SETNAME INVALID_REALNAME :Real name is empty");
+        send_fail(c, "SETNAME", "INVALID_REALNAME", NULL, "Real name is empty");
         return;
     }
     if (conn_set_str(&c->realname, m->params[0], REALNAME_MAX) < 0) {
-        send_line(c, "FAIL SETNAME CANNOT_CHANGE_REALNAME :Out of memory");
+        send_fail(c, "SETNAME", "CANNOT_CHANGE_REALNAME", NULL, "Out of memory");
         return;
     }
-    nick_set_user(c->w->srv, c->nick, c->id, c->user, c->host, c->realname);
+    nick_set_user(client_srv(c), c->nick, c->id, c->user, c->host, c->realname);
     struct event *ev = event_new(NULL, ":%s SETNAME :%s", c->source, c->realname);
     if (ev) {
         ev->need_cap = CAP_SETNAME;
@@ -230,23 +221,23 @@ static int secret_equal(const char *a, const char *b)
 void cmd_pass(struct client *c, struct ircmsg *m)
 {
     if (c->registered) {
-        send_numeric(c, ERR_ALREADYREGISTERED, ":You may not reregister");
+        send_reply(c, ERR_ALREADYREGISTERED);
         return;
     }
-    const char *want = cfg_of(c)->password;
+    const char *want = client_cfg(c)->password;
     c->pass_ok = !want || secret_equal(m->params[0], want);
 }
 
 void cmd_nick(struct client *c, struct ircmsg *m)
 {
-    struct server *srv = c->w->srv;
+    struct server *srv = client_srv(c);
     if (m->nparams < 1 || m->params[0][0] == '\0') {
-        send_numeric(c, ERR_NONICKNAMEGIVEN, ":No nickname given");
+        send_reply(c, ERR_NONICKNAMEGIVEN);
         return;
     }
     const char *nick = m->params[0];
     if (!ircname_nick_valid(nick)) {
-        send_numeric(c, ERR_ERRONEUSNICKNAME, "%s :Erroneous nickname", nick);
+        send_reply(c, ERR_ERRONEUSNICKNAME, nick);
         return;
     }
     if (c->has_nick && strcmp(nick, c->nick) == 0)
@@ -263,19 +254,17 @@ void cmd_nick(struct client *c, struct ircmsg *m)
             c->nick_tokens = NICK_BURST;
         c->nick_ms = now;
         if (c->nick_tokens < 1.0) {
-            send_numeric(c, ERR_NICKCHANGETOOFAST,
-                         "%s :Nick change too fast. Please wait %d seconds", nick,
-                         (int)((1.0 - c->nick_tokens) * NICK_INTERVAL_MS / 1000) + 1);
+            send_reply(c, ERR_NICKCHANGETOOFAST, nick,
+                       (int)((1.0 - c->nick_tokens) * NICK_INTERVAL_MS / 1000) + 1);
             return;
         }
     }
     if (c->registered && account_exists(srv, nick) && ircname_cmp(c->account, nick) != 0) {
-        send_numeric(c, ERR_NICKNAMEINUSE,
-                     "%s :Nickname is registered to an account; log in with SASL to use it", nick);
+        send_reply(c, ERR_NICKNAMEINUSE_OWNED, nick);
         return;
     }
     if (nick_claim(srv, nick, c->has_nick ? c->nick : NULL, c->w->index, c->id) < 0) {
-        send_numeric(c, ERR_NICKNAMEINUSE, "%s :Nickname is already in use", nick);
+        send_reply(c, ERR_NICKNAMEINUSE, nick);
         return;
     }
     if (!c->registered) {
@@ -298,7 +287,7 @@ void cmd_nick(struct client *c, struct ircmsg *m)
 void cmd_user(struct client *c, struct ircmsg *m)
 {
     if (c->registered || c->has_user) {
-        send_numeric(c, ERR_ALREADYREGISTERED, ":You may not reregister");
+        send_reply(c, ERR_ALREADYREGISTERED);
         return;
     }
     /* No ident lookup, so the user name is marked unverified with '~' (common practice) and
@@ -324,12 +313,12 @@ void cmd_user(struct client *c, struct ircmsg *m)
 
 void cmd_ping(struct client *c, struct ircmsg *m)
 {
-    const char *name = cfg_of(c)->server_name;
+    const char *name = client_cfg(c)->server_name;
     if (m->nparams < 1 || m->params[0][0] == '\0') {
-        send_numeric(c, ERR_NOORIGIN, ":No origin specified");
+        send_reply(c, ERR_NOORIGIN);
         return;
     }
-    send_line(c, ":%s PONG %s :%s", name, name, m->params[0]);
+    send_server_line(c, "PONG %s :%s", name, m->params[0]);
 }
 
 void cmd_pong(struct client *c, struct ircmsg *m)

@@ -29,11 +29,6 @@
 #include "whowas.h"
 #include "worker.h"
 
-static const struct config *conn_cfg(const struct client *c)
-{
-    return &c->w->srv->cfg;
-}
-
 char conn_no_str[1];
 
 int conn_set_str(char **slot, const char *text, size_t max)
@@ -99,7 +94,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
 
 int conn_start_tls(struct client *c)
 {
-    struct ssl_ctx_st *ctx = c->w->srv->tls_ctx;
+    struct ssl_ctx_st *ctx = client_srv(c)->tls_ctx;
     if (!ctx || tls_conn_init(&c->tls, ctx, c->fd) < 0) {
         conn_close_later(c, "TLS unavailable");
         return -1;
@@ -131,7 +126,7 @@ static void stall(struct client *c)
 /* Tops up the flood-control bucket for the time elapsed. */
 static void refill(struct client *c)
 {
-    const struct config *cfg = conn_cfg(c);
+    const struct config *cfg = client_cfg(c);
     uint64_t now = c->w->now_ms;
     if (now > c->tokens_ms) {
         c->tokens += (double)(now - c->tokens_ms) * cfg->flood_rate / 1000.0;
@@ -147,7 +142,7 @@ static int process_input(struct client *c)
 {
     while (!c->dead && !c->closing && linebuf_pending(&c->in) > 0) {
         refill(c);
-        if (sendq_bytes(&c->sq) > conn_cfg(c)->sendq_soft) {
+        if (sendq_bytes(&c->sq) > client_cfg(c)->sendq_soft) {
             stall(c); /* our reader is behind: stop taking its commands until it catches up */
             return 0;
         }
@@ -262,7 +257,7 @@ void conn_flush(struct client *c)
     }
     /* A client paused by the soft bound resumes as soon as its reader has caught up, not at
      * the next stall tick. */
-    if (c->stalled && sendq_bytes(&c->sq) <= conn_cfg(c)->sendq_soft &&
+    if (c->stalled && sendq_bytes(&c->sq) <= client_cfg(c)->sendq_soft &&
         !atomic_load(&c->w->stopping))
         input(c);
 }
@@ -290,7 +285,7 @@ void conn_send(struct client *c, struct msg *m)
         conn_close_later(c, "Out of memory");
         return;
     }
-    if (sendq_bytes(&c->sq) > conn_cfg(c)->sendq) {
+    if (sendq_bytes(&c->sq) > client_cfg(c)->sendq) {
         /* Past the bound within one turn (say a chain of notices from the other worker's
          * mailbox): hand the socket what it takes before judging, so that only a client
          * whose socket is full as well, one that does not read, is dropped. conn_write, not
@@ -299,7 +294,7 @@ void conn_send(struct client *c, struct msg *m)
             conn_close_later(c, "Write error");
             return;
         }
-        if (sendq_bytes(&c->sq) > conn_cfg(c)->sendq) {
+        if (sendq_bytes(&c->sq) > client_cfg(c)->sendq) {
             conn_close_later(c, "Max SendQ exceeded");
             return;
         }
@@ -403,7 +398,7 @@ void conn_free(struct client *c)
     if (c->fd >= 0) {
         /* Only at shutdown: the worker stops without the QUIT fan-out. */
         close(c->fd);
-        atomic_fetch_sub(&c->w->srv->nclients, 1);
+        atomic_fetch_sub(&client_srv(c)->nclients, 1);
         atomic_fetch_sub(&c->w->nconns, 1);
     }
     sendq_free(&c->sq);
@@ -423,7 +418,7 @@ void conn_free(struct client *c)
 
 void conn_tick(struct client *c)
 {
-    const struct config *cfg = conn_cfg(c);
+    const struct config *cfg = client_cfg(c);
     uint64_t now = c->w->now_ms;
     if (c->dead || c->closing)
         return;

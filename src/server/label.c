@@ -45,7 +45,7 @@ static size_t count_lines(const struct sendq *q)
 void label_end(struct client *c, struct sendq *held, const char *label)
 {
     c->held = NULL;
-    const char *srvname = c->w->srv->cfg.server_name;
+    const char *srvname = client_cfg(c)->server_name;
     char esc[LABEL_MAX * 2 + 1], tag[LABEL_MAX * 2 + 16];
     if (ircmsg_tag_escape(label, esc, sizeof esc) < 0)
         esc[0] = '\0';

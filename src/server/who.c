@@ -29,12 +29,12 @@ void who_parse(char *param, struct who_query *q)
 void who_reply(struct client *c, const char *chname, const struct nick_info *info,
                const char *prefix, const struct who_query *q)
 {
-    const char *server = c->w->srv->cfg.server_name;
+    const char *server = client_cfg(c)->server_name;
     char flags[8];
     snprintf(flags, sizeof flags, "%s%s", info->away[0] ? "G" : "H", prefix);
     if (!q || !q->fields) {
-        send_numeric(c, RPL_WHOREPLY, "%s %s %s %s %s %s :0 %s", chname, info->user, info->host,
-                     server, info->nick, flags, info->realname);
+        send_reply(c, RPL_WHOREPLY, chname, info->user, info->host, server, info->nick, flags,
+                   info->realname);
         return;
     }
     char out[IRC_LINE_MAX];
@@ -93,5 +93,5 @@ void who_reply(struct client *c, const char *chname, const struct nick_info *inf
         if (n >= sizeof out)
             break;
     }
-    send_numeric(c, RPL_WHOSPCRPL, "%s", out);
+    send_reply(c, RPL_WHOSPCRPL, out);
 }

@@ -23,6 +23,7 @@
 #include "msg.h"
 #include "pool.h"
 #include "rehash.h"
+#include "send.h"
 #include "server.h"
 
 /* A replica of one channel's members on this worker: only the local ones. Updated solely by
@@ -188,15 +189,11 @@ static void send_union(struct worker *w, const struct mb_item *it, uint64_t skip
 
 static void announce(struct worker *w, const char *text)
 {
-    const char *name = w->srv->cfg.server_name;
     struct client *c, *tmp;
     HASH_ITER(hh, w->clients, c, tmp)
     {
-        if (c->dead)
-            continue;
-        struct msg *m = msg_printf(":%s NOTICE %s :%s", name, c->nick[0] ? c->nick : "*", text);
-        conn_send(c, m);
-        msg_unref(m);
+        if (!c->dead)
+            send_server_line(c, "NOTICE %s :%s", c->nick[0] ? c->nick : "*", text);
     }
 }
 
