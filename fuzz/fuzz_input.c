@@ -27,6 +27,7 @@
 #include "common/ircmsg.h"
 #include "common/log.h"
 #include "server/chan.h"
+#include "server/cmd.h"
 #include "server/client.h"
 #include "server/config.h"
 #include "server/conn.h"
@@ -210,6 +211,7 @@ static void setup(const uint8_t flags)
     srv.workers = &wk;
     CHECK(worker_init(&wk, &srv, 0) == 0);
     CHECK(rehash_init(&srv, profile_argc[profile], profile_argv[profile]) == 0);
+    cmd_install(&srv);
     wk.now_ms = FUZZ_START_MS;
 
     npeers = 1 + (flags & 3) % FUZZ_CLIENTS;

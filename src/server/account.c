@@ -15,16 +15,16 @@
 #include "common/log.h"
 #include "defines.h"
 #include "hash.h"
-#include "mailbox.h"
+#include "fanout.h"
 #include "server.h"
 #include "tls.h"
-#include "worker.h"
 
 struct request {
     struct request *next;
     enum account_op op;
     int worker;
     uint64_t id;
+    account_done_fn *done;
     char name[IRC_NICK_MAX + 1];
     char password[PASSWORD_MAX + 1]; /* wiped as soon as it is used */
     char certfp[TLS_CERTFP_MAX + 1]; /* "" without a client certificate */
@@ -191,16 +191,7 @@ static enum account_result create(struct accounts *a, struct request *r)
 
 static void answer(struct accounts *a, struct request *r, enum account_result res)
 {
-    struct mb_item *it = mailbox_item_new(MB_ACCOUNT, 0);
-    if (!it || !(it->text = strdup(r->name))) {
-        free(it);
-        return;
-    }
-    it->target = r->id;
-    it->target_worker = r->worker;
-    it->result = (int)res;
-    it->op = (int)r->op;
-    mailbox_post(&a->srv->workers[r->worker].mb, it);
+    fanout_call(a->srv, r->worker, r->id, r->done, (int)r->op, (int)res, r->name);
 }
 
 static void *account_main(void *arg)
@@ -231,7 +222,8 @@ static void *account_main(void *arg)
 }
 
 int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
-                    const char *name, const char *password, const char *certfp)
+                    const char *name, const char *password, const char *certfp,
+                    account_done_fn *done)
 {
     struct accounts *a = srv->accounts;
     struct request *r = a ? calloc(1, sizeof *r) : NULL;
@@ -240,6 +232,7 @@ int account_request(struct server *srv, enum account_op op, int worker, uint64_t
     r->op = op;
     r->worker = worker;
     r->id = id;
+    r->done = done;
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->password, sizeof r->password, "%s", password);
     snprintf(r->certfp, sizeof r->certfp, "%s", certfp ? certfp : "");

@@ -2,15 +2,17 @@
  * SQLite (DATA_DIR/accounts.db), and the thread that checks and creates them.
  *
  * Hashing is slow on purpose (argon2id, libsodium's "interactive" limits: about 60 ms and
- * 64 MiB each), so it never runs on a worker: a worker queues the request and gets the answer
- * through its mailbox (MB_ACCOUNT). One thread does them one at a time, which also bounds the
- * memory they take and how fast anyone can guess passwords on this server. Which names are
- * registered is also kept in memory, so that NICK can be checked without the disk. */
+ * 64 MiB each), so it never runs on a worker: a worker queues the request and the answer
+ * comes back to the client's worker as a call (fanout_call). One thread does them one at a time,
+ * which also bounds the memory they take and how fast anyone can guess passwords on this server.
+ * Which names are registered is also kept in memory, so that NICK can be checked without the disk.
+ */
 #ifndef TCPCHAT_ACCOUNT_H
 #define TCPCHAT_ACCOUNT_H
 
 #include <stdint.h>
 
+struct client;
 struct server;
 
 enum account_op {
@@ -33,12 +35,16 @@ int account_open(struct server *srv);
 /* Stops the thread (dropping requests still queued) and closes the store. */
 void account_close(struct server *srv);
 
-/* Queues op for client id on worker; the answer comes back as an MB_ACCOUNT item (its text
- * the account's name). certfp is the client's TLS certificate fingerprint or NULL: a PLAIN
- * login or a REGISTER made with a certificate binds it to the account, for EXTERNAL later.
- * Returns 0, or -1 when the queue is full (the caller answers ACCOUNT_ERROR itself). */
+/* The answer to a request, on the client's worker while it is still connected: op, an
+ * account_result, and the account's name. */
+typedef void account_done_fn(struct client *c, int op, int result, const char *name);
+/* Queues op for client id on worker; done gets the answer. certfp is the client's TLS
+ * certificate fingerprint or NULL: a PLAIN login or a REGISTER made with a certificate binds
+ * it to the account, for EXTERNAL later. Returns 0, or -1 when the queue is full (the caller
+ * answers ACCOUNT_ERROR itself). */
 int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
-                    const char *name, const char *password, const char *certfp);
+                    const char *name, const char *password, const char *certfp,
+                    account_done_fn *done);
 /* Is name (any case) a registered account? From memory. */
 int account_exists(struct server *srv, const char *name);
 

@@ -14,7 +14,7 @@
 #include "common/utf8.h"
 #include "hash.h"
 #include "history.h"
-#include "mailbox.h"
+#include "fanout.h"
 #include "msg.h"
 #include "nick.h"
 #include "numerics.h"
@@ -22,7 +22,6 @@
 #include "send.h"
 #include "server.h"
 #include "who.h"
-#include "worker.h"
 
 /* A channel's member table starts with 4 buckets, not uthash's 32 (512 bytes): most channels
  * are small, and a table grows by itself as members come (uthash doubles it when a chain
@@ -240,24 +239,10 @@ static void client_remove_chan(struct client *c, int idx)
     c->nchans--;
 }
 
-/* Posts one item to worker w. On allocation failure the event is lost for that worker's
- * members: logged, since there is nothing better to do while holding locks. */
-static void post(struct server *srv, int w, enum mb_kind kind, struct event *ev, struct msg *extra,
-                 uint64_t skip, uint64_t target, int target_worker, const uint64_t *chans,
-                 int nchans)
+/* ch as the fan-out sees it (ch locked while it is used). */
+static struct fanout_chan fan(const struct chan *ch)
 {
-    struct mb_item *it = mailbox_item_new(kind, nchans);
-    if (!it) {
-        log_error("out of memory posting to worker %d", w);
-        return;
-    }
-    it->ev = ev ? event_ref(ev) : NULL;
-    it->extra = extra ? msg_ref(extra) : NULL;
-    it->skip = skip;
-    it->target = target;
-    it->target_worker = target_worker;
-    memcpy(it->chans, chans, (size_t)nchans * sizeof chans[0]);
-    history_post(srv, w, it);
+    return (struct fanout_chan){.id = ch->id, .key = ch->key, .wcount = ch->wcount};
 }
 
 static const char *member_prefix(const struct member *m)
@@ -478,13 +463,8 @@ int chan_join(struct client *c, const char *name, const char *key)
     }
     names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
-    /* The joiner's own worker adds it to its replica (and skips it: it gets its JOIN below);
-     * the other members' workers relay the JOIN. */
-    for (int w = 0; w < srv->nworkers; w++) {
-        if (ch->wcount[w] > 0)
-            post(srv, w, MB_JOIN, join, NULL, w == c->w->index ? c->id : 0, c->id, c->w->index,
-                 &ch->id, 1);
-    }
+    struct fanout_chan f = fan(ch);
+    fanout_chan_join(srv, &f, join, c->id, c->w->index);
     replay(c, ch);
     pthread_mutex_unlock(&ch->lock);
     /* The joiner sees its JOIN, the topic and NAMES at once, as the reply to its command
@@ -531,13 +511,11 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
     }
 }
 
-/* Posts m for every member of ch (locked) but skip. */
-static void post_members(struct server *srv, struct chan *ch, struct event *m, uint64_t skip)
+/* Posts m for every member of ch (locked). */
+static void post_members(struct server *srv, struct chan *ch, struct event *m)
 {
-    for (int w = 0; w < srv->nworkers; w++) {
-        if (ch->wcount[w] > 0)
-            post(srv, w, MB_CHAN_MSG, m, NULL, skip, 0, -1, &ch->id, 1);
-    }
+    struct fanout_chan f = fan(ch);
+    fanout_chan_event(srv, &f, m, 0, -1);
 }
 
 int chan_part(struct client *c, const char *name, const char *reason)
@@ -555,10 +533,8 @@ int chan_part(struct client *c, const char *name, const char *reason)
     /* Not a member any more: kicked, and the KICK is still on its way to our mailbox. */
     int member = find_member(ch, c->id) != NULL;
     if (member) {
-        for (int w = 0; w < srv->nworkers; w++) {
-            if (ch->wcount[w] > 0)
-                post(srv, w, MB_PART, part, NULL, 0, c->id, c->w->index, &ch->id, 1);
-        }
+        struct fanout_chan f = fan(ch);
+        fanout_chan_part(srv, &f, part, c->id, c->w->index);
         chan_remove_member(srv, ch, c);
     }
     pthread_mutex_unlock(&ch->lock);
@@ -627,13 +603,11 @@ int chan_send(struct client *c, const char *name, struct event *m)
         /* With echo-message the sender gets its own line back, in the channel's order. */
         int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
         int own = c->w->index;
-        for (int w = 0; w < srv->nworkers; w++) {
-            /* Our own worker needs no item when we are its only member here. */
-            if (ch->wcount[w] > (w == own && me && !echo ? 1u : 0u))
-                post(srv, w, MB_CHAN_MSG, m, NULL, echo ? 0 : c->id, 0, -1, &ch->id, 1);
-        }
+        struct fanout_chan f = fan(ch);
+        /* Our own worker needs no item when we are its only member here. */
+        fanout_chan_event(srv, &f, m, echo ? 0 : c->id, me && !echo ? own : -1);
         if (echo && !me) /* not a member (-n): the echo comes straight back */
-            worker_post_event(srv, own, c->id, m);
+            fanout_to_client(srv, own, c->id, m);
     }
     chan_put_locked(ch);
     return err;
@@ -670,10 +644,8 @@ void chan_quit(struct client *c, struct event *m)
     if (c->nchans > 0)
         pthread_mutex_lock(&srv->chan_lock);
     lock_all(c, workers, ids);
-    for (int w = 0; w < srv->nworkers; w++) {
-        if (workers[w])
-            post(srv, w, MB_QUIT, m, NULL, 0, c->id, c->w->index, ids, c->nchans);
-    }
+    struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
+    fanout_user_quit(srv, &s, m, c->id, c->w->index);
     for (int i = 0; i < c->nchans; i++)
         chan_remove_member(srv, c->chans[i], c);
     unlock_all(c);
@@ -696,10 +668,8 @@ void chan_nick(struct client *c, struct event *m)
         if (mem)
             snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
     }
-    for (int w = 0; w < srv->nworkers; w++) {
-        if (workers[w])
-            post(srv, w, MB_NICK, m, NULL, 0, c->id, c->w->index, ids, c->nchans);
-    }
+    struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
+    fanout_user_peers(srv, &s, m, 0, c->id, c->w->index);
     unlock_all(c);
 }
 
@@ -709,11 +679,8 @@ void chan_peers(struct client *c, struct event *m, int self)
     bool workers[WORKERS_MAX];
     uint64_t ids[CHANNELS_PER_USER];
     lock_all(c, workers, ids);
-    for (int w = 0; w < srv->nworkers; w++) {
-        if (workers[w])
-            post(srv, w, MB_NICK, m, NULL, c->id, self ? c->id : 0, self ? c->w->index : -1, ids,
-                 c->nchans);
-    }
+    struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
+    fanout_user_peers(srv, &s, m, c->id, self ? c->id : 0, c->w->index);
     unlock_all(c);
 }
 
@@ -798,7 +765,7 @@ void chan_topic(struct client *c, const char *name, const char *text)
         shown[n] = '\0';
         struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, shown);
         if (m)
-            post_members(srv, ch, m, 0);
+            post_members(srv, ch, m);
         event_unref(m);
     }
     chan_put_locked(ch);
@@ -1007,7 +974,7 @@ void chan_mode(struct client *c, const char *name, int nparams, char **params)
         struct event *m =
             event_new(NULL, ":%s MODE %s %s%s", c->source, ch->name, mc.modes, mc.args);
         if (m)
-            post_members(srv, ch, m, 0);
+            post_members(srv, ch, m);
         event_unref(m);
     }
     chan_put_locked(ch);
@@ -1051,10 +1018,9 @@ void chan_kick(struct client *c, const char *name, const char *nick, const char 
         memcpy(why, r, n);
         why[n] = '\0';
         struct event *m = event_new(NULL, ":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
-        for (int w = 0; m && w < srv->nworkers; w++) {
-            if (ch->wcount[w] > 0)
-                post(srv, w, MB_KICK, m, NULL, 0, tid, tw, &ch->id, 1);
-        }
+        struct fanout_chan f = fan(ch);
+        if (m)
+            fanout_chan_kick(srv, &f, m, tid, tw, chan_kicked);
         event_unref(m);
         HASH_DEL(ch->members, t);
         member_free(t);
@@ -1121,10 +1087,8 @@ void chan_invite(struct client *c, const char *nick, const char *name)
         struct event *note = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, ch->name);
         if (note) {
             note->need_cap = CAP_INVITE_NOTIFY;
-            for (int w = 0; w < srv->nworkers; w++) {
-                if (ch->wcount[w] > 0)
-                    post(srv, w, MB_CHAN_MSG, note, NULL, c->id, 0, -1, &ch->id, 1);
-            }
+            struct fanout_chan f = fan(ch);
+            fanout_chan_event(srv, &f, note, c->id, -1);
         }
         event_unref(note);
     }
@@ -1136,7 +1100,7 @@ void chan_invite(struct client *c, const char *nick, const char *name)
     send_reply(c, RPL_INVITING, info.nick, chname);
     struct event *m = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, chname);
     if (m)
-        worker_post_event(srv, info.worker, info.id, m);
+        fanout_to_client(srv, info.worker, info.id, m);
     event_unref(m);
 }
 
@@ -1258,7 +1222,7 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
         {
             int wanted = status == '@' ? t->op : (t->op || t->voice);
             if (wanted && (t->id != c->id || echo))
-                worker_post_event(srv, t->worker, t->id, m);
+                fanout_to_client(srv, t->worker, t->id, m);
         }
     }
     chan_put_locked(ch);

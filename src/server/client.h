@@ -10,6 +10,7 @@
 #include "common/linebuf.h"
 #include "defines.h"
 #include "hash.h"
+#include "loop.h"
 #include "sendq.h"
 #include "server.h"
 #include "tls.h"
@@ -22,6 +23,7 @@ struct client {
     uint64_t id;
     struct worker *w;
     UT_hash_handle hh; /* in w->clients, by id */
+    struct loop_io io; /* the socket's watcher in w's loop */
 
     char nick[IRC_NICK_MAX + 1]; /* "" until NICK */
     char user[USER_MAX + 1];
@@ -51,18 +53,18 @@ struct client {
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned ping_pending : 1;
     unsigned ip_counted : 1;    /* counted by iplimit (given back on close) */
-    unsigned caps;              /* CAP_* negotiated (caps.h) */
-    unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
-    int cap_version;            /* 302 after "CAP LS 302" */
-    struct sendq *held;         /* replies held while a labeled command runs (label.h), or NULL */
-    const char *label;          /* that command's label, or NULL */
-    char *account;              /* logged in as (SASL or REGISTER), "" (conn_no_str) if not */
+    unsigned cap_302 : 1;       /* "CAP LS 302" seen: capability values are listed */
     unsigned sasl_started : 1;  /* AUTHENTICATE PLAIN accepted, data coming */
     unsigned sasl_pending : 1;  /* a password is being checked: registration waits */
     unsigned sasl_external : 1; /* the mechanism started is EXTERNAL (else PLAIN) */
     unsigned label_taken : 1;   /* its answer comes later, labelled by whoever sends it */
+    unsigned caps;              /* CAP_* negotiated (caps.h) */
+    unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
     int sasl_failures;
-    char *sasl_buf; /* base64 received so far (sasl_len bytes), or NULL */
+    struct sendq *held; /* replies held while a labeled command runs (label.h), or NULL */
+    const char *label;  /* that command's label, or NULL */
+    char *account;      /* logged in as (SASL or REGISTER), "" (conn_no_str) if not */
+    char *sasl_buf;     /* base64 received so far (sasl_len bytes), or NULL */
     size_t sasl_len;
     uint64_t batch_seq; /* last BATCH reference used on this connection */
 

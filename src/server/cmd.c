@@ -11,6 +11,7 @@
 #include "common/utf8.h"
 #include "numerics.h"
 #include "send.h"
+#include "server.h"
 
 struct command {
     const char *name;
@@ -60,6 +61,13 @@ static const struct command commands[] = {
     {"AUTHENTICATE", cmd_authenticate, 1, 0},
     {"REGISTER", cmd_register, 0, 0},
 };
+
+void cmd_install(struct server *srv)
+{
+    srv->hooks.line = cmd_dispatch;
+    srv->hooks.too_long = cmd_input_too_long;
+    srv->hooks.closing = cmd_closing;
+}
 
 void cmd_input_too_long(struct client *c)
 {

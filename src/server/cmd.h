@@ -9,10 +9,18 @@
 
 struct client;
 
+struct server;
+
+/* Makes the command layer the server's protocol (server.h conn_hooks): lines go to
+ * cmd_dispatch, a closing connection to cmd_closing. Before the workers start. */
+void cmd_install(struct server *srv);
 /* Checks and parses one line of len bytes (no terminator; may hold NUL bytes) and runs it. */
 void cmd_dispatch(struct client *c, char *line, size_t len);
 /* Tells c a line was dropped for being too long (417). */
 void cmd_input_too_long(struct client *c);
+/* c's connection is closing: its nick is released, WHOWAS remembers it, and everyone who
+ * shares a channel with it sees it QUIT with the close reason (cmd_reg.c). */
+void cmd_closing(struct client *c);
 
 /* Handlers, each for one command. The dispatcher has checked registration and the minimum
  * parameter count. */
@@ -55,8 +63,6 @@ void cmd_info(struct client *c, struct ircmsg *m);
 void cmd_admin(struct client *c, struct ircmsg *m);
 void cmd_authenticate(struct client *c, struct ircmsg *m);
 void cmd_register(struct client *c, struct ircmsg *m);
-/* The account thread's answer for c (cmd_account.c). */
-void cmd_account_result(struct client *c, int op, const char *name, int result);
 /* Completes registration if everything it waits for is there (cmd_reg.c). */
 void reg_try(struct client *c);
 /* The 005 ISUPPORT lines (in the welcome and after VERSION). */

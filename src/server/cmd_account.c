@@ -1,7 +1,7 @@
 /* cmd_account: SASL PLAIN (AUTHENTICATE, IRCv3 sasl 3.1) and account registration (REGISTER,
  * IRCv3 draft/account-registration). An account's name is the nick it owns. Passwords are
- * checked and hashed on the account thread (account.h); its answer comes back here through
- * the mailbox (cmd_account_result). */
+ * checked and hashed on the account thread (account.h); its answer comes back here, on the
+ * client's worker (account_done). */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,17 @@
 static const char *certfp(const struct client *c, char fp[TLS_CERTFP_MAX + 1])
 {
     return tls_conn_certfp(&c->tls, fp, TLS_CERTFP_MAX + 1) == 0 ? fp : NULL;
+}
+
+static account_done_fn account_done;
+
+/* Queues op for c on the account thread; account_done gets the answer. 0, or -1 when the
+ * thread's queue is full. */
+static int request(struct client *c, enum account_op op, const char *name, const char *password,
+                   const char *cert)
+{
+    return account_request(client_srv(c), op, c->w->index, c->id, name, password, cert,
+                           account_done);
 }
 
 static void sasl_reset(struct client *c)
@@ -72,8 +83,7 @@ static void sasl_external(struct client *c)
              (n == 0 || (n <= IRC_NICK_MAX && ircname_nick_valid((char *)raw)));
     if (ok) {
         c->sasl_pending = 1;
-        if (account_request(client_srv(c), ACCOUNT_EXTERNAL, c->w->index, c->id, (char *)raw, "",
-                            cert) < 0) {
+        if (request(c, ACCOUNT_EXTERNAL, (char *)raw, "", cert) < 0) {
             c->sasl_pending = 0;
             ok = 0;
         }
@@ -106,8 +116,7 @@ static void sasl_plain(struct client *c)
     if (ok) {
         c->sasl_pending = 1;
         char fp[TLS_CERTFP_MAX + 1];
-        if (account_request(client_srv(c), ACCOUNT_VERIFY, c->w->index, c->id, authcid, password,
-                            certfp(c, fp)) < 0) {
+        if (request(c, ACCOUNT_VERIFY, authcid, password, certfp(c, fp)) < 0) {
             c->sasl_pending = 0;
             ok = 0;
         }
@@ -207,8 +216,7 @@ void cmd_register(struct client *c, struct ircmsg *m)
                   PASSWORD_MIN, PASSWORD_MAX);
     } else if (c->sasl_pending) {
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "One request at a time");
-    } else if (account_request(client_srv(c), ACCOUNT_REGISTER, c->w->index, c->id, name, password,
-                               certfp(c, fp)) < 0) {
+    } else if (request(c, ACCOUNT_REGISTER, name, password, certfp(c, fp)) < 0) {
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Try again later");
     } else {
         c->sasl_pending = 1;
@@ -236,7 +244,8 @@ static void logged_in(struct client *c, const char *name)
     event_unref(ev);
 }
 
-void cmd_account_result(struct client *c, int op, const char *name, int result)
+/* The account thread's answer for c. */
+static void account_done(struct client *c, int op, int result, const char *name)
 {
     c->sasl_pending = 0;
     if (op == ACCOUNT_VERIFY || op == ACCOUNT_EXTERNAL) {

@@ -111,10 +111,10 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                     event_unref(ev);
                     continue;
                 }
-                worker_post_event(srv, info.worker, info.id, ev);
+                fanout_to_client(srv, info.worker, info.id, ev);
                 /* echo-message: our own copy, through our mailbox, after anything queued. */
                 if (echo && info.id != c->id)
-                    worker_post_event(srv, c->w->index, c->id, ev);
+                    fanout_to_client(srv, c->w->index, c->id, ev);
                 if (info.away[0] && !quiet && !tags_only)
                     send_reply(c, RPL_AWAY, info.nick, info.away);
             } else if (!quiet) {

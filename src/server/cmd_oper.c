@@ -81,11 +81,11 @@ void cmd_kill(struct client *c, struct ircmsg *m)
      * the connection closes with its ERROR. */
     struct event *ev = event_new(NULL, ":%s KILL %s :%s", c->source, victim.nick, reason);
     if (ev)
-        worker_post_event(client_srv(c), victim.worker, victim.id, ev);
+        fanout_to_client(client_srv(c), victim.worker, victim.id, ev);
     event_unref(ev);
     char why[CLOSE_REASON_MAX + 1];
     snprintf(why, sizeof why, "Killed (%s (%s))", c->nick, reason);
-    worker_post_kill(client_srv(c), victim.worker, victim.id, why);
+    fanout_kill(client_srv(c), victim.worker, victim.id, why);
 }
 
 void cmd_wallops(struct client *c, struct ircmsg *m)
@@ -94,7 +94,7 @@ void cmd_wallops(struct client *c, struct ircmsg *m)
         return;
     struct event *ev = event_new(NULL, ":%s WALLOPS :%s", c->source, m->params[0]);
     if (ev)
-        worker_post_wallops(client_srv(c), ev);
+        fanout_wallops(client_srv(c), ev);
     event_unref(ev);
 }
 
@@ -109,7 +109,7 @@ void cmd_announce(struct client *c, struct ircmsg *m)
     memcpy(text, m->params[0], n);
     text[n] = '\0';
     log_info("announcement by %s: %s", c->source, text);
-    worker_post_announce(client_srv(c), text);
+    fanout_announce(client_srv(c), text);
 }
 
 void cmd_rehash(struct client *c, struct ircmsg *m)

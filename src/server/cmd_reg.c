@@ -167,11 +167,10 @@ void cmd_cap(struct client *c, struct ircmsg *m)
             c->cap_pending = 1;
         /* CAP LS 302 implies cap-notify (IRCv3 capability negotiation, version 302). */
         if (m->nparams > 1 && strtol(m->params[1], NULL, 10) >= 302) { /* atoi could wrap */
-            c->cap_version = 302;
+            c->cap_302 = 1;
             c->caps |= CAP_CAP_NOTIFY;
         }
-        caps_names(caps_offered(client_srv(c)->hist != NULL), c->cap_version >= 302, names,
-                   sizeof names);
+        caps_names(caps_offered(client_srv(c)->hist != NULL), c->cap_302, names, sizeof names);
         send_server_line(c, "CAP %s LS :%s", who, names);
     } else if (strcasecmp(sub, "LIST") == 0) {
         caps_names(c->caps, 0, names, sizeof names);
@@ -325,6 +324,21 @@ void cmd_pong(struct client *c, struct ircmsg *m)
 {
     (void)m;
     c->ping_pending = 0; /* any input counts as life; PONG needs nothing more */
+}
+
+void cmd_closing(struct client *c)
+{
+    struct server *srv = client_srv(c);
+    /* The nick is free before the peer sees the connection end: it may reconnect at once. */
+    if (c->has_nick)
+        nick_release(srv, c->nick, c->id);
+    c->has_nick = 0;
+    if (c->registered)
+        whowas_add(c->nick, c->user, c->host, c->realname);
+    struct event *quit =
+        c->registered ? event_new(NULL, ":%s QUIT :%s", c->source, c->close_reason) : NULL;
+    chan_quit(c, quit); /* posts c's own QUIT too, which frees c when it comes back */
+    event_unref(quit);
 }
 
 void cmd_quit(struct client *c, struct ircmsg *m)

@@ -1,5 +1,6 @@
 /* conn: the connection layer of a client. Input goes socket -> linebuf -> flood control ->
- * cmd_dispatch; output goes conn_send -> sendq -> writev at the end of the loop turn. */
+ * the protocol's line hook (the IRC command layer, server.h); output goes conn_send -> sendq
+ * -> writev at the end of the loop turn. */
 #include "conn.h"
 
 #include <errno.h>
@@ -9,24 +10,20 @@
 #include <stdlib.h>
 #include <sodium.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "chan.h"
 #include "client.h"
-#include "cmd.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "event.h"
+#include "fanout.h"
 #include "iplimit.h"
+#include "loop.h"
 #include "pool.h"
-#include "mailbox.h"
-#include "nick.h"
 #include "server.h"
 #include "tls.h"
-#include "whowas.h"
 #include "worker.h"
 
 char conn_no_str[1];
@@ -53,6 +50,19 @@ void conn_str_free(char **slot)
     *slot = conn_no_str;
 }
 
+/* The socket's events, from the worker's loop. While the worker says goodbye at shutdown,
+ * only writes go on. */
+static void conn_on_event(struct loop_io *io, unsigned events)
+{
+    struct client *c = loop_owner(io, struct client, io);
+    if (c->dead)
+        return;
+    if (!c->w->draining && (events & (LOOP_READ | LOOP_HUP)))
+        conn_on_readable(c, (events & LOOP_HUP) != 0);
+    if (events & LOOP_WRITE)
+        conn_on_writable(c);
+}
+
 struct client *conn_create(struct worker *w, int fd, const char *host, int ip_counted)
 {
     struct server *srv = w->srv;
@@ -77,8 +87,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
     c->pass_ok = srv->cfg.password == NULL;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (loop_watch(w->loop, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE, &c->io, conn_on_event) < 0) {
         log_error("epoll_ctl: %s", strerror(errno));
         linebuf_free(&c->in);
         pool_free(c, sizeof *c);
@@ -157,12 +166,12 @@ static int process_input(struct client *c)
             return 0;
         c->tokens -= 1.0;
         if (r == LINEBUF_TOOLONG) {
-            cmd_input_too_long(c);
+            client_srv(c)->hooks.too_long(c);
             continue;
         }
         if (len > 0) {
             worker_mark_urgent(c->w, c);
-            cmd_dispatch(c, line, len);
+            client_srv(c)->hooks.line(c, line, len);
         }
     }
     return 0;
@@ -345,14 +354,21 @@ void conn_close(struct client *c)
     struct server *srv = w->srv;
     log_debug("client %llu (%s) closing: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*",
               c->close_reason);
-    /* The nick is free before the peer sees the connection end: it may reconnect at once. */
-    if (c->has_nick)
-        nick_release(srv, c->nick, c->id);
-    c->has_nick = 0;
+    /* The user goes first (its nick is free before the peer sees the connection end: it may
+     * reconnect at once); the protocol layer posts c's QUIT, which frees c when it comes back
+     * to this worker. Without a protocol layer, that QUIT is posted here. */
+    if (srv->hooks.closing) {
+        srv->hooks.closing(c);
+    } else {
+        bool workers[WORKERS_MAX] = {false};
+        workers[w->index] = true;
+        struct fanout_span none = {.ids = NULL, .n = 0, .workers = workers};
+        fanout_user_quit(srv, &none, NULL, c->id, w->index);
+    }
     char line[IRC_LINE_MAX];
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
     last_words(c, line);
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    loop_unwatch(w->loop, c->fd);
     tls_conn_free(&c->tls);
     close(c->fd);
     c->fd = -1;
@@ -361,12 +377,6 @@ void conn_close(struct client *c)
     atomic_fetch_sub(&w->nconns, 1);
     if (c->ip_counted)
         iplimit_release(c->host);
-    if (c->registered)
-        whowas_add(c->nick, c->user, c->host, c->realname);
-    struct event *quit =
-        c->registered ? event_new(NULL, ":%s QUIT :%s", c->source, c->close_reason) : NULL;
-    chan_quit(c, quit); /* posts our own MB_QUIT, which frees c when it comes back */
-    event_unref(quit);
     sendq_free(&c->sq);
     linebuf_free(&c->in);
 }

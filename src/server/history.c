@@ -18,10 +18,9 @@
 #include "common/log.h"
 #include "hash.h"
 #include "journal.h"
-#include "mailbox.h"
+#include "fanout.h"
 #include "msg.h"
 #include "server.h"
-#include "worker.h"
 
 enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT };
 
@@ -690,17 +689,8 @@ static void answer_end(struct history *h, struct answer *a, int rows)
         msgbuf_raw(&a->b, tag, line, strlen(line));
     }
     struct msg *m = msgbuf_finish(&a->b);
-    if (!m)
-        return;
-    struct mb_item *it = mailbox_item_new(MB_REPLY, 0);
-    if (!it) {
-        msg_unref(m);
-        return;
-    }
-    it->extra = m;
-    it->target = q->client;
-    it->target_worker = q->worker;
-    mailbox_post(&h->srv->workers[q->worker].mb, it);
+    if (m)
+        fanout_reply(h->srv, q->worker, q->client, m);
 }
 
 /* Appends the rows sql selects (time_ms, msgid, tags, line), in the order it gives them or,
@@ -989,7 +979,7 @@ static void post_chains(struct history *h, struct chain *chains)
 {
     for (int w = 0; w < h->srv->nworkers; w++) {
         if (chains[w].first)
-            mailbox_post_chain(&h->srv->workers[w].mb, chains[w].first, chains[w].last);
+            fanout_release(h->srv, w, chains[w].first, chains[w].last);
         chains[w].first = chains[w].last = NULL;
     }
 }
@@ -1174,24 +1164,23 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-void history_post(struct server *srv, int worker, struct mb_item *it)
+/* The ordering gate (fanout.h), installed while history is on: lets an item go straight to
+ * its mailbox unless a query's answer for that worker is on its way, in which case it goes
+ * behind the answer, through the writer's queue. The messages before the answer are already
+ * stored (journaled), so nothing else makes a post wait. A post after such a query (a live
+ * message after a JOIN's replay) goes behind it, and so does every later post for that worker
+ * until the writer has posted them. pending is raised under the lock of whoever queued the
+ * query (the channel's, for a replay) and lowered after the posts, so a post that sees it 0
+ * overtakes nothing it must follow. */
+static int gate(void *arg, int worker, struct mb_item *it)
 {
-    struct history *h = srv->hist;
-    /* Straight to the mailbox unless a query's answer for that worker is on its way: the
-     * messages before it are already stored (journaled), so nothing else makes a post wait.
-     * A post after such a query (a live message after a JOIN's replay) goes behind it, and so
-     * does every later post for that worker until the writer has posted them. pending is
-     * raised under the lock of whoever queued the query (the channel's, for a replay) and
-     * lowered after the posts, so a post that sees it 0 overtakes nothing it must follow. */
-    if (!h || atomic_load(&h->pending[worker]) == 0) {
-        mailbox_post(&srv->workers[worker].mb, it);
-        return;
-    }
+    struct history *h = arg;
+    if (atomic_load(&h->pending[worker]) == 0)
+        return 0;
     struct hitem *hi = calloc(1, sizeof *hi);
     if (!hi) {
         log_error("history: out of memory, posting unordered");
-        mailbox_post(&srv->workers[worker].mb, it);
-        return;
+        return 0;
     }
     hi->kind = HI_POST;
     hi->worker = worker;
@@ -1199,6 +1188,7 @@ void history_post(struct server *srv, int worker, struct mb_item *it)
     pthread_mutex_lock(&h->lock);
     enqueue_locked(h, hi);
     pthread_mutex_unlock(&h->lock);
+    return 1;
 }
 
 /* Appends r to the journal with the next id; jlock held. 0, or -1 when it cannot be stored
@@ -1357,6 +1347,7 @@ int history_open(struct server *srv)
         return -1;
     }
     srv->hist = h;
+    fanout_set_gate(srv, gate, h);
     log_info("history store %s/history.db (replay %d, keep %d days, at most %ld per channel)",
              srv->cfg.data_dir, srv->cfg.history_replay, h->days, h->max);
     return 0;
@@ -1391,6 +1382,7 @@ void history_close(struct server *srv)
     /* The writer took everything before it stopped; a late item cannot come (the workers
      * are gone), but hand on whatever is there all the same. */
     process(h, h->head);
+    fanout_set_gate(srv, NULL, NULL);
     history_free(h);
     srv->hist = NULL;
 }

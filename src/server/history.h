@@ -11,9 +11,9 @@
  *
  * History queries (the replay on JOIN and CHATHISTORY) go through the writer's queue, behind
  * the rows stored before them; while one's answer is on its way to a worker, the posts for
- * that worker queue behind it (history_post), so a replay queued under the channel lock right
- * after a JOIN holds exactly the messages before the JOIN, and the messages after it follow
- * it live. */
+ * that worker queue behind it (the fan-out's ordering gate, fanout.h), so a replay queued under the
+ * channel lock right after a JOIN holds exactly the messages before the JOIN, and the messages
+ * after it follow it live. */
 #ifndef TCPCHAT_HISTORY_H
 #define TCPCHAT_HISTORY_H
 
@@ -26,7 +26,6 @@
 #include "label.h"
 
 struct server;
-struct mb_item;
 
 /* A point in a target's history: CHATHISTORY's "*", timestamp= or msgid=. */
 enum hist_ref_kind { HREF_NONE, HREF_STAR, HREF_TIME, HREF_MSGID };
@@ -71,10 +70,6 @@ void history_drain(struct server *srv);
 /* Stores and hands on what is still queued, stops the writer, closes the store. */
 void history_close(struct server *srv);
 
-/* Hands it to worker's mailbox: at once, or through the writer's queue while a query's
- * answer is on its way to that worker (so that it comes after the answer). Takes ownership
- * of it. */
-void history_post(struct server *srv, int worker, struct mb_item *it);
 /* Stores ev (a PRIVMSG or NOTICE) under key (a folded channel name, or "" for a private
  * message): appended to the journal and queued for the writer. Call it before posting the
  * deliveries, under the same lock. Returns 0 (also when history is off, or when the journal

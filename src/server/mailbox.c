@@ -54,11 +54,6 @@ void mailbox_item_free(struct mb_item *it)
     free(it);
 }
 
-void mailbox_post(struct mailbox *mb, struct mb_item *it)
-{
-    mailbox_post_chain(mb, it, it);
-}
-
 void mailbox_post_chain(struct mailbox *mb, struct mb_item *first, struct mb_item *last)
 {
     last->next = NULL;

@@ -1,6 +1,7 @@
-/* mailbox: a worker's inbox. Any thread posts items; the owning worker takes them all at
- * once, in posting order, when the eventfd wakes its epoll loop. Items posted under a
- * channel's lock therefore reach every worker in the channel's order. */
+/* mailbox: a worker's inbox, a FIFO of items plus an eventfd that wakes the worker's loop.
+ * Any thread appends; the owning worker takes them all at once, in posting order. Items are
+ * made and posted only by the fan-out (fanout.h), and carried out only by deliver.c: items
+ * posted under a channel's lock therefore reach every worker in the channel's order. */
 #ifndef TCPCHAT_MAILBOX_H
 #define TCPCHAT_MAILBOX_H
 
@@ -10,40 +11,51 @@
 #include "event.h"
 #include "msg.h"
 
+struct client;
+struct worker;
+
 enum mb_kind {
-    MB_CHAN_MSG, /* deliver msg to local members of chans[0] except skip */
-    MB_JOIN,     /* target joins chans[0]: replica update, msg to members but skip (the
-                    joiner, who got it directly) */
-    MB_PART,     /* msg to local members of chans[0], then target leaves the replica */
-    MB_QUIT,     /* msg once to local members of any of chans, target leaves them all and,
-                    on its own worker, is freed */
-    MB_KICK,     /* msg to local members of chans[0], then target leaves the replica and, on
-                    its own worker, its list of channels */
-    MB_NICK,     /* msg once to local members of any of chans but skip, and to target */
-    MB_PRIVATE,  /* msg to target */
-    MB_ANNOUNCE, /* text to every local client as a NOTICE from the server */
-    MB_NEW_CONN, /* fd: a freshly accepted connection for this worker */
-    MB_SHUTDOWN, /* say goodbye to every client and stop */
-    MB_KILL,     /* close target (an operator's KILL) with text as the reason */
-    MB_WALLOPS,  /* ev to every local client with user mode +w */
-    MB_REHASH,   /* park until the config reload is done; target is the gate's generation */
-    MB_REPLY,    /* extra to target: an answer from the history store */
-    MB_ACCOUNT,  /* to target: the account thread's answer (op, result, text = account) */
+    MB_CHAN,        /* ev to the local members of chans[0] but skip */
+    MB_JOIN,        /* target joins chans[0]'s replica, then ev to its members but skip */
+    MB_PART,        /* ev to the members of chans[0], then target leaves the replica */
+    MB_KICK,        /* as MB_PART; then, on target's worker, fn.kicked(target, chans[0]) */
+    MB_QUIT,        /* ev once to the members of any of chans but target, who leaves them all
+                     * and, on its own worker, is freed: nothing about it comes after this */
+    MB_PEERS,       /* ev once to the members of any of chans but skip, and to target */
+    MB_PRIVATE,     /* ev to target */
+    MB_REPLY,       /* extra (lines already rendered for it) to target */
+    MB_CALL,        /* fn.client(target, op, result, text) on target's worker, if it is alive */
+    MB_CALL_WORKER, /* fn.worker(the worker, arg) */
+    MB_ANNOUNCE,    /* text to every local client as a NOTICE from the server */
+    MB_WALLOPS,     /* ev to every local client with user mode +w */
+    MB_KILL,        /* close target with text as the reason */
+    MB_NEW_CONN,    /* fd: a freshly accepted connection for this worker */
+    MB_SHUTDOWN,    /* say goodbye to every client and stop */
 };
+
+typedef void mb_kicked_fn(struct client *c, uint64_t chan);
+typedef void mb_client_fn(struct client *c, int op, int result, const char *text);
+typedef void mb_worker_fn(struct worker *w, uint64_t arg);
 
 struct mb_item {
     struct mb_item *next;
     enum mb_kind kind;
     struct event *ev;  /* the relayed event (reference owned by the item), or NULL */
-    struct msg *extra; /* MB_JOIN: the topic and NAMES replies for the joiner */
-    uint64_t skip;     /* client id that must not get msg (the sender), or 0 */
-    uint64_t target;   /* client id the event is about, or 0 */
+    struct msg *extra; /* MB_REPLY: the lines (reference owned by the item) */
+    uint64_t skip;     /* client id that must not get ev (the sender), or 0 */
+    uint64_t target;   /* client id the item is about, or 0 */
     int target_worker; /* worker owning target, -1 if none */
     int fd;            /* MB_NEW_CONN */
     int ip_counted;    /* MB_NEW_CONN: counted by iplimit, to be given back on close */
     int tls;           /* MB_NEW_CONN: accepted on the TLS port */
-    int op, result;    /* MB_ACCOUNT: account_op and account_result (account.h) */
-    char *text;        /* MB_ANNOUNCE, MB_KILL (owned), MB_NEW_CONN: peer address (owned) */
+    int op, result;    /* MB_CALL */
+    uint64_t arg;      /* MB_CALL_WORKER */
+    union {
+        mb_kicked_fn *kicked;
+        mb_client_fn *client;
+        mb_worker_fn *worker;
+    } fn;
+    char *text; /* MB_ANNOUNCE, MB_KILL, MB_CALL (owned), MB_NEW_CONN: peer address (owned) */
     int nchans;
     uint64_t chans[]; /* channel ids */
 };
@@ -60,10 +72,8 @@ void mailbox_destroy(struct mailbox *mb);
 /* An item with room for nchans channel ids, zeroed but for target_worker = -1 and fd = -1. */
 struct mb_item *mailbox_item_new(enum mb_kind kind, int nchans);
 void mailbox_item_free(struct mb_item *it);
-/* Appends it; wakes the owner. Never blocks beyond the mailbox lock. */
-void mailbox_post(struct mailbox *mb, struct mb_item *it);
 /* Appends the items first .. last (linked by next, in order) at once: one lock and at most
- * one wake-up, so the owner takes them in one turn. */
+ * one wake-up, so the owner takes them in one turn. Never blocks beyond the mailbox lock. */
 void mailbox_post_chain(struct mailbox *mb, struct mb_item *first, struct mb_item *last);
 /* Clears the wake-up, then takes every queued item (oldest first) or NULL. */
 struct mb_item *mailbox_take(struct mailbox *mb);

@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "chan.h"
+#include "cmd.h"
 #include "common/ircmsg.h"
 #include "common/linebuf.h"
 #include "common/log.h"
@@ -24,6 +24,8 @@
 #include "conffile.h"
 #include "config.h"
 #include "defines.h"
+#include "fanout.h"
+#include "loop.h"
 #include "account.h"
 #include "history.h"
 #include "iplimit.h"
@@ -34,25 +36,32 @@
 #include "tls.h"
 #include "worker.h"
 
-/* epoll tags for the acceptor's own descriptors. */
-enum { EV_SIGNAL = -1, EV_STDIN = -2, EV_REHASH = -3 };
+/* A listening socket in the acceptor's loop. */
+struct listener {
+    struct loop_io io;
+    struct acceptor *a;
+    int fd;
+    int tls; /* the TLS port's */
+};
 
 struct acceptor {
     struct server *srv;
-    int epfd;
-    int listen_fds[2 * NET_LISTEN_MAX]; /* the plaintext port's, then the TLS port's */
+    struct loop *loop;
+    struct listener listeners[2 * NET_LISTEN_MAX]; /* the plaintext port's, then the TLS port's */
     int nlisten;
-    int tls_first;          /* listen_fds[tls_first...] are the TLS port's */
     int spare_fd;           /* kept open to shed connections when out of descriptors */
     struct linebuf console; /* stdin, split into announcement lines */
+    struct loop_io signal_io, stdin_io, rehash_io;
+    int sigfd;
+    int stop; /* a stop signal came */
 };
 
-static struct worker *least_loaded(struct server *srv)
+static int least_loaded(struct server *srv)
 {
-    struct worker *best = &srv->workers[0];
+    int best = 0;
     for (int i = 1; i < srv->nworkers; i++) {
-        if (atomic_load(&srv->workers[i].nconns) < atomic_load(&best->nconns))
-            best = &srv->workers[i];
+        if (atomic_load(&srv->workers[i].nconns) < atomic_load(&srv->workers[best].nconns))
+            best = i;
     }
     return best;
 }
@@ -71,8 +80,13 @@ static void refuse(int fd, int tls, const char *host, const char *reason)
     close(fd);
 }
 
-static void accept_all(struct acceptor *a, int lfd, int tls)
+/* A listening socket is readable: accepts everything waiting. */
+static void on_listener(struct loop_io *io, unsigned events)
 {
+    (void)events;
+    struct listener *l = loop_owner(io, struct listener, io);
+    struct acceptor *a = l->a;
+    int lfd = l->fd, tls = l->tls;
     struct server *srv = a->srv;
     for (;;) {
         struct sockaddr_storage ss;
@@ -115,7 +129,7 @@ static void accept_all(struct acceptor *a, int lfd, int tls)
                                          : "Throttled: reconnecting too fast, try again later");
             continue;
         }
-        worker_post_new_conn(least_loaded(srv), fd, host, v == IPLIMIT_OK, tls);
+        fanout_new_conn(srv, least_loaded(srv), fd, host, v == IPLIMIT_OK, tls);
     }
 }
 
@@ -144,64 +158,76 @@ static int read_console(struct acceptor *a)
         if (len > ANNOUNCE_MAX)
             line[utf8_trim(line, ANNOUNCE_MAX)] = '\0';
         log_info("announcement: %s", line);
-        worker_post_announce(a->srv, line);
+        fanout_announce(a->srv, line);
     }
     return 0;
 }
 
-static int watch(int epfd, int fd, int tag)
+/* The signalfd: SIGHUP reloads, the others stop the server. */
+static void on_signal(struct loop_io *io, unsigned events)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = tag};
-    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    (void)events;
+    struct acceptor *a = loop_owner(io, struct acceptor, signal_io);
+    struct signalfd_siginfo si;
+    if (read(a->sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+        return;
+    if (si.ssi_signo == SIGHUP) {
+        log_info("got SIGHUP, reloading the configuration");
+        rehash_run(a->srv);
+        return;
+    }
+    log_info("got %s, shutting down", strsignal((int)si.ssi_signo));
+    a->stop = 1;
 }
 
-static void run(struct acceptor *a, int sigfd)
+/* An operator sent REHASH. */
+static void on_rehash(struct loop_io *io, unsigned events)
 {
-    int console_open = watch(a->epfd, STDIN_FILENO, EV_STDIN) == 0;
-    if (!console_open)
+    (void)events;
+    struct acceptor *a = loop_owner(io, struct acceptor, rehash_io);
+    rehash_run(a->srv);
+}
+
+static void on_stdin(struct loop_io *io, unsigned events)
+{
+    (void)events;
+    struct acceptor *a = loop_owner(io, struct acceptor, stdin_io);
+    if (read_console(a) < 0) {
+        log_info("console closed; the server keeps running");
+        loop_unwatch(a->loop, STDIN_FILENO);
+    }
+}
+
+static void run(struct acceptor *a)
+{
+    if (loop_watch(a->loop, STDIN_FILENO, LOOP_READ, &a->stdin_io, on_stdin) < 0)
         log_debug("stdin cannot be watched (%s): no console announcements", strerror(errno));
     uint64_t next_prune = worker_clock_ms() + IP_PRUNE_MS;
-    for (;;) {
-        struct epoll_event evs[NET_LISTEN_MAX + 2];
-        int n = epoll_wait(a->epfd, evs, NET_LISTEN_MAX + 2, IP_PRUNE_MS);
+    while (!a->stop) {
+        int n = loop_wait(a->loop, IP_PRUNE_MS);
         if (worker_clock_ms() >= next_prune) {
             iplimit_prune(a->srv->cfg.conn_rate, worker_clock_ms());
             next_prune = worker_clock_ms() + IP_PRUNE_MS;
         }
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
             log_error("epoll_wait: %s", strerror(errno));
             return;
         }
-        for (int i = 0; i < n; i++) {
-            int tag = evs[i].data.fd;
-            if (tag == EV_SIGNAL) {
-                struct signalfd_siginfo si;
-                if (read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
-                    continue;
-                if (si.ssi_signo == SIGHUP) {
-                    log_info("got SIGHUP, reloading the configuration");
-                    rehash_run(a->srv);
-                    continue;
-                }
-                log_info("got %s, shutting down", strsignal((int)si.ssi_signo));
-                return;
-            }
-            if (tag == EV_REHASH) {
-                rehash_run(a->srv);
-                continue;
-            }
-            if (tag == EV_STDIN) {
-                if (read_console(a) < 0) {
-                    log_info("console closed; the server keeps running");
-                    epoll_ctl(a->epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
-                }
-                continue;
-            }
-            accept_all(a, a->listen_fds[tag], tag >= a->tls_first);
-        }
     }
+}
+
+/* Opens the listening sockets of port (the TLS port's when tls). 0, or -1 with why. */
+static int listen_port(struct acceptor *a, int port, int tls, char *why, size_t whylen)
+{
+    int fds[NET_LISTEN_MAX];
+    int n = net_listen(a->srv->cfg.bind, port, LISTEN_BACKLOG, fds, NET_LISTEN_MAX, why, whylen);
+    for (int i = 0; i < n; i++) {
+        struct listener *l = &a->listeners[a->nlisten++];
+        l->a = a;
+        l->fd = fds[i];
+        l->tls = tls;
+    }
+    return n < 0 ? -1 : 0;
 }
 
 /* Loads the certificate and opens the TLS port. 0, or -1 after saying why on stderr. */
@@ -210,14 +236,10 @@ static int listen_tls(struct acceptor *a)
     struct server *srv = a->srv;
     char why[CONFIG_ERROR_MAX];
     srv->tls_ctx = tls_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key, why, sizeof why);
-    int n = srv->tls_ctx ? net_listen(srv->cfg.bind, srv->cfg.tls_port, LISTEN_BACKLOG,
-                                      a->listen_fds + a->nlisten, NET_LISTEN_MAX, why, sizeof why)
-                         : -1;
-    if (n < 0) {
+    if (!srv->tls_ctx || listen_port(a, srv->cfg.tls_port, 1, why, sizeof why) < 0) {
         fprintf(stderr, "tcpchatd: %s\n", why);
         return -1;
     }
-    a->nlisten += n;
     return 0;
 }
 
@@ -298,35 +320,33 @@ int main(int argc, char **argv)
 
     struct acceptor a = {.srv = &srv, .spare_fd = -1};
     char err[NET_ERR_MAX];
-    a.nlisten = net_listen(srv.cfg.bind, srv.cfg.port, LISTEN_BACKLOG, a.listen_fds, NET_LISTEN_MAX,
-                           err, sizeof err);
-    if (a.nlisten < 0) {
+    if (listen_port(&a, srv.cfg.port, 0, err, sizeof err) < 0) {
         fprintf(stderr, "tcpchatd: %s\n", err);
         config_free(&srv.cfg);
         return 1;
     }
-    a.tls_first = a.nlisten;
     if (srv.cfg.tls_cert && listen_tls(&a) < 0) {
         for (int i = 0; i < a.nlisten; i++)
-            close(a.listen_fds[i]);
+            close(a.listeners[i].fd);
         tls_ctx_free(srv.tls_ctx);
         config_free(&srv.cfg);
         return 1;
     }
-    int sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
-    a.epfd = epoll_create1(EPOLL_CLOEXEC);
+    a.sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
+    a.loop = loop_create(2 * NET_LISTEN_MAX + 3);
     a.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (sigfd < 0 || a.epfd < 0 || server_init(&srv) < 0 || rehash_init(&srv, argc, argv) < 0 ||
+    if (a.sigfd < 0 || !a.loop || server_init(&srv) < 0 || rehash_init(&srv, argc, argv) < 0 ||
         linebuf_init(&a.console, ANNOUNCE_MAX * 4, ANNOUNCE_MAX * 4 + 1) < 0) {
         fprintf(stderr, "tcpchatd: cannot start: %s\n", strerror(errno));
         return 1;
     }
+    cmd_install(&srv);
     if (history_open(&srv) < 0 || account_open(&srv) < 0 || privs_drop(&srv.cfg) < 0)
         return 1;
-    watch(a.epfd, sigfd, EV_SIGNAL);
-    watch(a.epfd, rehash_fd(&srv), EV_REHASH);
+    loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
+    loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);
     for (int i = 0; i < a.nlisten; i++)
-        watch(a.epfd, a.listen_fds[i], i);
+        loop_watch(a.loop, a.listeners[i].fd, LOOP_READ, &a.listeners[i].io, on_listener);
     int started = 0;
     for (; started < srv.nworkers; started++) {
         if (worker_start(&srv.workers[started]) < 0) {
@@ -339,15 +359,15 @@ int main(int argc, char **argv)
                  srv.cfg.bind ? srv.cfg.bind : "all addresses", srv.cfg.port, srv.nworkers);
         if (srv.tls_ctx)
             log_info("TLS on port %d with certificate %s", srv.cfg.tls_port, srv.cfg.tls_cert);
-        run(&a, sigfd);
+        run(&a);
     }
 
     for (int i = 0; i < a.nlisten; i++)
-        close(a.listen_fds[i]);
+        close(a.listeners[i].fd);
     /* What was said before the stop reaches its readers before the goodbye. */
     history_drain(&srv);
     for (int i = 0; i < started; i++)
-        worker_post_shutdown(&srv.workers[i]);
+        fanout_shutdown(&srv, i);
     for (int i = 0; i < started; i++)
         worker_join(&srv.workers[i]);
     history_close(&srv); /* after the workers: they post through it to the end */
@@ -361,8 +381,8 @@ int main(int argc, char **argv)
     rehash_free(&srv);
     free(srv.workers);
     linebuf_free(&a.console);
-    close(a.epfd);
-    close(sigfd);
+    loop_destroy(a.loop);
+    close(a.sigfd);
     if (a.spare_fd >= 0)
         close(a.spare_fd);
     pthread_mutex_destroy(&srv.nick_lock);

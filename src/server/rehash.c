@@ -1,5 +1,5 @@
 /* rehash: config reload with every worker parked (see rehash.h for why). The park is a
- * generation-numbered gate: a worker whose MB_REHASH comes after the gate was given up on
+ * generation-numbered gate: a worker whose park call comes after the gate was given up on
  * (timeout, out of memory) sees a newer generation or an open gate and goes straight on. */
 #include "rehash.h"
 
@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "config.h"
 #include "event.h"
-#include "mailbox.h"
+#include "fanout.h"
 #include "server.h"
 #include "tls.h"
 #include "worker.h"
@@ -99,9 +99,11 @@ void rehash_request(struct server *srv, int worker, uint64_t id, const char *nic
     (void)n; /* EAGAIN only when the counter is full, and then a rehash is pending anyway */
 }
 
-void rehash_park(struct server *srv, uint64_t gen)
+/* On each worker's thread, posted by swap_parked with the gate's generation: waits until the
+ * settings are swapped. */
+static void park(struct worker *w, uint64_t gen)
 {
-    struct rehash *rh = srv->rehash;
+    struct rehash *rh = w->srv->rehash;
     if (!rh)
         return;
     pthread_mutex_lock(&rh->lock);
@@ -128,15 +130,8 @@ static int swap_parked(struct server *srv, struct config *fresh, struct ssl_ctx_
     pthread_mutex_unlock(&rh->lock);
 
     int rc = 0;
-    for (int i = 0; i < srv->nworkers && rc == 0; i++) {
-        struct mb_item *it = mailbox_item_new(MB_REHASH, 0);
-        if (!it) {
-            rc = -1;
-            break;
-        }
-        it->target = gen;
-        mailbox_post(&srv->workers[i].mb, it);
-    }
+    for (int i = 0; i < srv->nworkers && rc == 0; i++)
+        rc = fanout_call_worker(srv, i, park, gen);
 
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -183,7 +178,7 @@ static void tell_waiting(struct server *srv, const char *outcome)
         struct event *ev =
             event_new(NULL, ":%s NOTICE %s :%s", srv->cfg.server_name, waiting[i].nick, outcome);
         if (ev)
-            worker_post_event(srv, waiting[i].worker, waiting[i].id, ev);
+            fanout_to_client(srv, waiting[i].worker, waiting[i].id, ev);
         event_unref(ev);
     }
 }

@@ -1,10 +1,10 @@
 /* rehash: reloads the config file while the server runs (REHASH, SIGHUP).
  * The workers read srv->cfg without a lock, so it may only change while no worker runs: the
- * main thread parses the file first (the slow part; nobody waits for it), then posts
- * MB_REHASH to every worker; each parks in rehash_park() on its own thread; once all are
- * parked the main thread moves the reloadable settings into srv->cfg and lets them go. Parking
- * and release go through one mutex, which orders the change before anything a worker reads
- * next. Port, bind address, worker count and server name never change. */
+ * main thread parses the file first (the slow part; nobody waits for it), then has every
+ * worker park on its own thread (fanout_call_worker); once all are parked the main thread moves the
+ * reloadable settings into srv->cfg and lets them go. Parking and release go through one mutex,
+ * which orders the change before anything a worker reads next. Port, bind address, worker count and
+ * server name never change. */
 #ifndef TCPCHAT_REHASH_H
 #define TCPCHAT_REHASH_H
 
@@ -24,7 +24,5 @@ void rehash_request(struct server *srv, int worker, uint64_t id, const char *nic
 /* Main thread: reloads now (SIGHUP, or rehash_fd readable). Returns 0, or -1 when the file has
  * an error (logged; the running settings stay as they were). */
 int rehash_run(struct server *srv);
-/* Worker thread, for MB_REHASH with generation gen: waits until the settings are swapped. */
-void rehash_park(struct server *srv, uint64_t gen);
 
 #endif

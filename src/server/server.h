@@ -6,13 +6,28 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "fanout.h"
 
 struct worker;
 struct nick_entry;
 struct chan;
+struct client;
+
+/* What the protocol layer above the connections does with them (cmd_install sets these: the
+ * IRC command layer). The only calls from the core (conn.c) up into it. */
+struct conn_hooks {
+    /* A complete line of len bytes from c (no terminator; it may hold NUL bytes). */
+    void (*line)(struct client *c, char *line, size_t len);
+    /* A line longer than the limit was dropped. */
+    void (*too_long)(struct client *c);
+    /* c is closing (c->close_reason says why): release what its user holds in shared state
+     * and tell whoever must know. Must post c's fanout_user_quit, after which c is freed. */
+    void (*closing)(struct client *c);
+};
 
 /* Users counted for LUSERS. */
 struct nick_stats {
@@ -48,6 +63,11 @@ struct server {
     struct ssl_ctx_st *tls_ctx;
     struct history *hist;      /* the message store (history.h), NULL with --history off */
     struct accounts *accounts; /* the account store and its thread (account.h) */
+    struct conn_hooks hooks;   /* set before the workers start, read-only after */
+    struct {
+        fanout_gate_fn *fn; /* fanout.h's ordering gate (the history store's), or NULL */
+        void *arg;
+    } gate; /* set before the workers start, read-only after */
 };
 
 #endif

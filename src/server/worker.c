@@ -1,39 +1,22 @@
-/* worker: one thread running one epoll loop over its own connections and its mailbox.
- * A loop turn: wait; handle socket events and mailbox items; resume paused clients; run the
- * timers; close what must close; flush every queue that grew (one writev each); free clients
- * whose QUIT came back. Only this thread touches its clients and replicas. */
+/* worker: a worker's turn. Wait for events (loop.h); handle the sockets' (conn.h) and the
+ * mailbox's (deliver.h); resume paused clients; run the timers; close what must close; flush
+ * every queue that grew, one writev each, unless output pacing holds them a moment; free
+ * clients whose QUIT came back. Only this thread touches its clients and replicas. */
 #include "worker.h"
 
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "chan.h"
 #include "client.h"
-#include "cmd.h"
 #include "common/log.h"
 #include "conn.h"
-#include "history.h"
-#include "iplimit.h"
-#include "msg.h"
-#include "pool.h"
-#include "rehash.h"
-#include "send.h"
+#include "deliver.h"
+#include "replica.h"
 #include "server.h"
-
-/* A replica of one channel's members on this worker: only the local ones. Updated solely by
- * mailbox items, so it changes in the channel's order. */
-struct lchan {
-    uint64_t id;
-    struct client **members;
-    int n, cap;
-    UT_hash_handle hh;
-};
 
 uint64_t worker_clock_ms(void)
 {
@@ -42,26 +25,41 @@ uint64_t worker_clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The mailbox's eventfd is readable: carry out what came (not while saying goodbye). */
+static void on_mailbox(struct loop_io *io, unsigned events)
+{
+    (void)events;
+    struct worker *w = loop_owner(io, struct worker, mb_io);
+    if (!w->draining)
+        deliver_mailbox(w);
+}
+
+/* Each wait's end: the turn's clock. */
+static void on_wake(void *arg)
+{
+    struct worker *w = arg;
+    w->now_ms = worker_clock_ms();
+}
+
 int worker_init(struct worker *w, struct server *srv, int index)
 {
     memset(w, 0, sizeof *w);
     w->index = index;
     w->srv = srv;
     atomic_init(&w->nconns, 0);
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (w->epfd < 0)
+    w->loop = loop_create(EPOLL_BATCH);
+    if (!w->loop)
         return -1;
     if (mailbox_init(&w->mb) < 0) {
-        close(w->epfd);
+        loop_destroy(w->loop);
         return -1;
     }
-    /* data.ptr NULL marks the mailbox; clients carry their struct pointer. */
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->mb.efd, &ev) < 0) {
+    if (loop_watch(w->loop, w->mb.efd, LOOP_READ, &w->mb_io, on_mailbox) < 0) {
         mailbox_destroy(&w->mb);
-        close(w->epfd);
+        loop_destroy(w->loop);
         return -1;
     }
+    loop_on_wake(w->loop, on_wake, w);
     return 0;
 }
 
@@ -113,219 +111,10 @@ void worker_mark_dirty(struct worker *w, struct client *c)
     }
 }
 
-static void lchan_free(struct lchan *lc)
+void worker_free_later(struct worker *w, struct client *c)
 {
-    pool_free(lc->members, (size_t)lc->cap * sizeof lc->members[0]);
-    pool_free(lc, sizeof *lc);
-}
-
-static struct lchan *lchan_find(struct worker *w, uint64_t id)
-{
-    struct lchan *lc = NULL;
-    HASH_FIND(hh, w->lchans, &id, sizeof id, lc);
-    return lc;
-}
-
-static void lchan_add(struct worker *w, uint64_t id, struct client *c)
-{
-    struct lchan *lc = lchan_find(w, id);
-    if (!lc) {
-        lc = pool_alloc(sizeof *lc);
-        if (!lc)
-            goto oom;
-        lc->id = id;
-        HASH_ADD(hh, w->lchans, id, sizeof lc->id, lc);
-    }
-    if (lc->n == lc->cap) {
-        int ncap = lc->cap ? lc->cap * 2 : 8;
-        struct client **n =
-            pool_realloc(lc->members, (size_t)lc->cap * sizeof *n, (size_t)ncap * sizeof *n);
-        if (!n)
-            goto oom;
-        lc->members = n;
-        lc->cap = ncap;
-    }
-    lc->members[lc->n++] = c;
-    return;
-oom:
-    /* The member would silently miss the channel's traffic: better to drop it visibly. */
-    log_error("out of memory adding a member to a channel replica");
-    conn_close_later(c, "Out of memory");
-}
-
-static void lchan_remove(struct worker *w, uint64_t id, struct client *c)
-{
-    struct lchan *lc = lchan_find(w, id);
-    if (!lc)
-        return;
-    for (int i = 0; i < lc->n; i++) {
-        if (lc->members[i] == c) {
-            /* Order within a replica does not matter: swap-remove. */
-            lc->members[i] = lc->members[--lc->n];
-            break;
-        }
-    }
-    if (lc->n == 0) {
-        HASH_DEL(w->lchans, lc);
-        lchan_free(lc);
-    }
-}
-
-/* Sends m once to every local member of the listed channels but skip. */
-static void send_union(struct worker *w, const struct mb_item *it, uint64_t skip)
-{
-    uint64_t gen = ++w->gen;
-    for (int k = 0; k < it->nchans; k++) {
-        struct lchan *lc = lchan_find(w, it->chans[k]);
-        for (int i = 0; lc && i < lc->n; i++) {
-            struct client *c = lc->members[i];
-            if (c->mark != gen && c->id != skip) {
-                c->mark = gen;
-                conn_send_event(c, it->ev);
-            }
-        }
-    }
-}
-
-static void announce(struct worker *w, const char *text)
-{
-    struct client *c, *tmp;
-    HASH_ITER(hh, w->clients, c, tmp)
-    {
-        if (!c->dead)
-            send_server_line(c, "NOTICE %s :%s", c->nick[0] ? c->nick : "*", text);
-    }
-}
-
-/* WALLOPS: to every local user with user mode +w. */
-static void wallops(struct worker *w, struct event *ev)
-{
-    struct client *c, *tmp;
-    HASH_ITER(hh, w->clients, c, tmp)
-    {
-        if (!c->dead && c->registered && c->wallops)
-            conn_send_event(c, ev);
-    }
-}
-
-static void handle_item(struct worker *w, struct mb_item *it)
-{
-    struct client *target = NULL;
-    if (it->target_worker == w->index)
-        target = worker_find_client(w, it->target);
-    switch (it->kind) {
-    case MB_CHAN_MSG: {
-        struct lchan *lc = lchan_find(w, it->chans[0]);
-        for (int i = 0; lc && i < lc->n; i++) {
-            if (lc->members[i]->id != it->skip)
-                conn_send_event(lc->members[i], it->ev);
-        }
-        break;
-    }
-    case MB_JOIN: {
-        if (target)
-            lchan_add(w, it->chans[0], target);
-        struct lchan *lc = lchan_find(w, it->chans[0]);
-        for (int i = 0; lc && i < lc->n; i++) {
-            if (lc->members[i]->id != it->skip)
-                conn_send_event(lc->members[i], it->ev);
-        }
-        break;
-    }
-    case MB_PART: {
-        struct lchan *lc = lchan_find(w, it->chans[0]);
-        for (int i = 0; lc && i < lc->n; i++)
-            conn_send_event(lc->members[i], it->ev);
-        if (target)
-            lchan_remove(w, it->chans[0], target);
-        break;
-    }
-    case MB_KICK: {
-        struct lchan *lc = lchan_find(w, it->chans[0]);
-        for (int i = 0; lc && i < lc->n; i++)
-            conn_send_event(lc->members[i], it->ev);
-        if (target) {
-            lchan_remove(w, it->chans[0], target);
-            chan_kicked(target, it->chans[0]);
-        }
-        break;
-    }
-    case MB_QUIT:
-        if (it->ev)
-            send_union(w, it, it->target);
-        if (target) {
-            for (int k = 0; k < it->nchans; k++)
-                lchan_remove(w, it->chans[k], target);
-            /* Every item about this client that this worker will ever see is behind us. */
-            target->next_free = w->to_free;
-            w->to_free = target;
-        }
-        break;
-    case MB_NICK:
-        send_union(w, it, it->skip);
-        if (target && target->mark != w->gen)
-            conn_send_event(target, it->ev);
-        break;
-    case MB_PRIVATE:
-        target = worker_find_client(w, it->target);
-        if (target)
-            conn_send_event(target, it->ev);
-        break;
-    case MB_ACCOUNT:
-        target = worker_find_client(w, it->target);
-        if (target && !target->dead)
-            cmd_account_result(target, it->op, it->text, it->result);
-        break;
-    case MB_REPLY:
-        target = worker_find_client(w, it->target);
-        if (target && it->extra)
-            conn_send(target, it->extra);
-        break;
-    case MB_ANNOUNCE:
-        announce(w, it->text);
-        break;
-    case MB_NEW_CONN: {
-        struct client *c = conn_create(w, it->fd, it->text ? it->text : "unknown", it->ip_counted);
-        if (!c) {
-            /* Refused for want of memory: the acceptor's counts are given back here. */
-            atomic_fetch_sub(&w->srv->nclients, 1);
-            if (it->ip_counted)
-                iplimit_release(it->text ? it->text : "unknown");
-        } else if (it->tls) {
-            conn_start_tls(c);
-        }
-        it->fd = -1; /* conn_create owns it now, even on failure */
-        break;
-    }
-    case MB_SHUTDOWN:
-        w->stopping = 1;
-        break;
-    case MB_KILL:
-        if (target)
-            conn_close_later(target, it->text);
-        break;
-    case MB_WALLOPS:
-        wallops(w, it->ev);
-        break;
-    case MB_REHASH:
-        rehash_park(w->srv, it->target);
-        break;
-    }
-}
-
-/* Runs every queued item; returns how many. */
-static int drain_mailbox(struct worker *w)
-{
-    int n = 0;
-    struct mb_item *it = mailbox_take(&w->mb);
-    while (it) {
-        struct mb_item *next = it->next;
-        handle_item(w, it);
-        mailbox_item_free(it);
-        it = next;
-        n++;
-    }
-    return n;
+    c->next_free = w->to_free;
+    w->to_free = c;
 }
 
 /* Output pacing: the verdict for the next window. A hold pays only if, while it waits, more
@@ -374,7 +163,7 @@ static void end_of_turn(struct worker *w)
     /* Before anyone is closed, deliver what this turn posted to our own mailbox: a client
      * that sent PRIVMSG then QUIT in one packet still gets its echo-message copies. */
     if (w->closing)
-        drain_mailbox(w);
+        deliver_mailbox(w);
     while (w->closing || w->dirty) {
         while (w->closing) {
             struct client *c = w->closing;
@@ -435,6 +224,7 @@ static void shutdown_clients(struct worker *w)
     {
         conn_goodbye(c, "ERROR :Server shutting down");
     }
+    w->draining = 1; /* from now on the loop only writes */
     uint64_t deadline = worker_clock_ms() + SHUTDOWN_FLUSH_MS;
     for (;;) {
         int pending = 0;
@@ -446,12 +236,8 @@ static void shutdown_clients(struct worker *w)
         uint64_t now = worker_clock_ms();
         if (!pending || now >= deadline)
             break;
-        struct epoll_event evs[EPOLL_BATCH];
-        int n = epoll_wait(w->epfd, evs, EPOLL_BATCH, (int)(deadline - now));
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr && (evs[i].events & EPOLLOUT))
-                conn_on_writable(evs[i].data.ptr);
-        }
+        if (loop_wait(w->loop, (int)(deadline - now)) < 0)
+            break;
     }
     HASH_ITER(hh, w->clients, c, tmp)
     {
@@ -461,7 +247,7 @@ static void shutdown_clients(struct worker *w)
 
 int worker_drain(struct worker *w)
 {
-    int n = drain_mailbox(w);
+    int n = deliver_mailbox(w);
     if (w->stalled)
         resume_stalled(w);
     end_of_turn(w);
@@ -474,7 +260,6 @@ static void *worker_main(void *arg)
     char name[16]; /* for top -H, perf, gdb: at most 15 characters */
     snprintf(name, sizeof name, "tcpchatd-w%d", w->index);
     pthread_setname_np(pthread_self(), name);
-    struct epoll_event evs[EPOLL_BATCH];
     w->now_ms = worker_clock_ms();
     w->next_tick_ms = w->now_ms + TICK_MS;
     while (!w->stopping) {
@@ -486,24 +271,9 @@ static void *worker_main(void *arg)
             if (timeout > left)
                 timeout = left;
         }
-        int n = epoll_wait(w->epfd, evs, EPOLL_BATCH, timeout);
-        if (n < 0 && errno != EINTR) {
+        if (loop_wait(w->loop, timeout) < 0) {
             log_error("worker %d: epoll_wait: %s", w->index, strerror(errno));
             break;
-        }
-        w->now_ms = worker_clock_ms();
-        for (int i = 0; i < n; i++) {
-            struct client *c = evs[i].data.ptr;
-            if (!c) {
-                drain_mailbox(w);
-                continue;
-            }
-            if (c->dead)
-                continue;
-            if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                conn_on_readable(c, (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-            if (evs[i].events & EPOLLOUT)
-                conn_on_writable(c);
         }
         if (w->stalled)
             resume_stalled(w);
@@ -537,89 +307,7 @@ void worker_destroy(struct worker *w)
     {
         conn_free(c);
     }
-    struct lchan *lc, *ltmp;
-    HASH_ITER(hh, w->lchans, lc, ltmp)
-    {
-        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
-        HASH_DEL(w->lchans, lc);
-        lchan_free(lc);
-    }
+    replica_free_all(w);
     mailbox_destroy(&w->mb);
-    close(w->epfd);
-}
-
-void worker_post_new_conn(struct worker *w, int fd, const char *host, int ip_counted, int tls)
-{
-    struct mb_item *it = mailbox_item_new(MB_NEW_CONN, 0);
-    char *h = strdup(host);
-    if (!it || !h) {
-        free(it);
-        free(h);
-        close(fd);
-        atomic_fetch_sub(&w->srv->nclients, 1);
-        if (ip_counted)
-            iplimit_release(host);
-        return;
-    }
-    it->fd = fd;
-    it->text = h;
-    it->ip_counted = ip_counted;
-    it->tls = tls;
-    mailbox_post(&w->mb, it);
-}
-
-void worker_post_event(struct server *srv, int worker, uint64_t id, struct event *ev)
-{
-    struct mb_item *it = mailbox_item_new(MB_PRIVATE, 0);
-    if (!it)
-        return;
-    it->ev = event_ref(ev);
-    it->target = id;
-    it->target_worker = worker;
-    history_post(srv, worker, it);
-}
-
-void worker_post_announce(struct server *srv, const char *text)
-{
-    for (int i = 0; i < srv->nworkers; i++) {
-        struct mb_item *it = mailbox_item_new(MB_ANNOUNCE, 0);
-        if (!it || !(it->text = strdup(text))) {
-            free(it);
-            continue;
-        }
-        history_post(srv, i, it); /* after whatever was said before it */
-    }
-}
-
-void worker_post_kill(struct server *srv, int worker, uint64_t id, const char *reason)
-{
-    struct mb_item *it = mailbox_item_new(MB_KILL, 0);
-    if (!it || !(it->text = strdup(reason))) {
-        free(it);
-        return;
-    }
-    it->target = id;
-    it->target_worker = worker;
-    history_post(srv, worker, it); /* after the KILL line queued for the victim */
-}
-
-void worker_post_wallops(struct server *srv, struct event *ev)
-{
-    for (int i = 0; i < srv->nworkers; i++) {
-        struct mb_item *it = mailbox_item_new(MB_WALLOPS, 0);
-        if (!it)
-            continue;
-        it->ev = event_ref(ev);
-        history_post(srv, i, it);
-    }
-}
-
-void worker_post_shutdown(struct worker *w)
-{
-    struct mb_item *it = mailbox_item_new(MB_SHUTDOWN, 0);
-    if (it) {
-        mailbox_post(&w->mb, it);
-    } else {
-        w->stopping = 1; /* racy but harmless fallback: the loop wakes within a tick */
-    }
+    loop_destroy(w->loop);
 }

@@ -1,0 +1,85 @@
+/* loop: epoll behind four functions. */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+struct loop {
+    int epfd;
+    int batch;
+    void (*on_wake)(void *arg);
+    void *wake_arg;
+    struct epoll_event events[]; /* batch of them, filled by each wait */
+};
+
+struct loop *loop_create(int batch)
+{
+    struct loop *l = malloc(sizeof *l + (size_t)batch * sizeof l->events[0]);
+    if (!l)
+        return NULL;
+    l->batch = batch;
+    l->on_wake = NULL;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void loop_destroy(struct loop *l)
+{
+    if (!l)
+        return;
+    close(l->epfd);
+    free(l);
+}
+
+int loop_watch(struct loop *l, int fd, unsigned mask, struct loop_io *io, loop_fn *fn)
+{
+    io->fn = fn;
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = io};
+    if (mask & LOOP_READ)
+        ev.events |= EPOLLIN;
+    if (mask & LOOP_WRITE)
+        ev.events |= EPOLLOUT;
+    if (mask & LOOP_EDGE)
+        ev.events |= EPOLLET;
+    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void loop_unwatch(struct loop *l, int fd)
+{
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void loop_on_wake(struct loop *l, void (*fn)(void *arg), void *arg)
+{
+    l->on_wake = fn;
+    l->wake_arg = arg;
+}
+
+int loop_wait(struct loop *l, int timeout_ms)
+{
+    int n = epoll_wait(l->epfd, l->events, l->batch, timeout_ms);
+    if (n < 0 && errno != EINTR)
+        return -1;
+    if (l->on_wake)
+        l->on_wake(l->wake_arg);
+    if (n < 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        unsigned got = l->events[i].events, mask = 0;
+        if (got & EPOLLIN)
+            mask |= LOOP_READ;
+        if (got & EPOLLOUT)
+            mask |= LOOP_WRITE;
+        if (got & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            mask |= LOOP_HUP;
+        struct loop_io *io = l->events[i].data.ptr;
+        io->fn(io, mask);
+    }
+    return n;
+}
