@@ -75,6 +75,7 @@
 #define ANNOUNCE_MAX      400 /* bytes of one console announcement sent */
 #define DESCRIPTION_MAX   200 /* bytes of the server description */
 #define OPER_NAME_MAX     32  /* name of an [oper "name"] entry, the first OPER parameter */
+#define LABEL_MAX         64  /* labeled-response: labels are short; longer ones are ignored */
 #define OPERS_MAX         256 /* operator entries in a config file */
 #define KILL_REASON_MAX   200 /* bytes of a KILL reason kept */
 #define CONFIG_ERROR_MAX  512 /* "FILE:LINE: what is wrong" */

@@ -23,7 +23,6 @@
 #include "common/ircname.h"
 #include "defines.h"
 #include "event.h"
-#include "label.h"
 
 struct server;
 

@@ -4,11 +4,10 @@
 #ifndef TCPCHAT_LABEL_H
 #define TCPCHAT_LABEL_H
 
+#include "defines.h"
 #include "sendq.h"
 
 struct client;
-
-#define LABEL_MAX 64 /* labeled-response: labels are short; longer ones are ignored */
 
 /* Starts holding c's replies in held. */
 void label_begin(struct client *c, struct sendq *held);
