@@ -112,7 +112,7 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(FUZZ_COMMON_OBJ)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(TLS_LIBS)
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(SERVER_LIBS)
 fuzz-smoke: fuzz

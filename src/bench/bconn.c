@@ -3,7 +3,7 @@
  * partial line is carried between reads. */
 #include "bconn.h"
 
-#include "btls.h"
+#include "common/tlsio.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -96,7 +96,7 @@ int bconn_flush(struct bconn *c)
     while (c->out_off < c->out_len) {
         const char *p = c->out + c->out_off;
         size_t len = c->out_len - c->out_off;
-        ssize_t n = c->ssl ? btls_write(c, p, len) : send(c->fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = c->tls.ssl ? tlsio_write(&c->tls, p, len) : send(c->fd, p, len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -166,21 +166,21 @@ static ssize_t bconn_read_tls(struct bconn *c, char *buf, size_t cap, bconn_line
         size_t have = c->carry_len;
         if (have)
             memcpy(buf, c->carry, have);
-        ssize_t n = btls_read(c, buf + have, cap - have);
+        ssize_t n = tlsio_read(&c->tls, buf + have, cap - have);
         if (n < 0 && errno == EAGAIN && total > 0)
             return (ssize_t)total;
         if (n <= 0)
             return n;
         bconn_split(c, buf, have, (size_t)n, fn, ctx);
         total += (size_t)n;
-        if (total >= cap && !btls_pending(c))
+        if (total >= cap && !tlsio_pending(&c->tls))
             return (ssize_t)total; /* the rest waits in the socket, where epoll sees it */
     }
 }
 
 ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, void *ctx)
 {
-    if (c->ssl)
+    if (c->tls.ssl)
         return bconn_read_tls(c, buf, cap, fn, ctx);
     size_t have = c->carry_len;
     if (have)
@@ -196,7 +196,7 @@ ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, voi
 
 void bconn_close(struct bconn *c)
 {
-    btls_free(c);
+    tlsio_free(&c->tls); /* no close_notify: the socket closes right after */
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "common/tlsio.h"
+
 /* A partial line kept between reads. Servers we talk to send lines within IRC_LINE_MAX
  * (no capability negotiated, so no tags); twice that leaves headroom for a chatty peer. A
  * longer line is dropped whole and counted. */
@@ -25,8 +27,6 @@ enum bconn_state {
     BCONN_JOINED,      /* member of its bench channel */
     BCONN_CLOSED,
 };
-
-struct ssl_st;
 
 struct bconn {
     int fd;
@@ -46,9 +46,9 @@ struct bconn {
     uint32_t *last_seq;                 /* receiver: last sequence seen per sender of its channel */
     uint32_t sent;                      /* sender: messages put in the output buffer */
     uint32_t due; /* sender at a fixed rate: messages the schedule has released */
-    /* --tls (btls) */
-    struct ssl_st *ssl;   /* the session over fd, else NULL */
-    uint8_t tls_want_out; /* the handshake or the last read waits for the socket to be writable */
+    /* --tls (btls): the session over fd (tls.ssl NULL without). Its read_wants_write: the
+     * handshake or the last read waits for the socket to be writable. */
+    struct tlsio tls;
 };
 
 /* Called for each complete line, NUL-terminated in place without CR LF; line is writable
@@ -68,7 +68,7 @@ char *bconn_reserve(struct bconn *c, size_t need, size_t cap);
 void bconn_commit(struct bconn *c, size_t n);
 /* Appends a whole line (with its CR LF); -1 when it does not fit. */
 int bconn_queue(struct bconn *c, const char *data, size_t len, size_t cap);
-/* Writes pending output (through TLS when c->ssl). Returns 1 when all is written, 0 when
+/* Writes pending output (through TLS when c->tls.ssl). Returns 1 when all is written, 0 when
  * some waits for the socket, -1 on a write error (errno set). */
 int bconn_flush(struct bconn *c);
 static inline size_t bconn_pending(const struct bconn *c)

@@ -169,7 +169,7 @@ static void run_record_reason(struct run *run, const char *raw)
 
 static void run_arm(struct run *run, struct bconn *c, int want_out)
 {
-    want_out = want_out || c->tls_want_out; /* TLS may need to write to read */
+    want_out = want_out || c->tls.read_wants_write; /* TLS may need to write to read */
     if (c->fd < 0 || (int)c->out_armed == want_out)
         return;
     struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.u32 = c->idx};
@@ -617,7 +617,8 @@ static void run_event(struct run *run, struct bconn *c, uint32_t events)
         run_handshake(run, c);
         return;
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || (c->tls_want_out && (events & EPOLLOUT))) {
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) ||
+        (c->tls.read_wants_write && (events & EPOLLOUT))) {
         /* The receive time of every line in this read: one clock read per read call. */
         run->now = run_clock();
         ssize_t n = bconn_read(c, run->rbuf, READ_BUF_CAP, run_line, run);

@@ -1,6 +1,7 @@
 /* link: plain TCP or TLS to the server. The TLS side is OpenSSL with one context per
- * connection (the client makes one); every SSL call starts with an empty error queue and
- * leaves it empty, so a reason read from it belongs to the call that failed. */
+ * connection (the client makes one) and a common/tlsio session; every SSL call starts with an
+ * empty error queue and leaves it empty, so a reason read from it belongs to the call that
+ * failed. */
 #include "link.h"
 
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/net.h"
+#include "common/tlsio.h"
 
 /* A server that takes the connection but never answers the handshake (a plaintext port, say)
  * is given up on after this long. */
@@ -23,23 +25,10 @@
 
 struct link {
     int fd;
-    SSL_CTX *ctx;         /* NULL for plain TCP */
-    SSL *ssl;             /* NULL for plain TCP */
-    int failed;           /* the TLS session is broken: no SSL call but SSL_free any more */
-    int read_wants_write; /* the last SSL_read needs the socket writable */
+    SSL_CTX *ctx;     /* NULL for plain TCP */
+    struct tlsio tls; /* tls.ssl NULL for plain TCP */
     char error[LINK_ERR_MAX];
 };
-
-/* The text of the oldest error OpenSSL queued (the root cause), then an empty queue. */
-static const char *link_take_error(void)
-{
-    unsigned long e = ERR_peek_error();
-    const char *reason = !e                    ? NULL
-                         : ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e)) /* a file's errno */
-                                               : ERR_reason_error_string(e);
-    ERR_clear_error();
-    return reason ? reason : "unknown error";
-}
 
 /* 1 when host is an IPv4 or IPv6 address rather than a name. */
 static int link_is_ip(const char *host)
@@ -61,13 +50,11 @@ static int link_ctx_new(struct link *l, const struct link_tls *tls, char *err, s
 {
     l->ctx = SSL_CTX_new(TLS_client_method());
     if (!l->ctx || SSL_CTX_set_min_proto_version(l->ctx, TLS1_2_VERSION) != 1) {
-        snprintf(err, errlen, "TLS: cannot set up: %s", link_take_error());
+        snprintf(err, errlen, "TLS: cannot set up: %s", tlsio_take_error());
         return -1;
     }
     /* A server that closes without close_notify ends the stream like a TCP close. */
     SSL_CTX_set_options(l->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
-    /* link_write is send(): partial writes, and a retry may come from a moved buffer. */
-    SSL_CTX_set_mode(l->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (tls->insecure) {
         SSL_CTX_set_verify(l->ctx, SSL_VERIFY_NONE, NULL);
         return 0;
@@ -75,24 +62,23 @@ static int link_ctx_new(struct link *l, const struct link_tls *tls, char *err, s
     if (tls->ca_file) {
         if (SSL_CTX_load_verify_locations(l->ctx, tls->ca_file, NULL) != 1) {
             snprintf(err, errlen, "TLS: cannot load CA file %s: %s", tls->ca_file,
-                     link_take_error());
+                     tlsio_take_error());
             return -1;
         }
     } else if (SSL_CTX_set_default_verify_paths(l->ctx) != 1) {
-        snprintf(err, errlen, "TLS: cannot load the system trust store: %s", link_take_error());
+        snprintf(err, errlen, "TLS: cannot load the system trust store: %s", tlsio_take_error());
         return -1;
     }
     SSL_CTX_set_verify(l->ctx, SSL_VERIFY_PEER, NULL);
     return 0;
 }
 
-/* Says why SSL_connect returned r, in one line. */
-static void link_handshake_error(struct link *l, int r, int saved, const char *host,
+/* Says why tlsio_handshake returned r (saved: its errno), in one line. */
+static void link_handshake_error(const struct link *l, int r, int saved, const char *host,
                                  const char *port, const struct link_tls *tls, char *err,
                                  size_t errlen)
 {
-    long vr = SSL_get_verify_result(l->ssl);
-    int e = SSL_get_error(l->ssl, r);
+    long vr = SSL_get_verify_result(l->tls.ssl);
     if (!tls->insecure && vr != X509_V_OK) {
         const char *what = X509_verify_cert_error_string(vr);
         if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
@@ -101,39 +87,35 @@ static void link_handshake_error(struct link *l, int r, int saved, const char *h
                      host);
         else
             snprintf(err, errlen, "TLS: certificate verify failed: %s", what);
-    } else if (e == SSL_ERROR_SYSCALL && (saved == EAGAIN || saved == EWOULDBLOCK)) {
+    } else if (r < 0 && (saved == EAGAIN || saved == EWOULDBLOCK)) {
+        /* The socket is blocking: EAGAIN is its timeout (link_set_timeout). */
         snprintf(err, errlen, "TLS: handshake timed out after %d s (is port %s a TLS port?)",
                  LINK_HANDSHAKE_TIMEOUT_S, port);
-    } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
+    } else if (r == 0 || !l->tls.error) {
         snprintf(err, errlen, "TLS: handshake failed: %s",
-                 saved ? strerror(saved) : "the server closed the connection");
+                 r < 0 ? strerror(saved) : "the server closed the connection");
     } else {
-        int reason = ERR_GET_REASON(ERR_peek_error());
+        int reason = l->tls.error_reason;
         int plaintext =
             reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG;
-        snprintf(err, errlen, "TLS: handshake failed: %s%s%s%s", link_take_error(),
+        snprintf(err, errlen, "TLS: handshake failed: %s%s%s%s", l->tls.error,
                  plaintext ? " (is port " : "", plaintext ? port : "",
                  plaintext ? " a TLS port?)" : "");
     }
-    ERR_clear_error();
 }
 
 /* The handshake, blocking (bounded by LINK_HANDSHAKE_TIMEOUT_S). Returns 0 or -1. */
 static int link_tls_start(struct link *l, const char *host, const char *port,
                           const struct link_tls *tls, char *err, size_t errlen)
 {
-    ERR_clear_error();
-    l->ssl = SSL_new(l->ctx);
-    if (!l->ssl || SSL_set_fd(l->ssl, l->fd) != 1) {
-        snprintf(err, errlen, "TLS: cannot set up: %s", link_take_error());
-        l->failed = 1;
+    if (tlsio_init(&l->tls, l->ctx, l->fd, TLSIO_CLIENT) < 0) {
+        snprintf(err, errlen, "TLS: cannot set up: %s", l->tls.error);
         return -1;
     }
     int ip = link_is_ip(host);
     /* Server name indication carries names only, never addresses (RFC 6066 section 3). */
-    if (!ip && SSL_set_tlsext_host_name(l->ssl, host) != 1) {
-        snprintf(err, errlen, "TLS: bad host name %s: %s", host, link_take_error());
-        l->failed = 1;
+    if (!ip && SSL_set_tlsext_host_name(l->tls.ssl, host) != 1) {
+        snprintf(err, errlen, "TLS: bad host name %s: %s", host, tlsio_take_error());
         return -1;
     }
     if (!tls->insecure) {
@@ -141,25 +123,21 @@ static int link_tls_start(struct link *l, const char *host, const char *port,
          * label), or an IP address in its subjectAltName. */
         int ok;
         if (ip) {
-            ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(l->ssl), host);
+            ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(l->tls.ssl), host);
         } else {
-            SSL_set_hostflags(l->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            ok = SSL_set1_host(l->ssl, host);
+            SSL_set_hostflags(l->tls.ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            ok = SSL_set1_host(l->tls.ssl, host);
         }
         if (ok != 1) {
             snprintf(err, errlen, "TLS: cannot check the certificate against %s: %s", host,
-                     link_take_error());
-            l->failed = 1;
+                     tlsio_take_error());
             return -1;
         }
     }
     link_set_timeout(l->fd, LINK_HANDSHAKE_TIMEOUT_S);
-    errno = 0;
-    int r = SSL_connect(l->ssl);
-    int saved = errno;
+    int r = tlsio_handshake(&l->tls);
     if (r != 1) {
-        link_handshake_error(l, r, saved, host, port, tls, err, errlen);
-        l->failed = 1;
+        link_handshake_error(l, r, errno, host, port, tls, err, errlen);
         return -1;
     }
     link_set_timeout(l->fd, 0);
@@ -202,13 +180,8 @@ void link_close(struct link *l)
 {
     if (!l)
         return;
-    if (l->ssl) {
-        ERR_clear_error();
-        if (!l->failed && SSL_is_init_finished(l->ssl))
-            SSL_shutdown(l->ssl); /* close_notify if the socket takes it; no wait for a reply */
-        SSL_free(l->ssl);
-        ERR_clear_error();
-    }
+    tlsio_shutdown(&l->tls);
+    tlsio_free(&l->tls);
     SSL_CTX_free(l->ctx);
     if (l->fd >= 0)
         close(l->fd);
@@ -222,45 +195,10 @@ int link_fd(const struct link *l)
 
 void link_describe(const struct link *l, char *out, size_t cap)
 {
-    if (!l->ssl)
+    if (!l->tls.ssl)
         snprintf(out, cap, "%s", "");
     else
-        snprintf(out, cap, "%s, %s", SSL_get_version(l->ssl), SSL_get_cipher_name(l->ssl));
-}
-
-/* Turns a failed SSL call into errno (and a reason in l->error). Returns -1, or 0 when the
- * stream has simply ended. */
-static ssize_t link_tls_failure(struct link *l, int r, int saved, int reading)
-{
-    int e = SSL_get_error(l->ssl, r);
-    switch (e) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        l->read_wants_write = reading && e == SSL_ERROR_WANT_WRITE;
-        ERR_clear_error();
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_ZERO_RETURN: /* close_notify */
-        ERR_clear_error();
-        if (reading)
-            return 0;
-        errno = EPIPE;
-        break;
-    case SSL_ERROR_SYSCALL:
-        l->failed = 1; /* after SSL_ERROR_SYSCALL or _SSL not even SSL_shutdown is allowed */
-        ERR_clear_error();
-        if (saved == 0 && reading)
-            return 0;
-        errno = saved ? saved : ECONNRESET;
-        break;
-    default:
-        l->failed = 1;
-        snprintf(l->error, sizeof l->error, "TLS: %s", link_take_error());
-        errno = EPROTO;
-        return -1;
-    }
-    snprintf(l->error, sizeof l->error, "%s", strerror(errno));
-    return -1;
+        snprintf(out, cap, "%s, %s", SSL_get_version(l->tls.ssl), SSL_get_cipher_name(l->tls.ssl));
 }
 
 /* A plaintext recv/send result; on failure the reason is kept for link_error. */
@@ -274,49 +212,42 @@ static ssize_t plain_result(struct link *l, ssize_t n)
     return n;
 }
 
+/* A TLS read/write result; on failure the reason is kept for link_error. */
+static ssize_t link_tls_result(struct link *l, ssize_t n)
+{
+    if (n < 0 && errno != EAGAIN) {
+        int saved = errno;
+        if (saved == EPROTO && l->tls.error)
+            snprintf(l->error, sizeof l->error, "TLS: %s", l->tls.error);
+        else
+            snprintf(l->error, sizeof l->error, "%s", strerror(saved));
+        errno = saved;
+    }
+    return n;
+}
+
 ssize_t link_read(struct link *l, void *buf, size_t len)
 {
-    l->read_wants_write = 0;
-    if (!l->ssl)
+    if (!l->tls.ssl)
         return plain_result(l, recv(l->fd, buf, len, 0));
-    if (l->failed) {
-        errno = EPROTO;
-        return -1;
-    }
-    ERR_clear_error();
-    errno = 0;
-    size_t got = 0;
-    int r = SSL_read_ex(l->ssl, buf, len, &got);
-    if (r == 1)
-        return (ssize_t)got;
-    return link_tls_failure(l, r, errno, 1);
+    return link_tls_result(l, tlsio_read(&l->tls, buf, len));
 }
 
 ssize_t link_write(struct link *l, const void *buf, size_t len)
 {
-    if (!l->ssl)
+    if (!l->tls.ssl)
         return plain_result(l, send(l->fd, buf, len, MSG_NOSIGNAL));
-    if (l->failed) {
-        errno = EPROTO;
-        return -1;
-    }
-    ERR_clear_error();
-    errno = 0;
-    size_t done = 0;
-    int r = SSL_write_ex(l->ssl, buf, len, &done);
-    if (r == 1)
-        return (ssize_t)done;
-    return link_tls_failure(l, r, errno, 0);
+    return link_tls_result(l, tlsio_write(&l->tls, buf, len));
 }
 
 int link_pending(const struct link *l)
 {
-    return l->ssl && !l->failed && SSL_pending(l->ssl) > 0;
+    return tlsio_pending(&l->tls);
 }
 
 int link_read_wants_write(const struct link *l)
 {
-    return l->read_wants_write;
+    return l->tls.read_wants_write;
 }
 
 const char *link_error(const struct link *l)

@@ -70,8 +70,9 @@ struct client {
 
     struct linebuf in;
     struct sendq sq;
-    /* The TLS session (tls.h); tls.ssl is NULL on the plaintext port. */
-    struct tls_conn tls;
+    /* The TLS session (common/tlsio.h, and tls.h for the server's part); tls.ssl is NULL on
+     * the plaintext port. */
+    struct tlsio tls;
     double tokens;      /* flood control: lines that may be processed now */
     uint64_t tokens_ms; /* when tokens was last topped up */
     double nick_tokens; /* nick changes allowed now (NICK_BURST, NICK_INTERVAL_MS) */

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
+#include "common/tlsio.h"
 #include "common/utf8.h"
 #include "event.h"
 #include "fanout.h"
@@ -88,7 +89,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (loop_watch(w->loop, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE, &c->io, conn_on_event) < 0) {
-        log_error("epoll_ctl: %s", strerror(errno));
+        log_error("cannot watch a connection: %s", strerror(errno));
         linebuf_free(&c->in);
         pool_free(c, sizeof *c);
         close(fd);
@@ -104,7 +105,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
 int conn_start_tls(struct client *c)
 {
     struct ssl_ctx_st *ctx = client_srv(c)->tls_ctx;
-    if (!ctx || tls_conn_init(&c->tls, ctx, c->fd) < 0) {
+    if (!ctx || tlsio_init(&c->tls, ctx, c->fd, TLSIO_SERVER) < 0) {
         conn_close_later(c, "TLS unavailable");
         return -1;
     }
@@ -114,7 +115,7 @@ int conn_start_tls(struct client *c)
 /* read(2), or its TLS counterpart. */
 static ssize_t conn_read(struct client *c, char *buf, size_t len)
 {
-    return c->tls.ssl ? tls_conn_read(&c->tls, buf, len) : read(c->fd, buf, len);
+    return c->tls.ssl ? tlsio_read(&c->tls, buf, len) : read(c->fd, buf, len);
 }
 
 /* sendq_flush, or its TLS counterpart. */
@@ -341,9 +342,9 @@ static void last_words(struct client *c, const char *line)
         sendq_push(&c->sq, m);
         msg_unref(m);
     }
-    if (!c->tls.ssl || tls_conn_ready(&c->tls)) /* not into a half-done handshake */
+    if (!c->tls.ssl || tlsio_ready(&c->tls)) /* not into a half-done handshake */
         conn_write(c);
-    tls_conn_shutdown(&c->tls);
+    tlsio_shutdown(&c->tls);
 }
 
 void conn_close(struct client *c)
@@ -369,7 +370,7 @@ void conn_close(struct client *c)
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
     last_words(c, line);
     loop_unwatch(w->loop, c->fd);
-    tls_conn_free(&c->tls);
+    tlsio_free(&c->tls);
     close(c->fd);
     c->fd = -1;
     c->dead = 1;
@@ -385,7 +386,7 @@ void conn_hangup(struct client *c)
 {
     if (c->dead || c->fd < 0)
         return;
-    tls_conn_shutdown(&c->tls);
+    tlsio_shutdown(&c->tls);
     shutdown(c->fd, SHUT_RDWR);
 }
 
@@ -404,7 +405,7 @@ void conn_goodbye(struct client *c, const char *line)
 void conn_free(struct client *c)
 {
     HASH_DEL(c->w->clients, c);
-    tls_conn_free(&c->tls);
+    tlsio_free(&c->tls);
     if (c->fd >= 0) {
         /* Only at shutdown: the worker stops without the QUIT fan-out. */
         close(c->fd);
@@ -435,8 +436,8 @@ void conn_tick(struct client *c)
     if (!c->registered) {
         /* Also the TLS handshake's timeout: nobody registers before it is done. */
         if (now - c->connected_ms >= (uint64_t)cfg->reg_timeout * 1000)
-            conn_close_later(c, c->tls.ssl && !tls_conn_ready(&c->tls) ? "TLS handshake timed out"
-                                                                       : "Registration timed out");
+            conn_close_later(c, c->tls.ssl && !tlsio_ready(&c->tls) ? "TLS handshake timed out"
+                                                                    : "Registration timed out");
         return;
     }
     if (c->ping_pending) {
