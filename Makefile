@@ -64,9 +64,12 @@ $(BUILD)/tcpchat: $(CLIENT_OBJ) $(COMMON_OBJ)
 $(BUILD)/tcpchat-bench: $(BENCH_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lm $(TLS_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB) $(COMMON_OBJ)
+# Every unit test links the in-process server of tests/inproc (inproc.h), used or not.
+INPROC_OBJ = $(BUILD)/obj/tests/inproc/inproc.o
+$(BUILD)/tests/%: tests/unit/%.c $(INPROC_OBJ) $(SERVER_LIB) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(SERVER_LIB) $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests $< $(INPROC_OBJ) $(SERVER_LIB) $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON) \
+		$(SERVER_LIBS) -lcmocka
 
 # Installs build and test dependencies from Debian when any is missing (needs root or sudo).
 deps:
@@ -105,14 +108,17 @@ FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -g -O1 -pthread -Isrc -I/usr
                -fno-omit-frame-pointer
 FUZZ_COMMON_OBJ = $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_SERVER_OBJ = $(filter-out build/fuzz/obj/src/server/main.o,$(SERVER_SRC:%.c=build/fuzz/obj/%.o))
+FUZZ_INPROC_OBJ = build/fuzz/obj/tests/inproc/inproc.o
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
-.SECONDARY: $(FUZZ_COMMON_OBJ) $(FUZZ_SERVER_OBJ)
+.SECONDARY: $(FUZZ_COMMON_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_INPROC_OBJ)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(FUZZ_COMMON_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(TLS_LIBS)
+build/fuzz/fuzz_input: fuzz/fuzz_input.c $(FUZZ_INPROC_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)
+	clang $(FUZZ_CFLAGS) -Itests -fsanitize=fuzzer $^ -o $@ $(SERVER_LIBS)
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(SERVER_LIBS)
 fuzz-smoke: fuzz
@@ -128,7 +134,7 @@ lint: deps
 valgrind: deps $(BUILD)/tcpchatd
 	scripts/valgrind-check.sh $(BUILD)/tcpchatd
 
-FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c)
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/unit/*.c tests/inproc/*.c tests/inproc/*.h fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
@@ -138,4 +144,4 @@ clean:
 	rm -rf build
 
 -include $(COMMON_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
--include $(FUZZ_COMMON_OBJ:.o=.d) $(FUZZ_SERVER_OBJ:.o=.d)
+-include $(FUZZ_COMMON_OBJ:.o=.d) $(FUZZ_SERVER_OBJ:.o=.d) $(FUZZ_INPROC_OBJ:.o=.d) $(INPROC_OBJ:.o=.d)
