@@ -1,7 +1,7 @@
 /* chan: channels, shared by every worker. The table (srv->chans) is guarded by srv->chan_lock;
- * each channel's members, topic and per-worker member counts by its own lock. Every event of a
- * channel is posted to the workers' mailboxes while its lock is held, which gives all members
- * one order of events (DESIGN.md "Fan-out with one total order per channel").
+ * each channel's members, modes, topic and per-worker member counts by its own lock. Every
+ * event of a channel is posted to the workers (fanout.h) while its lock is held, which gives
+ * all members one order of events (docs/architecture.md "The life of a message").
  * All functions here run on the thread of the client they are given. */
 #ifndef TCPCHAT_CHAN_H
 #define TCPCHAT_CHAN_H
@@ -11,6 +11,7 @@
 struct chan;
 struct client;
 struct event;
+struct member;
 struct msg;
 struct server;
 
@@ -41,27 +42,37 @@ int chan_find_joined(const struct client *c, const char *name);
 const char *chan_name(const struct chan *ch);
 /* The channel's id (for replicas). */
 uint64_t chan_id(const struct chan *ch);
-/* TOPIC: shows the topic (text NULL) or sets it, with the replies. */
-void chan_topic(struct client *c, const char *name, const char *text);
-/* MODE on a channel: params[0] the mode string (or nparams 0 to query), then arguments. */
-void chan_mode(struct client *c, const char *name, int nparams, char **params);
-/* KICK nick out of name. */
-void chan_kick(struct client *c, const char *name, const char *nick, const char *reason);
-/* On the kicked client's worker: forgets the channel with this id. */
-void chan_kicked(struct client *c, uint64_t id);
-/* INVITE nick to name. */
-void chan_invite(struct client *c, const char *nick, const char *name);
-/* WHO for a channel: 352 lines and 315. */
-struct who_query;
-void chan_who(struct client *c, const char *name, const struct who_query *q);
-/* WHOIS: the 319 lines listing who's channels that c may see. */
-struct nick_info;
-void chan_whois_channels(struct client *c, const struct nick_info *who);
-/* LIST: 321, 322 per visible channel matching any of the masks (all if none), 323. */
-void chan_list(struct client *c, const char *const *masks, int nmasks);
 /* Channels in existence (LUSERS). */
 int chan_count(struct server *srv);
 /* Frees every channel (at exit, with no worker running). */
 void chan_table_free(struct server *srv);
+
+/* For the channel commands, which read and change a channel (chan-t.h) under its lock. */
+
+/* The channel called name, locked, with a reference; NULL if there is none. */
+struct chan *chan_lock_name(struct server *srv, const char *name);
+/* Unlocks ch and drops that reference. */
+void chan_unlock(struct chan *ch);
+/* The channel called name with the table locked too, for a change that may empty it (KICK);
+ * NULL (nothing locked) if there is none. chan_unlock_table undoes it. */
+struct chan *chan_lock_name_table(struct server *srv, const char *name);
+void chan_unlock_table(struct server *srv, struct chan *ch);
+/* Each channel in turn, locked, under the table lock (LIST, WHOIS). */
+void chan_foreach(struct server *srv, void (*fn)(struct chan *ch, void *arg), void *arg);
+/* The member of ch (locked) with client id, or NULL. */
+struct member *chan_member(struct chan *ch, uint64_t id);
+/* A member's highest status prefix ("@", "+" or ""), and the prefixes shown to c (all of
+ * them with multi-prefix). */
+const char *chan_member_prefix(const struct member *m);
+const char *chan_member_prefixes(const struct member *m, const struct client *c);
+/* Whether client id holds an unused invitation to ch (locked). */
+int chan_invited(const struct chan *ch, uint64_t id);
+/* Who set ch's topic (only while ch->topic is set). */
+const char *chan_topic_by(const struct chan *ch);
+/* Posts ev to every member of ch (locked) but skip (0: none): a MODE, TOPIC or notice. */
+void chan_post(struct server *srv, const struct chan *ch, struct event *ev, uint64_t skip);
+/* Removes member t from ch (table and channel locked: chan_lock_name_table), after posting ev
+ * (the KICK line, NULL for none) to every member, t included. */
+void chan_kick_member(struct server *srv, struct chan *ch, struct member *t, struct event *ev);
 
 #endif

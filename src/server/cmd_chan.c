@@ -1,11 +1,21 @@
-/* cmd_chan: channel membership commands: JOIN, PART, NAMES. */
+/* cmd_chan: the channel commands: JOIN, PART and NAMES (membership, chan.c's), and TOPIC,
+ * KICK, INVITE and LIST, decided here under the channel's lock (chan-t.h). MODE is
+ * cmd_mode.c's. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "caps.h"
+#include "chan-t.h"
 #include "chan.h"
 #include "client.h"
 #include "cmd.h"
+#include "common/utf8.h"
+#include "event.h"
+#include "fanout.h"
 #include "msg.h"
+#include "nick.h"
 #include "numerics.h"
 #include "send.h"
 
@@ -90,9 +100,101 @@ void cmd_names(struct client *c, struct ircmsg *m)
     }
 }
 
+/* TOPIC: shows the topic (text NULL) or sets it; an empty text clears it. */
+static void topic(struct client *c, const char *name, const char *text)
+{
+    struct server *srv = client_srv(c);
+    struct chan *ch = chan_lock_name(srv, name);
+    if (!ch) {
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
+        return;
+    }
+    struct member *me = chan_member(ch, c->id);
+    if (!text) {
+        if ((ch->modes & CM_SECRET) && !me) {
+            send_reply(c, ERR_NOTONCHANNEL, ch->name);
+        } else if (ch->topic) {
+            send_reply(c, RPL_TOPIC, ch->name, ch->topic);
+            send_reply(c, RPL_TOPICWHOTIME, ch->name, chan_topic_by(ch), (long long)ch->topic_at);
+        } else {
+            send_reply(c, RPL_NOTOPIC, ch->name);
+        }
+    } else if (!me) {
+        send_reply(c, ERR_NOTONCHANNEL, ch->name);
+    } else if ((ch->modes & CM_TOPICLOCK) && !me->op) {
+        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+    } else {
+        size_t n = strlen(text);
+        if (n > TOPIC_MAX)
+            n = utf8_trim(text, TOPIC_MAX);
+        size_t by = strlen(c->source);
+        char *stored = n ? malloc(n + 1 + by + 1) : NULL;
+        if (n && !stored) {
+            send_reply(c, ERR_UNKNOWNERROR, "TOPIC", "Out of memory");
+            chan_unlock(ch);
+            return;
+        }
+        if (stored) { /* "text\0nick!user@host\0" (chan_topic_by) */
+            memcpy(stored, text, n);
+            stored[n] = '\0';
+            memcpy(stored + n + 1, c->source, by + 1);
+        }
+        free(ch->topic);
+        ch->topic = stored;
+        ch->topic_at = time(NULL);
+        char shown[TOPIC_MAX + 1];
+        memcpy(shown, text, n);
+        shown[n] = '\0';
+        struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, shown);
+        if (m)
+            chan_post(srv, ch, m, 0);
+        event_unref(m);
+    }
+    chan_unlock(ch);
+}
+
 void cmd_topic(struct client *c, struct ircmsg *m)
 {
-    chan_topic(c, m->params[0], m->nparams > 1 ? m->params[1] : NULL);
+    topic(c, m->params[0], m->nparams > 1 ? m->params[1] : NULL);
+}
+
+/* KICK of one nick out of name, by an operator of the channel. */
+static void kick(struct client *c, const char *name, const char *nick, const char *reason)
+{
+    struct server *srv = client_srv(c);
+    int tw;
+    uint64_t tid;
+    if (nick_find(srv, nick, &tw, &tid) < 0) {
+        send_reply(c, ERR_NOSUCHNICK, nick);
+        return;
+    }
+    /* With the table locked too: the kick may empty the channel. */
+    struct chan *ch = chan_lock_name_table(srv, name);
+    if (!ch) {
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
+        return;
+    }
+    struct member *me = chan_member(ch, c->id);
+    struct member *t = chan_member(ch, tid);
+    if (!me) {
+        send_reply(c, ERR_NOTONCHANNEL, ch->name);
+    } else if (!me->op) {
+        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+    } else if (!t) {
+        send_reply(c, ERR_USERNOTINCHANNEL, nick, ch->name);
+    } else {
+        char why[KICK_MAX + 1];
+        const char *r = reason && *reason ? reason : c->nick;
+        size_t n = strlen(r);
+        if (n > KICK_MAX)
+            n = utf8_trim(r, KICK_MAX);
+        memcpy(why, r, n);
+        why[n] = '\0';
+        struct event *ev = event_new(NULL, ":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
+        chan_kick_member(srv, ch, t, ev);
+        event_unref(ev);
+    }
+    chan_unlock_table(srv, ch);
 }
 
 void cmd_kick(struct client *c, struct ircmsg *m)
@@ -101,12 +203,92 @@ void cmd_kick(struct client *c, struct ircmsg *m)
     char *save = NULL;
     /* KICK #chan a,b kicks several users (TARGMAX KICK). */
     for (char *nick = strtok_r(m->params[1], ",", &save); nick; nick = strtok_r(NULL, ",", &save))
-        chan_kick(c, m->params[0], nick, reason);
+        kick(c, m->params[0], nick, reason);
+}
+
+/* Records an invitation of id to ch (locked), which lets it past +i, +k, +l and bans once.
+ * 0, or -1 without memory. */
+static int invite_add(struct chan *ch, uint64_t id)
+{
+    if (!ch->invites && !(ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0])))
+        return -1;
+    if (!chan_invited(ch, id)) {
+        if (ch->ninvites == INVITES_MAX) { /* forget the oldest */
+            memmove(ch->invites, ch->invites + 1, (INVITES_MAX - 1) * sizeof ch->invites[0]);
+            ch->ninvites--;
+        }
+        ch->invites[ch->ninvites++] = id;
+    }
+    return 0;
+}
+
+/* INVITE nick to name: the invited user is told, and with invite-notify the members. */
+static void invite(struct client *c, const char *nick, const char *name)
+{
+    struct server *srv = client_srv(c);
+    struct nick_info info;
+    if (nick_info(srv, nick, &info) < 0 || !info.registered) {
+        send_reply(c, ERR_NOSUCHNICK, nick);
+        return;
+    }
+    struct chan *ch = chan_lock_name(srv, name);
+    if (!ch) {
+        send_reply(c, ERR_NOSUCHCHANNEL, name);
+        return;
+    }
+    struct member *me = chan_member(ch, c->id);
+    int ok = 0;
+    if (!me) {
+        send_reply(c, ERR_NOTONCHANNEL, ch->name);
+    } else if ((ch->modes & CM_INVITE) && !me->op) {
+        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+    } else if (chan_member(ch, info.id)) {
+        send_reply(c, ERR_USERONCHANNEL, info.nick, ch->name);
+    } else if (invite_add(ch, info.id) < 0) {
+        send_reply(c, ERR_UNKNOWNERROR, "INVITE", "Out of memory");
+    } else {
+        ok = 1;
+        /* invite-notify: members who asked see who was invited (not the two involved). */
+        struct event *note = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, ch->name);
+        if (note) {
+            note->need_cap = CAP_INVITE_NOTIFY;
+            chan_post(srv, ch, note, c->id);
+        }
+        event_unref(note);
+    }
+    char chname[IRC_CHANNEL_MAX + 1];
+    snprintf(chname, sizeof chname, "%s", ch->name);
+    chan_unlock(ch);
+    if (!ok)
+        return;
+    send_reply(c, RPL_INVITING, info.nick, chname);
+    struct event *m = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, chname);
+    if (m)
+        fanout_to_client(srv, info.worker, info.id, m);
+    event_unref(m);
 }
 
 void cmd_invite(struct client *c, struct ircmsg *m)
 {
-    chan_invite(c, m->params[0], m->params[1]);
+    invite(c, m->params[0], m->params[1]);
+}
+
+/* LIST: what one channel adds to the listing. */
+struct list_query {
+    struct client *c;
+    const char *const *masks; /* any of them must match the name (all do when none) */
+    int nmasks;
+};
+
+static void list_one(struct chan *ch, void *arg)
+{
+    const struct list_query *q = arg;
+    int visible = !(ch->modes & CM_SECRET) || chan_member(ch, q->c->id);
+    int match = q->nmasks == 0;
+    for (int i = 0; i < q->nmasks && !match; i++)
+        match = ircname_match(q->masks[i], ch->name);
+    if (visible && match)
+        send_reply(q->c, RPL_LIST, ch->name, ch->nmembers, ch->topic ? ch->topic : "");
 }
 
 void cmd_list(struct client *c, struct ircmsg *m)
@@ -119,5 +301,8 @@ void cmd_list(struct client *c, struct ircmsg *m)
              mask = strtok_r(NULL, ",", &save))
             masks[n++] = mask;
     }
-    chan_list(c, masks, n);
+    struct list_query q = {.c = c, .masks = masks, .nmasks = n};
+    send_reply(c, RPL_LISTSTART);
+    chan_foreach(client_srv(c), list_one, &q);
+    send_reply(c, RPL_LISTEND);
 }

@@ -1,11 +1,12 @@
-/* cmd_query: questions about users and the server: WHO, WHOIS, ISON, USERHOST, LUSERS,
- * VERSION, TIME; and the user's own state: AWAY and user MODE. */
+/* cmd_query: questions about users and the server: WHO, WHOIS, WHOWAS, ISON, USERHOST, LUSERS,
+ * VERSION, INFO, ADMIN, TIME; and the user's own AWAY state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "caps.h"
+#include "chan-t.h"
 #include "chan.h"
 #include "event.h"
 #include "client.h"
@@ -25,13 +26,53 @@ static int lookup(struct client *c, const char *nick, struct nick_info *info)
     return nick_info(client_srv(c), nick, info) == 0 && info->registered ? 0 : -1;
 }
 
+/* One member as seen by WHO: copied out so no lock is held while the nick table is read. */
+struct who_row {
+    char nick[IRC_NICK_MAX + 1];
+    char prefix[3];
+};
+
+/* WHO of a channel: a reply per member, if c may see them (+s: members only), then 315. */
+static void who_channel(struct client *c, const char *name, const struct who_query *q)
+{
+    struct server *srv = client_srv(c);
+    struct chan *ch = chan_lock_name(srv, name);
+    struct who_row *rows = NULL;
+    unsigned n = 0;
+    char chname[IRC_CHANNEL_MAX + 1];
+    snprintf(chname, sizeof chname, "%s", name);
+    if (ch) {
+        snprintf(chname, sizeof chname, "%s", ch->name);
+        int visible = !(ch->modes & CM_SECRET) || chan_member(ch, c->id);
+        rows = visible ? calloc(ch->nmembers ? ch->nmembers : 1, sizeof *rows) : NULL;
+        struct member *m, *tmp;
+        HASH_ITER(hh, ch->members, m, tmp)
+        {
+            if (!rows)
+                break;
+            snprintf(rows[n].nick, sizeof rows[n].nick, "%s", m->nick);
+            snprintf(rows[n].prefix, sizeof rows[n].prefix, "%s", chan_member_prefixes(m, c));
+            n++;
+        }
+        chan_unlock(ch);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct nick_info info;
+        if (nick_info(srv, rows[i].nick, &info) < 0)
+            continue;
+        who_reply(c, chname, &info, rows[i].prefix, q);
+    }
+    free(rows);
+    send_reply(c, RPL_ENDOFWHO, chname);
+}
+
 void cmd_who(struct client *c, struct ircmsg *m)
 {
     const char *mask = m->nparams > 0 ? m->params[0] : "*";
     struct who_query q;
     who_parse(m->nparams > 1 ? m->params[1] : NULL, &q);
     if (ircname_is_channel(mask)) {
-        chan_who(c, mask, &q);
+        who_channel(c, mask, &q);
         return;
     }
     struct nick_info info;
@@ -63,6 +104,38 @@ void cmd_whowas(struct client *c, struct ircmsg *m)
     send_reply(c, RPL_ENDOFWHOWAS, m->params[0]);
 }
 
+/* WHOIS: the 319 lines listing the channels of who that c may see, gathered channel by
+ * channel. */
+struct whois_channels {
+    struct client *c;
+    const struct nick_info *who;
+    char line[IRC_LINE_MAX];
+    size_t len, room;
+};
+
+static void whois_channel(struct chan *ch, void *arg)
+{
+    struct whois_channels *w = arg;
+    struct member *t = chan_member(ch, w->who->id);
+    if (!t || ((ch->modes & CM_SECRET) && !chan_member(ch, w->c->id) && w->c->id != w->who->id))
+        return;
+    if (w->len + strlen(ch->name) + 2 > w->room) {
+        send_reply(w->c, RPL_WHOISCHANNELS, w->who->nick, w->line);
+        w->len = 0;
+    }
+    w->len += (size_t)snprintf(w->line + w->len, sizeof w->line - w->len, "%s%s%s",
+                               w->len ? " " : "", chan_member_prefix(t), ch->name);
+}
+
+static void whois_channels(struct client *c, const struct nick_info *who)
+{
+    struct whois_channels w = {.c = c, .who = who, .len = 0};
+    w.room = IRC_LINE_MAX - 2 - 64 - strlen(who->nick); /* prefix, numeric, names */
+    chan_foreach(client_srv(c), whois_channel, &w);
+    if (w.len)
+        send_reply(c, RPL_WHOISCHANNELS, who->nick, w.line);
+}
+
 void cmd_whois(struct client *c, struct ircmsg *m)
 {
     /* "WHOIS server nick" names a server first; with one server, the last parameter counts. */
@@ -80,7 +153,7 @@ void cmd_whois(struct client *c, struct ircmsg *m)
             continue;
         }
         send_reply(c, RPL_WHOISUSER, info.nick, info.user, info.host, info.realname);
-        chan_whois_channels(c, &info);
+        whois_channels(c, &info);
         send_reply(c, RPL_WHOISSERVER, info.nick, client_srv(c)->cfg.server_name,
                    client_srv(c)->cfg.description);
         if (info.oper)
@@ -225,76 +298,4 @@ void cmd_away(struct client *c, struct ircmsg *m)
         send_reply(c, RPL_NOWAWAY);
     else
         send_reply(c, RPL_UNAWAY);
-}
-
-/* MODE for a nick: only one's own, and only +i and +w are the user's to set. */
-static void user_mode(struct client *c, struct ircmsg *m)
-{
-    if (ircname_cmp(m->params[0], c->nick) != 0) {
-        struct nick_info info;
-        if (lookup(c, m->params[0], &info) < 0)
-            send_reply(c, ERR_NOSUCHNICK, m->params[0]);
-        else
-            send_reply(c, ERR_USERSDONTMATCH);
-        return;
-    }
-    struct nick_info me;
-    if (nick_info(client_srv(c), c->nick, &me) < 0)
-        return;
-    if (m->nparams < 2) {
-        send_reply(c, RPL_UMODEIS, me.invisible ? "i" : "", me.oper ? "o" : "",
-                   me.wallops ? "w" : "");
-        return;
-    }
-    int adding = 1, invisible = -1, wallops = -1, unknown = 0;
-    char applied[32];
-    size_t n = 0;
-    char sign = 0;
-    for (const char *p = m->params[1]; *p; p++) {
-        if (*p == '+' || *p == '-') {
-            adding = *p == '+';
-            continue;
-        }
-        int *slot = *p == 'i' ? &invisible : *p == 'w' ? &wallops : NULL;
-        if (*p == 'o' && !adding) {
-            /* De-opering oneself; +o only comes from OPER (and is silently ignored here). */
-            if (me.oper && n + 3 < sizeof applied) {
-                if (sign != '-')
-                    applied[n++] = sign = '-';
-                applied[n++] = 'o';
-                me.oper = 0;
-                nick_set_oper(client_srv(c), c->nick, c->id, 0);
-            }
-            continue;
-        }
-        if (*p == 'o')
-            continue;
-        if (!slot) {
-            unknown = 1;
-            continue;
-        }
-        int was = *p == 'i' ? me.invisible : me.wallops;
-        if (was != adding && *slot != adding && n + 3 < sizeof applied) {
-            if (sign != (adding ? '+' : '-'))
-                applied[n++] = sign = adding ? '+' : '-';
-            applied[n++] = *p;
-        }
-        *slot = adding;
-    }
-    applied[n] = '\0';
-    if (unknown)
-        send_reply(c, ERR_UMODEUNKNOWNFLAG);
-    nick_set_modes(client_srv(c), c->nick, c->id, invisible, wallops);
-    if (wallops >= 0)
-        c->wallops = wallops != 0;
-    if (n)
-        send_line(c, ":%s MODE %s :%s", c->nick, c->nick, applied);
-}
-
-void cmd_mode(struct client *c, struct ircmsg *m)
-{
-    if (ircname_is_channel(m->params[0]))
-        chan_mode(c, m->params[0], m->nparams - 1, m->params + 1);
-    else
-        user_mode(c, m);
 }

@@ -1,0 +1,76 @@
+/* chan-t: the channel's types, for the modules that read or change a channel under its lock:
+ * chan.c (membership and order) and the channel commands (cmd_chan.c, cmd_mode.c, WHO and
+ * WHOIS in cmd_query.c). Everyone else goes through chan.h's functions. A channel is shared
+ * by every worker: its fields are guarded by its own lock, and lock order is the server's
+ * (server.h). HAProxy's shape: types here, functions in chan.h. */
+#ifndef TCPCHAT_CHAN_T_H
+#define TCPCHAT_CHAN_T_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/ircname.h"
+#include "defines.h"
+#include "hash.h"
+
+/* One member of a channel, in its member table (under the channel's lock). */
+struct member {
+    uint64_t id; /* client id: the hash key */
+    int worker;
+    unsigned op : 1;
+    unsigned voice : 1;
+    UT_hash_handle hh;
+    char nick[IRC_NICK_MAX + 1];
+    char userhost[]; /* "user@host", for userhost-in-names, allocated at its length */
+};
+
+/* Channel modes without a parameter (CHANMODES type D). */
+enum {
+    CM_INVITE = 1 << 0,     /* i: join by invitation only */
+    CM_MODERATED = 1 << 1,  /* m: only ops and voiced users speak */
+    CM_NOEXTERNAL = 1 << 2, /* n: only members send to it */
+    CM_SECRET = 1 << 3,     /* s: hidden from LIST and WHOIS of non-members */
+    CM_TOPICLOCK = 1 << 4,  /* t: only ops set the topic */
+};
+
+/* The list modes: bans (+b), ban exceptions (+e), invite exceptions (+I). */
+enum { LIST_BAN, LIST_EXCEPT, LIST_INVEX, LIST_KINDS };
+
+struct mask_entry {
+    char mask[MASK_MAX + 1];
+    char set_by[SOURCE_MAX + 1];
+    time_t set_at;
+};
+
+struct mask_list {
+    struct mask_entry *v;
+    int n, cap;
+};
+
+struct chan {
+    uint64_t id;                    /* fixed at creation: orders channel locks */
+    char key[IRC_CHANNEL_MAX + 1];  /* folded name, the table key */
+    char name[IRC_CHANNEL_MAX + 1]; /* as first created */
+    UT_hash_handle hh;              /* in srv->chans, under srv->chan_lock */
+    atomic_int refs;                /* the table's, plus one per joined client */
+    pthread_mutex_t lock;           /* guards everything below */
+    struct member *members;
+    unsigned nmembers;
+    unsigned *wcount; /* members on each worker (nworkers of them) */
+    int nworkers;
+    int in_table;   /* still in srv->chans (also under srv->chan_lock) */
+    unsigned modes; /* CM_* */
+    char chkey[KEY_MAX + 1];
+    unsigned limit; /* 0: none */
+    time_t created;
+    /* Allocated only when used, so the many small channels of a big network stay small: */
+    char *topic; /* "text\0nick!user@host\0" (topic_by), or NULL when none is set */
+    time_t topic_at;
+    uint64_t *invites; /* INVITES_MAX client ids invited while +i matters, or NULL */
+    int ninvites;
+    struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */
+};
+
+#endif
