@@ -20,7 +20,6 @@
 #include "send.h"
 #include "server.h"
 #include "tls.h"
-#include "worker.h"
 
 /* The fingerprint of c's TLS client certificate into fp, or NULL without one. */
 static const char *certfp(const struct client *c, char fp[TLS_CERTFP_MAX + 1])

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "caps.h"
 #include "chan.h"
 #include "client.h"
 #include "cmd.h"

@@ -9,6 +9,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "event.h"
+#include "fanout.h"
 #include "history.h"
 #include "nick.h"
 #include "numerics.h"

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "event.h"
+#include "fanout.h"
 #include "nick.h"
 #include "numerics.h"
 #include "rehash.h"

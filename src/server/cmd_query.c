@@ -18,7 +18,6 @@
 #include "server.h"
 #include "who.h"
 #include "whowas.h"
-#include "worker.h"
 
 /* A registered user's facts, or -1. */
 static int lookup(struct client *c, const char *nick, struct nick_info *info)

@@ -8,18 +8,15 @@
 #include "account.h"
 #include "caps.h"
 #include "chan.h"
-#include "common/utf8.h"
 #include "event.h"
 #include "client.h"
 #include "cmd.h"
 #include "conn.h"
-#include "msg.h"
 #include "nick.h"
 #include "numerics.h"
 #include "send.h"
 #include "server.h"
 #include "whowas.h"
-#include "worker.h"
 
 void cmd_motd(struct client *c, struct ircmsg *m)
 {

@@ -19,7 +19,6 @@
 #include "common/tlsio.h"
 #include "common/utf8.h"
 #include "event.h"
-#include "fanout.h"
 #include "iplimit.h"
 #include "loop.h"
 #include "pool.h"
@@ -357,15 +356,8 @@ void conn_close(struct client *c)
               c->close_reason);
     /* The user goes first (its nick is free before the peer sees the connection end: it may
      * reconnect at once); the protocol layer posts c's QUIT, which frees c when it comes back
-     * to this worker. Without a protocol layer, that QUIT is posted here. */
-    if (srv->hooks.closing) {
-        srv->hooks.closing(c);
-    } else {
-        bool workers[WORKERS_MAX] = {false};
-        workers[w->index] = true;
-        struct fanout_span none = {.ids = NULL, .n = 0, .workers = workers};
-        fanout_user_quit(srv, &none, NULL, c->id, w->index);
-    }
+     * to this worker. */
+    srv->hooks.closing(c);
     char line[IRC_LINE_MAX];
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
     last_words(c, line);

@@ -9,7 +9,6 @@
 #include "conn.h"
 #include "msg.h"
 #include "server.h"
-#include "worker.h"
 
 void label_begin(struct client *c, struct sendq *held)
 {

@@ -10,12 +10,12 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "fanout.h"
 
 struct worker;
 struct nick_entry;
 struct chan;
 struct client;
+struct mb_item;
 
 /* What the protocol layer above the connections does with them (cmd_install sets these: the
  * IRC command layer). The only calls from the core (conn.c) up into it. */
@@ -25,7 +25,8 @@ struct conn_hooks {
     /* A line longer than the limit was dropped. */
     void (*too_long)(struct client *c);
     /* c is closing (c->close_reason says why): release what its user holds in shared state
-     * and tell whoever must know. Must post c's fanout_user_quit, after which c is freed. */
+     * and tell whoever must know. Must post c's fanout_user_quit (to c's own worker at
+     * least), after which c is freed. */
     void (*closing)(struct client *c);
 };
 
@@ -65,7 +66,8 @@ struct server {
     struct accounts *accounts; /* the account store and its thread (account.h) */
     struct conn_hooks hooks;   /* set before the workers start, read-only after */
     struct {
-        fanout_gate_fn *fn; /* fanout.h's ordering gate (the history store's), or NULL */
+        /* fanout.h's ordering gate (the history store's), or NULL: fanout_gate_fn */
+        int (*fn)(void *arg, int worker, struct mb_item *it);
         void *arg;
     } gate; /* set before the workers start, read-only after */
 };

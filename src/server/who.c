@@ -10,7 +10,6 @@
 #include "numerics.h"
 #include "send.h"
 #include "server.h"
-#include "worker.h"
 
 void who_parse(char *param, struct who_query *q)
 {
