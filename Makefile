@@ -6,7 +6,7 @@ SAN     ?=
 PYTHON  ?= /usr/bin/python3
 
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-                -Wmissing-prototypes -g -pthread -Isrc -I/usr/include/uthash
+                -Wmissing-prototypes -g -pthread -Isrc -Isrc/server -I/usr/include/uthash
 LDLIBS_COMMON = -pthread
 # The server's libraries: inih (config file), libsodium (operator password hashes), OpenSSL
 # (the TLS port), SQLite (the history store).
@@ -31,7 +31,7 @@ CFLAGS  += $(CFLAGS_COMMON) $(SANFLAGS) $(SERVER_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 
 COMMON_SRC = $(wildcard src/common/*.c)
-SERVER_SRC = $(wildcard src/server/*.c)
+SERVER_SRC = $(wildcard src/server/*.c src/server/*/*.c)
 CLIENT_SRC = $(wildcard src/client/*.c)
 BENCH_SRC  = $(wildcard src/bench/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -103,7 +103,7 @@ test-tsan:
 # from its seed corpus and fails on any crash, leak or timeout (CI).
 FUZZ_TARGETS = ircmsg input config
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -g -O1 -pthread -Isrc -I/usr/include/uthash \
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -g -O1 -pthread -Isrc -Isrc/server -I/usr/include/uthash \
                $(SERVER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer
 FUZZ_COMMON_OBJ = $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
@@ -134,7 +134,7 @@ lint: deps
 valgrind: deps $(BUILD)/tcpchatd
 	scripts/valgrind-check.sh $(BUILD)/tcpchatd
 
-FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/unit/*.c tests/inproc/*.c tests/inproc/*.h fuzz/*.c)
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h src/server/*/*.c src/server/*/*.h tests/unit/*.c tests/inproc/*.c tests/inproc/*.h fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

@@ -13,7 +13,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # The Makefile's flags, less warnings and sanitizers. uthash is a system header here: findings
 # inside its macros are uthash's, not ours.
 pkg_flags=$(pkg-config --cflags inih libsodium openssl 2>/dev/null || true)
-flags="-std=c11 -D_GNU_SOURCE -pthread -Isrc -isystem /usr/include/uthash $pkg_flags"
+flags="-std=c11 -D_GNU_SOURCE -pthread -Isrc -Isrc/server -isystem /usr/include/uthash $pkg_flags"
 
 # compile_commands.json for clang-tidy, one entry per file.
 {

@@ -13,17 +13,17 @@
 #include <unistd.h>
 
 #include "common/ircmsg.h"
-#include "server/chan.h"
-#include "server/client.h"
-#include "server/cmd.h"
-#include "server/config.h"
-#include "server/conn.h"
-#include "server/nick.h"
-#include "server/numerics.h"
+#include "server/state/chan.h"
+#include "server/core/client.h"
+#include "server/irc/cmd.h"
+#include "server/core/config.h"
+#include "server/core/conn.h"
+#include "server/state/nick.h"
+#include "server/core/numerics.h"
 #include "server/rehash.h"
-#include "server/sendq.h"
-#include "server/server.h"
-#include "server/worker.h"
+#include "server/core/sendq.h"
+#include "server/core/server.h"
+#include "server/core/worker.h"
 
 #define INPROC_TURNS_MAX  64 /* mailbox passes per run; a close takes two or three */
 #define INPROC_ROUNDS_MAX 64 /* read-then-write rounds per run, for output a socket held */

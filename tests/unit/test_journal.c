@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/journal.h"
+#include "server/store/journal.h"
 
 static char path[64];
 

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "common/ircmsg.h"
-#include "server/msg.h"
-#include "server/defines.h"
-#include "server/sendq.h"
+#include "server/core/msg.h"
+#include "server/core/defines.h"
+#include "server/core/sendq.h"
 
 static size_t drain(int fd, char *buf, size_t cap)
 {

@@ -5,18 +5,18 @@
 #include <string.h>
 #include <strings.h>
 
-#include "account.h"
-#include "caps.h"
-#include "chan.h"
-#include "event.h"
-#include "client.h"
+#include "store/account.h"
+#include "core/caps.h"
+#include "state/chan.h"
+#include "core/event.h"
+#include "core/client.h"
 #include "cmd.h"
-#include "conn.h"
-#include "nick.h"
-#include "numerics.h"
-#include "send.h"
-#include "server.h"
-#include "whowas.h"
+#include "core/conn.h"
+#include "state/nick.h"
+#include "core/numerics.h"
+#include "core/send.h"
+#include "core/server.h"
+#include "state/whowas.h"
 
 void cmd_motd(struct client *c, struct ircmsg *m)
 {

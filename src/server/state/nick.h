@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "common/ircname.h"
-#include "defines.h"
+#include "core/defines.h"
 
 struct server;
 struct nick_stats;

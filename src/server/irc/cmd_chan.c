@@ -6,18 +6,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "caps.h"
-#include "chan-t.h"
-#include "chan.h"
-#include "client.h"
+#include "core/caps.h"
+#include "state/chan-t.h"
+#include "state/chan.h"
+#include "core/client.h"
 #include "cmd.h"
 #include "common/utf8.h"
-#include "event.h"
-#include "fanout.h"
-#include "msg.h"
-#include "nick.h"
-#include "numerics.h"
-#include "send.h"
+#include "core/event.h"
+#include "core/fanout.h"
+#include "core/msg.h"
+#include "state/nick.h"
+#include "core/numerics.h"
+#include "core/send.h"
 
 /* The reply for an error chan_join or chan_part passed on as a number. */
 static void send_chan_error(struct client *c, int err, const char *name)

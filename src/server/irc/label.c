@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client.h"
+#include "core/client.h"
 #include "common/ircmsg.h"
-#include "conn.h"
-#include "msg.h"
-#include "server.h"
+#include "core/conn.h"
+#include "core/msg.h"
+#include "core/server.h"
 
 void label_begin(struct client *c, struct sendq *held)
 {

@@ -4,8 +4,8 @@
 #ifndef TCPCHAT_LABEL_H
 #define TCPCHAT_LABEL_H
 
-#include "defines.h"
-#include "sendq.h"
+#include "core/defines.h"
+#include "core/sendq.h"
 
 struct client;
 

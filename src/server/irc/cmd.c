@@ -5,13 +5,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "caps.h"
-#include "client.h"
+#include "core/caps.h"
+#include "core/client.h"
 #include "label.h"
 #include "common/utf8.h"
-#include "numerics.h"
-#include "send.h"
-#include "server.h"
+#include "core/numerics.h"
+#include "core/send.h"
+#include "core/server.h"
 
 struct command {
     const char *name;

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "pool.h"
-#include "server.h"
+#include "core/hash.h"
+#include "core/pool.h"
+#include "core/server.h"
 
 /* One held nick. Kept small, since there is one per connection: the user's details live
  * in heap strings of their own length, filled in as the user registers, goes away or logs in. */

@@ -6,14 +6,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "chan.h"
-#include "client.h"
+#include "state/chan.h"
+#include "core/client.h"
 #include "cmd.h"
-#include "history.h"
-#include "numerics.h"
-#include "send.h"
-#include "server.h"
-#include "worker.h"
+#include "store/history.h"
+#include "core/numerics.h"
+#include "core/send.h"
+#include "core/server.h"
+#include "core/worker.h"
 
 static const struct {
     const char *name;

@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "common/ircname.h"
-#include "defines.h"
-#include "hash.h"
+#include "core/defines.h"
+#include "core/hash.h"
 
 /* One member of a channel, in its member table (under the channel's lock). */
 struct member {

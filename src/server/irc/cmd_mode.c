@@ -7,13 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "chan-t.h"
-#include "chan.h"
-#include "client.h"
+#include "state/chan-t.h"
+#include "state/chan.h"
+#include "core/client.h"
 #include "cmd.h"
-#include "event.h"
-#include "nick.h"
-#include "send.h"
+#include "core/event.h"
+#include "state/nick.h"
+#include "core/send.h"
 
 /* Channel modes without a parameter (CHANMODES type D). */
 static const struct {

@@ -21,8 +21,8 @@
 
 #include "common/ircmsg.h"
 #include "common/ircname.h"
-#include "defines.h"
-#include "event.h"
+#include "core/defines.h"
+#include "core/event.h"
 
 struct server;
 

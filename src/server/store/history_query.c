@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "caps.h"
+#include "core/caps.h"
 #include "common/log.h"
-#include "msg.h"
+#include "core/msg.h"
 
 /* What the answers need of the store: its connection, the server's name for the BATCH lines,
  * and the writer's counter of BATCH references. */

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client.h"
+#include "core/client.h"
 #include "common/ircmsg.h"
-#include "nick.h"
-#include "numerics.h"
-#include "send.h"
-#include "server.h"
+#include "state/nick.h"
+#include "core/numerics.h"
+#include "core/send.h"
+#include "core/server.h"
 
 void who_parse(char *param, struct who_query *q)
 {

@@ -5,19 +5,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "caps.h"
-#include "chan-t.h"
-#include "chan.h"
-#include "event.h"
-#include "client.h"
+#include "core/caps.h"
+#include "state/chan-t.h"
+#include "state/chan.h"
+#include "core/event.h"
+#include "core/client.h"
 #include "cmd.h"
 #include "common/utf8.h"
-#include "nick.h"
-#include "numerics.h"
-#include "send.h"
-#include "server.h"
+#include "state/nick.h"
+#include "core/numerics.h"
+#include "core/send.h"
+#include "core/server.h"
 #include "who.h"
-#include "whowas.h"
+#include "state/whowas.h"
 
 /* A registered user's facts, or -1. */
 static int lookup(struct client *c, const char *nick, struct nick_info *info)

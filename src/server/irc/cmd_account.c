@@ -8,18 +8,18 @@
 #include <string.h>
 #include <strings.h>
 
-#include "account.h"
-#include "caps.h"
-#include "chan.h"
-#include "client.h"
+#include "store/account.h"
+#include "core/caps.h"
+#include "state/chan.h"
+#include "core/client.h"
 #include "cmd.h"
-#include "conn.h"
-#include "event.h"
-#include "nick.h"
-#include "numerics.h"
-#include "send.h"
-#include "server.h"
-#include "tls.h"
+#include "core/conn.h"
+#include "core/event.h"
+#include "state/nick.h"
+#include "core/numerics.h"
+#include "core/send.h"
+#include "core/server.h"
+#include "core/tls.h"
 
 /* The fingerprint of c's TLS client certificate into fp, or NULL without one. */
 static const char *certfp(const struct client *c, char fp[TLS_CERTFP_MAX + 1])

@@ -13,11 +13,11 @@
 
 #include "common/ircname.h"
 #include "common/log.h"
-#include "defines.h"
-#include "hash.h"
-#include "fanout.h"
-#include "server.h"
-#include "tls.h"
+#include "core/defines.h"
+#include "core/hash.h"
+#include "core/fanout.h"
+#include "core/server.h"
+#include "core/tls.h"
 
 struct request {
     struct request *next;

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "common/ircname.h"
-#include "defines.h"
+#include "core/defines.h"
 
 struct whowas_entry {
     char nick[IRC_NICK_MAX + 1];

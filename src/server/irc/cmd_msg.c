@@ -4,18 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "caps.h"
-#include "chan.h"
-#include "client.h"
+#include "core/caps.h"
+#include "state/chan.h"
+#include "core/client.h"
 #include "cmd.h"
-#include "event.h"
-#include "fanout.h"
-#include "history.h"
-#include "nick.h"
-#include "numerics.h"
-#include "send.h"
-#include "server.h"
-#include "worker.h"
+#include "core/event.h"
+#include "core/fanout.h"
+#include "store/history.h"
+#include "state/nick.h"
+#include "core/numerics.h"
+#include "core/send.h"
+#include "core/server.h"
+#include "core/worker.h"
 
 /* message-tags: a client's tag data may be at most 4094 bytes. */
 #define CLIENT_TAGS_MAX 4094

@@ -13,18 +13,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "caps.h"
-#include "client.h"
+#include "core/caps.h"
+#include "core/client.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
-#include "hash.h"
-#include "history.h"
-#include "fanout.h"
-#include "msg.h"
-#include "numerics.h"
-#include "pool.h"
-#include "send.h"
-#include "server.h"
+#include "core/hash.h"
+#include "store/history.h"
+#include "core/fanout.h"
+#include "core/msg.h"
+#include "core/numerics.h"
+#include "core/pool.h"
+#include "core/send.h"
+#include "core/server.h"
 
 /* A channel's member table starts with 4 buckets, not uthash's 32 (512 bytes): most channels
  * are small, and a table grows by itself as members come (uthash doubles it when a chain

@@ -5,18 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client.h"
+#include "core/client.h"
 #include "cmd.h"
 #include "common/log.h"
 #include "common/utf8.h"
-#include "event.h"
-#include "fanout.h"
-#include "nick.h"
-#include "numerics.h"
+#include "core/event.h"
+#include "core/fanout.h"
+#include "state/nick.h"
+#include "core/numerics.h"
 #include "rehash.h"
-#include "send.h"
-#include "server.h"
-#include "worker.h"
+#include "core/send.h"
+#include "core/server.h"
+#include "core/worker.h"
 
 /* 1 if c has user mode +o; else tells c so (481) and returns 0. */
 static int need_oper(struct client *c)

@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "hash.h"
+#include "core/hash.h"
 #include "journal.h"
-#include "fanout.h"
+#include "core/fanout.h"
 #include "history_query.h"
-#include "msg.h"
-#include "server.h"
+#include "core/msg.h"
+#include "core/server.h"
 
 enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT };
 
