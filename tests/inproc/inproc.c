@@ -20,7 +20,7 @@
 #include "server/core/conn.h"
 #include "server/state/nick.h"
 #include "server/core/numerics.h"
-#include "server/rehash.h"
+#include "server/core/rehash.h"
 #include "server/core/sendq.h"
 #include "server/core/server.h"
 #include "server/core/worker.h"

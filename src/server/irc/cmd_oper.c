@@ -13,7 +13,7 @@
 #include "core/fanout.h"
 #include "state/nick.h"
 #include "core/numerics.h"
-#include "rehash.h"
+#include "core/rehash.h"
 #include "core/send.h"
 #include "core/server.h"
 #include "core/worker.h"

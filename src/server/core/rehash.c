@@ -14,12 +14,12 @@
 
 #include "common/ircname.h"
 #include "common/log.h"
-#include "core/config.h"
-#include "core/event.h"
-#include "core/fanout.h"
-#include "core/server.h"
-#include "core/tls.h"
-#include "core/worker.h"
+#include "config.h"
+#include "event.h"
+#include "fanout.h"
+#include "server.h"
+#include "tls.h"
+#include "worker.h"
 
 struct rehash_waiter {
     int worker;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "core/config.h"
+#include "config.h"
 
 int privs_check(const struct config *cfg)
 {
