@@ -288,7 +288,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             }
             continue;
         }
-        const char *a = with_arg ? params[arg] : NULL;
+        const char *a = with_arg ? params[arg] : ""; /* "": the letter takes none */
         int ai = arg;
         if (with_arg)
             arg++;
