@@ -5,7 +5,9 @@
 #
 #   bench/compare.sh [scenario ...]        default: fanout latency joinstorm
 #   RUNS=3 SERVERS="tcpchatd ngircd inspircd" WORKERS=<nproc> OUT=bench/RESULTS.md
-#   (add tcpchatd_nohist to SERVERS for tcpchatd with --history off, to see what history costs)
+#   (add tcpchatd_nohist to SERVERS for tcpchatd with --history off, to see what history costs;
+#   add tcpchatd_base, with TCPCHATD_BASE=path/to/an/older/tcpchatd, to compare two builds of
+#   tcpchatd side by side, alternating, in one run: a change's before and after)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +42,8 @@ fi
 # thousands of clients in reasonable time. Connect speed is not among the compared figures.
 WINDOW_tcpchatd=${WINDOW_tcpchatd:-50}
 WINDOW_tcpchatd_nohist=${WINDOW_tcpchatd_nohist:-50}
+WINDOW_tcpchatd_base=${WINDOW_tcpchatd_base:-50}
+TCPCHATD_BASE=${TCPCHATD_BASE:-}
 WINDOW_ngircd=${WINDOW_ngircd:-10}
 WINDOW_inspircd=${WINDOW_inspircd:-1000}
 # Seconds a server gets to start listening, and to exit after SIGTERM.
@@ -95,13 +99,18 @@ trap 'exit 130' INT TERM
 start_server() {
     local name=$1 port=$2 log="$TMP/$1-$2.log" conf
     case $name in
-    tcpchatd | tcpchatd_nohist)
+    tcpchatd | tcpchatd_nohist | tcpchatd_base)
         # tcpchatd stores every message (its default, history on) in a store of its own for
-        # the run; tcpchatd_nohist is the same server with --history off, to show the cost.
-        local hist=(--data-dir "$TMP/data-$port")
-        [ "$name" = tcpchatd ] || hist=(--data-dir "$TMP/data-$port" --history off)
+        # the run; tcpchatd_nohist is the same server with --history off, to show the cost;
+        # tcpchatd_base is another build (TCPCHATD_BASE), history on.
+        local hist=(--data-dir "$TMP/data-$port") bin=$TCPCHATD
+        [ "$name" != tcpchatd_nohist ] || hist=(--data-dir "$TMP/data-$port" --history off)
+        if [ "$name" = tcpchatd_base ]; then
+            [ -x "$TCPCHATD_BASE" ] || { say "tcpchatd_base needs TCPCHATD_BASE=path"; return 1; }
+            bin=$TCPCHATD_BASE
+        fi
         [ "$(id -u)" -ne 0 ] || hist+=(--allow-root)
-        "${RUN_PREFIX[@]}" "$TCPCHATD" --bind 127.0.0.1 --port "$port" --workers "$WORKERS" \
+        "${RUN_PREFIX[@]}" "$bin" --bind 127.0.0.1 --port "$port" --workers "$WORKERS" \
             "${hist[@]}" --default-channel '' --max-clients 1000000 \
             --flood-rate 1000000 --flood-burst 1000000 \
             --sendq 1073741824 --sendq-soft 1048576 --recvq 1048576 \
@@ -260,6 +269,16 @@ for scen in os.environ["SCENARIOS"].split():
                 ratio = f"{meds['tcpchatd'] / best:.2f}"
         out.append(f"| {scen} | {what} | {better} | " +
                    " | ".join(fmt(meds[s], d) for s in servers) + f" | {ratio} |")
+if "tcpchatd_base" in servers:
+    out.append("")
+    out.append("Before and after (tcpchatd is this build, tcpchatd_base the build in "
+               "TCPCHATD_BASE), tcpchatd / tcpchatd_base:")
+    out.append("")
+    for scen in os.environ["SCENARIOS"].split():
+        for key, what, better, d in METRICS.get(scen, []):
+            new, old = median(scen, "tcpchatd", key), median(scen, "tcpchatd_base", key)
+            if new is not None and old:
+                out.append(f"- {scen}, {what}: {fmt(new, d)} vs {fmt(old, d)} = {new / old:.2f}")
 if "tcpchatd_nohist" in servers:
     out.append("")
     out.append("History cost (tcpchatd stores every message; tcpchatd_nohist runs with "

@@ -1,6 +1,7 @@
 /* conn: the connection layer of a client: reading and splitting lines, flood control, the
  * send queue and its bounds, flushing, and closing. The only server code that touches client
- * sockets; runs on the client's worker. */
+ * sockets (the acceptor in main.c aside); runs on the client's worker. Lines go up, and a
+ * close is announced, through the server's conn_hooks (server.h). */
 #ifndef TCPCHAT_CONN_H
 #define TCPCHAT_CONN_H
 

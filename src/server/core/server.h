@@ -1,6 +1,8 @@
 /* server: the state shared by every thread of tcpchatd, and the lock for each part of it.
  * Lock order (never take them the other way round): nick_lock -> chan_lock -> channel locks
- * in ascending channel id -> mailbox locks. No lock is held across I/O. */
+ * in ascending channel id -> the history store's jlock -> its queue lock -> mailbox locks.
+ * No lock is held across network I/O; one file write is, by design: the journal's write(2),
+ * under jlock inside the channel's lock (store/history.h). docs/architecture.md "Locks". */
 #ifndef TCPCHAT_SERVER_H
 #define TCPCHAT_SERVER_H
 

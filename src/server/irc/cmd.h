@@ -1,5 +1,8 @@
 /* cmd: the command layer's entry points: one received line in, replies and events out. The
- * command families live in cmd_reg.c, cmd_chan.c and cmd_msg.c. */
+ * command table is in cmd.c; the handlers, one file per family: cmd_reg.c (registration and
+ * upkeep), cmd_chan.c (JOIN, PART, NAMES, TOPIC, KICK, INVITE, LIST), cmd_mode.c (MODE),
+ * cmd_msg.c (PRIVMSG, NOTICE, TAGMSG), cmd_query.c (WHO, WHOIS and the other questions),
+ * cmd_oper.c (operators), cmd_account.c (SASL, REGISTER), cmd_history.c (CHATHISTORY). */
 #ifndef TCPCHAT_CMD_H
 #define TCPCHAT_CMD_H
 

@@ -1,5 +1,6 @@
 /* cmd_reg: connection registration and upkeep: CAP, PASS, NICK, USER, PING, PONG, QUIT,
- * MOTD, and the welcome burst (001-005 and the MOTD) that tells a client it is logged in. */
+ * MOTD, SETNAME, the welcome burst (001-005 and the MOTD) that tells a client it is logged
+ * in, and what a closing connection leaves behind (cmd_closing: its nick, WHOWAS, QUIT). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
