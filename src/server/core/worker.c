@@ -93,13 +93,7 @@ static void take_urgent(struct worker *w, int flush)
 
 void worker_note_line(struct worker *w, struct client *c)
 {
-    uint16_t now = (uint16_t)w->now_ms;
-    if (!c->dirty) {
-        w->pace_starts++;
-        if ((uint16_t)(now - c->line_ms) <= FLUSH_MERGE_GAP_MS)
-            w->pace_close++;
-    }
-    c->line_ms = now;
+    pace_line(&w->pace, c, c->dirty, w->now_ms);
 }
 
 void worker_mark_dirty(struct worker *w, struct client *c)
@@ -108,6 +102,7 @@ void worker_mark_dirty(struct worker *w, struct client *c)
         c->dirty = 1;
         c->next_dirty = w->dirty;
         w->dirty = c;
+        w->ndirty++;
     }
 }
 
@@ -117,38 +112,14 @@ void worker_free_later(struct worker *w, struct client *c)
     w->to_free = c;
 }
 
-/* Output pacing: the verdict for the next window. A hold pays only if, while it waits, more
- * lines come for the clients held: if at least FLUSH_MERGE_SHARE_PCT % of the new writes of
- * the window came soon after the same client's previous line. */
-static void pace_window(struct worker *w)
-{
-    w->pace_merging =
-        w->pace_starts > 0 && w->pace_close * 100 >= w->pace_starts * FLUSH_MERGE_SHARE_PCT;
-    w->pace_starts = w->pace_close = 0;
-    w->pace_since_ms = w->now_ms;
-}
-
-/* Output pacing (defines.h): 1 if this turn's flush waits. It never waits for a close, a
- * free or a client paused by its send queue, and a client that sent a command is flushed at
- * once all the same (a person waits for that answer; only what others said waits). A hold,
- * once started, ends at hold_until_ms. */
+/* Output pacing (pace.h): 1 if this turn's flush waits. It never waits for a close, a free
+ * or a client paused by its send queue, and a client that sent a command is flushed at once
+ * all the same (a person waits for that answer; only what others said waits). */
 static int hold_flush(struct worker *w)
 {
-    if (!w->dirty || w->closing || w->to_free || w->stalled) {
-        w->hold_until_ms = 0;
+    int must = !w->dirty || w->closing || w->to_free || w->stalled;
+    if (!pace_hold(&w->pace, must ? 0 : w->ndirty, w->now_ms))
         return 0;
-    }
-    if (!w->hold_until_ms) {
-        if (!w->big_flush_ms || w->now_ms - w->big_flush_ms >= FLUSH_BUSY_MS)
-            return 0;
-        if (!w->pace_merging)
-            return 0;
-        w->hold_until_ms = w->now_ms + FLUSH_HOLD_MS;
-    }
-    if (w->now_ms >= w->hold_until_ms) {
-        w->hold_until_ms = 0;
-        return 0;
-    }
     /* They stay on the dirty list: flushed again at the end of the hold, they cost no
      * write then unless more came for them. */
     take_urgent(w, 1);
@@ -177,10 +148,9 @@ static void end_of_turn(struct worker *w)
             conn_flush(c);
             flushed++;
         }
+        w->ndirty = 0;
     }
-    if (flushed >= FLUSH_BIG_CLIENTS)
-        w->big_flush_ms = w->now_ms;
-    w->hold_until_ms = 0;
+    pace_flushed(&w->pace, flushed, w->now_ms);
     take_urgent(w, 0);
     while (w->to_free) {
         struct client *c = w->to_free;
@@ -266,19 +236,13 @@ static void *worker_main(void *arg)
         int timeout = w->next_tick_ms > w->now_ms ? (int)(w->next_tick_ms - w->now_ms) : 0;
         if (w->stalled && timeout > STALL_TICK_MS)
             timeout = STALL_TICK_MS;
-        if (w->hold_until_ms) {
-            int left = w->hold_until_ms > w->now_ms ? (int)(w->hold_until_ms - w->now_ms) : 0;
-            if (timeout > left)
-                timeout = left;
-        }
+        timeout = pace_timeout(&w->pace, timeout, w->now_ms);
         if (loop_wait(w->loop, timeout) < 0) {
             log_error("worker %d: epoll_wait: %s", w->index, strerror(errno));
             break;
         }
         if (w->stalled)
             resume_stalled(w);
-        if (w->now_ms - w->pace_since_ms >= FLUSH_PACE_WINDOW_MS)
-            pace_window(w);
         if (w->now_ms >= w->next_tick_ms) {
             run_timers(w);
             w->next_tick_ms = w->now_ms + TICK_MS;

@@ -11,6 +11,7 @@
 
 #include "loop.h"
 #include "mailbox.h"
+#include "pace.h"
 
 struct server;
 struct client;
@@ -31,18 +32,10 @@ struct worker {
     struct client *dirty, *closing, *stalled, *to_free, *urgent;
     uint64_t now_ms; /* monotonic clock, read once per loop turn */
     uint64_t next_tick_ms;
-    uint64_t gen; /* event generation, for sending an event once per client */
-    int draining; /* shutting down: only writes are handled, the goodbye leaving */
-    /* Output pacing (defines.h FLUSH_HOLD_MS): when the last flush that wrote to many
-     * clients was recent, the next one waits until hold_until_ms. */
-    uint64_t big_flush_ms;  /* when a flush last wrote to FLUSH_BIG_CLIENTS or more */
-    uint64_t hold_until_ms; /* 0: no flush held */
-    /* Whether holding would merge anything: over the last FLUSH_PACE_WINDOW_MS, how many
-     * lines started a new write for their client (it had nothing pending), and how many of
-     * those came within FLUSH_MERGE_GAP_MS of that client's previous line. */
-    unsigned pace_starts, pace_close;
-    uint64_t pace_since_ms;
-    int pace_merging;    /* the last window's verdict: holds pay */
+    uint64_t gen;        /* event generation, for sending an event once per client */
+    int draining;        /* shutting down: only writes are handled, the goodbye leaving */
+    unsigned ndirty;     /* clients on the dirty list */
+    struct pace pace;    /* output pacing: whether the next flush waits (pace.h) */
     atomic_int stopping; /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
 };
 
