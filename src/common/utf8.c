@@ -2,6 +2,8 @@
  * visible; a table-driven DFA would be faster but lines are at most 8 KiB. */
 #include "utf8.h"
 
+#include <string.h>
+
 int utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -57,4 +59,18 @@ size_t utf8_trim(const char *str, size_t len)
     size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
     size_t have = len - (start - 1);
     return have >= want ? len : start - 1;
+}
+
+size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n > max ? utf8_trim(s, max) : n;
+}
+
+size_t utf8_copy(char *dst, const char *src, size_t max)
+{
+    size_t n = utf8_cut(src, max);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
 }

@@ -10,5 +10,10 @@ int utf8_valid(const char *s, size_t len);
 /* The largest n <= len such that s[0..n) does not end inside a multi-byte sequence; used to
  * truncate text without splitting a character. */
 size_t utf8_trim(const char *s, size_t len);
+/* The length of the string s cut to at most max bytes without splitting a character. */
+size_t utf8_cut(const char *s, size_t max);
+/* Copies the string src, cut as utf8_cut(src, max) does, into dst (max + 1 bytes at least),
+ * NUL-terminated. Returns the length copied. */
+size_t utf8_copy(char *dst, const char *src, size_t max);
 
 #endif

@@ -181,6 +181,22 @@ static void trim_leaves_invalid_endings(void **state)
     assert_int_equal(utf8_trim("a\x80\x80\x80\x80\x80", 6), 6);
 }
 
+static void cut_and_copy_keep_whole_characters(void **state)
+{
+    (void)state;
+    char out[8];
+    /* "é" is two bytes: a cut at 2 or 3 keeps "a" and the "é", never half of it. */
+    assert_int_equal(utf8_cut("a\xc3\xa9z", 2), 1);
+    assert_int_equal(utf8_cut("a\xc3\xa9z", 3), 3);
+    assert_int_equal(utf8_cut("short", 100), 5);
+    assert_int_equal(utf8_copy(out, "a\xc3\xa9z", 2), 1);
+    assert_string_equal(out, "a");
+    assert_int_equal(utf8_copy(out, "a\xc3\xa9z", 7), 4);
+    assert_string_equal(out, "a\xc3\xa9z");
+    assert_int_equal(utf8_copy(out, "", 7), 0);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +211,7 @@ int main(void)
         cmocka_unit_test(trim_cuts_partial_last_char),
         cmocka_unit_test(trim_every_prefix_of_valid_text),
         cmocka_unit_test(trim_leaves_invalid_endings),
+        cmocka_unit_test(cut_and_copy_keep_whole_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,9 +30,7 @@ char conn_no_str[1];
 
 int conn_set_str(char **slot, const char *text, size_t max)
 {
-    size_t n = strlen(text);
-    if (n > max)
-        n = utf8_trim(text, max);
+    size_t n = utf8_cut(text, max);
     char *copy = pool_alloc(n + 1);
     if (!copy)
         return -1;
@@ -121,6 +119,17 @@ static ssize_t conn_read(struct client *c, char *buf, size_t len)
 static int conn_write(struct client *c)
 {
     return c->tls.ssl ? tls_conn_flush(&c->tls, &c->sq) : sendq_flush(&c->sq, c->fd);
+}
+
+/* A read or write failed (errno set): c closes, saying why (what, or the TLS error). */
+static void close_on_error(struct client *c, const char *what)
+{
+    char why[96];
+    if (c->tls.error)
+        snprintf(why, sizeof why, "TLS error: %s", c->tls.error);
+    else
+        snprintf(why, sizeof why, "%s: %s", what, strerror(errno));
+    conn_close_later(c, why);
 }
 
 static void stall(struct client *c)
@@ -217,12 +226,7 @@ static void input_lines(struct client *c)
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             c->want_read = 0;
         } else if (errno != EINTR) {
-            char why[96];
-            if (c->tls.error)
-                snprintf(why, sizeof why, "TLS error: %s", c->tls.error);
-            else
-                snprintf(why, sizeof why, "Read error: %s", strerror(errno));
-            conn_close_later(c, why);
+            close_on_error(c, "Read error");
             return;
         }
     }
@@ -256,12 +260,7 @@ void conn_flush(struct client *c)
     if (c->dead || c->fd < 0)
         return;
     if (conn_write(c) < 0) {
-        char why[96];
-        if (c->tls.error)
-            snprintf(why, sizeof why, "TLS error: %s", c->tls.error);
-        else
-            snprintf(why, sizeof why, "Write error: %s", strerror(errno));
-        conn_close_later(c, why);
+        close_on_error(c, "Write error");
         return;
     }
     /* A client paused by the soft bound resumes as soon as its reader has caught up, not at

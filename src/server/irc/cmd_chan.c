@@ -124,9 +124,7 @@ static void topic(struct client *c, const char *name, const char *text)
     } else if ((ch->modes & CM_TOPICLOCK) && !me->op) {
         send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
     } else {
-        size_t n = strlen(text);
-        if (n > TOPIC_MAX)
-            n = utf8_trim(text, TOPIC_MAX);
+        size_t n = utf8_cut(text, TOPIC_MAX);
         size_t by = strlen(c->source);
         char *stored = n ? malloc(n + 1 + by + 1) : NULL;
         if (n && !stored) {
@@ -184,12 +182,7 @@ static void kick(struct client *c, const char *name, const char *nick, const cha
         send_reply(c, ERR_USERNOTINCHANNEL, nick, ch->name);
     } else {
         char why[KICK_MAX + 1];
-        const char *r = reason && *reason ? reason : c->nick;
-        size_t n = strlen(r);
-        if (n > KICK_MAX)
-            n = utf8_trim(r, KICK_MAX);
-        memcpy(why, r, n);
-        why[n] = '\0';
+        utf8_copy(why, reason && *reason ? reason : c->nick, KICK_MAX);
         struct event *ev = event_new(NULL, ":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
         chan_kick_member(srv, ch, t, ev);
         event_unref(ev);

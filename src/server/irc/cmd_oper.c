@@ -72,11 +72,7 @@ void cmd_kill(struct client *c, struct ircmsg *m)
         return;
     }
     char reason[KILL_REASON_MAX + 1];
-    size_t n = strlen(m->params[1]);
-    if (n > KILL_REASON_MAX)
-        n = utf8_trim(m->params[1], KILL_REASON_MAX);
-    memcpy(reason, m->params[1], n);
-    reason[n] = '\0';
+    utf8_copy(reason, m->params[1], KILL_REASON_MAX);
     log_info("%s killed %s: %s", c->source, victim.nick, reason);
     /* Both items go to the victim's mailbox in this order: the KILL line is queued before
      * the connection closes with its ERROR. */
@@ -104,11 +100,7 @@ void cmd_announce(struct client *c, struct ircmsg *m)
     if (!need_oper(c))
         return;
     char text[ANNOUNCE_MAX + 1];
-    size_t n = strlen(m->params[0]);
-    if (n > ANNOUNCE_MAX)
-        n = utf8_trim(m->params[0], ANNOUNCE_MAX);
-    memcpy(text, m->params[0], n);
-    text[n] = '\0';
+    utf8_copy(text, m->params[0], ANNOUNCE_MAX);
     log_info("announcement by %s: %s", c->source, text);
     fanout_announce(client_srv(c), text);
 }

@@ -279,11 +279,7 @@ void cmd_away(struct client *c, struct ircmsg *m)
 {
     const char *text = m->nparams > 0 ? m->params[0] : "";
     char away[AWAY_MAX + 1];
-    size_t n = strlen(text);
-    if (n > AWAY_MAX)
-        n = utf8_trim(text, AWAY_MAX);
-    memcpy(away, text, n);
-    away[n] = '\0';
+    utf8_copy(away, text, AWAY_MAX);
     nick_set_away(client_srv(c), c->nick, c->id, away);
     /* away-notify: peers who asked learn of the change (Modern IRC AWAY, IRCv3 away-notify). */
     struct event *ev = away[0] ? event_new(NULL, ":%s AWAY :%s", c->source, away)

@@ -355,15 +355,22 @@ oom:
     return NUM(ERR_UNKNOWNERROR);
 }
 
-static int chan_exists(struct server *srv, const char *name)
+/* The channel called name in the table (srv->chan_lock held), or NULL. */
+static struct chan *table_find(struct server *srv, const char *name)
 {
     char key[IRC_CHANNEL_MAX + 1];
     struct chan *ch = NULL;
     ircname_fold(name, key, sizeof key);
-    pthread_mutex_lock(&srv->chan_lock);
     HASH_FIND_STR(srv->chans, key, ch);
+    return ch;
+}
+
+static int chan_exists(struct server *srv, const char *name)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    int found = table_find(srv, name) != NULL;
     pthread_mutex_unlock(&srv->chan_lock);
-    return ch != NULL;
+    return found;
 }
 
 /* Removes c from ch (both locked by the caller, table too) and drops the table entry when the
@@ -420,11 +427,8 @@ int chan_part(struct client *c, const char *name, const char *reason)
 
 struct chan *chan_lock_name(struct server *srv, const char *name)
 {
-    char fold[IRC_CHANNEL_MAX + 1];
-    struct chan *ch = NULL;
-    ircname_fold(name, fold, sizeof fold);
     pthread_mutex_lock(&srv->chan_lock);
-    HASH_FIND_STR(srv->chans, fold, ch);
+    struct chan *ch = table_find(srv, name);
     if (ch) {
         pthread_mutex_lock(&ch->lock);
         atomic_fetch_add(&ch->refs, 1);
@@ -559,12 +563,9 @@ void chan_peers(struct client *c, struct event *m, int self)
 struct msg *chan_names(struct client *c, const char *name)
 {
     struct server *srv = client_srv(c);
-    char key[IRC_CHANNEL_MAX + 1];
-    struct chan *ch = NULL;
     struct msgbuf b = {0};
-    ircname_fold(name, key, sizeof key);
     pthread_mutex_lock(&srv->chan_lock);
-    HASH_FIND_STR(srv->chans, key, ch);
+    struct chan *ch = table_find(srv, name);
     if (ch) {
         pthread_mutex_lock(&ch->lock);
         pthread_mutex_unlock(&srv->chan_lock);
@@ -638,11 +639,8 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
 
 struct chan *chan_lock_name_table(struct server *srv, const char *name)
 {
-    char fold[IRC_CHANNEL_MAX + 1];
-    struct chan *ch = NULL;
-    ircname_fold(name, fold, sizeof fold);
     pthread_mutex_lock(&srv->chan_lock);
-    HASH_FIND_STR(srv->chans, fold, ch);
+    struct chan *ch = table_find(srv, name);
     if (!ch) {
         pthread_mutex_unlock(&srv->chan_lock);
         return NULL;
