@@ -96,14 +96,14 @@
  * the lines that started a new write came within FLUSH_MERGE_GAP_MS of that client's previous
  * line), a flush of clients holding one line each waits for their next line, so that two
  * leave in one writev: it goes as soon as every held client has it, at the latest after
- * FLUSH_HOLD_MS. bench latency scenario, 200 msg/s into 1,000 (bench/RESULTS.md): ~2 lines
- * per write, server CPU -30 % against no pacing. Releasing on the next line rather than after
- * a fixed 5 ms, and holding only lines that come within 8 ms of the previous (a room at 100
- * msg/s, one line per 10 ms, is not held), took p50/p99 at 200 msg/s from 10.9/26 to 7.6/17
- * ms and at 100 msg/s from 6.5/18.6 to 4.7/10 ms, at the same CPU (alternating runs). */
+ * FLUSH_HOLD_MS. bench latency scenario, 200 msg/s into 1,000: ~2 lines per write, server
+ * CPU -30 % against no pacing. Against the fixed 5 ms hold it replaced (alternating runs,
+ * bench/RESULTS.md), releasing on the next line and not holding lines 10 ms apart (a room at
+ * 100 msg/s) lowered p50 and p99 at 100 and 200 msg/s at the same CPU; a longest hold of 6
+ * instead of 8 ms merged fewer lines (CPU +8 %, p99 +28 % at 200 msg/s). */
 #define FLUSH_BIG_CLIENTS     128
 #define FLUSH_BUSY_MS         50
-#define FLUSH_HOLD_MS         6
+#define FLUSH_HOLD_MS         8
 #define FLUSH_MERGE_GAP_MS    8
 #define FLUSH_MERGE_SHARE_PCT 50
 #define FLUSH_PACE_WINDOW_MS  100
