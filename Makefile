@@ -9,10 +9,10 @@ CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-p
                 -Wmissing-prototypes -g -pthread -Isrc -Isrc/server -I/usr/include/uthash
 LDLIBS_COMMON = -pthread
 # The server's libraries: inih (config file), libsodium (operator password hashes), OpenSSL
-# (the TLS port), SQLite (the history store).
-SERVER_PKGS   = inih libsodium openssl sqlite3
+# (the TLS port), SQLite (the history store), hiredis (the cluster's Redis connections).
+SERVER_PKGS   = inih libsodium openssl sqlite3 hiredis
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
-SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3)
+SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3 -lhiredis)
 # The client and the bench need OpenSSL only (their --tls), and the client readline.
 TLS_LIBS      := $(or $(shell pkg-config --libs openssl 2>/dev/null),-lssl -lcrypto)
 

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/utf8.h"
+#include "cluster/cluster.h"
 #include "core/conffile.h"
 #include "core/config.h"
 #include "core/defines.h"
@@ -341,7 +342,8 @@ int main(int argc, char **argv)
         return 1;
     }
     cmd_install(&srv);
-    if (history_open(&srv) < 0 || account_open(&srv) < 0 || privs_drop(&srv.cfg) < 0)
+    if (history_open(&srv) < 0 || account_open(&srv) < 0 || privs_drop(&srv.cfg) < 0 ||
+        cluster_open(&srv) < 0)
         return 1;
     loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
     loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);
@@ -370,6 +372,7 @@ int main(int argc, char **argv)
         fanout_shutdown(&srv, i);
     for (int i = 0; i < started; i++)
         worker_join(&srv.workers[i]);
+    cluster_close(&srv); /* after the workers: their users' QUITs go out first */
     history_close(&srv); /* after the workers: they post through it to the end */
     account_close(&srv);
     for (int i = 0; i < srv.nworkers; i++)

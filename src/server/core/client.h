@@ -58,6 +58,8 @@ struct client {
     unsigned sasl_pending : 1;  /* a password is being checked: registration waits */
     unsigned sasl_external : 1; /* the mechanism started is EXTERNAL (else PLAIN) */
     unsigned label_taken : 1;   /* its answer comes later, labelled by whoever sends it */
+    unsigned net_pending : 1;   /* cluster: a nick is being claimed on the network */
+    unsigned net_nick : 1;      /* cluster: the network has given this client its nick */
     unsigned caps;              /* CAP_* negotiated (caps.h) */
     unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
     int sasl_failures;

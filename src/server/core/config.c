@@ -12,6 +12,7 @@
 
 #include "common/ircmsg.h"
 #include "common/ircname.h"
+#include "common/redis_url.h"
 #include "iplimit.h"
 #include "conffile.h"
 #include "defines.h"
@@ -50,6 +51,12 @@ static const char usage_text[] =
     "      --history-days N    keep messages this many days, 0 for ever (default 30)\n"
     "      --history-max N     keep at most N messages per channel, 0 for no cap (default 10000)\n"
     "      --require-sasl on|off  only users logged in with SASL may connect (default off)\n"
+    "      --cluster URLS      join a network of nodes through Redis: redis://HOST:PORT[/DB],\n"
+    "                          several separated by commas (docs/cluster.md)\n"
+    "      --node-name NAME    this node's name in the network (default: the server name)\n"
+    "      --cluster-password-file FILE  Redis password, read from FILE\n"
+    "      --cluster-heartbeat S  seconds between a node's heartbeats; a node silent for 3\n"
+    "                          of them has left the network (default 2)\n"
     "      --user NAME         started as root: drop to this user once the ports are open\n"
     "      --allow-root        run as root all the same (refused without --user otherwise)\n"
     "      --log-level L       error, warn, info or debug (default info)\n"
@@ -88,6 +95,10 @@ enum {
     OPT_USER,
     OPT_ALLOW_ROOT,
     OPT_ADMIN_EMAIL,
+    OPT_CLUSTER,
+    OPT_NODE_NAME,
+    OPT_CLUSTER_PASSWORD_FILE,
+    OPT_CLUSTER_HEARTBEAT,
 };
 
 static const struct option long_options[] = {
@@ -126,6 +137,10 @@ static const struct option long_options[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"admin-email", required_argument, NULL, OPT_ADMIN_EMAIL},
     {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+    {"cluster", required_argument, NULL, OPT_CLUSTER},
+    {"node-name", required_argument, NULL, OPT_NODE_NAME},
+    {"cluster-password-file", required_argument, NULL, OPT_CLUSTER_PASSWORD_FILE},
+    {"cluster-heartbeat", required_argument, NULL, OPT_CLUSTER_HEARTBEAT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -323,6 +338,24 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a number of messages from 0 to 1000000000";
         cfg->history_max = v;
         return NULL;
+    case OPT_CLUSTER: {
+        struct redis_server rs[REDIS_SHARDS_MAX];
+        static _Thread_local char why[CONFIG_ERROR_MAX / 2];
+        if (redis_url_parse(arg, rs, REDIS_SHARDS_MAX, why, sizeof why) < 0)
+            return why;
+        return set_str(&cfg->cluster, arg) ? oom : NULL;
+    }
+    case OPT_NODE_NAME:
+        if (!server_name_valid(arg))
+            return "wants a name of 1 to 63 characters without spaces or ,!@*?";
+        return set_str(&cfg->node_name, arg) ? oom : NULL;
+    case OPT_CLUSTER_PASSWORD_FILE:
+        return set_str(&cfg->cluster_password_file, arg) ? oom : NULL;
+    case OPT_CLUSTER_HEARTBEAT:
+        if (parse_long(arg, 1, 60, &v) < 0)
+            return "wants seconds from 1 to 60";
+        cfg->cluster_heartbeat = (int)v;
+        return NULL;
     case OPT_ADMIN_EMAIL:
         if (strlen(arg) > DESCRIPTION_MAX || strcspn(arg, "\r\n") != strlen(arg))
             return "must be one line of at most 200 bytes";
@@ -368,6 +401,7 @@ static void set_defaults(struct config *cfg)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->port = DEFAULT_PORT;
+    cfg->cluster_heartbeat = DEFAULT_CLUSTER_HEARTBEAT;
     cfg->workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (int)cpus;
     cfg->max_clients = DEFAULT_MAX_CLIENTS;
     cfg->sendq = DEFAULT_SENDQ;
@@ -566,6 +600,9 @@ void config_free(struct config *cfg)
     free(cfg->data_dir);
     free(cfg->user);
     free(cfg->admin_email);
+    free(cfg->cluster);
+    free(cfg->node_name);
+    free(cfg->cluster_password_file);
     for (int i = 0; i < cfg->motd_lines; i++)
         free(cfg->motd[i]);
     free(cfg->motd);

@@ -54,6 +54,11 @@ struct config {
     char *admin_email; /* ADMIN's contact line, or NULL */
     int allow_root; /* --allow-root: run as root without --user */ /* retention by count per channel
                                                            or conversation, 0: no cap */
+    /* The cluster (docs/cluster.md); set at start only. cluster NULL: a single node. */
+    char *cluster;               /* --cluster: the Redis servers, as given */
+    char *node_name;             /* NULL: the server name */
+    char *cluster_password_file; /* NULL: the password in the URL, if any */
+    int cluster_heartbeat;       /* seconds */
     /* Loaded from motd_path at start-up and at each rehash. */
     char **motd;
     int motd_lines;

@@ -51,34 +51,41 @@
 #define SASL_MAX          1200 /* AUTHENTICATE: base64 bytes of one PLAIN message */
 #define PASSWORD_MIN      8    /* REGISTER: shortest account password */
 #define WORKERS_MAX       256
-#define LISTEN_BACKLOG    1024
-#define USER_MAX          10  /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
-#define REALNAME_MAX      100 /* kept for WHOIS; longer real names are cut */
-#define HOST_MAX          64  /* textual IPv4/IPv6 address */
-#define CLOSE_REASON_MAX  255 /* longest reason a connection is closed with */
-#define SOURCE_MAX        (30 + 1 + USER_MAX + 1 + HOST_MAX)
-#define TOPIC_MAX         390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
-#define KICK_MAX          255 /* KICKLEN */
-#define AWAY_MAX          200 /* AWAYLEN */
-#define KEY_MAX           23  /* channel key length (ircu/Solanum use 23) */
-#define INVITES_MAX       32  /* pending invitations kept per channel; the oldest goes first */
-#define MASK_MAX          (SOURCE_MAX + 8) /* a +b/+e/+I mask */
-#define LIST_MAX          100              /* entries per +b, +e and +I list (MAXLIST) */
-#define WHOWAS_MAX        1024             /* nicknames remembered for WHOWAS */
-#define WHOWAS_REPLIES    10               /* entries one WHOWAS returns at most */
-#define MODES_PER_LINE    4  /* MODES: parameter-taking modes applied per MODE command */
-#define CHANNELS_PER_USER 50 /* CHANLIMIT */
-#define TARGETS_MAX       4  /* TARGMAX for PRIVMSG and NOTICE */
-#define PASSWORD_MAX      128
-#define MOTD_LINES_MAX    100 /* lines of the MOTD file sent; the rest is ignored */
-#define MOTD_LINE_MAX     400 /* bytes of one MOTD line sent */
-#define ANNOUNCE_MAX      400 /* bytes of one console announcement sent */
-#define DESCRIPTION_MAX   200 /* bytes of the server description */
-#define OPER_NAME_MAX     32  /* name of an [oper "name"] entry, the first OPER parameter */
-#define LABEL_MAX         64  /* labeled-response: labels are short; longer ones are ignored */
-#define OPERS_MAX         256 /* operator entries in a config file */
-#define KILL_REASON_MAX   200 /* bytes of a KILL reason kept */
-#define CONFIG_ERROR_MAX  512 /* "FILE:LINE: what is wrong" */
+/* Cluster (docs/cluster.md). A user on another node is known by worker WORKER_REMOTE + its
+ * worker there; client ids carry their node's number above CLUSTER_NODE_SHIFT bits, so ids are
+ * unique network-wide. */
+#define WORKER_REMOTE             1024
+#define CLUSTER_NODE_SHIFT        40
+#define DEFAULT_CLUSTER_HEARTBEAT 2      /* seconds; a node silent for 3 of them has left */
+#define CLUSTER_QUEUE_MAX         100000 /* requests waiting for Redis before senders are refused */
+#define LISTEN_BACKLOG            1024
+#define USER_MAX                  10 /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
+#define REALNAME_MAX              100 /* kept for WHOIS; longer real names are cut */
+#define HOST_MAX                  64  /* textual IPv4/IPv6 address */
+#define CLOSE_REASON_MAX          255 /* longest reason a connection is closed with */
+#define SOURCE_MAX                (30 + 1 + USER_MAX + 1 + HOST_MAX)
+#define TOPIC_MAX                 390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
+#define KICK_MAX                  255 /* KICKLEN */
+#define AWAY_MAX                  200 /* AWAYLEN */
+#define KEY_MAX                   23  /* channel key length (ircu/Solanum use 23) */
+#define INVITES_MAX               32 /* pending invitations kept per channel; the oldest goes first */
+#define MASK_MAX                  (SOURCE_MAX + 8) /* a +b/+e/+I mask */
+#define LIST_MAX                  100              /* entries per +b, +e and +I list (MAXLIST) */
+#define WHOWAS_MAX                1024             /* nicknames remembered for WHOWAS */
+#define WHOWAS_REPLIES            10               /* entries one WHOWAS returns at most */
+#define MODES_PER_LINE            4  /* MODES: parameter-taking modes applied per MODE command */
+#define CHANNELS_PER_USER         50 /* CHANLIMIT */
+#define TARGETS_MAX               4  /* TARGMAX for PRIVMSG and NOTICE */
+#define PASSWORD_MAX              128
+#define MOTD_LINES_MAX            100 /* lines of the MOTD file sent; the rest is ignored */
+#define MOTD_LINE_MAX             400 /* bytes of one MOTD line sent */
+#define ANNOUNCE_MAX              400 /* bytes of one console announcement sent */
+#define DESCRIPTION_MAX           200 /* bytes of the server description */
+#define OPER_NAME_MAX             32  /* name of an [oper "name"] entry, the first OPER parameter */
+#define LABEL_MAX                 64 /* labeled-response: labels are short; longer ones are ignored */
+#define OPERS_MAX                 256 /* operator entries in a config file */
+#define KILL_REASON_MAX           200 /* bytes of a KILL reason kept */
+#define CONFIG_ERROR_MAX          512 /* "FILE:LINE: what is wrong" */
 /* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
  * keep its worker busy verifying guesses. */
 #define OPER_PENALTY 10

@@ -14,6 +14,7 @@
  * count). */
 static atomic_uint_fast64_t msgid_counter;
 static atomic_llong msgid_epoch;
+static atomic_uint_fast64_t msgid_node; /* event_set_node: 0 on a single node */
 
 static void base36(unsigned long long v, char *out, size_t cap)
 {
@@ -43,30 +44,62 @@ static void stamp(struct event *ev)
     char a[16], b[16];
     base36((unsigned long long)atomic_load(&msgid_epoch), a, sizeof a);
     base36((unsigned long long)atomic_fetch_add(&msgid_counter, 1), b, sizeof b);
-    snprintf(ev->msgid, sizeof ev->msgid, "%s-%s", a, b);
+    uint_fast64_t node = atomic_load(&msgid_node);
+    if (node) {
+        char nd[16];
+        base36((unsigned long long)node, nd, sizeof nd);
+        snprintf(ev->msgid, sizeof ev->msgid, "%s.%s-%s", a, nd, b);
+    } else {
+        snprintf(ev->msgid, sizeof ev->msgid, "%s-%s", a, b);
+    }
+}
+
+void event_set_node(uint64_t node)
+{
+    atomic_store(&msgid_node, node);
+}
+
+/* A new event with one reference and empty renderings around line (taken over); NULL (line
+ * freed) without memory. */
+static struct event *event_around(struct msg *line, const char *client_tags)
+{
+    struct event *ev = line ? calloc(1, sizeof *ev) : NULL;
+    if (ev && client_tags && *client_tags && !(ev->client_tags = strdup(client_tags))) {
+        free(ev);
+        ev = NULL;
+    }
+    if (!ev) {
+        msg_unref(line);
+        return NULL;
+    }
+    ev->line = line;
+    atomic_init(&ev->refs, 1);
+    for (int i = 0; i < EV_VARIANTS; i++)
+        atomic_init(&ev->render[i], NULL);
+    return ev;
+}
+
+struct event *event_from(const char *client_tags, const char *msgid, const char *time,
+                         long long time_ms, const char *line)
+{
+    struct event *ev = event_around(msg_printf("%s", line), client_tags);
+    if (!ev)
+        return NULL;
+    snprintf(ev->msgid, sizeof ev->msgid, "%s", msgid);
+    snprintf(ev->time, sizeof ev->time, "%s", time);
+    ev->time_ms = time_ms;
+    return ev;
 }
 
 struct event *event_new(const char *client_tags, const char *fmt, ...)
 {
-    struct event *ev = calloc(1, sizeof *ev);
-    if (!ev)
-        return NULL;
     va_list ap;
     va_start(ap, fmt);
-    ev->line = msg_vprintf(fmt, ap);
+    struct msg *line = msg_vprintf(fmt, ap);
     va_end(ap);
-    if (client_tags && *client_tags)
-        ev->client_tags = strdup(client_tags);
-    if (!ev->line || (client_tags && *client_tags && !ev->client_tags)) {
-        msg_unref(ev->line);
-        free(ev->client_tags);
-        free(ev);
-        return NULL;
-    }
-    atomic_init(&ev->refs, 1);
-    for (int i = 0; i < EV_VARIANTS; i++)
-        atomic_init(&ev->render[i], NULL);
-    stamp(ev);
+    struct event *ev = event_around(line, client_tags);
+    if (ev)
+        stamp(ev);
     return ev;
 }
 

@@ -8,6 +8,7 @@
 #define TCPCHAT_EVENT_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "msg.h"
 
@@ -20,8 +21,9 @@ enum {
     EV_VARIANTS = 1 << 4,
 };
 
-#define EVENT_TIME_MAX  32 /* "2026-11-26T16:50:13.123Z" */
-#define EVENT_MSGID_MAX 40 /* two base-36 numbers of up to 15 digits and a dash */
+#define EVENT_TIME_MAX 32 /* "2026-11-26T16:50:13.123Z" */
+#define EVENT_MSGID_MAX                                                                            \
+    52 /* base-36 numbers of up to 15 digits: start time, [".", node,] "-", count */
 
 struct event {
     atomic_uint refs;
@@ -42,6 +44,12 @@ struct event {
  * allocation failure. */
 struct event *event_new(const char *client_tags, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* An event received from another node of the cluster: its line (without CR LF), msgid and
+ * time as the sending node stamped them. NULL without memory. */
+struct event *event_from(const char *client_tags, const char *msgid, const char *time,
+                         long long time_ms, const char *line);
+/* Makes msgids unique across the nodes of a cluster by naming the node in them (0: none). */
+void event_set_node(uint64_t node);
 /* Adds the extended-join form of the line. Returns 0 or -1. */
 int event_set_ext(struct event *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The line for a recipient with the given EV_* variant, or NULL when it gets nothing. The

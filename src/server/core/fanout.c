@@ -137,6 +137,11 @@ void fanout_user_peers(struct server *srv, const struct fanout_span *s, struct e
 
 void fanout_to_client(struct server *srv, int worker, uint64_t id, struct event *ev)
 {
+    if (worker >= WORKER_REMOTE) { /* a user on another node: through the cluster */
+        if (srv->remote.to_client)
+            srv->remote.to_client(srv->remote.arg, worker - WORKER_REMOTE, id, ev);
+        return;
+    }
     struct mb_item *it = item(worker, MB_PRIVATE, ev, NULL, 0);
     if (!it)
         return;
@@ -176,6 +181,11 @@ void fanout_call(struct server *srv, int worker, uint64_t id, mb_client_fn *fn, 
 
 void fanout_kill(struct server *srv, int worker, uint64_t id, const char *reason)
 {
+    if (worker >= WORKER_REMOTE) {
+        if (srv->remote.kill)
+            srv->remote.kill(srv->remote.arg, worker - WORKER_REMOTE, id, reason);
+        return;
+    }
     struct mb_item *it = item(worker, MB_KILL, NULL, NULL, 0);
     if (!it || !(it->text = strdup(reason))) {
         free(it);

@@ -73,7 +73,8 @@ void fanout_user_peers(struct server *srv, const struct fanout_span *s, struct e
 /* --- one client ------------------------------------------------------------------------ */
 
 /* ev to client id on worker (dropped there if it has gone): a private message, its echo, a
- * KILL or INVITE line, a notice. */
+ * KILL or INVITE line, a notice. A worker from WORKER_REMOTE up is on another node: the
+ * cluster's hook (srv->remote) carries ev there; so for fanout_kill. */
 void fanout_to_client(struct server *srv, int worker, uint64_t id, struct event *ev);
 /* Lines rendered for client id (a history answer); takes over the caller's reference to m. */
 void fanout_reply(struct server *srv, int worker, uint64_t id, struct msg *m);

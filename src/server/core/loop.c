@@ -37,9 +37,9 @@ void loop_destroy(struct loop *l)
     free(l);
 }
 
-int loop_watch(struct loop *l, int fd, unsigned mask, struct loop_io *io, loop_fn *fn)
+/* epoll_ctl(op) of fd for mask. */
+static int watch(struct loop *l, int op, int fd, unsigned mask, struct loop_io *io)
 {
-    io->fn = fn;
     struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = io};
     if (mask & LOOP_READ)
         ev.events |= EPOLLIN;
@@ -47,7 +47,18 @@ int loop_watch(struct loop *l, int fd, unsigned mask, struct loop_io *io, loop_f
         ev.events |= EPOLLOUT;
     if (mask & LOOP_EDGE)
         ev.events |= EPOLLET;
-    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+    return epoll_ctl(l->epfd, op, fd, &ev);
+}
+
+int loop_watch(struct loop *l, int fd, unsigned mask, struct loop_io *io, loop_fn *fn)
+{
+    io->fn = fn;
+    return watch(l, EPOLL_CTL_ADD, fd, mask, io);
+}
+
+int loop_rewatch(struct loop *l, int fd, unsigned mask, struct loop_io *io)
+{
+    return watch(l, EPOLL_CTL_MOD, fd, mask, io);
 }
 
 void loop_unwatch(struct loop *l, int fd)

@@ -32,6 +32,8 @@ void loop_destroy(struct loop *l);
 /* Watches fd for mask (LOOP_READ, LOOP_WRITE, LOOP_EDGE); io->fn gets its events. Peer
  * shutdown and errors are always reported. 0, or -1 with errno. */
 int loop_watch(struct loop *l, int fd, unsigned mask, struct loop_io *io, loop_fn *fn);
+/* Changes what a watched fd is watched for (io->fn stays). 0, or -1 with errno. */
+int loop_rewatch(struct loop *l, int fd, unsigned mask, struct loop_io *io);
 /* Stops watching fd (before it is closed). */
 void loop_unwatch(struct loop *l, int fd);
 /* Called each time a wait returns, before any handler (ae.c's "aftersleep"): the owner reads

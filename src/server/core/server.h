@@ -18,6 +18,8 @@ struct nick_entry;
 struct chan;
 struct client;
 struct mb_item;
+struct event;
+struct cluster;
 
 /* What the protocol layer above the connections does with them (cmd_install sets these: the
  * IRC command layer). The only calls from the core (conn.c) up into it. */
@@ -71,7 +73,15 @@ struct server {
         /* fanout.h's ordering gate (the history store's), or NULL: fanout_gate_fn */
         int (*fn)(void *arg, int worker, struct mb_item *it);
         void *arg;
-    } gate; /* set before the workers start, read-only after */
+    } gate;                  /* set before the workers start, read-only after */
+    struct cluster *cluster; /* the cluster node (cluster.h), NULL on a single node */
+    struct {
+        /* Where fanout_to_client and fanout_kill send a user on another node (worker is its
+         * worker there): the cluster's, or NULL (dropped). */
+        void (*to_client)(void *arg, int worker, uint64_t id, struct event *ev);
+        void (*kill)(void *arg, int worker, uint64_t id, const char *reason);
+        void *arg;
+    } remote; /* set before the workers start, read-only after */
 };
 
 #endif

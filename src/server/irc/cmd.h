@@ -25,6 +25,10 @@ void cmd_input_too_long(struct client *c);
  * shares a channel with it sees it QUIT with the close reason (cmd_reg.c). */
 void cmd_closing(struct client *c);
 
+/* The user's public facts changed (away, account, modes, real name): a cluster node tells the
+ * network (cmd_reg.c). */
+void cmd_user_changed(struct client *c);
+
 /* Handlers, each for one command. The dispatcher has checked registration and the minimum
  * parameter count. */
 void cmd_cap(struct client *c, struct ircmsg *m);

@@ -391,6 +391,7 @@ static void user_mode(struct client *c, struct ircmsg *m)
     if (unknown)
         send_reply(c, ERR_UMODEUNKNOWNFLAG);
     nick_set_modes(srv, c->nick, c->id, invisible, wallops);
+    cmd_user_changed(c);
     if (wallops >= 0)
         c->wallops = wallops != 0;
     if (n)

@@ -57,6 +57,7 @@ void cmd_oper(struct client *c, struct ircmsg *m)
         return;
     }
     nick_set_oper(client_srv(c), c->nick, c->id, 1);
+    cmd_user_changed(c);
     log_info("%s is now an IRC operator (OPER %s)", c->source, name);
     send_reply(c, RPL_YOUREOPER);
     send_line(c, ":%s MODE %s :+o", c->nick, c->nick);

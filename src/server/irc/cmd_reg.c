@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "store/account.h"
+#include "cluster/cluster.h"
 #include "core/caps.h"
 #include "state/chan.h"
 #include "core/event.h"
@@ -80,11 +81,30 @@ static void welcome(struct client *c)
     cmd_motd(c, NULL);
 }
 
+void cmd_user_changed(struct client *c)
+{
+    struct server *srv = client_srv(c);
+    struct nick_info info;
+    if (srv->cluster && c->registered && nick_info(srv, c->nick, &info) == 0 && info.id == c->id)
+        cluster_user(srv, &info);
+}
+
+/* The nick is not c's after all: it picks another. */
+static void drop_nick(struct client *c)
+{
+    nick_release(client_srv(c), c->nick, c->id);
+    c->has_nick = 0;
+    c->nick[0] = '\0';
+}
+
+static mb_client_fn net_claimed;
+static void change_nick(struct client *c, const char *nick);
+
 /* Completes registration once NICK, USER and any CAP negotiation are done. */
 void reg_try(struct client *c)
 {
     if (c->registered || !c->has_nick || !c->has_user || c->cap_pending || c->sasl_pending ||
-        c->closing)
+        c->net_pending || c->closing)
         return;
     if (!c->pass_ok) {
         send_reply(c, ERR_PASSWDMISMATCH);
@@ -99,9 +119,17 @@ void reg_try(struct client *c)
     /* A registered nick is its owner's: anyone else is refused it, and picks another. */
     if (account_exists(client_srv(c), c->nick) && ircname_cmp(c->account, c->nick) != 0) {
         send_reply(c, ERR_NICKNAMEINUSE_CHOOSE, c->nick);
-        nick_release(client_srv(c), c->nick, c->id);
-        c->has_nick = 0;
-        c->nick[0] = '\0';
+        drop_nick(c);
+        return;
+    }
+    /* On a cluster, the nick must be free on the whole network: registration waits for it. */
+    if (client_srv(c)->cluster && !c->net_nick) {
+        if (cluster_claim(client_srv(c), c->w->index, c->id, c->nick, net_claimed) < 0) {
+            send_reply(c, ERR_UNAVAILRESOURCE, c->nick);
+            drop_nick(c);
+        } else {
+            c->net_pending = 1;
+        }
         return;
     }
     if (set_source(c) < 0) {
@@ -117,6 +145,7 @@ void reg_try(struct client *c)
         nick_set_secure(client_srv(c), c->nick, c->id);
     if (c->account[0])
         nick_set_account(client_srv(c), c->nick, c->id, c->account);
+    cmd_user_changed(c);
     welcome(c);
     const char *lobby = client_cfg(c)->default_channel;
     if (lobby && *lobby) {
@@ -197,6 +226,7 @@ void cmd_setname(struct client *c, struct ircmsg *m)
         return;
     }
     nick_set_user(client_srv(c), c->nick, c->id, c->user, c->host, c->realname);
+    cmd_user_changed(c);
     struct event *ev = event_new(NULL, ":%s SETNAME :%s", c->source, c->realname);
     if (ev) {
         ev->need_cap = CAP_SETNAME;
@@ -260,25 +290,94 @@ void cmd_nick(struct client *c, struct ircmsg *m)
         send_reply(c, ERR_NICKNAMEINUSE_OWNED, nick);
         return;
     }
+    if (srv->cluster && c->registered) {
+        /* Local first (a quick no), then the network; the change happens on its answer. */
+        int worker;
+        uint64_t id;
+        if (c->net_pending) {
+            send_reply(c, ERR_UNAVAILRESOURCE, nick);
+            return;
+        }
+        if (nick_find(srv, nick, &worker, &id) == 0 && id != c->id) {
+            send_reply(c, ERR_NICKNAMEINUSE, nick);
+            return;
+        }
+        if (cluster_claim(srv, c->w->index, c->id, nick, net_claimed) < 0) {
+            send_reply(c, ERR_UNAVAILRESOURCE, nick);
+            return;
+        }
+        c->net_pending = 1;
+        return;
+    }
     if (nick_claim(srv, nick, c->has_nick ? c->nick : NULL, c->w->index, c->id) < 0) {
         send_reply(c, ERR_NICKNAMEINUSE, nick);
         return;
     }
     if (!c->registered) {
+        if (c->net_nick) /* a cluster had given us the old one */
+            cluster_release(srv, c->id, c->nick);
+        c->net_nick = 0;
         snprintf(c->nick, sizeof c->nick, "%s", nick);
         c->has_nick = 1;
         reg_try(c);
         return;
     }
+    change_nick(c, nick);
+}
+
+/* A registered user's nick becomes nick (held already): everyone who shares a channel sees. */
+static void change_nick(struct client *c, const char *nick)
+{
     c->nick_tokens -= 1.0;
     whowas_add(c->nick, c->user, c->host, c->realname);
     struct event *change = event_new(NULL, ":%s NICK %s", c->source, nick);
+    char old[IRC_NICK_MAX + 1];
+    snprintf(old, sizeof old, "%s", c->nick);
     snprintf(c->nick, sizeof c->nick, "%s", nick);
     if (set_source(c) < 0)
         conn_close_later(c, "Out of memory");
     if (change)
         chan_nick(c, change); /* also brings the NICK line back to us, in channel order */
     event_unref(change);
+    struct server *srv = client_srv(c);
+    struct nick_info info;
+    if (srv->cluster && nick_info(srv, c->nick, &info) == 0 && info.id == c->id)
+        cluster_user_nick(srv, &info, old);
+}
+
+/* The network's answer to a claim of nick (cluster.h), on c's worker. */
+static void net_claimed(struct client *c, int op, int result, const char *nick)
+{
+    (void)op;
+    struct server *srv = client_srv(c);
+    c->net_pending = 0;
+    if (c->closing)
+        return; /* cmd_closing gave the nick back */
+    if (result != CLUSTER_OK) {
+        if (result == CLUSTER_TAKEN)
+            send_reply(c, ERR_NICKNAMEINUSE, nick);
+        else
+            send_reply(c, ERR_UNAVAILRESOURCE, nick);
+        if (!c->registered && c->has_nick && strcmp(c->nick, nick) == 0)
+            drop_nick(c);
+        return;
+    }
+    if (!c->registered) {
+        if (!c->has_nick || strcmp(c->nick, nick) != 0) {
+            cluster_release(srv, c->id, nick); /* it picked another meanwhile */
+        } else {
+            c->net_nick = 1;
+        }
+        reg_try(c);
+        return;
+    }
+    /* The network gave it: take it here too (a local client still registering gives way). */
+    if (nick_claim_granted(srv, nick, c->nick, c->w->index, c->id) < 0) {
+        cluster_release(srv, c->id, nick);
+        send_reply(c, ERR_NICKNAMEINUSE, nick);
+        return;
+    }
+    change_nick(c, nick);
 }
 
 void cmd_user(struct client *c, struct ircmsg *m)
@@ -330,6 +429,10 @@ void cmd_closing(struct client *c)
     /* The nick is free before the peer sees the connection end: it may reconnect at once. */
     if (c->has_nick)
         nick_release(srv, c->nick, c->id);
+    if (srv->cluster && c->registered)
+        cluster_user_quit(srv, c->id, c->nick, c->close_reason);
+    else if (srv->cluster)
+        cluster_release(srv, c->id, NULL); /* whatever it claimed, or is claiming */
     c->has_nick = 0;
     if (c->registered)
         whowas_add(c->nick, c->user, c->host, c->realname);

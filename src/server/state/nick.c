@@ -96,11 +96,21 @@ static void set_text(char **slot, const char *text)
     *slot = copy;
 }
 
-int nick_claim(struct server *srv, const char *nick, const char *old, int worker, uint64_t id)
+static int gives_way(const struct nick_entry *e);
+static void entry_drop(struct server *srv, struct nick_entry *e);
+
+/* nick_claim; granted: the network has given the nick, so a local holder still registering
+ * gives way. */
+static int claim(struct server *srv, const char *nick, const char *old, int worker, uint64_t id,
+                 int granted)
 {
     int rc = 0;
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, nick);
+    if (e && e->id != id && granted && gives_way(e)) {
+        entry_drop(srv, e);
+        e = NULL;
+    }
     if (e) {
         /* Only a case change of one's own nick finds oneself here. */
         if (e->id == id)
@@ -128,20 +138,190 @@ out:
     return rc;
 }
 
+int nick_claim(struct server *srv, const char *nick, const char *old, int worker, uint64_t id)
+{
+    return claim(srv, nick, old, worker, id, 0);
+}
+
+int nick_claim_granted(struct server *srv, const char *nick, const char *old, int worker,
+                       uint64_t id)
+{
+    return claim(srv, nick, old, worker, id, 1);
+}
+
 void nick_release(struct server *srv, const char *nick, uint64_t id)
 {
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, nick);
-    if (e && e->id == id) {
-        if (e->registered) {
-            srv->nick_stats.users--;
-            srv->nick_stats.invisible -= e->invisible;
-            srv->nick_stats.opers -= e->oper;
+    if (e && e->id == id)
+        entry_drop(srv, e);
+    pthread_mutex_unlock(&srv->nick_lock);
+}
+
+/* Fills the ident of e from user, host and realname. -1 without memory (e unchanged). */
+static int set_ident(struct nick_entry *e, const char *user, const char *host, const char *realname)
+{
+    size_t lu = strlen(user), lh = strlen(host), lr = strlen(realname);
+    char *ident = pool_alloc(lu + lh + lr + 3);
+    if (!ident)
+        return -1;
+    memcpy(ident, user, lu + 1);
+    memcpy(ident + lu + 1, host, lh + 1);
+    memcpy(ident + lu + 1 + lh + 1, realname, lr + 1);
+    ident_free(e->ident);
+    e->ident = ident;
+    return 0;
+}
+
+/* Unlinks and frees e, keeping the counts. */
+static void entry_drop(struct server *srv, struct nick_entry *e)
+{
+    if (e->registered) {
+        srv->nick_stats.users--;
+        srv->nick_stats.invisible -= e->invisible;
+        srv->nick_stats.opers -= e->oper;
+    }
+    HASH_DEL(srv->nicks, e);
+    entry_free(e);
+}
+
+/* Whether e may be taken over by a claim the network granted: only a local client that has
+ * not registered yet (its claim through the network is still on its way, and will fail). */
+static int gives_way(const struct nick_entry *e)
+{
+    return e->worker < WORKER_REMOTE && !e->registered;
+}
+
+int nick_put_remote(struct server *srv, const struct nick_info *info)
+{
+    int rc = 0;
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e = nick_lookup(srv, info->nick);
+    if (e && e->id != info->id) {
+        if (!gives_way(e)) {
+            rc = -1;
+            goto out;
         }
-        HASH_DEL(srv->nicks, e);
-        entry_free(e);
+        entry_drop(srv, e);
+        e = NULL;
+    }
+    if (!e) {
+        e = pool_alloc(sizeof *e);
+        if (!e) {
+            rc = -1;
+            goto out;
+        }
+        memset(e, 0, sizeof *e);
+        e->id = info->id;
+        snprintf(e->nick, sizeof e->nick, "%s", info->nick);
+        HASH_ADD_KEYPTR(hh, srv->nicks, e->nick, (unsigned)strlen(e->nick), e);
+    }
+    e->worker = info->worker;
+    set_ident(e, info->user, info->host, info->realname);
+    set_text(&e->away, info->away);
+    set_text(&e->account, info->account);
+    if (e->registered) {
+        srv->nick_stats.invisible += (int)info->invisible - (int)e->invisible;
+        srv->nick_stats.opers += (int)info->oper - (int)e->oper;
+    } else {
+        e->registered = 1;
+        srv->nick_stats.invisible += info->invisible;
+        srv->nick_stats.opers += info->oper;
+        if (++srv->nick_stats.users > srv->nick_stats.max_users)
+            srv->nick_stats.max_users = srv->nick_stats.users;
+    }
+    e->invisible = info->invisible;
+    e->wallops = info->wallops;
+    e->secure = info->secure;
+    e->oper = info->oper;
+out:
+    pthread_mutex_unlock(&srv->nick_lock);
+    return rc;
+}
+
+int nick_rename_remote(struct server *srv, const char *old, const char *nick, uint64_t id)
+{
+    int rc = -1;
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e = nick_lookup(srv, old);
+    if (!e || e->id != id)
+        goto out;
+    struct nick_entry *other = nick_lookup(srv, nick);
+    if (other && other != e) {
+        if (!gives_way(other))
+            goto out;
+        entry_drop(srv, other);
+    }
+    HASH_DEL(srv->nicks, e);
+    snprintf(e->nick, sizeof e->nick, "%s", nick);
+    HASH_ADD_KEYPTR(hh, srv->nicks, e->nick, (unsigned)strlen(e->nick), e);
+    rc = 0;
+out:
+    pthread_mutex_unlock(&srv->nick_lock);
+    return rc;
+}
+
+int nick_drop_node(struct server *srv, uint64_t node,
+                   void (*fn)(void *arg, const char *nick, uint64_t id), void *arg)
+{
+    int n = 0;
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e, *tmp;
+    HASH_ITER(hh, srv->nicks, e, tmp)
+    {
+        if (e->worker >= WORKER_REMOTE &&
+            (node == UINT64_MAX || e->id >> CLUSTER_NODE_SHIFT == node)) {
+            if (fn)
+                fn(arg, e->nick, e->id);
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
+            entry_drop(srv, e);
+            n++;
+        }
     }
     pthread_mutex_unlock(&srv->nick_lock);
+    return n;
+}
+
+/* info from e (under the lock). */
+static void entry_info(const struct nick_entry *e, struct nick_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->worker = e->worker;
+    info->id = e->id;
+    snprintf(info->nick, sizeof info->nick, "%s", e->nick);
+    if (e->ident) {
+        const char *host = e->ident + strlen(e->ident) + 1;
+        const char *realname = host + strlen(host) + 1;
+        snprintf(info->user, sizeof info->user, "%s", e->ident);
+        snprintf(info->host, sizeof info->host, "%s", host);
+        snprintf(info->realname, sizeof info->realname, "%s", realname);
+    }
+    snprintf(info->away, sizeof info->away, "%s", e->away ? e->away : "");
+    snprintf(info->account, sizeof info->account, "%s", e->account ? e->account : "");
+    info->registered = e->registered;
+    info->invisible = e->invisible;
+    info->wallops = e->wallops;
+    info->secure = e->secure;
+    info->oper = e->oper;
+}
+
+int nick_each_local(struct server *srv, void (*fn)(void *arg, const struct nick_info *info),
+                    void *arg)
+{
+    int n = 0;
+    struct nick_info info;
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e, *tmp;
+    HASH_ITER(hh, srv->nicks, e, tmp)
+    {
+        if (e->worker < WORKER_REMOTE && e->registered) {
+            entry_info(e, &info);
+            fn(arg, &info);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&srv->nick_lock);
+    return n;
 }
 
 int nick_find(struct server *srv, const char *nick, int *worker, uint64_t *id)
@@ -160,26 +340,8 @@ int nick_info(struct server *srv, const char *nick, struct nick_info *info)
 {
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, nick);
-    if (e) {
-        memset(info, 0, sizeof *info);
-        info->worker = e->worker;
-        info->id = e->id;
-        snprintf(info->nick, sizeof info->nick, "%s", e->nick);
-        if (e->ident) {
-            const char *host = e->ident + strlen(e->ident) + 1;
-            const char *realname = host + strlen(host) + 1;
-            snprintf(info->user, sizeof info->user, "%s", e->ident);
-            snprintf(info->host, sizeof info->host, "%s", host);
-            snprintf(info->realname, sizeof info->realname, "%s", realname);
-        }
-        snprintf(info->away, sizeof info->away, "%s", e->away ? e->away : "");
-        snprintf(info->account, sizeof info->account, "%s", e->account ? e->account : "");
-        info->registered = e->registered;
-        info->invisible = e->invisible;
-        info->wallops = e->wallops;
-        info->secure = e->secure;
-        info->oper = e->oper;
-    }
+    if (e)
+        entry_info(e, info);
     pthread_mutex_unlock(&srv->nick_lock);
     return e ? 0 : -1;
 }

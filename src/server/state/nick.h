@@ -33,6 +33,10 @@ struct nick_info {
  * client never holds two nicks nor none. Changing only the case of one's own nick is allowed.
  * Returns 0, or -1 when someone else holds nick (or on allocation failure). */
 int nick_claim(struct server *srv, const char *nick, const char *old, int worker, uint64_t id);
+/* nick_claim of a nick the cluster's network has granted the client: a local client that
+ * holds it without having registered gives way (its own claim on the network fails). */
+int nick_claim_granted(struct server *srv, const char *nick, const char *old, int worker,
+                       uint64_t id);
 /* Releases nick if this client holds it. */
 void nick_release(struct server *srv, const char *nick, uint64_t id);
 /* Finds who holds nick. Returns 0 and fills worker/id, or -1. */
@@ -54,6 +58,28 @@ void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invis
 void nick_count(struct server *srv, struct nick_stats *out);
 /* Sets (1) or clears (0) user mode o. */
 void nick_set_oper(struct server *srv, const char *nick, uint64_t id, int oper);
+/* --- users on other nodes of a cluster (cluster.h) ---------------------------------------- */
+
+/* Enters or updates a user of another node from info (worker: WORKER_REMOTE + its worker
+ * there). The network has given it the nick, so an entry of a local client that has not
+ * finished registering gives way (that client's own claim through the network then fails).
+ * Returns 0, or -1 when a registered local user holds the nick or without memory. */
+int nick_put_remote(struct server *srv, const struct nick_info *info);
+/* A remote user id changes nick: like nick_claim, except that an unregistered local holder
+ * of new gives way. Returns 0, or -1 when id holds no entry or new is taken by a registered
+ * user. */
+int nick_rename_remote(struct server *srv, const char *old, const char *nick, uint64_t id);
+/* Removes every user whose id is on node (the id's top bits, CLUSTER_NODE_SHIFT; UINT64_MAX:
+ * every remote user), calling
+ * fn(arg, nick, id) for each while the table is locked (fn must not call back here). Returns
+ * how many. */
+int nick_drop_node(struct server *srv, uint64_t node,
+                   void (*fn)(void *arg, const char *nick, uint64_t id), void *arg);
+/* Calls fn(arg, info) for every registered local user (worker < WORKER_REMOTE), with the table
+ * locked: the cluster announces them so. Returns how many. */
+int nick_each_local(struct server *srv, void (*fn)(void *arg, const struct nick_info *info),
+                    void *arg);
+
 /* Frees the table (at exit, with no worker running). */
 void nick_table_free(struct server *srv);
 

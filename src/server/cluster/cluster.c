@@ -1,0 +1,1561 @@
+/* cluster: the node's Redis side. See cluster.h for the shape, docs/cluster.md for the keys,
+ * the events and what each failure does. */
+#include "cluster.h"
+
+#include <errno.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "common/ircmsg.h"
+#include "common/ircname.h"
+#include "common/log.h"
+#include "common/redis_url.h"
+#include "core/event.h"
+#include "core/fanout.h"
+#include "core/hash.h"
+#include "core/loop.h"
+#include "core/server.h"
+#include "pack.h"
+#include "state/nick.h"
+
+/* --- the scripts: each one step of the network's state, with its event ------------------- */
+
+/* A netstring in Lua, for the events the scripts build themselves (pack.h). */
+#define LUA_NS "local function ns(s) return #s .. ':' .. s .. ',' end "
+
+enum { S_CLAIM, S_RELEASE, S_USER, S_PM, S_BEAT, S_LEAVE, S_REAPNICKS, S_SNAP, S_COUNT };
+
+static const char *const scripts[S_COUNT] = {
+    /* S_CLAIM: KEYS nick key, the node's nick set; ARGV "node:id", folded nick. 1 if granted
+     * (free, or already this client's), 0 if someone else holds it. */
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if cur and cur ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1]) redis.call('SADD', KEYS[2], ARGV[2]) return 1",
+    /* S_RELEASE: the same keys and arguments; frees the nick only if that client holds it. */
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "redis.call('DEL', KEYS[1]) redis.call('SREM', KEYS[2], ARGV[2]) end return 1",
+    /* S_USER: KEYS the node's user directory; ARGV 'U' or 'Q', client id, the user's facts
+     * (packed), the event. The directory and the event change together. */
+    "if ARGV[1] == 'Q' then redis.call('HDEL', KEYS[1], ARGV[2]) "
+    "else redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end "
+    "redis.call('PUBLISH', 'tc:ev', ARGV[4]) return 1",
+    /* S_PM: KEYS the conversation's stream; ARGV cap (0: none), the target node's channel,
+     * the event. Stored, then published: delivered implies stored. */
+    "if ARGV[1] == '0' then redis.call('XADD', KEYS[1], '*', 'm', ARGV[3]) "
+    "else redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[3]) end "
+    "redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1",
+    /* S_BEAT: KEYS the node table; ARGV node, name, seconds to live, "host pid". Renews this
+     * node, and declares gone every node whose heartbeat has lapsed (once: the first to see
+     * it). */
+    LUA_NS "redis.call('SET', 'tc:alive:' .. ARGV[1], ARGV[4], 'EX', ARGV[3]) "
+           "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+           /* a Redis that restarted empty must not hand this node's number out again */
+           "if tonumber(redis.call('GET', 'tc:nodeseq') or '0') < tonumber(ARGV[1]) then "
+           "redis.call('SET', 'tc:nodeseq', ARGV[1]) end "
+           "local all = redis.call('HGETALL', KEYS[1]) local gone = {} "
+           "for i = 1, #all, 2 do local n = all[i] "
+           "if n ~= ARGV[1] and redis.call('EXISTS', 'tc:alive:' .. n) == 0 then "
+           "redis.call('HDEL', KEYS[1], n) redis.call('DEL', 'tc:users:' .. n) "
+           "redis.call('PUBLISH', 'tc:ev', ns('X') .. ns(n) .. ns(all[i + 1])) "
+           "table.insert(gone, n) end end return gone",
+    /* S_LEAVE: KEYS the node table; ARGV node, name: this node leaves. */
+    LUA_NS "redis.call('HDEL', KEYS[1], ARGV[1]) redis.call('DEL', 'tc:alive:' .. ARGV[1]) "
+           "redis.call('DEL', 'tc:users:' .. ARGV[1]) "
+           "redis.call('PUBLISH', 'tc:ev', ns('X') .. ns(ARGV[1]) .. ns(ARGV[2])) return 1",
+    /* S_REAPNICKS: KEYS a node's nick set on this Redis; ARGV the node: frees its nicks. */
+    "local prefix = ARGV[1] .. ':' "
+    "for _, f in ipairs(redis.call('SMEMBERS', KEYS[1])) do local k = 'tc:nick:' .. f "
+    "local v = redis.call('GET', k) "
+    "if v and string.sub(v, 1, #prefix) == prefix then redis.call('DEL', k) end end "
+    "redis.call('DEL', KEYS[1]) return 1",
+    /* S_SNAP: ARGV this node: every other node's users, as packed facts. */
+    "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
+    "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
+    "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
+    "table.insert(out, u) end end end return out",
+};
+
+/* --- state --------------------------------------------------------------------------------- */
+
+#define CLUSTER_TICK_MS 200
+#define BACKOFF_MIN_MS  100
+#define BACKOFF_MAX_MS  5000
+#define INFLIGHT_MAX    100000 /* commands sent to one Redis and not answered */
+#define SNAP_BUFFER_MAX 100000 /* events held while the directory is being loaded */
+#define CLOSE_WAIT_MS   2000   /* how long leaving waits for Redis to confirm */
+#define CONNECT_TIMEOUT 2      /* seconds, for the start-up connection */
+
+struct shard;
+
+/* One connection to one Redis server, watched by the cluster loop. */
+struct rconn {
+    struct loop_io io;
+    struct shard *sh;
+    redisAsyncContext *ac; /* NULL while disconnected */
+    unsigned mask;         /* LOOP_READ/LOOP_WRITE watched now */
+    int fd;
+    int sub;      /* the subscriber connection (else commands) */
+    int ready;    /* connected */
+    int inflight; /* commands without their answer yet */
+};
+
+struct shard {
+    struct cluster *cl;
+    int index;
+    struct redis_server rs;
+    struct rconn cmd, sub;
+    uint64_t retry_ms; /* when to connect again */
+    unsigned backoff_ms;
+    int was_up; /* has been up: coming back means announcing this node's users again */
+};
+
+enum req_kind { R_CLAIM, R_RELEASE, R_USER, R_NICK, R_QUIT, R_PM, R_KILL };
+
+/* A worker's request, queued for the cluster thread. */
+struct req {
+    struct req *next;
+    enum req_kind kind;
+    int worker;
+    uint64_t id;
+    uint64_t node; /* R_PM, R_KILL: the target's node */
+    mb_client_fn *done;
+    char nick[IRC_NICK_MAX + 1];     /* the nick claimed, released, announced or quitting */
+    char old[IRC_NICK_MAX + 1];      /* R_NICK: the nick given up */
+    char key[2 * IRC_NICK_MAX + 16]; /* R_PM: the conversation's stream */
+    size_t len, facts_len;           /* data: the event; then (R_USER, R_NICK) the facts */
+    char data[];
+};
+
+/* An event that came while the user directory was being loaded. */
+struct held {
+    struct held *next;
+    size_t len;
+    char data[];
+};
+
+/* Nicks the network may have given a client that the client has not taken up yet: asked for,
+ * or granted with the answer still on its way to the client's worker. If the client goes
+ * first, its goodbye frees these too, so that no nick stays held by nobody. */
+#define CLAIMS_PER_CLIENT 4
+struct claims {
+    uint64_t id;
+    int n;
+    char nick[CLAIMS_PER_CLIENT][IRC_NICK_MAX + 1];
+    UT_hash_handle hh;
+};
+
+struct cluster {
+    struct server *srv;
+    struct claims *claims; /* by client id; the cluster thread's alone */
+    uint64_t node;         /* this node's number: the top bits of its client ids */
+    char name[64];
+    char instance[320]; /* "host pid": the heartbeat's value, to know a dead earlier run */
+    char password[REDIS_PASSWORD_MAX + 1];
+    char sha[S_COUNT][41];
+    char my_channel[32]; /* "tc:n:<node>": events for this node's users alone */
+    int nshards;
+    struct shard shards[REDIS_SHARDS_MAX];
+
+    pthread_t thread;
+    struct loop *loop;
+    int evfd;
+    struct loop_io ev_io;
+    uint64_t now_ms, tick_ms, beat_ms;
+    int heartbeat_s;
+    long history_max;
+
+    pthread_mutex_t lock; /* guards the queue and stopping */
+    struct req *head, *tail;
+    int queued;
+    int stopping;
+
+    int degraded;  /* told the users the network is degraded */
+    int snap_done; /* the user directory is loaded; events apply at once */
+    int snap_asked;
+    struct held *held_head, *held_tail;
+    int nheld, held_overflow;
+    int leaving; /* commands of the goodbye still unanswered */
+    int left;    /* the goodbye is sent */
+    uint64_t leave_by_ms;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a of a folded name: which Redis server holds it. Every node must agree, so this
+ * never changes. */
+static int shard_of(const struct cluster *cl, const char *name)
+{
+    unsigned h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ ircname_fold_char(*p)) * 16777619u;
+    return (int)(h % (unsigned)cl->nshards);
+}
+
+/* --- hiredis on the cluster loop ------------------------------------------------------------- */
+
+static void on_io(struct loop_io *io, unsigned events)
+{
+    struct rconn *r = loop_owner(io, struct rconn, io);
+    if (r->ac && (events & (LOOP_READ | LOOP_HUP)))
+        redisAsyncHandleRead(r->ac);
+    if (r->ac && (events & LOOP_WRITE))
+        redisAsyncHandleWrite(r->ac);
+}
+
+static void set_mask(struct rconn *r, unsigned mask)
+{
+    struct loop *l = r->sh->cl->loop;
+    if (mask == r->mask)
+        return;
+    if (r->mask == 0)
+        loop_watch(l, r->fd, mask, &r->io, on_io);
+    else if (mask == 0)
+        loop_unwatch(l, r->fd);
+    else
+        loop_rewatch(l, r->fd, mask, &r->io);
+    r->mask = mask;
+}
+
+static void ad_add_read(void *p)
+{
+    struct rconn *r = p;
+    set_mask(r, r->mask | LOOP_READ);
+}
+
+static void ad_del_read(void *p)
+{
+    struct rconn *r = p;
+    set_mask(r, r->mask & ~(unsigned)LOOP_READ);
+}
+
+static void ad_add_write(void *p)
+{
+    struct rconn *r = p;
+    set_mask(r, r->mask | LOOP_WRITE);
+}
+
+static void ad_del_write(void *p)
+{
+    struct rconn *r = p;
+    set_mask(r, r->mask & ~(unsigned)LOOP_WRITE);
+}
+
+static void ad_cleanup(void *p)
+{
+    struct rconn *r = p;
+    set_mask(r, 0);
+}
+
+/* --- telling the users -------------------------------------------------------------------- */
+
+static int all_up(const struct cluster *cl)
+{
+    for (int i = 0; i < cl->nshards; i++)
+        if (!cl->shards[i].cmd.ready || !cl->shards[i].sub.ready)
+            return 0;
+    return 1;
+}
+
+static void degraded(struct cluster *cl, const char *why)
+{
+    if (cl->degraded || cl->stopping)
+        return;
+    cl->degraded = 1;
+    log_warn("cluster: %s; the network is degraded", why);
+    char text[512];
+    snprintf(text, sizeof text,
+             "The chat network is degraded (%s): you stay connected and can talk to users of "
+             "this server; messages to others may fail until it recovers",
+             why);
+    fanout_announce(cl->srv, text);
+}
+
+static void recovered(struct cluster *cl)
+{
+    if (!cl->degraded || !all_up(cl))
+        return;
+    cl->degraded = 0;
+    log_info("cluster: every Redis server is reachable again");
+    fanout_announce(cl->srv, "The chat network has recovered");
+}
+
+/* --- commands -------------------------------------------------------------------------------- */
+
+typedef void reply_fn(struct cluster *cl, redisReply *reply, void *arg);
+
+/* What a command's callback needs: its cluster, what to call, and with what. */
+struct call {
+    struct rconn *r;
+    reply_fn *fn;
+    void *arg;
+};
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    struct call *k = privdata;
+    k->r->inflight--;
+    redisReply *rp = reply;
+    if (rp && rp->type == REDIS_REPLY_ERROR)
+        log_warn("cluster: Redis %s:%d: %s", k->r->sh->rs.host, k->r->sh->rs.port, rp->str);
+    if (k->fn)
+        k->fn(k->r->sh->cl, rp, k->arg); /* rp NULL: the connection went before an answer */
+    free(k);
+}
+
+/* Sends a command on r; fn(cl, reply, arg) gets its answer (NULL if the connection fails
+ * first). Returns 0, or -1 when r is down or too far behind (fn not called). */
+static int command(struct rconn *r, reply_fn *fn, void *arg, int argc, const char **argv,
+                   const size_t *lens)
+{
+    if (!r->ac || !r->ready || r->inflight >= INFLIGHT_MAX || argc > 16)
+        return -1;
+    size_t own[16];
+    if (!lens) {
+        for (int i = 0; i < argc; i++)
+            own[i] = strlen(argv[i]);
+        lens = own;
+    }
+    struct call *k = malloc(sizeof *k);
+    if (!k)
+        return -1;
+    *k = (struct call){r, fn, arg};
+    if (redisAsyncCommandArgv(r->ac, on_reply, k, argc, argv, lens) != REDIS_OK) {
+        free(k);
+        return -1;
+    }
+    r->inflight++;
+    return 0;
+}
+
+/* EVALSHA of script s with nkeys of the args as keys. */
+static int script(struct cluster *cl, int shard, int s, reply_fn *fn, void *arg, int nkeys,
+                  int nargs, const char **args, const size_t *lens)
+{
+    const char *argv[12];
+    size_t argl[12];
+    char nk[8];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argl[0] = 7;
+    argv[1] = cl->sha[s];
+    argl[1] = 40;
+    argv[2] = nk;
+    argl[2] = strlen(nk);
+    for (int i = 0; i < nargs && i < 9; i++) {
+        argv[3 + i] = args[i];
+        argl[3 + i] = lens ? lens[i] : strlen(args[i]);
+    }
+    return command(&cl->shards[shard].cmd, fn, arg, 3 + nargs, argv, argl);
+}
+
+/* --- a nick's keys ---------------------------------------------------------------------------- */
+
+struct nick_keys {
+    char key[IRC_NICK_MAX + 16], set[48], value[48], fold[IRC_NICK_MAX + 1];
+    int shard;
+};
+
+static void nick_keys(struct cluster *cl, const char *nick, uint64_t id, struct nick_keys *k)
+{
+    ircname_fold(nick, k->fold, sizeof k->fold);
+    snprintf(k->key, sizeof k->key, "tc:nick:%s", k->fold);
+    snprintf(k->set, sizeof k->set, "tc:nicks:%llu", (unsigned long long)cl->node);
+    snprintf(k->value, sizeof k->value, "%llu:%llu", (unsigned long long)cl->node,
+             (unsigned long long)id);
+    k->shard = shard_of(cl, k->fold);
+}
+
+/* Runs S_CLAIM or S_RELEASE for nick of client id. */
+static int nick_script(struct cluster *cl, int s, const char *nick, uint64_t id, reply_fn *fn,
+                       void *arg)
+{
+    struct nick_keys k;
+    nick_keys(cl, nick, id, &k);
+    const char *args[] = {k.key, k.set, k.value, k.fold};
+    return script(cl, k.shard, s, fn, arg, 2, 4, args, NULL);
+}
+
+/* --- claims not taken up yet ---------------------------------------------------------------- */
+
+static int claim_track(struct cluster *cl, uint64_t id, const char *nick)
+{
+    struct claims *c;
+    HASH_FIND(hh, cl->claims, &id, sizeof id, c);
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c)))
+            return -1;
+        c->id = id;
+        HASH_ADD(hh, cl->claims, id, sizeof c->id, c);
+    }
+    if (c->n == CLAIMS_PER_CLIENT)
+        return -1;
+    snprintf(c->nick[c->n++], sizeof c->nick[0], "%s", nick);
+    return 0;
+}
+
+/* Forgets nick (NULL: every nick) of client id; with release, gives each back too. */
+static void claim_forget(struct cluster *cl, uint64_t id, const char *nick, int release)
+{
+    struct claims *c;
+    HASH_FIND(hh, cl->claims, &id, sizeof id, c);
+    if (!c)
+        return;
+    for (int i = 0; i < c->n;) {
+        if (nick && ircname_cmp(nick, c->nick[i]) != 0) {
+            i++;
+            continue;
+        }
+        if (release)
+            nick_script(cl, S_RELEASE, c->nick[i], id, NULL, NULL);
+        memmove(c->nick[i], c->nick[i + 1], (size_t)(c->n - i - 1) * sizeof c->nick[0]);
+        c->n--;
+    }
+    if (c->n == 0) {
+        HASH_DEL(cl->claims, c);
+        free(c);
+    }
+}
+
+/* The answer to a claim goes back to the client's worker. */
+struct claim {
+    int worker;
+    uint64_t id;
+    mb_client_fn *done;
+    char nick[IRC_NICK_MAX + 1];
+};
+
+static void claimed(struct cluster *cl, redisReply *rp, void *arg)
+{
+    struct claim *cm = arg;
+    int result = !rp || rp->type != REDIS_REPLY_INTEGER ? CLUSTER_UNAVAILABLE
+                 : rp->integer == 1                     ? CLUSTER_OK
+                                                        : CLUSTER_TAKEN;
+    if (result != CLUSTER_OK)
+        claim_forget(cl, cm->id, cm->nick, 0);
+    fanout_call(cl->srv, cm->worker, cm->id, cm->done, 0, result, cm->nick);
+    free(cm);
+}
+
+/* --- the network's events -------------------------------------------------------------------- */
+
+static void announce_users(struct cluster *cl);
+
+/* A user's facts as cluster_user packs them: node, id, worker, nick, user, host, real name,
+ * away, account, flags. */
+static void pack_facts(struct pack *p, uint64_t node, const struct nick_info *info)
+{
+    pack_u64(p, node);
+    pack_u64(p, info->id);
+    pack_u64(p, (uint64_t)info->worker);
+    pack_str(p, info->nick);
+    pack_str(p, info->user);
+    pack_str(p, info->host);
+    pack_str(p, info->realname);
+    pack_str(p, info->away);
+    pack_str(p, info->account);
+    pack_u64(
+        p, (uint64_t)(info->invisible | info->wallops << 1 | info->secure << 2 | info->oper << 3));
+}
+
+/* The other half of pack_facts. Returns the node, 0 when malformed. */
+static uint64_t unpack_facts(struct unpack *u, struct nick_info *info)
+{
+    memset(info, 0, sizeof *info);
+    uint64_t node = unpack_u64(u);
+    info->id = unpack_u64(u);
+    uint64_t worker = unpack_u64(u);
+    unpack_str(u, info->nick, sizeof info->nick);
+    unpack_str(u, info->user, sizeof info->user);
+    unpack_str(u, info->host, sizeof info->host);
+    unpack_str(u, info->realname, sizeof info->realname);
+    unpack_str(u, info->away, sizeof info->away);
+    unpack_str(u, info->account, sizeof info->account);
+    uint64_t flags = unpack_u64(u);
+    if (u->bad || worker >= WORKERS_MAX || !ircname_nick_valid(info->nick) ||
+        info->id >> CLUSTER_NODE_SHIFT != node)
+        return 0;
+    info->worker = WORKER_REMOTE + (int)worker;
+    info->registered = 1;
+    info->invisible = flags & 1;
+    info->wallops = (flags >> 1) & 1;
+    info->secure = (flags >> 2) & 1;
+    info->oper = (flags >> 3) & 1;
+    return node;
+}
+
+/* A user of another node, known from its facts (an event or the directory). */
+static void learn_user(struct cluster *cl, struct unpack *u)
+{
+    struct nick_info info;
+    uint64_t node = unpack_facts(u, &info);
+    if (!node || node == cl->node)
+        return;
+    if (nick_put_remote(cl->srv, &info) < 0)
+        log_warn("cluster: %s on node %llu clashes with a user here", info.nick,
+                 (unsigned long long)node);
+}
+
+/* A message for a user of this node, from another: "P", origin, target id, its worker, the
+ * capability it needs, tags only, msgid, time, time in ms, account, client tags, line. */
+static void deliver_private(struct cluster *cl, struct unpack *u)
+{
+    unpack_u64(u); /* origin */
+    uint64_t id = unpack_u64(u), worker = unpack_u64(u), need = unpack_u64(u),
+             tags_only = unpack_u64(u);
+    char msgid[EVENT_MSGID_MAX], time[EVENT_TIME_MAX], account[32], tags[4096];
+    unpack_str(u, msgid, sizeof msgid);
+    unpack_str(u, time, sizeof time);
+    uint64_t time_ms = unpack_u64(u);
+    unpack_str(u, account, sizeof account);
+    unpack_str(u, tags, sizeof tags);
+    char line[IRC_LINE_MAX + 1];
+    unpack_str(u, line, sizeof line);
+    if (u->bad || worker >= (uint64_t)cl->srv->nworkers || id >> CLUSTER_NODE_SHIFT != cl->node)
+        return;
+    struct event *ev = event_from(tags, msgid, time, (long long)time_ms, line);
+    if (!ev)
+        return;
+    ev->need_cap = (unsigned)need;
+    ev->tags_only = tags_only != 0;
+    snprintf(ev->account, sizeof ev->account, "%s", account);
+    fanout_to_client(cl->srv, (int)worker, id, ev);
+    event_unref(ev);
+}
+
+/* Drops the users of a node that has left. */
+static void node_gone(struct cluster *cl, struct unpack *u)
+{
+    uint64_t node = unpack_u64(u);
+    char name[64];
+    unpack_str(u, name, sizeof name);
+    if (u->bad)
+        return;
+    if (node == cl->node) {
+        /* Declared gone while cut off (heartbeats lapsed): come back, users and all. */
+        log_warn("cluster: the network took this node for gone; announcing it again");
+        announce_users(cl);
+        return;
+    }
+    int n = nick_drop_node(cl->srv, node, NULL, NULL);
+    log_info("cluster: node %s (%llu) left the network with %d users", name,
+             (unsigned long long)node, n);
+}
+
+/* One event from the network. */
+static void apply(struct cluster *cl, const char *data, size_t len)
+{
+    struct unpack u;
+    unpack_init(&u, data, len);
+    size_t klen;
+    const char *kind = unpack_bytes(&u, &klen);
+    if (!kind || klen != 1)
+        return;
+    switch (kind[0]) {
+    case 'U':
+        learn_user(cl, &u);
+        break;
+    case 'N': {
+        uint64_t node = unpack_u64(&u), id = unpack_u64(&u);
+        char old[IRC_NICK_MAX + 1], nick[IRC_NICK_MAX + 1];
+        unpack_str(&u, old, sizeof old);
+        unpack_str(&u, nick, sizeof nick);
+        if (!u.bad && node != cl->node && ircname_nick_valid(nick))
+            nick_rename_remote(cl->srv, old, nick, id);
+        break;
+    }
+    case 'Q': {
+        uint64_t node = unpack_u64(&u), id = unpack_u64(&u);
+        char nick[IRC_NICK_MAX + 1];
+        unpack_str(&u, nick, sizeof nick);
+        if (!u.bad && node != cl->node)
+            nick_release(cl->srv, nick, id);
+        break;
+    }
+    case 'X':
+        node_gone(cl, &u);
+        break;
+    case 'P':
+        deliver_private(cl, &u);
+        break;
+    case 'K': {
+        unpack_u64(&u); /* origin */
+        uint64_t id = unpack_u64(&u), worker = unpack_u64(&u);
+        char reason[CLOSE_REASON_MAX + 1];
+        unpack_str(&u, reason, sizeof reason);
+        if (!u.bad && worker < (uint64_t)cl->srv->nworkers && id >> CLUSTER_NODE_SHIFT == cl->node)
+            fanout_kill(cl->srv, (int)worker, id, reason);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void free_held(struct cluster *cl)
+{
+    while (cl->held_head) {
+        struct held *h = cl->held_head;
+        cl->held_head = h->next;
+        free(h);
+    }
+    cl->held_tail = NULL;
+    cl->nheld = 0;
+}
+
+static void ask_snapshot(struct cluster *cl);
+static void subscribed(struct rconn *r, const char *channel);
+
+/* The directory of users: every other node's, then the events that came meanwhile. */
+static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
+{
+    (void)arg;
+    cl->snap_asked = 0;
+    if (!rp || rp->type != REDIS_REPLY_ARRAY)
+        return; /* asked again when the connection is back */
+    /* What was known is replaced: users of nodes that left meanwhile must not stay. */
+    nick_drop_node(cl->srv, UINT64_MAX, NULL, NULL);
+    for (size_t i = 0; i < rp->elements; i++) {
+        redisReply *e = rp->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        struct unpack u;
+        unpack_init(&u, e->str, e->len);
+        learn_user(cl, &u);
+    }
+    cl->snap_done = 1;
+    for (struct held *h = cl->held_head; h; h = h->next)
+        apply(cl, h->data, h->len);
+    free_held(cl);
+    if (cl->held_overflow) { /* more came than could be held: load it all again */
+        cl->held_overflow = 0;
+        cl->snap_done = 0;
+        ask_snapshot(cl);
+    }
+}
+
+static void ask_snapshot(struct cluster *cl)
+{
+    char node[24];
+    snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
+    const char *args[] = {node};
+    if (!cl->snap_asked && script(cl, 0, S_SNAP, snapshot, NULL, 0, 1, args, NULL) == 0)
+        cl->snap_asked = 1;
+}
+
+/* Messages on the subscriber connection of a shard. */
+static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    struct rconn *r = privdata;
+    struct cluster *cl = r->sh->cl;
+    redisReply *rp = reply;
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements < 3 ||
+        rp->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *what = rp->element[0]->str;
+    if (strcmp(what, "subscribe") == 0) {
+        if (rp->element[1]->type != REDIS_REPLY_STRING)
+            return;
+        subscribed(r, rp->element[1]->str);
+        if (r->sh->index == 0 && strcmp(rp->element[1]->str, "tc:ev") == 0) {
+            /* Subscribed before the directory is read: nothing falls between the two. */
+            cl->snap_done = 0;
+            free_held(cl);
+            ask_snapshot(cl);
+        }
+        return;
+    }
+    if (strcmp(what, "message") != 0 || rp->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    const char *data = rp->element[2]->str;
+    size_t len = rp->element[2]->len;
+    int directory =
+        rp->element[1]->type == REDIS_REPLY_STRING && strcmp(rp->element[1]->str, "tc:ev") == 0;
+    if (directory && !cl->snap_done) {
+        if (cl->nheld >= SNAP_BUFFER_MAX) {
+            cl->held_overflow = 1;
+            return;
+        }
+        struct held *h = malloc(sizeof *h + len);
+        if (!h) {
+            cl->held_overflow = 1;
+            return;
+        }
+        h->next = NULL;
+        h->len = len;
+        memcpy(h->data, data, len);
+        if (cl->held_tail)
+            cl->held_tail->next = h;
+        else
+            cl->held_head = h;
+        cl->held_tail = h;
+        cl->nheld++;
+        return;
+    }
+    apply(cl, data, len);
+}
+
+/* --- connections ---------------------------------------------------------------------------- */
+
+static void connect_shard(struct rconn *r);
+
+static void on_setup(struct cluster *cl, redisReply *rp, void *arg)
+{
+    (void)cl;
+    (void)arg;
+    (void)rp; /* errors are logged by on_reply; a failed AUTH fails what follows, visibly */
+}
+
+static void lost(struct rconn *r, const char *why)
+{
+    struct shard *sh = r->sh;
+    r->ac = NULL;
+    r->ready = 0;
+    r->mask = 0;
+    r->inflight = 0;
+    if (r->sub && sh->index == 0)
+        r->sh->cl->snap_done = 0;
+    sh->retry_ms = sh->cl->now_ms + sh->backoff_ms;
+    sh->backoff_ms = sh->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : sh->backoff_ms * 2;
+    char text[REDIS_HOST_MAX + 64];
+    snprintf(text, sizeof text, "Redis %s:%d %s", sh->rs.host, sh->rs.port, why);
+    degraded(sh->cl, text);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct rconn *r = ac->data;
+    struct shard *sh = r->sh;
+    if (status != REDIS_OK) {
+        lost(r, "cannot be reached");
+        return;
+    }
+    if (r->sub)
+        return; /* up once subscribed: on_message */
+    r->ready = 1;
+    int again = sh->was_up;
+    sh->was_up = 1;
+    if (sh->sub.ready)
+        sh->backoff_ms = BACKOFF_MIN_MS;
+    /* Redis may have restarted empty: this node's nicks and users, again. */
+    if (again)
+        announce_users(sh->cl);
+    if (sh->index == 0 && sh->sub.ready && !sh->cl->snap_done)
+        ask_snapshot(sh->cl);
+    recovered(sh->cl);
+}
+
+/* The subscriber is up once Redis confirms this node's own channel (the last one asked for):
+ * from then on nothing published to this node is missed, and the users may be told so. */
+static void subscribed(struct rconn *r, const char *channel)
+{
+    struct shard *sh = r->sh;
+    if (strcmp(channel, sh->cl->my_channel) != 0)
+        return;
+    r->ready = 1;
+    if (sh->cmd.ready) {
+        sh->backoff_ms = BACKOFF_MIN_MS;
+        if (sh->index == 0 && !sh->cl->snap_done)
+            ask_snapshot(sh->cl);
+    }
+    recovered(sh->cl);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    struct rconn *r = ac->data;
+    lost(r, "went away");
+}
+
+static void connect_shard(struct rconn *r)
+{
+    struct shard *sh = r->sh;
+    struct cluster *cl = sh->cl;
+    redisAsyncContext *ac = redisAsyncConnect(sh->rs.host, sh->rs.port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        sh->retry_ms = cl->now_ms + sh->backoff_ms;
+        return;
+    }
+    r->ac = ac;
+    r->fd = ac->c.fd;
+    r->mask = 0;
+    r->inflight = 0;
+    ac->data = r;
+    ac->ev.data = r;
+    ac->ev.addRead = ad_add_read;
+    ac->ev.delRead = ad_del_read;
+    ac->ev.addWrite = ad_add_write;
+    ac->ev.delWrite = ad_del_write;
+    ac->ev.cleanup = ad_cleanup;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* Commands queued now are written once connected, first of all. */
+    r->ready = 1; /* for command(); on_connect or lost sets it right */
+    const char *pw = cl->password[0] ? cl->password : sh->rs.password;
+    if (pw[0]) {
+        const char *argv[] = {"AUTH", sh->rs.user, pw};
+        size_t lens[] = {4, strlen(sh->rs.user), strlen(pw)};
+        if (sh->rs.user[0])
+            command(r, on_setup, NULL, 3, argv, lens);
+        else {
+            argv[1] = pw;
+            lens[1] = lens[2];
+            command(r, on_setup, NULL, 2, argv, lens);
+        }
+    }
+    if (r->sub) {
+        r->inflight = 0;
+        redisAsyncCommand(ac, on_message, r, "SUBSCRIBE tc:ev %s", cl->my_channel);
+    } else {
+        if (sh->rs.db) {
+            char db[16];
+            snprintf(db, sizeof db, "%d", sh->rs.db);
+            const char *argv[] = {"SELECT", db};
+            command(r, on_setup, NULL, 2, argv, NULL);
+        }
+        for (int s = 0; s < S_COUNT; s++) {
+            const char *argv[] = {"SCRIPT", "LOAD", scripts[s]};
+            size_t lens[] = {6, 4, strlen(scripts[s])};
+            command(r, on_setup, NULL, 3, argv, lens);
+        }
+    }
+    r->ready = 0;
+}
+
+/* --- this node's users ------------------------------------------------------------------------ */
+
+/* S_USER: op 'U' (facts) or 'Q' for client id, with the event ev. */
+static int user_script(struct cluster *cl, const char *op, uint64_t id, const char *facts,
+                       size_t flen, const char *ev, size_t elen)
+{
+    char key[48], ids[24];
+    snprintf(key, sizeof key, "tc:users:%llu", (unsigned long long)cl->node);
+    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+    const char *args[] = {key, op, ids, facts, ev};
+    size_t lens[] = {strlen(key), 1, strlen(ids), flen, elen};
+    return script(cl, 0, S_USER, NULL, NULL, 1, 5, args, lens);
+}
+
+/* A user's "U" event and its directory entry. */
+static void pack_user(struct cluster *cl, const struct nick_info *info, struct pack *ev,
+                      struct pack *facts)
+{
+    pack_init(facts);
+    pack_facts(facts, cl->node, info);
+    pack_init(ev);
+    pack_str(ev, "U");
+    pack_facts(ev, cl->node, info);
+}
+
+/* One local user, announced again (nick and directory entry). */
+static void announce_one(void *arg, const struct nick_info *info)
+{
+    struct cluster *cl = arg;
+    struct pack ev, facts;
+    pack_user(cl, info, &ev, &facts);
+    if (ev.overflow || facts.overflow)
+        return;
+    nick_script(cl, S_CLAIM, info->nick, info->id, NULL, NULL);
+    user_script(cl, "U", info->id, facts.buf, facts.len, ev.buf, ev.len);
+}
+
+/* After Redis came back (maybe empty) or the network took this node for gone: every local
+ * user's nick and facts again, and this node in the node table. */
+static void beat(struct cluster *cl);
+
+static void announce_users(struct cluster *cl)
+{
+    /* The node itself first: a node that loads the directory between the two must find this
+     * node in the table to find its users. */
+    if (cl->shards[0].cmd.ready)
+        beat(cl);
+    else
+        cl->beat_ms = 0;
+    int n = nick_each_local(cl->srv, announce_one, cl);
+    log_info("cluster: announced this node's %d users to the network", n);
+}
+
+/* --- a worker's requests ------------------------------------------------------------------- */
+
+static void tell_sender(struct cluster *cl, const char *sender, const char *target)
+{
+    int worker;
+    uint64_t id;
+    if (nick_find(cl->srv, sender, &worker, &id) < 0 || worker >= WORKER_REMOTE)
+        return;
+    struct event *ev = event_new(NULL,
+                                 ":%s FAIL PRIVMSG TEMPORARILY_UNAVAILABLE %s :The network cannot "
+                                 "reach %s now; message not sent, try again",
+                                 cl->srv->cfg.server_name, target, target);
+    if (ev)
+        fanout_to_client(cl->srv, worker, id, ev);
+    event_unref(ev);
+}
+
+struct pm_names {
+    char sender[IRC_NICK_MAX + 1], target[IRC_NICK_MAX + 1];
+};
+
+static void pm_sent(struct cluster *cl, redisReply *rp, void *arg)
+{
+    struct pm_names *pn = arg;
+    if (!rp || rp->type == REDIS_REPLY_ERROR)
+        tell_sender(cl, pn->sender, pn->target);
+    free(pn);
+}
+
+static void run_request(struct cluster *cl, struct req *q)
+{
+    switch (q->kind) {
+    case R_CLAIM: {
+        struct claim *cm = malloc(sizeof *cm);
+        if (cm) {
+            *cm = (struct claim){.worker = q->worker, .id = q->id, .done = q->done};
+            snprintf(cm->nick, sizeof cm->nick, "%s", q->nick);
+        }
+        if (!cm || claim_track(cl, q->id, q->nick) < 0 ||
+            nick_script(cl, S_CLAIM, q->nick, q->id, claimed, cm) < 0) {
+            if (cm)
+                claim_forget(cl, q->id, q->nick, 0);
+            free(cm);
+            fanout_call(cl->srv, q->worker, q->id, q->done, 0, CLUSTER_UNAVAILABLE, q->nick);
+        }
+        break;
+    }
+    case R_RELEASE:
+        if (q->nick[0]) {
+            claim_forget(cl, q->id, q->nick, 0);
+            nick_script(cl, S_RELEASE, q->nick, q->id, NULL, NULL);
+        } else {
+            claim_forget(cl, q->id, NULL, 1);
+        }
+        break;
+    case R_USER:
+        claim_forget(cl, q->id, q->nick, 0); /* taken up */
+        user_script(cl, "U", q->id, q->data + q->len, q->facts_len, q->data, q->len);
+        break;
+    case R_NICK:
+        claim_forget(cl, q->id, q->nick, 0);
+        user_script(cl, "U", q->id, q->data + q->len, q->facts_len, q->data, q->len);
+        nick_script(cl, S_RELEASE, q->old, q->id, NULL, NULL);
+        break;
+    case R_QUIT:
+        claim_forget(cl, q->id, NULL, 1); /* anything granted that it never took up */
+        user_script(cl, "Q", q->id, "", 0, q->data, q->len);
+        nick_script(cl, S_RELEASE, q->nick, q->id, NULL, NULL);
+        break;
+    case R_PM: {
+        char cap[24], channel[32];
+        snprintf(cap, sizeof cap, "%ld", cl->history_max);
+        snprintf(channel, sizeof channel, "tc:n:%llu", (unsigned long long)q->node);
+        const char *args[] = {q->key, cap, channel, q->data};
+        size_t lens[] = {strlen(q->key), strlen(cap), strlen(channel), q->len};
+        struct pm_names *pn = malloc(sizeof *pn);
+        if (pn) {
+            snprintf(pn->sender, sizeof pn->sender, "%s", q->old);
+            snprintf(pn->target, sizeof pn->target, "%s", q->nick);
+        }
+        if (!pn || script(cl, shard_of(cl, q->key), S_PM, pm_sent, pn, 1, 4, args, lens) < 0) {
+            free(pn);
+            tell_sender(cl, q->old, q->nick);
+        }
+        break;
+    }
+    case R_KILL: {
+        char channel[32];
+        snprintf(channel, sizeof channel, "tc:n:%llu", (unsigned long long)q->node);
+        const char *argv[] = {"PUBLISH", channel, q->data};
+        size_t lens[] = {7, strlen(channel), q->len};
+        command(&cl->shards[0].cmd, NULL, NULL, 3, argv, lens);
+        break;
+    }
+    }
+}
+
+/* The queue's eventfd: run what the workers asked for, in order. */
+static void on_requests(struct loop_io *io, unsigned events)
+{
+    (void)events;
+    struct cluster *cl = loop_owner(io, struct cluster, ev_io);
+    uint64_t n;
+    if (read(cl->evfd, &n, sizeof n) < 0 && errno != EAGAIN)
+        log_warn("cluster: reading the queue's eventfd: %s", strerror(errno));
+    pthread_mutex_lock(&cl->lock);
+    struct req *q = cl->head;
+    cl->head = cl->tail = NULL;
+    cl->queued = 0;
+    pthread_mutex_unlock(&cl->lock);
+    while (q) {
+        struct req *next = q->next;
+        run_request(cl, q);
+        free(q);
+        q = next;
+    }
+}
+
+/* Queues q for the cluster thread (which frees it). 0, or -1 (q freed) when the queue is full
+ * or the node is stopping. */
+static int enqueue(struct cluster *cl, struct req *q)
+{
+    pthread_mutex_lock(&cl->lock);
+    int ok = !cl->stopping && cl->queued < CLUSTER_QUEUE_MAX;
+    if (ok) {
+        q->next = NULL;
+        if (cl->tail)
+            cl->tail->next = q;
+        else
+            cl->head = q;
+        cl->tail = q;
+        cl->queued++;
+    }
+    pthread_mutex_unlock(&cl->lock);
+    if (!ok) {
+        free(q);
+        return -1;
+    }
+    uint64_t one = 1;
+    if (write(cl->evfd, &one, sizeof one) < 0)
+        log_warn("cluster: waking the cluster thread: %s", strerror(errno));
+    return 0;
+}
+
+/* A request with room for an event and facts (either may be NULL). */
+static struct req *req_new(enum req_kind kind, uint64_t id, const struct pack *ev,
+                           const struct pack *facts)
+{
+    if ((ev && ev->overflow) || (facts && facts->overflow))
+        return NULL;
+    size_t elen = ev ? ev->len : 0, flen = facts ? facts->len : 0;
+    struct req *q = calloc(1, sizeof *q + elen + flen + 1);
+    if (!q)
+        return NULL;
+    q->kind = kind;
+    q->id = id;
+    q->len = elen;
+    q->facts_len = flen;
+    if (elen)
+        memcpy(q->data, ev->buf, elen);
+    if (flen)
+        memcpy(q->data + elen, facts->buf, flen);
+    return q;
+}
+
+int cluster_claim(struct server *srv, int worker, uint64_t id, const char *nick, mb_client_fn *done)
+{
+    struct req *q = req_new(R_CLAIM, id, NULL, NULL);
+    if (!q)
+        return -1;
+    q->worker = worker;
+    q->done = done;
+    snprintf(q->nick, sizeof q->nick, "%s", nick);
+    return enqueue(srv->cluster, q);
+}
+
+void cluster_release(struct server *srv, uint64_t id, const char *nick)
+{
+    struct req *q = req_new(R_RELEASE, id, NULL, NULL);
+    if (!q)
+        return;
+    snprintf(q->nick, sizeof q->nick, "%s", nick ? nick : "");
+    enqueue(srv->cluster, q);
+}
+
+void cluster_user(struct server *srv, const struct nick_info *info)
+{
+    struct cluster *cl = srv->cluster;
+    struct pack ev, facts;
+    pack_user(cl, info, &ev, &facts);
+    struct req *q = req_new(R_USER, info->id, &ev, &facts);
+    if (!q)
+        return;
+    snprintf(q->nick, sizeof q->nick, "%s", info->nick);
+    enqueue(cl, q);
+}
+
+void cluster_user_nick(struct server *srv, const struct nick_info *info, const char *old)
+{
+    struct cluster *cl = srv->cluster;
+    struct pack ev, facts;
+    pack_init(&facts);
+    pack_facts(&facts, cl->node, info);
+    pack_init(&ev);
+    pack_str(&ev, "N");
+    pack_u64(&ev, cl->node);
+    pack_u64(&ev, info->id);
+    pack_str(&ev, old);
+    pack_str(&ev, info->nick);
+    struct req *q = req_new(R_NICK, info->id, &ev, &facts);
+    if (!q)
+        return;
+    snprintf(q->old, sizeof q->old, "%s", old);
+    snprintf(q->nick, sizeof q->nick, "%s", info->nick);
+    enqueue(cl, q);
+}
+
+void cluster_user_quit(struct server *srv, uint64_t id, const char *nick, const char *reason)
+{
+    struct cluster *cl = srv->cluster;
+    struct pack ev;
+    pack_init(&ev);
+    pack_str(&ev, "Q");
+    pack_u64(&ev, cl->node);
+    pack_u64(&ev, id);
+    pack_str(&ev, nick);
+    pack_str(&ev, reason);
+    struct req *q = req_new(R_QUIT, id, &ev, NULL);
+    if (!q)
+        return;
+    snprintf(q->nick, sizeof q->nick, "%s", nick);
+    enqueue(cl, q);
+}
+
+/* The nick of a line's ":nick!user@host" prefix, and its first parameter after the verb. */
+static void line_names(const char *line, size_t len, char *sender, char *target, size_t cap)
+{
+    sender[0] = target[0] = '\0';
+    const char *end = line + len;
+    if (len < 2 || line[0] != ':')
+        return;
+    const char *p = line + 1;
+    size_t n = strcspn(p, "! ");
+    snprintf(sender, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+    p = memchr(p, ' ', (size_t)(end - p));                    /* before the verb */
+    p = p ? memchr(p + 1, ' ', (size_t)(end - p - 1)) : NULL; /* before the target */
+    if (!p)
+        return;
+    p++;
+    n = strcspn(p, " \r\n");
+    snprintf(target, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+}
+
+/* srv->remote.to_client: ev for client id on worker of its node, stored with the
+ * conversation's history in Redis, then published to that node. */
+static void remote_to_client(void *arg, int worker, uint64_t id, struct event *ev)
+{
+    struct cluster *cl = arg;
+    const char *line = ev->line->data;
+    size_t len = ev->line->len >= 2 ? ev->line->len - 2 : 0; /* without CR LF */
+    char sender[IRC_NICK_MAX + 1], target[IRC_NICK_MAX + 1];
+    line_names(line, len, sender, target, sizeof sender);
+    struct pack p;
+    pack_init(&p);
+    pack_str(&p, "P");
+    pack_u64(&p, cl->node);
+    pack_u64(&p, id);
+    pack_u64(&p, (uint64_t)worker);
+    pack_u64(&p, ev->need_cap);
+    pack_u64(&p, (uint64_t)ev->tags_only);
+    pack_str(&p, ev->msgid);
+    pack_str(&p, ev->time);
+    pack_u64(&p, (uint64_t)ev->time_ms);
+    pack_str(&p, ev->account);
+    pack_str(&p, ev->client_tags);
+    pack_bytes(&p, line, len);
+    struct req *q = req_new(R_PM, id, &p, NULL);
+    if (!q) {
+        tell_sender(cl, sender, target);
+        return;
+    }
+    q->node = id >> CLUSTER_NODE_SHIFT;
+    snprintf(q->old, sizeof q->old, "%s", sender);
+    snprintf(q->nick, sizeof q->nick, "%s", target);
+    /* One stream per pair of users, whichever way the message goes. */
+    char a[IRC_NICK_MAX + 1], b[IRC_NICK_MAX + 1];
+    ircname_fold(sender, a, sizeof a);
+    ircname_fold(target, b, sizeof b);
+    int swap = strcmp(a, b) > 0;
+    snprintf(q->key, sizeof q->key, "tc:pm:%s %s", swap ? b : a, swap ? a : b);
+    if (enqueue(cl, q) < 0)
+        tell_sender(cl, sender, target);
+}
+
+/* srv->remote.kill: KILL of a user on another node. */
+static void remote_kill(void *arg, int worker, uint64_t id, const char *reason)
+{
+    struct cluster *cl = arg;
+    struct pack p;
+    pack_init(&p);
+    pack_str(&p, "K");
+    pack_u64(&p, cl->node);
+    pack_u64(&p, id);
+    pack_u64(&p, (uint64_t)worker);
+    pack_str(&p, reason);
+    struct req *q = req_new(R_KILL, id, &p, NULL);
+    if (!q)
+        return;
+    q->node = id >> CLUSTER_NODE_SHIFT;
+    enqueue(cl, q);
+}
+
+/* --- the thread ---------------------------------------------------------------------------- */
+
+static void reap_nicks(struct cluster *cl, const char *node)
+{
+    char set[48];
+    snprintf(set, sizeof set, "tc:nicks:%s", node);
+    const char *args[] = {set, node};
+    for (int i = 0; i < cl->nshards; i++)
+        script(cl, i, S_REAPNICKS, NULL, NULL, 1, 2, args, NULL);
+}
+
+/* The heartbeat's answer: the nodes it found gone, whose nicks are freed everywhere. */
+static void beaten(struct cluster *cl, redisReply *rp, void *arg)
+{
+    (void)arg;
+    if (!rp || rp->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < rp->elements; i++) {
+        if (rp->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        log_info("cluster: node %s stopped beating; freeing its nicks", rp->element[i]->str);
+        reap_nicks(cl, rp->element[i]->str);
+    }
+}
+
+static void beat(struct cluster *cl)
+{
+    char node[24], ttl[16];
+    snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
+    snprintf(ttl, sizeof ttl, "%d", 3 * cl->heartbeat_s);
+    const char *args[] = {"tc:nodes", node, cl->name, ttl, cl->instance};
+    script(cl, 0, S_BEAT, beaten, NULL, 1, 5, args, NULL);
+}
+
+static void left(struct cluster *cl, redisReply *rp, void *arg)
+{
+    (void)rp;
+    (void)arg;
+    cl->leaving--;
+}
+
+/* The goodbye: this node out of the node table, its nicks freed on every Redis. */
+static void leave(struct cluster *cl)
+{
+    char node[24], set[48];
+    snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
+    snprintf(set, sizeof set, "tc:nicks:%s", node);
+    const char *args[] = {"tc:nodes", node, cl->name};
+    cl->left = 1;
+    cl->leave_by_ms = cl->now_ms + CLOSE_WAIT_MS;
+    if (script(cl, 0, S_LEAVE, left, NULL, 1, 3, args, NULL) == 0)
+        cl->leaving++;
+    const char *rargs[] = {set, node};
+    for (int i = 0; i < cl->nshards; i++)
+        if (script(cl, i, S_REAPNICKS, left, NULL, 1, 2, rargs, NULL) == 0)
+            cl->leaving++;
+}
+
+static void tick(struct cluster *cl)
+{
+    for (int i = 0; i < cl->nshards; i++) {
+        struct shard *sh = &cl->shards[i];
+        if (cl->now_ms < sh->retry_ms)
+            continue;
+        if (!sh->cmd.ac)
+            connect_shard(&sh->cmd);
+        if (!sh->sub.ac)
+            connect_shard(&sh->sub);
+    }
+    if (cl->now_ms >= cl->beat_ms && cl->shards[0].cmd.ready) {
+        beat(cl);
+        cl->beat_ms = cl->now_ms + (uint64_t)cl->heartbeat_s * 1000;
+    }
+}
+
+static void *cluster_main(void *arg)
+{
+    struct cluster *cl = arg;
+    pthread_setname_np(pthread_self(), "tcpchatd-clus");
+    for (;;) {
+        cl->now_ms = now_ms();
+        if (cl->now_ms - cl->tick_ms >= CLUSTER_TICK_MS) {
+            cl->tick_ms = cl->now_ms;
+            tick(cl);
+        }
+        pthread_mutex_lock(&cl->lock);
+        int stopping = cl->stopping && !cl->head;
+        pthread_mutex_unlock(&cl->lock);
+        if (stopping && !cl->left)
+            leave(cl);
+        if (cl->left && (cl->leaving <= 0 || cl->now_ms >= cl->leave_by_ms))
+            break;
+        loop_wait(cl->loop, CLUSTER_TICK_MS / 2);
+    }
+    for (int i = 0; i < cl->nshards; i++) {
+        struct shard *sh = &cl->shards[i];
+        if (sh->cmd.ac)
+            redisAsyncFree(sh->cmd.ac);
+        if (sh->sub.ac)
+            redisAsyncFree(sh->sub.ac);
+    }
+    return NULL;
+}
+
+/* --- start and stop --------------------------------------------------------------------------- */
+
+/* A blocking connection for the start: connected, authenticated, on the right database. */
+static redisContext *connect_now(const struct cluster *cl, const struct redis_server *rs)
+{
+    struct timeval tv = {CONNECT_TIMEOUT, 0};
+    redisContext *c = redisConnectWithTimeout(rs->host, rs->port, tv);
+    if (!c || c->err) {
+        log_error("cluster: cannot reach Redis at %s:%d: %s", rs->host, rs->port,
+                  c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    const char *pw = cl->password[0] ? cl->password : rs->password;
+    redisReply *r = NULL;
+    if (pw[0])
+        r = rs->user[0] ? redisCommand(c, "AUTH %s %s", rs->user, pw)
+                        : redisCommand(c, "AUTH %s", pw);
+    if (pw[0] && (!r || r->type == REDIS_REPLY_ERROR)) {
+        log_error("cluster: Redis at %s:%d refused the password: %s", rs->host, rs->port,
+                  r ? r->str : c->errstr);
+        freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+    freeReplyObject(r);
+    r = redisCommand(c, "SELECT %d", rs->db);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        log_error("cluster: Redis at %s:%d: SELECT %d: %s", rs->host, rs->port, rs->db,
+                  r ? r->str : c->errstr);
+    freeReplyObject(r);
+    if (!ok) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Whether a heartbeat value ("host pid") is of a process on this host that is gone: a node
+ * killed and started again by its supervisor takes over at once instead of being refused
+ * until the old heartbeat lapses. */
+static int earlier_run(const char *instance)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    const char *sp = strrchr(instance, ' ');
+    if (!sp || (size_t)(sp - instance) != strlen(host) || strncmp(instance, host, strlen(host)))
+        return 0;
+    long pid = strtol(sp + 1, NULL, 10);
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Takes a node number and checks the name; frees what an earlier run under the same name
+ * left (a node killed and started again need not wait for the heartbeat to lapse). */
+static int join(struct cluster *cl)
+{
+    redisContext *c[REDIS_SHARDS_MAX] = {0};
+    int rc = -1;
+    for (int i = 0; i < cl->nshards; i++)
+        if (!(c[i] = connect_now(cl, &cl->shards[i].rs)))
+            goto out;
+    /* A number no live node has: 23 bits above the 40 of a client's own number (0 means a
+     * single node), held from the first moment by its heartbeat key. */
+    redisReply *r = NULL;
+    for (int tries = 0; tries < 100 && !cl->node; tries++) {
+        r = redisCommand(c[0], "INCR tc:nodeseq");
+        if (!r || r->type != REDIS_REPLY_INTEGER) {
+            log_error("cluster: INCR tc:nodeseq: %s", r && r->str ? r->str : c[0]->errstr);
+            freeReplyObject(r);
+            goto out;
+        }
+        uint64_t n = (uint64_t)r->integer % ((1u << 23) - 1) + 1;
+        freeReplyObject(r);
+        r = redisCommand(c[0], "SET tc:alive:%llu %s NX EX %d", (unsigned long long)n, cl->instance,
+                         3 * cl->heartbeat_s);
+        if (r && r->type == REDIS_REPLY_STATUS)
+            cl->node = n;
+        freeReplyObject(r);
+    }
+    if (!cl->node) {
+        log_error("cluster: found no free node number");
+        goto out;
+    }
+    /* In the node table from the start: if this node dies before its first heartbeat, the
+     * others still find its users to drop. */
+    freeReplyObject(
+        redisCommand(c[0], "HSET tc:nodes %llu %s", (unsigned long long)cl->node, cl->name));
+    r = redisCommand(c[0], "HGETALL tc:nodes");
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const char *n = r->element[i]->str, *name = r->element[i + 1]->str;
+        if (!n || !name || strcmp(name, cl->name) != 0 || strtoull(n, NULL, 10) == cl->node)
+            continue;
+        redisReply *alive = redisCommand(c[0], "GET tc:alive:%s", n);
+        int running = alive && alive->type == REDIS_REPLY_STRING && !earlier_run(alive->str);
+        freeReplyObject(alive);
+        if (running) {
+            log_error("cluster: a node named %s is running already; give this one another "
+                      "--node-name",
+                      cl->name);
+            freeReplyObject(r);
+            goto out;
+        }
+        log_info("cluster: freeing what node %s (%s) left behind", n, name);
+        freeReplyObject(redisCommand(c[0], "EVAL %s 1 tc:nodes %s %s", scripts[S_LEAVE], n, name));
+        for (int s = 0; s < cl->nshards; s++)
+            freeReplyObject(
+                redisCommand(c[s], "EVAL %s 1 tc:nicks:%s %s", scripts[S_REAPNICKS], n, n));
+    }
+    freeReplyObject(r);
+    rc = 0;
+out:
+    for (int i = 0; i < cl->nshards; i++)
+        if (c[i])
+            redisFree(c[i]);
+    return rc;
+}
+
+static int read_password(struct cluster *cl, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        log_error("cluster: cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[REDIS_PASSWORD_MAX + 2] = "";
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!ok || !line[0]) {
+        log_error("cluster: %s holds no password", path);
+        return -1;
+    }
+    snprintf(cl->password, sizeof cl->password, "%s", line);
+    return 0;
+}
+
+int cluster_open(struct server *srv)
+{
+    const struct config *cfg = &srv->cfg;
+    if (!cfg->cluster)
+        return 0;
+    struct cluster *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return -1;
+    cl->srv = srv;
+    cl->evfd = -1;
+    cl->heartbeat_s = cfg->cluster_heartbeat;
+    cl->history_max = cfg->history_max;
+    pthread_mutex_init(&cl->lock, NULL);
+    snprintf(cl->name, sizeof cl->name, "%s", cfg->node_name ? cfg->node_name : cfg->server_name);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(cl->instance, sizeof cl->instance, "%s %ld", host, (long)getpid());
+    struct redis_server rs[REDIS_SHARDS_MAX];
+    char why[256];
+    cl->nshards = redis_url_parse(cfg->cluster, rs, REDIS_SHARDS_MAX, why, sizeof why);
+    if (cl->nshards < 0) {
+        log_error("cluster: %s", why);
+        goto fail;
+    }
+    if (cfg->cluster_password_file && read_password(cl, cfg->cluster_password_file) < 0)
+        goto fail;
+    for (int s = 0; s < S_COUNT; s++) {
+        unsigned char md[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)scripts[s], strlen(scripts[s]), md);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+            snprintf(cl->sha[s] + 2 * i, 3, "%02x", md[i]);
+    }
+    for (int i = 0; i < cl->nshards; i++) {
+        struct shard *sh = &cl->shards[i];
+        sh->cl = cl;
+        sh->index = i;
+        sh->rs = rs[i];
+        sh->backoff_ms = BACKOFF_MIN_MS;
+        sh->cmd.sh = sh->sub.sh = sh;
+        sh->sub.sub = 1;
+    }
+    if (join(cl) < 0)
+        goto fail;
+    snprintf(cl->my_channel, sizeof cl->my_channel, "tc:n:%llu", (unsigned long long)cl->node);
+    atomic_store(&srv->next_client_id, cl->node << CLUSTER_NODE_SHIFT);
+    event_set_node(cl->node);
+    cl->loop = loop_create(64);
+    cl->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!cl->loop || cl->evfd < 0 ||
+        loop_watch(cl->loop, cl->evfd, LOOP_READ, &cl->ev_io, on_requests) < 0) {
+        log_error("cluster: cannot set up its loop: %s", strerror(errno));
+        goto fail;
+    }
+    srv->cluster = cl;
+    srv->remote.to_client = remote_to_client;
+    srv->remote.kill = remote_kill;
+    srv->remote.arg = cl;
+    if (pthread_create(&cl->thread, NULL, cluster_main, cl) != 0) {
+        log_error("cluster: cannot start its thread");
+        srv->cluster = NULL;
+        srv->remote.to_client = NULL;
+        srv->remote.kill = NULL;
+        goto fail;
+    }
+    log_info("cluster: node %s is number %llu of the network on %d Redis server%s", cl->name,
+             (unsigned long long)cl->node, cl->nshards, cl->nshards == 1 ? "" : "s");
+    return 0;
+fail:
+    if (cl->loop)
+        loop_destroy(cl->loop);
+    if (cl->evfd >= 0)
+        close(cl->evfd);
+    pthread_mutex_destroy(&cl->lock);
+    free(cl);
+    return -1;
+}
+
+void cluster_close(struct server *srv)
+{
+    struct cluster *cl = srv->cluster;
+    if (!cl)
+        return;
+    pthread_mutex_lock(&cl->lock);
+    cl->stopping = 1;
+    pthread_mutex_unlock(&cl->lock);
+    uint64_t one = 1;
+    if (write(cl->evfd, &one, sizeof one) < 0)
+        log_warn("cluster: waking the cluster thread: %s", strerror(errno));
+    pthread_join(cl->thread, NULL);
+    srv->remote.to_client = NULL;
+    srv->remote.kill = NULL;
+    srv->cluster = NULL;
+    free_held(cl);
+    struct claims *c, *tmp;
+    HASH_ITER(hh, cl->claims, c, tmp)
+    {
+        HASH_DEL(cl->claims, c);
+        free(c);
+    }
+    for (struct req *q = cl->head; q;) {
+        struct req *next = q->next;
+        free(q);
+        q = next;
+    }
+    loop_destroy(cl->loop);
+    close(cl->evfd);
+    pthread_mutex_destroy(&cl->lock);
+    free(cl);
+}
