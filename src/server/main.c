@@ -342,21 +342,24 @@ int main(int argc, char **argv)
         return 1;
     }
     cmd_install(&srv);
-    if (history_open(&srv) < 0 || account_open(&srv) < 0 || privs_drop(&srv.cfg) < 0 ||
-        cluster_open(&srv) < 0)
-        return 1;
-    loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
-    loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);
-    for (int i = 0; i < a.nlisten; i++)
-        loop_watch(a.loop, a.listeners[i].fd, LOOP_READ, &a.listeners[i].io, on_listener);
+    /* A store that cannot open stops the start; what did open is closed below as on a stop. */
+    int opened = history_open(&srv) == 0 && account_open(&srv) == 0 && privs_drop(&srv.cfg) == 0 &&
+                 cluster_open(&srv) == 0;
+    if (opened) {
+        loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
+        loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);
+        for (int i = 0; i < a.nlisten; i++)
+            loop_watch(a.loop, a.listeners[i].fd, LOOP_READ, &a.listeners[i].io, on_listener);
+    }
     int started = 0;
-    for (; started < srv.nworkers; started++) {
+    for (; opened && started < srv.nworkers; started++) {
         if (worker_start(&srv.workers[started]) < 0) {
             log_error("cannot start worker thread %d", started);
             break;
         }
     }
-    if (started == srv.nworkers) {
+    int ok = opened && started == srv.nworkers;
+    if (ok) {
         log_info("tcpchatd %s listening on %s port %d with %d workers", TCPCHAT_VERSION,
                  srv.cfg.bind ? srv.cfg.bind : "all addresses", srv.cfg.port, srv.nworkers);
         if (srv.tls_ctx)
@@ -390,7 +393,6 @@ int main(int argc, char **argv)
         close(a.spare_fd);
     pthread_mutex_destroy(&srv.nick_lock);
     pthread_mutex_destroy(&srv.chan_lock);
-    int ok = started == srv.nworkers;
     log_info("tcpchatd stopped");
     config_free(&srv.cfg);
     return ok ? 0 : 1;

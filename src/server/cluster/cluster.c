@@ -175,10 +175,12 @@ struct cluster {
     int heartbeat_s;
     long history_max;
 
-    pthread_mutex_t lock; /* guards the queue and stopping */
+    pthread_mutex_t lock; /* guards the queue, stopping and up */
     struct req *head, *tail;
     int queued;
     int stopping;
+    pthread_cond_t up_cond; /* signalled once when up is set */
+    int up;                 /* the links and the user directory came up (once) */
 
     int degraded;  /* told the users the network is degraded */
     int snap_done; /* the user directory is loaded; events apply at once */
@@ -286,8 +288,23 @@ static void degraded(struct cluster *cl, const char *why)
     fanout_announce(cl->srv, text);
 }
 
+/* The first time every link is up and the user directory is loaded, cluster_open (waiting so
+ * that no client registers on a node that cannot ask the network yet) is told. */
+static void maybe_up(struct cluster *cl)
+{
+    if (!cl->snap_done || !all_up(cl))
+        return;
+    pthread_mutex_lock(&cl->lock);
+    if (!cl->up) {
+        cl->up = 1;
+        pthread_cond_broadcast(&cl->up_cond);
+    }
+    pthread_mutex_unlock(&cl->lock);
+}
+
 static void recovered(struct cluster *cl)
 {
+    maybe_up(cl);
     if (!cl->degraded || !all_up(cl))
         return;
     cl->degraded = 0;
@@ -447,6 +464,8 @@ static void claimed(struct cluster *cl, redisReply *rp, void *arg)
     int result = !rp || rp->type != REDIS_REPLY_INTEGER ? CLUSTER_UNAVAILABLE
                  : rp->integer == 1                     ? CLUSTER_OK
                                                         : CLUSTER_TAKEN;
+    log_debug("cluster: claim of %s for client %llu: %s", cm->nick, (unsigned long long)cm->id,
+              result == CLUSTER_OK ? "granted" : result == CLUSTER_TAKEN ? "taken" : "unavailable");
     if (result != CLUSTER_OK)
         claim_forget(cl, cm->id, cm->nick, 0);
     fanout_call(cl->srv, cm->worker, cm->id, cm->done, 0, result, cm->nick);
@@ -648,6 +667,7 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
         cl->snap_done = 0;
         ask_snapshot(cl);
     }
+    maybe_up(cl);
 }
 
 static void ask_snapshot(struct cluster *cl)
@@ -938,6 +958,8 @@ static void run_request(struct cluster *cl, struct req *q)
             if (cm)
                 claim_forget(cl, q->id, q->nick, 0);
             free(cm);
+            log_debug("cluster: claim of %s for client %llu: not sent", q->nick,
+                      (unsigned long long)q->id);
             fanout_call(cl->srv, q->worker, q->id, q->done, 0, CLUSTER_UNAVAILABLE, q->nick);
         }
         break;
@@ -1360,7 +1382,8 @@ static int earlier_run(const char *instance)
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     const char *sp = strrchr(instance, ' ');
-    if (!sp || (size_t)(sp - instance) != strlen(host) || strncmp(instance, host, strlen(host)))
+    if (!sp || (size_t)(sp - instance) != strlen(host) ||
+        strncmp(instance, host, strlen(host)) != 0)
         return 0;
     long pid = strtol(sp + 1, NULL, 10);
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
@@ -1446,7 +1469,12 @@ static int read_password(struct cluster *cl, const char *path)
         log_error("cluster: %s holds no password", path);
         return -1;
     }
-    snprintf(cl->password, sizeof cl->password, "%s", line);
+    size_t n = strlen(line);
+    if (n >= sizeof cl->password) {
+        log_error("cluster: the password in %s is longer than %d bytes", path, REDIS_PASSWORD_MAX);
+        return -1;
+    }
+    memcpy(cl->password, line, n + 1);
     return 0;
 }
 
@@ -1463,6 +1491,7 @@ int cluster_open(struct server *srv)
     cl->heartbeat_s = cfg->cluster_heartbeat;
     cl->history_max = cfg->history_max;
     pthread_mutex_init(&cl->lock, NULL);
+    pthread_cond_init(&cl->up_cond, NULL);
     snprintf(cl->name, sizeof cl->name, "%s", cfg->node_name ? cfg->node_name : cfg->server_name);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
@@ -1514,6 +1543,20 @@ int cluster_open(struct server *srv)
         srv->remote.kill = NULL;
         goto fail;
     }
+    /* Clients are let in once the node can ask the network about their nicks (their
+     * connections wait in the listen backlog meanwhile); a Redis that went in between leaves
+     * the node degraded, as when it goes later. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CONNECT_TIMEOUT;
+    pthread_mutex_lock(&cl->lock);
+    while (!cl->up && pthread_cond_timedwait(&cl->up_cond, &cl->lock, &until) == 0)
+        ;
+    int up = cl->up;
+    pthread_mutex_unlock(&cl->lock);
+    if (!up)
+        log_warn("cluster: the links to Redis are not up after %d s; starting degraded",
+                 CONNECT_TIMEOUT);
     log_info("cluster: node %s is number %llu of the network on %d Redis server%s", cl->name,
              (unsigned long long)cl->node, cl->nshards, cl->nshards == 1 ? "" : "s");
     return 0;
@@ -1522,6 +1565,7 @@ fail:
         loop_destroy(cl->loop);
     if (cl->evfd >= 0)
         close(cl->evfd);
+    pthread_cond_destroy(&cl->up_cond);
     pthread_mutex_destroy(&cl->lock);
     free(cl);
     return -1;
@@ -1546,6 +1590,7 @@ void cluster_close(struct server *srv)
     struct claims *c, *tmp;
     HASH_ITER(hh, cl->claims, c, tmp)
     {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(cl->claims, c);
         free(c);
     }
@@ -1556,6 +1601,7 @@ void cluster_close(struct server *srv)
     }
     loop_destroy(cl->loop);
     close(cl->evfd);
+    pthread_cond_destroy(&cl->up_cond);
     pthread_mutex_destroy(&cl->lock);
     free(cl);
 }
