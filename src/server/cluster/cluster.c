@@ -465,7 +465,9 @@ static void claimed(struct cluster *cl, redisReply *rp, void *arg)
                  : rp->integer == 1                     ? CLUSTER_OK
                                                         : CLUSTER_TAKEN;
     log_debug("cluster: claim of %s for client %llu: %s", cm->nick, (unsigned long long)cm->id,
-              result == CLUSTER_OK ? "granted" : result == CLUSTER_TAKEN ? "taken" : "unavailable");
+              result == CLUSTER_OK      ? "granted"
+              : result == CLUSTER_TAKEN ? "taken"
+                                        : "unavailable");
     if (result != CLUSTER_OK)
         claim_forget(cl, cm->id, cm->nick, 0);
     fanout_call(cl->srv, cm->worker, cm->id, cm->done, 0, result, cm->nick);
