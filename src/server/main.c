@@ -160,6 +160,7 @@ static int read_console(struct acceptor *a)
             line[utf8_trim(line, ANNOUNCE_MAX)] = '\0';
         log_info("announcement: %s", line);
         fanout_announce(a->srv, line);
+        cluster_announce(a->srv, line);
     }
     return 0;
 }

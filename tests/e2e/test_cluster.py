@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, Msg, Server, barrier, free_port,
-                      is_command, is_numeric, take_until)
+from conftest import (ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, Msg, Server, barrier,
+                      closing_reason, free_port, is_command, is_numeric, take_until)
 
 REDIS_BIN = "/usr/bin/redis-server"
 
@@ -250,6 +250,71 @@ def test_queries_answer_for_the_whole_network(node_factory, clients):
     taken.close()
     alice.send("LUSERS")
     assert " 3 users" in alice.expect(is_numeric("251"))
+
+
+def test_whois_and_lusers_name_the_nodes(node_factory, clients):
+    a, b = node_factory("a"), node_factory("b")
+    alice = welcomed(clients(a, "alice"))
+    welcomed(clients(b, "bob"))
+    wait_until(lambda: ison(alice, "bob") == ["bob"])
+
+    def whois_server():
+        alice.send("WHOIS bob")
+        lines = take_until(alice, is_numeric("318"))
+        return [Msg(l) for l in lines if Msg(l).command == "312"][0].params[2]
+
+    # The node table comes with the heartbeat (1 s here): bob's server is his node's name.
+    wait_until(lambda: whois_server() == "b")
+    alice.send("WHOIS alice")
+    assert Msg(alice.expect(is_numeric("312"))).params[2] == a.name
+
+    def lusers():
+        alice.send("LUSERS")
+        return {Msg(l).command: Msg(l) for l in take_until(alice, is_numeric("266"))}
+
+    wait_until(lambda: "on 2 servers" in lusers()["251"].text)
+    r = lusers()
+    assert r["251"].text == "There are 2 users and 0 invisible on 2 servers"
+    assert r["255"].text == "I have 1 clients and 1 servers"
+    assert r["265"].params[1:3] == ["1", "1"]
+    assert r["266"].params[1:3] == ["2", "2"]
+
+
+def mkpasswd(password):
+    p = subprocess.run([SERVER_BIN, "--mkpasswd"], input=(password + "\n").encode(),
+                       capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.decode().strip()
+
+
+def test_operators_reach_every_node(tmp_path, node_factory, clients):
+    conf = tmp_path / "tcpchatd.conf"
+    conf.write_text("[oper \"alice\"]\npassword = %s\nhost = *@127.0.0.1\n"
+                    % mkpasswd("wonderland"))
+    a, b = node_factory("a", "--config", str(conf)), node_factory("b", "--config", str(conf))
+    alice = welcomed(clients(a, "alice"))
+    bob = welcomed(clients(b, "bob"))
+    carol = welcomed(clients(b, "carol"))
+    wait_until(lambda: ison(alice, "bob", "carol") == ["bob", "carol"])
+    alice.send("OPER alice wonderland")
+    alice.expect(is_numeric("381"))
+    bob.send("MODE bob +w")
+    bob.expect(is_command("MODE"))
+    alice.send("WALLOPS :checking the servers")
+    m = Msg(bob.expect(is_command("WALLOPS")))
+    assert m.prefix.startswith("alice!") and m.text == "checking the servers"
+    alice.send("ANNOUNCE :maintenance at noon")
+    for c in (bob, carol):
+        m = Msg(c.expect(is_command("NOTICE")))
+        assert m.params == [c.nick, "maintenance at noon"], m
+    a.say("the console speaks")
+    for c in (bob, carol):
+        assert Msg(c.expect(is_command("NOTICE"))).text == "the console speaks"
+    # carol has no +w: the WALLOPS did not reach her
+    assert not [l for l in barrier(carol) if "WALLOPS" in l]
+    alice.send("KILL carol :spamming")
+    assert "Killed (alice (spamming))" in closing_reason(carol.wait_closed())
+    wait_until(lambda: ison(alice, "bob", "carol") == ["bob"])
 
 
 def test_quit_frees_the_nick_network_wide(node_factory, clients):

@@ -57,7 +57,7 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1",
     /* S_BEAT: KEYS the node table; ARGV node, name, seconds to live, "host pid". Renews this
      * node, and declares gone every node whose heartbeat has lapsed (once: the first to see
-     * it). */
+     * it). Returns those, and the node table. */
     LUA_NS "redis.call('SET', 'tc:alive:' .. ARGV[1], ARGV[4], 'EX', ARGV[3]) "
            "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
            /* a Redis that restarted empty must not hand this node's number out again */
@@ -68,7 +68,8 @@ static const char *const scripts[S_COUNT] = {
            "if n ~= ARGV[1] and redis.call('EXISTS', 'tc:alive:' .. n) == 0 then "
            "redis.call('HDEL', KEYS[1], n) redis.call('DEL', 'tc:users:' .. n) "
            "redis.call('PUBLISH', 'tc:ev', ns('X') .. ns(n) .. ns(all[i + 1])) "
-           "table.insert(gone, n) end end return gone",
+           "table.insert(gone, n) end end "
+           "return {gone, redis.call('HGETALL', KEYS[1])}",
     /* S_LEAVE: KEYS the node table; ARGV node, name: this node leaves. */
     LUA_NS "redis.call('HDEL', KEYS[1], ARGV[1]) redis.call('DEL', 'tc:alive:' .. ARGV[1]) "
            "redis.call('DEL', 'tc:users:' .. ARGV[1]) "
@@ -79,11 +80,11 @@ static const char *const scripts[S_COUNT] = {
     "local v = redis.call('GET', k) "
     "if v and string.sub(v, 1, #prefix) == prefix then redis.call('DEL', k) end end "
     "redis.call('DEL', KEYS[1]) return 1",
-    /* S_SNAP: ARGV this node: every other node's users, as packed facts. */
+    /* S_SNAP: ARGV this node: every other node's users, as packed facts; and the node table. */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
-    "table.insert(out, u) end end end return out",
+    "table.insert(out, u) end end end return {out, all}",
 };
 
 /* --- state --------------------------------------------------------------------------------- */
@@ -95,6 +96,7 @@ static const char *const scripts[S_COUNT] = {
 #define SNAP_BUFFER_MAX 100000 /* events held while the directory is being loaded */
 #define CLOSE_WAIT_MS   2000   /* how long leaving waits for Redis to confirm */
 #define CONNECT_TIMEOUT 2      /* seconds, for the start-up connection */
+#define NODES_SHOWN_MAX 1024   /* nodes whose names are kept; a network this large is far off */
 
 struct shard;
 
@@ -120,7 +122,7 @@ struct shard {
     int was_up; /* has been up: coming back means announcing this node's users again */
 };
 
-enum req_kind { R_CLAIM, R_RELEASE, R_USER, R_NICK, R_QUIT, R_PM, R_KILL };
+enum req_kind { R_CLAIM, R_RELEASE, R_USER, R_NICK, R_QUIT, R_PM, R_KILL, R_BROADCAST };
 
 /* A worker's request, queued for the cluster thread. */
 struct req {
@@ -142,6 +144,12 @@ struct held {
     struct held *next;
     size_t len;
     char data[];
+};
+
+/* A node's number and name, from the node table: for WHOIS (312) and LUSERS. */
+struct node_name {
+    uint64_t node;
+    char name[64];
 };
 
 /* Nicks the network may have given a client that the client has not taken up yet: asked for,
@@ -181,6 +189,10 @@ struct cluster {
     int stopping;
     pthread_cond_t up_cond; /* signalled once when up is set */
     int up;                 /* the links and the user directory came up (once) */
+
+    pthread_mutex_t names_lock; /* guards names and nnames (workers read them) */
+    struct node_name names[NODES_SHOWN_MAX];
+    int nnames;
 
     int degraded;  /* told the users the network is degraded */
     int snap_done; /* the user directory is loaded; events apply at once */
@@ -474,6 +486,67 @@ static void claimed(struct cluster *cl, redisReply *rp, void *arg)
     free(cm);
 }
 
+/* --- the nodes' names ---------------------------------------------------------------------- */
+
+/* The node table as HGETALL gives it (number, name, ...): the names WHOIS and LUSERS show. */
+static void learn_nodes(struct cluster *cl, const redisReply *all)
+{
+    if (!all || all->type != REDIS_REPLY_ARRAY)
+        return;
+    pthread_mutex_lock(&cl->names_lock);
+    cl->nnames = 0;
+    for (size_t i = 0; i + 1 < all->elements && cl->nnames < NODES_SHOWN_MAX; i += 2) {
+        const redisReply *n = all->element[i], *name = all->element[i + 1];
+        if (n->type != REDIS_REPLY_STRING || name->type != REDIS_REPLY_STRING)
+            continue;
+        struct node_name *e = &cl->names[cl->nnames++];
+        e->node = strtoull(n->str, NULL, 10);
+        snprintf(e->name, sizeof e->name, "%s", name->str);
+    }
+    pthread_mutex_unlock(&cl->names_lock);
+}
+
+static void forget_node(struct cluster *cl, uint64_t node)
+{
+    pthread_mutex_lock(&cl->names_lock);
+    for (int i = 0; i < cl->nnames; i++) {
+        if (cl->names[i].node == node) {
+            cl->names[i] = cl->names[--cl->nnames];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cl->names_lock);
+}
+
+int cluster_server_name(struct server *srv, uint64_t id, char *buf, size_t len)
+{
+    struct cluster *cl = srv->cluster;
+    int rc = -1;
+    if (!cl)
+        return -1;
+    pthread_mutex_lock(&cl->names_lock);
+    for (int i = 0; i < cl->nnames; i++) {
+        if (cl->names[i].node == id >> CLUSTER_NODE_SHIFT) {
+            snprintf(buf, len, "%s", cl->names[i].name);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cl->names_lock);
+    return rc;
+}
+
+int cluster_nodes(struct server *srv)
+{
+    struct cluster *cl = srv->cluster;
+    if (!cl)
+        return 1;
+    pthread_mutex_lock(&cl->names_lock);
+    int n = cl->nnames;
+    pthread_mutex_unlock(&cl->names_lock);
+    return n > 0 ? n : 1;
+}
+
 /* --- the network's events -------------------------------------------------------------------- */
 
 static void announce_users(struct cluster *cl);
@@ -569,11 +642,14 @@ static void node_gone(struct cluster *cl, struct unpack *u)
     if (u->bad)
         return;
     if (node == cl->node) {
+        if (cl->left)
+            return; /* its own goodbye */
         /* Declared gone while cut off (heartbeats lapsed): come back, users and all. */
         log_warn("cluster: the network took this node for gone; announcing it again");
         announce_users(cl);
         return;
     }
+    forget_node(cl, node);
     int n = nick_drop_node(cl->srv, node, NULL, NULL);
     log_info("cluster: node %s (%llu) left the network with %d users", name,
              (unsigned long long)node, n);
@@ -615,6 +691,23 @@ static void apply(struct cluster *cl, const char *data, size_t len)
     case 'P':
         deliver_private(cl, &u);
         break;
+    case 'A':
+    case 'W': {
+        uint64_t origin = unpack_u64(&u);
+        char text[IRC_LINE_MAX + 1];
+        unpack_str(&u, text, sizeof text);
+        if (u.bad || origin == cl->node)
+            break;
+        if (kind[0] == 'A') {
+            fanout_announce(cl->srv, text);
+        } else {
+            struct event *ev = event_new(NULL, "%s", text);
+            if (ev)
+                fanout_wallops(cl->srv, ev);
+            event_unref(ev);
+        }
+        break;
+    }
     case 'K': {
         unpack_u64(&u); /* origin */
         uint64_t id = unpack_u64(&u), worker = unpack_u64(&u);
@@ -648,12 +741,15 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 {
     (void)arg;
     cl->snap_asked = 0;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY)
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
+        rp->element[0]->type != REDIS_REPLY_ARRAY)
         return; /* asked again when the connection is back */
     /* What was known is replaced: users of nodes that left meanwhile must not stay. */
     nick_drop_node(cl->srv, UINT64_MAX, NULL, NULL);
-    for (size_t i = 0; i < rp->elements; i++) {
-        redisReply *e = rp->element[i];
+    learn_nodes(cl, rp->element[1]);
+    const redisReply *users = rp->element[0];
+    for (size_t i = 0; i < users->elements; i++) {
+        const redisReply *e = users->element[i];
         if (e->type != REDIS_REPLY_STRING)
             continue;
         struct unpack u;
@@ -1005,6 +1101,12 @@ static void run_request(struct cluster *cl, struct req *q)
         }
         break;
     }
+    case R_BROADCAST: {
+        const char *argv[] = {"PUBLISH", "tc:ev", q->data};
+        size_t lens[] = {7, 5, q->len};
+        command(&cl->shards[0].cmd, NULL, NULL, 3, argv, lens);
+        break;
+    }
     case R_KILL: {
         char channel[32];
         snprintf(channel, sizeof channel, "tc:n:%llu", (unsigned long long)q->node);
@@ -1213,6 +1315,32 @@ static void remote_to_client(void *arg, int worker, uint64_t id, struct event *e
         tell_sender(cl, sender, target);
 }
 
+/* 'A' (an announcement's text) or 'W' (a WALLOPS line) for every other node. */
+static void broadcast(struct server *srv, const char *kind, const char *text)
+{
+    struct cluster *cl = srv->cluster;
+    if (!cl)
+        return;
+    struct pack p;
+    pack_init(&p);
+    pack_str(&p, kind);
+    pack_u64(&p, cl->node);
+    pack_str(&p, text);
+    struct req *q = req_new(R_BROADCAST, 0, &p, NULL);
+    if (q)
+        enqueue(cl, q);
+}
+
+void cluster_announce(struct server *srv, const char *text)
+{
+    broadcast(srv, "A", text);
+}
+
+void cluster_wallops(struct server *srv, const char *line)
+{
+    broadcast(srv, "W", line);
+}
+
 /* srv->remote.kill: KILL of a user on another node. */
 static void remote_kill(void *arg, int worker, uint64_t id, const char *reason)
 {
@@ -1246,14 +1374,17 @@ static void reap_nicks(struct cluster *cl, const char *node)
 static void beaten(struct cluster *cl, redisReply *rp, void *arg)
 {
     (void)arg;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY)
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
+        rp->element[0]->type != REDIS_REPLY_ARRAY)
         return;
-    for (size_t i = 0; i < rp->elements; i++) {
-        if (rp->element[i]->type != REDIS_REPLY_STRING)
+    const redisReply *gone = rp->element[0];
+    for (size_t i = 0; i < gone->elements; i++) {
+        if (gone->element[i]->type != REDIS_REPLY_STRING)
             continue;
-        log_info("cluster: node %s stopped beating; freeing its nicks", rp->element[i]->str);
-        reap_nicks(cl, rp->element[i]->str);
+        log_info("cluster: node %s stopped beating; freeing its nicks", gone->element[i]->str);
+        reap_nicks(cl, gone->element[i]->str);
     }
+    learn_nodes(cl, rp->element[1]);
 }
 
 static void beat(struct cluster *cl)
@@ -1493,6 +1624,7 @@ int cluster_open(struct server *srv)
     cl->heartbeat_s = cfg->cluster_heartbeat;
     cl->history_max = cfg->history_max;
     pthread_mutex_init(&cl->lock, NULL);
+    pthread_mutex_init(&cl->names_lock, NULL);
     pthread_cond_init(&cl->up_cond, NULL);
     snprintf(cl->name, sizeof cl->name, "%s", cfg->node_name ? cfg->node_name : cfg->server_name);
     char host[256] = "";
@@ -1568,6 +1700,7 @@ fail:
     if (cl->evfd >= 0)
         close(cl->evfd);
     pthread_cond_destroy(&cl->up_cond);
+    pthread_mutex_destroy(&cl->names_lock);
     pthread_mutex_destroy(&cl->lock);
     free(cl);
     return -1;
@@ -1604,6 +1737,7 @@ void cluster_close(struct server *srv)
     loop_destroy(cl->loop);
     close(cl->evfd);
     pthread_cond_destroy(&cl->up_cond);
+    pthread_mutex_destroy(&cl->names_lock);
     pthread_mutex_destroy(&cl->lock);
     free(cl);
 }

@@ -54,4 +54,13 @@ void cluster_user_nick(struct server *srv, const struct nick_info *info, const c
 /* A user is gone: the network forgets it and frees its nick. */
 void cluster_user_quit(struct server *srv, uint64_t id, const char *nick, const char *reason);
 
+/* An operator's announcement (ANNOUNCE, the console) for every other node's users. */
+void cluster_announce(struct server *srv, const char *text);
+/* A WALLOPS line (":nick!user@host WALLOPS :text") for every other node's +w users. */
+void cluster_wallops(struct server *srv, const char *line);
+/* The name of the node that user id is on, into buf: 0, or -1 if unknown (or no cluster). */
+int cluster_server_name(struct server *srv, uint64_t id, char *buf, size_t len);
+/* The nodes in the network (1 without a cluster). */
+int cluster_nodes(struct server *srv);
+
 #endif

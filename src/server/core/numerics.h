@@ -25,11 +25,11 @@
 
 /* Replies. */
 #define RPL_UMODEIS         221, "+%s%s%s"
-#define RPL_LUSERCLIENT     251, ":There are %d users and %d invisible on 1 servers"
+#define RPL_LUSERCLIENT     251, ":There are %d users and %d invisible on %d servers"
 #define RPL_LUSEROP         252, "%d :operator(s) online"
 #define RPL_LUSERUNKNOWN    253, "%d :unknown connection(s)"
 #define RPL_LUSERCHANNELS   254, "%d :channels formed"
-#define RPL_LUSERME         255, ":I have %d clients and 0 servers"
+#define RPL_LUSERME         255, ":I have %d clients and %d servers"
 #define RPL_ADMINME         256, "%s :Administrative info"
 #define RPL_ADMINLOC1       257, ":%s"
 #define RPL_ADMINLOC2       258, ":%s network, %s"

@@ -40,6 +40,8 @@ struct nick_stats {
     int invisible; /* of those, +i */
     int opers;     /* of those, operators */
     int max_users; /* most users at once since start */
+    int remote;    /* of users, on other nodes of a cluster */
+    int max_local; /* most users of this node at once since start */
 };
 struct rehash;
 struct history;

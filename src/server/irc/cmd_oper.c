@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "core/client.h"
 #include "cmd.h"
 #include "common/log.h"
@@ -90,10 +91,13 @@ void cmd_wallops(struct client *c, struct ircmsg *m)
 {
     if (!need_oper(c))
         return;
-    struct event *ev = event_new(NULL, ":%s WALLOPS :%s", c->source, m->params[0]);
+    char line[IRC_LINE_MAX + 1];
+    snprintf(line, sizeof line, ":%s WALLOPS :%s", c->source, m->params[0]);
+    struct event *ev = event_new(NULL, "%s", line);
     if (ev)
         fanout_wallops(client_srv(c), ev);
     event_unref(ev);
+    cluster_wallops(client_srv(c), line);
 }
 
 void cmd_announce(struct client *c, struct ircmsg *m)
@@ -104,6 +108,7 @@ void cmd_announce(struct client *c, struct ircmsg *m)
     utf8_copy(text, m->params[0], ANNOUNCE_MAX);
     log_info("announcement by %s: %s", c->source, text);
     fanout_announce(client_srv(c), text);
+    cluster_announce(client_srv(c), text);
 }
 
 void cmd_rehash(struct client *c, struct ircmsg *m)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster/cluster.h"
 #include "core/caps.h"
 #include "state/chan-t.h"
 #include "state/chan.h"
@@ -153,8 +154,11 @@ void cmd_whois(struct client *c, struct ircmsg *m)
         }
         send_reply(c, RPL_WHOISUSER, info.nick, info.user, info.host, info.realname);
         whois_channels(c, &info);
-        send_reply(c, RPL_WHOISSERVER, info.nick, client_srv(c)->cfg.server_name,
-                   client_srv(c)->cfg.description);
+        char server[64];
+        if (info.worker < WORKER_REMOTE ||
+            cluster_server_name(client_srv(c), info.id, server, sizeof server) < 0)
+            snprintf(server, sizeof server, "%s", client_srv(c)->cfg.server_name);
+        send_reply(c, RPL_WHOISSERVER, info.nick, server, client_srv(c)->cfg.description);
         if (info.oper)
             send_reply(c, RPL_WHOISOPERATOR, info.nick);
         if (info.away[0])
@@ -206,15 +210,16 @@ void cmd_lusers(struct client *c, struct ircmsg *m)
     struct nick_stats st;
     nick_count(srv, &st);
     int conns = atomic_load(&srv->nclients);
-    int unknown = conns > st.users ? conns - st.users : 0;
-    send_reply(c, RPL_LUSERCLIENT, st.users - st.invisible, st.invisible);
+    int nodes = cluster_nodes(srv), local = st.users - st.remote;
+    int unknown = conns > local ? conns - local : 0;
+    send_reply(c, RPL_LUSERCLIENT, st.users - st.invisible, st.invisible, nodes);
     if (st.opers > 0) /* Modern IRC: sent only when there are operators */
         send_reply(c, RPL_LUSEROP, st.opers);
     if (unknown > 0)
         send_reply(c, RPL_LUSERUNKNOWN, unknown);
     send_reply(c, RPL_LUSERCHANNELS, chan_count(srv));
-    send_reply(c, RPL_LUSERME, st.users);
-    send_reply(c, RPL_LOCALUSERS, st.users, st.max_users, st.users, st.max_users);
+    send_reply(c, RPL_LUSERME, local, nodes - 1);
+    send_reply(c, RPL_LOCALUSERS, local, st.max_local, local, st.max_local);
     send_reply(c, RPL_GLOBALUSERS, st.users, st.max_users, st.users, st.max_users);
 }
 

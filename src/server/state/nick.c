@@ -180,6 +180,7 @@ static void entry_drop(struct server *srv, struct nick_entry *e)
         srv->nick_stats.users--;
         srv->nick_stats.invisible -= e->invisible;
         srv->nick_stats.opers -= e->oper;
+        srv->nick_stats.remote -= e->worker >= WORKER_REMOTE;
     }
     HASH_DEL(srv->nicks, e);
     entry_free(e);
@@ -227,6 +228,7 @@ int nick_put_remote(struct server *srv, const struct nick_info *info)
         e->registered = 1;
         srv->nick_stats.invisible += info->invisible;
         srv->nick_stats.opers += info->oper;
+        srv->nick_stats.remote++;
         if (++srv->nick_stats.users > srv->nick_stats.max_users)
             srv->nick_stats.max_users = srv->nick_stats.users;
     }
@@ -375,6 +377,9 @@ void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char
             e->registered = 1;
             if (++srv->nick_stats.users > srv->nick_stats.max_users)
                 srv->nick_stats.max_users = srv->nick_stats.users;
+            int local = srv->nick_stats.users - srv->nick_stats.remote;
+            if (local > srv->nick_stats.max_local)
+                srv->nick_stats.max_local = local;
         }
     }
     pthread_mutex_unlock(&srv->nick_lock);
