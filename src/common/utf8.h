@@ -7,6 +7,10 @@
 
 /* 1 if the len bytes at s are valid UTF-8, else 0. */
 int utf8_valid(const char *s, size_t len);
+/* Copies the len bytes at src into dst (cap bytes), each byte that does not start a valid
+ * sequence replaced by U+FFFD, NUL-terminated; stops where the next character would not fit.
+ * Returns the length written. */
+size_t utf8_repair(char *dst, size_t cap, const char *src, size_t len);
 /* The largest n <= len such that s[0..n) does not end inside a multi-byte sequence; used to
  * truncate text without splitting a character. */
 size_t utf8_trim(const char *s, size_t len);

@@ -4,7 +4,7 @@ extended-join, multi-prefix, away-notify, invite-notify, setname. Each test chec
 other side actually received, and that clients without the capability see the plain line."""
 import re
 
-from conftest import Client, Msg, barrier, is_command, is_numeric
+from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
 
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -151,6 +151,43 @@ def test_away_notify(server):
     assert watcher.expect(is_command("AWAY", "away")) == ":away!~away@127.0.0.1 AWAY"
     barrier(plain)
     assert not any(Msg(l).command == "AWAY" for l in plain.lines)
+
+
+def test_away_notify_after_join_of_an_away_user(server):
+    """IRCv3 away-notify: "when a user joins a channel ... and is marked as away, the server
+    sends an AWAY message for that user", after the JOIN, to members with the capability."""
+    watcher = cap_client(server.port, "watcher", "away-notify", join_lobby=False)
+    plain = cap_client(server.port, "plain", "", join_lobby=False)
+    for c in (watcher, plain):
+        c.send("JOIN #room")
+        c.expect(is_numeric("366"))
+    away = cap_client(server.port, "away", "", join_lobby=False)
+    away.send("AWAY :lunch")
+    away.expect(is_numeric("306"))
+    away.send("JOIN #room")
+    away.expect(is_numeric("366"))
+    lines = take_until(watcher, is_command("AWAY", "away"))
+    joins = [l for l in lines if Msg(l).command == "JOIN" and Msg(l).prefix.startswith("away!")]
+    assert joins and lines[-1] == ":away!~away@127.0.0.1 AWAY :lunch", lines
+    assert lines.index(joins[-1]) < len(lines) - 1
+    # Without the capability: the JOIN only.
+    plain.expect(is_command("JOIN", "away"))
+    assert not any(Msg(l).command == "AWAY" for l in barrier(plain))
+    # The joiner is not told its own state.
+    assert not any(Msg(l).command == "AWAY" for l in barrier(away))
+    # Back from away, a join brings no AWAY line.
+    away.send("AWAY")
+    away.expect(is_numeric("305"))
+    away.send("JOIN #other")
+    away.expect(is_numeric("366"))
+    watcher.send("JOIN #other")
+    watcher.expect(is_numeric("366"))
+    away.send("PART #other")
+    away.send("JOIN #other")
+    away.expect(is_numeric("366"))
+    lines = take_until(watcher, lambda l: Msg(l).command == "JOIN" and l.startswith(":away!")
+                       and "#other" in l)
+    assert not any(Msg(l).command == "AWAY" for l in barrier(watcher))
 
 
 def test_invite_notify(server):

@@ -179,6 +179,34 @@ def test_461_not_enough_parameters(server, connect):
         assert Msg(line).text == "Not enough parameters", line
 
 
+def test_user_with_an_empty_real_name_is_461(server, connect):
+    """Modern IRC, USER: "If ... the <realname> parameter is empty, the server SHOULD reply
+    with ERR_NEEDMOREPARAMS"; the client may send USER again."""
+    c = connect(register=False)
+    c.send("NICK emptyreal")
+    c.send("USER u 0 * :")
+    line = c.expect(lambda l: Msg(l).command in ("461", "001"))
+    assert Msg(line).command == "461" and Msg(line).params[1] == "USER", line
+    c.send("USER u 0 * :Real Name")
+    c.expect(is_numeric("001"))
+
+
+def test_user_real_name_not_utf8_still_registers(server, connect):
+    """ISUPPORT UTF8ONLY refuses invalid UTF-8, but a USER whose real name is in another
+    encoding (Latin-1) must not leave the client unregistered: the invalid bytes become
+    U+FFFD."""
+    c = connect(register=False)
+    c.send("NICK latin")
+    c.sock.sendall(b"USER u 0 * :Jos\xe9 M\xfcller\r\n")
+    c.expect(is_numeric("001"))
+    c.send("WHOIS latin")
+    line = c.expect(is_numeric("311"))
+    assert Msg(line).text == "Jos\ufffd M\ufffdller", line
+    # Other commands with invalid UTF-8 are still refused.
+    c.sock.sendall(b"PRIVMSG latin :\xff\r\n")
+    assert "INVALID_UTF8" in c.expect(is_command("FAIL"))
+
+
 def test_462_already_registered(server, connect):
     a = connect("alice")
     a.send("USER again 0 * :Again")

@@ -197,6 +197,38 @@ static void cut_and_copy_keep_whole_characters(void **state)
     assert_string_equal(out, "");
 }
 
+/* utf8_repair: valid text unchanged, each invalid byte one U+FFFD, the result valid and never
+ * past the buffer, with no character cut in two. */
+static void repair_replaces_each_invalid_byte(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(utf8_repair(out, sizeof out, "caf\xc3\xa9", 5), 5);
+    assert_string_equal(out, "caf\xc3\xa9");
+    const char latin1[] = "Jos\xe9 M\xfcller";
+    size_t n = utf8_repair(out, sizeof out, latin1, strlen(latin1));
+    assert_string_equal(out, "Jos\xef\xbf\xbd M\xef\xbf\xbdller");
+    assert_int_equal(n, strlen(out));
+    assert_true(utf8_valid(out, n));
+    /* a truncated sequence at the end, a surrogate, an overlong */
+    const char bad[] = "a\xe2\x82";
+    n = utf8_repair(out, sizeof out, bad, strlen(bad));
+    assert_string_equal(out, "a\xef\xbf\xbd\xef\xbf\xbd");
+    n = utf8_repair(out, sizeof out, "\xed\xa0\x80", 3);
+    assert_int_equal(n, 9);
+    assert_true(utf8_valid(out, n));
+    n = utf8_repair(out, sizeof out, "\xc0\xaf", 2);
+    assert_int_equal(n, 6);
+    /* the bound: a replacement that would not fit is left out whole */
+    char small[5];
+    n = utf8_repair(small, sizeof small, "ab\xff", 3);
+    assert_int_equal(n, 2);
+    assert_string_equal(small, "ab");
+    n = utf8_repair(small, sizeof small, "a\xff", 2);
+    assert_int_equal(n, 4);
+    assert_true(utf8_valid(small, n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +244,7 @@ int main(void)
         cmocka_unit_test(trim_every_prefix_of_valid_text),
         cmocka_unit_test(trim_leaves_invalid_endings),
         cmocka_unit_test(cut_and_copy_keep_whole_characters),
+        cmocka_unit_test(repair_replaces_each_invalid_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

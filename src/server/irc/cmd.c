@@ -76,6 +76,19 @@ void cmd_input_too_long(struct client *c)
 
 static void run(struct client *c, struct ircmsg *m);
 
+/* Whether line (no tags) is a USER command, with or without a prefix. */
+static int is_user_line(const char *line)
+{
+    if (line[0] == ':') {
+        const char *sp = strchr(line, ' ');
+        if (!sp)
+            return 0;
+        line = sp + 1;
+    }
+    line += strspn(line, " ");
+    return strncasecmp(line, "USER", 4) == 0 && (line[4] == ' ' || line[4] == '\0');
+}
+
 void cmd_dispatch(struct client *c, char *line, size_t len)
 {
     struct ircmsg m;
@@ -96,6 +109,15 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
         return;
     }
     int utf8_ok = utf8_valid(line, len);
+    /* A real name in another encoding (an old client sending Latin-1) must not leave its
+     * client unregistered with nothing to do: USER before registration is taken with each
+     * invalid byte replaced by U+FFFD. Anything else is refused below (UTF8ONLY). */
+    char repaired[3 * IRC_LINE_MAX + 1];
+    if (!utf8_ok && !c->registered && tags_len == 0 && is_user_line(line)) {
+        len = utf8_repair(repaired, sizeof repaired, line, len);
+        line = repaired;
+        utf8_ok = 1;
+    }
     int rc = ircmsg_parse(line, &m);
     if (rc == IRCMSG_EEMPTY)
         return;

@@ -286,6 +286,7 @@ void cmd_away(struct client *c, struct ircmsg *m)
     char away[AWAY_MAX + 1];
     utf8_copy(away, text, AWAY_MAX);
     nick_set_away(client_srv(c), c->nick, c->id, away);
+    c->away = away[0] != '\0';
     cmd_user_changed(c);
     /* away-notify: peers who asked learn of the change (Modern IRC AWAY, IRCv3 away-notify). */
     struct event *ev = away[0] ? event_new(NULL, ":%s AWAY :%s", c->source, away)

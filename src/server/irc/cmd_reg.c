@@ -386,6 +386,10 @@ void cmd_user(struct client *c, struct ircmsg *m)
         send_reply(c, ERR_ALREADYREGISTERED);
         return;
     }
+    if (m->params[3][0] == '\0') { /* Modern IRC, USER: an empty real name is 461 */
+        send_reply(c, ERR_NEEDMOREPARAMS, "USER");
+        return;
+    }
     /* No ident lookup, so the user name is marked unverified with '~' (common practice) and
      * kept to characters that are safe in a prefix. */
     size_t n = 0;

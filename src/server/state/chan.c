@@ -25,6 +25,7 @@
 #include "core/pool.h"
 #include "core/send.h"
 #include "core/server.h"
+#include "state/nick.h"
 
 /* A channel's member table starts with 4 buckets, not uthash's 32 (512 bytes): most channels
  * are small, and a table grows by itself as members come (uthash doubles it when a chain
@@ -278,6 +279,15 @@ int chan_join(struct client *c, const char *name, const char *key)
     char userhost[USER_MAX + 1 + HOST_MAX];
     snprintf(userhost, sizeof userhost, "%s@%s", c->user, c->host);
     size_t uhlen = strlen(userhost);
+    /* away-notify: an away joiner's AWAY follows its JOIN (IRCv3 away-notify). The text is
+     * the nick table's, read before the channel lock (locks: nick before channel). */
+    struct nick_info me;
+    struct event *away = NULL;
+    if (c->away && nick_info(srv, c->nick, &me) == 0 && me.id == c->id && me.away[0]) {
+        away = event_new(NULL, ":%s AWAY :%s", c->source, me.away);
+        if (away)
+            away->need_cap = CAP_AWAY_NOTIFY;
+    }
     struct member *mem = pool_alloc(sizeof *mem + uhlen + 1);
     if (!mem)
         goto oom;
@@ -314,6 +324,7 @@ int chan_join(struct client *c, const char *name, const char *key)
         pthread_mutex_unlock(&ch->lock);
         member_free(mem);
         event_unref(join);
+        event_unref(away);
         return err ? err : NUM(ERR_UNKNOWNERROR);
     }
     atomic_fetch_add(&ch->refs, 1);
@@ -339,6 +350,8 @@ int chan_join(struct client *c, const char *name, const char *key)
     struct msg *extra = msgbuf_finish(&b);
     struct fanout_chan f = fan(ch);
     fanout_chan_join(srv, &f, join, c->id, c->w->index);
+    if (away)
+        fanout_chan_event(srv, &f, away, c->id, c->w->index);
     replay(c, ch);
     pthread_mutex_unlock(&ch->lock);
     /* The joiner sees its JOIN, the topic and NAMES at once, as the reply to its command
@@ -348,10 +361,12 @@ int chan_join(struct client *c, const char *name, const char *key)
     send_msg(c, extra);
     msg_unref(extra);
     event_unref(join);
+    event_unref(away);
     return 0;
 oom:
     log_error("out of memory joining %s", name);
     member_free(mem);
+    event_unref(away);
     return NUM(ERR_UNKNOWNERROR);
 }
 
