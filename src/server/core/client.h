@@ -43,7 +43,7 @@ struct client {
     unsigned cap_pending : 1; /* CAP LS/REQ seen, no CAP END yet: registration waits */
     unsigned pass_ok : 1;
     unsigned registered : 1;
-    unsigned away : 1; /* has an away message (its text is in the nick table) */
+    unsigned away : 1;      /* has an away message (its text is in the nick table) */
     unsigned dead : 1;      /* closed; kept until its QUIT item passes through w's mailbox */
     unsigned closing : 1;   /* on w's close list */
     unsigned dirty : 1;     /* on w's flush list */
