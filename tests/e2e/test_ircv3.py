@@ -219,6 +219,45 @@ def test_setname(server):
     assert not any(Msg(l).command == "SETNAME" for l in plain.lines)
 
 
+def test_labeled_echo_carries_the_label(server):
+    """IRCv3 labeled-response with echo-message: "the echoed message ... MUST carry the label"
+    (no ACK); with several targets the echoes come in one labeled-response batch. A labeled
+    NICK's reply is the NICK message, with the label; an unknown command's 421 too."""
+    other = cap_client(server.port, "other", "")
+    c = cap_client(server.port, "lab", "labeled-response batch echo-message message-tags")
+    other.expect(is_command("JOIN", "lab"))
+    c.send("@label=m1 PRIVMSG #lobby :hi all")
+    line = c.expect(lambda l: Msg(l).command in ("PRIVMSG", "ACK"))
+    assert Msg(line).command == "PRIVMSG" and tags_of(line)["label"] == "m1", line
+    assert Msg(line).params == ["#lobby", "hi all"]
+    assert Msg(other.expect(is_command("PRIVMSG", "lab"))).text == "hi all"
+    c.send("@label=m2 PRIVMSG other :psst")
+    line = c.expect(lambda l: Msg(l).command in ("PRIVMSG", "ACK"))
+    assert Msg(line).command == "PRIVMSG" and tags_of(line)["label"] == "m2", line
+    c.send("@label=t1;+draft/react=x TAGMSG #lobby")
+    line = c.expect(lambda l: Msg(l).command in ("TAGMSG", "ACK"))
+    assert Msg(line).command == "TAGMSG" and tags_of(line)["label"] == "t1", line
+    # Two targets: one batch, both echoes inside, nothing else echoed afterwards.
+    c.send("@label=m3 PRIVMSG other,#lobby :both")
+    start = c.expect(is_command("BATCH"))
+    assert tags_of(start) == {"label": "m3"} and Msg(start).params[1] == "labeled-response"
+    ref = Msg(start).params[0][1:]
+    inside = take_until(c, lambda l: Msg(l).command == "BATCH" and Msg(l).params == ["-" + ref])
+    echoes = [Msg(l) for l in inside if Msg(l).command == "PRIVMSG"]
+    assert [e.params for e in echoes] == [["other", "both"], ["#lobby", "both"]], inside
+    assert all(tags_of(l).get("batch") == ref for l in inside[:-1]), inside
+    assert not [l for l in barrier(c) if Msg(l).command == "PRIVMSG"]
+    # NICK: the reply is the NICK line, labeled; others still see it.
+    c.send("@label=n1 NICK lab2")
+    line = c.expect(lambda l: Msg(l).command in ("NICK", "ACK"))
+    assert Msg(line).command == "NICK" and tags_of(line)["label"] == "n1", line
+    assert Msg(line).params == ["lab2"]
+    assert Msg(other.expect(is_command("NICK", "lab"))).params == ["lab2"]
+    assert not [l for l in barrier(c) if Msg(l).command == "NICK"]
+    c.send("@label=u1 FROBNICATE")
+    assert tags_of(c.expect(is_numeric("421")))["label"] == "u1"
+
+
 def test_labeled_response_single_batch_and_ack(server):
     c = cap_client(server.port, "lab", "labeled-response batch")
     # One reply: tagged with the label.

@@ -73,7 +73,11 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         return;
     }
     struct server *srv = client_srv(c);
+    /* echo-message: the sender's copy comes through its mailbox in the channel's order; or,
+     * answering a labeled command, at once, as the reply that carries the label (IRCv3
+     * labeled-response: no ACK; several targets' echoes in one labeled batch). */
     int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
+    int echo_now = echo && c->label, echo_later = echo && !c->label;
     int ntargets = 0;
     char *save = NULL;
     for (char *target = strtok_r(m->params[0], ",", &save); target;
@@ -91,14 +95,18 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         ev->tags_only = tags_only;
         snprintf(ev->account, sizeof ev->account, "%s", c->account);
         if ((target[0] == '@' || target[0] == '+') && ircname_is_channel(target + 1)) {
-            int err = chan_send_status(c, target + 1, target[0], ev);
-            if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
+            int err = chan_send_status(c, target + 1, target[0], ev, echo_later);
+            if (!err && echo_now)
+                send_msg(c, event_render(ev, c->variant));
+            else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
                 send_reply(c, ERR_CANNOTSENDTOCHAN, target + 1);
             else if (err && !quiet)
                 send_reply(c, ERR_NOSUCHCHANNEL, target + 1);
         } else if (ircname_is_channel(target)) {
-            int err = chan_send(c, target, ev);
-            if (err == NUM(ERR_UNAVAILRESOURCE))
+            int err = chan_send(c, target, ev, echo_later);
+            if (!err && echo_now)
+                send_msg(c, event_render(ev, c->variant));
+            else if (err == NUM(ERR_UNAVAILRESOURCE))
                 store_behind(c, verb, target);
             else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
                 send_reply(c, ERR_CANNOTSENDTOCHAN, target);
@@ -113,9 +121,10 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                     continue;
                 }
                 fanout_to_client(srv, info.worker, info.id, ev);
-                /* echo-message: our own copy, through our mailbox, after anything queued. */
-                if (echo && info.id != c->id)
+                if (echo_later && info.id != c->id) /* after anything queued for us */
                     fanout_to_client(srv, c->w->index, c->id, ev);
+                else if (echo_now && info.id != c->id)
+                    send_msg(c, event_render(ev, c->variant));
                 if (info.away[0] && !quiet && !tags_only)
                     send_reply(c, RPL_AWAY, info.nick, info.away);
             } else if (!quiet) {

@@ -336,8 +336,13 @@ static void change_nick(struct client *c, const char *nick)
     snprintf(c->nick, sizeof c->nick, "%s", nick);
     if (set_source(c) < 0)
         conn_close_later(c, "Out of memory");
-    if (change)
-        chan_nick(c, change); /* also brings the NICK line back to us, in channel order */
+    /* The NICK line comes back to us in channel order, or, answering a labeled NICK, at once
+     * (labeled-response: the reply carries the label). */
+    if (change) {
+        chan_nick(c, change, !c->label);
+        if (c->label)
+            send_msg(c, event_render(change, c->variant));
+    }
     event_unref(change);
     struct server *srv = client_srv(c);
     struct nick_info info;

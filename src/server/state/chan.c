@@ -473,7 +473,7 @@ static int may_speak(const struct chan *ch, const struct member *me, const char 
     return 0;
 }
 
-int chan_send(struct client *c, const char *name, struct event *m)
+int chan_send(struct client *c, const char *name, struct event *m, int echo)
 {
     struct server *srv = client_srv(c);
     int idx = chan_find_joined(c, name);
@@ -491,8 +491,7 @@ int chan_send(struct client *c, const char *name, struct event *m)
     if (!err && !m->tags_only && history_store(srv, m, ch->key) < 0)
         err = NUM(ERR_UNAVAILRESOURCE);
     if (!err) {
-        /* With echo-message the sender gets its own line back, in the channel's order. */
-        int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
+        /* With echo the sender gets its own line back, in the channel's order. */
         int own = c->w->index;
         struct fanout_chan f = fan(ch);
         /* Our own worker needs no item when we are its only member here. */
@@ -547,7 +546,7 @@ void chan_quit(struct client *c, struct event *m)
     c->nchans = 0;
 }
 
-void chan_nick(struct client *c, struct event *m)
+void chan_nick(struct client *c, struct event *m, int self)
 {
     struct server *srv = client_srv(c);
     bool workers[WORKERS_MAX];
@@ -560,7 +559,7 @@ void chan_nick(struct client *c, struct event *m)
             snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
     }
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
-    fanout_user_peers(srv, &s, m, 0, c->id, c->w->index);
+    fanout_user_peers(srv, &s, m, self ? 0 : c->id, self ? c->id : 0, c->w->index);
     unlock_all(c);
 }
 
@@ -628,7 +627,7 @@ int chan_count(struct server *srv)
     return n;
 }
 
-int chan_send_status(struct client *c, const char *name, char status, struct event *m)
+int chan_send_status(struct client *c, const char *name, char status, struct event *m, int echo)
 {
     struct server *srv = client_srv(c);
     struct chan *ch = chan_lock_name(srv, name);
@@ -639,7 +638,6 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
     if (!err) {
         /* Ops are few: one item per recipient, posted under the channel lock, keeps them in
          * the channel's order without a status field in every worker's replica. */
-        int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
         struct member *t, *tmp;
         HASH_ITER(hh, ch->members, t, tmp)
         {

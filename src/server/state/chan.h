@@ -20,17 +20,18 @@ struct server;
 int chan_join(struct client *c, const char *name, const char *key);
 /* Parts c from name with an optional reason. Returns 0 or an error numeric. */
 int chan_part(struct client *c, const char *name, const char *reason);
-/* Sends m to every member of name but c. Returns 0 or an error numeric. */
-int chan_send(struct client *c, const char *name, struct event *m);
+/* Sends m to every member of name but c, and to c too with echo (echo-message: in the
+ * channel's order, through c's mailbox). Returns 0 or an error numeric. */
+int chan_send(struct client *c, const char *name, struct event *m, int echo);
 /* c leaves every channel; m (a QUIT line, or NULL when nobody is to be told) goes once to
  * everyone who shared one with c. Always posts c's own MB_QUIT, after which c is freed. */
 void chan_quit(struct client *c, struct event *m);
 /* Records c's new nick (already in c->nick) in its channels and sends m (the NICK line) once
- * to everyone who shares one with c, and to c. */
-void chan_nick(struct client *c, struct event *m);
+ * to everyone who shares one with c, and with self to c (through its mailbox). */
+void chan_nick(struct client *c, struct event *m, int self);
 /* STATUSMSG: sends m to the members of name with at least status ('@' ops, '+' voiced
- * and ops). Returns 0 or an error numeric. */
-int chan_send_status(struct client *c, const char *name, char status, struct event *m);
+ * and ops), c included only with echo. Returns 0 or an error numeric. */
+int chan_send_status(struct client *c, const char *name, char status, struct event *m, int echo);
 /* Sends m once to everyone who shares a channel with c (and to c too if self), in the order
  * of those channels; used for AWAY and SETNAME notices. */
 void chan_peers(struct client *c, struct event *m, int self);
