@@ -110,6 +110,61 @@ def test_who_unknown_is_just_315(ircd, irc_user):
     reply(a, seen, "315", "alice", "nobody", ANY)
 
 
+def who_nicks(seen):
+    return sorted(m.params[5] for m in seen if m.command == "352")
+
+
+def test_who_masks_name_only_the_users_they_match(ircd, irc_user):
+    """Modern IRC WHO: "<mask>" is matched against nicknames (wildcards * and ?); every
+    matching user is listed, and only those."""
+    a = irc_user("alice")
+    for nick in ("cool1", "cool22", "other"):
+        irc_user(nick)
+    assert who_nicks(run(a, "WHO cool*")) == ["cool1", "cool22"]
+    assert who_nicks(run(a, "WHO cool?")) == ["cool1"]
+    assert who_nicks(run(a, "WHO COOL1")) == ["cool1"]
+    assert who_nicks(run(a, "WHO *")) == ["alice", "cool1", "cool22", "other"]
+    seen = run(a, "WHO *!*@*")
+    assert who_nicks(seen) == ["alice", "cool1", "cool22", "other"]
+    reply(a, seen, "315", "alice", "*!*@*", ANY)
+
+
+def test_who_lists_invisible_users_only_to_those_sharing_a_channel(ircd, irc_user):
+    """Modern IRC, user mode +i: an invisible user is not listed by WHO to users who do not
+    share a channel with them."""
+    a = irc_user("alice")
+    b = irc_user("bob")
+    inv = irc_user("inv")
+    inv.send("MODE inv +i")
+    event(inv, "MODE", "inv")
+    join(inv, "#hide")
+    assert who_nicks(run(a, "WHO inv")) == []
+    assert who_nicks(run(a, "WHO *")) == ["alice", "bob"]
+    assert who_nicks(run(a, "WHO #hide")) == []  # not a member of #hide
+    assert who_nicks(run(inv, "WHO inv")) == ["inv"]  # oneself
+    join(a, "#hide")
+    assert who_nicks(run(a, "WHO inv")) == ["inv"]
+    assert who_nicks(run(a, "WHO #hide")) == ["alice", "inv"]
+    assert who_nicks(run(b, "WHO #hide")) == ["alice"]
+
+
+@tcpchatd_only
+def test_whox_returns_exactly_the_fields_asked_in_order(ircd, irc_user):
+    """IRCv3 WHOX: 354 with the requested fields in the fixed order t c u i h s n f d l a o r,
+    one line per user."""
+    a = irc_user("alice")
+    b = irc_user("bob", "ubob", "Bob the Builder")
+    join(b, "#t")
+    user, host = b.userhost.split("@")
+    seen = run(a, "WHO bob %tcuihsnfdlaor,42")
+    rows = [m for m in seen if m.command == "354"]
+    assert len(rows) == 1, [m.line for m in seen]
+    assert rows[0].params == ["alice", "42", ANY, user, ANY, host, ircd.name, "bob", "H", "0",
+                              "0", "0", ANY, "Bob the Builder"], rows[0].line
+    seen = run(a, "WHO bob %nfa")
+    assert [m.params for m in seen if m.command == "354"] == [["alice", "bob", "H", "0"]]
+
+
 # ---------------------------------------------------------------------------------------------
 # WHOIS
 

@@ -140,6 +140,28 @@ def test_kill_disconnects_victim_and_others_see_quit(setup):
     a.expect(is_numeric("401", "bob"))
 
 
+def test_who_flags_mark_operators(setup):
+    """Modern IRC RPL_WHOREPLY flags: H/G, then * for an operator, then the channel
+    status."""
+    _, _, _, user = setup
+    a = user("alice")
+    b = user("bob")
+    oper(a)
+    a.send("JOIN #ops")
+    a.expect(is_numeric("366"))
+    b.send("JOIN #ops")
+    b.expect(is_numeric("366"))
+    b.send("WHO #ops")
+    rows = {Msg(l).params[5]: Msg(l).params[6] for l in take_until(b, is_numeric("315"))
+            if Msg(l).command == "352"}
+    assert rows == {"alice": "H*@", "bob": "H"}, rows
+    a.send("AWAY :away")
+    a.expect(is_numeric("306"))
+    b.send("WHO alice")
+    rows = [Msg(l).params[6] for l in take_until(b, is_numeric("315")) if Msg(l).command == "352"]
+    assert rows == ["G*"], rows
+
+
 def test_kill_needs_oper_481(setup):
     _, _, _, user = setup
     a, b = user("alice"), user("bob")

@@ -30,7 +30,22 @@ static int lookup(struct client *c, const char *nick, struct nick_info *info)
 struct who_row {
     char nick[IRC_NICK_MAX + 1];
     char prefix[3];
+    int member; /* the asker is a member of the channel */
 };
+
+/* Whether c may see info in WHO: invisible users only by those who share a channel with them
+ * (Modern IRC, user mode +i), themselves and operators. */
+static int who_sees(struct client *c, const struct nick_info *info, int oper)
+{
+    return !info->invisible || info->id == c->id || oper || chan_shares(c, info->id);
+}
+
+/* Whether c is an operator (user mode +o, kept in the nick table). */
+static int is_oper(struct client *c)
+{
+    struct nick_info me;
+    return nick_info(client_srv(c), c->nick, &me) == 0 && me.id == c->id && me.oper;
+}
 
 /* WHO of a channel: a reply per member, if c may see them (+s: members only), then 315. */
 static void who_channel(struct client *c, const char *name, const struct who_query *q)
@@ -43,23 +58,28 @@ static void who_channel(struct client *c, const char *name, const struct who_que
     snprintf(chname, sizeof chname, "%s", name);
     if (ch) {
         snprintf(chname, sizeof chname, "%s", ch->name);
-        int visible = !(ch->modes & CM_SECRET) || chan_member(ch, c->id);
+        int member = chan_member(ch, c->id) != NULL;
+        int visible = !(ch->modes & CM_SECRET) || member;
         rows = visible ? calloc(ch->nmembers ? ch->nmembers : 1, sizeof *rows) : NULL;
         struct member *m, *tmp;
         HASH_ITER(hh, ch->members, m, tmp)
         {
             if (!rows)
                 break;
+            rows[n].member = member;
             snprintf(rows[n].nick, sizeof rows[n].nick, "%s", m->nick);
             snprintf(rows[n].prefix, sizeof rows[n].prefix, "%s", chan_member_prefixes(m, c));
             n++;
         }
         chan_unlock(ch);
     }
+    int oper = n > 0 && is_oper(c);
     for (unsigned i = 0; i < n; i++) {
         struct nick_info info;
         if (nick_info(srv, rows[i].nick, &info) < 0)
             continue;
+        if (info.invisible && !rows[i].member && info.id != c->id && !oper)
+            continue; /* +i: not listed to those outside the channel */
         who_reply(c, chname, &info, rows[i].prefix, q);
     }
     free(rows);
@@ -75,9 +95,15 @@ void cmd_who(struct client *c, struct ircmsg *m)
         who_channel(c, mask, &q);
         return;
     }
-    struct nick_info info;
-    if (lookup(c, mask, &info) == 0)
-        who_reply(c, "*", &info, "", &q);
+    /* A nick or a mask of nicks (or of nick!user@host): each user it names that c may see. */
+    struct nick_info *found = calloc(WHO_REPLIES_MAX, sizeof *found);
+    int n = found ? nick_match(client_srv(c), mask, found, WHO_REPLIES_MAX) : 0;
+    int oper = n > 0 && is_oper(c);
+    for (int i = 0; i < n; i++) {
+        if (who_sees(c, &found[i], oper))
+            who_reply(c, "*", &found[i], "", &q);
+    }
+    free(found);
     send_reply(c, RPL_ENDOFWHO, mask);
 }
 

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "core/client.h"
 #include "common/ircmsg.h"
 #include "state/nick.h"
 #include "core/numerics.h"
 #include "core/send.h"
 #include "core/server.h"
+#include "core/defines.h"
 
 void who_parse(char *param, struct who_query *q)
 {
@@ -28,9 +30,14 @@ void who_parse(char *param, struct who_query *q)
 void who_reply(struct client *c, const char *chname, const struct nick_info *info,
                const char *prefix, const struct who_query *q)
 {
-    const char *server = client_cfg(c)->server_name;
+    char server[64];
+    if (info->worker < WORKER_REMOTE ||
+        cluster_server_name(client_srv(c), info->id, server, sizeof server) < 0)
+        snprintf(server, sizeof server, "%s", client_cfg(c)->server_name);
+    /* H here or G gone, * an operator, then the channel status (Modern IRC RPL_WHOREPLY). */
     char flags[8];
-    snprintf(flags, sizeof flags, "%s%s", info->away[0] ? "G" : "H", prefix);
+    snprintf(flags, sizeof flags, "%s%s%s", info->away[0] ? "G" : "H", info->oper ? "*" : "",
+             prefix);
     if (!q || !q->fields) {
         send_reply(c, RPL_WHOREPLY, chname, info->user, info->host, server, info->nick, flags,
                    info->realname);
@@ -76,8 +83,8 @@ void who_reply(struct client *c, const char *chname, const struct nick_info *inf
             v = "0";
             break; /* idle time is not tracked */
         case 'a':
-            v = "0";
-            break; /* no accounts yet: "0" means logged out (WHOX) */
+            v = info->account[0] ? info->account : "0"; /* "0": not logged in (WHOX) */
+            break;
         case 'o':
             v = "n/a";
             break;

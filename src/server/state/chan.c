@@ -563,6 +563,17 @@ void chan_nick(struct client *c, struct event *m, int self)
     unlock_all(c);
 }
 
+int chan_shares(struct client *c, uint64_t id)
+{
+    int shared = 0;
+    for (int i = 0; i < c->nchans && !shared; i++) {
+        pthread_mutex_lock(&c->chans[i]->lock);
+        shared = chan_member(c->chans[i], id) != NULL;
+        pthread_mutex_unlock(&c->chans[i]->lock);
+    }
+    return shared;
+}
+
 void chan_peers(struct client *c, struct event *m, int self)
 {
     struct server *srv = client_srv(c);

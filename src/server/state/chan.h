@@ -60,6 +60,8 @@ struct chan *chan_lock_name_table(struct server *srv, const char *name);
 void chan_unlock_table(struct server *srv, struct chan *ch);
 /* Each channel in turn, locked, under the table lock (LIST, WHOIS). */
 void chan_foreach(struct server *srv, void (*fn)(struct chan *ch, void *arg), void *arg);
+/* Whether user id is a member of one of c's channels (WHO of invisible users). */
+int chan_shares(struct client *c, uint64_t id);
 /* The member of ch (locked) with client id, or NULL. */
 struct member *chan_member(struct chan *ch, uint64_t id);
 /* A member's highest status prefix ("@", "+" or ""), and the prefixes shown to c (all of

@@ -326,6 +326,28 @@ int nick_each_local(struct server *srv, void (*fn)(void *arg, const struct nick_
     return n;
 }
 
+int nick_match(struct server *srv, const char *mask, struct nick_info *out, int max)
+{
+    int n = 0, full = strpbrk(mask, "!@") != NULL;
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e, *tmp;
+    HASH_ITER(hh, srv->nicks, e, tmp)
+    {
+        if (n == max)
+            break;
+        if (!e->registered)
+            continue;
+        entry_info(e, &out[n]);
+        char source[IRC_NICK_MAX + USER_MAX + HOST_MAX + 3];
+        if (full)
+            snprintf(source, sizeof source, "%s!%s@%s", out[n].nick, out[n].user, out[n].host);
+        if (ircname_match(mask, full ? source : out[n].nick))
+            n++;
+    }
+    pthread_mutex_unlock(&srv->nick_lock);
+    return n;
+}
+
 int nick_find(struct server *srv, const char *nick, int *worker, uint64_t *id)
 {
     pthread_mutex_lock(&srv->nick_lock);

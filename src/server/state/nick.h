@@ -80,6 +80,11 @@ int nick_drop_node(struct server *srv, uint64_t node,
 int nick_each_local(struct server *srv, void (*fn)(void *arg, const struct nick_info *info),
                     void *arg);
 
+/* Copies into out (room for max) the registered users, local or remote, whose nick matches
+ * mask, or whose nick!user@host does when mask holds '!' or '@' (case-mapped globs).
+ * Returns how many were copied. */
+int nick_match(struct server *srv, const char *mask, struct nick_info *out, int max);
+
 /* Frees the table (at exit, with no worker running). */
 void nick_table_free(struct server *srv);
 
