@@ -133,3 +133,24 @@ def test_whowas(server):
     a.expect(is_command("QUIT", "robert"))
     a.send("WHOWAS robert")
     assert Msg(a.expect(is_numeric("314"))).params[1] == "robert"
+
+
+def test_one_list_per_mode_command(server):
+    """A list query answers once per MODE (issue 21: "MODE #c bbbb..." with a long ban list
+    multiplied it by the length of the line). Solanum and InspIRCd show one list per MODE."""
+    op = user(server.port, "op")
+    join(op, "#many")
+    for i in range(5):
+        op.send("MODE #many +b ban%d!*@*" % i)
+        op.expect(is_command("MODE", "op"))
+    op.send("MODE #many " + "b" * 400)
+    lines = barrier(op)
+    assert sum(Msg(l).command == "367" for l in lines) == 5, lines
+    assert sum(Msg(l).command == "368" for l in lines) == 1, lines
+    # A list and a change in one MODE: the change is made, the list shown once.
+    op.send("MODE #many +bbb ban9!*@*")
+    lines = barrier(op)
+    assert [Msg(l).params for l in lines if Msg(l).command == "MODE"] == [
+        ["#many", "+b", "ban9!*@*"]], lines
+    assert sum(Msg(l).command == "367" for l in lines) == 6, lines
+    assert sum(Msg(l).command == "368" for l in lines) == 1, lines

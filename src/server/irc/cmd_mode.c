@@ -259,7 +259,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
         return;
     }
     struct mode_change mc = {.sign = 0};
-    int with_args = 0, denied = 0;
+    int with_args = 0, denied = 0, listed = 0;
     arg = 1;
     adding = 1;
     for (const char *p = modes; *p; p++) {
@@ -270,7 +270,10 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
         }
         int kind = list_kind(letter);
         if (kind >= 0 && arg >= nparams) {
-            list_show(c, ch, kind);
+            /* One list per MODE, as other servers do: "MODE #c bbbb..." must not multiply a
+             * long list by the length of the line. */
+            if (!listed++)
+                list_show(c, ch, kind);
             continue;
         }
         unsigned bit = flag_bit(letter);
