@@ -1,6 +1,7 @@
 /* log: levelled logging to stderr, one write(2) per line. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,10 +28,8 @@ int log_parse_level(const char *name, enum log_level *out)
     return -1;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, va_list ap)
 {
-    if ((int)level > atomic_load(&log_level))
-        return;
     char line[1024];
     struct timespec ts;
     struct tm tm;
@@ -39,14 +38,57 @@ void log_msg(enum log_level level, const char *fmt, ...)
     int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000L,
                   level_names[level]);
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len < sizeof line - 2 && suffix[0]) {
+        m = snprintf(line + len, sizeof line - len, "%s", suffix);
+        len += m < 0 ? 0 : (size_t)m;
+    }
     if (len > sizeof line - 2)
         len = sizeof line - 2;
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w; /* nowhere to report a failure to log */
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if ((int)level > atomic_load(&log_level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, "", fmt, ap);
+    va_end(ap);
+}
+
+void log_limited(struct log_budget *b, int per_second, enum log_level level, const char *fmt, ...)
+{
+    if ((int)level > atomic_load(&log_level))
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    pthread_mutex_lock(&b->lock);
+    if (ts.tv_sec != b->second) {
+        b->second = ts.tv_sec;
+        b->used = 0;
+    }
+    int ok = b->used < per_second;
+    int suppressed = 0;
+    if (ok) {
+        b->used++;
+        suppressed = b->suppressed;
+        b->suppressed = 0;
+    } else {
+        b->suppressed++;
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (!ok)
+        return;
+    char suffix[64] = "";
+    if (suppressed)
+        snprintf(suffix, sizeof suffix, " (and %d more like it before, not logged)", suppressed);
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, suffix, fmt, ap);
+    va_end(ap);
 }

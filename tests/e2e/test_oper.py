@@ -74,6 +74,45 @@ def test_oper_wrong_password_464(setup):
     a.expect(is_numeric("481"))
 
 
+def test_three_wrong_opers_close_the_connection(setup):
+    srv, _, _, user = setup
+    a = user("alice")
+    for i in range(3):
+        a.send("OPER alice wrong%d" % i)
+        a.expect(is_numeric("464"))
+    assert closing_reason(a.wait_closed()) == "Too many failed OPER attempts"
+    assert "failed OPER as alice by alice!" in srv.read_log()
+
+
+def test_oper_guessing_does_not_stall_the_worker(tmp_path, hashes, server_factory,
+                                                 client_factory):
+    """Issue 21.1: argon2id (tens of ms, 64 MiB) ran on the worker serving the guesser, so
+    everyone on that worker waited. With one worker, ten guesses queued at once must not hold
+    up a chat on the same worker: the chat's round trips all complete while the guesses are
+    still being checked (on the account thread, one at a time)."""
+    conf = tmp_path / "tcpchatd.conf"
+    motd = tmp_path / "motd"
+    motd.write_text("motd\n")
+    conf.write_text(conf_text(hashes, motd))
+    srv = server_factory("--config", str(conf), "-w", "1")
+    a, b = client_factory(srv, "chatter"), client_factory(srv, "listener")
+    guessers = [client_factory(srv, "guess%d" % i) for i in range(10)]
+    for g in guessers:
+        g.send("OPER alice wrong")
+    for i in range(20):
+        a.send("PRIVMSG listener :ping %d" % i)
+        assert Msg(b.expect(is_command("PRIVMSG", "chatter"))).text == "ping %d" % i
+        b.send("PRIVMSG chatter :pong %d" % i)
+        assert Msg(a.expect(is_command("PRIVMSG", "listener"))).text == "pong %d" % i
+    answered = 0
+    for g in guessers:
+        g._fill(0)
+        answered += any(Msg(l).command == "464" for l in g.lines)
+    assert answered < len(guessers), "the chat waited for every guess to be checked"
+    for g in guessers:  # and each guess is answered in the end
+        g.expect(is_numeric("464"))
+
+
 def test_oper_unknown_name_491(setup):
     _, _, _, user = setup
     a = user("alice")

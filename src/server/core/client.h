@@ -43,7 +43,10 @@ struct client {
     unsigned cap_pending : 1; /* CAP LS/REQ seen, no CAP END yet: registration waits */
     unsigned pass_ok : 1;
     unsigned registered : 1;
-    unsigned away : 1;      /* has an away message (its text is in the nick table) */
+    unsigned away : 1;
+    unsigned oper_pending : 1;
+        /* an OPER password is being checked (account thread) */ /* has an away message (its text is
+                                                                    in the nick table) */
     unsigned dead : 1;      /* closed; kept until its QUIT item passes through w's mailbox */
     unsigned closing : 1;   /* on w's close list */
     unsigned dirty : 1;     /* on w's flush list */
@@ -64,6 +67,7 @@ struct client {
     unsigned caps;              /* CAP_* negotiated (caps.h) */
     unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
     int sasl_failures;
+    int oper_failures;  /* wrong OPER passwords */
     struct sendq *held; /* replies held while a labeled command runs (label.h), or NULL */
     const char *label;  /* that command's label, or NULL */
     char *account;      /* logged in as (SASL or REGISTER), "" (conn_no_str) if not */

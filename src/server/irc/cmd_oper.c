@@ -1,18 +1,19 @@
 /* cmd_oper: operator commands: OPER to become one (entries and argon2id hashes from the config
  * file), then KILL, WALLOPS, ANNOUNCE (a server NOTICE to everyone: the console announcement,
  * remotely) and REHASH. Whether a user is an operator is user mode +o in the nick table. */
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cluster/cluster.h"
 #include "core/client.h"
+#include "core/conn.h"
 #include "cmd.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "core/event.h"
 #include "core/fanout.h"
 #include "state/nick.h"
+#include "store/account.h"
 #include "core/numerics.h"
 #include "core/rehash.h"
 #include "core/send.h"
@@ -40,6 +41,34 @@ static int host_allowed(struct client *c, const struct config_oper *o)
     return ircname_match(mask, userhost);
 }
 
+/* Failed OPERs are logged, at most a few lines a second whatever an attacker does. */
+static struct log_budget oper_failures_logged = LOG_BUDGET_INIT;
+
+/* The account thread's verdict on an OPER password, on c's worker. */
+static void oper_checked(struct client *c, int op, int result, const char *name)
+{
+    (void)op;
+    c->oper_pending = 0;
+    if (c->closing)
+        return;
+    if (result != ACCOUNT_OK) {
+        log_limited(&oper_failures_logged, 5, LOG_WARN, "failed OPER as %s by %s", name, c->source);
+        if (result != ACCOUNT_BAD_PASSWORD) {
+            send_reply(c, ERR_UNKNOWNERROR, "OPER", "Cannot check the password now");
+            return;
+        }
+        send_reply(c, ERR_PASSWDMISMATCH);
+        if (++c->oper_failures >= OPER_FAILURES_MAX)
+            conn_close_later(c, "Too many failed OPER attempts");
+        return;
+    }
+    nick_set_oper(client_srv(c), c->nick, c->id, 1);
+    cmd_user_changed(c);
+    log_info("%s is now an IRC operator (OPER %s)", c->source, name);
+    send_reply(c, RPL_YOUREOPER);
+    send_line(c, ":%s MODE %s :+o", c->nick, c->nick);
+}
+
 void cmd_oper(struct client *c, struct ircmsg *m)
 {
     const char *name = m->params[0], *password = m->params[1];
@@ -49,19 +78,20 @@ void cmd_oper(struct client *c, struct ircmsg *m)
         send_reply(c, ERR_NOOPERHOST);
         return;
     }
-    /* Verifying costs this worker tens of milliseconds by design; charge the client's flood
-     * allowance for it so that guessing cannot monopolise the worker. */
-    c->tokens -= OPER_PENALTY;
-    if (crypto_pwhash_str_verify(o->hash, password, strlen(password)) != 0) {
-        log_warn("failed OPER as %s by %s", name, c->source);
-        send_reply(c, ERR_PASSWDMISMATCH);
+    if (c->oper_pending) { /* one guess at a time per connection */
+        send_reply(c, ERR_UNKNOWNERROR, "OPER", "An OPER of yours is being checked already");
         return;
     }
-    nick_set_oper(client_srv(c), c->nick, c->id, 1);
-    cmd_user_changed(c);
-    log_info("%s is now an IRC operator (OPER %s)", c->source, name);
-    send_reply(c, RPL_YOUREOPER);
-    send_line(c, ":%s MODE %s :+o", c->nick, c->nick);
+    /* argon2id is slow on purpose: it runs on the account thread, never on this worker (a
+     * client guessing must not stall everyone else here), and still costs the guesser's
+     * flood allowance. */
+    c->tokens -= OPER_PENALTY;
+    if (account_request_oper(client_srv(c), c->w->index, c->id, o->name, o->hash, password,
+                             oper_checked) < 0) {
+        send_reply(c, ERR_UNKNOWNERROR, "OPER", "Cannot check the password now");
+        return;
+    }
+    c->oper_pending = 1;
 }
 
 void cmd_kill(struct client *c, struct ircmsg *m)

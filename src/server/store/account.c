@@ -26,8 +26,10 @@ struct request {
     uint64_t id;
     account_done_fn *done;
     char name[IRC_NICK_MAX + 1];
-    char password[PASSWORD_MAX + 1]; /* wiped as soon as it is used */
-    char certfp[TLS_CERTFP_MAX + 1]; /* "" without a client certificate */
+    char oper[OPER_NAME_MAX + 1];      /* ACCOUNT_OPER: the [oper] entry's name */
+    char password[PASSWORD_MAX + 1];   /* wiped as soon as it is used */
+    char hash[crypto_pwhash_STRBYTES]; /* ACCOUNT_OPER: the entry's hash */
+    char certfp[TLS_CERTFP_MAX + 1];   /* "" without a client certificate */
 };
 
 /* A registered name, folded. */
@@ -191,7 +193,8 @@ static enum account_result create(struct accounts *a, struct request *r)
 
 static void answer(struct accounts *a, struct request *r, enum account_result res)
 {
-    fanout_call(a->srv, r->worker, r->id, r->done, (int)r->op, (int)res, r->name);
+    fanout_call(a->srv, r->worker, r->id, r->done, (int)r->op, (int)res,
+                r->op == ACCOUNT_OPER ? r->oper : r->name);
 }
 
 static void *account_main(void *arg)
@@ -212,30 +215,41 @@ static void *account_main(void *arg)
             a->tail = NULL;
         a->queued--;
         pthread_mutex_unlock(&a->lock);
-        enum account_result res = r->op == ACCOUNT_VERIFY     ? verify(a, r)
-                                  : r->op == ACCOUNT_EXTERNAL ? external(a, r)
-                                                              : create(a, r);
+        enum account_result res;
+        if (r->op == ACCOUNT_VERIFY)
+            res = verify(a, r);
+        else if (r->op == ACCOUNT_EXTERNAL)
+            res = external(a, r);
+        else if (r->op == ACCOUNT_OPER)
+            res = crypto_pwhash_str_verify(r->hash, r->password, strlen(r->password)) == 0
+                      ? ACCOUNT_OK
+                      : ACCOUNT_BAD_PASSWORD;
+        else
+            res = create(a, r);
         answer(a, r, res);
         forget_request(r);
     }
     return NULL;
 }
 
-int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
-                    const char *name, const char *password, const char *certfp,
-                    account_done_fn *done)
+/* A request with its common fields, not queued yet (NULL without memory or store). */
+static struct request *request_new(struct server *srv, enum account_op op, int worker, uint64_t id,
+                                   const char *name, const char *password, account_done_fn *done)
 {
-    struct accounts *a = srv->accounts;
-    struct request *r = a ? calloc(1, sizeof *r) : NULL;
+    struct request *r = srv->accounts ? calloc(1, sizeof *r) : NULL;
     if (!r)
-        return -1;
+        return NULL;
     r->op = op;
     r->worker = worker;
     r->id = id;
     r->done = done;
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->password, sizeof r->password, "%s", password);
-    snprintf(r->certfp, sizeof r->certfp, "%s", certfp ? certfp : "");
+    return r;
+}
+
+static int enqueue(struct accounts *a, struct request *r)
+{
     pthread_mutex_lock(&a->lock);
     int full = a->queued >= ACCOUNT_QUEUE_MAX || a->stop;
     if (!full) {
@@ -251,6 +265,28 @@ int account_request(struct server *srv, enum account_op op, int worker, uint64_t
     if (full)
         forget_request(r);
     return full ? -1 : 0;
+}
+
+int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
+                    const char *name, const char *password, const char *certfp,
+                    account_done_fn *done)
+{
+    struct request *r = request_new(srv, op, worker, id, name, password, done);
+    if (!r)
+        return -1;
+    snprintf(r->certfp, sizeof r->certfp, "%s", certfp ? certfp : "");
+    return enqueue(srv->accounts, r);
+}
+
+int account_request_oper(struct server *srv, int worker, uint64_t id, const char *oper,
+                         const char *hash, const char *password, account_done_fn *done)
+{
+    struct request *r = request_new(srv, ACCOUNT_OPER, worker, id, "", password, done);
+    if (!r)
+        return -1;
+    snprintf(r->oper, sizeof r->oper, "%s", oper);
+    snprintf(r->hash, sizeof r->hash, "%s", hash);
+    return enqueue(srv->accounts, r);
 }
 
 static int store_open(struct accounts *a, const char *dir)

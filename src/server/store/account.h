@@ -2,10 +2,11 @@
  * SQLite (DATA_DIR/accounts.db), and the thread that checks and creates them.
  *
  * Hashing is slow on purpose (argon2id, libsodium's "interactive" limits: about 60 ms and
- * 64 MiB each), so it never runs on a worker: a worker queues the request and the answer
- * comes back to the client's worker as a call (fanout_call). One thread does them one at a time,
- * which also bounds the memory they take and how fast anyone can guess passwords on this server.
- * Which names are registered is also kept in memory, so that NICK can be checked without the disk.
+ * 64 MiB each), so it never runs on a worker (OPER passwords are checked here too): a worker queues
+ * the request and the answer comes back to the client's worker as a call (fanout_call). One thread
+ * does them one at a time, which also bounds the memory they take and how fast anyone can guess
+ * passwords on this server. Which names are registered is also kept in memory, so that NICK can be
+ * checked without the disk.
  */
 #ifndef TCPCHAT_ACCOUNT_H
 #define TCPCHAT_ACCOUNT_H
@@ -20,6 +21,7 @@ enum account_op {
     ACCOUNT_REGISTER, /* REGISTER: name and password */
     ACCOUNT_EXTERNAL, /* SASL EXTERNAL: the account whose certificate is certfp (and, when
                          name is not "", which must be name) */
+    ACCOUNT_OPER,     /* OPER: password against an [oper] entry's hash (account_request_oper) */
 };
 
 enum account_result {
@@ -45,6 +47,11 @@ typedef void account_done_fn(struct client *c, int op, int result, const char *n
 int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
                     const char *name, const char *password, const char *certfp,
                     account_done_fn *done);
+/* Queues the check of an OPER password against hash (the [oper] entry's, copied: a reload
+ * may change the entry meanwhile) for client id on worker; done gets ACCOUNT_OK or
+ * ACCOUNT_BAD_PASSWORD with the entry's name. Returns 0, or -1 when the queue is full. */
+int account_request_oper(struct server *srv, int worker, uint64_t id, const char *oper,
+                         const char *hash, const char *password, account_done_fn *done);
 /* Is name (any case) a registered account? From memory. */
 int account_exists(struct server *srv, const char *name);
 
