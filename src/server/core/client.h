@@ -45,8 +45,8 @@ struct client {
     unsigned registered : 1;
     unsigned away : 1;
     unsigned oper_pending : 1;
-        /* an OPER password is being checked (account thread) */ /* has an away message (its text is
-                                                                    in the nick table) */
+    /* an OPER password is being checked (account thread) */ /* has an away message (its text is
+                                                                in the nick table) */
     unsigned dead : 1;      /* closed; kept until its QUIT item passes through w's mailbox */
     unsigned closing : 1;   /* on w's close list */
     unsigned dirty : 1;     /* on w's flush list */
