@@ -338,8 +338,20 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &tls, &login, &first, &status) < 0)
         return status;
     const char *host = argv[first], *port = argv[first + 1], *nick = argv[first + 2];
+    /* A port is a number from 1 to 65535: anything else would be taken modulo 65536 or
+     * looked up as a service name, and the user told the wrong port or a resolver error. */
+    char *end = NULL;
+    errno = 0;
+    long pnum = strtol(port, &end, 10);
+    if (port[0] < '0' || port[0] > '9' || *end || errno || pnum < 1 || pnum > 65535) {
+        fprintf(stderr, "tcpchat: invalid port '%s' (a number from 1 to 65535)\n", port);
+        return EXIT_USAGE;
+    }
     if (!ircname_nick_valid(nick)) {
-        fprintf(stderr, "tcpchat: invalid nickname '%s'\n", nick);
+        fprintf(stderr,
+                "tcpchat: invalid nickname '%s' (1 to %d letters, digits and any of "
+                "[]\\`_^{|}-, not starting with a digit or '-')\n",
+                nick, IRC_NICK_MAX);
         return EXIT_USAGE;
     }
     /* The password first: nothing is sent before we know we can log in. */
@@ -377,8 +389,10 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "the password is too long");
     else if (install_signals(&wait_mask) < 0)
         snprintf(err, sizeof err, "%s", strerror(errno));
-    else if (ui_init("> ", err, sizeof err) == 0)
+    else if (ui_init("> ", err, sizeof err) == 0) {
         err[0] = '\0';
+        session_enable_completion(s);
+    }
     if (err[0]) {
         fprintf(stderr, "tcpchat: cannot start: %s\n", err);
         session_free(s);

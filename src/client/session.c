@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "common/ircmsg.h"
 #include "common/ircname.h"
+#include "members.h"
 #include "names.h"
 #include "ui.h"
 #include "view.h"
@@ -110,6 +111,7 @@ struct session {
     char sasl_mechs[SASL_MECHS_MAX];     /* what CAP LS said of sasl ("" for nothing) */
     struct batch_set batches;            /* IRCv3 batches the server has open */
     struct names *names;                 /* the NAMES reply being collected */
+    struct members *members;             /* who is in our channels: what Tab completes */
     char nick[SESSION_NICK_MAX];
     int registered; /* 001 received */
     int synced;     /* PONG to our post-MOTD PING received */
@@ -130,13 +132,19 @@ struct session {
     size_t out_cap;
 };
 
+/* The session Tab completes for (session_enable_completion; main thread only). */
+static struct session *completing;
+
 struct session *session_new(const char *nick)
 {
     struct session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->names = names_new();
-    if (!s->names) {
+    s->members = members_new();
+    if (!s->names || !s->members) {
+        members_free(s->members);
+        names_free(s->names);
         free(s);
         return NULL;
     }
@@ -162,6 +170,9 @@ void session_free(struct session *s)
     if (!s)
         return;
     names_free(s->names);
+    members_free(s->members);
+    if (completing == s)
+        completing = NULL;
     explicit_bzero(s->password, sizeof s->password);
     free(s->out);
     free(s);
@@ -384,6 +395,34 @@ static void joined_remove(struct session *s, const char *channel)
                  s->njoined > 0 ? s->joined[s->njoined - 1] : "");
 }
 
+/* /join of channels we are all in already: the last becomes the current one, and nothing is
+ * sent (the server would not answer, and we would wait for that answer for ever). wire is
+ * "JOIN #a,#b[ key]\r\n". Returns 1 when that was the case. */
+static int switch_to_joined(struct session *s, const char *wire)
+{
+    if (strncmp(wire, "JOIN ", 5) != 0)
+        return 0;
+    char list[IRC_LINE_MAX], last[IRC_CHANNEL_MAX + 1] = "";
+    size_t n = strcspn(wire + 5, " \r\n");
+    if (n >= sizeof list)
+        return 0;
+    memcpy(list, wire + 5, n);
+    list[n] = '\0';
+    char *save = NULL;
+    for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        int i = find_joined(s, c);
+        if (i < 0)
+            return 0;
+        snprintf(last, sizeof last, "%s", s->joined[i]);
+    }
+    if (!last[0])
+        return 0;
+    snprintf(s->channel, sizeof s->channel, "%s", last);
+    ui_printf("--- Talking in %s now", last);
+    update_prompt(s);
+    return 1;
+}
+
 static int from_me(const struct session *s, const struct ircmsg *msg)
 {
     char nick[SESSION_NICK_MAX];
@@ -400,7 +439,16 @@ static void nick_refused(struct session *s, const struct ircmsg *msg)
     view_sanitize(bad, s->bad_nick, sizeof s->bad_nick);
     s->nick_prompt = 1;
     s->nick_problem = ircmsg_is(msg, ERR_NICKNAMEINUSE) ? "in use" : "not allowed";
-    ui_printf("Nickname %s is %s; type another one.", s->bad_nick, s->nick_problem);
+    /* The server's own reason, when it says more than the usual text (a nick registered to
+     * an account: log in with SASL to use it). */
+    char why[SESSION_ERROR_MAX] = "";
+    if (msg->nparams > 2)
+        view_sanitize(msg->params[msg->nparams - 1], why, sizeof why);
+    if (why[0] && strcasecmp(why, "Nickname is already in use") != 0 &&
+        strcasecmp(why, "Erroneous nickname") != 0 && strcasecmp(why, "Erroneus nickname") != 0)
+        ui_printf("Nickname %s is %s (%s); type another one.", s->bad_nick, s->nick_problem, why);
+    else
+        ui_printf("Nickname %s is %s; type another one.", s->bad_nick, s->nick_problem);
     update_prompt(s);
 }
 
@@ -613,10 +661,45 @@ static void show_names_line(const char *line, void *arg)
     ui_print(line);
 }
 
+/* Who is where, for Tab: NAMES entries, JOIN, PART, KICK, QUIT, NICK. */
+static void track_members(struct session *s, const struct ircmsg *msg)
+{
+    char who[SESSION_NICK_MAX] = "";
+    if (msg->prefix)
+        view_source_nick(msg->prefix, who, sizeof who);
+    const char *p0 = msg->nparams > 0 ? msg->params[0] : "";
+    if (ircmsg_is(msg, RPL_NAMREPLY) && msg->nparams >= 3) {
+        char list[IRC_LINE_MAX + 1];
+        snprintf(list, sizeof list, "%s", msg->params[msg->nparams - 1]);
+        char *save = NULL;
+        for (char *e = strtok_r(list, " ", &save); e; e = strtok_r(NULL, " ", &save)) {
+            e[strcspn(e, "!")] = '\0'; /* userhost-in-names */
+            members_add(s->members, msg->params[msg->nparams - 2], e);
+        }
+    } else if (ircmsg_is(msg, "JOIN") && who[0]) {
+        members_add(s->members, p0, who);
+    } else if (ircmsg_is(msg, "PART") && who[0]) {
+        if (ircname_cmp(who, s->nick) == 0)
+            members_drop(s->members, p0);
+        else
+            members_remove(s->members, p0, who);
+    } else if (ircmsg_is(msg, "KICK") && msg->nparams > 1) {
+        if (ircname_cmp(msg->params[1], s->nick) == 0)
+            members_drop(s->members, p0);
+        else
+            members_remove(s->members, p0, msg->params[1]);
+    } else if (ircmsg_is(msg, "QUIT") && who[0]) {
+        members_quit(s->members, who);
+    } else if (ircmsg_is(msg, "NICK") && who[0] && msg->nparams > 0) {
+        members_rename(s->members, who, p0);
+    }
+}
+
 /* What a message changes in our state (after it was shown). */
 static void track(struct session *s, const struct ircmsg *msg)
 {
     const char *p0 = msg->nparams > 0 ? msg->params[0] : "";
+    track_members(s, msg);
     if (ircmsg_is(msg, RPL_WELCOME)) {
         s->registered = 1;
         s->capneg = CAPNEG_DONE; /* registration is complete: nothing more to negotiate */
@@ -742,6 +825,7 @@ void session_handle_line(struct session *s, char *line)
         return;
     } else if (ircmsg_is(&msg, RPL_NAMREPLY) && msg.nparams >= 3) {
         /* "<me> <symbol> <channel> :<names>": shown sorted once 366 ends the list. */
+        track_members(s, &msg);
         if (names_add(s->names, msg.params[msg.nparams - 2], msg.params[msg.nparams - 1],
                       show_names_line, NULL) < 0)
             ui_print("Some names of a long user list were dropped (out of memory).");
@@ -764,6 +848,49 @@ void session_handle_line(struct session *s, char *line)
     if (view_format(&msg, &ctx, text, sizeof text) > 0)
         ui_print_at(view_msg_time(&msg), text);
     track(s, &msg);
+}
+
+/* Tab (ui_set_completion): at the start of the line a word with '/' completes a command
+ * name; any other word a nick of the current channel ("nick: " at the start of the line). */
+static char *complete(const char *text, int at_start, int state)
+{
+    static int next; /* readline asks for matches one state at a time */
+    if (state == 0)
+        next = 0;
+    struct session *s = completing;
+    if (!s)
+        return NULL;
+    if (at_start && text[0] == '/') {
+        size_t n = strlen(text);
+        for (const char *const *h = cmd_help_lines(); h[next]; next++) {
+            const char *cmd = strstr(h[next], "/");
+            if (!cmd || strncasecmp(cmd, text, n) != 0)
+                continue;
+            size_t len = strcspn(cmd, " ");
+            char *out = malloc(len + 1);
+            if (out) {
+                memcpy(out, cmd, len);
+                out[len] = '\0';
+            }
+            next++;
+            return out;
+        }
+        return NULL;
+    }
+    const char *nick = s->channel[0] ? members_match(s->members, s->channel, text, next++) : NULL;
+    if (!nick)
+        return NULL;
+    size_t len = strlen(nick);
+    char *out = malloc(len + 2);
+    if (out)
+        snprintf(out, len + 2, "%s%s", nick, at_start ? ":" : "");
+    return out;
+}
+
+void session_enable_completion(struct session *s)
+{
+    completing = s;
+    ui_set_completion(complete);
 }
 
 /* The line typed at the "choose another nickname" prompt. */
@@ -818,6 +945,8 @@ void session_handle_input(struct session *s, const char *line)
     case CMD_QUIT:
         break;
     }
+    if (res.joins && switch_to_joined(s, res.wire))
+        return;
     if (res.kind == CMD_QUIT ? quit_send(s, res.wire, res.wire_len) < 0
                              : out_append(s, res.wire, res.wire_len) < 0) {
         ui_print("The server is not reading what we send; line dropped.");

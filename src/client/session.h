@@ -23,6 +23,8 @@ struct session;
 /* A session that will register as nick. Returns NULL on allocation failure. */
 struct session *session_new(const char *nick);
 void session_free(struct session *s);
+/* Tab completes nicks of the current channel and command names for s (after ui_init). */
+void session_enable_completion(struct session *s);
 /* Log in with SASL PLAIN as the nick given to session_new, with this password (copied; the
  * copy is wiped once sent). Without the server's sasl capability, or when the login fails,
  * the session fails: the password is never sent another way. Call before session_start.

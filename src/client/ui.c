@@ -128,6 +128,30 @@ static int on_accept(int count, int key)
     return 0;
 }
 
+/* Tab: words of the chat (nicks, commands) as the session says, never readline's default of
+ * file names from the working directory (which could leak into a message). */
+static ui_complete_fn *completer;
+static int completing_at_start;
+
+void ui_set_completion(ui_complete_fn *complete)
+{
+    completer = complete;
+}
+
+static char *complete_word(const char *text, int state)
+{
+    return completer ? completer(text, completing_at_start, state) : NULL;
+}
+
+static char **attempt_completion(const char *text, int start, int end)
+{
+    (void)end;
+    rl_attempted_completion_over = 1; /* no file names, whatever matches */
+    completing_at_start = start == 0;
+    rl_completion_append_character = ' ';
+    return rl_completion_matches(text, complete_word);
+}
+
 /* readline calls this only at end of input (Ctrl-D on an empty line): Enter is ours. */
 static void on_line(char *line)
 {
@@ -184,6 +208,10 @@ int ui_init(const char *prompt, char *err, size_t errlen)
     rl_instream = stdin;
     rl_outstream = stdout;
     rl_readline_name = "tcpchat";
+    rl_attempted_completion_function = attempt_completion;
+    rl_completion_entry_function = complete_word;
+    /* Nicks may hold []\`^{|}: only blanks end a word. */
+    rl_basic_word_break_characters = " \t";
     char safe[UI_PROMPT_MAX];
     view_sanitize(prompt, safe, sizeof safe);
     rl_callback_handler_install(safe, on_line);

@@ -39,6 +39,11 @@ int ui_pending(void);
 int ui_next(char **line);
 /* 1 once the end of input has been read (stdin need not be polled any more). */
 int ui_input_closed(void);
+/* What Tab completes: complete(text, at_start, state) returns the state-th (0, 1, ...) match
+ * for the word text (at_start: it begins the line), malloc'd, or NULL after the last. Never
+ * file names. */
+typedef char *ui_complete_fn(const char *text, int at_start, int state);
+void ui_set_completion(ui_complete_fn *complete);
 /* Call after SIGWINCH so readline redraws for the new width. */
 void ui_resize(void);
 

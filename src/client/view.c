@@ -431,8 +431,10 @@ static void format_numeric(struct sb *b, const struct ircmsg *msg, int code)
     case 376:
     case 265: /* RPL_LOCALUSERS, RPL_GLOBALUSERS: the text repeats the numbers */
     case 266:
-    case 422: /* ERR_NOMOTD is not worth an "Error:" */
         sb_safe(b, last_param(msg));
+        return;
+    case 422: /* ERR_NOMOTD: "MOTD File is missing" reads like a fault; it is not one */
+        sb_raw(b, "(this server has no message of the day)");
         return;
     case 331: /* RPL_NOTOPIC */
         sb_raw(b, "--- No topic is set for ");

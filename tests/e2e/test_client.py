@@ -293,6 +293,89 @@ def test_join_part_and_private(pane, connect):
     bob.wait_for(lambda t: bob.input_line() == PROMPT.rstrip())
 
 
+# issue 17, bug 1: /join of a channel one is in already switches to it (it froze the input)
+def test_join_of_a_joined_channel_switches_to_it(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/join #dev")
+    bob.wait_for("--> You joined #dev")
+    bob.wait_for(lambda t: bob.input_line() == "#dev>")
+    bob.line("/join #lobby")
+    bob.wait_for("--- Talking in #lobby now")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT.rstrip())
+    bob.line("back in the lobby")
+    alice.expect(is_privmsg("bob", "#lobby", "back in the lobby"))
+    bob.line("/j #dev")
+    bob.wait_for(lambda t: bob.input_line() == "#dev>")
+    bob.line("in dev again")
+    alice.send("JOIN #dev")
+    alice.expect(lambda l: " 366 " in l)
+    bob.line("and heard")
+    alice.expect(is_privmsg("bob", "#dev", "and heard"))
+
+
+# issue 17, bugs 6 and 7: a refused join says which mode refused it; a server without a MOTD
+# does not read like an error; counts are in good English
+def test_join_refusals_and_welcome_texts(pane, connect):
+    op = connect("op")
+    op.send("JOIN #closed")
+    op.expect(lambda l: " 366 " in l)
+    op.send("MODE #closed +b bob!*@*")
+    op.expect(lambda l: " MODE #closed +b " in l)
+    bob = pane("bob")
+    joined(bob)
+    text = bob.text()
+    assert "(this server has no message of the day)" in text and "MOTD File" not in text, text
+    assert "There are 2 users and 0 invisible on 1 server" in text, text
+    bob.line("/join #closed")
+    bob.wait_for("Cannot join channel (+b)")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT.rstrip())
+
+
+# issue 17, bug 2: Tab completes nicks of the current channel and command names, never file
+# names of the working directory (which could leak into a message)
+def test_tab_completes_nicks_and_commands_not_files(pane, connect, tmp_path):
+    (tmp_path / "alice.pw").write_text("secret\n")  # in the directory the client runs in
+    alice = connect("alice")
+    connect("albert")
+    bob = pane("bob")
+    joined(bob)
+    bob.type("hello ali")
+    bob._tmux("send-keys", "-t", "main", "Tab")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT + "hello alice")
+    bob.type("how are you", enter=True)
+    alice.expect(is_privmsg("bob", "#lobby", "hello alice how are you"))
+    # At the start of the line: "nick: "
+    bob.type("ali")
+    bob._tmux("send-keys", "-t", "main", "Tab")
+    bob.type("hi", enter=True)
+    alice.expect(is_privmsg("bob", "#lobby", "alice: hi"))
+    # Someone who joins later is completed too; someone who left is not.
+    carl = connect("carlos")
+    bob.wait_for("carlos joined")
+    bob.type("car")
+    bob._tmux("send-keys", "-t", "main", "Tab")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT + "carlos:")
+    bob._tmux("send-keys", "-t", "main", "C-u")
+    carl.send("QUIT :bye")
+    bob.wait_for("carlos quit")
+    bob.type("x car")
+    bob._tmux("send-keys", "-t", "main", "Tab")
+    time.sleep(0.3)
+    assert bob.input_line() == PROMPT + "x car", bob.input_line()
+    bob._tmux("send-keys", "-t", "main", "C-u")
+    # Commands; and no file name ever.
+    bob.type("/whoi")
+    bob._tmux("send-keys", "-t", "main", "Tab")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT + "/whois")
+    bob._tmux("send-keys", "-t", "main", "C-u")
+    bob.type("see alice.p")
+    bob._tmux("send-keys", "-t", "main", "Tab")
+    time.sleep(0.3)
+    assert bob.input_line() == PROMPT + "see alice.p", bob.input_line()
+
+
 # (4) other people's joins, parts, nick changes, quits and server notices show up
 def test_system_messages(pane, connect, server):
     bob = pane("bob")
@@ -339,6 +422,24 @@ def test_usage():
         assert r.stderr.decode().startswith("usage: tcpchat HOST PORT NICK")
 
 
+# issue 17, bug 5: ports and nicks are checked before anything is tried, and say the rule
+@pytest.mark.parametrize("port", ["99999", "0", "notaport", "+1", " 80", "6667x", ""])
+def test_bad_port_is_refused(port):
+    r = subprocess.run([CLIENT_BIN, "127.0.0.1", port, "bob"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 2
+    assert r.stderr.decode() == ("tcpchat: invalid port '%s' (a number from 1 to 65535)\n"
+                                 % port)
+
+
+def test_bad_nick_says_the_rule():
+    r = subprocess.run([CLIENT_BIN, "127.0.0.1", "6667", "9lives"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert err.startswith("tcpchat: invalid nickname '9lives' (1 to 30 ") and "digit" in err
+
+
 def test_refused_in_a_terminal():
     pane_obj = Pane(free_port(), "bob")
     try:
@@ -382,6 +483,20 @@ def test_nick_in_use_prompts_for_another(pane, connect):
     alice.expect(lambda l: l.startswith(":alice2!") and " JOIN " in l)
     other.line("hi, I am the other alice")
     alice.expect(is_privmsg("alice2", "#lobby", "hi, I am the other alice"))
+
+
+# issue 17, bug 3: the server's reason for refusing a nick is shown (a registered nick)
+def test_registered_nick_reason_is_shown(pane, connect):
+    owner = connect("alice")
+    owner.send("REGISTER * * :a-long-password")
+    owner.expect(lambda l: " REGISTER SUCCESS " in l or " 900 " in l)
+    owner.send("QUIT")
+    owner.wait_closed()
+    other = pane("alice")
+    text = other.wait_for("type another one.")
+    assert "Nickname alice is in use (" in text and "registered to an account" in text, text
+    other.line("alice2")
+    joined(other)
 
 
 # (7) piped stdin: scripts work, and nothing is sent before registration completes

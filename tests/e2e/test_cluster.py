@@ -275,7 +275,7 @@ def test_whois_and_lusers_name_the_nodes(node_factory, clients):
     wait_until(lambda: "on 2 servers" in lusers()["251"].text)
     r = lusers()
     assert r["251"].text == "There are 2 users and 0 invisible on 2 servers"
-    assert r["255"].text == "I have 1 clients and 1 servers"
+    assert r["255"].text == "I have 1 client and 1 server"
     assert r["265"].params[1:3] == ["1", "1"]
     assert r["266"].params[1:3] == ["2", "2"]
 

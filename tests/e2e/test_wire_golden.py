@@ -240,8 +240,9 @@ def script(s):
     s.step("erin", "AUTHENTICATE " + payload,
            wait=("erin", lambda l: Msg(l).command in ("903", "904")))
     s.step("erin", "CAP END")
-    s.step("alice", "OPER admin wrong")
-    s.step("alice", "OPER admin goldenpw")
+    # OPER passwords are checked on the account thread: wait for the answer.
+    s.step("alice", "OPER admin wrong", wait=("alice", lambda l: Msg(l).command == "464"))
+    s.step("alice", "OPER admin goldenpw", wait=("alice", lambda l: Msg(l).command == "MODE"))
     s.step("alice", "WALLOPS :to all operators")
     s.step("alice", "ANNOUNCE :hello world")
     s.step("bob", "KILL carol :no")

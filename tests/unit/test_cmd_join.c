@@ -138,8 +138,8 @@ static void test_join_banned(void **state)
                  ":srv 366 alice #c :End of /NAMES list",
                  ":alice!~alice@127.0.0.1 MODE #c +b bob!*@*");
     inproc_cmd(ip, BOB, "JOIN #c");
-    /* RFC 2812 and Modern IRC say "Cannot join channel (+b)"; this server leaves out "(+b)". */
-    expect_lines(ip, BOB, ":srv 474 bob #c :Cannot join channel");
+    /* RFC 2812 and Modern IRC: "Cannot join channel (+b)". */
+    expect_lines(ip, BOB, ":srv 474 bob #c :Cannot join channel (+b)");
     /* A ban exception (+e) matching the joiner lets it in. */
     inproc_cmd(ip, ALICE, "MODE #c +e *!~bob@*");
     inproc_cmd(ip, BOB, "JOIN #c");
@@ -148,7 +148,7 @@ static void test_join_banned(void **state)
     /* A ban by host catches other nicks too. */
     inproc_cmd(ip, ALICE, "MODE #c +b *!*@127.0.0.3");
     inproc_cmd(ip, CAROL, "JOIN #c");
-    expect_lines(ip, CAROL, ":srv 474 carol #c :Cannot join channel");
+    expect_lines(ip, CAROL, ":srv 474 carol #c :Cannot join channel (+b)");
 }
 
 static void test_join_channel_full(void **state)

@@ -25,11 +25,11 @@
 
 /* Replies. */
 #define RPL_UMODEIS         221, "+%s%s%s"
-#define RPL_LUSERCLIENT     251, ":There are %d users and %d invisible on %d servers"
+#define RPL_LUSERCLIENT     251, ":There %s %d user%s and %d invisible on %d server%s"
 #define RPL_LUSEROP         252, "%d :operator(s) online"
 #define RPL_LUSERUNKNOWN    253, "%d :unknown connection(s)"
 #define RPL_LUSERCHANNELS   254, "%d :channels formed"
-#define RPL_LUSERME         255, ":I have %d clients and %d servers"
+#define RPL_LUSERME         255, ":I have %d client%s and %d server%s"
 #define RPL_ADMINME         256, "%s :Administrative info"
 #define RPL_ADMINLOC1       257, ":%s"
 #define RPL_ADMINLOC2       258, ":%s network, %s"
@@ -117,7 +117,7 @@
 #define ERR_CHANNELISFULL        471, "%s :Cannot join channel (+l)"
 #define ERR_UNKNOWNMODE          472, "%c :is unknown mode char to me"
 #define ERR_INVITEONLYCHAN       473, "%s :Cannot join channel (+i)"
-#define ERR_BANNEDFROMCHAN       474, "%s :Cannot join channel"
+#define ERR_BANNEDFROMCHAN       474, "%s :Cannot join channel (+b)"
 #define ERR_BADCHANNELKEY        475, "%s :Cannot join channel (+k)"
 #define ERR_BANLISTFULL          478, "%s %c :Channel list is full"
 #define ERR_NOPRIVILEGES         481, ":Permission Denied- You're not an IRC operator"

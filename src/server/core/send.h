@@ -16,6 +16,8 @@ struct msgbuf;
 
 /* One numeric of the table to c: send_reply(c, ERR_NOSUCHCHANNEL, name) sends
  * ":server 403 nick name :No such channel" ("*" for the nick before NICK). */
+/* "s" unless n is 1: "1 user", "2 users", "0 users". */
+#define PLURAL(n)                ((n) == 1 ? "" : "s")
 #define send_reply(c, NAME, ...) send_numeric((c), NAME, ##__VA_ARGS__)
 /* The same line appended to b, for replies gathered into one msg (JOIN's topic and NAMES). */
 #define send_reply_into(b, c, NAME, ...) send_numeric_into((b), (c), NAME, ##__VA_ARGS__)

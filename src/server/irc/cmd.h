@@ -39,6 +39,8 @@ void cmd_ping(struct client *c, struct ircmsg *m);
 void cmd_pong(struct client *c, struct ircmsg *m);
 void cmd_quit(struct client *c, struct ircmsg *m);
 void cmd_motd(struct client *c, struct ircmsg *m);
+/* The numeric for an error chan_join or chan_part passed on as a number (cmd_chan.c). */
+void send_chan_error(struct client *c, int err, const char *name);
 void cmd_join(struct client *c, struct ircmsg *m);
 void cmd_part(struct client *c, struct ircmsg *m);
 void cmd_names(struct client *c, struct ircmsg *m);

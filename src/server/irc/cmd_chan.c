@@ -19,8 +19,9 @@
 #include "core/numerics.h"
 #include "core/send.h"
 
-/* The reply for an error chan_join or chan_part passed on as a number. */
-static void send_chan_error(struct client *c, int err, const char *name)
+/* The reply for an error chan_join or chan_part passed on as a number: each says which mode
+ * refused the join (+b, +i, +k, +l). */
+void send_chan_error(struct client *c, int err, const char *name)
 {
     switch (err) {
     case NUM(ERR_NOSUCHCHANNEL):
@@ -34,6 +35,9 @@ static void send_chan_error(struct client *c, int err, const char *name)
         break;
     case NUM(ERR_INVITEONLYCHAN):
         send_reply(c, ERR_INVITEONLYCHAN, name);
+        break;
+    case NUM(ERR_BANNEDFROMCHAN):
+        send_reply(c, ERR_BANNEDFROMCHAN, name);
         break;
     case NUM(ERR_BADCHANNELKEY):
         send_reply(c, ERR_BADCHANNELKEY, name);

@@ -238,13 +238,15 @@ void cmd_lusers(struct client *c, struct ircmsg *m)
     int conns = atomic_load(&srv->nclients);
     int nodes = cluster_nodes(srv), local = st.users - st.remote;
     int unknown = conns > local ? conns - local : 0;
-    send_reply(c, RPL_LUSERCLIENT, st.users - st.invisible, st.invisible, nodes);
+    int visible = st.users - st.invisible;
+    send_reply(c, RPL_LUSERCLIENT, visible == 1 ? "is" : "are", visible, PLURAL(visible),
+               st.invisible, nodes, PLURAL(nodes));
     if (st.opers > 0) /* Modern IRC: sent only when there are operators */
         send_reply(c, RPL_LUSEROP, st.opers);
     if (unknown > 0)
         send_reply(c, RPL_LUSERUNKNOWN, unknown);
     send_reply(c, RPL_LUSERCHANNELS, chan_count(srv));
-    send_reply(c, RPL_LUSERME, local, nodes - 1);
+    send_reply(c, RPL_LUSERME, local, PLURAL(local), nodes - 1, PLURAL(nodes - 1));
     send_reply(c, RPL_LOCALUSERS, local, st.max_local, local, st.max_local);
     send_reply(c, RPL_GLOBALUSERS, st.users, st.max_users, st.users, st.max_users);
 }

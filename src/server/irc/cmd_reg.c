@@ -151,7 +151,7 @@ void reg_try(struct client *c)
     if (lobby && *lobby) {
         int err = chan_join(c, lobby, NULL);
         if (err)
-            send_numeric(c, err, TEXT_CANNOTJOIN, lobby);
+            send_chan_error(c, err, lobby);
     }
 }
 

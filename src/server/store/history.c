@@ -23,6 +23,7 @@
 #include "core/fanout.h"
 #include "history_query.h"
 #include "core/msg.h"
+#include "core/send.h"
 #include "core/server.h"
 
 enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT };
@@ -256,9 +257,9 @@ static int store_open(struct history *h, const char *dir)
                         sqlite3_errmsg(h->db));
                 return -1;
             }
-            log_warn("history: %d messages put back from history.journal (left uncommitted at the "
-                     "last stop)",
-                     n);
+            log_warn("history: %d message%s put back from history.journal (left uncommitted at "
+                     "the last stop)",
+                     n, PLURAL(n));
             if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
                 h->in_tx = 0;
                 delete_sealed(h, h->next_seal - 1);
@@ -822,7 +823,8 @@ static int journal_put(struct history *h, struct jrec *r)
     h->last_id = r->id;
     atomic_store(&h->live_bytes, h->jr.len);
     if (h->failing) {
-        log_warn("history: storing again; %lld messages were relayed but not stored", h->lost);
+        log_warn("history: storing again; %lld message%s relayed but not stored", h->lost,
+                 PLURAL(h->lost));
         h->failing = 0;
         h->lost = 0;
     }
