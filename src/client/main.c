@@ -235,7 +235,8 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
 static const char usage_short[] = "usage: tcpchat HOST PORT NICK\n"
                                   "       tcpchat --tls [--tls-ca FILE | --tls-insecure] HOST "
                                   "PORT NICK\n"
-                                  "       tcpchat [--password | --password-file FILE] HOST PORT "
+                                  "       tcpchat [--sasl | --sasl-file FILE] "
+                                  "[--server-password | --server-password-file FILE] HOST PORT "
                                   "NICK\n"
                                   "       tcpchat --help\n";
 
@@ -248,27 +249,46 @@ static const char usage_text[] =
     "                   e.g. a server's self-signed certificate; implies --tls\n"
     "  --tls-insecure   encrypt but do not verify the certificate at all (anyone on the\n"
     "                   way can pose as the server); implies --tls\n"
-    "  --password       log in to the account NICK (SASL PLAIN): asks for the password\n"
+    "  --sasl           log in to the account NICK (SASL PLAIN): asks for the password\n"
     "                   (without echo; from a pipe, reads the first line of stdin)\n"
-    "  --password-file FILE  the same with the first line of FILE as the password\n"
+    "  --sasl-file FILE the same with the first line of FILE as the password\n"
+    "                   (--password and --password-file are the old names of these two)\n"
+    "  --server-password  the server's own password (IRC PASS, a server started with\n"
+    "                   tcpchatd --password): asks for it as --sasl does\n"
+    "  --server-password-file FILE  the same from the first line of FILE\n"
     "  -h, --help       show this help\n"
     "Exit status: 0 after /quit, 1 when the connection fails or is lost, 2 on bad usage.\n";
 
-enum { OPT_TLS = 256, OPT_TLS_CA, OPT_TLS_INSECURE, OPT_PASSWORD, OPT_PASSWORD_FILE };
+enum {
+    OPT_TLS = 256,
+    OPT_TLS_CA,
+    OPT_TLS_INSECURE,
+    OPT_PASSWORD,
+    OPT_PASSWORD_FILE,
+    OPT_SERVER_PASSWORD,
+    OPT_SERVER_PASSWORD_FILE
+};
 
 /* What the options ask for besides TLS. */
 struct login {
-    int prompt;       /* --password */
-    const char *file; /* --password-file */
+    int prompt;       /* --sasl (--password) */
+    const char *file; /* --sasl-file (--password-file) */
     char password[SESSION_PASSWORD_MAX];
+    int server_prompt;       /* --server-password */
+    const char *server_file; /* --server-password-file */
+    char server_password[SESSION_PASSWORD_MAX];
 };
 
 static const struct option long_opts[] = {
     {"tls", no_argument, NULL, OPT_TLS},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-insecure", no_argument, NULL, OPT_TLS_INSECURE},
+    {"sasl", no_argument, NULL, OPT_PASSWORD},
+    {"sasl-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"password", no_argument, NULL, OPT_PASSWORD},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"server-password", no_argument, NULL, OPT_SERVER_PASSWORD},
+    {"server-password-file", required_argument, NULL, OPT_SERVER_PASSWORD_FILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -299,6 +319,12 @@ static int parse_args(int argc, char **argv, struct link_tls *tls, struct login 
         case OPT_PASSWORD_FILE:
             login->file = optarg;
             break;
+        case OPT_SERVER_PASSWORD:
+            login->server_prompt = 1;
+            break;
+        case OPT_SERVER_PASSWORD_FILE:
+            login->server_file = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             *status = EXIT_SUCCESS;
@@ -316,7 +342,19 @@ static int parse_args(int argc, char **argv, struct link_tls *tls, struct login 
         return -1;
     }
     if (login->prompt && login->file) {
-        fprintf(stderr, "tcpchat: --password and --password-file contradict each other\n");
+        fprintf(stderr, "tcpchat: --sasl and --sasl-file contradict each other\n");
+        *status = EXIT_USAGE;
+        return -1;
+    }
+    if (login->server_prompt && login->server_file) {
+        fprintf(stderr,
+                "tcpchat: --server-password and --server-password-file contradict each other\n");
+        *status = EXIT_USAGE;
+        return -1;
+    }
+    if (login->server_prompt && login->prompt && !isatty(STDIN_FILENO)) {
+        fprintf(stderr, "tcpchat: --server-password and --sasl cannot both read a pipe; give "
+                        "one of them a file\n");
         *status = EXIT_USAGE;
         return -1;
     }
@@ -354,7 +392,19 @@ int main(int argc, char **argv)
                 nick, IRC_NICK_MAX);
         return EXIT_USAGE;
     }
-    /* The password first: nothing is sent before we know we can log in. */
+    /* The passwords first: nothing is sent before we know we can log in. */
+    if (login.server_prompt || login.server_file) {
+        char prompt[LINK_ERR_MAX];
+        snprintf(prompt, sizeof prompt, "Server password for %s: ", host);
+        if ((login.server_file
+                 ? password_from_file(login.server_file, login.server_password,
+                                      sizeof login.server_password, err, sizeof err)
+                 : password_prompt(prompt, login.server_password, sizeof login.server_password, err,
+                                   sizeof err)) < 0) {
+            fprintf(stderr, "tcpchat: %s\n", err);
+            return EXIT_FAILURE;
+        }
+    }
     if (login.prompt || login.file) {
         char prompt[LINK_ERR_MAX];
         snprintf(prompt, sizeof prompt, "Password for %s on %s: ", nick, host);
@@ -373,6 +423,7 @@ int main(int argc, char **argv)
     struct link *l = link_open(host, port, &tls, err, sizeof err);
     if (!l) {
         explicit_bzero(login.password, sizeof login.password);
+        explicit_bzero(login.server_password, sizeof login.server_password);
         fprintf(stderr, "tcpchat: %s\n", err);
         return EXIT_FAILURE;
     }
@@ -381,8 +432,12 @@ int main(int argc, char **argv)
                         "verified; this connection may be intercepted\n");
     sigset_t wait_mask;
     struct session *s = session_new(nick);
-    int bad_password = s && login.password[0] && session_set_password(s, login.password) < 0;
+    int bad_password =
+        s &&
+        ((login.password[0] && session_set_password(s, login.password) < 0) ||
+         (login.server_password[0] && session_set_server_password(s, login.server_password) < 0));
     explicit_bzero(login.password, sizeof login.password); /* the session has its own copy */
+    explicit_bzero(login.server_password, sizeof login.server_password);
     if (!s)
         snprintf(err, sizeof err, "out of memory");
     else if (bad_password)

@@ -106,12 +106,13 @@ struct session {
     unsigned caps;         /* those the server enabled for us */
     unsigned caps_wanted;  /* SESSION_CAPS_WANTED, and CAP_SASL while a login is due */
     enum session_sasl sasl;
-    char account[SESSION_NICK_MAX];      /* who we log in as: the nick we started with */
-    char password[SESSION_PASSWORD_MAX]; /* wiped once sent */
-    char sasl_mechs[SASL_MECHS_MAX];     /* what CAP LS said of sasl ("" for nothing) */
-    struct batch_set batches;            /* IRCv3 batches the server has open */
-    struct names *names;                 /* the NAMES reply being collected */
-    struct members *members;             /* who is in our channels: what Tab completes */
+    char account[SESSION_NICK_MAX];             /* who we log in as: the nick we started with */
+    char password[SESSION_PASSWORD_MAX];        /* wiped once sent */
+    char server_password[SESSION_PASSWORD_MAX]; /* IRC PASS, "" for none; wiped once sent */
+    char sasl_mechs[SASL_MECHS_MAX];            /* what CAP LS said of sasl ("" for nothing) */
+    struct batch_set batches;                   /* IRCv3 batches the server has open */
+    struct names *names;                        /* the NAMES reply being collected */
+    struct members *members;                    /* who is in our channels: what Tab completes */
     char nick[SESSION_NICK_MAX];
     int registered; /* 001 received */
     int synced;     /* PONG to our post-MOTD PING received */
@@ -165,6 +166,17 @@ int session_set_password(struct session *s, const char *password)
     return 0;
 }
 
+int session_set_server_password(struct session *s, const char *password)
+{
+    size_t n = strlen(password);
+    /* PASS takes one trailing parameter: no line breaks, and it must fit a line. */
+    if (n == 0 || n >= sizeof s->server_password || n > IRC_LINE_MAX - 16 ||
+        strpbrk(password, "\r\n"))
+        return -1;
+    memcpy(s->server_password, password, n + 1);
+    return 0;
+}
+
 void session_free(struct session *s)
 {
     if (!s)
@@ -174,6 +186,7 @@ void session_free(struct session *s)
     if (completing == s)
         completing = NULL;
     explicit_bzero(s->password, sizeof s->password);
+    explicit_bzero(s->server_password, sizeof s->server_password);
     free(s->out);
     free(s);
 }
@@ -279,7 +292,10 @@ int session_start(struct session *s)
     /* CAP LS first, so a server that knows CAP holds registration until our CAP END; one
      * that does not answers 421 (or nothing) and registers us on NICK/USER as before.
      * RFC 2812 3.1.3: USER <user> <mode> <unused> :<realname>. */
-    if (send_line(s, "CAP LS %s", SESSION_CAP_VERSION) < 0 ||
+    /* PASS comes before NICK and USER (RFC 2812 3.1.1). */
+    int pass = s->server_password[0] ? send_line(s, "PASS :%s", s->server_password) : 0;
+    explicit_bzero(s->server_password, sizeof s->server_password);
+    if (pass < 0 || send_line(s, "CAP LS %s", SESSION_CAP_VERSION) < 0 ||
         send_line(s, "NICK %s", s->nick) < 0 ||
         send_line(s, "USER %s 0 * :%s", s->nick, s->nick) < 0)
         return -1;

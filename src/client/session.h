@@ -23,6 +23,9 @@ struct session;
 /* A session that will register as nick. Returns NULL on allocation failure. */
 struct session *session_new(const char *nick);
 void session_free(struct session *s);
+/* Sends PASS password (the server's own password) first when registering (copied). Returns 0,
+ * or -1 when it is empty, too long or holds a line break. */
+int session_set_server_password(struct session *s, const char *password);
 /* Tab completes nicks of the current channel and command names for s (after ui_init). */
 void session_enable_completion(struct session *s);
 /* Log in with SASL PLAIN as the nick given to session_new, with this password (copied; the

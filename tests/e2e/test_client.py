@@ -1074,6 +1074,34 @@ def test_password_options_usage(tmp_path):
     assert r.returncode == 1 and "is empty" in r.stderr.decode()
 
 
+# issue 17, bug 4: the server's own password (IRC PASS) has its options, apart from the SASL
+# login (--sasl, --sasl-file; --password and --password-file stay as their old names)
+def test_server_password(server_factory, tmp_path):
+    srv = server_factory("--password", "letmein")
+    good = Pane(srv.port, "alice",
+                options=["--server-password-file", password_file(tmp_path, "letmein", "srv")])
+    bad = None
+    try:
+        joined(good)
+        bad = Pane(srv.port, "bob",
+                   options=["--server-password-file", password_file(tmp_path, "nope", "bad")])
+        assert bad.exit_status() == 1
+        assert "Bad password" in bad.text() or "Password incorrect" in bad.text(), bad.text()
+    finally:
+        for p in (good, bad):
+            if p:
+                p.kill()
+    r = subprocess.run([CLIENT_BIN, "--server-password", "--server-password-file", "x", "h", "1",
+                        "n"], stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and "contradict" in r.stderr.decode()
+    r = subprocess.run([CLIENT_BIN, "--sasl", "--sasl-file", "x", "h", "1", "n"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and "--sasl and --sasl-file contradict" in r.stderr.decode()
+    r = subprocess.run([CLIENT_BIN, "--help"], capture_output=True, timeout=TIMEOUT)
+    for option in ("--sasl ", "--sasl-file", "--server-password ", "--server-password-file"):
+        assert option in r.stdout.decode(), option
+
+
 # The real server: an account registered with REGISTER, then tcpchat logs in to it; a wrong
 # password ends tcpchat with the server's reason.
 def test_sasl_with_tcpchatd(server, tmp_path):
