@@ -31,6 +31,7 @@
 #include "store/history.h"
 #include "core/iplimit.h"
 #include "core/privs.h"
+#include "state/monitor.h"
 #include "state/nick.h"
 #include "core/rehash.h"
 #include "core/server.h"
@@ -385,6 +386,7 @@ int main(int argc, char **argv)
     chan_table_free(&srv);
     nick_table_free(&srv);
     iplimit_free();
+    monitor_free();
     rehash_free(&srv);
     free(srv.workers);
     linebuf_free(&a.console);

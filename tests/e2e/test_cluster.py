@@ -280,6 +280,17 @@ def test_whois_and_lusers_name_the_nodes(node_factory, clients):
     assert r["266"].params[1:3] == ["2", "2"]
 
 
+def test_monitor_sees_users_of_other_nodes(node_factory, clients):
+    a, b = node_factory("a"), node_factory("b")
+    w = welcomed(clients(a, "watcher"))
+    w.send("MONITOR + alice")
+    assert Msg(w.expect(is_numeric("731"))).text == "alice"
+    alice = welcomed(clients(b, "alice"))
+    assert Msg(w.expect(is_numeric("730"))).text == "alice!~alice@127.0.0.1"
+    alice.send("QUIT :bye")
+    assert Msg(w.expect(is_numeric("731"))).text == "alice"
+
+
 def mkpasswd(password):
     p = subprocess.run([SERVER_BIN, "--mkpasswd"], input=(password + "\n").encode(),
                        capture_output=True, timeout=TIMEOUT)

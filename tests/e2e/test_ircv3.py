@@ -4,7 +4,7 @@ extended-join, multi-prefix, away-notify, invite-notify, setname. Each test chec
 other side actually received, and that clients without the capability see the plain line."""
 import re
 
-from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
+from conftest import Client, Msg, barrier, is_command, is_numeric, isupport, take_until
 
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -295,3 +295,52 @@ def test_label_ignored_without_the_cap(server):
     c.send("@label=abc PING :x")
     line = c.expect(is_command("PONG"))
     assert not line.startswith("@"), line
+
+
+def monitor_targets(line):
+    return Msg(line).text.split(",")
+
+
+def test_monitor(server):
+    """IRCv3 monitor: MONITOR + - C L S, 730/731 when a watched nick comes and goes (register,
+    NICK, QUIT), 732/733, 734 past the limit that ISUPPORT MONITOR= gives."""
+    w = Client(server.port, None)
+    w.send("NICK watcher")
+    w.send("USER w 0 * :w")
+    assert isupport(take_until(w, is_numeric("366")))["MONITOR"] == "100"
+    w.send("MONITOR + alice,Bob")
+    assert sorted(monitor_targets(w.expect(is_numeric("731")))) == ["Bob", "alice"]
+    alice = Client(server.port, "alice")
+    assert monitor_targets(w.expect(is_numeric("730"))) == ["alice!~alice@127.0.0.1"]
+    w.send("MONITOR L")
+    lines = take_until(w, is_numeric("733"))
+    assert sorted(t for l in lines if Msg(l).command == "732" for t in monitor_targets(l)) == [
+        "Bob", "alice"]
+    alice.send("NICK alice2")
+    assert monitor_targets(w.expect(is_numeric("731"))) == ["alice"]
+    w.send("MONITOR + alice2")
+    assert monitor_targets(w.expect(is_numeric("730"))) == ["alice2!~alice@127.0.0.1"]
+    alice.send("NICK alice")  # back: alice online, alice2 offline
+    got = {Msg(w.expect(lambda l: Msg(l).command in ("730", "731"))).line for _ in range(2)}
+    assert {Msg(l).command for l in got} == {"730", "731"}, got
+    alice.send("QUIT :bye")
+    assert monitor_targets(w.expect(is_numeric("731"))) == ["alice"]
+    w.send("MONITOR S")
+    assert sorted(monitor_targets(w.expect(is_numeric("731")))) == ["Bob", "alice", "alice2"]
+    w.send("MONITOR - Bob,alice2")
+    w.send("MONITOR L")
+    lines = take_until(w, is_numeric("733"))
+    assert [monitor_targets(l) for l in lines if Msg(l).command == "732"] == [["alice"]]
+    w.send("MONITOR C")
+    w.send("MONITOR L")
+    lines = take_until(w, is_numeric("733"))
+    assert not [l for l in lines if Msg(l).command == "732"]
+    # The limit: the first 100 are watched, the rest refused with 734.
+    w.send("MONITOR + " + ",".join("n%d" % i for i in range(60)))
+    w.expect(is_numeric("731"))
+    w.send("MONITOR + " + ",".join("n%d" % i for i in range(60, 110)))
+    full = Msg(w.expect(is_numeric("734")))
+    assert full.params[1] == "100" and full.params[2].split(",")[0] == "n100", full.line
+    w.send("MONITOR L")
+    lines = take_until(w, is_numeric("733"))
+    assert sum(len(monitor_targets(l)) for l in lines if Msg(l).command == "732") == 100

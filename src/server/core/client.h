@@ -67,7 +67,9 @@ struct client {
     unsigned caps;              /* CAP_* negotiated (caps.h) */
     unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
     int sasl_failures;
-    int oper_failures;  /* wrong OPER passwords */
+    int oper_failures;                 /* wrong OPER passwords */
+    char (*monitor)[IRC_NICK_MAX + 1]; /* MONITOR list (malloc'd, MONITOR_MAX), or NULL */
+    int nmonitor;
     struct sendq *held; /* replies held while a labeled command runs (label.h), or NULL */
     const char *label;  /* that command's label, or NULL */
     char *account;      /* logged in as (SASL or REGISTER), "" (conn_no_str) if not */

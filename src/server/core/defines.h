@@ -74,6 +74,7 @@
 #define WHOWAS_MAX                1024             /* nicknames remembered for WHOWAS */
 #define WHOWAS_REPLIES            10               /* entries one WHOWAS returns at most */
 #define WHO_REPLIES_MAX           500              /* users one WHO of a mask lists at most */
+#define MONITOR_MAX               100              /* nicks one client may MONITOR (ISUPPORT) */
 #define MODES_PER_LINE            4  /* MODES: parameter-taking modes applied per MODE command */
 #define CHANNELS_PER_USER         50 /* CHANLIMIT */
 #define TARGETS_MAX               4  /* TARGMAX for PRIVMSG and NOTICE */

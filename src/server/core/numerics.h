@@ -127,6 +127,11 @@
 #define ERR_USERSDONTMATCH       502, ":Cant change mode for other users"
 #define ERR_INVALIDKEY           525, "%s :Key is not well-formed"
 #define RPL_WHOISSECURE          671, "%s :is using a secure connection"
+#define RPL_MONONLINE            730, ":%s"
+#define RPL_MONOFFLINE           731, ":%s"
+#define RPL_MONLIST              732, ":%s"
+#define RPL_ENDOFMONLIST         733, ":End of MONITOR list"
+#define ERR_MONLISTFULL          734, "%d %s :Monitor list is full."
 
 /* A channel error passed on as a number (JOIN, PART, the lobby), said without details. */
 #define TEXT_CANNOTJOIN "%s :Cannot join channel"

@@ -42,6 +42,7 @@ static const struct command commands[] = {
     {"WHO", cmd_who, 0, 1},
     {"WHOIS", cmd_whois, 0, 1},
     {"ISON", cmd_ison, 1, 1},
+    {"MONITOR", cmd_monitor, 1, 1},
     {"USERHOST", cmd_userhost, 1, 1},
     {"LUSERS", cmd_lusers, 0, 1},
     {"VERSION", cmd_version, 0, 1},

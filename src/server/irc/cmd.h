@@ -56,6 +56,7 @@ void cmd_list(struct client *c, struct ircmsg *m);
 void cmd_who(struct client *c, struct ircmsg *m);
 void cmd_whois(struct client *c, struct ircmsg *m);
 void cmd_ison(struct client *c, struct ircmsg *m);
+void cmd_monitor(struct client *c, struct ircmsg *m);
 void cmd_userhost(struct client *c, struct ircmsg *m);
 void cmd_lusers(struct client *c, struct ircmsg *m);
 void cmd_version(struct client *c, struct ircmsg *m);

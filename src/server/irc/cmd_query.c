@@ -13,6 +13,7 @@
 #include "core/client.h"
 #include "cmd.h"
 #include "common/utf8.h"
+#include "state/monitor.h"
 #include "state/nick.h"
 #include "core/numerics.h"
 #include "core/send.h"
@@ -328,4 +329,146 @@ void cmd_away(struct client *c, struct ircmsg *m)
         send_reply(c, RPL_NOWAWAY);
     else
         send_reply(c, RPL_UNAWAY);
+}
+
+/* --- MONITOR (IRCv3 monitor) --------------------------------------------------------------- */
+
+/* Lines of comma-separated targets for numeric 730, 731 or 732, each within a line. */
+struct mon_lines {
+    struct client *c;
+    int online; /* 1: 730, 0: 731, -1: 732 */
+    char buf[IRC_LINE_MAX];
+    size_t len;
+};
+
+static void mon_flush(struct mon_lines *l)
+{
+    if (!l->len)
+        return;
+    if (l->online > 0)
+        send_reply(l->c, RPL_MONONLINE, l->buf);
+    else if (l->online == 0)
+        send_reply(l->c, RPL_MONOFFLINE, l->buf);
+    else
+        send_reply(l->c, RPL_MONLIST, l->buf);
+    l->len = 0;
+    l->buf[0] = '\0';
+}
+
+static void mon_add(struct mon_lines *l, const char *target)
+{
+    /* ":srv 73x nick :" takes the rest: keep well inside 512 bytes. */
+    if (l->len + strlen(target) + 1 > IRC_LINE_MAX - 100)
+        mon_flush(l);
+    l->len += (size_t)snprintf(l->buf + l->len, sizeof l->buf - l->len, "%s%s", l->len ? "," : "",
+                               target);
+}
+
+/* 730 for those of nicks (the client's list, n of them) who are online, 731 for the others. */
+static void mon_status(struct client *c, char (*nicks)[IRC_NICK_MAX + 1], int n)
+{
+    struct mon_lines on = {.c = c, .online = 1}, off = {.c = c, .online = 0};
+    for (int i = 0; i < n; i++) {
+        struct nick_info info;
+        if (nick_info(client_srv(c), nicks[i], &info) == 0 && info.registered) {
+            char source[IRC_NICK_MAX + USER_MAX + HOST_MAX + 3];
+            snprintf(source, sizeof source, "%s!%s@%s", info.nick, info.user, info.host);
+            mon_add(&on, source);
+        } else {
+            mon_add(&off, nicks[i]);
+        }
+    }
+    mon_flush(&on);
+    mon_flush(&off);
+}
+
+static int mon_find(const struct client *c, const char *nick)
+{
+    for (int i = 0; i < c->nmonitor; i++)
+        if (ircname_cmp(c->monitor[i], nick) == 0)
+            return i;
+    return -1;
+}
+
+static void mon_plus(struct client *c, char *targets)
+{
+    if (!c->monitor && !(c->monitor = calloc(MONITOR_MAX, sizeof c->monitor[0]))) {
+        send_reply(c, ERR_UNKNOWNERROR, "MONITOR", "Out of memory");
+        return;
+    }
+    int first = c->nmonitor;
+    char *save = NULL;
+    for (char *t = strtok_r(targets, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!ircname_nick_valid(t) || mon_find(c, t) >= 0)
+            continue;
+        if (c->nmonitor == MONITOR_MAX) {
+            /* The rest of the list, as given, is not watched (IRCv3 monitor: 734). */
+            char rest[IRC_LINE_MAX];
+            snprintf(rest, sizeof rest, "%s%s%s", t, save && *save ? "," : "", save ? save : "");
+            send_reply(c, ERR_MONLISTFULL, MONITOR_MAX, rest);
+            break;
+        }
+        if (monitor_add(t, c->w->index, c->id) < 0)
+            break;
+        snprintf(c->monitor[c->nmonitor++], sizeof c->monitor[0], "%s", t);
+    }
+    mon_status(c, c->monitor + first, c->nmonitor - first);
+}
+
+static void mon_minus(struct client *c, char *targets)
+{
+    char *save = NULL;
+    for (char *t = strtok_r(targets, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int i = mon_find(c, t);
+        if (i < 0)
+            continue;
+        monitor_remove(c->monitor[i], c->id);
+        memmove(c->monitor[i], c->monitor[i + 1],
+                (size_t)(c->nmonitor - i - 1) * sizeof c->monitor[0]);
+        c->nmonitor--;
+    }
+}
+
+void cmd_monitor(struct client *c, struct ircmsg *m)
+{
+    const char *op = m->params[0];
+    if (strlen(op) != 1) {
+        send_reply(c, ERR_UNKNOWNERROR, "MONITOR", "Unknown subcommand");
+        return;
+    }
+    switch (op[0]) {
+    case '+':
+    case '-':
+        if (m->nparams < 2 || !m->params[1][0]) {
+            send_reply(c, ERR_NEEDMOREPARAMS, "MONITOR");
+            return;
+        }
+        if (op[0] == '+')
+            mon_plus(c, m->params[1]);
+        else
+            mon_minus(c, m->params[1]);
+        return;
+    case 'C':
+    case 'c':
+        for (int i = 0; i < c->nmonitor; i++)
+            monitor_remove(c->monitor[i], c->id);
+        c->nmonitor = 0;
+        return;
+    case 'L':
+    case 'l': {
+        struct mon_lines l = {.c = c, .online = -1};
+        for (int i = 0; i < c->nmonitor; i++)
+            mon_add(&l, c->monitor[i]);
+        mon_flush(&l);
+        send_reply(c, RPL_ENDOFMONLIST);
+        return;
+    }
+    case 'S':
+    case 's':
+        mon_status(c, c->monitor, c->nmonitor);
+        return;
+    default:
+        send_reply(c, ERR_UNKNOWNERROR, "MONITOR", "Unknown subcommand");
+        return;
+    }
 }

@@ -14,6 +14,7 @@
 #include "core/client.h"
 #include "cmd.h"
 #include "core/conn.h"
+#include "state/monitor.h"
 #include "state/nick.h"
 #include "core/numerics.h"
 #include "core/send.h"
@@ -50,8 +51,8 @@ void cmd_isupport(struct client *c)
     send_reply(c, RPL_ISUPPORT, tokens);
     snprintf(tokens, sizeof tokens,
              "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1,LIST: TOPICLEN=%d "
-             "UTF8ONLY USERLEN=%d WHOX",
-             TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX);
+             "UTF8ONLY USERLEN=%d WHOX MONITOR=%d",
+             TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX, MONITOR_MAX);
     send_reply(c, RPL_ISUPPORT, tokens);
     if (client_srv(c)->hist) {
         snprintf(tokens, sizeof tokens, "CHATHISTORY=%d MSGREFTYPES=msgid,timestamp",
@@ -443,6 +444,9 @@ void cmd_closing(struct client *c)
     else if (srv->cluster)
         cluster_release(srv, c->id, NULL); /* whatever it claimed, or is claiming */
     c->has_nick = 0;
+    for (int i = 0; i < c->nmonitor; i++)
+        monitor_remove(c->monitor[i], c->id);
+    c->nmonitor = 0;
     if (c->registered)
         whowas_add(c->nick, c->user, c->host, c->realname);
     struct event *quit =

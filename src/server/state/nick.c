@@ -8,6 +8,7 @@
 #include "core/hash.h"
 #include "core/pool.h"
 #include "core/server.h"
+#include "monitor.h"
 
 /* One held nick. Kept small, since there is one per connection: the user's details live
  * in heap strings of their own length, filled in as the user registers, goes away or logs in. */
@@ -98,6 +99,7 @@ static void set_text(char **slot, const char *text)
 
 static int gives_way(const struct nick_entry *e);
 static void entry_drop(struct server *srv, struct nick_entry *e);
+static void tell_monitors(struct server *srv, const struct nick_entry *e, int online);
 
 /* nick_claim; granted: the network has given the nick, so a local holder still registering
  * gives way. */
@@ -120,8 +122,12 @@ static int claim(struct server *srv, const char *nick, const char *old, int work
         goto out;
     }
     struct nick_entry *mine = old && *old ? nick_lookup(srv, old) : NULL;
+    int renamed = 0;
     if (mine && mine->id == id) {
         HASH_DEL(srv->nicks, mine); /* keep the user's details under the new key */
+        renamed = mine->registered;
+        if (renamed)
+            tell_monitors(srv, mine, 0);
     } else {
         mine = pool_alloc(sizeof *mine);
         if (!mine) {
@@ -133,6 +139,8 @@ static int claim(struct server *srv, const char *nick, const char *old, int work
     }
     snprintf(mine->nick, sizeof mine->nick, "%s", nick);
     HASH_ADD_KEYPTR(hh, srv->nicks, mine->nick, (unsigned)strlen(mine->nick), mine);
+    if (renamed)
+        tell_monitors(srv, mine, 1);
 out:
     pthread_mutex_unlock(&srv->nick_lock);
     return rc;
@@ -173,10 +181,23 @@ static int set_ident(struct nick_entry *e, const char *user, const char *host, c
     return 0;
 }
 
+/* MONITOR: e (registered) came online or goes offline. */
+static void tell_monitors(struct server *srv, const struct nick_entry *e, int online)
+{
+    char source[IRC_NICK_MAX + USER_MAX + HOST_MAX + 3];
+    if (e->ident)
+        snprintf(source, sizeof source, "%s!%s@%s", e->nick, e->ident,
+                 e->ident + strlen(e->ident) + 1);
+    else
+        snprintf(source, sizeof source, "%s", e->nick);
+    monitor_notify(srv, e->nick, source, online);
+}
+
 /* Unlinks and frees e, keeping the counts. */
 static void entry_drop(struct server *srv, struct nick_entry *e)
 {
     if (e->registered) {
+        tell_monitors(srv, e, 0);
         srv->nick_stats.users--;
         srv->nick_stats.invisible -= e->invisible;
         srv->nick_stats.opers -= e->oper;
@@ -195,7 +216,7 @@ static int gives_way(const struct nick_entry *e)
 
 int nick_put_remote(struct server *srv, const struct nick_info *info)
 {
-    int rc = 0;
+    int rc = 0, came_online = 0;
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = nick_lookup(srv, info->nick);
     if (e && e->id != info->id) {
@@ -231,11 +252,14 @@ int nick_put_remote(struct server *srv, const struct nick_info *info)
         srv->nick_stats.remote++;
         if (++srv->nick_stats.users > srv->nick_stats.max_users)
             srv->nick_stats.max_users = srv->nick_stats.users;
+        came_online = 1;
     }
     e->invisible = info->invisible;
     e->wallops = info->wallops;
     e->secure = info->secure;
     e->oper = info->oper;
+    if (came_online)
+        tell_monitors(srv, e, 1);
 out:
     pthread_mutex_unlock(&srv->nick_lock);
     return rc;
@@ -255,8 +279,12 @@ int nick_rename_remote(struct server *srv, const char *old, const char *nick, ui
         entry_drop(srv, other);
     }
     HASH_DEL(srv->nicks, e);
+    if (e->registered)
+        tell_monitors(srv, e, 0);
     snprintf(e->nick, sizeof e->nick, "%s", nick);
     HASH_ADD_KEYPTR(hh, srv->nicks, e->nick, (unsigned)strlen(e->nick), e);
+    if (e->registered)
+        tell_monitors(srv, e, 1);
     rc = 0;
 out:
     pthread_mutex_unlock(&srv->nick_lock);
@@ -402,6 +430,7 @@ void nick_set_user(struct server *srv, const char *nick, uint64_t id, const char
             int local = srv->nick_stats.users - srv->nick_stats.remote;
             if (local > srv->nick_stats.max_local)
                 srv->nick_stats.max_local = local;
+            tell_monitors(srv, e, 1);
         }
     }
     pthread_mutex_unlock(&srv->nick_lock);
