@@ -344,3 +344,37 @@ def test_monitor(server):
     w.send("MONITOR L")
     lines = take_until(w, is_numeric("733"))
     assert sum(len(monitor_targets(l)) for l in lines if Msg(l).command == "732") == 100
+
+
+def test_bot_mode(server):
+    """IRCv3 bot mode: ISUPPORT BOT=B; user mode +B; the bot tag on its messages (with
+    message-tags); WHOIS 335; B in the WHO flags."""
+    probe = Client(server.port, None)
+    probe.send("NICK probe")
+    probe.send("USER p 0 * :p")
+    assert isupport(take_until(probe, is_numeric("366")))["BOT"] == "B"
+    bot = cap_client(server.port, "robot", "")
+    human = cap_client(server.port, "human", "message-tags")
+    plain = cap_client(server.port, "plain", "")
+    bot.send("MODE robot +B")
+    assert Msg(bot.expect(is_command("MODE", "robot"))).params == ["robot", "+B"]
+    bot.send("MODE robot")
+    assert "B" in Msg(bot.expect(is_numeric("221"))).params[1]
+    bot.send("PRIVMSG #lobby :beep")
+    line = human.expect(is_command("PRIVMSG", "robot"))
+    assert "bot" in tags_of(line) and tags_of(line)["bot"] == "", line
+    assert plain.expect(is_command("PRIVMSG", "robot")) == ":robot!~robot@127.0.0.1 PRIVMSG #lobby :beep"
+    human.send("WHOIS robot")
+    lines = take_until(human, is_numeric("318"))
+    assert [Msg(l).params[1:] for l in lines if Msg(l).command == "335"] == [
+        ["robot", "is a bot"]], lines
+    human.send("WHO robot")
+    lines = take_until(human, is_numeric("315"))
+    assert [Msg(l).params[6] for l in lines if Msg(l).command == "352"] == ["HB"], lines
+    human.send("PRIVMSG #lobby :hello")
+    assert "bot" not in tags_of(plain.expect(is_command("PRIVMSG", "human")))
+    line = bot.expect(is_command("PRIVMSG", "human"))
+    bot.send("MODE robot -B")
+    bot.expect(is_command("MODE", "robot"))
+    bot.send("PRIVMSG #lobby :human now")
+    assert "bot" not in tags_of(human.expect(is_command("PRIVMSG", "robot")))

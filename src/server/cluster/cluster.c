@@ -564,8 +564,8 @@ static void pack_facts(struct pack *p, uint64_t node, const struct nick_info *in
     pack_str(p, info->realname);
     pack_str(p, info->away);
     pack_str(p, info->account);
-    pack_u64(
-        p, (uint64_t)(info->invisible | info->wallops << 1 | info->secure << 2 | info->oper << 3));
+    pack_u64(p, (uint64_t)(info->invisible | info->wallops << 1 | info->secure << 2 |
+                           info->oper << 3 | info->bot << 4));
 }
 
 /* The other half of pack_facts. Returns the node, 0 when malformed. */
@@ -591,6 +591,7 @@ static uint64_t unpack_facts(struct unpack *u, struct nick_info *info)
     info->wallops = (flags >> 1) & 1;
     info->secure = (flags >> 2) & 1;
     info->oper = (flags >> 3) & 1;
+    info->bot = (flags >> 4) & 1;
     return node;
 }
 
@@ -607,12 +608,13 @@ static void learn_user(struct cluster *cl, struct unpack *u)
 }
 
 /* A message for a user of this node, from another: "P", origin, target id, its worker, the
- * capability it needs, tags only, msgid, time, time in ms, account, client tags, line. */
+ * capability it needs, tags only, from a bot, msgid, time, time in ms, account, client tags, line.
+ */
 static void deliver_private(struct cluster *cl, struct unpack *u)
 {
     unpack_u64(u); /* origin */
     uint64_t id = unpack_u64(u), worker = unpack_u64(u), need = unpack_u64(u),
-             tags_only = unpack_u64(u);
+             tags_only = unpack_u64(u), bot = unpack_u64(u);
     char msgid[EVENT_MSGID_MAX], time[EVENT_TIME_MAX], account[32], tags[4096];
     unpack_str(u, msgid, sizeof msgid);
     unpack_str(u, time, sizeof time);
@@ -628,6 +630,7 @@ static void deliver_private(struct cluster *cl, struct unpack *u)
         return;
     ev->need_cap = (unsigned)need;
     ev->tags_only = tags_only != 0;
+    ev->bot = bot != 0;
     snprintf(ev->account, sizeof ev->account, "%s", account);
     fanout_to_client(cl->srv, (int)worker, id, ev);
     event_unref(ev);
@@ -1291,6 +1294,7 @@ static void remote_to_client(void *arg, int worker, uint64_t id, struct event *e
     pack_u64(&p, (uint64_t)worker);
     pack_u64(&p, ev->need_cap);
     pack_u64(&p, (uint64_t)ev->tags_only);
+    pack_u64(&p, (uint64_t)ev->bot);
     pack_str(&p, ev->msgid);
     pack_str(&p, ev->time);
     pack_u64(&p, (uint64_t)ev->time_ms);

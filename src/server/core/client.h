@@ -55,6 +55,7 @@ struct client {
     unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
     unsigned peer_done : 1; /* the peer shut down or the socket failed: read to the end */
     unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
+    unsigned bot : 1;       /* user mode +B, also here: its messages carry the bot tag */
     unsigned ping_pending : 1;
     unsigned ip_counted : 1;    /* counted by iplimit (given back on close) */
     unsigned cap_302 : 1;       /* "CAP LS 302" seen: capability values are listed */

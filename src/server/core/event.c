@@ -124,6 +124,8 @@ static struct msg *build(const struct event *ev, unsigned variant)
         n += (size_t)snprintf(tags + n, sizeof tags - n, ";account=%s", ev->account);
     if (variant & EV_TAGS) {
         n += (size_t)snprintf(tags + n, sizeof tags - n, ";msgid=%s", ev->msgid);
+        if (ev->bot)
+            n += (size_t)snprintf(tags + n, sizeof tags - n, ";bot");
         if (ev->client_tags && n + strlen(ev->client_tags) + 2 < sizeof tags)
             n += (size_t)snprintf(tags + n, sizeof tags - n, ";%s", ev->client_tags);
     }

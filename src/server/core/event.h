@@ -34,6 +34,7 @@ struct event {
     char msgid[EVENT_MSGID_MAX];
     char *client_tags;    /* the sender's "+name=value;..." tags, escaped as received */
     char account[32];     /* the sender's account (account-tag), "" if none */
+    int bot;              /* the sender is a bot (+B): the "bot" tag, with message-tags */
     struct msg *line;     /* the line without tags */
     struct msg *line_ext; /* extended-join form of line, or NULL */
     _Atomic(struct msg *) render[EV_VARIANTS];

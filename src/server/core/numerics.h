@@ -20,11 +20,11 @@
 #define RPL_WELCOME  1, ":Welcome to the %s IRC network, %s"
 #define RPL_YOURHOST 2, ":Your host is %s, running version %s"
 #define RPL_CREATED  3, ":This server was created %s"
-#define RPL_MYINFO   4, "%s %s iw iklmnostv"
+#define RPL_MYINFO   4, "%s %s Biow iklmnostv"
 #define RPL_ISUPPORT 5, "%s :are supported by this server"
 
 /* Replies. */
-#define RPL_UMODEIS         221, "+%s%s%s"
+#define RPL_UMODEIS         221, "+%s%s%s%s"
 #define RPL_LUSERCLIENT     251, ":There %s %d user%s and %d invisible on %d server%s"
 #define RPL_LUSEROP         252, "%d :operator(s) online"
 #define RPL_LUSERUNKNOWN    253, "%d :unknown connection(s)"
@@ -127,6 +127,7 @@
 #define ERR_USERSDONTMATCH       502, ":Cant change mode for other users"
 #define ERR_INVALIDKEY           525, "%s :Key is not well-formed"
 #define RPL_WHOISSECURE          671, "%s :is using a secure connection"
+#define RPL_WHOISBOT             335, "%s :is a bot"
 #define RPL_MONONLINE            730, ":%s"
 #define RPL_MONOFFLINE           731, ":%s"
 #define RPL_MONLIST              732, ":%s"

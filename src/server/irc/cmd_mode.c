@@ -351,11 +351,11 @@ static void user_mode(struct client *c, struct ircmsg *m)
     if (nick_info(srv, c->nick, &me) < 0)
         return;
     if (m->nparams < 2) {
-        send_reply(c, RPL_UMODEIS, me.invisible ? "i" : "", me.oper ? "o" : "",
+        send_reply(c, RPL_UMODEIS, me.bot ? "B" : "", me.invisible ? "i" : "", me.oper ? "o" : "",
                    me.wallops ? "w" : "");
         return;
     }
-    int adding = 1, invisible = -1, wallops = -1, unknown = 0;
+    int adding = 1, invisible = -1, wallops = -1, bot = -1, unknown = 0;
     char applied[32];
     size_t n = 0;
     char sign = 0;
@@ -364,7 +364,7 @@ static void user_mode(struct client *c, struct ircmsg *m)
             adding = *p == '+';
             continue;
         }
-        int *slot = *p == 'i' ? &invisible : *p == 'w' ? &wallops : NULL;
+        int *slot = *p == 'i' ? &invisible : *p == 'w' ? &wallops : *p == 'B' ? &bot : NULL;
         if (*p == 'o' && !adding) {
             /* De-opering oneself; +o only comes from OPER (and is silently ignored here). */
             if (me.oper && n + 3 < sizeof applied) {
@@ -382,7 +382,7 @@ static void user_mode(struct client *c, struct ircmsg *m)
             unknown = 1;
             continue;
         }
-        int was = *p == 'i' ? me.invisible : me.wallops;
+        int was = *p == 'i' ? me.invisible : *p == 'w' ? me.wallops : me.bot;
         if (was != adding && *slot != adding && n + 3 < sizeof applied) {
             if (sign != (adding ? '+' : '-'))
                 applied[n++] = sign = adding ? '+' : '-';
@@ -393,10 +393,12 @@ static void user_mode(struct client *c, struct ircmsg *m)
     applied[n] = '\0';
     if (unknown)
         send_reply(c, ERR_UMODEUNKNOWNFLAG);
-    nick_set_modes(srv, c->nick, c->id, invisible, wallops);
+    nick_set_modes(srv, c->nick, c->id, invisible, wallops, bot);
     cmd_user_changed(c);
     if (wallops >= 0)
         c->wallops = wallops != 0;
+    if (bot >= 0)
+        c->bot = bot != 0;
     if (n)
         send_line(c, ":%s MODE %s :%s", c->nick, c->nick, applied);
 }

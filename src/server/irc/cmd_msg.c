@@ -93,6 +93,7 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         if (!ev)
             continue;
         ev->tags_only = tags_only;
+        ev->bot = c->bot;
         snprintf(ev->account, sizeof ev->account, "%s", c->account);
         if ((target[0] == '@' || target[0] == '+') && ircname_is_channel(target + 1)) {
             int err = chan_send_status(c, target + 1, target[0], ev, echo_later);

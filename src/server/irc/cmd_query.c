@@ -188,6 +188,8 @@ void cmd_whois(struct client *c, struct ircmsg *m)
         send_reply(c, RPL_WHOISSERVER, info.nick, server, client_srv(c)->cfg.description);
         if (info.oper)
             send_reply(c, RPL_WHOISOPERATOR, info.nick);
+        if (info.bot)
+            send_reply(c, RPL_WHOISBOT, info.nick);
         if (info.away[0])
             send_reply(c, RPL_AWAY, info.nick, info.away);
         if (info.secure)

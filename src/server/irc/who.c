@@ -34,10 +34,11 @@ void who_reply(struct client *c, const char *chname, const struct nick_info *inf
     if (info->worker < WORKER_REMOTE ||
         cluster_server_name(client_srv(c), info->id, server, sizeof server) < 0)
         snprintf(server, sizeof server, "%s", client_cfg(c)->server_name);
-    /* H here or G gone, * an operator, then the channel status (Modern IRC RPL_WHOREPLY). */
+    /* H here or G gone, * an operator, B a bot (IRCv3 bot mode), then the channel status
+     * (Modern IRC RPL_WHOREPLY). */
     char flags[8];
-    snprintf(flags, sizeof flags, "%s%s%s", info->away[0] ? "G" : "H", info->oper ? "*" : "",
-             prefix);
+    snprintf(flags, sizeof flags, "%s%s%s%s", info->away[0] ? "G" : "H", info->oper ? "*" : "",
+             info->bot ? "B" : "", prefix);
     if (!q || !q->fields) {
         send_reply(c, RPL_WHOREPLY, chname, info->user, info->host, server, info->nick, flags,
                    info->realname);

@@ -21,6 +21,7 @@ struct nick_entry {
     unsigned wallops : 1;
     unsigned secure : 1;
     unsigned oper : 1;
+    unsigned bot : 1;
     char nick[IRC_NICK_MAX + 1]; /* also the table key, by its fold (below) */
     char *ident;                 /* "user\0host\0realname\0" once registered, else NULL */
     char *away;                  /* NULL when not away */
@@ -256,6 +257,7 @@ int nick_put_remote(struct server *srv, const struct nick_info *info)
     }
     e->invisible = info->invisible;
     e->wallops = info->wallops;
+    e->bot = info->bot;
     e->secure = info->secure;
     e->oper = info->oper;
     if (came_online)
@@ -331,6 +333,7 @@ static void entry_info(const struct nick_entry *e, struct nick_info *info)
     info->registered = e->registered;
     info->invisible = e->invisible;
     info->wallops = e->wallops;
+    info->bot = e->bot;
     info->secure = e->secure;
     info->oper = e->oper;
 }
@@ -446,7 +449,8 @@ void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char
     pthread_mutex_unlock(&srv->nick_lock);
 }
 
-void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invisible, int wallops)
+void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invisible, int wallops,
+                    int bot)
 {
     pthread_mutex_lock(&srv->nick_lock);
     struct nick_entry *e = mine_locked(srv, nick, id);
@@ -457,6 +461,8 @@ void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invis
     }
     if (e && wallops >= 0)
         e->wallops = wallops != 0;
+    if (e && bot >= 0)
+        e->bot = bot != 0;
     pthread_mutex_unlock(&srv->nick_lock);
 }
 

@@ -27,6 +27,7 @@ struct nick_info {
     unsigned wallops : 1;
     unsigned secure : 1; /* connected over TLS (WHOIS 671) */
     unsigned oper : 1;   /* user mode +o: OPER succeeded */
+    unsigned bot : 1;    /* user mode +B: a bot (IRCv3 bot mode) */
 };
 
 /* Claims nick for the client, releasing old (may be NULL or "") in the same step, so the
@@ -52,8 +53,9 @@ void nick_set_account(struct server *srv, const char *nick, uint64_t id, const c
 void nick_set_secure(struct server *srv, const char *nick, uint64_t id);
 /* Sets or clears ("" ) the away message. */
 void nick_set_away(struct server *srv, const char *nick, uint64_t id, const char *away);
-/* Sets user modes i and w (each -1 to leave as is). */
-void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invisible, int wallops);
+/* Sets user modes i, w and B (each -1 to leave as is). */
+void nick_set_modes(struct server *srv, const char *nick, uint64_t id, int invisible, int wallops,
+                    int bot);
 /* Counts for LUSERS, kept up to date as users come, go and change modes. */
 void nick_count(struct server *srv, struct nick_stats *out);
 /* Sets (1) or clears (0) user mode o. */
