@@ -1,6 +1,6 @@
 """Channel lists (+b bans, +e exceptions, +I invite exceptions), STATUSMSG, WHOX and WHOWAS,
 checked against the Modern IRC reply formats."""
-from conftest import Client, Msg, barrier, is_command, is_numeric
+from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
 
 
 def user(port, nick):
@@ -154,3 +154,32 @@ def test_one_list_per_mode_command(server):
         ["#many", "+b", "ban9!*@*"]], lines
     assert sum(Msg(l).command == "367" for l in lines) == 6, lines
     assert sum(Msg(l).command == "368" for l in lines) == 1, lines
+
+
+def list_names(c, arg):
+    c.send("LIST " + arg)
+    lines = take_until(c, is_numeric("323"))
+    return sorted(Msg(l).params[1] for l in lines if Msg(l).command == "322")
+
+
+def test_list_filters_elist(server):
+    """ISUPPORT ELIST=CMNTU (Modern IRC): masks, !masks, >n / <n users, C>n / C<n (created
+    more / less than n minutes ago), T>n / T<n (topic set more / less than n minutes ago)."""
+    a = user(server.port, "ela")
+    b = user(server.port, "elb")
+    join(a, "#ela")
+    join(a, "#elb")
+    join(b, "#elb")
+    a.send("TOPIC #elb :about b")
+    a.expect(is_command("TOPIC", "ela"))
+    assert list_names(a, "#el*") == ["#ela", "#elb"]
+    assert list_names(a, "#el*,>1") == ["#elb"]
+    assert list_names(a, "#el*,<2") == ["#ela"]
+    assert list_names(a, "#el*,!#ela") == ["#elb"]
+    assert list_names(a, "#el*,C<10") == ["#ela", "#elb"]
+    assert list_names(a, "#el*,C>10") == []
+    assert list_names(a, "#el*,T<10") == ["#elb"]
+    assert list_names(a, "#el*,T>10") == []
+    a.send("LIST >x")
+    lines = take_until(a, is_numeric("323"))
+    assert [Msg(l).command for l in lines] == ["400", "323"], lines

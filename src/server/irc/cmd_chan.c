@@ -270,35 +270,96 @@ void cmd_invite(struct client *c, struct ircmsg *m)
     invite(c, m->params[0], m->params[1]);
 }
 
-/* LIST: what one channel adds to the listing. */
+/* LIST: what one channel adds to the listing. Filters (ISUPPORT ELIST=CMNTU): masks of the
+ * name (any may match), !masks (none may), >n and <n users, C>n and C<n (created more or less
+ * than n minutes ago), T>n and T<n (topic set more or less than n minutes ago). */
 struct list_query {
     struct client *c;
-    const char *const *masks; /* any of them must match the name (all do when none) */
+    const char *masks[TARGETS_MAX]; /* any of them must match the name (all do when none) */
     int nmasks;
+    const char *nots[TARGETS_MAX]; /* none of them may match */
+    int nnots;
+    long users_min, users_max; /* exclusive bounds; -1: none */
+    time_t created_before, created_after, topic_before, topic_after; /* 0: none */
 };
 
 static void list_one(struct chan *ch, void *arg)
 {
     const struct list_query *q = arg;
-    int visible = !(ch->modes & CM_SECRET) || chan_member(ch, q->c->id);
+    if ((ch->modes & CM_SECRET) && !chan_member(ch, q->c->id))
+        return;
     int match = q->nmasks == 0;
     for (int i = 0; i < q->nmasks && !match; i++)
         match = ircname_match(q->masks[i], ch->name);
-    if (visible && match)
-        send_reply(q->c, RPL_LIST, ch->name, ch->nmembers, ch->topic ? ch->topic : "");
+    for (int i = 0; i < q->nnots && match; i++)
+        match = !ircname_match(q->nots[i], ch->name);
+    if (!match || (q->users_min >= 0 && ch->nmembers <= q->users_min) ||
+        (q->users_max >= 0 && ch->nmembers >= q->users_max) ||
+        (q->created_before && ch->created >= q->created_before) ||
+        (q->created_after && ch->created <= q->created_after) ||
+        ((q->topic_before || q->topic_after) && !ch->topic) ||
+        (q->topic_before && ch->topic_at >= q->topic_before) ||
+        (q->topic_after && ch->topic_at <= q->topic_after))
+        return;
+    send_reply(q->c, RPL_LIST, ch->name, ch->nmembers, ch->topic ? ch->topic : "");
+}
+
+/* A number of minutes or users in a LIST filter: 0, or -1 when it is not a number. */
+static long list_number(const char *s)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *end ? -1 : v > 100000000L ? 100000000L : v; /* ~190 years of minutes */
+}
+
+/* Adds one LIST filter to q. 0, or -1 when it is malformed. */
+static int list_filter(struct list_query *q, const char *f, time_t now)
+{
+    long v;
+    if ((f[0] == '>' || f[0] == '<') && (v = list_number(f + 1)) >= 0) {
+        if (f[0] == '>')
+            q->users_min = v;
+        else
+            q->users_max = v;
+        return 0;
+    }
+    if ((f[0] == 'C' || f[0] == 'T') && (f[1] == '>' || f[1] == '<') &&
+        (v = list_number(f + 2)) >= 0) {
+        time_t at = now - (time_t)v * 60;
+        /* X>n: more than n minutes ago, so before now - n; X<n: after it. */
+        if (f[0] == 'C')
+            *(f[1] == '>' ? &q->created_before : &q->created_after) = at;
+        else
+            *(f[1] == '>' ? &q->topic_before : &q->topic_after) = at;
+        return 0;
+    }
+    if (f[0] == '!' && f[1] && q->nnots < TARGETS_MAX) {
+        q->nots[q->nnots++] = f + 1;
+        return 0;
+    }
+    if (f[0] && f[0] != '>' && f[0] != '<' && q->nmasks < TARGETS_MAX) {
+        q->masks[q->nmasks++] = f;
+        return 0;
+    }
+    return -1;
 }
 
 void cmd_list(struct client *c, struct ircmsg *m)
 {
-    const char *masks[TARGETS_MAX];
-    int n = 0;
+    struct list_query q = {.c = c, .users_min = -1, .users_max = -1};
+    time_t now = time(NULL);
     char *save = NULL;
     if (m->nparams > 0) {
-        for (char *mask = strtok_r(m->params[0], ",", &save); mask && n < TARGETS_MAX;
-             mask = strtok_r(NULL, ",", &save))
-            masks[n++] = mask;
+        for (char *f = strtok_r(m->params[0], ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+            if (list_filter(&q, f, now) < 0) {
+                send_reply(c, ERR_UNKNOWNERROR, "LIST", "Unknown filter");
+                send_reply(c, RPL_LISTEND);
+                return;
+            }
+        }
     }
-    struct list_query q = {.c = c, .masks = masks, .nmasks = n};
     send_reply(c, RPL_LISTSTART);
     chan_foreach(client_srv(c), list_one, &q);
     send_reply(c, RPL_LISTEND);
