@@ -311,3 +311,28 @@ def test_user_and_nick_in_any_order(server, connect):
     assert "second!" in Msg(line).text
     c.expect(is_command("JOIN", "second", "#lobby"))
 
+
+
+def test_help_covers_every_command(server, connect):
+    """Modern IRC HELP: 704/705/706 for a subject, 524 for an unknown one. Every command in the
+    index has its help, and every one of them is a command the server knows (not 421)."""
+    c = connect("helper")
+    c.send("HELP")
+    lines = take_until(c, is_numeric("706"))
+    index = [Msg(l) for l in lines if Msg(l).command in ("704", "705")]
+    assert index[0].command == "704" and index[0].params[1] == "index"
+    commands = " ".join(m.text for m in index[1:]).split()
+    for expected in ("JOIN", "PRIVMSG", "MONITOR", "WHO", "CHATHISTORY", "HELP", "OPER"):
+        assert expected in commands, commands
+    for name in commands:
+        c.send("HELP " + name.lower())
+        got = [Msg(l) for l in take_until(c, lambda l: Msg(l).command in ("706", "524"))]
+        assert [m.command for m in got[-3:]] == ["704", "705", "706"], (name, got)
+        assert got[-3].params[1] == name and got[-3].text.upper().startswith(name), got[-3]
+        assert got[-2].text, got[-2]
+        if name != "QUIT":  # the command exists, whatever it says about having no arguments
+            c.send(name)
+            assert not [l for l in barrier(c) if Msg(l).command == "421"], name
+    c.send("HELP FROBNICATE")
+    m = Msg(c.expect(is_numeric("524")))
+    assert m.params[1] == "FROBNICATE" and m.text == "No help available on this topic"

@@ -2,6 +2,7 @@
  * command -> handler, minimum parameters, registration needed). */
 #include "cmd.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -18,49 +19,88 @@ struct command {
     void (*handler)(struct client *c, struct ircmsg *m);
     int min_params;
     int needs_registration;
+    const char *help; /* its syntax, a newline, what it does (HELP <command>) */
 };
 
+static void cmd_help(struct client *c, struct ircmsg *m);
+
 static const struct command commands[] = {
-    {"CAP", cmd_cap, 1, 0},
-    {"PASS", cmd_pass, 1, 0},
-    {"NICK", cmd_nick, 0, 0},
-    {"USER", cmd_user, 4, 0},
-    {"PING", cmd_ping, 0, 0},
-    {"PONG", cmd_pong, 0, 0},
-    {"QUIT", cmd_quit, 0, 0},
-    {"MOTD", cmd_motd, 0, 1},
-    {"JOIN", cmd_join, 1, 1},
-    {"PART", cmd_part, 1, 1},
-    {"NAMES", cmd_names, 0, 1},
-    {"PRIVMSG", cmd_privmsg, 0, 1},
-    {"NOTICE", cmd_notice, 0, 1},
-    {"TOPIC", cmd_topic, 1, 1},
-    {"MODE", cmd_mode, 1, 1},
-    {"KICK", cmd_kick, 2, 1},
-    {"INVITE", cmd_invite, 2, 1},
-    {"LIST", cmd_list, 0, 1},
-    {"WHO", cmd_who, 0, 1},
-    {"WHOIS", cmd_whois, 0, 1},
-    {"ISON", cmd_ison, 1, 1},
-    {"MONITOR", cmd_monitor, 1, 1},
-    {"USERHOST", cmd_userhost, 1, 1},
-    {"LUSERS", cmd_lusers, 0, 1},
-    {"VERSION", cmd_version, 0, 1},
-    {"TIME", cmd_time, 0, 1},
-    {"AWAY", cmd_away, 0, 1},
-    {"TAGMSG", cmd_tagmsg, 1, 1},
-    {"SETNAME", cmd_setname, 1, 1},
-    {"WHOWAS", cmd_whowas, 1, 1},
-    {"OPER", cmd_oper, 2, 1},
-    {"KILL", cmd_kill, 2, 1},
-    {"WALLOPS", cmd_wallops, 1, 1},
-    {"ANNOUNCE", cmd_announce, 1, 1},
-    {"REHASH", cmd_rehash, 0, 1},
-    {"CHATHISTORY", cmd_chathistory, 0, 1},
-    {"INFO", cmd_info, 0, 1},
-    {"ADMIN", cmd_admin, 0, 1},
-    {"AUTHENTICATE", cmd_authenticate, 1, 0},
-    {"REGISTER", cmd_register, 0, 0},
+    {"CAP", cmd_cap, 1, 0,
+     "CAP LS [302] | LIST | REQ :<caps> | END\nNegotiates IRCv3 capabilities; registration waits "
+     "for CAP END."},
+    {"PASS", cmd_pass, 1, 0,
+     "PASS <password>\nThe server password, before NICK and USER (servers started with "
+     "--password)."},
+    {"NICK", cmd_nick, 0, 0,
+     "NICK <nickname>\nSets or changes your nickname (NICKLEN in ISUPPORT)."},
+    {"USER", cmd_user, 4, 0,
+     "USER <username> 0 * :<real name>\nGives your user name and real name when registering."},
+    {"PING", cmd_ping, 0, 0, "PING <token>\nThe server answers PONG with the same token."},
+    {"PONG", cmd_pong, 0, 0, "PONG <token>\nThe answer to the server's PING."},
+    {"QUIT", cmd_quit, 0, 0, "QUIT [:<reason>]\nLeaves the server; the reason is shown to others."},
+    {"MOTD", cmd_motd, 0, 1, "MOTD\nShows the message of the day."},
+    {"JOIN", cmd_join, 1, 1,
+     "JOIN <#channel>[,<#channel>...] [<key>[,<key>...]] | JOIN 0\nJoins channels (creating them); "
+     "JOIN 0 leaves every channel."},
+    {"PART", cmd_part, 1, 1, "PART <#channel>[,<#channel>...] [:<reason>]\nLeaves channels."},
+    {"NAMES", cmd_names, 0, 1, "NAMES [<#channel>]\nLists the members of a channel."},
+    {"PRIVMSG", cmd_privmsg, 0, 1,
+     "PRIVMSG <target>[,<target>...] :<text>\nSends a message to users or channels (@#chan: its "
+     "operators)."},
+    {"NOTICE", cmd_notice, 0, 1,
+     "NOTICE <target>[,<target>...] :<text>\nLike PRIVMSG, but never answered automatically."},
+    {"TOPIC", cmd_topic, 1, 1,
+     "TOPIC <#channel> [:<topic>]\nShows or sets a channel's topic (+t: operators only)."},
+    {"MODE", cmd_mode, 1, 1,
+     "MODE <#channel> [<modes> [<args>...]] | MODE <nick> [<modes>]\nShows or changes channel "
+     "modes (b e I k l i m n s t o v) or your user modes (i w B)."},
+    {"KICK", cmd_kick, 2, 1,
+     "KICK <#channel> <nick>[,<nick>...] [:<reason>]\nRemoves users from a channel (operators)."},
+    {"INVITE", cmd_invite, 2, 1,
+     "INVITE <nick> <#channel>\nInvites a user to a channel (+i: operators only)."},
+    {"LIST", cmd_list, 0, 1,
+     "LIST [<filter>[,<filter>...]]\nLists channels; filters: masks, !mask, >n, <n users, C>n, "
+     "C<n, T>n, T<n minutes."},
+    {"WHO", cmd_who, 0, 1,
+     "WHO <mask|#channel> [%<fields>[,<token>]]\nLists users matching a mask or in a channel (WHOX "
+     "fields tcuihsnfdlaor)."},
+    {"WHOIS", cmd_whois, 0, 1,
+     "WHOIS <nick>[,<nick>...]\nShows who a user is: host, channels, server, away, account."},
+    {"ISON", cmd_ison, 1, 1, "ISON <nick> [<nick>...]\nSays which of the nicks are online."},
+    {"MONITOR", cmd_monitor, 1, 1,
+     "MONITOR + <nick>[,...] | - <nick>[,...] | C | L | S\nTells you when nicks come online or go "
+     "offline (MONITOR in ISUPPORT)."},
+    {"USERHOST", cmd_userhost, 1, 1,
+     "USERHOST <nick> [<nick>...]\nShows users' user@host and whether they are away."},
+    {"LUSERS", cmd_lusers, 0, 1, "LUSERS\nCounts users, operators, channels and servers."},
+    {"VERSION", cmd_version, 0, 1, "VERSION\nShows the server's version and ISUPPORT."},
+    {"TIME", cmd_time, 0, 1, "TIME\nShows the server's time."},
+    {"AWAY", cmd_away, 0, 1,
+     "AWAY [:<message>]\nMarks you away with a message; without one, back."},
+    {"TAGMSG", cmd_tagmsg, 1, 1,
+     "TAGMSG <target>\nSends only message tags (reactions, typing) to a user or channel "
+     "(message-tags)."},
+    {"SETNAME", cmd_setname, 1, 1, "SETNAME :<real name>\nChanges your real name (setname)."},
+    {"WHOWAS", cmd_whowas, 1, 1, "WHOWAS <nick> [<count>]\nShows who recently used a nick."},
+    {"OPER", cmd_oper, 2, 1,
+     "OPER <name> <password>\nBecomes an IRC operator (an [oper] entry of the config)."},
+    {"KILL", cmd_kill, 2, 1, "KILL <nick> :<reason>\nDisconnects a user (operators)."},
+    {"WALLOPS", cmd_wallops, 1, 1,
+     "WALLOPS :<text>\nSends a message to every user with +w (operators)."},
+    {"ANNOUNCE", cmd_announce, 1, 1, "ANNOUNCE :<text>\nSends a notice to every user (operators)."},
+    {"REHASH", cmd_rehash, 0, 1,
+     "REHASH\nReloads the config file and the TLS certificate (operators)."},
+    {"CHATHISTORY", cmd_chathistory, 0, 1,
+     "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS <target> ...\nFetches message history "
+     "(draft/chathistory)."},
+    {"INFO", cmd_info, 0, 1, "INFO\nShows what this server is."},
+    {"ADMIN", cmd_admin, 0, 1, "ADMIN\nShows who runs this server."},
+    {"AUTHENTICATE", cmd_authenticate, 1, 0,
+     "AUTHENTICATE <mechanism> | <base64>\nLogs in with SASL (PLAIN, EXTERNAL) before "
+     "registering."},
+    {"REGISTER", cmd_register, 0, 0,
+     "REGISTER * * :<password>\nRegisters your nick as an account (draft/account-registration)."},
+    {"HELP", cmd_help, 0, 0, "HELP [<command>]\nShows the commands, or how to use one."},
 };
 
 void cmd_install(struct server *srv)
@@ -176,4 +216,41 @@ static void run(struct client *c, struct ircmsg *m)
         send_reply(c, ERR_UNKNOWNCOMMAND, m->command);
     else
         send_reply(c, ERR_NOTREGISTERED);
+}
+
+/* HELP [command] (Modern IRC HELP: 704 the first line, 705 the others, 706 the end; 524 for
+ * an unknown subject). Without one, the index: every command this server has. */
+static void cmd_help(struct client *c, struct ircmsg *m)
+{
+    const char *subject = m->nparams > 0 && m->params[0][0] ? m->params[0] : "index";
+    if (strcasecmp(subject, "index") == 0) {
+        send_reply(c, RPL_HELPSTART, "index", "Commands of this server (HELP <command> for one):");
+        char line[IRC_LINE_MAX] = "";
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+            if (n > 60) {
+                send_reply(c, RPL_HELPTXT, "index", line);
+                n = 0;
+            }
+            n +=
+                (size_t)snprintf(line + n, sizeof line - n, "%s%s", n ? " " : "", commands[i].name);
+        }
+        if (n)
+            send_reply(c, RPL_HELPTXT, "index", line);
+        send_reply(c, RPL_ENDOFHELP, "index", "End of /HELP");
+        return;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const struct command *cmd = &commands[i];
+        if (strcasecmp(cmd->name, subject) != 0)
+            continue;
+        const char *nl = strchr(cmd->help, '\n');
+        char first[IRC_LINE_MAX];
+        snprintf(first, sizeof first, "%.*s", (int)(nl - cmd->help), cmd->help);
+        send_reply(c, RPL_HELPSTART, cmd->name, first);
+        send_reply(c, RPL_HELPTXT, cmd->name, nl + 1);
+        send_reply(c, RPL_ENDOFHELP, cmd->name, "End of /HELP");
+        return;
+    }
+    send_reply(c, ERR_HELPNOTFOUND, subject);
 }
