@@ -5,7 +5,7 @@ restart. An account is named after the nick that registers it."""
 import base64
 
 from conftest import TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until
-from test_history import HISTORY_CAPS, history
+from test_history import HISTORY_CAPS, batch_of, history
 from test_ircv3 import cap_client, tags_of
 from test_tls import TlsClient, certs, client_context, tls_server  # noqa: F401
 
@@ -369,3 +369,34 @@ def test_sasl_plain_login_binds_the_certificate(server_factory, certs):
     c.wait_closed()
     again = CertClient(srv.tls_port, cafile, certs["b"])
     assert external_login(again, "alice").command == "903"
+
+
+def test_chathistory_targets_lists_private_conversations(server_factory):
+    """draft/chathistory TARGETS: "channels and private conversations" with messages in the
+    interval, oldest latest-message first; private ones only for their parties' accounts."""
+    srv = server_factory()
+    for nick in ("alice", "bob", "carol", "mallory"):
+        register_and_leave(srv, nick)
+    alice = sasl_client(srv.port, "alice", PASSWORD, caps=HISTORY_CAPS)
+    bob = sasl_client(srv.port, "bob", PASSWORD, caps=HISTORY_CAPS)
+    carol = sasl_client(srv.port, "carol", PASSWORD)
+    carol.send("PRIVMSG alice :from carol")
+    alice.expect("from carol")
+    alice.send("PRIVMSG #lobby :in the lobby")
+    bob.expect("in the lobby")
+    alice.send("PRIVMSG bob :to bob, latest")
+    bob.expect("to bob, latest")
+
+    def targets(client):
+        client.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z "
+                    "timestamp=2999-01-01T00:00:00.000Z 10")
+        start, inside = batch_of(client)
+        assert start.params[1] == "draft/chathistory-targets"
+        return [m.params[1] for m in inside]
+
+    assert targets(alice) == ["carol", "#lobby", "bob"]
+    assert targets(bob) == ["#lobby", "alice"]
+    mallory = sasl_client(srv.port, "mallory", PASSWORD, caps=HISTORY_CAPS)
+    assert targets(mallory) == ["#lobby"]
+    anon = cap_client(srv.port, "anon", HISTORY_CAPS)
+    assert targets(anon) == ["#lobby"]

@@ -96,6 +96,8 @@ void cmd_chathistory(struct client *c, struct ircmsg *m)
     if (targets) {
         for (int i = 0; i < c->nchans && i < CHANNELS_PER_USER; i++)
             ircname_fold(chan_name(c->chans[i]), q->targets[q->ntargets++], IRC_CHANNEL_MAX + 1);
+        if (c->account[0]) /* and its private conversations, known by its account */
+            ircname_fold(c->account, q->account, sizeof q->account);
     } else if (ircname_is_channel(target)) {
         /* Members only: the history of a channel one is not in is nobody's business, and
          * saying so must not reveal whether it exists. */

@@ -293,8 +293,30 @@ static int select_rows(struct hq *h, struct answer *a, long long upto, const str
     return n;
 }
 
-/* CHATHISTORY TARGETS: the client's channels with messages between the two times, oldest
- * latest-message first. */
+/* The other party of a private line, as the line names it: the sender when the asker
+ * (account, folded) did not send it, else the target (":src PRIVMSG target :text"). */
+static void pm_partner(const char *line, const char *from, const char *account, char *out,
+                       size_t cap)
+{
+    out[0] = '\0';
+    if (!line || line[0] != ':')
+        return;
+    const char *p = line;
+    if (strcmp(from, account) != 0) {
+        snprintf(out, cap, "%.*s", (int)strcspn(p + 1, "! "), p + 1);
+        return;
+    }
+    p = strchr(p, ' ');
+    p = p ? strchr(p + 1, ' ') : NULL;
+    size_t len = p ? strcspn(p + 1, " ") : 0;
+    snprintf(out, cap, "%.*s", (int)len, p ? p + 1 : "");
+}
+
+/* How many private conversations TARGETS lists at most. */
+#define TARGETS_PRIVATE_MAX 100
+
+/* CHATHISTORY TARGETS: the client's channels and private conversations with messages between
+ * the two times, oldest latest-message first. */
 static int answer_targets(struct hq *h, struct answer *a, long long upto)
 {
     const struct hist_query *q = a->q;
@@ -304,7 +326,7 @@ static int answer_targets(struct hq *h, struct answer *a, long long upto)
         long long ms;
         int idx;
         char name[IRC_CHANNEL_MAX + 1];
-    } found[CHANNELS_PER_USER];
+    } found[CHANNELS_PER_USER + TARGETS_PRIVATE_MAX];
     int n = 0;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db,
@@ -331,6 +353,33 @@ static int answer_targets(struct hq *h, struct answer *a, long long upto)
             else
                 snprintf(found[n].name, sizeof found[n].name, "%.*s", (int)len, p + 1);
             n++;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* Private conversations: the latest line with each other party (private history is its
+     * parties', known by their accounts: nothing for someone not logged in). */
+    if (q->account[0] &&
+        sqlite3_prepare_v2(h->db,
+                           "SELECT max(time_ms), line, pm_from,"
+                           " CASE WHEN pm_from = ?1 THEN pm_to ELSE pm_from END AS other"
+                           " FROM messages WHERE target = '' AND (pm_from = ?1 OR pm_to = ?1)"
+                           " AND id <= ?2 AND time_ms > ?3 AND time_ms < ?4"
+                           " GROUP BY other ORDER BY 1 DESC LIMIT ?5",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, q->account, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, upto);
+        sqlite3_bind_int64(st, 3, lo);
+        sqlite3_bind_int64(st, 4, hi);
+        sqlite3_bind_int(st, 5, TARGETS_PRIVATE_MAX);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *from = (const char *)sqlite3_column_text(st, 2);
+            found[n].ms = sqlite3_column_int64(st, 0);
+            found[n].idx = -1;
+            pm_partner((const char *)sqlite3_column_text(st, 1), from ? from : "", q->account,
+                       found[n].name, sizeof found[n].name);
+            if (found[n].name[0])
+                n++;
         }
     }
     sqlite3_finalize(st);
