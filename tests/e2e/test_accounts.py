@@ -374,7 +374,7 @@ def test_sasl_plain_login_binds_the_certificate(server_factory, certs):
 def test_chathistory_targets_lists_private_conversations(server_factory):
     """draft/chathistory TARGETS: "channels and private conversations" with messages in the
     interval, oldest latest-message first; private ones only for their parties' accounts."""
-    srv = server_factory()
+    srv = server_factory("--register-limit", "10")  # four accounts from one address
     for nick in ("alice", "bob", "carol", "mallory"):
         register_and_leave(srv, nick)
     alice = sasl_client(srv.port, "alice", PASSWORD, caps=HISTORY_CAPS)
@@ -400,3 +400,45 @@ def test_chathistory_targets_lists_private_conversations(server_factory):
     assert targets(mallory) == ["#lobby"]
     anon = cap_client(srv.port, "anon", HISTORY_CAPS)
     assert targets(anon) == ["#lobby"]
+
+
+def test_registrations_per_address_are_limited(server_factory):
+    """Issue 21.3: one address registered 40 accounts in 7 s. --register-limit N: N per address
+    per hour, then FAIL REGISTER TEMPORARILY_UNAVAILABLE saying when; 0 turns REGISTER off."""
+    srv = server_factory("--register-limit", "2")
+    for nick in ("one", "two"):
+        register_and_leave(srv, nick)
+    c = Client(srv.port, "three")
+    c.expect(is_numeric("366"))
+    c.send("REGISTER * * :" + PASSWORD)
+    line = c.expect(lambda l: Msg(l).command in ("REGISTER", "FAIL"))
+    m = Msg(line)
+    assert m.params[:3] == ["REGISTER", "TEMPORARILY_UNAVAILABLE", "three"], line
+    assert "Too many accounts registered from your address" in m.text, line
+    off = server_factory("--register-limit", "0")
+    c = Client(off.port, "someone")
+    c.expect(is_numeric("366"))
+    c.send("REGISTER * * :" + PASSWORD)
+    assert "turned off" in Msg(c.expect(is_command("FAIL"))).text
+
+
+def test_failed_logins_per_address_are_limited(server_factory):
+    """Issue 21.3: failed logins cost an argon2id check each on the account thread. Past
+    --login-fail-limit failures from one address in 10 minutes, its logins are refused at once
+    (904 saying how long to wait), even with the right password; failures are logged."""
+    srv = server_factory("--login-fail-limit", "2")
+    register_and_leave(srv, "alice")
+    for _ in range(2):
+        bad = sasl_client(srv.port, "alice", "not the password", expect_ok=False)
+        bad.close()
+    c = Client(srv.port, None)
+    c.send("CAP LS 302")
+    c.send("CAP REQ :sasl")
+    c.expect(lambda l: Msg(l).command == "CAP" and Msg(l).params[1] == "ACK")
+    c.send("NICK alice")
+    c.send("USER alice 0 * :alice")
+    c.send("AUTHENTICATE PLAIN")
+    m = Msg(c.expect(lambda l: Msg(l).command in ("904", "903") or l == "AUTHENTICATE +"))
+    assert m.command == "904" and "too many failed logins from your address" in m.text, m.line
+    log = srv.read_log()
+    assert log.count("failed login (SASL PLAIN) as alice from 127.0.0.1") == 2, log

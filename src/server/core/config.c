@@ -44,6 +44,10 @@ static const char usage_text[] =
     "      --ping-timeout S    seconds to answer PING (default 120)\n"
     "      --max-per-ip N      connections one address may hold (default 10)\n"
     "      --conn-rate N       new connections per minute from one address (default 30)\n"
+    "      --login-fail-limit N  failed logins one address may make in 10 minutes before\n"
+    "                          its logins are refused until then (default 10)\n"
+    "      --register-limit N  accounts one address may register per hour (default 3; 0: no\n"
+    "                          REGISTER)\n"
     "      --ip-exempt LIST    CIDRs not limited per address (default 127.0.0.0/8,::1)\n"
     "      --data-dir DIR      where the history store lives (default ./data)\n"
     "      --history on|off    store and replay messages (default on)\n"
@@ -95,6 +99,8 @@ enum {
     OPT_USER,
     OPT_ALLOW_ROOT,
     OPT_ADMIN_EMAIL,
+    OPT_LOGIN_FAIL_LIMIT,
+    OPT_REGISTER_LIMIT,
     OPT_CLUSTER,
     OPT_NODE_NAME,
     OPT_CLUSTER_PASSWORD_FILE,
@@ -126,6 +132,8 @@ static const struct option long_options[] = {
     {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+    {"login-fail-limit", required_argument, NULL, OPT_LOGIN_FAIL_LIMIT},
+    {"register-limit", required_argument, NULL, OPT_REGISTER_LIMIT},
     {"conn-rate", required_argument, NULL, OPT_CONN_RATE},
     {"ip-exempt", required_argument, NULL, OPT_IP_EXEMPT},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -305,6 +313,16 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a number from 1 to 1000000";
         cfg->max_per_ip = (int)v;
         return NULL;
+    case OPT_LOGIN_FAIL_LIMIT:
+        if (parse_long(arg, 1, 1000000, &v) < 0)
+            return "wants a number from 1 to 1000000";
+        cfg->login_fail_limit = (int)v;
+        return NULL;
+    case OPT_REGISTER_LIMIT:
+        if (parse_long(arg, 0, 1000000, &v) < 0)
+            return "wants a number from 0 to 1000000";
+        cfg->register_limit = (int)v;
+        return NULL;
     case OPT_CONN_RATE:
         if (parse_long(arg, 1, 1000000, &v) < 0)
             return "wants a number of connections per minute from 1 to 1000000";
@@ -414,6 +432,8 @@ static void set_defaults(struct config *cfg)
     cfg->ping_timeout = DEFAULT_PING_TIMEOUT;
     cfg->log_level = LOG_INFO;
     cfg->max_per_ip = DEFAULT_MAX_PER_IP;
+    cfg->login_fail_limit = DEFAULT_LOGIN_FAILURES;
+    cfg->register_limit = DEFAULT_REGISTERS;
     cfg->conn_rate = DEFAULT_CONN_RATE;
     cfg->history = 1;
     cfg->history_replay = DEFAULT_HISTORY_REPLAY;
@@ -562,6 +582,8 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(ping_timeout);
     SWAP(log_level);
     SWAP(max_per_ip);
+    SWAP(login_fail_limit);
+    SWAP(register_limit);
     SWAP(conn_rate);
     SWAP(require_sasl);
     SWAP(motd);

@@ -20,7 +20,12 @@
 #define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
 #define DEFAULT_DESCRIPTION   TCPCHAT_NETWORK " chat server" /* WHOIS 312 */
 
-#define DEFAULT_MAX_PER_IP     10                /* connections one address may hold */
+#define DEFAULT_MAX_PER_IP     10 /* connections one address may hold */
+#define DEFAULT_LOGIN_FAILURES 10 /* failed logins per address per LOGIN_WINDOW_S */
+#define DEFAULT_REGISTERS      3  /* accounts registered per address per REGISTER_WINDOW_S */
+#define LOGIN_WINDOW_S         600
+#define REGISTER_WINDOW_S      3600
+#define BUDGET_ADDRS_MAX       10000             /* addresses one budget table remembers */
 #define DEFAULT_CONN_RATE      30                /* new connections per minute from one address */
 #define DEFAULT_IP_EXEMPT      "127.0.0.0/8,::1" /* not limited per address */
 #define IP_EXEMPT_MAX          16                /* CIDRs in --ip-exempt */

@@ -12,6 +12,7 @@
 #include "core/caps.h"
 #include "state/chan.h"
 #include "core/client.h"
+#include "common/log.h"
 #include "cmd.h"
 #include "core/conn.h"
 #include "core/event.h"
@@ -159,13 +160,22 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
             send_reply(c, ERR_SASLFAIL_NOCERT);
             return;
         }
+        /* An address that failed too often waits, without costing the account thread a
+         * check (--login-fail-limit). */
+        long wait = account_login_wait(client_srv(c), c->host);
+        if (wait > 0) {
+            send_reply(c, ERR_SASLFAIL_WAIT, wait);
+            if (++c->sasl_failures >= SASL_FAILURES_MAX)
+                conn_close_later(c, "Too many failed login attempts");
+            return;
+        }
         c->sasl_started = 1;
         c->sasl_external = external;
         send_line(c, "AUTHENTICATE +");
         return;
     }
     size_t len = strlen(arg);
-    if (len > SASL_CHUNK || c->sasl_len + len >= SASL_MAX) {
+    if (len > SASL_CHUNK || c->sasl_len + len > SASL_MAX) { /* "over 1200": 905 */
         sasl_reset(c);
         send_reply(c, ERR_SASLTOOLONG);
         return;
@@ -199,6 +209,7 @@ void cmd_register(struct client *c, struct ircmsg *m)
     const char *name = strcmp(m->params[0], "*") == 0 ? c->nick : m->params[0];
     const char *password = m->params[2];
     char fp[TLS_CERTFP_MAX + 1];
+    long wait;
     if (!c->registered) {
         send_fail(c, "REGISTER", "COMPLETE_CONNECTION_REQUIRED", name[0] ? name : "*",
                   "Register after connecting");
@@ -215,9 +226,19 @@ void cmd_register(struct client *c, struct ircmsg *m)
                   PASSWORD_MIN, PASSWORD_MAX);
     } else if (c->sasl_pending) {
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "One request at a time");
+    } else if (client_cfg(c)->register_limit == 0) {
+        send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name,
+                  "Registering accounts is turned off on this server");
+    } else if ((wait = account_register_wait(client_srv(c), c->host)) > 0) {
+        /* --register-limit: a few accounts per address per hour, so that nobody takes every
+         * name there is from one address. */
+        send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name,
+                  "Too many accounts registered from your address; try again in %ld minutes",
+                  (wait + 59) / 60);
     } else if (request(c, ACCOUNT_REGISTER, name, password, certfp(c, fp)) < 0) {
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Try again later");
     } else {
+        account_register_counted(client_srv(c), c->host);
         c->sasl_pending = 1;
     }
     sodium_memzero(m->params[2], strlen(m->params[2]));
@@ -244,6 +265,9 @@ static void logged_in(struct client *c, const char *name)
     event_unref(ev);
 }
 
+/* Failed logins are logged, at most a few lines a second whatever an attacker does. */
+static struct log_budget login_failures_logged = LOG_BUDGET_INIT;
+
 /* The account thread's answer for c. */
 static void account_done(struct client *c, int op, int result, const char *name)
 {
@@ -254,6 +278,12 @@ static void account_done(struct client *c, int op, int result, const char *name)
             logged_in(c, name);
             send_reply(c, RPL_SASLSUCCESS);
         } else {
+            if (result == ACCOUNT_BAD_PASSWORD) {
+                account_login_failed(client_srv(c), c->host);
+                log_limited(&login_failures_logged, 5, LOG_WARN,
+                            "failed login (SASL %s) as %s from %s",
+                            op == ACCOUNT_EXTERNAL ? "EXTERNAL" : "PLAIN", name, c->host);
+            }
             sasl_fail(c);
         }
     } else if (result == ACCOUNT_OK) {

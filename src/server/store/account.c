@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "core/defines.h"
 #include "core/hash.h"
+#include "core/budget.h"
 #include "core/fanout.h"
 #include "core/server.h"
 #include "core/tls.h"
@@ -48,6 +49,7 @@ struct accounts {
     int queued;
     int stop;
     struct known *known;
+    struct budget *login_failures, *registrations; /* per address (budget.h) */
 };
 
 static void forget_request(struct request *r)
@@ -347,6 +349,8 @@ static void accounts_free(struct accounts *a)
         forget_request(r);
     }
     sqlite3_close(a->db);
+    budget_free(a->login_failures);
+    budget_free(a->registrations);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->wake);
     free(a);
@@ -357,6 +361,14 @@ int account_open(struct server *srv)
     struct accounts *a = calloc(1, sizeof *a);
     if (!a)
         return -1;
+    a->login_failures = budget_new(LOGIN_WINDOW_S);
+    a->registrations = budget_new(REGISTER_WINDOW_S);
+    if (!a->login_failures || !a->registrations) {
+        budget_free(a->login_failures);
+        budget_free(a->registrations);
+        free(a);
+        return -1;
+    }
     a->srv = srv;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
@@ -385,4 +397,28 @@ void account_close(struct server *srv)
     pthread_join(a->thread, NULL);
     accounts_free(a);
     srv->accounts = NULL;
+}
+
+long account_login_wait(struct server *srv, const char *host)
+{
+    struct accounts *a = srv->accounts;
+    return a ? budget_wait(a->login_failures, host, srv->cfg.login_fail_limit, time(NULL)) : 0;
+}
+
+void account_login_failed(struct server *srv, const char *host)
+{
+    if (srv->accounts)
+        budget_count(srv->accounts->login_failures, host, time(NULL));
+}
+
+long account_register_wait(struct server *srv, const char *host)
+{
+    struct accounts *a = srv->accounts;
+    return a ? budget_wait(a->registrations, host, srv->cfg.register_limit, time(NULL)) : 0;
+}
+
+void account_register_counted(struct server *srv, const char *host)
+{
+    if (srv->accounts)
+        budget_count(srv->accounts->registrations, host, time(NULL));
 }

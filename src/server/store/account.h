@@ -52,6 +52,13 @@ int account_request(struct server *srv, enum account_op op, int worker, uint64_t
  * ACCOUNT_BAD_PASSWORD with the entry's name. Returns 0, or -1 when the queue is full. */
 int account_request_oper(struct server *srv, int worker, uint64_t id, const char *oper,
                          const char *hash, const char *password, account_done_fn *done);
+/* Per-address budgets (--login-fail-limit, --register-limit): seconds host must wait before
+ * its next login, or registration, may be tried (0: now); and counting one failed login, or
+ * one registration asked for. */
+long account_login_wait(struct server *srv, const char *host);
+void account_login_failed(struct server *srv, const char *host);
+long account_register_wait(struct server *srv, const char *host);
+void account_register_counted(struct server *srv, const char *host);
 /* Is name (any case) a registered account? From memory. */
 int account_exists(struct server *srv, const char *name);
 
