@@ -33,12 +33,36 @@ int ircname_is_channel(const char *name)
     return name[0] != '\0' && strchr(IRC_CHANTYPES, name[0]) != NULL;
 }
 
+/* The length of the invisible formatting character (Unicode category Cf) that s starts with,
+ * or 0: soft hyphen, zero-width and joiner characters, bidirectional controls, word joiner and
+ * invisible operators, the byte order mark. A channel name holding one would look like
+ * another. */
+static size_t format_char(const unsigned char *s)
+{
+    if (s[0] == 0xC2 && s[1] == 0xAD)
+        return 2; /* U+00AD */
+    if (s[0] == 0xE2 && s[1] == 0x80 &&
+        ((s[2] >= 0x8B && s[2] <= 0x8F) || (s[2] >= 0xAA && s[2] <= 0xAE)))
+        return 3; /* U+200B..U+200F, U+202A..U+202E */
+    if (s[0] == 0xE2 && s[1] == 0x81 && s[2] >= 0xA0 && s[2] <= 0xAF)
+        return 3; /* U+2060..U+206F */
+    if (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
+        return 3; /* U+FEFF */
+    return 0;
+}
+
 int ircname_channel_valid(const char *name)
 {
     size_t len = strlen(name);
     if (len < 2 || len > IRC_CHANNEL_MAX || !ircname_is_channel(name))
         return 0;
-    return strcspn(name, "\a\r\n ,:") == len;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        /* Control characters (BEL, CR, LF, CTCP's \x01, tab...), space, comma and colon end
+         * or split a name on the wire or on a screen. */
+        if (*p < 0x20 || *p == 0x7f || *p == ' ' || *p == ',' || *p == ':' || format_char(p))
+            return 0;
+    }
+    return 1;
 }
 
 unsigned char ircname_fold_char(unsigned char c)

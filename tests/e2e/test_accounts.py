@@ -3,6 +3,7 @@ account-tag / account-notify / extended-join / WHOIS 330, failed-login throttlin
 --require-sasl, private history shown only to its two accounts, and accounts that outlive a
 restart. An account is named after the nick that registers it."""
 import base64
+import time
 
 from conftest import TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until
 from test_history import HISTORY_CAPS, batch_of, history
@@ -382,8 +383,10 @@ def test_chathistory_targets_lists_private_conversations(server_factory):
     carol = sasl_client(srv.port, "carol", PASSWORD)
     carol.send("PRIVMSG alice :from carol")
     alice.expect("from carol")
+    time.sleep(0.01)  # server times are in milliseconds: let the three differ
     alice.send("PRIVMSG #lobby :in the lobby")
     bob.expect("in the lobby")
+    time.sleep(0.01)
     alice.send("PRIVMSG bob :to bob, latest")
     bob.expect("to bob, latest")
 
@@ -442,3 +445,20 @@ def test_failed_logins_per_address_are_limited(server_factory):
     assert m.command == "904" and "too many failed logins from your address" in m.text, m.line
     log = srv.read_log()
     assert log.count("failed login (SASL PLAIN) as alice from 127.0.0.1") == 2, log
+
+
+def test_sasl_message_of_1200_bytes_is_taken(server):
+    """A SASL message of 1,200 bytes (three full chunks, then "+") is decoded (here: not a
+    valid PLAIN message, so 904); over 1,200 bytes, 905."""
+    c = Client(server.port, None)
+    c.send("CAP LS 302")
+    c.send("CAP REQ :sasl")
+    c.expect(lambda l: Msg(l).command == "CAP" and Msg(l).params[1] == "ACK")
+    for total, want in ((1600, "905"), (1200, "904")):
+        c.send("AUTHENTICATE PLAIN")
+        c.expect(lambda l: l == "AUTHENTICATE +")
+        for _ in range(total // 400):
+            c.send("AUTHENTICATE " + "A" * 400)
+        if want == "904":
+            c.send("AUTHENTICATE +")
+        assert Msg(c.expect(lambda l: Msg(l).command in ("904", "905"))).command == want

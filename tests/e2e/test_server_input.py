@@ -141,3 +141,37 @@ def test_commands_with_prefix_and_odd_spacing(server, connect):
     a.send("PRIVMSG   #lobby   :extra spaces")
     a.send("PRIVMSG #lobby single-word")
     assert relayed(b, "alice", 3) == ["with prefix", "extra spaces", "single-word"]
+
+
+def test_channel_names_refuse_control_and_invisible_characters(server, connect):
+    """Issue 21: a channel name with \\x01, escape, tab or an invisible formatting character
+    (zero width space, right-to-left override, byte order mark) would look like another or
+    mangle screens: 403, and no channel is made."""
+    a = connect("alice")
+    a.expect(is_numeric("366"))  # the default channel
+    for name in ("#a\x01b", "#\x1b[31mred", "#a\tb", "#lob\u200bby", "#\u202eybbol", "#\ufefflobby"):
+        a.send("JOIN " + name)
+        m = Msg(a.expect(lambda l: Msg(l).command in ("403", "JOIN", "366")))
+        assert m.command == "403", (name, m.line)
+    a.send("LIST")
+    listed = [Msg(l).params[1] for l in take_until(a, is_numeric("323")) if " 322 " in l]
+    assert all(n.isprintable() and "\u200b" not in n for n in listed), listed
+
+
+def test_client_tags_at_the_budget_and_control_characters(server, connect):
+    """message-tags: client tag data up to 4094 bytes is relayed whole (a 4093-byte tag was
+    dropped silently); a tag value holding a control character is refused with FAIL, and the
+    message is not relayed (it would reach terminals raw)."""
+    from test_ircv3 import cap_client, tags_of
+    rx = cap_client(server.port, "rx", "message-tags")
+    tx = connect("tx")
+    rx.expect(is_command("JOIN", "tx"))
+    value = "v" * (4094 - len("+big=") - 1)  # with the '@' the tag section is 4094 bytes
+    tx.send("@+big=%s PRIVMSG #lobby :big tag" % value)
+    line = rx.expect(is_command("PRIVMSG", "tx"))
+    assert tags_of(line)["+big"] == value and Msg(line).text == "big tag"
+    tx.send_raw(b"@+evil=a\x07b PRIVMSG #lobby :bell\r\n")
+    fail = Msg(tx.expect(is_command("FAIL")))
+    assert fail.params[:2] == ["PRIVMSG", "INVALID_TAGS"], fail.line
+    tx.send("PRIVMSG #lobby :after")
+    assert Msg(rx.expect(is_command("PRIVMSG", "tx"))).text == "after"  # bell never came

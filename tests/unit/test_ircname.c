@@ -61,8 +61,8 @@ static void nick_length_limit(void **state)
 static void channel_valid_examples(void **state)
 {
     (void)state;
-    static const char *good[] = {"#a",    "##",  "#lobby", "#a.b!c", "#UPPER", "#\xc3\xa9t\xc3\xa9",
-                                 "#a\tb", "#[x]"};
+    static const char *good[] = {
+        "#a", "##", "#lobby", "#a.b!c", "#UPPER", "#[x]", "#\xc3\xa9t\xc3\xa9", "#\xe2\x80\x94"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(ircname_channel_valid(good[i]));
 }
@@ -70,9 +70,20 @@ static void channel_valid_examples(void **state)
 static void channel_invalid_names(void **state)
 {
     (void)state;
-    static const char *bad[] = {"",     "#",    "a",   "lobby", "&local", "+x",
-                                "!abc", "# a",  "#a ", "#a,b",  "#a:b",   "#a\a",
-                                "#a\r", "#a\n", "#,",  "#:",    "#\a",    " #a"};
+    static const char *bad[] = {"", "#", "a", "lobby", "&local", "+x", "!abc", "# a", "#a ", "#a,b",
+                                "#a:b", "#a\a", "#a\r", "#a\n", "#,", "#:", "#\a", " #a",
+                                /* control and invisible formatting characters (issue 21) */
+                                "#a\tb", "#a\x01", "#\x1b[31m", "#a\x7f",
+                                "#a\xe2\x80\x8b"
+                                "b", /* U+200B zero width space */
+                                "#a\xe2\x80\xae"
+                                "b", /* U+202E right-to-left override */
+                                "#\xef\xbb\xbf"
+                                "lobby", /* U+FEFF byte order mark */
+                                "#a\xc2\xad"
+                                "b", /* U+00AD soft hyphen */
+                                "#a\xe2\x81\xa0"
+                                "b"}; /* U+2060 word joiner */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(ircname_channel_valid(bad[i]));
 }

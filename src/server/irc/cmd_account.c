@@ -175,12 +175,13 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
         return;
     }
     size_t len = strlen(arg);
-    if (len > SASL_CHUNK || c->sasl_len + len > SASL_MAX) { /* "over 1200": 905 */
+    int more = strcmp(arg, "+") != 0; /* "+" ends a message that filled its last chunk */
+    if (len > SASL_CHUNK || c->sasl_len + (more ? len : 0) > SASL_MAX) { /* over 1200: 905 */
         sasl_reset(c);
         send_reply(c, ERR_SASLTOOLONG);
         return;
     }
-    if (strcmp(arg, "+") != 0) {
+    if (more) {
         char *nb = realloc(c->sasl_buf, c->sasl_len + len + 1);
         if (!nb) {
             sasl_fail(c);

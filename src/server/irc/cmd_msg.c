@@ -20,8 +20,8 @@
 /* message-tags: a client's tag data may be at most 4094 bytes. */
 #define CLIENT_TAGS_MAX 4094
 
-/* Copies the client-only tags ("+name[=value]") of raw into out. Returns 0, or -1 when they
- * exceed the client tag budget. */
+/* Copies the client-only tags ("+name[=value]") of raw into out. Returns 0, -1 when they
+ * exceed the client tag budget, -2 when a value holds a control character. */
 static int client_only_tags(const char *raw, char *out, size_t cap)
 {
     size_t n = 0;
@@ -33,7 +33,15 @@ static int client_only_tags(const char *raw, char *out, size_t cap)
     const char *p = raw;
     while (*p) {
         size_t len = strcspn(p, ";");
-        if (p[0] == '+' && len > 1 && n + len + 2 < cap) {
+        if (p[0] == '+' && len > 1) {
+            /* Relayed whole or not at all: a tag that does not fit is the sender's 417. */
+            if (n + (n ? 1 : 0) + len + 1 > cap)
+                return -1;
+            /* Control characters in a value would reach other people's terminals raw
+             * (message-tags escapes only ; space \\ CR LF): refused. */
+            for (size_t i = 0; i < len; i++)
+                if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+                    return -2;
             if (n)
                 out[n++] = ';';
             memcpy(out + n, p, len);
@@ -68,7 +76,13 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         return;
     }
     char tags[CLIENT_TAGS_MAX + 1];
-    if (client_only_tags(m->tags, tags, sizeof tags) < 0) {
+    int tags_ok = client_only_tags(m->tags, tags, sizeof tags);
+    if (tags_ok == -2) {
+        send_fail(c, verb, "INVALID_TAGS", "*",
+                  "Tag values may not hold control characters; message not sent");
+        return;
+    }
+    if (tags_ok < 0) {
         send_reply(c, ERR_INPUTTOOLONG);
         return;
     }
