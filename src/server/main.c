@@ -281,6 +281,28 @@ static int mkpasswd(void)
     return 0;
 }
 
+/* -t: the options and the config file have been read and checked (config_parse said what
+ * was wrong, with FILE:LINE); what is left to try without starting is the certificate and
+ * its key. */
+static int configtest(struct server *srv)
+{
+    int ok = 1;
+    if (srv->cfg.tls_cert) {
+        char why[CONFIG_ERROR_MAX];
+        struct ssl_ctx_st *ctx = tls_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key, why, sizeof why);
+        if (!ctx) {
+            fprintf(stderr, "tcpchatd: %s\n", why);
+            ok = 0;
+        }
+        tls_ctx_free(ctx);
+    }
+    if (ok)
+        printf("tcpchatd: the configuration%s%s is good\n", srv->cfg.config_path ? " in " : "",
+               srv->cfg.config_path ? srv->cfg.config_path : "");
+    config_free(&srv->cfg);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static struct server srv;
@@ -302,6 +324,8 @@ int main(int argc, char **argv)
         config_free(&srv.cfg);
         return mkpasswd();
     }
+    if (srv.cfg.configtest)
+        return configtest(&srv);
     log_set_level(srv.cfg.log_level);
     if (privs_check(&srv.cfg) < 0) {
         config_free(&srv.cfg);

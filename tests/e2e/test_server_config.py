@@ -10,6 +10,7 @@ import pytest
 
 from conftest import (ROOT_ARGS, ROOT, SERVER_BIN, TIMEOUT, Client, Msg, barrier, free_port, is_command,
                       is_numeric)
+from test_tls import certs  # noqa: F401 (a fixture)
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
                    "ERROR: LeakSanitizer")
@@ -216,3 +217,32 @@ def test_mkpasswd_refuses_no_password(stdin):
     rc, out, err = run("--mkpasswd", stdin=stdin)
     assert rc == 1 and out == ""
     assert err.startswith("tcpchatd: "), err
+
+
+def configtest(*args):
+    return subprocess.run([SERVER_BIN, "--configtest"] + list(args), capture_output=True,
+                          text=True, timeout=TIMEOUT)
+
+
+def test_configtest_checks_and_starts_nothing(tmp_path, certs):
+    """tcpchatd -t / --configtest (issue 20): reads and checks the options, the config file
+    (errors with FILE:LINE) and the certificate; exit 0 or 1; listens on nothing."""
+    port = free_port()
+    good = tmp_path / "good.conf"
+    good.write_text("[server]\nport = %d\nname = irc.example.org\n" % port)
+    r = configtest("-c", str(good))
+    assert r.returncode == 0 and "good" in r.stdout, (r.stdout, r.stderr)
+    with pytest.raises(OSError):  # nothing was started
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[server]\nport = 6667\nsendq = lots\n")
+    r = configtest("-c", str(bad))
+    assert r.returncode == 1 and "%s:3:" % bad in r.stderr, r.stderr
+    cert_a, key_a = certs["a"]
+    _, key_b = certs["b"]
+    assert configtest("--tls-cert", cert_a, "--tls-key", key_a).returncode == 0
+    r = configtest("--tls-cert", cert_a, "--tls-key", key_b)  # a key of another certificate
+    assert r.returncode == 1 and r.stderr.startswith("tcpchatd: "), r.stderr
+    r = subprocess.run([SERVER_BIN, "-t", "--port", "99999"], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 1 and "--port" in r.stderr

@@ -27,6 +27,8 @@ static const char usage_text[] =
     "  -w, --workers N         worker threads (default: number of CPUs)\n"
     "  -c, --config FILE       read settings and operators from FILE (INI); options override it\n"
     "      --mkpasswd          read a password on stdin, print its hash for an [oper] entry\n"
+    "  -t, --configtest        check the options, the config file and the TLS certificate,\n"
+    "                          say what is wrong (FILE:LINE), exit 0 or 1; starts nothing\n"
     "      --server-name NAME  server name (default: host name)\n"
     "      --description TEXT  one-line server description (WHOIS)\n"
     "      --admin-email TEXT  contact address shown by ADMIN\n"
@@ -84,6 +86,7 @@ enum {
     OPT_LOG_LEVEL,
     OPT_DESCRIPTION,
     OPT_MKPASSWD,
+    OPT_CONFIGTEST,
     OPT_TLS_PORT,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
@@ -116,6 +119,7 @@ static const struct option long_options[] = {
     {"workers", required_argument, NULL, 'w'},
     {"config", required_argument, NULL, 'c'},
     {"mkpasswd", no_argument, NULL, OPT_MKPASSWD},
+    {"configtest", no_argument, NULL, 't'},
     {"server-name", required_argument, NULL, OPT_SERVER_NAME},
     {"description", required_argument, NULL, OPT_DESCRIPTION},
     {"motd", required_argument, NULL, OPT_MOTD},
@@ -490,7 +494,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
     /* '+': stop at the first non-option rather than move it to the end. argv is parsed twice
      * here and again on every rehash, and must read the same each time ("x -c" would become
      * "-c x" for the second pass, and pass). */
-    while ((c = getopt_long(argc, argv, "+p:b:w:c:hV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+p:b:w:c:htV", long_options, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
             return CONFIG_EXIT_OK;
@@ -501,6 +505,8 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
         }
         if (c == OPT_MKPASSWD)
             cfg->mkpasswd = 1;
+        if (c == 't')
+            cfg->configtest = 1;
         if (c == 'c' && set_str(&cfg->config_path, optarg)) {
             snprintf(cfg->error, sizeof cfg->error, "out of memory");
             return CONFIG_ERROR;
@@ -512,8 +518,8 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
         return CONFIG_ERROR;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+p:b:w:c:hV", long_options, NULL)) != -1) {
-        if (c == 'c' || c == OPT_MKPASSWD)
+    while ((c = getopt_long(argc, argv, "+p:b:w:c:htV", long_options, NULL)) != -1) {
+        if (c == 'c' || c == OPT_MKPASSWD || c == 't')
             continue;
         if (c == OPT_ALLOW_ROOT) {
             cfg->allow_root = 1;

@@ -67,6 +67,7 @@ struct config {
     struct config_oper *opers; /* from the config file */
     int nopers;
     int mkpasswd;                 /* --mkpasswd: hash a password and exit */
+    int configtest;               /* -t: check everything, start nothing */
     char error[CONFIG_ERROR_MAX]; /* why config_load failed */
 };
 
