@@ -68,6 +68,10 @@ static int least_loaded(struct server *srv)
     return best;
 }
 
+/* Refused connections are logged, at most 5 lines a second (a flood of them made 10,000
+ * lines in 0.3 s); the next line logged says how many were left out. */
+static struct log_budget refusals_logged = LOG_BUDGET_INIT;
+
 /* Refuses a connection with a reason it can read, without blocking on it. */
 static void refuse(int fd, int tls, const char *host, const char *reason)
 {
@@ -100,7 +104,8 @@ static void on_listener(struct loop_io *io, unsigned events)
             if ((errno == EMFILE || errno == ENFILE) && a->spare_fd >= 0) {
                 /* Out of descriptors: free the spare to accept and drop one, so the pending
                  * connection does not wake us again and again. */
-                log_warn("out of file descriptors: refusing a connection");
+                log_limited(&refusals_logged, 5, LOG_WARN,
+                            "out of file descriptors: refusing a connection");
                 close(a->spare_fd);
                 fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd >= 0)
@@ -116,7 +121,7 @@ static void on_listener(struct loop_io *io, unsigned events)
         net_addr_str((struct sockaddr *)&ss, host, sizeof host);
         if (atomic_fetch_add(&srv->nclients, 1) >= srv->cfg.max_clients) {
             atomic_fetch_sub(&srv->nclients, 1);
-            log_info("refusing %s: too many connections", host);
+            log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: too many connections", host);
             refuse(fd, tls, host, "Too many connections");
             continue;
         }
@@ -124,8 +129,8 @@ static void on_listener(struct loop_io *io, unsigned events)
                                                  srv->cfg.conn_rate, worker_clock_ms());
         if (v == IPLIMIT_TOO_MANY || v == IPLIMIT_TOO_FAST) {
             atomic_fetch_sub(&srv->nclients, 1);
-            log_info("refusing %s: %s", host,
-                     v == IPLIMIT_TOO_MANY ? "too many connections from it" : "throttled");
+            log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: %s", host,
+                        v == IPLIMIT_TOO_MANY ? "too many connections from it" : "throttled");
             refuse(fd, tls, host,
                    v == IPLIMIT_TOO_MANY ? "Too many connections from your address"
                                          : "Throttled: reconnecting too fast, try again later");

@@ -144,3 +144,26 @@ def test_slowloris_crowd_does_not_keep_a_user_out(server_factory):
     finally:
         for s in crowd:
             s.close()
+
+
+def test_refused_connections_are_logged_with_a_budget(server_factory):
+    """Issue 21: every refused connection logged a line (10,041 lines in 0.3 s). At most 5 a
+    second now; a later line says how many were left out."""
+    srv = server_factory("--ip-exempt", "", "--conn-rate", "2", "--max-per-ip", "100")
+    for _ in range(40):  # bounded: 40 quick connections, most of them refused
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+            s.close()
+        except OSError:
+            pass
+    time.sleep(1.1)  # the next second's budget
+    try:
+        socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT).close()
+    except OSError:
+        pass
+    deadline = time.time() + TIMEOUT
+    while "more like it before" not in srv.read_log():
+        assert time.time() < deadline, srv.read_log()
+        time.sleep(0.05)
+    log = srv.read_log()
+    assert log.count("refusing 127.0.0.1") <= 12, log
