@@ -599,7 +599,8 @@ def fill(path):
 
 def test_disk_full_keeps_chat_going_and_storing_resumes(server_factory, small_disk):
     """The store's disk fills up while the server runs: messages keep flowing to everyone,
-    the failure is logged loudly, and storing resumes once there is space again. What was
+    the failure is logged loudly, the sender warned, and storing resumes once there is space
+    again. What was
     said while the disk was full is not in the history (docs/server-behaviour.md)."""
     srv = server_factory("--data-dir", small_disk, *FAST)
     alice = Client(srv.port, "alice")
@@ -612,7 +613,9 @@ def test_disk_full_keeps_chat_going_and_storing_resumes(server_factory, small_di
     big = "x" * 400
     for i in range(300):
         alice.send("PRIVMSG #lobby :full %d %s" % (i, big))
-    barrier(alice)
+    # The sender is told, once for the channel in this episode (issue 21: only the log did).
+    warns = [Msg(l) for l in barrier(alice) if Msg(l).command == "WARN"]
+    assert [w.params[:3] for w in warns] == [["PRIVMSG", "MESSAGE_NOT_STORED", "#lobby"]], warns
     for i in range(300):
         assert Msg(bob.expect(is_command("PRIVMSG", "alice"))).text.startswith("full %d " % i)
     deadline = time.time() + TIMEOUT

@@ -378,3 +378,27 @@ def test_bot_mode(server):
     bot.expect(is_command("MODE", "robot"))
     bot.send("PRIVMSG #lobby :human now")
     assert "bot" not in tags_of(human.expect(is_command("PRIVMSG", "robot")))
+
+
+def test_no_implicit_names_and_standard_replies_offered(server):
+    """IRCv3 no-implicit-names: after one's own JOIN, no 353/366 unless asked (NAMES); the
+    topic still comes. standard-replies is offered (FAIL/WARN/NOTE are sent either way)."""
+    c = Client(server.port, None)
+    c.send("CAP LS 302")
+    offered = Msg(c.expect(is_command("CAP"))).text.split()
+    assert "no-implicit-names" in offered and "standard-replies" in offered
+    c.send("CAP REQ :no-implicit-names standard-replies")
+    assert Msg(c.expect(is_command("CAP"))).params[1] == "ACK"
+    c.send("NICK quiet")
+    c.send("USER q 0 * :q")
+    c.send("CAP END")
+    c.expect(is_command("JOIN", "quiet"))  # the default channel
+    lines = barrier(c)
+    assert not [l for l in lines if Msg(l).command in ("353", "366")], lines
+    c.send("JOIN #nin")
+    c.expect(is_command("JOIN", "quiet"))
+    lines = barrier(c)
+    assert not [l for l in lines if Msg(l).command in ("353", "366")], lines
+    c.send("NAMES #nin")
+    assert "quiet" in Msg(c.expect(is_numeric("353"))).text
+    c.expect(is_numeric("366"))

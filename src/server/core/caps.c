@@ -24,9 +24,11 @@ static const struct {
     {"labeled-response", CAP_LABELED_RESPONSE},
     {"message-tags", CAP_MESSAGE_TAGS},
     {"multi-prefix", CAP_MULTI_PREFIX},
+    {"no-implicit-names", CAP_NO_IMPLICIT_NAMES},
     {"sasl", CAP_SASL},
     {"server-time", CAP_SERVER_TIME},
     {"setname", CAP_SETNAME},
+    {"standard-replies", CAP_STANDARD_REPLIES},
     {"userhost-in-names", CAP_USERHOST_IN_NAMES},
 };
 

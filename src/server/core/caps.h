@@ -24,6 +24,8 @@ enum {
     CAP_SASL = 1 << 15,
     CAP_ACCOUNT_REGISTRATION = 1 << 16, /* draft/account-registration */
     CAP_USERHOST_IN_NAMES = 1 << 17,
+    CAP_NO_IMPLICIT_NAMES = 1 << 18, /* no-implicit-names: no NAMES after one's own JOIN */
+    CAP_STANDARD_REPLIES = 1 << 19,  /* standard-replies: FAIL/WARN/NOTE (sent anyway) */
 };
 
 /* The caps offered by a server with (1) or without (0) its history store. */

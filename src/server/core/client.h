@@ -68,7 +68,8 @@ struct client {
     unsigned caps;              /* CAP_* negotiated (caps.h) */
     unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
     int sasl_failures;
-    int oper_failures;                 /* wrong OPER passwords */
+    int oper_failures;   /* wrong OPER passwords */
+    int unstored_warned; /* the history store's failing episode this sender was warned of */
     char (*monitor)[IRC_NICK_MAX + 1]; /* MONITOR list (malloc'd, MONITOR_MAX), or NULL */
     int nmonitor;
     struct sendq *held; /* replies held while a labeled command runs (label.h), or NULL */

@@ -39,16 +39,35 @@ void send_server_line(struct client *c, const char *fmt, ...)
     send_line(c, ":%s %s", client_cfg(c)->server_name, text);
 }
 
+static void standard_reply(struct client *c, const char *kind, const char *command,
+                           const char *code, const char *context, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+static void standard_reply(struct client *c, const char *kind, const char *command,
+                           const char *code, const char *context, const char *fmt, va_list ap)
+{
+    char text[IRC_LINE_MAX];
+    vsnprintf(text, sizeof text, fmt, ap);
+    send_line(c, "%s %s %s%s%s :%s", kind, command, code, context ? " " : "",
+              context ? context : "", text);
+}
+
 void send_fail(struct client *c, const char *command, const char *code, const char *context,
                const char *fmt, ...)
 {
-    char text[IRC_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    standard_reply(c, "FAIL", command, code, context, fmt, ap);
     va_end(ap);
-    send_line(c, "FAIL %s %s%s%s :%s", command, code, context ? " " : "", context ? context : "",
-              text);
+}
+
+void send_warn(struct client *c, const char *command, const char *code, const char *context,
+               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    standard_reply(c, "WARN", command, code, context, fmt, ap);
+    va_end(ap);
 }
 
 size_t send_numeric_head(const struct client *c, int numeric, char *buf, size_t cap)

@@ -37,6 +37,9 @@ void send_server_line(struct client *c, const char *fmt, ...) __attribute__((for
 /* An IRCv3 standard reply: "FAIL command code [context] :text". context may be NULL. */
 void send_fail(struct client *c, const char *command, const char *code, const char *context,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same with WARN: "WARN command code [context] :text". */
+void send_warn(struct client *c, const char *command, const char *code, const char *context,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A prepared message to c (c's queue takes its own reference). */
 void send_msg(struct client *c, struct msg *m);
 /* A relayed event to c, rendered for c's capabilities (nothing if it needs one c lacks). */

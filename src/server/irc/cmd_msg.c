@@ -130,7 +130,15 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         } else {
             struct nick_info info;
             if (nick_info(srv, target, &info) == 0) {
-                if (!tags_only && history_store_private(srv, ev, c->account, info.account) < 0) {
+                int stored =
+                    tags_only ? 0 : history_store_private(srv, ev, c->account, info.account);
+                if (stored > 0 && c->unstored_warned != stored) { /* relayed, not kept */
+                    c->unstored_warned = stored;
+                    send_warn(c, verb, "MESSAGE_NOT_STORED", target,
+                              "The message store cannot write: messages are delivered but not "
+                              "kept in history until it can");
+                }
+                if (stored < 0) {
                     store_behind(c, verb, target);
                     event_unref(ev);
                     continue;

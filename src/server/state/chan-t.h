@@ -68,7 +68,8 @@ struct chan {
     /* Allocated only when used, so the many small channels of a big network stay small: */
     char *topic; /* "text\0nick!user@host\0" (topic_by), or NULL when none is set */
     time_t topic_at;
-    uint64_t *invites; /* INVITES_MAX client ids invited while +i matters, or NULL */
+    int unstored_warned; /* the history store's failing episode a sender was warned of */
+    uint64_t *invites;   /* INVITES_MAX client ids invited while +i matters, or NULL */
     int ninvites;
     struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */
 };

@@ -346,7 +346,8 @@ int chan_join(struct client *c, const char *name, const char *key)
         send_reply_into(&b, c, RPL_TOPICWHOTIME, ch->name, chan_topic_by(ch),
                         (long long)ch->topic_at);
     }
-    names_lines(&b, c, ch);
+    if (!(c->caps & CAP_NO_IMPLICIT_NAMES)) /* IRCv3 no-implicit-names: it asks if it wants */
+        names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
     struct fanout_chan f = fan(ch);
     fanout_chan_join(srv, &f, join, c->id, c->w->index);
@@ -488,8 +489,21 @@ int chan_send(struct client *c, const char *name, struct event *m, int echo)
     struct member *me = chan_member(ch, c->id);
     int err = may_speak(ch, me, c->source);
     /* Stored before it is posted, under the same lock: the store has the channel's order. */
-    if (!err && !m->tags_only && history_store(srv, m, ch->key) < 0)
+    int stored = !err && !m->tags_only ? history_store(srv, m, ch->key) : 0;
+    if (stored < 0)
         err = NUM(ERR_UNAVAILRESOURCE);
+    /* A full disk: relayed but not kept; the first sender in the channel is told, once per
+     * episode (standard replies). */
+    if (stored > 0 && ch->unstored_warned != stored) {
+        ch->unstored_warned = stored;
+        send_warn(c,
+                  m->tags_only                        ? "TAGMSG"
+                  : strstr(m->line->data, " NOTICE ") ? "NOTICE"
+                                                      : "PRIVMSG",
+                  "MESSAGE_NOT_STORED", ch->name,
+                  "The message store cannot write: messages are delivered but not kept in "
+                  "history until it can");
+    }
     if (!err) {
         /* With echo the sender gets its own line back, in the channel's order. */
         int own = c->w->index;

@@ -88,6 +88,7 @@ struct history {
     unsigned long long next_seal; /* the number the live segment gets when it is sealed */
     size_t sealed_bytes;          /* in sealed segments not yet deleted */
     int failing;                  /* the last message could not be journaled */
+    int episode;                  /* how many times storing has started failing */
     long long lost;               /* messages relayed unstored since the journal failed */
     atomic_size_t live_bytes;     /* jr.len, for the writer to read without the lock */
     /* The writer's own, no lock: */
@@ -812,10 +813,12 @@ static int journal_put(struct history *h, struct jrec *r)
         why = strerror(errno);
     if (why) {
         journal_rewind(&h->jr, h->jr.len); /* drops a record left in the buffer */
-        if (!h->failing)
+        if (!h->failing) {
             log_error("history: CANNOT STORE MESSAGES (%s): relaying them without history "
                       "until the store works again",
                       why);
+            h->episode++;
+        }
         h->failing = 1;
         h->lost++;
         return -1;
@@ -855,8 +858,11 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
     if (to && to[0])
         ircname_fold(to, hi->k->pm_to, sizeof hi->k->pm_to);
     struct jrec r = row_of(hi, ev);
+    int rc = 0;
     pthread_mutex_lock(&h->jlock);
-    if (journal_put(h, &r) == 0) {
+    if (journal_put(h, &r) < 0) {
+        rc = h->episode > 0 ? h->episode : 1;
+    } else {
         hi->id = r.id;
         hi->ev = event_ref(ev);
         pthread_mutex_lock(&h->lock);
@@ -868,7 +874,7 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
     }
     pthread_mutex_unlock(&h->jlock);
     free(hi);
-    return 0;
+    return rc;
 }
 
 int history_has(struct server *srv, const char *key)

@@ -71,9 +71,10 @@ void history_close(struct server *srv);
 
 /* Stores ev (a PRIVMSG or NOTICE) under key (a folded channel name, or "" for a private
  * message): appended to the journal and queued for the writer. Call it before posting the
- * deliveries, under the same lock. Returns 0 (also when history is off, or when the journal
- * cannot be written: the message is relayed unstored, as logged), or -1 when the writer is too
- * far behind and the message must be refused. */
+ * deliveries, under the same lock. Returns 0 (stored, or history off); -1 when the writer is
+ * too far behind and the message must be refused; or, when the journal cannot be written
+ * (a full disk), the number (1, 2...) of this failing episode: the message is relayed
+ * unstored, as logged, and the caller warns its sender once per channel per episode. */
 int history_store(struct server *srv, struct event *ev, const char *key);
 /* The same for a private message, with the accounts of its sender and recipient ("" for
  * someone not logged in): its history is shown only to those two accounts. */
