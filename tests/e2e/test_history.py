@@ -635,3 +635,53 @@ def test_disk_full_keeps_chat_going_and_storing_resumes(server_factory, small_di
     assert not any(t.startswith("full 29") for t in kept)  # the last ones, surely lost
     carol.send("PRIVMSG #lobby :still chatting")
     bob.expect("still chatting")
+
+
+def test_a_channel_history_belongs_to_its_lifetime(server_factory):
+    """Issue 21.2: an owner made #vault +s+i+k, talked and left; a stranger joined the empty
+    name, became its creator, and read the old lines (replay and CHATHISTORY). History belongs
+    to one lifetime of a channel: the new #vault starts empty. A server stop does not end a
+    lifetime (the members did not leave), and the default channel is the server's own."""
+    srv = server_factory()
+    owner = cap_client(srv.port, "owner", HISTORY_CAPS)
+    owner.send("JOIN #vault")
+    owner.expect(is_numeric("366"))
+    owner.send("MODE #vault +sik sekrit")
+    owner.expect(is_command("MODE", "owner"))
+    say(owner, 3, "secret", "#vault")
+    say(owner, 1, "lobby talk")
+    assert texts(history(owner, "LATEST #vault * 10")) == ["secret 0", "secret 1", "secret 2"]
+    owner.send("PART #vault")
+    owner.expect(is_command("PART", "owner"))
+    stranger = cap_client(srv.port, "stranger", "batch server-time")  # gets the join replay
+    stranger.send("JOIN #vault")
+    lines = take_until(stranger, is_numeric("366"))
+    assert not [l for l in barrier(stranger) + lines if "secret" in l]
+    asker = cap_client(srv.port, "asker", HISTORY_CAPS)
+    asker.send("JOIN #vault")
+    asker.expect(is_numeric("366"))
+    assert history(asker, "LATEST #vault * 10") == []
+    say(asker, 1, "new era", "#vault")
+    assert texts(history(asker, "LATEST #vault * 10")) == ["new era 0"]
+    # The default channel keeps its history when it empties.
+    for c in (owner, stranger, asker):
+        c.send("QUIT")
+        c.wait_closed()
+    late = cap_client(srv.port, "late", HISTORY_CAPS)
+    assert "lobby talk 0" in texts(history(late, "LATEST #lobby * 10"))
+
+
+def test_a_server_stop_does_not_end_a_channel_lifetime(server_factory):
+    srv = server_factory()
+    alice = Client(srv.port, "alice")
+    alice.expect(is_numeric("366"))
+    alice.send("JOIN #keep")
+    alice.expect(is_numeric("366"))
+    say(alice, 2, "kept", "#keep")
+    assert srv.stop() == 0  # alice is still in #keep when the server stops
+    alice.close()
+    srv2 = server_factory()
+    bob = cap_client(srv2.port, "bob", HISTORY_CAPS)
+    bob.send("JOIN #keep")
+    bob.expect(is_numeric("366"))
+    assert texts(history(bob, "LATEST #keep * 10")) == ["kept 0", "kept 1"]

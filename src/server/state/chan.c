@@ -405,6 +405,7 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
         HASH_DEL(srv->chans, ch);
         ch->in_table = 0;
         atomic_fetch_sub(&ch->refs, 1); /* the table's; the caller still holds its own */
+        history_end(srv, ch->key);
     }
 }
 
@@ -707,6 +708,7 @@ void chan_kick_member(struct server *srv, struct chan *ch, struct member *t, str
         HASH_DEL(srv->chans, ch);
         ch->in_table = 0;
         atomic_fetch_sub(&ch->refs, 1); /* the kicked user's reference keeps it alive */
+        history_end(srv, ch->key);
     }
 }
 

@@ -136,6 +136,8 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS messages_msgid ON messages(msgid);"
     /* Partial: a channel message (most of them) costs no entry here. */
     "CREATE INDEX IF NOT EXISTS messages_pm ON messages(pm_from, pm_to, id) WHERE target = '';"
+    /* A channel's lifetimes end at rows with an empty line (history_end): few, found fast. */
+    "CREATE INDEX IF NOT EXISTS messages_end ON messages(target, id) WHERE line = '';"
     /* No index on time: each one costs every insert, and retention by age walks the oldest
      * rows in id order instead (times rise with ids). */
     "DROP INDEX IF EXISTS messages_time;";
@@ -898,6 +900,22 @@ int history_store(struct server *srv, struct event *ev, const char *key)
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to)
 {
     return store(srv, ev, "", from, to);
+}
+
+void history_end(struct server *srv, const char *key)
+{
+    if (!srv->hist || !history_has(srv, key))
+        return; /* nothing was said in it: nothing to close */
+    /* The default channel is the server's own (its operator names it): it is not re-created
+     * by whoever comes, and its history stays across its empty moments. */
+    const char *lobby = srv->cfg.default_channel;
+    char fold[IRC_CHANNEL_MAX + 1];
+    if (lobby && *lobby && strcmp(ircname_fold(lobby, fold, sizeof fold), key) == 0)
+        return;
+    struct event *ev = event_new(NULL, "%s", ""); /* an empty line: the end marker */
+    if (ev && store(srv, ev, key, NULL, NULL) < 0)
+        log_warn("history: could not mark the end of %s (the writer is behind)", key);
+    event_unref(ev);
 }
 
 void history_query(struct server *srv, const struct hist_query *q)

@@ -76,6 +76,11 @@ void history_close(struct server *srv);
  * (a full disk), the number (1, 2...) of this failing episode: the message is relayed
  * unstored, as logged, and the caller warns its sender once per channel per episode. */
 int history_store(struct server *srv, struct event *ev, const char *key);
+/* Channel key emptied (its last member parted, quit or was kicked; not at a server stop):
+ * its history so far belongs to that lifetime, and whoever creates it again reads none of
+ * it (a marker row, journaled like a message). Not for the default channel, the server's
+ * own. Under the channel's lock, like stores. */
+void history_end(struct server *srv, const char *key);
 /* The same for a private message, with the accounts of its sender and recipient ("" for
  * someone not logged in): its history is shown only to those two accounts. */
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to);

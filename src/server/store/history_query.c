@@ -200,16 +200,21 @@ struct pos {
 };
 
 /* Which rows a query may see: a channel's, or one private conversation's (both ways). */
+/* A channel's history is that of its present lifetime: the rows after the last end marker
+ * (an empty line, stored when the channel emptied: history.h history_end), markers left out.
+ * Whoever creates the channel again by the same name reads nothing said before. */
 static const char *scope_sql(const struct hist_query *q)
 {
     return q->key[0]
-               ? "target = ?"
+               ? "target = ? AND line != '' AND id > coalesce((SELECT max(id) FROM messages"
+                 " WHERE target = ? AND line = ''), 0)"
                : "target = '' AND ((pm_from = ? AND pm_to = ?) OR (pm_from = ? AND pm_to = ?))";
 }
 
 static void scope_bind(sqlite3_stmt *st, const struct hist_query *q, int *i)
 {
     if (q->key[0]) {
+        sqlite3_bind_text(st, (*i)++, q->key, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, (*i)++, q->key, -1, SQLITE_STATIC);
         return;
     }
@@ -330,8 +335,9 @@ static int answer_targets(struct hq *h, struct answer *a, long long upto)
     int n = 0;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db,
-                           "SELECT max(time_ms), line FROM messages WHERE target = ? AND id <= ?"
-                           " AND time_ms > ? AND time_ms < ?",
+                           "SELECT max(time_ms), line FROM messages WHERE target = ?1 AND id <= ?2"
+                           " AND time_ms > ?3 AND time_ms < ?4 AND line != '' AND id > coalesce("
+                           "(SELECT max(id) FROM messages WHERE target = ?1 AND line = ''), 0)",
                            -1, &st, NULL) != SQLITE_OK)
         return 0;
     for (int i = 0; i < q->ntargets; i++) {
