@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "batch.h"
 #include "cap.h"
 #include "cmd.h"
+#include "common/version.h"
 #include "common/ircmsg.h"
 #include "common/ircname.h"
 #include "members.h"
@@ -121,6 +123,7 @@ struct session {
     char bad_nick[SESSION_NICK_MAX];
     const char *nick_problem;          /* "in use" or "not allowed" */
     int awaiting_join;                 /* sent a JOIN, no answer yet */
+    time_t ctcp_answered;              /* when we last answered a CTCP request */
     int echoes_due;                    /* echo-message: our PRIVMSGs not relayed back yet */
     char held_quit[IRC_LINE_MAX + 1];  /* QUIT line (CR LF included) waiting for them, or "" */
     char channel[IRC_CHANNEL_MAX + 1]; /* current channel, "" for none */
@@ -711,9 +714,43 @@ static void track_members(struct session *s, const struct ircmsg *msg)
     }
 }
 
+/* CTCP VERSION, PING and TIME sent to us are answered (by NOTICE, as CTCP says), at most one
+ * answer a second so that nobody can make us flood the server. */
+static void ctcp_answer(struct session *s, const struct ircmsg *msg)
+{
+    if (!ircmsg_is(msg, "PRIVMSG") || msg->nparams < 2 || !msg->prefix || from_me(s, msg) ||
+        ircname_cmp(msg->params[0], s->nick) != 0 || msg->params[1][0] != '\001')
+        return;
+    char body[IRC_LINE_MAX];
+    snprintf(body, sizeof body, "%s", msg->params[1] + 1);
+    body[strcspn(body, "\001")] = '\0';
+    char who[SESSION_NICK_MAX];
+    view_source_nick(msg->prefix, who, sizeof who);
+    time_t now = time(NULL);
+    if (now == s->ctcp_answered)
+        return;
+    if (strcasecmp(body, "VERSION") == 0) {
+        send_line(s, "NOTICE %s :\001VERSION %s (the tcpchat terminal client)\001", who,
+                  TCPCHAT_VERSION);
+    } else if (strncasecmp(body, "PING", 4) == 0 && (body[4] == ' ' || !body[4])) {
+        /* The argument comes back as it came, within the line (no CR, LF or NUL in it). */
+        send_line(s, "NOTICE %s :\001%s\001", who, body);
+    } else if (strcasecmp(body, "TIME") == 0) {
+        char t[64];
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(t, sizeof t, "%a %b %d %H:%M:%S %Y", &tm);
+        send_line(s, "NOTICE %s :\001TIME %s\001", who, t);
+    } else {
+        return;
+    }
+    s->ctcp_answered = now;
+}
+
 /* What a message changes in our state (after it was shown). */
 static void track(struct session *s, const struct ircmsg *msg)
 {
+    ctcp_answer(s, msg);
     const char *p0 = msg->nparams > 0 ? msg->params[0] : "";
     track_members(s, msg);
     if (ircmsg_is(msg, RPL_WELCOME)) {

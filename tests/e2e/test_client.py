@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import CLIENT_BIN, TIMEOUT, free_port
+from conftest import CLIENT_BIN, TIMEOUT, barrier, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -374,6 +374,27 @@ def test_tab_completes_nicks_and_commands_not_files(pane, connect, tmp_path):
     bob._tmux("send-keys", "-t", "main", "Tab")
     time.sleep(0.3)
     assert bob.input_line() == PROMPT + "see alice.p", bob.input_line()
+
+
+# issue 17: CTCP VERSION, PING and TIME are answered (by NOTICE), at most once a second
+def test_ctcp_requests_are_answered(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.send("PRIVMSG bob :\x01VERSION\x01")
+    line = alice.expect(lambda l: l.startswith(":bob!") and " NOTICE alice :" in l)
+    assert "\x01VERSION tcpchat-" in line and line.endswith("\x01"), line
+    time.sleep(1.1)  # one answer a second
+    alice.send("PRIVMSG bob :\x01PING 1234 5678\x01")
+    line = alice.expect(lambda l: l.startswith(":bob!") and " NOTICE alice :" in l)
+    assert line.endswith(":\x01PING 1234 5678\x01"), line
+    time.sleep(1.1)
+    alice.send("PRIVMSG bob :\x01TIME\x01")
+    alice.send("PRIVMSG bob :\x01VERSION\x01")  # the same second: not answered
+    line = alice.expect(lambda l: l.startswith(":bob!") and " NOTICE alice :" in l)
+    assert "\x01TIME " in line, line
+    assert not [l for l in barrier(alice) if " NOTICE alice :" in l]
+    bob.wait_for("--- CTCP TIME from alice")
 
 
 # (4) other people's joins, parts, nick changes, quits and server notices show up

@@ -3,7 +3,8 @@
 #ifndef TCPCHAT_DEFINES_H
 #define TCPCHAT_DEFINES_H
 
-#define TCPCHAT_VERSION "tcpchat-0.1.0"
+#include "common/version.h"
+
 #define TCPCHAT_NETWORK "tcpchat"
 
 #define DEFAULT_PORT          6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
