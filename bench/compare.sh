@@ -111,6 +111,7 @@ start_server() {
         fi
         [ "$(id -u)" -ne 0 ] || hist+=(--allow-root)
         "${RUN_PREFIX[@]}" "$bin" --bind 127.0.0.1 --port "$port" --workers "$WORKERS" \
+            --ip-exempt 127.0.0.0/8 \
             "${hist[@]}" --default-channel '' --max-clients 1000000 \
             --flood-rate 1000000 --flood-burst 1000000 \
             --sendq 1073741824 --sendq-soft 1048576 --recvq 1048576 \

@@ -167,3 +167,30 @@ def test_refused_connections_are_logged_with_a_budget(server_factory):
         time.sleep(0.05)
     log = srv.read_log()
     assert log.count("refusing 127.0.0.1") <= 12, log
+
+
+def test_loopback_is_not_exempt_by_default(tmp_path):
+    """Issue 21: behind a local reverse proxy every user comes from loopback, and loopback was
+    exempt from the per-address limits by default. Now nothing is exempt unless named."""
+    from conftest import free_port
+    port = free_port()
+    proc = subprocess.Popen([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(port),
+                             "--max-per-ip", "2", "--data-dir", str(tmp_path / "d")] + ROOT_ARGS,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline
+                time.sleep(0.05)
+        time.sleep(0.3)  # the probe's slot is given back
+        held = [Client(port, "keep%d" % i) for i in range(2)]
+        assert refused_with(port) is not None
+        for c in held:
+            c.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)

@@ -26,15 +26,17 @@
 #define DEFAULT_REGISTERS      3  /* accounts registered per address per REGISTER_WINDOW_S */
 #define LOGIN_WINDOW_S         600
 #define REGISTER_WINDOW_S      3600
-#define BUDGET_ADDRS_MAX       10000             /* addresses one budget table remembers */
-#define DEFAULT_CONN_RATE      30                /* new connections per minute from one address */
-#define DEFAULT_IP_EXEMPT      "127.0.0.0/8,::1" /* not limited per address */
-#define IP_EXEMPT_MAX          16                /* CIDRs in --ip-exempt */
-#define IP_TABLE_MAX           200000            /* addresses tracked at once */
-#define IP_PRUNE_MS            60000             /* how often idle addresses are forgotten */
-#define JOINPART_PENALTY       2                 /* extra flood tokens a JOIN or PART costs */
-#define NICK_BURST             3                 /* nick changes allowed at once... */
-#define NICK_INTERVAL_MS       10000             /* ...then one per this many milliseconds */
+#define BUDGET_ADDRS_MAX       10000 /* addresses one budget table remembers */
+#define DEFAULT_CONN_RATE      30    /* new connections per minute from one address */
+/* Not limited per address: nobody by default. Behind a local reverse proxy every user comes
+ * from loopback, and a default exemption made them all unlimited (issue 21). */
+#define DEFAULT_IP_EXEMPT      ""
+#define IP_EXEMPT_MAX          16     /* CIDRs in --ip-exempt */
+#define IP_TABLE_MAX           200000 /* addresses tracked at once */
+#define IP_PRUNE_MS            60000  /* how often idle addresses are forgotten */
+#define JOINPART_PENALTY       2      /* extra flood tokens a JOIN or PART costs */
+#define NICK_BURST             3      /* nick changes allowed at once... */
+#define NICK_INTERVAL_MS       10000  /* ...then one per this many milliseconds */
 #define DEFAULT_DATA_DIR       "./data"
 #define DEFAULT_HISTORY_REPLAY 50    /* messages replayed on JOIN */
 #define DEFAULT_HISTORY_DAYS   30    /* retention by age */
