@@ -50,12 +50,12 @@ struct config {
     int history;        /* 0: no store, no replay, no chathistory */
     int history_replay; /* messages replayed on JOIN to clients without chathistory */
     int history_days;   /* retention by age, 0: for ever */
-    long history_max;
-    int require_sasl;  /* only users logged in with SASL may register */
-    char *user;        /* --user: drop to this user after binding (privs.h) */
-    char *admin_email; /* ADMIN's contact line, or NULL */
-    int allow_root; /* --allow-root: run as root without --user */ /* retention by count per channel
-                                                           or conversation, 0: no cap */
+    long history_max;   /* retention by count per channel or conversation, 0: no cap */
+    int require_sasl;   /* only users logged in with SASL may register */
+    char *user;         /* --user: drop to this user after binding (privs.h) */
+    char *admin_email;  /* ADMIN's contact line, or NULL */
+    int allow_root;     /* --allow-root: run as root without --user */
+    int configtest;     /* -t: check everything, start nothing */
     /* The cluster (docs/cluster.md); set at start only. cluster NULL: a single node. */
     char *cluster;               /* --cluster: the Redis servers, as given */
     char *node_name;             /* NULL: the server name */
@@ -67,7 +67,6 @@ struct config {
     struct config_oper *opers; /* from the config file */
     int nopers;
     int mkpasswd;                 /* --mkpasswd: hash a password and exit */
-    int configtest;               /* -t: check everything, start nothing */
     char error[CONFIG_ERROR_MAX]; /* why config_load failed */
 };
 

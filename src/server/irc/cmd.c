@@ -155,7 +155,7 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
      * invalid byte replaced by U+FFFD. Anything else is refused below (UTF8ONLY). */
     char repaired[3 * IRC_LINE_MAX + 1];
     if (!utf8_ok && !c->registered && tags_len == 0 && is_user_line(line)) {
-        len = utf8_repair(repaired, sizeof repaired, line, len);
+        utf8_repair(repaired, sizeof repaired, line, len);
         line = repaired;
         utf8_ok = 1;
     }

@@ -204,6 +204,7 @@ static void entry_drop(struct server *srv, struct nick_entry *e)
         srv->nick_stats.opers -= e->oper;
         srv->nick_stats.remote -= e->worker >= WORKER_REMOTE;
     }
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): e is in the table, so it is set */
     HASH_DEL(srv->nicks, e);
     entry_free(e);
 }
@@ -369,10 +370,13 @@ int nick_match(struct server *srv, const char *mask, struct nick_info *out, int 
         if (!e->registered)
             continue;
         entry_info(e, &out[n]);
-        char source[IRC_NICK_MAX + USER_MAX + HOST_MAX + 3];
-        if (full)
+        char source[IRC_NICK_MAX + USER_MAX + HOST_MAX + 3] = "";
+        const char *subject = out[n].nick;
+        if (full) {
             snprintf(source, sizeof source, "%s!%s@%s", out[n].nick, out[n].user, out[n].host);
-        if (ircname_match(mask, full ? source : out[n].nick))
+            subject = source;
+        }
+        if (ircname_match(mask, subject))
             n++;
     }
     pthread_mutex_unlock(&srv->nick_lock);
