@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,16 +30,37 @@ int log_parse_level(const char *name, enum log_level *out)
     return -1;
 }
 
+/* stderr is the journal's (systemd sets JOURNAL_STREAM to its device and inode): lines carry
+ * their syslog priority ("<6>") and no time, which the journal keeps itself. */
+static atomic_int to_journal;
+static const int syslog_priority[] = {3, 4, 6, 7}; /* err, warning, info, debug */
+
+int log_detect_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int yes = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+              (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+    atomic_store(&to_journal, yes);
+    return yes;
+}
+
 static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, va_list ap)
 {
     char line[1024];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000L,
-                  level_names[level]);
+    int n;
+    if (atomic_load(&to_journal)) {
+        n = snprintf(line, sizeof line, "<%d>", syslog_priority[level]);
+    } else {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+        n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000L,
+                      level_names[level]);
+    }
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len < sizeof line - 2 && suffix[0]) {

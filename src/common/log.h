@@ -6,6 +6,9 @@
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+/* When stderr is the systemd journal's (JOURNAL_STREAM names it), lines carry their syslog
+ * priority ("<3>" error ... "<7>" debug) instead of a time and level. Returns 1 if so. */
+int log_detect_journal(void);
 /* Sets the most verbose level that is printed (default LOG_INFO). */
 void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info" or "debug"; returns 0, or -1 for anything else. */

@@ -1,5 +1,6 @@
 """tcpchatd end to end: process life cycle (signals, stdin), command line, address families."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -220,3 +221,26 @@ def test_workers_option_each_count_serves(server_factory, client_factory):
         users[0].send("PRIVMSG #lobby :hello workers")
         for u in users[1:]:
             assert Msg(u.expect(is_command("PRIVMSG", users[0].nick))).text == "hello workers"
+
+
+def test_log_lines_carry_syslog_priorities_for_the_journal(tmp_path):
+    """Issue 20: with stderr going to journald (systemd sets JOURNAL_STREAM to that stream's
+    device:inode), each line starts with its syslog priority ("<6>" info, "<4>" warning) and
+    no time of its own; elsewhere lines keep their time and level."""
+    log_path = tmp_path / "journal.log"
+    port = free_port()
+    with open(log_path, "wb") as log:
+        st = os.fstat(log.fileno())
+        env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+        proc = subprocess.Popen([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(port),
+                                 "--data-dir", str(tmp_path / "d")] + ROOT_ARGS,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+    deadline = time.time() + TIMEOUT
+    while b"listening" not in log_path.read_bytes():
+        assert time.time() < deadline and proc.poll() is None, log_path.read_bytes()
+        time.sleep(0.05)
+    proc.terminate()
+    assert proc.wait(timeout=TIMEOUT) == 0
+    lines = [l for l in log_path.read_text().split("\n") if l]
+    assert lines and all(re.match(r"^<[3-7]>", l) for l in lines), lines
+    assert any(l.startswith("<6>tcpchatd ") and "listening" in l for l in lines), lines
