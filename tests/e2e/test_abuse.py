@@ -5,7 +5,7 @@ import socket
 import subprocess
 import time
 
-from conftest import ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, Msg, is_command, is_numeric
+from conftest import ROOT_ARGS, SERVER_BIN, TIMEOUT, Client, Msg, barrier, is_command, is_numeric
 
 
 def refused_with(port):
@@ -194,3 +194,37 @@ def test_loopback_is_not_exempt_by_default(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=TIMEOUT)
+
+
+def test_commands_pay_for_the_output_they_make(server_factory):
+    """Issue 21.4: flood control counted lines in, so a short line asking for a lot out (a
+    long ban list, WHO *, NAMES) cost as little as any. Now every 2 KB of replies costs one
+    more line of the allowance: after a few big answers the asker waits, while a client
+    that asked for little is answered at once."""
+    srv = server_factory("--flood-rate", "10", "--flood-burst", "20")
+    op = Client(srv.port, "op")
+    op.expect(is_numeric("366"))
+    op.send("JOIN #big")
+    op.expect(is_numeric("366"))
+    for i in range(25):  # 100 bans (MAXLIST), 4 a line (MODES): a listing is ~10 KB
+        op.send("MODE #big +bbbb " + " ".join("m%d-%d-%s!*@*" % (i, k, "x" * 40)
+                                               for k in range(4)))
+    lines = barrier(op, timeout=60)
+    assert sum(Msg(l).command == "MODE" for l in lines) == 25, lines
+    time.sleep(3)  # the allowance refills (10 lines a second, 20 at most)
+    bob = Client(srv.port, "bob")
+    bob.expect(is_numeric("366"))
+    # 7 lines in: within the allowance by lines, past it by output (~60 KB, under the soft
+    # send-queue bound, which would hold the asker anyway)
+    for _ in range(6):
+        op.send("MODE #big b")
+    op.send("PING :asker")
+    bob.send("PING :other")
+    bob.expect(lambda l: Msg(l).command == "PONG" and l.endswith(":other"))
+    deadline = time.time() + 0.5  # read all the asker has been sent meanwhile
+    while time.time() < deadline:
+        op._fill(0.05)
+    assert sum(Msg(l).command == "368" for l in op.lines) >= 1, op.lines[-3:]
+    assert not [l for l in op.lines if Msg(l).command == "PONG" and l.endswith(":asker")]
+    # It is answered, later, once the allowance has refilled enough.
+    op.expect(lambda l: Msg(l).command == "PONG" and l.endswith(":asker"), timeout=60)

@@ -180,7 +180,14 @@ static int process_input(struct client *c)
         }
         if (len > 0) {
             worker_mark_urgent(c->w, c);
+            /* A command is charged for what it makes the server send too: one line may ask
+             * for thousands (WHO *, NAMES, LIST, a ban list), and the flood budget was only
+             * by lines in. */
+            size_t before = sendq_bytes(&c->sq);
             client_srv(c)->hooks.line(c, line, len);
+            size_t after = sendq_bytes(&c->sq);
+            if (after > before + FLOOD_OUTPUT_BYTES)
+                c->tokens -= (double)((after - before) / FLOOD_OUTPUT_BYTES);
         }
     }
     return 0;

@@ -98,8 +98,11 @@
 #define CONFIG_ERROR_MAX          512 /* "FILE:LINE: what is wrong" */
 /* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
  * keep its worker busy verifying guesses. */
-#define OPER_PENALTY      10
-#define OPER_FAILURES_MAX 3 /* failed OPERs before the connection is closed */
+/* Bytes of replies one command may make for the price of its line; each further
+ * FLOOD_OUTPUT_BYTES cost one more line of the flood allowance. */
+#define FLOOD_OUTPUT_BYTES 2048
+#define OPER_PENALTY       10
+#define OPER_FAILURES_MAX  3 /* failed OPERs before the connection is closed */
 
 #define REHASH_PAUSE_MS    5000 /* longest a rehash waits for every worker to park */
 #define REHASH_WAITING_MAX 16   /* REHASH senders told the outcome; more just get 382 */
