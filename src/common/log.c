@@ -38,10 +38,13 @@ static const int syslog_priority[] = {3, 4, 6, 7}; /* err, warning, info, debug 
 int log_detect_journal(void)
 {
     const char *env = getenv("JOURNAL_STREAM");
-    unsigned long long dev, ino;
+    char *colon = NULL, *end = NULL;
+    unsigned long long dev = env ? strtoull(env, &colon, 10) : 0;
+    unsigned long long ino = colon && *colon == ':' ? strtoull(colon + 1, &end, 10) : 0;
     struct stat st;
-    int yes = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-              (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+    int yes = env && colon != env && end && end != colon + 1 && *end == '\0' &&
+              fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+              (unsigned long long)st.st_ino == ino;
     atomic_store(&to_journal, yes);
     return yes;
 }

@@ -186,8 +186,10 @@ static int process_input(struct client *c)
             size_t before = sendq_bytes(&c->sq);
             client_srv(c)->hooks.line(c, line, len);
             size_t after = sendq_bytes(&c->sq);
-            if (after > before + FLOOD_OUTPUT_BYTES)
-                c->tokens -= (double)((after - before) / FLOOD_OUTPUT_BYTES);
+            if (after > before + FLOOD_OUTPUT_BYTES) {
+                size_t extra = (after - before) / FLOOD_OUTPUT_BYTES; /* whole 2 KB parts */
+                c->tokens -= (double)extra;
+            }
         }
     }
     return 0;
