@@ -367,6 +367,21 @@ static int parse_args(int argc, char **argv, struct link_tls *tls, struct login 
     return 0;
 }
 
+/* A password from file, or asked for with prompt when ask, into out; nothing when neither.
+ * 0, or -1 after saying why. */
+static int get_password(int ask, const char *file, const char *prompt, char *out, size_t cap)
+{
+    char err[LINK_ERR_MAX];
+    if (!ask && !file)
+        return 0;
+    if ((file ? password_from_file(file, out, cap, err, sizeof err)
+              : password_prompt(prompt, out, cap, err, sizeof err)) < 0) {
+        fprintf(stderr, "tcpchat: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char err[LINK_ERR_MAX];
@@ -393,29 +408,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     /* The passwords first: nothing is sent before we know we can log in. */
-    if (login.server_prompt || login.server_file) {
-        char prompt[LINK_ERR_MAX];
-        snprintf(prompt, sizeof prompt, "Server password for %s: ", host);
-        if ((login.server_file
-                 ? password_from_file(login.server_file, login.server_password,
-                                      sizeof login.server_password, err, sizeof err)
-                 : password_prompt(prompt, login.server_password, sizeof login.server_password, err,
-                                   sizeof err)) < 0) {
-            fprintf(stderr, "tcpchat: %s\n", err);
-            return EXIT_FAILURE;
-        }
-    }
-    if (login.prompt || login.file) {
-        char prompt[LINK_ERR_MAX];
-        snprintf(prompt, sizeof prompt, "Password for %s on %s: ", nick, host);
-        if ((login.file ? password_from_file(login.file, login.password, sizeof login.password, err,
-                                             sizeof err)
-                        : password_prompt(prompt, login.password, sizeof login.password, err,
-                                          sizeof err)) < 0) {
-            fprintf(stderr, "tcpchat: %s\n", err);
-            return EXIT_FAILURE;
-        }
-    }
+    char prompt[LINK_ERR_MAX];
+    snprintf(prompt, sizeof prompt, "Server password for %s: ", host);
+    if (get_password(login.server_prompt, login.server_file, prompt, login.server_password,
+                     sizeof login.server_password) < 0)
+        return EXIT_FAILURE;
+    snprintf(prompt, sizeof prompt, "Password for %s on %s: ", nick, host);
+    if (get_password(login.prompt, login.file, prompt, login.password, sizeof login.password) < 0)
+        return EXIT_FAILURE;
     /* A write to a connection the server closed must be an error, not a signal, in the TLS
      * handshake too. Until the UI is up, the other default actions are right: Ctrl-C ends a
      * slow connect. */

@@ -55,6 +55,14 @@ static int client_only_tags(const char *raw, char *out, size_t cap)
     return 0;
 }
 
+/* The history store cannot write (a full disk): the message was relayed, not kept. */
+static void warn_unstored(struct client *c, const char *verb, const char *target)
+{
+    send_warn(c, verb, "MESSAGE_NOT_STORED", target,
+              "The message store cannot write: messages are delivered but not kept in history "
+              "until it can");
+}
+
 /* The history store is too far behind to take the message: it is not relayed, and the
  * sender is told so (even for NOTICE: nothing may be dropped silently). */
 static void store_behind(struct client *c, const char *verb, const char *target)
@@ -118,7 +126,10 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
             else if (err && !quiet)
                 send_reply(c, ERR_NOSUCHCHANNEL, target + 1);
         } else if (ircname_is_channel(target)) {
-            int err = chan_send(c, target, ev, echo_later);
+            int unstored;
+            int err = chan_send(c, target, ev, echo_later, &unstored);
+            if (unstored)
+                warn_unstored(c, verb, target);
             if (!err && echo_now)
                 send_msg(c, event_render(ev, c->variant));
             else if (err == NUM(ERR_UNAVAILRESOURCE))
@@ -134,9 +145,7 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                     tags_only ? 0 : history_store_private(srv, ev, c->account, info.account);
                 if (stored > 0 && c->unstored_warned != stored) { /* relayed, not kept */
                     c->unstored_warned = stored;
-                    send_warn(c, verb, "MESSAGE_NOT_STORED", target,
-                              "The message store cannot write: messages are delivered but not "
-                              "kept in history until it can");
+                    warn_unstored(c, verb, target);
                 }
                 if (stored < 0) {
                     store_behind(c, verb, target);

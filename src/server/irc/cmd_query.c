@@ -96,9 +96,13 @@ void cmd_who(struct client *c, struct ircmsg *m)
         who_channel(c, mask, &q);
         return;
     }
-    /* A nick or a mask of nicks (or of nick!user@host): each user it names that c may see. */
-    struct nick_info *found = calloc(WHO_REPLIES_MAX, sizeof *found);
-    int n = found ? nick_match(client_srv(c), mask, found, WHO_REPLIES_MAX) : 0;
+    /* A nick (looked up, not searched for) or a mask of nicks (or of nick!user@host): each
+     * user it names that c may see. */
+    int exact = !strpbrk(mask, "*?!@");
+    struct nick_info *found = calloc(exact ? 1 : WHO_REPLIES_MAX, sizeof *found);
+    int n = !found  ? 0
+            : exact ? lookup(c, mask, found) == 0
+                    : nick_match(client_srv(c), mask, found, WHO_REPLIES_MAX);
     int oper = n > 0 && is_oper(c);
     for (int i = 0; i < n; i++) {
         if (who_sees(c, &found[i], oper))

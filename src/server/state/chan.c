@@ -475,8 +475,9 @@ static int may_speak(const struct chan *ch, const struct member *me, const char 
     return 0;
 }
 
-int chan_send(struct client *c, const char *name, struct event *m, int echo)
+int chan_send(struct client *c, const char *name, struct event *m, int echo, int *unstored)
 {
+    *unstored = 0;
     struct server *srv = client_srv(c);
     int idx = chan_find_joined(c, name);
     struct chan *ch;
@@ -494,16 +495,10 @@ int chan_send(struct client *c, const char *name, struct event *m, int echo)
     if (stored < 0)
         err = NUM(ERR_UNAVAILRESOURCE);
     /* A full disk: relayed but not kept; the first sender in the channel is told, once per
-     * episode (standard replies). */
+     * failing episode (the caller, which knows the command, says it). */
     if (stored > 0 && ch->unstored_warned != stored) {
         ch->unstored_warned = stored;
-        send_warn(c,
-                  m->tags_only                        ? "TAGMSG"
-                  : strstr(m->line->data, " NOTICE ") ? "NOTICE"
-                                                      : "PRIVMSG",
-                  "MESSAGE_NOT_STORED", ch->name,
-                  "The message store cannot write: messages are delivered but not kept in "
-                  "history until it can");
+        *unstored = 1;
     }
     if (!err) {
         /* With echo the sender gets its own line back, in the channel's order. */

@@ -21,8 +21,10 @@ int chan_join(struct client *c, const char *name, const char *key);
 /* Parts c from name with an optional reason. Returns 0 or an error numeric. */
 int chan_part(struct client *c, const char *name, const char *reason);
 /* Sends m to every member of name but c, and to c too with echo (echo-message: in the
- * channel's order, through c's mailbox). Returns 0 or an error numeric. */
-int chan_send(struct client *c, const char *name, struct event *m, int echo);
+ * channel's order, through c's mailbox). Returns 0 or an error numeric; *unstored is set
+ * when the history store could not keep m and c is the one to be warned of it in this
+ * channel for this failing episode. */
+int chan_send(struct client *c, const char *name, struct event *m, int echo, int *unstored);
 /* c leaves every channel; m (a QUIT line, or NULL when nobody is to be told) goes once to
  * everyone who shared one with c. Always posts c's own MB_QUIT, after which c is freed. */
 void chan_quit(struct client *c, struct event *m);
