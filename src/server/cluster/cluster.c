@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@
 #include "core/loop.h"
 #include "core/server.h"
 #include "pack.h"
+#include "state/chan-t.h"
+#include "state/chan.h"
+#include "state/chan_net.h"
 #include "state/nick.h"
 
 /* --- the scripts: each one step of the network's state, with its event ------------------- */
@@ -34,7 +38,19 @@
 /* A netstring in Lua, for the events the scripts build themselves (pack.h). */
 #define LUA_NS "local function ns(s) return #s .. ':' .. s .. ',' end "
 
-enum { S_CLAIM, S_RELEASE, S_USER, S_PM, S_BEAT, S_LEAVE, S_REAPNICKS, S_SNAP, S_COUNT };
+enum {
+    S_CLAIM,
+    S_RELEASE,
+    S_USER,
+    S_PM,
+    S_BEAT,
+    S_LEAVE,
+    S_REAPNICKS,
+    S_SNAP,
+    S_CHAN,
+    S_REAPCHANS,
+    S_COUNT
+};
 
 static const char *const scripts[S_COUNT] = {
     /* S_CLAIM: KEYS nick key, the node's nick set; ARGV "node:id", folded nick. 1 if granted
@@ -80,11 +96,54 @@ static const char *const scripts[S_COUNT] = {
     "local v = redis.call('GET', k) "
     "if v and string.sub(v, 1, #prefix) == prefix then redis.call('DEL', k) end end "
     "redis.call('DEL', KEYS[1]) return 1",
-    /* S_SNAP: ARGV this node: every other node's users, as packed facts; and the node table. */
+    /* S_SNAP: ARGV this node: every other node's users, as packed facts; the node table
+     * (both only on the first server); and this server's channels, each as its key, its
+     * settings, its members and its lists. */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
-    "table.insert(out, u) end end end return {out, all}",
+    "table.insert(out, u) end end end "
+    "local chans = {} for _, k in ipairs(redis.call('SMEMBERS', 'tc:chans')) do "
+    "table.insert(chans, {k, redis.call('GET', 'tc:ch:' .. k) or '', "
+    "redis.call('HGETALL', 'tc:chm:' .. k), redis.call('HGETALL', 'tc:chl:' .. k)}) end "
+    "return {out, all, chans}",
+    /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
+     * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
+     * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
+     * entry is set, l one is removed. The channel's keys and its event change together. */
+    "local node = ARGV[2] "
+    "for i = 3, #ARGV - 3, 4 do "
+    "local op, k, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] "
+    "local m = 'tc:chm:' .. k "
+    "if op == 'M' then redis.call('SET', 'tc:ch:' .. k, v) redis.call('SADD', 'tc:chans', k) "
+    "elseif op == 'D' then redis.call('DEL', 'tc:ch:' .. k, m, 'tc:chl:' .. k) "
+    "redis.call('SREM', 'tc:chans', k) "
+    "elseif op == 'A' then redis.call('HSET', m, f, v) redis.call('SADD', 'tc:chans', k) "
+    "redis.call('SADD', 'tc:nch:' .. node, k) "
+    "elseif op == 'R' then redis.call('HDEL', m, f) "
+    "elseif op == 'F' or op == 'N' then local cur = redis.call('HGET', m, f) "
+    "if cur then local fl, nick, uh = string.match(cur, '^(%d) (%S+) (%S+)$') "
+    "if fl then if op == 'F' then fl = v else nick = v end "
+    "redis.call('HSET', m, f, fl .. ' ' .. nick .. ' ' .. uh) end end "
+    "elseif op == 'L' then redis.call('HSET', 'tc:chl:' .. k, f, v) "
+    "elseif op == 'l' then redis.call('HDEL', 'tc:chl:' .. k, f) end end "
+    "if ARGV[1] ~= '' then redis.call('PUBLISH', 'tc:ev', ARGV[1]) end return 1",
+    /* S_REAPCHANS: ARGV a node gone: its members leave this server's channels, which are
+     * named in one event. */
+    LUA_NS
+    "local prefix = ARGV[1] .. ':' local keys = {} "
+    "for _, k in ipairs(redis.call('SMEMBERS', 'tc:nch:' .. ARGV[1])) do "
+    "local m = 'tc:chm:' .. k local hit = false "
+    "for _, f in ipairs(redis.call('HKEYS', m)) do "
+    "if string.sub(f, 1, #prefix) == prefix then redis.call('HDEL', m, f) hit = true end end "
+    "if hit then table.insert(keys, k) if redis.call('HLEN', m) == 0 then "
+    "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k) redis.call('SREM', 'tc:chans', k) "
+    "end end end "
+    "redis.call('DEL', 'tc:nch:' .. ARGV[1]) "
+    "if #keys > 0 then local ev = ns('C') .. ns('X') .. ns(ARGV[1]) .. ns('0') .. "
+    "ns(tostring(#keys)) "
+    "for _, k in ipairs(keys) do ev = ev .. ns(k) end redis.call('PUBLISH', 'tc:ev', ev) end "
+    "return #keys",
 };
 
 /* --- state --------------------------------------------------------------------------------- */
@@ -112,9 +171,22 @@ struct rconn {
     int inflight; /* commands without their answer yet */
 };
 
+/* An event that came while its server's snapshot was being loaded. */
+struct held {
+    struct held *next;
+    size_t len;
+    char data[];
+};
+
 struct shard {
     struct cluster *cl;
     int index;
+    /* What this server holds of the network (the user directory on the first, channels on
+     * each), loaded once subscribed; its events meanwhile are held, then applied. */
+    int snap_done, snap_asked;
+    int chans_loaded; /* channels are loaded at start only (docs/cluster.md) */
+    struct held *held_head, *held_tail;
+    int nheld, held_overflow;
     struct redis_server rs;
     struct rconn cmd, sub;
     uint64_t retry_ms; /* when to connect again */
@@ -122,7 +194,7 @@ struct shard {
     int was_up; /* has been up: coming back means announcing this node's users again */
 };
 
-enum req_kind { R_CLAIM, R_RELEASE, R_USER, R_NICK, R_QUIT, R_PM, R_KILL, R_BROADCAST };
+enum req_kind { R_CLAIM, R_RELEASE, R_USER, R_NICK, R_QUIT, R_PM, R_KILL, R_BROADCAST, R_CHAN };
 
 /* A worker's request, queued for the cluster thread. */
 struct req {
@@ -131,18 +203,14 @@ struct req {
     int worker;
     uint64_t id;
     uint64_t node; /* R_PM, R_KILL: the target's node */
+    int shard;     /* R_CHAN: the channels' server */
+    int msg;       /* R_CHAN: a message (its sender, id on worker, is told if it fails) */
     mb_client_fn *done;
     char nick[IRC_NICK_MAX + 1];     /* the nick claimed, released, announced or quitting */
+    char chan[IRC_CHANNEL_MAX + 1];  /* R_CHAN: the (first) channel's name */
     char old[IRC_NICK_MAX + 1];      /* R_NICK: the nick given up */
     char key[2 * IRC_NICK_MAX + 16]; /* R_PM: the conversation's stream */
-    size_t len, facts_len;           /* data: the event; then (R_USER, R_NICK) the facts */
-    char data[];
-};
-
-/* An event that came while the user directory was being loaded. */
-struct held {
-    struct held *next;
-    size_t len;
+    size_t len, facts_len; /* data: the event; then the facts (R_USER, R_NICK) or changes */
     char data[];
 };
 
@@ -194,13 +262,9 @@ struct cluster {
     struct node_name names[NODES_SHOWN_MAX];
     int nnames;
 
-    int degraded;  /* told the users the network is degraded */
-    int snap_done; /* the user directory is loaded; events apply at once */
-    int snap_asked;
-    struct held *held_head, *held_tail;
-    int nheld, held_overflow;
-    int leaving; /* commands of the goodbye still unanswered */
-    int left;    /* the goodbye is sent */
+    atomic_int degraded; /* told the users the network is degraded (workers read it) */
+    int leaving;         /* commands of the goodbye still unanswered */
+    int left;            /* the goodbye is sent */
     uint64_t leave_by_ms;
 };
 
@@ -288,9 +352,9 @@ static int all_up(const struct cluster *cl)
 
 static void degraded(struct cluster *cl, const char *why)
 {
-    if (cl->degraded || cl->stopping)
+    if (atomic_load(&cl->degraded) || cl->stopping)
         return;
-    cl->degraded = 1;
+    atomic_store(&cl->degraded, 1);
     log_warn("cluster: %s; the network is degraded", why);
     char text[512];
     snprintf(text, sizeof text,
@@ -304,8 +368,11 @@ static void degraded(struct cluster *cl, const char *why)
  * that no client registers on a node that cannot ask the network yet) is told. */
 static void maybe_up(struct cluster *cl)
 {
-    if (!cl->snap_done || !all_up(cl))
+    if (!all_up(cl))
         return;
+    for (int i = 0; i < cl->nshards; i++)
+        if (!cl->shards[i].snap_done)
+            return;
     pthread_mutex_lock(&cl->lock);
     if (!cl->up) {
         cl->up = 1;
@@ -317,9 +384,9 @@ static void maybe_up(struct cluster *cl)
 static void recovered(struct cluster *cl)
 {
     maybe_up(cl);
-    if (!cl->degraded || !all_up(cl))
+    if (!atomic_load(&cl->degraded) || !all_up(cl))
         return;
-    cl->degraded = 0;
+    atomic_store(&cl->degraded, 0);
     log_info("cluster: every Redis server is reachable again");
     fanout_announce(cl->srv, "The chat network has recovered");
 }
@@ -353,7 +420,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static int command(struct rconn *r, reply_fn *fn, void *arg, int argc, const char **argv,
                    const size_t *lens)
 {
-    if (!r->ac || !r->ready || r->inflight >= INFLIGHT_MAX || argc > 16)
+    if (!r->ac || !r->ready || r->inflight >= INFLIGHT_MAX || (argc > 16 && !lens))
         return -1;
     size_t own[16];
     if (!lens) {
@@ -658,6 +725,8 @@ static void node_gone(struct cluster *cl, struct unpack *u)
              (unsigned long long)node, n);
 }
 
+static void apply_chan(struct cluster *cl, struct unpack *u);
+
 /* One event from the network. */
 static void apply(struct cluster *cl, const char *data, size_t len)
 {
@@ -694,6 +763,9 @@ static void apply(struct cluster *cl, const char *data, size_t len)
     case 'P':
         deliver_private(cl, &u);
         break;
+    case 'C':
+        apply_chan(cl, &u);
+        break;
     case 'A':
     case 'W': {
         uint64_t origin = unpack_u64(&u);
@@ -725,59 +797,68 @@ static void apply(struct cluster *cl, const char *data, size_t len)
     }
 }
 
-static void free_held(struct cluster *cl)
+static void free_held(struct shard *sh)
 {
-    while (cl->held_head) {
-        struct held *h = cl->held_head;
-        cl->held_head = h->next;
+    while (sh->held_head) {
+        struct held *h = sh->held_head;
+        sh->held_head = h->next;
         free(h);
     }
-    cl->held_tail = NULL;
-    cl->nheld = 0;
+    sh->held_tail = NULL;
+    sh->nheld = 0;
 }
 
-static void ask_snapshot(struct cluster *cl);
+static void ask_snapshot(struct shard *sh);
 static void subscribed(struct rconn *r, const char *channel);
+static void load_chans(struct cluster *cl, const redisReply *chans);
 
-/* The directory of users: every other node's, then the events that came meanwhile. */
+/* A server's snapshot (S_SNAP): on the first, every other node's users; on each, its
+ * channels (at start); then the events that came meanwhile. */
 static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 {
-    (void)arg;
-    cl->snap_asked = 0;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
-        rp->element[0]->type != REDIS_REPLY_ARRAY)
+    struct shard *sh = arg;
+    sh->snap_asked = 0;
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 3 ||
+        rp->element[0]->type != REDIS_REPLY_ARRAY || rp->element[2]->type != REDIS_REPLY_ARRAY)
         return; /* asked again when the connection is back */
-    /* What was known is replaced: users of nodes that left meanwhile must not stay. */
-    nick_drop_node(cl->srv, UINT64_MAX, NULL, NULL);
-    learn_nodes(cl, rp->element[1]);
-    const redisReply *users = rp->element[0];
-    for (size_t i = 0; i < users->elements; i++) {
-        const redisReply *e = users->element[i];
-        if (e->type != REDIS_REPLY_STRING)
-            continue;
-        struct unpack u;
-        unpack_init(&u, e->str, e->len);
-        learn_user(cl, &u);
+    if (sh->index == 0) {
+        /* What was known is replaced: users of nodes that left meanwhile must not stay. */
+        nick_drop_node(cl->srv, UINT64_MAX, NULL, NULL);
+        learn_nodes(cl, rp->element[1]);
+        const redisReply *users = rp->element[0];
+        for (size_t i = 0; i < users->elements; i++) {
+            const redisReply *e = users->element[i];
+            if (e->type != REDIS_REPLY_STRING)
+                continue;
+            struct unpack u;
+            unpack_init(&u, e->str, e->len);
+            learn_user(cl, &u);
+        }
     }
-    cl->snap_done = 1;
-    for (struct held *h = cl->held_head; h; h = h->next)
+    if (!sh->chans_loaded) {
+        load_chans(cl, rp->element[2]);
+        sh->chans_loaded = 1;
+    }
+    sh->snap_done = 1;
+    for (struct held *h = sh->held_head; h; h = h->next)
         apply(cl, h->data, h->len);
-    free_held(cl);
-    if (cl->held_overflow) { /* more came than could be held: load it all again */
-        cl->held_overflow = 0;
-        cl->snap_done = 0;
-        ask_snapshot(cl);
+    free_held(sh);
+    if (sh->held_overflow) { /* more came than could be held: load it all again */
+        sh->held_overflow = 0;
+        sh->snap_done = 0;
+        ask_snapshot(sh);
     }
     maybe_up(cl);
 }
 
-static void ask_snapshot(struct cluster *cl)
+static void ask_snapshot(struct shard *sh)
 {
+    struct cluster *cl = sh->cl;
     char node[24];
     snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
     const char *args[] = {node};
-    if (!cl->snap_asked && script(cl, 0, S_SNAP, snapshot, NULL, 0, 1, args, NULL) == 0)
-        cl->snap_asked = 1;
+    if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 1, args, NULL) == 0)
+        sh->snap_asked = 1;
 }
 
 /* Messages on the subscriber connection of a shard. */
@@ -785,7 +866,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
     (void)ac;
     struct rconn *r = privdata;
-    struct cluster *cl = r->sh->cl;
+    struct shard *sh = r->sh;
+    struct cluster *cl = sh->cl;
     redisReply *rp = reply;
     if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements < 3 ||
         rp->element[0]->type != REDIS_REPLY_STRING)
@@ -795,11 +877,11 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         if (rp->element[1]->type != REDIS_REPLY_STRING)
             return;
         subscribed(r, rp->element[1]->str);
-        if (r->sh->index == 0 && strcmp(rp->element[1]->str, "tc:ev") == 0) {
-            /* Subscribed before the directory is read: nothing falls between the two. */
-            cl->snap_done = 0;
-            free_held(cl);
-            ask_snapshot(cl);
+        if (strcmp(rp->element[1]->str, "tc:ev") == 0) {
+            /* Subscribed before the snapshot is read: nothing falls between the two. */
+            sh->snap_done = 0;
+            free_held(sh);
+            ask_snapshot(sh);
         }
         return;
     }
@@ -807,27 +889,27 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     const char *data = rp->element[2]->str;
     size_t len = rp->element[2]->len;
-    int directory =
+    int network =
         rp->element[1]->type == REDIS_REPLY_STRING && strcmp(rp->element[1]->str, "tc:ev") == 0;
-    if (directory && !cl->snap_done) {
-        if (cl->nheld >= SNAP_BUFFER_MAX) {
-            cl->held_overflow = 1;
+    if (network && !sh->snap_done) {
+        if (sh->nheld >= SNAP_BUFFER_MAX) {
+            sh->held_overflow = 1;
             return;
         }
         struct held *h = malloc(sizeof *h + len);
         if (!h) {
-            cl->held_overflow = 1;
+            sh->held_overflow = 1;
             return;
         }
         h->next = NULL;
         h->len = len;
         memcpy(h->data, data, len);
-        if (cl->held_tail)
-            cl->held_tail->next = h;
+        if (sh->held_tail)
+            sh->held_tail->next = h;
         else
-            cl->held_head = h;
-        cl->held_tail = h;
-        cl->nheld++;
+            sh->held_head = h;
+        sh->held_tail = h;
+        sh->nheld++;
         return;
     }
     apply(cl, data, len);
@@ -851,8 +933,8 @@ static void lost(struct rconn *r, const char *why)
     r->ready = 0;
     r->mask = 0;
     r->inflight = 0;
-    if (r->sub && sh->index == 0)
-        r->sh->cl->snap_done = 0;
+    if (r->sub)
+        sh->snap_done = 0;
     sh->retry_ms = sh->cl->now_ms + sh->backoff_ms;
     sh->backoff_ms = sh->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : sh->backoff_ms * 2;
     char text[REDIS_HOST_MAX + 64];
@@ -878,8 +960,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
     /* Redis may have restarted empty: this node's nicks and users, again. */
     if (again)
         announce_users(sh->cl);
-    if (sh->index == 0 && sh->sub.ready && !sh->cl->snap_done)
-        ask_snapshot(sh->cl);
+    if (sh->sub.ready && !sh->snap_done)
+        ask_snapshot(sh);
     recovered(sh->cl);
 }
 
@@ -893,8 +975,8 @@ static void subscribed(struct rconn *r, const char *channel)
     r->ready = 1;
     if (sh->cmd.ready) {
         sh->backoff_ms = BACKOFF_MIN_MS;
-        if (sh->index == 0 && !sh->cl->snap_done)
-            ask_snapshot(sh->cl);
+        if (!sh->snap_done)
+            ask_snapshot(sh);
     }
     recovered(sh->cl);
 }
@@ -1045,6 +1127,8 @@ static void pm_sent(struct cluster *cl, redisReply *rp, void *arg)
     free(pn);
 }
 
+static void run_chan(struct cluster *cl, struct req *q);
+
 static void run_request(struct cluster *cl, struct req *q)
 {
     switch (q->kind) {
@@ -1110,6 +1194,9 @@ static void run_request(struct cluster *cl, struct req *q)
         command(&cl->shards[0].cmd, NULL, NULL, 3, argv, lens);
         break;
     }
+    case R_CHAN:
+        run_chan(cl, q);
+        break;
     case R_KILL: {
         char channel[32];
         snprintf(channel, sizeof channel, "tc:n:%llu", (unsigned long long)q->node);
@@ -1363,15 +1450,609 @@ static void remote_kill(void *arg, int worker, uint64_t id, const char *reason)
     enqueue(cl, q);
 }
 
+/* --- channels ------------------------------------------------------------------------------ */
+
+/* A channel's settings as packed in an event and in tc:ch:<key>. */
+static void pack_meta(struct pack *p, const struct chan_meta *m)
+{
+    pack_str(p, m->name);
+    pack_u64(p, (uint64_t)m->created);
+    pack_u64(p, m->modes);
+    pack_str(p, m->chkey);
+    pack_u64(p, m->limit);
+    pack_u64(p, (uint64_t)m->has_topic);
+    pack_str(p, m->topic);
+    pack_str(p, m->topic_by);
+    pack_u64(p, (uint64_t)m->topic_at);
+    pack_u64(p, (uint64_t)m->ninvites);
+    for (int i = 0; i < m->ninvites; i++)
+        pack_u64(p, m->invites[i]);
+}
+
+/* The other half of pack_meta, from a field of its own. 0, or -1 when malformed. */
+static int unpack_meta(const char *data, size_t len, struct chan_meta *m)
+{
+    struct unpack u;
+    unpack_init(&u, data, len);
+    memset(m, 0, sizeof *m);
+    unpack_str(&u, m->name, sizeof m->name);
+    m->created = (long long)unpack_u64(&u);
+    m->modes = (unsigned)unpack_u64(&u);
+    unpack_str(&u, m->chkey, sizeof m->chkey);
+    m->limit = (unsigned)unpack_u64(&u);
+    m->has_topic = unpack_u64(&u) != 0;
+    unpack_str(&u, m->topic, sizeof m->topic);
+    unpack_str(&u, m->topic_by, sizeof m->topic_by);
+    m->topic_at = (long long)unpack_u64(&u);
+    uint64_t n = unpack_u64(&u);
+    if (u.bad || n > INVITES_MAX || !ircname_channel_valid(m->name) || m->limit > 1000000)
+        return -1;
+    m->ninvites = (int)n;
+    for (int i = 0; i < m->ninvites; i++)
+        m->invites[i] = unpack_u64(&u);
+    return u.bad ? -1 : 0;
+}
+
+/* A member's entry in tc:chm:<key>: "<flags> <nick> <user@host>", flags 1 op + 2 voice. */
+static void member_value(const struct member *m, char *out, size_t cap)
+{
+    snprintf(out, cap, "%d %s %s", m->op | m->voice << 1, m->nick, m->userhost);
+}
+
+static void member_field(uint64_t id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%llu:%llu", (unsigned long long)(id >> CLUSTER_NODE_SHIFT),
+             (unsigned long long)id);
+}
+
+/* One change for S_CHAN: op, channel, field, value. */
+static void op4(struct pack *ops, const char *op, const char *key, const char *field,
+                const char *value)
+{
+    pack_str(ops, op);
+    pack_str(ops, key);
+    pack_str(ops, field);
+    pack_str(ops, value);
+}
+
+static void op_meta(struct pack *ops, const struct chan *ch)
+{
+    struct chan_meta m;
+    struct pack blob;
+    chan_meta_get(ch, &m);
+    pack_init(&blob);
+    pack_meta(&blob, &m);
+    pack_str(ops, "M");
+    pack_str(ops, ch->key);
+    pack_str(ops, "");
+    pack_bytes(ops, blob.buf, blob.len);
+    if (blob.overflow)
+        ops->overflow = 1;
+}
+
+/* The changes that take who out of ch (locked): its entry, and the channel if it emptied. */
+static void op_leave(struct pack *ops, const struct chan *ch, uint64_t who)
+{
+    char field[48];
+    member_field(who, field, sizeof field);
+    op4(ops, "R", ch->key, field, "");
+    if (ch->nmembers == 0)
+        op4(ops, "D", ch->key, "", "");
+}
+
+/* The line of an event, without CR LF. */
+static void pack_line(struct pack *p, const struct event *ev)
+{
+    if (!ev) {
+        pack_str(p, "");
+        return;
+    }
+    size_t len = ev->line->len >= 2 ? ev->line->len - 2 : 0;
+    pack_bytes(p, ev->line->data, len);
+}
+
+/* Queues one S_CHAN on shard: ev (the event, may be empty) and ops (the changes). */
+static int chan_request(struct cluster *cl, int shard, const struct pack *ev,
+                        const struct pack *ops, const struct chan_change *chg)
+{
+    struct req *q = req_new(R_CHAN, chg->who, ev, ops);
+    if (!q) {
+        log_warn("cluster: a change of %s is too large for the network", chg->chans[0]->name);
+        return -1;
+    }
+    q->shard = shard;
+    q->msg = chg->kind == CC_MSG;
+    q->worker = chg->who_worker;
+    snprintf(q->chan, sizeof q->chan, "%s", chg->chans[0]->name);
+    return enqueue(cl, q);
+}
+
+/* The head every channel event starts with. */
+static void pack_head(struct pack *p, struct cluster *cl, char kind, uint64_t who)
+{
+    pack_init(p);
+    pack_str(p, "C");
+    char k[2] = {kind, '\0'};
+    pack_str(p, k);
+    pack_u64(p, cl->node);
+    pack_u64(p, who);
+}
+
+/* QUIT, NICK and the peers' notices span the user's channels. A QUIT or NICK changes each
+ * channel on its own server: one event per server, with that server's keys and the others'
+ * (the line goes out with the last of them, chan_net_quit). A notice changes nothing: one
+ * event, on the first channel's server, with every key. */
+static int chan_span(struct cluster *cl, const struct chan_change *chg)
+{
+    int rc = 0, peers = chg->kind == CC_PEERS;
+    for (int sh = 0; sh < cl->nshards; sh++) {
+        int n = 0;
+        for (int i = 0; i < chg->nchans; i++)
+            n += peers || shard_of(cl, chg->chans[i]->key) == sh;
+        if (n == 0 || (peers && sh != shard_of(cl, chg->chans[0]->key)))
+            continue;
+        struct pack *ev = malloc(sizeof *ev), *ops = malloc(sizeof *ops);
+        if (!ev || !ops) {
+            free(ev);
+            free(ops);
+            return -1;
+        }
+        pack_head(ev, cl, (char)chg->kind, chg->who);
+        pack_init(ops);
+        if (chg->kind == CC_NICK)
+            pack_str(ev, chg->nick);
+        if (peers)
+            pack_u64(ev, chg->ev ? chg->ev->need_cap : 0);
+        pack_line(ev, chg->ev);
+        char field[48];
+        member_field(chg->who, field, sizeof field);
+        for (int other = 0; other < 2; other++) { /* this server's keys, then the others' */
+            pack_u64(ev, (uint64_t)(other ? chg->nchans - n : n));
+            for (int i = 0; i < chg->nchans; i++) {
+                const struct chan *ch = chg->chans[i];
+                if ((peers || shard_of(cl, ch->key) == sh) == other)
+                    continue;
+                pack_str(ev, ch->key);
+                if (other)
+                    continue;
+                if (chg->kind == CC_QUIT)
+                    op_leave(ops, ch, chg->who);
+                else if (chg->kind == CC_NICK)
+                    op4(ops, "N", ch->key, field, chg->nick);
+            }
+        }
+        if (chan_request(cl, sh, ev, ops, chg) < 0)
+            rc = -1;
+        free(ev);
+        free(ops);
+    }
+    return rc;
+}
+
+/* srv->remote.chan: a change of this node's to one or more channels, for the network (the
+ * channels are locked by the caller, which keeps the order). */
+static int remote_chan(void *arg, const struct chan_change *chg)
+{
+    struct cluster *cl = arg;
+    if (chg->nchans <= 0)
+        return 0;
+    if (chg->kind == CC_QUIT || chg->kind == CC_NICK || chg->kind == CC_PEERS)
+        return chan_span(cl, chg);
+    /* A message while Redis is away: this node's members still get it (from here alone). */
+    if (chg->kind == CC_MSG && atomic_load(&cl->degraded))
+        return -1;
+    const struct chan *ch = chg->chans[0];
+    struct pack *ev = malloc(sizeof *ev), *ops = malloc(sizeof *ops);
+    if (!ev || !ops) {
+        free(ev);
+        free(ops);
+        return -1;
+    }
+    pack_head(ev, cl, (char)chg->kind, chg->who);
+    pack_init(ops);
+    pack_str(ev, ch->key);
+    char field[48], value[IRC_NICK_MAX + USER_MAX + HOST_MAX + 8];
+    member_field(chg->who, field, sizeof field);
+    switch (chg->kind) {
+    case CC_JOIN: {
+        struct chan_meta m;
+        chan_meta_get(ch, &m);
+        pack_str(ev, ch->name);
+        pack_u64(ev, (uint64_t)(chg->m->op | chg->m->voice << 1));
+        pack_str(ev, chg->m->nick);
+        pack_str(ev, chg->m->userhost);
+        pack_str(ev, chg->account);
+        pack_str(ev, chg->away);
+        pack_line(ev, chg->ev);
+        const struct msg *ext = chg->ev ? chg->ev->line_ext : NULL;
+        pack_bytes(ev, ext ? ext->data : "", ext && ext->len >= 2 ? ext->len - 2 : 0);
+        if (chg->meta) {
+            struct pack blob;
+            pack_init(&blob);
+            pack_meta(&blob, &m);
+            pack_bytes(ev, blob.buf, blob.len);
+            op_meta(ops, ch);
+        } else {
+            pack_str(ev, "");
+        }
+        member_value(chg->m, value, sizeof value);
+        op4(ops, "A", ch->key, field, value);
+        break;
+    }
+    case CC_PART:
+    case CC_KICK:
+        pack_line(ev, chg->ev);
+        op_leave(ops, ch, chg->who);
+        break;
+    case CC_META: {
+        pack_line(ev, chg->ev);
+        pack_u64(ev, chg->ev ? chg->ev->need_cap : 0);
+        if (chg->meta) {
+            struct chan_meta m;
+            struct pack blob;
+            chan_meta_get(ch, &m);
+            pack_init(&blob);
+            pack_meta(&blob, &m);
+            pack_bytes(ev, blob.buf, blob.len);
+            op_meta(ops, ch);
+        } else {
+            pack_str(ev, "");
+        }
+        /* An invitee on another node: its worker there, plus one (0: none). */
+        pack_u64(ev, chg->who && chg->who_worker >= WORKER_REMOTE
+                         ? (uint64_t)(chg->who_worker - WORKER_REMOTE + 1)
+                         : 0);
+        pack_u64(ev, (uint64_t)chg->nedits);
+        for (int i = 0; i < chg->nedits; i++) {
+            const struct chan_edit *e = &chg->edits[i];
+            char se[3] = {e->sign, e->letter, '\0'};
+            pack_str(ev, se);
+            pack_u64(ev, e->id);
+            pack_str(ev, e->mask);
+            pack_str(ev, e->set_by);
+            pack_u64(ev, (uint64_t)e->set_at);
+            char lf[MASK_MAX + 4];
+            if (e->letter == 'o' || e->letter == 'v') {
+                const struct member *t = chan_member((struct chan *)ch, e->id);
+                char mf[48], fl[4];
+                member_field(e->id, mf, sizeof mf);
+                snprintf(fl, sizeof fl, "%d", t ? t->op | t->voice << 1 : 0);
+                if (t)
+                    op4(ops, "F", ch->key, mf, fl);
+            } else if (e->mask) {
+                snprintf(lf, sizeof lf, "%c%s", e->letter, e->mask);
+                char lv[SOURCE_MAX + 32];
+                snprintf(lv, sizeof lv, "%lld %s", e->set_at, e->set_by ? e->set_by : "");
+                op4(ops, e->sign == '+' ? "L" : "l", ch->key, lf, lv);
+            }
+        }
+        break;
+    }
+    case CC_MSG: {
+        const struct event *m = chg->ev;
+        char st[2] = {chg->status, '\0'};
+        pack_u64(ev, (uint64_t)chg->who_worker);
+        pack_u64(ev, (uint64_t)chg->echo);
+        pack_str(ev, st);
+        pack_u64(ev, m->need_cap);
+        pack_u64(ev, (uint64_t)m->tags_only);
+        pack_u64(ev, (uint64_t)m->bot);
+        pack_str(ev, m->msgid);
+        pack_str(ev, m->time);
+        pack_u64(ev, (uint64_t)m->time_ms);
+        pack_str(ev, m->account);
+        pack_str(ev, m->client_tags);
+        pack_line(ev, m);
+        break;
+    }
+    default:
+        break;
+    }
+    int rc = chan_request(cl, shard_of(cl, ch->key), ev, ops, chg);
+    free(ev);
+    free(ops);
+    return rc;
+}
+
+/* S_CHAN's answer for a message: a sender whose message the network did not take is told. */
+struct chan_sent {
+    int worker;
+    uint64_t id;
+    char name[IRC_CHANNEL_MAX + 1];
+};
+
+static void chan_sent(struct cluster *cl, redisReply *rp, void *arg)
+{
+    struct chan_sent *cs = arg;
+    if (!rp || rp->type == REDIS_REPLY_ERROR) {
+        struct event *ev = event_new(NULL,
+                                     ":%s FAIL PRIVMSG TEMPORARILY_UNAVAILABLE %s :The network "
+                                     "cannot take messages for %s now; message not sent, try again",
+                                     cl->srv->cfg.server_name, cs->name, cs->name);
+        if (ev)
+            fanout_to_client(cl->srv, cs->worker, cs->id, ev);
+        event_unref(ev);
+    }
+    free(cs);
+}
+
+/* R_CHAN: EVALSHA S_CHAN with the event and the changes, on the channels' server. */
+static void run_chan(struct cluster *cl, struct req *q)
+{
+    struct unpack u;
+    unpack_init(&u, q->data + q->len, q->facts_len);
+    int nops = 0;
+    for (struct unpack c = u; c.p < c.end; nops++)
+        if (!unpack_bytes(&c, &(size_t){0}))
+            break;
+    int argc = 5 + nops;
+    const char **argv = malloc((size_t)argc * sizeof *argv);
+    size_t *lens = malloc((size_t)argc * sizeof *lens);
+    char node[24];
+    snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
+    struct chan_sent *cs = q->msg ? malloc(sizeof *cs) : NULL;
+    int sent = -1;
+    if (argv && lens && (!q->msg || cs)) {
+        argv[0] = "EVALSHA";
+        argv[1] = cl->sha[S_CHAN];
+        argv[2] = "0";
+        argv[3] = q->data;
+        lens[3] = q->len;
+        argv[4] = node;
+        for (int i = 0; i < 5; i++)
+            if (i != 3)
+                lens[i] = strlen(argv[i]);
+        for (int i = 0; i < nops; i++)
+            argv[5 + i] = unpack_bytes(&u, &lens[5 + i]);
+        if (cs) {
+            cs->worker = q->worker;
+            cs->id = q->id;
+            snprintf(cs->name, sizeof cs->name, "%s", q->chan);
+        }
+        sent = command(&cl->shards[q->shard].cmd, q->msg ? chan_sent : NULL, cs, argc, argv, lens);
+    }
+    if (sent < 0) {
+        if (q->msg && cs)
+            chan_sent(cl, NULL, cs);
+        else
+            free(cs);
+        if (!q->msg)
+            log_debug("cluster: a change of %s did not reach the network", q->chan);
+    }
+    free(argv);
+    free(lens);
+}
+
+/* Up to CHANNELS_PER_USER keys of an event ("n", then n keys); the count, -1 if malformed. */
+static int unpack_keys(struct unpack *u, char (*keys)[IRC_CHANNEL_MAX + 1])
+{
+    uint64_t n = unpack_u64(u);
+    if (u->bad || n > CHANNELS_PER_USER)
+        return -1;
+    for (uint64_t i = 0; i < n; i++)
+        unpack_str(u, keys[i], IRC_CHANNEL_MAX + 1);
+    return u->bad ? -1 : (int)n;
+}
+
+/* A channel event from the network ("C", kind, origin, who, ...). This node's own changes
+ * are already made here, but for messages, which every node delivers as the network orders
+ * them. */
+static void apply_chan(struct cluster *cl, struct unpack *u)
+{
+    struct server *srv = cl->srv;
+    char kind[2];
+    unpack_str(u, kind, sizeof kind);
+    uint64_t origin = unpack_u64(u), who = unpack_u64(u);
+    if (u->bad || (origin == cl->node && kind[0] != 'M'))
+        return;
+    char key[IRC_CHANNEL_MAX + 1], line[IRC_LINE_MAX + 1];
+    char keys[CHANNELS_PER_USER][IRC_CHANNEL_MAX + 1];
+    char others[CHANNELS_PER_USER][IRC_CHANNEL_MAX + 1];
+    switch (kind[0]) {
+    case 'J': {
+        struct chan_remote_member mi = {.id = who};
+        char name[IRC_CHANNEL_MAX + 1], account[64], away[AWAY_MAX + 1], ext[IRC_LINE_MAX + 1];
+        unpack_str(u, key, sizeof key);
+        unpack_str(u, name, sizeof name);
+        uint64_t flags = unpack_u64(u);
+        unpack_str(u, mi.nick, sizeof mi.nick);
+        unpack_str(u, mi.userhost, sizeof mi.userhost);
+        unpack_str(u, account, sizeof account);
+        unpack_str(u, away, sizeof away);
+        unpack_str(u, line, sizeof line);
+        unpack_str(u, ext, sizeof ext);
+        size_t mlen;
+        const char *mdata = unpack_bytes(u, &mlen);
+        struct chan_meta meta;
+        int has_meta = mdata && mlen > 0 && unpack_meta(mdata, mlen, &meta) == 0;
+        if (u->bad || !ircname_nick_valid(mi.nick) || who >> CLUSTER_NODE_SHIFT != origin)
+            return;
+        mi.op = (flags & 1) != 0;
+        mi.voice = (flags & 2) != 0;
+        if (!has_meta) { /* the name at least, should the channel be new here */
+            memset(&meta, 0, sizeof meta);
+            snprintf(meta.name, sizeof meta.name, "%s", name);
+        }
+        chan_net_join(srv, key, has_meta ? &meta : NULL, &mi, line, ext, account, away);
+        break;
+    }
+    case 'P':
+    case 'K':
+        unpack_str(u, key, sizeof key);
+        unpack_str(u, line, sizeof line);
+        if (!u->bad)
+            chan_net_part(srv, key, who, line, kind[0] == 'K');
+        break;
+    case 'Q':
+    case 'N':
+    case 'A': {
+        char nick[IRC_NICK_MAX + 1] = "";
+        uint64_t need = 0;
+        if (kind[0] == 'N')
+            unpack_str(u, nick, sizeof nick);
+        if (kind[0] == 'A')
+            need = unpack_u64(u);
+        unpack_str(u, line, sizeof line);
+        int n = unpack_keys(u, keys), m = unpack_keys(u, others);
+        if (n < 0 || m < 0)
+            return;
+        if (kind[0] == 'Q')
+            chan_net_quit(srv, who, line, keys, n, others, m);
+        else if (kind[0] == 'N')
+            chan_net_nick(srv, who, nick, line, keys, n, others, m);
+        else
+            chan_net_peers(srv, who, (unsigned)need, line, keys, n);
+        break;
+    }
+    case 'T': {
+        unpack_str(u, key, sizeof key);
+        unpack_str(u, line, sizeof line);
+        uint64_t need = unpack_u64(u);
+        size_t mlen;
+        const char *mdata = unpack_bytes(u, &mlen);
+        struct chan_meta meta;
+        int has_meta = mdata && mlen > 0 && unpack_meta(mdata, mlen, &meta) == 0;
+        uint64_t invitee_w = unpack_u64(u), nedits = unpack_u64(u);
+        if (u->bad || nedits > MODES_PER_LINE * 2)
+            return;
+        struct chan_edit edits[MODES_PER_LINE * 2];
+        char masks[MODES_PER_LINE * 2][MASK_MAX + 1], by[MODES_PER_LINE * 2][SOURCE_MAX + 1];
+        for (uint64_t i = 0; i < nedits; i++) {
+            char se[3];
+            unpack_str(u, se, sizeof se);
+            edits[i].sign = se[0];
+            edits[i].letter = se[1];
+            edits[i].id = unpack_u64(u);
+            unpack_str(u, masks[i], sizeof masks[i]);
+            unpack_str(u, by[i], sizeof by[i]);
+            edits[i].mask = masks[i];
+            edits[i].set_by = by[i];
+            edits[i].set_at = (long long)unpack_u64(u);
+        }
+        if (u->bad)
+            return;
+        int local = who && who >> CLUSTER_NODE_SHIFT == cl->node && invitee_w > 0 &&
+                    invitee_w <= (uint64_t)srv->nworkers;
+        chan_net_meta(srv, key, has_meta ? &meta : NULL, edits, (int)nedits, line, (unsigned)need,
+                      local ? who : 0, local ? (int)invitee_w - 1 : -1, line);
+        break;
+    }
+    case 'M': {
+        unpack_str(u, key, sizeof key);
+        uint64_t worker = unpack_u64(u), echo = unpack_u64(u);
+        char st[2], msgid[EVENT_MSGID_MAX], time[EVENT_TIME_MAX], account[32], tags[4096];
+        unpack_str(u, st, sizeof st);
+        uint64_t need = unpack_u64(u), tags_only = unpack_u64(u), bot = unpack_u64(u);
+        unpack_str(u, msgid, sizeof msgid);
+        unpack_str(u, time, sizeof time);
+        uint64_t time_ms = unpack_u64(u);
+        unpack_str(u, account, sizeof account);
+        unpack_str(u, tags, sizeof tags);
+        unpack_str(u, line, sizeof line);
+        if (u->bad || !line[0] || strpbrk(line, "\r\n"))
+            return;
+        struct event *ev = event_from(tags, msgid, time, (long long)time_ms, line);
+        if (!ev)
+            return;
+        ev->need_cap = (unsigned)need;
+        ev->tags_only = tags_only != 0;
+        ev->bot = bot != 0;
+        snprintf(ev->account, sizeof ev->account, "%s", account);
+        int mine = origin == cl->node && worker < (uint64_t)srv->nworkers;
+        char status = '\0';
+        if (st[0] == '@' || st[0] == '+')
+            status = st[0];
+        chan_net_message(srv, key, ev, who, mine ? (int)worker : -1, echo != 0, status);
+        event_unref(ev);
+        break;
+    }
+    case 'X': {
+        int n = unpack_keys(u, keys);
+        if (n > 0)
+            chan_net_drop_node(srv, origin, keys, n, "*.net *.split");
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* The channels of a server's snapshot: {key, settings, members, lists} each. */
+static void load_chans(struct cluster *cl, const redisReply *chans)
+{
+    int n = 0;
+    for (size_t i = 0; i < chans->elements; i++) {
+        const redisReply *c = chans->element[i];
+        if (c->type != REDIS_REPLY_ARRAY || c->elements != 4 ||
+            c->element[0]->type != REDIS_REPLY_STRING ||
+            c->element[1]->type != REDIS_REPLY_STRING || c->element[2]->type != REDIS_REPLY_ARRAY ||
+            c->element[3]->type != REDIS_REPLY_ARRAY)
+            continue;
+        const char *key = c->element[0]->str;
+        struct chan_meta meta;
+        if (strlen(key) > IRC_CHANNEL_MAX ||
+            unpack_meta(c->element[1]->str, c->element[1]->len, &meta) < 0)
+            continue;
+        const redisReply *mr = c->element[2];
+        struct chan_remote_member *ms = calloc(mr->elements / 2 + 1, sizeof *ms);
+        if (!ms)
+            continue;
+        int k = 0;
+        for (size_t j = 0; j + 1 < mr->elements; j += 2) {
+            const redisReply *f = mr->element[j], *v = mr->element[j + 1];
+            if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            char *end;
+            uint64_t node = strtoull(f->str, &end, 10);
+            uint64_t id = *end == ':' ? strtoull(end + 1, &end, 10) : 0;
+            /* "<flags> <nick> <user@host>" */
+            const char *nick = v->str + 2, *sp = strchr(nick, ' ');
+            if (*end || !id || node == cl->node || id >> CLUSTER_NODE_SHIFT != node || v->len < 5 ||
+                v->str[0] < '0' || v->str[0] > '3' || v->str[1] != ' ' || !sp ||
+                (size_t)(sp - nick) > IRC_NICK_MAX || strlen(sp + 1) > USER_MAX + HOST_MAX)
+                continue; /* this node's own are from an earlier run, gone */
+            int fl = v->str[0] - '0';
+            ms[k] = (struct chan_remote_member){.id = id, .op = fl & 1, .voice = (fl >> 1) & 1};
+            snprintf(ms[k].nick, sizeof ms[k].nick, "%.*s", (int)(sp - nick), nick);
+            snprintf(ms[k].userhost, sizeof ms[k].userhost, "%s", sp + 1);
+            if (!ircname_nick_valid(ms[k].nick))
+                continue;
+            k++;
+        }
+        if (k > 0) {
+            chan_net_load(cl->srv, key, &meta, ms, k);
+            const redisReply *lr = c->element[3];
+            for (size_t j = 0; j + 1 < lr->elements; j += 2) {
+                const redisReply *f = lr->element[j], *v = lr->element[j + 1];
+                if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len < 2)
+                    continue;
+                /* "<set at> <set by>" */
+                char *end;
+                long long at = strtoll(v->str, &end, 10);
+                if (*end != ' ' || f->len > MASK_MAX + 1)
+                    continue;
+                chan_net_load_list(cl->srv, key, f->str[0], f->str + 1, end + 1, at);
+            }
+            n++;
+        }
+        free(ms);
+    }
+    if (n)
+        log_info("cluster: loaded %d channels of the network", n);
+}
+
 /* --- the thread ---------------------------------------------------------------------------- */
 
+/* A node gone: its nicks freed, its members out of the channels, on every Redis. */
 static void reap_nicks(struct cluster *cl, const char *node)
 {
     char set[48];
     snprintf(set, sizeof set, "tc:nicks:%s", node);
     const char *args[] = {set, node};
-    for (int i = 0; i < cl->nshards; i++)
+    for (int i = 0; i < cl->nshards; i++) {
         script(cl, i, S_REAPNICKS, NULL, NULL, 1, 2, args, NULL);
+        script(cl, i, S_REAPCHANS, NULL, NULL, 0, 1, args + 1, NULL);
+    }
 }
 
 /* The heartbeat's answer: the nodes it found gone, whose nicks are freed everywhere. */
@@ -1419,9 +2100,12 @@ static void leave(struct cluster *cl)
     if (script(cl, 0, S_LEAVE, left, NULL, 1, 3, args, NULL) == 0)
         cl->leaving++;
     const char *rargs[] = {set, node};
-    for (int i = 0; i < cl->nshards; i++)
+    for (int i = 0; i < cl->nshards; i++) {
         if (script(cl, i, S_REAPNICKS, left, NULL, 1, 2, rargs, NULL) == 0)
             cl->leaving++;
+        if (script(cl, i, S_REAPCHANS, left, NULL, 0, 1, rargs + 1, NULL) == 0)
+            cl->leaving++;
+    }
 }
 
 static void tick(struct cluster *cl)
@@ -1578,9 +2262,11 @@ static int join(struct cluster *cl)
         }
         log_info("cluster: freeing what node %s (%s) left behind", n, name);
         freeReplyObject(redisCommand(c[0], "EVAL %s 1 tc:nodes %s %s", scripts[S_LEAVE], n, name));
-        for (int s = 0; s < cl->nshards; s++)
+        for (int s = 0; s < cl->nshards; s++) {
             freeReplyObject(
                 redisCommand(c[s], "EVAL %s 1 tc:nicks:%s %s", scripts[S_REAPNICKS], n, n));
+            freeReplyObject(redisCommand(c[s], "EVAL %s 0 %s", scripts[S_REAPCHANS], n));
+        }
     }
     freeReplyObject(r);
     rc = 0;
@@ -1673,12 +2359,14 @@ int cluster_open(struct server *srv)
     srv->cluster = cl;
     srv->remote.to_client = remote_to_client;
     srv->remote.kill = remote_kill;
+    srv->remote.chan = remote_chan;
     srv->remote.arg = cl;
     if (pthread_create(&cl->thread, NULL, cluster_main, cl) != 0) {
         log_error("cluster: cannot start its thread");
         srv->cluster = NULL;
         srv->remote.to_client = NULL;
         srv->remote.kill = NULL;
+        srv->remote.chan = NULL;
         goto fail;
     }
     /* Clients are let in once the node can ask the network about their nicks (their
@@ -1724,8 +2412,10 @@ void cluster_close(struct server *srv)
     pthread_join(cl->thread, NULL);
     srv->remote.to_client = NULL;
     srv->remote.kill = NULL;
+    srv->remote.chan = NULL;
     srv->cluster = NULL;
-    free_held(cl);
+    for (int i = 0; i < cl->nshards; i++)
+        free_held(&cl->shards[i]);
     struct claims *c, *tmp;
     HASH_ITER(hh, cl->claims, c, tmp)
     {

@@ -43,19 +43,17 @@ struct client {
     unsigned cap_pending : 1; /* CAP LS/REQ seen, no CAP END yet: registration waits */
     unsigned pass_ok : 1;
     unsigned registered : 1;
-    unsigned away : 1;
-    unsigned oper_pending : 1;
-    /* an OPER password is being checked (account thread) */ /* has an away message (its text is
-                                                                in the nick table) */
-    unsigned dead : 1;      /* closed; kept until its QUIT item passes through w's mailbox */
-    unsigned closing : 1;   /* on w's close list */
-    unsigned dirty : 1;     /* on w's flush list */
-    unsigned urgent : 1;    /* sent a command since its last flush: its replies are not held */
-    unsigned stalled : 1;   /* on w's stalled list: input paused by flood or send queue */
-    unsigned want_read : 1; /* the socket may hold unread bytes (edge-triggered epoll) */
-    unsigned peer_done : 1; /* the peer shut down or the socket failed: read to the end */
-    unsigned wallops : 1;   /* user mode +w, also here: MB_WALLOPS checks every client */
-    unsigned bot : 1;       /* user mode +B, also here: its messages carry the bot tag */
+    unsigned away : 1;         /* has an away message (its text is in the nick table) */
+    unsigned oper_pending : 1; /* an OPER password is being checked (account thread) */
+    unsigned dead : 1;         /* closed; kept until its QUIT item passes through w's mailbox */
+    unsigned closing : 1;      /* on w's close list */
+    unsigned dirty : 1;        /* on w's flush list */
+    unsigned urgent : 1;       /* sent a command since its last flush: its replies are not held */
+    unsigned stalled : 1;      /* on w's stalled list: input paused by flood or send queue */
+    unsigned want_read : 1;    /* the socket may hold unread bytes (edge-triggered epoll) */
+    unsigned peer_done : 1;    /* the peer shut down or the socket failed: read to the end */
+    unsigned wallops : 1;      /* user mode +w, also here: MB_WALLOPS checks every client */
+    unsigned bot : 1;          /* user mode +B, also here: its messages carry the bot tag */
     unsigned ping_pending : 1;
     unsigned ip_counted : 1;    /* counted by iplimit (given back on close) */
     unsigned cap_302 : 1;       /* "CAP LS 302" seen: capability values are listed */

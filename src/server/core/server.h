@@ -44,6 +44,7 @@ struct nick_stats {
     int max_local; /* most users of this node at once since start */
 };
 struct rehash;
+struct chan_change;
 struct history;
 struct accounts;
 
@@ -82,6 +83,9 @@ struct server {
          * worker there): the cluster's, or NULL (dropped). */
         void (*to_client)(void *arg, int worker, uint64_t id, struct event *ev);
         void (*kill)(void *arg, int worker, uint64_t id, const char *reason);
+        /* A change of a channel for the network (state/chan_net.h); 0, or -1 if it cannot
+         * go. */
+        int (*chan)(void *arg, const struct chan_change *chg);
         void *arg;
     } remote; /* set before the workers start, read-only after */
 };

@@ -9,6 +9,7 @@
 #include "core/caps.h"
 #include "state/chan-t.h"
 #include "state/chan.h"
+#include "state/chan_net.h"
 #include "core/client.h"
 #include "cmd.h"
 #include "common/utf8.h"
@@ -148,8 +149,13 @@ static void topic(struct client *c, const char *name, const char *text)
         memcpy(shown, text, n);
         shown[n] = '\0';
         struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, shown);
-        if (m)
+        if (m) {
             chan_post(srv, ch, m, 0);
+            struct chan *chs[1] = {ch};
+            struct chan_change chg = {
+                .kind = CC_META, .chans = chs, .nchans = 1, .ev = m, .meta = 1};
+            chan_net_publish(srv, &chg);
+        }
         event_unref(m);
     }
     chan_unlock(ch);
@@ -189,6 +195,11 @@ static void kick(struct client *c, const char *name, const char *nick, const cha
         utf8_copy(why, reason && *reason ? reason : c->nick, KICK_MAX);
         struct event *ev = event_new(NULL, ":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
         chan_kick_member(srv, ch, t, ev);
+        struct chan *chs[1] = {ch};
+        struct chan_change chg = {
+            .kind = CC_KICK, .chans = chs, .nchans = 1, .ev = ev, .who = tid, .who_worker = tw};
+        if (ev)
+            chan_net_publish(srv, &chg);
         event_unref(ev);
     }
     chan_unlock_table(srv, ch);
@@ -250,6 +261,17 @@ static void invite(struct client *c, const char *nick, const char *name)
         if (note) {
             note->need_cap = CAP_INVITE_NOTIFY;
             chan_post(srv, ch, note, c->id);
+            /* The network: the invitation (meta), the note, and the invitee's INVITE line,
+             * which its own node delivers. */
+            struct chan *chs[1] = {ch};
+            struct chan_change chg = {.kind = CC_META,
+                                      .chans = chs,
+                                      .nchans = 1,
+                                      .ev = note,
+                                      .meta = 1,
+                                      .who = info.id,
+                                      .who_worker = info.worker};
+            chan_net_publish(srv, &chg);
         }
         event_unref(note);
     }
@@ -259,6 +281,8 @@ static void invite(struct client *c, const char *nick, const char *name)
     if (!ok)
         return;
     send_reply(c, RPL_INVITING, info.nick, chname);
+    if (info.worker >= WORKER_REMOTE)
+        return; /* its node tells it, from the invitation's event */
     struct event *m = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, chname);
     if (m)
         fanout_to_client(srv, info.worker, info.id, m);

@@ -9,6 +9,7 @@
 
 #include "state/chan-t.h"
 #include "state/chan.h"
+#include "state/chan_net.h"
 #include "core/client.h"
 #include "cmd.h"
 #include "core/event.h"
@@ -72,35 +73,6 @@ static void mask_normalise(const char *in, char *out, size_t cap)
         snprintf(out, cap, "%s@*", in);
     else
         snprintf(out, cap, "%s!*@*", in);
-}
-
-/* Adds or removes mask on list kind of ch (locked). Returns 0 when the list changed. */
-static int list_edit(struct chan *ch, int kind, int adding, const char *mask, const char *by)
-{
-    struct mask_list *l = &ch->lists[kind];
-    for (int i = 0; i < l->n; i++) {
-        if (ircname_cmp(l->v[i].mask, mask) == 0) {
-            if (adding)
-                return -1; /* already there */
-            l->v[i] = l->v[--l->n];
-            return 0;
-        }
-    }
-    if (!adding || l->n >= LIST_MAX)
-        return -1;
-    if (l->n == l->cap) {
-        int ncap = l->cap ? l->cap * 2 : 4;
-        struct mask_entry *n = realloc(l->v, (size_t)ncap * sizeof *n);
-        if (!n)
-            return -1;
-        l->v = n;
-        l->cap = ncap;
-    }
-    struct mask_entry *e = &l->v[l->n++];
-    snprintf(e->mask, sizeof e->mask, "%s", mask);
-    snprintf(e->set_by, sizeof e->set_by, "%s", by);
-    e->set_at = time(NULL);
-    return 0;
 }
 
 /* A list query: anyone may look at bans; exceptions and invexes are ops' business (as on
@@ -207,9 +179,23 @@ static void limit_change(struct chan *ch, struct mode_change *mc, int adding, co
     }
 }
 
+/* Notes a change the network must hear of besides the settings (a list entry, a status). */
+static void edit_add(struct chan_change *chg, char sign, char letter, uint64_t id, const char *mask,
+                     const char *set_by, long long set_at)
+{
+    if (chg->nedits < (int)(sizeof chg->edits / sizeof chg->edits[0]))
+        chg->edits[chg->nedits++] = (struct chan_edit){.sign = sign,
+                                                       .letter = letter,
+                                                       .id = id,
+                                                       .mask = mask,
+                                                       .set_by = set_by,
+                                                       .set_at = set_at};
+}
+
 /* Gives or takes ops (o) or voice (v) of the member with id (0: no such nick, a). */
-static void status_change(struct client *c, struct chan *ch, struct mode_change *mc, int adding,
-                          char letter, const char *a, uint64_t id)
+static void status_change(struct client *c, struct chan *ch, struct mode_change *mc,
+                          struct chan_change *chg, int adding, char letter, const char *a,
+                          uint64_t id)
 {
     struct member *t = id ? chan_member(ch, id) : NULL;
     if (!id) {
@@ -222,6 +208,7 @@ static void status_change(struct client *c, struct chan *ch, struct mode_change 
         else
             t->voice = adding;
         change_add(mc, adding ? '+' : '-', letter, t->nick);
+        edit_add(chg, adding ? '+' : '-', letter, t->id, NULL, NULL, 0);
     }
 }
 
@@ -259,6 +246,11 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
         return;
     }
     struct mode_change mc = {.sign = 0};
+    struct chan *chs[1] = {ch};
+    struct chan_change chg = {.kind = CC_META, .chans = chs, .nchans = 1};
+    /* The masks of the list edits, kept for chg until it is published. */
+    char masks[MODES_PER_LINE][MASK_MAX + 1];
+    time_t now = time(NULL);
     int with_args = 0, denied = 0, listed = 0;
     arg = 1;
     adding = 1;
@@ -288,6 +280,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             else if (me && me->op && ch->chkey[0]) {
                 ch->chkey[0] = '\0'; /* "-k" without the key still clears it */
                 change_add(&mc, '-', 'k', "*");
+                chg.meta = 1;
             }
             continue;
         }
@@ -307,29 +300,39 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             continue;
         if (kind >= 0) {
             char mask[MASK_MAX + 1];
+            char *kept = masks[with_args - 1]; /* the mask as set, or as it was set */
             mask_normalise(a, mask, sizeof mask);
-            if (list_edit(ch, kind, adding, mask, c->source) == 0)
-                change_add(&mc, adding ? '+' : '-', letter, mask);
-            else if (adding && ch->lists[kind].n >= LIST_MAX)
+            snprintf(kept, MASK_MAX + 1, "%s", mask);
+            if (chan_list_edit(ch, kind, adding, mask, c->source, now, kept) == 0) {
+                change_add(&mc, adding ? '+' : '-', letter, kept);
+                edit_add(&chg, adding ? '+' : '-', letter, 0, kept, c->source, now);
+            } else if (adding && ch->lists[kind].n >= LIST_MAX) {
                 send_reply(c, ERR_BANLISTFULL, ch->name, letter);
+            }
         } else if (bit) {
             if (adding != !!(ch->modes & bit)) {
                 ch->modes = adding ? ch->modes | bit : ch->modes & ~bit;
                 change_add(&mc, adding ? '+' : '-', letter, NULL);
+                chg.meta = 1;
             }
         } else if (letter == 'k') {
             key_change(c, ch, &mc, adding, a);
+            chg.meta = 1;
         } else if (letter == 'l') {
             limit_change(ch, &mc, adding, a);
+            chg.meta = 1;
         } else {
-            status_change(c, ch, &mc, adding, letter, a, ids[ai]);
+            status_change(c, ch, &mc, &chg, adding, letter, a, ids[ai]);
         }
     }
     if (mc.nmodes > 0) {
         struct event *m =
             event_new(NULL, ":%s MODE %s %s%s", c->source, ch->name, mc.modes, mc.args);
-        if (m)
+        if (m) {
             chan_post(srv, ch, m, 0);
+            chg.ev = m;
+            chan_net_publish(srv, &chg);
+        }
         event_unref(m);
     }
     chan_unlock(ch);

@@ -74,4 +74,26 @@ struct chan {
     struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */
 };
 
+/* For chan.c, chan_net.c and the channel commands: the parts of a channel's life they share. */
+
+struct client;
+struct fanout_chan;
+struct server;
+
+/* A new channel, not yet in the table. NULL without memory. */
+struct chan *chan_new(struct server *srv, const char *name, const char *key);
+/* The channel whose folded name is key (srv->chan_lock held), or NULL. */
+struct chan *chan_table_get(struct server *srv, const char *key);
+/* ch (locked) as the fan-out sees it. */
+struct fanout_chan chan_fan(const struct chan *ch);
+void chan_member_free(struct member *m);
+/* Drops a reference to ch; the last frees it. */
+void chan_unref(struct chan *ch);
+/* On the kicked client's worker, after its KICK (fanout_chan_kick): forgets channel id. */
+void chan_kicked(struct client *c, uint64_t id);
+/* Adds mask (set by by, at at) to list kind of ch (locked), or removes it (removed, MASK_MAX
+ * + 1 bytes or NULL: the entry's mask as it was set). 0 when the list changed. */
+int chan_list_edit(struct chan *ch, int kind, int adding, const char *mask, const char *by,
+                   time_t at, char *removed);
+
 #endif

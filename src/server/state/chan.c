@@ -25,6 +25,7 @@
 #include "core/pool.h"
 #include "core/send.h"
 #include "core/server.h"
+#include "state/chan_net.h"
 #include "state/nick.h"
 
 /* A channel's member table starts with 4 buckets, not uthash's 32 (512 bytes): most channels
@@ -59,13 +60,13 @@ const char *chan_topic_by(const struct chan *ch)
     return ch->topic + strlen(ch->topic) + 1;
 }
 
-static void member_free(struct member *m)
+void chan_member_free(struct member *m)
 {
     if (m)
         pool_free(m, sizeof *m + strlen(m->userhost) + 1);
 }
 
-static void chan_unref(struct chan *ch)
+void chan_unref(struct chan *ch)
 {
     if (atomic_fetch_sub(&ch->refs, 1) != 1)
         return;
@@ -74,7 +75,7 @@ static void chan_unref(struct chan *ch)
     {
         /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(ch->members, m);
-        member_free(m);
+        chan_member_free(m);
     }
     pthread_mutex_destroy(&ch->lock);
     for (int i = 0; i < LIST_KINDS; i++)
@@ -85,7 +86,7 @@ static void chan_unref(struct chan *ch)
     pool_free(ch, sizeof *ch);
 }
 
-static struct chan *chan_create(struct server *srv, const char *name, const char *key)
+struct chan *chan_new(struct server *srv, const char *name, const char *key)
 {
     struct chan *ch = pool_alloc(sizeof *ch);
     if (!ch)
@@ -144,8 +145,7 @@ static void client_remove_chan(struct client *c, int idx)
     c->nchans--;
 }
 
-/* ch as the fan-out sees it (ch locked while it is used). */
-static struct fanout_chan fan(const struct chan *ch)
+struct fanout_chan chan_fan(const struct chan *ch)
 {
     return (struct fanout_chan){.id = ch->id, .key = ch->key, .wcount = ch->wcount};
 }
@@ -299,7 +299,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     struct chan *ch = NULL;
     HASH_FIND_STR(srv->chans, fold, ch);
     if (!ch) {
-        ch = chan_create(srv, name, fold);
+        ch = chan_new(srv, name, fold);
         if (!ch) {
             pthread_mutex_unlock(&srv->chan_lock);
             goto oom;
@@ -322,15 +322,18 @@ int chan_join(struct client *c, const char *name, const char *key)
     if (err || !join || client_add_chan(c, ch) < 0) {
         /* A channel created just now stays empty in the table; the next JOIN fills it. */
         pthread_mutex_unlock(&ch->lock);
-        member_free(mem);
+        chan_member_free(mem);
         event_unref(join);
         event_unref(away);
         return err ? err : NUM(ERR_UNKNOWNERROR);
     }
     atomic_fetch_add(&ch->refs, 1);
+    int meta = ch->nmembers == 0; /* a new channel: the network learns its settings */
     for (int i = 0; i < ch->ninvites; i++) {
-        if (ch->invites[i] == c->id)
+        if (ch->invites[i] == c->id) {
             ch->invites[i--] = ch->invites[--ch->ninvites]; /* an invitation is used once */
+            meta = 1;
+        }
     }
     mem->id = c->id;
     mem->worker = c->w->index;
@@ -349,10 +352,23 @@ int chan_join(struct client *c, const char *name, const char *key)
     if (!(c->caps & CAP_NO_IMPLICIT_NAMES)) /* IRCv3 no-implicit-names: it asks if it wants */
         names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
-    struct fanout_chan f = fan(ch);
+    struct fanout_chan f = chan_fan(ch);
     fanout_chan_join(srv, &f, join, c->id, c->w->index);
     if (away)
         fanout_chan_event(srv, &f, away, c->id, c->w->index);
+    struct chan *chs[1] = {ch};
+    struct chan_change chg = {.kind = CC_JOIN,
+                              .chans = chs,
+                              .nchans = 1,
+                              .ev = join,
+                              .who = c->id,
+                              .who_worker = c->w->index,
+                              .m = mem,
+                              .account = c->account,
+                              .realname = c->realname,
+                              .away = away ? me.away : "",
+                              .meta = meta};
+    chan_net_publish(srv, &chg);
     replay(c, ch);
     pthread_mutex_unlock(&ch->lock);
     /* The joiner sees its JOIN, the topic and NAMES at once, as the reply to its command
@@ -366,19 +382,55 @@ int chan_join(struct client *c, const char *name, const char *key)
     return 0;
 oom:
     log_error("out of memory joining %s", name);
-    member_free(mem);
+    chan_member_free(mem);
     event_unref(away);
     return NUM(ERR_UNKNOWNERROR);
+}
+
+struct chan *chan_table_get(struct server *srv, const char *key)
+{
+    struct chan *ch = NULL;
+    HASH_FIND_STR(srv->chans, key, ch);
+    return ch;
 }
 
 /* The channel called name in the table (srv->chan_lock held), or NULL. */
 static struct chan *table_find(struct server *srv, const char *name)
 {
     char key[IRC_CHANNEL_MAX + 1];
-    struct chan *ch = NULL;
     ircname_fold(name, key, sizeof key);
-    HASH_FIND_STR(srv->chans, key, ch);
-    return ch;
+    return chan_table_get(srv, key);
+}
+
+int chan_list_edit(struct chan *ch, int kind, int adding, const char *mask, const char *by,
+                   time_t at, char *removed)
+{
+    struct mask_list *l = &ch->lists[kind];
+    for (int i = 0; i < l->n; i++) {
+        if (ircname_cmp(l->v[i].mask, mask) == 0) {
+            if (adding)
+                return -1; /* already there */
+            if (removed)
+                snprintf(removed, MASK_MAX + 1, "%s", l->v[i].mask);
+            l->v[i] = l->v[--l->n];
+            return 0;
+        }
+    }
+    if (!adding || l->n >= LIST_MAX)
+        return -1;
+    if (l->n == l->cap) {
+        int ncap = l->cap ? l->cap * 2 : 4;
+        struct mask_entry *n = realloc(l->v, (size_t)ncap * sizeof *n);
+        if (!n)
+            return -1;
+        l->v = n;
+        l->cap = ncap;
+    }
+    struct mask_entry *e = &l->v[l->n++];
+    snprintf(e->mask, sizeof e->mask, "%s", mask);
+    snprintf(e->set_by, sizeof e->set_by, "%s", by);
+    e->set_at = at;
+    return 0;
 }
 
 static int chan_exists(struct server *srv, const char *name)
@@ -397,7 +449,7 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
     HASH_FIND(hh, ch->members, &c->id, sizeof c->id, m);
     if (m) {
         HASH_DEL(ch->members, m);
-        member_free(m);
+        chan_member_free(m);
         ch->nmembers--;
         ch->wcount[c->w->index]--;
     }
@@ -411,7 +463,7 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
 
 void chan_post(struct server *srv, const struct chan *ch, struct event *ev, uint64_t skip)
 {
-    struct fanout_chan f = fan(ch);
+    struct fanout_chan f = chan_fan(ch);
     fanout_chan_event(srv, &f, ev, skip, -1);
 }
 
@@ -430,9 +482,18 @@ int chan_part(struct client *c, const char *name, const char *reason)
     /* Not a member any more: kicked, and the KICK is still on its way to our mailbox. */
     int member = chan_member(ch, c->id) != NULL;
     if (member) {
-        struct fanout_chan f = fan(ch);
+        struct fanout_chan f = chan_fan(ch);
         fanout_chan_part(srv, &f, part, c->id, c->w->index);
         chan_remove_member(srv, ch, c);
+        struct chan *chs[1] = {ch};
+        struct chan_change chg = {.kind = CC_PART,
+                                  .chans = chs,
+                                  .nchans = 1,
+                                  .ev = part,
+                                  .who = c->id,
+                                  .who_worker = c->w->index};
+        if (part)
+            chan_net_publish(srv, &chg);
     }
     pthread_mutex_unlock(&ch->lock);
     pthread_mutex_unlock(&srv->chan_lock);
@@ -490,6 +551,19 @@ int chan_send(struct client *c, const char *name, struct event *m, int echo, int
     }
     struct member *me = chan_member(ch, c->id);
     int err = may_speak(ch, me, c->source);
+    /* In a cluster the network orders it, and every node stores and delivers it then. */
+    struct chan *chs[1] = {ch};
+    struct chan_change chg = {.kind = CC_MSG,
+                              .chans = chs,
+                              .nchans = 1,
+                              .ev = m,
+                              .who = c->id,
+                              .who_worker = c->w->index,
+                              .echo = echo};
+    if (!err && chan_net_publish(srv, &chg) == 0) {
+        chan_unlock(ch);
+        return 0;
+    }
     /* Stored before it is posted, under the same lock: the store has the channel's order. */
     int stored = !err && !m->tags_only ? history_store(srv, m, ch->key) : 0;
     if (stored < 0)
@@ -503,7 +577,7 @@ int chan_send(struct client *c, const char *name, struct event *m, int echo, int
     if (!err) {
         /* With echo the sender gets its own line back, in the channel's order. */
         int own = c->w->index;
-        struct fanout_chan f = fan(ch);
+        struct fanout_chan f = chan_fan(ch);
         /* Our own worker needs no item when we are its only member here. */
         fanout_chan_event(srv, &f, m, echo ? 0 : c->id, me && !echo ? own : -1);
         if (echo && !me) /* not a member (-n): the echo comes straight back */
@@ -548,6 +622,14 @@ void chan_quit(struct client *c, struct event *m)
     fanout_user_quit(srv, &s, m, c->id, c->w->index);
     for (int i = 0; i < c->nchans; i++)
         chan_remove_member(srv, c->chans[i], c);
+    struct chan_change chg = {.kind = CC_QUIT,
+                              .chans = c->chans,
+                              .nchans = c->nchans,
+                              .ev = m,
+                              .who = c->id,
+                              .who_worker = c->w->index};
+    if (c->nchans > 0)
+        chan_net_publish(srv, &chg);
     unlock_all(c);
     if (c->nchans > 0)
         pthread_mutex_unlock(&srv->chan_lock);
@@ -570,6 +652,15 @@ void chan_nick(struct client *c, struct event *m, int self)
     }
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
     fanout_user_peers(srv, &s, m, self ? 0 : c->id, self ? c->id : 0, c->w->index);
+    struct chan_change chg = {.kind = CC_NICK,
+                              .chans = c->chans,
+                              .nchans = c->nchans,
+                              .ev = m,
+                              .who = c->id,
+                              .who_worker = c->w->index,
+                              .nick = c->nick};
+    if (c->nchans > 0 && m)
+        chan_net_publish(srv, &chg);
     unlock_all(c);
 }
 
@@ -592,6 +683,14 @@ void chan_peers(struct client *c, struct event *m, int self)
     lock_all(c, workers, ids);
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
     fanout_user_peers(srv, &s, m, c->id, self ? c->id : 0, c->w->index);
+    struct chan_change chg = {.kind = CC_PEERS,
+                              .chans = c->chans,
+                              .nchans = c->nchans,
+                              .ev = m,
+                              .who = c->id,
+                              .who_worker = c->w->index};
+    if (c->nchans > 0 && m)
+        chan_net_publish(srv, &chg);
     unlock_all(c);
 }
 
@@ -627,8 +726,7 @@ void chan_table_free(struct server *srv)
     }
 }
 
-/* On the kicked client's worker, after its KICK (fanout_chan_kick): forgets channel id. */
-static void chan_kicked(struct client *c, uint64_t id)
+void chan_kicked(struct client *c, uint64_t id)
 {
     for (int i = 0; i < c->nchans; i++) {
         if (c->chans[i]->id == id) {
@@ -656,6 +754,19 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
         return NUM(ERR_NOSUCHCHANNEL);
     struct member *me = chan_member(ch, c->id);
     int err = may_speak(ch, me, c->source);
+    struct chan *chs[1] = {ch};
+    struct chan_change chg = {.kind = CC_MSG,
+                              .chans = chs,
+                              .nchans = 1,
+                              .ev = m,
+                              .who = c->id,
+                              .who_worker = c->w->index,
+                              .echo = echo,
+                              .status = status};
+    if (!err && chan_net_publish(srv, &chg) == 0) {
+        chan_unlock(ch);
+        return 0;
+    }
     if (!err) {
         /* Ops are few: one item per recipient, posted under the channel lock, keeps them in
          * the channel's order without a status field in every worker's replica. */
@@ -663,7 +774,7 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
         HASH_ITER(hh, ch->members, t, tmp)
         {
             int wanted = status == '@' ? t->op : (t->op || t->voice);
-            if (wanted && (t->id != c->id || echo))
+            if (wanted && t->worker < srv->nworkers && (t->id != c->id || echo))
                 fanout_to_client(srv, t->worker, t->id, m);
         }
     }
@@ -692,13 +803,14 @@ void chan_unlock_table(struct server *srv, struct chan *ch)
 void chan_kick_member(struct server *srv, struct chan *ch, struct member *t, struct event *ev)
 {
     int tw = t->worker;
-    struct fanout_chan f = fan(ch);
+    struct fanout_chan f = chan_fan(ch);
     if (ev)
         fanout_chan_kick(srv, &f, ev, t->id, tw, chan_kicked);
     HASH_DEL(ch->members, t);
-    member_free(t);
+    chan_member_free(t);
     ch->nmembers--;
-    ch->wcount[tw]--;
+    if (tw < ch->nworkers) /* a member of another node is counted on none of ours */
+        ch->wcount[tw]--;
     if (ch->nmembers == 0 && ch->in_table) {
         HASH_DEL(srv->chans, ch);
         ch->in_table = 0;

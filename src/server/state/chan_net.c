@@ -1,0 +1,514 @@
+/* chan_net: what other nodes did to channels, applied to this node's replicas (chan_net.h).
+ * Runs on the cluster thread, with the locks of chan.c in its order (table, then channels
+ * by ascending id). Lines come from Redis: they are checked like any input before they are
+ * relayed. */
+#include "chan_net.h"
+#include "chan-t.h"
+#include "chan.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "core/caps.h"
+#include "core/event.h"
+#include "core/fanout.h"
+#include "core/pool.h"
+#include "core/server.h"
+#include "store/history.h"
+
+/* The most channels one user's event spans: its own, all servers' (QUIT, NICK). */
+#define SPAN_MAX CHANNELS_PER_USER
+
+int chan_net_publish(struct server *srv, const struct chan_change *chg)
+{
+    if (!srv->remote.chan)
+        return -1;
+    return srv->remote.chan(srv->remote.arg, chg);
+}
+
+void chan_meta_get(const struct chan *ch, struct chan_meta *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", ch->name);
+    out->created = (long long)ch->created;
+    out->modes = ch->modes;
+    snprintf(out->chkey, sizeof out->chkey, "%s", ch->chkey);
+    out->limit = ch->limit;
+    if (ch->topic) {
+        out->has_topic = 1;
+        snprintf(out->topic, sizeof out->topic, "%s", ch->topic);
+        snprintf(out->topic_by, sizeof out->topic_by, "%s", chan_topic_by(ch));
+        out->topic_at = (long long)ch->topic_at;
+    }
+    out->ninvites = ch->ninvites < INVITES_MAX ? ch->ninvites : INVITES_MAX;
+    if (out->ninvites)
+        memcpy(out->invites, ch->invites, (size_t)out->ninvites * sizeof out->invites[0]);
+}
+
+/* Sets ch's (locked) settings from m. */
+static void meta_set(struct chan *ch, const struct chan_meta *m)
+{
+    ch->created = (time_t)m->created;
+    ch->modes = m->modes & (CM_INVITE | CM_MODERATED | CM_NOEXTERNAL | CM_SECRET | CM_TOPICLOCK);
+    snprintf(ch->chkey, sizeof ch->chkey, "%s", m->chkey);
+    ch->limit = m->limit;
+    free(ch->topic);
+    ch->topic = NULL;
+    if (m->has_topic) {
+        size_t n = strlen(m->topic), by = strlen(m->topic_by);
+        ch->topic = malloc(n + 1 + by + 1);
+        if (ch->topic) { /* "text\0nick!user@host\0" (chan_topic_by) */
+            memcpy(ch->topic, m->topic, n + 1);
+            memcpy(ch->topic + n + 1, m->topic_by, by + 1);
+        }
+        ch->topic_at = (time_t)m->topic_at;
+    }
+    ch->ninvites = 0;
+    if (m->ninvites > 0 &&
+        (ch->invites || (ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0])))) {
+        ch->ninvites = m->ninvites < INVITES_MAX ? m->ninvites : INVITES_MAX;
+        memcpy(ch->invites, m->invites, (size_t)ch->ninvites * sizeof ch->invites[0]);
+    }
+}
+
+/* A line from the network is one IRC line: no CR, LF or NUL inside, and not empty. */
+static int line_ok(const char *line)
+{
+    return line[0] && !strpbrk(line, "\r\n");
+}
+
+static struct event *line_event(const char *line, unsigned need_cap)
+{
+    if (!line_ok(line))
+        return NULL;
+    struct event *ev = event_new(NULL, "%s", line);
+    if (ev)
+        ev->need_cap = need_cap;
+    return ev;
+}
+
+/* The channel of key, locked, from the table (srv->chan_lock held); create: made (with
+ * meta's name, "" for the key) when it is not there. NULL if none or without memory. */
+static struct chan *find(struct server *srv, const char *key, int create, const char *name)
+{
+    struct chan *ch = chan_table_get(srv, key);
+    if (!ch && create) {
+        ch = chan_new(srv, name && name[0] ? name : key, key);
+        if (!ch) {
+            log_error("out of memory keeping a channel of the network");
+            return NULL;
+        }
+        HASH_ADD_STR(srv->chans, key, ch);
+    }
+    if (ch)
+        pthread_mutex_lock(&ch->lock);
+    return ch;
+}
+
+/* Drops ch (locked, table locked too) from the table if it has emptied. */
+static void drop_if_empty(struct server *srv, struct chan *ch)
+{
+    if (ch->nmembers == 0 && ch->in_table) {
+        HASH_DEL(srv->chans, ch);
+        ch->in_table = 0;
+        history_end(srv, ch->key);
+        /* The table's reference: the last one unless a command of ours holds the channel. */
+        pthread_mutex_unlock(&ch->lock);
+        chan_unref(ch);
+        return;
+    }
+    pthread_mutex_unlock(&ch->lock);
+}
+
+static struct member *member_add(struct chan *ch, const struct chan_remote_member *mi)
+{
+    size_t uhlen = strlen(mi->userhost);
+    struct member *m = pool_alloc(sizeof *m + uhlen + 1);
+    if (!m) {
+        log_error("out of memory keeping a member of a channel of the network");
+        return NULL;
+    }
+    memcpy(m->userhost, mi->userhost, uhlen + 1);
+    m->id = mi->id;
+    m->worker = WORKER_REMOTE;
+    m->op = mi->op != 0;
+    m->voice = mi->voice != 0;
+    snprintf(m->nick, sizeof m->nick, "%s", mi->nick);
+    HASH_ADD(hh, ch->members, id, sizeof m->id, m);
+    ch->nmembers++;
+    return m;
+}
+
+void chan_net_join(struct server *srv, const char *key, const struct chan_meta *meta,
+                   const struct chan_remote_member *mi, const char *line, const char *ext,
+                   const char *account, const char *away)
+{
+    struct event *ev = line_event(line, 0);
+    if (!ev)
+        return;
+    if (ext[0] && line_ok(ext))
+        event_set_ext(ev, "%s", ext);
+    snprintf(ev->account, sizeof ev->account, "%s", account);
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 1, meta ? meta->name : NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (ch) {
+        if (meta)
+            meta_set(ch, meta);
+        if (!chan_member(ch, mi->id) && member_add(ch, mi)) {
+            struct fanout_chan f = chan_fan(ch);
+            fanout_chan_event(srv, &f, ev, 0, -1);
+            struct event *aw = away[0] && line_ok(away) ? event_new(NULL, ":%s!%s AWAY :%s",
+                                                                    mi->nick, mi->userhost, away)
+                                                        : NULL;
+            if (aw) { /* away-notify: an away joiner's AWAY follows its JOIN */
+                aw->need_cap = CAP_AWAY_NOTIFY;
+                fanout_chan_event(srv, &f, aw, 0, -1);
+            }
+            event_unref(aw);
+        }
+        pthread_mutex_unlock(&ch->lock);
+    }
+    event_unref(ev);
+}
+
+void chan_net_part(struct server *srv, const char *key, uint64_t who, const char *line, int kick)
+{
+    struct event *ev = line_event(line, 0);
+    if (!ev)
+        return;
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    struct member *t = ch ? chan_member(ch, who) : NULL;
+    if (t && t->worker < srv->nworkers) {
+        /* One of ours, kicked from another node: out of its list too (chan_kicked), which
+         * holds the channel until then. Only its own node parts it. */
+        if (kick)
+            chan_kick_member(srv, ch, t, ev);
+        pthread_mutex_unlock(&ch->lock);
+    } else if (t) {
+        struct fanout_chan f = chan_fan(ch);
+        fanout_chan_event(srv, &f, ev, 0, -1);
+        HASH_DEL(ch->members, t);
+        chan_member_free(t);
+        ch->nmembers--;
+        drop_if_empty(srv, ch);
+    } else if (ch) {
+        pthread_mutex_unlock(&ch->lock);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    event_unref(ev);
+}
+
+/* The channels of mine and others (keys) that exist here, locked in ascending id
+ * (srv->chan_lock held); is_mine says which list each came from. Returns how many. */
+static int lock_keys(struct server *srv, char (*mine)[IRC_CHANNEL_MAX + 1], int n,
+                     char (*others)[IRC_CHANNEL_MAX + 1], int m, struct chan **out, bool *is_mine)
+{
+    int k = 0;
+    for (int i = 0; i < n + m && k < SPAN_MAX; i++) {
+        struct chan *ch = chan_table_get(srv, i < n ? mine[i] : others[i - n]);
+        bool dup = false;
+        for (int j = 0; j < k && !dup; j++)
+            dup = out[j] == ch;
+        if (!ch || dup)
+            continue;
+        /* Sorted by id as they are found: a few channels, an insertion sort. */
+        int j = k++;
+        while (j > 0 && out[j - 1]->id > ch->id) {
+            out[j] = out[j - 1];
+            is_mine[j] = is_mine[j - 1];
+            j--;
+        }
+        out[j] = ch;
+        is_mine[j] = i < n;
+    }
+    for (int i = 0; i < k; i++)
+        pthread_mutex_lock(&out[i]->lock);
+    return k;
+}
+
+/* The span of chs (locked) for the fan-out: their ids and which workers have members. */
+static struct fanout_span span_of(struct server *srv, struct chan **chs, int k, uint64_t *ids,
+                                  bool *workers)
+{
+    memset(workers, 0, (size_t)srv->nworkers * sizeof *workers);
+    for (int i = 0; i < k; i++) {
+        ids[i] = chs[i]->id;
+        for (int w = 0; w < srv->nworkers; w++)
+            workers[w] = workers[w] || chs[i]->wcount[w] > 0;
+    }
+    return (struct fanout_span){.ids = ids, .n = k, .workers = workers};
+}
+
+void chan_net_quit(struct server *srv, uint64_t who, const char *line,
+                   char (*mine)[IRC_CHANNEL_MAX + 1], int n, char (*others)[IRC_CHANNEL_MAX + 1],
+                   int m)
+{
+    struct event *ev = line[0] ? line_event(line, 0) : NULL;
+    struct chan *chs[SPAN_MAX];
+    bool is_mine[SPAN_MAX], workers[WORKERS_MAX];
+    uint64_t ids[SPAN_MAX];
+    pthread_mutex_lock(&srv->chan_lock);
+    int k = lock_keys(srv, mine, n, others, m, chs, is_mine);
+    int was = 0, still = 0;
+    for (int i = 0; i < k; i++) {
+        if (chan_member(chs[i], who)) {
+            was = was || is_mine[i];
+            still = still || !is_mine[i];
+        }
+    }
+    /* The QUIT goes out with the last of its servers' events, to everyone who shared any of
+     * its channels: once, and after everything it said in any of them. */
+    if (was && !still && ev) {
+        struct fanout_span s = span_of(srv, chs, k, ids, workers);
+        fanout_user_quit(srv, &s, ev, who, -1);
+    }
+    for (int i = k - 1; i >= 0; i--) {
+        struct member *t = is_mine[i] ? chan_member(chs[i], who) : NULL;
+        if (t && t->worker >= srv->nworkers) { /* never one of ours: they quit here */
+            HASH_DEL(chs[i]->members, t);
+            chan_member_free(t);
+            chs[i]->nmembers--;
+        }
+        if (is_mine[i])
+            drop_if_empty(srv, chs[i]);
+        else
+            pthread_mutex_unlock(&chs[i]->lock);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    event_unref(ev);
+}
+
+void chan_net_nick(struct server *srv, uint64_t who, const char *nick, const char *line,
+                   char (*mine)[IRC_CHANNEL_MAX + 1], int n, char (*others)[IRC_CHANNEL_MAX + 1],
+                   int m)
+{
+    struct event *ev = line_event(line, 0);
+    if (!ev || !ircname_nick_valid(nick)) {
+        event_unref(ev);
+        return;
+    }
+    struct chan *chs[SPAN_MAX];
+    bool is_mine[SPAN_MAX], workers[WORKERS_MAX];
+    uint64_t ids[SPAN_MAX];
+    pthread_mutex_lock(&srv->chan_lock);
+    int k = lock_keys(srv, mine, n, others, m, chs, is_mine);
+    pthread_mutex_unlock(&srv->chan_lock);
+    int was = 0, still = 0;
+    for (int i = 0; i < k; i++) {
+        struct member *t = chan_member(chs[i], who);
+        if (t && is_mine[i]) {
+            snprintf(t->nick, sizeof t->nick, "%s", nick);
+            was = 1;
+        } else if (t && strcmp(t->nick, nick) != 0) {
+            still = 1; /* that server's rename is still to come: the NICK goes out with it */
+        }
+    }
+    if (was && !still) {
+        struct fanout_span s = span_of(srv, chs, k, ids, workers);
+        fanout_user_peers(srv, &s, ev, 0, 0, -1);
+    }
+    for (int i = k - 1; i >= 0; i--)
+        pthread_mutex_unlock(&chs[i]->lock);
+    event_unref(ev);
+}
+
+void chan_net_peers(struct server *srv, uint64_t who, unsigned need_cap, const char *line,
+                    char (*keys)[IRC_CHANNEL_MAX + 1], int n)
+{
+    struct event *ev = line_event(line, need_cap);
+    if (!ev)
+        return;
+    struct chan *chs[SPAN_MAX];
+    bool is_mine[SPAN_MAX], workers[WORKERS_MAX];
+    uint64_t ids[SPAN_MAX];
+    pthread_mutex_lock(&srv->chan_lock);
+    int k = lock_keys(srv, keys, n, keys, 0, chs, is_mine);
+    pthread_mutex_unlock(&srv->chan_lock);
+    int j = 0; /* only the channels it is in */
+    for (int i = 0; i < k; i++) {
+        if (chan_member(chs[i], who))
+            chs[j++] = chs[i];
+        else
+            pthread_mutex_unlock(&chs[i]->lock);
+    }
+    if (j > 0) {
+        struct fanout_span s = span_of(srv, chs, j, ids, workers);
+        fanout_user_peers(srv, &s, ev, 0, 0, -1);
+    }
+    for (int i = j - 1; i >= 0; i--)
+        pthread_mutex_unlock(&chs[i]->lock);
+    event_unref(ev);
+}
+
+/* One edit of a MODE line to ch (locked). */
+static void edit_apply(struct chan *ch, const struct chan_edit *e)
+{
+    int adding = e->sign == '+';
+    if (e->letter == 'o' || e->letter == 'v') {
+        struct member *t = chan_member(ch, e->id);
+        if (t && e->letter == 'o')
+            t->op = adding;
+        else if (t)
+            t->voice = adding;
+        return;
+    }
+    int kind = e->letter == 'b'   ? LIST_BAN
+               : e->letter == 'e' ? LIST_EXCEPT
+               : e->letter == 'I' ? LIST_INVEX
+                                  : -1;
+    if (kind >= 0 && e->mask && e->mask[0])
+        chan_list_edit(ch, kind, adding, e->mask, e->set_by ? e->set_by : "", (time_t)e->set_at,
+                       NULL);
+}
+
+void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *meta,
+                   const struct chan_edit *edits, int nedits, const char *line, unsigned need_cap,
+                   uint64_t invitee, int invitee_worker, const char *invite_line)
+{
+    struct event *ev = line_event(line, need_cap);
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (!ch) {
+        event_unref(ev);
+        return;
+    }
+    if (meta)
+        meta_set(ch, meta);
+    for (int i = 0; i < nedits; i++)
+        edit_apply(ch, &edits[i]);
+    if (ev) {
+        struct fanout_chan f = chan_fan(ch);
+        fanout_chan_event(srv, &f, ev, 0, -1);
+    }
+    if (invitee && invitee_worker >= 0 && invitee_worker < srv->nworkers) {
+        struct event *inv = line_event(invite_line, 0);
+        if (inv)
+            fanout_to_client(srv, invitee_worker, invitee, inv);
+        event_unref(inv);
+    }
+    pthread_mutex_unlock(&ch->lock);
+    event_unref(ev);
+}
+
+void chan_net_message(struct server *srv, const char *key, struct event *ev, uint64_t sender,
+                      int sender_worker, int echo, char status)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (!ch)
+        return;
+    struct member *me = chan_member(ch, sender);
+    int mine = sender_worker >= 0 && sender_worker < srv->nworkers;
+    if (status) {
+        /* STATUSMSG: ops are few, one item each (as chan_send_status does). */
+        struct member *t, *tmp;
+        HASH_ITER(hh, ch->members, t, tmp)
+        {
+            int wanted = status == '@' ? t->op : (t->op || t->voice);
+            if (wanted && t->worker < srv->nworkers && (t->id != sender || echo))
+                fanout_to_client(srv, t->worker, t->id, ev);
+        }
+    } else {
+        if (!ev->tags_only)
+            history_store(srv, ev, ch->key);
+        struct fanout_chan f = chan_fan(ch);
+        fanout_chan_event(srv, &f, ev, mine && !echo ? sender : 0,
+                          mine && me && !echo ? sender_worker : -1);
+        if (mine && echo && !me) /* not a member (-n): the echo comes straight back */
+            fanout_to_client(srv, sender_worker, sender, ev);
+    }
+    pthread_mutex_unlock(&ch->lock);
+}
+
+/* A user of a node that is gone, and its channels here: those of the event's server (mine)
+ * and the others. */
+struct gone {
+    uint64_t id;
+    char line[IRC_LINE_MAX];
+    int n, m;
+    char mine[SPAN_MAX][IRC_CHANNEL_MAX + 1], others[SPAN_MAX][IRC_CHANNEL_MAX + 1];
+    UT_hash_handle hh;
+};
+
+void chan_net_drop_node(struct server *srv, uint64_t node, char (*keys)[IRC_CHANNEL_MAX + 1], int n,
+                        const char *reason)
+{
+    /* Who of that node is in which channel, from the whole table: each says one QUIT to its
+     * peers here, with the last of its channels (as chan_net_quit does). */
+    struct gone *all = NULL, *g;
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch, *ctmp;
+    HASH_ITER(hh, srv->chans, ch, ctmp)
+    {
+        int in_keys = 0;
+        for (int i = 0; i < n && !in_keys; i++)
+            in_keys = strcmp(keys[i], ch->key) == 0;
+        pthread_mutex_lock(&ch->lock);
+        struct member *mb, *mtmp;
+        HASH_ITER(hh, ch->members, mb, mtmp)
+        {
+            if (mb->id >> CLUSTER_NODE_SHIFT != node || mb->worker < srv->nworkers)
+                continue;
+            HASH_FIND(hh, all, &mb->id, sizeof mb->id, g);
+            if (!g) {
+                g = calloc(1, sizeof *g);
+                if (!g)
+                    continue;
+                g->id = mb->id;
+                snprintf(g->line, sizeof g->line, ":%s!%s QUIT :%s", mb->nick, mb->userhost,
+                         reason);
+                HASH_ADD(hh, all, id, sizeof g->id, g);
+            }
+            if (in_keys && g->n < SPAN_MAX)
+                snprintf(g->mine[g->n++], IRC_CHANNEL_MAX + 1, "%s", ch->key);
+            else if (!in_keys && g->m < SPAN_MAX)
+                snprintf(g->others[g->m++], IRC_CHANNEL_MAX + 1, "%s", ch->key);
+        }
+        pthread_mutex_unlock(&ch->lock);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    while ((g = all) != NULL) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, uthash's delete */
+        if (g->n > 0)
+            chan_net_quit(srv, g->id, g->line, g->mine, g->n, g->others, g->m);
+        HASH_DEL(all, g);
+        free(g);
+    }
+}
+
+void chan_net_load(struct server *srv, const char *key, const struct chan_meta *meta,
+                   const struct chan_remote_member *members, int nmembers)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 1, meta->name);
+    if (ch) {
+        meta_set(ch, meta);
+        for (int i = 0; i < nmembers; i++) {
+            if (!chan_member(ch, members[i].id))
+                member_add(ch, &members[i]);
+        }
+        drop_if_empty(srv, ch);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+}
+
+void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
+                        const char *set_by, long long set_at)
+{
+    struct chan_edit e = {
+        .sign = '+', .letter = letter, .mask = mask, .set_by = set_by, .set_at = set_at};
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (ch) {
+        edit_apply(ch, &e);
+        pthread_mutex_unlock(&ch->lock);
+    }
+}

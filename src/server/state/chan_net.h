@@ -1,0 +1,141 @@
+/* chan_net: channels across the nodes of a cluster (docs/cluster.md "Channels"). Every node
+ * keeps a replica of every channel of the network: its members on this node and on the
+ * others (a member of another node has worker WORKER_REMOTE and no count in wcount), its
+ * modes, topic, lists and invitations.
+ *
+ * Two directions:
+ * - Out. A change made here (a JOIN, a MODE...) is made on this node's replica under the
+ *   channel's lock as on a single node, and then described to the network by a struct
+ *   chan_change through srv->remote.chan, still under that lock, so the network hears one
+ *   node's changes of a channel in the order they were made. A message is the exception: it
+ *   is not delivered here first but handed to the network, and delivered on every node,
+ *   this one too, in the order the channel's Redis server published it (chan_net_message).
+ * - In. What other nodes changed arrives on the cluster thread as the chan_net_* calls
+ *   below, which change the replica and tell this node's members.
+ *
+ * Without a cluster srv->remote.chan is NULL and nothing here runs. */
+#ifndef TCPCHAT_CHAN_NET_H
+#define TCPCHAT_CHAN_NET_H
+
+#include <stdint.h>
+
+#include "common/ircname.h"
+#include "core/defines.h"
+
+struct chan;
+struct event;
+struct member;
+struct server;
+
+enum chan_change_kind {
+    CC_JOIN = 'J',  /* who joined chans[0] (m is the new member) */
+    CC_PART = 'P',  /* who left chans[0] */
+    CC_KICK = 'K',  /* who was kicked out of chans[0] */
+    CC_QUIT = 'Q',  /* who left every channel of chans (ev: the QUIT line, or NULL) */
+    CC_NICK = 'N',  /* who is now called nick, in every channel of chans */
+    CC_PEERS = 'A', /* ev (AWAY, SETNAME, ACCOUNT...) to who's peers in chans */
+    CC_META = 'T',  /* chans[0]'s settings changed (TOPIC, MODE, INVITE): meta and edits */
+    CC_MSG = 'M',   /* ev said in chans[0] by who (not delivered here yet) */
+};
+
+/* One change of a MODE line that the settings do not hold: a list entry or a member's
+ * status. */
+struct chan_edit {
+    char sign;   /* '+' or '-' */
+    char letter; /* b e I (lists), o v (status) */
+    uint64_t id; /* o v: the member */
+    const char *mask, *set_by;
+    long long set_at;
+};
+
+/* A change of this node's, for the network; the channels are locked. */
+struct chan_change {
+    enum chan_change_kind kind;
+    struct chan *const *chans;
+    int nchans;
+    struct event *ev;       /* the line the members get (NULL: none) */
+    uint64_t who;           /* the user concerned */
+    int who_worker;         /* its worker here (CC_MSG: the sender's; CC_META: the invitee's) */
+    const struct member *m; /* CC_JOIN */
+    const char *account, *realname, *away; /* CC_JOIN: for extended-join and away-notify */
+    const char *nick;                      /* CC_NICK */
+    int meta;                              /* CC_META, CC_JOIN: the settings changed */
+    int nedits;
+    struct chan_edit edits[MODES_PER_LINE * 2];
+    int echo;    /* CC_MSG: the sender gets it back (echo-message) */
+    char status; /* CC_MSG: only to members with this status ('@', '+'), or 0 */
+};
+
+/* Hands chg to the network (srv->remote.chan). Returns 0, or -1 when it cannot go (no
+ * cluster, Redis away, the queue full): for CC_MSG the caller then delivers here alone. */
+int chan_net_publish(struct server *srv, const struct chan_change *chg);
+
+/* --- in: the network's changes, on the cluster thread ------------------------------------ */
+
+/* A channel's settings as the network describes them. */
+struct chan_meta {
+    char name[IRC_CHANNEL_MAX + 1];
+    long long created;
+    unsigned modes; /* CM_* */
+    char chkey[KEY_MAX + 1];
+    unsigned limit;
+    int has_topic;
+    char topic[TOPIC_MAX + 1];
+    char topic_by[SOURCE_MAX + 1];
+    long long topic_at;
+    int ninvites;
+    uint64_t invites[INVITES_MAX];
+};
+
+/* A member of another node. */
+struct chan_remote_member {
+    uint64_t id;
+    int op, voice;
+    char nick[IRC_NICK_MAX + 1];
+    char userhost[USER_MAX + 1 + HOST_MAX];
+};
+
+/* Reads ch's settings into out (ch locked). */
+void chan_meta_get(const struct chan *ch, struct chan_meta *out);
+
+/* mi joined key (created with meta when new; meta NULL: settings unchanged); line is its
+ * JOIN, ext the extended-join form, away its away text ("" none). */
+void chan_net_join(struct server *srv, const char *key, const struct chan_meta *meta,
+                   const struct chan_remote_member *mi, const char *line, const char *ext,
+                   const char *account, const char *away);
+/* who left key (kick: kicked) and its members get line. */
+void chan_net_part(struct server *srv, const char *key, uint64_t who, const char *line, int kick);
+/* who left the channels mine (n of them, on the event's Redis server); others (m) are its
+ * channels on other servers, whose events come apart. line ("" none) goes once to every
+ * member sharing any of them, with the last of those events. */
+void chan_net_quit(struct server *srv, uint64_t who, const char *line,
+                   char (*mine)[IRC_CHANNEL_MAX + 1], int n, char (*others)[IRC_CHANNEL_MAX + 1],
+                   int m);
+/* who is called nick now in mine; line to its peers in mine and others, with the last of
+ * the servers' events (as for a QUIT). */
+void chan_net_nick(struct server *srv, uint64_t who, const char *nick, const char *line,
+                   char (*mine)[IRC_CHANNEL_MAX + 1], int n, char (*others)[IRC_CHANNEL_MAX + 1],
+                   int m);
+/* line (for recipients with need_cap) to who's peers in keys (one event for all). */
+void chan_net_peers(struct server *srv, uint64_t who, unsigned need_cap, const char *line,
+                    char (*keys)[IRC_CHANNEL_MAX + 1], int n);
+/* key's settings are meta now, with edits applied; its members get line (need_cap: only
+ * those with it); an invitation (invitee not 0) also goes to the invitee if it is here. */
+void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *meta,
+                   const struct chan_edit *edits, int nedits, const char *line, unsigned need_cap,
+                   uint64_t invitee, int invitee_worker, const char *invite_line);
+/* ev was said in key by sender (sender_worker: its worker if it is on this node, else -1):
+ * stored and delivered to this node's members. */
+void chan_net_message(struct server *srv, const char *key, struct event *ev, uint64_t sender,
+                      int sender_worker, int echo, char status);
+/* Every member of node leaves the channels keys, with a QUIT line (reason) for each. */
+void chan_net_drop_node(struct server *srv, uint64_t node, char (*keys)[IRC_CHANNEL_MAX + 1], int n,
+                        const char *reason);
+/* A channel as the network holds it, at start (no local member can be in it yet). */
+void chan_net_load(struct server *srv, const char *key, const struct chan_meta *meta,
+                   const struct chan_remote_member *members, int nmembers);
+/* Adds a list entry (letter b, e or I) to key as loaded at start. */
+void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
+                        const char *set_by, long long set_at);
+
+#endif

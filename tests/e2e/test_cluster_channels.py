@@ -1,0 +1,291 @@
+"""Channels across the nodes of a network (--cluster; docs/cluster.md "Channels"): the same
+members, modes, topic and messages on every node, in one order."""
+import threading
+
+from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
+from test_cluster import (Redis, clients, ison, kill, node_factory, redis,  # noqa: F401
+                          wait_until, welcomed)
+
+
+def names(c, chan):
+    """The nicks (with their prefixes) c's node lists in chan."""
+    c.send("NAMES " + chan)
+    out = []
+    for line in take_until(c, is_numeric("366")):
+        if Msg(line).command == "353":
+            out += Msg(line).text.split()
+    return sorted(out)
+
+
+def modes(c, chan):
+    """The channel's modes as c's node has them (RPL_CHANNELMODEIS)."""
+    c.send("MODE " + chan)
+    return Msg(c.expect(is_numeric("324"))).params[2]
+
+
+def joined(c, chan):
+    c.send("JOIN " + chan)
+    c.expect(is_numeric("366"))
+    return c
+
+
+def two_nodes(node_factory, clients, *caps):
+    a, b = node_factory("a"), node_factory("b")
+    users = []
+    for node, nick in ((a, "alice"), (b, "bob")):
+        c = clients(node, nick, register=False)
+        if caps:
+            c.send("CAP REQ :" + " ".join(caps))
+        c.send("CAP END")
+        c.register(nick)
+        users.append(c)
+    wait_until(lambda: ison(users[0], "bob") == ["bob"])
+    return a, b, users[0], users[1]
+
+
+def test_members_and_messages_cross_nodes(node_factory, clients):
+    a, b, alice, bob = two_nodes(node_factory, clients, "echo-message", "message-tags")
+    joined(alice, "#room")
+    # bob's node learns that alice is in the room, and that she made it (op)
+    wait_until(lambda: names(bob, "#room") == ["@alice"])
+    joined(bob, "#room")
+    assert names(bob, "#room") == ["@alice", "bob"]
+    alice.expect(is_command("JOIN", "bob", "#room"))
+    assert names(alice, "#room") == ["@alice", "bob"]
+    # a message each way, with its tags, and the echo carrying the same msgid
+    alice.send("@+draft/react=x PRIVMSG #room :hello b")
+    got = Msg(bob.expect(is_command("PRIVMSG", "alice", "#room")))
+    echo = Msg(alice.expect(is_command("PRIVMSG", "alice", "#room")))
+    assert got.text == "hello b" and echo.text == "hello b"
+    assert "+draft/react=x" in got.tags
+    tag = lambda m, k: dict(t.split("=", 1) for t in m.tags.split(";"))[k]  # noqa: E731
+    assert tag(got, "msgid") == tag(echo, "msgid")
+    bob.send("NOTICE #room :hi a")
+    assert Msg(alice.expect(is_command("NOTICE", "bob", "#room"))).text == "hi a"
+    # a nick change and a part are seen on the other node, and NAMES follows
+    bob.send("NICK robert")
+    alice.expect(is_command("NICK", "bob"))
+    wait_until(lambda: names(alice, "#room") == ["@alice", "robert"])
+    bob.send("PART #room :bye")
+    assert Msg(alice.expect(is_command("PART", "robert", "#room"))).text == "bye"
+    assert names(alice, "#room") == ["@alice"]
+    # a quit reaches the members of the other node, once, with its reason
+    bob.send("JOIN #room,#two")
+    alice.expect(is_command("JOIN", "robert", "#room"))
+    joined(alice, "#two")
+    bob.send("QUIT :gone home")
+    quit_line = alice.expect(is_command("QUIT", "robert"))
+    assert Msg(quit_line).text == "Quit: gone home"
+    seen = barrier(alice)
+    assert not any(Msg(l).command == "QUIT" for l in seen), seen
+    assert names(alice, "#room") == ["@alice"]
+
+
+def test_one_order_for_every_member(node_factory, clients):
+    """Two senders on two nodes talk at once; the watchers on both nodes see the channel's
+    messages in the same order, and every one of them."""
+    a, b = node_factory("a"), node_factory("b")
+    senders = [welcomed(clients(a, "s1")), welcomed(clients(b, "s2"))]
+    watchers = [welcomed(clients(a, "w1")), welcomed(clients(b, "w2"))]
+    wait_until(lambda: ison(watchers[0], "s2", "w2") == ["s2", "w2"])
+    joined(senders[0], "#order")
+    wait_until(lambda: names(watchers[1], "#order") == ["@s1"])
+    for c in senders[1:] + watchers:
+        joined(c, "#order")
+    for w in watchers:
+        wait_until(lambda: len(names(w, "#order")) == 4)
+    go = threading.Barrier(2)
+
+    def talk(c, tag):
+        go.wait()
+        for i in range(100):
+            c.send("PRIVMSG #order :%s %d" % (tag, i))
+
+    threads = [threading.Thread(target=talk, args=(c, c.nick)) for c in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seqs = []
+    for w in watchers:
+        got = []
+        while len(got) < 200:
+            got.append(Msg(w.expect(is_command("PRIVMSG"))).text)
+        seqs.append(got)
+    assert seqs[0] == seqs[1]
+    for tag in ("s1", "s2"):  # each sender's own order kept, nothing lost
+        assert [t for t in seqs[0] if t.startswith(tag)] == ["%s %d" % (tag, i) for i in range(100)]
+
+
+def test_modes_topic_invite_kick_across_nodes(node_factory, clients):
+    a, b, alice, bob = two_nodes(node_factory, clients, "invite-notify")
+    carol = welcomed(clients(b, "carol"))
+    joined(alice, "#club")
+    wait_until(lambda: names(bob, "#club") == ["@alice"])
+    alice.send("MODE #club +i")
+    alice.expect(is_command("MODE", "alice", "#club"))
+    # bob's node refuses him by the mode alice set on hers
+    wait_until(lambda: "i" in modes(bob, "#club"))
+    bob.send("JOIN #club")
+    bob.expect(is_numeric("473"))
+    alice.send("INVITE bob #club")
+    alice.expect(is_numeric("341"))
+    assert Msg(bob.expect(is_command("INVITE", "alice"))).params == ["bob", "#club"]
+    joined(bob, "#club")
+    alice.expect(is_command("JOIN", "bob", "#club"))
+    # ops given on one node hold on the other: bob sets the topic and a ban there
+    alice.send("MODE #club +o bob")
+    bob.expect(is_command("MODE", "alice", "#club", "+o", "bob"))
+    bob.send("TOPIC #club :members only")
+    assert Msg(alice.expect(is_command("TOPIC", "bob", "#club"))).text == "members only"
+    bob.send("MODE #club -i+b carol!*@*")
+    alice.expect(is_command("MODE", "bob", "#club"))
+    alice.send("MODE #club +b")
+    bans = [Msg(l).params[2] for l in take_until(alice, is_numeric("368"))
+            if Msg(l).command == "367"]
+    assert bans == ["carol!*@*"]
+    carol.send("JOIN #club")
+    carol.expect(is_numeric("474"))
+    alice.send("TOPIC #club")
+    assert Msg(alice.expect(is_numeric("332"))).text == "members only"
+    # a kick from one node takes the user out on the other: bob can no longer speak there
+    alice.send("KICK #club bob :out")
+    kick = Msg(bob.expect(is_command("KICK", "alice", "#club")))
+    assert kick.params[1] == "bob" and kick.text == "out"
+    bob.send("PRIVMSG #club :still here?")
+    bob.expect(is_numeric("404"))
+    assert names(alice, "#club") == ["@alice"]
+
+
+def test_a_node_started_later_knows_the_channels(node_factory, clients):
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#early")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#early") == ["@alice"])
+    joined(bob, "#early")
+    alice.send("TOPIC #early :set before c")
+    bob.expect(is_command("TOPIC", "alice"))
+    alice.send("MODE #early +kb secret dave!*@*")
+    bob.expect(is_command("MODE", "alice", "#early"))
+    c = node_factory("c")
+    carol = welcomed(clients(c, "carol"))
+    assert names(carol, "#early") == ["@alice", "bob"]
+    carol.send("JOIN #early")
+    carol.expect(is_numeric("475"))  # the key, loaded from the network
+    carol.send("JOIN #early secret")
+    assert Msg(carol.expect(is_numeric("332"))).text == "set before c"
+    carol.expect(is_numeric("366"))
+    alice.expect(is_command("JOIN", "carol", "#early"))
+    bob.expect(is_command("JOIN", "carol", "#early"))
+    dave = clients(c, "dave")
+    dave.send("JOIN #early secret")
+    dave.expect(is_numeric("474"))
+    carol.send("PRIVMSG #early :hi from c")
+    assert Msg(alice.expect(is_command("PRIVMSG", "carol"))).text == "hi from c"
+    assert Msg(bob.expect(is_command("PRIVMSG", "carol"))).text == "hi from c"
+
+
+def test_a_killed_nodes_members_quit(node_factory, clients):
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#room")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#room") == ["@alice"])
+    joined(bob, "#room")
+    alice.expect(is_command("JOIN", "bob"))
+    bob.send("MODE #room")  # settle
+    kill(b)
+    # within the heartbeat (1 s here, declared gone after 3)
+    alice.expect(is_command("QUIT", "bob"), timeout=15)
+    assert names(alice, "#room") == ["@alice"]
+    # and the network's copy of the channel lost bob too: a new node sees alice alone
+    c = node_factory("c")
+    carol = welcomed(clients(c, "carol"))
+    assert names(carol, "#room") == ["@alice"]
+
+
+def test_history_of_a_channel_on_every_node(node_factory, clients):
+    a, b, alice, bob = two_nodes(node_factory, clients, "draft/chathistory", "batch",
+                                 "server-time", "message-tags")
+    joined(alice, "#log")
+    wait_until(lambda: names(bob, "#log") == ["@alice"])
+    joined(bob, "#log")
+    alice.expect(is_command("JOIN", "bob"))
+    for i in range(5):
+        alice.send("PRIVMSG #log :line %d" % i)
+    for i in range(5):
+        bob.expect(is_command("PRIVMSG", "alice"))
+    bob.send("CHATHISTORY LATEST #log * 10")
+    got = [Msg(l).text for l in take_until(bob, lambda l: Msg(l).command == "BATCH" and
+                                           Msg(l).params[0].startswith("-"))
+           if Msg(l).command == "PRIVMSG"]
+    assert got == ["line %d" % i for i in range(5)]
+
+
+def test_channels_on_two_redis_servers(tmp_path, node_factory, clients):
+    r1, r2 = Redis(tmp_path), Redis(tmp_path)
+    try:
+        urls = r1.url + "," + r2.url
+        a, b = node_factory("a", urls=urls), node_factory("b", urls=urls)
+        alice = welcomed(clients(a, "alice"))
+        bob = welcomed(clients(b, "bob"))
+        wait_until(lambda: ison(alice, "bob") == ["bob"])
+        chans = ["#c%d" % i for i in range(8)]
+        alice.send("JOIN " + ",".join(chans))
+        for ch in chans:
+            alice.expect(is_numeric("366", ch))
+        wait_until(lambda: all(names(bob, ch) == ["@alice"] for ch in chans))
+        bob.send("JOIN " + ",".join(chans))
+        for ch in chans:
+            bob.expect(is_numeric("366", ch))
+        for ch in chans:
+            assert names(bob, ch) == ["@alice", "bob"]
+        assert r1.keys("tc:ch:*") and r2.keys("tc:ch:*")
+        for ch in chans:
+            alice.send("PRIVMSG %s :to %s" % (ch, ch))
+        got = sorted(Msg(bob.expect(is_command("PRIVMSG", "alice"))).params[0] for _ in chans)
+        assert got == sorted(chans)
+        # a nick change spans both servers: one NICK line all the same
+        bob.send("NICK robert")
+        alice.expect(is_command("NICK", "bob"))
+        seen = barrier(alice)
+        assert not any(Msg(l).command == "NICK" for l in seen), seen
+        wait_until(lambda: all(names(alice, ch) == ["@alice", "robert"] for ch in chans))
+        bob.send("QUIT :bye")
+        alice.expect(is_command("QUIT", "robert"))
+        seen = barrier(alice)
+        assert not any(Msg(l).command == "QUIT" for l in seen), seen
+    finally:
+        r1.stop()
+        r2.stop()
+
+
+def test_queries_and_status_messages_see_remote_members(node_factory, clients):
+    a, b, alice, bob = two_nodes(node_factory, clients, "away-notify")
+    carol = welcomed(clients(b, "carol"))
+    joined(alice, "#q")
+    wait_until(lambda: names(bob, "#q") == ["@alice"])
+    carol.send("AWAY :out")
+    carol.expect(is_numeric("306"))
+    joined(bob, "#q")
+    joined(carol, "#q")
+    # away-notify: carol joined while away, alice (another node) learns it right after
+    alice.expect(is_command("JOIN", "carol"))
+    assert Msg(alice.expect(is_command("AWAY", "carol"))).text == "out"
+    # WHO and WHOIS on alice's node list the members of bob's
+    alice.send("WHO #q")
+    who = sorted(Msg(l).params[5] for l in take_until(alice, is_numeric("315"))
+                 if Msg(l).command == "352")
+    assert who == ["alice", "bob", "carol"]
+    alice.send("WHOIS bob")
+    assert "#q" in Msg(alice.expect(is_numeric("319"))).text
+    alice.send("LIST #q")
+    assert Msg(alice.expect(is_numeric("322"))).params[2] == "3"
+    # an away change later reaches alice's node too
+    bob.send("AWAY :brb")
+    assert Msg(alice.expect(is_command("AWAY", "bob"))).text == "brb"
+    # STATUSMSG: to the ops of the channel, on every node
+    alice.send("MODE #q +o carol")
+    bob.expect(is_command("MODE", "alice", "#q", "+o", "carol"))
+    bob.send("PRIVMSG @#q :ops only")
+    assert Msg(alice.expect(is_command("PRIVMSG", "bob", "@#q"))).text == "ops only"
+    assert Msg(carol.expect(is_command("PRIVMSG", "bob", "@#q"))).text == "ops only"
