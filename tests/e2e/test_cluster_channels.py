@@ -25,7 +25,7 @@ def modes(c, chan):
 
 def joined(c, chan):
     c.send("JOIN " + chan)
-    c.expect(is_numeric("366"))
+    c.expect(is_numeric("366", chan))
     return c
 
 
@@ -191,7 +191,7 @@ def test_a_killed_nodes_members_quit(node_factory, clients):
     bob = welcomed(clients(b, "bob"))
     wait_until(lambda: names(bob, "#room") == ["@alice"])
     joined(bob, "#room")
-    alice.expect(is_command("JOIN", "bob"))
+    alice.expect(is_command("JOIN", "bob", "#room"))
     bob.send("MODE #room")  # settle
     kill(b)
     # within the heartbeat (1 s here, declared gone after 3)
@@ -209,7 +209,7 @@ def test_history_of_a_channel_on_every_node(node_factory, clients):
     joined(alice, "#log")
     wait_until(lambda: names(bob, "#log") == ["@alice"])
     joined(bob, "#log")
-    alice.expect(is_command("JOIN", "bob"))
+    alice.expect(is_command("JOIN", "bob", "#log"))
     for i in range(5):
         alice.send("PRIVMSG #log :line %d" % i)
     for i in range(5):
@@ -269,7 +269,8 @@ def test_queries_and_status_messages_see_remote_members(node_factory, clients):
     joined(bob, "#q")
     joined(carol, "#q")
     # away-notify: carol joined while away, alice (another node) learns it right after
-    alice.expect(is_command("JOIN", "carol"))
+    seen = take_until(alice, is_command("JOIN", "carol", "#q"))
+    assert any(is_command("JOIN", "bob", "#q")(l) for l in seen), seen
     assert Msg(alice.expect(is_command("AWAY", "carol"))).text == "out"
     # WHO and WHOIS on alice's node list the members of bob's
     alice.send("WHO #q")
@@ -289,3 +290,42 @@ def test_queries_and_status_messages_see_remote_members(node_factory, clients):
     bob.send("PRIVMSG @#q :ops only")
     assert Msg(alice.expect(is_command("PRIVMSG", "bob", "@#q"))).text == "ops only"
     assert Msg(carol.expect(is_command("PRIVMSG", "bob", "@#q"))).text == "ops only"
+
+
+def test_settings_changed_at_once_on_two_nodes_agree(node_factory, clients):
+    """Two operators on two nodes set the topic and the key at the same instant, again and
+    again: every node, and a node started afterwards, ends with the same values."""
+    a, b, alice, bob = two_nodes(node_factory, clients)
+    joined(alice, "#race")
+    wait_until(lambda: names(bob, "#race") == ["@alice"])
+    joined(bob, "#race")
+    alice.expect(is_command("JOIN", "bob", "#race"))
+    alice.send("MODE #race +o bob")
+    bob.expect(is_command("MODE", "alice", "#race", "+o", "bob"))
+    go = threading.Barrier(2)
+
+    def fight(c):
+        for i in range(30):
+            go.wait()
+            c.send("TOPIC #race :%s %d" % (c.nick, i))
+            c.send("MODE #race -k+k * %s%d" % (c.nick, i))
+
+    threads = [threading.Thread(target=fight, args=(c,)) for c in (alice, bob)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in (alice, bob):
+        barrier(c)
+
+    def state(c):
+        c.send("TOPIC #race")
+        topic = Msg(c.expect(is_numeric("332"))).text
+        return topic, modes(c, "#race")
+
+    wait_until(lambda: state(alice) == state(bob))
+    final = state(alice)
+    assert final[0].split()[1] == "29", final
+    carol = welcomed(clients(node_factory("c"), "carol"))
+    carol.send("TOPIC #race")
+    assert Msg(carol.expect(is_numeric("332"))).text == final[0]

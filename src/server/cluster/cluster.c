@@ -1677,6 +1677,7 @@ static int remote_chan(void *arg, const struct chan_change *chg)
         }
         member_value(chg->m, value, sizeof value);
         op4(ops, "A", ch->key, field, value);
+        pack_u64(ev, ch->net_seq);
         break;
     }
     case CC_PART:
@@ -1726,6 +1727,7 @@ static int remote_chan(void *arg, const struct chan_change *chg)
                 op4(ops, e->sign == '+' ? "L" : "l", ch->key, lf, lv);
             }
         }
+        pack_u64(ev, ch->net_seq);
         break;
     }
     case CC_MSG: {
@@ -1843,7 +1845,11 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
     char kind[2];
     unpack_str(u, kind, sizeof kind);
     uint64_t origin = unpack_u64(u), who = unpack_u64(u);
-    if (u->bad || (origin == cl->node && kind[0] != 'M'))
+    /* Settings are set again from this node's own events as they come back (TOPIC, MODE,
+     * INVITE, a new channel): every node then applies every change in the server's order,
+     * so two nodes changing the same setting at once end with the same value. */
+    int own = origin == cl->node;
+    if (u->bad || (own && kind[0] != 'M' && kind[0] != 'T' && kind[0] != 'J'))
         return;
     char key[IRC_CHANNEL_MAX + 1], line[IRC_LINE_MAX + 1];
     char keys[CHANNELS_PER_USER][IRC_CHANNEL_MAX + 1];
@@ -1869,6 +1875,12 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
             return;
         mi.op = (flags & 1) != 0;
         mi.voice = (flags & 2) != 0;
+        uint64_t seq = unpack_u64(u);
+        if (own) {
+            if (has_meta && !u->bad)
+                chan_net_settings(srv, key, (unsigned)seq, &meta, NULL, 0);
+            break;
+        }
         if (!has_meta) { /* the name at least, should the channel be new here */
             memset(&meta, 0, sizeof meta);
             snprintf(meta.name, sizeof meta.name, "%s", name);
@@ -1929,8 +1941,13 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
             edits[i].set_by = by[i];
             edits[i].set_at = (long long)unpack_u64(u);
         }
+        uint64_t seq = unpack_u64(u);
         if (u->bad)
             return;
+        if (own) {
+            chan_net_settings(srv, key, (unsigned)seq, has_meta ? &meta : NULL, edits, (int)nedits);
+            break;
+        }
         int local = who && who >> CLUSTER_NODE_SHIFT == cl->node && invitee_w > 0 &&
                     invitee_w <= (uint64_t)srv->nworkers;
         chan_net_meta(srv, key, has_meta ? &meta : NULL, edits, (int)nedits, line, (unsigned)need,

@@ -69,7 +69,10 @@ struct chan {
     char *topic; /* "text\0nick!user@host\0" (topic_by), or NULL when none is set */
     time_t topic_at;
     int unstored_warned; /* the history store's failing episode a sender was warned of */
-    uint64_t *invites;   /* INVITES_MAX client ids invited while +i matters, or NULL */
+    /* Cluster: this node's changes of the settings handed to the network, counted; the
+     * last one's settings are set again when it comes back (chan_net.h). */
+    unsigned net_seq;
+    uint64_t *invites; /* INVITES_MAX client ids invited while +i matters, or NULL */
     int ninvites;
     struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */
 };

@@ -26,6 +26,8 @@ int chan_net_publish(struct server *srv, const struct chan_change *chg)
 {
     if (!srv->remote.chan)
         return -1;
+    if (chg->meta || chg->nedits)
+        chg->chans[0]->net_seq++;
     return srv->remote.chan(srv->remote.arg, chg);
 }
 
@@ -394,6 +396,25 @@ void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *
     }
     pthread_mutex_unlock(&ch->lock);
     event_unref(ev);
+}
+
+void chan_net_settings(struct server *srv, const char *key, unsigned seq,
+                       const struct chan_meta *meta, const struct chan_edit *edits, int nedits)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (!ch)
+        return;
+    if (seq != ch->net_seq) { /* a later change of ours is on its way: it sets them then */
+        pthread_mutex_unlock(&ch->lock);
+        return;
+    }
+    if (meta)
+        meta_set(ch, meta);
+    for (int i = 0; i < nedits; i++)
+        edit_apply(ch, &edits[i]);
+    pthread_mutex_unlock(&ch->lock);
 }
 
 void chan_net_message(struct server *srv, const char *key, struct event *ev, uint64_t sender,

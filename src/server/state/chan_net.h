@@ -66,8 +66,9 @@ struct chan_change {
     char status; /* CC_MSG: only to members with this status ('@', '+'), or 0 */
 };
 
-/* Hands chg to the network (srv->remote.chan). Returns 0, or -1 when it cannot go (no
- * cluster, Redis away, the queue full): for CC_MSG the caller then delivers here alone. */
+/* Hands chg to the network (srv->remote.chan); a change of the settings (meta or edits) is
+ * numbered (chans[0]->net_seq). Returns 0, or -1 when it cannot go (no cluster, Redis away,
+ * the queue full): for CC_MSG the caller then delivers here alone. */
 int chan_net_publish(struct server *srv, const struct chan_change *chg);
 
 /* --- in: the network's changes, on the cluster thread ------------------------------------ */
@@ -124,6 +125,13 @@ void chan_net_peers(struct server *srv, uint64_t who, unsigned need_cap, const c
 void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *meta,
                    const struct chan_edit *edits, int nedits, const char *line, unsigned need_cap,
                    uint64_t invitee, int invitee_worker, const char *invite_line);
+/* This node's own change number seq of key's settings, back from the network: when it is
+ * the latest one made here, the settings are set again, with nothing said to anyone. So
+ * every node ends with the settings of the last change in the network's order, even when
+ * two nodes changed them at once; and no earlier change of ours undoes a later one
+ * meanwhile. */
+void chan_net_settings(struct server *srv, const char *key, unsigned seq,
+                       const struct chan_meta *meta, const struct chan_edit *edits, int nedits);
 /* ev was said in key by sender (sender_worker: its worker if it is on this node, else -1):
  * stored and delivered to this node's members. */
 void chan_net_message(struct server *srv, const char *key, struct event *ev, uint64_t sender,
