@@ -57,6 +57,9 @@ static const char usage_text[] =
     "Drives an IRC server with many clients and reports throughput and latency.\n"
     "  --scenario NAME     preset: fanout bigroom joinstorm manyrooms latency capacity\n"
     "  --host H --port P   server (default 127.0.0.1 6667)\n"
+    "  --servers LIST      HOST:PORT,HOST:PORT,...: spread the clients over several\n"
+    "                      servers (nodes of one network), round robin; instead of\n"
+    "                      --host and --port\n"
     "  --tls               connect with TLS (tcpchatd's TLS port is 6697); the server's\n"
     "                      certificate is NOT verified: this is a load generator\n"
     "  --clients N         client connections\n"
@@ -85,6 +88,7 @@ static const char usage_text[] =
 enum {
     OPT_SCENARIO = 256,
     OPT_HOST,
+    OPT_SERVERS,
     OPT_PORT,
     OPT_TLS,
     OPT_CLIENTS,
@@ -111,6 +115,7 @@ enum {
 static const struct option long_opts[] = {
     {"scenario", required_argument, NULL, OPT_SCENARIO},
     {"host", required_argument, NULL, OPT_HOST},
+    {"servers", required_argument, NULL, OPT_SERVERS},
     {"port", required_argument, NULL, OPT_PORT},
     {"tls", no_argument, NULL, OPT_TLS},
     {"clients", required_argument, NULL, OPT_CLIENTS},
@@ -278,6 +283,12 @@ int opts_parse(int argc, char **argv, struct bench_opts *o, char *err, size_t er
         case OPT_PORT:
             if (opts_str(optarg, o->port) < 0)
                 bad = "--port is too long";
+            break;
+        case OPT_SERVERS:
+            if (strlen(optarg) >= sizeof o->servers || !strchr(optarg, ':'))
+                bad = "--servers wants HOST:PORT,HOST:PORT,... (at most 511 characters)";
+            else
+                snprintf(o->servers, sizeof o->servers, "%s", optarg);
             break;
         case OPT_TLS:
             o->tls = 1;

@@ -5,13 +5,16 @@
 
 #include <sys/types.h>
 
-#define OPTS_NAME_MAX 64
+#define OPTS_NAME_MAX     64
+#define OPTS_SERVERS_MAX  512 /* --servers: the list as given */
+#define BENCH_SERVERS_MAX 16  /* nodes one run spreads its clients over */
 
 struct bench_opts {
     char scenario[OPTS_NAME_MAX]; /* preset name, or "custom" */
     char label[OPTS_NAME_MAX];    /* free text naming the server, echoed in the result */
     char host[OPTS_NAME_MAX];
     char port[OPTS_NAME_MAX];
+    char servers[OPTS_SERVERS_MAX]; /* "HOST:PORT,HOST:PORT...": clients round robin; "" none */
     char nick_prefix[OPTS_NAME_MAX];
     char channel_prefix[OPTS_NAME_MAX];
     int clients;

@@ -72,8 +72,9 @@ struct run {
     struct ssl_ctx_st *tls; /* --tls: the context every connection's session comes from */
     char *rbuf;
     enum phase phase;
-    struct sockaddr_storage dst;
-    socklen_t dstlen;
+    struct sockaddr_storage dst[BENCH_SERVERS_MAX]; /* client i connects to dst[i % ndst] */
+    socklen_t dstlen[BENCH_SERVERS_MAX];
+    int ndst;
     struct sockaddr_in *srcs; /* loopback source addresses, NULL when not on 127/8 */
     int nsrcs;
     uint32_t n, c, s;        /* clients, channels, senders */
@@ -273,7 +274,8 @@ static void run_open_one(struct run *run, struct bconn *c)
     const struct sockaddr *src = NULL;
     if (run->srcs)
         src = (const struct sockaddr *)&run->srcs[c->idx % (uint32_t)run->nsrcs];
-    if (bconn_open(c, (const struct sockaddr *)&run->dst, run->dstlen, src,
+    uint32_t d = c->idx % (uint32_t)run->ndst;
+    if (bconn_open(c, (const struct sockaddr *)&run->dst[d], run->dstlen[d], src,
                    sizeof(struct sockaddr_in)) < 0) {
         char why[RUN_REASON_LEN];
         snprintf(why, sizeof why, "connect: %s", strerror(errno));
@@ -831,23 +833,62 @@ static void run_wait_time(const struct run *run, struct timespec *ts)
 
 /* Setup --------------------------------------------------------------------------------- */
 
-static int run_resolve(struct run *run)
+/* One server's address into run->dst[run->ndst]. 0, or -1 with the reason in run->r->why. */
+static int run_resolve_one(struct run *run, const char *host, const char *port)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(run->o->host, run->o->port, &hints, &res);
+    int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        snprintf(run->r->why, sizeof run->r->why, "cannot resolve %s port %s: %s", run->o->host,
-                 run->o->port, gai_strerror(rc));
+        snprintf(run->r->why, sizeof run->r->why, "cannot resolve %s port %s: %s", host, port,
+                 gai_strerror(rc));
         return -1;
     }
-    memcpy(&run->dst, res->ai_addr, res->ai_addrlen);
-    run->dstlen = res->ai_addrlen;
+    memcpy(&run->dst[run->ndst], res->ai_addr, res->ai_addrlen);
+    run->dstlen[run->ndst] = res->ai_addrlen;
+    run->ndst++;
     freeaddrinfo(res);
-    /* Several loopback sources only make sense towards a loopback IPv4 server. */
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)&run->dst;
-    if (run->dst.ss_family != AF_INET || (ntohl(sin->sin_addr.s_addr) >> 24) != IN_LOOPBACKNET)
-        return 0;
+    return 0;
+}
+
+/* --servers: "HOST:PORT,..." ("[v6]:PORT" too). */
+static int run_resolve_list(struct run *run, const char *list)
+{
+    char buf[OPTS_SERVERS_MAX];
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *colon = strrchr(item, ':');
+        if (!colon || run->ndst == BENCH_SERVERS_MAX) {
+            snprintf(run->r->why, sizeof run->r->why, "--servers: %s",
+                     colon ? "too many servers" : "each server is HOST:PORT");
+            return -1;
+        }
+        *colon = '\0';
+        char *host = item;
+        size_t hl = strlen(host);
+        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+            host[hl - 1] = '\0';
+            host++;
+        }
+        if (run_resolve_one(run, host, colon + 1) < 0)
+            return -1;
+    }
+    return run->ndst > 0 ? 0 : -1;
+}
+
+static int run_resolve(struct run *run)
+{
+    if (run->o->servers[0] ? run_resolve_list(run, run->o->servers) < 0
+                           : run_resolve_one(run, run->o->host, run->o->port) < 0)
+        return -1;
+    /* Several loopback sources only make sense towards loopback IPv4 servers. */
+    for (int d = 0; d < run->ndst; d++) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&run->dst[d];
+        if (run->dst[d].ss_family != AF_INET ||
+            (ntohl(sin->sin_addr.s_addr) >> 24) != IN_LOOPBACKNET)
+            return 0;
+    }
     run->nsrcs = run->o->sources;
     run->srcs = calloc((size_t)run->nsrcs, sizeof *run->srcs);
     if (!run->srcs)

@@ -11,7 +11,7 @@ def names(c, chan):
     """The nicks (with their prefixes) c's node lists in chan."""
     c.send("NAMES " + chan)
     out = []
-    for line in take_until(c, is_numeric("366")):
+    for line in take_until(c, is_numeric("366", chan)):
         if Msg(line).command == "353":
             out += Msg(line).text.split()
     return sorted(out)
@@ -38,6 +38,7 @@ def two_nodes(node_factory, clients, *caps):
             c.send("CAP REQ :" + " ".join(caps))
         c.send("CAP END")
         c.register(nick)
+        barrier(c)  # the welcome burst (and #lobby's NAMES) read
         users.append(c)
     wait_until(lambda: ison(users[0], "bob") == ["bob"])
     return a, b, users[0], users[1]
@@ -329,3 +330,135 @@ def test_settings_changed_at_once_on_two_nodes_agree(node_factory, clients):
     carol = welcomed(clients(node_factory("c"), "carol"))
     carol.send("TOPIC #race")
     assert Msg(carol.expect(is_numeric("332"))).text == final[0]
+
+
+def test_three_nodes_300_clients_one_order(node_factory):
+    """The issue's order test: 300 clients spread over 3 nodes in one channel, 10 senders on
+    different nodes talking at once: every member sees every message, once, all in the same
+    order."""
+    nodes = [node_factory(n, "--default-channel", "") for n in ("a", "b", "c")]
+    users = []
+    try:
+        for i in range(300):
+            c = Client(nodes[i % 3].port, None)
+            c.nick = "m%d" % i
+            c.send("CAP REQ :echo-message")
+            c.send("CAP END")
+            c.register(c.nick)
+            users.append(c)
+        joined(users[0], "#big")
+        wait_until(lambda: names(users[1], "#big") == ["@m0"] and
+                   names(users[2], "#big") == ["@m0"])
+        for c in users[1:]:
+            joined(c, "#big")
+        for c in users[:3]:
+            wait_until(lambda: len(names(c, "#big")) == 300)
+        senders = users[:10]  # m0..m9: on a, b, c in turn
+        go = threading.Barrier(len(senders))
+
+        def talk(c):
+            go.wait()
+            for k in range(20):
+                c.send("PRIVMSG #big :%s %d" % (c.nick, k))
+
+        threads = [threading.Thread(target=talk, args=(c,)) for c in senders]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seqs = []
+        for c in users:
+            got = []
+            while len(got) < 200:
+                got.append(Msg(c.expect(is_command("PRIVMSG", None, "#big"))).text)
+            seqs.append(got)
+        first = seqs[0]
+        for s in seqs[1:]:
+            assert s == first
+        for c in senders:  # nothing lost or doubled, each sender's own order kept
+            assert [t for t in first if t.split()[0] == c.nick] == \
+                ["%s %d" % (c.nick, k) for k in range(20)]
+    finally:
+        for c in users:
+            c.close()
+
+
+def test_irssi_on_one_node_talks_with_tcpchat_on_another(node_factory):
+    """What a person sees: irssi connected to node a and the tcpchat client (in tmux) to node
+    b, in one channel of the network."""
+    import os
+    import shutil
+    import tempfile
+
+    import pytest
+    if shutil.which("irssi") is None or shutil.which("tmux") is None:
+        pytest.skip("irssi or tmux is not installed")
+    from test_client import Pane
+    from test_client import joined as pane_joined
+    from test_realclients import IRSSI_CONFIG, Tmux
+    a, b = node_factory("a"), node_factory("b")
+    home = tempfile.mkdtemp(prefix="tcpchat-irssi-")
+    with open(os.path.join(home, "config"), "w") as f:
+        f.write(IRSSI_CONFIG)
+    irc = Tmux(["irssi", "--home=" + home, "-n", "irs", "-c", "127.0.0.1", "-p", str(a.port)],
+               env={"TERM": "screen", "LANG": "C.UTF-8", "HOME": home})
+    tc = Pane(b.port, "tcu")
+    try:
+        pane_joined(tc)  # in #lobby, the network's default channel
+        irc.wait_for(lambda t: "Welcome" in t or "001" in t)
+        irc.line("/join #lobby")
+        tc.wait_for("irs")  # tcpchat on node b shows irssi (node a) joining #lobby
+        tc.line("hello from node b")
+        irc.wait_for("hello from node b")
+        irc.line("hi from irssi on node a")
+        tc.wait_for("hi from irssi on node a")
+    finally:
+        texts = [tc.text()]
+        tc.kill()
+        irc.kill()
+        shutil.rmtree(home, ignore_errors=True)
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert bad not in texts[0], texts[0]
+
+
+def test_memberships_announced_again_after_redis_restart(node_factory, clients, redis):
+    """Redis restarts empty: the nodes keep their channels, announce their members again, and
+    a node started afterwards loads the channels from Redis as they are."""
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#after")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#after") == ["@alice"])
+    joined(bob, "#after")
+    alice.expect(is_command("JOIN", "bob", "#after"))
+    alice.send("TOPIC #after :kept")
+    bob.expect(is_command("TOPIC", "alice", "#after"))
+    redis.stop()
+    alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+    redis.start()  # empty: no persistence
+    alice.expect(lambda l: "recovered" in l and Msg(l).command == "NOTICE")
+    bob.expect(lambda l: "recovered" in l and Msg(l).command == "NOTICE")
+    alice.send("PRIVMSG #after :back")
+    assert Msg(bob.expect(is_command("PRIVMSG", "alice", "#after"))).text == "back"
+    carol = welcomed(clients(node_factory("c"), "carol"))
+    assert names(carol, "#after") == ["@alice", "bob"]
+    carol.send("TOPIC #after")
+    assert Msg(carol.expect(is_numeric("332"))).text == "kept"
+
+
+def test_bench_spreads_its_clients_over_the_nodes(node_factory):
+    from conftest import free_port
+    from test_bench import UNTHROTTLED, result, run_bench
+    a, b = node_factory("a", *UNTHROTTLED), node_factory("b", *UNTHROTTLED)
+    rc, out, err = run_bench("--servers", "127.0.0.1:%d,127.0.0.1:%d" % (a.port, b.port),
+                             "--clients", 20, "--senders", 4, "--messages", 30,
+                             "--channel-prefix", "#spread", "--timeout", 60)
+    assert rc == 0, err
+    r = result(out)
+    assert r["status"] == "ok", err
+    assert r["delivered"] == r["expected"] == str(4 * 30 * 19), err
+    assert (r["lost"], r["reordered"], r["disconnects"]) == ("0", "0", "0"), err
+    # round robin: with a second "server" where nobody listens, every other client fails
+    rc, out, err = run_bench("--servers", "127.0.0.1:%d,127.0.0.1:%d" % (a.port, free_port()),
+                             "--clients", 10, "--channels", 0, "--senders", 0, "--timeout", 20)
+    r = result(out)
+    assert (r["registered"], r["failed_connect"]) == ("5", "5"), err

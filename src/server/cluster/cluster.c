@@ -1082,8 +1082,62 @@ static void announce_one(void *arg, const struct nick_info *info)
     user_script(cl, "U", info->id, facts.buf, facts.len, ev.buf, ev.len);
 }
 
+static void run_chan(struct cluster *cl, struct req *q);
+static struct req *req_new(enum req_kind kind, uint64_t id, const struct pack *ev,
+                           const struct pack *facts);
+static void op_meta(struct pack *ops, const struct chan *ch);
+static void member_value(const struct member *m, char *out, size_t cap);
+static void member_field(uint64_t id, char *out, size_t cap);
+static void op4(struct pack *ops, const char *op, const char *key, const char *field,
+                const char *value);
+
+/* Sends ops (S_CHAN, no event) for ch from the cluster thread, and empties ops. */
+static void announce_ops(struct cluster *cl, const struct chan *ch, struct pack *ops)
+{
+    struct pack ev;
+    pack_init(&ev);
+    struct req *q = req_new(R_CHAN, 0, &ev, ops);
+    pack_init(ops);
+    if (!q) {
+        log_warn("cluster: could not announce %s again", ch->name);
+        return;
+    }
+    q->shard = shard_of(cl, ch->key);
+    snprintf(q->chan, sizeof q->chan, "%s", ch->name);
+    run_chan(cl, q);
+    free(q);
+}
+
+/* One channel with members here (locked), after Redis came back: its settings and this
+ * node's members in it, in its keys again (no event: the other nodes kept their replicas),
+ * in as many scripts as the members need. */
+static void announce_chan(void *arg, const struct chan *ch)
+{
+    struct cluster *cl = arg;
+    struct pack *ops = malloc(sizeof *ops);
+    if (!ops)
+        return;
+    pack_init(ops);
+    op_meta(ops, ch);
+    struct member *m, *tmp;
+    HASH_ITER(hh, ch->members, m, tmp)
+    {
+        if (m->worker >= ch->nworkers)
+            continue;
+        char field[48], value[IRC_NICK_MAX + USER_MAX + HOST_MAX + 8];
+        member_field(m->id, field, sizeof field);
+        member_value(m, value, sizeof value);
+        if (ops->len + strlen(field) + strlen(value) + 2 * IRC_CHANNEL_MAX + 64 > PACK_MAX)
+            announce_ops(cl, ch, ops);
+        op4(ops, "A", ch->key, field, value);
+    }
+    if (ops->len)
+        announce_ops(cl, ch, ops);
+    free(ops);
+}
+
 /* After Redis came back (maybe empty) or the network took this node for gone: every local
- * user's nick and facts again, and this node in the node table. */
+ * user's nick and facts again, its channel memberships, and this node in the node table. */
 static void beat(struct cluster *cl);
 
 static void announce_users(struct cluster *cl)
@@ -1095,7 +1149,10 @@ static void announce_users(struct cluster *cl)
     else
         cl->beat_ms = 0;
     int n = nick_each_local(cl->srv, announce_one, cl);
-    log_info("cluster: announced this node's %d users to the network", n);
+    int k = chan_net_each_local(cl->srv, announce_chan, cl);
+    log_info("cluster: announced this node's %d users and its members of %d channels to the "
+             "network",
+             n, k);
 }
 
 /* --- a worker's requests ------------------------------------------------------------------- */

@@ -504,6 +504,27 @@ void chan_net_drop_node(struct server *srv, uint64_t node, char (*keys)[IRC_CHAN
     }
 }
 
+int chan_net_each_local(struct server *srv, void (*fn)(void *arg, const struct chan *ch), void *arg)
+{
+    int n = 0;
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch, *tmp;
+    HASH_ITER(hh, srv->chans, ch, tmp)
+    {
+        pthread_mutex_lock(&ch->lock);
+        int local = 0;
+        for (int w = 0; w < ch->nworkers && !local; w++)
+            local = ch->wcount[w] > 0;
+        if (local) {
+            fn(arg, ch);
+            n++;
+        }
+        pthread_mutex_unlock(&ch->lock);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    return n;
+}
+
 void chan_net_load(struct server *srv, const char *key, const struct chan_meta *meta,
                    const struct chan_remote_member *members, int nmembers)
 {

@@ -139,6 +139,10 @@ void chan_net_message(struct server *srv, const char *key, struct event *ev, uin
 /* Every member of node leaves the channels keys, with a QUIT line (reason) for each. */
 void chan_net_drop_node(struct server *srv, uint64_t node, char (*keys)[IRC_CHANNEL_MAX + 1], int n,
                         const char *reason);
+/* fn(arg, ch) for every channel with members on this node, ch locked (the cluster thread
+ * announcing them again after Redis came back). Returns how many. */
+int chan_net_each_local(struct server *srv, void (*fn)(void *arg, const struct chan *ch),
+                        void *arg);
 /* A channel as the network holds it, at start (no local member can be in it yet). */
 void chan_net_load(struct server *srv, const char *key, const struct chan_meta *meta,
                    const struct chan_remote_member *members, int nmembers);
