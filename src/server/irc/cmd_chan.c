@@ -198,8 +198,7 @@ static void kick(struct client *c, const char *name, const char *nick, const cha
         struct chan *chs[1] = {ch};
         struct chan_change chg = {
             .kind = CC_KICK, .chans = chs, .nchans = 1, .ev = ev, .who = tid, .who_worker = tw};
-        if (ev)
-            chan_net_publish(srv, &chg);
+        chan_net_publish(srv, &chg);
         event_unref(ev);
     }
     chan_unlock_table(srv, ch);

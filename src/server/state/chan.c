@@ -492,8 +492,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
                                   .ev = part,
                                   .who = c->id,
                                   .who_worker = c->w->index};
-        if (part)
-            chan_net_publish(srv, &chg);
+        chan_net_publish(srv, &chg);
     }
     pthread_mutex_unlock(&ch->lock);
     pthread_mutex_unlock(&srv->chan_lock);

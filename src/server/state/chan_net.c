@@ -179,9 +179,7 @@ void chan_net_join(struct server *srv, const char *key, const struct chan_meta *
 
 void chan_net_part(struct server *srv, const char *key, uint64_t who, const char *line, int kick)
 {
-    struct event *ev = line_event(line, 0);
-    if (!ev)
-        return;
+    struct event *ev = line[0] ? line_event(line, 0) : NULL; /* none: out without a word */
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch = find(srv, key, 0, NULL);
     struct member *t = ch ? chan_member(ch, who) : NULL;
@@ -193,7 +191,8 @@ void chan_net_part(struct server *srv, const char *key, uint64_t who, const char
         pthread_mutex_unlock(&ch->lock);
     } else if (t) {
         struct fanout_chan f = chan_fan(ch);
-        fanout_chan_event(srv, &f, ev, 0, -1);
+        if (ev)
+            fanout_chan_event(srv, &f, ev, 0, -1);
         HASH_DEL(ch->members, t);
         chan_member_free(t);
         ch->nmembers--;
@@ -436,9 +435,22 @@ void chan_net_message(struct server *srv, const char *key, struct event *ev, uin
             if (wanted && t->worker < srv->nworkers && (t->id != sender || echo))
                 fanout_to_client(srv, t->worker, t->id, ev);
         }
+    } else if (!ev->tags_only && history_store(srv, ev, ch->key) < 0) {
+        /* Delivered implies stored, here too: the store is behind, so this node's members
+         * miss it (the sender, if it is here, is told). */
+        static struct log_budget behind_logged = LOG_BUDGET_INIT;
+        log_limited(&behind_logged, 5, LOG_WARN,
+                    "history store behind: a message to %s not delivered here", ch->name);
+        struct event *fail =
+            mine ? event_new(NULL,
+                             ":%s FAIL PRIVMSG TEMPORARILY_UNAVAILABLE %s :The message store is "
+                             "behind; message not delivered on this server, try again",
+                             srv->cfg.server_name, ch->name)
+                 : NULL;
+        if (fail)
+            fanout_to_client(srv, sender_worker, sender, fail);
+        event_unref(fail);
     } else {
-        if (!ev->tags_only)
-            history_store(srv, ev, ch->key);
         struct fanout_chan f = chan_fan(ch);
         fanout_chan_event(srv, &f, ev, mine && !echo ? sender : 0,
                           mine && me && !echo ? sender_worker : -1);
