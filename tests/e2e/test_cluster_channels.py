@@ -195,8 +195,8 @@ def test_a_killed_nodes_members_quit(node_factory, clients):
     alice.expect(is_command("JOIN", "bob", "#room"))
     bob.send("MODE #room")  # settle
     kill(b)
-    # within the heartbeat (1 s here, declared gone after 3)
-    alice.expect(is_command("QUIT", "bob"), timeout=15)
+    # within the heartbeat (1 s here, declared gone after 3), naming the node
+    assert Msg(alice.expect(is_command("QUIT", "bob"), timeout=15)).text == "Node b is gone"
     assert names(alice, "#room") == ["@alice"]
     # and the network's copy of the channel lost bob too: a new node sees alice alone
     c = node_factory("c")
@@ -462,3 +462,43 @@ def test_bench_spreads_its_clients_over_the_nodes(node_factory):
                              "--clients", 10, "--channels", 0, "--senders", 0, "--timeout", 20)
     r = result(out)
     assert (r["registered"], r["failed_connect"]) == ("5", "5"), err
+
+
+def test_whowas_remembers_users_of_other_nodes(node_factory, clients):
+    a, b = node_factory("a"), node_factory("b")
+    alice = welcomed(clients(a, "alice"))
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: ison(alice, "bob") == ["bob"])
+    bob.send("NICK robert")
+    bob.expect(is_command("NICK", "bob"))
+    wait_until(lambda: ison(alice, "robert") == ["robert"])
+    bob.send("QUIT :bye")
+    wait_until(lambda: ison(alice, "robert") == [])
+    for nick in ("bob", "robert"):
+        alice.send("WHOWAS " + nick)
+        line = Msg(alice.expect(is_numeric("314")))
+        assert line.params[1:4] == [nick, "~bob", "127.0.0.1"], line
+        alice.expect(is_numeric("369"))
+
+
+def test_a_node_taken_for_gone_comes_back_with_its_channels(node_factory, clients):
+    """A node stopped (SIGSTOP) past its heartbeat is declared gone: its users quit on the
+    others. When it runs again it announces its users and their channels again, and they
+    are back, JOIN and all."""
+    import signal
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#back")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#back") == ["@alice"])
+    joined(bob, "#back")
+    alice.expect(is_command("JOIN", "bob", "#back"))
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        alice.expect(is_command("QUIT", "bob"), timeout=15)
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    alice.expect(is_command("JOIN", "bob", "#back"), timeout=15)
+    wait_until(lambda: names(alice, "#back") == ["@alice", "bob"])
+    wait_until(lambda: ison(alice, "bob") == ["bob"])
+    bob.send("PRIVMSG #back :still here")
+    assert Msg(alice.expect(is_command("PRIVMSG", "bob", "#back"))).text == "still here"

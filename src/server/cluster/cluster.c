@@ -32,6 +32,7 @@
 #include "state/chan.h"
 #include "state/chan_net.h"
 #include "state/nick.h"
+#include "state/whowas.h"
 
 /* --- the scripts: each one step of the network's state, with its event ------------------- */
 
@@ -263,8 +264,12 @@ struct cluster {
     int nnames;
 
     atomic_int degraded; /* told the users the network is degraded (workers read it) */
-    int leaving;         /* commands of the goodbye still unanswered */
-    int left;            /* the goodbye is sent */
+    /* The last nodes declared gone, with their names: the QUIT of their channel members
+     * names the node (their channels' events may come after the node table forgot it). */
+    struct node_name gone[8];
+    int gone_next;
+    int leaving; /* commands of the goodbye still unanswered */
+    int left;    /* the goodbye is sent */
     uint64_t leave_by_ms;
 };
 
@@ -719,6 +724,9 @@ static void node_gone(struct cluster *cl, struct unpack *u)
         announce_users(cl);
         return;
     }
+    struct node_name *g = &cl->gone[cl->gone_next++ % 8];
+    g->node = node;
+    snprintf(g->name, sizeof g->name, "%s", name);
     forget_node(cl, node);
     int n = nick_drop_node(cl->srv, node, NULL, NULL);
     log_info("cluster: node %s (%llu) left the network with %d users", name,
@@ -726,6 +734,14 @@ static void node_gone(struct cluster *cl, struct unpack *u)
 }
 
 static void apply_chan(struct cluster *cl, struct unpack *u);
+
+/* WHOWAS remembers a user of another node giving up nick (QUIT, NICK), as for one of ours. */
+static void remember(struct cluster *cl, const char *nick, uint64_t id)
+{
+    struct nick_info info;
+    if (nick_info(cl->srv, nick, &info) == 0 && info.id == id)
+        whowas_add(info.nick, info.user, info.host, info.realname);
+}
 
 /* One event from the network. */
 static void apply(struct cluster *cl, const char *data, size_t len)
@@ -745,16 +761,20 @@ static void apply(struct cluster *cl, const char *data, size_t len)
         char old[IRC_NICK_MAX + 1], nick[IRC_NICK_MAX + 1];
         unpack_str(&u, old, sizeof old);
         unpack_str(&u, nick, sizeof nick);
-        if (!u.bad && node != cl->node && ircname_nick_valid(nick))
+        if (!u.bad && node != cl->node && ircname_nick_valid(nick)) {
+            remember(cl, old, id);
             nick_rename_remote(cl->srv, old, nick, id);
+        }
         break;
     }
     case 'Q': {
         uint64_t node = unpack_u64(&u), id = unpack_u64(&u);
         char nick[IRC_NICK_MAX + 1];
         unpack_str(&u, nick, sizeof nick);
-        if (!u.bad && node != cl->node)
+        if (!u.bad && node != cl->node) {
+            remember(cl, nick, id);
             nick_release(cl->srv, nick, id);
+        }
         break;
     }
     case 'X':
@@ -1085,19 +1105,18 @@ static void announce_one(void *arg, const struct nick_info *info)
 static void run_chan(struct cluster *cl, struct req *q);
 static struct req *req_new(enum req_kind kind, uint64_t id, const struct pack *ev,
                            const struct pack *facts);
+static void pack_head(struct pack *p, struct cluster *cl, char kind, uint64_t who);
 static void op_meta(struct pack *ops, const struct chan *ch);
 static void member_value(const struct member *m, char *out, size_t cap);
 static void member_field(uint64_t id, char *out, size_t cap);
 static void op4(struct pack *ops, const char *op, const char *key, const char *field,
                 const char *value);
 
-/* Sends ops (S_CHAN, no event) for ch from the cluster thread, and empties ops. */
-static void announce_ops(struct cluster *cl, const struct chan *ch, struct pack *ops)
+/* Sends ev and ops (S_CHAN) for ch from the cluster thread. */
+static void announce_ops(struct cluster *cl, const struct chan *ch, const struct pack *ev,
+                         const struct pack *ops)
 {
-    struct pack ev;
-    pack_init(&ev);
-    struct req *q = req_new(R_CHAN, 0, &ev, ops);
-    pack_init(ops);
+    struct req *q = req_new(R_CHAN, 0, ev, ops);
     if (!q) {
         log_warn("cluster: could not announce %s again", ch->name);
         return;
@@ -1108,31 +1127,48 @@ static void announce_ops(struct cluster *cl, const struct chan *ch, struct pack 
     free(q);
 }
 
-/* One channel with members here (locked), after Redis came back: its settings and this
- * node's members in it, in its keys again (no event: the other nodes kept their replicas),
- * in as many scripts as the members need. */
+/* One channel with members here (locked), after Redis came back or the network took this
+ * node for gone: its settings in its keys again, and each member of this node as a JOIN
+ * (nodes that still have it ignore it; nodes that dropped it with this node take it back). */
 static void announce_chan(void *arg, const struct chan *ch)
 {
     struct cluster *cl = arg;
-    struct pack *ops = malloc(sizeof *ops);
-    if (!ops)
+    struct pack *ev = malloc(sizeof *ev), *ops = malloc(sizeof *ops);
+    if (!ev || !ops) {
+        free(ev);
+        free(ops);
         return;
+    }
+    pack_init(ev);
     pack_init(ops);
     op_meta(ops, ch);
+    announce_ops(cl, ch, ev, ops);
     struct member *m, *tmp;
     HASH_ITER(hh, ch->members, m, tmp)
     {
         if (m->worker >= ch->nworkers)
             continue;
-        char field[48], value[IRC_NICK_MAX + USER_MAX + HOST_MAX + 8];
+        char field[48], value[IRC_NICK_MAX + USER_MAX + HOST_MAX + 8], line[IRC_LINE_MAX];
         member_field(m->id, field, sizeof field);
         member_value(m, value, sizeof value);
-        if (ops->len + strlen(field) + strlen(value) + 2 * IRC_CHANNEL_MAX + 64 > PACK_MAX)
-            announce_ops(cl, ch, ops);
+        snprintf(line, sizeof line, ":%s!%s JOIN %s", m->nick, m->userhost, ch->name);
+        pack_head(ev, cl, 'J', m->id);
+        pack_str(ev, ch->key);
+        pack_str(ev, ch->name);
+        pack_u64(ev, (uint64_t)(m->op | m->voice << 1));
+        pack_str(ev, m->nick);
+        pack_str(ev, m->userhost);
+        pack_str(ev, ""); /* account, away: the directory has them */
+        pack_str(ev, "");
+        pack_str(ev, line);
+        pack_str(ev, ""); /* no extended-join form */
+        pack_str(ev, ""); /* settings: above */
+        pack_u64(ev, ch->net_seq);
+        pack_init(ops);
         op4(ops, "A", ch->key, field, value);
+        announce_ops(cl, ch, ev, ops);
     }
-    if (ops->len)
-        announce_ops(cl, ch, ops);
+    free(ev);
     free(ops);
 }
 
@@ -2042,8 +2078,12 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
     }
     case 'X': {
         int n = unpack_keys(u, keys);
+        char reason[96] = "*.net *.split"; /* the node's name if it is known */
+        for (int i = 0; i < 8; i++)
+            if (cl->gone[i].node == origin && origin)
+                snprintf(reason, sizeof reason, "Node %s is gone", cl->gone[i].name);
         if (n > 0)
-            chan_net_drop_node(srv, origin, keys, n, "*.net *.split");
+            chan_net_drop_node(srv, origin, keys, n, reason);
         break;
     }
     default:
