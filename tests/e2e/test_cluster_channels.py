@@ -502,3 +502,42 @@ def test_a_node_taken_for_gone_comes_back_with_its_channels(node_factory, client
     wait_until(lambda: ison(alice, "bob") == ["bob"])
     bob.send("PRIVMSG #back :still here")
     assert Msg(alice.expect(is_command("PRIVMSG", "bob", "#back"))).text == "still here"
+
+
+def test_a_node_started_later_has_the_channels_history(node_factory, clients):
+    """Channel messages are kept in Redis before any node delivers them: a node started
+    afterwards has them (its join replay and CHATHISTORY), and a node restarted on its own
+    store has each of them once."""
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#hist")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#hist") == ["@alice"])
+    joined(bob, "#hist")
+    for i in range(5):
+        alice.send("PRIVMSG #hist :before %d" % i)
+    for i in range(5):
+        bob.expect(is_command("PRIVMSG", "alice", "#hist"))
+    c = node_factory("c")
+    carol = welcomed(clients(c, "carol"))  # no chathistory: the replay on join
+    carol.send("JOIN #hist")
+    got = [Msg(l).text for l in take_until(carol, is_numeric("366", "#hist")) +
+           carol.collect(0.5) if is_command("PRIVMSG", "alice", "#hist")(l)]
+    assert got == ["before %d" % i for i in range(5)], got
+    # b restarts on its own store, which has these already: each comes back once
+    bob.close()
+    b.stop()
+    alice.send("PRIVMSG #hist :while b was away")
+    barrier(alice)
+    b2 = node_factory("b")
+    dave = clients(b2, "dave", register=False)
+    dave.send("CAP REQ :draft/chathistory batch")
+    dave.send("CAP END")
+    dave.register("dave")
+    barrier(dave)
+    dave.send("JOIN #hist")
+    dave.expect(is_numeric("366", "#hist"))
+    dave.send("CHATHISTORY LATEST #hist * 20")
+    got = [Msg(l).text for l in take_until(dave, lambda l: Msg(l).command == "BATCH" and
+                                           Msg(l).params[0].startswith("-"))
+           if Msg(l).command == "PRIVMSG"]
+    assert got == ["before %d" % i for i in range(5)] + ["while b was away"], got

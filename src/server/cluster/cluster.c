@@ -97,27 +97,30 @@ static const char *const scripts[S_COUNT] = {
     "local v = redis.call('GET', k) "
     "if v and string.sub(v, 1, #prefix) == prefix then redis.call('DEL', k) end end "
     "redis.call('DEL', KEYS[1]) return 1",
-    /* S_SNAP: ARGV this node: every other node's users, as packed facts; the node table
-     * (both only on the first server); and this server's channels, each as its key, its
-     * settings, its members and its lists. */
+    /* S_SNAP: ARGV this node, a count: every other node's users, as packed facts; the node
+     * table (both only on the first server); and this server's channels, each as its key,
+     * its settings, its members, its lists and its last count messages (newest first). */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
     "table.insert(out, u) end end end "
     "local chans = {} for _, k in ipairs(redis.call('SMEMBERS', 'tc:chans')) do "
     "table.insert(chans, {k, redis.call('GET', 'tc:ch:' .. k) or '', "
-    "redis.call('HGETALL', 'tc:chm:' .. k), redis.call('HGETALL', 'tc:chl:' .. k)}) end "
+    "redis.call('HGETALL', 'tc:chm:' .. k), redis.call('HGETALL', 'tc:chl:' .. k), "
+    "redis.call('XREVRANGE', 'tc:h:' .. k, '+', '-', 'COUNT', ARGV[2])}) end "
     "return {out, all, chans}",
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
      * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
      * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
-     * entry is set, l one is removed. The channel's keys and its event change together. */
+     * entry is set, l one is removed, H the event (a message) is kept in the channel's
+     * stream, at most field (0: no cap) of them. The channel's keys and its event change
+     * together, and a message is stored before it is published. */
     "local node = ARGV[2] "
     "for i = 3, #ARGV - 3, 4 do "
     "local op, k, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] "
     "local m = 'tc:chm:' .. k "
     "if op == 'M' then redis.call('SET', 'tc:ch:' .. k, v) redis.call('SADD', 'tc:chans', k) "
-    "elseif op == 'D' then redis.call('DEL', 'tc:ch:' .. k, m, 'tc:chl:' .. k) "
+    "elseif op == 'D' then redis.call('DEL', 'tc:ch:' .. k, m, 'tc:chl:' .. k, 'tc:h:' .. k) "
     "redis.call('SREM', 'tc:chans', k) "
     "elseif op == 'A' then redis.call('HSET', m, f, v) redis.call('SADD', 'tc:chans', k) "
     "redis.call('SADD', 'tc:nch:' .. node, k) "
@@ -127,7 +130,9 @@ static const char *const scripts[S_COUNT] = {
     "if fl then if op == 'F' then fl = v else nick = v end "
     "redis.call('HSET', m, f, fl .. ' ' .. nick .. ' ' .. uh) end end "
     "elseif op == 'L' then redis.call('HSET', 'tc:chl:' .. k, f, v) "
-    "elseif op == 'l' then redis.call('HDEL', 'tc:chl:' .. k, f) end end "
+    "elseif op == 'l' then redis.call('HDEL', 'tc:chl:' .. k, f) "
+    "elseif op == 'H' then if f == '0' then redis.call('XADD', 'tc:h:' .. k, '*', 'm', ARGV[1]) "
+    "else redis.call('XADD', 'tc:h:' .. k, 'MAXLEN', '~', f, '*', 'm', ARGV[1]) end end end "
     "if ARGV[1] ~= '' then redis.call('PUBLISH', 'tc:ev', ARGV[1]) end return 1",
     /* S_REAPCHANS: ARGV a node gone: its members leave this server's channels, which are
      * named in one event. */
@@ -138,7 +143,8 @@ static const char *const scripts[S_COUNT] = {
     "for _, f in ipairs(redis.call('HKEYS', m)) do "
     "if string.sub(f, 1, #prefix) == prefix then redis.call('HDEL', m, f) hit = true end end "
     "if hit then table.insert(keys, k) if redis.call('HLEN', m) == 0 then "
-    "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k) redis.call('SREM', 'tc:chans', k) "
+    "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k, 'tc:h:' .. k) "
+    "redis.call('SREM', 'tc:chans', k) "
     "end end end "
     "redis.call('DEL', 'tc:nch:' .. ARGV[1]) "
     "if #keys > 0 then local ev = ns('C') .. ns('X') .. ns(ARGV[1]) .. ns('0') .. "
@@ -831,6 +837,7 @@ static void free_held(struct shard *sh)
 static void ask_snapshot(struct shard *sh);
 static void subscribed(struct rconn *r, const char *channel);
 static void load_chans(struct cluster *cl, const redisReply *chans);
+static struct event *unpack_message(struct unpack *u);
 
 /* A server's snapshot (S_SNAP): on the first, every other node's users; on each, its
  * channels (at start); then the events that came meanwhile. */
@@ -874,10 +881,12 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 static void ask_snapshot(struct shard *sh)
 {
     struct cluster *cl = sh->cl;
-    char node[24];
+    char node[24], count[16];
     snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
-    const char *args[] = {node};
-    if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 1, args, NULL) == 0)
+    /* the messages only when the channels are to be loaded, at start */
+    snprintf(count, sizeof count, "%d", sh->chans_loaded || !cl->srv->hist ? 0 : CLUSTER_BACKFILL);
+    const char *args[] = {node, count};
+    if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 2, args, NULL) == 0)
         sh->snap_asked = 1;
 }
 
@@ -1838,6 +1847,13 @@ static int remote_chan(void *arg, const struct chan_change *chg)
         pack_str(ev, m->account);
         pack_str(ev, m->client_tags);
         pack_line(ev, m);
+        /* Kept in the channel's stream before anyone receives it (not STATUSMSG or TAGMSG,
+         * which a single node does not keep either). */
+        if (cl->srv->hist && !chg->status && !m->tags_only) {
+            char cap[24];
+            snprintf(cap, sizeof cap, "%ld", cl->history_max);
+            op4(ops, "H", ch->key, cap, "");
+        }
         break;
     }
     default:
@@ -1927,6 +1943,31 @@ static int unpack_keys(struct unpack *u, char (*keys)[IRC_CHANNEL_MAX + 1])
     for (uint64_t i = 0; i < n; i++)
         unpack_str(u, keys[i], IRC_CHANNEL_MAX + 1);
     return u->bad ? -1 : (int)n;
+}
+
+/* The message of an "M" event (as remote_chan packs it, from its capability on), or NULL
+ * when malformed or without memory. */
+static struct event *unpack_message(struct unpack *u)
+{
+    char msgid[EVENT_MSGID_MAX], time[EVENT_TIME_MAX], account[32], tags[4096];
+    char line[IRC_LINE_MAX + 1];
+    uint64_t need = unpack_u64(u), tags_only = unpack_u64(u), bot = unpack_u64(u);
+    unpack_str(u, msgid, sizeof msgid);
+    unpack_str(u, time, sizeof time);
+    uint64_t time_ms = unpack_u64(u);
+    unpack_str(u, account, sizeof account);
+    unpack_str(u, tags, sizeof tags);
+    unpack_str(u, line, sizeof line);
+    if (u->bad || !line[0] || strpbrk(line, "\r\n"))
+        return NULL;
+    struct event *ev = event_from(tags, msgid, time, (long long)time_ms, line);
+    if (!ev)
+        return NULL;
+    ev->need_cap = (unsigned)need;
+    ev->tags_only = tags_only != 0;
+    ev->bot = bot != 0;
+    snprintf(ev->account, sizeof ev->account, "%s", account);
+    return ev;
 }
 
 /* A channel event from the network ("C", kind, origin, who, ...). This node's own changes
@@ -2050,24 +2091,11 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
     case 'M': {
         unpack_str(u, key, sizeof key);
         uint64_t worker = unpack_u64(u), echo = unpack_u64(u);
-        char st[2], msgid[EVENT_MSGID_MAX], time[EVENT_TIME_MAX], account[32], tags[4096];
+        char st[2];
         unpack_str(u, st, sizeof st);
-        uint64_t need = unpack_u64(u), tags_only = unpack_u64(u), bot = unpack_u64(u);
-        unpack_str(u, msgid, sizeof msgid);
-        unpack_str(u, time, sizeof time);
-        uint64_t time_ms = unpack_u64(u);
-        unpack_str(u, account, sizeof account);
-        unpack_str(u, tags, sizeof tags);
-        unpack_str(u, line, sizeof line);
-        if (u->bad || !line[0] || strpbrk(line, "\r\n"))
-            return;
-        struct event *ev = event_from(tags, msgid, time, (long long)time_ms, line);
+        struct event *ev = unpack_message(u);
         if (!ev)
             return;
-        ev->need_cap = (unsigned)need;
-        ev->tags_only = tags_only != 0;
-        ev->bot = bot != 0;
-        snprintf(ev->account, sizeof ev->account, "%s", account);
         int mine = origin == cl->node && worker < (uint64_t)srv->nworkers;
         char status = '\0';
         if (st[0] == '@' || st[0] == '+')
@@ -2091,13 +2119,45 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
     }
 }
 
-/* The channels of a server's snapshot: {key, settings, members, lists} each. */
+/* A channel's last messages from its stream (newest first, as XREVRANGE gives them) into
+ * this node's store, oldest first: a node that starts has the history from before it. What
+ * the store has already (a restart) it keeps once (by msgid). */
+static void backfill(struct cluster *cl, const char *key, const redisReply *entries)
+{
+    if (entries->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = entries->elements; i-- > 0;) {
+        const redisReply *e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2 ||
+            e->element[1]->element[1]->type != REDIS_REPLY_STRING)
+            continue;
+        const redisReply *v = e->element[1]->element[1];
+        struct unpack u;
+        unpack_init(&u, v->str, v->len);
+        char kind[2], k[IRC_CHANNEL_MAX + 1], st[2];
+        unpack_str(&u, kind, sizeof kind); /* "C" */
+        unpack_str(&u, kind, sizeof kind); /* "M" */
+        unpack_u64(&u);                    /* origin */
+        unpack_u64(&u);                    /* sender */
+        unpack_str(&u, k, sizeof k);
+        unpack_u64(&u); /* worker */
+        unpack_u64(&u); /* echo */
+        unpack_str(&u, st, sizeof st);
+        struct event *ev = kind[0] == 'M' && strcmp(k, key) == 0 ? unpack_message(&u) : NULL;
+        if (ev)
+            chan_net_backfill(cl->srv, key, ev);
+        event_unref(ev);
+    }
+}
+
+/* The channels of a server's snapshot: {key, settings, members, lists, messages} each. */
 static void load_chans(struct cluster *cl, const redisReply *chans)
 {
     int n = 0;
     for (size_t i = 0; i < chans->elements; i++) {
         const redisReply *c = chans->element[i];
-        if (c->type != REDIS_REPLY_ARRAY || c->elements != 4 ||
+        if (c->type != REDIS_REPLY_ARRAY || c->elements != 5 ||
             c->element[0]->type != REDIS_REPLY_STRING ||
             c->element[1]->type != REDIS_REPLY_STRING || c->element[2]->type != REDIS_REPLY_ARRAY ||
             c->element[3]->type != REDIS_REPLY_ARRAY)
@@ -2147,6 +2207,7 @@ static void load_chans(struct cluster *cl, const redisReply *chans)
                     continue;
                 chan_net_load_list(cl->srv, key, f->str[0], f->str + 1, end + 1, at);
             }
+            backfill(cl, key, c->element[4]);
             n++;
         }
         free(ms);

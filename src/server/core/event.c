@@ -9,9 +9,10 @@
 
 #include "common/ircmsg.h"
 
-/* msgids: the server's start time and a counter, both base 36: unique for the server's life
- * and across restarts (unless two starts fall in the same second and both reach the same
- * count). */
+/* msgids: the server's start time in milliseconds and a counter, both base 36: unique for
+ * the server's life and across restarts (two starts of one server cannot fall in the same
+ * millisecond: the first must have stopped). The history store keeps a message once by its
+ * msgid, so a repeated one would be lost from history. */
 static atomic_uint_fast64_t msgid_counter;
 static atomic_llong msgid_epoch;
 static atomic_uint_fast64_t msgid_node; /* event_set_node: 0 on a single node */
@@ -35,7 +36,8 @@ static void stamp(struct event *ev)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     long long zero = 0;
-    atomic_compare_exchange_strong(&msgid_epoch, &zero, (long long)ts.tv_sec);
+    atomic_compare_exchange_strong(&msgid_epoch, &zero,
+                                   (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(ev->time, sizeof ev->time, "%Y-%m-%dT%H:%M:%S", &tm);

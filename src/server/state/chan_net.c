@@ -553,6 +553,17 @@ void chan_net_load(struct server *srv, const char *key, const struct chan_meta *
     pthread_mutex_unlock(&srv->chan_lock);
 }
 
+void chan_net_backfill(struct server *srv, const char *key, struct event *ev)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (!ch)
+        return;
+    history_store(srv, ev, ch->key);
+    pthread_mutex_unlock(&ch->lock);
+}
+
 void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
                         const char *set_by, long long set_at)
 {

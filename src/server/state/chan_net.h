@@ -146,6 +146,9 @@ int chan_net_each_local(struct server *srv, void (*fn)(void *arg, const struct c
 /* A channel as the network holds it, at start (no local member can be in it yet). */
 void chan_net_load(struct server *srv, const char *key, const struct chan_meta *meta,
                    const struct chan_remote_member *members, int nmembers);
+/* Stores ev, a message of key from before this node started (loaded at start, oldest
+ * first), in this node's history. */
+void chan_net_backfill(struct server *srv, const char *key, struct event *ev);
 /* Adds a list entry (letter b, e or I) to key as loaded at start. */
 void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
                         const char *set_by, long long set_at);

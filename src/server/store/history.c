@@ -153,6 +153,19 @@ static int exec(sqlite3 *db, const char *sql)
     return rc;
 }
 
+/* A message is kept once by its msgid: in a cluster a node that starts fills its store from
+ * the network's copy (docs/cluster.md), which may hold what it stored before it stopped, and
+ * INSERT OR IGNORE then leaves those alone. A store written before this index whose msgids
+ * are not unique keeps working without it (logged). Always true: the store opens either way. */
+static int msgid_once(sqlite3 *db)
+{
+    if (exec(db, "CREATE UNIQUE INDEX IF NOT EXISTS messages_msgid_once ON messages(msgid) "
+                 "WHERE msgid <> '' AND line <> ''") != SQLITE_OK)
+        log_warn("history: messages are not unique by msgid in this store; a cluster node may "
+                 "store a message twice");
+    return 1;
+}
+
 /* Refuses a damaged store at start: PRAGMA quick_check reads every page once. */
 static int store_check(sqlite3 *db, char *why, size_t cap)
 {
@@ -230,7 +243,7 @@ static int store_open(struct history *h, const char *dir)
         sqlite3_busy_timeout(h->db, 5000);
     char *err = NULL;
     if (rc == SQLITE_OK && store_check(h->db, why, sizeof why) == 0 &&
-        sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK &&
+        sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK && msgid_once(h->db) &&
         sqlite3_prepare_v2(h->db,
                            "INSERT OR IGNORE INTO messages(id, target, time_ms, msgid, tags, "
                            "line, pm_from, pm_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
