@@ -541,3 +541,35 @@ def test_a_node_started_later_has_the_channels_history(node_factory, clients):
                                            Msg(l).params[0].startswith("-"))
            if Msg(l).command == "PRIVMSG"]
     assert got == ["before %d" % i for i in range(5)] + ["while b was away"], got
+
+
+def test_accounts_are_the_networks(node_factory, clients, redis):
+    """An account registered on node a logs in with SASL on node b, and its nick is
+    protected on every node, also on a node started afterwards."""
+    from test_accounts import PASSWORD, register, sasl_client
+    a, b = node_factory("a"), node_factory("b")
+    alice = register(a, "alice")
+    alice.send("QUIT")
+    alice.wait_closed()
+    wait_until(lambda: "tc:acct:alice" in redis.keys("tc:acct:*"))
+    # registered-nick protection on b (it learned the account from the network)
+    squat = Client(b.port, None)
+    squat.send("NICK alice")
+    squat.send("USER x 0 * :x")
+    line = Msg(squat.expect(lambda l: Msg(l).command in ("001", "433")))
+    assert line.command == "433" and "registered" in line.text, line.line
+    squat.close()
+    # SASL on b with the password set on a; a wrong one is refused
+    bad = sasl_client(b.port, "alice", "wrong password", expect_ok=False)
+    bad.close()
+    good = sasl_client(b.port, "alice", PASSWORD)
+    good.send("WHOIS alice")
+    assert "alice" in Msg(good.expect(is_numeric("330"))).params[2]
+    good.close()
+    # a node started now knows the account too
+    c = node_factory("c")
+    squat = Client(c.port, None)
+    squat.send("NICK alice")
+    squat.send("USER x 0 * :x")
+    assert Msg(squat.expect(lambda l: Msg(l).command in ("001", "433"))).command == "433"
+    squat.close()

@@ -29,6 +29,8 @@
 #include "core/server.h"
 #include "pack.h"
 #include "state/chan-t.h"
+#include "store/account.h"
+#include "store/redis_conn.h"
 #include "state/chan.h"
 #include "state/chan_net.h"
 #include "state/nick.h"
@@ -792,6 +794,13 @@ static void apply(struct cluster *cl, const char *data, size_t len)
     case 'C':
         apply_chan(cl, &u);
         break;
+    case 'R': { /* an account registered on some node (account_redis.c) */
+        char name[IRC_NICK_MAX + 1];
+        unpack_str(&u, name, sizeof name);
+        if (!u.bad)
+            account_learn(cl->srv, name);
+        break;
+    }
     case 'A':
     case 'W': {
         uint64_t origin = unpack_u64(&u);
@@ -2334,40 +2343,7 @@ static void *cluster_main(void *arg)
 /* A blocking connection for the start: connected, authenticated, on the right database. */
 static redisContext *connect_now(const struct cluster *cl, const struct redis_server *rs)
 {
-    struct timeval tv = {CONNECT_TIMEOUT, 0};
-    redisContext *c = redisConnectWithTimeout(rs->host, rs->port, tv);
-    if (!c || c->err) {
-        log_error("cluster: cannot reach Redis at %s:%d: %s", rs->host, rs->port,
-                  c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    const char *pw = cl->password[0] ? cl->password : rs->password;
-    redisReply *r = NULL;
-    if (pw[0])
-        r = rs->user[0] ? redisCommand(c, "AUTH %s %s", rs->user, pw)
-                        : redisCommand(c, "AUTH %s", pw);
-    if (pw[0] && (!r || r->type == REDIS_REPLY_ERROR)) {
-        log_error("cluster: Redis at %s:%d refused the password: %s", rs->host, rs->port,
-                  r ? r->str : c->errstr);
-        freeReplyObject(r);
-        redisFree(c);
-        return NULL;
-    }
-    freeReplyObject(r);
-    r = redisCommand(c, "SELECT %d", rs->db);
-    int ok = r && r->type != REDIS_REPLY_ERROR;
-    if (!ok)
-        log_error("cluster: Redis at %s:%d: SELECT %d: %s", rs->host, rs->port, rs->db,
-                  r ? r->str : c->errstr);
-    freeReplyObject(r);
-    if (!ok) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
+    return redis_connect_blocking("cluster", rs, cl->password, CONNECT_TIMEOUT);
 }
 
 /* Whether a heartbeat value ("host pid") is of a process on this host that is gone: a node
@@ -2452,30 +2428,6 @@ out:
     return rc;
 }
 
-static int read_password(struct cluster *cl, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        log_error("cluster: cannot read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char line[REDIS_PASSWORD_MAX + 2] = "";
-    int ok = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!ok || !line[0]) {
-        log_error("cluster: %s holds no password", path);
-        return -1;
-    }
-    size_t n = strlen(line);
-    if (n >= sizeof cl->password) {
-        log_error("cluster: the password in %s is longer than %d bytes", path, REDIS_PASSWORD_MAX);
-        return -1;
-    }
-    memcpy(cl->password, line, n + 1);
-    return 0;
-}
-
 int cluster_open(struct server *srv)
 {
     const struct config *cfg = &srv->cfg;
@@ -2502,7 +2454,8 @@ int cluster_open(struct server *srv)
         log_error("cluster: %s", why);
         goto fail;
     }
-    if (cfg->cluster_password_file && read_password(cl, cfg->cluster_password_file) < 0)
+    if (cfg->cluster_password_file &&
+        redis_password_file("cluster", cfg->cluster_password_file, cl->password) < 0)
         goto fail;
     for (int s = 0; s < S_COUNT; s++) {
         unsigned char md[SHA_DIGEST_LENGTH];

@@ -19,6 +19,7 @@
 #include "core/fanout.h"
 #include "core/server.h"
 #include "core/tls.h"
+#include "account_redis.h"
 
 struct request {
     struct request *next;
@@ -41,7 +42,8 @@ struct known {
 
 struct accounts {
     struct server *srv;
-    sqlite3 *db;
+    sqlite3 *db;               /* the store on a single node, or NULL */
+    struct account_redis *net; /* the store of a cluster (account_redis.h), or NULL */
     pthread_t thread;
     pthread_mutex_t lock; /* guards the queue, stop, and known */
     pthread_cond_t wake;
@@ -88,9 +90,12 @@ int account_exists(struct server *srv, const char *name)
     return k != NULL;
 }
 
-/* The stored hash of name into hash; 0, or -1 when there is no such account. */
+/* The stored hash of name into hash; 0, -1 when there is no such account, -2 when the store
+ * failed. */
 static int load_hash(struct accounts *a, const char *key, char *hash, size_t cap)
 {
+    if (a->net)
+        return account_redis_hash(a->net, key, hash, cap);
     sqlite3_stmt *st = NULL;
     int found = -1;
     if (sqlite3_prepare_v2(a->db, "SELECT hash FROM accounts WHERE name = ?", -1, &st, NULL) ==
@@ -111,7 +116,10 @@ static enum account_result verify(struct accounts *a, struct request *r)
 {
     char key[IRC_NICK_MAX + 1], hash[crypto_pwhash_STRBYTES];
     ircname_fold(r->name, key, sizeof key);
-    if (load_hash(a, key, hash, sizeof hash) < 0) {
+    int found = load_hash(a, key, hash, sizeof hash);
+    if (found == -2)
+        return ACCOUNT_ERROR;
+    if (found < 0) {
         /* Hash anyway, so that a missing account takes as long as a wrong password. */
         char dummy[crypto_pwhash_STRBYTES];
         if (crypto_pwhash_str(dummy, r->password, strlen(r->password),
@@ -129,6 +137,11 @@ static enum account_result verify(struct accounts *a, struct request *r)
 /* Binds the request's certificate, if any, to account key. */
 static void bind_cert(struct accounts *a, const char *key, const struct request *r)
 {
+    if (a->net) {
+        if (r->certfp[0] && account_redis_bind_cert(a->net, key, r->certfp) < 0)
+            log_error("accounts: cannot record a certificate in Redis");
+        return;
+    }
     sqlite3_stmt *st = NULL;
     if (!r->certfp[0] || sqlite3_prepare_v2(a->db, "UPDATE accounts SET certfp = ? WHERE name = ?",
                                             -1, &st, NULL) != SQLITE_OK)
@@ -143,6 +156,19 @@ static void bind_cert(struct accounts *a, const char *key, const struct request 
 /* SASL EXTERNAL: the account the certificate was bound to; its name goes into r->name. */
 static enum account_result external(struct accounts *a, struct request *r)
 {
+    if (a->net) {
+        char key[IRC_NICK_MAX + 1], display[IRC_NICK_MAX + 1], want[IRC_NICK_MAX + 1];
+        int rc = r->certfp[0] ? account_redis_by_cert(a->net, r->certfp, key, sizeof key, display,
+                                                      sizeof display)
+                              : -1;
+        if (rc == -2)
+            return ACCOUNT_ERROR;
+        ircname_fold(r->name, want, sizeof want);
+        if (rc < 0 || (r->name[0] && strcmp(want, key) != 0))
+            return ACCOUNT_BAD_PASSWORD;
+        snprintf(r->name, sizeof r->name, "%s", display);
+        return ACCOUNT_OK;
+    }
     sqlite3_stmt *st = NULL;
     enum account_result res = ACCOUNT_BAD_PASSWORD;
     if (r->certfp[0] &&
@@ -170,6 +196,14 @@ static enum account_result create(struct accounts *a, struct request *r)
                           crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         return ACCOUNT_ERROR;
+    if (a->net) {
+        int rc = account_redis_create(a->net, key, r->name, hash);
+        if (rc != 0)
+            return rc == 1 ? ACCOUNT_EXISTS : ACCOUNT_ERROR;
+        know(a, r->name);
+        bind_cert(a, key, r);
+        return ACCOUNT_OK;
+    }
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(a->db,
                                 "INSERT INTO accounts(name, display, hash, created) "
@@ -334,6 +368,28 @@ static int store_open(struct accounts *a, const char *dir)
     return -1;
 }
 
+static void know_cb(void *arg, const char *name)
+{
+    know(arg, name);
+}
+
+/* The cluster's store: Redis, with every registered name known from the start. */
+static int net_open(struct accounts *a)
+{
+    a->net = account_redis_open(&a->srv->cfg);
+    if (!a->net || account_redis_each(a->net, know_cb, a) < 0) {
+        fprintf(stderr, "tcpchatd: cannot use the network's account store in Redis\n");
+        return -1;
+    }
+    return 0;
+}
+
+void account_learn(struct server *srv, const char *name)
+{
+    if (srv->accounts && ircname_nick_valid(name))
+        know(srv->accounts, name);
+}
+
 static void accounts_free(struct accounts *a)
 {
     struct known *k, *tmp;
@@ -349,6 +405,7 @@ static void accounts_free(struct accounts *a)
         forget_request(r);
     }
     sqlite3_close(a->db);
+    account_redis_free(a->net);
     budget_free(a->login_failures);
     budget_free(a->registrations);
     pthread_mutex_destroy(&a->lock);
@@ -372,7 +429,8 @@ int account_open(struct server *srv)
     a->srv = srv;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
-    if (store_open(a, srv->cfg.data_dir) < 0) {
+    /* In a cluster the accounts are the network's, in Redis; else this node's, in SQLite. */
+    if (srv->cfg.cluster ? net_open(a) < 0 : store_open(a, srv->cfg.data_dir) < 0) {
         accounts_free(a);
         return -1;
     }

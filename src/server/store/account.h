@@ -1,5 +1,6 @@
 /* account: user accounts (account name = nick) with argon2id password hashes (libsodium) in
- * SQLite (DATA_DIR/accounts.db), and the thread that checks and creates them.
+ * SQLite (DATA_DIR/accounts.db), or in a cluster in Redis (account_redis.h), and the thread
+ * that checks and creates them.
  *
  * Hashing is slow on purpose (argon2id, libsodium's "interactive" limits: about 60 ms and
  * 64 MiB each), so it never runs on a worker (OPER passwords are checked here too): a worker queues
@@ -61,5 +62,7 @@ long account_register_wait(struct server *srv, const char *host);
 void account_register_counted(struct server *srv, const char *host);
 /* Is name (any case) a registered account? From memory. */
 int account_exists(struct server *srv, const char *name);
+/* In a cluster: another node registered name (its "R" event); NICK checks know it from now. */
+void account_learn(struct server *srv, const char *name);
 
 #endif

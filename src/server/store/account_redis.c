@@ -1,0 +1,181 @@
+/* account_redis: accounts in Redis for a cluster (account_redis.h). */
+#include "account_redis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/log.h"
+#include "common/redis_url.h"
+#include "core/config.h"
+#include "redis_conn.h"
+
+#define ACCOUNT_REDIS_TIMEOUT 2 /* seconds, to connect and for each command */
+
+struct account_redis {
+    struct redis_server rs;
+    char password[REDIS_PASSWORD_MAX + 1];
+    redisContext *c; /* NULL while disconnected: connected again on the next request */
+};
+
+/* Creates an account and announces it, in one step: KEYS the account's hash; ARGV folded
+ * name, display name, hash, creation time. 1 created, 0 taken. */
+static const char create_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end "
+    "redis.call('HSET', KEYS[1], 'display', ARGV[2], 'hash', ARGV[3], 'created', ARGV[4]) "
+    "redis.call('SADD', 'tc:accts', ARGV[2]) "
+    "redis.call('PUBLISH', 'tc:ev', '1:R,' .. #ARGV[2] .. ':' .. ARGV[2] .. ',') return 1";
+
+/* Binds a certificate: KEYS the account's hash; ARGV folded name, certfp. */
+static const char bind_script[] =
+    "local old = redis.call('HGET', KEYS[1], 'certfp') "
+    "if old and old ~= ARGV[2] then redis.call('DEL', 'tc:acctcert:' .. old) end "
+    "redis.call('HSET', KEYS[1], 'certfp', ARGV[2]) "
+    "redis.call('SET', 'tc:acctcert:' .. ARGV[2], ARGV[1]) return 1";
+
+struct account_redis *account_redis_open(const struct config *cfg)
+{
+    struct account_redis *ar = calloc(1, sizeof *ar);
+    if (!ar)
+        return NULL;
+    struct redis_server rs[REDIS_SHARDS_MAX];
+    char why[256];
+    if (redis_url_parse(cfg->cluster, rs, REDIS_SHARDS_MAX, why, sizeof why) < 1) {
+        log_error("accounts: %s", why);
+        free(ar);
+        return NULL;
+    }
+    ar->rs = rs[0];
+    if ((cfg->cluster_password_file &&
+         redis_password_file("accounts", cfg->cluster_password_file, ar->password) < 0) ||
+        !(ar->c =
+              redis_connect_blocking("accounts", &ar->rs, ar->password, ACCOUNT_REDIS_TIMEOUT))) {
+        free(ar);
+        return NULL;
+    }
+    return ar;
+}
+
+void account_redis_free(struct account_redis *ar)
+{
+    if (!ar)
+        return;
+    if (ar->c)
+        redisFree(ar->c);
+    free(ar);
+}
+
+/* A command (argv form); a broken connection is made again once. NULL when Redis failed
+ * (logged); an error reply is logged and returned as NULL too. */
+static redisReply *run(struct account_redis *ar, int argc, const char **argv)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!ar->c && !(ar->c = redis_connect_blocking("accounts", &ar->rs, ar->password,
+                                                       ACCOUNT_REDIS_TIMEOUT)))
+            return NULL;
+        redisReply *r = redisCommandArgv(ar->c, argc, argv, NULL);
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            log_error("accounts: Redis: %s", r->str);
+            freeReplyObject(r);
+            return NULL;
+        }
+        if (r)
+            return r;
+        log_warn("accounts: Redis %s:%d: %s", ar->rs.host, ar->rs.port, ar->c->errstr);
+        redisFree(ar->c);
+        ar->c = NULL;
+    }
+    return NULL;
+}
+
+int account_redis_each(struct account_redis *ar, void (*fn)(void *arg, const char *name), void *arg)
+{
+    const char *argv[] = {"SMEMBERS", "tc:accts"};
+    redisReply *r = run(ar, 2, argv);
+    if (!r)
+        return -1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            fn(arg, r->element[i]->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+int account_redis_hash(struct account_redis *ar, const char *key, char *hash, size_t cap)
+{
+    char k[96];
+    snprintf(k, sizeof k, "tc:acct:%s", key);
+    const char *argv[] = {"HGET", k, "hash"};
+    redisReply *r = run(ar, 3, argv);
+    if (!r)
+        return -2;
+    int rc = -1;
+    if (r->type == REDIS_REPLY_STRING && r->len < cap) {
+        memcpy(hash, r->str, r->len + 1);
+        rc = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int account_redis_create(struct account_redis *ar, const char *key, const char *display,
+                         const char *hash)
+{
+    char k[96], created[24];
+    snprintf(k, sizeof k, "tc:acct:%s", key);
+    snprintf(created, sizeof created, "%lld", (long long)time(NULL));
+    const char *argv[] = {"EVAL", create_script, "1", k, key, display, hash, created};
+    redisReply *r = run(ar, 8, argv);
+    if (!r)
+        return -2;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (r->integer == 1 ? 0 : 1) : -2;
+    freeReplyObject(r);
+    return rc;
+}
+
+int account_redis_bind_cert(struct account_redis *ar, const char *key, const char *certfp)
+{
+    char k[96];
+    snprintf(k, sizeof k, "tc:acct:%s", key);
+    const char *argv[] = {"EVAL", bind_script, "1", k, key, certfp};
+    redisReply *r = run(ar, 6, argv);
+    if (!r)
+        return -2;
+    freeReplyObject(r);
+    return 0;
+}
+
+int account_redis_by_cert(struct account_redis *ar, const char *certfp, char *key, size_t kcap,
+                          char *display, size_t dcap)
+{
+    char k[160];
+    snprintf(k, sizeof k, "tc:acctcert:%s", certfp);
+    const char *argv[] = {"GET", k};
+    redisReply *r = run(ar, 2, argv);
+    if (!r)
+        return -2;
+    int rc = -1;
+    if (r->type == REDIS_REPLY_STRING && r->len < kcap) {
+        memcpy(key, r->str, r->len + 1);
+        rc = 0;
+    }
+    freeReplyObject(r);
+    if (rc < 0)
+        return rc;
+    char a[96];
+    snprintf(a, sizeof a, "tc:acct:%s", key);
+    const char *hv[] = {"HGET", a, "display"};
+    r = run(ar, 3, hv);
+    if (!r)
+        return -2;
+    rc = -1;
+    if (r->type == REDIS_REPLY_STRING && r->len < dcap) {
+        memcpy(display, r->str, r->len + 1);
+        rc = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}

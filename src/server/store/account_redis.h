@@ -1,0 +1,36 @@
+/* account_redis: the account store of a cluster (--cluster): accounts live in Redis, on the
+ * first server named, so a user registered on one node logs in on any other
+ * (docs/cluster.md "Accounts"). Used by the account thread alone (account.c), over one
+ * blocking connection: the thread waits on argon2 anyway, and a Redis answer takes far less.
+ *
+ * Keys: tc:acct:<folded name> (hash: display, hash, created, certfp), tc:accts (set of the
+ * names as registered), tc:acctcert:<certfp> (the folded name a certificate is bound to).
+ * A new account is announced on tc:ev ("R", name) for every node's list of registered names. */
+#ifndef TCPCHAT_ACCOUNT_REDIS_H
+#define TCPCHAT_ACCOUNT_REDIS_H
+
+#include <stddef.h>
+
+struct config;
+struct account_redis;
+
+/* Connects to the first server of cfg->cluster. NULL after logging why. */
+struct account_redis *account_redis_open(const struct config *cfg);
+void account_redis_free(struct account_redis *ar);
+
+/* fn(arg, name) for every registered name (as registered). 0, or -1 if Redis failed. */
+int account_redis_each(struct account_redis *ar, void (*fn)(void *arg, const char *name),
+                       void *arg);
+/* The password hash of account key (folded) into hash: 0; -1 no such account; -2 Redis failed. */
+int account_redis_hash(struct account_redis *ar, const char *key, char *hash, size_t cap);
+/* Creates account key (folded) as display with hash: 0; 1 it exists; -2 Redis failed. */
+int account_redis_create(struct account_redis *ar, const char *key, const char *display,
+                         const char *hash);
+/* Binds certificate certfp to account key (it leaves whatever it was bound to). 0 or -2. */
+int account_redis_bind_cert(struct account_redis *ar, const char *key, const char *certfp);
+/* The account certfp is bound to: its folded name into key and display name into display;
+ * 0, -1 none, -2 Redis failed. */
+int account_redis_by_cert(struct account_redis *ar, const char *certfp, char *key, size_t kcap,
+                          char *display, size_t dcap);
+
+#endif
