@@ -573,3 +573,32 @@ def test_accounts_are_the_networks(node_factory, clients, redis):
     squat.send("USER x 0 * :x")
     assert Msg(squat.expect(lambda l: Msg(l).command in ("001", "433"))).command == "433"
     squat.close()
+
+
+def latest(c, target, n=10):
+    """The texts of target's last n messages, as c's node answers CHATHISTORY LATEST."""
+    c.send("CHATHISTORY LATEST %s * %d" % (target, n))
+    return [Msg(l).text for l in take_until(c, lambda l: Msg(l).command == "BATCH" and
+                                            Msg(l).params[0].startswith("-"))
+            if Msg(l).command in ("PRIVMSG", "NOTICE")]
+
+
+def test_private_history_on_both_parties_nodes(node_factory, clients, redis):
+    """A conversation between accounts on two nodes is in the history each of them reads
+    on their own node."""
+    from test_accounts import PASSWORD, register, sasl_client
+    a, b = node_factory("a"), node_factory("b")
+    for node, nick in ((a, "alice"), (b, "bob")):
+        c = register(node, nick)
+        c.send("QUIT")
+        c.wait_closed()
+    caps = "draft/chathistory batch server-time message-tags"
+    alice = sasl_client(a.port, "alice", PASSWORD, caps)
+    bob = sasl_client(b.port, "bob", PASSWORD, caps)
+    wait_until(lambda: ison(alice, "bob") == ["bob"])
+    alice.send("PRIVMSG bob :hi bob")
+    bob.expect(is_command("PRIVMSG", "alice"))
+    bob.send("PRIVMSG alice :hi alice")
+    alice.expect(is_command("PRIVMSG", "bob"))
+    assert latest(bob, "alice") == ["hi bob", "hi alice"]
+    assert latest(alice, "bob") == ["hi bob", "hi alice"]

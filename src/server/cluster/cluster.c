@@ -30,6 +30,7 @@
 #include "pack.h"
 #include "state/chan-t.h"
 #include "store/account.h"
+#include "store/history.h"
 #include "store/redis_conn.h"
 #include "state/chan.h"
 #include "state/chan_net.h"
@@ -70,9 +71,11 @@ static const char *const scripts[S_COUNT] = {
     "else redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end "
     "redis.call('PUBLISH', 'tc:ev', ARGV[4]) return 1",
     /* S_PM: KEYS the conversation's stream; ARGV cap (0: none), the target node's channel,
-     * the event. Stored, then published: delivered implies stored. */
+     * the event, the oldest stream id kept by age ('': any). Stored, then published:
+     * delivered implies stored. */
     "if ARGV[1] == '0' then redis.call('XADD', KEYS[1], '*', 'm', ARGV[3]) "
     "else redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[3]) end "
+    "if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end "
     "redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1",
     /* S_BEAT: KEYS the node table; ARGV node, name, seconds to live, "host pid". Renews this
      * node, and declares gone every node whose heartbeat has lapsed (once: the first to see
@@ -115,8 +118,9 @@ static const char *const scripts[S_COUNT] = {
      * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
      * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
      * entry is set, l one is removed, H the event (a message) is kept in the channel's
-     * stream, at most field (0: no cap) of them. The channel's keys and its event change
-     * together, and a message is stored before it is published. */
+     * stream, at most field (0: no cap) of them and none older than the stream id value
+     * ('': any age). The channel's keys and its event change together, and a message is
+     * stored before it is published. */
     "local node = ARGV[2] "
     "for i = 3, #ARGV - 3, 4 do "
     "local op, k, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] "
@@ -134,7 +138,8 @@ static const char *const scripts[S_COUNT] = {
     "elseif op == 'L' then redis.call('HSET', 'tc:chl:' .. k, f, v) "
     "elseif op == 'l' then redis.call('HDEL', 'tc:chl:' .. k, f) "
     "elseif op == 'H' then if f == '0' then redis.call('XADD', 'tc:h:' .. k, '*', 'm', ARGV[1]) "
-    "else redis.call('XADD', 'tc:h:' .. k, 'MAXLEN', '~', f, '*', 'm', ARGV[1]) end end end "
+    "else redis.call('XADD', 'tc:h:' .. k, 'MAXLEN', '~', f, '*', 'm', ARGV[1]) end "
+    "if v ~= '' then redis.call('XTRIM', 'tc:h:' .. k, 'MINID', '~', v) end end end "
     "if ARGV[1] ~= '' then redis.call('PUBLISH', 'tc:ev', ARGV[1]) end return 1",
     /* S_REAPCHANS: ARGV a node gone: its members leave this server's channels, which are
      * named in one event. */
@@ -259,6 +264,7 @@ struct cluster {
     uint64_t now_ms, tick_ms, beat_ms;
     int heartbeat_s;
     long history_max;
+    int history_days;
 
     pthread_mutex_t lock; /* guards the queue, stopping and up */
     struct req *head, *tail;
@@ -280,6 +286,18 @@ struct cluster {
     int left;    /* the goodbye is sent */
     uint64_t leave_by_ms;
 };
+
+/* The oldest stream id --history-days keeps ("<ms>-0"; "" when age does not count): the
+ * streams' ids are Redis's clock in milliseconds, near enough to the nodes'. */
+static void oldest_kept(const struct cluster *cl, char *out, size_t n)
+{
+    if (cl->history_days <= 0) {
+        out[0] = '\0';
+        return;
+    }
+    long long cut = (long long)time(NULL) - (long long)cl->history_days * 86400;
+    snprintf(out, n, "%lld-0", cut > 0 ? cut * 1000 : 0);
+}
 
 static uint64_t now_ms(void)
 {
@@ -690,6 +708,36 @@ static void learn_user(struct cluster *cl, struct unpack *u)
 /* A message for a user of this node, from another: "P", origin, target id, its worker, the
  * capability it needs, tags only, from a bot, msgid, time, time in ms, account, client tags, line.
  */
+static void line_names(const char *line, size_t len, char *sender, char *target, size_t cap);
+
+/* A private message from a user of another node to our client id goes into this node's
+ * history too (the sender's node has kept it in its own), so both parties' CHATHISTORY has
+ * it whichever node they ask. It is in the conversation's stream already: refused here
+ * (the writer behind), it is still delivered. */
+static void keep_private(struct cluster *cl, uint64_t id, struct event *ev)
+{
+    if (ev->tags_only || !cl->srv->hist)
+        return;
+    const char *line = ev->line->data;
+    size_t len = ev->line->len >= 2 ? ev->line->len - 2 : 0;
+    const char *sp = memchr(line, ' ', len);
+    if (line[0] != ':' || !sp || !memchr(line, '!', (size_t)(sp - line)))
+        return; /* from a user, not the server */
+    size_t rest = len - (size_t)(sp + 1 - line);
+    if (!(rest > 8 && memcmp(sp + 1, "PRIVMSG ", 8) == 0) &&
+        !(rest > 7 && memcmp(sp + 1, "NOTICE ", 7) == 0))
+        return;
+    char sender[IRC_NICK_MAX + 1], target[IRC_NICK_MAX + 1];
+    line_names(line, len, sender, target, sizeof sender);
+    struct nick_info info;
+    if (nick_info(cl->srv, target, &info) != 0 || info.id != id)
+        return;
+    if (history_store_private(cl->srv, ev, ev->account, info.account) < 0)
+        log_warn("cluster: a private message to %s is not in this node's history (the "
+                 "writer is behind)",
+                 info.nick);
+}
+
 static void deliver_private(struct cluster *cl, struct unpack *u)
 {
     unpack_u64(u); /* origin */
@@ -712,6 +760,7 @@ static void deliver_private(struct cluster *cl, struct unpack *u)
     ev->tags_only = tags_only != 0;
     ev->bot = bot != 0;
     snprintf(ev->account, sizeof ev->account, "%s", account);
+    keep_private(cl, id, ev);
     fanout_to_client(cl->srv, (int)worker, id, ev);
     event_unref(ev);
 }
@@ -1283,17 +1332,18 @@ static void run_request(struct cluster *cl, struct req *q)
         nick_script(cl, S_RELEASE, q->nick, q->id, NULL, NULL);
         break;
     case R_PM: {
-        char cap[24], channel[32];
+        char cap[24], channel[32], oldest[32];
         snprintf(cap, sizeof cap, "%ld", cl->history_max);
         snprintf(channel, sizeof channel, "tc:n:%llu", (unsigned long long)q->node);
-        const char *args[] = {q->key, cap, channel, q->data};
-        size_t lens[] = {strlen(q->key), strlen(cap), strlen(channel), q->len};
+        oldest_kept(cl, oldest, sizeof oldest);
+        const char *args[] = {q->key, cap, channel, q->data, oldest};
+        size_t lens[] = {strlen(q->key), strlen(cap), strlen(channel), q->len, strlen(oldest)};
         struct pm_names *pn = malloc(sizeof *pn);
         if (pn) {
             snprintf(pn->sender, sizeof pn->sender, "%s", q->old);
             snprintf(pn->target, sizeof pn->target, "%s", q->nick);
         }
-        if (!pn || script(cl, shard_of(cl, q->key), S_PM, pm_sent, pn, 1, 4, args, lens) < 0) {
+        if (!pn || script(cl, shard_of(cl, q->key), S_PM, pm_sent, pn, 1, 5, args, lens) < 0) {
             free(pn);
             tell_sender(cl, q->old, q->nick);
         }
@@ -1859,9 +1909,10 @@ static int remote_chan(void *arg, const struct chan_change *chg)
         /* Kept in the channel's stream before anyone receives it (not STATUSMSG or TAGMSG,
          * which a single node does not keep either). */
         if (cl->srv->hist && !chg->status && !m->tags_only) {
-            char cap[24];
+            char cap[24], oldest[32];
             snprintf(cap, sizeof cap, "%ld", cl->history_max);
-            op4(ops, "H", ch->key, cap, "");
+            oldest_kept(cl, oldest, sizeof oldest);
+            op4(ops, "H", ch->key, cap, oldest);
         }
         break;
     }
@@ -2440,6 +2491,7 @@ int cluster_open(struct server *srv)
     cl->evfd = -1;
     cl->heartbeat_s = cfg->cluster_heartbeat;
     cl->history_max = cfg->history_max;
+    cl->history_days = cfg->history_days;
     pthread_mutex_init(&cl->lock, NULL);
     pthread_mutex_init(&cl->names_lock, NULL);
     pthread_cond_init(&cl->up_cond, NULL);
