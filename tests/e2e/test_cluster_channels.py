@@ -543,6 +543,45 @@ def test_a_node_started_later_has_the_channels_history(node_factory, clients):
     assert got == ["before %d" % i for i in range(5)] + ["while b was away"], got
 
 
+def test_a_restarted_node_catches_up_on_what_it_missed(node_factory, clients):
+    """More messages than a replay holds were said in a channel while a node was down: when
+    it runs again its store has every one of them, in the channel's order."""
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#long")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#long") == ["@alice"])
+    joined(bob, "#long")
+    alice.send("PRIVMSG #long :first")
+    bob.expect(is_command("PRIVMSG", "alice", "#long"))
+    bob.close()
+    b.stop()
+    said = ["away %d" % i for i in range(150)]
+    for i, text in enumerate(said):
+        alice.send("PRIVMSG #long :" + text)
+        if i % 50 == 49:
+            barrier(alice)
+    b2 = node_factory("b")
+    dave = clients(b2, "dave", register=False)
+    dave.send("CAP REQ :draft/chathistory batch message-tags")
+    dave.send("CAP END")
+    dave.register("dave")
+    barrier(dave)
+    joined(dave, "#long")
+    got = []
+    query = "LATEST #long *"
+    while True:  # pages of the store's history, newest first
+        dave.send("CHATHISTORY %s 100" % query)
+        page = [Msg(l) for l in take_until(dave, lambda l: Msg(l).command == "BATCH" and
+                                           Msg(l).params[0].startswith("-"))
+                if Msg(l).command == "PRIVMSG"]
+        if not page:
+            break
+        got = [m.text for m in page] + got
+        tags = dict(t.partition("=")[::2] for t in page[0].tags.split(";"))
+        query = "BEFORE #long msgid=" + tags["msgid"]
+    assert got == ["first"] + said
+
+
 def test_accounts_are_the_networks(node_factory, clients, redis):
     """An account registered on node a logs in with SASL on node b, and its nick is
     protected on every node, also on a node started afterwards."""

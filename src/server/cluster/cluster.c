@@ -895,6 +895,7 @@ static void free_held(struct shard *sh)
 static void ask_snapshot(struct shard *sh);
 static void subscribed(struct rconn *r, const char *channel);
 static void load_chans(struct cluster *cl, const redisReply *chans);
+static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans);
 static struct event *unpack_message(struct unpack *u);
 
 /* A server's snapshot (S_SNAP): on the first, every other node's users; on each, its
@@ -924,6 +925,7 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
         load_chans(cl, rp->element[2]);
         sh->chans_loaded = 1;
     }
+    catch_up(cl, sh, rp->element[2]);
     sh->snap_done = 1;
     for (struct held *h = sh->held_head; h; h = h->next)
         apply(cl, h->data, h->len);
@@ -941,8 +943,7 @@ static void ask_snapshot(struct shard *sh)
     struct cluster *cl = sh->cl;
     char node[24], count[16];
     snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
-    /* the messages only when the channels are to be loaded, at start */
-    snprintf(count, sizeof count, "%d", sh->chans_loaded || !cl->srv->hist ? 0 : CLUSTER_BACKFILL);
+    snprintf(count, sizeof count, "%d", 0); /* the messages: catch_up, after */
     const char *args[] = {node, count};
     if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 2, args, NULL) == 0)
         sh->snap_asked = 1;
@@ -2211,6 +2212,52 @@ static void backfill(struct cluster *cl, const char *key, const redisReply *entr
     }
 }
 
+static redisContext *connect_now(const struct cluster *cl, const struct redis_server *rs);
+
+/* For each channel of a server's snapshot, the messages of its stream that this node's store
+ * lacks: those newer than its newest (less CLUSTER_CLOCK_SLACK_MS, for the clocks of the
+ * nodes and Redis; a message it has already it keeps once), at most CLUSTER_BACKFILL. At
+ * start (the history from before this node ran, or was down), and when the subscriber
+ * connection is back (what was published while it was away: into the store, not to the
+ * members, who had newer messages already). Before the events held meanwhile, so the store
+ * keeps the channel's order. On a blocking connection of its own: it happens rarely. */
+static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans)
+{
+    if (!cl->srv->hist || chans->elements == 0)
+        return;
+    redisContext *rc = connect_now(cl, &sh->rs);
+    if (!rc)
+        return;
+    int n = 0;
+    for (size_t i = 0; i < chans->elements; i++) {
+        const redisReply *c = chans->element[i];
+        if (c->type != REDIS_REPLY_ARRAY || c->elements < 1 ||
+            c->element[0]->type != REDIS_REPLY_STRING ||
+            strlen(c->element[0]->str) > IRC_CHANNEL_MAX)
+            continue;
+        const char *key = c->element[0]->str;
+        char from[32] = "-";
+        long long newest = history_newest_ms(cl->srv, key);
+        if (newest >= 0)
+            snprintf(from, sizeof from, "%lld-0",
+                     newest > CLUSTER_CLOCK_SLACK_MS ? newest - CLUSTER_CLOCK_SLACK_MS : 0);
+        redisReply *r =
+            redisCommand(rc, "XREVRANGE tc:h:%s + %s COUNT %d", key, from, CLUSTER_BACKFILL);
+        if (!r) {
+            log_warn("cluster: catching up on %s: %s", key, rc->errstr);
+            break;
+        }
+        if (r->type == REDIS_REPLY_ARRAY) {
+            backfill(cl, key, r);
+            n += (int)r->elements;
+        }
+        freeReplyObject(r);
+    }
+    redisFree(rc);
+    if (n)
+        log_info("cluster: caught up on %d messages of the network's channels", n);
+}
+
 /* The channels of a server's snapshot: {key, settings, members, lists, messages} each. */
 static void load_chans(struct cluster *cl, const redisReply *chans)
 {
@@ -2267,7 +2314,6 @@ static void load_chans(struct cluster *cl, const redisReply *chans)
                     continue;
                 chan_net_load_list(cl->srv, key, f->str[0], f->str + 1, end + 1, at);
             }
-            backfill(cl, key, c->element[4]);
             n++;
         }
         free(ms);

@@ -66,7 +66,8 @@
 #define CLUSTER_NODE_SHIFT        40
 #define DEFAULT_CLUSTER_HEARTBEAT 2      /* seconds; a node silent for 3 of them has left */
 #define CLUSTER_QUEUE_MAX         100000 /* requests waiting for Redis before senders are refused */
-#define CLUSTER_BACKFILL          100    /* a starting node's history: last messages per channel */
+#define CLUSTER_BACKFILL          1000   /* catching up on a channel: at most its last messages */
+#define CLUSTER_CLOCK_SLACK_MS    10000  /* how far the clocks of nodes and Redis may differ */
 #define LISTEN_BACKLOG            1024
 #define USER_MAX                  10 /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
 #define REALNAME_MAX              100 /* kept for WHOIS; longer real names are cut */

@@ -105,6 +105,10 @@ struct history {
     int days;           /* retention, copied at start */
     long max;
     struct touched *touched; /* channels to cap by count at the next retention run */
+    /* A read connection of its own for history_newest_ms (the cluster thread's). */
+    pthread_mutex_t peek_lock;
+    sqlite3 *peek;
+    sqlite3_stmt *peek_newest;
 };
 
 static uint64_t now_ms(void)
@@ -915,6 +919,40 @@ int history_store_private(struct server *srv, struct event *ev, const char *from
     return store(srv, ev, "", from, to);
 }
 
+long long history_newest_ms(struct server *srv, const char *key)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return -1;
+    long long ms = -1;
+    pthread_mutex_lock(&h->peek_lock);
+    if (!h->peek) {
+        char path[JPATH_MAX];
+        snprintf(path, sizeof path, "%s/history.db", h->dir);
+        if (sqlite3_open_v2(path, &h->peek, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+                SQLITE_OK ||
+            sqlite3_prepare_v2(h->peek,
+                               "SELECT time_ms FROM messages WHERE target = ? "
+                               "ORDER BY id DESC LIMIT 1",
+                               -1, &h->peek_newest, NULL) != SQLITE_OK) {
+            log_warn("history: cannot read %s: %s", path, sqlite3_errmsg(h->peek));
+            sqlite3_close(h->peek);
+            h->peek = NULL;
+        } else {
+            sqlite3_busy_timeout(h->peek, 5000);
+        }
+    }
+    if (h->peek_newest) {
+        sqlite3_bind_text(h->peek_newest, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(h->peek_newest) == SQLITE_ROW)
+            ms = sqlite3_column_int64(h->peek_newest, 0);
+        sqlite3_reset(h->peek_newest);
+        sqlite3_clear_bindings(h->peek_newest);
+    }
+    pthread_mutex_unlock(&h->peek_lock);
+    return ms;
+}
+
 void history_end(struct server *srv, const char *key)
 {
     if (!srv->hist || !history_has(srv, key))
@@ -959,6 +997,9 @@ static void history_free(struct history *h)
     journal_close(&h->jr);
     sqlite3_finalize(h->insert);
     sqlite3_close(h->db);
+    sqlite3_finalize(h->peek_newest);
+    sqlite3_close(h->peek);
+    pthread_mutex_destroy(&h->peek_lock);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->jlock);
     pthread_cond_destroy(&h->wake);
@@ -978,6 +1019,7 @@ int history_open(struct server *srv)
     h->max = srv->cfg.history_max;
     h->jr.fd = -1;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->peek_lock, NULL);
     pthread_mutex_init(&h->jlock, NULL);
     pthread_cond_init(&h->wake, NULL);
     pthread_cond_init(&h->idle, NULL);

@@ -87,6 +87,10 @@ int history_store_private(struct server *srv, struct event *ev, const char *from
 /* 1 if a message to key (a folded channel name) was ever stored, so there may be history to
  * replay; 0 also when history is off. */
 int history_has(struct server *srv, const char *key);
+/* The time (ms since the epoch) of the newest message of key that has reached history.db
+ * (not what is still queued or journaled), or -1 for none. Reads the file on a connection
+ * of its own: for the cluster thread, catching up on a channel's stream. */
+long long history_newest_ms(struct server *srv, const char *key);
 /* Queues q; the writer answers it to q->client. Copies q. */
 void history_query(struct server *srv, const struct hist_query *q);
 
