@@ -504,6 +504,39 @@ def test_a_node_taken_for_gone_comes_back_with_its_channels(node_factory, client
     assert Msg(alice.expect(is_command("PRIVMSG", "bob", "#back"))).text == "still here"
 
 
+def test_a_returning_user_whose_nick_was_taken_is_renamed(node_factory, clients):
+    """A node taken for gone frees its users' nicks; one of them is taken on another node
+    meanwhile. When the node runs again, its user is renamed (a NOTICE says why) and the
+    network knows each of the two by its own nick."""
+    import signal
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#back")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#back") == ["@alice"])
+    joined(bob, "#back")
+    alice.expect(is_command("JOIN", "bob", "#back"))
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        alice.expect(is_command("QUIT", "bob"), timeout=15)
+        other = welcomed(clients(a, "bob"))  # the nick is free now
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    notice = Msg(bob.expect(lambda l: Msg(l).command == "NOTICE" and "taken" in l,
+                            timeout=15))
+    assert "you are now Guest" in notice.text, notice.line
+    change = Msg(bob.expect(is_command("NICK", "bob")))
+    guest = change.params[0]
+    assert guest.startswith("Guest")
+    wait_until(lambda: ison(alice, "bob " + guest) == ["bob", guest])
+    alice.send("WHOIS bob")
+    assert Msg(alice.expect(is_numeric("311"))).params[2] == "~" + "bob"
+    bob.send("PRIVMSG bob :from the guest")
+    assert Msg(other.expect(is_command("PRIVMSG", guest))).text == "from the guest"
+    other.send("PRIVMSG %s :hello guest" % guest)
+    assert Msg(bob.expect(is_command("PRIVMSG", "bob"))).text == "hello guest"
+    wait_until(lambda: names(alice, "#back") == ["@alice", guest])
+
+
 def test_a_node_started_later_has_the_channels_history(node_factory, clients):
     """Channel messages are kept in Redis before any node delivers them: a node started
     afterwards has them (its join replay and CHATHISTORY), and a node restarted on its own

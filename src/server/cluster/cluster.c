@@ -208,7 +208,18 @@ struct shard {
     int was_up; /* has been up: coming back means announcing this node's users again */
 };
 
-enum req_kind { R_CLAIM, R_RELEASE, R_USER, R_NICK, R_QUIT, R_PM, R_KILL, R_BROADCAST, R_CHAN };
+enum req_kind {
+    R_CLAIM,
+    R_RELEASE,
+    R_USER,
+    R_NICK,
+    R_QUIT,
+    R_PM,
+    R_KILL,
+    R_BROADCAST,
+    R_CHAN,
+    R_LEARN
+};
 
 /* A worker's request, queued for the cluster thread. */
 struct req {
@@ -1158,16 +1169,83 @@ static void pack_user(struct cluster *cl, const struct nick_info *info, struct p
     pack_facts(ev, cl->node, info);
 }
 
-/* One local user, announced again (nick and directory entry). */
+/* A local user announced again, waiting for the network's answer to its nick. */
+struct reclaim {
+    uint64_t id;
+    int worker;
+    char nick[IRC_NICK_MAX + 1];
+};
+
+/* The answer: the nick is still the user's (announced in the directory and to the nodes),
+ * or someone else took it while this node was cut off, and the user takes another
+ * (conn_hooks.nick_lost, on its worker; announced when that nick is granted). Either way no
+ * node learns two users by one nick. Unanswered (Redis away again): announced at the next
+ * return. */
+static void reclaimed(struct cluster *cl, redisReply *rp, void *arg)
+{
+    struct reclaim *rc = arg;
+    struct nick_info info;
+    if (rp && rp->type == REDIS_REPLY_INTEGER && rp->integer == 0) {
+        log_info("cluster: %s was taken on the network meanwhile; its user here is renamed",
+                 rc->nick);
+        if (cl->srv->hooks.nick_lost)
+            fanout_call(cl->srv, rc->worker, rc->id, cl->srv->hooks.nick_lost, 0, CLUSTER_TAKEN,
+                        rc->nick);
+    } else if (rp && rp->type == REDIS_REPLY_INTEGER && nick_info(cl->srv, rc->nick, &info) == 0 &&
+               info.id == rc->id) {
+        struct pack ev, facts;
+        pack_user(cl, &info, &ev, &facts);
+        if (!ev.overflow && !facts.overflow)
+            user_script(cl, "U", info.id, facts.buf, facts.len, ev.buf, ev.len);
+    }
+    free(rc);
+}
+
+/* cluster_learn_nick: the holder's facts from the directory, learned. */
+static void got_facts(struct cluster *cl, redisReply *rp, void *arg)
+{
+    if (rp && rp->type == REDIS_REPLY_STRING) {
+        struct unpack u;
+        unpack_init(&u, rp->str, rp->len);
+        learn_user(cl, &u);
+    } else if (rp) {
+        log_warn("cluster: the holder of %s is not in the directory", (char *)arg);
+    }
+    free(arg);
+}
+
+/* cluster_learn_nick: who holds the nick ("node:id"), then its facts. */
+static void got_holder(struct cluster *cl, redisReply *rp, void *arg)
+{
+    char *end;
+    unsigned long long node = 0, id = 0;
+    if (rp && rp->type == REDIS_REPLY_STRING) {
+        node = strtoull(rp->str, &end, 10);
+        id = *end == ':' ? strtoull(end + 1, &end, 10) : 0;
+    }
+    if (!node || !id || node == cl->node) {
+        free(arg);
+        return;
+    }
+    char users[48], field[24];
+    snprintf(users, sizeof users, "tc:users:%llu", node);
+    snprintf(field, sizeof field, "%llu", id);
+    const char *argv[] = {"HGET", users, field};
+    if (command(&cl->shards[0].cmd, got_facts, arg, 3, argv, NULL) < 0)
+        free(arg);
+}
+
+/* One local user, announced again (nick, then directory entry). */
 static void announce_one(void *arg, const struct nick_info *info)
 {
     struct cluster *cl = arg;
-    struct pack ev, facts;
-    pack_user(cl, info, &ev, &facts);
-    if (ev.overflow || facts.overflow)
+    struct reclaim *rc = malloc(sizeof *rc);
+    if (!rc)
         return;
-    nick_script(cl, S_CLAIM, info->nick, info->id, NULL, NULL);
-    user_script(cl, "U", info->id, facts.buf, facts.len, ev.buf, ev.len);
+    *rc = (struct reclaim){.id = info->id, .worker = info->worker};
+    snprintf(rc->nick, sizeof rc->nick, "%s", info->nick);
+    if (nick_script(cl, S_CLAIM, info->nick, info->id, reclaimed, rc) < 0)
+        free(rc);
 }
 
 static void run_chan(struct cluster *cl, struct req *q);
@@ -1332,6 +1410,15 @@ static void run_request(struct cluster *cl, struct req *q)
         user_script(cl, "Q", q->id, "", 0, q->data, q->len);
         nick_script(cl, S_RELEASE, q->nick, q->id, NULL, NULL);
         break;
+    case R_LEARN: {
+        struct nick_keys k;
+        nick_keys(cl, q->nick, 0, &k);
+        const char *argv[] = {"GET", k.key};
+        char *nick = strdup(q->nick);
+        if (!nick || command(&cl->shards[k.shard].cmd, got_holder, nick, 2, argv, NULL) < 0)
+            free(nick);
+        break;
+    }
     case R_PM: {
         char cap[24], channel[32], oldest[32];
         snprintf(cap, sizeof cap, "%ld", cl->history_max);
@@ -1455,6 +1542,15 @@ void cluster_release(struct server *srv, uint64_t id, const char *nick)
     if (!q)
         return;
     snprintf(q->nick, sizeof q->nick, "%s", nick ? nick : "");
+    enqueue(srv->cluster, q);
+}
+
+void cluster_learn_nick(struct server *srv, const char *nick)
+{
+    struct req *q = req_new(R_LEARN, 0, NULL, NULL);
+    if (!q)
+        return;
+    snprintf(q->nick, sizeof q->nick, "%s", nick);
     enqueue(srv->cluster, q);
 }
 

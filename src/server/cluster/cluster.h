@@ -51,6 +51,9 @@ void cluster_release(struct server *srv, uint64_t id, const char *nick);
 void cluster_user(struct server *srv, const struct nick_info *info);
 /* A user changed nick (the network granted nick already): old is released. */
 void cluster_user_nick(struct server *srv, const struct nick_info *info, const char *old);
+/* Learns from the network who holds nick, which a local user held here until now (it was
+ * renamed: conn_hooks.nick_lost). */
+void cluster_learn_nick(struct server *srv, const char *nick);
 /* A user is gone: the network forgets it and frees its nick. */
 void cluster_user_quit(struct server *srv, uint64_t id, const char *nick, const char *reason);
 

@@ -32,6 +32,9 @@ struct conn_hooks {
      * and tell whoever must know. Must post c's fanout_user_quit (to c's own worker at
      * least), after which c is freed. */
     void (*closing)(struct client *c);
+    /* Cluster: the network gave c's nick (the text) to someone else while this node was cut
+     * off from it; c must take another. A mailbox call (mailbox.h: mb_client_fn). */
+    void (*nick_lost)(struct client *c, int op, int result, const char *nick);
 };
 
 /* Users counted for LUSERS. */

@@ -108,6 +108,7 @@ void cmd_install(struct server *srv)
     srv->hooks.line = cmd_dispatch;
     srv->hooks.too_long = cmd_input_too_long;
     srv->hooks.closing = cmd_closing;
+    srv->hooks.nick_lost = cmd_nick_lost;
 }
 
 void cmd_input_too_long(struct client *c)

@@ -24,6 +24,8 @@ void cmd_input_too_long(struct client *c);
 /* c's connection is closing: its nick is released, WHOWAS remembers it, and everyone who
  * shares a channel with it sees it QUIT with the close reason (cmd_reg.c). */
 void cmd_closing(struct client *c);
+/* conn_hooks.nick_lost (cmd_reg.c). */
+void cmd_nick_lost(struct client *c, int op, int result, const char *nick);
 
 /* The user's public facts changed (away, account, modes, real name): a cluster node tells the
  * network (cmd_reg.c). */

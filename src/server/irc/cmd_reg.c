@@ -386,6 +386,49 @@ static void net_claimed(struct client *c, int op, int result, const char *nick)
     change_nick(c, nick);
 }
 
+/* The answer to the claim of the nick nick_lost picked. */
+static void lost_claimed(struct client *c, int op, int result, const char *nick)
+{
+    (void)op;
+    struct server *srv = client_srv(c);
+    if (c->closing)
+        return;
+    char old[IRC_NICK_MAX + 1];
+    snprintf(old, sizeof old, "%s", c->nick);
+    if (result != CLUSTER_OK || nick_claim_granted(srv, nick, c->nick, c->w->index, c->id) < 0) {
+        if (result == CLUSTER_OK)
+            cluster_release(srv, c->id, nick);
+        conn_close_later(c, "Nick collision: the network gave your nick to someone else");
+        return;
+    }
+    send_server_line(c,
+                     "NOTICE %s :Your nick %s was taken on the network while this server was "
+                     "cut off from it; you are now %s",
+                     old, old, nick);
+    c->nick_tokens += 1.0; /* not a change of the user's */
+    change_nick(c, nick);
+    /* The other nodes never knew this user (the nick was someone else's there): the whole
+     * user, not only the change. */
+    struct nick_info info;
+    if (nick_info(srv, nick, &info) == 0 && info.id == c->id)
+        cluster_user(srv, &info);
+    cluster_learn_nick(srv, old); /* and this node learns who has the old one */
+}
+
+/* conn_hooks.nick_lost: c's nick went to someone else on the network (a Redis outage): c
+ * takes "Guest" and its client id in hex, a nick no one else is given. */
+void cmd_nick_lost(struct client *c, int op, int result, const char *nick)
+{
+    (void)op;
+    (void)result;
+    if (c->closing || !c->registered || ircname_cmp(c->nick, nick) != 0)
+        return; /* gone, or changed nick meanwhile */
+    char guest[IRC_NICK_MAX + 1];
+    snprintf(guest, sizeof guest, "Guest%llx", (unsigned long long)c->id);
+    if (cluster_claim(client_srv(c), c->w->index, c->id, guest, lost_claimed) < 0)
+        conn_close_later(c, "Nick collision: the network gave your nick to someone else");
+}
+
 void cmd_user(struct client *c, struct ircmsg *m)
 {
     if (c->registered || c->has_user) {
