@@ -1,5 +1,6 @@
 """Channels across the nodes of a network (--cluster; docs/cluster.md "Channels"): the same
 members, modes, topic and messages on every node, in one order."""
+import subprocess
 import threading
 
 from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
@@ -535,6 +536,54 @@ def test_a_returning_user_whose_nick_was_taken_is_renamed(node_factory, clients)
     other.send("PRIVMSG %s :hello guest" % guest)
     assert Msg(bob.expect(is_command("PRIVMSG", "bob"))).text == "hello guest"
     wait_until(lambda: names(alice, "#back") == ["@alice", guest])
+
+
+def kill_subscriber(redis, node_name):
+    """Closes a node's subscriber connection from Redis's side (CLIENT KILL)."""
+    out = subprocess.run(["redis-cli", "-p", str(redis.port), "CLIENT", "LIST"],
+                         capture_output=True, text=True, check=True).stdout
+    ids = [dict(f.split("=", 1) for f in line.split() if "=" in f)["id"]
+           for line in out.splitlines() if " name=tcpchatd-%s-sub " % node_name in line]
+    assert len(ids) == 1, out
+    subprocess.run(["redis-cli", "-p", str(redis.port), "CLIENT", "KILL", "ID", ids[0]],
+                   capture_output=True, check=True)
+
+
+def test_a_node_whose_subscriber_was_away_catches_up(node_factory, clients, redis):
+    """Events published while a node's subscriber connection was away: when it is back,
+    the node's members see who left and who came meanwhile, and the messages of that time
+    are in its history."""
+    import signal
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#gap")
+    carol = welcomed(clients(a, "carol"))
+    bob = clients(b, "bob", register=False)
+    bob.send("CAP REQ :draft/chathistory batch")
+    bob.send("CAP END")
+    bob.register("bob")
+    barrier(bob)
+    wait_until(lambda: names(bob, "#gap") == ["@alice"])
+    joined(bob, "#gap")
+    alice.expect(is_command("JOIN", "bob", "#gap"))
+    b.proc.send_signal(signal.SIGSTOP)  # short of the heartbeat: b is not taken for gone
+    try:
+        kill_subscriber(redis, "b")
+        joined(carol, "#gap")
+        carol.send("PRIVMSG #gap :while b was not listening")
+        alice.expect(is_command("PRIVMSG", "carol", "#gap"))
+        alice.send("PART #gap :bye")
+        alice.expect(is_command("PART", "alice", "#gap"))
+        barrier(carol)
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    part = Msg(bob.expect(is_command("PART", "alice", "#gap"), timeout=15))
+    assert "cut off" in part.text, part.line
+    bob.expect(is_command("JOIN", "carol", "#gap"))
+    wait_until(lambda: names(bob, "#gap") == ["bob", "carol"])
+    # the history is filled right after the replicas (the same step of the node)
+    wait_until(lambda: "while b was not listening" in latest(bob, "#gap"))
+    carol.send("PRIVMSG #gap :and now")
+    assert Msg(bob.expect(is_command("PRIVMSG", "carol", "#gap"))).text == "and now"
 
 
 def test_a_node_started_later_has_the_channels_history(node_factory, clients):

@@ -102,9 +102,10 @@ static const char *const scripts[S_COUNT] = {
     "local v = redis.call('GET', k) "
     "if v and string.sub(v, 1, #prefix) == prefix then redis.call('DEL', k) end end "
     "redis.call('DEL', KEYS[1]) return 1",
-    /* S_SNAP: ARGV this node, a count: every other node's users, as packed facts; the node
-     * table (both only on the first server); and this server's channels, each as its key,
-     * its settings, its members, its lists and its last count messages (newest first). */
+    /* S_SNAP: ARGV this node, a count, an epoch: every other node's users, as packed facts;
+     * the node table (both only on the first server); this server's channels, each as its
+     * key, its settings, its members, its lists and its last count messages (newest first);
+     * and the server's epoch (the one given if it had none: its data is new). */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
@@ -113,7 +114,9 @@ static const char *const scripts[S_COUNT] = {
     "table.insert(chans, {k, redis.call('GET', 'tc:ch:' .. k) or '', "
     "redis.call('HGETALL', 'tc:chm:' .. k), redis.call('HGETALL', 'tc:chl:' .. k), "
     "redis.call('XREVRANGE', 'tc:h:' .. k, '+', '-', 'COUNT', ARGV[2])}) end "
-    "return {out, all, chans}",
+    "local ep = redis.call('GET', 'tc:epoch') "
+    "if not ep then ep = ARGV[3] redis.call('SET', 'tc:epoch', ep) end "
+    "return {out, all, chans, ep}",
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
      * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
      * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
@@ -198,7 +201,8 @@ struct shard {
     /* What this server holds of the network (the user directory on the first, channels on
      * each), loaded once subscribed; its events meanwhile are held, then applied. */
     int snap_done, snap_asked;
-    int chans_loaded; /* channels are loaded at start only (docs/cluster.md) */
+    int chans_loaded; /* channels are loaded at start, reconciled after (docs/cluster.md) */
+    char epoch[48];   /* the server's tc:epoch at the last snapshot */
     struct held *held_head, *held_tail;
     int nheld, held_overflow;
     struct redis_server rs;
@@ -905,7 +909,8 @@ static void free_held(struct shard *sh)
 
 static void ask_snapshot(struct shard *sh);
 static void subscribed(struct rconn *r, const char *channel);
-static void load_chans(struct cluster *cl, const redisReply *chans);
+static void load_chans(struct cluster *cl, const struct shard *sh, const redisReply *chans,
+                       int reconcile, int removals);
 static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans);
 static struct event *unpack_message(struct unpack *u);
 
@@ -915,8 +920,9 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 {
     struct shard *sh = arg;
     sh->snap_asked = 0;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 3 ||
-        rp->element[0]->type != REDIS_REPLY_ARRAY || rp->element[2]->type != REDIS_REPLY_ARRAY)
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 4 ||
+        rp->element[0]->type != REDIS_REPLY_ARRAY || rp->element[2]->type != REDIS_REPLY_ARRAY ||
+        rp->element[3]->type != REDIS_REPLY_STRING)
         return; /* asked again when the connection is back */
     if (sh->index == 0) {
         /* What was known is replaced: users of nodes that left meanwhile must not stay. */
@@ -932,10 +938,12 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
             learn_user(cl, &u);
         }
     }
-    if (!sh->chans_loaded) {
-        load_chans(cl, rp->element[2]);
-        sh->chans_loaded = 1;
-    }
+    /* The server's data is the one this node knew if its epoch (set by the first node to
+     * ask an empty server) is the same as before. */
+    int same = strcmp(sh->epoch, rp->element[3]->str) == 0;
+    snprintf(sh->epoch, sizeof sh->epoch, "%s", rp->element[3]->str);
+    load_chans(cl, sh, rp->element[2], sh->chans_loaded, same);
+    sh->chans_loaded = 1;
     catch_up(cl, sh, rp->element[2]);
     sh->snap_done = 1;
     for (struct held *h = sh->held_head; h; h = h->next)
@@ -952,11 +960,15 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 static void ask_snapshot(struct shard *sh)
 {
     struct cluster *cl = sh->cl;
-    char node[24], count[16];
+    char node[24], count[16], epoch[48];
     snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
     snprintf(count, sizeof count, "%d", 0); /* the messages: catch_up, after */
-    const char *args[] = {node, count};
-    if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 2, args, NULL) == 0)
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(epoch, sizeof epoch, "%llu.%lld.%ld", (unsigned long long)cl->node,
+             (long long)ts.tv_sec, ts.tv_nsec);
+    const char *args[] = {node, count, epoch};
+    if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 3, args, NULL) == 0)
         sh->snap_asked = 1;
 }
 
@@ -1125,6 +1137,15 @@ static void connect_shard(struct rconn *r)
             command(r, on_setup, NULL, 2, argv, lens);
         }
     }
+    /* Named in CLIENT LIST: which node, which connection. Node names are the operator's
+     * and may hold anything: only characters Redis allows in a name. */
+    char name[80];
+    int n = snprintf(name, sizeof name, "tcpchatd-");
+    for (const char *p = cl->name; *p && n < (int)sizeof name - 5; p++)
+        name[n++] = *p > ' ' && *p < 127 ? *p : '_';
+    snprintf(name + n, sizeof name - (size_t)n, "-%s", r->sub ? "sub" : "cmd");
+    const char *nargv[] = {"CLIENT", "SETNAME", name};
+    command(r, on_setup, NULL, 3, nargv, NULL);
     if (r->sub) {
         r->inflight = 0;
         redisAsyncCommand(ac, on_message, r, "SUBSCRIBE tc:ev %s", cl->my_channel);
@@ -2355,9 +2376,37 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
 }
 
 /* The channels of a server's snapshot: {key, settings, members, lists, messages} each. */
-static void load_chans(struct cluster *cl, const redisReply *chans)
+/* The channel keys of a snapshot, sorted, for chan_net_reconcile_absent. */
+struct listed {
+    const struct cluster *cl;
+    int shard;
+    const char **keys;
+    size_t n;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int is_listed(void *arg, const char *key)
+{
+    const struct listed *l = arg;
+    return shard_of(l->cl, key) != l->shard ||
+           bsearch(&key, l->keys, l->n, sizeof *l->keys, key_cmp) != NULL;
+}
+
+/* The channels of a server's snapshot (shard sh): loaded at start; later (the subscriber
+ * was away), the replicas are reconciled with them, members that left meanwhile parting
+ * only when the server's data is the same as before (removals: it did not restart empty,
+ * when every node announces its members again instead). */
+static void load_chans(struct cluster *cl, const struct shard *sh, const redisReply *chans,
+                       int reconcile, int removals)
 {
     int n = 0;
+    struct listed l = {.cl = cl, .shard = sh->index};
+    if (reconcile && removals && !(l.keys = calloc(chans->elements + 1, sizeof *l.keys)))
+        removals = 0;
     for (size_t i = 0; i < chans->elements; i++) {
         const redisReply *c = chans->element[i];
         if (c->type != REDIS_REPLY_ARRAY || c->elements != 5 ||
@@ -2367,8 +2416,11 @@ static void load_chans(struct cluster *cl, const redisReply *chans)
             continue;
         const char *key = c->element[0]->str;
         struct chan_meta meta;
-        if (strlen(key) > IRC_CHANNEL_MAX ||
-            unpack_meta(c->element[1]->str, c->element[1]->len, &meta) < 0)
+        if (strlen(key) > IRC_CHANNEL_MAX)
+            continue;
+        if (l.keys)
+            l.keys[l.n++] = key; /* listed even if malformed: nothing parts for it */
+        if (unpack_meta(c->element[1]->str, c->element[1]->len, &meta) < 0)
             continue;
         const redisReply *mr = c->element[2];
         struct chan_remote_member *ms = calloc(mr->elements / 2 + 1, sizeof *ms);
@@ -2396,8 +2448,11 @@ static void load_chans(struct cluster *cl, const redisReply *chans)
                 continue;
             k++;
         }
+        if (reconcile)
+            chan_net_reconcile(cl->srv, key, &meta, ms, k, cl->node, removals);
         if (k > 0) {
-            chan_net_load(cl->srv, key, &meta, ms, k);
+            if (!reconcile)
+                chan_net_load(cl->srv, key, &meta, ms, k);
             const redisReply *lr = c->element[3];
             for (size_t j = 0; j + 1 < lr->elements; j += 2) {
                 const redisReply *f = lr->element[j], *v = lr->element[j + 1];
@@ -2414,8 +2469,17 @@ static void load_chans(struct cluster *cl, const redisReply *chans)
         }
         free(ms);
     }
+    if (l.keys) {
+        qsort(l.keys, l.n, sizeof *l.keys, key_cmp);
+        int gone = chan_net_reconcile_absent(cl->srv, is_listed, &l, cl->node);
+        if (gone)
+            log_info("cluster: %d members of other nodes left channels while this node was "
+                     "cut off",
+                     gone);
+        free(l.keys);
+    }
     if (n)
-        log_info("cluster: loaded %d channels of the network", n);
+        log_info("cluster: %s %d channels of the network", reconcile ? "reconciled" : "loaded", n);
 }
 
 /* --- the thread ---------------------------------------------------------------------------- */

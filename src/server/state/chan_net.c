@@ -553,6 +553,95 @@ void chan_net_load(struct server *srv, const char *key, const struct chan_meta *
     pthread_mutex_unlock(&srv->chan_lock);
 }
 
+/* A remote member of ch (locked) leaves without a word of its own: its peers here see it
+ * part with reason. */
+static void member_gone(struct server *srv, struct chan *ch, struct member *t, const char *reason)
+{
+    struct event *ev =
+        event_new(NULL, ":%s!%s PART %s :%s", t->nick, t->userhost, ch->name, reason);
+    if (ev) {
+        struct fanout_chan f = chan_fan(ch);
+        fanout_chan_event(srv, &f, ev, 0, -1);
+    }
+    event_unref(ev);
+    HASH_DEL(ch->members, t);
+    chan_member_free(t);
+    ch->nmembers--;
+}
+
+void chan_net_reconcile(struct server *srv, const char *key, const struct chan_meta *meta,
+                        const struct chan_remote_member *members, int nmembers, uint64_t self,
+                        int removals)
+{
+    static const char reason[] = "Left while this server was cut off from the network";
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, nmembers > 0, meta ? meta->name : NULL);
+    if (!ch) {
+        pthread_mutex_unlock(&srv->chan_lock);
+        return;
+    }
+    if (meta)
+        meta_set(ch, meta);
+    struct member *t, *tmp;
+    HASH_ITER(hh, ch->members, t, tmp)
+    {
+        if (t->worker < srv->nworkers || t->id >> CLUSTER_NODE_SHIFT == self || !removals)
+            continue;
+        int i = 0;
+        while (i < nmembers && members[i].id != t->id)
+            i++;
+        if (i == nmembers)
+            member_gone(srv, ch, t, reason);
+    }
+    for (int i = 0; i < nmembers; i++) {
+        const struct chan_remote_member *mi = &members[i];
+        if (mi->id >> CLUSTER_NODE_SHIFT == self)
+            continue;
+        t = chan_member(ch, mi->id);
+        if (t) { /* a status change missed */
+            t->op = mi->op != 0;
+            t->voice = mi->voice != 0;
+            continue;
+        }
+        if (!(t = member_add(ch, mi)))
+            continue;
+        struct event *ev = event_new(NULL, ":%s!%s JOIN %s", mi->nick, mi->userhost, ch->name);
+        if (ev) {
+            struct fanout_chan f = chan_fan(ch);
+            fanout_chan_event(srv, &f, ev, 0, -1);
+        }
+        event_unref(ev);
+    }
+    drop_if_empty(srv, ch);
+    pthread_mutex_unlock(&srv->chan_lock);
+}
+
+int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const char *key),
+                              void *arg, uint64_t self)
+{
+    static const char reason[] = "Left while this server was cut off from the network";
+    int n = 0;
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch, *ctmp;
+    HASH_ITER(hh, srv->chans, ch, ctmp)
+    {
+        if (listed(arg, ch->key))
+            continue;
+        pthread_mutex_lock(&ch->lock);
+        struct member *t, *tmp;
+        HASH_ITER(hh, ch->members, t, tmp)
+        {
+            if (t->worker >= srv->nworkers && t->id >> CLUSTER_NODE_SHIFT != self) {
+                member_gone(srv, ch, t, reason);
+                n++;
+            }
+        }
+        drop_if_empty(srv, ch);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    return n;
+}
+
 void chan_net_backfill(struct server *srv, const char *key, struct event *ev)
 {
     pthread_mutex_lock(&srv->chan_lock);

@@ -96,6 +96,17 @@ struct chan_remote_member {
     char userhost[USER_MAX + 1 + HOST_MAX];
 };
 
+/* A channel as the network has it (its Redis server's keys), after this node's subscriber
+ * was away: the replica takes its settings and members (those of node self, this one,
+ * aside); members it lacked JOIN, and, with removals, members the network no longer has
+ * PART, as this node's members see. */
+void chan_net_reconcile(struct server *srv, const char *key, const struct chan_meta *meta,
+                        const struct chan_remote_member *members, int nmembers, uint64_t self,
+                        int removals);
+/* The same for every channel here that the network no longer has (listed(arg, key) 0):
+ * its members of other nodes part. Returns how many. */
+int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const char *key),
+                              void *arg, uint64_t self);
 /* Reads ch's settings into out (ch locked). */
 void chan_meta_get(const struct chan *ch, struct chan_meta *out);
 
