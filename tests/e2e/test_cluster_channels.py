@@ -723,3 +723,9 @@ def test_private_history_on_both_parties_nodes(node_factory, clients, redis):
     alice.expect(is_command("PRIVMSG", "bob"))
     assert latest(bob, "alice") == ["hi bob", "hi alice"]
     assert latest(alice, "bob") == ["hi bob", "hi alice"]
+    # on a third node, alice's conversation comes from the network's stream once she logs in
+    c = node_factory("c")
+    alice.send("QUIT")
+    alice.wait_closed()
+    again = sasl_client(c.port, "alice", PASSWORD, caps)
+    wait_until(lambda: latest(again, "bob") == ["hi bob", "hi alice"])

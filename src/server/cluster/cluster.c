@@ -53,6 +53,7 @@ enum {
     S_SNAP,
     S_CHAN,
     S_REAPCHANS,
+    S_PMFILL,
     S_COUNT
 };
 
@@ -71,11 +72,14 @@ static const char *const scripts[S_COUNT] = {
     "else redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end "
     "redis.call('PUBLISH', 'tc:ev', ARGV[4]) return 1",
     /* S_PM: KEYS the conversation's stream; ARGV cap (0: none), the target node's channel,
-     * the event, the oldest stream id kept by age ('': any). Stored, then published:
-     * delivered implies stored. */
+     * the event, the oldest stream id kept by age ('': any), the sender's and the target's
+     * accounts (folded, '' for none), whose conversations (tc:pmi:<account>) it joins.
+     * Stored, then published: delivered implies stored. */
     "if ARGV[1] == '0' then redis.call('XADD', KEYS[1], '*', 'm', ARGV[3]) "
     "else redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[3]) end "
     "if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end "
+    "for i = 5, 6 do if ARGV[i] ~= '' then "
+    "redis.call('SADD', 'tc:pmi:' .. ARGV[i], KEYS[1]) end end "
     "redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1",
     /* S_BEAT: KEYS the node table; ARGV node, name, seconds to live, "host pid". Renews this
      * node, and declares gone every node whose heartbeat has lapsed (once: the first to see
@@ -161,6 +165,15 @@ static const char *const scripts[S_COUNT] = {
     "ns(tostring(#keys)) "
     "for _, k in ipairs(keys) do ev = ev .. ns(k) end redis.call('PUBLISH', 'tc:ev', ev) end "
     "return #keys",
+    /* S_PMFILL: ARGV an account (folded), a count, a most: the last count events of each of
+     * (at most the most of) the account's conversations on this server, newest first, one
+     * array per conversation. Conversations trimmed empty are forgotten. */
+    "local out = {} local set = 'tc:pmi:' .. ARGV[1] "
+    "for _, k in ipairs(redis.call('SRANDMEMBER', set, tonumber(ARGV[3]))) do "
+    "local e = redis.call('XREVRANGE', k, '+', '-', 'COUNT', ARGV[2]) "
+    "if #e == 0 then redis.call('SREM', set, k) else "
+    "local c = {} for _, x in ipairs(e) do table.insert(c, x[2][2]) end "
+    "table.insert(out, c) end end return out",
 };
 
 /* --- state --------------------------------------------------------------------------------- */
@@ -222,7 +235,8 @@ enum req_kind {
     R_KILL,
     R_BROADCAST,
     R_CHAN,
-    R_LEARN
+    R_LEARN,
+    R_PMFILL
 };
 
 /* A worker's request, queued for the cluster thread. */
@@ -235,10 +249,11 @@ struct req {
     int shard;     /* R_CHAN: the channels' server */
     int msg;       /* R_CHAN: a message (its sender, id on worker, is told if it fails) */
     mb_client_fn *done;
-    char nick[IRC_NICK_MAX + 1];     /* the nick claimed, released, announced or quitting */
-    char chan[IRC_CHANNEL_MAX + 1];  /* R_CHAN: the (first) channel's name */
-    char old[IRC_NICK_MAX + 1];      /* R_NICK: the nick given up */
-    char key[2 * IRC_NICK_MAX + 16]; /* R_PM: the conversation's stream */
+    char nick[IRC_NICK_MAX + 1];        /* the nick claimed, released, announced or quitting */
+    char chan[IRC_CHANNEL_MAX + 1];     /* R_CHAN: the (first) channel's name */
+    char old[IRC_NICK_MAX + 1];         /* R_NICK: the nick given up */
+    char key[2 * IRC_NICK_MAX + 16];    /* R_PM: the conversation's stream */
+    char accounts[2][IRC_NICK_MAX + 1]; /* R_PM: the sender's and target's, folded */
     size_t len, facts_len; /* data: the event; then the facts (R_USER, R_NICK) or changes */
     char data[];
 };
@@ -729,19 +744,25 @@ static void line_names(const char *line, size_t len, char *sender, char *target,
  * history too (the sender's node has kept it in its own), so both parties' CHATHISTORY has
  * it whichever node they ask. It is in the conversation's stream already: refused here
  * (the writer behind), it is still delivered. */
-static void keep_private(struct cluster *cl, uint64_t id, struct event *ev)
+/* Whether ev is a user's PRIVMSG or NOTICE, which history keeps (not a server's notice). */
+static int private_line(const struct event *ev)
 {
-    if (ev->tags_only || !cl->srv->hist)
-        return;
     const char *line = ev->line->data;
     size_t len = ev->line->len >= 2 ? ev->line->len - 2 : 0;
     const char *sp = memchr(line, ' ', len);
-    if (line[0] != ':' || !sp || !memchr(line, '!', (size_t)(sp - line)))
-        return; /* from a user, not the server */
+    if (len == 0 || line[0] != ':' || !sp || !memchr(line, '!', (size_t)(sp - line)))
+        return 0;
     size_t rest = len - (size_t)(sp + 1 - line);
-    if (!(rest > 8 && memcmp(sp + 1, "PRIVMSG ", 8) == 0) &&
-        !(rest > 7 && memcmp(sp + 1, "NOTICE ", 7) == 0))
+    return (rest > 8 && memcmp(sp + 1, "PRIVMSG ", 8) == 0) ||
+           (rest > 7 && memcmp(sp + 1, "NOTICE ", 7) == 0);
+}
+
+static void keep_private(struct cluster *cl, uint64_t id, struct event *ev)
+{
+    if (ev->tags_only || !cl->srv->hist || !private_line(ev))
         return;
+    const char *line = ev->line->data;
+    size_t len = ev->line->len >= 2 ? ev->line->len - 2 : 0;
     char sender[IRC_NICK_MAX + 1], target[IRC_NICK_MAX + 1];
     line_names(line, len, sender, target, sizeof sender);
     struct nick_info info;
@@ -753,11 +774,15 @@ static void keep_private(struct cluster *cl, uint64_t id, struct event *ev)
                  info.nick);
 }
 
-static void deliver_private(struct cluster *cl, struct unpack *u)
+/* A 'P' event after its kind: the message, its target (id, worker) and the target's
+ * account. NULL if malformed or without memory. */
+static struct event *unpack_private(struct unpack *u, uint64_t *id, uint64_t *worker,
+                                    char *to_account, size_t cap)
 {
     unpack_u64(u); /* origin */
-    uint64_t id = unpack_u64(u), worker = unpack_u64(u), need = unpack_u64(u),
-             tags_only = unpack_u64(u), bot = unpack_u64(u);
+    *id = unpack_u64(u);
+    *worker = unpack_u64(u);
+    uint64_t need = unpack_u64(u), tags_only = unpack_u64(u), bot = unpack_u64(u);
     char msgid[EVENT_MSGID_MAX], time[EVENT_TIME_MAX], account[32], tags[4096];
     unpack_str(u, msgid, sizeof msgid);
     unpack_str(u, time, sizeof time);
@@ -766,18 +791,66 @@ static void deliver_private(struct cluster *cl, struct unpack *u)
     unpack_str(u, tags, sizeof tags);
     char line[IRC_LINE_MAX + 1];
     unpack_str(u, line, sizeof line);
-    if (u->bad || worker >= (uint64_t)cl->srv->nworkers || id >> CLUSTER_NODE_SHIFT != cl->node)
-        return;
+    unpack_str(u, to_account, cap);
+    if (u->bad)
+        return NULL;
     struct event *ev = event_from(tags, msgid, time, (long long)time_ms, line);
     if (!ev)
-        return;
+        return NULL;
     ev->need_cap = (unsigned)need;
     ev->tags_only = tags_only != 0;
     ev->bot = bot != 0;
     snprintf(ev->account, sizeof ev->account, "%s", account);
-    keep_private(cl, id, ev);
-    fanout_to_client(cl->srv, (int)worker, id, ev);
+    return ev;
+}
+
+static void deliver_private(struct cluster *cl, struct unpack *u)
+{
+    uint64_t id, worker;
+    char to_account[IRC_NICK_MAX + 1];
+    struct event *ev = unpack_private(u, &id, &worker, to_account, sizeof to_account);
+    if (!ev)
+        return;
+    if (worker < (uint64_t)cl->srv->nworkers && id >> CLUSTER_NODE_SHIFT == cl->node) {
+        keep_private(cl, id, ev);
+        fanout_to_client(cl->srv, (int)worker, id, ev);
+    }
     event_unref(ev);
+}
+
+/* S_PMFILL's answer: an account's conversations, each newest first, into this node's store
+ * (oldest first; what it has already it keeps once, by msgid). */
+static void pm_filled(struct cluster *cl, redisReply *rp, void *arg)
+{
+    (void)arg;
+    if (!rp || rp->type != REDIS_REPLY_ARRAY)
+        return;
+    int n = 0;
+    for (size_t i = 0; i < rp->elements; i++) {
+        const redisReply *c = rp->element[i];
+        if (c->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (size_t j = c->elements; j-- > 0;) {
+            const redisReply *e = c->element[j];
+            if (e->type != REDIS_REPLY_STRING)
+                continue;
+            struct unpack u;
+            unpack_init(&u, e->str, e->len);
+            size_t klen;
+            const char *kind = unpack_bytes(&u, &klen);
+            uint64_t id, worker;
+            char to_account[IRC_NICK_MAX + 1];
+            struct event *ev = kind && klen == 1 && kind[0] == 'P'
+                                   ? unpack_private(&u, &id, &worker, to_account, sizeof to_account)
+                                   : NULL;
+            if (ev && !ev->tags_only && private_line(ev) &&
+                history_store_private(cl->srv, ev, ev->account, to_account) == 0)
+                n++;
+            event_unref(ev);
+        }
+    }
+    if (n)
+        log_debug("cluster: %d private messages from the network's history", n);
 }
 
 /* Drops the users of a node that has left. */
@@ -1440,19 +1513,31 @@ static void run_request(struct cluster *cl, struct req *q)
             free(nick);
         break;
     }
+    case R_PMFILL: {
+        char count[16], most[16];
+        snprintf(count, sizeof count, "%d", CLUSTER_PM_BACKFILL);
+        snprintf(most, sizeof most, "%d", CLUSTER_PM_CONVERSATIONS);
+        const char *args[] = {q->nick, count, most};
+        for (int i = 0; i < cl->nshards; i++)
+            script(cl, i, S_PMFILL, pm_filled, NULL, 0, 3, args, NULL);
+        break;
+    }
     case R_PM: {
         char cap[24], channel[32], oldest[32];
         snprintf(cap, sizeof cap, "%ld", cl->history_max);
         snprintf(channel, sizeof channel, "tc:n:%llu", (unsigned long long)q->node);
         oldest_kept(cl, oldest, sizeof oldest);
-        const char *args[] = {q->key, cap, channel, q->data, oldest};
-        size_t lens[] = {strlen(q->key), strlen(cap), strlen(channel), q->len, strlen(oldest)};
+        const char *args[] = {q->key,         cap,           channel, q->data, oldest,
+                              q->accounts[0], q->accounts[1]};
+        size_t lens[] = {
+            strlen(q->key),         strlen(cap),           strlen(channel), q->len, strlen(oldest),
+            strlen(q->accounts[0]), strlen(q->accounts[1])};
         struct pm_names *pn = malloc(sizeof *pn);
         if (pn) {
             snprintf(pn->sender, sizeof pn->sender, "%s", q->old);
             snprintf(pn->target, sizeof pn->target, "%s", q->nick);
         }
-        if (!pn || script(cl, shard_of(cl, q->key), S_PM, pm_sent, pn, 1, 5, args, lens) < 0) {
+        if (!pn || script(cl, shard_of(cl, q->key), S_PM, pm_sent, pn, 1, 7, args, lens) < 0) {
             free(pn);
             tell_sender(cl, q->old, q->nick);
         }
@@ -1575,6 +1660,18 @@ void cluster_learn_nick(struct server *srv, const char *nick)
     enqueue(srv->cluster, q);
 }
 
+void cluster_private_history(struct server *srv, const char *account)
+{
+    struct cluster *cl = srv->cluster;
+    if (!srv->hist)
+        return;
+    struct req *q = req_new(R_PMFILL, 0, NULL, NULL);
+    if (!q)
+        return;
+    ircname_fold(account, q->nick, sizeof q->nick);
+    enqueue(cl, q);
+}
+
 void cluster_user(struct server *srv, const struct nick_info *info)
 {
     struct cluster *cl = srv->cluster;
@@ -1667,11 +1764,17 @@ static void remote_to_client(void *arg, int worker, uint64_t id, struct event *e
     pack_str(&p, ev->account);
     pack_str(&p, ev->client_tags);
     pack_bytes(&p, line, len);
+    struct nick_info info;
+    int known = nick_info(cl->srv, target, &info) == 0 && info.id == id;
+    pack_str(&p, known ? info.account : ""); /* the target's: for its history */
     struct req *q = req_new(R_PM, id, &p, NULL);
     if (!q) {
         tell_sender(cl, sender, target);
         return;
     }
+    ircname_fold(ev->account, q->accounts[0], sizeof q->accounts[0]);
+    if (known)
+        ircname_fold(info.account, q->accounts[1], sizeof q->accounts[1]);
     q->node = id >> CLUSTER_NODE_SHIFT;
     snprintf(q->old, sizeof q->old, "%s", sender);
     snprintf(q->nick, sizeof q->nick, "%s", target);

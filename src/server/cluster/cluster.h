@@ -51,6 +51,9 @@ void cluster_release(struct server *srv, uint64_t id, const char *nick);
 void cluster_user(struct server *srv, const struct nick_info *info);
 /* A user changed nick (the network granted nick already): old is released. */
 void cluster_user_nick(struct server *srv, const struct nick_info *info, const char *old);
+/* A user logged in to account here: its private conversations' last messages, from the
+ * network's streams, into this node's store (its CHATHISTORY of them then answers here). */
+void cluster_private_history(struct server *srv, const char *account);
 /* Learns from the network who holds nick, which a local user held here until now (it was
  * renamed: conn_hooks.nick_lost). */
 void cluster_learn_nick(struct server *srv, const char *nick);

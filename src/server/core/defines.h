@@ -68,6 +68,8 @@
 #define CLUSTER_QUEUE_MAX         100000 /* requests waiting for Redis before senders are refused */
 #define CLUSTER_BACKFILL          1000   /* catching up on a channel: at most its last messages */
 #define CLUSTER_CLOCK_SLACK_MS    10000  /* how far the clocks of nodes and Redis may differ */
+#define CLUSTER_PM_BACKFILL       200    /* a user logging in: last messages per conversation */
+#define CLUSTER_PM_CONVERSATIONS  100    /* ... of at most this many of its conversations */
 #define LISTEN_BACKLOG            1024
 #define USER_MAX                  10 /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
 #define REALNAME_MAX              100 /* kept for WHOIS; longer real names are cut */

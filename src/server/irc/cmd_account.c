@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "store/account.h"
+#include "cluster/cluster.h"
 #include "core/caps.h"
 #include "state/chan.h"
 #include "core/client.h"
@@ -254,6 +255,8 @@ static void logged_in(struct client *c, const char *name)
     }
     const char *src = c->registered ? c->source : "*";
     send_reply(c, RPL_LOGGEDIN, src, name, name);
+    if (client_srv(c)->cluster) /* its conversations, from wherever they were had */
+        cluster_private_history(client_srv(c), name);
     if (!c->registered)
         return;
     nick_set_account(client_srv(c), c->nick, c->id, name);
