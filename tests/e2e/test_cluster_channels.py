@@ -729,3 +729,100 @@ def test_private_history_on_both_parties_nodes(node_factory, clients, redis):
     alice.wait_closed()
     again = sasl_client(c.port, "alice", PASSWORD, caps)
     wait_until(lambda: latest(again, "bob") == ["hi bob", "hi alice"])
+
+
+def history_texts(c, chan):
+    """Every message of chan in c's node's history, oldest first (pages of 100)."""
+    got, query = [], "LATEST %s *" % chan
+    while True:
+        c.send("CHATHISTORY %s 100" % query)
+        page = [Msg(l) for l in take_until(c, lambda l: Msg(l).command == "BATCH" and
+                                           Msg(l).params[0].startswith("-"))
+                if Msg(l).command == "PRIVMSG"]
+        if not page:
+            return got
+        got = [m.text for m in page] + got
+        tags = dict(t.partition("=")[::2] for t in page[0].tags.split(";"))
+        query = "BEFORE %s msgid=%s" % (chan, tags["msgid"])
+
+
+def test_kill_9_mid_chat_loses_nothing_anyone_received(node_factory, clients):
+    """Node b is killed while its user and a user of node a are talking in a channel: every
+    message anyone received is in the history of the surviving node, and b's user, back on
+    node a, gets what was said after its node died."""
+    caps = ("draft/chathistory", "batch", "message-tags")
+    a, b = node_factory("a"), node_factory("b")
+    alice = clients(a, "alice", register=False)
+    bob = clients(b, "bob", register=False)
+    for c in (alice, bob):
+        c.send("CAP REQ :" + " ".join(caps))
+        c.send("CAP END")
+        c.register(c.nick)
+        barrier(c)
+    joined(alice, "#burst")
+    wait_until(lambda: names(bob, "#burst") == ["@alice"])
+    joined(bob, "#burst")
+    alice.expect(is_command("JOIN", "bob", "#burst"))
+    for i in range(100):
+        alice.send("PRIVMSG #burst :a%d" % i)
+        if i < 60:
+            bob.send("PRIVMSG #burst :b%d" % i)
+        elif i == 60:
+            kill(b)  # mid-burst: some of bob's lines may not have left b
+    lines = take_until(alice, is_command("QUIT", "bob"), timeout=15)
+    received = [Msg(l).text for l in lines if is_command("PRIVMSG")(l)]  # bob's, to alice
+    barrier(alice)
+    # alice's node has her lines and every one of bob's that reached anyone, in one order
+    stored = history_texts(alice, "#burst")
+    assert ["a%d" % i for i in range(100)] == [t for t in stored if t[0] == "a"]
+    bob_stored = [t for t in stored if t[0] == "b"]
+    assert bob_stored == ["b%d" % i for i in range(len(bob_stored))]  # a prefix, in order
+    assert len(bob_stored) >= 1
+    assert set(received) <= set(stored)
+    # bob comes back on node a and reads what was said after b died
+    back = clients(a, "bob", register=False)
+    back.send("CAP REQ :" + " ".join(caps))
+    back.send("CAP END")
+    back.register("bob")
+    barrier(back)
+    joined(back, "#burst")
+    assert history_texts(back, "#burst") == stored
+
+
+def test_redis_restart_mid_chat_delivers_nothing_unstored(node_factory, clients, redis):
+    """Redis stops in the middle of a burst into a channel and comes back empty: every line
+    that reached bob is in both nodes' history, every line that did not was refused to its
+    sender with FAIL, and chat resumes by itself."""
+    caps = ("draft/chathistory", "batch", "message-tags")
+    a, b = node_factory("a"), node_factory("b")
+    alice = clients(a, "alice", register=False)
+    bob = clients(b, "bob", register=False)
+    for c in (alice, bob):
+        c.send("CAP REQ :" + " ".join(caps))
+        c.send("CAP END")
+        c.register(c.nick)
+        barrier(c)
+    joined(alice, "#mid")
+    wait_until(lambda: names(bob, "#mid") == ["@alice"])
+    joined(bob, "#mid")
+    alice.expect(is_command("JOIN", "bob", "#mid"))
+    sent = ["m%d" % i for i in range(60)]
+    for i, text in enumerate(sent):
+        alice.send("PRIVMSG #mid :" + text)
+        if i == 30:
+            redis.stop()
+    refused = [l for l in barrier(alice) if Msg(l).command == "FAIL"]
+    assert refused, "lines sent while Redis was down are refused"
+    redis.start()
+    alice.expect(lambda l: "recovered" in l and Msg(l).command == "NOTICE", timeout=15)
+    seen = take_until(bob, lambda l: "recovered" in l and Msg(l).command == "NOTICE",
+                      timeout=15)
+    received = [Msg(l).text for l in seen if is_command("PRIVMSG", "alice", "#mid")(l)]
+    # what bob saw is what both stores have, in the order sent: nothing delivered unstored
+    assert received == sent[:len(received)]
+    assert history_texts(bob, "#mid") == received
+    assert history_texts(alice, "#mid") == received
+    assert len(received) + len(refused) == len(sent)
+    # and chat resumes
+    alice.send("PRIVMSG #mid :after")
+    assert Msg(bob.expect(is_command("PRIVMSG", "alice", "#mid"))).text == "after"

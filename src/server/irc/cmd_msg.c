@@ -71,6 +71,13 @@ static void store_behind(struct client *c, const char *verb, const char *target)
               "The message store is behind; message not sent, try again");
 }
 
+static void network_down(struct client *c, const char *verb, const char *target)
+{
+    send_fail(c, verb, "TEMPORARILY_UNAVAILABLE", target,
+              "The chat network is degraded and members on other servers cannot get it; "
+              "message not sent, try again");
+}
+
 static void relay(struct client *c, struct ircmsg *m, const char *verb, int quiet, int tags_only)
 {
     if (m->nparams < 1 || m->params[0][0] == '\0') {
@@ -121,6 +128,8 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
             int err = chan_send_status(c, target + 1, target[0], ev, echo_later);
             if (!err && echo_now)
                 send_msg(c, event_render(ev, c->variant));
+            else if (err == CHAN_NETWORK_DOWN)
+                network_down(c, verb, target);
             else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
                 send_reply(c, ERR_CANNOTSENDTOCHAN, target + 1);
             else if (err && !quiet)
@@ -132,6 +141,8 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                 warn_unstored(c, verb, target);
             if (!err && echo_now)
                 send_msg(c, event_render(ev, c->variant));
+            else if (err == CHAN_NETWORK_DOWN)
+                network_down(c, verb, target);
             else if (err == NUM(ERR_UNAVAILRESOURCE))
                 store_behind(c, verb, target);
             else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)

@@ -535,6 +535,17 @@ static int may_speak(const struct chan *ch, const struct member *me, const char 
     return 0;
 }
 
+/* Whether ch (locked) has members on other nodes of a cluster. */
+static int has_remote(const struct server *srv, const struct chan *ch)
+{
+    if (!srv->cluster)
+        return 0;
+    unsigned local = 0;
+    for (int w = 0; w < ch->nworkers; w++)
+        local += ch->wcount[w];
+    return ch->nmembers > local;
+}
+
 int chan_send(struct client *c, const char *name, struct event *m, int echo, int *unstored)
 {
     *unstored = 0;
@@ -562,6 +573,10 @@ int chan_send(struct client *c, const char *name, struct event *m, int echo, int
     if (!err && chan_net_publish(srv, &chg) == 0) {
         chan_unlock(ch);
         return 0;
+    }
+    if (!err && has_remote(srv, ch)) {
+        chan_unlock(ch);
+        return CHAN_NETWORK_DOWN;
     }
     /* Stored before it is posted, under the same lock: the store has the channel's order. */
     int stored = !err && !m->tags_only ? history_store(srv, m, ch->key) : 0;
@@ -766,6 +781,8 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
         chan_unlock(ch);
         return 0;
     }
+    if (!err && has_remote(srv, ch))
+        err = CHAN_NETWORK_DOWN;
     if (!err) {
         /* Ops are few: one item per recipient, posted under the channel lock, keeps them in
          * the channel's order without a status field in every worker's replica. */

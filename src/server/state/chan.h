@@ -20,10 +20,14 @@ struct server;
 int chan_join(struct client *c, const char *name, const char *key);
 /* Parts c from name with an optional reason. Returns 0 or an error numeric. */
 int chan_part(struct client *c, const char *name, const char *reason);
+/* What chan_send and chan_send_status return, besides error numerics, when the channel has
+ * members on other nodes and the network cannot take the message (Redis away): nobody gets
+ * it, rather than only this node's members. */
+#define CHAN_NETWORK_DOWN (-2)
 /* Sends m to every member of name but c, and to c too with echo (echo-message: in the
- * channel's order, through c's mailbox). Returns 0 or an error numeric; *unstored is set
- * when the history store could not keep m and c is the one to be warned of it in this
- * channel for this failing episode. */
+ * channel's order, through c's mailbox). Returns 0, an error numeric or CHAN_NETWORK_DOWN;
+ * *unstored is set when the history store could not keep m and c is the one to be warned of
+ * it in this channel for this failing episode. */
 int chan_send(struct client *c, const char *name, struct event *m, int echo, int *unstored);
 /* c leaves every channel; m (a QUIT line, or NULL when nobody is to be told) goes once to
  * everyone who shared one with c. Always posts c's own MB_QUIT, after which c is freed. */
