@@ -1,9 +1,11 @@
 """Channels across the nodes of a network (--cluster; docs/cluster.md "Channels"): the same
 members, modes, topic and messages on every node, in one order."""
+import signal
 import subprocess
 import threading
 
-from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
+from conftest import (Client, Msg, barrier, is_command, is_numeric,  # noqa: F401
+                      server_factory, take_until)
 from test_cluster import (Redis, clients, ison, kill, node_factory, redis,  # noqa: F401
                           wait_until, welcomed)
 
@@ -27,6 +29,16 @@ def modes(c, chan):
 def joined(c, chan):
     c.send("JOIN " + chan)
     c.expect(is_numeric("366", chan))
+    return c
+
+
+def history_client(clients, node, nick):
+    """A client of node with draft/chathistory, batch and message-tags, registered."""
+    c = clients(node, nick, register=False)
+    c.send("CAP REQ :draft/chathistory batch message-tags")
+    c.send("CAP END")
+    c.register(nick)
+    barrier(c)
     return c
 
 
@@ -486,13 +498,7 @@ def test_a_node_taken_for_gone_comes_back_with_its_channels(node_factory, client
     """A node stopped (SIGSTOP) past its heartbeat is declared gone: its users quit on the
     others. When it runs again it announces its users and their channels again, and they
     are back, JOIN and all."""
-    import signal
-    a, b = node_factory("a"), node_factory("b")
-    alice = joined(welcomed(clients(a, "alice")), "#back")
-    bob = welcomed(clients(b, "bob"))
-    wait_until(lambda: names(bob, "#back") == ["@alice"])
-    joined(bob, "#back")
-    alice.expect(is_command("JOIN", "bob", "#back"))
+    a, b, alice, bob = both_in(node_factory, clients, "#back")
     b.proc.send_signal(signal.SIGSTOP)
     try:
         alice.expect(is_command("QUIT", "bob"), timeout=15)
@@ -509,13 +515,7 @@ def test_a_returning_user_whose_nick_was_taken_is_renamed(node_factory, clients)
     """A node taken for gone frees its users' nicks; one of them is taken on another node
     meanwhile. When the node runs again, its user is renamed (a NOTICE says why) and the
     network knows each of the two by its own nick."""
-    import signal
-    a, b = node_factory("a"), node_factory("b")
-    alice = joined(welcomed(clients(a, "alice")), "#back")
-    bob = welcomed(clients(b, "bob"))
-    wait_until(lambda: names(bob, "#back") == ["@alice"])
-    joined(bob, "#back")
-    alice.expect(is_command("JOIN", "bob", "#back"))
+    a, b, alice, bob = both_in(node_factory, clients, "#back")
     b.proc.send_signal(signal.SIGSTOP)
     try:
         alice.expect(is_command("QUIT", "bob"), timeout=15)
@@ -553,7 +553,6 @@ def test_a_node_whose_subscriber_was_away_catches_up(node_factory, clients, redi
     """Events published while a node's subscriber connection was away: when it is back,
     the node's members see who left and who came meanwhile, and the messages of that time
     are in its history."""
-    import signal
     a, b = node_factory("a"), node_factory("b")
     alice = joined(welcomed(clients(a, "alice")), "#gap")
     carol = welcomed(clients(a, "carol"))
@@ -610,12 +609,7 @@ def test_a_node_started_later_has_the_channels_history(node_factory, clients):
     b.stop()
     alice.send("PRIVMSG #hist :while b was away")
     barrier(alice)
-    b2 = node_factory("b")
-    dave = clients(b2, "dave", register=False)
-    dave.send("CAP REQ :draft/chathistory batch")
-    dave.send("CAP END")
-    dave.register("dave")
-    barrier(dave)
+    dave = history_client(clients, node_factory("b"), "dave")
     dave.send("JOIN #hist")
     dave.expect(is_numeric("366", "#hist"))
     dave.send("CHATHISTORY LATEST #hist * 20")
@@ -628,11 +622,7 @@ def test_a_node_started_later_has_the_channels_history(node_factory, clients):
 def test_a_restarted_node_catches_up_on_what_it_missed(node_factory, clients):
     """More messages than a replay holds were said in a channel while a node was down: when
     it runs again its store has every one of them, in the channel's order."""
-    a, b = node_factory("a"), node_factory("b")
-    alice = joined(welcomed(clients(a, "alice")), "#long")
-    bob = welcomed(clients(b, "bob"))
-    wait_until(lambda: names(bob, "#long") == ["@alice"])
-    joined(bob, "#long")
+    a, b, alice, bob = both_in(node_factory, clients, "#long")
     alice.send("PRIVMSG #long :first")
     bob.expect(is_command("PRIVMSG", "alice", "#long"))
     bob.close()
@@ -642,26 +632,25 @@ def test_a_restarted_node_catches_up_on_what_it_missed(node_factory, clients):
         alice.send("PRIVMSG #long :" + text)
         if i % 50 == 49:
             barrier(alice)
-    b2 = node_factory("b")
-    dave = clients(b2, "dave", register=False)
-    dave.send("CAP REQ :draft/chathistory batch message-tags")
-    dave.send("CAP END")
-    dave.register("dave")
-    barrier(dave)
+    dave = history_client(clients, node_factory("b"), "dave")
     joined(dave, "#long")
-    got = []
-    query = "LATEST #long *"
-    while True:  # pages of the store's history, newest first
-        dave.send("CHATHISTORY %s 100" % query)
-        page = [Msg(l) for l in take_until(dave, lambda l: Msg(l).command == "BATCH" and
-                                           Msg(l).params[0].startswith("-"))
-                if Msg(l).command == "PRIVMSG"]
-        if not page:
-            break
-        got = [m.text for m in page] + got
-        tags = dict(t.partition("=")[::2] for t in page[0].tags.split(";"))
-        query = "BEFORE #long msgid=" + tags["msgid"]
+    got = history_texts(dave, "#long")
     assert got == ["first"] + said
+
+
+def test_a_single_nodes_accounts_go_into_the_network(tmp_path, server_factory, node_factory,
+                                                     clients):
+    """A server that ran alone, with accounts, joins a network on the same data directory:
+    its accounts are the network's, so they log in on any node."""
+    from test_accounts import PASSWORD, register, sasl_client
+    data = str(tmp_path / "alone")
+    alone = server_factory("--data-dir", data)
+    register(alone, "alice").close()
+    alone.stop()
+    node_factory("a", "--data-dir", data)
+    b = node_factory("b")
+    sasl_client(b.port, "alice", PASSWORD).close()
+    sasl_client(b.port, "alice", "wrong password", expect_ok=False).close()
 
 
 def test_accounts_are_the_networks(node_factory, clients, redis):
@@ -731,6 +720,16 @@ def test_private_history_on_both_parties_nodes(node_factory, clients, redis):
     wait_until(lambda: latest(again, "bob") == ["hi bob", "hi alice"])
 
 
+def both_in(node_factory, clients, chan, *caps):
+    """two_nodes, with alice (op) and bob in chan."""
+    a, b, alice, bob = two_nodes(node_factory, clients, *caps)
+    joined(alice, chan)
+    wait_until(lambda: names(bob, chan) == ["@alice"])
+    joined(bob, chan)
+    alice.expect(is_command("JOIN", "bob", chan))
+    return a, b, alice, bob
+
+
 def history_texts(c, chan):
     """Every message of chan in c's node's history, oldest first (pages of 100)."""
     got, query = [], "LATEST %s *" % chan
@@ -751,18 +750,7 @@ def test_kill_9_mid_chat_loses_nothing_anyone_received(node_factory, clients):
     message anyone received is in the history of the surviving node, and b's user, back on
     node a, gets what was said after its node died."""
     caps = ("draft/chathistory", "batch", "message-tags")
-    a, b = node_factory("a"), node_factory("b")
-    alice = clients(a, "alice", register=False)
-    bob = clients(b, "bob", register=False)
-    for c in (alice, bob):
-        c.send("CAP REQ :" + " ".join(caps))
-        c.send("CAP END")
-        c.register(c.nick)
-        barrier(c)
-    joined(alice, "#burst")
-    wait_until(lambda: names(bob, "#burst") == ["@alice"])
-    joined(bob, "#burst")
-    alice.expect(is_command("JOIN", "bob", "#burst"))
+    a, b, alice, bob = both_in(node_factory, clients, "#burst", *caps)
     for i in range(100):
         alice.send("PRIVMSG #burst :a%d" % i)
         if i < 60:
@@ -794,18 +782,7 @@ def test_redis_restart_mid_chat_delivers_nothing_unstored(node_factory, clients,
     that reached bob is in both nodes' history, every line that did not was refused to its
     sender with FAIL, and chat resumes by itself."""
     caps = ("draft/chathistory", "batch", "message-tags")
-    a, b = node_factory("a"), node_factory("b")
-    alice = clients(a, "alice", register=False)
-    bob = clients(b, "bob", register=False)
-    for c in (alice, bob):
-        c.send("CAP REQ :" + " ".join(caps))
-        c.send("CAP END")
-        c.register(c.nick)
-        barrier(c)
-    joined(alice, "#mid")
-    wait_until(lambda: names(bob, "#mid") == ["@alice"])
-    joined(bob, "#mid")
-    alice.expect(is_command("JOIN", "bob", "#mid"))
+    a, b, alice, bob = both_in(node_factory, clients, "#mid", *caps)
     sent = ["m%d" % i for i in range(60)]
     for i, text in enumerate(sent):
         alice.send("PRIVMSG #mid :" + text)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,59 @@ static void know_cb(void *arg, const char *name)
     know(arg, name);
 }
 
+/* A node that ran alone before has accounts in its own store (--data-dir/accounts.db): they
+ * go into Redis, so its users keep them in the network. A name the network has already
+ * stays the network's (logged: that user must register another). Every start, cheaply:
+ * what Redis has is skipped. The file is left as it is. */
+static void carry_accounts(struct accounts *a)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/accounts.db", a->srv->cfg.data_dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (access(path, F_OK) != 0)
+        return;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT name, display, hash, certfp FROM accounts", -1, &st, NULL) !=
+            SQLITE_OK) {
+        log_warn("accounts: cannot read %s to carry its accounts into the network: %s", path,
+                 sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return;
+    }
+    int carried = 0, taken = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *display = (const char *)sqlite3_column_text(st, 1);
+        const char *hash = (const char *)sqlite3_column_text(st, 2);
+        const char *certfp = (const char *)sqlite3_column_text(st, 3);
+        if (!key || !display || !hash || !ircname_nick_valid(display))
+            continue;
+        char have[crypto_pwhash_STRBYTES];
+        int rc = account_redis_hash(a->net, key, have, sizeof have);
+        if (rc == 0 && strcmp(have, hash) != 0) {
+            log_warn("accounts: %s of %s is another account on the network already; not "
+                     "carried",
+                     display, path);
+            taken++;
+            continue;
+        }
+        if (rc == -1 && account_redis_create(a->net, key, display, hash) == 0) {
+            know(a, display);
+            carried++;
+        }
+        if (rc == -2)
+            break;
+        if (certfp && certfp[0])
+            account_redis_bind_cert(a->net, key, certfp);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (carried || taken)
+        log_info("accounts: carried %d accounts of %s into the network (%d names were taken)",
+                 carried, path, taken);
+}
+
 /* The cluster's store: Redis, with every registered name known from the start. */
 static int net_open(struct accounts *a)
 {
@@ -381,6 +435,7 @@ static int net_open(struct accounts *a)
         fprintf(stderr, "tcpchatd: cannot use the network's account store in Redis\n");
         return -1;
     }
+    carry_accounts(a);
     return 0;
 }
 
