@@ -308,6 +308,25 @@ def test_mode_n_no_external_messages_404_and_minus_n(ircd, irc_user):
     assert m.nick == "outsider" and m.text == "outside allowed", m.line
 
 
+def test_mode_C_refuses_ctcp_but_action_404(ircd, irc_user):
+    """Modern IRC, "No CTCP Channel Mode" (+C): no CTCP to the channel except ACTION; a
+    blocked message gets ERR_CANNOTSENDTOCHAN (404). CHANMODES and 004 list it."""
+    a, b = channel_with(irc_user, "alice", "bob")
+    a.send("MODE #t +C")
+    event(b, "MODE", "#t")
+    reply(a, run(a, "PRIVMSG #t :\x01VERSION\x01"), "404", "alice", "#t", ANY)
+    no_reply(run(a, "NOTICE #t :\x01PING 1\x01"), "404")  # NOTICE: dropped, no reply
+    no_reply(run(a, "PRIVMSG #t :\x01ACTION waves\x01"), "404")
+    m = Msg(b.expect(lambda l: Msg(l).command in ("PRIVMSG", "NOTICE")))
+    assert (m.command, m.text) == ("PRIVMSG", "\x01ACTION waves\x01"), m.line
+    no_reply(run(a, "PRIVMSG bob :\x01VERSION\x01"), "404")  # to a user: not the channel's
+    a.send("MODE #t")
+    assert "C" in Msg(a.expect(lambda l: Msg(l).command == "324")).params[2]
+    a.send("MODE #t -C")
+    event(b, "MODE", "#t")
+    no_reply(run(a, "PRIVMSG #t :\x01VERSION\x01"), "404")
+
+
 def test_mode_s_secret_hidden_from_list_and_whois_of_non_members(ircd, irc_user):
     a, b = channel_with(irc_user, "alice", "bob")
     out = irc_user("outsider")

@@ -20,7 +20,7 @@
 #define RPL_WELCOME  1, ":Welcome to the %s IRC network, %s"
 #define RPL_YOURHOST 2, ":Your host is %s, running version %s"
 #define RPL_CREATED  3, ":This server was created %s"
-#define RPL_MYINFO   4, "%s %s Biow iklmnostv"
+#define RPL_MYINFO   4, "%s %s Biow Ciklmnostv"
 #define RPL_ISUPPORT 5, "%s :are supported by this server"
 
 /* Replies. */

@@ -20,11 +20,8 @@
 static const struct {
     char letter;
     unsigned bit;
-} flag_modes[] = {{'i', CM_INVITE},
-                  {'m', CM_MODERATED},
-                  {'n', CM_NOEXTERNAL},
-                  {'s', CM_SECRET},
-                  {'t', CM_TOPICLOCK}};
+} flag_modes[] = {{'C', CM_NOCTCP},     {'i', CM_INVITE}, {'m', CM_MODERATED},
+                  {'n', CM_NOEXTERNAL}, {'s', CM_SECRET}, {'t', CM_TOPICLOCK}};
 
 /* The list modes (CHANMODES type A), in LIST_* order. */
 static const struct {

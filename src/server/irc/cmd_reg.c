@@ -41,7 +41,7 @@ void cmd_isupport(struct client *c)
      * 13 tokens a line, so that a line keeps within 15 parameters. */
     char tokens[IRC_LINE_MAX];
     snprintf(tokens, sizeof tokens,
-             "AWAYLEN=%d CASEMAPPING=rfc1459 CHANLIMIT=%s:%d CHANMODES=beI,k,l,imnst "
+             "AWAYLEN=%d CASEMAPPING=rfc1459 CHANLIMIT=%s:%d CHANMODES=beI,k,l,Cimnst "
              "CHANNELLEN=%d CHANTYPES=%s ELIST=CMNTU EXCEPTS INVEX KICKLEN=%d",
              AWAY_MAX, IRC_CHANTYPES, CHANNELS_PER_USER, IRC_CHANNEL_MAX, IRC_CHANTYPES, KICK_MAX);
     send_reply(c, RPL_ISUPPORT, tokens);

@@ -33,6 +33,7 @@ enum {
     CM_NOEXTERNAL = 1 << 2, /* n: only members send to it */
     CM_SECRET = 1 << 3,     /* s: hidden from LIST and WHOIS of non-members */
     CM_TOPICLOCK = 1 << 4,  /* t: only ops set the topic */
+    CM_NOCTCP = 1 << 5,     /* C: no CTCP to the channel but ACTION (Modern IRC) */
 };
 
 /* The list modes: bans (+b), ban exceptions (+e), invite exceptions (+I). */

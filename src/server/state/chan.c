@@ -523,9 +523,19 @@ void chan_unlock(struct chan *ch)
 /* 0 if the member me (NULL: not a member) with this source may send to ch (locked), else
  * ERR_CANNOTSENDTOCHAN: +n keeps outsiders out, +m the unvoiced, a ban the banned (who keep
  * listening). */
-static int may_speak(const struct chan *ch, const struct member *me, const char *source)
+/* Whether m (a PRIVMSG or NOTICE line) is a CTCP other than ACTION (/me). */
+static int is_ctcp(const struct event *m)
+{
+    const char *line = m->line->data, *text = strstr(line + 1, " :");
+    return !m->tags_only && text && text[2] == '\x01' && strncmp(text + 3, "ACTION", 6) != 0;
+}
+
+static int may_speak(const struct chan *ch, const struct member *me, const char *source,
+                     const struct event *m)
 {
     int voiced = me && (me->op || me->voice);
+    if ((ch->modes & CM_NOCTCP) && is_ctcp(m))
+        return NUM(ERR_CANNOTSENDTOCHAN);
     if (!me && (ch->modes & CM_NOEXTERNAL))
         return NUM(ERR_CANNOTSENDTOCHAN);
     if ((ch->modes & CM_MODERATED) && !voiced)
@@ -560,7 +570,7 @@ int chan_send(struct client *c, const char *name, struct event *m, int echo, int
         return NUM(ERR_NOSUCHCHANNEL);
     }
     struct member *me = chan_member(ch, c->id);
-    int err = may_speak(ch, me, c->source);
+    int err = may_speak(ch, me, c->source, m);
     /* In a cluster the network orders it, and every node stores and delivers it then. */
     struct chan *chs[1] = {ch};
     struct chan_change chg = {.kind = CC_MSG,
@@ -767,7 +777,7 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
     if (!ch)
         return NUM(ERR_NOSUCHCHANNEL);
     struct member *me = chan_member(ch, c->id);
-    int err = may_speak(ch, me, c->source);
+    int err = may_speak(ch, me, c->source, m);
     struct chan *chs[1] = {ch};
     struct chan_change chg = {.kind = CC_MSG,
                               .chans = chs,

@@ -54,7 +54,8 @@ void chan_meta_get(const struct chan *ch, struct chan_meta *out)
 static void meta_set(struct chan *ch, const struct chan_meta *m)
 {
     ch->created = (time_t)m->created;
-    ch->modes = m->modes & (CM_INVITE | CM_MODERATED | CM_NOEXTERNAL | CM_SECRET | CM_TOPICLOCK);
+    ch->modes = m->modes &
+                (CM_INVITE | CM_MODERATED | CM_NOEXTERNAL | CM_SECRET | CM_TOPICLOCK | CM_NOCTCP);
     snprintf(ch->chkey, sizeof ch->chkey, "%s", m->chkey);
     ch->limit = m->limit;
     free(ch->topic);
