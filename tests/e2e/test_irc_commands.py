@@ -327,6 +327,26 @@ def test_mode_C_refuses_ctcp_but_action_404(ircd, irc_user):
     no_reply(run(a, "PRIVMSG #t :\x01VERSION\x01"), "404")
 
 
+def test_mute_extban_m_silences_but_lets_join(ircd, irc_user):
+    """Modern IRC, EXTBAN: ISUPPORT EXTBAN=,m; "+b m:<mask>" (Ergo's mute) lets a matching
+    user join and read but not speak (404), unless voiced or excepted (+e)."""
+    a, b = channel_with(irc_user, "alice", "bob")
+    a.send("MODE #t +b m:bob")  # normalised like any ban mask
+    m = event(b, "MODE", "#t")
+    assert m.params[1:] == ["+b", "m:bob!*@*"], m.line
+    reply(b, run(b, "PRIVMSG #t :hello?"), "404", "bob", "#t", ANY)
+    a.send("PRIVMSG #t :you can read")
+    assert event(b, "PRIVMSG", "#t").text == "you can read"
+    b.send("PART #t")
+    event(a, "PART", "#t")
+    join(b, "#t")  # a mute is not a ban
+    event(a, "JOIN", "#t")
+    a.send("MODE #t +e m:bob!*@*")
+    event(b, "MODE", "#t")
+    no_reply(run(b, "PRIVMSG #t :heard again"), "404")
+    assert event(a, "PRIVMSG", "#t").text == "heard again"
+
+
 def test_mode_s_secret_hidden_from_list_and_whois_of_non_members(ircd, irc_user):
     a, b = channel_with(irc_user, "alice", "bob")
     out = irc_user("outsider")

@@ -58,9 +58,15 @@ static unsigned flag_bit(char letter)
     return 0;
 }
 
-/* Turns "nick", "user@host" or "nick!user" into a full nick!user@host mask. */
+/* Turns "nick", "user@host" or "nick!user" into a full nick!user@host mask; the mute
+ * extban's "m:" prefix stays in front. */
 static void mask_normalise(const char *in, char *out, size_t cap)
 {
+    if (strncmp(in, "m:", 2) == 0 && in[2] && cap > 2) {
+        memcpy(out, "m:", 2);
+        mask_normalise(in + 2, out + 2, cap - 2);
+        return;
+    }
     const char *bang = strchr(in, '!'), *at = strchr(in, '@');
     if (bang && at)
         snprintf(out, cap, "%s", in);

@@ -51,7 +51,7 @@ void cmd_isupport(struct client *c)
     send_reply(c, RPL_ISUPPORT, tokens);
     snprintf(tokens, sizeof tokens,
              "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1,LIST: TOPICLEN=%d "
-             "UTF8ONLY USERLEN=%d WHOX MONITOR=%d BOT=B",
+             "UTF8ONLY USERLEN=%d WHOX MONITOR=%d BOT=B EXTBAN=,m",
              TARGETS_MAX, TARGETS_MAX, TOPIC_MAX, USER_MAX, MONITOR_MAX);
     send_reply(c, RPL_ISUPPORT, tokens);
     if (client_srv(c)->hist) {

@@ -36,13 +36,22 @@
 #define HASH_INITIAL_NUM_BUCKETS      4U
 #define HASH_INITIAL_NUM_BUCKETS_LOG2 2U
 
-static int list_matches(const struct mask_list *l, const char *source)
+/* Whether an entry of l matches source: with mute, only the mute extban's entries
+ * ("m:<mask>"), else only plain masks. */
+static int list_matches_kind(const struct mask_list *l, const char *source, int mute)
 {
     for (int i = 0; i < l->n; i++) {
-        if (ircname_match(l->v[i].mask, source))
+        const char *mask = l->v[i].mask;
+        int is_mute = strncmp(mask, "m:", 2) == 0;
+        if (is_mute == mute && ircname_match(mask + (is_mute ? 2 : 0), source))
             return 1;
     }
     return 0;
+}
+
+static int list_matches(const struct mask_list *l, const char *source)
+{
+    return list_matches_kind(l, source, 0);
 }
 
 const char *chan_name(const struct chan *ch)
@@ -227,6 +236,15 @@ static int banned(const struct chan *ch, const char *source)
 {
     return list_matches(&ch->lists[LIST_BAN], source) &&
            !list_matches(&ch->lists[LIST_EXCEPT], source);
+}
+
+/* Muted (+b m:<mask>, EXTBAN=,m): in the channel, not heard. A plain exception (+e mask) or a
+ * mute exception (+e m:<mask>) lifts it. */
+static int muted(const struct chan *ch, const char *source)
+{
+    return list_matches_kind(&ch->lists[LIST_BAN], source, 1) &&
+           !list_matches(&ch->lists[LIST_EXCEPT], source) &&
+           !list_matches_kind(&ch->lists[LIST_EXCEPT], source, 1);
 }
 
 static int join_check(const struct chan *ch, const struct client *c, const char *key)
@@ -540,7 +558,7 @@ static int may_speak(const struct chan *ch, const struct member *me, const char 
         return NUM(ERR_CANNOTSENDTOCHAN);
     if ((ch->modes & CM_MODERATED) && !voiced)
         return NUM(ERR_CANNOTSENDTOCHAN);
-    if (!voiced && banned(ch, source))
+    if (!voiced && (banned(ch, source) || muted(ch, source)))
         return NUM(ERR_CANNOTSENDTOCHAN);
     return 0;
 }
