@@ -259,6 +259,7 @@ static int server_init(struct server *srv)
     atomic_init(&srv->next_chan_id, 0);
     atomic_init(&srv->nclients, 0);
     time_t now = time(NULL);
+    srv->started = now;
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(srv->created, sizeof srv->created, "%Y-%m-%d %H:%M:%S UTC", &tm);

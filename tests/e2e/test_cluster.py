@@ -280,6 +280,28 @@ def test_whois_and_lusers_name_the_nodes(node_factory, clients):
     assert r["266"].params[1:3] == ["2", "2"]
 
 
+def test_links_and_stats_l_show_the_network(node_factory, clients, redis):
+    """LINKS lists this server and every other node (one hop: they meet in Redis); STATS l
+    this node's connections to Redis with what went over them."""
+    a, b = node_factory("a"), node_factory("b")
+    alice = welcomed(clients(a, "alice"))
+
+    def links():
+        alice.send("LINKS")
+        return [Msg(l).params[1] for l in take_until(alice, is_numeric("365"))
+                if Msg(l).command == "364"]
+
+    wait_until(lambda: links() == [a.name, "b"])
+    alice.send("STATS l")
+    lines = {m.params[1]: m.params[2:] for m in map(Msg, take_until(alice, is_numeric("219")))
+             if m.command == "211"}
+    base = "redis:127.0.0.1:%d/" % redis.port
+    assert set(lines) == {base + "cmd", base + "sub"}
+    _, sent, _, received, _, open_s = map(int, lines[base + "cmd"])
+    assert sent > 0 and received > 0 and open_s >= 0
+    assert int(lines[base + "sub"][3]) > 0  # events received
+
+
 def test_monitor_sees_users_of_other_nodes(node_factory, clients):
     a, b = node_factory("a"), node_factory("b")
     w = welcomed(clients(a, "watcher"))

@@ -1,4 +1,4 @@
-"""INFO, ADMIN (Modern IRC: 371/374, 256-259, 402 for another server) and the IRCv3
+"""INFO, ADMIN (Modern IRC: 371/374, 256-259, 402 for another server), LINKS, STATS and the IRCv3
 userhost-in-names capability (NAMES with nick!user@host)."""
 from conftest import Client, Msg, barrier, is_numeric, take_until
 from test_ircv3 import cap_client
@@ -77,3 +77,40 @@ def test_names_of_a_big_room_splits_into_whole_lines(server):
         c.close()
     for c in crowd:
         c.close()
+
+
+def test_links_names_this_server(server):
+    """RFC 2812 3.4.5 LINKS: RPL_LINKS (364) "<mask> <server> :<hopcount> <info>" for each
+    server matching the mask, then 365. Alone, this server is the network."""
+    c = Client(server.port, "alice")
+    c.expect(is_numeric("366"))
+    c.send("LINKS")
+    lines = [Msg(l) for l in take_until(c, is_numeric("365"))]
+    assert [(m.command, m.params[1:3]) for m in lines] == [
+        ("364", ["test.server", "test.server"]), ("365", ["*", "End of /LINKS list"])]
+    assert lines[0].text.split()[0] == "0"
+    c.send("LINKS *.elsewhere")
+    assert [Msg(l).command for l in take_until(c, is_numeric("365"))] == ["365"]
+
+
+def test_stats_uptime_and_commands(server):
+    """RFC 2812 3.4.4 STATS u (242 then 219) and m (212 "<command> <count> <bytes> 0" for each
+    command used); an unknown letter gets only the end (219)."""
+    c = Client(server.port, "alice")
+    c.expect(is_numeric("366"))
+    c.send("STATS u")
+    lines = [Msg(l) for l in take_until(c, is_numeric("219"))]
+    assert lines[0].command == "242" and lines[0].text.startswith("Server Up 0 days, 0:00:")
+    assert lines[-1].params[1:] == ["u", "End of /STATS report"]
+    for _ in range(3):
+        c.send("TIME")
+    barrier(c)
+    c.send("STATS m")
+    used = {m.params[1]: m.params[2:] for m in map(Msg, take_until(c, is_numeric("219")))
+            if m.command == "212"}
+    assert int(used["TIME"][0]) >= 3 and int(used["TIME"][1]) >= 3 * len("TIME")
+    assert "NICK" in used and "USER" in used
+    c.send("STATS l")  # no cluster: no links
+    assert [Msg(l).command for l in take_until(c, is_numeric("219"))] == ["219"]
+    c.send("STATS x")
+    assert [Msg(l).params[1] for l in take_until(c, is_numeric("219"))] == ["x"]

@@ -65,6 +65,21 @@ def test_oper_success_gives_381_and_plus_o(setup):
     assert "o" in Msg(a.expect(is_numeric("221"))).params[1]
 
 
+def test_stats_o_lists_the_oper_entries_to_operators_only(setup):
+    """RFC 2812 3.4.4 STATS o: RPL_STATSOLINE (243) per entry, then 219; not an operator's
+    business of anyone else (481)."""
+    _, _, _, user = setup
+    a, b = user("alice"), user("bob")
+    b.send("STATS o")
+    b.expect(is_numeric("481"))
+    oper(a)
+    a.send("STATS o")
+    lines = [Msg(l) for l in take_until(a, is_numeric("219"))]
+    assert [(m.command, m.params[1:]) for m in lines] == [
+        ("243", ["O", "*@127.0.0.1", "*", "alice"]),
+        ("219", ["o", "End of /STATS report"])]
+
+
 def test_oper_wrong_password_464(setup):
     _, _, _, user = setup
     a = user("alice")

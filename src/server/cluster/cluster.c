@@ -199,6 +199,10 @@ struct rconn {
     int sub;      /* the subscriber connection (else commands) */
     int ready;    /* connected */
     int inflight; /* commands without their answer yet */
+    /* For STATS l (read by the workers): commands sent and answers or events received, with
+     * their bytes (arguments, and string answers), and since when it is up (0: down). */
+    atomic_ullong sent, sent_bytes, received, received_bytes;
+    _Atomic long long up_since;
 };
 
 /* An event that came while its server's snapshot was being loaded. */
@@ -469,6 +473,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct call *k = privdata;
     k->r->inflight--;
     redisReply *rp = reply;
+    if (rp) {
+        atomic_fetch_add_explicit(&k->r->received, 1, memory_order_relaxed);
+        if (rp->type == REDIS_REPLY_STRING)
+            atomic_fetch_add_explicit(&k->r->received_bytes, rp->len, memory_order_relaxed);
+    }
     if (rp && rp->type == REDIS_REPLY_ERROR)
         log_warn("cluster: Redis %s:%d: %s", k->r->sh->rs.host, k->r->sh->rs.port, rp->str);
     if (k->fn)
@@ -498,6 +507,11 @@ static int command(struct rconn *r, reply_fn *fn, void *arg, int argc, const cha
         return -1;
     }
     r->inflight++;
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++)
+        bytes += lens[i];
+    atomic_fetch_add_explicit(&r->sent, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->sent_bytes, bytes, memory_order_relaxed);
     return 0;
 }
 
@@ -662,6 +676,54 @@ int cluster_server_name(struct server *srv, uint64_t id, char *buf, size_t len)
     }
     pthread_mutex_unlock(&cl->names_lock);
     return rc;
+}
+
+int cluster_links(struct server *srv, void (*fn)(void *arg, const struct cluster_link *l),
+                  void *arg)
+{
+    struct cluster *cl = srv->cluster;
+    if (!cl)
+        return 0;
+    pthread_mutex_lock(&cl->lock);
+    int queued = cl->queued;
+    pthread_mutex_unlock(&cl->lock);
+    long long now = (long long)time(NULL);
+    for (int i = 0; i < cl->nshards; i++) {
+        const struct shard *sh = &cl->shards[i];
+        for (int k = 0; k < 2; k++) {
+            const struct rconn *r = k ? &sh->sub : &sh->cmd;
+            struct cluster_link l = {
+                .sendq = k ? 0 : queued,
+                .sent = atomic_load_explicit(&r->sent, memory_order_relaxed),
+                .sent_bytes = atomic_load_explicit(&r->sent_bytes, memory_order_relaxed),
+                .received = atomic_load_explicit(&r->received, memory_order_relaxed),
+                .received_bytes = atomic_load_explicit(&r->received_bytes, memory_order_relaxed),
+            };
+            long long up = atomic_load(&r->up_since);
+            l.open_s = up ? now - up : -1;
+            snprintf(l.name, sizeof l.name, "redis:%s:%d/%s", sh->rs.host, sh->rs.port,
+                     k ? "sub" : "cmd");
+            fn(arg, &l);
+        }
+    }
+    return 2 * cl->nshards;
+}
+
+int cluster_other_nodes(struct server *srv, void (*fn)(void *arg, const char *name), void *arg)
+{
+    struct cluster *cl = srv->cluster;
+    if (!cl)
+        return 0;
+    int n = 0;
+    pthread_mutex_lock(&cl->names_lock);
+    for (int i = 0; i < cl->nnames; i++) {
+        if (cl->names[i].node != cl->node) {
+            fn(arg, cl->names[i].name);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&cl->names_lock);
+    return n;
 }
 
 int cluster_nodes(struct server *srv)
@@ -1073,6 +1135,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     const char *data = rp->element[2]->str;
     size_t len = rp->element[2]->len;
+    atomic_fetch_add_explicit(&r->received, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->received_bytes, len, memory_order_relaxed);
     int network =
         rp->element[1]->type == REDIS_REPLY_STRING && strcmp(rp->element[1]->str, "tc:ev") == 0;
     if (network && !sh->snap_done) {
@@ -1117,6 +1181,7 @@ static void lost(struct rconn *r, const char *why)
     r->ready = 0;
     r->mask = 0;
     r->inflight = 0;
+    atomic_store(&r->up_since, 0);
     if (r->sub)
         sh->snap_done = 0;
     sh->retry_ms = sh->cl->now_ms + sh->backoff_ms;
@@ -1137,6 +1202,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (r->sub)
         return; /* up once subscribed: on_message */
     r->ready = 1;
+    atomic_store(&r->up_since, (long long)time(NULL));
     int again = sh->was_up;
     sh->was_up = 1;
     if (sh->sub.ready)
@@ -1157,6 +1223,7 @@ static void subscribed(struct rconn *r, const char *channel)
     if (strcmp(channel, sh->cl->my_channel) != 0)
         return;
     r->ready = 1;
+    atomic_store(&r->up_since, (long long)time(NULL));
     if (sh->cmd.ready) {
         sh->backoff_ms = BACKOFF_MIN_MS;
         if (!sh->snap_done)

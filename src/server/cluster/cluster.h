@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "common/redis_url.h"
 #include "core/mailbox.h"
 
 struct server;
@@ -66,6 +67,20 @@ void cluster_announce(struct server *srv, const char *text);
 void cluster_wallops(struct server *srv, const char *line);
 /* The name of the node that user id is on, into buf: 0, or -1 if unknown (or no cluster). */
 int cluster_server_name(struct server *srv, uint64_t id, char *buf, size_t len);
+/* One of this node's connections to Redis, for STATS l. */
+struct cluster_link {
+    char name[REDIS_HOST_MAX + 32]; /* "redis:HOST:PORT/cmd" or ".../sub" */
+    int sendq;                      /* requests waiting for the cluster thread (cmd) */
+    unsigned long long sent, sent_bytes, received, received_bytes;
+    long long open_s; /* seconds up, -1 while down */
+};
+/* fn(arg, link) for each connection to each Redis server; returns how many (0 without a
+ * cluster). */
+int cluster_links(struct server *srv, void (*fn)(void *arg, const struct cluster_link *l),
+                  void *arg);
+/* fn(arg, name) for every other node of the network, as the last heartbeat knew them (under
+ * a lock: fn only copies or sends). Returns how many. */
+int cluster_other_nodes(struct server *srv, void (*fn)(void *arg, const char *name), void *arg);
 /* The nodes in the network (1 without a cluster). */
 int cluster_nodes(struct server *srv);
 

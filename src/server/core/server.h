@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -56,6 +57,7 @@ struct server {
     int nworkers;
     struct worker *workers; /* array of nworkers */
     char created[64];       /* start time, for RPL_CREATED */
+    time_t started;         /* the same, for STATS u */
 
     pthread_mutex_t nick_lock;    /* guards nicks */
     struct nick_entry *nicks;     /* folded nick -> client handle (uthash) */

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <strings.h>
 
 #include "core/caps.h"
@@ -94,6 +95,10 @@ static const struct command commands[] = {
      "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS <target> ...\nFetches message history "
      "(draft/chathistory)."},
     {"INFO", cmd_info, 0, 1, "INFO\nShows what this server is."},
+    {"LINKS", cmd_links, 0, 1, "LINKS [[<server>] <mask>]\nLists the servers of the network."},
+    {"STATS", cmd_stats, 1, 1,
+     "STATS u|m|l|o\nShows the server's uptime (u), how often each command was used (m), its "
+     "links to Redis (l), and the operator entries (o, operators)."},
     {"ADMIN", cmd_admin, 0, 1, "ADMIN\nShows who runs this server."},
     {"AUTHENTICATE", cmd_authenticate, 1, 0,
      "AUTHENTICATE <mechanism> | <base64>\nLogs in with SASL (PLAIN, EXTERNAL) before "
@@ -116,7 +121,7 @@ void cmd_input_too_long(struct client *c)
     send_reply(c, ERR_INPUTTOOLONG);
 }
 
-static void run(struct client *c, struct ircmsg *m);
+static void run(struct client *c, struct ircmsg *m, size_t len);
 
 /* Whether line (no tags) is a USER command, with or without a prefix. */
 static int is_user_line(const char *line)
@@ -183,21 +188,38 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
         struct sendq held;
         label_begin(c, &held);
         c->label = label;
-        run(c, &m);
+        run(c, &m, len);
         c->label = NULL;
         label_end(c, &held, label);
     } else {
-        run(c, &m);
+        run(c, &m, len);
     }
 }
 
 /* Looks the command up and runs it, or replies why not. */
-static void run(struct client *c, struct ircmsg *m)
+/* How often each command of the table was used, and its bytes (STATS m): the server's, for
+ * the process's life. */
+static atomic_ulong used[sizeof commands / sizeof commands[0]];
+static atomic_ulong used_bytes[sizeof commands / sizeof commands[0]];
+
+int cmd_usage(size_t i, const char **name, unsigned long *count, unsigned long *bytes)
+{
+    if (i >= sizeof commands / sizeof commands[0])
+        return -1;
+    *name = commands[i].name;
+    *count = atomic_load_explicit(&used[i], memory_order_relaxed);
+    *bytes = atomic_load_explicit(&used_bytes[i], memory_order_relaxed);
+    return 0;
+}
+
+static void run(struct client *c, struct ircmsg *m, size_t len)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const struct command *cmd = &commands[i];
         if (strcasecmp(cmd->name, m->command) != 0)
             continue;
+        atomic_fetch_add_explicit(&used[i], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&used_bytes[i], len, memory_order_relaxed);
         if (cmd->needs_registration && !c->registered) {
             send_reply(c, ERR_NOTREGISTERED);
             return;

@@ -24,6 +24,9 @@ void cmd_input_too_long(struct client *c);
 /* c's connection is closing: its nick is released, WHOWAS remembers it, and everyone who
  * shares a channel with it sees it QUIT with the close reason (cmd_reg.c). */
 void cmd_closing(struct client *c);
+/* Command i of the table (0, 1...): its name and how often it was used, with its bytes, since
+ * the start. 0, or -1 past the last. */
+int cmd_usage(size_t i, const char **name, unsigned long *count, unsigned long *bytes);
 /* conn_hooks.nick_lost (cmd_reg.c). */
 void cmd_nick_lost(struct client *c, int op, int result, const char *nick);
 
@@ -73,6 +76,10 @@ void cmd_rehash(struct client *c, struct ircmsg *m);
 void cmd_chathistory(struct client *c, struct ircmsg *m);
 void cmd_info(struct client *c, struct ircmsg *m);
 void cmd_admin(struct client *c, struct ircmsg *m);
+/* 1 if c has user mode +o; else tells c so (481) and returns 0 (cmd_oper.c). */
+int cmd_need_oper(struct client *c);
+void cmd_links(struct client *c, struct ircmsg *m);
+void cmd_stats(struct client *c, struct ircmsg *m);
 void cmd_authenticate(struct client *c, struct ircmsg *m);
 void cmd_register(struct client *c, struct ircmsg *m);
 /* Completes registration if everything it waits for is there (cmd_reg.c). */

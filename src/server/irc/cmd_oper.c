@@ -21,7 +21,7 @@
 #include "core/worker.h"
 
 /* 1 if c has user mode +o; else tells c so (481) and returns 0. */
-static int need_oper(struct client *c)
+int cmd_need_oper(struct client *c)
 {
     struct nick_info me;
     if (nick_info(client_srv(c), c->nick, &me) == 0 && me.id == c->id && me.oper)
@@ -96,7 +96,7 @@ void cmd_oper(struct client *c, struct ircmsg *m)
 
 void cmd_kill(struct client *c, struct ircmsg *m)
 {
-    if (!need_oper(c))
+    if (!cmd_need_oper(c))
         return;
     struct nick_info victim;
     if (nick_info(client_srv(c), m->params[0], &victim) < 0 || !victim.registered) {
@@ -119,7 +119,7 @@ void cmd_kill(struct client *c, struct ircmsg *m)
 
 void cmd_wallops(struct client *c, struct ircmsg *m)
 {
-    if (!need_oper(c))
+    if (!cmd_need_oper(c))
         return;
     char line[IRC_LINE_MAX + 1];
     snprintf(line, sizeof line, ":%s WALLOPS :%s", c->source, m->params[0]);
@@ -132,7 +132,7 @@ void cmd_wallops(struct client *c, struct ircmsg *m)
 
 void cmd_announce(struct client *c, struct ircmsg *m)
 {
-    if (!need_oper(c))
+    if (!cmd_need_oper(c))
         return;
     char text[ANNOUNCE_MAX + 1];
     utf8_copy(text, m->params[0], ANNOUNCE_MAX);
@@ -144,7 +144,7 @@ void cmd_announce(struct client *c, struct ircmsg *m)
 void cmd_rehash(struct client *c, struct ircmsg *m)
 {
     (void)m;
-    if (!need_oper(c))
+    if (!cmd_need_oper(c))
         return;
     const char *path = client_srv(c)->cfg.config_path; /* fixed for the server's life */
     send_reply(c, RPL_REHASHING, path ? path : "-");

@@ -304,6 +304,79 @@ void cmd_admin(struct client *c, struct ircmsg *m)
                cfg->admin_email ? cfg->admin_email : "No contact address configured");
 }
 
+/* LINKS: this server and, in a cluster, every other node (one hop away: they all meet in
+ * Redis), those whose name matches the mask (the last parameter; a server to ask first is
+ * this one). */
+struct links_ctx {
+    struct client *c;
+    const char *mask, *me;
+};
+
+static void link_line(void *arg, const char *name)
+{
+    struct links_ctx *l = arg;
+    if (ircname_match(l->mask, name))
+        send_reply(l->c, RPL_LINKS, name, l->me, 1, "tcpchat node");
+}
+
+void cmd_links(struct client *c, struct ircmsg *m)
+{
+    struct server *srv = client_srv(c);
+    struct links_ctx l = {c, m->nparams > 0 ? m->params[m->nparams - 1] : "*",
+                          srv->cfg.server_name};
+    if (ircname_match(l.mask, l.me))
+        send_reply(c, RPL_LINKS, l.me, l.me, 0, srv->cfg.description);
+    cluster_other_nodes(srv, link_line, &l);
+    send_reply(c, RPL_ENDOFLINKS, l.mask);
+}
+
+static void stats_link(void *arg, const struct cluster_link *l)
+{
+    send_reply(arg, RPL_STATSLINKINFO, l->name, l->sendq, (unsigned long)l->sent,
+               (unsigned long)(l->sent_bytes / 1024), (unsigned long)l->received,
+               (unsigned long)(l->received_bytes / 1024), (long)l->open_s);
+}
+
+/* STATS (RFC 2812 3.4.4; Modern IRC): u the uptime, m the commands used, l this node's links
+ * (its connections to Redis in a cluster; none alone), o the [oper] entries (operators only:
+ * their names and host masks are not everyone's business). Other letters: only the end. */
+void cmd_stats(struct client *c, struct ircmsg *m)
+{
+    struct server *srv = client_srv(c);
+    char letter[2] = {m->params[0][0], '\0'};
+    switch (letter[0]) {
+    case 'u': {
+        long up = (long)(time(NULL) - srv->started);
+        long days = up / 86400;
+        send_reply(c, RPL_STATSUPTIME, days, PLURAL(days), up % 86400 / 3600, up % 3600 / 60,
+                   up % 60);
+        break;
+    }
+    case 'm': {
+        const char *name;
+        unsigned long count, bytes;
+        for (size_t i = 0; cmd_usage(i, &name, &count, &bytes) == 0; i++) {
+            if (count)
+                send_reply(c, RPL_STATSCOMMANDS, name, count, bytes);
+        }
+        break;
+    }
+    case 'l':
+        cluster_links(srv, stats_link, c);
+        break;
+    case 'o':
+        if (!cmd_need_oper(c))
+            return;
+        for (int i = 0; i < srv->cfg.nopers; i++)
+            send_reply(c, RPL_STATSOLINE, srv->cfg.opers[i].host ? srv->cfg.opers[i].host : "*",
+                       srv->cfg.opers[i].name);
+        break;
+    default:
+        break;
+    }
+    send_reply(c, RPL_ENDOFSTATS, letter);
+}
+
 void cmd_time(struct client *c, struct ircmsg *m)
 {
     (void)m;
