@@ -462,3 +462,38 @@ def test_sasl_message_of_1200_bytes_is_taken(server):
         if want == "904":
             c.send("AUTHENTICATE +")
         assert Msg(c.expect(lambda l: Msg(l).command in ("904", "905"))).command == want
+
+
+def test_cloak_accounts_shows_user_slash_account(server_factory):
+    """--cloak-accounts on: a user logged in is shown as ~user@user/<account> (its address
+    hidden) in its own prefix, WHOIS, WHO and NAMES; one who logs in later is changed with
+    IRCv3 chghost ("CHGHOST <user> <host>", to those with the capability, itself included)."""
+    srv = server_factory("--cloak-accounts", "on")
+    register(srv, "alice").close()
+    alice = sasl_client(srv.port, "alice", PASSWORD)
+    alice.send("WHOIS alice")
+    assert Msg(alice.expect(is_numeric("311"))).params[2:4] == ["~alice", "user/alice"]
+    bob = cap_client(srv.port, "bob", "chghost userhost-in-names")
+    carol = cap_client(srv.port, "carol", "")
+    bob.send("NAMES #lobby")
+    assert "@alice!~alice@user/alice" in Msg(bob.expect(is_numeric("353"))).text.split()
+    dave = cap_client(srv.port, "dave", "chghost")  # shares #lobby with bob
+    # bob registers an account now: everyone with chghost sees his new host, he too
+    bob.send("REGISTER * * :" + PASSWORD)
+    lines = take_until(bob, is_command("CHGHOST"))
+    assert any(Msg(l).command == "900" for l in lines)  # logged in, then shown anew
+    change = Msg(lines[-1])
+    assert change.prefix == "bob!~bob@127.0.0.1" and change.params == ["~bob", "user/bob"]
+    assert Msg(dave.expect(is_command("CHGHOST"))).params == ["~bob", "user/bob"]
+    carol.send("WHO bob")
+    assert Msg(carol.expect(is_numeric("352"))).params[3] == "user/bob"
+    assert not [l for l in barrier(carol) if "CHGHOST" in l]  # without the capability
+    bob.send("PRIVMSG #lobby :cloaked")
+    assert Msg(carol.expect(is_command("PRIVMSG"))).prefix == "bob!~bob@user/bob"
+
+
+def test_cloak_off_by_default_shows_the_address(server):
+    register(server, "alice").close()
+    alice = sasl_client(server.port, "alice", PASSWORD)
+    alice.send("WHOIS alice")
+    assert Msg(alice.expect(is_numeric("311"))).params[3] == "127.0.0.1"

@@ -803,3 +803,23 @@ def test_redis_restart_mid_chat_delivers_nothing_unstored(node_factory, clients,
     # and chat resumes
     alice.send("PRIVMSG #mid :after")
     assert Msg(bob.expect(is_command("PRIVMSG", "alice", "#mid"))).text == "after"
+
+
+def test_chghost_reaches_other_nodes(node_factory, clients):
+    """--cloak-accounts on every node: a user of node b who logs in is shown as user/<account>
+    on node a too (CHGHOST to members with chghost, NAMES, WHOIS)."""
+    from test_accounts import PASSWORD
+    a, b = node_factory("a", "--cloak-accounts", "on"), node_factory("b", "--cloak-accounts", "on")
+    alice = clients(a, "alice", register=False)
+    alice.send("CAP REQ :chghost userhost-in-names")
+    alice.send("CAP END")
+    alice.register("alice")
+    barrier(alice)
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: "bob!~bob@127.0.0.1" in names(alice, "#lobby"))
+    bob.send("REGISTER * * :" + PASSWORD)
+    change = Msg(alice.expect(is_command("CHGHOST", "bob"), timeout=15))
+    assert change.params == ["~bob", "user/bob"]
+    wait_until(lambda: "bob!~bob@user/bob" in names(alice, "#lobby"))
+    alice.send("WHOIS bob")
+    assert Msg(alice.expect(is_numeric("311"))).params[3] == "user/bob"

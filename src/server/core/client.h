@@ -5,6 +5,7 @@
 #define TCPCHAT_CLIENT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/ircname.h"
 #include "common/linebuf.h"
@@ -104,6 +105,16 @@ static inline struct server *client_srv(const struct client *c)
 static inline const struct config *client_cfg(const struct client *c)
 {
     return &c->w->srv->cfg;
+}
+
+/* The host others see for c: "user/<account>" for a logged-in user with --cloak-accounts,
+ * else its address (c->host, which stays the address for every limit and ban). */
+static inline void client_shown_host(const struct client *c, char *out, size_t cap)
+{
+    if (client_cfg(c)->cloak_accounts && c->account[0])
+        snprintf(out, cap, "user/%s", c->account);
+    else
+        snprintf(out, cap, "%s", c->host);
 }
 
 #endif

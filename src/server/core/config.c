@@ -58,6 +58,8 @@ static const char usage_text[] =
     "      --history-days N    keep messages this many days, 0 for ever (default 30)\n"
     "      --history-max N     keep at most N messages per channel, 0 for no cap (default 10000)\n"
     "      --require-sasl on|off  only users logged in with SASL may connect (default off)\n"
+    "      --cloak-accounts on|off  a logged-in user's host is shown as user/<account>\n"
+    "                          (IRCv3 chghost tells those who share a channel; default off)\n"
     "      --cluster URLS      join a network of nodes through Redis: redis://HOST:PORT[/DB],\n"
     "                          several separated by commas (docs/cluster.md)\n"
     "      --node-name NAME    this node's name in the network (default: the server name)\n"
@@ -100,6 +102,7 @@ enum {
     OPT_HISTORY_DAYS,
     OPT_HISTORY_MAX,
     OPT_REQUIRE_SASL,
+    OPT_CLOAK_ACCOUNTS,
     OPT_USER,
     OPT_ALLOW_ROOT,
     OPT_ADMIN_EMAIL,
@@ -147,6 +150,7 @@ static const struct option long_options[] = {
     {"history-days", required_argument, NULL, OPT_HISTORY_DAYS},
     {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
     {"require-sasl", required_argument, NULL, OPT_REQUIRE_SASL},
+    {"cloak-accounts", required_argument, NULL, OPT_CLOAK_ACCOUNTS},
     {"user", required_argument, NULL, OPT_USER},
     {"admin-email", required_argument, NULL, OPT_ADMIN_EMAIL},
     {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
@@ -392,6 +396,11 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants on or off";
         cfg->require_sasl = strcmp(arg, "on") == 0;
         return NULL;
+    case OPT_CLOAK_ACCOUNTS:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+            return "wants on or off";
+        cfg->cloak_accounts = strcmp(arg, "on") == 0;
+        return NULL;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &cfg->log_level) < 0)
             return "wants error, warn, info or debug";
@@ -593,6 +602,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(register_limit);
     SWAP(conn_rate);
     SWAP(require_sasl);
+    SWAP(cloak_accounts);
     SWAP(motd);
     SWAP(motd_lines);
     SWAP(opers);

@@ -52,6 +52,7 @@ struct config {
     int history_days;   /* retention by age, 0: for ever */
     long history_max;   /* retention by count per channel or conversation, 0: no cap */
     int require_sasl;   /* only users logged in with SASL may register */
+    int cloak_accounts; /* a logged-in user's shown host is user/<account> */
     char *user;         /* --user: drop to this user after binding (privs.h) */
     char *admin_email;  /* ADMIN's contact line, or NULL */
     int allow_root;     /* --allow-root: run as root without --user */

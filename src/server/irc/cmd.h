@@ -24,6 +24,9 @@ void cmd_input_too_long(struct client *c);
 /* c's connection is closing: its nick is released, WHOWAS remembers it, and everyone who
  * shares a channel with it sees it QUIT with the close reason (cmd_reg.c). */
 void cmd_closing(struct client *c);
+/* c's shown host may have changed (a login with --cloak-accounts): the user, its channels'
+ * members (chghost) and the nick table learn the new one (cmd_reg.c). */
+void cmd_host_changed(struct client *c);
 /* Command i of the table (0, 1...): its name and how often it was used, with its bytes, since
  * the start. 0, or -1 past the last. */
 int cmd_usage(size_t i, const char **name, unsigned long *count, unsigned long *bytes);

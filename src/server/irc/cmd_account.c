@@ -260,6 +260,7 @@ static void logged_in(struct client *c, const char *name)
     if (!c->registered)
         return;
     nick_set_account(client_srv(c), c->nick, c->id, name);
+    cmd_host_changed(c);
     cmd_user_changed(c);
     struct event *ev = event_new(NULL, ":%s ACCOUNT %s", c->source, name);
     if (ev) {

@@ -64,9 +64,26 @@ void cmd_isupport(struct client *c)
 /* c->source from c's nick, user and host. -1 without memory for it. */
 static int set_source(struct client *c)
 {
-    char source[SOURCE_MAX + 1];
-    snprintf(source, sizeof source, "%s!%s@%s", c->nick, c->user, c->host);
+    char source[SOURCE_MAX + 1], host[HOST_MAX];
+    client_shown_host(c, host, sizeof host);
+    snprintf(source, sizeof source, "%s!%s@%s", c->nick, c->user, host);
     return conn_set_str(&c->source, source, SOURCE_MAX);
+}
+
+/* The nick table's user, host (as shown) and real name of c. */
+static void set_user(struct client *c)
+{
+    char host[HOST_MAX];
+    client_shown_host(c, host, sizeof host);
+    nick_set_user(client_srv(c), c->nick, c->id, c->user, host, c->realname);
+}
+
+/* WHOWAS remembers c as others saw it. */
+static void remember(const struct client *c)
+{
+    char host[HOST_MAX];
+    client_shown_host(c, host, sizeof host);
+    whowas_add(c->nick, c->user, host, c->realname);
 }
 
 static void welcome(struct client *c)
@@ -80,6 +97,30 @@ static void welcome(struct client *c)
     cmd_isupport(c);
     cmd_lusers(c, NULL);
     cmd_motd(c, NULL);
+}
+
+void cmd_host_changed(struct client *c)
+{
+    char host[HOST_MAX];
+    client_shown_host(c, host, sizeof host);
+    const char *at = strrchr(c->source, '@');
+    if (!c->registered || !at || strcmp(at + 1, host) == 0)
+        return;
+    struct event *ev = event_new(NULL, ":%s CHGHOST %s %s", c->source, c->user, host);
+    if (set_source(c) < 0) {
+        conn_close_later(c, "Out of memory");
+        event_unref(ev);
+        return;
+    }
+    set_user(c);
+    if (ev) {
+        ev->need_cap = CAP_CHGHOST;
+        char userhost[USER_MAX + 1 + HOST_MAX];
+        snprintf(userhost, sizeof userhost, "%s@%s", c->user, host);
+        chan_chghost(c, ev, userhost);
+        send_event(c, ev); /* the user too (IRCv3 chghost), whatever its channels */
+    }
+    event_unref(ev);
 }
 
 void cmd_user_changed(struct client *c)
@@ -141,7 +182,7 @@ void reg_try(struct client *c)
     }
     c->registered = 1;
     c->active_ms = c->w->now_ms;
-    nick_set_user(client_srv(c), c->nick, c->id, c->user, c->host, c->realname);
+    set_user(c);
     if (c->tls.ssl)
         nick_set_secure(client_srv(c), c->nick, c->id);
     if (c->account[0])
@@ -226,7 +267,7 @@ void cmd_setname(struct client *c, struct ircmsg *m)
         send_fail(c, "SETNAME", "CANNOT_CHANGE_REALNAME", NULL, "Out of memory");
         return;
     }
-    nick_set_user(client_srv(c), c->nick, c->id, c->user, c->host, c->realname);
+    set_user(c);
     cmd_user_changed(c);
     struct event *ev = event_new(NULL, ":%s SETNAME :%s", c->source, c->realname);
     if (ev) {
@@ -330,7 +371,7 @@ void cmd_nick(struct client *c, struct ircmsg *m)
 static void change_nick(struct client *c, const char *nick)
 {
     c->nick_tokens -= 1.0;
-    whowas_add(c->nick, c->user, c->host, c->realname);
+    remember(c);
     struct event *change = event_new(NULL, ":%s NICK %s", c->source, nick);
     char old[IRC_NICK_MAX + 1];
     snprintf(old, sizeof old, "%s", c->nick);
@@ -491,7 +532,7 @@ void cmd_closing(struct client *c)
         monitor_remove(c->monitor[i], c->id);
     c->nmonitor = 0;
     if (c->registered)
-        whowas_add(c->nick, c->user, c->host, c->realname);
+        remember(c);
     struct event *quit =
         c->registered ? event_new(NULL, ":%s QUIT :%s", c->source, c->close_reason) : NULL;
     chan_quit(c, quit); /* posts c's own QUIT too, which frees c when it comes back */

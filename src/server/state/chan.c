@@ -294,8 +294,9 @@ int chan_join(struct client *c, const char *name, const char *key)
         return 0;
     if (c->nchans >= CHANNELS_PER_USER)
         return NUM(ERR_TOOMANYCHANNELS);
-    char userhost[USER_MAX + 1 + HOST_MAX];
-    snprintf(userhost, sizeof userhost, "%s@%s", c->user, c->host);
+    char userhost[USER_MAX + 1 + HOST_MAX], host[HOST_MAX];
+    client_shown_host(c, host, sizeof host);
+    snprintf(userhost, sizeof userhost, "%s@%s", c->user, host);
     size_t uhlen = strlen(userhost);
     /* away-notify: an away joiner's AWAY follows its JOIN (IRCv3 away-notify). The text is
      * the nick table's, read before the channel lock (locks: nick before channel). */
@@ -715,6 +716,43 @@ int chan_shares(struct client *c, uint64_t id)
         pthread_mutex_unlock(&c->chans[i]->lock);
     }
     return shared;
+}
+
+int chan_member_set_userhost(struct chan *ch, uint64_t id, const char *userhost)
+{
+    struct member *old = chan_member(ch, id);
+    size_t len = strlen(userhost);
+    /* The userhost is allocated at its length: a new entry, the rest copied. */
+    struct member *m = old ? pool_alloc(sizeof *m + len + 1) : NULL;
+    if (!m)
+        return -1;
+    memcpy(m, old, sizeof *m);
+    memcpy(m->userhost, userhost, len + 1);
+    HASH_DEL(ch->members, old);
+    HASH_ADD(hh, ch->members, id, sizeof m->id, m);
+    chan_member_free(old);
+    return 0;
+}
+
+void chan_chghost(struct client *c, struct event *m, const char *userhost)
+{
+    struct server *srv = client_srv(c);
+    bool workers[WORKERS_MAX];
+    uint64_t ids[CHANNELS_PER_USER];
+    lock_all(c, workers, ids);
+    for (int i = 0; i < c->nchans; i++)
+        chan_member_set_userhost(c->chans[i], c->id, userhost);
+    struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
+    fanout_user_peers(srv, &s, m, c->id, 0, c->w->index);
+    struct chan_change chg = {.kind = CC_PEERS,
+                              .chans = c->chans,
+                              .nchans = c->nchans,
+                              .ev = m,
+                              .who = c->id,
+                              .who_worker = c->w->index};
+    if (c->nchans > 0)
+        chan_net_publish(srv, &chg);
+    unlock_all(c);
 }
 
 void chan_peers(struct client *c, struct event *m, int self)

@@ -70,6 +70,12 @@ void chan_foreach(struct server *srv, void (*fn)(struct chan *ch, void *arg), vo
 int chan_shares(struct client *c, uint64_t id);
 /* The member of ch (locked) with client id, or NULL. */
 struct member *chan_member(struct chan *ch, uint64_t id);
+/* Member id of ch (locked) is now shown as userhost (CHGHOST). 0, or -1 (no such member, or
+ * no memory: it keeps the old one). */
+int chan_member_set_userhost(struct chan *ch, uint64_t id, const char *userhost);
+/* c's shown host changed (chghost): its member entries take userhost, and m (the CHGHOST line,
+ * for clients with the capability) goes to everyone sharing a channel, on every node. */
+void chan_chghost(struct client *c, struct event *m, const char *userhost);
 /* A member's highest status prefix ("@", "+" or ""), and the prefixes shown to c (all of
  * them with multi-prefix). */
 const char *chan_member_prefix(const struct member *m);

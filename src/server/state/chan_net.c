@@ -331,12 +331,24 @@ void chan_net_peers(struct server *srv, uint64_t who, unsigned need_cap, const c
     pthread_mutex_lock(&srv->chan_lock);
     int k = lock_keys(srv, keys, n, keys, 0, chs, is_mine);
     pthread_mutex_unlock(&srv->chan_lock);
+    /* A CHGHOST (":nick!user@host CHGHOST <user> <host>"): the replicas' entry too. */
+    char userhost[USER_MAX + 1 + HOST_MAX] = "";
+    const char *verb = strchr(line, ' ');
+    if (verb && strncmp(verb, " CHGHOST ", 9) == 0) {
+        const char *user = verb + 9, *sp = strchr(user, ' ');
+        size_t ulen = sp ? (size_t)(sp - user) : 0, hlen = sp ? strlen(sp + 1) : 0;
+        if (ulen > 0 && ulen <= USER_MAX && hlen > 0 && hlen < HOST_MAX && !strchr(sp + 1, ' '))
+            snprintf(userhost, sizeof userhost, "%.*s@%s", (int)ulen, user, sp + 1);
+    }
     int j = 0; /* only the channels it is in */
     for (int i = 0; i < k; i++) {
-        if (chan_member(chs[i], who))
+        if (chan_member(chs[i], who)) {
+            if (userhost[0])
+                chan_member_set_userhost(chs[i], who, userhost);
             chs[j++] = chs[i];
-        else
+        } else {
             pthread_mutex_unlock(&chs[i]->lock);
+        }
     }
     if (j > 0) {
         struct fanout_span s = span_of(srv, chs, j, ids, workers);
