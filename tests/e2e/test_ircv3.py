@@ -346,6 +346,38 @@ def test_monitor(server):
     assert sum(len(monitor_targets(l)) for l in lines if Msg(l).command == "732") == 100
 
 
+def test_extended_monitor(server_factory):
+    """IRCv3 extended-monitor: a watcher with extended-monitor gets the AWAY (with
+    away-notify), SETNAME (setname) and ACCOUNT (account-notify) of a user it monitors
+    without sharing a channel; one without extended-monitor, or the needed cap, does not;
+    one that shares a channel gets each line once."""
+    srv = server_factory("--default-channel", "")
+    w = cap_client(srv.port, "watcher", "draft/extended-monitor away-notify setname",
+                   join_lobby=False)
+    plain = cap_client(srv.port, "plain", "away-notify setname", join_lobby=False)
+    for c in (w, plain):
+        c.send("MONITOR + alice")
+        c.expect(is_numeric("731"))
+    alice = cap_client(srv.port, "alice", "", join_lobby=False)
+    w.expect(is_numeric("730"))
+    alice.send("AWAY :lunch")
+    m = Msg(w.expect(is_command("AWAY")))
+    assert m.prefix == "alice!~alice@127.0.0.1" and m.text == "lunch"
+    alice.send("SETNAME :Alice L.")
+    assert Msg(w.expect(is_command("SETNAME"))).text == "Alice L."
+    alice.send("REGISTER * * :correct horse")
+    alice.expect(is_numeric("900"))
+    assert not [l for l in barrier(w) if "ACCOUNT" in l.split(" ")[1:2]]  # no account-notify
+    assert not [l for l in barrier(plain) if Msg(l).command in ("AWAY", "SETNAME")]
+    # sharing a channel: the channel's copy only
+    for c in (alice, w):
+        c.send("JOIN #both")
+        c.expect(is_numeric("366"))
+    alice.send("AWAY")
+    w.expect(is_command("AWAY"))
+    assert not [l for l in barrier(w) if Msg(l).command == "AWAY"]
+
+
 def test_bot_mode(server):
     """IRCv3 bot mode: ISUPPORT BOT=B; user mode +B; the bot tag on its messages (with
     message-tags); WHOIS 335; B in the WHO flags."""

@@ -18,8 +18,12 @@ static const struct {
     {"chghost", CAP_CHGHOST},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION},
     {"draft/chathistory", CAP_CHATHISTORY},
+    /* The specification's work-in-progress name, and the name clients use since it was
+     * ratified: either turns it on. */
+    {"draft/extended-monitor", CAP_EXTENDED_MONITOR},
     {"echo-message", CAP_ECHO_MESSAGE},
     {"extended-join", CAP_EXTENDED_JOIN},
+    {"extended-monitor", CAP_EXTENDED_MONITOR},
     {"invite-notify", CAP_INVITE_NOTIFY},
     {"labeled-response", CAP_LABELED_RESPONSE},
     {"message-tags", CAP_MESSAGE_TAGS},

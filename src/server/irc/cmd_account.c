@@ -17,6 +17,7 @@
 #include "cmd.h"
 #include "core/conn.h"
 #include "core/event.h"
+#include "state/monitor.h"
 #include "state/nick.h"
 #include "core/numerics.h"
 #include "core/send.h"
@@ -266,6 +267,7 @@ static void logged_in(struct client *c, const char *name)
     if (ev) {
         ev->need_cap = CAP_ACCOUNT_NOTIFY;
         chan_peers(c, ev, 0);
+        monitor_extended(c, ev, CAP_ACCOUNT_NOTIFY);
     }
     event_unref(ev);
 }

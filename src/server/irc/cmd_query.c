@@ -402,6 +402,7 @@ void cmd_away(struct client *c, struct ircmsg *m)
     if (ev) {
         ev->need_cap = CAP_AWAY_NOTIFY;
         chan_peers(c, ev, 0);
+        monitor_extended(c, ev, CAP_AWAY_NOTIFY);
     }
     event_unref(ev);
     if (away[0])

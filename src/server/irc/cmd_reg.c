@@ -119,6 +119,7 @@ void cmd_host_changed(struct client *c)
         snprintf(userhost, sizeof userhost, "%s@%s", c->user, host);
         chan_chghost(c, ev, userhost);
         send_event(c, ev); /* the user too (IRCv3 chghost), whatever its channels */
+        monitor_extended(c, ev, CAP_CHGHOST);
     }
     event_unref(ev);
 }
@@ -273,6 +274,7 @@ void cmd_setname(struct client *c, struct ircmsg *m)
     if (ev) {
         ev->need_cap = CAP_SETNAME;
         chan_peers(c, ev, 1);
+        monitor_extended(c, ev, CAP_SETNAME);
     }
     event_unref(ev);
 }

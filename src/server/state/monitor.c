@@ -2,11 +2,17 @@
 #include "monitor.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ircmsg.h"
 #include "common/ircname.h"
+#include "core/caps.h"
 #include "core/client.h"
+#include "core/event.h"
+#include "core/msg.h"
+#include "state/chan.h"
 #include "core/fanout.h"
 #include "core/hash.h"
 #include "core/numerics.h"
@@ -105,6 +111,40 @@ void monitor_notify(struct server *srv, const char *nick, const char *source, in
     for (int i = 0; e && i < e->n; i++)
         fanout_call(srv, e->w[i].worker, e->w[i].id, tell, online, 0, online ? source : nick);
     pthread_mutex_unlock(&lock);
+}
+
+/* On the watcher's worker: an extended-monitor line (op: the capability it needs too). */
+static void tell_extended(struct client *c, int op, int result, const char *text)
+{
+    (void)result;
+    if (c->registered && !c->closing && (c->caps & CAP_EXTENDED_MONITOR) &&
+        (c->caps & (unsigned)op))
+        send_line(c, "%s", text);
+}
+
+void monitor_extended(struct client *c, const struct event *ev, unsigned cap)
+{
+    char key[IRC_NICK_MAX + 1];
+    ircname_fold(c->nick, key, sizeof key);
+    /* The watchers first (this lock is a leaf: chan_shares takes channel locks). */
+    struct watcher *ws = NULL;
+    int n = 0;
+    pthread_mutex_lock(&lock);
+    struct watched *e;
+    HASH_FIND_STR(table, key, e);
+    if (e && (ws = malloc((size_t)e->n * sizeof *ws)) != NULL) {
+        n = e->n;
+        memcpy(ws, e->w, (size_t)n * sizeof *ws);
+    }
+    pthread_mutex_unlock(&lock);
+    char line[IRC_LINE_MAX + 1];
+    size_t len = ev->line->len >= 2 ? ev->line->len - 2 : 0; /* without CR LF */
+    snprintf(line, sizeof line, "%.*s", (int)len, ev->line->data);
+    for (int i = 0; i < n; i++) {
+        if (ws[i].id != c->id && !chan_shares(c, ws[i].id))
+            fanout_call(client_srv(c), ws[i].worker, ws[i].id, tell_extended, (int)cap, 0, line);
+    }
+    free(ws);
 }
 
 void monitor_free(void)

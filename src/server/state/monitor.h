@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+struct client;
+struct event;
 struct server;
 
 /* Client id on worker watches nick. 0, or -1 without memory. */
@@ -18,6 +20,10 @@ void monitor_remove(const char *nick, uint64_t id);
 /* source ("nick!user@host") came online (online 1) or nick went offline (online 0; source
  * may be just the nick): each watcher gets 730 or 731. */
 void monitor_notify(struct server *srv, const char *nick, const char *source, int online);
+/* extended-monitor: line (a user's AWAY, ACCOUNT, CHGHOST or SETNAME, from user c) for each
+ * client watching c's nick that has extended-monitor and cap, unless it shares a channel with
+ * c (it has the line from there). */
+void monitor_extended(struct client *c, const struct event *ev, unsigned cap);
 /* Frees the table (at exit). */
 void monitor_free(void);
 
