@@ -3,11 +3,16 @@
 # this machine's loopback, with the same load: tcpchat-bench spreads its clients over the
 # nodes (--servers). Runs alternate between the two setups. For each it reports the bench's
 # figures (deliveries/s, latency, lost/reordered) and, from /proc, the CPU time of every
-# server process (nodes and Redis summed) per million deliveries, and Redis commands per
-# message (INFO stats). Prints a Markdown section for bench/RESULTS.md.
+# server process (nodes and Redis summed) per million deliveries, Redis commands per
+# message (INFO stats), and redis-server's own CPU and AOF size. Prints a Markdown section
+# for bench/RESULTS.md.
 #
 #   bench/cluster.sh [scenario ...]    default: fanout latency50
-#   RUNS=3 NODES=3 WORKERS=<nproc> SKIP_BUILD=0
+#   RUNS=3 NODES=3 WORKERS=<nproc> SKIP_BUILD=0 REDIS_PERSIST=none
+#
+# REDIS_PERSIST is the cluster's Redis persistence: none (no RDB, no AOF; the default),
+# everysec (AOF, appendfsync everysec) or always (AOF, appendfsync always); the AOF goes in
+# this run's temporary directory.
 #
 # Scenarios: fanout is tcpchat-bench's (1,000 clients in one room, 10 senders x 1,000
 # messages); latency50 is 1,000 clients in one room and 5 senders at 10 msg/s for 15 s
@@ -24,9 +29,17 @@ TCPCHATD=${TCPCHATD:-build/tcpchatd}
 BENCH=${BENCH:-build/tcpchat-bench}
 SKIP_BUILD=${SKIP_BUILD:-0}
 PORT_BASE=${PORT_BASE:-17700}
+REDIS_PERSIST=${REDIS_PERSIST:-none}
 SCENARIOS=${*:-fanout latency50}
 
 say() { echo "cluster.sh: $*" >&2; }
+
+case $REDIS_PERSIST in
+none) redis_persist=(--appendonly no) ;;
+everysec) redis_persist=(--appendonly yes --appendfsync everysec) ;;
+always) redis_persist=(--appendonly yes --appendfsync always) ;;
+*) say "REDIS_PERSIST must be none, everysec or always, not $REDIS_PERSIST"; exit 2 ;;
+esac
 
 [ "$SKIP_BUILD" = 1 ] || make -s all >&2
 command -v redis-server > /dev/null || { say "needs redis-server (scripts/deps.sh)"; exit 1; }
@@ -34,6 +47,7 @@ command -v redis-server > /dev/null || { say "needs redis-server (scripts/deps.s
 TMP=$(mktemp -d)
 PIDS=()
 REDIS_PORT=
+REDIS_PID=
 stop_all() {
     for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
@@ -51,16 +65,23 @@ wait_port() {
     return 1
 }
 
-# CPU seconds (user + system) of the processes in PIDS so far.
+# CPU seconds (user + system) of the processes in PIDS so far, or of the one process $1.
 cpu_of() {
-    local ticks=0 hz
+    local ticks=0 hz p
     hz=$(getconf CLK_TCK)
-    for p in "${PIDS[@]}"; do
+    [ "$#" -gt 0 ] || set -- "${PIDS[@]}"
+    for p in "$@"; do
         # fields 14 and 15 of /proc/PID/stat, after the command name in brackets
         read -r u s < <(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12, $13}')
         ticks=$((ticks + u + s))
     done
     awk -v t="$ticks" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# Bytes of the AOF files of the Redis on REDIS_PORT so far (0: none).
+aof_bytes() {
+    local d=$TMP/redis-$REDIS_PORT/appendonlydir
+    if [ -n "$REDIS_PORT" ] && [ -d "$d" ]; then du -sb "$d" | cut -f1; else echo 0; fi
 }
 
 redis_commands() {
@@ -83,12 +104,14 @@ start_setup() {
         wait_port "$port"
         SERVERS_ARG="127.0.0.1:$port"
         REDIS_PORT=
+        REDIS_PID=
         return
     fi
     REDIS_PORT=$port
     mkdir -p "$TMP/redis-$port"
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    redis-server --port "$port" --bind 127.0.0.1 --save '' "${redis_persist[@]}" \
         --dir "$TMP/redis-$port" --logfile redis.log > /dev/null 2>&1 &
+    REDIS_PID=$!
     PIDS+=($!)
     wait_port "$port"
     # One worker each: NODES nodes share this machine's cores with Redis and the bench.
@@ -127,23 +150,33 @@ for scenario in $SCENARIOS; do
             start_setup "$setup" "$port"
             sleep 1 # the nodes have found each other and loaded the network
             cpu0=$(cpu_of)
+            rcpu0=0
+            [ -z "$REDIS_PID" ] || rcpu0=$(cpu_of "$REDIS_PID")
             cmd0=$(redis_commands)
             # shellcheck disable=SC2046
             line=$("$BENCH" $(scenario_args "$scenario") --servers "$SERVERS_ARG" --label "$setup" \
                 --connect-window 20 --quiet 2> "$TMP/bench.err" | grep '^RESULT ' || true)
             cpu1=$(cpu_of)
+            rcpu1=0
+            [ -z "$REDIS_PID" ] || rcpu1=$(cpu_of "$REDIS_PID")
             cmd1=$(redis_commands)
+            aof=$(aof_bytes)
             stop_all
             [ -n "$line" ] || line="RESULT label=\"$setup\" status=\"failed\""
             sent=$(sed -n 's/.* sent=\([0-9]*\).*/\1/p' <<< "$line")
-            echo "$line setup=\"$setup\" scenario_name=\"$scenario\" cpu_all_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}') redis_cmds=$((cmd1 - cmd0)) sent_msgs=${sent:-0}" >> "$RAW"
+            echo "$line setup=\"$setup\" scenario_name=\"$scenario\" cpu_all_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}') redis_cpu_s=$(awk -v a="$rcpu0" -v b="$rcpu1" 'BEGIN{printf "%.2f", b-a}') redis_cmds=$((cmd1 - cmd0)) aof_bytes=$aof sent_msgs=${sent:-0}" >> "$RAW"
         done
     done
 done
 
-python3 - "$RAW" "$started" "$NODES" "$WORKERS" <<'EOF'
+python3 - "$RAW" "$started" "$NODES" "$WORKERS" "$REDIS_PERSIST" <<'EOF'
 import re, shlex, statistics, sys, subprocess
-raw, started, nodes, workers = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+raw, started, nodes, workers, persist = sys.argv[1:6]
+persistence = {
+    "none": "no persistence: --save '' --appendonly no",
+    "everysec": "persistence AOF every second: --save '' --appendonly yes --appendfsync everysec",
+    "always": "persistence AOF always: --save '' --appendonly yes --appendfsync always",
+}[persist]
 rows = []
 for l in open(raw):
     d = {}
@@ -162,12 +195,14 @@ def num(d, k):
         return None
 cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p' | head -1"],
                      capture_output=True, text=True).stdout.strip()
-print("## Cluster: one node against %s nodes and one Redis (bench/cluster.sh)" % nodes)
+print("## Cluster: one node against %s nodes and one Redis, REDIS_PERSIST=%s (bench/cluster.sh)"
+      % (nodes, persist))
 print()
 print("- Run %s on %s, %s CPUs; single node --workers %s; each cluster node --workers %d; "
-      "one redis-server (no persistence); tcpchat-bench spreads clients round robin over the "
+      "one redis-server (%s); tcpchat-bench spreads clients round robin over the "
       "nodes (--servers)." % (started, cpu or "?", subprocess.run(["nproc"], capture_output=True,
-      text=True).stdout.strip(), workers, (int(workers) + int(nodes) - 1) // int(nodes)))
+      text=True).stdout.strip(), workers, (int(workers) + int(nodes) - 1) // int(nodes),
+      persistence))
 print("- CPU is every server process's user + system time over the whole bench run (connect, "
       "join, send), nodes and Redis summed, from /proc; medians of the runs.")
 print()
@@ -194,6 +229,15 @@ for sc in dict.fromkeys(r.get("scenario_name") for r in rows):
         print("| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s |" % (
             sc, "1 node" if setup == "single" else "%s nodes + Redis" % nodes, len(ok), len(rs),
             f(vals[0], 0), f(vals[1]), f(vals[2]), f(vals[3], 0), f(vals[4], 0), f(cpm), f(cpc)))
+print()
+for sc in dict.fromkeys(r.get("scenario_name") for r in rows):
+    rs = [r for r in rows if r.get("scenario_name") == sc and r.get("setup") == "cluster"]
+    rc = med(num(r, "redis_cpu_s") for r in rs)
+    a = med(num(r, "aof_bytes") for r in rs)
+    print("- %s, cluster: redis-server's own CPU %s s per run (part of the server CPU above)%s "
+          "(medians)" % (sc, "-" if rc is None else "%.2f" % rc,
+                         "" if persist == "none" or a is None else
+                         "; AOF at the end of a run %.1f MB" % (a / 1e6)))
 print()
 print("Raw RESULT lines:")
 print()

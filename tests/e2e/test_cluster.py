@@ -20,8 +20,9 @@ REDIS_BIN = "/usr/bin/redis-server"
 class Redis:
     """A redis-server of the test's own."""
 
-    def __init__(self, tmp_path, port=None):
+    def __init__(self, tmp_path, port=None, persist=False):
         self.port = port or free_port()
+        self.persist = persist  # an append-only file, synced on every write
         self.dir = tmp_path / ("redis-%d" % self.port)
         self.dir.mkdir(exist_ok=True)
         self.proc = None
@@ -30,7 +31,8 @@ class Redis:
     def start(self):
         self.proc = subprocess.Popen(
             [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--logfile", "redis.log"],
+             "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always",
+             "--dir", str(self.dir), "--logfile", "redis.log"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + TIMEOUT
         while True:

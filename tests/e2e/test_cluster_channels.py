@@ -3,6 +3,7 @@ members, modes, topic and messages on every node, in one order."""
 import signal
 import subprocess
 import threading
+import time
 
 from conftest import (Client, Msg, barrier, is_command, is_numeric,  # noqa: F401
                       server_factory, take_until)
@@ -823,3 +824,37 @@ def test_chghost_reaches_other_nodes(node_factory, clients):
     wait_until(lambda: "bob!~bob@user/bob" in names(alice, "#lobby"))
     alice.send("WHOIS bob")
     assert Msg(alice.expect(is_numeric("311"))).params[3] == "user/bob"
+
+
+def test_a_persistent_redis_back_after_an_outage(tmp_path, node_factory, clients):
+    """Redis with an append-only file is away longer than three heartbeats and comes back
+    with its data: no node is taken for gone (no QUIT and JOIN of everyone), and a user who
+    left meanwhile, whose QUIT could not reach Redis then, is gone from every node after."""
+    store = Redis(tmp_path, persist=True)
+    try:
+        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
+        alice = joined(welcomed(clients(a, "alice")), "#room")
+        carol = joined(welcomed(clients(a, "carol")), "#room")
+        bob = welcomed(clients(b, "bob"))
+        wait_until(lambda: names(bob, "#room") == ["@alice", "carol"])
+        joined(bob, "#room")
+        alice.expect(is_command("JOIN", "bob", "#room"))
+        store.stop()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        carol.send("QUIT :bye")
+        carol.wait_closed()
+        time.sleep(4)  # past 3 heartbeats of 1 s: every alive key has lapsed
+        store.start()
+        seen = take_until(bob, lambda l: Msg(l).command == "PART" and Msg(l).nick == "carol",
+                          timeout=20)
+        assert Msg(seen[-1]).text.startswith("Left while")  # ghost or reconciled, once
+        wait_until(lambda: ison(bob, "carol") == [])
+        wait_until(lambda: names(bob, "#room") == ["@alice", "bob"])
+        seen += bob.collect(3)  # the others' heartbeats come and go: nobody is dropped
+        assert not [l for l in seen if Msg(l).command == "QUIT"], seen
+        bob.send("PRIVMSG #room :still one network")
+        assert Msg(alice.expect(is_command("PRIVMSG", "bob", "#room"))).text == \
+            "still one network"
+        welcomed(clients(b, "carol"))  # the nick is free again
+    finally:
+        store.stop()

@@ -54,6 +54,7 @@ enum {
     S_CHAN,
     S_REAPCHANS,
     S_PMFILL,
+    S_GHOSTS,
     S_COUNT
 };
 
@@ -81,9 +82,9 @@ static const char *const scripts[S_COUNT] = {
     "for i = 5, 6 do if ARGV[i] ~= '' then "
     "redis.call('SADD', 'tc:pmi:' .. ARGV[i], KEYS[1]) end end "
     "redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1",
-    /* S_BEAT: KEYS the node table; ARGV node, name, seconds to live, "host pid". Renews this
-     * node, and declares gone every node whose heartbeat has lapsed (once: the first to see
-     * it). Returns those, and the node table. */
+    /* S_BEAT: KEYS the node table; ARGV node, name, seconds to live, "host pid", reap ('1'
+     * or '0'). Renews this node, and with reap declares gone every node whose heartbeat has
+     * lapsed (once: the first to see it). Returns those, and the node table. */
     LUA_NS "redis.call('SET', 'tc:alive:' .. ARGV[1], ARGV[4], 'EX', ARGV[3]) "
            "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
            /* a Redis that restarted empty must not hand this node's number out again */
@@ -91,7 +92,8 @@ static const char *const scripts[S_COUNT] = {
            "redis.call('SET', 'tc:nodeseq', ARGV[1]) end "
            "local all = redis.call('HGETALL', KEYS[1]) local gone = {} "
            "for i = 1, #all, 2 do local n = all[i] "
-           "if n ~= ARGV[1] and redis.call('EXISTS', 'tc:alive:' .. n) == 0 then "
+           "if ARGV[5] == '1' and n ~= ARGV[1] and redis.call('EXISTS', 'tc:alive:' .. n) == 0 "
+           "then "
            "redis.call('HDEL', KEYS[1], n) redis.call('DEL', 'tc:users:' .. n) "
            "redis.call('PUBLISH', 'tc:ev', ns('X') .. ns(n) .. ns(all[i + 1])) "
            "table.insert(gone, n) end end "
@@ -174,18 +176,55 @@ static const char *const scripts[S_COUNT] = {
     "if #e == 0 then redis.call('SREM', set, k) else "
     "local c = {} for _, x in ipairs(e) do table.insert(c, x[2][2]) end "
     "table.insert(out, c) end end return out",
+    /* S_GHOSTS: ARGV this node, a reason, then the ids of its users now. What Redis still
+     * holds of this node's users who are gone (they left while Redis was away, and Redis kept
+     * its data): their directory entries (a Q event each), their nicks, and their channel
+     * memberships (a PART each, in a C P event). Returns how many users and memberships. */
+    LUA_NS
+    "local function nth(s, n) local p = 1 for i = 1, n do "
+    "local c = string.find(s, ':', p, true) if not c then return nil end "
+    "local len = tonumber(string.sub(s, p, c - 1)) if not len then return nil end "
+    "if i == n then return string.sub(s, c + 1, c + len) end p = c + len + 2 end end "
+    "local node, reason = ARGV[1], ARGV[2] local prefix = node .. ':' local live = {} "
+    "for i = 3, #ARGV do live[ARGV[i]] = true end "
+    "local n = 0 local users = 'tc:users:' .. node "
+    "for _, id in ipairs(redis.call('HKEYS', users)) do if not live[id] then "
+    "local nick = nth(redis.call('HGET', users, id) or '', 4) or '' "
+    "redis.call('HDEL', users, id) "
+    "redis.call('PUBLISH', 'tc:ev', ns('Q') .. ns(node) .. ns(id) .. ns(nick) .. ns(reason)) "
+    "n = n + 1 end end "
+    "local nicks = 'tc:nicks:' .. node "
+    "for _, f in ipairs(redis.call('SMEMBERS', nicks)) do "
+    "local v = redis.call('GET', 'tc:nick:' .. f) "
+    "if not v or string.sub(v, 1, #prefix) ~= prefix then redis.call('SREM', nicks, f) "
+    "elseif not live[string.sub(v, #prefix + 1)] then "
+    "redis.call('DEL', 'tc:nick:' .. f) redis.call('SREM', nicks, f) end end "
+    "for _, k in ipairs(redis.call('SMEMBERS', 'tc:nch:' .. node)) do "
+    "local m = 'tc:chm:' .. k local name = nth(redis.call('GET', 'tc:ch:' .. k) or '', 1) or k "
+    "for _, f in ipairs(redis.call('HKEYS', m)) do "
+    "if string.sub(f, 1, #prefix) == prefix and not live[string.sub(f, #prefix + 1)] then "
+    "local fl, nick, uh = string.match(redis.call('HGET', m, f) or '', '^(%d) (%S+) (%S+)$') "
+    "redis.call('HDEL', m, f) n = n + 1 "
+    "if nick then redis.call('PUBLISH', 'tc:ev', ns('C') .. ns('P') .. ns(node) .. "
+    "ns(string.sub(f, #prefix + 1)) .. ns(k) .. "
+    "ns(':' .. nick .. '!' .. uh .. ' PART ' .. name .. ' :' .. reason)) end end end "
+    "if redis.call('HLEN', m) == 0 then "
+    "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k, 'tc:h:' .. k) "
+    "redis.call('SREM', 'tc:chans', k) redis.call('SREM', 'tc:nch:' .. node, k) end end "
+    "return n",
 };
 
 /* --- state --------------------------------------------------------------------------------- */
 
-#define CLUSTER_TICK_MS 200
-#define BACKOFF_MIN_MS  100
-#define BACKOFF_MAX_MS  5000
-#define INFLIGHT_MAX    100000 /* commands sent to one Redis and not answered */
-#define SNAP_BUFFER_MAX 100000 /* events held while the directory is being loaded */
-#define CLOSE_WAIT_MS   2000   /* how long leaving waits for Redis to confirm */
-#define CONNECT_TIMEOUT 2      /* seconds, for the start-up connection */
-#define NODES_SHOWN_MAX 1024   /* nodes whose names are kept; a network this large is far off */
+#define CLUSTER_TICK_MS   200
+#define STREAM_TRIM_EVERY 100 /* messages between trims of a stream by age */
+#define BACKOFF_MIN_MS    100
+#define BACKOFF_MAX_MS    5000
+#define INFLIGHT_MAX      100000 /* commands sent to one Redis and not answered */
+#define SNAP_BUFFER_MAX   100000 /* events held while the directory is being loaded */
+#define CLOSE_WAIT_MS     2000   /* how long leaving waits for Redis to confirm */
+#define CONNECT_TIMEOUT   2      /* seconds, for the start-up connection */
+#define NODES_SHOWN_MAX   1024   /* nodes whose names are kept; a network this large is far off */
 
 struct shard;
 
@@ -296,9 +335,11 @@ struct cluster {
     int evfd;
     struct loop_io ev_io;
     uint64_t now_ms, tick_ms, beat_ms;
+    uint64_t reap_after_ms; /* no node is taken for gone before this (back from an outage) */
     int heartbeat_s;
     long history_max;
     int history_days;
+    atomic_uint trims; /* messages appended to streams, for oldest_kept */
 
     pthread_mutex_t lock; /* guards the queue, stopping and up */
     struct req *head, *tail;
@@ -321,11 +362,14 @@ struct cluster {
     uint64_t leave_by_ms;
 };
 
-/* The oldest stream id --history-days keeps ("<ms>-0"; "" when age does not count): the
- * streams' ids are Redis's clock in milliseconds, near enough to the nodes'. */
-static void oldest_kept(const struct cluster *cl, char *out, size_t n)
+/* The oldest stream id --history-days keeps ("<ms>-0"; "" when age does not count, and on
+ * all but one message in STREAM_TRIM_EVERY: trimming by age each time cost one more Redis
+ * command per message, and a day's retention does not need it). The streams' ids are Redis's
+ * clock in milliseconds, near enough to the nodes'. */
+static void oldest_kept(struct cluster *cl, char *out, size_t n)
 {
-    if (cl->history_days <= 0) {
+    if (cl->history_days <= 0 ||
+        atomic_fetch_add_explicit(&cl->trims, 1, memory_order_relaxed) % STREAM_TRIM_EVERY != 0) {
         out[0] = '\0';
         return;
     }
@@ -519,8 +563,19 @@ static int command(struct rconn *r, reply_fn *fn, void *arg, int argc, const cha
 static int script(struct cluster *cl, int shard, int s, reply_fn *fn, void *arg, int nkeys,
                   int nargs, const char **args, const size_t *lens)
 {
-    const char *argv[12];
-    size_t argl[12];
+    const char *small[12];
+    size_t small_len[12];
+    const char **argv = small;
+    size_t *argl = small_len;
+    if (nargs + 3 > 12) { /* S_GHOSTS: every user's id */
+        argv = malloc((size_t)(nargs + 3) * sizeof *argv);
+        argl = malloc((size_t)(nargs + 3) * sizeof *argl);
+        if (!argv || !argl) {
+            free(argv);
+            free(argl);
+            return -1;
+        }
+    }
     char nk[8];
     snprintf(nk, sizeof nk, "%d", nkeys);
     argv[0] = "EVALSHA";
@@ -529,11 +584,16 @@ static int script(struct cluster *cl, int shard, int s, reply_fn *fn, void *arg,
     argl[1] = 40;
     argv[2] = nk;
     argl[2] = strlen(nk);
-    for (int i = 0; i < nargs && i < 9; i++) {
+    for (int i = 0; i < nargs; i++) {
         argv[3 + i] = args[i];
         argl[3 + i] = lens ? lens[i] : strlen(args[i]);
     }
-    return command(&cl->shards[shard].cmd, fn, arg, 3 + nargs, argv, argl);
+    int rc = command(&cl->shards[shard].cmd, fn, arg, 3 + nargs, argv, argl);
+    if (argv != small) {
+        free(argv);
+        free(argl);
+    }
+    return rc;
 }
 
 /* --- a nick's keys ---------------------------------------------------------------------------- */
@@ -1204,6 +1264,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->ready = 1;
     atomic_store(&r->up_since, (long long)time(NULL));
     int again = sh->was_up;
+    if (again && sh->index == 0)
+        sh->cl->reap_after_ms =
+            sh->cl->now_ms + 3000u * (unsigned)sh->cl->heartbeat_s + BACKOFF_MAX_MS;
     sh->was_up = 1;
     if (sh->sub.ready)
         sh->backoff_ms = BACKOFF_MIN_MS;
@@ -1435,7 +1498,7 @@ static void announce_ops(struct cluster *cl, const struct chan *ch, const struct
 }
 
 /* One channel with members here (locked), after Redis came back or the network took this
- * node for gone: its settings in its keys again, and each member of this node as a JOIN
+ * node for gone: its settings and lists in its keys again, and each member of this node as a JOIN
  * (nodes that still have it ignore it; nodes that dropped it with this node take it back). */
 static void announce_chan(void *arg, const struct chan *ch)
 {
@@ -1450,6 +1513,24 @@ static void announce_chan(void *arg, const struct chan *ch)
     pack_init(ops);
     op_meta(ops, ch);
     announce_ops(cl, ch, ev, ops);
+    /* Its lists (bans, exceptions, invite exceptions), some entries per request. */
+    static const char letters[LIST_KINDS] = {'b', 'e', 'I'};
+    pack_init(ops);
+    for (int kind = 0; kind < LIST_KINDS; kind++) {
+        for (int i = 0; i < ch->lists[kind].n; i++) {
+            const struct mask_entry *e = &ch->lists[kind].v[i];
+            char lf[MASK_MAX + 4], lv[SOURCE_MAX + 32];
+            snprintf(lf, sizeof lf, "%c%s", letters[kind], e->mask);
+            snprintf(lv, sizeof lv, "%lld %s", (long long)e->set_at, e->set_by);
+            if (ops->len > PACK_MAX / 2) {
+                announce_ops(cl, ch, ev, ops);
+                pack_init(ops);
+            }
+            op4(ops, "L", ch->key, lf, lv);
+        }
+    }
+    if (ops->len)
+        announce_ops(cl, ch, ev, ops);
     struct member *m, *tmp;
     HASH_ITER(hh, ch->members, m, tmp)
     {
@@ -1483,8 +1564,64 @@ static void announce_chan(void *arg, const struct chan *ch)
  * user's nick and facts again, its channel memberships, and this node in the node table. */
 static void beat(struct cluster *cl);
 
+/* The ids of this node's users now, as S_GHOSTS wants them. */
+struct live_ids {
+    const char **argv;
+    size_t *lens;
+    char (*ids)[24];
+    int n, cap;
+};
+
+static void live_one(void *arg, const struct nick_info *info)
+{
+    struct live_ids *l = arg;
+    if (l->n < l->cap) {
+        snprintf(l->ids[l->n], sizeof l->ids[0], "%llu", (unsigned long long)info->id);
+        l->argv[2 + l->n] = l->ids[l->n];
+        l->lens[2 + l->n] = strlen(l->ids[l->n]);
+        l->n++;
+    }
+}
+
+static void nothing(void *arg, const struct nick_info *info)
+{
+    (void)info;
+    ++*(int *)arg;
+}
+
+/* Back from a Redis outage with Redis's data kept (persistence): Redis may still hold users
+ * of this node who left meanwhile, whose QUIT could not reach it. S_GHOSTS takes out what
+ * is not this node's now, on every server, and tells the other nodes. */
+static void reap_ghosts(struct cluster *cl)
+{
+    int count = 0;
+    nick_each_local(cl->srv, nothing, &count);
+    struct live_ids l = {.cap = count + 16};
+    l.argv = calloc((size_t)l.cap + 2, sizeof *l.argv);
+    l.lens = calloc((size_t)l.cap + 2, sizeof *l.lens);
+    l.ids = calloc((size_t)l.cap, sizeof *l.ids);
+    if (l.argv && l.lens && l.ids) {
+        char node[24];
+        static const char reason[] = "Left while the network was away";
+        snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
+        l.argv[0] = node;
+        l.lens[0] = strlen(node);
+        l.argv[1] = reason;
+        l.lens[1] = sizeof reason - 1;
+        nick_each_local(cl->srv, live_one, &l);
+        for (int i = 0; i < cl->nshards; i++)
+            script(cl, i, S_GHOSTS, NULL, NULL, 0, 2 + l.n, l.argv, l.lens);
+    } else {
+        log_warn("cluster: out of memory looking for users Redis kept of this node");
+    }
+    free(l.argv);
+    free(l.lens);
+    free(l.ids);
+}
+
 static void announce_users(struct cluster *cl)
 {
+    reap_ghosts(cl);
     /* The node itself first: a node that loads the directory between the two must find this
      * node in the table to find its users. */
     if (cl->shards[0].cmd.ready)
@@ -2688,8 +2825,11 @@ static void beat(struct cluster *cl)
     char node[24], ttl[16];
     snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
     snprintf(ttl, sizeof ttl, "%d", 3 * cl->heartbeat_s);
-    const char *args[] = {"tc:nodes", node, cl->name, ttl, cl->instance};
-    script(cl, 0, S_BEAT, beaten, NULL, 1, 5, args, NULL);
+    /* Back from a Redis outage, every node's alive key may have lapsed meanwhile: the others
+     * get the time to beat again before any is taken for gone. */
+    const char *reap = cl->now_ms >= cl->reap_after_ms ? "1" : "0";
+    const char *args[] = {"tc:nodes", node, cl->name, ttl, cl->instance, reap};
+    script(cl, 0, S_BEAT, beaten, NULL, 1, 6, args, NULL);
 }
 
 static void left(struct cluster *cl, redisReply *rp, void *arg)
