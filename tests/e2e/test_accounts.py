@@ -497,3 +497,27 @@ def test_cloak_off_by_default_shows_the_address(server):
     alice = sasl_client(server.port, "alice", PASSWORD)
     alice.send("WHOIS alice")
     assert Msg(alice.expect(is_numeric("311"))).params[3] == "127.0.0.1"
+
+
+def test_accounts_never_logged_into_expire(tmp_path, server_factory):
+    """--account-expire-days (default 30): an account nobody logged into with SASL since it
+    was registered is deleted once that old (its name free again); one that was logged into
+    stays. The store is aged by hand between two runs of the server."""
+    import sqlite3
+    data = str(tmp_path / "data")
+    first = server_factory("--data-dir", data)
+    for nick in ("squat", "used"):
+        register(first, nick).close()
+    sasl_client(first.port, "used", PASSWORD).close()
+    first.stop()
+    db = sqlite3.connect(tmp_path / "data" / "accounts.db")
+    db.execute("UPDATE accounts SET created = created - 31 * 86400")
+    db.commit()
+    db.close()
+    again = server_factory("--data-dir", data)
+    sasl_client(again.port, "used", PASSWORD).close()
+    sasl_client(again.port, "squat", PASSWORD, expect_ok=False).close()
+    c = Client(again.port, "squat")  # registered (no 433): the name is free
+    c.send("WHOIS squat")
+    assert Msg(c.expect(is_numeric("311"))).params[1] == "squat"
+    assert "squat expired" in again.read_log()

@@ -858,3 +858,25 @@ def test_a_persistent_redis_back_after_an_outage(tmp_path, node_factory, clients
         welcomed(clients(b, "carol"))  # the nick is free again
     finally:
         store.stop()
+
+
+def test_accounts_never_logged_into_expire_network_wide(node_factory, clients, redis):
+    """In a cluster an expired account goes from Redis, and every node frees its name."""
+    from test_accounts import register
+    a = node_factory("a")
+    register(a, "squat").close()
+    wait_until(lambda: "tc:acct:squat" in redis.keys("tc:acct:*"))
+    subprocess.run(["redis-cli", "-p", str(redis.port), "HSET", "tc:acct:squat", "created",
+                    str(int(time.time()) - 31 * 86400)], check=True, capture_output=True)
+    node_factory("b")  # its account thread looks for expired accounts as it starts
+    wait_until(lambda: "tc:acct:squat" not in redis.keys("tc:acct:*"))
+
+    def nick_free():
+        c = Client(a.port, None)
+        c.send("NICK squat")
+        c.send("USER x 0 * :x")
+        got = Msg(c.expect(lambda l: Msg(l).command in ("001", "433")))
+        c.close()
+        return got.command == "001"
+
+    wait_until(nick_free)  # node a heard the account go

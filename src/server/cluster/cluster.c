@@ -1053,6 +1053,13 @@ static void apply(struct cluster *cl, const char *data, size_t len)
     case 'C':
         apply_chan(cl, &u);
         break;
+    case 'r': { /* an account expired (account_redis.c) */
+        char name[IRC_NICK_MAX + 1];
+        unpack_str(&u, name, sizeof name);
+        if (!u.bad)
+            account_forget(cl->srv, name);
+        break;
+    }
     case 'R': { /* an account registered on some node (account_redis.c) */
         char name[IRC_NICK_MAX + 1];
         unpack_str(&u, name, sizeof name);

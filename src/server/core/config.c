@@ -50,6 +50,8 @@ static const char usage_text[] =
     "                          its logins are refused until then (default 10)\n"
     "      --register-limit N  accounts one address may register per hour (default 3; 0: no\n"
     "                          REGISTER)\n"
+    "      --account-expire-days N  an account nobody logged into (SASL) since it was\n"
+    "                          registered is deleted after N days (default 30; 0: never)\n"
     "      --ip-exempt LIST    CIDRs not limited per address, e.g. 127.0.0.0/8,::1 (default:\n"
     "                          none)\n"
     "      --data-dir DIR      where the history store lives (default ./data)\n"
@@ -108,6 +110,7 @@ enum {
     OPT_ADMIN_EMAIL,
     OPT_LOGIN_FAIL_LIMIT,
     OPT_REGISTER_LIMIT,
+    OPT_ACCOUNT_EXPIRE,
     OPT_CLUSTER,
     OPT_NODE_NAME,
     OPT_CLUSTER_PASSWORD_FILE,
@@ -142,6 +145,7 @@ static const struct option long_options[] = {
     {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
     {"login-fail-limit", required_argument, NULL, OPT_LOGIN_FAIL_LIMIT},
     {"register-limit", required_argument, NULL, OPT_REGISTER_LIMIT},
+    {"account-expire-days", required_argument, NULL, OPT_ACCOUNT_EXPIRE},
     {"conn-rate", required_argument, NULL, OPT_CONN_RATE},
     {"ip-exempt", required_argument, NULL, OPT_IP_EXEMPT},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -332,6 +336,11 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a number from 0 to 1000000";
         cfg->register_limit = (int)v;
         return NULL;
+    case OPT_ACCOUNT_EXPIRE:
+        if (parse_long(arg, 0, 36500, &v) < 0)
+            return "wants a number of days from 0 to 36500";
+        cfg->account_expire_days = (int)v;
+        return NULL;
     case OPT_CONN_RATE:
         if (parse_long(arg, 1, 1000000, &v) < 0)
             return "wants a number of connections per minute from 1 to 1000000";
@@ -448,6 +457,7 @@ static void set_defaults(struct config *cfg)
     cfg->max_per_ip = DEFAULT_MAX_PER_IP;
     cfg->login_fail_limit = DEFAULT_LOGIN_FAILURES;
     cfg->register_limit = DEFAULT_REGISTERS;
+    cfg->account_expire_days = DEFAULT_ACCOUNT_EXPIRE_DAYS;
     cfg->conn_rate = DEFAULT_CONN_RATE;
     cfg->history = 1;
     cfg->history_replay = DEFAULT_HISTORY_REPLAY;
@@ -600,6 +610,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(max_per_ip);
     SWAP(login_fail_limit);
     SWAP(register_limit);
+    SWAP(account_expire_days);
     SWAP(conn_rate);
     SWAP(require_sasl);
     SWAP(cloak_accounts);

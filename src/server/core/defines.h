@@ -21,13 +21,15 @@
 #define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
 #define DEFAULT_DESCRIPTION   TCPCHAT_NETWORK " chat server" /* WHOIS 312 */
 
-#define DEFAULT_MAX_PER_IP     10 /* connections one address may hold */
-#define DEFAULT_LOGIN_FAILURES 10 /* failed logins per address per LOGIN_WINDOW_S */
-#define DEFAULT_REGISTERS      3  /* accounts registered per address per REGISTER_WINDOW_S */
-#define LOGIN_WINDOW_S         600
-#define REGISTER_WINDOW_S      3600
-#define BUDGET_ADDRS_MAX       10000 /* addresses one budget table remembers */
-#define DEFAULT_CONN_RATE      30    /* new connections per minute from one address */
+#define DEFAULT_MAX_PER_IP          10   /* connections one address may hold */
+#define DEFAULT_LOGIN_FAILURES      10   /* failed logins per address per LOGIN_WINDOW_S */
+#define DEFAULT_REGISTERS           3    /* accounts registered per address per REGISTER_WINDOW_S */
+#define DEFAULT_ACCOUNT_EXPIRE_DAYS 30   /* an account never logged into is deleted after */
+#define ACCOUNT_EXPIRE_EVERY_S      3600 /* how often the account thread looks for them */
+#define LOGIN_WINDOW_S              600
+#define REGISTER_WINDOW_S           3600
+#define BUDGET_ADDRS_MAX            10000 /* addresses one budget table remembers */
+#define DEFAULT_CONN_RATE           30    /* new connections per minute from one address */
 /* Not limited per address: nobody by default. Behind a local reverse proxy every user comes
  * from loopback, and a default exemption made them all unlimited (issue 21). */
 #define DEFAULT_IP_EXEMPT      ""

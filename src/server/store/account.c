@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,21 @@ static void know(struct accounts *a, const char *name)
     pthread_mutex_unlock(&a->lock);
 }
 
+static void forget(struct accounts *a, const char *name)
+{
+    char key[IRC_NICK_MAX + 1];
+    ircname_fold(name, key, sizeof key);
+    struct known *k = NULL;
+    pthread_mutex_lock(&a->lock);
+    HASH_FIND_STR(a->known, key, k);
+    if (k) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, uthash's delete */
+        HASH_DEL(a->known, k);
+        free(k);
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
 int account_exists(struct server *srv, const char *name)
 {
     struct accounts *a = srv->accounts;
@@ -113,6 +129,56 @@ static int load_hash(struct accounts *a, const char *key, char *hash, size_t cap
 
 static void bind_cert(struct accounts *a, const char *key, const struct request *r);
 
+/* Account key (folded) was logged into: it is in use, and never expires. */
+static void touch(struct accounts *a, const char *key)
+{
+    if (a->net) {
+        account_redis_touch(a->net, key);
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db, "UPDATE accounts SET last_login = ? WHERE name = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_error("accounts: cannot record a login: %s", sqlite3_errmsg(a->db));
+    }
+    sqlite3_finalize(st);
+}
+
+static void forget_cb(void *arg, const char *name)
+{
+    forget(arg, name);
+    log_info("accounts: %s expired (never logged into)", name);
+}
+
+/* Deletes the accounts nobody logged into within --account-expire-days of registering them
+ * (squatted names, mass registrations), and forgets their names. */
+static void expire(struct accounts *a)
+{
+    int days = a->srv->cfg.account_expire_days;
+    if (days <= 0)
+        return;
+    long long before = (long long)time(NULL) - (long long)days * 86400;
+    if (a->net) {
+        account_redis_expire(a->net, before, forget_cb, a);
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           "DELETE FROM accounts WHERE last_login IS NULL AND created < ? "
+                           "RETURNING display",
+                           -1, &st, NULL) != SQLITE_OK) {
+        log_error("accounts: cannot expire accounts: %s", sqlite3_errmsg(a->db));
+        return;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        forget_cb(a, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
 static enum account_result verify(struct accounts *a, struct request *r)
 {
     char key[IRC_NICK_MAX + 1], hash[crypto_pwhash_STRBYTES];
@@ -132,6 +198,7 @@ static enum account_result verify(struct accounts *a, struct request *r)
     if (crypto_pwhash_str_verify(hash, r->password, strlen(r->password)) != 0)
         return ACCOUNT_BAD_PASSWORD;
     bind_cert(a, key, r);
+    touch(a, key);
     return ACCOUNT_OK;
 }
 
@@ -168,6 +235,7 @@ static enum account_result external(struct accounts *a, struct request *r)
         if (rc < 0 || (r->name[0] && strcmp(want, key) != 0))
             return ACCOUNT_BAD_PASSWORD;
         snprintf(r->name, sizeof r->name, "%s", display);
+        touch(a, key);
         return ACCOUNT_OK;
     }
     sqlite3_stmt *st = NULL;
@@ -186,6 +254,10 @@ static enum account_result external(struct accounts *a, struct request *r)
         }
     }
     sqlite3_finalize(st);
+    if (res == ACCOUNT_OK) {
+        char key[IRC_NICK_MAX + 1];
+        touch(a, ircname_fold(r->name, key, sizeof key));
+    }
     return res;
 }
 
@@ -238,10 +310,21 @@ static void *account_main(void *arg)
 {
     struct accounts *a = arg;
     pthread_setname_np(pthread_self(), "tcpchatd-acct"); /* for top -H, perf, gdb */
+    time_t next_expiry = 0; /* at start, then every ACCOUNT_EXPIRE_EVERY_S */
     for (;;) {
+        if (time(NULL) >= next_expiry) {
+            expire(a);
+            next_expiry = time(NULL) + ACCOUNT_EXPIRE_EVERY_S;
+        }
         pthread_mutex_lock(&a->lock);
-        while (!a->head && !a->stop)
-            pthread_cond_wait(&a->wake, &a->lock);
+        while (!a->head && !a->stop && time(NULL) < next_expiry) {
+            struct timespec until = {.tv_sec = next_expiry};
+            pthread_cond_timedwait(&a->wake, &a->lock, &until);
+        }
+        if (!a->head && !a->stop) {
+            pthread_mutex_unlock(&a->lock);
+            continue; /* time to expire */
+        }
         if (a->stop) {
             pthread_mutex_unlock(&a->lock);
             break;
@@ -350,6 +433,18 @@ static int store_open(struct accounts *a, const char *dir)
                           " certfp TEXT);" /* SHA-256 of a TLS client certificate (EXTERNAL) */
                           "CREATE INDEX IF NOT EXISTS accounts_certfp ON accounts(certfp);",
                           NULL, NULL, &err);
+    /* last_login (seconds; NULL: never logged into, which expires) came later: added to a
+     * store made before it. */
+    sqlite3_stmt *probe = NULL;
+    if (rc == SQLITE_OK && sqlite3_prepare_v2(a->db, "SELECT last_login FROM accounts LIMIT 0", -1,
+                                              &probe, NULL) != SQLITE_OK)
+        rc =
+            sqlite3_exec(a->db,
+                         "ALTER TABLE accounts ADD COLUMN last_login INTEGER;"
+                         /* the accounts there are taken as in use: none expires for it */
+                         "UPDATE accounts SET last_login = CAST(strftime('%s', 'now') AS INTEGER);",
+                         NULL, NULL, &err);
+    sqlite3_finalize(probe);
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(a->db, "SELECT display FROM accounts", -1, &st, NULL);
@@ -437,6 +532,12 @@ static int net_open(struct accounts *a)
     }
     carry_accounts(a);
     return 0;
+}
+
+void account_forget(struct server *srv, const char *name)
+{
+    if (srv->accounts)
+        forget(srv->accounts, name);
 }
 
 void account_learn(struct server *srv, const char *name)

@@ -62,6 +62,8 @@ long account_register_wait(struct server *srv, const char *host);
 void account_register_counted(struct server *srv, const char *host);
 /* Is name (any case) a registered account? From memory. */
 int account_exists(struct server *srv, const char *name);
+/* An account of the network expired (cluster: another node deleted it): its name is free. */
+void account_forget(struct server *srv, const char *name);
 /* In a cluster: another node registered name (its "R" event); NICK checks know it from now. */
 void account_learn(struct server *srv, const char *name);
 

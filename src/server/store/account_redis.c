@@ -29,6 +29,22 @@ static const char create_script[] =
     "redis.call('SADD', 'tc:accts', ARGV[2]) "
     "redis.call('PUBLISH', 'tc:ev', '1:R,' .. #ARGV[2] .. ':' .. ARGV[2] .. ',') return 1";
 
+/* Accounts never logged into (no last_login) created before ARGV[1] (seconds): deleted,
+ * each announced ("r", name), their names returned. The names in tc:accts are folded here as
+ * ircname_fold does (rfc1459: A-Z and []\\^ to a-z and {}|~). */
+static const char expire_script[] =
+    "local function fold(s) return (string.gsub(s, '[A-Z%[%]\\\\%^]', "
+    "function(c) return string.char(string.byte(c) + 32) end)) end "
+    "local out = {} "
+    "for _, name in ipairs(redis.call('SMEMBERS', 'tc:accts')) do "
+    "local k = 'tc:acct:' .. fold(name) "
+    "local v = redis.call('HMGET', k, 'created', 'last_login', 'certfp') "
+    "if not v[2] and tonumber(v[1] or '0') < tonumber(ARGV[1]) then "
+    "redis.call('DEL', k) redis.call('SREM', 'tc:accts', name) "
+    "if v[3] then redis.call('DEL', 'tc:acctcert:' .. v[3]) end "
+    "redis.call('PUBLISH', 'tc:ev', '1:r,' .. #name .. ':' .. name .. ',') "
+    "table.insert(out, name) end end return out";
+
 /* Binds a certificate: KEYS the account's hash; ARGV folded name, certfp. */
 static const char bind_script[] =
     "local old = redis.call('HGET', KEYS[1], 'certfp') "
@@ -134,6 +150,39 @@ int account_redis_create(struct account_redis *ar, const char *key, const char *
     int rc = r->type == REDIS_REPLY_INTEGER ? (r->integer == 1 ? 0 : 1) : -2;
     freeReplyObject(r);
     return rc;
+}
+
+int account_redis_touch(struct account_redis *ar, const char *key)
+{
+    char k[96], now[24];
+    snprintf(k, sizeof k, "tc:acct:%s", key);
+    snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+    const char *argv[] = {"HSET", k, "last_login", now};
+    redisReply *r = run(ar, 4, argv);
+    if (!r)
+        return -2;
+    freeReplyObject(r);
+    return 0;
+}
+
+int account_redis_expire(struct account_redis *ar, long long before,
+                         void (*fn)(void *arg, const char *name), void *arg)
+{
+    char cut[24];
+    snprintf(cut, sizeof cut, "%lld", before);
+    const char *argv[] = {"EVAL", expire_script, "0", cut};
+    redisReply *r = run(ar, 4, argv);
+    if (!r)
+        return -1;
+    int n = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING) {
+            fn(arg, r->element[i]->str);
+            n++;
+        }
+    }
+    freeReplyObject(r);
+    return n;
 }
 
 int account_redis_bind_cert(struct account_redis *ar, const char *key, const char *certfp)

@@ -26,6 +26,13 @@ int account_redis_hash(struct account_redis *ar, const char *key, char *hash, si
 /* Creates account key (folded) as display with hash: 0; 1 it exists; -2 Redis failed. */
 int account_redis_create(struct account_redis *ar, const char *key, const char *display,
                          const char *hash);
+/* Account key (folded) was logged into now (SASL): it never expires. 0 or -2. */
+int account_redis_touch(struct account_redis *ar, const char *key);
+/* Deletes the accounts never logged into that were created before before (seconds since the
+ * epoch), announcing each ("r" on tc:ev); fn(arg, name) for each. How many, or -1 if Redis
+ * failed. */
+int account_redis_expire(struct account_redis *ar, long long before,
+                         void (*fn)(void *arg, const char *name), void *arg);
 /* Binds certificate certfp to account key (it leaves whatever it was bound to). 0 or -2. */
 int account_redis_bind_cert(struct account_redis *ar, const char *key, const char *certfp);
 /* The account certfp is bound to: its folded name into key and display name into display;
