@@ -752,13 +752,14 @@ def test_kill_9_mid_chat_loses_nothing_anyone_received(node_factory, clients):
     node a, gets what was said after its node died."""
     caps = ("draft/chathistory", "batch", "message-tags")
     a, b, alice, bob = both_in(node_factory, clients, "#burst", *caps)
-    for i in range(100):
+    for i in range(60):
         alice.send("PRIVMSG #burst :a%d" % i)
-        if i < 60:
-            bob.send("PRIVMSG #burst :b%d" % i)
-        elif i == 60:
-            kill(b)  # mid-burst: some of bob's lines may not have left b
-    lines = take_until(alice, is_command("QUIT", "bob"), timeout=15)
+        bob.send("PRIVMSG #burst :b%d" % i)
+    lines = take_until(alice, is_command("PRIVMSG", "bob"))  # bob's first is through
+    kill(b)  # mid-burst: the rest of bob's lines may or may not have left b
+    for i in range(60, 100):
+        alice.send("PRIVMSG #burst :a%d" % i)
+    lines += take_until(alice, is_command("QUIT", "bob"), timeout=15)
     received = [Msg(l).text for l in lines if is_command("PRIVMSG")(l)]  # bob's, to alice
     barrier(alice)
     # alice's node has her lines and every one of bob's that reached anyone, in one order
