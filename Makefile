@@ -9,10 +9,11 @@ CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-p
                 -Wmissing-prototypes -g -pthread -Isrc -Isrc/server -I/usr/include/uthash
 LDLIBS_COMMON = -pthread
 # The server's libraries: inih (config file), libsodium (operator password hashes), OpenSSL
-# (the TLS port), SQLite (the history store), hiredis (the cluster's Redis connections).
-SERVER_PKGS   = inih libsodium openssl sqlite3 hiredis
+# (the TLS port), SQLite (the history store), hiredis (the cluster's Redis connections),
+# libsystemd (sd_notify: READY=1 and the rest to systemd, a no-op without it).
+SERVER_PKGS   = inih libsodium openssl sqlite3 hiredis libsystemd
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
-SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3 -lhiredis)
+SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3 -lhiredis -lsystemd)
 # The client and the bench need OpenSSL only (their --tls), and the client readline.
 TLS_LIBS      := $(or $(shell pkg-config --libs openssl 2>/dev/null),-lssl -lcrypto)
 
@@ -133,6 +134,39 @@ lint: deps
 # or leak fails.
 valgrind: deps $(BUILD)/tcpchatd
 	scripts/valgrind-check.sh $(BUILD)/tcpchatd
+
+# Installation (PREFIX, DESTDIR as usual): the binaries, the man pages, the example config and
+# README, and the systemd unit (dist/tcpchatd.service.in with the binary's path in it).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/tcpchat
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN1 = man/tcpchat.1 man/tcpchat-bench.1
+MAN5 = man/tcpchatd.conf.5
+MAN8 = man/tcpchatd.8
+
+.PHONY: install uninstall
+install: $(BINARIES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -m 755 $(BUILD)/tcpchat $(BUILD)/tcpchat-bench $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/tcpchatd $(DESTDIR)$(SBINDIR)/
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 tcpchatd.conf.example README.md $(DESTDIR)$(DOCDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|' dist/tcpchatd.service.in > $(DESTDIR)$(UNITDIR)/tcpchatd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/tcpchatd.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tcpchat $(DESTDIR)$(BINDIR)/tcpchat-bench \
+		$(DESTDIR)$(SBINDIR)/tcpchatd $(DESTDIR)$(UNITDIR)/tcpchatd.service \
+		$(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%) $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%) \
+		$(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%) \
+		$(DESTDIR)$(DOCDIR)/tcpchatd.conf.example $(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(DOCDIR)
 
 FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h src/server/*/*.c src/server/*/*.h tests/unit/*.c tests/inproc/*.c tests/inproc/*.h fuzz/*.c)
 format:

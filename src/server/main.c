@@ -18,6 +18,7 @@
 #include "irc/cmd.h"
 #include "common/ircmsg.h"
 #include "common/linebuf.h"
+#include <systemd/sd-daemon.h>
 #include "common/log.h"
 #include "common/net.h"
 #include "common/utf8.h"
@@ -171,6 +172,29 @@ static int read_console(struct acceptor *a)
     return 0;
 }
 
+/* Tells systemd (Type=notify, NOTIFY_SOCKET) how the server is: READY=1 once the ports and
+ * stores are open, RELOADING=1 (with the monotonic time it asks for) then READY=1 around a
+ * configuration reload, STOPPING=1 on the way out. Nothing without systemd. */
+static void notify(const char *state)
+{
+    if (strcmp(state, "RELOADING=1") == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                   (unsigned long long)ts.tv_sec * 1000000ull +
+                       (unsigned long long)ts.tv_nsec / 1000ull);
+        return;
+    }
+    sd_notify(0, state);
+}
+
+static void reload(struct server *srv)
+{
+    notify("RELOADING=1");
+    rehash_run(srv);
+    notify("READY=1");
+}
+
 /* The signalfd: SIGHUP reloads, the others stop the server. */
 static void on_signal(struct loop_io *io, unsigned events)
 {
@@ -181,7 +205,7 @@ static void on_signal(struct loop_io *io, unsigned events)
         return;
     if (si.ssi_signo == SIGHUP) {
         log_info("got SIGHUP, reloading the configuration");
-        rehash_run(a->srv);
+        reload(a->srv);
         return;
     }
     log_info("got %s, shutting down", strsignal((int)si.ssi_signo));
@@ -193,7 +217,7 @@ static void on_rehash(struct loop_io *io, unsigned events)
 {
     (void)events;
     struct acceptor *a = loop_owner(io, struct acceptor, rehash_io);
-    rehash_run(a->srv);
+    reload(a->srv);
 }
 
 static void on_stdin(struct loop_io *io, unsigned events)
@@ -397,7 +421,9 @@ int main(int argc, char **argv)
                  srv.cfg.bind ? srv.cfg.bind : "all addresses", srv.cfg.port, srv.nworkers);
         if (srv.tls_ctx)
             log_info("TLS on port %d with certificate %s", srv.cfg.tls_port, srv.cfg.tls_cert);
+        notify("READY=1");
         run(&a);
+        notify("STOPPING=1");
     }
 
     for (int i = 0; i < a.nlisten; i++)

@@ -244,3 +244,33 @@ def test_log_lines_carry_syslog_priorities_for_the_journal(tmp_path):
     lines = [l for l in log_path.read_text().split("\n") if l]
     assert lines and all(re.match(r"^<[3-7]>", l) for l in lines), lines
     assert any(l.startswith("<6>tcpchatd ") and "listening" in l for l in lines), lines
+
+
+def test_systemd_notify_ready_reloading_stopping(tmp_path):
+    """Issue 20, systemd Type=notify: on NOTIFY_SOCKET the server says READY=1 once its port
+    takes connections, RELOADING=1 (with MONOTONIC_USEC) and READY=1 around a SIGHUP reload,
+    and STOPPING=1 on SIGTERM."""
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(TIMEOUT)
+    port = free_port()
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    proc = subprocess.Popen([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(port),
+                             "--data-dir", str(tmp_path / "d")] + ROOT_ARGS,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert sock.recv(4096) == b"READY=1"
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()  # it is so
+        proc.send_signal(signal.SIGHUP)
+        reloading = sock.recv(4096).decode()
+        assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", reloading), reloading
+        assert sock.recv(4096) == b"READY=1"
+        proc.terminate()
+        assert sock.recv(4096) == b"STOPPING=1"
+        assert proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()
