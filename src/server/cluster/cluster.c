@@ -1351,8 +1351,13 @@ static void connect_shard(struct rconn *r)
      * and may hold anything: only characters Redis allows in a name. */
     char name[80];
     int n = snprintf(name, sizeof name, "tcpchatd-");
-    for (const char *p = cl->name; *p && n < (int)sizeof name - 5; p++)
-        name[n++] = *p > ' ' && *p < 127 ? *p : '_';
+    for (const char *p = cl->name; *p && n < (int)sizeof name - 5; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch > ' ' && ch < 127)
+            name[n++] = *p;
+        else
+            name[n++] = '_';
+    }
     snprintf(name + n, sizeof name - (size_t)n, "-%s", r->sub ? "sub" : "cmd");
     const char *nargv[] = {"CLIENT", "SETNAME", name};
     command(r, on_setup, NULL, 3, nargv, NULL);

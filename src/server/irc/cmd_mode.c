@@ -63,7 +63,8 @@ static unsigned flag_bit(char letter)
 static void mask_normalise(const char *in, char *out, size_t cap)
 {
     if (strncmp(in, "m:", 2) == 0 && in[2] && cap > 2) {
-        memcpy(out, "m:", 2);
+        out[0] = 'm';
+        out[1] = ':';
         mask_normalise(in + 2, out + 2, cap - 2);
         return;
     }

@@ -616,7 +616,7 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
             t->voice = mi->voice != 0;
             continue;
         }
-        if (!(t = member_add(ch, mi)))
+        if (!member_add(ch, mi))
             continue;
         struct event *ev = event_new(NULL, ":%s!%s JOIN %s", mi->nick, mi->userhost, ch->name);
         if (ev) {
