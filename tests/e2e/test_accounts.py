@@ -516,7 +516,9 @@ def test_accounts_never_logged_into_expire(tmp_path, server_factory):
     db.close()
     again = server_factory("--data-dir", data)
     sasl_client(again.port, "used", PASSWORD).close()
-    sasl_client(again.port, "squat", PASSWORD, expect_ok=False).close()
+    failed = sasl_client(again.port, "squat", PASSWORD, expect_ok=False)
+    failed.send("QUIT")
+    failed.wait_closed()  # it held the nick while registering
     c = Client(again.port, "squat")  # registered (no 433): the name is free
     c.send("WHOIS squat")
     assert Msg(c.expect(is_numeric("311"))).params[1] == "squat"
