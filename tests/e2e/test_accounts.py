@@ -469,7 +469,7 @@ def test_cloak_accounts_shows_user_slash_account(server_factory):
     hidden) in its own prefix, WHOIS, WHO and NAMES; one who logs in later is changed with
     IRCv3 chghost ("CHGHOST <user> <host>", to those with the capability, itself included)."""
     srv = server_factory("--cloak-accounts", "on")
-    register(srv, "alice").close()
+    register_and_leave(srv, "alice")
     alice = sasl_client(srv.port, "alice", PASSWORD)
     alice.send("WHOIS alice")
     assert Msg(alice.expect(is_numeric("311"))).params[2:4] == ["~alice", "user/alice"]
@@ -493,7 +493,7 @@ def test_cloak_accounts_shows_user_slash_account(server_factory):
 
 
 def test_cloak_off_by_default_shows_the_address(server):
-    register(server, "alice").close()
+    register_and_leave(server, "alice")
     alice = sasl_client(server.port, "alice", PASSWORD)
     alice.send("WHOIS alice")
     assert Msg(alice.expect(is_numeric("311"))).params[3] == "127.0.0.1"
@@ -507,7 +507,7 @@ def test_accounts_never_logged_into_expire(tmp_path, server_factory):
     data = str(tmp_path / "data")
     first = server_factory("--data-dir", data)
     for nick in ("squat", "used"):
-        register(first, nick).close()
+        register_and_leave(first, nick)
     sasl_client(first.port, "used", PASSWORD).close()
     first.stop()
     db = sqlite3.connect(tmp_path / "data" / "accounts.db")
