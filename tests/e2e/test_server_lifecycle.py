@@ -256,10 +256,10 @@ def test_systemd_notify_ready_reloading_stopping(tmp_path):
     sock.settimeout(TIMEOUT)
     port = free_port()
     env = dict(os.environ, NOTIFY_SOCKET=path)
+    log = open(tmp_path / "log", "wb")
     proc = subprocess.Popen([SERVER_BIN, "--bind", "127.0.0.1", "--port", str(port),
                              "--data-dir", str(tmp_path / "d")] + ROOT_ARGS,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
     try:
         assert sock.recv(4096) == b"READY=1"
         socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()  # it is so
@@ -269,8 +269,9 @@ def test_systemd_notify_ready_reloading_stopping(tmp_path):
         assert sock.recv(4096) == b"READY=1"
         proc.terminate()
         assert sock.recv(4096) == b"STOPPING=1"
-        assert proc.wait(timeout=TIMEOUT) == 0
+        assert proc.wait(timeout=TIMEOUT) == 0, (tmp_path / "log").read_text(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()
         sock.close()
+        log.close()

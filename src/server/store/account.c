@@ -54,6 +54,7 @@ struct accounts {
     int stop;
     struct known *known;
     struct budget *login_failures, *registrations; /* per address (budget.h) */
+    int expire_days; /* --account-expire-days, copied at start (the thread's own) */
 };
 
 static void forget_request(struct request *r)
@@ -157,7 +158,7 @@ static void forget_cb(void *arg, const char *name)
  * (squatted names, mass registrations), and forgets their names. */
 static void expire(struct accounts *a)
 {
-    int days = a->srv->cfg.account_expire_days;
+    int days = a->expire_days;
     if (days <= 0)
         return;
     long long before = (long long)time(NULL) - (long long)days * 86400;
@@ -583,6 +584,7 @@ int account_open(struct server *srv)
         return -1;
     }
     a->srv = srv;
+    a->expire_days = srv->cfg.account_expire_days;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
     /* In a cluster the accounts are the network's, in Redis; else this node's, in SQLite. */
