@@ -734,33 +734,11 @@ int chan_member_set_userhost(struct chan *ch, uint64_t id, const char *userhost)
     return 0;
 }
 
-void chan_chghost(struct client *c, struct event *m, const char *userhost)
+/* m to everyone sharing a channel with c, whose channels lock_all has locked, on every node
+ * (and to c too with self). */
+static void peers_locked(struct client *c, struct event *m, int self, bool *workers, uint64_t *ids)
 {
     struct server *srv = client_srv(c);
-    bool workers[WORKERS_MAX];
-    uint64_t ids[CHANNELS_PER_USER];
-    lock_all(c, workers, ids);
-    for (int i = 0; i < c->nchans; i++)
-        chan_member_set_userhost(c->chans[i], c->id, userhost);
-    struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
-    fanout_user_peers(srv, &s, m, c->id, 0, c->w->index);
-    struct chan_change chg = {.kind = CC_PEERS,
-                              .chans = c->chans,
-                              .nchans = c->nchans,
-                              .ev = m,
-                              .who = c->id,
-                              .who_worker = c->w->index};
-    if (c->nchans > 0)
-        chan_net_publish(srv, &chg);
-    unlock_all(c);
-}
-
-void chan_peers(struct client *c, struct event *m, int self)
-{
-    struct server *srv = client_srv(c);
-    bool workers[WORKERS_MAX];
-    uint64_t ids[CHANNELS_PER_USER];
-    lock_all(c, workers, ids);
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
     fanout_user_peers(srv, &s, m, c->id, self ? c->id : 0, c->w->index);
     struct chan_change chg = {.kind = CC_PEERS,
@@ -771,6 +749,25 @@ void chan_peers(struct client *c, struct event *m, int self)
                               .who_worker = c->w->index};
     if (c->nchans > 0 && m)
         chan_net_publish(srv, &chg);
+}
+
+void chan_chghost(struct client *c, struct event *m, const char *userhost)
+{
+    bool workers[WORKERS_MAX];
+    uint64_t ids[CHANNELS_PER_USER];
+    lock_all(c, workers, ids);
+    for (int i = 0; i < c->nchans; i++)
+        chan_member_set_userhost(c->chans[i], c->id, userhost);
+    peers_locked(c, m, 0, workers, ids);
+    unlock_all(c);
+}
+
+void chan_peers(struct client *c, struct event *m, int self)
+{
+    bool workers[WORKERS_MAX];
+    uint64_t ids[CHANNELS_PER_USER];
+    lock_all(c, workers, ids);
+    peers_locked(c, m, self, workers, ids);
     unlock_all(c);
 }
 
