@@ -10,10 +10,11 @@ CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-p
 LDLIBS_COMMON = -pthread
 # The server's libraries: inih (config file), libsodium (operator password hashes), OpenSSL
 # (the TLS port), SQLite (the history store), hiredis (the cluster's Redis connections),
-# libsystemd (sd_notify: READY=1 and the rest to systemd, a no-op without it).
+# libsystemd (sd_notify: READY=1 and the rest to systemd, a no-op without it), wslay (WebSocket
+# frames) and http-parser (HTTP requests) for the web listener (no pkg-config files).
 SERVER_PKGS   = inih libsodium openssl sqlite3 hiredis libsystemd
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
-SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3 -lhiredis -lsystemd)
+SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3 -lhiredis -lsystemd) -lwslay -lhttp_parser
 # The client and the bench need OpenSSL only (their --tls), and the client readline.
 TLS_LIBS      := $(or $(shell pkg-config --libs openssl 2>/dev/null),-lssl -lcrypto)
 
@@ -38,7 +39,10 @@ BENCH_SRC  = $(wildcard src/bench/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
-SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+# The web client (web/), embedded into the server as one generated C file.
+WEB_FILES  = $(shell find web -type f ! -name '.*' 2>/dev/null)
+WEB_OBJ    = $(BUILD)/obj/gen/webfiles_data.o
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(WEB_OBJ)
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ  = $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 # Server objects without main(), for unit tests of server modules.
@@ -55,6 +59,13 @@ all: $(BINARIES)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/webfiles_data.c: $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-web.sh web $@
+$(WEB_OBJ): $(BUILD)/gen/webfiles_data.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS)
@@ -108,7 +119,8 @@ FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -g -O1 -pthread -Isrc -Isrc/
                $(SERVER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer
 FUZZ_COMMON_OBJ = $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
-FUZZ_SERVER_OBJ = $(filter-out build/fuzz/obj/src/server/main.o,$(SERVER_SRC:%.c=build/fuzz/obj/%.o))
+FUZZ_SERVER_OBJ = $(filter-out build/fuzz/obj/src/server/main.o,$(SERVER_SRC:%.c=build/fuzz/obj/%.o)) \
+                  build/fuzz/obj/gen/webfiles_data.o
 FUZZ_INPROC_OBJ = build/fuzz/obj/tests/inproc/inproc.o
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
@@ -116,6 +128,12 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+build/fuzz/obj/gen/webfiles_data.o: build/fuzz/gen/webfiles_data.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/gen/webfiles_data.c: $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-web.sh web $@
 build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(FUZZ_COMMON_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(TLS_LIBS)
 build/fuzz/fuzz_input: fuzz/fuzz_input.c $(FUZZ_INPROC_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)

@@ -37,6 +37,7 @@
 #include "core/rehash.h"
 #include "core/server.h"
 #include "core/tls.h"
+#include "core/webfiles.h"
 #include "core/worker.h"
 
 /* A listening socket in the acceptor's loop. */
@@ -44,13 +45,14 @@ struct listener {
     struct loop_io io;
     struct acceptor *a;
     int fd;
-    int tls; /* the TLS port's */
+    int how; /* CONN_TLS, CONN_WEB (core/fanout.h): which port's */
 };
 
 struct acceptor {
     struct server *srv;
     struct loop *loop;
-    struct listener listeners[2 * NET_LISTEN_MAX]; /* the plaintext port's, then the TLS port's */
+    /* The IRC port's, the TLS port's, the HTTP port's, the HTTPS port's. */
+    struct listener listeners[4 * NET_LISTEN_MAX];
     int nlisten;
     int spare_fd;           /* kept open to shed connections when out of descriptors */
     struct linebuf console; /* stdin, split into announcement lines */
@@ -74,14 +76,19 @@ static int least_loaded(struct server *srv)
 static struct log_budget refusals_logged = LOG_BUDGET_INIT;
 
 /* Refuses a connection with a reason it can read, without blocking on it. */
-static void refuse(int fd, int tls, const char *host, const char *reason)
+static void refuse(int fd, int how, const char *host, const char *reason)
 {
-    if (tls) { /* never plaintext on the TLS port: just close */
+    if (how & CONN_TLS) { /* never plaintext on a TLS port: just close */
         close(fd);
         return;
     }
     char line[IRC_LINE_MAX];
-    int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", host, reason);
+    int n = how & CONN_WEB
+                ? snprintf(line, sizeof line,
+                           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain"
+                           "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+                           strlen(reason) + 1, reason)
+                : snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", host, reason);
     ssize_t w = send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)w; /* best effort: the peer may already be gone */
     close(fd);
@@ -93,7 +100,7 @@ static void on_listener(struct loop_io *io, unsigned events)
     (void)events;
     struct listener *l = loop_owner(io, struct listener, io);
     struct acceptor *a = l->a;
-    int lfd = l->fd, tls = l->tls;
+    int lfd = l->fd, how = l->how;
     struct server *srv = a->srv;
     for (;;) {
         struct sockaddr_storage ss;
@@ -123,7 +130,7 @@ static void on_listener(struct loop_io *io, unsigned events)
         if (atomic_fetch_add(&srv->nclients, 1) >= srv->cfg.max_clients) {
             atomic_fetch_sub(&srv->nclients, 1);
             log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: too many connections", host);
-            refuse(fd, tls, host, "Too many connections");
+            refuse(fd, how, host, "Too many connections");
             continue;
         }
         enum iplimit_verdict v = iplimit_acquire((struct sockaddr *)&ss, host, srv->cfg.max_per_ip,
@@ -132,12 +139,12 @@ static void on_listener(struct loop_io *io, unsigned events)
             atomic_fetch_sub(&srv->nclients, 1);
             log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: %s", host,
                         v == IPLIMIT_TOO_MANY ? "too many connections from it" : "throttled");
-            refuse(fd, tls, host,
+            refuse(fd, how, host,
                    v == IPLIMIT_TOO_MANY ? "Too many connections from your address"
                                          : "Throttled: reconnecting too fast, try again later");
             continue;
         }
-        fanout_new_conn(srv, least_loaded(srv), fd, host, v == IPLIMIT_OK, tls);
+        fanout_new_conn(srv, least_loaded(srv), fd, host, v == IPLIMIT_OK, how);
     }
 }
 
@@ -248,8 +255,8 @@ static void run(struct acceptor *a)
     }
 }
 
-/* Opens the listening sockets of port (the TLS port's when tls). 0, or -1 with why. */
-static int listen_port(struct acceptor *a, int port, int tls, char *why, size_t whylen)
+/* Opens the listening sockets of port (how: CONN_* of its connections). 0, or -1 with why. */
+static int listen_port(struct acceptor *a, int port, int how, char *why, size_t whylen)
 {
     int fds[NET_LISTEN_MAX];
     int n = net_listen(a->srv->cfg.bind, port, LISTEN_BACKLOG, fds, NET_LISTEN_MAX, why, whylen);
@@ -257,7 +264,7 @@ static int listen_port(struct acceptor *a, int port, int tls, char *why, size_t 
         struct listener *l = &a->listeners[a->nlisten++];
         l->a = a;
         l->fd = fds[i];
-        l->tls = tls;
+        l->how = how;
     }
     return n < 0 ? -1 : 0;
 }
@@ -268,9 +275,39 @@ static int listen_tls(struct acceptor *a)
     struct server *srv = a->srv;
     char why[CONFIG_ERROR_MAX];
     srv->tls_ctx = tls_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key, why, sizeof why);
-    if (!srv->tls_ctx || listen_port(a, srv->cfg.tls_port, 1, why, sizeof why) < 0) {
+    if (!srv->tls_ctx || listen_port(a, srv->cfg.tls_port, CONN_TLS, why, sizeof why) < 0) {
         fprintf(stderr, "tcpchatd: %s\n", why);
         return -1;
+    }
+    return 0;
+}
+
+/* Loads the web client's files and opens the HTTP and HTTPS ports (after the TLS port: HTTPS
+ * uses its context). A default port that is taken is left out with a warning; one asked for
+ * must open. 0, or -1 after saying why on stderr. */
+static int listen_web(struct acceptor *a)
+{
+    struct config *cfg = &a->srv->cfg;
+    char why[CONFIG_ERROR_MAX];
+    if (!cfg->http_port && !cfg->https_port)
+        return 0;
+    if (webfiles_load(cfg->web_root, why, sizeof why) < 0) {
+        fprintf(stderr, "tcpchatd: %s\n", why);
+        return -1;
+    }
+    int *ports[] = {&cfg->http_port, &cfg->https_port};
+    const int defaults[] = {cfg->http_port_default, cfg->https_port_default};
+    for (int i = 0; i < 2; i++) {
+        if (!*ports[i] ||
+            listen_port(a, *ports[i], CONN_WEB | (i ? CONN_TLS : 0), why, sizeof why) == 0)
+            continue;
+        if (!defaults[i]) {
+            fprintf(stderr, "tcpchatd: %s\n", why);
+            return -1;
+        }
+        log_warn("no %s port for the web client: %s (--%s N to choose another)",
+                 i ? "HTTPS" : "HTTP", why, i ? "https-port" : "http-port");
+        *ports[i] = 0;
     }
     return 0;
 }
@@ -326,6 +363,13 @@ static int configtest(struct server *srv)
         }
         tls_ctx_free(ctx);
     }
+    char why[CONFIG_ERROR_MAX];
+    if ((srv->cfg.http_port || srv->cfg.https_port) &&
+        webfiles_load(srv->cfg.web_root, why, sizeof why) < 0) {
+        fprintf(stderr, "tcpchatd: %s\n", why);
+        ok = 0;
+    }
+    webfiles_free();
     if (ok)
         printf("tcpchatd: the configuration%s%s is good\n", srv->cfg.config_path ? " in " : "",
                srv->cfg.config_path ? srv->cfg.config_path : "");
@@ -383,15 +427,16 @@ int main(int argc, char **argv)
         config_free(&srv.cfg);
         return 1;
     }
-    if (srv.cfg.tls_cert && listen_tls(&a) < 0) {
+    if ((srv.cfg.tls_cert && listen_tls(&a) < 0) || listen_web(&a) < 0) {
         for (int i = 0; i < a.nlisten; i++)
             close(a.listeners[i].fd);
         tls_ctx_free(srv.tls_ctx);
+        webfiles_free();
         config_free(&srv.cfg);
         return 1;
     }
     a.sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
-    a.loop = loop_create(2 * NET_LISTEN_MAX + 3);
+    a.loop = loop_create(4 * NET_LISTEN_MAX + 3);
     a.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (a.sigfd < 0 || !a.loop || server_init(&srv) < 0 || rehash_init(&srv, argc, argv) < 0 ||
         linebuf_init(&a.console, ANNOUNCE_MAX * 4, ANNOUNCE_MAX * 4 + 1) < 0) {
@@ -421,6 +466,11 @@ int main(int argc, char **argv)
                  srv.cfg.bind ? srv.cfg.bind : "all addresses", srv.cfg.port, srv.nworkers);
         if (srv.tls_ctx)
             log_info("TLS on port %d with certificate %s", srv.cfg.tls_port, srv.cfg.tls_cert);
+        const char *web_host = srv.cfg.bind ? srv.cfg.bind : "localhost";
+        if (srv.cfg.http_port)
+            log_info("web client: http://%s:%d", web_host, srv.cfg.http_port);
+        if (srv.cfg.https_port)
+            log_info("web client: https://%s:%d", web_host, srv.cfg.https_port);
         notify("READY=1");
         run(&a);
         notify("STOPPING=1");
@@ -440,6 +490,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < srv.nworkers; i++)
         worker_destroy(&srv.workers[i]);
     tls_ctx_free(srv.tls_ctx);
+    webfiles_free();
     chan_table_free(&srv);
     nick_table_free(&srv);
     iplimit_free();

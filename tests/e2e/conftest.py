@@ -48,7 +48,7 @@ class Server:
         # a test of those limits says again (--ip-exempt "" among its args, which come after).
         cmd = [SERVER_BIN, "--bind", "127.0.0.1", "--port", str(self.port),
                "--server-name", self.name, "--log-level", "debug",
-               "--ip-exempt", "127.0.0.0/8,::1"] + ROOT_ARGS + list(args)
+               "--ip-exempt", "127.0.0.0/8,::1", "--http-port", "0"] + ROOT_ARGS + list(args)
         self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                      "tcpchatd-%d.log" % self.port)
         self.log = open(self.log_path, "wb")

@@ -83,6 +83,8 @@ struct client {
     /* The TLS session (common/tlsio.h, and tls.h for the server's part); tls.ssl is NULL on
      * the plaintext port. */
     struct tlsio tls;
+    /* From the web listener (web.h): HTTP, then a WebSocket; NULL for an IRC port's client. */
+    struct web *web;
     double tokens;      /* flood control: lines that may be processed now */
     uint64_t tokens_ms; /* when tokens was last topped up */
     double nick_tokens; /* nick changes allowed now (NICK_BURST, NICK_INTERVAL_MS) */

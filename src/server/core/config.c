@@ -24,6 +24,13 @@ static const char usage_text[] =
     "      --tls-port N        TLS port (default 6697 when a certificate is given)\n"
     "      --tls-cert FILE     TLS certificate (PEM, chain allowed)\n"
     "      --tls-key FILE      TLS private key (PEM)\n"
+    "      --http-port N       HTTP port: the web client and WebSocket at /irc (default 8080;\n"
+    "                          0: none)\n"
+    "      --https-port N      HTTPS port, with the TLS certificate (default 8443 when a\n"
+    "                          certificate is given; 0: none)\n"
+    "      --web-root DIR      serve the web client from DIR instead of the built-in copy\n"
+    "      --web-origins LIST  origins (scheme://host[:port], comma-separated, or *) whose\n"
+    "                          pages may open a WebSocket (default: the server's own only)\n"
     "  -w, --workers N         worker threads (default: number of CPUs)\n"
     "  -c, --config FILE       read settings and operators from FILE (INI); options override it\n"
     "      --mkpasswd          read a password on stdin, print its hash for an [oper] entry\n"
@@ -115,6 +122,10 @@ enum {
     OPT_NODE_NAME,
     OPT_CLUSTER_PASSWORD_FILE,
     OPT_CLUSTER_HEARTBEAT,
+    OPT_HTTP_PORT,
+    OPT_HTTPS_PORT,
+    OPT_WEB_ROOT,
+    OPT_WEB_ORIGINS,
 };
 
 static const struct option long_options[] = {
@@ -123,6 +134,10 @@ static const struct option long_options[] = {
     {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"http-port", required_argument, NULL, OPT_HTTP_PORT},
+    {"https-port", required_argument, NULL, OPT_HTTPS_PORT},
+    {"web-root", required_argument, NULL, OPT_WEB_ROOT},
+    {"web-origins", required_argument, NULL, OPT_WEB_ORIGINS},
     {"workers", required_argument, NULL, 'w'},
     {"config", required_argument, NULL, 'c'},
     {"mkpasswd", no_argument, NULL, OPT_MKPASSWD},
@@ -249,6 +264,20 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
         return NULL;
     case OPT_TLS_CERT:
         return set_str(&cfg->tls_cert, arg) ? oom : NULL;
+    case OPT_HTTP_PORT:
+    case OPT_HTTPS_PORT:
+        if (parse_long(arg, 0, 65535, &v) < 0)
+            return "wants a number from 0 to 65535 (0: none)";
+        *(opt == OPT_HTTP_PORT ? &cfg->http_port : &cfg->https_port) = (int)v;
+        return NULL;
+    case OPT_WEB_ROOT:
+        if (!arg[0])
+            return "wants a directory";
+        return set_str(&cfg->web_root, arg) ? oom : NULL;
+    case OPT_WEB_ORIGINS:
+        if (strlen(arg) > WEB_ORIGINS_MAX || strcspn(arg, " \t\r\n") != strlen(arg))
+            return "wants origins like https://chat.example.org, separated by commas";
+        return set_str(&cfg->web_origins, arg) ? oom : NULL;
     case OPT_TLS_KEY:
         return set_str(&cfg->tls_key, arg) ? oom : NULL;
     case 'w':
@@ -442,6 +471,7 @@ static void set_defaults(struct config *cfg)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->port = DEFAULT_PORT;
+    cfg->http_port = cfg->https_port = -1; /* the defaults, if free (check_ports) */
     cfg->cluster_heartbeat = DEFAULT_CLUSTER_HEARTBEAT;
     cfg->workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (int)cpus;
     cfg->max_clients = DEFAULT_MAX_CLIENTS;
@@ -488,6 +518,36 @@ static int check_tls(struct config *cfg)
         snprintf(cfg->error, sizeof cfg->error, "tls-port and port must differ (both %d)",
                  cfg->port);
         return -1;
+    }
+    return 0;
+}
+
+/* The web ports: given, or the defaults (8080, and 8443 with a certificate), which give way
+ * to each other and to the IRC ports rather than fail. Two ports given the same is an error. */
+static int check_ports(struct config *cfg)
+{
+    cfg->http_port_default = cfg->http_port < 0;
+    cfg->https_port_default = cfg->https_port < 0;
+    if (cfg->http_port < 0)
+        cfg->http_port = DEFAULT_HTTP_PORT;
+    if (cfg->https_port < 0)
+        cfg->https_port = cfg->tls_cert ? DEFAULT_HTTPS_PORT : 0;
+    if (cfg->https_port && !cfg->tls_cert) {
+        snprintf(cfg->error, sizeof cfg->error,
+                 "https-port %d needs tls-cert FILE and tls-key FILE", cfg->https_port);
+        return -1;
+    }
+    const int ports[] = {cfg->port, cfg->tls_cert ? cfg->tls_port : 0, cfg->http_port,
+                         cfg->https_port};
+    const char *const names[] = {"port", "tls-port", "http-port", "https-port"};
+    for (int i = 2; i < 4; i++) {
+        for (int j = 0; j < i && ports[i]; j++) {
+            if (ports[i] != ports[j])
+                continue;
+            snprintf(cfg->error, sizeof cfg->error, "%s and %s must differ (both %d)", names[i],
+                     names[j], ports[i]);
+            return -1;
+        }
     }
     return 0;
 }
@@ -566,7 +626,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
     }
     if (cfg->sendq_soft > cfg->sendq)
         cfg->sendq_soft = cfg->sendq;
-    if (check_tls(cfg) < 0)
+    if (check_tls(cfg) < 0 || check_ports(cfg) < 0)
         return CONFIG_ERROR;
     if (cfg->motd_path && load_motd(cfg) < 0)
         return CONFIG_ERROR;
@@ -653,6 +713,8 @@ void config_free(struct config *cfg)
     free(cfg->cluster);
     free(cfg->node_name);
     free(cfg->cluster_password_file);
+    free(cfg->web_root);
+    free(cfg->web_origins);
     for (int i = 0; i < cfg->motd_lines; i++)
         free(cfg->motd[i]);
     free(cfg->motd);

@@ -23,6 +23,13 @@ struct config {
     char *tls_cert; /* PEM certificate (chain) and key for the TLS port; both or neither */
     char *tls_key;
     char *bind; /* NULL: every address */
+    /* The web listener (web.h); set at start only. */
+    int http_port;          /* 0: none */
+    int https_port;         /* 0: none (always without a certificate) */
+    int http_port_default;  /* not given: if busy, the server runs without it */
+    int https_port_default; /* likewise */
+    char *web_root;         /* NULL: the built-in web client */
+    char *web_origins;      /* NULL: same origin only; "*": any; else a comma-separated list */
     int workers;
     char *server_name;
     char *description;     /* the server's one-line description (WHOIS 312) */

@@ -24,6 +24,7 @@
 #include "pool.h"
 #include "server.h"
 #include "tls.h"
+#include "web.h"
 #include "worker.h"
 
 char conn_no_str[1];
@@ -115,9 +116,11 @@ static ssize_t conn_read(struct client *c, char *buf, size_t len)
     return c->tls.ssl ? tlsio_read(&c->tls, buf, len) : read(c->fd, buf, len);
 }
 
-/* sendq_flush, or its TLS counterpart. */
+/* sendq_flush, or its TLS or WebSocket counterpart. */
 static int conn_write(struct client *c)
 {
+    if (c->web)
+        return web_flush(c);
     return c->tls.ssl ? tls_conn_flush(&c->tls, &c->sq) : sendq_flush(&c->sq, c->fd);
 }
 
@@ -207,6 +210,24 @@ static void input_lines(struct client *c)
             return; /* paused by the send queue: leave the bytes in the kernel */
         if (!c->want_read)
             return;
+        if (c->web) {
+            enum web_input r = web_input(c);
+            if (r == WEB_FULL) {
+                /* As below: full of lines that flood control holds back. An HTTP connection
+                 * waits for its answers to go out instead. */
+                if (throttled && !web_http(c)) {
+                    conn_close_later(c, "Excess Flood");
+                    return;
+                }
+                stall(c);
+                return;
+            }
+            if (r == WEB_AGAIN) {
+                process_input(c);
+                return;
+            }
+            continue;
+        }
         size_t avail;
         char *space = linebuf_space(&c->in, &avail);
         if (!space) {
@@ -344,6 +365,11 @@ void conn_close_later(struct client *c, const char *reason)
 /* Puts line on the wire if the socket takes it now; used for last words. */
 static void last_words(struct client *c, const char *line)
 {
+    if (c->web) {
+        web_last_words(c, line);
+        tlsio_shutdown(&c->tls);
+        return;
+    }
     struct msg *m = msg_printf("%s", line);
     if (m) {
         sendq_push(&c->sq, m);
@@ -371,6 +397,7 @@ void conn_close(struct client *c)
     last_words(c, line);
     loop_unwatch(w->loop, c->fd);
     tlsio_free(&c->tls);
+    web_free(c);
     close(c->fd);
     c->fd = -1;
     c->dead = 1;
@@ -392,7 +419,7 @@ void conn_hangup(struct client *c)
 
 void conn_goodbye(struct client *c, const char *line)
 {
-    if (c->dead)
+    if (c->dead || web_http(c))
         return;
     struct msg *m = msg_printf("%s", line);
     if (m) {
@@ -406,6 +433,7 @@ void conn_free(struct client *c)
 {
     HASH_DEL(c->w->clients, c);
     tlsio_free(&c->tls);
+    web_free(c);
     if (c->fd >= 0) {
         /* Only at shutdown: the worker stops without the QUIT fan-out. */
         close(c->fd);
@@ -434,6 +462,8 @@ void conn_tick(struct client *c)
     uint64_t now = c->w->now_ms;
     if (c->dead || c->closing)
         return;
+    if (c->web && web_tick(c))
+        return; /* HTTP: its own timeout */
     if (!c->registered) {
         /* Also the TLS handshake's timeout: nobody registers before it is done. */
         if (now - c->connected_ms >= (uint64_t)cfg->reg_timeout * 1000)

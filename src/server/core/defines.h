@@ -9,6 +9,8 @@
 
 #define DEFAULT_PORT          6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
 #define DEFAULT_TLS_PORT      6697 /* RFC 7194; opened only when a certificate is given */
+#define DEFAULT_HTTP_PORT     8080 /* the web client and WebSocket; 0 turns it off */
+#define DEFAULT_HTTPS_PORT    8443 /* the same over TLS, when a certificate is given */
 #define DEFAULT_CHANNEL       "#lobby"
 #define DEFAULT_MAX_CLIENTS   10000
 #define DEFAULT_SENDQ         (1024 * 1024) /* hard bound: disconnect past it */
@@ -109,6 +111,20 @@
 #define FLOOD_OUTPUT_BYTES 2048
 #define OPER_PENALTY       10
 #define OPER_FAILURES_MAX  3 /* failed OPERs before the connection is closed */
+
+/* The web listener (core/web.c). A request is its headers: no body is taken. */
+#define WEB_ORIGINS_MAX     1024  /* bytes of --web-origins */
+#define HTTP_REQUEST_MAX    8192  /* bytes of one request's line and headers */
+#define HTTP_HEADERS_MAX    40    /* header lines in one request (Chromium sends ~15) */
+#define HTTP_REQUESTS_MAX   100   /* requests one connection may make before it is closed */
+#define HTTP_IDLE_MS        15000 /* no whole request in this long (or --reg-timeout): closed */
+#define WEB_FILES_MAX       256   /* files served from --web-root */
+#define WEB_FILE_MAX        (4u << 20)  /* bytes of one of them */
+#define WEB_FILES_BYTES_MAX (16u << 20) /* bytes of all of them */
+/* WebSocket (RFC 6455): a message is one IRC line, so the longest is the longest line the
+ * server takes (8191 bytes of tags and 512 of line, less the CR LF); a client's control frames
+ * (a PING's PONG) wait in at most WS_OUT_MAX bytes before it counts as not reading. */
+#define WS_OUT_MAX 65536
 
 #define REHASH_PAUSE_MS    5000 /* longest a rehash waits for every worker to park */
 #define REHASH_WAITING_MAX 16   /* REHASH senders told the outcome; more just get 382 */

@@ -4,11 +4,13 @@
 #include "client.h"
 #include "common/log.h"
 #include "conn.h"
+#include "fanout.h"
 #include "iplimit.h"
 #include "mailbox.h"
 #include "replica.h"
 #include "send.h"
 #include "server.h"
+#include "web.h"
 #include "worker.h"
 
 /* ev to every local member of channel id but skip. */
@@ -77,8 +79,8 @@ static void new_conn(struct worker *w, struct mb_item *it)
         atomic_fetch_sub(&w->srv->nclients, 1);
         if (it->ip_counted)
             iplimit_release(host);
-    } else if (it->tls) {
-        conn_start_tls(c);
+    } else if ((!(it->how & CONN_TLS) || conn_start_tls(c) == 0) && (it->how & CONN_WEB)) {
+        web_start(c);
     }
 }
 

@@ -229,7 +229,7 @@ int fanout_call_worker(struct server *srv, int worker, mb_worker_fn *fn, uint64_
 }
 
 void fanout_new_conn(struct server *srv, int worker, int fd, const char *host, int ip_counted,
-                     int tls)
+                     int how)
 {
     struct mb_item *it = item(worker, MB_NEW_CONN, NULL, NULL, 0);
     char *h = strdup(host);
@@ -245,7 +245,7 @@ void fanout_new_conn(struct server *srv, int worker, int fd, const char *host, i
     it->fd = fd;
     it->text = h;
     it->ip_counted = ip_counted;
-    it->tls = tls;
+    it->how = how;
     post_now(srv, worker, it);
 }
 

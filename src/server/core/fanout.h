@@ -95,9 +95,11 @@ void fanout_wallops(struct server *srv, struct event *ev);
  * Returns 0, or -1 without memory for it. */
 int fanout_call_worker(struct server *srv, int worker, mb_worker_fn *fn, uint64_t arg);
 /* Hands a freshly accepted socket to worker, which owns it from now on (closed here when it
- * cannot be handed over). ip_counted: iplimit counted it; tls: from the TLS port. */
+ * cannot be handed over). ip_counted: iplimit counted it; how: CONN_* of the port it came
+ * to. */
+enum { CONN_TLS = 1, CONN_WEB = 2 };
 void fanout_new_conn(struct server *srv, int worker, int fd, const char *host, int ip_counted,
-                     int tls);
+                     int how);
 /* Tells worker to say goodbye to its clients and stop. */
 void fanout_shutdown(struct server *srv, int worker);
 

@@ -47,7 +47,7 @@ struct mb_item {
     int target_worker; /* worker owning target, -1 if none */
     int fd;            /* MB_NEW_CONN */
     int ip_counted;    /* MB_NEW_CONN: counted by iplimit, to be given back on close */
-    int tls;           /* MB_NEW_CONN: accepted on the TLS port */
+    int how;           /* MB_NEW_CONN: CONN_TLS, CONN_WEB (fanout.h): the port it came to */
     int op, result;    /* MB_CALL */
     uint64_t arg;      /* MB_CALL_WORKER */
     union {

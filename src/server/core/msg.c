@@ -18,6 +18,16 @@ static struct msg *msg_alloc(size_t len)
     return m;
 }
 
+struct msg *msg_raw(const void *data, size_t len)
+{
+    struct msg *m = msg_alloc(len);
+    if (m) {
+        memcpy(m->data, data, len);
+        m->data[len] = '\0';
+    }
+    return m;
+}
+
 struct msg *msg_vprintf(const char *fmt, va_list ap)
 {
     char buf[IRC_LINE_MAX + 1];

@@ -34,6 +34,8 @@ void msgbuf_raw(struct msgbuf *b, const char *tags, const char *line, size_t len
 /* Returns the gathered lines as one msg with one reference (NULL if none or on failure) and
  * resets b. */
 struct msg *msgbuf_finish(struct msgbuf *b);
+/* len bytes as they are (no CR LF added, no limit): an HTTP response, a file served. */
+struct msg *msg_raw(const void *data, size_t len);
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
 
