@@ -146,7 +146,7 @@ static int out_write(struct client *c, const char *data, size_t len)
     char *n = malloc(keep + add);
     if (!n)
         return -1;
-    if (keep)
+    if (keep && w->out)
         memcpy(n, w->out + w->out_off, keep);
     memcpy(n + keep, data + off, add);
     free(w->out);
@@ -338,6 +338,8 @@ static void respond(struct client *c, int status, const char *type, struct msg *
                     const char *text, const char *extra, int keep_alive, int head_only)
 {
     struct web *w = c->web;
+    if (!text)
+        text = "";
     size_t len = body ? body->len : strlen(text);
     char date[64];
     time_t now = time(NULL);
@@ -692,8 +694,14 @@ static void ws_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
                 return;
             }
             size_t take = len + 2 - done < avail ? len + 2 - done : avail;
-            for (size_t i = 0; i < take; i++, done++)
-                space[i] = done < len ? msg[done] : done == len ? '\r' : '\n';
+            for (size_t i = 0; i < take; i++, done++) {
+                if (done < len)
+                    space[i] = msg[done];
+                else if (done == len)
+                    space[i] = '\r';
+                else
+                    space[i] = '\n';
+            }
             linebuf_commit(&c->in, take);
         }
         w->got += len + 2;

@@ -120,6 +120,8 @@ int webfiles_load(const char *root, char *why, size_t whylen)
     walk.whylen = whylen;
     why[0] = '\0';
     int r = nftw(dir, visit, 16, FTW_PHYS | FTW_ACTIONRETVAL);
+    walk.root = NULL; /* dir is this function's */
+    walk.why = NULL;
     if (r != 0 && !why[0])
         snprintf(why, whylen, "cannot read web-root %s: %s", root, strerror(errno));
     return r == 0 ? 0 : -1;
