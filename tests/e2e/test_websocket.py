@@ -14,19 +14,7 @@ import pytest
 import websockets
 
 from conftest import TIMEOUT, free_port
-
-
-def wait_port(port):
-    """The web ports open just after the IRC port the fixture waits for."""
-    deadline = time.time() + TIMEOUT
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.05)
+from test_tls import wait_port  # the web ports, too, open just after the IRC port
 
 
 def web_server(server_factory, *args):
