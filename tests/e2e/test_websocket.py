@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from conftest import TIMEOUT, free_port
-from test_tls import wait_port  # the web ports, too, open just after the IRC port
+from test_tls import read_until_closed, wait_port  # the web ports open after the IRC port
 
 
 def web_server(server_factory, *args):
@@ -25,21 +25,13 @@ def web_server(server_factory, *args):
     return srv
 
 
-def http(port, request, timeout=TIMEOUT):
-    """Sends raw request bytes; returns everything read until the server closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+def http(port, request, ctx=None):
+    """Sends raw request bytes (over TLS with ctx); returns everything read until the server
+    closes, which it must."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        s = ctx.wrap_socket(raw) if ctx else raw
         s.sendall(request)
-        data = b""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            data += chunk
-        return data
+        return read_until_closed(s)
 
 
 def status_of(response):
@@ -254,7 +246,7 @@ def frame(payload, opcode=1, mask=True, fin=True):
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-def read_frames(s, until_close=True):
+def read_frames(s):
     """Reads frames until a close frame (returned last) or the end."""
     frames, buf = [], b""
     deadline = time.time() + TIMEOUT
@@ -274,7 +266,7 @@ def read_frames(s, until_close=True):
                 break
             frames.append((buf[0] & 0x0f, buf[off:off + n]))
             buf = buf[off + n:]
-            if frames[-1][0] == 8 and until_close:
+            if frames[-1][0] == 8:
                 return frames
         try:
             chunk = s.recv(65536)
@@ -371,10 +363,5 @@ def test_websocket_over_https(server_factory, tmp_path):
             await ws_until(ws, lambda m: " 323 " in m)
 
     run(go())
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
-        with ctx.wrap_socket(raw) as s:
-            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
+    data = http(port, b"GET / HTTP/1.0\r\n\r\n", ctx)
     assert status_of(data) == 200 and b"<html" in data
