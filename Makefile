@@ -113,7 +113,7 @@ test-tsan:
 # libFuzzer targets (fuzz/README.md), under ASan+UBSan (any UB aborts). The sources are built
 # with coverage into build/fuzz/obj. fuzz-smoke runs every target for FUZZ_SECONDS at once
 # from its seed corpus and fails on any crash, leak or timeout (CI).
-FUZZ_TARGETS = ircmsg input config
+FUZZ_TARGETS = ircmsg input config web
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -g -O1 -pthread -Isrc -Isrc/server -I/usr/include/uthash \
                $(SERVER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -136,7 +136,8 @@ build/fuzz/gen/webfiles_data.c: $(WEB_FILES) scripts/embed-web.sh
 	scripts/embed-web.sh web $@
 build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(FUZZ_COMMON_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(TLS_LIBS)
-build/fuzz/fuzz_input: fuzz/fuzz_input.c $(FUZZ_INPROC_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)
+build/fuzz/fuzz_input build/fuzz/fuzz_web: build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_INPROC_OBJ) \
+                                          $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)
 	clang $(FUZZ_CFLAGS) -Itests -fsanitize=fuzzer $^ -o $@ $(SERVER_LIBS)
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SERVER_OBJ) $(FUZZ_COMMON_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(SERVER_LIBS)

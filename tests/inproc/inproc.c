@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/ircmsg.h"
+#include "common/utf8.h"
 #include "server/state/chan.h"
 #include "server/core/client.h"
 #include "server/irc/cmd.h"
@@ -23,6 +24,8 @@
 #include "server/core/rehash.h"
 #include "server/core/sendq.h"
 #include "server/core/server.h"
+#include "server/core/web.h"
+#include "server/core/webfiles.h"
 #include "server/core/worker.h"
 
 #define INPROC_TURNS_MAX  64 /* mailbox passes per run; a close takes two or three */
@@ -31,6 +34,9 @@
 #define INPROC_SEND_MAX   16384 /* longest line inproc_sendf formats */
 #define INPROC_ERROR_MAX  256
 #define INPROC_ARGS_MAX   64 /* options, with the harness's own and the program name */
+/* A web client's bytes not yet understood: an HTTP response head or a WebSocket frame. */
+#define INPROC_WEB_HEAD_MAX 8192
+#define INPROC_WEB_BUF      (INPROC_WEB_HEAD_MAX + IRC_RAW_LINE_MAX + 16)
 
 /* The options every harness server starts with, ahead of the caller's. */
 static const char *const base_opts[] = {"--workers", "1",   "--log-level", "error",
@@ -48,6 +54,13 @@ struct peer {
     int overlong; /* the line being read outgrew partial: skip to its LF */
     char **lines;
     int nlines, cap;
+    /* A web client (inproc_connect_web): what it was sent and not yet parsed, in HTTP until
+     * the 101 answer, then WebSocket frames until a close frame. */
+    int web;
+    enum { WEB_PEER_HTTP, WEB_PEER_WS, WEB_PEER_CLOSED } wstate;
+    unsigned char *wbuf; /* INPROC_WEB_BUF bytes */
+    size_t wlen;
+    size_t skip; /* bytes of a body still to pass over */
 };
 
 struct inproc {
@@ -146,6 +159,12 @@ struct inproc *inproc_start(const char *const *opts, char *why, size_t whylen)
         goto fail;
     }
     cmd_install(srv);
+    if (webfiles_load(NULL, why, whylen) < 0) { /* the built-in web client, as main.c */
+        webfiles_free();
+        rehash_free(srv);
+        worker_destroy(&ip->wk);
+        goto fail;
+    }
     ip->wk.now_ms = INPROC_START_MS;
     ip->wk.next_tick_ms = INPROC_START_MS; /* unused: timers run on inproc_advance */
     if (getenv("INPROC_TRACE"))
@@ -193,6 +212,23 @@ int inproc_connect(struct inproc *ip, const char *host)
     p->id = c->id;
     p->fd = sv[1];
     return ip->npeers++;
+}
+
+int inproc_connect_web(struct inproc *ip, const char *host)
+{
+    int i = inproc_connect(ip, host);
+    if (i < 0)
+        return -1;
+    struct peer *p = &ip->peers[i];
+    p->wbuf = malloc(INPROC_WEB_BUF);
+    struct client *c = live_client(ip, i);
+    if (!p->wbuf || !c) {
+        set_error(ip, "client %d: out of memory for a web client", i);
+        return i;
+    }
+    p->web = 1;
+    web_start(c); /* as deliver.c does for a connection from the web listener */
+    return i;
 }
 
 int inproc_alive(struct inproc *ip, int i)
@@ -326,6 +362,163 @@ static void take_line(struct inproc *ip, int i, char *line, size_t len)
     p->lines[p->nlines++] = copy;
 }
 
+/* The length of an HTTP response head at b (up to and including its blank line), 0 while it is
+ * incomplete. */
+static size_t http_head_len(const unsigned char *b, size_t n)
+{
+    for (size_t k = 3; k < n; k++) {
+        if (b[k] == '\n' && b[k - 1] == '\r' && b[k - 2] == '\n' && b[k - 3] == '\r')
+            return k + 1;
+    }
+    return 0;
+}
+
+/* An HTTP response head: "HTTP/1.1 NNN reason", headers, and the length of the body that
+ * follows (Content-Length; 0 for 101, or for HEAD answers, which the harness cannot tell
+ * apart: it passes over a body only as far as the bytes that came with it look like one). */
+static void take_http_head(struct inproc *ip, int i, const unsigned char *b, size_t n)
+{
+    struct peer *p = &ip->peers[i];
+    char head[INPROC_WEB_HEAD_MAX + 1];
+    memcpy(head, b, n);
+    head[n] = '\0';
+    if (ip->trace)
+        fprintf(ip->trace, "%d< %.*s\n", i, (int)strcspn(head, "\r"), head);
+    if (n < 13 || memcmp(head, "HTTP/1.1 ", 9) != 0 || head[12] != ' ' || head[9] < '1' ||
+        head[9] > '5' || head[10] < '0' || head[10] > '9' || head[11] < '0' || head[11] > '9') {
+        set_error(ip, "client %d: not an HTTP/1.1 status line: %.40s", i, head);
+        return;
+    }
+    if (memchr(b, '\0', n))
+        set_error(ip, "client %d: a NUL byte in an HTTP head", i);
+    if (memcmp(head + 9, "101", 3) == 0) {
+        p->wstate = WEB_PEER_WS;
+        return;
+    }
+    const char *cl = strcasestr(head, "\r\nContent-Length: ");
+    if (!cl) {
+        set_error(ip, "client %d: an HTTP answer without Content-Length", i);
+        return;
+    }
+    p->skip = strtoul(cl + 18, NULL, 10);
+}
+
+/* One WebSocket frame from the server at b (n bytes available): its size, or 0 while it is
+ * incomplete. A server's frame is whole (FIN), unmasked, of a known opcode; a data frame is
+ * one IRC line without CR LF (UTF-8 in a text frame); nothing follows a close frame. */
+static size_t take_frame(struct inproc *ip, int i, const unsigned char *b, size_t n)
+{
+    struct peer *p = &ip->peers[i];
+    if (n < 2)
+        return 0;
+    int op = b[0] & 0x0f;
+    size_t len = b[1] & 0x7f, at = 2;
+    if (len == 126) {
+        if (n < 4)
+            return 0;
+        len = (size_t)b[2] << 8 | b[3];
+        at = 4;
+        if (len < 126)
+            set_error(ip, "client %d: a frame length not in its shortest form", i);
+    } else if (len == 127) {
+        set_error(ip, "client %d: a 64-bit frame length", i); /* no line is that long */
+        return n;
+    }
+    if ((b[0] & 0xf0) != 0x80 || (b[1] & 0x80))
+        set_error(ip, "client %d: a frame not FIN, with RSV bits or masked: %02x %02x", i, b[0],
+                  b[1]);
+    if (op != 1 && op != 2 && op != 8 && op != 9 && op != 10)
+        set_error(ip, "client %d: a frame with opcode %d", i, op);
+    if (len > IRC_RAW_LINE_MAX || ((op & 8) && len > 125)) {
+        set_error(ip, "client %d: a frame of %zu bytes", i, len);
+        return n;
+    }
+    if (n < at + len)
+        return 0;
+    const unsigned char *payload = b + at;
+    if (op == 1 || op == 2) {
+        char line[IRC_RAW_LINE_MAX + 1];
+        memcpy(line, payload, len);
+        if (memchr(line, '\n', len))
+            set_error(ip, "client %d: a frame with more than one line", i);
+        else if (op == 1 && !utf8_valid(line, len))
+            set_error(ip, "client %d: a text frame that is not UTF-8", i);
+        else
+            take_line(ip, i, line, len);
+    } else if (op == 8) {
+        if (len == 1 || (len >= 2 && (payload[0] << 8 | payload[1]) < 1000))
+            set_error(ip, "client %d: a close frame without a valid code", i);
+        if (ip->trace)
+            fprintf(ip->trace, "%d< [close %d]\n", i, len >= 2 ? payload[0] << 8 | payload[1] : 0);
+        p->wstate = WEB_PEER_CLOSED;
+    }
+    return at + len;
+}
+
+/* Passes over what of p->wbuf the last unit (a head, a frame, a stretch of body) was. */
+static void consume(struct peer *p, size_t used)
+{
+    memmove(p->wbuf, p->wbuf + used, p->wlen - used);
+    p->wlen -= used;
+}
+
+/* Parses what a web client was sent so far: HTTP answers, then frames. */
+static void parse_web(struct inproc *ip, int i)
+{
+    struct peer *p = &ip->peers[i];
+    while (p->wlen > 0) {
+        if (p->skip) {
+            /* A HEAD answer has a Content-Length and no body: the next answer starts here. */
+            if (p->wlen >= 9 && memcmp(p->wbuf, "HTTP/1.1 ", 9) == 0) {
+                p->skip = 0;
+            } else {
+                size_t k = p->skip < p->wlen ? p->skip : p->wlen;
+                p->skip -= k;
+                consume(p, k);
+            }
+            continue;
+        }
+        size_t used = 0;
+        if (p->wstate == WEB_PEER_CLOSED) {
+            set_error(ip, "client %d: %zu bytes after a close frame", i, p->wlen);
+            p->wlen = 0;
+            return;
+        } else if (p->wstate == WEB_PEER_HTTP) {
+            used = http_head_len(p->wbuf, p->wlen);
+            if (used > INPROC_WEB_HEAD_MAX || (!used && p->wlen > INPROC_WEB_HEAD_MAX)) {
+                set_error(ip, "client %d: an HTTP head past %d bytes", i, INPROC_WEB_HEAD_MAX);
+                p->wlen = 0;
+                return;
+            }
+            if (used)
+                take_http_head(ip, i, p->wbuf, used);
+        } else {
+            used = take_frame(ip, i, p->wbuf, p->wlen);
+        }
+        if (!used)
+            return; /* the rest of it is yet to come */
+        consume(p, used);
+    }
+}
+
+/* Takes n bytes a web client was sent, a buffer's worth at a time. */
+static void take_web(struct inproc *ip, int i, const unsigned char *b, size_t n)
+{
+    struct peer *p = &ip->peers[i];
+    while (n > 0) {
+        size_t room = INPROC_WEB_BUF - p->wlen, k = n < room ? n : room;
+        memcpy(p->wbuf + p->wlen, b, k);
+        p->wlen += k;
+        b += k;
+        n -= k;
+        parse_web(ip, i);
+        if (p->wlen == INPROC_WEB_BUF) { /* cannot be: every unit fits */
+            set_error(ip, "client %d: a unit longer than the buffer", i);
+            p->wlen = 0;
+        }
+    }
+}
+
 /* Reads everything the server wrote to client i and splits it into lines. */
 static void read_replies(struct inproc *ip, int i)
 {
@@ -334,6 +527,10 @@ static void read_replies(struct inproc *ip, int i)
         ssize_t n = read(p->fd, readbuf, sizeof readbuf);
         if (n <= 0)
             return;
+        if (p->web) {
+            take_web(ip, i, (const unsigned char *)readbuf, (size_t)n);
+            continue;
+        }
         for (ssize_t k = 0; k < n; k++) {
             char ch = readbuf[k];
             if (ch == '\n') {
@@ -473,6 +670,7 @@ int inproc_close(struct inproc *ip, char *why, size_t whylen)
         inproc_clear(ip, i);
         free(ip->peers[i].lines);
         free(ip->peers[i].partial);
+        free(ip->peers[i].wbuf);
         close(ip->peers[i].fd);
     }
     /* Every QUIT came back through the mailbox and freed its client. */
@@ -491,5 +689,6 @@ int inproc_close(struct inproc *ip, char *why, size_t whylen)
     config_free(&srv->cfg);
     free_argv(ip->argv, ip->argc);
     free(ip);
+    webfiles_free();
     return rc;
 }

@@ -31,6 +31,12 @@ int inproc_close(struct inproc *ip, char *why, size_t whylen);
 /* Connects a client from host (a textual address, shown in its nick!user@host). Returns its
  * index (0, 1, ... in order), or -1 when INPROC_CLIENTS_MAX are connected or it failed. */
 int inproc_connect(struct inproc *ip, const char *host);
+/* Connects a client as from the web listener (HTTP, then IRC over WebSocket once it sends a
+ * handshake): what it is sent is checked as HTTP/1.1 answers (status line, Content-Length)
+ * and then as WebSocket frames (whole, unmasked, a known opcode, each data frame one
+ * well-formed IRC line, UTF-8 in text frames, nothing after a close frame); the lines of the
+ * frames are kept like a client's lines. Returns as inproc_connect. */
+int inproc_connect_web(struct inproc *ip, const char *host);
 /* 1 while the server holds client i open. */
 int inproc_alive(struct inproc *ip, int i);
 /* Client i sends n bytes as they are; the server reads them at once (and runs the complete
