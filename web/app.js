@@ -101,13 +101,13 @@ function renderSidebar() {
     const button = document.createElement('button');
     button.type = 'button';
     button.className = `window-button ${win.kind}`;
-    button.dataset.window = win.name;
+    button.dataset.window = win.kind === 'server' ? '*' : win.name;
     if (win === active) button.setAttribute('aria-current', 'true');
     if (win.mention) button.classList.add('mentioned');
     if (win.kind === 'channel' && !win.joined) button.classList.add('parted');
     const name = document.createElement('span');
     name.className = 'window-label';
-    name.textContent = win.kind === 'server' ? win.name : win.name;
+    name.textContent = win.name;
     button.append(name);
     if (win.unread) {
       const badge = document.createElement('span');
@@ -527,9 +527,6 @@ function onMessage(msg) {
     case '306':
       info(active || serverWin, p[p.length - 1], time);
       return;
-    case '001':
-      serverWin.rename(conn.isupport.NETWORK || msg.prefix || 'server');
-      break;
     default:
       break;
   }
@@ -538,9 +535,10 @@ function onMessage(msg) {
     const n = parseInt(msg.command, 10);
     const error = n >= 400 && n < 600;
     info(serverNumeric(msg.command) ? serverWin : active || serverWin, text, time, error);
-    if (msg.command === '005' && conn.isupport.NETWORK) {
-      serverWin.name = conn.isupport.NETWORK;
+    if (msg.command === '005' && conn.isupport.NETWORK && serverWin.name !== conn.isupport.NETWORK) {
+      serverWin.rename(conn.isupport.NETWORK);
       renderSidebar();
+      renderHeader();
     }
   }
 }

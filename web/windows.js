@@ -36,11 +36,16 @@ export class Win {
     this.log.setAttribute('aria-label', `Messages in ${name}`);
     this.log.tabIndex = 0;
     this.log.hidden = true;
+    this.log.dataset.window = kind === 'server' ? '*' : name;
   }
 
+  // A nick change renames a conversation; the server window keeps its key '*'.
   rename(name) {
     this.name = name;
-    this.key = ircLower(name);
+    if (this.kind !== 'server') {
+      this.key = ircLower(name);
+      this.log.dataset.window = name;
+    }
     this.log.setAttribute('aria-label', `Messages in ${name}`);
   }
 
