@@ -51,8 +51,9 @@ export function appendText(parent, text) {
 export const NICK_COLOURS = 12;
 
 export function nickClass(nick) {
-  let h = 0;
-  for (const ch of nick.toLowerCase()) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  // FNV-1a: similar nicks ("bob", "bob_") still land far apart.
+  let h = 0x811c9dc5;
+  for (const ch of ircLower(nick)) h = Math.imul(h ^ ch.codePointAt(0), 0x01000193) >>> 0;
   return `nick-c${h % NICK_COLOURS}`;
 }
 
