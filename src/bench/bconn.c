@@ -58,6 +58,8 @@ int bconn_connect_result(struct bconn *c)
 
 char *bconn_reserve(struct bconn *c, size_t need, size_t cap)
 {
+    if (c->ws == BCONN_WS_FRAMES)
+        need = 2 * need + BCONN_WS_HEADER_MAX; /* a line of 4 bytes or more at most doubles */
     if (!c->out) {
         c->out = malloc(cap);
         if (!c->out)
@@ -76,8 +78,42 @@ char *bconn_reserve(struct bconn *c, size_t need, size_t cap)
     return c->out + c->out_len;
 }
 
+/* Turns the line of len bytes at p (without its CR LF) into a masked text frame at p, moving
+ * the bytes after it (rest) up; returns the frame's size. The mask key is zero: a load
+ * generator has nothing to hide from proxies (RFC 6455 5.3 wants it unpredictable to stop
+ * cache poisoning through them), and the payload then needs no XOR pass. */
+static size_t ws_frame(char *p, size_t len, size_t rest)
+{
+    size_t head = len < 126 ? 6 : 8;
+    memmove(p + head + len, p + len + 2, rest);
+    memmove(p + head, p, len);
+    p[0] = (char)0x81;
+    if (len < 126) {
+        p[1] = (char)(0x80 | len);
+    } else {
+        p[1] = (char)(0x80 | 126);
+        p[2] = (char)(len >> 8);
+        p[3] = (char)(len & 0xff);
+    }
+    memset(p + head - 4, 0, 4);
+    return head + len;
+}
+
 void bconn_commit(struct bconn *c, size_t n)
 {
+    if (c->ws == BCONN_WS_FRAMES) {
+        char *p = c->out + c->out_len, *end = p + n;
+        while (p < end) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl || nl == p || nl[-1] != '\r' || nl - p - 1 > 65535)
+                break; /* callers commit whole lines */
+            size_t len = (size_t)(nl - p - 1), rest = (size_t)(end - nl - 1);
+            size_t f = ws_frame(p, len, rest);
+            end += f - (len + 2);
+            p += f;
+        }
+        n = (size_t)(end - (c->out + c->out_len));
+    }
     c->out_len += (uint32_t)n;
 }
 
@@ -156,6 +192,80 @@ static void bconn_split(struct bconn *c, char *buf, size_t have, size_t n, bconn
     bconn_carry(c, p, (size_t)(end - p));
 }
 
+/* Over WebSocket: the frames of buf[0 .. n) (a partial one carried from before at its start)
+ * become lines in place, CR LF ended (a frame header is at least as long as a CR LF), for
+ * bconn_split; a partial frame at the end is carried to the next read. Returns the bytes of
+ * lines, or -1 after a close frame. */
+static ssize_t ws_unframe(struct bconn *c, char *buf, size_t n)
+{
+    char *r = buf, *w = buf, *end = buf + n;
+    c->carry_len = 0;
+    while (r < end) {
+        if (c->ws_skip) {
+            size_t k = c->ws_skip < (size_t)(end - r) ? c->ws_skip : (size_t)(end - r);
+            c->ws_skip -= (uint32_t)k;
+            r += k;
+            continue;
+        }
+        size_t have = (size_t)(end - r);
+        if (have < 2)
+            break;
+        unsigned char b0 = (unsigned char)r[0], b1 = (unsigned char)r[1];
+        size_t len = b1 & 0x7f, head = 2;
+        if (len == 126) {
+            if (have < 4)
+                break;
+            len = (size_t)(unsigned char)r[2] << 8 | (unsigned char)r[3];
+            head = 4;
+        } else if (len == 127) {
+            if (have < 10)
+                break;
+            len = 0;
+            for (int i = 2; i < 10; i++)
+                len = len << 8 | (unsigned char)r[i];
+            head = 10;
+        }
+        if ((b0 & 0x0f) == 8)
+            return -1;                      /* close: the server is done with us */
+        if (len + head > BCONN_CARRY_CAP) { /* longer than any line we take: drop it */
+            c->ws_skip = (uint32_t)(len + head < UINT32_MAX ? len + head : UINT32_MAX);
+            continue;
+        }
+        if (have < head + len)
+            break;
+        if ((b0 & 0x0f) == 1 || (b0 & 0x0f) == 2) { /* a line; pings and pongs are not */
+            memmove(w, r + head, len);
+            w += len;
+            *w++ = '\r';
+            *w++ = '\n';
+        }
+        r += head + len;
+    }
+    size_t tail = (size_t)(end - r);
+    if (tail && (c->carry || (c->carry = malloc(BCONN_CARRY_CAP)))) {
+        memmove(c->carry, r, tail); /* r is past w: the lines are not touched */
+        c->carry_len = (uint16_t)tail;
+    }
+    return w - buf;
+}
+
+/* A read's bytes, in buf after have carried ones: to lines, through the frames over
+ * WebSocket. Returns -1 (with errno 0) when a close frame came. */
+static int take_read(struct bconn *c, char *buf, size_t have, size_t n, bconn_line_fn fn, void *ctx)
+{
+    if (c->ws != BCONN_WS_FRAMES) {
+        bconn_split(c, buf, have, n, fn, ctx);
+        return 0;
+    }
+    ssize_t lines = ws_unframe(c, buf, have + n);
+    if (lines < 0)
+        return -1;
+    uint16_t carried = c->carry_len;
+    bconn_split(c, buf, 0, (size_t)lines, fn, ctx); /* whole lines: it carries nothing */
+    c->carry_len = carried;
+    return 0;
+}
+
 /* TLS gives one record per read: take them until the socket is empty or cap bytes came (so
  * one busy connection does not hold the loop), splitting lines as they come. The room for a
  * read is always more than a record, so no decrypted byte is left behind in the session. */
@@ -171,7 +281,8 @@ static ssize_t bconn_read_tls(struct bconn *c, char *buf, size_t cap, bconn_line
             return (ssize_t)total;
         if (n <= 0)
             return n;
-        bconn_split(c, buf, have, (size_t)n, fn, ctx);
+        if (take_read(c, buf, have, (size_t)n, fn, ctx) < 0)
+            return 0;
         total += (size_t)n;
         if (total >= cap && !tlsio_pending(&c->tls))
             return (ssize_t)total; /* the rest waits in the socket, where epoll sees it */
@@ -189,8 +300,8 @@ ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, voi
     do {
         n = read(c->fd, buf + have, cap - have);
     } while (n < 0 && errno == EINTR);
-    if (n > 0)
-        bconn_split(c, buf, have, (size_t)n, fn, ctx);
+    if (n > 0 && take_read(c, buf, have, (size_t)n, fn, ctx) < 0)
+        return 0;
     return n;
 }
 
@@ -206,6 +317,8 @@ void bconn_close(struct bconn *c)
     c->carry = c->out = NULL;
     c->last_seq = NULL;
     c->carry_len = 0;
+    c->ws = BCONN_WS_OFF;
+    c->ws_skip = 0;
     c->out_cap = c->out_off = c->out_len = 0;
     c->out_armed = 0;
     c->state = BCONN_CLOSED;

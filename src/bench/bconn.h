@@ -16,6 +16,8 @@
  * (no capability negotiated, so no tags); twice that leaves headroom for a chatty peer. A
  * longer line is dropped whole and counted. */
 #define BCONN_CARRY_CAP 1024
+/* The longest header of a masked client frame bconn writes (16-bit length, mask key). */
+#define BCONN_WS_HEADER_MAX 8
 
 enum bconn_state {
     BCONN_IDLE,        /* not opened yet */
@@ -26,6 +28,14 @@ enum bconn_state {
     BCONN_JOINING,     /* JOIN sent, waiting for the channel's 366 */
     BCONN_JOINED,      /* member of its bench channel */
     BCONN_CLOSED,
+};
+
+/* --websocket: IRC over WebSocket (IRCv3 websocket, text.ircv3.net) instead of bare lines. */
+enum bconn_ws {
+    BCONN_WS_OFF,     /* bare IRC lines */
+    BCONN_WS_STATUS,  /* upgrade request sent, waiting for the status line */
+    BCONN_WS_HEADERS, /* 101 seen, passing over the headers up to the blank line */
+    BCONN_WS_FRAMES,  /* one line per frame both ways: bconn frames and unframes them */
 };
 
 struct bconn {
@@ -39,9 +49,12 @@ struct bconn {
     uint8_t doomed;     /* to be closed once the current read is handled */
     uint8_t done;       /* sender: every message written (or it stopped for good) */
     uint8_t reconnects; /* times reopened after the server dropped it before 001 */
+    uint8_t ws;         /* --websocket: enum bconn_ws */
     uint16_t carry_len;
-    char *carry; /* partial line, BCONN_CARRY_CAP bytes, allocated on first need */
-    char *out;   /* output not yet written, allocated on first need */
+    char *carry;      /* partial line (a partial frame, over WebSocket), BCONN_CARRY_CAP bytes,
+                         allocated on first need */
+    uint32_t ws_skip; /* WebSocket: bytes of a frame too long to keep, still to pass over */
+    char *out;        /* output not yet written, allocated on first need */
     uint32_t out_cap, out_off, out_len; /* bytes [out_off, out_len) are pending */
     uint32_t *last_seq;                 /* receiver: last sequence seen per sender of its channel */
     uint32_t sent;                      /* sender: messages put in the output buffer */
@@ -63,8 +76,11 @@ int bconn_open(struct bconn *c, const struct sockaddr *dst, socklen_t dstlen,
 /* After EPOLLOUT on a connecting socket: 0 when connected, -1 with errno when it failed. */
 int bconn_connect_result(struct bconn *c);
 /* Gives room for at least need bytes at the end of the output buffer, allocating it with
- * capacity cap on first use. Returns the place to write, or NULL if the buffer is full. */
+ * capacity cap on first use. Returns the place to write, or NULL if the buffer is full. Over
+ * WebSocket the room is twice that and more, for the frame headers bconn_commit adds. */
 char *bconn_reserve(struct bconn *c, size_t need, size_t cap);
+/* The n bytes written at the place bconn_reserve gave are output (whole lines, CR LF ended;
+ * over WebSocket each becomes a masked text frame). */
 void bconn_commit(struct bconn *c, size_t n);
 /* Appends a whole line (with its CR LF); -1 when it does not fit. */
 int bconn_queue(struct bconn *c, const char *data, size_t len, size_t cap);
@@ -75,7 +91,8 @@ static inline size_t bconn_pending(const struct bconn *c)
 {
     return c->out_len - c->out_off;
 }
-/* One read into buf (cap bytes of scratch shared by all connections), calling fn per line.
+/* One read into buf (cap bytes of scratch shared by all connections), calling fn per line
+ * (per frame, over WebSocket; a close frame ends the stream as EOF would).
  * Over TLS, reads record after record until the socket has no more or cap bytes came. Returns
  * bytes read, 0 on end of stream, -1 on error (errno; EAGAIN when nothing came). */
 ssize_t bconn_read(struct bconn *c, char *buf, size_t cap, bconn_line_fn fn, void *ctx);

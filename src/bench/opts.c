@@ -62,6 +62,9 @@ static const char usage_text[] =
     "                      --host and --port\n"
     "  --tls               connect with TLS (tcpchatd's TLS port is 6697); the server's\n"
     "                      certificate is NOT verified: this is a load generator\n"
+    "  --websocket         speak IRC over WebSocket (IRCv3 websocket, text frames) at /irc:\n"
+    "                      --port is then tcpchatd's --http-port (8080; --https-port\n"
+    "                      with --tls)\n"
     "  --clients N         client connections\n"
     "  --channels C        channels #bench0.. (clients join round robin; 0 = none)\n"
     "  --senders S         clients 0..S-1 send to their channel\n"
@@ -91,6 +94,7 @@ enum {
     OPT_SERVERS,
     OPT_PORT,
     OPT_TLS,
+    OPT_WEBSOCKET,
     OPT_CLIENTS,
     OPT_CHANNELS,
     OPT_SENDERS,
@@ -118,6 +122,7 @@ static const struct option long_opts[] = {
     {"servers", required_argument, NULL, OPT_SERVERS},
     {"port", required_argument, NULL, OPT_PORT},
     {"tls", no_argument, NULL, OPT_TLS},
+    {"websocket", no_argument, NULL, OPT_WEBSOCKET},
     {"clients", required_argument, NULL, OPT_CLIENTS},
     {"channels", required_argument, NULL, OPT_CHANNELS},
     {"senders", required_argument, NULL, OPT_SENDERS},
@@ -292,6 +297,9 @@ int opts_parse(int argc, char **argv, struct bench_opts *o, char *err, size_t er
             break;
         case OPT_TLS:
             o->tls = 1;
+            break;
+        case OPT_WEBSOCKET:
+            o->websocket = 1;
             break;
         case OPT_CLIENTS:
             if (opts_int(optarg, 1, CLIENTS_MAX, &o->clients) < 0)

@@ -32,6 +32,7 @@ struct bench_opts {
     double settle;         /* then seconds of quiet before the joined snapshot and sending */
     pid_t server_pid;      /* 0: unknown, no server figures */
     int tls;               /* connect with TLS, without verifying the server's certificate */
+    int websocket;         /* IRC over WebSocket (the server's --http-port) */
     int json;
     int quiet; /* no progress line */
 };

@@ -116,10 +116,10 @@ static void report_summary(const struct bench_opts *o, const struct bench_result
     FILE *e = stderr;
     fprintf(e,
             "--- tcpchat-bench: scenario %s%s%s, %d clients, %d channels, %d senders x %d "
-            "messages of %d B, %s%s\n",
+            "messages of %d B, %s%s%s\n",
             o->scenario, o->label[0] ? " against " : "", o->label, o->clients, o->channels,
             o->senders, o->messages, r->size, o->rate > 0 ? "fixed rate" : "full speed",
-            o->tls ? ", over TLS" : "");
+            o->tls ? ", over TLS" : "", o->websocket ? ", over WebSocket" : "");
     if (o->rate > 0)
         fprintf(e, "rate            %.1f msg/s per sender (schedule lag max %.1f ms)\n", o->rate,
                 r->sched_lag_max_ms);
@@ -182,6 +182,7 @@ static void report_record(const struct bench_opts *o, const struct bench_result 
     kv_u64(&kv, "size", (unsigned long long)r->size);
     kv_num(&kv, "rate", o->rate, 2);
     kv_u64(&kv, "tls", (unsigned long long)o->tls);
+    kv_u64(&kv, "websocket", (unsigned long long)o->websocket);
     kv_u64(&kv, "connected", r->connected);
     kv_u64(&kv, "registered", r->registered);
     kv_u64(&kv, "joined", r->joined);

@@ -302,10 +302,26 @@ static void run_open_more(struct run *run)
         run_open_one(run, &run->conns[run->next_open++]);
 }
 
+/* --websocket: asks for the upgrade to IRC over WebSocket; run_http_line registers once the
+ * server agrees. The key is fixed: it only proves the server speaks WebSocket. */
+static void run_upgrade(struct run *run, struct bconn *c)
+{
+    c->ws = BCONN_WS_STATUS;
+    run_send_line(run, c,
+                  "GET /irc HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: text.ircv3.net\r\n",
+                  run->o->host[0] ? run->o->host : "localhost");
+}
+
 /* The connection is up (and secured, with --tls): register. */
 static void run_register(struct run *run, struct bconn *c)
 {
     c->state = BCONN_REGISTERING;
+    if (run->o->websocket && c->ws == BCONN_WS_OFF) {
+        run_upgrade(run, c);
+        return;
+    }
     run_send_nick(run, c);
     run_send_line(run, c, "USER %s%u 0 * :tcpchat-bench", run->o->nick_prefix, c->idx);
     if (!bconn_pending(c))
@@ -555,9 +571,33 @@ static void run_numeric(struct run *run, struct bconn *c, const struct ircmsg *m
     }
 }
 
+/* --websocket: a line of the server's answer to the upgrade. 101, then the headers up to the
+ * blank line; then frames, and registration. Anything else is the server refusing. */
+static void run_http_line(struct run *run, struct bconn *c, const char *line, size_t len)
+{
+    if (c->ws == BCONN_WS_STATUS) {
+        if (len < 13 || memcmp(line, "HTTP/1.1 101 ", 13) != 0) {
+            char why[RUN_REASON_LEN];
+            snprintf(why, sizeof why, "WebSocket upgrade refused: %.60s", line);
+            run_record_reason(run, why);
+            c->got_error = 1; /* the server answered: no use reconnecting */
+            c->doomed = 1;
+            return;
+        }
+        c->ws = BCONN_WS_HEADERS;
+    } else if (len == 0) {
+        c->ws = BCONN_WS_FRAMES;
+        run_register(run, c);
+    }
+}
+
 static void run_line(void *ctx, struct bconn *c, char *line, size_t len)
 {
     struct run *run = ctx;
+    if (c->ws == BCONN_WS_STATUS || c->ws == BCONN_WS_HEADERS) {
+        run_http_line(run, c, line, len);
+        return;
+    }
     char *p = line, *end = line + len;
     /* Hot path first, without a full parse: ":src PRIVMSG target :text". */
     if (p < end && *p == '@') {

@@ -7,7 +7,8 @@ import socket
 import subprocess
 import time
 
-from conftest import BUILD, TIMEOUT, Client, is_numeric
+from conftest import BUILD, TIMEOUT, Client, free_port, is_numeric
+from test_tls import certs  # noqa: F401 (a fixture)
 
 BENCH_BIN = os.path.join(BUILD, "tcpchat-bench")
 # Flood limits lifted: the senders send as fast as the server reads.
@@ -98,3 +99,44 @@ def test_bad_usage_exits_1():
     assert rc == 1 and "--clients" in err
     rc, out, err = run_bench("--scenario", "nosuch", timeout=TIMEOUT)
     assert rc == 1 and "unknown scenario" in err
+
+
+def test_websocket_counts_every_delivery_and_meets_tcp_clients(server_factory, certs):
+    """--websocket: the bench's clients speak IRC over WebSocket (plain, and over TLS on the
+    HTTPS port), and every message reaches every member exactly once, in order; a TCP client in
+    the same room sees the WebSocket clients' messages too."""
+    from test_tls import wait_port
+    cert, key = certs["a"]
+    http, https = free_port(), free_port()
+    srv = server_factory(*UNTHROTTLED, "--http-port", str(http), "--https-port", str(https),
+                         "--tls-port", str(free_port()), "--tls-cert", cert, "--tls-key", key)
+    wait_port(https)
+    watcher = Client(srv.port, "watcher")
+    watcher.send("JOIN #bench0")
+    watcher.expect(lambda l: " 366 " in l and "#bench0" in l)
+    for extra in ([], ["--tls"]):
+        rc, out, err = run_bench("--port", https if extra else http, "--websocket", *extra,
+                                 "--clients", 12, "--senders", 3, "--messages", 40,
+                                 "--nick-prefix", "wt" if extra else "ws", "--timeout", TIMEOUT)
+        assert rc == 0, err
+        r = result(out)
+        assert (r["status"], r["websocket"], r["registered"], r["joined"]) == ("ok", "1", "12", "12"), err
+        assert int(r["expected"]) == 3 * 40 * 11  # the watcher is not one of the bench's
+        assert r["delivered"] == r["expected"], err
+        assert (r["lost"], r["reordered"], r["gaps"], r["disconnects"]) == ("0", "0", "0", "0"), err
+    # The watcher got all 240 of them over plain TCP.
+    got = 0
+    while got < 2 * 3 * 40:
+        watcher.expect(lambda l: "PRIVMSG #bench0 :" in l)
+        got += 1
+
+
+def test_websocket_refused_upgrade_is_reported(server_factory):
+    """--websocket against a port that is not a web listener (the IRC port): the bench gives
+    up with the server's answer instead of counting a hang."""
+    srv = server_factory()
+    rc, out, err = run_bench("--port", srv.port, "--websocket", "--clients", 2, "--senders", 1,
+                             "--messages", 1, "--timeout", TIMEOUT)
+    r = result(out)
+    assert rc == 2 and r["status"] != "ok", out
+    assert "WebSocket upgrade refused" in r["disconnect_reasons"], out
