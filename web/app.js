@@ -669,6 +669,11 @@ function init() {
       info: (text, error) => info(active || serverWin, text, new Date(), error),
       close: (win) => closeWin(win),
       isChannel,
+      // Without echo-message the server does not send our own lines back: show them here.
+      sent: (target, text) => {
+        if (conn.caps.has('echo-message')) return;
+        onMessage({ command: 'PRIVMSG', prefix: `${conn.nick}!`, nick: conn.nick, params: [target, text], tags: {} });
+      },
       quit: (reason) => { conn.stop(reason); onLoginFailed('You left the chat.'); },
     });
   });

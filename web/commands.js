@@ -37,11 +37,14 @@ function splitText(text) {
 }
 
 function say(ctx, target, text) {
-  for (const piece of splitText(text)) ctx.conn.send('PRIVMSG', [target, piece]);
+  for (const piece of splitText(text)) {
+    ctx.conn.send('PRIVMSG', [target, piece]);
+    ctx.sent(target, piece);
+  }
 }
 
 // ctx: { conn, active(), open(name), joining(name), info(text, error), close(win), isChannel,
-// quit(reason) }.
+// quit(reason), sent(target, text) (a PRIVMSG went out) }.
 export function runInput(text, ctx) {
   const win = ctx.active();
   if (!ctx.conn.connected) {
@@ -87,7 +90,8 @@ export function runInput(text, ctx) {
     }
     case 'me':
       if (!here) return ctx.info('/me needs a channel or conversation', true);
-      return send('PRIVMSG', [here, `\x01ACTION ${rest}\x01`]);
+      send('PRIVMSG', [here, `\x01ACTION ${rest}\x01`]);
+      return ctx.sent(here, `\x01ACTION ${rest}\x01`);
     case 'nick':
       if (!words[0]) return ctx.info('Usage: /nick newnick', true);
       return send('NICK', [words[0]]);

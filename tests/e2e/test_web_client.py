@@ -19,6 +19,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 try:
     from selenium import webdriver
     from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -178,6 +179,17 @@ def test_login_lands_in_lobby_and_chats_both_ways(server_factory, client_factory
     page.send("/me waves back")
     bob.expect(said("wanda", "#lobby", "\x01ACTION waves back\x01"))
 
+    # Tab completes a nick ("nick: " at the start of the line); Up recalls the line sent.
+    box = page.el("#input")
+    box.send_keys("bo", Keys.TAB)
+    assert box.get_attribute("value") == "bob: "
+    box.send_keys("ping", Keys.ENTER)
+    bob.expect(said("wanda", "#lobby", "bob: ping"))
+    box.send_keys(Keys.ARROW_UP)
+    assert box.get_attribute("value") == "bob: ping"
+    box.send_keys(Keys.ARROW_DOWN)
+    assert box.get_attribute("value") == ""
+
     # Joins are folded: bob's join is one line ("bob joined"), carol's adds to it.
     client_factory(srv, "carol")
     page.wait_line(lambda l: l["text"] == "carol joined", "carol's join line")
@@ -257,7 +269,9 @@ def test_unread_counts_mentions_and_private_messages(server_factory, client_fact
     page.login("wanda")
     page.send("/join #side")
     page.wait(lambda: page.active() == "#side", "#side shown after /join")
-    page.open_window("#lobby")
+    # Alt+Up: the window above in the list (the server's, #lobby, #side).
+    ActionChains(page.d).key_down(Keys.ALT).send_keys(Keys.ARROW_UP).key_up(Keys.ALT).perform()
+    page.wait(lambda: page.active() == "#lobby", "#lobby shown after Alt+Up")
     bob = client_factory(srv, "bob", join=None)
     bob.send("JOIN #side")
     bob.expect(is_numeric("366", "#side"))
