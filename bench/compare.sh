@@ -7,7 +7,9 @@
 #   RUNS=3 SERVERS="tcpchatd ngircd inspircd" WORKERS=<nproc> OUT=bench/RESULTS.md
 #   (add tcpchatd_nohist to SERVERS for tcpchatd with --history off, to see what history costs;
 #   add tcpchatd_base, with TCPCHATD_BASE=path/to/an/older/tcpchatd, to compare two builds of
-#   tcpchatd side by side, alternating, in one run: a change's before and after)
+#   tcpchatd side by side, alternating, in one run: a change's before and after; add
+#   tcpchatd_ws for the same tcpchatd with the bench's clients on its web listener, IRC over
+#   WebSocket, tcpchat-bench --websocket)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +45,7 @@ fi
 WINDOW_tcpchatd=${WINDOW_tcpchatd:-50}
 WINDOW_tcpchatd_nohist=${WINDOW_tcpchatd_nohist:-50}
 WINDOW_tcpchatd_base=${WINDOW_tcpchatd_base:-50}
+WINDOW_tcpchatd_ws=${WINDOW_tcpchatd_ws:-50}
 TCPCHATD_BASE=${TCPCHATD_BASE:-}
 WINDOW_ngircd=${WINDOW_ngircd:-10}
 WINDOW_inspircd=${WINDOW_inspircd:-1000}
@@ -97,9 +100,11 @@ trap 'exit 130' INT TERM
 
 # Starts server $1 on port $2 in the background; sets SERVER_PID; logs to $TMP/$1-$2.log.
 start_server() {
-    local name=$1 port=$2 log="$TMP/$1-$2.log" conf
+    local name=$1 port=$2 log="$TMP/$1-$2.log" conf web=()
+    BENCH_PORT=$port
+    BENCH_WS=()
     case $name in
-    tcpchatd | tcpchatd_nohist | tcpchatd_base)
+    tcpchatd | tcpchatd_nohist | tcpchatd_base | tcpchatd_ws)
         # tcpchatd stores every message (its default, history on) in a store of its own for
         # the run; tcpchatd_nohist is the same server with --history off, to show the cost;
         # tcpchatd_base is another build (TCPCHATD_BASE), history on.
@@ -110,7 +115,12 @@ start_server() {
             bin=$TCPCHATD_BASE
         fi
         [ "$(id -u)" -ne 0 ] || hist+=(--allow-root)
-        "${RUN_PREFIX[@]}" "$bin" --bind 127.0.0.1 --port "$port" --workers "$WORKERS" \
+        if [ "$name" = tcpchatd_ws ]; then
+            BENCH_PORT=$((port + 10000)) # the web listener; the bench speaks WebSocket to it
+            BENCH_WS=(--websocket)
+            web=(--http-port "$BENCH_PORT")
+        fi
+        "${RUN_PREFIX[@]}" "$bin" --bind 127.0.0.1 --port "$port" --workers "$WORKERS" "${web[@]}" \
             --ip-exempt 127.0.0.0/8 \
             "${hist[@]}" --default-channel '' --max-clients 1000000 \
             --flood-rate 1000000 --flood-burst 1000000 \
@@ -137,7 +147,7 @@ start_server() {
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
             say "$name exited at start:"; tail -5 "$log" >&2; SERVER_PID=""; return 1
         fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$BENCH_PORT") 2>/dev/null; then return 0; fi
         sleep 0.1
     done
     say "$name did not listen on port $port"; stop_server; return 1
@@ -162,7 +172,7 @@ for scenario in $SCENARIOS; do
             fi
             window_var="WINDOW_$name"
             # shellcheck disable=SC2086
-            line=$("${RUN_PREFIX[@]}" "$BENCH" --scenario "$scenario" --port "$port" --server-pid "$SERVER_PID" \
+            line=$("${RUN_PREFIX[@]}" "$BENCH" --scenario "$scenario" --port "$BENCH_PORT" "${BENCH_WS[@]}" --server-pid "$SERVER_PID" \
                 --label "$name" --connect-window "${!window_var}" --quiet $BENCH_ARGS \
                 2> "$TMP/bench-$port.err" | grep '^RESULT ' || true)
             if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -280,6 +290,16 @@ if "tcpchatd_base" in servers:
             new, old = median(scen, "tcpchatd", key), median(scen, "tcpchatd_base", key)
             if new is not None and old:
                 out.append(f"- {scen}, {what}: {fmt(new, d)} vs {fmt(old, d)} = {new / old:.2f}")
+if "tcpchatd_ws" in servers:
+    out.append("")
+    out.append("WebSocket against TCP (tcpchatd_ws: the same build, the bench's clients on the web "
+               "listener, IRC over WebSocket), tcpchatd_ws / tcpchatd:")
+    out.append("")
+    for scen in os.environ["SCENARIOS"].split():
+        for key, what, better, d in METRICS.get(scen, []):
+            ws, tcp = median(scen, "tcpchatd_ws", key), median(scen, "tcpchatd", key)
+            if ws is not None and tcp:
+                out.append(f"- {scen}, {what}: {fmt(ws, d)} vs {fmt(tcp, d)} = {ws / tcp:.2f}")
 if "tcpchatd_nohist" in servers:
     out.append("")
     out.append("History cost (tcpchatd stores every message; tcpchatd_nohist runs with "
