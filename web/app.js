@@ -84,13 +84,18 @@ function activate(win) {
   win.unread = 0;
   win.mention = false;
   if (win.stick) win.scrollToBottom();
-  document.body.classList.remove('sidebar-open', 'users-open');
-  $('toggle-sidebar').setAttribute('aria-expanded', 'false');
-  $('toggle-users').setAttribute('aria-expanded', 'false');
+  closePanels();
   renderHeader();
   renderUsers();
   renderSidebar();
   fillView(win);
+}
+
+// The phone layout's sliding lists.
+function closePanels() {
+  document.body.classList.remove('sidebar-open', 'users-open');
+  $('toggle-sidebar').setAttribute('aria-expanded', 'false');
+  $('toggle-users').setAttribute('aria-expanded', 'false');
 }
 
 function renderSidebar() {
@@ -680,6 +685,12 @@ function init() {
 
   $('toggle-sidebar').addEventListener('click', () => toggle('sidebar-open', $('toggle-sidebar')));
   $('toggle-users').addEventListener('click', () => toggle('users-open', $('toggle-users')));
+  // On a phone the lists cover the log; a tap beside them closes them, as Escape does.
+  document.addEventListener('click', (ev) => {
+    if (!document.body.matches('.sidebar-open, .users-open')) return;
+    if (ev.target.closest('#sidebar, #users, #toggle-sidebar, #toggle-users')) return;
+    closePanels();
+  });
   document.addEventListener('keydown', (ev) => {
     if (ev.altKey && (ev.key === 'ArrowUp' || ev.key === 'ArrowDown')) {
       ev.preventDefault();
@@ -688,9 +699,7 @@ function init() {
       ev.preventDefault();
       activate(orderedWindows()[Number(ev.key) - 1]);
     } else if (ev.key === 'Escape' && document.body.matches('.sidebar-open, .users-open')) {
-      document.body.classList.remove('sidebar-open', 'users-open');
-      $('toggle-sidebar').setAttribute('aria-expanded', 'false');
-      $('toggle-users').setAttribute('aria-expanded', 'false');
+      closePanels();
       input.focus();
     }
   });
