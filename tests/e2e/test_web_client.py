@@ -246,6 +246,8 @@ def test_account_created_in_browser_then_logged_into(server_factory, client_fact
     page.login("taken", lands=False)
     assert "already in use" in page.login_error()
 
+    page.login("carol", password="short", register=True, lands=False)  # FAIL REGISTER
+    assert "Could not create the account: Passwords are 8 to" in page.login_error()
     page.login("carol", password="s3cret pässword", register=True)
     page.wait(lambda: "Account carol created" in page.js(
         "return document.querySelector('.log[data-window=\"*\"]').textContent"),
