@@ -193,7 +193,7 @@ function info(win, text, time = new Date(), error = false) {
   win.append(infoLine(text, time, error));
 }
 
-function event(win, nick, how, time, reason) {
+function joinPart(win, nick, how, time, reason) {
   addEvent(win.log, nick, how, time, reason);
   if (win.stick && !win.log.hidden) win.scrollToBottom();
 }
@@ -396,7 +396,7 @@ function onMessage(msg) {
         catchUp(win);
       } else {
         addUser(win, msg.nick);
-        event(win, msg.nick, 'joined', time);
+        joinPart(win, msg.nick, 'joined', time);
       }
       if (win === active) renderUsers();
       renderSidebar();
@@ -411,16 +411,16 @@ function onMessage(msg) {
         return;
       }
       win.users.delete(ircLower(msg.nick));
-      event(win, msg.nick, 'left', time, p[1]);
+      joinPart(win, msg.nick, 'left', time, p[1]);
       if (win === active) renderUsers();
       return;
     }
     case 'QUIT':
       for (const win of usersOf(msg.nick)) {
         win.users.delete(ircLower(msg.nick));
-        event(win, msg.nick, 'left', time, p[0]);
+        joinPart(win, msg.nick, 'left', time, p[0]);
       }
-      if (findWin(msg.nick)) event(findWin(msg.nick), msg.nick, 'left', time, p[0]);
+      if (findWin(msg.nick)) joinPart(findWin(msg.nick), msg.nick, 'left', time, p[0]);
       renderUsers();
       return;
     case 'KICK': {

@@ -135,7 +135,9 @@ export class Connection extends EventTarget {
     this.pingTimer = 0;
     this.lastInput = 0;
     this.batches = new Map();
-    this.saslBuffer = '';
+    this.lastError = ''; // the server's last ERROR line, for the form if we never got in
+    this.offered = []; // CAP LS lines so far (302 splits a long list with "*")
+    this.pendingReq = false; // CAP REQ sent, its ACK/NAK not yet in
   }
 
   // Starts a session. registerAccount: REGISTER the nick with the password after 001.
@@ -145,6 +147,7 @@ export class Connection extends EventTarget {
     this.password = password;
     this.registerAccount = registerAccount;
     this.everRegistered = false;
+    this.lastError = '';
     this.stopped = false;
     this.backoff = BACKOFF_FIRST_MS;
     this.open();
@@ -184,6 +187,8 @@ export class Connection extends EventTarget {
     this.closeSocket();
     this.registered = false;
     this.caps = new Set();
+    this.offered = [];
+    this.pendingReq = false;
     this.batches.clear();
     this.status('connecting');
     const ws = new WebSocket(this.url, ['text.ircv3.net']);
@@ -335,7 +340,7 @@ export class Connection extends EventTarget {
       // CAP * LS * :first part — more lines follow (302 multiline).
       const more = msg.params[2] === '*';
       const list = msg.params[more ? 3 : 2] || '';
-      this.offered = (this.offered || []).concat(list.split(' ').filter(Boolean));
+      this.offered = this.offered.concat(list.split(' ').filter(Boolean));
       if (more) return;
       const names = new Set(this.offered.map((c) => c.split('=')[0]));
       this.offered = [];
@@ -351,8 +356,8 @@ export class Connection extends EventTarget {
       this.endCapNegotiation();
     } else if (sub === 'NAK') {
       this.endCapNegotiation();
-    } else if (sub === 'NEW' || sub === 'DEL') {
-      if (sub === 'DEL') for (const c of (msg.params[2] || '').split(' ')) this.caps.delete(c);
+    } else if (sub === 'DEL') {
+      for (const c of (msg.params[2] || '').split(' ')) this.caps.delete(c);
     }
   }
 
