@@ -3,7 +3,7 @@
 // list; what the user types goes out through commands.js.
 import { Connection } from './irc.js';
 import { addEvent, infoLine, messageLine, Win } from './windows.js';
-import { ircLower, mentions, nickClass, stripFormatting } from './text.js';
+import { appendText, ircLower, mentions, nickClass, stripFormatting } from './text.js';
 import { runInput, InputKeys } from './commands.js';
 
 // CHATHISTORY page sizes: on joining, scrolling up, and catching up after a reconnect (all
@@ -145,8 +145,7 @@ function renderHeader() {
   const topic = $('topic');
   topic.replaceChildren();
   if (active.kind === 'channel' && active.topic) {
-    const line = infoLine(stripFormatting(active.topic), new Date()).querySelector('.text');
-    topic.append(...line.childNodes);
+    appendText(topic, stripFormatting(active.topic));
     topic.title = active.topic;
   } else {
     topic.removeAttribute('title');

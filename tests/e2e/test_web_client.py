@@ -190,6 +190,17 @@ def test_login_lands_in_lobby_and_chats_both_ways(server_factory, client_factory
     box.send_keys(Keys.ARROW_DOWN)
     assert box.get_attribute("value") == ""
 
+    # The topic bar, and the nick list after a MODE sent as a raw command (/mode is not one
+    # the client knows): operators first, with their @.
+    page.send("/topic Welcome <i>here</i>, see https://example.com/t")
+    bob.expect(is_command("TOPIC", "wanda", "#lobby"))
+    page.wait(lambda: page.el("#topic").text == "Welcome <i>here</i>, see https://example.com/t",
+              "the topic bar")
+    assert page.el("#topic a").get_attribute("href") == "https://example.com/t"
+    page.send("/mode #lobby +o bob")
+    page.wait(lambda: page.el("#user-list").text.split("\n") == ["@", "bob", "@", "wanda"],
+              "bob an operator in the nick list")
+
     # Joins are folded: bob's join is one line ("bob joined"), carol's adds to it.
     client_factory(srv, "carol")
     page.wait_line(lambda l: l["text"] == "carol joined", "carol's join line")
