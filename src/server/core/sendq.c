@@ -107,20 +107,29 @@ void sendq_advance(struct sendq *q, size_t n)
     sendq_shrink_if_empty(q);
 }
 
+int sendq_iov(const struct sendq *q, struct iovec *iov, int max, size_t max_bytes)
+{
+    int n = 0;
+    size_t want = 0;
+    for (size_t i = 0; i < q->count && n < max && want < max_bytes; i++) {
+        struct msg *m = q->ring[(q->head + i) & (q->cap - 1)];
+        size_t skip = i == 0 ? q->offset : 0;
+        iov[n].iov_base = m->data + skip;
+        iov[n].iov_len = m->len - skip;
+        want += iov[n].iov_len;
+        n++;
+    }
+    return n;
+}
+
 int sendq_flush(struct sendq *q, int fd)
 {
     while (q->count > 0) {
         struct iovec iov[WRITEV_MAX];
-        int n = 0;
+        int n = sendq_iov(q, iov, WRITEV_MAX, WRITEV_BYTES);
         size_t want = 0;
-        for (size_t i = 0; i < q->count && n < WRITEV_MAX && want < WRITEV_BYTES; i++) {
-            struct msg *m = q->ring[(q->head + i) & (q->cap - 1)];
-            size_t skip = i == 0 ? q->offset : 0;
-            iov[n].iov_base = m->data + skip;
-            iov[n].iov_len = m->len - skip;
-            want += iov[n].iov_len;
-            n++;
-        }
+        for (int i = 0; i < n; i++)
+            want += iov[i].iov_len;
         ssize_t w = writev(fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)

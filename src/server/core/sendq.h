@@ -28,6 +28,11 @@ int sendq_push(struct sendq *q, struct msg *m);
 /* Writes as much as the socket takes. Returns 0 when it stopped because the queue is empty or
  * the socket is full (EAGAIN), -1 on a write error (errno set). */
 int sendq_flush(struct sendq *q, int fd);
+/* Points iov at the queued bytes, message by message from the front, as writev would take
+ * them: at most max entries, stopping once max_bytes are covered. Returns how many. For
+ * writers that frame what they write (WebSocket) without copying it first. */
+struct iovec;
+int sendq_iov(const struct sendq *q, struct iovec *iov, int max, size_t max_bytes);
 /* Bytes queued and not yet written. */
 size_t sendq_bytes(const struct sendq *q);
 /* For writers other than writev (TLS): copies up to cap bytes from the front of the queue

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <wslay/wslay.h>
@@ -840,6 +841,90 @@ static size_t frame_lines(struct client *c, char *framed, size_t cap, size_t *us
     return fl;
 }
 
+/* Lines one writev frames at most. */
+#define WS_WRITEV_LINES 256
+
+/* A plain socket's frames, written straight from the queued msgs with one writev: a header
+ * of two to four bytes, then the line where it lies, as sendq_flush writes lines for TCP. So
+ * a line of the fan-out is not copied for each recipient, nor framed by wslay into a buffer
+ * of its own. A line that is not UTF-8 goes repaired in a text frame (then ends the batch:
+ * the repair has one buffer). What the socket does not take of the last frame it began is
+ * kept in w->out. Returns 1 when the socket is full, 0 when it took all, -1 on an error. */
+static int ws_writev_lines(struct client *c)
+{
+    struct web *w = c->web;
+    static _Thread_local char fixed[3 * IRC_RAW_LINE_MAX + 4];
+    struct iovec src[WS_WRITEV_LINES], iov[2 * WS_WRITEV_LINES];
+    char head[WS_WRITEV_LINES][4];
+    size_t take[WS_WRITEV_LINES]; /* bytes of the queue each frame is (its CR LF too) */
+    int first[WS_WRITEV_LINES];   /* each frame's first entry in iov */
+    int opcode = w->binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME;
+    int n = sendq_iov(&c->sq, src, WS_WRITEV_LINES, WRITEV_BYTES);
+    int k = 0, ni = 0, repaired = 0;
+    size_t total = 0;
+    for (int i = 0; i < n && k < WS_WRITEV_LINES && !repaired; i++) {
+        const char *p = src[i].iov_base;
+        size_t left = src[i].iov_len;
+        while (left > 0 && k < WS_WRITEV_LINES && !repaired) {
+            const char *lf = memchr(p, '\n', left);
+            size_t end = lf ? (size_t)(lf - p) + 1 : left;
+            size_t len = lf ? (size_t)(lf - p) : left;
+            if (len > 0 && p[len - 1] == '\r')
+                len--;
+            const char *line = p;
+            if (!w->binary && !utf8_valid(line, len)) {
+                len = utf8_repair(fixed, sizeof fixed, line, len);
+                line = fixed;
+                repaired = 1;
+            }
+            first[k] = ni;
+            iov[ni].iov_base = head[k];
+            iov[ni].iov_len = frame_header(head[k], opcode, len); /* len < 65536: 4 at most */
+            total += iov[ni++].iov_len;
+            if (len) {
+                iov[ni].iov_base = (void *)(uintptr_t)line;
+                iov[ni].iov_len = len;
+                total += iov[ni++].iov_len;
+            }
+            take[k++] = end;
+            p += end;
+            left -= end;
+        }
+    }
+    if (ni == 0)
+        return 0;
+    ssize_t wr;
+    do {
+        wr = writev(c->fd, iov, ni);
+    } while (wr < 0 && errno == EINTR);
+    if (wr < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+    size_t done = (size_t)wr, used = 0;
+    for (int j = 0; j < k; j++) {
+        int e = first[j], last = j + 1 < k ? first[j + 1] : ni;
+        size_t flen = 0;
+        for (int x = e; x < last; x++)
+            flen += iov[x].iov_len;
+        if (done >= flen) {
+            done -= flen;
+            used += take[j];
+            continue;
+        }
+        if (done > 0) { /* a frame half out: the rest of it goes first next time */
+            for (int x = e; x < last; x++) {
+                size_t skip = done < iov[x].iov_len ? done : iov[x].iov_len;
+                done -= skip;
+                if (out_write(c, (const char *)iov[x].iov_base + skip, iov[x].iov_len - skip) < 0)
+                    return -1;
+            }
+            used += take[j];
+        }
+        break;
+    }
+    sendq_advance(&c->sq, used);
+    return (size_t)wr < total ? 1 : 0;
+}
+
 static int ws_flush(struct client *c)
 {
     struct web *w = c->web;
@@ -868,6 +953,14 @@ static int ws_flush(struct client *c)
             }
             ws_release_if_idle(w);
             return 0;
+        }
+        if (!c->tls.ssl) {
+            int r = ws_writev_lines(c);
+            if (r < 0)
+                return -1;
+            if (r > 0)
+                return 0; /* the socket is full */
+            continue;
         }
         size_t used;
         size_t n = frame_lines(c, framed, sizeof framed, &used);
