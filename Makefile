@@ -41,6 +41,8 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 # The web client (web/), embedded into the server as one generated C file.
 WEB_FILES  = $(shell find web -type f ! -name '.*' 2>/dev/null)
+# A directory's time changes when a file in it is added or removed: a deleted file rebuilds too.
+WEB_DIRS   = $(shell find web -type d 2>/dev/null)
 WEB_OBJ    = $(BUILD)/obj/gen/webfiles_data.o
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(WEB_OBJ)
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -60,7 +62,7 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/gen/webfiles_data.c: $(WEB_FILES) scripts/embed-web.sh
+$(BUILD)/gen/webfiles_data.c: $(WEB_FILES) $(WEB_DIRS) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-web.sh web $@
 $(WEB_OBJ): $(BUILD)/gen/webfiles_data.c
@@ -131,7 +133,7 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/obj/gen/webfiles_data.o: build/fuzz/gen/webfiles_data.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
-build/fuzz/gen/webfiles_data.c: $(WEB_FILES) scripts/embed-web.sh
+build/fuzz/gen/webfiles_data.c: $(WEB_FILES) $(WEB_DIRS) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-web.sh web $@
 build/fuzz/fuzz_ircmsg: fuzz/fuzz_ircmsg.c $(FUZZ_COMMON_OBJ)
