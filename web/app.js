@@ -13,6 +13,8 @@ const HISTORY_OLDER = 50;
 const HISTORY_AFTER = 100;
 // A CHATHISTORY answer that never comes must not hold a channel's live lines for ever.
 const CATCH_UP_MAX_MS = 10000;
+// On joining, WHO tells who is away, in channels of at most this many people.
+const WHO_USERS_MAX = 500;
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/irc`);
@@ -55,6 +57,9 @@ function getWin(name, kind) {
     if (win.log.scrollTop < 40) loadOlder(win);
   });
   renderSidebar();
+  // A private conversation starts with what was said in it before (the server keeps that
+  // for two accounts); live lines wait until it is in, as on joining a channel.
+  if (kind === 'query' && conn.connected) catchUp(win);
   return win;
 }
 
@@ -160,6 +165,10 @@ function renderUsers() {
     $('user-count').textContent = '';
     return;
   }
+  if (!active.joined) {
+    $('user-count').textContent = 'You are not in this channel';
+    return;
+  }
   const users = active.sortedUsers(prefixOrder());
   $('user-count').textContent = `${users.length} ${users.length === 1 ? 'person' : 'people'}`;
   const order = prefixOrder();
@@ -173,7 +182,12 @@ function renderUsers() {
     nick.type = 'button';
     nick.className = `nick ${nickClass(u.nick)}`;
     nick.textContent = u.nick;
-    nick.title = u.away ? `${u.nick} (away)` : `Talk to ${u.nick} privately`;
+    if (u.away) {
+      nick.title = `${u.nick} is away${u.awayText ? `: ${u.awayText}` : ''}`;
+      nick.setAttribute('aria-label', `${u.nick} (away)`);
+    } else {
+      nick.title = `Talk to ${u.nick} privately`;
+    }
     nick.addEventListener('click', () => activate(getWin(u.nick, 'query')));
     li.append(prefix, nick);
     list.append(li);
@@ -204,47 +218,112 @@ function msgTime(msg) {
   return Number.isNaN(t.getTime()) ? new Date() : t;
 }
 
-// PRIVMSG/NOTICE → { win, line } or null. where: 'live', 'append' (history after what is
-// shown) or 'prepend' (older history).
-function chatLine(msg, where) {
-  const me = conn.nick;
+// The window a PRIVMSG/NOTICE belongs in (made when it is new). where: 'live', 'append'
+// (history after what is shown) or 'prepend' (older history).
+function windowOf(msg, where) {
   let target = msg.params[0] || '';
   const statusmsg = conn.isupport.STATUSMSG || '';
   while (target && statusmsg.includes(target[0]) && isChannel(target.slice(1))) target = target.slice(1);
+  const self = ircLower(msg.nick) === ircLower(conn.nick);
+  if (isChannel(target)) return getWin(target, 'channel');
+  if (!msg.prefix.includes('!')) return serverWin; // from the server itself
+  if (msg.command === 'NOTICE' && where === 'live' && !self) return findWin(msg.nick) || active || serverWin;
+  return getWin(self ? target : msg.nick, 'query');
+}
+
+// A CTCP message ("\x01VERSION\x01") → { command, args }, or null for plain text.
+function ctcpOf(text) {
+  if (!text.startsWith('\x01')) return null;
+  const body = text.replace(/^\x01|\x01$/g, '');
+  const sp = body.indexOf(' ');
+  return { command: (sp < 0 ? body : body.slice(0, sp)).toUpperCase(), args: sp < 0 ? '' : body.slice(sp + 1) };
+}
+
+// PRIVMSG/NOTICE → { win, line, self, mention }, line null when it is shown already; or null
+// for a CTCP other than ACTION (a status line when live, see onCtcp; not part of the history
+// shown).
+function chatLine(msg, where) {
+  const me = conn.nick;
   let text = msg.params[1] || '';
-  const self = ircLower(msg.nick) === ircLower(me);
-  const fromServer = !msg.prefix.includes('!');
-  let win;
-  if (isChannel(target)) win = getWin(target, 'channel');
-  else if (fromServer) win = serverWin;
-  else if (msg.command === 'NOTICE' && where === 'live' && !self) win = findWin(msg.nick) || active || serverWin;
-  else win = getWin(self ? target : msg.nick, 'query');
   let kind = msg.command === 'NOTICE' ? 'notice' : 'message';
-  if (text.startsWith('\x01')) {
-    const ctcp = text.replace(/^\x01|\x01$/g, '');
-    if (!/^ACTION( |$)/i.test(ctcp)) return null; // other CTCP queries are not shown
+  const ctcp = ctcpOf(text);
+  if (ctcp) {
+    if (ctcp.command !== 'ACTION') return null;
     kind = 'action';
-    text = ctcp.slice(7);
+    text = ctcp.args;
   }
+  const win = windowOf(msg, where);
+  const self = ircLower(msg.nick) === ircLower(me);
   text = stripFormatting(text);
   const time = msgTime(msg);
-  const mention = !self && (mentions(text, me) || (win.kind === 'query' && msg.command === 'PRIVMSG'));
-  if (!win.remember(msg.tags.msgid, time.getTime(), where)) return null;
-  const line = messageLine({ nick: msg.nick || msg.prefix, text, time, kind, msgid: msg.tags.msgid, self, mention });
+  // Highlighted: a line naming us. Counted as a mention in the sidebar: that, or any line
+  // said to us privately.
+  const named = !self && mentions(text, me);
+  const mention = named || (!self && win.kind === 'query' && msg.command === 'PRIVMSG');
+  if (!win.remember(msg.tags.msgid, time.getTime(), where)) return { win, line: null, self, mention };
+  const line = messageLine({ nick: msg.nick || msg.prefix, text, time, kind, msgid: msg.tags.msgid, self, mention: named });
   return { win, line, self, mention };
 }
 
 function showLive(msg) {
-  const target = msg.params[0] || '';
-  const win = isChannel(target) ? findWin(target) : null;
-  if (win && win.catchingUp) {
+  const ctcp = ctcpOf(msg.params[1] || '');
+  if (ctcp && ctcp.command !== 'ACTION') {
+    onCtcp(msg, ctcp);
+    return;
+  }
+  const win = windowOf(msg, 'live');
+  if (win.catchingUp) {
     win.held.push(msg); // shown once the history before it is in
     return;
   }
   const r = chatLine(msg, 'live');
   if (!r) return;
-  r.win.append(r.line);
+  // Already shown: it came in the history asked for when the window opened, but it is
+  // still new to the reader.
+  if (r.line) r.win.append(r.line);
   if (!r.self) noteUnread(r.win, r.mention);
+}
+
+// CTCP (the old client-to-client protocol inside PRIVMSG and NOTICE): a request from someone
+// else is answered as IRC clients do, by NOTICE, for the few we know; every request and reply
+// is a small status line where the reader will see it, never a new window.
+const CTCP_VERSION = 'tcpchat web client';
+const CTCP_KNOWN = 'ACTION CLIENTINFO PING VERSION';
+// At most this many answers per CTCP_REPLY_WINDOW_MS: a flood of requests must not make us
+// flood the server (and be disconnected for it).
+const CTCP_REPLY_MAX = 4;
+const CTCP_REPLY_WINDOW_MS = 10000;
+let ctcpReplies = []; // when the recent answers went out
+
+function ctcpAnswer(ctcp) {
+  if (ctcp.command === 'VERSION') return CTCP_VERSION;
+  if (ctcp.command === 'PING') return ctcp.args;
+  if (ctcp.command === 'CLIENTINFO') return CTCP_KNOWN;
+  return null;
+}
+
+function onCtcp(msg, ctcp) {
+  if (ircLower(msg.nick) === ircLower(conn.nick)) return; // the echo of our own
+  const target = msg.params[0] || '';
+  const win = (isChannel(target) && findWin(target)) || findWin(msg.nick) || active || serverWin;
+  const from = msg.nick || msg.prefix;
+  const args = stripFormatting(ctcp.args);
+  let text;
+  if (msg.command === 'NOTICE') {
+    text = `CTCP ${ctcp.command} reply from ${from}${args ? `: ${args}` : ''}`;
+  } else {
+    const answer = ctcpAnswer(ctcp);
+    const now = Date.now();
+    ctcpReplies = ctcpReplies.filter((t) => now - t < CTCP_REPLY_WINDOW_MS);
+    let answered = false;
+    if (answer !== null && msg.prefix.includes('!') && ctcpReplies.length < CTCP_REPLY_MAX) {
+      ctcpReplies.push(now);
+      answered = conn.send('NOTICE', [msg.nick, `\x01${ctcp.command}${answer ? ` ${answer}` : ''}\x01`]);
+    }
+    const where = isChannel(target) ? ` to ${target}` : '';
+    text = `CTCP ${ctcp.command}${args ? ` ${args}` : ''} from ${from}${where}${answered ? ' (answered)' : ''}`;
+  }
+  win.append(infoLine(text, msgTime(msg), false, 'ctcp'));
 }
 
 function historyOn() {
@@ -305,7 +384,7 @@ function onHistory(batch) {
     const fragment = document.createDocumentFragment();
     for (const msg of chat) {
       const r = chatLine(msg, 'prepend');
-      if (r) fragment.append(r.line);
+      if (r && r.line) fragment.append(r.line);
     }
     if (batch.messages.length === 0) win.historyDone = true;
     // oldest moves to the first of this page, shown or not (a duplicate must not stop it).
@@ -316,7 +395,7 @@ function onHistory(batch) {
     const lines = [];
     for (const msg of chat) {
       const r = chatLine(msg, 'append');
-      if (r) lines.push(r.line);
+      if (r && r.line) lines.push(r.line);
     }
     win.append(...lines);
     if (req.kind === 'latest' && batch.messages.length < req.limit) win.historyDone = true;
@@ -357,6 +436,16 @@ function applyModes(win, msg) {
   }
 }
 
+// Marks nick away (with the reason, when known) or back in every channel list.
+function setAway(nick, away, text) {
+  for (const win of usersOf(nick)) {
+    const u = win.users.get(ircLower(nick));
+    u.away = away;
+    u.awayText = away ? text : '';
+  }
+  renderUsers();
+}
+
 function addUser(win, entry) {
   // multi-prefix and userhost-in-names: "@+nick!user@host".
   const order = prefixOrder();
@@ -365,7 +454,7 @@ function addUser(win, entry) {
   const nick = entry.slice(i).split('!')[0];
   if (!nick) return;
   const old = win.users.get(ircLower(nick));
-  win.users.set(ircLower(nick), { nick, prefixes: entry.slice(0, i), away: old ? old.away : false });
+  win.users.set(ircLower(nick), { nick, prefixes: entry.slice(0, i), away: old ? old.away : false, awayText: old ? old.awayText : '' });
 }
 
 // Numerics shown in the server window rather than where the reader is.
@@ -390,6 +479,7 @@ function onMessage(msg) {
         win.joined = true;
         win.rejoin = true;
         win.users.clear();
+        win.whoNeeded = true;
         if (!active || active === serverWin || focusOnJoin === win.key) activate(win);
         if (focusOnJoin === win.key) focusOnJoin = '';
         catchUp(win);
@@ -410,46 +500,63 @@ function onMessage(msg) {
         return;
       }
       win.users.delete(ircLower(msg.nick));
-      joinPart(win, msg.nick, 'left', time, p[1]);
+      joinPart(win, msg.nick, 'left', time, stripFormatting(p[1] || ''));
       if (win === active) renderUsers();
       return;
     }
-    case 'QUIT':
+    case 'QUIT': {
+      // Every channel the user was in with us, and the conversation with them. Servers put
+      // "Quit: " before a reason the user gave; the line already says "quit".
+      const reason = stripFormatting(p[0] || '').replace(/^Quit: /, '');
       for (const win of usersOf(msg.nick)) {
         win.users.delete(ircLower(msg.nick));
-        joinPart(win, msg.nick, 'left', time, p[0]);
+        joinPart(win, msg.nick, 'quit', time, reason);
       }
-      if (findWin(msg.nick)) joinPart(findWin(msg.nick), msg.nick, 'left', time, p[0]);
+      const query = findWin(msg.nick);
+      if (query && query.kind === 'query') joinPart(query, msg.nick, 'quit', time, reason);
       renderUsers();
       return;
+    }
     case 'KICK': {
       const win = findWin(p[0]);
       if (!win) return;
-      win.users.delete(ircLower(p[1]));
-      info(win, `${p[1]} was kicked by ${msg.nick}${p[2] ? ` (${p[2]})` : ''}`, time);
+      const reason = p[2] && p[2] !== msg.nick ? ` (${stripFormatting(p[2])})` : '';
       if (ircLower(p[1]) === ircLower(me)) {
+        // Out of the channel: the window stays, marked as left, until /join or /close.
         win.joined = false;
         win.rejoin = false;
+        win.users.clear();
+        info(win, `You were kicked out of ${win.name} by ${msg.nick}${reason}. /join ${win.name} to go back.`, time, true);
+        noteUnread(win, true);
         renderSidebar();
+      } else {
+        win.users.delete(ircLower(p[1]));
+        info(win, `${p[1]} was kicked out by ${msg.nick}${reason}`, time);
       }
       if (win === active) renderUsers();
       return;
     }
     case 'NICK': {
+      // irc.js has already taken the new nick as ours when it is.
       const newNick = p[0];
+      const mine = self || ircLower(newNick) === ircLower(me);
+      const said = mine ? `You are now known as ${newNick}` : `${msg.nick} is now known as ${newNick}`;
       for (const win of usersOf(msg.nick)) {
         const u = win.users.get(ircLower(msg.nick));
         win.users.delete(ircLower(msg.nick));
         win.users.set(ircLower(newNick), { ...u, nick: newNick });
-        info(win, `${msg.nick} is now known as ${newNick}`, time);
+        info(win, said, time);
       }
       const query = findWin(msg.nick);
-      if (query && query.kind === 'query' && !findWin(newNick)) {
-        windows.delete(query.key);
-        query.rename(newNick);
-        windows.set(query.key, query);
+      if (query && query.kind === 'query') {
+        if (!findWin(newNick)) {
+          windows.delete(query.key);
+          query.rename(newNick);
+          windows.set(query.key, query);
+        }
+        info(query, said, time);
       }
-      if (self) info(active || serverWin, `You are now known as ${newNick}`, time);
+      if (mine) info(serverWin, said, time);
       renderUsers();
       renderSidebar();
       renderHeader();
@@ -471,9 +578,8 @@ function onMessage(msg) {
       if (win === active) renderHeader();
       return;
     }
-    case 'AWAY':
-      for (const win of usersOf(msg.nick)) win.users.get(ircLower(msg.nick)).away = p.length > 0;
-      renderUsers();
+    case 'AWAY': // away-notify: "AWAY :reason" going, "AWAY" back
+      setAway(msg.nick, p.length > 0, stripFormatting(p[0] || ''));
       return;
     case 'INVITE':
       info(active || serverWin, `${msg.nick} invites ${self ? 'you' : p[0]} to ${p[1]}`, time);
@@ -524,13 +630,35 @@ function onMessage(msg) {
       const win = findWin(p[1]);
       if (!win) break;
       win.namesDone = true;
+      // NAMES does not say who is away, and away-notify tells only of changes: WHO does, for
+      // a channel small enough that asking costs little.
+      if (win.whoNeeded && win.users.size <= WHO_USERS_MAX) {
+        win.whoPending = true;
+        conn.send('WHO', [win.name]);
+      }
+      win.whoNeeded = false;
       if (win === active) renderUsers();
       return;
     }
-    case '305':
-    case '306':
+    case '305': // we are back
+    case '306': // we are away: the server tells others, not us, so our own entry is set here
+      setAway(me, msg.command === '306', '');
       info(active || serverWin, p[p.length - 1], time);
       return;
+    case '352': { // WHO: the away flag (H here, G gone) of each member, asked for on joining
+      const win = findWin(p[1] || '');
+      if (!win || !win.whoPending) break;
+      const u = win.users.get(ircLower(p[5] || ''));
+      if (u) u.away = (p[6] || '').startsWith('G');
+      return;
+    }
+    case '315': {
+      const win = findWin(p[1] || '');
+      if (!win || !win.whoPending) break;
+      win.whoPending = false;
+      if (win === active) renderUsers();
+      return;
+    }
     default:
       break;
   }

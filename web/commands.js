@@ -54,6 +54,7 @@ export function runInput(text, ctx) {
   if (!text.startsWith('/') || text.startsWith('//')) {
     const body = text.startsWith('//') ? text.slice(1) : text;
     if (!win || win.kind === 'server') ctx.info('This window is the server’s: type /help for commands.', true);
+    else if (win.kind === 'channel' && !win.joined) ctx.info(`You are not in ${win.name}: /join ${win.name} to go back.`, true);
     else say(ctx, win.name, body);
     return;
   }

@@ -1,6 +1,7 @@
 // irc: IRC lines (with IRCv3 message tags) to objects and back, and the connection to
 // tcpchatd's WebSocket at /irc: capability negotiation, SASL PLAIN or REGISTER, batches,
 // keep-alive, and reconnecting with backoff. It knows nothing about the page (app.js does).
+import { ircLower } from './text.js';
 
 // IRCv3 message-tags: the escapes a tag value may carry.
 const TAG_UNESCAPE = { ':': ';', s: ' ', '\\': '\\', r: '\r', n: '\n' };
@@ -285,7 +286,7 @@ export class Connection extends EventTarget {
         if (!this.registered) this.send('CAP', ['END']);
         break;
       case 'NICK':
-        if (msg.nick === this.nick) this.nick = msg.params[0];
+        if (ircLower(msg.nick) === ircLower(this.nick)) this.nick = msg.params[0];
         break;
       case 'BATCH':
         this.onBatch(msg);

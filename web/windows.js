@@ -15,13 +15,15 @@ export class Win {
     this.name = name;
     this.kind = kind; // 'server' | 'channel' | 'query'
     this.key = kind === 'server' ? '*' : ircLower(name);
-    this.users = new Map(); // ircLower(nick) → { nick, prefixes, away }
+    this.users = new Map(); // ircLower(nick) → { nick, prefixes, away, awayText }
     this.topic = '';
     this.unread = 0;
     this.mention = false;
     this.joined = false; // a channel we are in now
     this.rejoin = false; // a channel to join again after a reconnect
     this.namesDone = true; // false while a 353 list comes in
+    this.whoNeeded = false; // joined: WHO once the nick list is in, for who is away
+    this.whoPending = false; // that WHO sent: its replies are not shown
     this.msgids = new Set(); // every msgid shown, so that no message shows twice
     this.oldest = null; // { msgid, time } of the oldest message shown, for BEFORE
     this.newest = null; // … and of the newest, for AFTER on a reconnect
@@ -144,8 +146,9 @@ export function messageLine({ nick, text, time, kind, msgid, self, mention }) {
 
 // Anything else worth a line: nick changes, kicks, topics, server replies. The text is still
 // text; error marks a reply that says something failed.
-export function infoLine(text, time, error = false) {
-  const el = lineElement(error ? 'info error' : 'info', time);
+// kind: '' or 'ctcp' (a CTCP request or reply: a smaller status line).
+export function infoLine(text, time, error = false, kind = '') {
+  const el = lineElement(`info${error ? ' error' : ''}${kind ? ` ${kind}` : ''}`, time);
   const body = document.createElement('span');
   body.className = 'text';
   appendText(body, text);
@@ -153,15 +156,23 @@ export function infoLine(text, time, error = false) {
   return el;
 }
 
+// "bob joined", "carol left (bye)", "bob, dave quit": a reason shows when one person did
+// that; with several, the line's title lists them all.
+const FOLD_ORDER = ['joined', 'left', 'quit'];
+
 function foldText(fold) {
   const parts = [];
-  if (fold.joined.length) parts.push(`${fold.joined.join(', ')} joined`);
-  if (fold.left.length) parts.push(`${fold.left.join(', ')} left`);
+  for (const how of FOLD_ORDER) {
+    const nicks = fold[how];
+    if (!nicks.length) continue;
+    const reason = nicks.length === 1 && fold.reasons.get(`${how} ${nicks[0]}`);
+    parts.push(`${nicks.join(', ')} ${how}${reason ? ` (${reason})` : ''}`);
+  }
   return parts.join('; ');
 }
 
-// A join, part or quit (how: 'joined' or 'left'), folded into the line before it when that
-// is one of these too. parent: the log, or a fragment of history being built.
+// A join, part or quit (how: 'joined', 'left' or 'quit'), folded into the line before it when
+// that is one of these too. parent: the log, or a fragment of history being built.
 export function addEvent(parent, nick, how, time, reason) {
   let el = parent.lastElementChild;
   let fold = el && folds.get(el);
@@ -170,14 +181,18 @@ export function addEvent(parent, nick, how, time, reason) {
     const body = document.createElement('span');
     body.className = 'text';
     el.append(body);
-    fold = { joined: [], left: [], reasons: [] };
+    // reasons: "how nick" → the reason given; titles: "nick how: reason" for the title.
+    fold = { joined: [], left: [], quit: [], reasons: new Map(), titles: [] };
     folds.set(el, fold);
     parent.append(el);
   }
   const list = fold[how];
   if (!list.includes(nick)) list.push(nick);
-  if (reason) fold.reasons.push(`${nick}: ${reason}`);
+  if (reason) {
+    fold.reasons.set(`${how} ${nick}`, reason);
+    fold.titles.push(`${nick} ${how}: ${reason}`);
+  }
   el.querySelector('.text').textContent = foldText(fold);
-  el.title = fold.reasons.join('\n');
+  el.title = fold.titles.join('\n');
   return el;
 }

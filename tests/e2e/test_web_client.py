@@ -6,11 +6,14 @@ Needs chromium, chromium-driver and python3-selenium (Debian); without them the 
 skipped, unless TCPCHAT_REQUIRE_BROWSER is set (CI), where that is a failure."""
 import os
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import TIMEOUT, Msg, barrier, is_command, is_numeric
+from conftest import TIMEOUT, Msg, barrier, free_port, is_command, is_numeric
+from test_accounts import PASSWORD, register
 from test_oper import conf_text, mkpasswd, oper
+from test_tls import wait_port
 from test_websocket import web_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -49,10 +52,10 @@ def need_browser():
 class Page:
     """One browser tab on the web client, and what a user does and sees there."""
 
-    def __init__(self, driver, srv):
+    def __init__(self, driver, srv, url=None):
         self.d = driver
         self.srv = srv
-        driver.get("http://127.0.0.1:%d/" % srv.http_port)
+        driver.get(url or "http://127.0.0.1:%d/" % srv.http_port)
 
     def wait(self, cond, what, timeout=TIMEOUT):
         """Waits until cond() is true (polled every 50 ms, at most timeout); returns its value."""
@@ -116,6 +119,29 @@ class Page:
         self.el('.window-button[data-window="%s"]' % name).click()
         self.wait(lambda: self.active() == name, "window %s shown" % name)
 
+    def chat(self, window=None):
+        """The texts of the messages (not the status lines) of a window."""
+        return [l["text"] for l in self.lines(window) if " msg " in " %s " % l["cls"]]
+
+    def infos(self, window=None):
+        """The texts of the status lines (joins, kicks, nick changes...) of a window."""
+        return [l["text"] for l in self.lines(window) if " msg " not in " %s " % l["cls"]]
+
+    def users(self):
+        """The nick list shown: [(nick, away, title)]."""
+        return [tuple(u) for u in self.js("""
+            return [...document.querySelectorAll('#user-list .user')].map((li) => [
+                li.querySelector('.nick').textContent, li.classList.contains('away'),
+                li.querySelector('.nick').title]);""")]
+
+    def scroll_to_top_until(self, text, window=None):
+        """Scrolls the log shown to its top until a line with text is loaded."""
+        def loaded():
+            page_js = "document.querySelector('.log:not([hidden])').scrollTop = 0;"
+            self.js(page_js)
+            return text in self.texts(window)
+        self.wait(loaded, "%r after scrolling up" % text)
+
     def badge(self, name):
         """(unread count text, mention marked) of a window in the channel list."""
         return self.js("""
@@ -127,22 +153,23 @@ class Page:
 
 @pytest.fixture
 def browser():
-    """open(srv, size=DESKTOP): a fresh headless Chromium on the server's web client; every
-    one opened is quit at teardown."""
+    """open(srv, size=DESKTOP, url=None, args=()): a fresh headless Chromium (with extra
+    command-line args) on the server's web client, or on url; every one opened is quit at
+    teardown."""
     need_browser()
     drivers = []
 
-    def open_page(srv, size=DESKTOP):
+    def open_page(srv, size=DESKTOP, url=None, args=()):
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--window-size=%d,%d" % size):
+                    "--window-size=%d,%d" % size) + tuple(args):
             opts.add_argument(arg)
         d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
         drivers.append(d)
         d.set_script_timeout(TIMEOUT)
         d.set_page_load_timeout(TIMEOUT)
-        return Page(d, srv)
+        return Page(d, srv, url)
 
     yield open_page
     for d in drivers:
@@ -360,3 +387,221 @@ def test_phone_layout_hides_the_channel_list_behind_a_button(server_factory, bro
     page.wait(sidebar.is_displayed, "the channel list shown again")
     page.el('.window-button[data-window="#lobby"]').click()  # choosing a window closes it
     page.wait(lambda: not sidebar.is_displayed(), "the list closed after choosing")
+
+
+def test_private_conversations_load_their_history(server_factory, browser):
+    """A conversation opened from the nick list, by a message from someone, or by /msg shows
+    what was said in it before (CHATHISTORY LATEST nick), and scrolling up loads the rest. The
+    server keeps private history for two accounts, so everyone here has one."""
+    srv = web_server(server_factory, "--register-limit", "10", *FAST)
+    wanda, bob, carol, dave = (register(srv, nick) for nick in ("wanda", "bob", "carol", "dave"))
+    earlier = ["pm %03d" % i for i in range(120)]
+    bob.send_raw("".join("PRIVMSG wanda :%s\r\n" % t for t in earlier).encode())
+    barrier(bob)
+    wanda.send("PRIVMSG bob :and a reply")
+    carol.send("PRIVMSG wanda :earlier from carol")
+    wanda.send("PRIVMSG dave :earlier to dave")
+    wanda.expect("earlier from carol")
+    barrier(wanda)
+    wanda.send("QUIT")
+    wanda.wait_closed()
+
+    page = browser(srv)
+    page.login("wanda", password=PASSWORD)
+    page.wait(lambda: ("bob", False, "Talk to bob privately") in page.users(), "bob in the nick list")
+    page.js("""[...document.querySelectorAll('#user-list .nick')]
+               .find((b) => b.textContent === 'bob').click();""")
+    page.wait(lambda: page.active() == "bob", "the conversation with bob, from the nick list")
+    page.wait(lambda: page.chat()[-1:] == ["and a reply"], "its latest history")
+    assert page.lines()[-1]["nick"] == "wanda"
+    assert "pm 000" not in page.texts()  # one page (50), the rest on scrolling up
+    page.scroll_to_top_until("pm 000")
+    assert page.chat() == earlier + ["and a reply"]  # in order, each once
+    assert {l["nick"] for l in page.lines()[:-1]} == {"bob"}
+    assert not any("mention" in l["cls"] for l in page.lines())  # not all highlighted
+
+    carol.send("PRIVMSG wanda :now from carol")
+    page.wait(lambda: page.chat("carol") == ["earlier from carol", "now from carol"],
+              "carol's conversation: its history, then the new line")
+    assert page.badge("carol") == ["1", True]
+
+    page.send("/msg dave hello dave")
+    dave.expect(said("wanda", "dave", "hello dave"))
+    page.wait(lambda: page.active() == "dave" and page.chat() == ["earlier to dave", "hello dave"],
+              "dave's conversation: its history, then what was just sent, once")
+
+
+def test_kicks_nick_changes_away_and_quits_as_seen(server_factory, client_factory, browser):
+    srv = web_server(server_factory)
+    bob = client_factory(srv, "bob")
+    bob.send("JOIN #ops")  # the first in: bob is its operator
+    bob.expect(is_numeric("366", "#ops"))
+    bob.send("AWAY :at lunch")
+    bob.expect(is_numeric("306"))
+    carol = client_factory(srv, "carol")
+    carol.send("JOIN #ops")
+    carol.expect(is_numeric("366", "#ops"))
+
+    # Away: bob was away before wanda came (WHO tells), then comes back and goes again
+    # (away-notify); wanda's own /away marks her too.
+    page = browser(srv)
+    page.login("wanda")
+    page.wait(lambda: ("bob", True, "bob is away") in page.users(), "bob shown away")
+    assert ("carol", False, "Talk to carol privately") in page.users()
+    assert not [t for t in page.texts() if "bob" in t and "H" in t.split()]  # WHO not shown
+    bob.send("AWAY")
+    page.wait(lambda: ("bob", False, "Talk to bob privately") in page.users(), "bob back")
+    bob.send("AWAY :in a meeting")
+    page.wait(lambda: ("bob", True, "bob is away: in a meeting") in page.users(),
+              "bob away with his reason")
+    page.send("/away brb")
+    page.wait(lambda: ("wanda", True, "wanda is away") in page.users(), "wanda shown away")
+    page.send("/away")
+    page.wait(lambda: ("wanda", False, "Talk to wanda privately") in page.users(), "wanda back")
+
+    # Kicks: someone else's, then wanda's own: said plainly, the channel marked as left, a
+    # line typed there not sent; /join brings her back.
+    page.send("/join #ops")
+    page.wait(lambda: page.active() == "#ops", "#ops shown")
+    bob.send("KICK #ops carol :spamming")
+    page.wait(lambda: "carol was kicked out by bob (spamming)" in page.infos(), "carol's kick")
+    page.wait(lambda: [u[0] for u in page.users()] == ["bob", "wanda"], "carol gone from the list")
+    bob.send("KICK #ops wanda :enough")
+    kicked = page.wait_line(lambda l: l["text"].startswith("You were kicked"), "wanda's kick")
+    assert kicked["text"] == "You were kicked out of #ops by bob (enough). /join #ops to go back."
+    assert "error" in kicked["cls"]
+    assert page.js("""return document.querySelector('.window-button[data-window="#ops"]')
+                      .classList.contains('parted')""")
+    assert page.users() == [] and page.el("#user-count").text == "You are not in this channel"
+    page.send("still here?")
+    page.wait(lambda: page.texts()[-1] == "You are not in #ops: /join #ops to go back.",
+              "a line typed in a channel left")
+    page.send("/join #ops")
+    bob.expect(is_command("JOIN", "wanda", "#ops"))
+    page.wait(lambda: [u[0] for u in page.users()] == ["bob", "wanda"], "back in #ops")
+    assert not page.js("""return document.querySelector('.window-button[data-window="#ops"]')
+                          .classList.contains('parted')""")
+    assert "still here?" not in [Msg(l).text for l in barrier(bob)]
+
+    # Nick changes: in each channel, in the conversation (renamed), and wanda's own.
+    page.send("/query bob")
+    page.wait(lambda: page.active() == "bob", "a conversation with bob")
+    bob.send("NICK robert")
+    page.wait(lambda: page.active() == "robert" and
+              page.infos() == ["bob is now known as robert"], "the conversation renamed")
+    for channel in ("#lobby", "#ops"):
+        assert page.infos(channel)[-1] == "bob is now known as robert"
+    page.send("/nick wanda2")
+    page.wait(lambda: page.infos("#lobby")[-1] == "You are now known as wanda2", "wanda's nick")
+    assert page.infos("#ops")[-1] == "You are now known as wanda2"
+
+    # A quit: in every channel robert was in with wanda and in their conversation.
+    page.send("/join #side")
+    page.wait(lambda: page.active() == "#side", "#side shown")
+    robert = bob
+    robert.send("QUIT :gone home")
+    for window in ("#lobby", "#ops", "robert"):
+        page.wait(lambda: page.infos(window)[-1:] == ["robert quit (gone home)"],
+                  "robert's quit in " + window)
+    assert not any("robert" in t for t in page.texts("#side"))
+    page.open_window("#lobby")
+    assert "robert" not in [u[0] for u in page.users()]
+
+
+def dark_and_light(page):
+    """For the page's main parts: (their background's luminance, the lowest contrast ratio of
+    text on its background, with which element)."""
+    return page.js("""
+        const rgba = (c) => (c.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number).concat([1]).slice(0, 4);
+        // The colour behind el: its ancestors' backgrounds, blended from the page up.
+        function behind(el) {
+          const layers = [];
+          for (let e = el; e; e = e.parentElement) {
+            const c = rgba(getComputedStyle(e).backgroundColor);
+            if (c[3] > 0) layers.push(c);
+            if (c[3] >= 1) break;
+          }
+          let out = [255, 255, 255];
+          for (const c of layers.reverse()) out = out.map((v, i) => v * (1 - c[3]) + c[i] * c[3]);
+          return out;
+        }
+        const lum = (c) => {
+          const [r, g, b] = c.slice(0, 3).map((v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+          });
+          return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
+        const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+        let worst = [99, ''];
+        for (const sel of arguments[0]) {
+          for (const el of document.querySelectorAll(sel)) {
+            if (!el.offsetParent) continue;
+            const r = ratio(rgba(getComputedStyle(el).color), behind(el));
+            if (r < worst[0]) worst = [r, sel + ' ' + el.textContent.slice(0, 30)];
+          }
+        }
+        return [lum(behind(document.querySelector('.log:not([hidden])'))), worst[0], worst[1]];
+        """, READABLE)
+
+
+# What must be readable in either theme: messages, nicks, status lines, times, the lists, the
+# unread badges, the input line.
+READABLE = [".log:not([hidden]) .line .text", ".log:not([hidden]) .sender",
+            ".log:not([hidden]) .time", ".window-label", ".badge", "#user-list .nick",
+            ".user-count", "#window-name", "#topic", "#input", ".input-form button", ".keys"]
+# WCAG 2 AA for normal text.
+CONTRAST_MIN = 4.5
+
+
+def test_dark_theme_is_dark_and_readable(server_factory, client_factory, browser):
+    srv = web_server(server_factory)
+    page = browser(srv)
+    page.login("wanda")
+    bob = client_factory(srv, "bob")
+    bob.send("TOPIC #lobby :the topic, https://example.com/")
+    bob.send("PRIVMSG #lobby :wanda: a mention")
+    bob.send("PRIVMSG #lobby :\x01ACTION waves\x01")
+    bob.send("NOTICE #lobby :a notice")
+    bob.send("PRIVMSG wanda :a private line")
+    page.wait(lambda: page.badge("bob") == ["1", True], "a mention badge for bob's line")
+    page.send("/join #side")
+    page.wait(lambda: page.active() == "#side", "#side shown")
+    bob.send("PRIVMSG #lobby :unread")
+    page.wait(lambda: page.badge("#lobby") == ["1", False], "an unread badge")
+    page.open_window("#lobby")
+    page.send("/nosuchcommand")  # an error line
+    page.wait(lambda: any("error" in l["cls"] for l in page.lines()), "an error line")
+    page.send("/join #side")
+
+    bg, contrast, where = dark_and_light(page)
+    assert bg > 0.8, "the light theme's background"
+    assert contrast >= CONTRAST_MIN, "light theme: %.2f for %s" % (contrast, where)
+    page.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    page.wait(lambda: page.js("return matchMedia('(prefers-color-scheme: dark)').matches"),
+              "the dark scheme emulated")
+    for window in ("#side", "#lobby"):
+        page.open_window(window)
+        bg, contrast, where = dark_and_light(page)
+        assert bg < 0.05, "the dark theme's background"
+        assert contrast >= CONTRAST_MIN, "dark theme: %.2f for %s" % (contrast, where)
+
+
+def test_client_over_https_uses_wss(server_factory, client_factory, browser, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    port = free_port()
+    srv = server_factory("--tls-port", str(free_port()), "--tls-cert", str(cert),
+                         "--tls-key", str(key), "--https-port", str(port))
+    wait_port(port)
+    page = browser(srv, url="https://127.0.0.1:%d/" % port, args=("--ignore-certificate-errors",))
+    page.login("wanda")
+    assert page.js("return location.protocol") == "https:"
+    bob = client_factory(srv, "bob")
+    page.send("hello over wss")
+    bob.expect(said("wanda", "#lobby", "hello over wss"))
+    bob.send("PRIVMSG #lobby :hi back")
+    page.wait_line(lambda l: l["text"] == "hi back", "bob's line")
