@@ -17,7 +17,14 @@ enum { WEB = CAROL + 1 }; /* after alice, bob and carol */
 #define FANOUT_TEXT  200
 
 /* Frame types by their first byte: FIN and opcode. */
-enum { TEXT = 0x81, TEXT_MORE = 0x01, CONT_MORE = 0x00, CONT_LAST = 0x80, CLOSE = 0x88, PING = 0x89 };
+enum {
+    TEXT = 0x81,
+    TEXT_MORE = 0x01,
+    CONT_MORE = 0x00,
+    CONT_LAST = 0x80,
+    CLOSE = 0x88,
+    PING = 0x89
+};
 
 /* Sends one masked frame from client i carrying text; b0 is its first byte (FIN, opcode). */
 static void send_frame(struct inproc *ip, int i, int b0, const char *text)
@@ -52,15 +59,17 @@ static int setup(void **state)
     *state = ip;
     if (inproc_connect_web(ip, "192.0.2.8") != WEB)
         return -1;
-    static const char hs[] = "GET /irc HTTP/1.1\r\nHost: srv\r\nUpgrade: websocket\r\n"
-                             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: text.ircv3.net\r\n\r\n";
+    static const char hs[] =
+        "GET /irc HTTP/1.1\r\nHost: srv\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: text.ircv3.net\r\n\r\n";
     inproc_send(ip, WEB, hs, sizeof hs - 1);
     inproc_run(ip);
     send_frame(ip, WEB, TEXT, "NICK webby");
     send_frame(ip, WEB, TEXT, "USER webby 0 * :Web User\r\n"); /* a CR LF sent along is dropped */
-    if (inproc_find(ip, WEB, ":srv 001 webby :Welcome to the tcpchat IRC network, "
-                             "webby!~webby@192.0.2.8") < 0)
+    if (inproc_find(ip, WEB,
+                    ":srv 001 webby :Welcome to the tcpchat IRC network, "
+                    "webby!~webby@192.0.2.8") < 0)
         return -1;
     inproc_clear(ip, INPROC_ALL);
     return 0;
@@ -133,8 +142,7 @@ int main(void)
                                         cmdtest_teardown),
         cmocka_unit_test_setup_teardown(test_fanout_past_the_socket_buffer_arrives_whole, setup,
                                         cmdtest_teardown),
-        cmocka_unit_test_setup_teardown(test_close_frame_ends_the_session, setup,
-                                        cmdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_close_frame_ends_the_session, setup, cmdtest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
