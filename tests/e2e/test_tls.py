@@ -399,3 +399,22 @@ def test_close_notify_on_quit_and_shutdown(server_factory, certs, tls_clients):
     lines = stayer.wait_closed()
     assert "ERROR :Server shutting down" in lines
     assert stayer.eof_error is None
+
+
+def test_resumed_session_registers(server_factory, certs):
+    """A client that resumes the session its last connection got (a TLS 1.3 ticket, as
+    browsers and many IRC clients do) is let in, and chats as before."""
+    srv = tls_server(server_factory, certs["a"])
+    ctx = client_context(certs["a"][0])
+    session = None
+    for nick in ("first", "again"):
+        raw = socket.create_connection(("127.0.0.1", srv.tls_port), timeout=TIMEOUT)
+        with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+            s.sendall(("NICK %s\r\nUSER %s 0 * :%s\r\n" % (nick, nick, nick)).encode())
+            got = b""
+            while b" 001 " not in got:  # tickets arrive after the handshake, before 001
+                chunk = s.recv(65536)
+                assert chunk, "the server closed the connection: %r" % got
+                got += chunk
+            reused, session = s.session_reused, s.session
+    assert reused, "the second connection resumed the first one's session"
