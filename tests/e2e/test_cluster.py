@@ -473,3 +473,23 @@ def test_bad_cluster_urls_are_refused(server_factory, url, why):
 
 def test_unreachable_redis_is_reported():
     assert "cannot reach Redis" in refused("--cluster", "redis://127.0.0.1:%d" % free_port())
+
+
+def test_metrics_show_the_redis_links_and_nodes(node_factory, clients, redis):
+    """/metrics of a node names its Redis links, up, and the nodes it hears; a link that
+    falls is shown down."""
+    from test_metrics import value, wait_for
+    from test_tls import wait_port
+
+    web = free_port()
+    node_factory("a", "--http-port", str(web))
+    node_factory("b")
+    wait_port(web)
+    got = wait_for(web, lambda g: value(g, "tcpchat_cluster_nodes") == 2, "two nodes heard")
+    links = {dict(labels)["link"]: v for (name, labels), v in got.items()
+             if name == "tcpchat_cluster_link_up"}
+    assert links and all(v == 1 for v in links.values()), links
+    redis.stop()
+    wait_for(web, lambda g: any(v == 0 for (name, _), v in g.items()
+                                if name == "tcpchat_cluster_link_up"), "a link shown down")
+    redis.start()

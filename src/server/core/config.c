@@ -31,6 +31,8 @@ static const char usage_text[] =
     "      --web-root DIR      serve the web client from DIR instead of the built-in copy\n"
     "      --web-origins LIST  origins (scheme://host[:port], comma-separated, or *) whose\n"
     "                          pages may open a WebSocket (default: the server's own only)\n"
+    "      --metrics-allow LIST  addresses or CIDRs that may read /metrics (Prometheus) on\n"
+    "                          the web listener (default 127.0.0.0/8,::1; '' for none)\n"
     "  -w, --workers N         worker threads (default: number of CPUs)\n"
     "  -c, --config FILE       read settings and operators from FILE (INI); options override it\n"
     "      --mkpasswd          read a password on stdin, print its hash for an [oper] entry\n"
@@ -126,6 +128,7 @@ enum {
     OPT_HTTPS_PORT,
     OPT_WEB_ROOT,
     OPT_WEB_ORIGINS,
+    OPT_METRICS_ALLOW,
 };
 
 static const struct option long_options[] = {
@@ -138,6 +141,7 @@ static const struct option long_options[] = {
     {"https-port", required_argument, NULL, OPT_HTTPS_PORT},
     {"web-root", required_argument, NULL, OPT_WEB_ROOT},
     {"web-origins", required_argument, NULL, OPT_WEB_ORIGINS},
+    {"metrics-allow", required_argument, NULL, OPT_METRICS_ALLOW},
     {"workers", required_argument, NULL, 'w'},
     {"config", required_argument, NULL, 'c'},
     {"mkpasswd", no_argument, NULL, OPT_MKPASSWD},
@@ -278,6 +282,10 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
         if (strlen(arg) > WEB_ORIGINS_MAX || strcspn(arg, " \t\r\n") != strlen(arg))
             return "wants origins like https://chat.example.org, separated by commas";
         return set_str(&cfg->web_origins, arg) ? oom : NULL;
+    case OPT_METRICS_ALLOW:
+        if (cidr_list_parse(arg, &cfg->metrics_allow) < 0)
+            return "wants a comma-separated list of addresses or CIDRs (at most 16), or ''";
+        return NULL;
     case OPT_TLS_KEY:
         return set_str(&cfg->tls_key, arg) ? oom : NULL;
     case 'w':
@@ -565,6 +573,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
         snprintf(cfg->error, sizeof cfg->error, "out of memory");
         return CONFIG_ERROR;
     }
+    cidr_list_parse(DEFAULT_METRICS_ALLOW, &cfg->metrics_allow);
 
     /* First pass: --help, --version, --mkpasswd and --config, so that the file is read before
      * the other options, which override it. Errors wait for the second pass. */

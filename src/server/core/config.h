@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "cidr.h"
 #include "common/log.h"
 #include "defines.h"
 
@@ -30,6 +31,7 @@ struct config {
     int https_port_default; /* likewise */
     char *web_root;         /* NULL: the built-in web client */
     char *web_origins;      /* NULL: same origin only; "*": any; else a comma-separated list */
+    struct cidr_list metrics_allow; /* who may read /metrics on the web listener */
     int workers;
     char *server_name;
     char *description;     /* the server's one-line description (WHOIS 312) */

@@ -21,6 +21,7 @@
 #include "event.h"
 #include "iplimit.h"
 #include "loop.h"
+#include "metrics.h"
 #include "pool.h"
 #include "server.h"
 #include "tls.h"
@@ -76,6 +77,7 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
     }
     c->realname = c->source = c->close_reason = c->account = conn_no_str;
     c->id = atomic_fetch_add(&srv->next_client_id, 1) + 1;
+    w->metrics.accepted++;
     c->w = w;
     c->fd = fd;
     snprintf(c->host, sizeof c->host, "%s", host);
@@ -113,7 +115,10 @@ int conn_start_tls(struct client *c)
 /* read(2), or its TLS counterpart. */
 static ssize_t conn_read(struct client *c, char *buf, size_t len)
 {
-    return c->tls.ssl ? tlsio_read(&c->tls, buf, len) : read(c->fd, buf, len);
+    ssize_t n = c->tls.ssl ? tlsio_read(&c->tls, buf, len) : read(c->fd, buf, len);
+    if (n > 0)
+        c->w->metrics.bytes_in += (uint64_t)n;
+    return n;
 }
 
 /* sendq_flush, or its TLS or WebSocket counterpart. */
@@ -187,6 +192,7 @@ static int process_input(struct client *c)
              * for thousands (WHO *, NAMES, LIST, a ban list), and the flood budget was only
              * by lines in. */
             size_t before = sendq_bytes(&c->sq);
+            c->w->metrics.lines_in++;
             client_srv(c)->hooks.line(c, line, len);
             size_t after = sendq_bytes(&c->sq);
             if (after > before + FLOOD_OUTPUT_BYTES) {
@@ -216,7 +222,7 @@ static void input_lines(struct client *c)
                 /* As below: full of lines that flood control holds back. An HTTP connection
                  * waits for its answers to go out instead. */
                 if (throttled && !web_http(c)) {
-                    conn_close_later(c, "Excess Flood");
+                    conn_close_later(c, CONN_EXCESS_FLOOD);
                     return;
                 }
                 stall(c);
@@ -233,7 +239,7 @@ static void input_lines(struct client *c)
         if (!space) {
             /* Full of lines that flood control holds back: the client sends faster than its
              * allowance for longer than --recvq can absorb. */
-            conn_close_later(c, "Excess Flood");
+            conn_close_later(c, CONN_EXCESS_FLOOD);
             return;
         }
         /* TLS: want_read is cleared only when OpenSSL too has nothing left (SSL_read returns
@@ -319,6 +325,8 @@ void conn_send(struct client *c, struct msg *m)
         return;
     }
     worker_note_line(c->w, c);
+    c->w->metrics.deliveries++;
+    c->w->metrics.bytes_out += m->len;
     if (sendq_push(&c->sq, m) < 0) {
         conn_close_later(c, "Out of memory");
         return;
@@ -333,7 +341,7 @@ void conn_send(struct client *c, struct msg *m)
             return;
         }
         if (sendq_bytes(&c->sq) > client_cfg(c)->sendq) {
-            conn_close_later(c, "Max SendQ exceeded");
+            conn_close_later(c, CONN_SENDQ_EXCEEDED);
             return;
         }
     }
@@ -391,6 +399,7 @@ void conn_close(struct client *c)
     /* The user goes first (its nick is free before the peer sees the connection end: it may
      * reconnect at once); the protocol layer posts c's QUIT, which frees c when it comes back
      * to this worker. */
+    metrics_count_close(w, c->close_reason);
     srv->hooks.closing(c);
     char line[IRC_LINE_MAX];
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
@@ -467,14 +476,14 @@ void conn_tick(struct client *c)
     if (!c->registered) {
         /* Also the TLS handshake's timeout: nobody registers before it is done. */
         if (now - c->connected_ms >= (uint64_t)cfg->reg_timeout * 1000)
-            conn_close_later(c, c->tls.ssl && !tlsio_ready(&c->tls) ? "TLS handshake timed out"
-                                                                    : "Registration timed out");
+            conn_close_later(c, c->tls.ssl && !tlsio_ready(&c->tls) ? CONN_TLS_TIMEOUT
+                                                                    : CONN_REG_TIMEOUT);
         return;
     }
     if (c->ping_pending) {
         if (now - c->ping_ms >= (uint64_t)cfg->ping_timeout * 1000) {
             char why[64];
-            snprintf(why, sizeof why, "Ping timeout: %llu seconds",
+            snprintf(why, sizeof why, CONN_PING_TIMEOUT ": %llu seconds",
                      (unsigned long long)((now - c->active_ms) / 1000));
             conn_close_later(c, why);
         }

@@ -11,6 +11,14 @@ struct client;
 struct msg;
 struct worker;
 
+/* Reasons a connection is closed with that the metrics count apart (metrics.h). */
+#define CONN_SENDQ_EXCEEDED "Max SendQ exceeded"
+#define CONN_EXCESS_FLOOD   "Excess Flood"
+#define CONN_REG_TIMEOUT    "Registration timed out"
+#define CONN_TLS_TIMEOUT    "TLS handshake timed out"
+#define CONN_HTTP_TIMEOUT   "HTTP request timed out"
+#define CONN_PING_TIMEOUT   "Ping timeout" /* followed by ": N seconds" */
+
 /* Takes ownership of fd (a new non-blocking connection from host). NULL on failure, with fd
  * closed. */
 struct client *conn_create(struct worker *w, int fd, const char *host, int ip_counted);
@@ -26,7 +34,7 @@ void conn_resume(struct client *c);
 void conn_on_writable(struct client *c);
 /* Writes what the send queue holds; closes on a write error. */
 void conn_flush(struct client *c);
-/* Queues m for c. Past the hard send-queue bound c is closed with "Max SendQ exceeded". */
+/* Queues m for c. Past the hard send-queue bound c is closed with CONN_SENDQ_EXCEEDED. */
 void conn_send(struct client *c, struct msg *m);
 /* Queues ev for c in the rendering c's capabilities call for (nothing if it needs a
  * capability c lacks). */

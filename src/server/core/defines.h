@@ -35,7 +35,8 @@
 /* Not limited per address: nobody by default. Behind a local reverse proxy every user comes
  * from loopback, and a default exemption made them all unlimited (issue 21). */
 #define DEFAULT_IP_EXEMPT      ""
-#define IP_EXEMPT_MAX          16     /* CIDRs in --ip-exempt */
+#define DEFAULT_METRICS_ALLOW  "127.0.0.0/8,::1" /* who may read /metrics: this machine */
+#define CIDR_LIST_MAX          16     /* address blocks in --ip-exempt, --metrics-allow */
 #define IP_TABLE_MAX           200000 /* addresses tracked at once */
 #define IP_PRUNE_MS            60000  /* how often idle addresses are forgotten */
 #define JOINPART_PENALTY       2      /* extra flood tokens a JOIN or PART costs */

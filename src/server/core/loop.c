@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 struct loop {
@@ -11,12 +12,13 @@ struct loop {
     int batch;
     void (*on_wake)(void *arg);
     void *wake_arg;
+    uint64_t idle_ns;            /* time spent in epoll_wait */
     struct epoll_event events[]; /* batch of them, filled by each wait */
 };
 
 struct loop *loop_create(int batch)
 {
-    struct loop *l = malloc(sizeof *l + (size_t)batch * sizeof l->events[0]);
+    struct loop *l = calloc(1, sizeof *l + (size_t)batch * sizeof l->events[0]);
     if (!l)
         return NULL;
     l->batch = batch;
@@ -72,9 +74,19 @@ void loop_on_wake(struct loop *l, void (*fn)(void *arg), void *arg)
     l->wake_arg = arg;
 }
 
+uint64_t loop_idle_ns(const struct loop *l)
+{
+    return l->idle_ns;
+}
+
 int loop_wait(struct loop *l, int timeout_ms)
 {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int n = epoll_wait(l->epfd, l->events, l->batch, timeout_ms);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    l->idle_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+                  (uint64_t)t0.tv_nsec;
     if (n < 0 && errno != EINTR)
         return -1;
     if (l->on_wake)

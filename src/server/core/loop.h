@@ -6,6 +6,7 @@
 #define TCPCHAT_LOOP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What a descriptor is watched for, and what happened to it. */
 enum {
@@ -42,5 +43,7 @@ void loop_on_wake(struct loop *l, void (*fn)(void *arg), void *arg);
 /* Waits up to timeout_ms (-1: no limit) and calls the handler of each descriptor that had
  * events. Returns how many it handled, or -1 with errno (EINTR is not an error: 0). */
 int loop_wait(struct loop *l, int timeout_ms);
+/* Nanoseconds spent waiting in loop_wait so far: the rest of the thread's time is work. */
+uint64_t loop_idle_ns(const struct loop *l);
 
 #endif

@@ -24,6 +24,8 @@ struct cluster;
 
 /* What the protocol layer above the connections does with them (cmd_install sets these: the
  * IRC command layer). The only calls from the core (conn.c) up into it. */
+struct msg;
+struct server;
 struct conn_hooks {
     /* A complete line of len bytes from c (no terminator; it may hold NUL bytes). */
     void (*line)(struct client *c, char *line, size_t len);
@@ -36,6 +38,8 @@ struct conn_hooks {
     /* Cluster: the network gave c's nick (the text) to someone else while this node was cut
      * off from it; c must take another. A mailbox call (mailbox.h: mb_client_fn). */
     void (*nick_lost)(struct client *c, int op, int result, const char *nick);
+    /* The web listener's /metrics page (metrics.h), or NULL: none. */
+    struct msg *(*metrics_page)(struct server *srv);
 };
 
 /* Users counted for LUSERS. */

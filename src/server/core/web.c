@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <wslay/wslay.h>
 
+#include "cidr.h"
 #include "client.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
@@ -100,7 +101,10 @@ int web_http(const struct client *c)
 /* read(2) or its TLS counterpart. */
 static ssize_t sock_read(struct client *c, void *buf, size_t len)
 {
-    return c->tls.ssl ? tlsio_read(&c->tls, buf, len) : read(c->fd, buf, len);
+    ssize_t n = c->tls.ssl ? tlsio_read(&c->tls, buf, len) : read(c->fd, buf, len);
+    if (n > 0)
+        c->w->metrics.bytes_in += (uint64_t)n;
+    return n;
 }
 
 static ssize_t sock_write(struct client *c, const void *buf, size_t len)
@@ -415,6 +419,23 @@ static int origin_allowed(const struct client *c, const struct http_req *r)
            strcasecmp(origin + sl, r->value[H_HOST]) == 0;
 }
 
+/* /metrics (metrics.h) for the addresses --metrics-allow names; a 403 for others, which
+ * says where to look without showing anything. */
+static void answer_metrics(struct client *c, int keep, int head)
+{
+    if (!cidr_list_has_host(&client_cfg(c)->metrics_allow, c->host)) {
+        respond_error(c, 403, "metrics are for the addresses in --metrics-allow", "");
+        return;
+    }
+    struct msg *page = client_srv(c)->hooks.metrics_page(client_srv(c));
+    if (!page) {
+        conn_close_later(c, "Out of memory");
+        return;
+    }
+    respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", page, NULL, "", keep, head);
+    msg_unref(page);
+}
+
 /* The subprotocol: the client's first of ours, in its order (IRCv3 websocket); none offered
  * is text, as browsers' own WebSocket programs expect. */
 static const char *pick_protocol(const char *offered, int *binary)
@@ -529,6 +550,10 @@ static void answer(struct client *c, const char *rest, size_t restlen)
     if (strcmp(path, "/irc") == 0) {
         respond_error(c, 426, "this address is for WebSocket clients (IRCv3 websocket)",
                       "Upgrade: websocket\r\n");
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0 && client_srv(c)->hooks.metrics_page) {
+        answer_metrics(c, keep, head);
         return;
     }
     const struct webfile *f = webfiles_find(path);
@@ -765,7 +790,7 @@ static enum web_input ws_input(struct client *c)
         if (w->read_errno)
             read_failed(c, w->read_errno);
         else
-            conn_close_later(c, w->overflow ? "Excess Flood" : "Out of memory");
+            conn_close_later(c, w->overflow ? CONN_EXCESS_FLOOD : "Out of memory");
         return WEB_AGAIN;
     }
     if (w->peer_closed) {
@@ -882,7 +907,7 @@ static int ws_writev_lines(struct client *c)
             iov[ni].iov_len = frame_header(head[k], opcode, len); /* len < 65536: 4 at most */
             total += iov[ni++].iov_len;
             if (len) {
-                iov[ni].iov_base = (void *)(uintptr_t)line;
+                iov[ni].iov_base = (char *)line;
                 iov[ni].iov_len = len;
                 total += iov[ni++].iov_len;
             }
@@ -1033,7 +1058,7 @@ int web_tick(struct client *c)
         return 0;
     uint64_t limit = (uint64_t)client_cfg(c)->reg_timeout * 1000;
     if (c->w->now_ms - w->since_ms >= (limit < HTTP_IDLE_MS ? limit : HTTP_IDLE_MS))
-        conn_close_later(c, "HTTP request timed out");
+        conn_close_later(c, CONN_HTTP_TIMEOUT);
     return 1;
 }
 

@@ -178,7 +178,10 @@ static void run_timers(struct worker *w)
     HASH_ITER(hh, w->clients, c, tmp)
     {
         conn_tick(c);
+        metrics_count_conn(w, c);
     }
+    w->metrics.idle_ns = loop_idle_ns(w->loop);
+    metrics_publish(w, (w->now_ms - w->started_ms) * 1000000);
     /* After a burst (a join storm, a flood of messages) the freed queues stay in malloc's
      * arenas; hand the free pages back so the resident size follows the load down. Once a
      * second from one worker: malloc_trim walks every arena. */
@@ -231,6 +234,7 @@ static void *worker_main(void *arg)
     snprintf(name, sizeof name, "tcpchatd-w%d", w->index);
     pthread_setname_np(pthread_self(), name);
     w->now_ms = worker_clock_ms();
+    w->started_ms = w->now_ms;
     w->next_tick_ms = w->now_ms + TICK_MS;
     while (!w->stopping) {
         int timeout = w->next_tick_ms > w->now_ms ? (int)(w->next_tick_ms - w->now_ms) : 0;

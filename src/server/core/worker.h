@@ -11,6 +11,7 @@
 
 #include "loop.h"
 #include "mailbox.h"
+#include "metrics.h"
 #include "pace.h"
 
 struct server;
@@ -32,11 +33,14 @@ struct worker {
     struct client *dirty, *closing, *stalled, *to_free, *urgent;
     uint64_t now_ms; /* monotonic clock, read once per loop turn */
     uint64_t next_tick_ms;
-    uint64_t gen;        /* event generation, for sending an event once per client */
-    int draining;        /* shutting down: only writes are handled, the goodbye leaving */
-    unsigned ndirty;     /* clients on the dirty list */
-    struct pace pace;    /* output pacing: whether the next flush waits (pace.h) */
-    atomic_int stopping; /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
+    uint64_t gen;                  /* event generation, for sending an event once per client */
+    int draining;                  /* shutting down: only writes are handled, the goodbye leaving */
+    unsigned ndirty;               /* clients on the dirty list */
+    struct pace pace;              /* output pacing: whether the next flush waits (pace.h) */
+    atomic_int stopping;           /* set by MB_SHUTDOWN (or, failing that, by the main thread) */
+    struct metrics_worker metrics; /* this worker's counters (metrics.h) */
+    uint64_t started_ms;           /* when its loop started, for the busy time */
+    struct metrics_published published; /* their copy at the last tick, read by any worker */
 };
 
 int worker_init(struct worker *w, struct server *srv, int index);

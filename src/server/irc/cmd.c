@@ -10,6 +10,7 @@
 #include "core/caps.h"
 #include "core/client.h"
 #include "label.h"
+#include "metrics_page.h"
 #include "common/utf8.h"
 #include "core/numerics.h"
 #include "core/send.h"
@@ -114,6 +115,7 @@ void cmd_install(struct server *srv)
     srv->hooks.too_long = cmd_input_too_long;
     srv->hooks.closing = cmd_closing;
     srv->hooks.nick_lost = cmd_nick_lost;
+    srv->hooks.metrics_page = metrics_page;
 }
 
 void cmd_input_too_long(struct client *c)

@@ -286,6 +286,7 @@ static void account_done(struct client *c, int op, int result, const char *name)
             send_reply(c, RPL_SASLSUCCESS);
         } else {
             if (result == ACCOUNT_BAD_PASSWORD) {
+                c->w->metrics.failed_logins++;
                 account_login_failed(client_srv(c), c->host);
                 log_limited(&login_failures_logged, 5, LOG_WARN,
                             "failed login (SASL %s) as %s from %s",

@@ -102,6 +102,7 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         return;
     }
     struct server *srv = client_srv(c);
+    c->w->metrics.messages_in++;
     /* echo-message: the sender's copy comes through its mailbox in the channel's order; or,
      * answering a labeled command, at once, as the reply that carries the label (IRCv3
      * labeled-response: no ACK; several targets' echoes in one labeled batch). */

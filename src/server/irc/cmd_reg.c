@@ -182,6 +182,7 @@ void reg_try(struct client *c)
         return;
     }
     c->registered = 1;
+    c->w->metrics.registered++;
     c->active_ms = c->w->now_ms;
     set_user(c);
     if (c->tls.ssl)

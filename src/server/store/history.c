@@ -1039,6 +1039,23 @@ int history_open(struct server *srv)
     return 0;
 }
 
+void history_stats(struct server *srv, struct history_stats *out)
+{
+    struct history *h = srv->hist;
+    memset(out, 0, sizeof *out);
+    if (!h)
+        return;
+    uint64_t now = now_ms();
+    pthread_mutex_lock(&h->lock);
+    out->queued = atomic_load(&h->queued_store);
+    out->lag_ms = h->head && now > h->first_ms ? now - h->first_ms : 0;
+    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_lock(&h->jlock);
+    out->journal_bytes = h->sealed_bytes + h->jr.len;
+    out->unstored = h->lost;
+    pthread_mutex_unlock(&h->jlock);
+}
+
 void history_drain(struct server *srv)
 {
     struct history *h = srv->hist;

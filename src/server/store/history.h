@@ -91,6 +91,14 @@ int history_has(struct server *srv, const char *key);
  * (not what is still queued or journaled), or -1 for none. Reads the file on a connection
  * of its own: for the cluster thread, catching up on a channel's stream. */
 long long history_newest_ms(struct server *srv, const char *key);
+/* The writer's backlog, for the metrics page. */
+struct history_stats {
+    int queued;           /* messages waiting for the writer */
+    uint64_t lag_ms;      /* how long the oldest item has waited (0: none waits) */
+    size_t journal_bytes; /* the journal: the live segment and those sealed, not deleted */
+    long long unstored;   /* messages relayed unstored since the journal last failed */
+};
+void history_stats(struct server *srv, struct history_stats *out);
 /* Queues q; the writer answers it to q->client. Copies q. */
 void history_query(struct server *srv, const struct hist_query *q);
 
