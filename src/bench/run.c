@@ -461,7 +461,11 @@ static void run_delivery(struct run *run, struct bconn *c, const char *text, siz
         return;
     }
     uint32_t ch = run_channel_of(run, c->idx);
-    if (sender >= run->s || run_channel_of(run, sender) != ch || !c->last_seq) {
+    /* A stamp from before this run's sending began (CLOCK_MONOTONIC, shared by every process on
+     * the machine) is an earlier run's message, such as the server's history replay on JOIN,
+     * which can arrive after sending has begun. */
+    if (sender >= run->s || run_channel_of(run, sender) != ch || !c->last_seq ||
+        sent_ns < run->t_send_start) {
         r->foreign++;
         return;
     }

@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from conftest import TIMEOUT, free_port
-from test_tls import read_until_closed, wait_port  # the web ports open after the IRC port
+from test_tls import read_until_closed, wait_log, wait_port  # the web ports open after the IRC port
 
 
 def web_server(server_factory, *args):
@@ -214,7 +214,7 @@ def test_origin_is_checked(server_factory):
             await websockets.connect(url2, origin="http://127.0.0.1:%d" % other.http_port)
 
     run(go())
-    assert "origin http://evil.example.com" in srv.read_log()
+    wait_log(srv, "origin http://evil.example.com")
 
 
 def ws_handshake(port, extra=b""):
@@ -314,7 +314,7 @@ def test_unmasked_frame_is_a_protocol_error(server_factory):
     frames = read_frames(s)
     assert frames[-1][0] == 8 and frames[-1][1][:2] == struct.pack(">H", 1002)
     s.close()
-    assert "WebSocket protocol error" in srv.read_log()
+    wait_log(srv, "WebSocket protocol error")  # written after the close frame is sent
 
 
 def test_bad_handshakes(server_factory):
