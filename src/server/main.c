@@ -401,6 +401,7 @@ int main(int argc, char **argv)
     if (srv.cfg.configtest)
         return configtest(&srv);
     log_set_level(srv.cfg.log_level);
+    log_set_format(srv.cfg.log_format);
     log_detect_journal();
     if (privs_check(&srv.cfg) < 0) {
         config_free(&srv.cfg);

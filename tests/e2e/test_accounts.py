@@ -444,7 +444,10 @@ def test_failed_logins_per_address_are_limited(server_factory):
     m = Msg(c.expect(lambda l: Msg(l).command in ("904", "903") or l == "AUTHENTICATE +"))
     assert m.command == "904" and "too many failed logins from your address" in m.text, m.line
     log = srv.read_log()
-    assert log.count("failed login (SASL PLAIN) as alice from 127.0.0.1") == 2, log
+    assert log.count("login failed addr=127.0.0.1 account=alice mechanism=PLAIN") == 2, log
+    # The refused third try is a failed login too, before any account is named.
+    assert log.count('login failed addr=127.0.0.1 mechanism=PLAIN reason="too many failed '
+                     'logins from the address"') == 1, log
 
 
 def test_sasl_message_of_1200_bytes_is_taken(server):

@@ -80,6 +80,8 @@ static const char usage_text[] =
     "      --user NAME         started as root: drop to this user once the ports are open\n"
     "      --allow-root        run as root all the same (refused without --user otherwise)\n"
     "      --log-level L       error, warn, info or debug (default info)\n"
+    "      --log-format F      text or logfmt (key=value fields, for log collectors; default\n"
+    "                          text)\n"
     "  -h, --help              this help\n"
     "  -V, --version           version\n";
 
@@ -98,6 +100,7 @@ enum {
     OPT_PING_INTERVAL,
     OPT_PING_TIMEOUT,
     OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
     OPT_DESCRIPTION,
     OPT_MKPASSWD,
     OPT_CONFIGTEST,
@@ -161,6 +164,7 @@ static const struct option long_options[] = {
     {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
     {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
     {"login-fail-limit", required_argument, NULL, OPT_LOGIN_FAIL_LIMIT},
     {"register-limit", required_argument, NULL, OPT_REGISTER_LIMIT},
@@ -451,6 +455,10 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
         if (log_parse_level(arg, &cfg->log_level) < 0)
             return "wants error, warn, info or debug";
         return NULL;
+    case OPT_LOG_FORMAT:
+        if (log_parse_format(arg, &cfg->log_format) < 0)
+            return "wants text or logfmt";
+        return NULL;
     }
     return "is not a setting";
 }
@@ -492,6 +500,7 @@ static void set_defaults(struct config *cfg)
     cfg->ping_interval = DEFAULT_PING_INTERVAL;
     cfg->ping_timeout = DEFAULT_PING_TIMEOUT;
     cfg->log_level = LOG_INFO;
+    cfg->log_format = LOG_FORMAT_TEXT;
     cfg->max_per_ip = DEFAULT_MAX_PER_IP;
     cfg->login_fail_limit = DEFAULT_LOGIN_FAILURES;
     cfg->register_limit = DEFAULT_REGISTERS;
@@ -676,6 +685,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(ping_interval);
     SWAP(ping_timeout);
     SWAP(log_level);
+    SWAP(log_format);
     SWAP(max_per_ip);
     SWAP(login_fail_limit);
     SWAP(register_limit);

@@ -49,11 +49,12 @@ struct config {
     int ping_interval;
     int ping_timeout;
     enum log_level log_level;
-    int max_per_ip;       /* connections one address may hold */
-    int conn_rate;        /* new connections per minute from one address */
-    int login_fail_limit; /* failed logins per address per LOGIN_WINDOW_S */
-    int register_limit;   /* accounts registered per address per REGISTER_WINDOW_S (0: none) */
-    char *ip_exempt;      /* CIDR list not limited per address (set at start only) */
+    enum log_format log_format; /* text or logfmt (common/log.h) */
+    int max_per_ip;             /* connections one address may hold */
+    int conn_rate;              /* new connections per minute from one address */
+    int login_fail_limit;       /* failed logins per address per LOGIN_WINDOW_S */
+    int register_limit; /* accounts registered per address per REGISTER_WINDOW_S (0: none) */
+    char *ip_exempt;    /* CIDR list not limited per address (set at start only) */
     /* The history store (history.h); set at start only. */
     char *data_dir;          /* holds history.db */
     int history;             /* 0: no store, no replay, no chathistory */

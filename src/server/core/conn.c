@@ -97,9 +97,57 @@ struct client *conn_create(struct worker *w, int fd, const char *host, int ip_co
     }
     HASH_ADD(hh, w->clients, id, sizeof c->id, c);
     atomic_fetch_add(&w->nconns, 1);
-    log_debug("client %llu connected from %s on worker %d", (unsigned long long)c->id, host,
-              w->index);
     return c;
+}
+
+/* Connection lines go through budgets (LOG_CONN_LINES_PER_S): anyone can open connections as
+ * fast as the network allows, from as many addresses as they have, and a line for each would
+ * flood the log (and the disk under it). */
+static struct log_budget opened_logged = LOG_BUDGET_INIT;
+static struct log_budget closed_logged = LOG_BUDGET_INIT;
+
+/* What c came over, for the log: its port's protocol and, from the web listener, whether it
+ * has become a WebSocket. */
+static const char *conn_transport(const struct client *c)
+{
+    int tls = c->tls.ssl != NULL;
+    if (!c->web)
+        return tls ? "irc-tls" : "irc";
+    if (web_http(c))
+        return tls ? "https" : "http";
+    return tls ? "websocket-tls" : "websocket";
+}
+
+void conn_log_opened(struct client *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int port = -1; /* none for a socketpair (tests) */
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET)
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    log_event_limited(&opened_logged, LOG_CONN_LINES_PER_S, LOG_INFO, "connection opened",
+                      LOG_NUM("id", c->id), LOG_TEXT("addr", c->host), LOG_NUM("port", port),
+                      LOG_TEXT("transport", conn_transport(c)), LOG_NUM("worker", c->w->index));
+}
+
+/* The line for c's end, with reason; before its TLS and web state are freed (they say
+ * what it came over). */
+static void log_closed(const struct client *c, const char *reason)
+{
+    uint64_t ms = c->w->now_ms - c->connected_ms;
+    char duration[32];
+    snprintf(duration, sizeof duration, "%llu.%03llus", (unsigned long long)(ms / 1000),
+             (unsigned long long)(ms % 1000));
+    log_event_limited(&closed_logged, LOG_CONN_LINES_PER_S, LOG_INFO, "connection closed",
+                      LOG_NUM("id", c->id), LOG_TEXT("addr", c->host),
+                      LOG_TEXT("nick", c->nick[0] ? c->nick : NULL),
+                      LOG_TEXT("account", c->account[0] ? c->account : NULL),
+                      LOG_TEXT("transport", conn_transport(c)), LOG_TEXT("reason", reason),
+                      LOG_TEXT("duration", duration));
 }
 
 int conn_start_tls(struct client *c)
@@ -394,12 +442,11 @@ void conn_close(struct client *c)
         return;
     struct worker *w = c->w;
     struct server *srv = w->srv;
-    log_debug("client %llu (%s) closing: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*",
-              c->close_reason);
+    log_closed(c, c->close_reason);
+    metrics_count_close(w, c->close_reason);
     /* The user goes first (its nick is free before the peer sees the connection end: it may
      * reconnect at once); the protocol layer posts c's QUIT, which frees c when it comes back
      * to this worker. */
-    metrics_count_close(w, c->close_reason);
     srv->hooks.closing(c);
     char line[IRC_LINE_MAX];
     snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)", c->host, c->close_reason);
@@ -441,6 +488,8 @@ void conn_goodbye(struct client *c, const char *line)
 void conn_free(struct client *c)
 {
     HASH_DEL(c->w->clients, c);
+    if (c->fd >= 0) /* at shutdown: never closed by conn_close */
+        log_closed(c, "Server shutting down");
     tlsio_free(&c->tls);
     web_free(c);
     if (c->fd >= 0) {

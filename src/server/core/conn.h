@@ -22,6 +22,9 @@ struct worker;
 /* Takes ownership of fd (a new non-blocking connection from host). NULL on failure, with fd
  * closed. */
 struct client *conn_create(struct worker *w, int fd, const char *host, int ip_counted);
+/* Logs c's "connection opened" line (address, port, transport, worker), once its TLS and
+ * web state are set up: they say what it came over. */
+void conn_log_opened(struct client *c);
 /* For a connection from the TLS port, right after conn_create: starts the server side of the
  * handshake (driven by the reads that follow). -1, with c asked to close, on failure. */
 int conn_start_tls(struct client *c);

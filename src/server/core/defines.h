@@ -32,6 +32,14 @@
 #define REGISTER_WINDOW_S           3600
 #define BUDGET_ADDRS_MAX            10000 /* addresses one budget table remembers */
 #define DEFAULT_CONN_RATE           30    /* new connections per minute from one address */
+/* Log lines anyone can cause go through budgets (common/log.h log_limited): at most this many
+ * a second of each kind, the next line saying how many were left out. Connections opened and
+ * closed: 50 a second each shows every connection of a normal server, while a flood of them
+ * from many addresses (which the per-address limits do not bound) stays far below journald's
+ * default rate limit (10,000 lines per 30 s, past which it drops lines of every kind).
+ * Failed logins and OPERs: a few a second, as refused connections. */
+#define LOG_CONN_LINES_PER_S  50
+#define LOG_LOGIN_LINES_PER_S 5
 /* Not limited per address: nobody by default. Behind a local reverse proxy every user comes
  * from loopback, and a default exemption made them all unlimited (issue 21). */
 #define DEFAULT_IP_EXEMPT      ""

@@ -79,8 +79,10 @@ static void new_conn(struct worker *w, struct mb_item *it)
         atomic_fetch_sub(&w->srv->nclients, 1);
         if (it->ip_counted)
             iplimit_release(host);
-    } else if ((!(it->how & CONN_TLS) || conn_start_tls(c) == 0) && (it->how & CONN_WEB)) {
-        web_start(c);
+    } else {
+        if ((!(it->how & CONN_TLS) || conn_start_tls(c) == 0) && (it->how & CONN_WEB))
+            web_start(c);
+        conn_log_opened(c);
     }
 }
 

@@ -149,6 +149,7 @@ static int swap_parked(struct server *srv, struct config *fresh, struct ssl_ctx_
     if (rc == 0) {
         config_take_reloadable(&srv->cfg, fresh);
         log_set_level(srv->cfg.log_level);
+        log_set_format(srv->cfg.log_format);
         if (*tls_ctx) {
             struct ssl_ctx_st *old = srv->tls_ctx;
             srv->tls_ctx = *tls_ctx;

@@ -53,6 +53,20 @@ static void sasl_reset(struct client *c)
     c->sasl_external = 0;
 }
 
+/* Failed logins are logged, at most a few lines a second whatever an attacker does
+ * (LOG_LOGIN_LINES_PER_S): anyone may try passwords from many addresses at once. */
+static struct log_budget login_failures_logged = LOG_BUDGET_INIT;
+
+/* The line of a failed login by c: the account tried (NULL: not known yet), how, and why. */
+static void log_login_failed(const struct client *c, const char *account, const char *mechanism,
+                             const char *reason)
+{
+    log_event_limited(&login_failures_logged, LOG_LOGIN_LINES_PER_S, LOG_WARN, "login failed",
+                      LOG_TEXT("addr", c->host), LOG_TEXT("account", account),
+                      LOG_TEXT("mechanism", mechanism), LOG_TEXT("reason", reason),
+                      LOG_TEXT("nick", c->nick[0] ? c->nick : NULL), LOG_NUM("id", c->id));
+}
+
 static void sasl_fail(struct client *c)
 {
     sasl_reset(c);
@@ -166,6 +180,8 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
          * check (--login-fail-limit). */
         long wait = account_login_wait(client_srv(c), c->host);
         if (wait > 0) {
+            log_login_failed(c, NULL, external ? "EXTERNAL" : "PLAIN",
+                             "too many failed logins from the address");
             send_reply(c, ERR_SASLFAIL_WAIT, wait);
             if (++c->sasl_failures >= SASL_FAILURES_MAX)
                 conn_close_later(c, "Too many failed login attempts");
@@ -272,9 +288,6 @@ static void logged_in(struct client *c, const char *name)
     event_unref(ev);
 }
 
-/* Failed logins are logged, at most a few lines a second whatever an attacker does. */
-static struct log_budget login_failures_logged = LOG_BUDGET_INIT;
-
 /* The account thread's answer for c. */
 static void account_done(struct client *c, int op, int result, const char *name)
 {
@@ -288,9 +301,11 @@ static void account_done(struct client *c, int op, int result, const char *name)
             if (result == ACCOUNT_BAD_PASSWORD) {
                 c->w->metrics.failed_logins++;
                 account_login_failed(client_srv(c), c->host);
-                log_limited(&login_failures_logged, 5, LOG_WARN,
-                            "failed login (SASL %s) as %s from %s",
-                            op == ACCOUNT_EXTERNAL ? "EXTERNAL" : "PLAIN", name, c->host);
+                if (op == ACCOUNT_EXTERNAL)
+                    log_login_failed(c, name[0] ? name : NULL, "EXTERNAL",
+                                     "no account has this certificate");
+                else
+                    log_login_failed(c, name, "PLAIN", "bad password or no such account");
             }
             sasl_fail(c);
         }

@@ -41,8 +41,16 @@ static int host_allowed(struct client *c, const struct config_oper *o)
     return ircname_match(mask, userhost);
 }
 
-/* Failed OPERs are logged, at most a few lines a second whatever an attacker does. */
+/* Failed OPERs are logged, at most a few lines a second whatever an attacker does
+ * (LOG_LOGIN_LINES_PER_S). */
 static struct log_budget oper_failures_logged = LOG_BUDGET_INIT;
+
+static void log_oper_failed(const struct client *c, const char *name, const char *reason)
+{
+    log_event_limited(&oper_failures_logged, LOG_LOGIN_LINES_PER_S, LOG_WARN, "oper failed",
+                      LOG_TEXT("addr", c->host), LOG_TEXT("oper", name), LOG_TEXT("nick", c->nick),
+                      LOG_TEXT("reason", reason), LOG_NUM("id", c->id));
+}
 
 /* The account thread's verdict on an OPER password, on c's worker. */
 static void oper_checked(struct client *c, int op, int result, const char *name)
@@ -52,7 +60,9 @@ static void oper_checked(struct client *c, int op, int result, const char *name)
     if (c->closing)
         return;
     if (result != ACCOUNT_OK) {
-        log_limited(&oper_failures_logged, 5, LOG_WARN, "failed OPER as %s by %s", name, c->source);
+        log_oper_failed(c, name,
+                        result == ACCOUNT_BAD_PASSWORD ? "bad password"
+                                                       : "password could not be checked");
         if (result != ACCOUNT_BAD_PASSWORD) {
             send_reply(c, ERR_UNKNOWNERROR, "OPER", "Cannot check the password now");
             return;
@@ -75,6 +85,7 @@ void cmd_oper(struct client *c, struct ircmsg *m)
     /* The entry is read in place: srv->cfg only changes while this worker is parked. */
     const struct config_oper *o = config_find_oper(&client_srv(c)->cfg, name);
     if (!o || !host_allowed(c, o)) {
+        log_oper_failed(c, name, o ? "host not allowed" : "no such operator");
         send_reply(c, ERR_NOOPERHOST);
         return;
     }
