@@ -29,6 +29,7 @@ BUILD   = build
 SANFLAGS = -O2
 endif
 
+# CPPFLAGS too (empty unless given): the Debian build passes -D_FORTIFY_SOURCE=2 there.
 CFLAGS  += $(CFLAGS_COMMON) $(SANFLAGS) $(SERVER_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 
@@ -60,14 +61,14 @@ all: $(BINARIES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/gen/webfiles_data.c: $(WEB_FILES) $(WEB_DIRS) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-web.sh web $@
 $(WEB_OBJ): $(BUILD)/gen/webfiles_data.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS)
@@ -175,7 +176,13 @@ MAN1 = man/tcpchat.1 man/tcpchat-bench.1
 MAN5 = man/tcpchatd.conf.5
 MAN8 = man/tcpchatd.8
 
-.PHONY: install uninstall
+.PHONY: install uninstall deb
+# The Debian package (debian/): build/deb/tcpchat_VERSION_ARCH.deb, built from a copy of the
+# tree by scripts/deb.sh (DEB_OUT to put it elsewhere).
+DEB_OUT ?= build/deb
+deb:
+	scripts/deb.sh $(DEB_OUT)
+
 install: $(BINARIES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
