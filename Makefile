@@ -29,6 +29,7 @@ BUILD   = build
 SANFLAGS = -O2
 endif
 
+# CPPFLAGS too (empty unless given): the Debian build passes -D_FORTIFY_SOURCE=2 there.
 CFLAGS  += $(CFLAGS_COMMON) $(SANFLAGS) $(SERVER_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 
@@ -60,14 +61,14 @@ all: $(BINARIES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/gen/webfiles_data.c: $(WEB_FILES) $(WEB_DIRS) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-web.sh web $@
 $(WEB_OBJ): $(BUILD)/gen/webfiles_data.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS)
@@ -157,18 +158,31 @@ valgrind: deps $(BUILD)/tcpchatd
 	scripts/valgrind-check.sh $(BUILD)/tcpchatd
 
 # Installation (PREFIX, DESTDIR as usual): the binaries, the man pages, the example config and
-# README, and the systemd unit (dist/tcpchatd.service.in with the binary's path in it).
+# README, the systemd unit (dist/tcpchatd.service.in with the binary's path in it), and in
+# SYSCONFDIR/tcpchat the service's config and default MOTD (dist/*.in), which are the
+# operator's once there: install never overwrites them and uninstall removes them only when
+# unchanged.
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/tcpchat
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# /etc whatever PREFIX is: the unit reads its config there.
+SYSCONFDIR ?= /etc
+CONFDIR  = $(SYSCONFDIR)/tcpchat
+SUBST    = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g'
 MAN1 = man/tcpchat.1 man/tcpchat-bench.1
 MAN5 = man/tcpchatd.conf.5
 MAN8 = man/tcpchatd.8
 
-.PHONY: install uninstall
+.PHONY: install uninstall deb
+# The Debian package (debian/): build/deb/tcpchat_VERSION_ARCH.deb, built from a copy of the
+# tree by scripts/deb.sh (DEB_OUT to put it elsewhere).
+DEB_OUT ?= build/deb
+deb:
+	scripts/deb.sh $(DEB_OUT)
+
 install: $(BINARIES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
@@ -178,8 +192,13 @@ install: $(BINARIES)
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 tcpchatd.conf.example README.md $(DESTDIR)$(DOCDIR)/
-	sed 's|@SBINDIR@|$(SBINDIR)|' dist/tcpchatd.service.in > $(DESTDIR)$(UNITDIR)/tcpchatd.service
+	$(SUBST) dist/tcpchatd.service.in > $(DESTDIR)$(UNITDIR)/tcpchatd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/tcpchatd.service
+	install -d $(DESTDIR)$(CONFDIR)
+	[ -e $(DESTDIR)$(CONFDIR)/tcpchatd.conf ] || { $(SUBST) dist/tcpchatd.conf.in \
+		> $(DESTDIR)$(CONFDIR)/tcpchatd.conf && chmod 640 $(DESTDIR)$(CONFDIR)/tcpchatd.conf; }
+	[ -e $(DESTDIR)$(CONFDIR)/tcpchatd.motd ] || { $(SUBST) dist/tcpchatd.motd.in \
+		> $(DESTDIR)$(CONFDIR)/tcpchatd.motd && chmod 644 $(DESTDIR)$(CONFDIR)/tcpchatd.motd; }
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/tcpchat $(DESTDIR)$(BINDIR)/tcpchat-bench \
@@ -188,6 +207,11 @@ uninstall:
 		$(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%) \
 		$(DESTDIR)$(DOCDIR)/tcpchatd.conf.example $(DESTDIR)$(DOCDIR)/README.md
 	-rmdir $(DESTDIR)$(DOCDIR)
+	for f in tcpchatd.conf tcpchatd.motd; do \
+		$(SUBST) dist/$$f.in | cmp -s - $(DESTDIR)$(CONFDIR)/$$f && rm -f $(DESTDIR)$(CONFDIR)/$$f; \
+		[ ! -e $(DESTDIR)$(CONFDIR)/$$f ] || echo "kept $(DESTDIR)$(CONFDIR)/$$f (changed since install)"; \
+	done
+	-rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null
 
 FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h src/server/*/*.c src/server/*/*.h tests/unit/*.c tests/inproc/*.c tests/inproc/*.h fuzz/*.c)
 format:

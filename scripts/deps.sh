@@ -6,7 +6,7 @@ pkgs=(build-essential pkg-config libreadline-dev uthash-dev libcmocka-dev python
       clang libclang-rt-14-dev libinih-dev libsodium-dev libssl-dev libsqlite3-dev openssl irssi weechat-headless ii
       clang-tidy cppcheck valgrind procps mount redis-server libhiredis-dev libsystemd-dev mandoc
       libwslay-dev libhttp-parser-dev python3-websockets chromium chromium-driver python3-selenium
-      python3-prometheus-client)
+      python3-prometheus-client debhelper dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

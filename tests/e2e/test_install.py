@@ -1,5 +1,6 @@
 """Issue 20: installing tcpchat. `make install` (PREFIX, DESTDIR) puts the binaries, the man
-pages, the example config and the systemd unit in place and `make uninstall` takes them out;
+pages, the example config, the systemd unit, and the service's config and default MOTD in
+/etc/tcpchat in place, and `make uninstall` takes them out (the config only when unchanged);
 the man pages pass `mandoc -Tlint` and list exactly the options each program's --help lists;
 the unit passes `systemd-analyze verify`."""
 import os
@@ -17,7 +18,8 @@ INSTALLED = ["usr/bin/tcpchat", "usr/bin/tcpchat-bench", "usr/sbin/tcpchatd",
              "usr/share/man/man1/tcpchat.1", "usr/share/man/man1/tcpchat-bench.1",
              "usr/share/man/man5/tcpchatd.conf.5", "usr/share/man/man8/tcpchatd.8",
              "usr/share/doc/tcpchat/tcpchatd.conf.example",
-             "usr/lib/systemd/system/tcpchatd.service"]
+             "usr/lib/systemd/system/tcpchatd.service",
+             "etc/tcpchat/tcpchatd.conf", "etc/tcpchat/tcpchatd.motd"]
 
 
 def make(*args):
@@ -68,6 +70,16 @@ def test_make_install_and_uninstall(tmp_path):
                             str(dest / "usr/share/doc/tcpchat/tcpchatd.conf.example")],
                            capture_output=True, text=True, timeout=TIMEOUT)
     assert check.returncode == 0, check.stdout + check.stderr
+    # the installed config names the installed MOTD (here under DESTDIR, so given again)
+    conf = (dest / "etc/tcpchat/tcpchatd.conf").read_text()
+    assert "\nmotd = /etc/tcpchat/tcpchatd.motd\n" in conf
+    assert "--config /etc/tcpchat/tcpchatd.conf " in unit
+    assert (dest / "etc/tcpchat/tcpchatd.conf").stat().st_mode & 0o777 == 0o640
+    check = subprocess.run([str(dest / "usr/sbin/tcpchatd"), "-t", "-c",
+                            str(dest / "etc/tcpchat/tcpchatd.conf"),
+                            "--motd", str(dest / "etc/tcpchat/tcpchatd.motd")],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    assert check.returncode == 0, check.stdout + check.stderr
     if shutil.which("systemd-analyze"):
         # verify wants the binary where ExecStart says: a copy pointing into DESTDIR
         copy = tmp_path / "tcpchatd.service"
@@ -78,3 +90,21 @@ def test_make_install_and_uninstall(tmp_path):
     make("uninstall", "DESTDIR=%s" % dest, "PREFIX=/usr")
     left = [str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()]
     assert left == [], left
+
+
+def test_install_keeps_the_operators_config(tmp_path):
+    """The config and MOTD in /etc/tcpchat are the operator's once installed: a second
+    install leaves an edited one alone, and uninstall keeps it (removing the unchanged MOTD)."""
+    dest = tmp_path / "root"
+    make("install", "DESTDIR=%s" % dest, "PREFIX=/usr")
+    conf = dest / "etc/tcpchat/tcpchatd.conf"
+    edited = conf.read_text().replace("default-channel = #lobby", "default-channel = #home")
+    assert edited != conf.read_text()
+    conf.write_text(edited)
+    make("install", "DESTDIR=%s" % dest, "PREFIX=/usr")
+    assert conf.read_text() == edited
+    p = make("uninstall", "DESTDIR=%s" % dest, "PREFIX=/usr")
+    assert "kept %s" % conf in p.stdout
+    left = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert left == ["etc/tcpchat/tcpchatd.conf"], left
+    assert conf.read_text() == edited
