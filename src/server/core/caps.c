@@ -18,6 +18,7 @@ static const struct {
     {"chghost", CAP_CHGHOST},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION},
     {"draft/chathistory", CAP_CHATHISTORY},
+    {"draft/event-playback", CAP_EVENT_PLAYBACK},
     /* The specification's work-in-progress name, and the name clients use since it was
      * ratified: either turns it on. */
     {"draft/extended-monitor", CAP_EXTENDED_MONITOR},
@@ -59,7 +60,7 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
 
 unsigned caps_offered(int history)
 {
-    return history ? ~0u : ~(unsigned)CAP_CHATHISTORY;
+    return history ? ~0u : ~(unsigned)(CAP_CHATHISTORY | CAP_EVENT_PLAYBACK);
 }
 
 unsigned caps_variant(unsigned caps)

@@ -47,9 +47,10 @@ struct hkeys {
     char pm_from[IRC_NICK_MAX + 1], pm_to[IRC_NICK_MAX + 1]; /* private: folded accounts */
 };
 
-/* A channel stored to since the last retention run. */
+/* A channel stored to since the last retention run; or (h->stored) one with rows at all. */
 struct touched {
     char key[IRC_CHANNEL_MAX + 1];
+    int msgs; /* h->stored: a message among them, not only channel events */
     UT_hash_handle hh;
 };
 
@@ -72,9 +73,9 @@ struct history {
     int nudged;        /* an item other than a row is queued: the writer takes the queue now */
     int busy;          /* the writer is working on a batch it took */
     int stop;
-    /* Channels that ever had a message stored (since the store was created; a channel
-     * emptied by retention stays), so a JOIN of a channel without history asks the writer for
-     * no replay. */
+    /* Channels that ever had a row stored (since the store was created; a channel emptied
+     * by retention stays), and whether a message was among them, so a JOIN of a channel
+     * without messages asks the writer for no replay (its JOINs and PARTs are no replay). */
     struct touched *stored;
     int stored_unknown;              /* an allocation failed: assume every channel has history */
     atomic_int queued_store;         /* HI_STORE items queued: the bound senders meet */
@@ -134,8 +135,9 @@ static const char schema[] =
     " pm_from TEXT, pm_to TEXT," /* private: sender's and recipient's accounts (folded) */
     " time_ms INTEGER NOT NULL,"
     " msgid TEXT NOT NULL,"
-    " tags TEXT NOT NULL DEFAULT ''," /* the sender's client-only tags */
-    " line TEXT NOT NULL);"           /* the line as relayed, without tags and CR LF */
+    " tags TEXT NOT NULL DEFAULT '',"     /* the sender's client-only tags */
+    " line TEXT NOT NULL,"                /* the line as relayed, without tags and CR LF */
+    " event INTEGER NOT NULL DEFAULT 0);" /* 1: JOIN, PART, MODE... (draft/event-playback) */
     "CREATE INDEX IF NOT EXISTS messages_target ON messages(target, id);"
     "CREATE INDEX IF NOT EXISTS messages_msgid ON messages(msgid);"
     /* Partial: a channel message (most of them) costs no entry here. */
@@ -159,15 +161,54 @@ static int exec(sqlite3 *db, const char *sql)
 
 /* A message is kept once by its msgid: in a cluster a node that starts fills its store from
  * the network's copy (docs/cluster.md), which may hold what it stored before it stopped, and
- * INSERT OR IGNORE then leaves those alone. A store written before this index whose msgids
- * are not unique keeps working without it (logged). Always true: the store opens either way. */
+ * INSERT OR IGNORE then leaves those alone. Channel events are not in it: a QUIT or NICK is
+ * one event, with one msgid, stored in each of its user's channels (the index before events
+ * were kept, messages_msgid_once, is replaced). A store written before this index whose
+ * msgids are not unique keeps working without it (logged). Always true: the store opens
+ * either way. */
 static int msgid_once(sqlite3 *db)
 {
-    if (exec(db, "CREATE UNIQUE INDEX IF NOT EXISTS messages_msgid_once ON messages(msgid) "
-                 "WHERE msgid <> '' AND line <> ''") != SQLITE_OK)
+    if (exec(db, "DROP INDEX IF EXISTS messages_msgid_once;"
+                 "CREATE UNIQUE INDEX IF NOT EXISTS messages_msgid_unique ON messages(msgid) "
+                 "WHERE msgid <> '' AND line <> '' AND event = 0") != SQLITE_OK)
         log_warn("history: messages are not unique by msgid in this store; a cluster node may "
                  "store a message twice");
     return 1;
+}
+
+/* A store made before channel events were kept has no event column: every row of it is a
+ * message (0). Always true, like msgid_once; an ALTER that fails is logged and stops the
+ * INSERT from preparing, which refuses the store clearly. */
+static int event_column(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int has =
+        sqlite3_prepare_v2(db, "SELECT event FROM messages LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    if (!has)
+        exec(db, "ALTER TABLE messages ADD COLUMN event INTEGER NOT NULL DEFAULT 0");
+    return 1;
+}
+
+/* Whether a stored line is a channel event (JOIN, PART, KICK, QUIT, NICK, MODE, TOPIC) rather
+ * than a message (PRIVMSG, NOTICE) or an end marker (empty): its command, after the
+ * ":source ". Told from the line, so the journal's records need no field for it. */
+static int line_is_event(const char *line, size_t len)
+{
+    const char *end = line + len, *p = line;
+    if (len == 0)
+        return 0;
+    if (*p == ':') {
+        p = memchr(p, ' ', len);
+        if (!p)
+            return 0;
+        p++;
+    }
+    size_t n = (size_t)(end - p);
+    const char *sp = memchr(p, ' ', n);
+    size_t cmd = sp ? (size_t)(sp - p) : n;
+    return !(cmd == 7 && memcmp(p, "PRIVMSG", 7) == 0) &&
+           !(cmd == 6 && memcmp(p, "NOTICE", 6) == 0);
 }
 
 /* Refuses a damaged store at start: PRAGMA quick_check reads every page once. */
@@ -191,7 +232,7 @@ static int store_check(sqlite3 *db, char *why, size_t cap)
 }
 
 static void touch(struct history *h, const char *key);
-static void mark_stored(struct history *h, const char *key);
+static void mark_stored(struct history *h, const char *key, int msgs);
 static void prune(struct history *h);
 static int restore(struct history *h);
 static void db_failed(struct history *h);
@@ -247,10 +288,11 @@ static int store_open(struct history *h, const char *dir)
         sqlite3_busy_timeout(h->db, 5000);
     char *err = NULL;
     if (rc == SQLITE_OK && store_check(h->db, why, sizeof why) == 0 &&
-        sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK && msgid_once(h->db) &&
+        sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK && event_column(h->db) &&
+        msgid_once(h->db) &&
         sqlite3_prepare_v2(h->db,
                            "INSERT OR IGNORE INTO messages(id, target, time_ms, msgid, tags, "
-                           "line, pm_from, pm_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           "line, pm_from, pm_to, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &h->insert, NULL) == SQLITE_OK) {
         /* Ids are given here, never reused: the highest ever given (AUTOINCREMENT keeps it
          * in sqlite_sequence even when retention deleted that row), then the journal's. */
@@ -298,7 +340,7 @@ static int store_open(struct history *h, const char *dir)
             while (sqlite3_step(st) == SQLITE_ROW) {
                 const char *key = (const char *)sqlite3_column_text(st, 0);
                 touch(h, key);
-                mark_stored(h, key);
+                mark_stored(h, key, 1);
             }
         }
         sqlite3_finalize(st);
@@ -329,20 +371,21 @@ static void touch(struct history *h, const char *key)
     HASH_ADD_STR(h->touched, key, t);
 }
 
-/* Records that key (a folded channel) has history; with h->lock held once the writer runs.
- * Without memory for it, every channel counts as having some. */
-static void mark_stored(struct history *h, const char *key)
+/* Records that key (a folded channel) has history, messages among it when msgs; with h->lock
+ * held once the writer runs. Without memory for it, every channel counts as having some. */
+static void mark_stored(struct history *h, const char *key, int msgs)
 {
     struct touched *t = NULL;
     HASH_FIND_STR(h->stored, key, t);
-    if (t)
-        return;
-    if (!(t = calloc(1, sizeof *t))) {
-        h->stored_unknown = 1;
-        return;
+    if (!t) {
+        if (!(t = calloc(1, sizeof *t))) {
+            h->stored_unknown = 1;
+            return;
+        }
+        snprintf(t->key, sizeof t->key, "%s", key);
+        HASH_ADD_STR(h->stored, key, t);
     }
-    snprintf(t->key, sizeof t->key, "%s", key);
-    HASH_ADD_STR(h->stored, key, t);
+    t->msgs = t->msgs || msgs;
 }
 
 static void free_keys(struct touched **set)
@@ -357,7 +400,10 @@ static void free_keys(struct touched **set)
 }
 
 /* Retention: by age (an index range), then by count in each channel stored to since the
- * last run (so the work follows the traffic, not the size of the store). */
+ * last run (so the work follows the traffic, not the size of the store). The count is of
+ * messages: a channel's events (event-playback) are not counted with them, lest a busy
+ * channel's JOINs and PARTs push its messages out; events older than the oldest message
+ * kept go with it, and a channel keeps at most as many events as messages. */
 static void prune(struct history *h)
 {
     char sql[256];
@@ -372,8 +418,10 @@ static void prune(struct history *h)
     sqlite3_stmt *st = NULL;
     if (h->touched &&
         sqlite3_prepare_v2(h->db,
-                           "DELETE FROM messages WHERE target = ?1 AND id <= (SELECT id FROM "
-                           "messages WHERE target = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                           "DELETE FROM messages WHERE target = ?1 AND (id <= (SELECT id FROM "
+                           "messages WHERE target = ?1 AND event = 0 ORDER BY id DESC LIMIT 1 "
+                           "OFFSET ?2) OR (event = 1 AND id <= (SELECT id FROM messages WHERE "
+                           "target = ?1 AND event = 1 ORDER BY id DESC LIMIT 1 OFFSET ?2)))",
                            -1, &st, NULL) != SQLITE_OK)
         log_error("history: %s", sqlite3_errmsg(h->db));
     struct touched *t, *tmp;
@@ -421,6 +469,7 @@ static int insert_row(struct history *h, const struct jrec *r)
         sqlite3_bind_text(st, 8, r->pm_to, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 8);
+    sqlite3_bind_int(st, 9, line_is_event(r->line, r->line_len));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -886,7 +935,7 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
         hi->ev = event_ref(ev);
         pthread_mutex_lock(&h->lock);
         if (key[0])
-            mark_stored(h, key);
+            mark_stored(h, key, !line_is_event(r.line, r.line_len));
         enqueue_locked(h, hi);
         pthread_mutex_unlock(&h->lock);
         hi = NULL;
@@ -896,22 +945,35 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
     return rc;
 }
 
-int history_has(struct server *srv, const char *key)
+/* Whether key has rows stored: messages only (msgs), or any, channel events too. */
+static int has_rows(struct history *h, const char *key, int msgs)
 {
-    struct history *h = srv->hist;
     if (!h)
         return 0;
     struct touched *t = NULL;
     pthread_mutex_lock(&h->lock);
     HASH_FIND_STR(h->stored, key, t);
-    int has = t != NULL || h->stored_unknown;
+    int has = (t != NULL && (t->msgs || !msgs)) || h->stored_unknown;
     pthread_mutex_unlock(&h->lock);
     return has;
+}
+
+int history_has(struct server *srv, const char *key)
+{
+    return has_rows(srv->hist, key, 1);
 }
 
 int history_store(struct server *srv, struct event *ev, const char *key)
 {
     return store(srv, ev, key, NULL, NULL);
+}
+
+void history_store_event(struct server *srv, struct event *ev, const char *key)
+{
+    /* Never refused: a JOIN happens whatever the store's state. Behind or failing, the event
+     * is left out of the history (messages are what the bound and the warnings are for). */
+    if (ev && !ev->tags_only)
+        (void)store(srv, ev, key, NULL, NULL);
 }
 
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to)
@@ -932,7 +994,7 @@ long long history_newest_ms(struct server *srv, const char *key)
         if (sqlite3_open_v2(path, &h->peek, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
                 SQLITE_OK ||
             sqlite3_prepare_v2(h->peek,
-                               "SELECT time_ms FROM messages WHERE target = ? "
+                               "SELECT time_ms FROM messages WHERE target = ? AND event = 0 "
                                "ORDER BY id DESC LIMIT 1",
                                -1, &h->peek_newest, NULL) != SQLITE_OK) {
             log_warn("history: cannot read %s: %s", path, sqlite3_errmsg(h->peek));
@@ -955,8 +1017,8 @@ long long history_newest_ms(struct server *srv, const char *key)
 
 void history_end(struct server *srv, const char *key)
 {
-    if (!srv->hist || !history_has(srv, key))
-        return; /* nothing was said in it: nothing to close */
+    if (!has_rows(srv->hist, key, 0))
+        return; /* nothing was said or done in it: nothing to close */
     /* The default channel is the server's own (its operator names it): it is not re-created
      * by whoever comes, and its history stays across its empty moments. */
     const char *lobby = srv->cfg.default_channel;

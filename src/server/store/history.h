@@ -81,11 +81,16 @@ int history_store(struct server *srv, struct event *ev, const char *key);
  * it (a marker row, journaled like a message). Not for the default channel, the server's
  * own. Under the channel's lock, like stores. */
 void history_end(struct server *srv, const char *key);
+/* Stores a channel event of key (JOIN, PART, KICK, QUIT, NICK, MODE, TOPIC) the same way,
+ * for the clients that ask for events in their history (IRCv3 draft/event-playback); the
+ * others never see it. Never refused: when the store is behind or cannot write, the event
+ * is left out of it. Under the channel's lock, like stores. */
+void history_store_event(struct server *srv, struct event *ev, const char *key);
 /* The same for a private message, with the accounts of its sender and recipient ("" for
  * someone not logged in): its history is shown only to those two accounts. */
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to);
 /* 1 if a message to key (a folded channel name) was ever stored, so there may be history to
- * replay; 0 also when history is off. */
+ * replay (channel events alone do not count); 0 also when history is off. */
 int history_has(struct server *srv, const char *key);
 /* The time (ms since the epoch) of the newest message of key that has reached history.db
  * (not what is still queued or journaled), or -1 for none. Reads the file on a connection
