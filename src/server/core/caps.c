@@ -22,6 +22,7 @@ static const struct {
     /* The specification's work-in-progress name, and the name clients use since it was
      * ratified: either turns it on. */
     {"draft/extended-monitor", CAP_EXTENDED_MONITOR},
+    {"draft/read-marker", CAP_READ_MARKER},
     {"echo-message", CAP_ECHO_MESSAGE},
     {"extended-join", CAP_EXTENDED_JOIN},
     {"extended-monitor", CAP_EXTENDED_MONITOR},

@@ -28,6 +28,7 @@ enum {
     CAP_STANDARD_REPLIES = 1 << 19,  /* standard-replies: FAIL/WARN/NOTE (sent anyway) */
     CAP_EXTENDED_MONITOR = 1 << 20,  /* extended-monitor (and its draft/ name) */
     CAP_EVENT_PLAYBACK = 1 << 21,    /* draft/event-playback: JOIN, MODE... in history batches */
+    CAP_READ_MARKER = 1 << 22,       /* draft/read-marker: MARKREAD */
 };
 
 /* The caps offered by a server with (1) or without (0) its history store. */

@@ -1,12 +1,18 @@
 /* cmd_history: CHATHISTORY (IRCv3 draft/chathistory). The worker checks the request and the
  * client's right to the target here; the history writer answers it from the store, in a
- * chathistory batch, after every message queued before it is stored. */
+ * chathistory batch, after every message queued before it is stored. And MARKREAD (IRCv3
+ * draft/read-marker), the last-read times of a user's history (store/readmark.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "core/caps.h"
+#include "core/event.h"
+#include "core/fanout.h"
 #include "state/chan.h"
+#include "store/readmark.h"
 #include "core/client.h"
 #include "cmd.h"
 #include "store/history.h"
@@ -129,4 +135,68 @@ void cmd_chathistory(struct client *c, struct ircmsg *m)
     }
     history_query(srv, q);
     free(q);
+}
+
+/* MARKREAD (IRCv3 draft/read-marker): "MARKREAD <target>" asks for the last-read time of a
+ * channel or conversation, "MARKREAD <target> timestamp=<time>" sets it; either way the
+ * answer is ":server MARKREAD <target> <timestamp=...|*>". A time only grows: an older one
+ * is answered with the one kept ("the server SHOULD reply with [...] the newer, previous
+ * value"), and one in the future is taken as now. Kept per account (readmark.h), and sent
+ * to the account's other connections with the capability when it changes; a connection not
+ * logged in has markers of its own while it lasts. */
+void cmd_markread(struct client *c, struct ircmsg *m)
+{
+    struct server *srv = client_srv(c);
+    if (m->nparams < 1) {
+        send_fail(c, "MARKREAD", "NEED_MORE_PARAMS", NULL, "Missing parameters");
+        return;
+    }
+    const char *target = m->params[0];
+    char key[IRC_CHANNEL_MAX + 1], owner[IRC_NICK_MAX + 1], ts[48];
+    if (!ircname_is_channel(target) && !ircname_nick_valid(target)) {
+        send_fail(c, "MARKREAD", "INVALID_PARAMS", target, "Invalid target");
+        return;
+    }
+    ircname_fold(target, key, sizeof key);
+    readmark_owner(c, owner, sizeof owner);
+    if (c->account[0] && (c->caps & CAP_READ_MARKER))
+        readmark_attach(owner, c->w->index, c->id);
+    if (m->nparams < 2) {
+        readmark_format(readmark_get(owner, key), ts, sizeof ts);
+        send_server_line(c, "MARKREAD %s %s", target, ts);
+        return;
+    }
+    struct hist_ref ref;
+    if (history_parse_ref(m->params[1], 0, &ref) < 0 || ref.kind != HREF_TIME) {
+        send_fail(c, "MARKREAD", "INVALID_PARAMS", m->params[1], "Invalid timestamp");
+        return;
+    }
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    long long now = (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    long long ms = ref.ms > now ? now : ref.ms;
+    int changed = 0;
+    long long kept = readmark_set(srv, owner, key, ms, &changed);
+    if (kept < 0) {
+        send_fail(c, "MARKREAD", "INTERNAL_ERROR", target, "The read timestamp could not be set");
+        return;
+    }
+    readmark_format(kept, ts, sizeof ts);
+    send_server_line(c, "MARKREAD %s %s", target, ts);
+    if (!changed || !c->account[0])
+        return;
+    /* The account's other connections: the line through their workers. */
+    struct readmark_session sess[READMARK_SESSIONS_MAX];
+    int n = readmark_sessions(owner, sess, READMARK_SESSIONS_MAX);
+    struct event *ev =
+        n > 1 ? event_new(NULL, ":%s MARKREAD %s %s", client_cfg(c)->server_name, target, ts)
+              : NULL;
+    if (!ev)
+        return;
+    ev->need_cap = CAP_READ_MARKER;
+    for (int i = 0; i < n; i++) {
+        if (sess[i].id != c->id)
+            fanout_to_client(srv, sess[i].worker, sess[i].id, ev);
+    }
+    event_unref(ev);
 }

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "core/hash.h"
 #include "store/history.h"
+#include "store/readmark.h"
 #include "core/fanout.h"
 #include "core/msg.h"
 #include "core/numerics.h"
@@ -264,6 +265,21 @@ static int join_check(const struct chan *ch, const struct client *c, const char 
     return 0;
 }
 
+/* draft/read-marker: ":server MARKREAD #chan <timestamp=...|*>" for a joiner with the
+ * capability, which then hears of later changes too (readmark's lock is a leaf). */
+static void markread_line(struct msgbuf *b, const struct client *c, const struct chan *ch)
+{
+    char owner[IRC_NICK_MAX + 1], ts[48], line[IRC_LINE_MAX];
+    readmark_owner(c, owner, sizeof owner);
+    if (c->account[0])
+        readmark_attach(owner, c->w->index, c->id);
+    readmark_format(readmark_get(owner, ch->key), ts, sizeof ts);
+    int n =
+        snprintf(line, sizeof line, ":%s MARKREAD %s %s", client_cfg(c)->server_name, ch->name, ts);
+    if (n > 0 && n < (int)sizeof line)
+        msgbuf_raw(b, NULL, line, (size_t)n);
+}
+
 /* History replay for a joiner of ch (locked) whose client does not ask for it itself
  * (draft/chathistory): queued behind the JOIN, so that it holds exactly what was said before
  * it. */
@@ -368,6 +384,8 @@ int chan_join(struct client *c, const char *name, const char *key)
         send_reply_into(&b, c, RPL_TOPICWHOTIME, ch->name, chan_topic_by(ch),
                         (long long)ch->topic_at);
     }
+    if (c->caps & CAP_READ_MARKER) /* draft/read-marker: after the JOIN, before the 366 */
+        markread_line(&b, c, ch);
     if (!(c->caps & CAP_NO_IMPLICIT_NAMES)) /* IRCv3 no-implicit-names: it asks if it wants */
         names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);

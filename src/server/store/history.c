@@ -25,8 +25,9 @@
 #include "core/msg.h"
 #include "core/send.h"
 #include "core/server.h"
+#include "store/readmark.h"
 
-enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT };
+enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT, HI_MARK };
 
 /* One entry of the writer's queue. */
 struct hitem {
@@ -35,10 +36,12 @@ struct hitem {
     int worker;           /* HI_POST, HI_QUERY: the worker whose mailbox gets it */
     struct mb_item *post; /* HI_POST */
     struct event *ev;     /* HI_STORE (a reference) */
-    long long id;         /* HI_STORE: the row's id; HI_COMMIT: the last segment it commits */
-    size_t bytes;         /* HI_COMMIT: the size of the segment sealed for it (0: none) */
+    long long id; /* HI_STORE: the row's id; HI_COMMIT: the last segment it commits; HI_MARK:
+                   * the read time */
+    size_t bytes; /* HI_COMMIT: the size of the segment sealed for it (0: none) */
     struct hist_query *q; /* HI_QUERY */
-    struct hkeys *k;      /* HI_STORE: where it is stored, allocated with the item */
+    struct hkeys *k;      /* HI_STORE: where it is stored, allocated with the item; HI_MARK:
+                           * key the target, pm_from the account */
 };
 
 /* Where a message is stored: only HI_STORE items carry it, so the other items stay small. */
@@ -146,6 +149,9 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS messages_end ON messages(target, id) WHERE line = '';"
     /* No index on time: each one costs every insert, and retention by age walks the oldest
      * rows in id order instead (times rise with ids). */
+    /* draft/read-marker (readmark.h): each account's last-read time per target, folded. */
+    "CREATE TABLE IF NOT EXISTS read_markers(account TEXT NOT NULL, target TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL, PRIMARY KEY(account, target));"
     "DROP INDEX IF EXISTS messages_time;";
 
 static int exec(sqlite3 *db, const char *sql)
@@ -273,6 +279,39 @@ static void find_sealed(struct history *h)
     h->first_sealed = lo ? lo : h->next_seal;
 }
 
+/* The read markers kept, into readmark's table. */
+static void load_marks(struct history *h)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db, "SELECT account, target, time_ms FROM read_markers", -1, &st,
+                           NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            readmark_load((const char *)sqlite3_column_text(st, 0),
+                          (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
+    }
+    sqlite3_finalize(st);
+}
+
+/* HI_MARK: a read marker into history.db, in the open transaction if there is one. Lost
+ * while history.db fails (a marker is best effort; the next one brings it up to date). */
+static void take_mark(struct history *h, const struct hitem *it)
+{
+    sqlite3_stmt *st = NULL;
+    if (h->db_failing)
+        return;
+    if (sqlite3_prepare_v2(h->db,
+                           "INSERT OR REPLACE INTO read_markers(account, target, time_ms) "
+                           "VALUES (?, ?, ?)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, it->k->pm_from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, it->k->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, it->id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_warn("history: a read marker was not kept: %s", sqlite3_errmsg(h->db));
+    }
+    sqlite3_finalize(st);
+}
+
 static int store_open(struct history *h, const char *dir)
 {
     char path[JPATH_MAX], why[256] = "";
@@ -344,6 +383,7 @@ static int store_open(struct history *h, const char *dir)
             }
         }
         sqlite3_finalize(st);
+        load_marks(h);
         if (!h->db_failing)
             prune(h);
         h->next_prune_ms = now_ms() + HISTORY_PRUNE_MS;
@@ -695,6 +735,9 @@ static void process(struct history *h, struct hitem *batch)
         case HI_COMMIT:
             commit(h, (unsigned long long)it->id, it->bytes);
             break;
+        case HI_MARK:
+            take_mark(h, it);
+            break;
         }
         free(it);
     }
@@ -1029,6 +1072,24 @@ void history_end(struct server *srv, const char *key)
     if (ev && store(srv, ev, key, NULL, NULL) < 0)
         log_warn("history: could not mark the end of %s (the writer is behind)", key);
     event_unref(ev);
+}
+
+void history_mark(struct server *srv, const char *account, const char *target, long long ms)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    struct hitem *hi = calloc(1, sizeof *hi + sizeof *hi->k);
+    if (!hi)
+        return;
+    hi->kind = HI_MARK;
+    hi->k = (struct hkeys *)(hi + 1);
+    snprintf(hi->k->key, sizeof hi->k->key, "%s", target);
+    snprintf(hi->k->pm_from, sizeof hi->k->pm_from, "%s", account);
+    hi->id = ms;
+    pthread_mutex_lock(&h->lock);
+    enqueue_locked(h, hi);
+    pthread_mutex_unlock(&h->lock);
 }
 
 void history_query(struct server *srv, const struct hist_query *q)

@@ -96,6 +96,9 @@ int history_has(struct server *srv, const char *key);
  * (not what is still queued or journaled), or -1 for none. Reads the file on a connection
  * of its own: for the cluster thread, catching up on a channel's stream. */
 long long history_newest_ms(struct server *srv, const char *key);
+/* Keeps account's read marker of target (both folded; draft/read-marker, readmark.h) in
+ * history.db, through the writer's queue. */
+void history_mark(struct server *srv, const char *account, const char *target, long long ms);
 /* Queues q; the writer answers it to q->client. Copies q. */
 void history_query(struct server *srv, const struct hist_query *q);
 
