@@ -29,6 +29,7 @@ enum {
     CAP_EXTENDED_MONITOR = 1 << 20,  /* extended-monitor (and its draft/ name) */
     CAP_EVENT_PLAYBACK = 1 << 21,    /* draft/event-playback: JOIN, MODE... in history batches */
     CAP_READ_MARKER = 1 << 22,       /* draft/read-marker: MARKREAD */
+    CAP_MESSAGE_REDACTION = 1 << 23, /* draft/message-redaction: REDACT (with history only) */
 };
 
 /* The caps offered by a server with (1) or without (0) its history store. */

@@ -13,6 +13,9 @@
 #include "core/fanout.h"
 #include "state/chan.h"
 #include "store/readmark.h"
+#include "state/chan-t.h"
+#include "state/nick.h"
+#include "common/utf8.h"
 #include "core/client.h"
 #include "cmd.h"
 #include "store/history.h"
@@ -199,4 +202,112 @@ void cmd_markread(struct client *c, struct ircmsg *m)
             fanout_to_client(srv, sess[i].worker, sess[i].id, ev);
     }
     event_unref(ev);
+}
+
+/* The writer's word on a REDACT (history_redact): text is "<target> <msgid> [<reason>]". Done,
+ * ":source REDACT <target> <msgid> [:<reason>]" goes to whoever has draft/message-redaction
+ * among the channel's members, or the two parties of the conversation (the asker too, "in the
+ * same way as PRIVMSG messages"); clients without it get nothing ("MUST not forward"). */
+static void redact_done(struct client *c, int op, int result, const char *text)
+{
+    (void)op;
+    struct server *srv = client_srv(c);
+    char target[IRC_CHANNEL_MAX + 1], msgid[EVENT_MSGID_MAX];
+    const char *sp = strchr(text, ' ');
+    if (!sp)
+        return;
+    snprintf(target, sizeof target, "%.*s", (int)(sp - text), text);
+    const char *reason = strchr(sp + 1, ' ');
+    snprintf(msgid, sizeof msgid, "%.*s", (int)(reason ? reason - sp - 1 : (long)strlen(sp + 1)),
+             sp + 1);
+    if (result == HREDACT_FORBIDDEN) {
+        char context[IRC_LINE_MAX];
+        snprintf(context, sizeof context, "%s %s", target, msgid);
+        send_fail(c, "REDACT", "REDACT_FORBIDDEN", context,
+                  "You are not authorised to delete this message");
+        return;
+    }
+    if (result != HREDACT_DONE) {
+        char context[IRC_LINE_MAX];
+        snprintf(context, sizeof context, "%s %s", target, msgid);
+        send_fail(c, "REDACT", "UNKNOWN_MSGID", context,
+                  "This message does not exist or is too old");
+        return;
+    }
+    struct event *ev =
+        reason ? event_new(NULL, ":%s REDACT %s %s :%s", c->source, target, msgid, reason + 1)
+               : event_new(NULL, ":%s REDACT %s %s", c->source, target, msgid);
+    if (!ev)
+        return;
+    ev->need_cap = CAP_MESSAGE_REDACTION;
+    if (ircname_is_channel(target)) {
+        struct chan *ch = chan_lock_name(srv, target);
+        if (ch) {
+            chan_post(srv, ch, ev, 0);
+            chan_unlock(ch);
+        }
+    } else {
+        struct nick_info peer;
+        if (nick_info(srv, target, &peer) == 0 && peer.id != c->id)
+            fanout_to_client(srv, peer.worker, peer.id, ev);
+        send_event(c, ev);
+    }
+    event_unref(ev);
+}
+
+/* REDACT <target> <msgid> [:<reason>] (IRCv3 draft/message-redaction). The worker checks what
+ * it knows (the capability, a channel one is in and whether one is its operator now); the
+ * history writer, which knows who sent the message, checks the rest and deletes it from the
+ * history (redact_done tells the outcome). Only for messages still in the store. */
+void cmd_redact(struct client *c, struct ircmsg *m)
+{
+    struct server *srv = client_srv(c);
+    if (!srv->hist) {
+        send_reply(c, ERR_UNKNOWNCOMMAND_OFF, "REDACT");
+        return;
+    }
+    const char *target = m->params[0], *msgid = m->params[1];
+    char context[IRC_LINE_MAX];
+    snprintf(context, sizeof context, "%s %s", target, msgid);
+    if (!(c->caps & CAP_MESSAGE_REDACTION)) {
+        /* "To redact a message, a client MUST negotiate the draft/message-redaction
+         * capability." */
+        send_fail(c, "REDACT", "REDACT_FORBIDDEN", context,
+                  "You must negotiate draft/message-redaction to delete messages");
+        return;
+    }
+    struct hist_redact r = {.worker = c->w->index, .client = c->id, .done = redact_done};
+    if (strlen(msgid) >= sizeof r.msgid || strchr(msgid, ' ')) {
+        send_fail(c, "REDACT", "UNKNOWN_MSGID", context,
+                  "This message does not exist or is too old");
+        return;
+    }
+    snprintf(r.target, sizeof r.target, "%s", target);
+    snprintf(r.msgid, sizeof r.msgid, "%s", msgid);
+    if (m->nparams > 2)
+        utf8_copy(r.reason, m->params[2], REDACT_REASON_MAX);
+    ircname_fold(c->nick, r.nick, sizeof r.nick);
+    if (c->account[0])
+        ircname_fold(c->account, r.account, sizeof r.account);
+    if (ircname_is_channel(target)) {
+        /* Members only, and the same answer whether the channel exists or not. */
+        struct chan *ch = chan_find_joined(c, target) >= 0 ? chan_lock_name(srv, target) : NULL;
+        struct member *me = ch ? chan_member(ch, c->id) : NULL;
+        r.any = me && me->op;
+        if (ch)
+            chan_unlock(ch);
+        if (!me) {
+            send_fail(c, "REDACT", "REDACT_FORBIDDEN", context,
+                      "You are not authorised to delete this message");
+            return;
+        }
+        ircname_fold(target, r.key, sizeof r.key);
+    } else if (ircname_nick_valid(target)) {
+        ircname_fold(target, r.peer, sizeof r.peer);
+    } else {
+        send_fail(c, "REDACT", "UNKNOWN_MSGID", context,
+                  "This message does not exist or is too old");
+        return;
+    }
+    history_redact(srv, &r);
 }

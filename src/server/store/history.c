@@ -27,7 +27,7 @@
 #include "core/server.h"
 #include "store/readmark.h"
 
-enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT, HI_MARK };
+enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT, HI_MARK, HI_REDACT };
 
 /* One entry of the writer's queue. */
 struct hitem {
@@ -39,9 +39,10 @@ struct hitem {
     long long id; /* HI_STORE: the row's id; HI_COMMIT: the last segment it commits; HI_MARK:
                    * the read time */
     size_t bytes; /* HI_COMMIT: the size of the segment sealed for it (0: none) */
-    struct hist_query *q; /* HI_QUERY */
-    struct hkeys *k;      /* HI_STORE: where it is stored, allocated with the item; HI_MARK:
-                           * key the target, pm_from the account */
+    struct hist_query *q;  /* HI_QUERY */
+    struct hist_redact *r; /* HI_REDACT */
+    struct hkeys *k;       /* HI_STORE: where it is stored, allocated with the item; HI_MARK:
+                            * key the target, pm_from the account */
 };
 
 /* Where a message is stored: only HI_STORE items carry it, so the other items stay small. */
@@ -685,6 +686,21 @@ static void answer(struct history *h, const struct hist_query *q)
         fanout_reply(h->srv, q->worker, q->client, m);
 }
 
+/* HI_REDACT: the row is there (the rows queued before it are in the transaction): checked,
+ * deleted, and the outcome posted to the asker's worker. */
+static void redact(struct history *h, const struct hist_redact *r)
+{
+    int result = HREDACT_UNKNOWN;
+    if (!h->db_failing) {
+        db_retry(h);
+        result = history_redact_row(h->db, r);
+    }
+    char text[IRC_LINE_MAX];
+    snprintf(text, sizeof text, "%s %s%s%s", r->target, r->msgid, r->reason[0] ? " " : "",
+             r->reason);
+    fanout_call(h->srv, r->worker, r->client, r->done, 0, result, text);
+}
+
 /* The items of a batch bound for one worker's mailbox, posted together. */
 struct chain {
     struct mb_item *first, *last;
@@ -737,6 +753,10 @@ static void process(struct history *h, struct hitem *batch)
             break;
         case HI_MARK:
             take_mark(h, it);
+            break;
+        case HI_REDACT:
+            redact(h, it->r);
+            free(it->r);
             break;
         }
         free(it);
@@ -1087,6 +1107,26 @@ void history_mark(struct server *srv, const char *account, const char *target, l
     snprintf(hi->k->key, sizeof hi->k->key, "%s", target);
     snprintf(hi->k->pm_from, sizeof hi->k->pm_from, "%s", account);
     hi->id = ms;
+    pthread_mutex_lock(&h->lock);
+    enqueue_locked(h, hi);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void history_redact(struct server *srv, const struct hist_redact *r)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    struct hitem *hi = calloc(1, sizeof *hi);
+    struct hist_redact *copy = malloc(sizeof *copy);
+    if (!hi || !copy) {
+        free(hi);
+        free(copy);
+        return;
+    }
+    *copy = *r;
+    hi->kind = HI_REDACT;
+    hi->r = copy;
     pthread_mutex_lock(&h->lock);
     enqueue_locked(h, hi);
     pthread_mutex_unlock(&h->lock);

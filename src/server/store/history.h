@@ -24,6 +24,7 @@
 #include "core/defines.h"
 #include "core/event.h"
 
+struct client;
 struct server;
 
 /* A point in a target's history: CHATHISTORY's "*", timestamp= or msgid=. */
@@ -59,6 +60,25 @@ struct hist_query {
     char label[LABEL_MAX * 2 + 1]; /* escaped labeled-response label, or "" */
     int ntargets;                  /* HOP_TARGETS: the folded channels the client is in */
     char targets[CHANNELS_PER_USER][IRC_CHANNEL_MAX + 1];
+};
+
+/* A REDACT (IRCv3 draft/message-redaction) for the writer to check against the stored
+ * message and carry out (its row deleted), then to report with done(client, 0, result, text)
+ * on the asker's worker: result a HREDACT_*, text "<target> <msgid> [<reason>]". */
+enum { HREDACT_DONE, HREDACT_UNKNOWN, HREDACT_FORBIDDEN };
+
+struct hist_redact {
+    int worker;
+    uint64_t client;
+    char target[IRC_CHANNEL_MAX + 1]; /* as the client wrote it */
+    char key[IRC_CHANNEL_MAX + 1];    /* folded channel, or "" for a private conversation */
+    char nick[IRC_NICK_MAX + 1];      /* the asker's nick, folded */
+    char account[IRC_NICK_MAX + 1];   /* the asker's account, folded, or "" */
+    char peer[IRC_NICK_MAX + 1];      /* private: the other party, folded */
+    int any;                          /* a channel operator: anyone's message may go */
+    char msgid[EVENT_MSGID_MAX];
+    char reason[REDACT_REASON_MAX + 1];
+    void (*done)(struct client *c, int op, int result, const char *text);
 };
 
 /* Opens (creating if need be) the store under srv->cfg.data_dir and starts the writer, when
@@ -99,6 +119,8 @@ long long history_newest_ms(struct server *srv, const char *key);
 /* Keeps account's read marker of target (both folded; draft/read-marker, readmark.h) in
  * history.db, through the writer's queue. */
 void history_mark(struct server *srv, const char *account, const char *target, long long ms);
+/* Queues r behind what is stored so far; the writer reports to r->client. Copies r. */
+void history_redact(struct server *srv, const struct hist_redact *r);
 /* Queues q; the writer answers it to q->client. Copies q. */
 void history_query(struct server *srv, const struct hist_query *q);
 

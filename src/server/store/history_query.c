@@ -487,3 +487,62 @@ struct msg *history_answer(sqlite3 *db, const char *srvname, uint64_t *batch_seq
     }
     return answer_end(&a, n);
 }
+
+/* The sender's nick of a stored line ":nick!user@host ...", folded. */
+static void line_nick(const char *line, char *out, size_t cap)
+{
+    char nick[IRC_NICK_MAX + 1] = "";
+    if (line[0] == ':')
+        snprintf(nick, sizeof nick, "%.*s", (int)strcspn(line + 1, "! "), line + 1);
+    ircname_fold(nick, out, cap);
+}
+
+int history_redact_row(sqlite3 *db, const struct hist_redact *r)
+{
+    /* The same rows CHATHISTORY shows (scope_sql), messages only. */
+    struct hist_query q = {.caps = 0};
+    snprintf(q.key, sizeof q.key, "%s", r->key);
+    snprintf(q.account, sizeof q.account, "%s", r->account);
+    snprintf(q.peer, sizeof q.peer, "%s", r->peer);
+    if (!q.key[0] && (!q.account[0] || !q.peer[0]))
+        return HREDACT_UNKNOWN; /* private history is its accounts' only */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT id, line, coalesce(pm_from, '') FROM messages WHERE msgid = ?"
+             " AND %s",
+             scope_sql(&q, 1));
+    sqlite3_stmt *st = NULL;
+    int result = HREDACT_UNKNOWN;
+    long long id = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_error("history: %s", sqlite3_errmsg(db));
+        return HREDACT_UNKNOWN;
+    }
+    int i = 1;
+    sqlite3_bind_text(st, i++, r->msgid, -1, SQLITE_STATIC);
+    scope_bind(st, &q, &i);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char sender[IRC_NICK_MAX + 1];
+        line_nick((const char *)sqlite3_column_text(st, 1), sender, sizeof sender);
+        const char *from = (const char *)sqlite3_column_text(st, 2);
+        /* One's own message: sent by one's account (private rows know it), or by one's nick
+         * or account's name (an account is named after its nick); or, for a channel
+         * operator, anyone's in the channel. */
+        int own = q.key[0] ? strcmp(sender, r->nick) == 0 ||
+                                 (r->account[0] && strcmp(sender, r->account) == 0)
+                           : strcmp(from, r->account) == 0;
+        result = own || (q.key[0] && r->any) ? HREDACT_DONE : HREDACT_FORBIDDEN;
+        id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (result != HREDACT_DONE)
+        return result;
+    st = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM messages WHERE id = ?", -1, &st, NULL) != SQLITE_OK ||
+        (sqlite3_bind_int64(st, 1, id), sqlite3_step(st)) != SQLITE_DONE) {
+        log_error("history: a redacted message was not deleted: %s", sqlite3_errmsg(db));
+        result = HREDACT_UNKNOWN;
+    }
+    sqlite3_finalize(st);
+    return result;
+}
