@@ -101,3 +101,21 @@ def test_redact_a_private_message(server):
         assert m.prefix.startswith("alice!") and m.params == ["bob", hello, "wrong window"]
     assert [x.text for x in history(bob, "LATEST alice * 10")] == ["bye bob"]
     del bye
+
+
+def test_labeled_redact_gets_its_answer_labeled(server):
+    """IRCv3 labeled-response: the server's response to a labeled command carries the label
+    (here, after the store has checked it: the asker's REDACT, or the FAIL), and no ACK
+    comes before it."""
+    alice = cap_client(server.port, "alice", CAPS)
+    bob = cap_client(server.port, "bob", CAPS)
+    msgid = say(alice, "#lobby", "take it back")
+    alice.send("@label=r1 REDACT #lobby %s :sorry" % msgid)
+    line = alice.expect(lambda l: Msg(l).command in ("REDACT", "ACK", "FAIL"))
+    assert Msg(line).command == "REDACT" and tags_of(line)["label"] == "r1", line
+    assert Msg(line).params == ["#lobby", msgid, "sorry"]
+    assert "label" not in tags_of(bob.expect(is_command("REDACT")))
+    alice.send("@label=r2 REDACT #lobby " + msgid)
+    line = alice.expect(lambda l: Msg(l).command in ("REDACT", "ACK", "FAIL"))
+    assert Msg(line).params[:2] == ["REDACT", "UNKNOWN_MSGID"] and \
+        tags_of(line)["label"] == "r2", line

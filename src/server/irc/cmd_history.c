@@ -23,6 +23,7 @@
 #include "core/send.h"
 #include "core/server.h"
 #include "core/worker.h"
+#include "label.h"
 
 static const struct {
     const char *name;
@@ -204,55 +205,69 @@ void cmd_markread(struct client *c, struct ircmsg *m)
     event_unref(ev);
 }
 
-/* The writer's word on a REDACT (history_redact): text is "<target> <msgid> [<reason>]". Done,
- * ":source REDACT <target> <msgid> [:<reason>]" goes to whoever has draft/message-redaction
- * among the channel's members, or the two parties of the conversation (the asker too, "in the
- * same way as PRIVMSG messages"); clients without it get nothing ("MUST not forward"). */
-static void redact_done(struct client *c, int op, int result, const char *text)
+/* The outcome of a REDACT for its asker, and for the others when it was done. */
+static void redact_answer(struct client *c, int result, const char *target, const char *msgid,
+                          const char *reason)
 {
-    (void)op;
     struct server *srv = client_srv(c);
-    char target[IRC_CHANNEL_MAX + 1], msgid[EVENT_MSGID_MAX];
-    const char *sp = strchr(text, ' ');
-    if (!sp)
-        return;
-    snprintf(target, sizeof target, "%.*s", (int)(sp - text), text);
-    const char *reason = strchr(sp + 1, ' ');
-    snprintf(msgid, sizeof msgid, "%.*s", (int)(reason ? reason - sp - 1 : (long)strlen(sp + 1)),
-             sp + 1);
+    char context[IRC_LINE_MAX];
+    snprintf(context, sizeof context, "%s %s", target, msgid);
     if (result == HREDACT_FORBIDDEN) {
-        char context[IRC_LINE_MAX];
-        snprintf(context, sizeof context, "%s %s", target, msgid);
         send_fail(c, "REDACT", "REDACT_FORBIDDEN", context,
                   "You are not authorised to delete this message");
         return;
     }
     if (result != HREDACT_DONE) {
-        char context[IRC_LINE_MAX];
-        snprintf(context, sizeof context, "%s %s", target, msgid);
         send_fail(c, "REDACT", "UNKNOWN_MSGID", context,
                   "This message does not exist or is too old");
         return;
     }
     struct event *ev =
-        reason ? event_new(NULL, ":%s REDACT %s %s :%s", c->source, target, msgid, reason + 1)
-               : event_new(NULL, ":%s REDACT %s %s", c->source, target, msgid);
+        reason[0] ? event_new(NULL, ":%s REDACT %s %s :%s", c->source, target, msgid, reason)
+                  : event_new(NULL, ":%s REDACT %s %s", c->source, target, msgid);
     if (!ev)
         return;
     ev->need_cap = CAP_MESSAGE_REDACTION;
     if (ircname_is_channel(target)) {
         struct chan *ch = chan_lock_name(srv, target);
         if (ch) {
-            chan_post(srv, ch, ev, 0);
+            chan_post(srv, ch, ev, c->id); /* the asker's copy is its answer, below */
             chan_unlock(ch);
         }
     } else {
         struct nick_info peer;
         if (nick_info(srv, target, &peer) == 0 && peer.id != c->id)
             fanout_to_client(srv, peer.worker, peer.id, ev);
-        send_event(c, ev);
     }
+    send_event(c, ev);
     event_unref(ev);
+}
+
+/* The writer's word on a REDACT (history_redact): text is "<target> <msgid>\x01<label>\x01
+ * <reason>" (a label and a reason may be empty; a label holds no control character, cmd.c
+ * refuses those). Done, ":source REDACT <target> <msgid> [:<reason>]" goes to whoever has
+ * draft/message-redaction among the channel's members, or the two parties of the
+ * conversation ("in the same way as PRIVMSG messages"); clients without it get nothing
+ * ("MUST not forward"). The asker's answer (its REDACT or a FAIL) carries its label. */
+static void redact_done(struct client *c, int op, int result, const char *text)
+{
+    (void)op;
+    char target[IRC_CHANNEL_MAX + 1], msgid[EVENT_MSGID_MAX], label[LABEL_MAX + 1];
+    const char *sp = strchr(text, ' '), *l = sp ? strchr(sp, '\x01') : NULL;
+    const char *r = l ? strchr(l + 1, '\x01') : NULL;
+    if (!r)
+        return;
+    snprintf(target, sizeof target, "%.*s", (int)(sp - text), text);
+    snprintf(msgid, sizeof msgid, "%.*s", (int)(l - sp - 1), sp + 1);
+    snprintf(label, sizeof label, "%.*s", (int)(r - l - 1), l + 1);
+    if (!label[0] || !(c->caps & CAP_LABELED_RESPONSE)) {
+        redact_answer(c, result, target, msgid, r + 1);
+        return;
+    }
+    struct sendq held;
+    label_begin(c, &held);
+    redact_answer(c, result, target, msgid, r + 1);
+    label_end(c, &held, label);
 }
 
 /* REDACT <target> <msgid> [:<reason>] (IRCv3 draft/message-redaction). The worker checks what
@@ -286,6 +301,10 @@ void cmd_redact(struct client *c, struct ircmsg *m)
     snprintf(r.msgid, sizeof r.msgid, "%s", msgid);
     if (m->nparams > 2)
         utf8_copy(r.reason, m->params[2], REDACT_REASON_MAX);
+    if (c->label) { /* the answer comes later, from redact_done, with the label: no ACK now */
+        snprintf(r.label, sizeof r.label, "%s", c->label);
+        c->label_taken = 1;
+    }
     ircname_fold(c->nick, r.nick, sizeof r.nick);
     if (c->account[0])
         ircname_fold(c->account, r.account, sizeof r.account);

@@ -695,9 +695,8 @@ static void redact(struct history *h, const struct hist_redact *r)
         db_retry(h);
         result = history_redact_row(h->db, r);
     }
-    char text[IRC_LINE_MAX];
-    snprintf(text, sizeof text, "%s %s%s%s", r->target, r->msgid, r->reason[0] ? " " : "",
-             r->reason);
+    char text[IRC_CHANNEL_MAX + EVENT_MSGID_MAX + LABEL_MAX + REDACT_REASON_MAX + 8];
+    snprintf(text, sizeof text, "%s %s\x01%s\x01%s", r->target, r->msgid, r->label, r->reason);
     fanout_call(h->srv, r->worker, r->client, r->done, 0, result, text);
 }
 

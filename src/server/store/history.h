@@ -64,7 +64,7 @@ struct hist_query {
 
 /* A REDACT (IRCv3 draft/message-redaction) for the writer to check against the stored
  * message and carry out (its row deleted), then to report with done(client, 0, result, text)
- * on the asker's worker: result a HREDACT_*, text "<target> <msgid> [<reason>]". */
+ * on the asker's worker: result a HREDACT_*, text "<target> <msgid>\x01<label>\x01<reason>". */
 enum { HREDACT_DONE, HREDACT_UNKNOWN, HREDACT_FORBIDDEN };
 
 struct hist_redact {
@@ -78,6 +78,7 @@ struct hist_redact {
     int any;                          /* a channel operator: anyone's message may go */
     char msgid[EVENT_MSGID_MAX];
     char reason[REDACT_REASON_MAX + 1];
+    char label[LABEL_MAX + 1]; /* labeled-response: the asker's label, as sent, or "" */
     void (*done)(struct client *c, int op, int result, const char *text);
 };
 
