@@ -534,12 +534,7 @@ void cmd_closing(struct client *c)
     for (int i = 0; i < c->nmonitor; i++)
         monitor_remove(c->monitor[i], c->id);
     c->nmonitor = 0;
-    char owner[IRC_NICK_MAX + 1]; /* draft/read-marker: its account's, or its own */
-    readmark_owner(c, owner, sizeof owner);
-    if (c->account[0])
-        readmark_detach(owner, c->id);
-    else
-        readmark_forget(owner);
+    readmark_closing(c);
     if (c->registered)
         remember(c);
     struct event *quit =

@@ -154,10 +154,17 @@ static void reader_free(struct reader *r)
     free(r);
 }
 
-void readmark_forget(const char *owner)
+void readmark_closing(const struct client *c)
 {
+    char own[IRC_NICK_MAX + 1];
+    snprintf(own, sizeof own, "~%llu", (unsigned long long)c->id);
+    if (c->account[0]) {
+        char account[IRC_NICK_MAX + 1];
+        readmark_owner(c, account, sizeof account);
+        readmark_detach(account, c->id);
+    }
     pthread_mutex_lock(&lock);
-    struct reader *r = reader(owner, 0);
+    struct reader *r = reader(own, 0);
     if (r) {
         HASH_DEL(table, r);
         reader_free(r);

@@ -13,7 +13,7 @@ struct client;
 struct server;
 
 /* Whose markers a client's are: its account, folded; or, not logged in, its connection's own
- * ("~<id>", never an account's name), forgotten when it closes (readmark_forget). */
+ * ("~<id>", never an account's name), forgotten when it closes (readmark_closing). */
 void readmark_owner(const struct client *c, char *out, size_t cap);
 
 /* One connection of an account, for readmark_sessions. */
@@ -35,8 +35,9 @@ void readmark_load(const char *account, const char *target, long long ms);
  * (the oldest forgotten past READMARK_SESSIONS_MAX); detach when it closes. */
 void readmark_attach(const char *account, int worker, uint64_t id);
 void readmark_detach(const char *account, uint64_t id);
-/* Drops owner's markers and connections (a connection not logged in, closing). */
-void readmark_forget(const char *owner);
+/* c is closing: no longer told of its account's changes, and the markers it kept before
+ * logging in (its own) are dropped. */
+void readmark_closing(const struct client *c);
 /* The connections of account attached, at most max; returns how many. */
 int readmark_sessions(const char *account, struct readmark_session *out, int max);
 /* "timestamp=YYYY-MM-DDThh:mm:ss.sssZ" for ms, or "*" for -1. */
