@@ -148,6 +148,7 @@ static void reader_free(struct reader *r)
     struct mark *m, *mt;
     HASH_ITER(hh, r->marks, m, mt)
     {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(r->marks, m);
         free(m);
     }
@@ -203,6 +204,7 @@ void readmark_free(void)
     struct reader *r, *tmp;
     HASH_ITER(hh, table, r, tmp)
     {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
         HASH_DEL(table, r);
         reader_free(r);
     }
