@@ -33,6 +33,7 @@
 #include "core/iplimit.h"
 #include "core/privs.h"
 #include "state/monitor.h"
+#include "store/readmark.h"
 #include "state/nick.h"
 #include "core/rehash.h"
 #include "core/server.h"
@@ -496,6 +497,7 @@ int main(int argc, char **argv)
     nick_table_free(&srv);
     iplimit_free();
     monitor_free();
+    readmark_free();
     rehash_free(&srv);
     free(srv.workers);
     linebuf_free(&a.console);

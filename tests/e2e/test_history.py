@@ -256,6 +256,120 @@ def test_targets(chat):
     assert re.match(r"^\d{4}-.*Z$", inside[0].params[2])
 
 
+def test_event_playback_replays_channel_events_only_to_clients_that_ask(server_factory):
+    """IRCv3 chathistory, "Returned message notes": "If the client has not negotiated the
+    event-playback capability, the server MUST NOT send any lines other than PRIVMSG and
+    NOTICE in the reply batch. If the client has negotiated event-playback, the server SHOULD
+    send additional lines relevant to the chat history, including but not limited to [...]
+    JOIN, PART, QUIT, MODE, TOPIC, and NICK" (the draft's cap name, draft/event-playback, per
+    its "Notes for implementing work-in-progress version"). Each line as it went out live,
+    with its msgid; a QUIT or NICK in each of the user's channels. The msgid of a JOIN a
+    client saw live is a reference for both kinds of client (the spec's "display(CHATHISTORY(
+    BEFORE, join_message.msgid))")."""
+    srv = server_factory(*FAST)
+    ev = cap_client(srv.port, "ev", HISTORY_CAPS + " draft/event-playback")
+    plain = cap_client(srv.port, "plain", HISTORY_CAPS)
+    ev.send("JOIN #ev")
+    take_until(ev, is_numeric("366"))
+    bob = Client(srv.port, "bob")
+    bob.expect(is_numeric("366"))
+    carol = Client(srv.port, "carol")
+    carol.expect(is_numeric("366"))
+    for u in (bob, carol):
+        u.send("JOIN #ev")
+        take_until(u, is_numeric("366"))
+    ev.send("PRIVMSG #ev :hello")
+    ev.send("TOPIC #ev :the topic")
+    ev.send("MODE #ev +v bob")
+    barrier(ev)
+    bob.send("NICK bobby")
+    bob.send("NOTICE #ev :a notice")
+    bob.send("PART #ev :bye")
+    barrier(bob)
+    ev.send("KICK #ev carol :out")
+    barrier(ev)
+    dave = Client(srv.port, "dave")
+    dave.expect(is_numeric("366"))
+    dave.send("JOIN #ev")
+    take_until(dave, is_numeric("366"))
+    dave.send("QUIT :gone")
+    dave.wait_closed()
+    plain.send("JOIN #ev")
+    join_line = plain.expect(is_command("JOIN", "plain"))
+    take_until(plain, is_numeric("366"))
+    barrier(ev)
+
+    lines = history(ev, "LATEST #ev * 100")
+    assert [(m.command, m.prefix.split("!")[0], m.params) for m in lines] == [
+        ("JOIN", "ev", ["#ev"]),
+        ("JOIN", "bob", ["#ev"]),
+        ("JOIN", "carol", ["#ev"]),
+        ("PRIVMSG", "ev", ["#ev", "hello"]),
+        ("TOPIC", "ev", ["#ev", "the topic"]),
+        ("MODE", "ev", ["#ev", "+v", "bob"]),
+        ("NICK", "bob", ["bobby"]),
+        ("NOTICE", "bobby", ["#ev", "a notice"]),
+        ("PART", "bobby", ["#ev", "bye"]),
+        ("KICK", "ev", ["#ev", "carol", "out"]),
+        ("JOIN", "dave", ["#ev"]),
+        ("QUIT", "dave", ["Quit: gone"]),
+        ("JOIN", "plain", ["#ev"]),
+    ]
+    assert tags_of(lines[-1].line)["msgid"] == tags_of(join_line)["msgid"]
+    # The same history without the capability: its messages only.
+    assert [(m.command, m.text) for m in history(plain, "LATEST #ev * 100")] == [
+        ("PRIVMSG", "hello"), ("NOTICE", "a notice")]
+    # A JOIN's msgid as the reference: what came before it, for both.
+    ref = "msgid=" + tags_of(join_line)["msgid"]
+    assert [m.command for m in history(plain, "BEFORE #ev %s 2" % ref)] == ["PRIVMSG", "NOTICE"]
+    assert [m.command for m in history(ev, "BEFORE #ev %s 2" % ref)] == ["JOIN", "QUIT"]
+    # A QUIT and a NICK are in every channel of the user's, #lobby too.
+    assert ("NICK", "bob") in [(m.command, m.prefix.split("!")[0])
+                               for m in history(ev, "LATEST #lobby * 100")]
+    # The replay on JOIN of a client without draft/chathistory is messages only.
+    erin = cap_client(srv.port, "erin", "batch")
+    erin.send("JOIN #ev")
+    _, inside = batch_of(erin)
+    assert [m.command for m in inside] == ["PRIVMSG", "NOTICE"]
+
+
+def test_event_playback_offered_only_with_history(server_factory):
+    """draft/event-playback is offered with draft/chathistory, and only then: without the
+    store there are no events to play back (CAP LS lists what the server implements)."""
+    for args, offered in (((), True), (("--history", "off"), False)):
+        srv = server_factory(*args)
+        c = Client(srv.port, None)
+        c.send("CAP LS 302")
+        caps = Msg(c.expect(is_command("CAP"))).text.split()
+        assert ("draft/event-playback" in caps) == offered
+        assert ("draft/chathistory" in caps) == offered
+        srv.stop()
+
+
+def test_a_store_made_before_events_were_kept_is_taken(server_factory):
+    """A history.db without the event column (made by an earlier tcpchatd) is taken as it
+    is: its rows are messages, and events are stored beside them from then on."""
+    os.makedirs("data")
+    db = sqlite3.connect(os.path.join("data", "history.db"))
+    db.executescript(
+        "CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL,"
+        " pm_from TEXT, pm_to TEXT, time_ms INTEGER NOT NULL, msgid TEXT NOT NULL,"
+        " tags TEXT NOT NULL DEFAULT '', line TEXT NOT NULL);"
+        "CREATE UNIQUE INDEX messages_msgid_once ON messages(msgid)"
+        " WHERE msgid <> '' AND line <> '';")
+    db.execute("INSERT INTO messages(target, time_ms, msgid, line) VALUES ('#lobby', ?, 'old-1',"
+               " ':alice!~alice@127.0.0.1 PRIVMSG #lobby :from before')",
+               (int(time.time() * 1000) - 1000,))
+    db.commit()
+    db.close()
+    srv = server_factory()
+    ev = cap_client(srv.port, "ev", HISTORY_CAPS + " draft/event-playback")
+    ev.send("NICK ev2")
+    barrier(ev)
+    assert [(m.command, m.params[-1]) for m in history(ev, "LATEST #lobby * 10")] == [
+        ("PRIVMSG", "from before"), ("JOIN", "#lobby"), ("NICK", "ev2")]
+
+
 def test_limit_is_capped_at_the_advertised_maximum(server_factory):
     srv = server_factory(*FAST)
     alice = cap_client(srv.port, "alice", HISTORY_CAPS)
@@ -460,7 +574,9 @@ def test_sealed_journal_segments_left_by_a_crash_are_put_back(server_factory):
     assert texts(kept) == ["segment 0", "segment 1", "segment 2", "segment 3"]
     assert not os.path.exists(os.path.join("data", "history.journal.7"))
     assert not os.path.exists(os.path.join("data", "history.journal.8"))
-    assert os.path.getsize(os.path.join("data", "history.journal")) == 0
+    # Committed at start: the journal started over (carol's JOIN may be in it since).
+    with open(os.path.join("data", "history.journal"), "rb") as f:
+        assert b"seg-" not in f.read()
 
 
 def test_the_journal_is_sealed_and_committed_while_chat_goes_on(server_factory):
@@ -502,6 +618,13 @@ def test_retention_by_count(server_factory):
     srv2 = server_factory("--history-max", "3", *FAST)
     bob = cap_client(srv2.port, "bob", HISTORY_CAPS)
     assert texts(history(bob, "LATEST #lobby * 100")) == ["line 7", "line 8", "line 9"]
+    # Channel events (event-playback) are not counted with the messages (alice's QUIT did
+    # not push "line 7" out), and are kept to as many as the messages, none older than them.
+    ev = cap_client(srv2.port, "ev", HISTORY_CAPS + " draft/event-playback")
+    everything = history(ev, "LATEST #lobby * 100")
+    assert [m.text for m in everything if m.command == "PRIVMSG"] == texts(
+        history(bob, "LATEST #lobby * 100"))
+    assert [m.command for m in everything][:1] == ["PRIVMSG"]
 
 
 def test_retention_by_age(server_factory):

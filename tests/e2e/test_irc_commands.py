@@ -407,6 +407,27 @@ def test_kick_without_reason_still_kicks(ircd, irc_user):
     assert names(a, "#t") == {"alice": "@"}
 
 
+def test_kick_of_several_nicks_kicks_each_with_a_kick_line_each(ircd, irc_user):
+    """Modern IRC, KICK: "KICK <channel> <user> *( "," <user> ) [<comment>]"; the server
+    "MUST NOT send them more than one user in a KICK message", so each one kicked is a KICK
+    line of its own, in the order given, with the comment; a nick not on the channel gets its
+    441 and the others are kicked all the same."""
+    a, b, c, d = channel_with(irc_user, "alice", "bob", "carol", "dave")
+    irc_user("erin")
+    seen = run(a, "KICK #t bob,erin,carol :both of you")
+    reply(a, seen, "441", "alice", "erin", "#t", ANY)
+    # The kicker's own KICK lines may arrive before its barrier's PONG or after it.
+    mine = [m for m in seen if m.command == "KICK"]
+    mine += [event(a, "KICK", "#t") for _ in range(2 - len(mine))]
+    for kicks in (mine, [event(d, "KICK", "#t") for _ in range(2)]):
+        assert [m.params for m in kicks] == [["#t", "bob", "both of you"],
+                                              ["#t", "carol", "both of you"]], kicks
+        assert all(m.prefix == a.source for m in kicks)
+    for u in (b, c):
+        want(event(u, "KICK", "#t", u.nick), "KICK", "#t", u.nick, "both of you")
+    assert names(d, "#t") == {"alice": "@", "dave": ""}
+
+
 def test_kick_by_non_op_482(ircd, irc_user):
     a, b = channel_with(irc_user, "alice", "bob")
     seen = run(b, "KICK #t alice :coup")

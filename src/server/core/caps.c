@@ -18,9 +18,12 @@ static const struct {
     {"chghost", CAP_CHGHOST},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION},
     {"draft/chathistory", CAP_CHATHISTORY},
+    {"draft/event-playback", CAP_EVENT_PLAYBACK},
     /* The specification's work-in-progress name, and the name clients use since it was
      * ratified: either turns it on. */
     {"draft/extended-monitor", CAP_EXTENDED_MONITOR},
+    {"draft/message-redaction", CAP_MESSAGE_REDACTION},
+    {"draft/read-marker", CAP_READ_MARKER},
     {"echo-message", CAP_ECHO_MESSAGE},
     {"extended-join", CAP_EXTENDED_JOIN},
     {"extended-monitor", CAP_EXTENDED_MONITOR},
@@ -59,7 +62,10 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
 
 unsigned caps_offered(int history)
 {
-    return history ? ~0u : ~(unsigned)CAP_CHATHISTORY;
+    /* Without the store there is no history to page through or play back, and no record of
+     * who sent a message, which a REDACT needs. */
+    return history ? ~0u
+                   : ~(unsigned)(CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION);
 }
 
 unsigned caps_variant(unsigned caps)

@@ -27,6 +27,9 @@ enum {
     CAP_NO_IMPLICIT_NAMES = 1 << 18, /* no-implicit-names: no NAMES after one's own JOIN */
     CAP_STANDARD_REPLIES = 1 << 19,  /* standard-replies: FAIL/WARN/NOTE (sent anyway) */
     CAP_EXTENDED_MONITOR = 1 << 20,  /* extended-monitor (and its draft/ name) */
+    CAP_EVENT_PLAYBACK = 1 << 21,    /* draft/event-playback: JOIN, MODE... in history batches */
+    CAP_READ_MARKER = 1 << 22,       /* draft/read-marker: MARKREAD */
+    CAP_MESSAGE_REDACTION = 1 << 23, /* draft/message-redaction: REDACT (with history only) */
 };
 
 /* The caps offered by a server with (1) or without (0) its history store. */

@@ -100,9 +100,12 @@
 #define WHOWAS_REPLIES            10               /* entries one WHOWAS returns at most */
 #define WHO_REPLIES_MAX           500              /* users one WHO of a mask lists at most */
 #define MONITOR_MAX               100              /* nicks one client may MONITOR (ISUPPORT) */
-#define MODES_PER_LINE            4  /* MODES: parameter-taking modes applied per MODE command */
-#define CHANNELS_PER_USER         50 /* CHANLIMIT */
-#define TARGETS_MAX               4  /* TARGMAX for PRIVMSG and NOTICE */
+#define REDACT_REASON_MAX         300  /* draft/message-redaction: a REDACT's reason, bytes */
+#define READMARK_TARGETS_MAX      1000 /* draft/read-marker: targets one account keeps a time for */
+#define READMARK_SESSIONS_MAX     16   /* connections of one account told of its marker changes */
+#define MODES_PER_LINE            4    /* MODES: parameter-taking modes applied per MODE command */
+#define CHANNELS_PER_USER         50   /* CHANLIMIT */
+#define TARGETS_MAX               4    /* TARGMAX for PRIVMSG and NOTICE */
 #define PASSWORD_MAX              128
 #define MOTD_LINES_MAX            100 /* lines of the MOTD file sent; the rest is ignored */
 #define MOTD_LINE_MAX             400 /* bytes of one MOTD line sent */

@@ -69,6 +69,12 @@ static const struct command commands[] = {
     {"WHOIS", cmd_whois, 0, 1,
      "WHOIS <nick>[,<nick>...]\nShows who a user is: host, channels, server, away, account."},
     {"ISON", cmd_ison, 1, 1, "ISON <nick> [<nick>...]\nSays which of the nicks are online."},
+    {"MARKREAD", cmd_markread, 0, 1,
+     "MARKREAD <target> [timestamp=<time>]\nSets or shows the time of the last message you read "
+     "in a channel or conversation, kept for your account (draft/read-marker)."},
+    {"REDACT", cmd_redact, 2, 1,
+     "REDACT <target> <msgid> [:<reason>]\nDeletes a message you sent (a channel operator: any in "
+     "the channel) for clients with draft/message-redaction, and from the history."},
     {"MONITOR", cmd_monitor, 1, 1,
      "MONITOR + <nick>[,...] | - <nick>[,...] | C | L | S\nTells you when nicks come online or go "
      "offline (MONITOR in ISUPPORT)."},

@@ -77,6 +77,8 @@ void cmd_wallops(struct client *c, struct ircmsg *m);
 void cmd_announce(struct client *c, struct ircmsg *m);
 void cmd_rehash(struct client *c, struct ircmsg *m);
 void cmd_chathistory(struct client *c, struct ircmsg *m);
+void cmd_markread(struct client *c, struct ircmsg *m);
+void cmd_redact(struct client *c, struct ircmsg *m);
 void cmd_info(struct client *c, struct ircmsg *m);
 void cmd_admin(struct client *c, struct ircmsg *m);
 /* 1 if c has user mode +o; else tells c so (481) and returns 0 (cmd_oper.c). */

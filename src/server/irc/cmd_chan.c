@@ -19,6 +19,7 @@
 #include "state/nick.h"
 #include "core/numerics.h"
 #include "core/send.h"
+#include "store/history.h"
 
 /* The reply for an error chan_join or chan_part passed on as a number: each says which mode
  * refused the join (+b, +i, +k, +l). */
@@ -151,6 +152,7 @@ static void topic(struct client *c, const char *name, const char *text)
         struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, shown);
         if (m) {
             chan_post(srv, ch, m, 0);
+            history_store_event(srv, m, ch->key); /* draft/event-playback */
             struct chan *chs[1] = {ch};
             struct chan_change chg = {
                 .kind = CC_META, .chans = chs, .nchans = 1, .ev = m, .meta = 1};

@@ -15,6 +15,7 @@
 #include "core/event.h"
 #include "state/nick.h"
 #include "core/send.h"
+#include "store/history.h"
 
 /* Channel modes without a parameter (CHANMODES type D). */
 static const struct {
@@ -334,6 +335,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             event_new(NULL, ":%s MODE %s %s%s", c->source, ch->name, mc.modes, mc.args);
         if (m) {
             chan_post(srv, ch, m, 0);
+            history_store_event(srv, m, ch->key); /* draft/event-playback */
             chg.ev = m;
             chan_net_publish(srv, &chg);
         }

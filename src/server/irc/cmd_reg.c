@@ -20,6 +20,7 @@
 #include "core/send.h"
 #include "core/server.h"
 #include "state/whowas.h"
+#include "store/readmark.h"
 
 void cmd_motd(struct client *c, struct ircmsg *m)
 {
@@ -534,6 +535,7 @@ void cmd_closing(struct client *c)
     for (int i = 0; i < c->nmonitor; i++)
         monitor_remove(c->monitor[i], c->id);
     c->nmonitor = 0;
+    readmark_closing(c);
     if (c->registered)
         remember(c);
     struct event *quit =

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "core/hash.h"
 #include "store/history.h"
+#include "store/readmark.h"
 #include "core/fanout.h"
 #include "core/msg.h"
 #include "core/numerics.h"
@@ -264,6 +265,21 @@ static int join_check(const struct chan *ch, const struct client *c, const char 
     return 0;
 }
 
+/* draft/read-marker: ":server MARKREAD #chan <timestamp=...|*>" for a joiner with the
+ * capability, which then hears of later changes too (readmark's lock is a leaf). */
+static void markread_line(struct msgbuf *b, const struct client *c, const struct chan *ch)
+{
+    char owner[IRC_NICK_MAX + 1], ts[48], line[IRC_LINE_MAX];
+    readmark_owner(c, owner, sizeof owner);
+    if (c->account[0])
+        readmark_attach(owner, c->w->index, c->id);
+    readmark_format(readmark_get(owner, ch->key), ts, sizeof ts);
+    int n =
+        snprintf(line, sizeof line, ":%s MARKREAD %s %s", client_cfg(c)->server_name, ch->name, ts);
+    if (n > 0 && n < (int)sizeof line)
+        msgbuf_raw(b, NULL, line, (size_t)n);
+}
+
 /* History replay for a joiner of ch (locked) whose client does not ask for it itself
  * (draft/chathistory): queued behind the JOIN, so that it holds exactly what was said before
  * it. */
@@ -368,6 +384,8 @@ int chan_join(struct client *c, const char *name, const char *key)
         send_reply_into(&b, c, RPL_TOPICWHOTIME, ch->name, chan_topic_by(ch),
                         (long long)ch->topic_at);
     }
+    if (c->caps & CAP_READ_MARKER) /* draft/read-marker: after the JOIN, before the 366 */
+        markread_line(&b, c, ch);
     if (!(c->caps & CAP_NO_IMPLICIT_NAMES)) /* IRCv3 no-implicit-names: it asks if it wants */
         names_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
@@ -389,6 +407,8 @@ int chan_join(struct client *c, const char *name, const char *key)
                               .meta = meta};
     chan_net_publish(srv, &chg);
     replay(c, ch);
+    /* After the replay's query: the joiner's history ends before its own JOIN. */
+    history_store_event(srv, join, ch->key);
     pthread_mutex_unlock(&ch->lock);
     /* The joiner sees its JOIN, the topic and NAMES at once, as the reply to its command
      * (labeled with it, under labeled-response), ahead of anything said after it joined,
@@ -503,6 +523,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
     if (member) {
         struct fanout_chan f = chan_fan(ch);
         fanout_chan_part(srv, &f, part, c->id, c->w->index);
+        history_store_event(srv, part, ch->key); /* before an end marker, if it empties */
         chan_remove_member(srv, ch, c);
         struct chan *chs[1] = {ch};
         struct chan_change chg = {.kind = CC_PART,
@@ -663,8 +684,10 @@ void chan_quit(struct client *c, struct event *m)
     lock_all(c, workers, ids);
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
     fanout_user_quit(srv, &s, m, c->id, c->w->index);
-    for (int i = 0; i < c->nchans; i++)
+    for (int i = 0; i < c->nchans; i++) {
+        history_store_event(srv, m, c->chans[i]->key);
         chan_remove_member(srv, c->chans[i], c);
+    }
     struct chan_change chg = {.kind = CC_QUIT,
                               .chans = c->chans,
                               .nchans = c->nchans,
@@ -692,6 +715,7 @@ void chan_nick(struct client *c, struct event *m, int self)
         HASH_FIND(hh, c->chans[i]->members, &c->id, sizeof c->id, mem);
         if (mem)
             snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
+        history_store_event(srv, m, c->chans[i]->key);
     }
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
     fanout_user_peers(srv, &s, m, self ? 0 : c->id, self ? c->id : 0, c->w->index);
@@ -883,8 +907,10 @@ void chan_kick_member(struct server *srv, struct chan *ch, struct member *t, str
 {
     int tw = t->worker;
     struct fanout_chan f = chan_fan(ch);
-    if (ev)
+    if (ev) {
         fanout_chan_kick(srv, &f, ev, t->id, tw, chan_kicked);
+        history_store_event(srv, ev, ch->key);
+    }
     HASH_DEL(ch->members, t);
     chan_member_free(t);
     ch->nmembers--;

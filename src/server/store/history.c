@@ -25,8 +25,9 @@
 #include "core/msg.h"
 #include "core/send.h"
 #include "core/server.h"
+#include "store/readmark.h"
 
-enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT };
+enum hitem_kind { HI_POST, HI_STORE, HI_QUERY, HI_COMMIT, HI_MARK, HI_REDACT };
 
 /* One entry of the writer's queue. */
 struct hitem {
@@ -35,10 +36,13 @@ struct hitem {
     int worker;           /* HI_POST, HI_QUERY: the worker whose mailbox gets it */
     struct mb_item *post; /* HI_POST */
     struct event *ev;     /* HI_STORE (a reference) */
-    long long id;         /* HI_STORE: the row's id; HI_COMMIT: the last segment it commits */
-    size_t bytes;         /* HI_COMMIT: the size of the segment sealed for it (0: none) */
-    struct hist_query *q; /* HI_QUERY */
-    struct hkeys *k;      /* HI_STORE: where it is stored, allocated with the item */
+    long long id; /* HI_STORE: the row's id; HI_COMMIT: the last segment it commits; HI_MARK:
+                   * the read time */
+    size_t bytes; /* HI_COMMIT: the size of the segment sealed for it (0: none) */
+    struct hist_query *q;  /* HI_QUERY */
+    struct hist_redact *r; /* HI_REDACT */
+    struct hkeys *k;       /* HI_STORE: where it is stored, allocated with the item; HI_MARK:
+                            * key the target, pm_from the account */
 };
 
 /* Where a message is stored: only HI_STORE items carry it, so the other items stay small. */
@@ -47,9 +51,10 @@ struct hkeys {
     char pm_from[IRC_NICK_MAX + 1], pm_to[IRC_NICK_MAX + 1]; /* private: folded accounts */
 };
 
-/* A channel stored to since the last retention run. */
+/* A channel stored to since the last retention run; or (h->stored) one with rows at all. */
 struct touched {
     char key[IRC_CHANNEL_MAX + 1];
+    int msgs; /* h->stored: a message among them, not only channel events */
     UT_hash_handle hh;
 };
 
@@ -72,9 +77,9 @@ struct history {
     int nudged;        /* an item other than a row is queued: the writer takes the queue now */
     int busy;          /* the writer is working on a batch it took */
     int stop;
-    /* Channels that ever had a message stored (since the store was created; a channel
-     * emptied by retention stays), so a JOIN of a channel without history asks the writer for
-     * no replay. */
+    /* Channels that ever had a row stored (since the store was created; a channel emptied
+     * by retention stays), and whether a message was among them, so a JOIN of a channel
+     * without messages asks the writer for no replay (its JOINs and PARTs are no replay). */
     struct touched *stored;
     int stored_unknown;              /* an allocation failed: assume every channel has history */
     atomic_int queued_store;         /* HI_STORE items queued: the bound senders meet */
@@ -134,8 +139,9 @@ static const char schema[] =
     " pm_from TEXT, pm_to TEXT," /* private: sender's and recipient's accounts (folded) */
     " time_ms INTEGER NOT NULL,"
     " msgid TEXT NOT NULL,"
-    " tags TEXT NOT NULL DEFAULT ''," /* the sender's client-only tags */
-    " line TEXT NOT NULL);"           /* the line as relayed, without tags and CR LF */
+    " tags TEXT NOT NULL DEFAULT '',"     /* the sender's client-only tags */
+    " line TEXT NOT NULL,"                /* the line as relayed, without tags and CR LF */
+    " event INTEGER NOT NULL DEFAULT 0);" /* 1: JOIN, PART, MODE... (draft/event-playback) */
     "CREATE INDEX IF NOT EXISTS messages_target ON messages(target, id);"
     "CREATE INDEX IF NOT EXISTS messages_msgid ON messages(msgid);"
     /* Partial: a channel message (most of them) costs no entry here. */
@@ -144,6 +150,9 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS messages_end ON messages(target, id) WHERE line = '';"
     /* No index on time: each one costs every insert, and retention by age walks the oldest
      * rows in id order instead (times rise with ids). */
+    /* draft/read-marker (readmark.h): each account's last-read time per target, folded. */
+    "CREATE TABLE IF NOT EXISTS read_markers(account TEXT NOT NULL, target TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL, PRIMARY KEY(account, target));"
     "DROP INDEX IF EXISTS messages_time;";
 
 static int exec(sqlite3 *db, const char *sql)
@@ -159,15 +168,54 @@ static int exec(sqlite3 *db, const char *sql)
 
 /* A message is kept once by its msgid: in a cluster a node that starts fills its store from
  * the network's copy (docs/cluster.md), which may hold what it stored before it stopped, and
- * INSERT OR IGNORE then leaves those alone. A store written before this index whose msgids
- * are not unique keeps working without it (logged). Always true: the store opens either way. */
+ * INSERT OR IGNORE then leaves those alone. Channel events are not in it: a QUIT or NICK is
+ * one event, with one msgid, stored in each of its user's channels (the index before events
+ * were kept, messages_msgid_once, is replaced). A store written before this index whose
+ * msgids are not unique keeps working without it (logged). Always true: the store opens
+ * either way. */
 static int msgid_once(sqlite3 *db)
 {
-    if (exec(db, "CREATE UNIQUE INDEX IF NOT EXISTS messages_msgid_once ON messages(msgid) "
-                 "WHERE msgid <> '' AND line <> ''") != SQLITE_OK)
+    if (exec(db, "DROP INDEX IF EXISTS messages_msgid_once;"
+                 "CREATE UNIQUE INDEX IF NOT EXISTS messages_msgid_unique ON messages(msgid) "
+                 "WHERE msgid <> '' AND line <> '' AND event = 0") != SQLITE_OK)
         log_warn("history: messages are not unique by msgid in this store; a cluster node may "
                  "store a message twice");
     return 1;
+}
+
+/* A store made before channel events were kept has no event column: every row of it is a
+ * message (0). Always true, like msgid_once; an ALTER that fails is logged and stops the
+ * INSERT from preparing, which refuses the store clearly. */
+static int event_column(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int has =
+        sqlite3_prepare_v2(db, "SELECT event FROM messages LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    if (!has)
+        exec(db, "ALTER TABLE messages ADD COLUMN event INTEGER NOT NULL DEFAULT 0");
+    return 1;
+}
+
+/* Whether a stored line is a channel event (JOIN, PART, KICK, QUIT, NICK, MODE, TOPIC) rather
+ * than a message (PRIVMSG, NOTICE) or an end marker (empty): its command, after the
+ * ":source ". Told from the line, so the journal's records need no field for it. */
+static int line_is_event(const char *line, size_t len)
+{
+    const char *end = line + len, *p = line;
+    if (len == 0)
+        return 0;
+    if (*p == ':') {
+        p = memchr(p, ' ', len);
+        if (!p)
+            return 0;
+        p++;
+    }
+    size_t n = (size_t)(end - p);
+    const char *sp = memchr(p, ' ', n);
+    size_t cmd = sp ? (size_t)(sp - p) : n;
+    return !(cmd == 7 && memcmp(p, "PRIVMSG", 7) == 0) &&
+           !(cmd == 6 && memcmp(p, "NOTICE", 6) == 0);
 }
 
 /* Refuses a damaged store at start: PRAGMA quick_check reads every page once. */
@@ -191,7 +239,7 @@ static int store_check(sqlite3 *db, char *why, size_t cap)
 }
 
 static void touch(struct history *h, const char *key);
-static void mark_stored(struct history *h, const char *key);
+static void mark_stored(struct history *h, const char *key, int msgs);
 static void prune(struct history *h);
 static int restore(struct history *h);
 static void db_failed(struct history *h);
@@ -232,6 +280,39 @@ static void find_sealed(struct history *h)
     h->first_sealed = lo ? lo : h->next_seal;
 }
 
+/* The read markers kept, into readmark's table. */
+static void load_marks(struct history *h)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db, "SELECT account, target, time_ms FROM read_markers", -1, &st,
+                           NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            readmark_load((const char *)sqlite3_column_text(st, 0),
+                          (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
+    }
+    sqlite3_finalize(st);
+}
+
+/* HI_MARK: a read marker into history.db, in the open transaction if there is one. Lost
+ * while history.db fails (a marker is best effort; the next one brings it up to date). */
+static void take_mark(struct history *h, const struct hitem *it)
+{
+    sqlite3_stmt *st = NULL;
+    if (h->db_failing)
+        return;
+    if (sqlite3_prepare_v2(h->db,
+                           "INSERT OR REPLACE INTO read_markers(account, target, time_ms) "
+                           "VALUES (?, ?, ?)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, it->k->pm_from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, it->k->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, it->id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_warn("history: a read marker was not kept: %s", sqlite3_errmsg(h->db));
+    }
+    sqlite3_finalize(st);
+}
+
 static int store_open(struct history *h, const char *dir)
 {
     char path[JPATH_MAX], why[256] = "";
@@ -247,10 +328,11 @@ static int store_open(struct history *h, const char *dir)
         sqlite3_busy_timeout(h->db, 5000);
     char *err = NULL;
     if (rc == SQLITE_OK && store_check(h->db, why, sizeof why) == 0 &&
-        sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK && msgid_once(h->db) &&
+        sqlite3_exec(h->db, schema, NULL, NULL, &err) == SQLITE_OK && event_column(h->db) &&
+        msgid_once(h->db) &&
         sqlite3_prepare_v2(h->db,
                            "INSERT OR IGNORE INTO messages(id, target, time_ms, msgid, tags, "
-                           "line, pm_from, pm_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           "line, pm_from, pm_to, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &h->insert, NULL) == SQLITE_OK) {
         /* Ids are given here, never reused: the highest ever given (AUTOINCREMENT keeps it
          * in sqlite_sequence even when retention deleted that row), then the journal's. */
@@ -298,10 +380,11 @@ static int store_open(struct history *h, const char *dir)
             while (sqlite3_step(st) == SQLITE_ROW) {
                 const char *key = (const char *)sqlite3_column_text(st, 0);
                 touch(h, key);
-                mark_stored(h, key);
+                mark_stored(h, key, 1);
             }
         }
         sqlite3_finalize(st);
+        load_marks(h);
         if (!h->db_failing)
             prune(h);
         h->next_prune_ms = now_ms() + HISTORY_PRUNE_MS;
@@ -329,20 +412,21 @@ static void touch(struct history *h, const char *key)
     HASH_ADD_STR(h->touched, key, t);
 }
 
-/* Records that key (a folded channel) has history; with h->lock held once the writer runs.
- * Without memory for it, every channel counts as having some. */
-static void mark_stored(struct history *h, const char *key)
+/* Records that key (a folded channel) has history, messages among it when msgs; with h->lock
+ * held once the writer runs. Without memory for it, every channel counts as having some. */
+static void mark_stored(struct history *h, const char *key, int msgs)
 {
     struct touched *t = NULL;
     HASH_FIND_STR(h->stored, key, t);
-    if (t)
-        return;
-    if (!(t = calloc(1, sizeof *t))) {
-        h->stored_unknown = 1;
-        return;
+    if (!t) {
+        if (!(t = calloc(1, sizeof *t))) {
+            h->stored_unknown = 1;
+            return;
+        }
+        snprintf(t->key, sizeof t->key, "%s", key);
+        HASH_ADD_STR(h->stored, key, t);
     }
-    snprintf(t->key, sizeof t->key, "%s", key);
-    HASH_ADD_STR(h->stored, key, t);
+    t->msgs = t->msgs || msgs;
 }
 
 static void free_keys(struct touched **set)
@@ -357,7 +441,10 @@ static void free_keys(struct touched **set)
 }
 
 /* Retention: by age (an index range), then by count in each channel stored to since the
- * last run (so the work follows the traffic, not the size of the store). */
+ * last run (so the work follows the traffic, not the size of the store). The count is of
+ * messages: a channel's events (event-playback) are not counted with them, lest a busy
+ * channel's JOINs and PARTs push its messages out; events older than the oldest message
+ * kept go with it, and a channel keeps at most as many events as messages. */
 static void prune(struct history *h)
 {
     char sql[256];
@@ -372,8 +459,10 @@ static void prune(struct history *h)
     sqlite3_stmt *st = NULL;
     if (h->touched &&
         sqlite3_prepare_v2(h->db,
-                           "DELETE FROM messages WHERE target = ?1 AND id <= (SELECT id FROM "
-                           "messages WHERE target = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                           "DELETE FROM messages WHERE target = ?1 AND (id <= (SELECT id FROM "
+                           "messages WHERE target = ?1 AND event = 0 ORDER BY id DESC LIMIT 1 "
+                           "OFFSET ?2) OR (event = 1 AND id <= (SELECT id FROM messages WHERE "
+                           "target = ?1 AND event = 1 ORDER BY id DESC LIMIT 1 OFFSET ?2)))",
                            -1, &st, NULL) != SQLITE_OK)
         log_error("history: %s", sqlite3_errmsg(h->db));
     struct touched *t, *tmp;
@@ -421,6 +510,7 @@ static int insert_row(struct history *h, const struct jrec *r)
         sqlite3_bind_text(st, 8, r->pm_to, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 8);
+    sqlite3_bind_int(st, 9, line_is_event(r->line, r->line_len));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -596,6 +686,20 @@ static void answer(struct history *h, const struct hist_query *q)
         fanout_reply(h->srv, q->worker, q->client, m);
 }
 
+/* HI_REDACT: the row is there (the rows queued before it are in the transaction): checked,
+ * deleted, and the outcome posted to the asker's worker. */
+static void redact(struct history *h, const struct hist_redact *r)
+{
+    int result = HREDACT_UNKNOWN;
+    if (!h->db_failing) {
+        db_retry(h);
+        result = history_redact_row(h->db, r);
+    }
+    char text[IRC_CHANNEL_MAX + EVENT_MSGID_MAX + LABEL_MAX + REDACT_REASON_MAX + 8];
+    snprintf(text, sizeof text, "%s %s\x01%s\x01%s", r->target, r->msgid, r->label, r->reason);
+    fanout_call(h->srv, r->worker, r->client, r->done, 0, result, text);
+}
+
 /* The items of a batch bound for one worker's mailbox, posted together. */
 struct chain {
     struct mb_item *first, *last;
@@ -645,6 +749,13 @@ static void process(struct history *h, struct hitem *batch)
             break;
         case HI_COMMIT:
             commit(h, (unsigned long long)it->id, it->bytes);
+            break;
+        case HI_MARK:
+            take_mark(h, it);
+            break;
+        case HI_REDACT:
+            redact(h, it->r);
+            free(it->r);
             break;
         }
         free(it);
@@ -886,7 +997,7 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
         hi->ev = event_ref(ev);
         pthread_mutex_lock(&h->lock);
         if (key[0])
-            mark_stored(h, key);
+            mark_stored(h, key, !line_is_event(r.line, r.line_len));
         enqueue_locked(h, hi);
         pthread_mutex_unlock(&h->lock);
         hi = NULL;
@@ -896,22 +1007,35 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
     return rc;
 }
 
-int history_has(struct server *srv, const char *key)
+/* Whether key has rows stored: messages only (msgs), or any, channel events too. */
+static int has_rows(struct history *h, const char *key, int msgs)
 {
-    struct history *h = srv->hist;
     if (!h)
         return 0;
     struct touched *t = NULL;
     pthread_mutex_lock(&h->lock);
     HASH_FIND_STR(h->stored, key, t);
-    int has = t != NULL || h->stored_unknown;
+    int has = (t != NULL && (t->msgs || !msgs)) || h->stored_unknown;
     pthread_mutex_unlock(&h->lock);
     return has;
+}
+
+int history_has(struct server *srv, const char *key)
+{
+    return has_rows(srv->hist, key, 1);
 }
 
 int history_store(struct server *srv, struct event *ev, const char *key)
 {
     return store(srv, ev, key, NULL, NULL);
+}
+
+void history_store_event(struct server *srv, struct event *ev, const char *key)
+{
+    /* Never refused: a JOIN happens whatever the store's state. Behind or failing, the event
+     * is left out of the history (messages are what the bound and the warnings are for). */
+    if (ev && !ev->tags_only)
+        (void)store(srv, ev, key, NULL, NULL);
 }
 
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to)
@@ -932,7 +1056,7 @@ long long history_newest_ms(struct server *srv, const char *key)
         if (sqlite3_open_v2(path, &h->peek, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
                 SQLITE_OK ||
             sqlite3_prepare_v2(h->peek,
-                               "SELECT time_ms FROM messages WHERE target = ? "
+                               "SELECT time_ms FROM messages WHERE target = ? AND event = 0 "
                                "ORDER BY id DESC LIMIT 1",
                                -1, &h->peek_newest, NULL) != SQLITE_OK) {
             log_warn("history: cannot read %s: %s", path, sqlite3_errmsg(h->peek));
@@ -955,8 +1079,8 @@ long long history_newest_ms(struct server *srv, const char *key)
 
 void history_end(struct server *srv, const char *key)
 {
-    if (!srv->hist || !history_has(srv, key))
-        return; /* nothing was said in it: nothing to close */
+    if (!has_rows(srv->hist, key, 0))
+        return; /* nothing was said or done in it: nothing to close */
     /* The default channel is the server's own (its operator names it): it is not re-created
      * by whoever comes, and its history stays across its empty moments. */
     const char *lobby = srv->cfg.default_channel;
@@ -967,6 +1091,44 @@ void history_end(struct server *srv, const char *key)
     if (ev && store(srv, ev, key, NULL, NULL) < 0)
         log_warn("history: could not mark the end of %s (the writer is behind)", key);
     event_unref(ev);
+}
+
+void history_mark(struct server *srv, const char *account, const char *target, long long ms)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    struct hitem *hi = calloc(1, sizeof *hi + sizeof *hi->k);
+    if (!hi)
+        return;
+    hi->kind = HI_MARK;
+    hi->k = (struct hkeys *)(hi + 1);
+    snprintf(hi->k->key, sizeof hi->k->key, "%s", target);
+    snprintf(hi->k->pm_from, sizeof hi->k->pm_from, "%s", account);
+    hi->id = ms;
+    pthread_mutex_lock(&h->lock);
+    enqueue_locked(h, hi);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void history_redact(struct server *srv, const struct hist_redact *r)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    struct hitem *hi = calloc(1, sizeof *hi);
+    struct hist_redact *copy = malloc(sizeof *copy);
+    if (!hi || !copy) {
+        free(hi);
+        free(copy);
+        return;
+    }
+    *copy = *r;
+    hi->kind = HI_REDACT;
+    hi->r = copy;
+    pthread_mutex_lock(&h->lock);
+    enqueue_locked(h, hi);
+    pthread_mutex_unlock(&h->lock);
 }
 
 void history_query(struct server *srv, const struct hist_query *q)

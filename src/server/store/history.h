@@ -24,6 +24,7 @@
 #include "core/defines.h"
 #include "core/event.h"
 
+struct client;
 struct server;
 
 /* A point in a target's history: CHATHISTORY's "*", timestamp= or msgid=. */
@@ -61,6 +62,26 @@ struct hist_query {
     char targets[CHANNELS_PER_USER][IRC_CHANNEL_MAX + 1];
 };
 
+/* A REDACT (IRCv3 draft/message-redaction) for the writer to check against the stored
+ * message and carry out (its row deleted), then to report with done(client, 0, result, text)
+ * on the asker's worker: result a HREDACT_*, text "<target> <msgid>\x01<label>\x01<reason>". */
+enum { HREDACT_DONE, HREDACT_UNKNOWN, HREDACT_FORBIDDEN };
+
+struct hist_redact {
+    int worker;
+    uint64_t client;
+    char target[IRC_CHANNEL_MAX + 1]; /* as the client wrote it */
+    char key[IRC_CHANNEL_MAX + 1];    /* folded channel, or "" for a private conversation */
+    char nick[IRC_NICK_MAX + 1];      /* the asker's nick, folded */
+    char account[IRC_NICK_MAX + 1];   /* the asker's account, folded, or "" */
+    char peer[IRC_NICK_MAX + 1];      /* private: the other party, folded */
+    int any;                          /* a channel operator: anyone's message may go */
+    char msgid[EVENT_MSGID_MAX];
+    char reason[REDACT_REASON_MAX + 1];
+    char label[LABEL_MAX + 1]; /* labeled-response: the asker's label, as sent, or "" */
+    void (*done)(struct client *c, int op, int result, const char *text);
+};
+
 /* Opens (creating if need be) the store under srv->cfg.data_dir and starts the writer, when
  * history is on. Returns 0, or -1 after printing why on stderr. */
 int history_open(struct server *srv);
@@ -81,11 +102,16 @@ int history_store(struct server *srv, struct event *ev, const char *key);
  * it (a marker row, journaled like a message). Not for the default channel, the server's
  * own. Under the channel's lock, like stores. */
 void history_end(struct server *srv, const char *key);
+/* Stores a channel event of key (JOIN, PART, KICK, QUIT, NICK, MODE, TOPIC) the same way,
+ * for the clients that ask for events in their history (IRCv3 draft/event-playback); the
+ * others never see it. Never refused: when the store is behind or cannot write, the event
+ * is left out of it. Under the channel's lock, like stores. */
+void history_store_event(struct server *srv, struct event *ev, const char *key);
 /* The same for a private message, with the accounts of its sender and recipient ("" for
  * someone not logged in): its history is shown only to those two accounts. */
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to);
 /* 1 if a message to key (a folded channel name) was ever stored, so there may be history to
- * replay; 0 also when history is off. */
+ * replay (channel events alone do not count); 0 also when history is off. */
 int history_has(struct server *srv, const char *key);
 /* The time (ms since the epoch) of the newest message of key that has reached history.db
  * (not what is still queued or journaled), or -1 for none. Reads the file on a connection
@@ -99,6 +125,11 @@ struct history_stats {
     long long unstored;   /* messages relayed unstored since the journal last failed */
 };
 void history_stats(struct server *srv, struct history_stats *out);
+/* Keeps account's read marker of target (both folded; draft/read-marker, readmark.h) in
+ * history.db, through the writer's queue. */
+void history_mark(struct server *srv, const char *account, const char *target, long long ms);
+/* Queues r behind what is stored so far; the writer reports to r->client. Copies r. */
+void history_redact(struct server *srv, const struct hist_redact *r);
 /* Queues q; the writer answers it to q->client. Copies q. */
 void history_query(struct server *srv, const struct hist_query *q);
 

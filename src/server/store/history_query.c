@@ -202,13 +202,20 @@ struct pos {
 /* Which rows a query may see: a channel's, or one private conversation's (both ways). */
 /* A channel's history is that of its present lifetime: the rows after the last end marker
  * (an empty line, stored when the channel emptied: history.h history_end), markers left out.
- * Whoever creates the channel again by the same name reads nothing said before. */
-static const char *scope_sql(const struct hist_query *q)
+ * Whoever creates the channel again by the same name reads nothing said before. The rows
+ * answered (answer) hold channel events (JOIN, MODE...) only for a client that asked for
+ * them with draft/event-playback ("the server MUST NOT send any lines other than PRIVMSG and
+ * NOTICE" to the others); a reference (not answer) may be any row, so that a client can ask
+ * for what came before the msgid of a JOIN it saw. */
+static const char *scope_sql(const struct hist_query *q, int answer)
 {
-    return q->key[0]
-               ? "target = ? AND line != '' AND id > coalesce((SELECT max(id) FROM messages"
-                 " WHERE target = ? AND line = ''), 0)"
-               : "target = '' AND ((pm_from = ? AND pm_to = ?) OR (pm_from = ? AND pm_to = ?))";
+    if (!q->key[0])
+        return "target = '' AND ((pm_from = ? AND pm_to = ?) OR (pm_from = ? AND pm_to = ?))";
+    return answer && !(q->caps & CAP_EVENT_PLAYBACK)
+               ? "target = ? AND line != '' AND event = 0 AND id > coalesce((SELECT max(id) "
+                 "FROM messages WHERE target = ? AND line = ''), 0)"
+               : "target = ? AND line != '' AND id > coalesce((SELECT max(id) FROM messages"
+                 " WHERE target = ? AND line = ''), 0)";
 }
 
 static void scope_bind(sqlite3_stmt *st, const struct hist_query *q, int *i)
@@ -236,7 +243,7 @@ static int resolve(struct hq *h, const struct hist_query *q, const struct hist_r
     int found = 0;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT id, time_ms FROM messages WHERE msgid = ? AND %s",
-             scope_sql(q));
+             scope_sql(q, 0));
     if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) == SQLITE_OK) {
         int i = 1;
         sqlite3_bind_text(st, i++, r->msgid, -1, SQLITE_STATIC);
@@ -274,11 +281,11 @@ static struct cnd cond(const struct pos *p, const char *op)
 static int select_rows(struct hq *h, struct answer *a, long long upto, const struct cnd *c1,
                        const struct cnd *c2, int desc, int limit)
 {
-    char sql[400];
+    char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT time_ms, msgid, tags, line FROM messages WHERE %s AND id <= ?"
              "%s%s%s%s ORDER BY id %s LIMIT ?",
-             scope_sql(a->q), c1 ? " AND " : "", c1 ? c1->sql : "", c2 ? " AND " : "",
+             scope_sql(a->q, 1), c1 ? " AND " : "", c1 ? c1->sql : "", c2 ? " AND " : "",
              c2 ? c2->sql : "", desc ? "DESC" : "ASC");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -336,7 +343,8 @@ static int answer_targets(struct hq *h, struct answer *a, long long upto)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db,
                            "SELECT max(time_ms), line FROM messages WHERE target = ?1 AND id <= ?2"
-                           " AND time_ms > ?3 AND time_ms < ?4 AND line != '' AND id > coalesce("
+                           " AND time_ms > ?3 AND time_ms < ?4 AND line != '' AND event = 0"
+                           " AND id > coalesce("
                            "(SELECT max(id) FROM messages WHERE target = ?1 AND line = ''), 0)",
                            -1, &st, NULL) != SQLITE_OK)
         return 0;
@@ -478,4 +486,63 @@ struct msg *history_answer(sqlite3 *db, const char *srvname, uint64_t *batch_seq
         return NULL;
     }
     return answer_end(&a, n);
+}
+
+/* The sender's nick of a stored line ":nick!user@host ...", folded. */
+static void line_nick(const char *line, char *out, size_t cap)
+{
+    char nick[IRC_NICK_MAX + 1] = "";
+    if (line[0] == ':')
+        snprintf(nick, sizeof nick, "%.*s", (int)strcspn(line + 1, "! "), line + 1);
+    ircname_fold(nick, out, cap);
+}
+
+int history_redact_row(sqlite3 *db, const struct hist_redact *r)
+{
+    /* The same rows CHATHISTORY shows (scope_sql), messages only. */
+    struct hist_query q = {.caps = 0};
+    snprintf(q.key, sizeof q.key, "%s", r->key);
+    snprintf(q.account, sizeof q.account, "%s", r->account);
+    snprintf(q.peer, sizeof q.peer, "%s", r->peer);
+    if (!q.key[0] && (!q.account[0] || !q.peer[0]))
+        return HREDACT_UNKNOWN; /* private history is its accounts' only */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT id, line, coalesce(pm_from, '') FROM messages WHERE msgid = ?"
+             " AND %s",
+             scope_sql(&q, 1));
+    sqlite3_stmt *st = NULL;
+    int result = HREDACT_UNKNOWN;
+    long long id = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_error("history: %s", sqlite3_errmsg(db));
+        return HREDACT_UNKNOWN;
+    }
+    int i = 1;
+    sqlite3_bind_text(st, i++, r->msgid, -1, SQLITE_STATIC);
+    scope_bind(st, &q, &i);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char sender[IRC_NICK_MAX + 1];
+        line_nick((const char *)sqlite3_column_text(st, 1), sender, sizeof sender);
+        const char *from = (const char *)sqlite3_column_text(st, 2);
+        /* One's own message: sent by one's account (private rows know it), or by one's nick
+         * or account's name (an account is named after its nick); or, for a channel
+         * operator, anyone's in the channel. */
+        int own = q.key[0] ? strcmp(sender, r->nick) == 0 ||
+                                 (r->account[0] && strcmp(sender, r->account) == 0)
+                           : strcmp(from, r->account) == 0;
+        result = own || (q.key[0] && r->any) ? HREDACT_DONE : HREDACT_FORBIDDEN;
+        id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (result != HREDACT_DONE)
+        return result;
+    st = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM messages WHERE id = ?", -1, &st, NULL) != SQLITE_OK ||
+        (sqlite3_bind_int64(st, 1, id), sqlite3_step(st)) != SQLITE_DONE) {
+        log_error("history: a redacted message was not deleted: %s", sqlite3_errmsg(db));
+        result = HREDACT_UNKNOWN;
+    }
+    sqlite3_finalize(st);
+    return result;
 }

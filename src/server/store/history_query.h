@@ -17,5 +17,8 @@ struct msg;
  * an empty channel) or no memory. */
 struct msg *history_answer(sqlite3 *db, const char *srvname, uint64_t *batch_seq,
                            const struct hist_query *q, long long upto);
+/* Carries out r on db: the message r->msgid of r's channel (its present lifetime) or
+ * private conversation, if r's asker may delete it, is deleted. A HREDACT_* result. */
+int history_redact_row(sqlite3 *db, const struct hist_redact *r);
 
 #endif
