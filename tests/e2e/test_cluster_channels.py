@@ -672,7 +672,8 @@ def test_accounts_are_the_networks(node_factory, clients, redis):
     squat.close()
     # SASL on b with the password set on a; a wrong one is refused
     bad = sasl_client(b.port, "alice", "wrong password", expect_ok=False)
-    bad.close()
+    bad.send("QUIT")
+    bad.wait_closed()  # it held the nick while registering: closed, it has given it back
     good = sasl_client(b.port, "alice", PASSWORD)
     good.send("WHOIS alice")
     assert "alice" in Msg(good.expect(is_numeric("330"))).params[2]
