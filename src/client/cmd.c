@@ -25,21 +25,36 @@
 #define CMD_SPLIT_SPACE_DIVISOR 2
 #define CTCP_ACTION_OPEN        "\001ACTION "
 #define CTCP_ACTION_CLOSE       "\001"
+#define CTCP_DELIM_STR          "\001"
+/* Longest CTCP command name ("VERSION", "CLIENTINFO", ...). */
+#define CTCP_NAME_MAX 32
 
 static const char *const help_lines[] = {
     "Commands:",
     "  TEXT                       say TEXT in the current channel (//TEXT says /TEXT)",
     "  /msg NICK TEXT             private message to NICK (or to a channel)",
+    "  /query NICK [TEXT]         talk with NICK: plain text goes to NICK from now on",
+    "  /close                     end the private conversation, back to the last channel",
+    "  /notice NICK|#CHANNEL TEXT a notice (no automatic reply expected)",
+    "  /ctcp NICK COMMAND [ARGS]  a CTCP request, e.g. /ctcp bob VERSION",
     "  /join #CHANNEL [KEY]       join a channel; it becomes the current one",
     "  /part [#CHANNEL] [REASON]  leave the current (or given) channel",
     "  /nick NEWNICK              change your nickname",
     "  /who [#CHANNEL]            list the users in the current (or given) channel",
+    "  /names [#CHANNEL]          the same as /who",
+    "  /list [FILTER]             the channels (names containing FILTER, or a mask)",
     "  /topic [#CHANNEL] [TEXT]   show the channel's topic, or set it to TEXT",
     "  /whois NICK                who NICK is, where they are, whether they are away",
     "  /away [MESSAGE]            mark yourself away with MESSAGE; without one, back",
     "  /invite NICK [#CHANNEL]    invite NICK to the current (or given) channel",
     "  /kick NICK [REASON]        remove NICK from the current channel (operators)",
     "  /mode [#CHANNEL] [MODES]   show or change channel modes, e.g. /mode +o NICK",
+    "  /ban [#CHANNEL] NICK|MASK  ban from the current channel (NICK bans NICK!*@*)",
+    "  /unban [#CHANNEL] MASK     lift a ban",
+    "  /ignore [NICK|MASK]        hide messages from NICK; without one, list who is hidden",
+    "  /unignore NICK|MASK        show them again",
+    "  /register PASSWORD         make your nick an account (log in later with --sasl)",
+    "  /clear                     clear the screen",
     "  /me ACTION                 describe an action (\"* nick ACTION\")",
     "  /quote RAW                 send RAW to the server as it is",
     "  /quit [REASON]             leave the chat",
@@ -117,11 +132,21 @@ static int is_current(const struct cmd_ctx *ctx, const char *target)
     return ctx->channel && ircname_cmp(ctx->channel, target) == 0;
 }
 
+/* The current target when it is a channel: what channel commands act on. */
+static const char *current_channel(const struct cmd_ctx *ctx)
+{
+    return ctx->channel && ircname_is_channel(ctx->channel) ? ctx->channel : NULL;
+}
+
 static void make_echo(struct cmd_result *res, const struct cmd_ctx *ctx, const char *target,
-                      const char *text, int action)
+                      const char *text, int action, int notice)
 {
     char who[CMD_TARGET_MAX + 8];
     const char *nick = ctx->nick ? ctx->nick : "";
+    if (notice) {
+        snprintf(res->echo, sizeof res->echo, "-> -%s- %s", target, text);
+        return;
+    }
     if (is_current(ctx, target))
         who[0] = '\0';
     else if (ircname_is_channel(target))
@@ -136,10 +161,12 @@ static void make_echo(struct cmd_result *res, const struct cmd_ctx *ctx, const c
         snprintf(res->echo, sizeof res->echo, "%s<%s> %s", who, nick, text);
 }
 
-/* PRIVMSG text to target, split into pieces that fit once the server adds its prefix. */
+/* PRIVMSG (or, with notice, NOTICE) text to target, split into pieces that fit once the
+ * server adds its prefix. */
 static int say(struct cmd_result *res, const struct cmd_ctx *ctx, const char *target,
-               const char *text, int action)
+               const char *text, int action, int notice)
 {
+    const char *command = notice ? "NOTICE" : "PRIVMSG";
     if (!*target)
         return fail(res, "No target: /msg NICK TEXT");
     if (strlen(target) > CMD_TARGET_MAX || target[0] == ':')
@@ -147,7 +174,7 @@ static int say(struct cmd_result *res, const struct cmd_ctx *ctx, const char *ta
     if (!*text)
         return fail(res, "Nothing to send.");
     size_t wrap = action ? strlen(CTCP_ACTION_OPEN) + strlen(CTCP_ACTION_CLOSE) : 0;
-    size_t budget = IRC_LINE_MAX - CRLF_LEN - CMD_PREFIX_RESERVE - strlen("PRIVMSG ") -
+    size_t budget = IRC_LINE_MAX - CRLF_LEN - CMD_PREFIX_RESERVE - strlen(command) - 1 -
                     strlen(target) - strlen(" :") - wrap;
     const char *p = text;
     while (*p) {
@@ -167,13 +194,13 @@ static int say(struct cmd_result *res, const struct cmd_ctx *ctx, const char *ta
         }
         int rc = action ? wire_add(res, "PRIVMSG %s :" CTCP_ACTION_OPEN "%.*s" CTCP_ACTION_CLOSE,
                                    target, (int)n, p)
-                        : wire_add(res, "PRIVMSG %s :%.*s", target, (int)n, p);
+                        : wire_add(res, "%s %s :%.*s", command, target, (int)n, p);
         if (rc < 0)
             return fail(res, "Message too long.");
         res->messages++;
         p += n + skip;
     }
-    make_echo(res, ctx, target, text, action);
+    make_echo(res, ctx, target, text, action, notice);
     set_kind(res, CMD_SEND);
     return 0;
 }
@@ -223,7 +250,7 @@ static int cmd_part(struct cmd_result *res, const struct cmd_ctx *ctx, const cha
     const char *reason = args;
     if (ircname_is_channel(args)) {
         reason = next_word(args, chan, sizeof chan);
-    } else if (ctx->channel) {
+    } else if (current_channel(ctx)) {
         snprintf(chan, sizeof chan, "%s", ctx->channel);
     } else {
         return fail(res, "You are not in a channel. Usage: /part #CHANNEL [REASON]");
@@ -252,7 +279,7 @@ static int cmd_who(struct cmd_result *res, const struct cmd_ctx *ctx, const char
 {
     if (*args)
         return cmd_simple_word(res, args, "NAMES", "/who [#CHANNEL]");
-    if (!ctx->channel)
+    if (!current_channel(ctx))
         return fail(res, "You are not in a channel. Usage: /who #CHANNEL");
     return cmd_simple_word(res, ctx->channel, "NAMES", "/who [#CHANNEL]");
 }
@@ -265,7 +292,7 @@ static int channel_arg(const struct cmd_ctx *ctx, const char **args, char *out, 
         *args = next_word(*args, out, cap);
         return *out ? 0 : -1;
     }
-    if (!ctx->channel)
+    if (!current_channel(ctx))
         return -1;
     snprintf(out, cap, "%s", ctx->channel);
     return 0;
@@ -319,7 +346,7 @@ static int cmd_mode(struct cmd_result *res, const struct cmd_ctx *ctx, const cha
 {
     int rc;
     if (!*args || *args == '+' || *args == '-') {
-        if (!ctx->channel)
+        if (!current_channel(ctx))
             return fail(res, "You are not in a channel. Usage: /mode #CHANNEL [MODES]");
         rc = *args ? wire_add(res, "MODE %s %s", ctx->channel, args)
                    : wire_add(res, "MODE %s", ctx->channel);
@@ -362,23 +389,182 @@ static int cmd_quote(struct cmd_result *res, const char *args)
     return 0;
 }
 
+static void local(struct cmd_result *res, enum cmd_local what, const char *arg)
+{
+    res->local = what;
+    snprintf(res->arg, sizeof res->arg, "%s", arg);
+    set_kind(res, CMD_LOCAL);
+}
+
+/* A word that can name a user: not empty, no ':' first, not a channel. */
+static int is_nick_word(const char *w)
+{
+    return *w && w[0] != ':' && !ircname_is_channel(w) && strlen(w) <= CMD_TARGET_MAX;
+}
+
+/* "/query bob" makes bob the current target; "/query bob hi" also says hi. */
+static int cmd_query(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    char nick[CMD_INPUT_MAX];
+    const char *text = next_word(args, nick, sizeof nick);
+    if (!is_nick_word(nick))
+        return fail(res, "Usage: /query NICK [TEXT]");
+    if (*text)
+        return say(res, ctx, nick, text, 0, 0);
+    local(res, LOCAL_QUERY, nick);
+    return 0;
+}
+
+static int cmd_close(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    if (*args)
+        return fail(res, "Usage: /close (ends the private conversation shown)");
+    if (!ctx->channel || current_channel(ctx))
+        return fail(res, "No private conversation to close; /part leaves a channel.");
+    local(res, LOCAL_CLOSE, ctx->channel);
+    return 0;
+}
+
+/* "/ctcp bob version" -> PRIVMSG bob :\1VERSION\1 (the command in capitals, CTCP's habit). */
+static int cmd_ctcp(struct cmd_result *res, const char *args)
+{
+    char target[CMD_INPUT_MAX], what[CMD_INPUT_MAX];
+    const char *rest = next_word(args, target, sizeof target);
+    rest = next_word(rest, what, sizeof what);
+    size_t n = strlen(what);
+    if (!*target || target[0] == ':' || strlen(target) > CMD_TARGET_MAX || !n || n > CTCP_NAME_MAX)
+        return fail(res, "Usage: /ctcp NICK COMMAND [ARGS], e.g. /ctcp bob VERSION");
+    for (size_t i = 0; i < n; i++) { /* ASCII, whatever the locale */
+        char c = what[i];
+        if (c >= 'a' && c <= 'z')
+            what[i] = (char)(c - 'a' + 'A');
+        else if (!(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9'))
+            return fail(res, "A CTCP command is letters and digits, like VERSION or PING.");
+    }
+    if (strchr(rest, '\001'))
+        return fail(res, "CTCP arguments cannot hold the CTCP delimiter.");
+    int rc = *rest ? wire_add(res, "PRIVMSG %s :" CTCP_DELIM_STR "%s %s" CTCP_DELIM_STR, target,
+                              what, rest)
+                   : wire_add(res, "PRIVMSG %s :" CTCP_DELIM_STR "%s" CTCP_DELIM_STR, target, what);
+    if (rc < 0)
+        return fail(res, "Too long.");
+    res->messages++;
+    snprintf(res->echo, sizeof res->echo, "--- CTCP %s sent to %s", what, target);
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+/* "/list" lists every channel; "/list dev" those whose name holds "dev" (the mask *dev*); a
+ * filter with a wildcard, or an ELIST condition such as ">10", goes as it was typed. */
+static int cmd_list(struct cmd_result *res, const char *args)
+{
+    char filter[CMD_INPUT_MAX];
+    const char *rest = next_word(args, filter, sizeof filter);
+    if (*rest || filter[0] == ':')
+        return fail(res, "Usage: /list [FILTER]");
+    int rc;
+    if (!*filter)
+        rc = wire_add(res, "LIST");
+    else if (strpbrk(filter, "*?<>") || strchr("<>", filter[0]))
+        rc = wire_add(res, "LIST %s", filter);
+    else
+        rc = wire_add(res, "LIST *%s*", filter);
+    if (rc < 0)
+        return fail(res, "Filter too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+/* /ban and /unban: MODE <channel> +b/-b <mask>; a bare nick means every address of it. */
+static int cmd_ban(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args, char sign)
+{
+    char chan[CMD_INPUT_MAX], who[CMD_INPUT_MAX];
+    const char *usage = sign == '+' ? "/ban [#CHANNEL] NICK|MASK" : "/unban [#CHANNEL] MASK";
+    if (channel_arg(ctx, &args, chan, sizeof chan) < 0)
+        return fail(res, "You are not in a channel. Usage: %s", usage);
+    const char *rest = next_word(args, who, sizeof who);
+    if (!*who || who[0] == ':' || *rest)
+        return fail(res, "Usage: %s", usage);
+    int rc = strpbrk(who, "!@") ? wire_add(res, "MODE %s %cb %s", chan, sign, who)
+                                : wire_add(res, "MODE %s %cb %s!*@*", chan, sign, who);
+    if (rc < 0)
+        return fail(res, "Too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+static int cmd_ignore(struct cmd_result *res, const char *args, enum cmd_local what)
+{
+    char who[CMD_INPUT_MAX];
+    const char *rest = next_word(args, who, sizeof who);
+    if (*rest || (what == LOCAL_UNIGNORE && !*who) || (*who && !is_nick_word(who)))
+        return fail(res, what == LOCAL_IGNORE ? "Usage: /ignore [NICK|MASK]"
+                                              : "Usage: /unignore NICK|MASK");
+    local(res, what, who);
+    return 0;
+}
+
+/* draft/account-registration: REGISTER <account> <email> <password>, "*" for the nick and
+ * for no e-mail. The password is not echoed. */
+static int cmd_register(struct cmd_result *res, const char *args)
+{
+    char password[CMD_INPUT_MAX];
+    const char *rest = next_word(args, password, sizeof password);
+    if (!*password || *rest)
+        return fail(res, "Usage: /register PASSWORD (one word; your nick is the account)");
+    if (wire_add(res, "REGISTER * * :%s", password) < 0)
+        return fail(res, "Password too long.");
+    snprintf(res->echo, sizeof res->echo, "--- Registering your nick as an account...");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
 /* One "/command args" line; name excludes the '/'. */
 static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const char *name,
                        const char *args)
 {
-    if (!strcasecmp(name, "msg") || !strcasecmp(name, "query")) {
+    if (!strcasecmp(name, "query") || !strcasecmp(name, "q"))
+        return cmd_query(res, ctx, args);
+    if (!strcasecmp(name, "close"))
+        return cmd_close(res, ctx, args);
+    if (!strcasecmp(name, "notice")) {
+        char target[CMD_INPUT_MAX];
+        const char *text = next_word(args, target, sizeof target);
+        if (!*target || !*text)
+            return fail(res, "Usage: /notice NICK|#CHANNEL TEXT");
+        return say(res, ctx, target, text, 0, 1);
+    }
+    if (!strcasecmp(name, "ctcp"))
+        return cmd_ctcp(res, args);
+    if (!strcasecmp(name, "list"))
+        return cmd_list(res, args);
+    if (!strcasecmp(name, "ban"))
+        return cmd_ban(res, ctx, args, '+');
+    if (!strcasecmp(name, "unban"))
+        return cmd_ban(res, ctx, args, '-');
+    if (!strcasecmp(name, "ignore"))
+        return cmd_ignore(res, args, LOCAL_IGNORE);
+    if (!strcasecmp(name, "unignore"))
+        return cmd_ignore(res, args, LOCAL_UNIGNORE);
+    if (!strcasecmp(name, "register"))
+        return cmd_register(res, args);
+    if (!strcasecmp(name, "clear")) {
+        local(res, LOCAL_CLEAR, "");
+        return 0;
+    }
+    if (!strcasecmp(name, "msg")) {
         char target[CMD_INPUT_MAX];
         const char *text = next_word(args, target, sizeof target);
         if (!*target || !*text)
             return fail(res, "Usage: /msg NICK TEXT");
-        return say(res, ctx, target, text, 0);
+        return say(res, ctx, target, text, 0, 0);
     }
     if (!strcasecmp(name, "me")) {
         if (!ctx->channel)
             return fail(res, "You are not in a channel; /join #CHANNEL first.");
         if (!*args)
             return fail(res, "Usage: /me ACTION");
-        return say(res, ctx, ctx->channel, args, 1);
+        return say(res, ctx, ctx->channel, args, 1, 0);
     }
     if (!strcasecmp(name, "join") || !strcasecmp(name, "j"))
         return cmd_join(res, args);
@@ -421,6 +607,7 @@ int cmd_parse(const char *input, const struct cmd_ctx *ctx, struct cmd_result *r
     res->echo[0] = '\0';
     res->joins = 0;
     res->messages = 0;
+    res->arg[0] = '\0';
     if (strlen(input) > CMD_INPUT_MAX)
         return fail(res, "Line too long (%d bytes at most).", CMD_INPUT_MAX);
     /* A CR or LF would end the IRC line early and smuggle in a second command. */
@@ -439,5 +626,5 @@ int cmd_parse(const char *input, const struct cmd_ctx *ctx, struct cmd_result *r
     const char *text = input[0] == '/' ? input + 1 : input;
     if (!ctx->channel)
         return fail(res, "You are not in a channel; /join #CHANNEL first.");
-    return say(res, ctx, ctx->channel, text, 0);
+    return say(res, ctx, ctx->channel, text, 0, 0);
 }

@@ -20,9 +20,20 @@ enum cmd_kind {
     CMD_QUIT,  /* send wire (a QUIT), then wait for the server to close */
     CMD_HELP,  /* show cmd_help_lines() */
     CMD_ERROR, /* nothing sent; echo holds the hint to show */
+    CMD_LOCAL, /* nothing sent; the session does res->local with res->arg */
 };
 
-/* Who we are and where plain text goes. channel is NULL when we are in no channel. */
+/* What a CMD_LOCAL asks of the session. */
+enum cmd_local {
+    LOCAL_QUERY,    /* plain text goes to the nick in arg from now on */
+    LOCAL_CLOSE,    /* the private conversation shown ends: back to the last channel */
+    LOCAL_IGNORE,   /* hide messages from arg (a nick or a nick!user@host mask); "" lists */
+    LOCAL_UNIGNORE, /* stop hiding arg */
+    LOCAL_CLEAR,    /* clear the screen */
+};
+
+/* Who we are and where plain text goes: a channel, or a nick after /query. channel is NULL
+ * when there is neither. */
 struct cmd_ctx {
     const char *nick;
     const char *channel;
@@ -36,7 +47,9 @@ struct cmd_result {
      * a message, which the caller shows only when the server will not echo it back. */
     char echo[CMD_ECHO_MAX];
     int joins;    /* 1 when wire holds a JOIN (the caller waits for its answer) */
-    int messages; /* PRIVMSG lines in wire (each comes back with echo-message) */
+    int messages; /* PRIVMSG and NOTICE lines in wire (each comes back with echo-message) */
+    enum cmd_local local;
+    char arg[CMD_INPUT_MAX + 1]; /* CMD_LOCAL's argument */
 };
 
 /* Interprets input (one typed line, no line terminator). Always fills res; returns 0, or -1

@@ -4,6 +4,7 @@
  * channel follows the server: it is the last channel the server JOINed us to. */
 #include "session.h"
 
+#include <fnmatch.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,9 @@
 #define SESSION_NICK_MAX 64
 /* Channels we remember being in; joins past this still work, we just cannot switch back. */
 #define SESSION_CHANNELS_MAX 32
+/* /ignore entries, and the longest (a nick!user@host mask). */
+#define SESSION_IGNORES_MAX 64
+#define SESSION_IGNORE_LEN  128
 /* Unsent output held at most; past it typed lines are refused (the server is not reading). */
 #define SESSION_OUT_MAX    (1024 * 1024)
 #define SESSION_ERROR_MAX  512
@@ -126,9 +130,11 @@ struct session {
     time_t ctcp_answered;              /* when we last answered a CTCP request */
     int echoes_due;                    /* echo-message: our PRIVMSGs not relayed back yet */
     char held_quit[IRC_LINE_MAX + 1];  /* QUIT line (CR LF included) waiting for them, or "" */
-    char channel[IRC_CHANNEL_MAX + 1]; /* current channel, "" for none */
+    char channel[IRC_CHANNEL_MAX + 1]; /* current channel, or nick after /query; "" for none */
     char joined[SESSION_CHANNELS_MAX][IRC_CHANNEL_MAX + 1];
     int njoined;
+    char ignores[SESSION_IGNORES_MAX][SESSION_IGNORE_LEN + 1]; /* /ignore: nicks or masks */
+    int nignores;
     char error[SESSION_ERROR_MAX];
     char *out; /* bytes to send: out[out_start .. out_len) */
     size_t out_start;
@@ -837,6 +843,94 @@ static void history_show(struct batch *b, time_t when, const char *text)
     ui_print_history(when, text);
 }
 
+/* /ignore: a mask with '!' or '@' matches the whole source (nick!user@host, wildcards, any
+ * case); anything else is a nick, compared under the IRC case mapping. */
+static int ignored(const struct session *s, const struct ircmsg *msg)
+{
+    if (!s->nignores || !msg->prefix || !strchr(msg->prefix, '!') || from_me(s, msg))
+        return 0;
+    if (!ircmsg_is(msg, "PRIVMSG") && !ircmsg_is(msg, "NOTICE") && !ircmsg_is(msg, "TAGMSG") &&
+        !ircmsg_is(msg, "INVITE"))
+        return 0;
+    char nick[SESSION_NICK_MAX];
+    view_source_nick(msg->prefix, nick, sizeof nick);
+    for (int i = 0; i < s->nignores; i++) {
+        const char *m = s->ignores[i];
+        if (strpbrk(m, "!@") ? fnmatch(m, msg->prefix, FNM_CASEFOLD) == 0
+                             : ircname_cmp(m, nick) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int find_ignore(const struct session *s, const char *mask)
+{
+    for (int i = 0; i < s->nignores; i++)
+        if (ircname_cmp(s->ignores[i], mask) == 0)
+            return i;
+    return -1;
+}
+
+static void ignore_command(struct session *s, enum cmd_local what, const char *mask)
+{
+    if (what == LOCAL_IGNORE && !*mask) {
+        if (!s->nignores)
+            ui_print("--- You are not ignoring anyone");
+        for (int i = 0; i < s->nignores; i++)
+            ui_printf("--- Ignoring %s", s->ignores[i]);
+        return;
+    }
+    int i = find_ignore(s, mask);
+    if (what == LOCAL_UNIGNORE) {
+        if (i < 0) {
+            ui_printf("--- You were not ignoring %s", mask);
+            return;
+        }
+        memmove(s->ignores[i], s->ignores[i + 1],
+                (size_t)(s->nignores - i - 1) * sizeof s->ignores[0]);
+        s->nignores--;
+        ui_printf("--- No longer ignoring %s", mask);
+        return;
+    }
+    if (i >= 0) {
+        ui_printf("--- Already ignoring %s", mask);
+    } else if (strlen(mask) > SESSION_IGNORE_LEN) {
+        ui_printf("--- Too long to ignore (%d characters at most)", SESSION_IGNORE_LEN);
+    } else if (s->nignores == SESSION_IGNORES_MAX) {
+        ui_printf("--- Ignoring %d already, the most there can be; /unignore one first",
+                  SESSION_IGNORES_MAX);
+    } else {
+        snprintf(s->ignores[s->nignores++], sizeof s->ignores[0], "%s", mask);
+        ui_printf("--- Ignoring %s: their messages, notices, CTCPs and invitations are hidden",
+                  mask);
+    }
+}
+
+/* A command that changes only what this client shows or where plain text goes. */
+static void local_command(struct session *s, const struct cmd_result *res)
+{
+    switch (res->local) {
+    case LOCAL_QUERY:
+        snprintf(s->channel, sizeof s->channel, "%s", res->arg);
+        ui_printf("--- Talking with %s now (/close ends it)", s->channel);
+        update_prompt(s);
+        break;
+    case LOCAL_CLOSE:
+        ui_printf("--- Closed the conversation with %s", s->channel);
+        snprintf(s->channel, sizeof s->channel, "%s",
+                 s->njoined > 0 ? s->joined[s->njoined - 1] : "");
+        update_prompt(s);
+        break;
+    case LOCAL_IGNORE:
+    case LOCAL_UNIGNORE:
+        ignore_command(s, res->local, res->arg);
+        break;
+    case LOCAL_CLEAR:
+        ui_clear();
+        break;
+    }
+}
+
 void session_handle_line(struct session *s, char *line)
 {
     struct ircmsg msg;
@@ -886,6 +980,9 @@ void session_handle_line(struct session *s, char *line)
     } else if (ircmsg_is(&msg, RPL_ENDOFNAMES) && msg.nparams >= 2) {
         names_end(s->names, msg.params[1], show_names_line, NULL);
         return;
+    }
+    if (ignored(s, &msg)) {
+        return; /* not shown, and a CTCP request not answered */
     }
     struct view_ctx ctx = {s->nick, s->channel[0] ? s->channel : NULL};
     char text[VIEW_LINE_MAX];
@@ -994,6 +1091,9 @@ void session_handle_input(struct session *s, const char *line)
     case CMD_ERROR:
         ui_print(res.echo);
         return;
+    case CMD_LOCAL:
+        local_command(s, &res);
+        return;
     case CMD_SEND:
     case CMD_QUIT:
         break;
@@ -1007,7 +1107,7 @@ void session_handle_input(struct session *s, const char *line)
     }
     /* With echo-message our message is shown when the server relays it back: the screen then
      * holds what the server sent on, in the order it sent it. */
-    if (s->caps & CAP_ECHO_MESSAGE)
+    if ((s->caps & CAP_ECHO_MESSAGE) && res.messages)
         s->echoes_due += res.messages;
     else if (res.echo[0])
         ui_print(res.echo);

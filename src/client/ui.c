@@ -418,6 +418,14 @@ int ui_input_closed(void)
     return ui.eof;
 }
 
+void ui_clear(void)
+{
+    /* readline clears with the terminal's own sequence (terminfo "clear") and redraws the
+     * prompt and the typed text; a pipe has no screen to clear. */
+    if (ui.started && ui.tty)
+        rl_clear_screen(0, 0);
+}
+
 void ui_resize(void)
 {
     if (ui.started && ui.tty)

@@ -44,6 +44,8 @@ int ui_input_closed(void);
  * file names. */
 typedef char *ui_complete_fn(const char *text, int at_start, int state);
 void ui_set_completion(ui_complete_fn *complete);
+/* Clears the screen, keeping the prompt and the typed text (a terminal only). */
+void ui_clear(void);
 /* Call after SIGWINCH so readline redraws for the new width. */
 void ui_resize(void);
 

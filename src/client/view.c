@@ -257,11 +257,6 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
     /* Our own message to someone else, relayed back to us (echo-message): shown as the local
      * echo of cmd would show it, "-> *bob* text". */
     int sent = !private && is_me(ctx, nick) && !ircname_is_channel(target);
-    if (sent) {
-        sb_raw(b, "-> *");
-        sb_safe(b, target);
-        sb_raw(b, "* ");
-    }
     if (text[0] == CTCP_DELIM) {
         char body[VIEW_LINE_MAX];
         snprintf(body, sizeof body, "%s", text + 1);
@@ -270,8 +265,13 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
             *end = '\0';
         size_t alen = strlen(CTCP_ACTION);
         if (strncmp(body, CTCP_ACTION, alen) == 0 && (body[alen] == ' ' || !body[alen])) {
-            if (!private && !sent)
+            if (sent) {
+                sb_raw(b, "-> *");
+                sb_safe(b, target);
+                sb_raw(b, "* ");
+            } else if (!private) {
                 sb_target_tag(b, ctx, target);
+            }
             sb_raw(b, "* ");
             sb_safe(b, nick);
             sb_raw(b, " ");
@@ -280,12 +280,14 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
         }
         sb_raw(b, "--- CTCP ");
         sb_safe(b, body);
-        sb_raw(b, " from ");
-        sb_safe(b, nick);
+        sb_raw(b, sent ? " sent to " : " from ");
+        sb_safe(b, sent ? target : nick);
         return;
     }
     if (sent) {
-        /* the "-> *target* " above says it all */
+        sb_raw(b, "-> *");
+        sb_safe(b, target);
+        sb_raw(b, "* ");
     } else if (private) {
         sb_raw(b, "*");
         sb_safe(b, nick);
@@ -303,6 +305,37 @@ static void format_notice(struct sb *b, const struct ircmsg *msg, const struct v
                           const char *nick)
 {
     const char *target = param(msg, 0);
+    const char *text = param(msg, 1);
+    if (text[0] == CTCP_DELIM && is_me(ctx, nick))
+        return; /* our own answer to a CTCP request, relayed back (echo-message) */
+    if (text[0] == CTCP_DELIM && *nick) {
+        /* A CTCP reply: "\1VERSION tcpchat-1.0\1" */
+        char body[VIEW_LINE_MAX];
+        snprintf(body, sizeof body, "%s", text + 1);
+        char *end = strchr(body, CTCP_DELIM);
+        if (end)
+            *end = '\0';
+        char *rest = strchr(body, ' ');
+        if (rest)
+            *rest++ = '\0';
+        sb_raw(b, "--- CTCP ");
+        sb_safe(b, body);
+        sb_raw(b, " reply from ");
+        sb_safe(b, nick);
+        if (rest && *rest) {
+            sb_raw(b, ": ");
+            sb_safe(b, rest);
+        }
+        return;
+    }
+    if (is_me(ctx, nick) && !is_me(ctx, target)) {
+        /* Ours, relayed back (echo-message): shown as cmd's local echo would show it. */
+        sb_raw(b, "-> -");
+        sb_safe(b, target);
+        sb_raw(b, "- ");
+        sb_safe(b, text);
+        return;
+    }
     sb_raw(b, "-");
     /* who is a nickname, a server name, or empty for a notice without a source. */
     sb_safe(b, *nick ? nick : "server");
@@ -435,6 +468,22 @@ static void format_numeric(struct sb *b, const struct ircmsg *msg, int code)
         return;
     case 422: /* ERR_NOMOTD: "MOTD File is missing" reads like a fault; it is not one */
         sb_raw(b, "(this server has no message of the day)");
+        return;
+    case 321: /* RPL_LISTSTART */
+        return;
+    case 322: /* RPL_LIST: "<me> <channel> <visible> :<topic>" */
+        sb_raw(b, "--- ");
+        sb_safe(b, param(msg, 1));
+        sb_raw(b, " (");
+        sb_safe(b, param(msg, 2));
+        sb_raw(b, strcmp(param(msg, 2), "1") == 0 ? " user)" : " users)");
+        if (*param(msg, 3)) {
+            sb_raw(b, ": ");
+            sb_safe(b, param(msg, 3));
+        }
+        return;
+    case 323: /* RPL_LISTEND */
+        sb_raw(b, "--- End of the channel list");
         return;
     case 331: /* RPL_NOTOPIC */
         sb_raw(b, "--- No topic is set for ");
@@ -637,9 +686,20 @@ size_t view_format(const struct ircmsg *msg, const struct view_ctx *ctx, char *o
         sb_raw(&b, "Server error: ");
         sb_safe(&b, param(msg, 0));
     } else if (ircmsg_is(msg, "FAIL") || ircmsg_is(msg, "WARN") || ircmsg_is(msg, "NOTE")) {
-        /* IRCv3 standard replies: COMMAND CODE [context...] :description */
+        /* IRCv3 standard replies: COMMAND CODE [context...] :description. The description is
+         * for people; the command and code, in brackets, for a bug report. */
         sb_raw(&b, ircmsg_is(msg, "FAIL") ? "Error: " : "Note: ");
-        sb_params(&b, msg, 0, 1);
+        sb_safe(&b, last_param(msg));
+        sb_raw(&b, " [");
+        sb_safe(&b, param(msg, 0));
+        sb_raw(&b, " ");
+        sb_safe(&b, param(msg, 1));
+        sb_raw(&b, "]");
+    } else if (ircmsg_is(msg, "REGISTER") && strcmp(param(msg, 0), "SUCCESS") == 0) {
+        /* draft/account-registration: "REGISTER SUCCESS <account> :<message>" */
+        sb_raw(&b, "--- Your account ");
+        sb_safe(&b, param(msg, 1));
+        sb_raw(&b, " is registered; log in with it next time (tcpchat --sasl)");
     } else if (ircmsg_is(msg, "PING") || ircmsg_is(msg, "PONG")) {
         return 0;
     } else {

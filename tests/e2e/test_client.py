@@ -881,8 +881,173 @@ def test_help_lists_the_new_commands(pane):
     bob.line("/help")
     text = bob.wait_for("/help                      this list")
     for command in ("/away [MESSAGE]", "/topic [#CHANNEL] [TEXT]", "/whois NICK",
-                    "/kick NICK [REASON]", "/mode [#CHANNEL] [MODES]", "/invite NICK"):
+                    "/kick NICK [REASON]", "/mode [#CHANNEL] [MODES]", "/invite NICK",
+                    "/query NICK [TEXT]", "/close", "/notice NICK|#CHANNEL TEXT",
+                    "/ctcp NICK COMMAND [ARGS]", "/list [FILTER]", "/ban [#CHANNEL] NICK|MASK",
+                    "/unban [#CHANNEL] MASK", "/ignore [NICK|MASK]", "/unignore NICK|MASK",
+                    "/register PASSWORD", "/clear", "/names [#CHANNEL]"):
         assert command in text, command
+
+
+# issue 17: the commands irssi users reach for first
+def test_query_and_close(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/query alice")
+    bob.wait_for("--- Talking with alice now (/close ends it)")
+    bob.wait_for(lambda t: bob.input_line() == "alice>")
+    bob.line("just between us")
+    alice.expect(is_privmsg("bob", "alice", "just between us"))
+    bob.line("/part")  # a query is not a channel
+    bob.wait_for("You are not in a channel. Usage: /part #CHANNEL [REASON]")
+    bob.line("/close")
+    bob.wait_for("--- Closed the conversation with alice")
+    bob.wait_for(lambda t: bob.input_line() == PROMPT.rstrip())
+    bob.line("/close")
+    bob.wait_for("No private conversation to close; /part leaves a channel.")
+    bob.line("back in the room")
+    alice.expect(is_privmsg("bob", "#lobby", "back in the room"))
+    bob.line("/query alice one more")  # with text: said at once, the target stays
+    alice.expect(is_privmsg("bob", "alice", "one more"))
+    assert bob.input_line() == PROMPT.rstrip()
+
+
+def test_notice_and_ctcp(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/notice alice heads up")
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" NOTICE alice :heads up"))
+    bob.wait_for("-> -alice- heads up")
+    bob.line("/ctcp alice version")
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" PRIVMSG alice :\x01VERSION\x01"))
+    bob.wait_for("--- CTCP VERSION sent to alice")
+    alice.send("NOTICE bob :\x01VERSION rawclient 0.1\x01")
+    bob.wait_for("--- CTCP VERSION reply from alice: rawclient 0.1")
+    bob.line("/ctcp alice ping 12345")
+    alice.expect(lambda l: l.endswith(" PRIVMSG alice :\x01PING 12345\x01"))
+    bob.line("/ctcp alice ver-sion")
+    bob.wait_for("A CTCP command is letters and digits, like VERSION or PING.")
+    bob.line("/notice alice")
+    bob.wait_for("Usage: /notice NICK|#CHANNEL TEXT")
+
+
+def test_list_with_a_filter(pane, connect):
+    alice = connect("alice")
+    for chan in ("#dev", "#design", "#other"):
+        alice.send("JOIN " + chan)
+        alice.expect(lambda l, c=chan: " 366 " in l and c in l)
+    alice.send("TOPIC #dev :all things code")
+    alice.expect(lambda l: " TOPIC #dev " in l)
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/list de")
+    text = bob.wait_for("--- End of the channel list")
+    assert "--- #dev (1 user): all things code" in text
+    assert "--- #design (1 user)" in text
+    assert "#other" not in text
+    bob.line("/list")
+    text = bob.wait_for(lambda t: t.count("--- End of the channel list") == 2)
+    assert "--- #other (1 user)" in text and "--- #lobby (2 users)" in text
+
+
+def test_ban_and_unban(pane, connect):
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/join #mine")  # its creator: an operator there
+    bob.wait_for(lambda t: bob.input_line() == "#mine>")
+    alice = connect("alice")
+    alice.send("JOIN #mine")
+    bob.wait_for("--> alice joined #mine")
+    bob.line("/ban alice")
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" MODE #mine +b alice!*@*"))
+    bob.line("/unban #mine alice!*@*")
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" MODE #mine -b alice!*@*"))
+    bob.line("/ban *!*@evil.example")
+    alice.expect(lambda l: l.endswith(" MODE #mine +b *!*@evil.example"))
+    bob.line("/close")
+    bob.line("/ban")
+    bob.wait_for("Usage: /ban [#CHANNEL] NICK|MASK")
+
+
+def test_ignore_hides_messages_ctcp_and_invites(pane, connect):
+    alice = connect("alice")
+    carol = connect("carol")
+    bob = pane("bob")
+    joined(bob)
+    alice.expect(lambda l: l.startswith(":bob!") and " JOIN " in l)
+    bob.line("/ignore")
+    bob.wait_for("--- You are not ignoring anyone")
+    bob.line("/ignore ALICE")  # nicks compare in any case
+    bob.wait_for("--- Ignoring ALICE: their messages, notices, CTCPs and invitations are hidden")
+    alice.send("PRIVMSG #lobby :secret in the room")
+    alice.send("PRIVMSG bob :secret in private")
+    alice.send("NOTICE bob :secret notice")
+    alice.send("PRIVMSG bob :\x01VERSION\x01")
+    alice.send("INVITE bob #lobby")
+    barrier(alice)
+    carol.send("PRIVMSG #lobby :carol is heard")
+    bob.wait_for("<carol> carol is heard")
+    carol.send("PRIVMSG bob :\x01VERSION\x01")  # carol's CTCP is answered, alice's was not
+    carol.expect(lambda l: l.startswith(":bob!") and " NOTICE carol :\x01VERSION " in l)
+    assert not [l for l in barrier(alice) if " NOTICE alice " in l]
+    assert "secret" not in bob.text() and "CTCP VERSION from alice" not in bob.text()
+    bob.line("/ignore *!*@127.0.0.1")
+    bob.wait_for("--- Ignoring *!*@127.0.0.1")
+    carol.send("PRIVMSG #lobby :carol secret by the mask")
+    bob.line("/ignore")
+    bob.wait_for("--- Ignoring *!*@127.0.0.1\n")
+    bob.line("/unignore *!*@127.0.0.1")
+    bob.wait_for("--- No longer ignoring *!*@127.0.0.1")
+    bob.line("/unignore alice")
+    bob.wait_for("--- No longer ignoring alice")
+    bob.line("/unignore alice")
+    bob.wait_for("--- You were not ignoring alice")
+    alice.send("PRIVMSG #lobby :heard again")
+    bob.wait_for("<alice> heard again")
+    assert "secret" not in bob.text()
+
+
+def test_ignore_list_is_bounded(piped):
+    bob = piped("bob")
+    bob.expect_out("You joined #lobby")
+    for i in range(64):
+        bob.send("/ignore nick%d" % i)
+    bob.expect_out("--- Ignoring nick63")
+    bob.send("/ignore one-too-many")
+    bob.expect_out("--- Ignoring 64 already, the most there can be; /unignore one first")
+    bob.send("/ignore " + "x" * 129 + "!*@*")
+    bob.expect_out("--- Too long to ignore (128 characters at most)")
+
+
+def test_register_says_it_plainly(pane):
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/register correct-horse-battery")
+    bob.wait_for("--- Your account bob is registered; log in with it next time (tcpchat --sasl)")
+    assert "correct-horse-battery" not in bob.text().split("\n", 1)[-1].replace(
+        "/register correct-horse-battery", "")
+    bob.line("/register another-one-here")
+    bob.wait_for(lambda t: "Error: " in t and "[REGISTER " in t)
+
+
+def test_clear_empties_the_screen(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.send("PRIVMSG #lobby :before the clear")
+    bob.wait_for("<alice> before the clear")
+    bob.line("/clear")
+    deadline = time.time() + TIMEOUT
+    while True:
+        screen = [l.rstrip() for l in bob._tmux("capture-pane", "-p", "-t", "main").split("\n")]
+        if [l for l in screen if l] == [PROMPT.rstrip()]:
+            break
+        assert time.time() < deadline, screen
+        time.sleep(POLL)
+    alice.send("PRIVMSG #lobby :after the clear")
+    bob.wait_for("<alice> after the clear")
 
 
 # Hostile text in topics, away messages and whois replies is neutralised too.

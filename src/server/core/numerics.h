@@ -26,9 +26,9 @@
 /* Replies. */
 #define RPL_UMODEIS         221, "+%s%s%s%s"
 #define RPL_LUSERCLIENT     251, ":There %s %d user%s and %d invisible on %d server%s"
-#define RPL_LUSEROP         252, "%d :operator(s) online"
-#define RPL_LUSERUNKNOWN    253, "%d :unknown connection(s)"
-#define RPL_LUSERCHANNELS   254, "%d :channels formed"
+#define RPL_LUSEROP         252, "%d :operator%s online"
+#define RPL_LUSERUNKNOWN    253, "%d :unknown connection%s"
+#define RPL_LUSERCHANNELS   254, "%d :channel%s formed"
 #define RPL_LUSERME         255, ":I have %d client%s and %d server%s"
 #define RPL_ADMINME         256, "%s :Administrative info"
 #define RPL_ADMINLOC1       257, ":%s"

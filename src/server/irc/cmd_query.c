@@ -249,10 +249,11 @@ void cmd_lusers(struct client *c, struct ircmsg *m)
     send_reply(c, RPL_LUSERCLIENT, visible == 1 ? "is" : "are", visible, PLURAL(visible),
                st.invisible, nodes, PLURAL(nodes));
     if (st.opers > 0) /* Modern IRC: sent only when there are operators */
-        send_reply(c, RPL_LUSEROP, st.opers);
+        send_reply(c, RPL_LUSEROP, st.opers, PLURAL(st.opers));
     if (unknown > 0)
-        send_reply(c, RPL_LUSERUNKNOWN, unknown);
-    send_reply(c, RPL_LUSERCHANNELS, chan_count(srv));
+        send_reply(c, RPL_LUSERUNKNOWN, unknown, PLURAL(unknown));
+    int nchans = chan_count(srv);
+    send_reply(c, RPL_LUSERCHANNELS, nchans, PLURAL(nchans));
     send_reply(c, RPL_LUSERME, local, PLURAL(local), nodes - 1, PLURAL(nodes - 1));
     send_reply(c, RPL_LOCALUSERS, local, st.max_local, local, st.max_local);
     send_reply(c, RPL_GLOBALUSERS, st.users, st.max_users, st.users, st.max_users);
