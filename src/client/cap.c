@@ -17,6 +17,7 @@ static const struct {
     {CAP_INVITE_NOTIFY, "invite-notify"},
     {CAP_BATCH, "batch"},
     {CAP_SASL, "sasl"},
+    {CAP_CHATHISTORY, "draft/chathistory"},
 };
 
 #define CAP_COUNT (sizeof cap_table / sizeof cap_table[0])

@@ -17,6 +17,8 @@ enum cap_bit {
     CAP_BATCH = 1u << 6,         /* BATCH framing: replayed history comes as a chathistory batch */
     CAP_SASL = 1u << 7,          /* AUTHENTICATE: logging in to an account (asked for with a
                                   * password only) */
+    CAP_CHATHISTORY = 1u << 8,   /* draft/chathistory: we ask for a channel's history on joining
+                                  * (and, after a reconnect, for exactly what we missed) */
 };
 
 /* Reads a capability list ("a b=value -c"): the capabilities we know named without '-' go

@@ -30,6 +30,12 @@
 /* Server input buffered at most: a few of the longest (tagged) lines. */
 #define SERVER_LINE_MAX IRC_RAW_LINE_MAX
 #define SERVER_BUF_MAX  (4 * IRC_RAW_LINE_MAX)
+/* Reconnecting: the first wait, doubled after each failed try up to the last. */
+#define RECONNECT_FIRST_MS 1000
+#define RECONNECT_MAX_MS   60000
+/* --keepalive: seconds of silence before a PING, and as long again for its answer. */
+#define KEEPALIVE_DEFAULT_S 60
+#define KEEPALIVE_MAX_S     3600
 
 enum { PFD_SOCKET, PFD_STDIN, PFD_COUNT };
 
@@ -105,8 +111,9 @@ static int flush_output(struct link *l, struct session *s)
     return 0;
 }
 
-/* Reads what the server sent and hands each complete line to the session. */
-static void read_server(struct link *l, struct linebuf *in, struct session *s)
+/* Reads what the server sent and hands each complete line to the session. Returns what
+ * link_read returned. */
+static ssize_t read_server(struct link *l, struct linebuf *in, struct session *s)
 {
     size_t avail;
     char *space = linebuf_space(in, &avail);
@@ -125,6 +132,7 @@ static void read_server(struct link *l, struct linebuf *in, struct session *s)
         session_closed(s, NULL);
     else if (n < 0 && err != EINTR && err != EAGAIN && err != EWOULDBLOCK)
         session_closed(s, link_error(l));
+    return n;
 }
 
 /* Gives the session every typed line it is ready for. */
@@ -140,10 +148,36 @@ static void feed_input(struct session *s)
     }
 }
 
-/* Runs until the session is over. Returns the exit status. */
+/* --keepalive: a server that says nothing for keepalive_ms is sent a PING; one that then says
+ * nothing for as long again is gone (a vanished peer never closes the connection). */
+static long keepalive_ms = KEEPALIVE_DEFAULT_S * MS_PER_SEC;
+
+/* Milliseconds until the keepalive has something to do (0: now), or -1 for never. Sends the
+ * PING, or ends the connection, when it is time. */
+static long keepalive(struct session *s, long last_rx, long *ping_at)
+{
+    if (keepalive_ms <= 0 || session_state(s) != SESSION_RUNNING)
+        return -1;
+    long now = now_ms();
+    if (*ping_at && now - *ping_at >= keepalive_ms) {
+        char why[LINK_ERR_MAX];
+        snprintf(why, sizeof why, "no answer from the server for %ld s",
+                 (now - last_rx) / MS_PER_SEC);
+        session_closed(s, why);
+        return 0;
+    }
+    if (!*ping_at && now - last_rx >= keepalive_ms) {
+        session_keepalive(s);
+        *ping_at = now;
+    }
+    return *ping_at ? *ping_at + keepalive_ms - now : last_rx + keepalive_ms - now;
+}
+
+/* Runs until the session is over or wants another connection. Returns the exit status. */
 static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
 {
     struct linebuf in;
+    long last_rx = now_ms(), ping_at = 0;
     long quit_deadline = 0;
     int deadline_held = 0; /* quit_deadline is the wait for echoes, not for the close */
     int signalled = 0;
@@ -167,10 +201,17 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
             resized = 0;
             ui_resize();
         }
+        long keep = keepalive(s, last_rx, &ping_at);
+        flush_output(l, s);
         enum session_state st = session_state(s);
-        if (st == SESSION_DONE || st == SESSION_FAILED)
+        if (st == SESSION_DONE || st == SESSION_FAILED || st == SESSION_RECONNECT)
             break;
         struct timespec timeout, *tp = NULL;
+        if (keep >= 0) {
+            timeout.tv_sec = keep / MS_PER_SEC;
+            timeout.tv_nsec = (keep % MS_PER_SEC) * NS_PER_MS;
+            tp = &timeout;
+        }
         if (st == SESSION_QUITTING) {
             int held = session_quit_held(s);
             if (!quit_deadline || held != deadline_held) {
@@ -213,8 +254,12 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
         }
         short sock_ev = pfd[PFD_SOCKET].revents;
         if ((sock_ev & (POLLIN | POLLHUP | POLLERR)) || tls_pending ||
-            (read_wants_out && (sock_ev & POLLOUT)))
-            read_server(l, &in, s);
+            (read_wants_out && (sock_ev & POLLOUT))) {
+            if (read_server(l, &in, s) > 0) {
+                last_rx = now_ms();
+                ping_at = 0;
+            }
+        }
         if (sock_ev & POLLOUT)
             flush_output(l, s);
         short in_ev = pfd[PFD_STDIN].revents;
@@ -230,6 +275,49 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
     }
     linebuf_free(&in);
     return session_state(s) == SESSION_FAILED ? EXIT_FAILURE : status;
+}
+
+/* Waits (RECONNECT_FIRST_MS, doubling up to RECONNECT_MAX_MS) and connects again, until that
+ * works (the new link) or the user quits meanwhile (NULL). Typed lines wait for the session. */
+static struct link *reconnect(const char *host, const char *port, const struct link_tls *tls,
+                              long *wait_ms, const sigset_t *wait_mask)
+{
+    long wait = *wait_ms;
+    for (;;) {
+        *wait_ms = wait * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : wait * 2;
+        ui_printf("--- Reconnecting to %s port %s in %ld s (Ctrl-C quits)", host, port,
+                  wait / MS_PER_SEC);
+        long deadline = now_ms() + wait;
+        for (;;) {
+            if (quit_signal) {
+                quit_signal = 0;
+                return NULL;
+            }
+            if (resized) {
+                resized = 0;
+                ui_resize();
+            }
+            long left = deadline - now_ms();
+            if (left <= 0)
+                break;
+            struct timespec ts = {left / MS_PER_SEC, (left % MS_PER_SEC) * NS_PER_MS};
+            struct pollfd pfd = {.fd = ui_input_closed() ? -1 : STDIN_FILENO, .events = POLLIN};
+            if (ppoll(&pfd, 1, &ts, wait_mask) <= 0)
+                continue; /* the time is up, or a signal: the checks above */
+            if ((pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(pfd.revents & POLLIN))
+                return NULL; /* the terminal is gone */
+            if (ui_read() < 0 || ui_input_closed())
+                return NULL; /* end of input: the user is done */
+        }
+        char err[LINK_ERR_MAX];
+        struct link *l = link_open(host, port, tls, err, sizeof err);
+        if (l) {
+            ui_printf("--- Connected to %s port %s again; registering.", host, port);
+            return l;
+        }
+        ui_printf("--- Cannot reconnect: %s", err);
+        wait = *wait_ms;
+    }
 }
 
 static const char usage_short[] = "usage: tcpchat HOST PORT NICK\n"
@@ -256,8 +344,16 @@ static const char usage_text[] =
     "  --server-password  the server's own password (IRC PASS, a server started with\n"
     "                   tcpchatd --password): asks for it as --sasl does\n"
     "  --server-password-file FILE  the same from the first line of FILE\n"
+    "  --reconnect      when the connection is lost, connect again (waiting 1 s, then 2,\n"
+    "                   4 ... up to 60 s), log in, rejoin the channels and show what was\n"
+    "                   said meanwhile; the default on a terminal\n"
+    "  --no-reconnect   end instead (the default when stdin is not a terminal)\n"
+    "  --keepalive SECONDS  after this long without a word from the server, send it a\n"
+    "                   PING; no answer for as long again ends the connection (default\n"
+    "                   60, 0 for never)\n"
     "  -h, --help       show this help\n"
-    "Exit status: 0 after /quit, 1 when the connection fails or is lost, 2 on bad usage.\n";
+    "Exit status: 0 after /quit, 1 when the connection fails or is lost (without\n"
+    "reconnecting), 2 on bad usage.\n";
 
 enum {
     OPT_TLS = 256,
@@ -266,7 +362,10 @@ enum {
     OPT_PASSWORD,
     OPT_PASSWORD_FILE,
     OPT_SERVER_PASSWORD,
-    OPT_SERVER_PASSWORD_FILE
+    OPT_SERVER_PASSWORD_FILE,
+    OPT_RECONNECT,
+    OPT_NO_RECONNECT,
+    OPT_KEEPALIVE
 };
 
 /* What the options ask for besides TLS. */
@@ -277,6 +376,7 @@ struct login {
     int server_prompt;       /* --server-password */
     const char *server_file; /* --server-password-file */
     char server_password[SESSION_PASSWORD_MAX];
+    int reconnect; /* -1: the default (on a terminal) */
 };
 
 static const struct option long_opts[] = {
@@ -289,6 +389,9 @@ static const struct option long_opts[] = {
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"server-password", no_argument, NULL, OPT_SERVER_PASSWORD},
     {"server-password-file", required_argument, NULL, OPT_SERVER_PASSWORD_FILE},
+    {"reconnect", no_argument, NULL, OPT_RECONNECT},
+    {"no-reconnect", no_argument, NULL, OPT_NO_RECONNECT},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -325,6 +428,24 @@ static int parse_args(int argc, char **argv, struct link_tls *tls, struct login 
         case OPT_SERVER_PASSWORD_FILE:
             login->server_file = optarg;
             break;
+        case OPT_RECONNECT:
+            login->reconnect = 1;
+            break;
+        case OPT_NO_RECONNECT:
+            login->reconnect = 0;
+            break;
+        case OPT_KEEPALIVE: {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || v > KEEPALIVE_MAX_S) {
+                fprintf(stderr, "tcpchat: --keepalive takes seconds, 0 to %d\n", KEEPALIVE_MAX_S);
+                *status = EXIT_USAGE;
+                return -1;
+            }
+            keepalive_ms = v * MS_PER_SEC;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             *status = EXIT_SUCCESS;
@@ -388,6 +509,7 @@ int main(int argc, char **argv)
     struct link_tls tls = {0};
     static struct login login; /* holds the password until the session has its copy */
     int first = 0, status = EXIT_FAILURE;
+    login.reconnect = -1;
     if (parse_args(argc, argv, &tls, &login, &first, &status) < 0)
         return status;
     const char *host = argv[first], *port = argv[first + 1], *nick = argv[first + 2];
@@ -461,8 +583,28 @@ int main(int argc, char **argv)
     else
         ui_printf("Connected to %s port %s over TLS (%s, certificate %s); registering as %s.", host,
                   port, secured, tls.insecure ? "NOT verified" : "verified", nick);
-    if (session_start(s) == 0)
-        status = run(l, s, &wait_mask);
+    session_set_reconnect(s, login.reconnect < 0 ? isatty(STDIN_FILENO) : login.reconnect);
+    if (session_start(s) == 0) {
+        long wait = RECONNECT_FIRST_MS; /* grows while connections end before registering */
+        for (;;) {
+            status = run(l, s, &wait_mask);
+            if (session_state(s) != SESSION_RECONNECT)
+                break;
+            link_close(l);
+            if (session_registered(s))
+                wait = RECONNECT_FIRST_MS;
+            l = reconnect(host, port, &tls, &wait, &wait_mask);
+            if (!l) {
+                status = EXIT_SUCCESS; /* the user quit while we waited */
+                break;
+            }
+            if (session_restart(s) < 0) {
+                snprintf(poll_error, sizeof poll_error, "out of memory");
+                status = EXIT_FAILURE;
+                break;
+            }
+        }
+    }
     ui_shutdown();
     if (session_state(s) == SESSION_FAILED)
         fprintf(stderr, "tcpchat: %s\n", session_error(s));

@@ -31,6 +31,17 @@
 /* /ignore entries, and the longest (a nick!user@host mask). */
 #define SESSION_IGNORES_MAX 64
 #define SESSION_IGNORE_LEN  128
+/* A msgid kept per channel (the last message seen), for CHATHISTORY AFTER on rejoining. */
+#define SESSION_MSGID_MAX 128
+/* Messages asked for per CHATHISTORY: a channel's history on joining, and each page of what
+ * was missed (the server gives at most its ISUPPORT CHATHISTORY, tcpchatd 100). */
+#define SESSION_HISTORY_LATEST 50
+#define SESSION_HISTORY_PAGE   100
+/* After a reconnect, a nick still held by our old connection: this many tries with '_'
+ * added before asking the user. */
+#define SESSION_NICK_RETRIES 3
+/* The token of a keepalive PING. */
+#define SESSION_KEEPALIVE_TOKEN "tcpchat-keepalive"
 /* Unsent output held at most; past it typed lines are refused (the server is not reading). */
 #define SESSION_OUT_MAX    (1024 * 1024)
 #define SESSION_ERROR_MAX  512
@@ -42,9 +53,9 @@
  * too when we have a password. */
 #define SESSION_CAPS_WANTED                                                                        \
     (CAP_SERVER_TIME | CAP_ECHO_MESSAGE | CAP_MESSAGE_TAGS | CAP_MULTI_PREFIX | CAP_AWAY_NOTIFY |  \
-     CAP_INVITE_NOTIFY | CAP_BATCH)
+     CAP_INVITE_NOTIFY | CAP_BATCH | CAP_CHATHISTORY)
 /* Room for "server-time echo-message ..." (every capability we know, space-separated). */
-#define SESSION_CAPS_TEXT_MAX 128
+#define SESSION_CAPS_TEXT_MAX 160
 /* CAP LS 302: the server may send its list in several lines, and values after '='. */
 #define SESSION_CAP_VERSION "302"
 /* The IRCv3 tag that puts a line in a batch. */
@@ -113,12 +124,16 @@ struct session {
     unsigned caps_wanted;  /* SESSION_CAPS_WANTED, and CAP_SASL while a login is due */
     enum session_sasl sasl;
     char account[SESSION_NICK_MAX];             /* who we log in as: the nick we started with */
-    char password[SESSION_PASSWORD_MAX];        /* wiped once sent */
-    char server_password[SESSION_PASSWORD_MAX]; /* IRC PASS, "" for none; wiped once sent */
-    char sasl_mechs[SASL_MECHS_MAX];            /* what CAP LS said of sasl ("" for nothing) */
-    struct batch_set batches;                   /* IRCv3 batches the server has open */
-    struct names *names;                        /* the NAMES reply being collected */
-    struct members *members;                    /* who is in our channels: what Tab completes */
+    char password[SESSION_PASSWORD_MAX];        /* wiped once sent, unless we may reconnect */
+    char server_password[SESSION_PASSWORD_MAX]; /* IRC PASS, "" for none; the same */
+    int reconnect;                              /* session_set_reconnect */
+    int ever_registered;             /* some connection got 001: a lost one is worth another */
+    int rejoin_due;                  /* registered again after a reconnect: JOIN our channels */
+    int nick_retries;                /* '_' added to our nick after a reconnect */
+    char sasl_mechs[SASL_MECHS_MAX]; /* what CAP LS said of sasl ("" for nothing) */
+    struct batch_set batches;        /* IRCv3 batches the server has open */
+    struct names *names;             /* the NAMES reply being collected */
+    struct members *members;         /* who is in our channels: what Tab completes */
     char nick[SESSION_NICK_MAX];
     int registered; /* 001 received */
     int synced;     /* PONG to our post-MOTD PING received */
@@ -132,6 +147,8 @@ struct session {
     char held_quit[IRC_LINE_MAX + 1];  /* QUIT line (CR LF included) waiting for them, or "" */
     char channel[IRC_CHANNEL_MAX + 1]; /* current channel, or nick after /query; "" for none */
     char joined[SESSION_CHANNELS_MAX][IRC_CHANNEL_MAX + 1];
+    char last_msgid[SESSION_CHANNELS_MAX][SESSION_MSGID_MAX]; /* per joined[], "" unknown */
+    unsigned char catching_up[SESSION_CHANNELS_MAX];          /* a CHATHISTORY AFTER is out */
     int njoined;
     char ignores[SESSION_IGNORES_MAX][SESSION_IGNORE_LEN + 1]; /* /ignore: nicks or masks */
     int nignores;
@@ -303,13 +320,64 @@ int session_start(struct session *s)
      * RFC 2812 3.1.3: USER <user> <mode> <unused> :<realname>. */
     /* PASS comes before NICK and USER (RFC 2812 3.1.1). */
     int pass = s->server_password[0] ? send_line(s, "PASS :%s", s->server_password) : 0;
-    explicit_bzero(s->server_password, sizeof s->server_password);
+    if (!s->reconnect)
+        explicit_bzero(s->server_password, sizeof s->server_password);
     if (pass < 0 || send_line(s, "CAP LS %s", SESSION_CAP_VERSION) < 0 ||
         send_line(s, "NICK %s", s->nick) < 0 ||
         send_line(s, "USER %s 0 * :%s", s->nick, s->nick) < 0)
         return -1;
     update_prompt(s);
     return 0;
+}
+
+void session_set_reconnect(struct session *s, int on)
+{
+    s->reconnect = on;
+}
+
+int session_restart(struct session *s)
+{
+    struct names *names = names_new();
+    struct members *members = members_new();
+    if (!names || !members) {
+        names_free(names);
+        members_free(members);
+        return -1;
+    }
+    names_free(s->names);
+    members_free(s->members);
+    s->names = names;
+    s->members = members;
+    s->state = SESSION_RUNNING;
+    s->capneg = CAPNEG_LS;
+    s->caps_offered = s->caps = 0;
+    s->caps_wanted = SESSION_CAPS_WANTED;
+    s->sasl = SASL_NONE;
+    if (s->password[0]) {
+        s->sasl = SASL_WANTED;
+        s->caps_wanted |= CAP_SASL;
+    }
+    s->sasl_mechs[0] = '\0';
+    memset(&s->batches, 0, sizeof s->batches);
+    s->registered = s->synced = s->sync_sent = 0;
+    s->nick_prompt = s->awaiting_join = s->echoes_due = 0;
+    s->nick_retries = 0;
+    s->held_quit[0] = '\0';
+    memset(s->catching_up, 0, sizeof s->catching_up);
+    s->out_start = s->out_len = 0;
+    s->rejoin_due = 1;
+    return session_start(s);
+}
+
+void session_keepalive(struct session *s)
+{
+    if (s->state == SESSION_RUNNING || s->state == SESSION_QUITTING)
+        send_line(s, "PING :%s", SESSION_KEEPALIVE_TOKEN);
+}
+
+int session_registered(const struct session *s)
+{
+    return s->registered;
 }
 
 int session_wants_input(const struct session *s)
@@ -375,6 +443,25 @@ static void echo_arrived(struct session *s)
         session_release_quit(s);
 }
 
+/* A lost connection: another one when reconnecting is on and we had registered once (a
+ * server that never let us in will not now). Returns 1 when that is so. */
+static int lost(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int lost(struct session *s, const char *fmt, ...)
+{
+    if (!s->reconnect || !s->ever_registered)
+        return 0;
+    char raw[SESSION_ERROR_MAX], safe[SESSION_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    view_sanitize(raw, safe, sizeof safe);
+    ui_printf("--- Disconnected: %s", safe);
+    s->state = SESSION_RECONNECT;
+    return 1;
+}
+
 void session_closed(struct session *s, const char *why)
 {
     if (s->state == SESSION_QUITTING) {
@@ -382,6 +469,9 @@ void session_closed(struct session *s, const char *why)
         return;
     }
     if (s->state != SESSION_RUNNING)
+        return;
+    if (why ? lost(s, "connection to the server lost: %s", why)
+            : lost(s, "the server closed the connection"))
         return;
     if (why)
         fail(s, "connection to the server lost: %s", why);
@@ -397,13 +487,19 @@ static int find_joined(const struct session *s, const char *channel)
     return -1;
 }
 
+/* Our JOIN of channel. Joining it again after a reconnect keeps what it knew (the last
+ * msgid) and keeps the current target as it was. */
 static void joined_add(struct session *s, const char *channel)
 {
     int i = find_joined(s, channel);
-    if (i < 0 && s->njoined < SESSION_CHANNELS_MAX)
-        i = s->njoined++;
     if (i >= 0)
+        return;
+    if (s->njoined < SESSION_CHANNELS_MAX) {
+        i = s->njoined++;
         snprintf(s->joined[i], sizeof s->joined[i], "%s", channel);
+        s->last_msgid[i][0] = '\0';
+        s->catching_up[i] = 0;
+    }
     snprintf(s->channel, sizeof s->channel, "%s", channel);
 }
 
@@ -412,7 +508,10 @@ static void joined_remove(struct session *s, const char *channel)
 {
     int i = find_joined(s, channel);
     if (i >= 0) {
-        memmove(s->joined[i], s->joined[i + 1], (size_t)(s->njoined - i - 1) * sizeof s->joined[0]);
+        size_t after = (size_t)(s->njoined - i - 1);
+        memmove(s->joined[i], s->joined[i + 1], after * sizeof s->joined[0]);
+        memmove(s->last_msgid[i], s->last_msgid[i + 1], after * sizeof s->last_msgid[0]);
+        memmove(&s->catching_up[i], &s->catching_up[i + 1], after * sizeof s->catching_up[0]);
         s->njoined--;
     }
     if (ircname_cmp(s->channel, channel) == 0)
@@ -461,6 +560,18 @@ static int from_me(const struct session *s, const struct ircmsg *msg)
 static void nick_refused(struct session *s, const struct ircmsg *msg)
 {
     const char *bad = msg->nparams > 1 ? msg->params[1] : s->nick;
+    /* After a reconnect our old connection may still hold the nick (the server has not seen
+     * it drop): take the nick with '_' added, as other clients do, rather than ask. */
+    size_t len = strlen(s->nick);
+    if (s->ever_registered && ircmsg_is(msg, ERR_NICKNAMEINUSE) &&
+        s->nick_retries < SESSION_NICK_RETRIES && len < IRC_NICK_MAX) {
+        s->nick_retries++;
+        s->nick[len] = '_';
+        s->nick[len + 1] = '\0';
+        ui_printf("--- Nickname %.*s is in use; trying %s", (int)len, s->nick, s->nick);
+        send_line(s, "NICK %s", s->nick);
+        return;
+    }
     view_sanitize(bad, s->bad_nick, sizeof s->bad_nick);
     s->nick_prompt = 1;
     s->nick_problem = ircmsg_is(msg, ERR_NICKNAMEINUSE) ? "in use" : "not allowed";
@@ -531,7 +642,8 @@ static void sasl_send_credentials(struct session *s)
     n += plen;
     int len = EVP_EncodeBlock(b64, raw, (int)n);
     explicit_bzero(raw, sizeof raw);
-    explicit_bzero(s->password, sizeof s->password);
+    if (!s->reconnect)
+        explicit_bzero(s->password, sizeof s->password);
     if (len <= 0) {
         login_abort(s, "login failed: cannot encode the credentials");
         return;
@@ -754,6 +866,73 @@ static void ctcp_answer(struct session *s, const struct ircmsg *msg)
 }
 
 /* What a message changes in our state (after it was shown). */
+/* After a reconnect: JOIN the channels we were in, as few lines as they fit in. */
+static void rejoin(struct session *s)
+{
+    s->rejoin_due = 0;
+    char list[IRC_LINE_MAX];
+    size_t n = 0;
+    for (int i = 0; i < s->njoined; i++) {
+        size_t len = strlen(s->joined[i]);
+        if (n && n + 1 + len > IRC_LINE_MAX - sizeof "JOIN \r\n") {
+            send_line(s, "JOIN %.*s", (int)n, list);
+            n = 0;
+        }
+        if (n)
+            list[n++] = ',';
+        memcpy(list + n, s->joined[i], len);
+        n += len;
+    }
+    if (n)
+        send_line(s, "JOIN %.*s", (int)n, list);
+}
+
+/* With draft/chathistory the server replays nothing on JOIN: we ask. A channel we have seen a
+ * message of (we are joining it again after a reconnect) gets what came after that message,
+ * page by page (history_page_done); a new one its latest messages. */
+static void ask_history(struct session *s, const char *channel)
+{
+    int i = find_joined(s, channel);
+    if (!(s->caps & CAP_CHATHISTORY) || i < 0)
+        return;
+    if (s->last_msgid[i][0]) {
+        s->catching_up[i] = 1;
+        send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", s->joined[i], s->last_msgid[i],
+                  SESSION_HISTORY_PAGE);
+    } else {
+        send_line(s, "CHATHISTORY LATEST %s * %d", s->joined[i], SESSION_HISTORY_LATEST);
+    }
+}
+
+/* A chathistory batch of target ended with lines in it: a full page of what we missed means
+ * there may be more. */
+static void history_page_done(struct session *s, const char *target, unsigned lines)
+{
+    int i = find_joined(s, target);
+    if (i < 0 || !s->catching_up[i])
+        return;
+    s->catching_up[i] = 0;
+    if (lines >= SESSION_HISTORY_PAGE && s->last_msgid[i][0]) {
+        s->catching_up[i] = 1;
+        send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", s->joined[i], s->last_msgid[i],
+                  SESSION_HISTORY_PAGE);
+    }
+}
+
+/* The msgid of a message to one of our channels, live or replayed: where to start asking
+ * after a reconnect. */
+static void note_msgid(struct session *s, const struct ircmsg *msg)
+{
+    char id[SESSION_MSGID_MAX];
+    if (!msg->tags || msg->nparams < 1 ||
+        (!ircmsg_is(msg, "PRIVMSG") && !ircmsg_is(msg, "NOTICE")) ||
+        ircmsg_tag_get(msg->tags, "msgid", id, sizeof id) != 1 || !id[0] || strchr(id, ' '))
+        return;
+    int i = find_joined(s, msg->params[0]);
+    if (i >= 0)
+        memcpy(s->last_msgid[i], id, sizeof id);
+}
+
 static void track(struct session *s, const struct ircmsg *msg)
 {
     ctcp_answer(s, msg);
@@ -761,6 +940,9 @@ static void track(struct session *s, const struct ircmsg *msg)
     track_members(s, msg);
     if (ircmsg_is(msg, RPL_WELCOME)) {
         s->registered = 1;
+        s->ever_registered = 1;
+        if (s->rejoin_due)
+            rejoin(s);
         s->capneg = CAPNEG_DONE; /* registration is complete: nothing more to negotiate */
         s->nick_prompt = 0;
         if (*p0)
@@ -780,6 +962,7 @@ static void track(struct session *s, const struct ircmsg *msg)
         joined_add(s, p0);
         s->awaiting_join = 0;
         update_prompt(s);
+        ask_history(s, p0);
     } else if (ircmsg_is(msg, "PART") && from_me(s, msg)) {
         joined_remove(s, p0);
         update_prompt(s);
@@ -818,9 +1001,12 @@ static void batch_frame(struct session *s, const struct ircmsg *msg)
                    nested ? parent : NULL);
     } else if (ref[0] == '-') {
         struct batch b;
-        if (batch_close(&s->batches, ref + 1, &b) == 0 && b.own_history && b.lines > 0)
-            ui_printf("--- end of history%s%s (%u message%s) ---", b.target[0] ? " of " : "",
-                      b.target, b.lines, b.lines == 1 ? "" : "s");
+        if (batch_close(&s->batches, ref + 1, &b) == 0 && b.own_history) {
+            if (b.lines > 0)
+                ui_printf("--- end of history%s%s (%u message%s) ---", b.target[0] ? " of " : "",
+                          b.target, b.lines, b.lines == 1 ? "" : "s");
+            history_page_done(s, b.target, b.lines);
+        }
     }
 }
 
@@ -943,7 +1129,8 @@ void session_handle_line(struct session *s, char *line)
     if (ircmsg_is(&msg, "ERROR")) {
         if (s->state == SESSION_QUITTING)
             s->state = SESSION_DONE;
-        else if (s->state == SESSION_RUNNING)
+        else if (s->state == SESSION_RUNNING && !lost(s, "the server closed the connection: %s",
+                                                      msg.nparams > 0 ? msg.params[0] : ""))
             fail(s, "server closed the connection: %s", msg.nparams > 0 ? msg.params[0] : "");
         return;
     }
@@ -981,6 +1168,7 @@ void session_handle_line(struct session *s, char *line)
         names_end(s->names, msg.params[1], show_names_line, NULL);
         return;
     }
+    note_msgid(s, &msg);
     if (ignored(s, &msg)) {
         return; /* not shown, and a CTCP request not answered */
     }

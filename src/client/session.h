@@ -13,9 +13,10 @@
 
 enum session_state {
     SESSION_RUNNING,
-    SESSION_QUITTING, /* QUIT sent; waiting for the server to close the connection */
-    SESSION_DONE,     /* finished as the user asked: exit status 0 */
-    SESSION_FAILED,   /* finished on an error: session_error says why, exit status 1 */
+    SESSION_RECONNECT, /* the connection was lost: main connects again, then session_restart */
+    SESSION_QUITTING,  /* QUIT sent; waiting for the server to close the connection */
+    SESSION_DONE,      /* finished as the user asked: exit status 0 */
+    SESSION_FAILED,    /* finished on an error: session_error says why, exit status 1 */
 };
 
 struct session;
@@ -29,13 +30,24 @@ int session_set_server_password(struct session *s, const char *password);
 /* Tab completes nicks of the current channel and command names for s (after ui_init). */
 void session_enable_completion(struct session *s);
 /* Log in with SASL PLAIN as the nick given to session_new, with this password (copied; the
- * copy is wiped once sent). Without the server's sasl capability, or when the login fails,
- * the session fails: the password is never sent another way. Call before session_start.
- * Returns 0, or -1 when the password is empty or SESSION_PASSWORD_MAX bytes or longer. */
+ * copy is kept for logging in again after a reconnect, and wiped by session_free). Without the
+ * server's sasl capability, or when the login fails, the session fails: the password is never sent
+ * another way. Call before session_start. Returns 0, or -1 when the password is empty or
+ * SESSION_PASSWORD_MAX bytes or longer. */
 int session_set_password(struct session *s, const char *password);
 
 /* Queues the registration (NICK, USER). Returns 0, or -1 if the output buffer is full. */
 int session_start(struct session *s);
+/* With on, a lost connection (after registering once) is not the end: the session goes to
+ * SESSION_RECONNECT instead of failing. Off by default. */
+void session_set_reconnect(struct session *s, int on);
+/* On a new connection after SESSION_RECONNECT: forgets the old connection's state, keeps the
+ * channels, the private conversation shown, /ignore and the passwords, and queues the
+ * registration again; once registered, it rejoins the channels and asks each for what was
+ * said since the last message seen (CHATHISTORY AFTER). Returns as session_start. */
+int session_restart(struct session *s);
+/* Keepalive: sends a PING the server must answer (its PONG is not shown). */
+void session_keepalive(struct session *s);
 /* One line from the server, without CR LF (parsed in place). */
 void session_handle_line(struct session *s, char *line);
 /* One line the user typed; NULL at the end of input (which quits). */
@@ -56,6 +68,8 @@ void session_closed(struct session *s, const char *why);
  * JOIN is unanswered, not after QUIT: meanwhile typed lines wait in the input. */
 int session_wants_input(const struct session *s);
 enum session_state session_state(const struct session *s);
+/* 1 once this connection's registration is complete (001). */
+int session_registered(const struct session *s);
 /* Why the session failed (for "tcpchat: <reason>" on stderr); "" if it did not. */
 const char *session_error(const struct session *s);
 

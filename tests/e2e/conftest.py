@@ -41,16 +41,18 @@ def free_port():
 class Server:
     """A running tcpchatd. stdin is a pipe so tests can type announcements."""
 
-    def __init__(self, args=(), stdin=subprocess.PIPE):
-        self.port = free_port()
+    def __init__(self, args=(), stdin=subprocess.PIPE, port=None):
+        self.port = port or free_port()  # a given port: a restart where the last one was
         self.name = "test.server"
         # Every test client comes from loopback: exempt it from the per-address limits, as
         # a test of those limits says again (--ip-exempt "" among its args, which come after).
         cmd = [SERVER_BIN, "--bind", "127.0.0.1", "--port", str(self.port),
                "--server-name", self.name, "--log-level", "debug",
                "--ip-exempt", "127.0.0.0/8,::1", "--http-port", "0"] + ROOT_ARGS + list(args)
-        self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
-                                     "tcpchatd-%d.log" % self.port)
+        self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "tcpchatd-%d-%d.log"
+                                     % (self.port, os.getpid()))
+        if port:  # a restart: the last one's log stays its own
+            self.log_path = self.log_path[:-4] + "-%d.log" % time.monotonic_ns()
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=stdin, stdout=self.log, stderr=self.log)
         deadline = time.time() + TIMEOUT

@@ -11,11 +11,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
 
-from conftest import CLIENT_BIN, TIMEOUT, barrier, free_port
+from conftest import CLIENT_BIN, TIMEOUT, Client, barrier, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -107,8 +108,8 @@ class Pane:
 def pane(server):
     panes = []
 
-    def make(nick, **kw):
-        p = Pane(server.port, nick, **kw)
+    def make(nick, port=None, **kw):
+        p = Pane(port or server.port, nick, **kw)
         panes.append(p)
         return p
 
@@ -481,7 +482,7 @@ def test_server_closing_the_connection(server, piped):
 
 
 def test_server_closing_in_a_terminal(server, pane):
-    bob = pane("bob")
+    bob = pane("bob", options=("--no-reconnect",))
     joined(bob)
     server.stop()
     text = bob.wait_for("[exit ")
@@ -1313,3 +1314,200 @@ def test_sasl_with_tcpchatd(server, tmp_path):
                 text = p.text()
                 p.kill()
                 assert "Sanitizer" not in text and "runtime error:" not in text, text
+
+
+# --- reconnecting (issue 17) -------------------------------------------------------------------
+
+class Proxy:
+    """A TCP relay on 127.0.0.1 between tcpchat and the server, which the test can cut (every
+    connection closed), make refuse (new connections closed at once), or freeze (nothing
+    forwarded on the connections open now, either way, while they stay open: a server that
+    vanished; later connections are relayed)."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.pairs = []
+        self.refusing = False
+        self.frozen = []
+        self.lock = threading.Lock()
+        self.done = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done:
+            with self.lock:
+                socks = [self.listener]
+                socks += [s for pair in self.pairs if pair not in self.frozen for s in pair]
+                readable, _, _ = select.select(socks, [], [], 0.05)
+                for s in readable:
+                    if s is self.listener:
+                        self._accept()
+                    else:
+                        self._forward(s)
+
+    def _accept(self):
+        c, _ = self.listener.accept()
+        if self.refusing:
+            c.close()
+            return
+        try:
+            u = socket.create_connection(("127.0.0.1", self.target), timeout=TIMEOUT)
+        except OSError:
+            c.close()
+            return
+        self.pairs.append((c, u))
+
+    def _forward(self, s):
+        pair = next((p for p in self.pairs if s in p), None)
+        if not pair:
+            return
+        other = pair[1] if s is pair[0] else pair[0]
+        try:
+            data = s.recv(65536)
+            if data:
+                other.sendall(data)
+                return
+        except OSError:
+            pass
+        self._drop(pair)
+
+    def _drop(self, pair):
+        for s in pair:
+            s.close()
+        self.pairs.remove(pair)
+
+    def freeze(self):
+        with self.lock:
+            self.frozen = list(self.pairs)
+
+    def thaw(self):
+        with self.lock:
+            self.frozen = []
+
+    def cut(self):
+        with self.lock:
+            for pair in list(self.pairs):
+                self._drop(pair)
+
+    def close(self):
+        self.done = True
+        self.thread.join(TIMEOUT)
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def proxy():
+    made = []
+
+    def make(port):
+        p = Proxy(port)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def wait_quit(client, nick):
+    client.expect(lambda l: l.startswith(":%s!" % nick) and " QUIT " in l)
+
+
+def test_reconnect_rejoins_and_shows_exactly_what_was_missed(server, pane, connect, proxy):
+    relay = proxy(server.port)
+    bob = pane("bob", port=relay.port)
+    joined(bob)
+    bob.line("/join #dev")
+    bob.wait_for(lambda t: bob.input_line() == "#dev>")
+    alice = connect("alice")
+    alice.send("JOIN #dev")
+    bob.wait_for("--> alice joined #dev")
+    alice.send("PRIVMSG #dev :before the cut")
+    bob.wait_for("<alice> before the cut")
+    bob.line("/query alice")
+    bob.wait_for(lambda t: bob.input_line() == "alice>")
+
+    relay.refusing = True
+    relay.cut()
+    bob.wait_for("--- Disconnected: ")
+    bob.wait_for("--- Reconnecting to 127.0.0.1 port %d in 1 s" % relay.port)
+    wait_quit(alice, "bob")
+    for i in range(150):  # more than one page of CHATHISTORY AFTER
+        alice.send("PRIVMSG #dev :missed %d" % i)
+    barrier(alice)
+    bob.wait_for("--- Reconnecting to 127.0.0.1 port %d in 2 s" % relay.port)  # backing off
+    relay.refusing = False
+
+    bob.wait_for("--- Connected to 127.0.0.1 port %d again; registering." % relay.port)
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" JOIN #dev"))
+    text = bob.wait_for("<alice> missed 149")
+    for i in range(150):
+        assert text.count("<alice> missed %d\n" % i) == 1, i
+    assert text.count("<alice> before the cut") == 1
+    assert text.index("missed 99\n") < text.index("missed 100\n")
+    # The current target is still the private conversation; the channel is joined again.
+    bob.wait_for(lambda t: bob.input_line() == "alice>")
+    bob.line("still here")
+    alice.expect(is_privmsg("bob", "alice", "still here"))
+    bob.line("/join #dev")
+    bob.wait_for(lambda t: bob.input_line() == "#dev>")
+    bob.line("back in dev")
+    alice.expect(is_privmsg("bob", "#dev", "back in dev"))
+
+
+def test_reconnect_across_a_server_restart(server_factory, pane, connect, proxy):
+    srv = server_factory()
+    relay = proxy(srv.port)
+    bob = pane("bob", port=relay.port)
+    joined(bob)
+    alice = Client(srv.port, "alice")
+    alice.send("PRIVMSG #lobby :said before the restart")
+    bob.wait_for("<alice> said before the restart")
+    relay.refusing = True  # bob comes back only once the test has spoken
+    srv.stop()
+    bob.wait_for("--- Disconnected: ")
+    again = server_factory(port=srv.port)
+    alice = Client(again.port, "alice")
+    alice.send("PRIVMSG #lobby :said while bob was away")
+    barrier(alice)
+    relay.refusing = False
+    text = bob.wait_for("[history] <alice> said while bob was away")
+    assert text.count("said before the restart") == 1
+    alice.send("PRIVMSG #lobby :live again")
+    bob.wait_for("<alice> live again")
+    bob.line("hello again")
+    alice.expect(is_privmsg("bob", "#lobby", "hello again"))
+    alice.close()
+
+
+def test_keepalive_notices_a_silent_server(server, pane, connect, proxy):
+    relay = proxy(server.port)
+    bob = pane("bob", port=relay.port, options=("--keepalive", "1"))
+    joined(bob)
+    relay.freeze()
+    bob.wait_for("--- Disconnected: connection to the server lost: no answer from the server")
+    # The server has not seen the old connection go: its nick is taken, so bob_.
+    bob.wait_for("--- Nickname bob is in use; trying bob_")
+    alice = connect("alice")
+    alice.send("PRIVMSG #lobby :who is here")
+    bob.wait_for("<alice> who is here")
+    bob.line("me, as bob_")
+    alice.expect(is_privmsg("bob_", "#lobby", "me, as bob_"))
+    relay.thaw()  # the old connection's end reaches the server
+    wait_quit(alice, "bob")
+
+
+def test_ctrl_c_while_waiting_to_reconnect_quits(server, pane, proxy):
+    """(A pipe does not reconnect: test_server_closing_the_connection.)"""
+    relay = proxy(server.port)
+    bob = pane("bob", port=relay.port)
+    joined(bob)
+    relay.refusing = True
+    relay.cut()
+    bob.wait_for("--- Reconnecting to ")
+    bob._tmux("send-keys", "-t", "main", "C-c")
+    assert bob.exit_status() == 0
