@@ -449,7 +449,9 @@ static int cmd_ctcp(struct cmd_result *res, const char *args)
     if (rc < 0)
         return fail(res, "Too long.");
     res->messages++;
-    snprintf(res->echo, sizeof res->echo, "--- CTCP %s sent to %s", what, target);
+    /* both fit: what is at most CTCP_NAME_MAX, target at most CMD_TARGET_MAX bytes */
+    snprintf(res->echo, sizeof res->echo, "--- CTCP %.*s sent to %.*s", CTCP_NAME_MAX, what,
+             CMD_TARGET_MAX, target);
     set_kind(res, CMD_SEND);
     return 0;
 }

@@ -1086,7 +1086,7 @@ static void ignore_command(struct session *s, enum cmd_local what, const char *m
         ui_printf("--- Ignoring %d already, the most there can be; /unignore one first",
                   SESSION_IGNORES_MAX);
     } else {
-        snprintf(s->ignores[s->nignores++], sizeof s->ignores[0], "%s", mask);
+        memcpy(s->ignores[s->nignores++], mask, strlen(mask) + 1); /* fits: checked above */
         ui_printf("--- Ignoring %s: their messages, notices, CTCPs and invitations are hidden",
                   mask);
     }
@@ -1097,7 +1097,11 @@ static void local_command(struct session *s, const struct cmd_result *res)
 {
     switch (res->local) {
     case LOCAL_QUERY:
-        snprintf(s->channel, sizeof s->channel, "%s", res->arg);
+        if (strlen(res->arg) >= sizeof s->channel) {
+            ui_printf("--- No nick is that long (%zu characters at most)", sizeof s->channel - 1);
+            break;
+        }
+        memcpy(s->channel, res->arg, strlen(res->arg) + 1);
         ui_printf("--- Talking with %s now (/close ends it)", s->channel);
         update_prompt(s);
         break;

@@ -120,7 +120,7 @@ static const char *conn_transport(const struct client *c)
 
 void conn_log_opened(struct client *c)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     int port = -1; /* none for a socketpair (tests) */
     if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
