@@ -131,8 +131,7 @@ static void on_listener(struct loop_io *io, unsigned events)
         net_addr_str((struct sockaddr *)&ss, host, sizeof host);
         struct ban ban;
         if (ban_find(NULL, host, &ban)) { /* a D-line: before any IRC is spoken */
-            log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: D-lined (%s)", host,
-                        ban.mask);
+            log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: D-lined (%s)", host, ban.mask);
             char why[CLOSE_REASON_MAX + 1];
             snprintf(why, sizeof why, "D-lined: %s", ban.reason);
             refuse(fd, how, host, why);
@@ -458,8 +457,8 @@ int main(int argc, char **argv)
     }
     cmd_install(&srv);
     /* A store that cannot open stops the start; what did open is closed below as on a stop. */
-    int opened = ban_open(srv.cfg.data_dir) == 0 && history_open(&srv) == 0 && account_open(&srv) == 0 && privs_drop(&srv.cfg) == 0 &&
-                 cluster_open(&srv) == 0;
+    int opened = ban_open(srv.cfg.data_dir) == 0 && history_open(&srv) == 0 &&
+                 account_open(&srv) == 0 && privs_drop(&srv.cfg) == 0 && cluster_open(&srv) == 0;
     if (opened) {
         loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
         loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);

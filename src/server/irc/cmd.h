@@ -2,7 +2,8 @@
  * command table is in cmd.c; the handlers, one file per family: cmd_reg.c (registration and
  * upkeep), cmd_chan.c (JOIN, PART, NAMES, TOPIC, KICK, INVITE, LIST), cmd_mode.c (MODE),
  * cmd_msg.c (PRIVMSG, NOTICE, TAGMSG), cmd_query.c (WHO, WHOIS and the other questions),
- * cmd_oper.c (operators), cmd_ban.c (KLINE, DLINE), cmd_account.c (SASL, REGISTER), cmd_history.c (CHATHISTORY). */
+ * cmd_oper.c (operators), cmd_ban.c (KLINE, DLINE), cmd_account.c (SASL, REGISTER),
+ * cmd_history.c (CHATHISTORY). */
 #ifndef TCPCHAT_CMD_H
 #define TCPCHAT_CMD_H
 

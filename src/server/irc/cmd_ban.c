@@ -96,8 +96,8 @@ static void set_ban(struct client *c, struct ircmsg *m, enum ban_kind kind)
         return;
     }
     const char *mask = m->params[arg];
-    const char *reason = m->nparams > arg + 1 && m->params[arg + 1][0] ? m->params[arg + 1]
-                                                                       : "No reason";
+    const char *reason =
+        m->nparams > arg + 1 && m->params[arg + 1][0] ? m->params[arg + 1] : "No reason";
     struct ban b;
     char why[128];
     int stored;
@@ -165,8 +165,7 @@ static void stats_line(void *arg, const struct ban *b)
 {
     struct client *c = arg;
     if (b->kind == BAN_KLINE)
-        send_reply(c, RPL_STATSKLINE, b->expires ? 'k' : 'K', b->host, b->user,
-                   b->reason);
+        send_reply(c, RPL_STATSKLINE, b->expires ? 'k' : 'K', b->host, b->user, b->reason);
     else
         send_reply(c, RPL_STATSDLINE, b->expires ? 'd' : 'D', b->mask, b->reason);
 }

@@ -339,7 +339,8 @@ static void stats_link(void *arg, const struct cluster_link *l)
 
 /* STATS (RFC 2812 3.4.4; Modern IRC): u the uptime, m the commands used, l this node's links
  * (its connections to Redis in a cluster; none alone), o the [oper] entries, k the K-lines and
- * d the D-lines (operators only: names, masks and reasons are not everyone's business). Other letters: only the end. */
+ * d the D-lines (operators only: names, masks and reasons are not everyone's business). Other
+ * letters: only the end. */
 void cmd_stats(struct client *c, struct ircmsg *m)
 {
     struct server *srv = client_srv(c);

@@ -258,9 +258,8 @@ int ban_open(const char *dir)
     snprintf(path, sizeof path, "%s/bans.db", dir);
     char *err = NULL;
     /* Workers write (one at a time, under db_lock); FULLMUTEX costs nothing at this rate. */
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc == SQLITE_OK)
         sqlite3_busy_timeout(db, 1000);
     if (rc == SQLITE_OK)
@@ -268,8 +267,8 @@ int ban_open(const char *dir)
                           "PRAGMA journal_mode=WAL;"
                           "PRAGMA synchronous=NORMAL;" /* a commit without an fsync */
                           "CREATE TABLE IF NOT EXISTS bans("
-                          " kind TEXT NOT NULL,"       /* 'K' or 'D' */
-                          " mask TEXT NOT NULL,"       /* lower-cased, as ban_parse makes it */
+                          " kind TEXT NOT NULL," /* 'K' or 'D' */
+                          " mask TEXT NOT NULL," /* lower-cased, as ban_parse makes it */
                           " reason TEXT NOT NULL,"
                           " setter TEXT NOT NULL,"     /* nick!user@host */
                           " set_at INTEGER NOT NULL,"  /* seconds since the epoch */
@@ -364,8 +363,7 @@ enum ban_result ban_remove(enum ban_kind kind, const char *mask)
 {
     /* A K-line set on a host alone is kept as "*@host": so is its name here. */
     char full[BAN_MASK_MAX + 3];
-    snprintf(full, sizeof full, "%s%s", kind == BAN_KLINE && !strchr(mask, '@') ? "*@" : "",
-             mask);
+    snprintf(full, sizeof full, "%s%s", kind == BAN_KLINE && !strchr(mask, '@') ? "*@" : "", mask);
     pthread_mutex_lock(&table_lock);
     int i = bans ? find(kind, full) : -1;
     if (i < 0) {

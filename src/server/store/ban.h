@@ -29,7 +29,7 @@ struct ban {
     /* The mask taken apart, for matching. */
     char user[USER_MAX + 1]; /* K: glob on the user name ("*" for a host alone) */
     char host[HOST_MAX];     /* K: glob on the address, unless is_cidr */
-    int is_cidr;                 /* K: the host is a block; D: always */
+    int is_cidr;             /* K: the host is a block; D: always */
     struct cidr block;
 };
 
