@@ -30,35 +30,41 @@ static void refuse(struct client *c, const struct ban *b)
     conn_close_later(c, why);
 }
 
+/* Refused registrations are logged, at most a few lines a second: a banned client may come
+ * back as often as the per-address limits let it, from every address of a block. */
+static struct log_budget refusals_logged = LOG_BUDGET_INIT;
+
 int cmd_ban_check(struct client *c)
 {
     struct ban b;
     if (!ban_find(c->user, c->host, &b))
         return 0;
-    log_event(LOG_INFO, "banned client refused", LOG_TEXT("addr", c->host),
-              LOG_TEXT("user", c->user), LOG_TEXT("mask", b.mask), LOG_NUM("id", c->id));
+    log_event_limited(&refusals_logged, LOG_LOGIN_LINES_PER_S, LOG_INFO, "banned client refused",
+                      LOG_TEXT("addr", c->host), LOG_TEXT("user", c->user),
+                      LOG_TEXT("mask", b.mask), LOG_NUM("id", c->id));
     refuse(c, &b);
     return 1;
 }
 
-/* On each worker after a ban is set: closes its clients the bans now match (a D-line also
- * those not registered yet). */
-static void sweep(struct worker *w, uint64_t arg)
+/* On each worker after ban number seq is set: closes its clients that ban (or one set since)
+ * matches; a D-line also those not registered yet. Only the new bans: the others were
+ * checked when the clients came. */
+static void sweep(struct worker *w, uint64_t seq)
 {
-    (void)arg;
     struct client *c, *tmp;
     HASH_ITER(hh, w->clients, c, tmp)
     {
         struct ban b;
-        if (!c->dead && !c->closing && ban_find(c->registered ? c->user : NULL, c->host, &b))
+        if (!c->dead && !c->closing &&
+            ban_find_since(seq, c->registered ? c->user : NULL, c->host, &b))
             refuse(c, &b);
     }
 }
 
-static void sweep_all(struct server *srv)
+static void sweep_all(struct server *srv, unsigned long long seq)
 {
     for (int i = 0; i < srv->nworkers; i++) {
-        if (fanout_call_worker(srv, i, sweep, 0) < 0)
+        if (fanout_call_worker(srv, i, sweep, seq) < 0)
             log_warn("out of memory: matching users of worker %d not checked for a new ban", i);
     }
 }
@@ -123,7 +129,7 @@ static void set_ban(struct client *c, struct ircmsg *m, enum ban_kind kind)
          b.mask, b.reason, stored ? "" : " (not saved: the ban store failed, see the log)");
     if (duration)
         tell(c, "%s [%s] expires in %s", c->nick, kind_word(kind), b.mask, length);
-    sweep_all(client_srv(c));
+    sweep_all(client_srv(c), b.seq);
 }
 
 static void lift_ban(struct client *c, struct ircmsg *m, enum ban_kind kind)

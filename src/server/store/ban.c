@@ -25,6 +25,7 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ban *bans; /* BANS_MAX of them, allocated by ban_open */
 static int nbans;
+static unsigned long long last_seq; /* the seq of the last ban put in the table */
 static sqlite3 *db;
 
 static const char *kind_name(enum ban_kind kind)
@@ -237,6 +238,7 @@ static int store_load(void)
                       LOG_NUM("max", BANS_MAX));
             break;
         }
+        b.seq = ++last_seq;
         bans[nbans++] = b;
     }
     sqlite3_finalize(st);
@@ -344,6 +346,7 @@ enum ban_result ban_add(enum ban_kind kind, const char *mask, const char *reason
     } else if (nbans == BANS_MAX) {
         r = BAN_FULL;
     } else {
+        b.seq = ++last_seq;
         bans[nbans++] = b;
     }
     if (r != BAN_OK) {
@@ -390,11 +393,16 @@ static int matches(const struct ban *b, const char *user, const char *host)
 
 int ban_find(const char *user, const char *host, struct ban *out)
 {
+    return ban_find_since(0, user, host, out);
+}
+
+int ban_find_since(unsigned long long seq, const char *user, const char *host, struct ban *out)
+{
     long long now = now_s();
     int found = 0;
     pthread_mutex_lock(&table_lock);
     for (int i = 0; i < nbans && !found; i++) {
-        if (in_force(&bans[i], now) && matches(&bans[i], user, host)) {
+        if (bans[i].seq >= seq && in_force(&bans[i], now) && matches(&bans[i], user, host)) {
             found = 1;
             if (out)
                 *out = bans[i];

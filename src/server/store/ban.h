@@ -26,6 +26,7 @@ struct ban {
     char setter[SOURCE_MAX + 1]; /* nick!user@host of the operator who set it */
     long long set_at;            /* seconds since the epoch */
     long long expires;           /* seconds since the epoch; 0: never */
+    unsigned long long seq;      /* the order bans were set in this process, from 1 */
     /* The mask taken apart, for matching. */
     char user[USER_MAX + 1]; /* K: glob on the user name ("*" for a host alone) */
     char host[HOST_MAX];     /* K: glob on the address, unless is_cidr */
@@ -64,6 +65,9 @@ enum ban_result ban_remove(enum ban_kind kind, const char *mask);
  * address host with user name user: a D-line on its address, or (user not NULL) a K-line
  * on user@host. 0 if none. */
 int ban_find(const char *user, const char *host, struct ban *out);
+/* The same among the bans set since the one numbered seq (its seq and later): a sweep after
+ * a new ban checks the clients against it alone. */
+int ban_find_since(unsigned long long seq, const char *user, const char *host, struct ban *out);
 /* Calls fn(arg, ban) for every ban of kind in force, in the order they were set, with the
  * table locked (fn must not call back here). */
 void ban_each(enum ban_kind kind, void (*fn)(void *arg, const struct ban *b), void *arg);
