@@ -73,8 +73,19 @@ def stats(c, letter):
 
 # ---- KLINE ------------------------------------------------------------------------------
 
+def wait_log(srv, *words):
+    """The server's log line holding every one of words (waits for it)."""
+    deadline = time.time() + TIMEOUT
+    while True:
+        for line in srv.read_log().splitlines():
+            if all(w in line for w in words):
+                return line
+        assert time.time() < deadline, "no log line with %r" % (words,)
+        time.sleep(0.1)
+
+
 def test_kline_disconnects_the_matching_user_and_others_see_the_quit(setup):
-    _, user, _ = setup
+    srv, user, _ = setup
     a, v, w = user("alice"), user("victim"), user("watcher")
     oper(a)
     a.send("KLINE ~victim@127.0.0.1 :spamming the lobby")
@@ -89,6 +100,12 @@ def test_kline_disconnects_the_matching_user_and_others_see_the_quit(setup):
     for c in (a, w):
         c.send("PING :still")
         c.expect(is_command("PONG"))
+    # Who set what is logged.
+    line = wait_log(srv, "ban set", "~victim@127.0.0.1")
+    assert "alice!~alice@127.0.0.1" in line and "spamming the lobby" in line, line
+    a.send("UNKLINE ~victim@127.0.0.1")
+    notice(a, "is removed")
+    wait_log(srv, "ban removed", "~victim@127.0.0.1", "alice!~alice@127.0.0.1")
 
 
 def test_klined_user_gets_465_at_registration_then_unkline_lets_them_in(setup):
@@ -258,6 +275,18 @@ def test_bans_survive_a_restart(setup):
 
 
 # ---- who may ----------------------------------------------------------------------------
+
+def test_help_describes_the_ban_commands(setup):
+    _, user, _ = setup
+    b = user("bob")
+    for name in ("KLINE", "UNKLINE", "DLINE", "UNDLINE"):
+        b.send("HELP " + name)
+        m = Msg(b.expect(is_numeric("704")))
+        assert m.params[1] == name and m.text.startswith(name)
+        b.expect(is_numeric("706"))
+    b.send("HELP STATS")
+    assert "k|d" in Msg(b.expect(is_numeric("704"))).text
+
 
 def test_non_operators_get_481(setup):
     _, user, _ = setup
