@@ -33,6 +33,7 @@
 #include "core/iplimit.h"
 #include "core/privs.h"
 #include "state/monitor.h"
+#include "store/ban.h"
 #include "store/readmark.h"
 #include "state/nick.h"
 #include "core/rehash.h"
@@ -128,6 +129,14 @@ static void on_listener(struct loop_io *io, unsigned events)
         }
         char host[HOST_MAX];
         net_addr_str((struct sockaddr *)&ss, host, sizeof host);
+        struct ban ban;
+        if (ban_find(NULL, host, &ban)) { /* a D-line: before any IRC is spoken */
+            log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: D-lined (%s)", host, ban.mask);
+            char why[CLOSE_REASON_MAX + 1];
+            snprintf(why, sizeof why, "D-lined: %s", ban.reason);
+            refuse(fd, how, host, why);
+            continue;
+        }
         if (atomic_fetch_add(&srv->nclients, 1) >= srv->cfg.max_clients) {
             atomic_fetch_sub(&srv->nclients, 1);
             log_limited(&refusals_logged, 5, LOG_INFO, "refusing %s: too many connections", host);
@@ -247,6 +256,7 @@ static void run(struct acceptor *a)
         int n = loop_wait(a->loop, IP_PRUNE_MS);
         if (worker_clock_ms() >= next_prune) {
             iplimit_prune(a->srv->cfg.conn_rate, worker_clock_ms());
+            ban_prune((long long)time(NULL));
             next_prune = worker_clock_ms() + IP_PRUNE_MS;
         }
         if (n < 0) {
@@ -447,8 +457,8 @@ int main(int argc, char **argv)
     }
     cmd_install(&srv);
     /* A store that cannot open stops the start; what did open is closed below as on a stop. */
-    int opened = history_open(&srv) == 0 && account_open(&srv) == 0 && privs_drop(&srv.cfg) == 0 &&
-                 cluster_open(&srv) == 0;
+    int opened = ban_open(srv.cfg.data_dir) == 0 && history_open(&srv) == 0 &&
+                 account_open(&srv) == 0 && privs_drop(&srv.cfg) == 0 && cluster_open(&srv) == 0;
     if (opened) {
         loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
         loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);
@@ -489,6 +499,7 @@ int main(int argc, char **argv)
     cluster_close(&srv); /* after the workers: their users' QUITs go out first */
     history_close(&srv); /* after the workers: they post through it to the end */
     account_close(&srv);
+    ban_close();
     for (int i = 0; i < srv.nworkers; i++)
         worker_destroy(&srv.workers[i]);
     tls_ctx_free(srv.tls_ctx);

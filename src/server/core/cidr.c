@@ -36,6 +36,11 @@ static int parse_block(const char *s, size_t len, struct cidr *out)
     return 0;
 }
 
+int cidr_parse(const char *s, struct cidr *out)
+{
+    return parse_block(s, strlen(s), out);
+}
+
 int cidr_list_parse(const char *list, struct cidr_list *out)
 {
     struct cidr_list l = {.n = 0};
@@ -67,13 +72,16 @@ static int prefix_match(const unsigned char *a, const unsigned char *b, int bits
 }
 
 /* v4: the IPv4 address (4 bytes) or NULL; v6: the IPv6 one (16 bytes) or NULL. */
+static int block_has(const struct cidr *b, const unsigned char *v4, const unsigned char *v6)
+{
+    return (b->family == AF_INET && v4 && prefix_match(v4, b->addr, b->bits)) ||
+           (b->family == AF_INET6 && v6 && prefix_match(v6, b->addr, b->bits));
+}
+
 static int has(const struct cidr_list *l, const unsigned char *v4, const unsigned char *v6)
 {
     for (int i = 0; i < l->n; i++) {
-        const struct cidr *b = &l->block[i];
-        if (b->family == AF_INET && v4 && prefix_match(v4, b->addr, b->bits))
-            return 1;
-        if (b->family == AF_INET6 && v6 && prefix_match(v6, b->addr, b->bits))
+        if (block_has(&l->block[i], v4, v6))
             return 1;
     }
     return 0;
@@ -104,5 +112,15 @@ int cidr_list_has_host(const struct cidr_list *l, const char *host)
         return has(l, a, NULL);
     if (inet_pton(AF_INET6, host, a) == 1)
         return has(l, mapped_v4(a), a);
+    return 0;
+}
+
+int cidr_has_host(const struct cidr *b, const char *host)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1)
+        return block_has(b, a, NULL);
+    if (inet_pton(AF_INET6, host, a) == 1)
+        return block_has(b, mapped_v4(a), a);
     return 0;
 }

@@ -19,6 +19,12 @@ struct cidr_list {
     int n;
 };
 
+/* Parses one block ("10.0.0.0/8", "2001:db8::/32", or an address alone: all its bits) into
+ * out. Returns 0, or -1 if malformed. */
+int cidr_parse(const char *s, struct cidr *out);
+/* 1 if the textual address host is in block b (an IPv4-mapped IPv6 address matches IPv4
+ * blocks); 0 if not, or if host is no address. */
+int cidr_has_host(const struct cidr *b, const char *host);
 /* Parses "CIDR[,CIDR...]" ("" for none; an address alone is a block of one) into out.
  * Returns 0, or -1 if malformed or longer than CIDR_LIST_MAX. */
 int cidr_list_parse(const char *list, struct cidr_list *out);

@@ -116,6 +116,17 @@
 #define OPERS_MAX                 256 /* operator entries in a config file */
 #define KILL_REASON_MAX           200 /* bytes of a KILL reason kept */
 #define CONFIG_ERROR_MAX          512 /* "FILE:LINE: what is wrong" */
+/* Server bans (KLINE, DLINE: store/ban.h). Every connection is checked against each one in
+ * turn, and each is a row of bans.db: a bound keeps both small. */
+#define BANS_MAX         1000 /* K-lines and D-lines set at once, both kinds together */
+#define BAN_REASON_MAX   200  /* bytes of a ban's reason kept */
+#define BAN_MASK_MAX     (USER_MAX + 1 + HOST_MAX) /* "user@host" of a K-line, globs included */
+#define BAN_DURATION_MAX (52L * 7 * 86400) /* longest timed ban, seconds (Solanum: 52 weeks) */
+/* The widest blocks a ban may name (narrower is refused as "too wide"): a /8 of IPv4, a /16 of
+ * IPv6. Wider would ban much of the Internet by a typo. */
+#define BAN_CIDR_MIN_V4 8
+#define BAN_CIDR_MIN_V6 16
+#define BAN_PRUNE_BATCH 16 /* expired bans taken out of the table per turn of its lock */
 /* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
  * keep its worker busy verifying guesses. */
 /* Bytes of replies one command may make for the price of its line; each further

@@ -98,14 +98,24 @@ static const struct command commands[] = {
     {"ANNOUNCE", cmd_announce, 1, 1, "ANNOUNCE :<text>\nSends a notice to every user (operators)."},
     {"REHASH", cmd_rehash, 0, 1,
      "REHASH\nReloads the config file and the TLS certificate (operators)."},
+    {"KLINE", cmd_kline, 1, 1,
+     "KLINE [<duration>] <user@host> [:<reason>]\nBans users from this server by user@host (host: "
+     "a glob or a CIDR block) and disconnects those connected; the duration is in minutes, or "
+     "10s, 5m, 2h, 3d, 1w (none or 0: permanent) (operators)."},
+    {"UNKLINE", cmd_unkline, 1, 1, "UNKLINE <user@host>\nLifts a K-line (operators)."},
+    {"DLINE", cmd_dline, 1, 1,
+     "DLINE [<duration>] <address|CIDR> [:<reason>]\nBans an address or a block from connecting "
+     "at all and disconnects those connected; durations as KLINE (operators)."},
+    {"UNDLINE", cmd_undline, 1, 1, "UNDLINE <address|CIDR>\nLifts a D-line (operators)."},
     {"CHATHISTORY", cmd_chathistory, 0, 1,
      "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS <target> ...\nFetches message history "
      "(draft/chathistory)."},
     {"INFO", cmd_info, 0, 1, "INFO\nShows what this server is."},
     {"LINKS", cmd_links, 0, 1, "LINKS [[<server>] <mask>]\nLists the servers of the network."},
     {"STATS", cmd_stats, 1, 1,
-     "STATS u|m|l|o\nShows the server's uptime (u), how often each command was used (m), its "
-     "links to Redis (l), and the operator entries (o, operators)."},
+     "STATS u|m|l|o|k|d\nShows the server's uptime (u), how often each command was used (m), its "
+     "links to Redis (l), and, to operators, the operator entries (o), K-lines (k) and D-lines "
+     "(d)."},
     {"ADMIN", cmd_admin, 0, 1, "ADMIN\nShows who runs this server."},
     {"AUTHENTICATE", cmd_authenticate, 1, 0,
      "AUTHENTICATE <mechanism> | <base64>\nLogs in with SASL (PLAIN, EXTERNAL) before "

@@ -2,7 +2,8 @@
  * command table is in cmd.c; the handlers, one file per family: cmd_reg.c (registration and
  * upkeep), cmd_chan.c (JOIN, PART, NAMES, TOPIC, KICK, INVITE, LIST), cmd_mode.c (MODE),
  * cmd_msg.c (PRIVMSG, NOTICE, TAGMSG), cmd_query.c (WHO, WHOIS and the other questions),
- * cmd_oper.c (operators), cmd_account.c (SASL, REGISTER), cmd_history.c (CHATHISTORY). */
+ * cmd_oper.c (operators), cmd_ban.c (KLINE, DLINE), cmd_account.c (SASL, REGISTER),
+ * cmd_history.c (CHATHISTORY). */
 #ifndef TCPCHAT_CMD_H
 #define TCPCHAT_CMD_H
 
@@ -76,6 +77,16 @@ void cmd_kill(struct client *c, struct ircmsg *m);
 void cmd_wallops(struct client *c, struct ircmsg *m);
 void cmd_announce(struct client *c, struct ircmsg *m);
 void cmd_rehash(struct client *c, struct ircmsg *m);
+/* Server bans (cmd_ban.c). */
+void cmd_kline(struct client *c, struct ircmsg *m);
+void cmd_unkline(struct client *c, struct ircmsg *m);
+void cmd_dline(struct client *c, struct ircmsg *m);
+void cmd_undline(struct client *c, struct ircmsg *m);
+/* If a ban keeps c out (a K-line on its user@host, a D-line on its address), tells c (465 for
+ * a K-line), closes it and returns 1; else 0. At registration. */
+int cmd_ban_check(struct client *c);
+/* The K-lines (letter 'k') or D-lines ('d') in force, one 216 or 225 each, for STATS. */
+void cmd_ban_stats(struct client *c, char letter);
 void cmd_chathistory(struct client *c, struct ircmsg *m);
 void cmd_markread(struct client *c, struct ircmsg *m);
 void cmd_redact(struct client *c, struct ircmsg *m);

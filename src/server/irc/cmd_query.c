@@ -339,8 +339,9 @@ static void stats_link(void *arg, const struct cluster_link *l)
 }
 
 /* STATS (RFC 2812 3.4.4; Modern IRC): u the uptime, m the commands used, l this node's links
- * (its connections to Redis in a cluster; none alone), o the [oper] entries (operators only:
- * their names and host masks are not everyone's business). Other letters: only the end. */
+ * (its connections to Redis in a cluster; none alone), o the [oper] entries, k the K-lines and
+ * d the D-lines (operators only: names, masks and reasons are not everyone's business). Other
+ * letters: only the end. */
 void cmd_stats(struct client *c, struct ircmsg *m)
 {
     struct server *srv = client_srv(c);
@@ -364,6 +365,12 @@ void cmd_stats(struct client *c, struct ircmsg *m)
     }
     case 'l':
         cluster_links(srv, stats_link, c);
+        break;
+    case 'k':
+    case 'd':
+        if (!cmd_need_oper(c))
+            return;
+        cmd_ban_stats(c, letter[0]);
         break;
     case 'o':
         if (!cmd_need_oper(c))

@@ -160,6 +160,8 @@ void reg_try(struct client *c)
         conn_close_later(c, "SASL authentication required");
         return;
     }
+    if (cmd_ban_check(c))
+        return;
     /* A registered nick is its owner's: anyone else is refused it, and picks another. */
     if (account_exists(client_srv(c), c->nick) && ircname_cmp(c->account, c->nick) != 0) {
         send_reply(c, ERR_NICKNAMEINUSE_CHOOSE, c->nick);

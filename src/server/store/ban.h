@@ -1,0 +1,84 @@
+/* ban: the server bans operators set at run time (KLINE, DLINE), kept in memory for every
+ * check and in SQLite (DATA_DIR/bans.db) so that they survive a restart. A K-line bans a
+ * user@host mask (globs, or a CIDR block for the host), checked when a client registers; a
+ * D-line bans an address or a CIDR block, checked when a connection is accepted. A timed ban
+ * stops applying when it expires and is removed soon after (ban_prune).
+ *
+ * One table for the process under a leaf lock of its own, read by the acceptor (D-lines) and
+ * by every worker (registration, sweeps). Bans change rarely: the SQLite write of a change
+ * runs on the worker of the operator who made it, one small WAL commit without an fsync
+ * (synchronous=NORMAL), outside the table's lock so that no check waits for the disk. Bans are
+ * this node's alone: a cluster (--cluster) does not share them. */
+#ifndef TCPCHAT_BAN_H
+#define TCPCHAT_BAN_H
+
+#include <stddef.h>
+
+#include "core/cidr.h"
+#include "core/defines.h"
+
+enum ban_kind { BAN_KLINE, BAN_DLINE };
+
+struct ban {
+    enum ban_kind kind;
+    char mask[BAN_MASK_MAX + 1]; /* as set, lower-cased: "user@host" (K) or "addr[/bits]" (D) */
+    char reason[BAN_REASON_MAX + 1];
+    char setter[SOURCE_MAX + 1]; /* nick!user@host of the operator who set it */
+    long long set_at;            /* seconds since the epoch */
+    long long expires;           /* seconds since the epoch; 0: never */
+    unsigned long long seq;      /* the order bans were set in this process, from 1 */
+    /* The mask taken apart, for matching. */
+    char user[USER_MAX + 1]; /* K: glob on the user name ("*" for a host alone) */
+    char host[HOST_MAX];     /* K: glob on the address, unless is_cidr */
+    int is_cidr;             /* K: the host is a block; D: always */
+    struct cidr block;
+};
+
+enum ban_result {
+    BAN_OK,
+    BAN_INVALID, /* the mask is malformed, or too wide (why says which) */
+    BAN_EXISTS,  /* ban_add: the same mask is banned already */
+    BAN_FULL,    /* ban_add: BANS_MAX bans are set */
+    BAN_NONE,    /* ban_remove: no such ban */
+};
+
+/* Opens (creating if need be) DATA_DIR/bans.db and loads the bans it holds, dropping those
+ * expired. Returns 0, or -1 after printing why on stderr. */
+int ban_open(const char *data_dir);
+/* Closes the store and frees the table (at exit, with no worker running). */
+void ban_close(void);
+
+/* Checks mask for kind and takes it apart into out (mask, user, host, block). Returns
+ * BAN_OK, or BAN_INVALID with why (cap bytes) saying what is wrong. */
+enum ban_result ban_parse(enum ban_kind kind, const char *mask, struct ban *out, char *why,
+                          size_t cap);
+/* Sets a ban: mask as ban_parse takes it, for duration_s seconds (0: for good); stored
+ * before it returns. The ban set is copied into out (may be NULL). stored is set to 0 when it
+ * applies but the store could not keep it (logged). */
+enum ban_result ban_add(enum ban_kind kind, const char *mask, const char *reason,
+                        const char *setter, long long duration_s, struct ban *out, char *why,
+                        size_t cap, int *stored);
+/* Lifts the ban of kind on mask (compared without case). BAN_OK, or BAN_NONE. */
+enum ban_result ban_remove(enum ban_kind kind, const char *mask);
+
+/* 1, with the ban copied into out (may be NULL), if a ban in force bans a client from
+ * address host with user name user: a D-line on its address, or (user not NULL) a K-line
+ * on user@host. 0 if none. */
+int ban_find(const char *user, const char *host, struct ban *out);
+/* The same among the bans set since the one numbered seq (its seq and later): a sweep after
+ * a new ban checks the clients against it alone. */
+int ban_find_since(unsigned long long seq, const char *user, const char *host, struct ban *out);
+/* Calls fn(arg, ban) for every ban of kind in force, in the order they were set, with the
+ * table locked (fn must not call back here). */
+void ban_each(enum ban_kind kind, void (*fn)(void *arg, const struct ban *b), void *arg);
+/* Removes the bans expired by now (seconds since the epoch), from memory and the store. */
+void ban_prune(long long now);
+/* How to write a duration for people: "permanent", or "5 minutes" (the largest unit that
+ * divides it). */
+void ban_duration_str(long long seconds, char *out, size_t cap);
+/* Parses a duration: minutes ("30", as Solanum and InspIRCd take them), or a number with a
+ * unit ("10s", "5m", "2h", "3d", "1w"); 0 is permanent. Longer than BAN_DURATION_MAX is cut
+ * to it. Returns the seconds, or -1 if malformed. */
+long long ban_parse_duration(const char *text);
+
+#endif
