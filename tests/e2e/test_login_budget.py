@@ -56,10 +56,16 @@ def test_global_budget_refuses_at_once_but_not_a_trusted_address(server_factory)
     c, m = login(srv.port, "alice", "alice", PASSWORD, "127.0.0.1")
     assert m.command == "903", m.line
     c.close()
+    early = sasl_conn(srv.port, "early", "127.0.0.6")
+    assert start_plain(early) is None  # started while the budget lasted
     for i in range(2):
         c, m = login(srv.port, "bad%d" % i, "alice", "not the password", "127.0.0.2")
         assert m.command == "904" and m.text == "SASL authentication failed", m.line
         c.close()
+    # Its message comes after the budget ran out: refused all the same, unchecked.
+    early.send("AUTHENTICATE " + plain("alice", PASSWORD))
+    m = Msg(early.expect(lambda l: Msg(l).command in ("903", "904")))
+    assert m.command == "904" and BUSY_GLOBAL in m.text, m.line
     for source in ("127.0.0.3", "127.0.0.2"):
         c = sasl_conn(srv.port, "other", source)
         m = start_plain(c)
@@ -79,7 +85,7 @@ def test_global_budget_refuses_at_once_but_not_a_trusted_address(server_factory)
     c.send("CAP END")
     c.expect(is_numeric("001"))
     log = srv.read_log()
-    assert log.count('reason="too many failed logins on the server"') >= 2, log
+    assert log.count('reason="too many failed logins on the server"') >= 3, log
 
 
 def test_global_budget_leaves_register_alone(server_factory):

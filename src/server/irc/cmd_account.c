@@ -134,11 +134,18 @@ static void sasl_plain(struct client *c)
     int ok = password && clen > 0 && clen <= IRC_NICK_MAX && plen > 0 && plen <= PASSWORD_MAX &&
              memchr(password, '\0', plen) == NULL && ircname_nick_valid(authcid) &&
              (zlen == 0 || ircname_cmp(authzid, authcid) == 0);
+    /* The global budget again: a client may have started AUTHENTICATE PLAIN (on many
+     * connections) before it ran out. */
+    long wait = ok ? account_login_busy(client_srv(c), c->host) : 0;
     char fp[TLS_CERTFP_MAX + 1];
-    int rc = ok ? request(c, ACCOUNT_VERIFY, authcid, password, certfp(c, fp)) : -2;
+    int rc = ok && wait == 0 ? request(c, ACCOUNT_VERIFY, authcid, password, certfp(c, fp)) : -2;
     c->sasl_pending = rc == 0;
     sodium_memzero(raw, sizeof raw);
-    if (rc == -1)
+    if (wait > 0) {
+        log_login_failed(c, NULL, "PLAIN", "too many failed logins on the server");
+        sasl_reset(c);
+        send_reply(c, ERR_SASLFAIL_GLOBAL, wait);
+    } else if (rc == -1)
         sasl_busy(c);
     else if (rc < 0)
         sasl_fail(c);
