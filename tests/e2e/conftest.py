@@ -126,11 +126,14 @@ def server(server_factory):
 class Client:
     """A raw IRC connection: send lines, wait for lines matching a predicate."""
 
-    def __init__(self, port, nick=None, host="127.0.0.1", register=True, rcvbuf=None):
+    def __init__(self, port, nick=None, host="127.0.0.1", register=True, rcvbuf=None,
+                 source=None):
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                                   socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source:  # another address of loopback's 127.0.0.0/8, as another user's (Linux)
+            self.sock.bind((source, 0))
         self.sock.settimeout(TIMEOUT)
         self.sock.connect((host, port))
         self.buf = b""

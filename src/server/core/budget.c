@@ -93,3 +93,20 @@ void budget_count(struct budget *b, const char *host, time_t now)
     e->count++;
     pthread_mutex_unlock(&b->lock);
 }
+
+int budget_recent(struct budget *b, const char *host, time_t now)
+{
+    pthread_mutex_lock(&b->lock);
+    struct entry *e = find(b, host, now);
+    int n = e ? e->count : 0;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+int budget_addrs(struct budget *b)
+{
+    pthread_mutex_lock(&b->lock);
+    int n = b->n;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}

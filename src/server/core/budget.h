@@ -18,5 +18,9 @@ void budget_free(struct budget *b);
 long budget_wait(struct budget *b, const char *host, int max, time_t now);
 /* Counts one event of host. */
 void budget_count(struct budget *b, const char *host, time_t now);
+/* Events of host counted in its current window (0: none, or its window is over). */
+int budget_recent(struct budget *b, const char *host, time_t now);
+/* Addresses the table remembers now (at most BUDGET_ADDRS_MAX). */
+int budget_addrs(struct budget *b);
 
 #endif

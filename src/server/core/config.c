@@ -57,6 +57,11 @@ static const char usage_text[] =
     "      --conn-rate N       new connections per minute from one address (default 30)\n"
     "      --login-fail-limit N  failed logins one address may make in 10 minutes before\n"
     "                          its logins are refused until then (default 10)\n"
+    "      --login-fail-global N  failed logins per minute from all addresses together;\n"
+    "                          past it, logins are refused at once (\"server busy\") except\n"
+    "                          from addresses that logged in within a day (default 600)\n"
+    "      --login-queue N     password checks that may wait in each of the account\n"
+    "                          thread's two queues; past it, refused (default 256)\n"
     "      --register-limit N  accounts one address may register per hour (default 3; 0: no\n"
     "                          REGISTER)\n"
     "      --account-expire-days N  an account nobody logged into (SASL) since it was\n"
@@ -121,6 +126,8 @@ enum {
     OPT_ALLOW_ROOT,
     OPT_ADMIN_EMAIL,
     OPT_LOGIN_FAIL_LIMIT,
+    OPT_LOGIN_FAIL_GLOBAL,
+    OPT_LOGIN_QUEUE,
     OPT_REGISTER_LIMIT,
     OPT_ACCOUNT_EXPIRE,
     OPT_CLUSTER,
@@ -167,6 +174,8 @@ static const struct option long_options[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
     {"login-fail-limit", required_argument, NULL, OPT_LOGIN_FAIL_LIMIT},
+    {"login-fail-global", required_argument, NULL, OPT_LOGIN_FAIL_GLOBAL},
+    {"login-queue", required_argument, NULL, OPT_LOGIN_QUEUE},
     {"register-limit", required_argument, NULL, OPT_REGISTER_LIMIT},
     {"account-expire-days", required_argument, NULL, OPT_ACCOUNT_EXPIRE},
     {"conn-rate", required_argument, NULL, OPT_CONN_RATE},
@@ -372,6 +381,16 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a number from 1 to 1000000";
         cfg->login_fail_limit = (int)v;
         return NULL;
+    case OPT_LOGIN_FAIL_GLOBAL:
+        if (parse_long(arg, 1, 1000000, &v) < 0)
+            return "wants a number of failed logins per minute from 1 to 1000000";
+        cfg->login_fail_global = (int)v;
+        return NULL;
+    case OPT_LOGIN_QUEUE:
+        if (parse_long(arg, 1, LOGIN_QUEUE_MAX, &v) < 0)
+            return "wants a number of requests from 1 to 100000";
+        cfg->login_queue = (int)v;
+        return NULL;
     case OPT_REGISTER_LIMIT:
         if (parse_long(arg, 0, 1000000, &v) < 0)
             return "wants a number from 0 to 1000000";
@@ -503,6 +522,8 @@ static void set_defaults(struct config *cfg)
     cfg->log_format = LOG_FORMAT_TEXT;
     cfg->max_per_ip = DEFAULT_MAX_PER_IP;
     cfg->login_fail_limit = DEFAULT_LOGIN_FAILURES;
+    cfg->login_fail_global = DEFAULT_LOGIN_FAIL_GLOBAL;
+    cfg->login_queue = DEFAULT_LOGIN_QUEUE;
     cfg->register_limit = DEFAULT_REGISTERS;
     cfg->account_expire_days = DEFAULT_ACCOUNT_EXPIRE_DAYS;
     cfg->conn_rate = DEFAULT_CONN_RATE;
@@ -688,6 +709,8 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(log_format);
     SWAP(max_per_ip);
     SWAP(login_fail_limit);
+    SWAP(login_fail_global);
+    SWAP(login_queue);
     SWAP(register_limit);
     SWAP(account_expire_days);
     SWAP(conn_rate);

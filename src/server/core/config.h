@@ -53,6 +53,8 @@ struct config {
     int max_per_ip;             /* connections one address may hold */
     int conn_rate;              /* new connections per minute from one address */
     int login_fail_limit;       /* failed logins per address per LOGIN_WINDOW_S */
+    int login_fail_global;      /* failed PLAIN logins, all addresses, per LOGIN_GLOBAL_WINDOW_S */
+    int login_queue;            /* requests waiting in each account queue (store/account.c) */
     int register_limit; /* accounts registered per address per REGISTER_WINDOW_S (0: none) */
     char *ip_exempt;    /* CIDR list not limited per address (set at start only) */
     /* The history store (history.h); set at start only. */

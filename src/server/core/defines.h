@@ -31,7 +31,15 @@
 #define LOGIN_WINDOW_S              600
 #define REGISTER_WINDOW_S           3600
 #define BUDGET_ADDRS_MAX            10000 /* addresses one budget table remembers */
-#define DEFAULT_CONN_RATE           30    /* new connections per minute from one address */
+/* The global budget (--login-fail-global): failed PLAIN logins per LOGIN_GLOBAL_WINDOW_S from
+ * all addresses together. 600 a minute is ten failures a second, about 60% of what one account
+ * thread can check (argon2id "interactive", ~60 ms each): past it a flood from many addresses
+ * (which no per-address budget bounds) is refused without argon2, and the thread stays free
+ * for the users who logged in from their address before (LOGIN_TRUSTED_S). */
+#define DEFAULT_LOGIN_FAIL_GLOBAL 600
+#define LOGIN_GLOBAL_WINDOW_S     60
+#define LOGIN_TRUSTED_S           86400 /* a successful login trusts its address this long */
+#define DEFAULT_CONN_RATE         30    /* new connections per minute from one address */
 /* Log lines anyone can cause go through budgets (common/log.h log_limited): at most this many
  * a second of each kind, the next line saying how many were left out. Connections opened and
  * closed: 50 a second each shows every connection of a normal server, while a flood of them
@@ -64,14 +72,17 @@
 #define HISTORY_JOURNAL_MAX    (16u << 20) /* while commits fail, no row is stored past this */
 /* Rows reach the writer in batches: a row into an empty queue wakes it, and it sleeps this
  * long before taking them (or until this many wait); a query or a post wakes it at once. */
-#define HISTORY_NAP_MS    20
-#define HISTORY_BATCH     1024
-#define ACCOUNT_QUEUE_MAX 256  /* password checks waiting for the account thread */
-#define SASL_FAILURES_MAX 3    /* failed logins before the connection is closed */
-#define SASL_CHUNK        400  /* AUTHENTICATE: bytes of base64 per line (IRCv3 sasl) */
-#define SASL_MAX          1200 /* AUTHENTICATE: base64 bytes of one PLAIN message */
-#define PASSWORD_MIN      8    /* REGISTER: shortest account password */
-#define WORKERS_MAX       256
+#define HISTORY_NAP_MS 20
+#define HISTORY_BATCH  1024
+/* Password checks waiting for the account thread, in each of its two queues (--login-queue;
+ * store/account.c): logins from addresses without recent failures, and the rest. */
+#define DEFAULT_LOGIN_QUEUE 256
+#define LOGIN_QUEUE_MAX     100000 /* the largest --login-queue */
+#define SASL_FAILURES_MAX   3      /* failed logins before the connection is closed */
+#define SASL_CHUNK          400    /* AUTHENTICATE: bytes of base64 per line (IRCv3 sasl) */
+#define SASL_MAX            1200   /* AUTHENTICATE: base64 bytes of one PLAIN message */
+#define PASSWORD_MIN        8      /* REGISTER: shortest account password */
+#define WORKERS_MAX         256
 /* Cluster (docs/cluster.md). A user on another node is known by worker WORKER_REMOTE + its
  * worker there; client ids carry their node's number above CLUSTER_NODE_SHIFT bits, so ids are
  * unique network-wide. */

@@ -160,6 +160,8 @@
 #define ERR_SASLFAIL_NOCERT  904, ":SASL authentication failed (EXTERNAL needs a TLS client certificate)"
 #define ERR_SASLFAIL_REQUIRE 904, ":This server requires logging in with SASL"
 #define ERR_SASLFAIL_WAIT    904, ":SASL authentication failed (too many failed logins from your address; try again in %ld s)"
+#define ERR_SASLFAIL_GLOBAL  904, ":SASL authentication failed (server busy: too many failed logins; try again in %ld s)"
+#define ERR_SASLFAIL_QUEUE   904, ":SASL authentication failed (server busy; try again later)"
 #define ERR_SASLTOOLONG      905, ":SASL message too long"
 #define ERR_SASLABORTED      906, ":SASL authentication aborted"
 #define ERR_SASLALREADY      907, ":You have already authenticated using SASL"

@@ -32,12 +32,12 @@ static const char *certfp(const struct client *c, char fp[TLS_CERTFP_MAX + 1])
 
 static account_done_fn account_done;
 
-/* Queues op for c on the account thread; account_done gets the answer. 0, or -1 when the
- * thread's queue is full. */
+/* Queues op for c on the account thread; account_done gets the answer. 0, -1 when its queue
+ * is full, -2 without a store (account_request). */
 static int request(struct client *c, enum account_op op, const char *name, const char *password,
                    const char *cert)
 {
-    return account_request(client_srv(c), op, c->w->index, c->id, name, password, cert,
+    return account_request(client_srv(c), op, c->w->index, c->id, c->host, name, password, cert,
                            account_done);
 }
 
@@ -65,6 +65,14 @@ static void log_login_failed(const struct client *c, const char *account, const 
                       LOG_TEXT("addr", c->host), LOG_TEXT("account", account),
                       LOG_TEXT("mechanism", mechanism), LOG_TEXT("reason", reason),
                       LOG_TEXT("nick", c->nick[0] ? c->nick : NULL), LOG_NUM("id", c->id));
+}
+
+/* The account thread's queue is full: refused, but not the client's failure (not counted
+ * toward SASL_FAILURES_MAX). */
+static void sasl_busy(struct client *c)
+{
+    sasl_reset(c);
+    send_reply(c, ERR_SASLFAIL_QUEUE);
 }
 
 static void sasl_fail(struct client *c)
@@ -97,14 +105,11 @@ static void sasl_external(struct client *c)
     const char *cert = certfp(c, fp);
     int ok = cert && sasl_decode(c, raw, &n) == 0 && strlen((char *)raw) == n &&
              (n == 0 || (n <= IRC_NICK_MAX && ircname_nick_valid((char *)raw)));
-    if (ok) {
-        c->sasl_pending = 1;
-        if (request(c, ACCOUNT_EXTERNAL, (char *)raw, "", cert) < 0) {
-            c->sasl_pending = 0;
-            ok = 0;
-        }
-    }
-    if (!ok)
+    int rc = ok ? request(c, ACCOUNT_EXTERNAL, (char *)raw, "", cert) : -2;
+    c->sasl_pending = rc == 0;
+    if (rc == -1)
+        sasl_busy(c);
+    else if (rc < 0)
         sasl_fail(c);
     else
         sasl_reset(c);
@@ -129,16 +134,20 @@ static void sasl_plain(struct client *c)
     int ok = password && clen > 0 && clen <= IRC_NICK_MAX && plen > 0 && plen <= PASSWORD_MAX &&
              memchr(password, '\0', plen) == NULL && ircname_nick_valid(authcid) &&
              (zlen == 0 || ircname_cmp(authzid, authcid) == 0);
-    if (ok) {
-        c->sasl_pending = 1;
-        char fp[TLS_CERTFP_MAX + 1];
-        if (request(c, ACCOUNT_VERIFY, authcid, password, certfp(c, fp)) < 0) {
-            c->sasl_pending = 0;
-            ok = 0;
-        }
-    }
+    /* The global budget again: a client may have started AUTHENTICATE PLAIN (on many
+     * connections) before it ran out. */
+    long wait = ok ? account_login_busy(client_srv(c), c->host) : 0;
+    char fp[TLS_CERTFP_MAX + 1];
+    int rc = ok && wait == 0 ? request(c, ACCOUNT_VERIFY, authcid, password, certfp(c, fp)) : -2;
+    c->sasl_pending = rc == 0;
     sodium_memzero(raw, sizeof raw);
-    if (!ok)
+    if (wait > 0) {
+        log_login_failed(c, NULL, "PLAIN", "too many failed logins on the server");
+        sasl_reset(c);
+        send_reply(c, ERR_SASLFAIL_GLOBAL, wait);
+    } else if (rc == -1)
+        sasl_busy(c);
+    else if (rc < 0)
         sasl_fail(c);
     else
         sasl_reset(c);
@@ -187,6 +196,14 @@ void cmd_authenticate(struct client *c, struct ircmsg *m)
                 conn_close_later(c, "Too many failed login attempts");
             return;
         }
+        /* Past the global budget, PLAIN is refused at once unless the address logged in
+         * lately (--login-fail-global; store/account.c says why). Not counted against the
+         * client: the server is busy, the client did nothing wrong. */
+        if (!external && (wait = account_login_busy(client_srv(c), c->host)) > 0) {
+            log_login_failed(c, NULL, "PLAIN", "too many failed logins on the server");
+            send_reply(c, ERR_SASLFAIL_GLOBAL, wait);
+            return;
+        }
         c->sasl_started = 1;
         c->sasl_external = external;
         send_line(c, "AUTHENTICATE +");
@@ -229,6 +246,7 @@ void cmd_register(struct client *c, struct ircmsg *m)
     const char *password = m->params[2];
     char fp[TLS_CERTFP_MAX + 1];
     long wait;
+    int rc;
     if (!c->registered) {
         send_fail(c, "REGISTER", "COMPLETE_CONNECTION_REQUIRED", name[0] ? name : "*",
                   "Register after connecting");
@@ -254,7 +272,10 @@ void cmd_register(struct client *c, struct ircmsg *m)
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name,
                   "Too many accounts registered from your address; try again in %ld minutes",
                   (wait + 59) / 60);
-    } else if (request(c, ACCOUNT_REGISTER, name, password, certfp(c, fp)) < 0) {
+    } else if ((rc = request(c, ACCOUNT_REGISTER, name, password, certfp(c, fp))) == -1) {
+        send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name,
+                  "Server busy (too many requests waiting); try again later");
+    } else if (rc < 0) {
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Try again later");
     } else {
         account_register_counted(client_srv(c), c->host);
@@ -295,12 +316,13 @@ static void account_done(struct client *c, int op, int result, const char *name)
     if (op == ACCOUNT_VERIFY || op == ACCOUNT_EXTERNAL) {
         if (result == ACCOUNT_OK) {
             c->sasl_failures = 0;
+            account_login_ok(client_srv(c), c->host);
             logged_in(c, name);
             send_reply(c, RPL_SASLSUCCESS);
         } else {
             if (result == ACCOUNT_BAD_PASSWORD) {
                 c->w->metrics.failed_logins++;
-                account_login_failed(client_srv(c), c->host);
+                account_login_failed(client_srv(c), c->host, op == ACCOUNT_VERIFY);
                 if (op == ACCOUNT_EXTERNAL)
                     log_login_failed(c, name[0] ? name : NULL, "EXTERNAL",
                                      "no account has this certificate");

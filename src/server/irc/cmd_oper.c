@@ -97,7 +97,7 @@ void cmd_oper(struct client *c, struct ircmsg *m)
      * client guessing must not stall everyone else here), and still costs the guesser's
      * flood allowance. */
     c->tokens -= OPER_PENALTY;
-    if (account_request_oper(client_srv(c), c->w->index, c->id, o->name, o->hash, password,
+    if (account_request_oper(client_srv(c), c->w->index, c->id, c->host, o->name, o->hash, password,
                              oper_checked) < 0) {
         send_reply(c, ERR_UNKNOWNERROR, "OPER", "Cannot check the password now");
         return;

@@ -36,6 +36,21 @@ struct request {
     char certfp[TLS_CERTFP_MAX + 1];   /* "" without a client certificate */
 };
 
+/* Two queues, so that what anyone can cause at will does not delay the logins of everyone
+ * else (issue "abuse": 20 connections looping failed logins made a good one take 3.3 s
+ * instead of 0.15 s). QUEUE_CLEAN holds logins (PLAIN, EXTERNAL) and OPERs from addresses with
+ * no failed login in their --login-fail-limit window; QUEUE_SLOW holds REGISTERs and what
+ * addresses that failed lately ask. The thread takes from QUEUE_CLEAN whenever it has
+ * something, so QUEUE_SLOW waits while clean logins keep coming (their rate is what users and
+ * the global budget allow). Each holds at most --login-queue requests; past that a request is
+ * refused at once (busy), never queued: memory and waiting stay bounded. */
+enum { QUEUE_CLEAN, QUEUE_SLOW, QUEUES };
+
+struct queue {
+    struct request *head, *tail;
+    int n;
+};
+
 /* A registered name, folded. */
 struct known {
     char key[IRC_NICK_MAX + 1];
@@ -47,13 +62,15 @@ struct accounts {
     sqlite3 *db;               /* the store on a single node, or NULL */
     struct account_redis *net; /* the store of a cluster (account_redis.h), or NULL */
     pthread_t thread;
-    pthread_mutex_t lock; /* guards the queue, stop, and known */
+    pthread_mutex_t lock; /* guards the queues, stop, and known */
     pthread_cond_t wake;
-    struct request *head, *tail;
-    int queued;
+    struct queue queues[QUEUES];
     int stop;
     struct known *known;
-    struct budget *login_failures, *registrations; /* per address (budget.h) */
+    /* Budgets (budget.h, each its own leaf lock): failed logins and registrations per
+     * address; failed PLAIN logins of all addresses together (one entry, GLOBAL_KEY); the
+     * addresses that logged in successfully within LOGIN_TRUSTED_S. */
+    struct budget *login_failures, *registrations, *global_failures, *trusted;
     int expire_days; /* --account-expire-days, copied at start (the thread's own) */
 };
 
@@ -307,6 +324,28 @@ static void answer(struct accounts *a, struct request *r, enum account_result re
                 r->op == ACCOUNT_OPER ? r->oper : r->name);
 }
 
+/* The next request, QUEUE_CLEAN first (under a->lock); NULL when both are empty. */
+static struct request *dequeue(struct accounts *a)
+{
+    for (int i = 0; i < QUEUES; i++) {
+        struct queue *q = &a->queues[i];
+        struct request *r = q->head;
+        if (!r)
+            continue;
+        q->head = r->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->n--;
+        return r;
+    }
+    return NULL;
+}
+
+static int queues_empty(const struct accounts *a)
+{
+    return !a->queues[QUEUE_CLEAN].head && !a->queues[QUEUE_SLOW].head;
+}
+
 static void *account_main(void *arg)
 {
     struct accounts *a = arg;
@@ -318,11 +357,11 @@ static void *account_main(void *arg)
             next_expiry = time(NULL) + ACCOUNT_EXPIRE_EVERY_S;
         }
         pthread_mutex_lock(&a->lock);
-        while (!a->head && !a->stop && time(NULL) < next_expiry) {
+        while (queues_empty(a) && !a->stop && time(NULL) < next_expiry) {
             struct timespec until = {.tv_sec = next_expiry};
             pthread_cond_timedwait(&a->wake, &a->lock, &until);
         }
-        if (!a->head && !a->stop) {
+        if (queues_empty(a) && !a->stop) {
             pthread_mutex_unlock(&a->lock);
             continue; /* time to expire */
         }
@@ -330,11 +369,7 @@ static void *account_main(void *arg)
             pthread_mutex_unlock(&a->lock);
             break;
         }
-        struct request *r = a->head;
-        a->head = r->next;
-        if (!a->head)
-            a->tail = NULL;
-        a->queued--;
+        struct request *r = dequeue(a);
         pthread_mutex_unlock(&a->lock);
         enum account_result res;
         if (r->op == ACCOUNT_VERIFY)
@@ -369,17 +404,22 @@ static struct request *request_new(struct server *srv, enum account_op op, int w
     return r;
 }
 
-static int enqueue(struct accounts *a, struct request *r)
+/* Queues r (QUEUE_SLOW for a REGISTER or when host failed lately, else QUEUE_CLEAN): 0, or -1
+ * when that queue is full (r is freed). */
+static int enqueue(struct server *srv, struct request *r, const char *host)
 {
+    struct accounts *a = srv->accounts;
+    int slow = r->op == ACCOUNT_REGISTER || budget_recent(a->login_failures, host, time(NULL)) > 0;
+    struct queue *q = &a->queues[slow ? QUEUE_SLOW : QUEUE_CLEAN];
     pthread_mutex_lock(&a->lock);
-    int full = a->queued >= ACCOUNT_QUEUE_MAX || a->stop;
+    int full = q->n >= srv->cfg.login_queue || a->stop;
     if (!full) {
-        if (a->tail)
-            a->tail->next = r;
+        if (q->tail)
+            q->tail->next = r;
         else
-            a->head = r;
-        a->tail = r;
-        a->queued++;
+            q->head = r;
+        q->tail = r;
+        q->n++;
         pthread_cond_signal(&a->wake);
     }
     pthread_mutex_unlock(&a->lock);
@@ -389,25 +429,26 @@ static int enqueue(struct accounts *a, struct request *r)
 }
 
 int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
-                    const char *name, const char *password, const char *certfp,
+                    const char *host, const char *name, const char *password, const char *certfp,
                     account_done_fn *done)
 {
     struct request *r = request_new(srv, op, worker, id, name, password, done);
     if (!r)
-        return -1;
+        return -2;
     snprintf(r->certfp, sizeof r->certfp, "%s", certfp ? certfp : "");
-    return enqueue(srv->accounts, r);
+    return enqueue(srv, r, host);
 }
 
-int account_request_oper(struct server *srv, int worker, uint64_t id, const char *oper,
-                         const char *hash, const char *password, account_done_fn *done)
+int account_request_oper(struct server *srv, int worker, uint64_t id, const char *host,
+                         const char *oper, const char *hash, const char *password,
+                         account_done_fn *done)
 {
     struct request *r = request_new(srv, ACCOUNT_OPER, worker, id, "", password, done);
     if (!r)
-        return -1;
+        return -2;
     snprintf(r->oper, sizeof r->oper, "%s", oper);
     snprintf(r->hash, sizeof r->hash, "%s", hash);
-    return enqueue(srv->accounts, r);
+    return enqueue(srv, r, host);
 }
 
 static int store_open(struct accounts *a, const char *dir)
@@ -556,15 +597,15 @@ static void accounts_free(struct accounts *a)
         HASH_DEL(a->known, k);
         free(k);
     }
-    while (a->head) {
-        struct request *r = a->head;
-        a->head = r->next;
+    struct request *r;
+    while ((r = dequeue(a)))
         forget_request(r);
-    }
     sqlite3_close(a->db);
     account_redis_free(a->net);
     budget_free(a->login_failures);
     budget_free(a->registrations);
+    budget_free(a->global_failures);
+    budget_free(a->trusted);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->wake);
     free(a);
@@ -577,9 +618,13 @@ int account_open(struct server *srv)
         return -1;
     a->login_failures = budget_new(LOGIN_WINDOW_S);
     a->registrations = budget_new(REGISTER_WINDOW_S);
-    if (!a->login_failures || !a->registrations) {
+    a->global_failures = budget_new(LOGIN_GLOBAL_WINDOW_S);
+    a->trusted = budget_new(LOGIN_TRUSTED_S);
+    if (!a->login_failures || !a->registrations || !a->global_failures || !a->trusted) {
         budget_free(a->login_failures);
         budget_free(a->registrations);
+        budget_free(a->global_failures);
+        budget_free(a->trusted);
         free(a);
         return -1;
     }
@@ -621,10 +666,42 @@ long account_login_wait(struct server *srv, const char *host)
     return a ? budget_wait(a->login_failures, host, srv->cfg.login_fail_limit, time(NULL)) : 0;
 }
 
-void account_login_failed(struct server *srv, const char *host)
+/* The global budget. Per-address budgets do not bound a flood from many addresses, and every
+ * failed PLAIN login costs the one account thread an argon2id check; so failed PLAIN logins
+ * are also counted for the whole server, and past --login-fail-global of them in a minute
+ * AUTHENTICATE PLAIN is refused at once ("server busy, try again in N s", N the rest of the
+ * minute) with no check run: the attacker's guesses stop costing anything, and what they
+ * still cost is bounded by the budget. A throttle for everyone would lock out the users too,
+ * so an address with a successful login within LOGIN_TRUSTED_S (a user's own, most likely) is
+ * exempt: its logins go on, still under its own --login-fail-limit. The trusted table is a
+ * budget table too (at most BUDGET_ADDRS_MAX addresses, the oldest forgotten first); an
+ * attacker with an account of its own can trust its few addresses, no more than that.
+ * EXTERNAL runs no argon2id (a certificate lookup) and is not refused here. */
+#define GLOBAL_KEY "*" /* the one entry of global_failures */
+
+long account_login_busy(struct server *srv, const char *host)
+{
+    struct accounts *a = srv->accounts;
+    if (!a)
+        return 0;
+    time_t now = time(NULL);
+    long wait = budget_wait(a->global_failures, GLOBAL_KEY, srv->cfg.login_fail_global, now);
+    return wait > 0 && budget_recent(a->trusted, host, now) == 0 ? wait : 0;
+}
+
+void account_login_failed(struct server *srv, const char *host, int plain)
+{
+    if (!srv->accounts)
+        return;
+    budget_count(srv->accounts->login_failures, host, time(NULL));
+    if (plain)
+        budget_count(srv->accounts->global_failures, GLOBAL_KEY, time(NULL));
+}
+
+void account_login_ok(struct server *srv, const char *host)
 {
     if (srv->accounts)
-        budget_count(srv->accounts->login_failures, host, time(NULL));
+        budget_count(srv->accounts->trusted, host, time(NULL));
 }
 
 long account_register_wait(struct server *srv, const char *host)

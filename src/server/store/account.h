@@ -6,8 +6,10 @@
  * 64 MiB each), so it never runs on a worker (OPER passwords are checked here too): a worker queues
  * the request and the answer comes back to the client's worker as a call (fanout_call). One thread
  * does them one at a time, which also bounds the memory they take and how fast anyone can guess
- * passwords on this server. Which names are registered is also kept in memory, so that NICK can be
- * checked without the disk.
+ * passwords on this server. It has two bounded queues (account.c): logins from addresses that
+ * did not fail lately go before REGISTERs and the requests of addresses that did. Budgets per
+ * address and for the whole server refuse failed logins past them without a check. Which names
+ * are registered is also kept in memory, so that NICK can be checked without the disk.
  */
 #ifndef TCPCHAT_ACCOUNT_H
 #define TCPCHAT_ACCOUNT_H
@@ -41,23 +43,30 @@ void account_close(struct server *srv);
 /* The answer to a request, on the client's worker while it is still connected: op, an
  * account_result, and the account's name. */
 typedef void account_done_fn(struct client *c, int op, int result, const char *name);
-/* Queues op for client id on worker; done gets the answer. certfp is the client's TLS
- * certificate fingerprint or NULL: a PLAIN login or a REGISTER made with a certificate binds
- * it to the account, for EXTERNAL later. Returns 0, or -1 when the queue is full (the caller
- * answers ACCOUNT_ERROR itself). */
+/* Queues op for client id (from address host) on worker; done gets the answer. certfp is the
+ * client's TLS certificate fingerprint or NULL: a PLAIN login or a REGISTER made with a
+ * certificate binds it to the account, for EXTERNAL later. Returns 0; -1 when its queue is
+ * full (--login-queue: the server is busy); -2 without an account store or memory. The caller
+ * answers a refusal itself. */
 int account_request(struct server *srv, enum account_op op, int worker, uint64_t id,
-                    const char *name, const char *password, const char *certfp,
+                    const char *host, const char *name, const char *password, const char *certfp,
                     account_done_fn *done);
 /* Queues the check of an OPER password against hash (the [oper] entry's, copied: a reload
  * may change the entry meanwhile) for client id on worker; done gets ACCOUNT_OK or
- * ACCOUNT_BAD_PASSWORD with the entry's name. Returns 0, or -1 when the queue is full. */
-int account_request_oper(struct server *srv, int worker, uint64_t id, const char *oper,
-                         const char *hash, const char *password, account_done_fn *done);
+ * ACCOUNT_BAD_PASSWORD with the entry's name. Returns as account_request. */
+int account_request_oper(struct server *srv, int worker, uint64_t id, const char *host,
+                         const char *oper, const char *hash, const char *password,
+                         account_done_fn *done);
 /* Per-address budgets (--login-fail-limit, --register-limit): seconds host must wait before
- * its next login, or registration, may be tried (0: now); and counting one failed login, or
- * one registration asked for. */
+ * its next login, or registration, may be tried (0: now); and counting one failed login (plain:
+ * a PLAIN one, counted by the global budget too), or one registration asked for. */
 long account_login_wait(struct server *srv, const char *host);
-void account_login_failed(struct server *srv, const char *host);
+void account_login_failed(struct server *srv, const char *host, int plain);
+/* The global budget (--login-fail-global; account.c says why): seconds before a PLAIN login
+ * from host may be tried (0: now, always for an address trusted by a recent successful login);
+ * and trusting host after a successful login. */
+long account_login_busy(struct server *srv, const char *host);
+void account_login_ok(struct server *srv, const char *host);
 long account_register_wait(struct server *srv, const char *host);
 void account_register_counted(struct server *srv, const char *host);
 /* Is name (any case) a registered account? From memory. */
