@@ -485,7 +485,8 @@ int main(int argc, char **argv)
             log_info("web client: https://%s:%d", web_host, srv.cfg.https_port);
         notify("READY=1");
         run(&a);
-        notify("STOPPING=1");
+        /* A RESTART is a reload to systemd: the same process says READY=1 again. */
+        notify(atomic_load(&srv.restart) ? "RELOADING=1" : "STOPPING=1");
     }
 
     for (int i = 0; i < a.nlisten; i++)
@@ -518,7 +519,17 @@ int main(int argc, char **argv)
         close(a.spare_fd);
     pthread_mutex_destroy(&srv.nick_lock);
     pthread_mutex_destroy(&srv.chan_lock);
-    log_info("tcpchatd stopped");
     config_free(&srv.cfg);
+    if (ok && atomic_load(&srv.restart)) {
+        /* RESTART: the same binary with the same arguments, in this process (the same PID
+         * for systemd); privileges dropped at the first start stay dropped. */
+        log_info("tcpchatd stopped; starting again (RESTART)");
+        fflush(stdout);
+        fflush(stderr);
+        execv("/proc/self/exe", argv);
+        log_error("cannot start again: %s", strerror(errno));
+        return 1;
+    }
+    log_info("tcpchatd stopped");
     return ok ? 0 : 1;
 }

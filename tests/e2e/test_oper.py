@@ -382,3 +382,80 @@ def test_rehash_under_traffic(setup):
         (msgs if m.command == "PRIVMSG" else notices).append(m.text)
     assert msgs == ["msg %d" % i for i in range(5)]
     assert all(n.startswith("Rehash done") for n in notices), notices
+
+
+# ---- SAMODE, DIE, RESTART (issue 20) ----------------------------------------------------
+
+def test_samode_overrides_channel_modes_and_is_logged(setup):
+    srv, _, _, user = setup
+    bob = user("bob")  # the channel's operator
+    bob.send("JOIN #quiet")
+    bob.expect(is_numeric("366", "#quiet"))
+    carol = user("carol")
+    carol.send("JOIN #quiet")
+    bob.expect(is_command("JOIN", "carol", "#quiet"))
+    a = user("alice")
+    a.send("SAMODE #quiet +o carol")
+    a.expect(is_numeric("481"))  # not an operator yet
+    oper(a)
+    a.send("MODE #quiet +m")
+    a.expect(is_numeric("442"))  # plain MODE still asks for membership
+    a.send("SAMODE #quiet +mo carol")
+    m = Msg(bob.expect(is_command("MODE", "alice", "#quiet")))
+    assert m.params[1:] == ["+mo", "carol"], m
+    carol.expect(is_command("MODE", "alice", "#quiet"))
+    a.send("SAMODE #quiet")
+    assert Msg(a.expect(is_numeric("324"))).params[2] == "+mnt"
+    a.send("SAMODE nobody +i")
+    a.expect(is_numeric("403"))
+    deadline = time.time() + TIMEOUT
+    while "operator override" not in srv.read_log():
+        assert time.time() < deadline, srv.read_log()
+        time.sleep(0.05)
+    assert "SAMODE" in srv.read_log() and "+mo carol" in srv.read_log()
+
+
+def test_die_tells_everyone_and_stops(setup):
+    srv, _, _, user = setup
+    a, b = user("alice"), user("bob")
+    b.send("DIE")
+    b.expect(is_numeric("481"))
+    oper(a)
+    a.send("DIE :disk swap")
+    for c in (a, b):
+        m = Msg(c.expect(is_command("NOTICE")))
+        assert m.params[1] == "Server going down by alice: disk swap", m
+        c.expect(lambda l: l.startswith("ERROR "))
+        c.wait_closed()
+    assert srv.proc.wait(timeout=TIMEOUT) == 0
+    assert "stop asked" in srv.read_log()
+
+
+def test_restart_runs_the_server_again_with_its_history(setup, client_factory):
+    srv, _, _, user = setup
+    a, b = user("alice"), user("bob")
+    b.send("RESTART")
+    b.expect(is_numeric("481"))
+    b.send("PRIVMSG #lobby :said before the restart")
+    a.expect(is_command("PRIVMSG", "bob", "#lobby"))
+    oper(a)
+    a.send("RESTART :new build")
+    for c in (a, b):
+        m = Msg(c.expect(is_command("NOTICE")))
+        assert m.params[1] == "Server restarting by alice: new build", m
+        c.wait_closed()
+    pid = srv.proc.pid
+    deadline = time.time() + TIMEOUT
+    while True:  # the same process listens again
+        assert srv.proc.poll() is None, srv.read_log()
+        try:
+            again = client_factory(srv, "carol", join=None)
+            break
+        except OSError:
+            assert time.time() < deadline, srv.read_log()
+            time.sleep(0.05)
+    assert srv.proc.pid == pid
+    again.expect(lambda l: "said before the restart" in l)  # the lobby's replay
+    again.send("OPER alice wonderland")  # the same configuration
+    again.expect(is_numeric("381"))
+    assert "starting again (RESTART)" in srv.read_log()

@@ -73,6 +73,7 @@ struct server {
     atomic_uint_fast64_t next_client_id; /* ids are unique for the server's life */
     atomic_uint_fast64_t next_chan_id;
     atomic_int nclients;   /* open connections, for --max-clients */
+    atomic_int restart;    /* RESTART: after the orderly stop, main runs itself again */
     struct rehash *rehash; /* config reload (rehash.c); changes cfg with the workers parked */
     /* TLS context for new connections on the TLS port, NULL without one. Read by workers as
      * they take a connection; replaced only by rehash.c with them parked (a connection holds

@@ -93,6 +93,13 @@ static const struct command commands[] = {
     {"OPER", cmd_oper, 2, 1,
      "OPER <name> <password>\nBecomes an IRC operator (an [oper] entry of the config)."},
     {"KILL", cmd_kill, 2, 1, "KILL <nick> :<reason>\nDisconnects a user (operators)."},
+    {"SAMODE", cmd_samode, 1, 1,
+     "SAMODE <#channel> <modes> [<args>...]\nChanges a channel's modes as its operators could, "
+     "in any channel (operators; logged)."},
+    {"DIE", cmd_die, 0, 1, "DIE [:<reason>]\nStops the server, telling everyone why (operators)."},
+    {"RESTART", cmd_restart, 0, 1,
+     "RESTART [:<reason>]\nStops the server and starts it again with the same options "
+     "(operators)."},
     {"WALLOPS", cmd_wallops, 1, 1,
      "WALLOPS :<text>\nSends a message to every user with +w (operators)."},
     {"ANNOUNCE", cmd_announce, 1, 1, "ANNOUNCE :<text>\nSends a notice to every user (operators)."},

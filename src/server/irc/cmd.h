@@ -59,6 +59,11 @@ void cmd_tagmsg(struct client *c, struct ircmsg *m);
 void cmd_setname(struct client *c, struct ircmsg *m);
 void cmd_topic(struct client *c, struct ircmsg *m);
 void cmd_mode(struct client *c, struct ircmsg *m);
+/* SAMODE: MODE on any channel as one of its operators (IRC operators; logged). */
+void cmd_samode(struct client *c, struct ircmsg *m);
+/* DIE and RESTART [:reason]: stop the server, or stop it and run it again (IRC operators). */
+void cmd_die(struct client *c, struct ircmsg *m);
+void cmd_restart(struct client *c, struct ircmsg *m);
 void cmd_kick(struct client *c, struct ircmsg *m);
 void cmd_invite(struct client *c, struct ircmsg *m);
 void cmd_list(struct client *c, struct ircmsg *m);

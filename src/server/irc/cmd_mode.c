@@ -10,6 +10,7 @@
 #include "state/chan-t.h"
 #include "state/chan.h"
 #include "state/chan_net.h"
+#include "common/log.h"
 #include "core/client.h"
 #include "cmd.h"
 #include "core/event.h"
@@ -217,8 +218,10 @@ static void status_change(struct client *c, struct chan *ch, struct mode_change 
     }
 }
 
-/* MODE on a channel: params[0] the mode string (nparams 0: a query), then its arguments. */
-static void channel_mode(struct client *c, const char *name, int nparams, char **params)
+/* MODE on a channel: params[0] the mode string (nparams 0: a query), then its arguments.
+ * With override (SAMODE), c counts as one of the channel's operators, member or not. */
+static void channel_mode(struct client *c, const char *name, int nparams, char **params,
+                         int override)
 {
     struct server *srv = client_srv(c);
     /* Nick arguments are looked up before the channel is locked (the nick table comes first
@@ -242,9 +245,10 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
         return;
     }
     struct member *me = chan_member(ch, c->id);
+    int op = override || (me && me->op);
     if (!modes) {
         char buf[128];
-        mode_string(ch, me != NULL, buf, sizeof buf);
+        mode_string(ch, me != NULL || override, buf, sizeof buf);
         send_reply(c, RPL_CHANNELMODEIS, ch->name, buf);
         send_reply(c, RPL_CREATIONTIME, ch->name, (long long)ch->created);
         chan_unlock(ch);
@@ -282,7 +286,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
         if (with_arg && arg >= nparams) {
             if (adding || letter != 'k')
                 send_reply(c, ERR_NEEDMOREPARAMS, "MODE");
-            else if (me && me->op && ch->chkey[0]) {
+            else if (op && ch->chkey[0]) {
                 ch->chkey[0] = '\0'; /* "-k" without the key still clears it */
                 change_add(&mc, '-', 'k', "*");
                 chg.meta = 1;
@@ -293,7 +297,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
         int ai = arg;
         if (with_arg)
             arg++;
-        if (!me || !me->op) {
+        if (!op) {
             if (!denied && me)
                 send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
             else if (!denied)
@@ -415,7 +419,33 @@ static void user_mode(struct client *c, struct ircmsg *m)
 void cmd_mode(struct client *c, struct ircmsg *m)
 {
     if (ircname_is_channel(m->params[0]))
-        channel_mode(c, m->params[0], m->nparams - 1, m->params + 1);
+        channel_mode(c, m->params[0], m->nparams - 1, m->params + 1, 0);
     else
         user_mode(c, m);
+}
+
+void cmd_samode(struct client *c, struct ircmsg *m)
+{
+    if (!cmd_need_oper(c))
+        return;
+    if (!ircname_is_channel(m->params[0])) {
+        send_reply(c, ERR_NOSUCHCHANNEL, m->params[0]);
+        return;
+    }
+    if (m->nparams < 2) { /* a query needs no override */
+        channel_mode(c, m->params[0], 0, m->params + 1, 1);
+        return;
+    }
+    char args[IRC_LINE_MAX + 1];
+    size_t n = 0;
+    for (int i = 1; i < m->nparams && n < sizeof args; i++) {
+        int w = snprintf(args + n, sizeof args - n, "%s%s", i > 1 ? " " : "", m->params[i]);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    log_event(LOG_INFO, "operator override", LOG_TEXT("oper", c->source),
+              LOG_TEXT("command", "SAMODE"), LOG_TEXT("channel", m->params[0]),
+              LOG_TEXT("modes", args));
+    channel_mode(c, m->params[0], m->nparams - 1, m->params + 1, 1);
 }

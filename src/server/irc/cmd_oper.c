@@ -1,8 +1,10 @@
 /* cmd_oper: operator commands: OPER to become one (entries and argon2id hashes from the config
  * file), then KILL, WALLOPS, ANNOUNCE (a server NOTICE to everyone: the console announcement,
  * remotely) and REHASH. Whether a user is an operator is user mode +o in the nick table. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/cluster.h"
 #include "core/client.h"
@@ -150,6 +152,41 @@ void cmd_announce(struct client *c, struct ircmsg *m)
     log_info("announcement by %s: %s", c->source, text);
     fanout_announce(client_srv(c), text);
     cluster_announce(client_srv(c), text);
+}
+
+/* DIE and RESTART: everyone is told why (a server notice, as ANNOUNCE sends), then the server
+ * stops as on SIGTERM (what was said is stored, everyone gets ERROR); RESTART then runs the
+ * same binary with the same arguments, in the same process (main.c). The signal is the one
+ * way to the acceptor thread that owns the stop; the notice is queued to every worker first,
+ * so it comes before the goodbye. */
+static void stop_server(struct client *c, struct ircmsg *m, int restart)
+{
+    if (!cmd_need_oper(c))
+        return;
+    struct server *srv = client_srv(c);
+    char reason[ANNOUNCE_MAX + 1] = "";
+    if (m->nparams > 0)
+        utf8_copy(reason, m->params[0], ANNOUNCE_MAX / 2);
+    log_event(LOG_INFO, restart ? "restart asked" : "stop asked", LOG_TEXT("oper", c->source),
+              LOG_TEXT("reason", reason));
+    char text[ANNOUNCE_MAX + 1];
+    snprintf(text, sizeof text, "%s by %.*s%s%.*s",
+             restart ? "Server restarting" : "Server going down", IRC_NICK_MAX, c->nick,
+             reason[0] ? ": " : "", ANNOUNCE_MAX / 2, reason);
+    fanout_announce(srv, text);
+    if (restart)
+        atomic_store(&srv->restart, 1);
+    kill(getpid(), SIGTERM);
+}
+
+void cmd_die(struct client *c, struct ircmsg *m)
+{
+    stop_server(c, m, 0);
+}
+
+void cmd_restart(struct client *c, struct ircmsg *m)
+{
+    stop_server(c, m, 1);
 }
 
 void cmd_rehash(struct client *c, struct ircmsg *m)
