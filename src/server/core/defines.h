@@ -113,6 +113,14 @@
 #define DESCRIPTION_MAX           200 /* bytes of the server description */
 #define OPER_NAME_MAX             32  /* name of an [oper "name"] entry, the first OPER parameter */
 #define LABEL_MAX                 64 /* labeled-response: labels are short; longer ones are ignored */
+/* draft/multiline (IRCv3, work in progress): a client's batch of PRIVMSG or NOTICE lines,
+ * gathered until it ends and then relayed as one message (CAP value max-bytes,max-lines).
+ * Ergo's numbers: 4096 bytes of text (each line feed joining two lines counts one) in at most
+ * 100 lines. A batch still open counts against them, so a client's open batch holds at most
+ * this much, and a client has at most one open. */
+#define MULTILINE_MAX_BYTES 4096
+#define MULTILINE_MAX_LINES 100
+#define BATCH_REF_MAX       64 /* a client's batch reference; longer ones are refused */
 #define OPERS_MAX                 256 /* operator entries in a config file */
 #define KILL_REASON_MAX           200 /* bytes of a KILL reason kept */
 #define CONFIG_ERROR_MAX          512 /* "FILE:LINE: what is wrong" */
