@@ -8,9 +8,10 @@
 #include "event.h"
 
 /* The CAP 302 value of draft/multiline (its limits, defines.h). */
-#define STR_(x)         #x
-#define STR(x)          STR_(x)
-#define MULTILINE_VALUE "=max-bytes=" STR(MULTILINE_MAX_BYTES) ",max-lines=" STR(MULTILINE_MAX_LINES)
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+#define MULTILINE_VALUE                                                                            \
+    "=max-bytes=" STR(MULTILINE_MAX_BYTES) ",max-lines=" STR(MULTILINE_MAX_LINES)
 
 static const struct {
     const char *name;
@@ -62,7 +63,7 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
     for (size_t i = 0; i < sizeof cap_table / sizeof cap_table[0]; i++) {
         if (!(mask & cap_table[i].bit))
             continue;
-        const char *value = !values                               ? ""
+        const char *value = !values                             ? ""
                             : cap_table[i].bit == CAP_SASL      ? "=PLAIN,EXTERNAL"
                             : cap_table[i].bit == CAP_MULTILINE ? MULTILINE_VALUE
                                                                 : "";

@@ -120,10 +120,10 @@
  * this much, and a client has at most one open. */
 #define MULTILINE_MAX_BYTES 4096
 #define MULTILINE_MAX_LINES 100
-#define BATCH_REF_MAX       64 /* a client's batch reference; longer ones are refused */
-#define OPERS_MAX                 256 /* operator entries in a config file */
-#define KILL_REASON_MAX           200 /* bytes of a KILL reason kept */
-#define CONFIG_ERROR_MAX          512 /* "FILE:LINE: what is wrong" */
+#define BATCH_REF_MAX       64  /* a client's batch reference; longer ones are refused */
+#define OPERS_MAX           256 /* operator entries in a config file */
+#define KILL_REASON_MAX     200 /* bytes of a KILL reason kept */
+#define CONFIG_ERROR_MAX    512 /* "FILE:LINE: what is wrong" */
 /* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
  * keep its worker busy verifying guesses. */
 /* Bytes of replies one command may make for the price of its line; each further

@@ -114,8 +114,8 @@ struct event *event_new(const char *client_tags, const char *fmt, ...)
 }
 
 struct event *event_new_multiline(const char *client_tags, const char *account, int bot,
-                                  const char *source, const char *verb, const char *target,
-                                  int n, const char *const *text, const int *concat)
+                                  const char *source, const char *verb, const char *target, int n,
+                                  const char *const *text, const int *concat)
 {
     /* Its line is the plain rendering, built below once the lines exist. */
     struct event *ev = event_new(client_tags, ":%s %s %s", source, verb, target);
@@ -145,8 +145,8 @@ struct event *event_new_multiline(const char *client_tags, const char *account, 
             failed = 1;
             break;
         }
-        ml->lines[ml->n++] = (struct event_ml_line){
-            .ev = l, .concat = concat[i] != 0, .blank = text[i][0] == '\0'};
+        ml->lines[ml->n++] =
+            (struct event_ml_line){.ev = l, .concat = concat[i] != 0, .blank = text[i][0] == '\0'};
         memcpy(l->time, ev->time, sizeof l->time);
         l->time_ms = ev->time_ms;
         memcpy(l->account, ev->account, sizeof l->account);
@@ -277,8 +277,8 @@ struct msg *event_render(struct event *ev, unsigned variant)
     if (!mine)
         return NULL;
     struct msg *expected = NULL;
-    if (atomic_compare_exchange_strong_explicit(slot, &expected, mine,
-                                                memory_order_acq_rel, memory_order_acquire))
+    if (atomic_compare_exchange_strong_explicit(slot, &expected, mine, memory_order_acq_rel,
+                                                memory_order_acquire))
         return mine;
     msg_unref(mine); /* another worker built it first */
     return expected;

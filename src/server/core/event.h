@@ -14,10 +14,10 @@
 
 /* Recipient capabilities that change the bytes of a relayed line. */
 enum {
-    EV_TIME = 1 << 0,    /* server-time: @time= */
-    EV_TAGS = 1 << 1,    /* message-tags: @msgid= and the sender's client-only tags */
-    EV_EXTJOIN = 1 << 2, /* extended-join: JOIN carries account and real name */
-    EV_ACCOUNT = 1 << 3, /* account-tag: @account= when the sender is logged in */
+    EV_TIME = 1 << 0,     /* server-time: @time= */
+    EV_TAGS = 1 << 1,     /* message-tags: @msgid= and the sender's client-only tags */
+    EV_EXTJOIN = 1 << 2,  /* extended-join: JOIN carries account and real name */
+    EV_ACCOUNT = 1 << 3,  /* account-tag: @account= when the sender is logged in */
     EV_VARIANTS = 1 << 4, /* renderings cached in render[]: the bits above */
     /* draft/multiline with batch: a multiline event as its BATCH (cached in ml->render[]);
      * without it, its lines one by one. Changes nothing else. */
@@ -78,8 +78,8 @@ struct event *event_from(const char *client_tags, const char *msgid, const char 
  * its time, the message and its first line its msgid. account and bot as for event_new's
  * callers. One reference; NULL without memory. */
 struct event *event_new_multiline(const char *client_tags, const char *account, int bot,
-                                  const char *source, const char *verb, const char *target,
-                                  int n, const char *const *text, const int *concat);
+                                  const char *source, const char *verb, const char *target, int n,
+                                  const char *const *text, const int *concat);
 /* Makes msgids unique across the nodes of a cluster by naming the node in them (0: none). */
 void event_set_node(uint64_t node);
 /* Adds the extended-join form of the line. Returns 0 or -1. */

@@ -26,8 +26,8 @@ struct mlbatch {
      * (its start was answered). */
     char refused[BATCH_REF_MAX + 1];
     char target[IRC_LINE_MAX];
-    char verb[8];              /* PRIVMSG or NOTICE, as the first line said; "" before it */
-    char label[LABEL_MAX + 1]; /* the BATCH start's label: the answer at its end carries it */
+    char verb[8];                   /* PRIVMSG or NOTICE, as the first line said; "" before it */
+    char label[LABEL_MAX + 1];      /* the BATCH start's label: the answer at its end carries it */
     char tags[CLIENT_TAGS_MAX + 1]; /* the BATCH start's client-only tags: the message's */
     /* The first error. The lines are dropped from then on; the FAIL is the batch's answer,
      * sent when it ends (with its label). */
