@@ -7,6 +7,7 @@ a channel's other messages never inside a recipient's batch."""
 import re
 
 from conftest import Client, Msg, barrier, is_command, take_until
+from test_cluster import node_factory, redis  # noqa: F401 (fixtures)
 from test_ircv3 import cap_client
 
 ML = "draft/multiline batch message-tags server-time"
@@ -294,3 +295,26 @@ def test_history_keeps_each_line(server_factory):
     texts = [(m.text, tags(m).get("msgid")) for m in lines if m.command == "PRIVMSG"]
     assert [t for t, _ in texts][-2:] == ["h1", "h2"]
     assert texts[-2][1] == tags(start)["msgid"]
+
+
+def test_cluster_does_not_offer_multiline(node_factory):
+    """Between nodes a message travels as one line (cluster/pack.c): a node does not offer
+    draft/multiline, and a batch is refused with a FAIL that says why."""
+    node = node_factory("n1")
+    c = Client(node.port, None)
+    c.nick = "alice"
+    c.send("CAP LS 302")
+    assert not any(cap.startswith("draft/multiline")
+                   for cap in Msg(c.expect(is_command("CAP"))).text.split())
+    c.send("CAP REQ :draft/multiline batch")
+    assert Msg(c.expect(is_command("CAP"))).params[1] == "NAK"
+    c.send("CAP REQ :batch")
+    c.expect(is_command("CAP"))
+    c.send("NICK alice")
+    c.send("USER alice 0 * :alice")
+    c.send("CAP END")
+    c.expect(lambda l: " 376 " in l or " 422 " in l)
+    c.send("BATCH +x draft/multiline #lobby")
+    f = fail(c)
+    assert f.params[:2] == ["BATCH", "MULTILINE_INVALID"] and "cluster" in f.text
+    c.close()

@@ -118,6 +118,10 @@ static void finish(struct client *c, struct mlbatch *ml)
                   ml->fail_text);
         return;
     }
+    if (client_srv(c)->cluster) { /* not offered there (caps.c): a last guard */
+        invalid(c, "Multiline messages are not available on a cluster");
+        return;
+    }
     const char *texts[MULTILINE_MAX_LINES];
     int blank = 1;
     for (int i = 0; i < ml->n; i++) {
