@@ -318,3 +318,22 @@ def test_cluster_does_not_offer_multiline(node_factory):
     f = fail(c)
     assert f.params[:2] == ["BATCH", "MULTILINE_INVALID"] and "cluster" in f.text
     c.close()
+
+
+def test_channel_rules_apply_to_the_batch(server):
+    """The channel's checks are PRIVMSG's: in a +m channel an unvoiced member's batch is
+    refused with 404 and reaches no one; a +C channel refuses a batch with a CTCP line."""
+    alice = cap_client(server.port, "alice", ML, join_lobby=False)
+    bob = cap_client(server.port, "bob", ML, join_lobby=False)
+    alice.send("JOIN #m")
+    alice.expect(is_command("JOIN"))
+    bob.send("JOIN #m")
+    bob.expect(is_command("JOIN"))
+    alice.send("MODE #m +mC")
+    bob.expect(is_command("MODE"))
+    send_batch(bob, "#m", ["muted", "still muted"])
+    assert Msg(bob.expect(lambda l: Msg(l).command == "404")).params[1] == "#m"
+    send_batch(alice, "#m", ["fine", "\x01VERSION\x01"], ref="c1")
+    assert Msg(alice.expect(lambda l: Msg(l).command == "404")).params[1] == "#m"
+    assert not any(Msg(l).command in ("BATCH", "PRIVMSG") for l in barrier(bob))
+    assert not any(Msg(l).command in ("BATCH", "PRIVMSG") for l in barrier(alice))
