@@ -86,9 +86,8 @@ static const struct command commands[] = {
     {"AWAY", cmd_away, 0, 1,
      "AWAY [:<message>]\nMarks you away with a message; without one, back."},
     {"BATCH", cmd_batch, 1, 1,
-     "BATCH +<ref> draft/multiline <target> | BATCH -<ref>\nSends the PRIVMSG or NOTICE lines "
-     "tagged "
-     "batch=<ref> in between as one multiline message (draft/multiline)."},
+     "BATCH +<ref> draft/multiline <target> | BATCH -<ref>\nSends the PRIVMSG or NOTICE "
+     "lines tagged batch=<ref> in between as one multiline message (draft/multiline)."},
     {"TAGMSG", cmd_tagmsg, 1, 1,
      "TAGMSG <target>\nSends only message tags (reactions, typing) to a user or channel "
      "(message-tags)."},
