@@ -144,7 +144,7 @@ def test_private_batch(server):
 
 
 def test_fail_codes(server):
-    alice = cap_client(server.port, "alice", ML)
+    alice = cap_client(server.port, "alice", ML + " labeled-response")
     plain = cap_client(server.port, "plain", "message-tags")
     # Without the capabilities.
     plain.send("BATCH +p draft/multiline #lobby")
@@ -180,6 +180,12 @@ def test_fail_codes(server):
     assert fail(alice).params[:2] == ["BATCH", "MULTILINE_INVALID"]
     alice.send("BATCH +t7 other-type #lobby")
     assert fail(alice).params[:2] == ["BATCH", "MULTILINE_INVALID"]
+    # A labeled start: its FAIL carries the label at the end, and the start gets no ACK.
+    alice.send("@label=F1 BATCH +t8 draft/multiline #lobby")
+    alice.send("@batch=t8 PRIVMSG #elsewhere :no")
+    alice.send("BATCH -t8")
+    seen = barrier(alice)
+    assert [(Msg(l).command, tags(Msg(l)).get("label")) for l in seen] == [("FAIL", "F1")]
     # Nothing of these reached the channel.
     assert not any(Msg(l).command in ("PRIVMSG", "NOTICE", "BATCH") for l in barrier(plain))
 
@@ -326,11 +332,11 @@ def test_channel_rules_apply_to_the_batch(server):
     alice = cap_client(server.port, "alice", ML, join_lobby=False)
     bob = cap_client(server.port, "bob", ML, join_lobby=False)
     alice.send("JOIN #m")
-    alice.expect(is_command("JOIN"))
+    alice.expect(is_command("JOIN", "alice", "#m"))
     bob.send("JOIN #m")
-    bob.expect(is_command("JOIN"))
+    bob.expect(is_command("JOIN", "bob", "#m"))
     alice.send("MODE #m +mC")
-    bob.expect(is_command("MODE"))
+    bob.expect(is_command("MODE", "alice", "#m"))
     send_batch(bob, "#m", ["muted", "still muted"])
     assert Msg(bob.expect(lambda l: Msg(l).command == "404")).params[1] == "#m"
     send_batch(alice, "#m", ["fine", "\x01VERSION\x01"], ref="c1")
