@@ -724,6 +724,9 @@ def test_private_history_on_both_parties_nodes(node_factory, clients, redis):
     c = node_factory("c")
     alice.send("QUIT")
     alice.wait_closed()
+    # Node a gives the nick back to the network after its user is gone: until then another
+    # node refuses it (433).
+    wait_until(lambda: "tc:nick:alice" not in redis.keys("tc:nick:*"))
     again = sasl_client(c.port, "alice", PASSWORD, caps)
     wait_until(lambda: latest(again, "bob") == ["hi bob", "hi alice"])
 

@@ -4,7 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "defines.h"
 #include "event.h"
+
+/* The CAP 302 value of draft/multiline (its limits, defines.h). */
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+#define MULTILINE_VALUE                                                                            \
+    "=max-bytes=" STR(MULTILINE_MAX_BYTES) ",max-lines=" STR(MULTILINE_MAX_LINES)
 
 static const struct {
     const char *name;
@@ -23,6 +30,7 @@ static const struct {
      * ratified: either turns it on. */
     {"draft/extended-monitor", CAP_EXTENDED_MONITOR},
     {"draft/message-redaction", CAP_MESSAGE_REDACTION},
+    {"draft/multiline", CAP_MULTILINE},
     {"draft/read-marker", CAP_READ_MARKER},
     {"echo-message", CAP_ECHO_MESSAGE},
     {"extended-join", CAP_EXTENDED_JOIN},
@@ -53,24 +61,32 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof cap_table / sizeof cap_table[0]; i++) {
-        if (mask & cap_table[i].bit)
-            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s%s", n ? " " : "",
-                                  cap_table[i].name,
-                                  values && cap_table[i].bit == CAP_SASL ? "=PLAIN,EXTERNAL" : "");
+        if (!(mask & cap_table[i].bit))
+            continue;
+        const char *value = !values                             ? ""
+                            : cap_table[i].bit == CAP_SASL      ? "=PLAIN,EXTERNAL"
+                            : cap_table[i].bit == CAP_MULTILINE ? MULTILINE_VALUE
+                                                                : "";
+        n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s%s", n ? " " : "",
+                              cap_table[i].name, value);
     }
 }
 
-unsigned caps_offered(int history)
+unsigned caps_offered(int history, int cluster)
 {
     /* Without the store there is no history to page through or play back, and no record of
-     * who sent a message, which a REDACT needs. */
-    return history ? ~0u
-                   : ~(unsigned)(CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION);
+     * who sent a message, which a REDACT needs. Between nodes a message travels as one line
+     * (cluster/pack.c): a multiline one has no form there yet, so a cluster does not offer
+     * draft/multiline (docs/cluster.md). */
+    unsigned offered =
+        history ? ~0u : ~(unsigned)(CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION);
+    return cluster ? offered & ~(unsigned)CAP_MULTILINE : offered;
 }
 
 unsigned caps_variant(unsigned caps)
 {
     return ((caps & CAP_SERVER_TIME) ? EV_TIME : 0) | ((caps & CAP_MESSAGE_TAGS) ? EV_TAGS : 0) |
            ((caps & CAP_EXTENDED_JOIN) ? EV_EXTJOIN : 0) |
-           ((caps & CAP_ACCOUNT_TAG) ? EV_ACCOUNT : 0);
+           ((caps & CAP_ACCOUNT_TAG) ? EV_ACCOUNT : 0) |
+           ((caps & CAP_MULTILINE) && (caps & CAP_BATCH) ? EV_MULTILINE : 0);
 }

@@ -19,6 +19,7 @@
 
 struct worker;
 struct chan;
+struct mlbatch;
 
 struct client {
     uint64_t id;
@@ -77,6 +78,9 @@ struct client {
     char *sasl_buf;     /* base64 received so far (sasl_len bytes), or NULL */
     size_t sasl_len;
     uint64_t batch_seq; /* last BATCH reference used on this connection */
+    /* The draft/multiline batch the client has open (irc/cmd_batch.c), or NULL: one flat
+     * allocation, bounded by MULTILINE_MAX_BYTES, freed with free() (conn_free). */
+    struct mlbatch *ml;
 
     struct linebuf in;
     struct sendq sq;

@@ -502,6 +502,7 @@ void conn_free(struct client *c)
     linebuf_free(&c->in);
     pool_free(c->chans, (size_t)c->chans_cap * sizeof c->chans[0]);
     free(c->monitor);
+    free(c->ml);
     conn_str_free(&c->realname);
     conn_str_free(&c->source);
     conn_str_free(&c->account);

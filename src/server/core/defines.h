@@ -138,6 +138,14 @@
 #define BAN_CIDR_MIN_V4 8
 #define BAN_CIDR_MIN_V6 16
 #define BAN_PRUNE_BATCH 16 /* expired bans taken out of the table per turn of its lock */
+/* draft/multiline (IRCv3, work in progress): a client's batch of PRIVMSG or NOTICE lines,
+ * gathered until it ends and then relayed as one message (CAP value max-bytes,max-lines).
+ * Ergo's numbers: 4096 bytes of text (each line feed joining two lines counts one) in at most
+ * 100 lines. A batch still open counts against them, so a client's open batch holds at most
+ * this much, and a client has at most one open. */
+#define MULTILINE_MAX_BYTES 4096
+#define MULTILINE_MAX_LINES 100
+#define BATCH_REF_MAX       64 /* a client's batch reference; longer ones are refused */
 /* Flood tokens (lines) one OPER costs: argon2id is slow on purpose, so that one client cannot
  * keep its worker busy verifying guesses. */
 /* Bytes of replies one command may make for the price of its line; each further

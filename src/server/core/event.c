@@ -9,6 +9,14 @@
 
 #include "common/ircmsg.h"
 
+static struct msg *build_ml_lines(const struct event *ev, unsigned variant);
+
+/* A msg's one line without its CR LF. */
+static unsigned line_len(const struct msg *m)
+{
+    return m->len >= 2 ? m->len - 2 : 0;
+}
+
 /* msgids: the server's start time in milliseconds and a counter, both base 36: unique for
  * the server's life and across restarts (two starts of one server cannot fall in the same
  * millisecond: the first must have stopped). The history store keeps a message once by its
@@ -105,6 +113,63 @@ struct event *event_new(const char *client_tags, const char *fmt, ...)
     return ev;
 }
 
+struct event *event_new_multiline(const char *client_tags, const char *account, int bot,
+                                  const char *source, const char *verb, const char *target, int n,
+                                  const char *const *text, const int *concat)
+{
+    /* Its line is the plain rendering, built below once the lines exist. */
+    struct event *ev = event_new(client_tags, ":%s %s %s", source, verb, target);
+    struct event_ml *ml = ev ? calloc(1, sizeof *ml + (size_t)n * sizeof ml->lines[0]) : NULL;
+    if (!ml) {
+        event_unref(ev);
+        return NULL;
+    }
+    ev->ml = ml;
+    snprintf(ev->account, sizeof ev->account, "%s", account);
+    ev->bot = bot;
+    for (int i = 0; i < EV_VARIANTS; i++)
+        atomic_init(&ml->render[i], NULL);
+    /* The reference only has to be unique among a recipient's open batches: the msgid's
+     * letters and digits are unique on the server. */
+    size_t r = 0;
+    for (const char *p = ev->msgid; *p && r + 1 < sizeof ml->ref; p++)
+        if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z'))
+            ml->ref[r++] = *p;
+    ml->ref[r] = '\0';
+    ml->start = msg_printf(":%s BATCH +%s draft/multiline %s", source, ml->ref, target);
+    ml->end = msg_printf(":%s BATCH -%s", source, ml->ref);
+    int failed = !ml->start || !ml->end, first = 1;
+    for (int i = 0; i < n && !failed; i++) {
+        struct event *l = event_new(NULL, ":%s %s %s :%s", source, verb, target, text[i]);
+        if (!l) {
+            failed = 1;
+            break;
+        }
+        ml->lines[ml->n++] =
+            (struct event_ml_line){.ev = l, .concat = concat[i] != 0, .blank = text[i][0] == '\0'};
+        memcpy(l->time, ev->time, sizeof l->time);
+        l->time_ms = ev->time_ms;
+        memcpy(l->account, ev->account, sizeof l->account);
+        l->bot = bot;
+        if (first && text[i][0]) {
+            /* The first line stands for the message: in history, and for clients without
+             * draft/multiline, which get its msgid and client tags on it. */
+            first = 0;
+            memcpy(l->msgid, ev->msgid, sizeof l->msgid);
+            if (ev->client_tags && !(l->client_tags = strdup(ev->client_tags)))
+                failed = 1;
+        }
+    }
+    struct msg *plain = failed ? NULL : build_ml_lines(ev, 0);
+    if (!plain) {
+        event_unref(ev);
+        return NULL;
+    }
+    msg_unref(ev->line);
+    ev->line = plain;
+    return ev;
+}
+
 int event_set_ext(struct event *ev, const char *fmt, ...)
 {
     va_list ap;
@@ -114,23 +179,31 @@ int event_set_ext(struct event *ev, const char *fmt, ...)
     return ev->line_ext ? 0 : -1;
 }
 
+/* The tags of ev for variant, each after a ';' ("" for none); returns their length. */
+static size_t tags_of(const struct event *ev, unsigned variant, char *tags, size_t cap)
+{
+    size_t n = 0;
+    tags[0] = '\0';
+    if (variant & EV_TIME)
+        n += (size_t)snprintf(tags + n, cap - n, ";time=%s", ev->time);
+    if ((variant & EV_ACCOUNT) && ev->account[0])
+        n += (size_t)snprintf(tags + n, cap - n, ";account=%s", ev->account);
+    if (variant & EV_TAGS) {
+        n += (size_t)snprintf(tags + n, cap - n, ";msgid=%s", ev->msgid);
+        if (ev->bot)
+            n += (size_t)snprintf(tags + n, cap - n, ";bot");
+        if (ev->client_tags && n + strlen(ev->client_tags) + 2 < cap)
+            n += (size_t)snprintf(tags + n, cap - n, ";%s", ev->client_tags);
+    }
+    return n;
+}
+
 /* Builds the rendering for variant (never the plain one, which is ev->line itself). */
 static struct msg *build(const struct event *ev, unsigned variant)
 {
     const struct msg *base = (variant & EV_EXTJOIN) && ev->line_ext ? ev->line_ext : ev->line;
     char tags[IRC_TAGS_MAX + 1];
-    size_t n = 0;
-    if (variant & EV_TIME)
-        n += (size_t)snprintf(tags + n, sizeof tags - n, ";time=%s", ev->time);
-    if ((variant & EV_ACCOUNT) && ev->account[0])
-        n += (size_t)snprintf(tags + n, sizeof tags - n, ";account=%s", ev->account);
-    if (variant & EV_TAGS) {
-        n += (size_t)snprintf(tags + n, sizeof tags - n, ";msgid=%s", ev->msgid);
-        if (ev->bot)
-            n += (size_t)snprintf(tags + n, sizeof tags - n, ";bot");
-        if (ev->client_tags && n + strlen(ev->client_tags) + 2 < sizeof tags)
-            n += (size_t)snprintf(tags + n, sizeof tags - n, ";%s", ev->client_tags);
-    }
+    size_t n = tags_of(ev, variant, tags, sizeof tags);
     if (n == 0) /* extended-join alone */
         return msg_ref((struct msg *)base);
     tags[0] = '@'; /* the first ';' becomes the '@' */
@@ -145,22 +218,67 @@ static struct msg *build(const struct event *ev, unsigned variant)
     return m;
 }
 
+/* A multiline message's lines one by one, for a client without draft/multiline (the spec's
+ * fallback): the message's tags, msgid included, on the first line sent; time and account on
+ * the others; blank lines left out; concatenated lines kept as the sender split them. */
+static struct msg *build_ml_lines(const struct event *ev, unsigned variant)
+{
+    struct msgbuf b = {0};
+    char tags[IRC_TAGS_MAX + 1];
+    int first = 1;
+    for (int i = 0; i < ev->ml->n; i++) {
+        const struct event_ml_line *l = &ev->ml->lines[i];
+        if (l->blank)
+            continue;
+        unsigned v = first ? variant : variant & (EV_TIME | EV_ACCOUNT);
+        size_t n = tags_of(ev, v, tags, sizeof tags);
+        msgbuf_raw(&b, n ? tags + 1 : NULL, l->ev->line->data, line_len(l->ev->line));
+        first = 0;
+    }
+    return msgbuf_finish(&b);
+}
+
+/* A multiline message as one draft/multiline BATCH, for a client with the capability: the
+ * message's tags (time, msgid...) on the BATCH start, batch= and draft/multiline-concat on
+ * its lines (the spec's example). One msg, so that it is queued whole: nothing the channel
+ * says in between can land inside it. */
+static struct msg *build_ml_batch(const struct event *ev, unsigned variant)
+{
+    const struct event_ml *ml = ev->ml;
+    struct msgbuf b = {0};
+    char tags[IRC_TAGS_MAX + 1];
+    size_t n = tags_of(ev, variant, tags, sizeof tags);
+    msgbuf_raw(&b, n ? tags + 1 : NULL, ml->start->data, line_len(ml->start));
+    for (int i = 0; i < ml->n; i++) {
+        const struct event_ml_line *l = &ml->lines[i];
+        snprintf(tags, sizeof tags, "batch=%s%s", ml->ref,
+                 l->concat ? ";draft/multiline-concat" : "");
+        msgbuf_raw(&b, tags, l->ev->line->data, line_len(l->ev->line));
+    }
+    msgbuf_raw(&b, NULL, ml->end->data, line_len(ml->end));
+    return msgbuf_finish(&b);
+}
+
 struct msg *event_render(struct event *ev, unsigned variant)
 {
+    int batch = ev->ml && (variant & EV_MULTILINE);
     variant &= EV_VARIANTS - 1;
     if (ev->tags_only && !(variant & EV_TAGS))
         return NULL;
-    if (variant == 0 || (variant == EV_EXTJOIN && !ev->line_ext))
+    if (!batch && (variant == 0 || (variant == EV_EXTJOIN && !ev->line_ext)))
         return ev->line;
-    struct msg *m = atomic_load_explicit(&ev->render[variant], memory_order_acquire);
+    _Atomic(struct msg *) *slot = batch ? &ev->ml->render[variant] : &ev->render[variant];
+    struct msg *m = atomic_load_explicit(slot, memory_order_acquire);
     if (m)
         return m;
-    struct msg *mine = build(ev, variant);
+    struct msg *mine = batch    ? build_ml_batch(ev, variant)
+                       : ev->ml ? build_ml_lines(ev, variant)
+                                : build(ev, variant);
     if (!mine)
         return NULL;
     struct msg *expected = NULL;
-    if (atomic_compare_exchange_strong_explicit(&ev->render[variant], &expected, mine,
-                                                memory_order_acq_rel, memory_order_acquire))
+    if (atomic_compare_exchange_strong_explicit(slot, &expected, mine, memory_order_acq_rel,
+                                                memory_order_acquire))
         return mine;
     msg_unref(mine); /* another worker built it first */
     return expected;
@@ -180,6 +298,15 @@ void event_unref(struct event *ev)
         msg_unref(atomic_load(&ev->render[i]));
     msg_unref(ev->line);
     msg_unref(ev->line_ext);
+    if (ev->ml) {
+        for (int i = 0; i < EV_VARIANTS; i++)
+            msg_unref(atomic_load(&ev->ml->render[i]));
+        for (int i = 0; i < ev->ml->n; i++)
+            event_unref(ev->ml->lines[i].ev);
+        msg_unref(ev->ml->start);
+        msg_unref(ev->ml->end);
+        free(ev->ml);
+    }
     free(ev->client_tags);
     free(ev);
 }

@@ -14,16 +14,37 @@
 
 /* Recipient capabilities that change the bytes of a relayed line. */
 enum {
-    EV_TIME = 1 << 0,    /* server-time: @time= */
-    EV_TAGS = 1 << 1,    /* message-tags: @msgid= and the sender's client-only tags */
-    EV_EXTJOIN = 1 << 2, /* extended-join: JOIN carries account and real name */
-    EV_ACCOUNT = 1 << 3, /* account-tag: @account= when the sender is logged in */
-    EV_VARIANTS = 1 << 4,
+    EV_TIME = 1 << 0,     /* server-time: @time= */
+    EV_TAGS = 1 << 1,     /* message-tags: @msgid= and the sender's client-only tags */
+    EV_EXTJOIN = 1 << 2,  /* extended-join: JOIN carries account and real name */
+    EV_ACCOUNT = 1 << 3,  /* account-tag: @account= when the sender is logged in */
+    EV_VARIANTS = 1 << 4, /* renderings cached in render[]: the bits above */
+    /* draft/multiline with batch: a multiline event as its BATCH (cached in ml->render[]);
+     * without it, its lines one by one. Changes nothing else. */
+    EV_MULTILINE = 1 << 4,
 };
 
 #define EVENT_TIME_MAX 32 /* "2026-11-26T16:50:13.123Z" */
 #define EVENT_MSGID_MAX                                                                            \
     52 /* base-36 numbers of up to 15 digits: start time, [".", node,] "-", count */
+
+/* One line of a multiline message: an event of its own (a PRIVMSG or NOTICE line with its
+ * own msgid, the first one's the message's), which is what the history store keeps. */
+struct event_ml_line {
+    struct event *ev;
+    int concat; /* draft/multiline-concat: joins the line before without a line feed */
+    int blank;  /* no text: shown only inside the BATCH, neither stored nor sent alone */
+};
+
+/* A draft/multiline message (event_new_multiline): its lines and the BATCH around them. */
+struct event_ml {
+    char ref[EVENT_MSGID_MAX]; /* the batch reference the server gives it */
+    struct msg *start;         /* ":source BATCH +ref draft/multiline target", untagged */
+    struct msg *end;           /* ":source BATCH -ref" */
+    _Atomic(struct msg *) render[EV_VARIANTS]; /* as a BATCH, by variant */
+    int n;
+    struct event_ml_line lines[];
+};
 
 struct event {
     atomic_uint refs;
@@ -37,6 +58,9 @@ struct event {
     int bot;              /* the sender is a bot (+B): the "bot" tag, with message-tags */
     struct msg *line;     /* the line without tags */
     struct msg *line_ext; /* extended-join form of line, or NULL */
+    /* A multiline message, else NULL. Its line is then the lines without tags, as a client
+     * without draft/multiline gets them (one msg of several lines). */
+    struct event_ml *ml;
     _Atomic(struct msg *) render[EV_VARIANTS];
 };
 
@@ -49,6 +73,13 @@ struct event *event_new(const char *client_tags, const char *fmt, ...)
  * time as the sending node stamped them. NULL without memory. */
 struct event *event_from(const char *client_tags, const char *msgid, const char *time,
                          long long time_ms, const char *line);
+/* A draft/multiline message from source to target: n lines of text, concat[i] set on a line
+ * that carries draft/multiline-concat; verb PRIVMSG or NOTICE. Stamped once: every line has
+ * its time, the message and its first line its msgid. account and bot as for event_new's
+ * callers. One reference; NULL without memory. */
+struct event *event_new_multiline(const char *client_tags, const char *account, int bot,
+                                  const char *source, const char *verb, const char *target, int n,
+                                  const char *const *text, const int *concat);
 /* Makes msgids unique across the nodes of a cluster by naming the node in them (0: none). */
 void event_set_node(uint64_t node);
 /* Adds the extended-join form of the line. Returns 0 or -1. */

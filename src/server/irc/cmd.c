@@ -85,6 +85,9 @@ static const struct command commands[] = {
     {"TIME", cmd_time, 0, 1, "TIME\nShows the server's time."},
     {"AWAY", cmd_away, 0, 1,
      "AWAY [:<message>]\nMarks you away with a message; without one, back."},
+    {"BATCH", cmd_batch, 1, 1,
+     "BATCH +<ref> draft/multiline <target> | BATCH -<ref>\nSends the PRIVMSG or NOTICE "
+     "lines tagged batch=<ref> in between as one multiline message (draft/multiline)."},
     {"TAGMSG", cmd_tagmsg, 1, 1,
      "TAGMSG <target>\nSends only message tags (reactions, typing) to a user or channel "
      "(message-tags)."},
@@ -205,6 +208,16 @@ void cmd_dispatch(struct client *c, char *line, size_t len)
     }
     if (rc != IRCMSG_OK) {
         send_reply(c, ERR_UNKNOWNCOMMAND, m.command && *m.command ? m.command : "*");
+        return;
+    }
+    /* A line of a client's batch (draft/multiline) goes to it, whatever its command. */
+    char ref[BATCH_REF_MAX + 1];
+    int in_batch;
+    if (c->registered && m.tags && !ircmsg_is(&m, "BATCH") &&
+        (in_batch = ircmsg_tag_get(m.tags, "batch", ref, sizeof ref)) != 0) {
+        if (in_batch < 0)
+            ref[0] = '\0'; /* too long to be one of ours */
+        cmd_batch_line(c, &m, ref);
         return;
     }
     char label[LABEL_MAX + 1];

@@ -3,7 +3,7 @@
  * upkeep), cmd_chan.c (JOIN, PART, NAMES, TOPIC, KICK, INVITE, LIST), cmd_mode.c (MODE),
  * cmd_msg.c (PRIVMSG, NOTICE, TAGMSG), cmd_query.c (WHO, WHOIS and the other questions),
  * cmd_oper.c (operators), cmd_ban.c (KLINE, DLINE), cmd_account.c (SASL, REGISTER),
- * cmd_history.c (CHATHISTORY). */
+ * cmd_history.c (CHATHISTORY), cmd_batch.c (a client's draft/multiline BATCH). */
 #ifndef TCPCHAT_CMD_H
 #define TCPCHAT_CMD_H
 
@@ -12,8 +12,11 @@
 #include "common/ircmsg.h"
 
 struct client;
-
+struct event;
 struct server;
+
+/* message-tags: a client's tag data may be at most 4094 bytes. */
+#define CLIENT_TAGS_MAX 4094
 
 /* Makes the command layer the server's protocol (server.h conn_hooks): lines go to
  * cmd_dispatch, a closing connection to cmd_closing. Before the workers start. */
@@ -56,6 +59,17 @@ void cmd_names(struct client *c, struct ircmsg *m);
 void cmd_privmsg(struct client *c, struct ircmsg *m);
 void cmd_notice(struct client *c, struct ircmsg *m);
 void cmd_tagmsg(struct client *c, struct ircmsg *m);
+/* Copies the client-only tags ("+name[=value]") of raw (may be NULL) into out. Returns 0, -1
+ * when they exceed the client tag budget, -2 when a value holds a control character
+ * (cmd_msg.c). */
+int cmd_client_tags(const char *raw, char *out, size_t cap);
+/* ev, a message of verb (PRIVMSG or NOTICE) built for the one target, to that target as a
+ * PRIVMSG or NOTICE command would send it: echo, errors, history (cmd_msg.c). */
+void cmd_msg_relay(struct client *c, const char *verb, const char *target, struct event *ev);
+/* BATCH from a client: opens and closes a draft/multiline batch (cmd_batch.c). */
+void cmd_batch(struct client *c, struct ircmsg *m);
+/* A line tagged batch=: the open batch takes it, or it is refused (cmd_batch.c). */
+void cmd_batch_line(struct client *c, struct ircmsg *m, const char *ref);
 void cmd_setname(struct client *c, struct ircmsg *m);
 void cmd_topic(struct client *c, struct ircmsg *m);
 void cmd_mode(struct client *c, struct ircmsg *m);

@@ -17,12 +17,7 @@
 #include "core/server.h"
 #include "core/worker.h"
 
-/* message-tags: a client's tag data may be at most 4094 bytes. */
-#define CLIENT_TAGS_MAX 4094
-
-/* Copies the client-only tags ("+name[=value]") of raw into out. Returns 0, -1 when they
- * exceed the client tag budget, -2 when a value holds a control character. */
-static int client_only_tags(const char *raw, char *out, size_t cap)
+int cmd_client_tags(const char *raw, char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
@@ -78,6 +73,73 @@ static void network_down(struct client *c, const char *verb, const char *target)
               "message not sent, try again");
 }
 
+/* Sends ev (built for target) to target: a channel, @#channel / +#channel (STATUSMSG) or a
+ * nick, with echo-message now (a labeled command) or later, and the error replies. */
+static void relay_one(struct client *c, const char *verb, const char *target, struct event *ev,
+                      int quiet, int echo_now, int echo_later)
+{
+    struct server *srv = client_srv(c);
+    if ((target[0] == '@' || target[0] == '+') && ircname_is_channel(target + 1)) {
+        int err = chan_send_status(c, target + 1, target[0], ev, echo_later);
+        if (!err && echo_now)
+            send_msg(c, event_render(ev, c->variant));
+        else if (err == CHAN_NETWORK_DOWN)
+            network_down(c, verb, target);
+        else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
+            send_reply(c, ERR_CANNOTSENDTOCHAN, target + 1);
+        else if (err && !quiet)
+            send_reply(c, ERR_NOSUCHCHANNEL, target + 1);
+    } else if (ircname_is_channel(target)) {
+        int unstored;
+        int err = chan_send(c, target, ev, echo_later, &unstored);
+        if (unstored)
+            warn_unstored(c, verb, target);
+        if (!err && echo_now)
+            send_msg(c, event_render(ev, c->variant));
+        else if (err == CHAN_NETWORK_DOWN)
+            network_down(c, verb, target);
+        else if (err == NUM(ERR_UNAVAILRESOURCE))
+            store_behind(c, verb, target);
+        else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
+            send_reply(c, ERR_CANNOTSENDTOCHAN, target);
+        else if (err && !quiet)
+            send_reply(c, ERR_NOSUCHCHANNEL, target);
+    } else {
+        struct nick_info info;
+        if (nick_info(srv, target, &info) == 0) {
+            int stored =
+                ev->tags_only ? 0 : history_store_private(srv, ev, c->account, info.account);
+            if (stored > 0 && c->unstored_warned != stored) { /* relayed, not kept */
+                c->unstored_warned = stored;
+                warn_unstored(c, verb, target);
+            }
+            if (stored < 0) {
+                store_behind(c, verb, target);
+                return;
+            }
+            fanout_to_client(srv, info.worker, info.id, ev);
+            if (echo_later && info.id != c->id) /* after anything queued for us */
+                fanout_to_client(srv, c->w->index, c->id, ev);
+            else if (echo_now && info.id != c->id)
+                send_msg(c, event_render(ev, c->variant));
+            if (info.away[0] && !quiet && !ev->tags_only)
+                send_reply(c, RPL_AWAY, info.nick, info.away);
+        } else if (!quiet) {
+            send_reply(c, ERR_NOSUCHNICK, target);
+        }
+    }
+}
+
+/* echo-message: the sender's copy comes through its mailbox in the channel's order; or,
+ * answering a labeled command, at once, as the reply that carries the label (IRCv3
+ * labeled-response: no ACK; several targets' echoes in one labeled batch). */
+static void echo_mode(const struct client *c, int *echo_now, int *echo_later)
+{
+    int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
+    *echo_now = echo && c->label;
+    *echo_later = echo && !c->label;
+}
+
 static void relay(struct client *c, struct ircmsg *m, const char *verb, int quiet, int tags_only)
 {
     if (m->nparams < 1 || m->params[0][0] == '\0') {
@@ -91,7 +153,7 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         return;
     }
     char tags[CLIENT_TAGS_MAX + 1];
-    int tags_ok = client_only_tags(m->tags, tags, sizeof tags);
+    int tags_ok = cmd_client_tags(m->tags, tags, sizeof tags);
     if (tags_ok == -2) {
         send_fail(c, verb, "INVALID_TAGS", "*",
                   "Tag values may not hold control characters; message not sent");
@@ -101,13 +163,9 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         send_reply(c, ERR_INPUTTOOLONG);
         return;
     }
-    struct server *srv = client_srv(c);
     c->w->metrics.messages_in++;
-    /* echo-message: the sender's copy comes through its mailbox in the channel's order; or,
-     * answering a labeled command, at once, as the reply that carries the label (IRCv3
-     * labeled-response: no ACK; several targets' echoes in one labeled batch). */
-    int echo = (c->caps & CAP_ECHO_MESSAGE) != 0;
-    int echo_now = echo && c->label, echo_later = echo && !c->label;
+    int echo_now, echo_later;
+    echo_mode(c, &echo_now, &echo_later);
     int ntargets = 0;
     char *save = NULL;
     for (char *target = strtok_r(m->params[0], ",", &save); target;
@@ -125,58 +183,17 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
         ev->tags_only = tags_only;
         ev->bot = c->bot;
         snprintf(ev->account, sizeof ev->account, "%s", c->account);
-        if ((target[0] == '@' || target[0] == '+') && ircname_is_channel(target + 1)) {
-            int err = chan_send_status(c, target + 1, target[0], ev, echo_later);
-            if (!err && echo_now)
-                send_msg(c, event_render(ev, c->variant));
-            else if (err == CHAN_NETWORK_DOWN)
-                network_down(c, verb, target);
-            else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
-                send_reply(c, ERR_CANNOTSENDTOCHAN, target + 1);
-            else if (err && !quiet)
-                send_reply(c, ERR_NOSUCHCHANNEL, target + 1);
-        } else if (ircname_is_channel(target)) {
-            int unstored;
-            int err = chan_send(c, target, ev, echo_later, &unstored);
-            if (unstored)
-                warn_unstored(c, verb, target);
-            if (!err && echo_now)
-                send_msg(c, event_render(ev, c->variant));
-            else if (err == CHAN_NETWORK_DOWN)
-                network_down(c, verb, target);
-            else if (err == NUM(ERR_UNAVAILRESOURCE))
-                store_behind(c, verb, target);
-            else if (err == NUM(ERR_CANNOTSENDTOCHAN) && !quiet)
-                send_reply(c, ERR_CANNOTSENDTOCHAN, target);
-            else if (err && !quiet)
-                send_reply(c, ERR_NOSUCHCHANNEL, target);
-        } else {
-            struct nick_info info;
-            if (nick_info(srv, target, &info) == 0) {
-                int stored =
-                    tags_only ? 0 : history_store_private(srv, ev, c->account, info.account);
-                if (stored > 0 && c->unstored_warned != stored) { /* relayed, not kept */
-                    c->unstored_warned = stored;
-                    warn_unstored(c, verb, target);
-                }
-                if (stored < 0) {
-                    store_behind(c, verb, target);
-                    event_unref(ev);
-                    continue;
-                }
-                fanout_to_client(srv, info.worker, info.id, ev);
-                if (echo_later && info.id != c->id) /* after anything queued for us */
-                    fanout_to_client(srv, c->w->index, c->id, ev);
-                else if (echo_now && info.id != c->id)
-                    send_msg(c, event_render(ev, c->variant));
-                if (info.away[0] && !quiet && !tags_only)
-                    send_reply(c, RPL_AWAY, info.nick, info.away);
-            } else if (!quiet) {
-                send_reply(c, ERR_NOSUCHNICK, target);
-            }
-        }
+        relay_one(c, verb, target, ev, quiet, echo_now, echo_later);
         event_unref(ev);
     }
+}
+
+void cmd_msg_relay(struct client *c, const char *verb, const char *target, struct event *ev)
+{
+    c->w->metrics.messages_in++;
+    int echo_now, echo_later;
+    echo_mode(c, &echo_now, &echo_later);
+    relay_one(c, verb, target, ev, strcmp(verb, "NOTICE") == 0, echo_now, echo_later);
 }
 
 void cmd_privmsg(struct client *c, struct ircmsg *m)

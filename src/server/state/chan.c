@@ -566,6 +566,11 @@ void chan_unlock(struct chan *ch)
 /* Whether m (a PRIVMSG or NOTICE line) is a CTCP other than ACTION (/me). */
 static int is_ctcp(const struct event *m)
 {
+    for (int i = 0; m->ml && i < m->ml->n; i++) /* a multiline message: any of its lines */
+        if (is_ctcp(m->ml->lines[i].ev))
+            return 1;
+    if (m->ml)
+        return 0;
     const char *line = m->line->data, *text = strstr(line + 1, " :");
     return !m->tags_only && text && text[2] == '\x01' && strncmp(text + 3, "ACTION", 6) != 0;
 }

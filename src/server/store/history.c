@@ -1025,9 +1025,31 @@ int history_has(struct server *srv, const char *key)
     return has_rows(srv->hist, key, 1);
 }
 
+/* A message, or each line of a multiline one (event.h) as a message of its own: history
+ * replays them as lines, blank ones left out. Refused whole when the queue cannot take them
+ * all; else the worst outcome of its lines. */
+static int store_msg(struct server *srv, struct event *ev, const char *key, const char *from,
+                     const char *to)
+{
+    if (!ev->ml)
+        return store(srv, ev, key, from, to);
+    struct history *h = srv->hist;
+    if (h && atomic_load(&h->queued_store) + ev->ml->n >= HISTORY_QUEUE_MAX)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < ev->ml->n; i++) {
+        if (ev->ml->lines[i].blank)
+            continue;
+        int r = store(srv, ev->ml->lines[i].ev, key, from, to);
+        if (r < 0 || (r > 0 && rc == 0))
+            rc = r;
+    }
+    return rc;
+}
+
 int history_store(struct server *srv, struct event *ev, const char *key)
 {
-    return store(srv, ev, key, NULL, NULL);
+    return store_msg(srv, ev, key, NULL, NULL);
 }
 
 void history_store_event(struct server *srv, struct event *ev, const char *key)
@@ -1040,7 +1062,7 @@ void history_store_event(struct server *srv, struct event *ev, const char *key)
 
 int history_store_private(struct server *srv, struct event *ev, const char *from, const char *to)
 {
-    return store(srv, ev, "", from, to);
+    return store_msg(srv, ev, "", from, to);
 }
 
 long long history_newest_ms(struct server *srv, const char *key)
