@@ -17,8 +17,9 @@ def plain(nick, password, authzid=""):
     return base64.b64encode(("%s\0%s\0%s" % (authzid, nick, password)).encode()).decode()
 
 
-def sasl_client(port, nick, password, caps="", expect_ok=True, join_lobby=True):
-    """Registers nick, logging in with SASL PLAIN before CAP END."""
+def sasl_client(port, nick, password, caps="", expect_ok=True, join_lobby=True, account=None):
+    """Registers nick, logging in with SASL PLAIN (as account, the nick by default) before
+    CAP END."""
     c = Client(port, None)
     c.nick = nick
     c.send("CAP LS 302")
@@ -27,7 +28,7 @@ def sasl_client(port, nick, password, caps="", expect_ok=True, join_lobby=True):
     assert Msg(c.expect(is_command("CAP"))).params[1] == "ACK"
     c.send("NICK " + nick)
     c.send("USER %s 0 * :%s" % (nick, nick))
-    send_plain(c, plain(nick, password))
+    send_plain(c, plain(account or nick, password))
     done = Msg(c.expect(lambda l: Msg(l).command in ("903", "904")))
     assert (done.command == "903") == expect_ok, done.line
     if expect_ok:

@@ -3,7 +3,7 @@ the draft/ cap name per its "Notes for implementing work-in-progress version"): 
 get and set, the marker after one's JOIN, the account's other connections told of a change,
 a time that only grows, the errors, and markers kept across a restart of the server."""
 from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
-from test_accounts import plain, register_and_leave
+from test_accounts import register_and_leave, sasl_client
 from test_ircv3 import cap_client
 
 CAPS = "draft/read-marker server-time message-tags batch"
@@ -15,20 +15,7 @@ def login(port, nick, caps, account="alice", password="correct horse"):
     """nick logs in to account with SASL PLAIN (a connection of the account under another
     nick: the account's devices); returns it after the lobby's 366, with what came from its
     JOIN on (as Msg) in .joined."""
-    c = Client(port, None)
-    c.nick = nick
-    c.send("CAP LS 302")
-    c.expect(is_command("CAP"))
-    c.send("CAP REQ :" + ("sasl " + caps).strip())
-    assert Msg(c.expect(is_command("CAP"))).params[1] == "ACK"
-    c.send("NICK " + nick)
-    c.send("USER %s 0 * :%s" % (nick, nick))
-    c.send("AUTHENTICATE PLAIN")
-    c.expect(lambda l: l == "AUTHENTICATE +")
-    c.send("AUTHENTICATE " + plain(account, password))
-    c.expect(is_numeric("903"))
-    c.send("CAP END")
-    c.expect(is_numeric("001"))
+    c = sasl_client(port, nick, password, caps, join_lobby=False, account=account)
     lines = take_until(c, is_numeric("366"))
     c.joined = [Msg(l) for l in lines[[i for i, l in enumerate(lines) if " JOIN " in l][0]:]]
     return c
