@@ -1176,7 +1176,8 @@ void session_handle_line(struct session *s, char *line)
     if (ignored(s, &msg)) {
         return; /* not shown, and a CTCP request not answered */
     }
-    struct view_ctx ctx = {s->nick, s->channel[0] ? s->channel : NULL};
+    struct view_marks marks = {0};
+    struct view_ctx ctx = {s->nick, s->channel[0] ? s->channel : NULL, &marks};
     char text[VIEW_LINE_MAX];
     struct batch *replayed = history_batch(s, &msg);
     if (replayed) {
@@ -1187,8 +1188,12 @@ void session_handle_line(struct session *s, char *line)
         return;
     }
     /* server-time: the line is stamped with when the server saw it, not when it got here. */
-    if (view_format(&msg, &ctx, text, sizeof text) > 0)
-        ui_print_at(view_msg_time(&msg), text);
+    if (view_format(&msg, &ctx, text, sizeof text) > 0) {
+        if (marks.nick_len)
+            ui_print_chat(view_msg_time(&msg), text, marks.nick_off, marks.nick_len, marks.alert);
+        else
+            ui_print_at(view_msg_time(&msg), text);
+    }
     track(s, &msg);
 }
 

@@ -17,6 +17,7 @@
 #include <readline/readline.h>
 
 #include "cmd.h"
+#include "common/ircname.h"
 #include "common/linebuf.h"
 #include "view.h"
 
@@ -35,6 +36,15 @@
 /* SGR faint and reset (ECMA-48 8.3.117): the marker of a replayed line, on a terminal only. */
 #define UI_DIM_ON  "\033[2m"
 #define UI_DIM_OFF "\033[0m"
+/* A chat line on a terminal: the sender's nick in one of six colours (SGR 31-36, chosen by
+ * the nick, so a person keeps theirs), back to the default colour (39) after it; a line for us
+ * in bold (1) to its end (0), with the bell (BEL) after it. */
+#define UI_NICK_COLOURS  6
+#define UI_NICK_COLOUR_0 31
+#define UI_COLOUR_OFF    "\033[39m"
+#define UI_BOLD_ON       "\033[1m"
+#define UI_BOLD_OFF      "\033[0m"
+#define UI_BELL          '\a'
 
 /* Lines typed but not yet taken by ui_next. A paste can bring several at once. */
 struct line_queue {
@@ -313,6 +323,29 @@ void ui_print_at(time_t when, const char *text)
     char head[UI_HEAD_MAX];
     stamp(when, head, sizeof head);
     print_line(head, text);
+}
+
+void ui_print_chat(time_t when, const char *text, size_t nick_off, size_t nick_len, int alert)
+{
+    char safe[VIEW_LINE_MAX];
+    size_t n = view_sanitize(text, safe, sizeof safe);
+    if (!ui.started || !ui.tty || nick_off + nick_len > n) {
+        ui_print_at(when, text);
+        return;
+    }
+    unsigned h = 0;
+    for (size_t i = 0; i < nick_len; i++)
+        h = h * 31 + ircname_fold_char((unsigned char)safe[nick_off + i]);
+    char head[UI_HEAD_MAX], line[VIEW_LINE_MAX + 2 * UI_HEAD_MAX];
+    stamp(when, head, sizeof head);
+    snprintf(line, sizeof line, "%s%s%.*s\033[%um%.*s" UI_COLOUR_OFF "%s%s", head,
+             alert ? UI_BOLD_ON : "", (int)nick_off, safe, UI_NICK_COLOUR_0 + h % UI_NICK_COLOURS,
+             (int)nick_len, safe + nick_off, safe + nick_off + nick_len, alert ? UI_BOLD_OFF : "");
+    with_input_hidden(line, NULL);
+    if (alert) {
+        fputc(UI_BELL, stdout);
+        fflush(stdout);
+    }
 }
 
 void ui_print_history(time_t when, const char *text)

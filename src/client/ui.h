@@ -44,6 +44,10 @@ int ui_input_closed(void);
  * file names. */
 typedef char *ui_complete_fn(const char *text, int at_start, int state);
 void ui_set_completion(ui_complete_fn *complete);
+/* A message from a person: as ui_print_at, and on a terminal the sender's nick (the nick_len
+ * bytes at nick_off of text) in a colour of its own; with alert (a message for us) the line in
+ * bold, and the bell. */
+void ui_print_chat(time_t when, const char *text, size_t nick_off, size_t nick_len, int alert);
 /* Clears the screen, keeping the prompt and the typed text (a terminal only). */
 void ui_clear(void);
 /* Call after SIGWINCH so readline redraws for the new width. */

@@ -198,6 +198,42 @@ void view_source_nick(const char *prefix, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* Bytes that can be part of a nick (RFC 2812 2.3.1): a mention must not be inside one. */
+static int nick_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("[]\\`_^{|}-", c) != NULL;
+}
+
+int view_mentions(const char *text, const char *nick)
+{
+    size_t n = nick ? strlen(nick) : 0;
+    if (n == 0)
+        return 0;
+    for (const char *p = text; *p; p++) {
+        if (p > text && nick_byte((unsigned char)p[-1]))
+            continue;
+        size_t i = 0;
+        while (i < n && p[i] &&
+               ircname_fold_char((unsigned char)p[i]) == ircname_fold_char((unsigned char)nick[i]))
+            i++;
+        if (i == n && !(p[n] && nick_byte((unsigned char)p[n])))
+            return 1;
+    }
+    return 0;
+}
+
+/* The sender's name, marked for the ui (view_marks). */
+static void sb_sender(struct sb *b, const struct view_ctx *ctx, const char *nick)
+{
+    size_t at = b->len;
+    sb_safe(b, nick);
+    if (ctx->marks) {
+        ctx->marks->nick_off = at;
+        ctx->marks->nick_len = b->len - at;
+    }
+}
+
 static int is_me(const struct view_ctx *ctx, const char *nick)
 {
     return ctx->nick && ircname_cmp(ctx->nick, nick) == 0;
@@ -273,9 +309,11 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
                 sb_target_tag(b, ctx, target);
             }
             sb_raw(b, "* ");
-            sb_safe(b, nick);
+            sb_sender(b, ctx, nick);
             sb_raw(b, " ");
             sb_safe(b, body[alen] ? body + alen + 1 : "");
+            if (ctx->marks && !sent && !is_me(ctx, nick))
+                ctx->marks->alert = private || view_mentions(body + alen, ctx->nick);
             return;
         }
         sb_raw(b, "--- CTCP ");
@@ -290,15 +328,17 @@ static void format_privmsg(struct sb *b, const struct ircmsg *msg, const struct 
         sb_raw(b, "* ");
     } else if (private) {
         sb_raw(b, "*");
-        sb_safe(b, nick);
+        sb_sender(b, ctx, nick);
         sb_raw(b, "* ");
     } else {
         sb_target_tag(b, ctx, target);
         sb_raw(b, "<");
-        sb_safe(b, nick);
+        sb_sender(b, ctx, nick);
         sb_raw(b, "> ");
     }
     sb_safe(b, text);
+    if (ctx->marks && !sent && !is_me(ctx, nick))
+        ctx->marks->alert = private || view_mentions(text, ctx->nick);
 }
 
 static void format_notice(struct sb *b, const struct ircmsg *msg, const struct view_ctx *ctx,

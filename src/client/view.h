@@ -18,6 +18,15 @@
 struct view_ctx {
     const char *nick;
     const char *channel;
+    struct view_marks *marks; /* NULL, or filled for a message from a person (below) */
+};
+
+/* Where a message's sender is in the display text, for colouring it, and whether the message
+ * is for us: our nick in its text (as a word, in any case), or a private message. A line
+ * without a sender has nick_len 0. */
+struct view_marks {
+    size_t nick_off, nick_len;
+    int alert;
 };
 
 /* Writes the display text for msg into out (NUL-terminated, cut to fit cap). Returns its
@@ -32,6 +41,10 @@ time_t view_msg_time(const struct ircmsg *msg);
  * its digits, ...) are dropped; other control bytes, DEL, C1 controls and bytes that are not
  * valid UTF-8 become '?'. Valid UTF-8 text is kept. Returns the length written. */
 size_t view_sanitize(const char *in, char *out, size_t cap);
+
+/* 1 when text holds nick as a word (not inside a longer nick), compared under the IRC case
+ * mapping. */
+int view_mentions(const char *text, const char *nick);
 
 /* The nickname part of a "nick!user@host" source, copied into out. */
 void view_source_nick(const char *prefix, char *out, size_t cap);

@@ -5,6 +5,7 @@ Nothing here sleeps for correctness: every wait polls the pane, the socket or th
 until what it waits for appears, bounded by conftest.TIMEOUT."""
 import calendar
 import os
+import re
 import select
 import shlex
 import shutil
@@ -1511,3 +1512,52 @@ def test_ctrl_c_while_waiting_to_reconnect_quits(server, pane, proxy):
     bob.wait_for("--- Reconnecting to ")
     bob._tmux("send-keys", "-t", "main", "C-c")
     assert bob.exit_status() == 0
+
+
+# --- nick colours, mentions (issue 17) ----------------------------------------------------------
+
+def pane_escaped(p):
+    """The pane with its colours and attributes as escape sequences (tmux capture-pane -e)."""
+    return p._tmux("capture-pane", "-p", "-e", "-J", "-S", "-1000", "-t", "main")
+
+
+def bell_rang(p):
+    return p._tmux("display", "-p", "-t", "main", "#{window_bell_flag}").strip() == "1"
+
+
+def screen_line(text, needle):
+    return next(l for l in text.split("\n") if needle in l)
+
+
+def test_nicks_in_colour_and_mentions_in_bold_with_the_bell(pane, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    alice.send("PRIVMSG #lobby :just chatting about bobby tables")
+    bob.wait_for("just chatting about bobby tables")
+    line = screen_line(pane_escaped(bob), "just chatting")
+    # alice's nick in a colour of its own (SGR 31-36), back to the default after it
+    assert re.search(r"<\x1b\[3[1-6]malice\x1b\[39m>", line), repr(line)
+    assert "\x1b[1m" not in line  # "bobby" is not bob
+    assert not bell_rang(bob)
+    alice.send("PRIVMSG #lobby :hey BOB, look at this")
+    bob.wait_for("hey BOB, look at this")
+    line = screen_line(pane_escaped(bob), "hey BOB")
+    assert "\x1b[1m" in line, repr(line)  # for us: bold
+    bob.wait_for(lambda t: bell_rang(bob))
+    carol = connect("carol")
+    carol.send("PRIVMSG #lobby :same colour every time?")
+    alice.send("PRIVMSG #lobby :again from alice")
+    bob.wait_for("again from alice")
+    text = pane_escaped(bob)
+    colour = re.search(r"<(\x1b\[3[1-6]m)alice", screen_line(text, "again from alice")).group(1)
+    assert colour == re.search(r"<(\x1b\[3[1-6]m)alice", screen_line(text, "just chatting")).group(1)
+
+
+def test_a_pipe_gets_no_escape_codes_or_bell(piped, connect):
+    alice = connect("alice")
+    bob = piped("bob")
+    bob.expect_out("You joined #lobby")
+    alice.send("PRIVMSG #lobby :bob: plain text please")
+    bob.expect_out("<alice> bob: plain text please")
+    assert b"\x1b" not in bob.out and b"\a" not in bob.out
