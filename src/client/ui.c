@@ -327,20 +327,28 @@ void ui_print_at(time_t when, const char *text)
 
 void ui_print_chat(time_t when, const char *text, size_t nick_off, size_t nick_len, int alert)
 {
-    char safe[VIEW_LINE_MAX];
-    size_t n = view_sanitize(text, safe, sizeof safe);
-    if (!ui.started || !ui.tty || nick_off + nick_len > n) {
+    size_t len = strlen(text);
+    if (!ui.started || !ui.tty || nick_off + nick_len > len || nick_len >= IRC_LINE_MAX) {
         ui_print_at(when, text);
         return;
     }
+    /* Three parts, each made safe on its own: what comes before the nick and the message
+     * after it (mIRC formatting rendered, each ending in a reset), and the nick (plain). */
+    char raw[VIEW_LINE_MAX], before[VIEW_LINE_MAX], nick[IRC_LINE_MAX], after[VIEW_LINE_MAX];
+    snprintf(raw, sizeof raw, "%.*s", (int)nick_off, text);
+    view_render(raw, before, sizeof before);
+    snprintf(raw, sizeof raw, "%.*s", (int)nick_len, text + nick_off);
+    view_sanitize(raw, nick, sizeof nick);
+    view_render(text + nick_off + nick_len, after, sizeof after);
     unsigned h = 0;
-    for (size_t i = 0; i < nick_len; i++)
-        h = h * 31 + ircname_fold_char((unsigned char)safe[nick_off + i]);
-    char head[UI_HEAD_MAX], line[VIEW_LINE_MAX + 2 * UI_HEAD_MAX];
+    for (const char *p = nick; *p; p++)
+        h = h * 31 + ircname_fold_char((unsigned char)*p);
+    const char *bold = alert ? UI_BOLD_ON : "";
+    char head[UI_HEAD_MAX], line[2 * VIEW_LINE_MAX + IRC_LINE_MAX + 2 * UI_HEAD_MAX];
     stamp(when, head, sizeof head);
-    snprintf(line, sizeof line, "%s%s%.*s\033[%um%.*s" UI_COLOUR_OFF "%s%s", head,
-             alert ? UI_BOLD_ON : "", (int)nick_off, safe, UI_NICK_COLOUR_0 + h % UI_NICK_COLOURS,
-             (int)nick_len, safe + nick_off, safe + nick_off + nick_len, alert ? UI_BOLD_OFF : "");
+    snprintf(line, sizeof line, "%s%s%s%s\033[%um%s" UI_COLOUR_OFF "%s%s%s", head, bold, before,
+             bold, UI_NICK_COLOUR_0 + h % UI_NICK_COLOURS, nick, bold, after,
+             alert ? UI_BOLD_OFF : "");
     with_input_hidden(line, NULL);
     if (alert) {
         fputc(UI_BELL, stdout);

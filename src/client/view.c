@@ -69,12 +69,20 @@ static void sb_raw(struct sb *b, const char *s)
     b->buf[b->len] = '\0';
 }
 
-/* Appends peer-controlled text, made safe. */
+enum fmt_mode {
+    FMT_DROP, /* mIRC formatting dropped (view_sanitize) */
+    FMT_KEEP, /* kept as it came, codes and their digits (the display text, for view_render) */
+    FMT_SGR,  /* turned into the terminal's own SGR sequences (view_render) */
+};
+
+static size_t sanitize(const char *in, char *out, size_t cap, enum fmt_mode mode);
+
+/* Appends peer-controlled text, made safe; its mIRC formatting stays for view_render. */
 static void sb_safe(struct sb *b, const char *s)
 {
     if (b->len + 1 >= b->cap)
         return;
-    b->len += view_sanitize(s, b->buf + b->len, b->cap - b->len);
+    b->len += sanitize(s, b->buf + b->len, b->cap - b->len, FMT_KEEP);
 }
 
 static int is_mirc_format(unsigned char c)
@@ -142,12 +150,115 @@ static size_t utf8_seq_len(const unsigned char *s)
     return utf8_valid((const char *)s, n) ? n : 0;
 }
 
+/* mIRC's 16 colours (0 white, 1 black, 2 blue, 3 green, 4 red, 5 brown, 6 purple, 7 orange,
+ * 8 yellow, 9 light green, 10 cyan, 11 light cyan, 12 light blue, 13 pink, 14 grey, 15 light
+ * grey) as the terminal's SGR foreground colours; a background is 10 more. 99 is the
+ * default; 16-98 (the extended ones) change nothing here. */
+static const unsigned char mirc_sgr[] = {97, 30, 34, 32, 91, 31, 35, 33,
+                                         93, 92, 36, 96, 94, 95, 90, 37};
+#define MIRC_DEFAULT_COLOUR 99
+#define SGR_MAX             24 /* "\033[1;3;4;7;9;38;48m" and the like: more than any we write */
+#define SGR_RESET           "\033[0m"
+
+/* The terminal's state as mIRC codes have set it so far. */
+struct fmt_state {
+    int bold, italic, underline, reverse, strike, fg, bg; /* fg, bg: SGR codes, 0 none */
+};
+
+/* The SGR sequence for a state, from a reset: "\033[0;1;91m" (cap >= SGR_MAX). */
+static size_t sgr_of(const struct fmt_state *st, char *out)
+{
+    int n = snprintf(out, SGR_MAX, "\033[0%s%s%s%s%s", st->bold ? ";1" : "", st->italic ? ";3" : "",
+                     st->underline ? ";4" : "", st->reverse ? ";7" : "", st->strike ? ";9" : "");
+    if (st->fg)
+        n += snprintf(out + n, (size_t)(SGR_MAX - n), ";%d", st->fg);
+    if (st->bg)
+        n += snprintf(out + n, (size_t)(SGR_MAX - n), ";%d", st->bg);
+    n += snprintf(out + n, (size_t)(SGR_MAX - n), "m");
+    return (size_t)n;
+}
+
+/* A colour code's "fg[,bg]" digits applied to st; none resets both. */
+static void apply_colour(struct fmt_state *st, const char *arg, size_t len)
+{
+    if (len == 0) {
+        st->fg = st->bg = 0;
+        return;
+    }
+    int fg = 0, bg = -1;
+    size_t i = 0;
+    for (; i < len && is_digit(arg[i]); i++)
+        fg = fg * 10 + (arg[i] - '0');
+    if (i < len && arg[i] == ',') {
+        bg = 0;
+        for (i++; i < len; i++)
+            bg = bg * 10 + (arg[i] - '0');
+    }
+    if (fg == MIRC_DEFAULT_COLOUR)
+        st->fg = 0;
+    else if (fg < (int)sizeof mirc_sgr)
+        st->fg = mirc_sgr[fg];
+    if (bg == MIRC_DEFAULT_COLOUR)
+        st->bg = 0;
+    else if (bg >= 0 && bg < (int)sizeof mirc_sgr)
+        st->bg = mirc_sgr[bg] + 10;
+}
+
+/* One mIRC code (c, with its argument) applied to st. */
+static void apply_format(struct fmt_state *st, unsigned char c, const char *arg, size_t len)
+{
+    switch (c) {
+    case MIRC_BOLD:
+        st->bold = !st->bold;
+        break;
+    case MIRC_ITALIC:
+        st->italic = !st->italic;
+        break;
+    case MIRC_UNDERLINE:
+        st->underline = !st->underline;
+        break;
+    case MIRC_REVERSE:
+        st->reverse = !st->reverse;
+        break;
+    case MIRC_STRIKETHROUGH:
+        st->strike = !st->strike;
+        break;
+    case MIRC_COLOUR:
+        apply_colour(st, arg, len);
+        break;
+    case MIRC_RESET:
+        memset(st, 0, sizeof *st);
+        break;
+    default: /* hex colours and monospace: not shown */
+        break;
+    }
+}
+
 size_t view_sanitize(const char *in, char *out, size_t cap)
+{
+    return sanitize(in, out, cap, FMT_DROP);
+}
+
+size_t view_render(const char *in, char *out, size_t cap)
+{
+    return sanitize(in, out, cap, FMT_SGR);
+}
+
+/* Only the sequences written here reach the terminal: a peer's text can set attributes
+ * through mIRC codes, never send its own escapes. With FMT_SGR the output ends in a reset when
+ * anything was set, and a sequence that does not fit whole is not written. */
+static size_t sanitize(const char *in, char *out, size_t cap, enum fmt_mode mode)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t o = 0;
-    if (cap == 0)
+    struct fmt_state st = {0};
+    int styled = 0; /* an SGR other than a reset is in effect */
+    size_t keep = mode == FMT_SGR ? sizeof SGR_RESET - 1 : 0; /* room kept for the reset */
+    if (cap <= keep) {
+        if (cap > 0)
+            out[0] = '\0';
         return 0;
+    }
     while (*s) {
         size_t n = 1;
         const unsigned char *copy = s;
@@ -155,6 +266,19 @@ size_t view_sanitize(const char *in, char *out, size_t cap)
         if (is_mirc_format(*s)) {
             if (*s == MIRC_COLOUR || *s == MIRC_HEX_COLOUR)
                 n += colour_arg_len((const char *)s + 1, *s == MIRC_HEX_COLOUR);
+            if (mode == FMT_KEEP && o + n < cap) {
+                memcpy(out + o, s, n);
+                o += n;
+            } else if (mode == FMT_SGR) {
+                apply_format(&st, *s, (const char *)s + 1, n - 1);
+                char sgr[SGR_MAX];
+                size_t w = sgr_of(&st, sgr);
+                if (o + w + keep < cap) {
+                    memcpy(out + o, sgr, w);
+                    o += w;
+                    styled = w > sizeof SGR_RESET - 1;
+                }
+            }
             s += n;
             continue;
         }
@@ -175,11 +299,15 @@ size_t view_sanitize(const char *in, char *out, size_t cap)
         if (repl)
             copy = &repl;
         size_t w = repl ? 1 : n;
-        if (o + w >= cap)
+        if (o + w + keep >= cap)
             break;
         memcpy(out + o, copy, w);
         o += w;
         s += n;
+    }
+    if (styled) {
+        memcpy(out + o, SGR_RESET, sizeof SGR_RESET - 1);
+        o += sizeof SGR_RESET - 1;
     }
     out[o] = '\0';
     return o;

@@ -46,6 +46,11 @@ size_t view_sanitize(const char *in, char *out, size_t cap);
  * mapping. */
 int view_mentions(const char *text, const char *nick);
 
+/* As view_sanitize, but mIRC formatting (bold, italic, underline, reverse, strikethrough, the
+ * 16 colours) becomes the terminal's own SGR sequences, ending in a reset when any was set.
+ * For a terminal only. */
+size_t view_render(const char *in, char *out, size_t cap);
+
 /* The nickname part of a "nick!user@host" source, copied into out. */
 void view_source_nick(const char *prefix, char *out, size_t cap);
 

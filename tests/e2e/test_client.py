@@ -1561,3 +1561,22 @@ def test_a_pipe_gets_no_escape_codes_or_bell(piped, connect):
     alice.send("PRIVMSG #lobby :bob: plain text please")
     bob.expect_out("<alice> bob: plain text please")
     assert b"\x1b" not in bob.out and b"\a" not in bob.out
+
+
+def test_mirc_formatting_is_rendered_in_a_terminal_and_dropped_on_a_pipe(pane, piped, connect):
+    alice = connect("alice")
+    bob = pane("bob")
+    joined(bob)
+    carol = piped("carol")
+    carol.expect_out("You joined #lobby")
+    alice.send("PRIVMSG #lobby :\x02loud\x02 then \x0304red\x03 then \x1dslanted\x1d "
+               "then \x1b[31mraw escape")
+    bob.wait_for("raw escape")
+    line = screen_line(pane_escaped(bob), "raw escape")
+    assert re.search(r"\x1b\[1mloud", line), repr(line)
+    assert re.search(r"\x1b\[(\d+;)*91mred", line), repr(line)
+    assert re.search(r"\x1b\[3mslanted", line), repr(line)
+    assert "?[31mraw escape" in line, repr(line)  # a peer's own escape is never passed on
+    assert line.rstrip().endswith("raw escape") or "\x1b[0m" in line
+    carol.expect_out("<alice> loud then red then slanted then ?[31mraw escape")
+    assert b"\x02" not in carol.out and b"\x03" not in carol.out
