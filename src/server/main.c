@@ -34,6 +34,7 @@
 #include "core/privs.h"
 #include "state/monitor.h"
 #include "store/ban.h"
+#include "store/chanreg.h"
 #include "store/readmark.h"
 #include "state/nick.h"
 #include "core/rehash.h"
@@ -458,8 +459,8 @@ int main(int argc, char **argv)
     cmd_install(&srv);
     /* A store that cannot open stops the start; what did open is closed below as on a stop. */
     int opened = history_open(&srv) == 0 && account_open(&srv) == 0 &&
-                 ban_open(srv.cfg.data_dir) == 0 && privs_drop(&srv.cfg) == 0 &&
-                 cluster_open(&srv) == 0;
+                 ban_open(srv.cfg.data_dir) == 0 && chanreg_open(srv.cfg.data_dir) == 0 &&
+                 privs_drop(&srv.cfg) == 0 && cluster_open(&srv) == 0;
     if (opened) {
         loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
         loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);
@@ -502,6 +503,7 @@ int main(int argc, char **argv)
     history_close(&srv); /* after the workers: they post through it to the end */
     account_close(&srv);
     ban_close();
+    chanreg_close();
     for (int i = 0; i < srv.nworkers; i++)
         worker_destroy(&srv.workers[i]);
     tls_ctx_free(srv.tls_ctx);

@@ -43,6 +43,9 @@ static const char usage_text[] =
     "      --admin-email TEXT  contact address shown by ADMIN\n"
     "      --motd FILE         message of the day\n"
     "      --default-channel C channel joined on login (default #lobby, '' for none)\n"
+    "      --default-channel-owned on|off  the default channel belongs to the server's\n"
+    "                          operators: ops go to operators (and the accounts ChanServ\n"
+    "                          names), not to whoever joins first (default off)\n"
     "      --password PASS     server password (PASS) required to register\n"
     "      --max-clients N     connections at once (default 10000)\n"
     "      --sendq BYTES       send queue hard bound, disconnect past it (default 1048576)\n"
@@ -122,6 +125,7 @@ enum {
     OPT_HISTORY_MAX,
     OPT_REQUIRE_SASL,
     OPT_CLOAK_ACCOUNTS,
+    OPT_DEFAULT_CHANNEL_OWNED,
     OPT_USER,
     OPT_ALLOW_ROOT,
     OPT_ADMIN_EMAIL,
@@ -187,6 +191,7 @@ static const struct option long_options[] = {
     {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
     {"require-sasl", required_argument, NULL, OPT_REQUIRE_SASL},
     {"cloak-accounts", required_argument, NULL, OPT_CLOAK_ACCOUNTS},
+    {"default-channel-owned", required_argument, NULL, OPT_DEFAULT_CHANNEL_OWNED},
     {"user", required_argument, NULL, OPT_USER},
     {"admin-email", required_argument, NULL, OPT_ADMIN_EMAIL},
     {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
@@ -470,6 +475,11 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants on or off";
         cfg->cloak_accounts = strcmp(arg, "on") == 0;
         return NULL;
+    case OPT_DEFAULT_CHANNEL_OWNED:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+            return "wants on or off";
+        cfg->default_channel_owned = strcmp(arg, "on") == 0;
+        return NULL;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &cfg->log_level) < 0)
             return "wants error, warn, info or debug";
@@ -716,6 +726,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(conn_rate);
     SWAP(require_sasl);
     SWAP(cloak_accounts);
+    SWAP(default_channel_owned);
     SWAP(motd);
     SWAP(motd_lines);
     SWAP(opers);

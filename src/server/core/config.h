@@ -58,18 +58,19 @@ struct config {
     int register_limit; /* accounts registered per address per REGISTER_WINDOW_S (0: none) */
     char *ip_exempt;    /* CIDR list not limited per address (set at start only) */
     /* The history store (history.h); set at start only. */
-    char *data_dir;          /* holds history.db */
-    int history;             /* 0: no store, no replay, no chathistory */
-    int history_replay;      /* messages replayed on JOIN to clients without chathistory */
-    int history_days;        /* retention by age, 0: for ever */
-    long history_max;        /* retention by count per channel or conversation, 0: no cap */
-    int require_sasl;        /* only users logged in with SASL may register */
-    int cloak_accounts;      /* a logged-in user's shown host is user/<account> */
-    int account_expire_days; /* accounts never logged into (SASL) go after this, 0: never */
-    char *user;              /* --user: drop to this user after binding (privs.h) */
-    char *admin_email;       /* ADMIN's contact line, or NULL */
-    int allow_root;          /* --allow-root: run as root without --user */
-    int configtest;          /* -t: check everything, start nothing */
+    char *data_dir;            /* holds history.db */
+    int history;               /* 0: no store, no replay, no chathistory */
+    int history_replay;        /* messages replayed on JOIN to clients without chathistory */
+    int history_days;          /* retention by age, 0: for ever */
+    long history_max;          /* retention by count per channel or conversation, 0: no cap */
+    int require_sasl;          /* only users logged in with SASL may register */
+    int cloak_accounts;        /* a logged-in user's shown host is user/<account> */
+    int default_channel_owned; /* the default channel's ops are the operators' to have */
+    int account_expire_days;   /* accounts never logged into (SASL) go after this, 0: never */
+    char *user;                /* --user: drop to this user after binding (privs.h) */
+    char *admin_email;         /* ADMIN's contact line, or NULL */
+    int allow_root;            /* --allow-root: run as root without --user */
+    int configtest;            /* -t: check everything, start nothing */
     /* The cluster (docs/cluster.md); set at start only. cluster NULL: a single node. */
     char *cluster;               /* --cluster: the Redis servers, as given */
     char *node_name;             /* NULL: the server name */

@@ -126,7 +126,14 @@
 #define LABEL_MAX                 64 /* labeled-response: labels are short; longer ones are ignored */
 #define OPERS_MAX                 256 /* operator entries in a config file */
 #define KILL_REASON_MAX           200 /* bytes of a KILL reason kept */
-#define CONFIG_ERROR_MAX          512 /* "FILE:LINE: what is wrong" */
+/* Registered channels (ChanServ, store/chanreg.h): the table is in memory and every JOIN
+ * reads it, so an account founds a few and names a bounded access list on each. */
+#define CHANREG_PER_ACCOUNT 20 /* channels one account may found */
+#define CHANREG_ACCESS_MAX  50 /* accounts on one channel's access list (AMODE) */
+/* The services' pseudo-users (irc/cmd_services.c): their replies come from these. */
+#define NICKSERV_SOURCE  "NickServ!NickServ@services"
+#define CHANSERV_SOURCE  "ChanServ!ChanServ@services"
+#define CONFIG_ERROR_MAX 512 /* "FILE:LINE: what is wrong" */
 /* Server bans (KLINE, DLINE: store/ban.h). Every connection is checked against each one in
  * turn, and each is a row of bans.db: a bound keeps both small. */
 #define BANS_MAX         1000 /* K-lines and D-lines set at once, both kinds together */

@@ -153,6 +153,7 @@
 
 /* SASL (IRCv3 sasl 3.1). */
 #define RPL_LOGGEDIN         900, "%s %s :You are now logged in as %s"
+#define RPL_LOGGEDOUT        901, "%s :You are now logged out"
 #define RPL_SASLSUCCESS      903, ":SASL authentication successful"
 #define ERR_SASLFAIL         904, ":SASL authentication failed"
 #define ERR_SASLFAIL_NOCAP   904, ":SASL authentication failed (request the sasl capability)"

@@ -132,6 +132,12 @@ static const struct command commands[] = {
      "registering."},
     {"REGISTER", cmd_register, 0, 0,
      "REGISTER * * :<password>\nRegisters your nick as an account (draft/account-registration)."},
+    {"NS", cmd_ns, 0, 1,
+     "NS <command> [<arguments>]\nTalks to NickServ, your account's service (NS HELP)."},
+    {"NICKSERV", cmd_ns, 0, 1, "NICKSERV <command> [<arguments>]\nThe same as NS."},
+    {"CS", cmd_cs, 0, 1,
+     "CS <command> [<arguments>]\nTalks to ChanServ, which registers channels (CS HELP)."},
+    {"CHANSERV", cmd_cs, 0, 1, "CHANSERV <command> [<arguments>]\nThe same as CS."},
     {"HELP", cmd_help, 0, 0, "HELP [<command>]\nShows the commands, or how to use one."},
 };
 

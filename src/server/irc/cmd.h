@@ -75,6 +75,23 @@ void cmd_topic(struct client *c, struct ircmsg *m);
 void cmd_mode(struct client *c, struct ircmsg *m);
 /* SAMODE: MODE on any channel as one of its operators (IRC operators; logged). */
 void cmd_samode(struct client *c, struct ircmsg *m);
+/* Logged in as name (SASL, REGISTER, NickServ IDENTIFY): the user, and with account-notify
+ * everyone sharing a channel, are told. cmd_logged_out undoes it. */
+void cmd_logged_in(struct client *c, const char *name);
+void cmd_logged_out(struct client *c);
+/* A password c gave for account failed (mechanism: "PLAIN", "IDENTIFY"...): counted against
+ * its address and the server (the login budgets), and logged. */
+void cmd_login_failed(struct client *c, const char *account, const char *mechanism);
+/* The services NickServ and ChanServ (cmd_services.c): PRIVMSG to them and NS/CS. */
+int services_is(const char *target);
+void services_message(struct client *c, const char *target, const char *text);
+void cmd_ns(struct client *c, struct ircmsg *m);
+void cmd_cs(struct client *c, struct ircmsg *m);
+/* Nick was freed on this node (its holder left): a REGAIN waiting for it takes it. */
+void services_nick_freed(struct server *srv, const char *nick);
+/* ChanServ gives nick (a member of channel name) +o or +v (letter): 0, or -1 when nick is not
+ * on the channel. */
+int cmd_mode_service(struct server *srv, const char *name, const char *nick, char letter);
 /* DIE and RESTART [:reason]: stop the server, or stop it and run it again (IRC operators). */
 void cmd_die(struct client *c, struct ircmsg *m);
 void cmd_restart(struct client *c, struct ircmsg *m);

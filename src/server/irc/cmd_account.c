@@ -67,6 +67,13 @@ static void log_login_failed(const struct client *c, const char *account, const 
                       LOG_TEXT("nick", c->nick[0] ? c->nick : NULL), LOG_NUM("id", c->id));
 }
 
+void cmd_login_failed(struct client *c, const char *account, const char *mechanism)
+{
+    c->w->metrics.failed_logins++;
+    account_login_failed(client_srv(c), c->host, 1);
+    log_login_failed(c, account, mechanism, "bad password or no such account");
+}
+
 /* The account thread's queue is full: refused, but not the client's failure (not counted
  * toward SASL_FAILURES_MAX). */
 static void sasl_busy(struct client *c)
@@ -284,8 +291,7 @@ void cmd_register(struct client *c, struct ircmsg *m)
     sodium_memzero(m->params[2], strlen(m->params[2]));
 }
 
-/* Logged in: the user, and with account-notify everyone sharing a channel, are told. */
-static void logged_in(struct client *c, const char *name)
+void cmd_logged_in(struct client *c, const char *name)
 {
     if (conn_set_str(&c->account, name, IRC_NICK_MAX) < 0) {
         conn_close_later(c, "Out of memory");
@@ -317,7 +323,7 @@ static void account_done(struct client *c, int op, int result, const char *name)
         if (result == ACCOUNT_OK) {
             c->sasl_failures = 0;
             account_login_ok(client_srv(c), c->host);
-            logged_in(c, name);
+            cmd_logged_in(c, name);
             send_reply(c, RPL_SASLSUCCESS);
         } else {
             if (result == ACCOUNT_BAD_PASSWORD) {
@@ -333,11 +339,29 @@ static void account_done(struct client *c, int op, int result, const char *name)
         }
     } else if (result == ACCOUNT_OK) {
         send_line(c, "REGISTER SUCCESS %s :Account created", name);
-        logged_in(c, name);
+        cmd_logged_in(c, name);
     } else if (result == ACCOUNT_EXISTS) {
         send_fail(c, "REGISTER", "ACCOUNT_EXISTS", name, "Account already exists");
     } else {
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Try again later");
     }
     reg_try(c); /* registration may have been waiting for the answer */
+}
+
+void cmd_logged_out(struct client *c)
+{
+    if (!c->account[0])
+        return;
+    conn_str_free(&c->account);
+    send_reply(c, RPL_LOGGEDOUT, c->source);
+    nick_set_account(client_srv(c), c->nick, c->id, "");
+    cmd_host_changed(c);
+    cmd_user_changed(c);
+    struct event *ev = event_new(NULL, ":%s ACCOUNT *", c->source);
+    if (ev) {
+        ev->need_cap = CAP_ACCOUNT_NOTIFY;
+        chan_peers(c, ev, 0);
+        monitor_extended(c, ev, CAP_ACCOUNT_NOTIFY);
+    }
+    event_unref(ev);
 }

@@ -218,6 +218,23 @@ static void status_change(struct client *c, struct chan *ch, struct mode_change 
     }
 }
 
+/* Sends the changes made to ch (locked) as one MODE line from source to its members, the
+ * event store and the network. */
+static void publish(struct server *srv, struct chan *ch, const char *source,
+                    const struct mode_change *mc, struct chan_change *chg)
+{
+    if (mc->nmodes == 0)
+        return;
+    struct event *m = event_new(NULL, ":%s MODE %s %s%s", source, ch->name, mc->modes, mc->args);
+    if (m) {
+        chan_post(srv, ch, m, 0);
+        history_store_event(srv, m, ch->key); /* draft/event-playback */
+        chg->ev = m;
+        chan_net_publish(srv, chg);
+    }
+    event_unref(m);
+}
+
 /* MODE on a channel: params[0] the mode string (nparams 0: a query), then its arguments.
  * With override (SAMODE), c counts as one of the channel's operators, member or not. */
 static void channel_mode(struct client *c, const char *name, int nparams, char **params,
@@ -334,18 +351,33 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             status_change(c, ch, &mc, &chg, adding, letter, a, ids[ai]);
         }
     }
-    if (mc.nmodes > 0) {
-        struct event *m =
-            event_new(NULL, ":%s MODE %s %s%s", c->source, ch->name, mc.modes, mc.args);
-        if (m) {
-            chan_post(srv, ch, m, 0);
-            history_store_event(srv, m, ch->key); /* draft/event-playback */
-            chg.ev = m;
-            chan_net_publish(srv, &chg);
-        }
-        event_unref(m);
-    }
+    publish(srv, ch, c->source, &mc, &chg);
     chan_unlock(ch);
+}
+
+int cmd_mode_service(struct server *srv, const char *name, const char *nick, char letter)
+{
+    int w;
+    uint64_t id;
+    if (nick_find(srv, nick, &w, &id) < 0)
+        return -1;
+    struct chan *ch = chan_lock_name(srv, name);
+    struct member *t = ch ? chan_member(ch, id) : NULL;
+    if (t && !(letter == 'o' ? t->op : t->voice)) {
+        struct mode_change mc = {.sign = 0};
+        struct chan *chs[1] = {ch};
+        struct chan_change chg = {.kind = CC_META, .chans = chs, .nchans = 1};
+        if (letter == 'o')
+            t->op = 1;
+        else
+            t->voice = 1;
+        change_add(&mc, '+', letter, t->nick);
+        edit_add(&chg, '+', letter, t->id, NULL, NULL, 0);
+        publish(srv, ch, CHANSERV_SOURCE, &mc, &chg);
+    }
+    if (ch)
+        chan_unlock(ch);
+    return t ? 0 : -1;
 }
 
 /* MODE for a nick: only one's own, and only +i and +w are the user's to set. */

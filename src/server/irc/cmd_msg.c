@@ -175,6 +175,11 @@ static void relay(struct client *c, struct ircmsg *m, const char *verb, int quie
                 send_reply(c, ERR_TOOMANYTARGETS, target);
             continue;
         }
+        if (services_is(target)) { /* NickServ, ChanServ: commands, never relayed or kept */
+            if (!tags_only && !quiet)
+                services_message(c, target, m->params[1]);
+            continue;
+        }
         struct event *ev =
             tags_only ? event_new(tags, ":%s %s %s", c->source, verb, target)
                       : event_new(tags, ":%s %s %s :%s", c->source, verb, target, m->params[1]);

@@ -313,7 +313,7 @@ void cmd_nick(struct client *c, struct ircmsg *m)
         return;
     }
     const char *nick = m->params[0];
-    if (!ircname_nick_valid(nick)) {
+    if (!ircname_nick_valid(nick) || services_is(nick)) { /* NickServ, ChanServ: not users */
         send_reply(c, ERR_ERRONEUSNICKNAME, nick);
         return;
     }
@@ -529,8 +529,10 @@ void cmd_closing(struct client *c)
 {
     struct server *srv = client_srv(c);
     /* The nick is free before the peer sees the connection end: it may reconnect at once. */
-    if (c->has_nick)
+    if (c->has_nick) {
         nick_release(srv, c->nick, c->id);
+        services_nick_freed(srv, c->nick); /* a REGAIN may be waiting for it */
+    }
     if (srv->cluster && c->registered)
         cluster_user_quit(srv, c->id, c->nick, c->close_reason);
     else if (srv->cluster)

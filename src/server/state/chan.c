@@ -20,6 +20,7 @@
 #include "core/hash.h"
 #include "store/history.h"
 #include "store/readmark.h"
+#include "store/chanreg.h"
 #include "core/fanout.h"
 #include "core/msg.h"
 #include "core/numerics.h"
@@ -303,6 +304,33 @@ static void replay(struct client *c, const struct chan *ch)
     free(q);
 }
 
+/* What c is owed on joining name by its registration (ChanServ, store/chanreg.h), or by the
+ * default channel's ownership (--default-channel-owned: the server's operators own it, so
+ * nobody gets ops there by being first): CHANREG_UNREGISTERED when nothing is owed and the
+ * channel's creator gets ops as usual. Reads the nick table (before any channel lock). */
+static enum chanreg_role join_role(struct client *c, const char *name)
+{
+    struct server *srv = client_srv(c);
+    enum chanreg_role role = chanreg_role(name, c->account);
+    const char *lobby = srv->cfg.default_channel;
+    if (!srv->cfg.default_channel_owned || !lobby || ircname_cmp(lobby, name) != 0)
+        return role;
+    struct nick_info me;
+    if (role == CHANREG_UNREGISTERED)
+        role = CHANREG_NONE;
+    if (role < CHANREG_OP && nick_info(srv, c->nick, &me) == 0 && me.id == c->id && me.oper)
+        role = CHANREG_OP;
+    return role;
+}
+
+void chan_emptied(struct server *srv, const struct chan *ch)
+{
+    if (!(ch->modes & CM_INVITE) && !ch->chkey[0] &&
+        chanreg_role(ch->key, NULL) != CHANREG_UNREGISTERED)
+        return;
+    history_end(srv, ch->key);
+}
+
 int chan_join(struct client *c, const char *name, const char *key)
 {
     struct server *srv = client_srv(c);
@@ -323,6 +351,7 @@ int chan_join(struct client *c, const char *name, const char *key)
         if (away)
             away->need_cap = CAP_AWAY_NOTIFY;
     }
+    enum chanreg_role role = join_role(c, name);
     struct member *mem = pool_alloc(sizeof *mem + uhlen + 1);
     if (!mem)
         goto oom;
@@ -372,7 +401,13 @@ int chan_join(struct client *c, const char *name, const char *key)
     }
     mem->id = c->id;
     mem->worker = c->w->index;
-    mem->op = ch->nmembers == 0;
+    /* A registered channel's ops are its owners, whoever comes first. */
+    mem->op = role == CHANREG_UNREGISTERED ? ch->nmembers == 0 : role >= CHANREG_OP;
+    mem->voice = role == CHANREG_VOICE;
+    struct event *status = NULL; /* ChanServ's MODE for those already there */
+    if (ch->nmembers > 0 && role != CHANREG_UNREGISTERED && (mem->op || mem->voice))
+        status = event_new(NULL, ":%s MODE %s +%c %s", CHANSERV_SOURCE, ch->name,
+                           mem->op ? 'o' : 'v', c->nick);
     snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
     HASH_ADD(hh, ch->members, id, sizeof mem->id, mem);
     ch->nmembers++;
@@ -393,6 +428,10 @@ int chan_join(struct client *c, const char *name, const char *key)
     fanout_chan_join(srv, &f, join, c->id, c->w->index);
     if (away)
         fanout_chan_event(srv, &f, away, c->id, c->w->index);
+    if (status) {
+        fanout_chan_event(srv, &f, status, 0, c->w->index);
+        history_store_event(srv, status, ch->key);
+    }
     struct chan *chs[1] = {ch};
     struct chan_change chg = {.kind = CC_JOIN,
                               .chans = chs,
@@ -418,6 +457,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     msg_unref(extra);
     event_unref(join);
     event_unref(away);
+    event_unref(status);
     return 0;
 oom:
     log_error("out of memory joining %s", name);
@@ -496,7 +536,7 @@ static void chan_remove_member(struct server *srv, struct chan *ch, const struct
         HASH_DEL(srv->chans, ch);
         ch->in_table = 0;
         atomic_fetch_sub(&ch->refs, 1); /* the table's; the caller still holds its own */
-        history_end(srv, ch->key);
+        chan_emptied(srv, ch);
     }
 }
 
@@ -925,7 +965,7 @@ void chan_kick_member(struct server *srv, struct chan *ch, struct member *t, str
         HASH_DEL(srv->chans, ch);
         ch->in_table = 0;
         atomic_fetch_sub(&ch->refs, 1); /* the kicked user's reference keeps it alive */
-        history_end(srv, ch->key);
+        chan_emptied(srv, ch);
     }
 }
 

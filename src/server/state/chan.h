@@ -85,6 +85,10 @@ int chan_invited(const struct chan *ch, uint64_t id);
 /* Who set ch's topic (only while ch->topic is set). */
 const char *chan_topic_by(const struct chan *ch);
 /* Posts ev to every member of ch (locked) but skip (0: none): a MODE, TOPIC or notice. */
+/* Channel ch emptied (its lock and the table's held): its history ends with this lifetime
+ * (history_end), unless it is registered and was open (neither +i nor +k): its owners come
+ * back to it, and anyone could have joined and read it anyway. */
+void chan_emptied(struct server *srv, const struct chan *ch);
 void chan_post(struct server *srv, const struct chan *ch, struct event *ev, uint64_t skip);
 /* Removes member t from ch (table and channel locked: chan_lock_name_table), after posting ev
  * (the KICK line, NULL for none) to every member, t included. */

@@ -117,7 +117,7 @@ static void drop_if_empty(struct server *srv, struct chan *ch)
     if (ch->nmembers == 0 && ch->in_table) {
         HASH_DEL(srv->chans, ch);
         ch->in_table = 0;
-        history_end(srv, ch->key);
+        chan_emptied(srv, ch);
         /* The table's reference: the last one unless a command of ours holds the channel. */
         pthread_mutex_unlock(&ch->lock);
         chan_unref(ch);

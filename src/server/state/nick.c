@@ -383,6 +383,22 @@ int nick_match(struct server *srv, const char *mask, struct nick_info *out, int 
     return n;
 }
 
+int nick_of_account(struct server *srv, const char *account, struct nick_info *out, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&srv->nick_lock);
+    struct nick_entry *e, *tmp;
+    HASH_ITER(hh, srv->nicks, e, tmp)
+    {
+        if (n == max)
+            break;
+        if (e->registered && e->account && ircname_cmp(e->account, account) == 0)
+            entry_info(e, &out[n++]);
+    }
+    pthread_mutex_unlock(&srv->nick_lock);
+    return n;
+}
+
 int nick_find(struct server *srv, const char *nick, int *worker, uint64_t *id)
 {
     pthread_mutex_lock(&srv->nick_lock);

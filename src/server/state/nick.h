@@ -87,6 +87,9 @@ int nick_each_local(struct server *srv, void (*fn)(void *arg, const struct nick_
  * Returns how many were copied. */
 int nick_match(struct server *srv, const char *mask, struct nick_info *out, int max);
 
+/* Copies into out (room for max) the registered users, local or remote, logged in as account.
+ * Returns how many were copied. */
+int nick_of_account(struct server *srv, const char *account, struct nick_info *out, int max);
 /* Frees the table (at exit, with no worker running). */
 void nick_table_free(struct server *srv);
 

@@ -32,6 +32,7 @@ struct request {
     char name[IRC_NICK_MAX + 1];
     char oper[OPER_NAME_MAX + 1];      /* ACCOUNT_OPER: the [oper] entry's name */
     char password[PASSWORD_MAX + 1];   /* wiped as soon as it is used */
+    char newpass[PASSWORD_MAX + 1];    /* ACCOUNT_PASSWD: the new password, wiped likewise */
     char hash[crypto_pwhash_STRBYTES]; /* ACCOUNT_OPER: the entry's hash */
     char certfp[TLS_CERTFP_MAX + 1];   /* "" without a client certificate */
 };
@@ -77,6 +78,7 @@ struct accounts {
 static void forget_request(struct request *r)
 {
     sodium_memzero(r->password, sizeof r->password);
+    sodium_memzero(r->newpass, sizeof r->newpass);
     free(r);
 }
 
@@ -318,6 +320,51 @@ static enum account_result create(struct accounts *a, struct request *r)
     return ACCOUNT_OK;
 }
 
+/* NickServ PASSWD and DROP: the owner proves it with the password, then the account's hash
+ * is replaced, or the account deleted (its name freed on every node: account_forget). */
+static enum account_result change(struct accounts *a, struct request *r)
+{
+    enum account_result res = verify(a, r);
+    if (res != ACCOUNT_OK)
+        return res;
+    char key[IRC_NICK_MAX + 1], hash[crypto_pwhash_STRBYTES];
+    ircname_fold(r->name, key, sizeof key);
+    if (r->op == ACCOUNT_PASSWD &&
+        crypto_pwhash_str(hash, r->newpass, strlen(r->newpass), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return ACCOUNT_ERROR;
+    if (a->net) {
+        int rc = r->op == ACCOUNT_PASSWD ? account_redis_set_hash(a->net, key, hash)
+                                         : account_redis_drop(a->net, key);
+        if (rc < 0)
+            return ACCOUNT_ERROR;
+    } else {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(a->db,
+                                    r->op == ACCOUNT_PASSWD
+                                        ? "UPDATE accounts SET hash = ?2 WHERE name = ?1"
+                                        : "DELETE FROM accounts WHERE name = ?1",
+                                    -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+            if (r->op == ACCOUNT_PASSWD)
+                sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            log_error("accounts: cannot change %s: %s", r->name, sqlite3_errmsg(a->db));
+            return ACCOUNT_ERROR;
+        }
+    }
+    sodium_memzero(hash, sizeof hash);
+    if (r->op == ACCOUNT_DROP) {
+        forget(a, r->name);
+        log_info("accounts: %s dropped by its owner", r->name);
+    }
+    return ACCOUNT_OK;
+}
+
 static void answer(struct accounts *a, struct request *r, enum account_result res)
 {
     fanout_call(a->srv, r->worker, r->id, r->done, (int)r->op, (int)res,
@@ -380,6 +427,8 @@ static void *account_main(void *arg)
             res = crypto_pwhash_str_verify(r->hash, r->password, strlen(r->password)) == 0
                       ? ACCOUNT_OK
                       : ACCOUNT_BAD_PASSWORD;
+        else if (r->op == ACCOUNT_PASSWD || r->op == ACCOUNT_DROP)
+            res = change(a, r);
         else
             res = create(a, r);
         answer(a, r, res);
@@ -448,6 +497,17 @@ int account_request_oper(struct server *srv, int worker, uint64_t id, const char
         return -2;
     snprintf(r->oper, sizeof r->oper, "%s", oper);
     snprintf(r->hash, sizeof r->hash, "%s", hash);
+    return enqueue(srv, r, host);
+}
+
+int account_request_change(struct server *srv, enum account_op op, int worker, uint64_t id,
+                           const char *host, const char *name, const char *password,
+                           const char *newpass, account_done_fn *done)
+{
+    struct request *r = request_new(srv, op, worker, id, name, password, done);
+    if (!r)
+        return -2;
+    snprintf(r->newpass, sizeof r->newpass, "%s", newpass ? newpass : "");
     return enqueue(srv, r, host);
 }
 

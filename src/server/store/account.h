@@ -25,6 +25,9 @@ enum account_op {
     ACCOUNT_EXTERNAL, /* SASL EXTERNAL: the account whose certificate is certfp (and, when
                          name is not "", which must be name) */
     ACCOUNT_OPER,     /* OPER: password against an [oper] entry's hash (account_request_oper) */
+    ACCOUNT_PASSWD, /* NickServ PASSWD: name, its password, and the new one (account_request_change)
+                     */
+    ACCOUNT_DROP,   /* NickServ DROP: name and its password; the account is deleted */
 };
 
 enum account_result {
@@ -57,6 +60,12 @@ int account_request(struct server *srv, enum account_op op, int worker, uint64_t
 int account_request_oper(struct server *srv, int worker, uint64_t id, const char *host,
                          const char *oper, const char *hash, const char *password,
                          account_done_fn *done);
+/* Queues op (ACCOUNT_PASSWD: newpass replaces the password; ACCOUNT_DROP: the account is
+ * deleted, and every node forgets its name) once password proves name's owner; done gets
+ * ACCOUNT_OK, ACCOUNT_BAD_PASSWORD or ACCOUNT_ERROR. Returns as account_request. */
+int account_request_change(struct server *srv, enum account_op op, int worker, uint64_t id,
+                           const char *host, const char *name, const char *password,
+                           const char *newpass, account_done_fn *done);
 /* Per-address budgets (--login-fail-limit, --register-limit): seconds host must wait before
  * its next login, or registration, may be tried (0: now); and counting one failed login (plain:
  * a PLAIN one, counted by the global budget too), or one registration asked for. */

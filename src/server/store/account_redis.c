@@ -45,6 +45,19 @@ static const char expire_script[] =
     "redis.call('PUBLISH', 'tc:ev', '1:r,' .. #name .. ':' .. name .. ',') "
     "table.insert(out, name) end end return out";
 
+/* Replaces a hash: KEYS the account's hash; ARGV the new hash. 1 done, 0 no such account. */
+static const char set_hash_script[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+                                      "redis.call('HSET', KEYS[1], 'hash', ARGV[1]) return 1";
+
+/* Deletes an account and announces it, as expire_script does one: KEYS the account's hash.
+ * 1 done, 0 no such account. */
+static const char drop_script[] =
+    "local v = redis.call('HMGET', KEYS[1], 'display', 'certfp') "
+    "if not v[1] then return 0 end "
+    "redis.call('DEL', KEYS[1]) redis.call('SREM', 'tc:accts', v[1]) "
+    "if v[2] then redis.call('DEL', 'tc:acctcert:' .. v[2]) end "
+    "redis.call('PUBLISH', 'tc:ev', '1:r,' .. #v[1] .. ':' .. v[1] .. ',') return 1";
+
 /* Binds a certificate: KEYS the account's hash; ARGV folded name, certfp. */
 static const char bind_script[] =
     "local old = redis.call('HGET', KEYS[1], 'certfp') "
@@ -227,4 +240,30 @@ int account_redis_by_cert(struct account_redis *ar, const char *certfp, char *ke
     }
     freeReplyObject(r);
     return rc;
+}
+
+/* Runs script on account key (folded) with arg (or none): 0 when it returned 1, -1 when 0,
+ * -2 when Redis failed. */
+static int account_script(struct account_redis *ar, const char *script, const char *key,
+                          const char *arg)
+{
+    char k[96];
+    snprintf(k, sizeof k, "tc:acct:%s", key);
+    const char *argv[] = {"EVAL", script, "1", k, arg};
+    redisReply *r = run(ar, arg ? 5 : 4, argv);
+    if (!r)
+        return -2;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (r->integer == 1 ? 0 : -1) : -2;
+    freeReplyObject(r);
+    return rc;
+}
+
+int account_redis_set_hash(struct account_redis *ar, const char *key, const char *hash)
+{
+    return account_script(ar, set_hash_script, key, hash);
+}
+
+int account_redis_drop(struct account_redis *ar, const char *key)
+{
+    return account_script(ar, drop_script, key, NULL);
 }

@@ -33,6 +33,11 @@ int account_redis_touch(struct account_redis *ar, const char *key);
  * failed. */
 int account_redis_expire(struct account_redis *ar, long long before,
                          void (*fn)(void *arg, const char *name), void *arg);
+/* Replaces account key's (folded) password hash: 0, -1 no such account, -2 Redis failed. */
+int account_redis_set_hash(struct account_redis *ar, const char *key, const char *hash);
+/* Deletes account key (folded) and its certificate binding, announcing it ("r" on tc:ev) so
+ * that every node frees the name: 0, -1 no such account, -2 Redis failed. */
+int account_redis_drop(struct account_redis *ar, const char *key);
 /* Binds certificate certfp to account key (it leaves whatever it was bound to). 0 or -2. */
 int account_redis_bind_cert(struct account_redis *ar, const char *key, const char *certfp);
 /* The account certfp is bound to: its folded name into key and display name into display;
