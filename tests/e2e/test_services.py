@@ -14,6 +14,7 @@ PASSWORD = "staple-battery"  # NickServ takes words: its passwords have no space
 
 def register(server, nick):
     return register_with(server, nick, PASSWORD)
+from test_cluster import clients, node_factory, redis  # noqa: F401 (fixtures)
 from test_oper import conf_text, hashes, oper  # noqa: F401 (hashes is a fixture)
 
 CHANREG_PER_ACCOUNT = 20  # src/server/core/defines.h
@@ -241,3 +242,32 @@ def test_services_help_and_unknown_commands(server):
     service_notice(c, "ChanServ", "AMODE <#channel>")
     c.send("PRIVMSG ChanServ :FROBNICATE")
     service_notice(c, "ChanServ", "Unknown command FROBNICATE")
+
+
+def test_nickserv_changes_reach_every_node_of_a_cluster(node_factory, clients, redis):
+    """In a cluster the accounts are the network's (Redis): a password changed on node a is
+    the one node b checks, and an account dropped on a frees its nick on b."""
+    from test_cluster import wait_until
+    a, b = node_factory("a"), node_factory("b")
+    alice = register(a, "alice")
+    alice.send("NS PASSWD %s newpassword1" % PASSWORD)
+    service_notice(alice, "NickServ", "Password of alice changed")
+    guest = clients(b, "guest")
+    guest.send("NS IDENTIFY alice " + PASSWORD)
+    service_notice(guest, "NickServ", "Invalid password for alice")
+    identify(guest, "alice", "newpassword1")
+    alice.send("NS DROP newpassword1")
+    service_notice(alice, "NickServ", "Account alice dropped")
+    assert closing_reason(guest.wait_closed()) == "Account alice was dropped"
+    wait_until(lambda: not redis.keys("tc:acct:*"))
+    alice.send("NICK somebody")
+    alice.expect(is_command("NICK"))
+
+    def nick_free_on_b():
+        c = Client(b.port, None)
+        c.send("NICK alice")
+        c.send("USER x 0 * :x")
+        ok = Msg(c.expect(lambda l: Msg(l).command in ("001", "433"))).command == "001"
+        c.close()
+        return ok
+    wait_until(nick_free_on_b)
