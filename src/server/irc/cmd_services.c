@@ -482,7 +482,10 @@ static void cs_amode(struct client *c, int n, char **w)
     }
     if (!need_founder(c, w[1]))
         return;
-    enum chanreg_result res = chanreg_access(w[1], w[3], mc[0] == '+' ? mc[1] : 0);
+    char mode = '\0'; /* '-': off the list */
+    if (mc[0] == '+')
+        mode = mc[1];
+    enum chanreg_result res = chanreg_access(w[1], w[3], mode);
     if (res == CHANREG_TOO_MANY)
         say(c, SVC_CHANSERV, "The access list of %s is full (%d accounts)", w[1],
             CHANREG_ACCESS_MAX);
