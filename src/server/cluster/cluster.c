@@ -1699,7 +1699,7 @@ static void pm_sent(struct cluster *cl, redisReply *rp, void *arg)
 }
 
 static void run_chan(struct cluster *cl, struct req *q);
-static void run_ban(struct cluster *cl, const struct req *q, const struct ban *b);
+static void run_ban(struct cluster *cl, const struct req *q);
 
 static void run_request(struct cluster *cl, struct req *q)
 {
@@ -1792,7 +1792,7 @@ static void run_request(struct cluster *cl, struct req *q)
         run_chan(cl, q);
         break;
     case R_BAN:
-        run_ban(cl, q, NULL);
+        run_ban(cl, q);
         break;
     case R_KILL: {
         char channel[32];
@@ -2119,7 +2119,7 @@ static int unpack_ban(struct unpack *u, struct ban *b)
 
 /* The table's store in a cluster (ban_use_network): a change of this node's table goes to
  * Redis. Runs on the worker of the operator (or the acceptor, for an expiry): it only
- * queues. -1 when the network cannot take it now (Redis away, the queue full). */
+ * queues. -1 when the network cannot take it now (the first Redis away, the queue full). */
 static int save_ban(void *arg, const struct ban *b, enum ban_save how)
 {
     struct cluster *cl = arg;
@@ -2142,49 +2142,49 @@ static int save_ban(void *arg, const struct ban *b, enum ban_save how)
     free(ev);
     if (!q || enqueue(cl, q) < 0)
         return -1;
-    return atomic_load(&cl->degraded) ? -1 : 0;
+    /* The bans' server (the first) is down: the change holds here only (docs/cluster.md). */
+    return atomic_load(&cl->shards[0].cmd.up_since) ? 0 : -1;
 }
 
-/* S_BAN for a change queued by save_ban (q->id the change, q->data the event, then the ban),
- * or (q NULL) ban b put back into a server that lost it. */
-static void run_ban(struct cluster *cl, const struct req *q, const struct ban *b)
+/* S_BAN: op ('+', '-' or 'e') on the ban packed in value, with its event. */
+static void send_ban(struct cluster *cl, const char *op, const char *value, size_t vlen,
+                     const char *ev, size_t elen)
 {
-    struct pack *p = NULL;
-    const char *value, *ev, *op = "+";
-    size_t vlen, elen;
-    if (q) {
-        ev = q->data;
-        elen = q->len;
-        value = q->data + q->len;
-        vlen = q->facts_len;
-        op = q->id == BAN_SAVE_SET ? "+" : q->id == BAN_SAVE_LIFT ? "-" : "e";
-    } else {
-        if (!(p = malloc(2 * sizeof *p)))
-            return;
-        pack_init(&p[0]);
-        pack_ban(&p[0], b);
-        pack_init(&p[1]);
-        pack_str(&p[1], "B");
-        pack_u64(&p[1], cl->node);
-        pack_ban(&p[1], b);
-        value = p[0].buf;
-        vlen = p[0].len;
-        ev = p[1].buf;
-        elen = p[1].len;
-    }
     struct unpack u;
     unpack_init(&u, value, vlen);
     enum ban_kind kind;
     char mask[BAN_MASK_MAX + 1], field[BAN_MASK_MAX + 2];
-    if (unpack_ban_name(&u, &kind, mask) == 0) {
-        snprintf(field, sizeof field, "%c%s", kind == BAN_KLINE ? 'K' : 'D', mask);
-        const char *args[] = {"tc:bans", op, field, value, ev};
-        size_t lens[] = {7, 1, strlen(field), vlen, elen};
-        if (script(cl, 0, S_BAN, NULL, NULL, 1, 5, args, lens) < 0 && op[0] != 'e')
-            log_warn("cluster: the change of the ban on %s could not reach Redis; it holds on "
-                     "this node only",
-                     mask);
-    }
+    if (unpack_ban_name(&u, &kind, mask) < 0)
+        return;
+    snprintf(field, sizeof field, "%c%s", kind == BAN_KLINE ? 'K' : 'D', mask);
+    const char *args[] = {"tc:bans", op, field, value, ev};
+    size_t lens[] = {7, 1, strlen(field), vlen, elen};
+    if (script(cl, 0, S_BAN, NULL, NULL, 1, 5, args, lens) < 0 && op[0] != 'e')
+        log_warn("cluster: the change of the ban on %s could not reach Redis; it holds on this "
+                 "node only",
+                 mask);
+}
+
+/* A change queued by save_ban: q->id the change, q->data the event, then the ban. */
+static void run_ban(struct cluster *cl, const struct req *q)
+{
+    const char *op = q->id == BAN_SAVE_SET ? "+" : q->id == BAN_SAVE_LIFT ? "-" : "e";
+    send_ban(cl, op, q->data + q->len, q->facts_len, q->data, q->len);
+}
+
+/* Ban b of this node's table, put back into a first server that lost its data. */
+static void put_back_ban(struct cluster *cl, const struct ban *b)
+{
+    struct pack *p = malloc(2 * sizeof *p);
+    if (!p)
+        return;
+    pack_init(&p[0]);
+    pack_ban(&p[0], b);
+    pack_init(&p[1]);
+    pack_str(&p[1], "B");
+    pack_u64(&p[1], cl->node);
+    pack_ban(&p[1], b);
+    send_ban(cl, "+", p[0].buf, p[0].len, p[1].buf, p[1].len);
     free(p);
 }
 
@@ -2262,7 +2262,7 @@ static void load_bans(struct cluster *cl, const redisReply *list, int replace)
                 there =
                     net[j].kind == mine.list[i].kind && strcmp(net[j].mask, mine.list[i].mask) == 0;
             if (!there)
-                run_ban(cl, NULL, &mine.list[i]);
+                put_back_ban(cl, &mine.list[i]);
         }
         for (int j = 0; j < n; j++) {
             unsigned long long s = ban_learn(&net[j]);
