@@ -8,7 +8,7 @@ connects from 127.0.0.2 (Linux routes all of 127.0.0.0/8 locally), as in test_ba
 import time
 
 from conftest import TIMEOUT, Client, Msg, closing_reason, is_command, is_numeric, take_until
-from test_cluster import (clients, ison, mkpasswd, node_factory, redis,  # noqa: F401
+from test_cluster import (Redis, clients, ison, mkpasswd, node_factory, redis,  # noqa: F401
                           wait_until, welcomed)
 
 
@@ -181,3 +181,33 @@ def test_bans_go_back_into_a_redis_that_restarted_empty(tmp_path, node_factory, 
     m = Msg(until_attempt(b, "victim", "465"))
     assert m.text.endswith("kept by the nodes"), m
     assert stats(alice, "k") == [["K", "127.0.0.1", "*", "~victim", "kept by the nodes"]]
+
+
+def test_a_redis_that_kept_its_data_is_the_list_again(tmp_path, node_factory, clients):
+    """Redis with an append-only file goes away and comes back with its bans. A ban set
+    meanwhile holds on its node only (its operator is told it was not saved) and goes when
+    Redis is back; the network's bans stay."""
+    store = Redis(tmp_path, persist=True)
+    try:
+        conf = oper_conf(tmp_path)
+        a = node_factory("a", "--config", conf, urls=store.url)
+        alice = welcomed(clients(a, "alice"))
+        oper(alice)
+        alice.send("KLINE ~victim@127.0.0.1 :kept by Redis")
+        notice(alice, "Added K-line")
+        wait_until(lambda: store.keys("tc:bans") == ["tc:bans"])
+        store.stop()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        alice.send("KLINE ~other@127.0.0.1 :while away")
+        m = notice(alice, "Added K-line")
+        assert "not saved" in m.text, m
+        assert Msg(attempt(a, "other")).command == "465"
+        store.start()
+        alice.expect(lambda l: "recovered" in l and Msg(l).command == "NOTICE")
+        wait_until(lambda: stats(alice, "k") == [
+            ["K", "127.0.0.1", "*", "~victim", "kept by Redis"]])
+        b = node_factory("b", "--config", conf, urls=store.url)
+        until_attempt(b, "victim", "465")
+        until_attempt(b, "other", "001")
+    finally:
+        store.stop()
