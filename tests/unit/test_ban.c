@@ -1,5 +1,6 @@
 /* Unit tests for src/server/store/ban.c: the masks K-lines and D-lines take, durations, who a
- * ban matches, and the store kept across a close and an open. */
+ * ban matches, the store kept across a close and an open, and the network's store of a
+ * cluster (changes handed to a save function; the network's bans learnt). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,12 +121,102 @@ static void matching_and_the_store(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* What the network's store was handed, as cluster.c's save_ban gets it. */
+static struct {
+    int n;
+    enum ban_save how[8];
+    char mask[8][BAN_MASK_MAX + 1];
+} saved;
+
+static int save(void *arg, const struct ban *b, enum ban_save how)
+{
+    (void)arg;
+    if (saved.n < 8) {
+        saved.how[saved.n] = how;
+        snprintf(saved.mask[saved.n++], sizeof saved.mask[0], "%s", b->mask);
+    }
+    return 0;
+}
+
+static struct ban network_ban(enum ban_kind kind, const char *mask, const char *reason,
+                              long long expires)
+{
+    struct ban b;
+    assert_int_equal(ban_parse(kind, mask, &b, why, sizeof why), BAN_OK);
+    snprintf(b.reason, sizeof b.reason, "%s", reason);
+    snprintf(b.setter, sizeof b.setter, "op!~op@elsewhere");
+    b.set_at = 1000;
+    b.expires = expires;
+    return b;
+}
+
+static void the_network_keeps_them(void **state)
+{
+    (void)state;
+    assert_int_equal(ban_open(NULL), 0); /* no bans.db */
+    ban_use_network(save, NULL);
+    saved.n = 0;
+    int stored;
+    struct ban b;
+    /* Changes made here go to the network's store. */
+    assert_int_equal(
+        ban_add(BAN_KLINE, "~eve@192.0.2.1", "spam", "op!~op@h", 0, &b, why, sizeof why, &stored),
+        BAN_OK);
+    assert_true(stored);
+    assert_int_equal(ban_remove(BAN_KLINE, "~eve@192.0.2.1"), BAN_OK);
+    assert_int_equal(saved.n, 2);
+    assert_int_equal(saved.how[0], BAN_SAVE_SET);
+    assert_int_equal(saved.how[1], BAN_SAVE_LIFT);
+    assert_string_equal(saved.mask[1], "~eve@192.0.2.1");
+
+    /* What the network sets is learnt without going back to it; the same again changes
+     * nothing, a new reason is a new ban (a sweep from its number). */
+    struct ban k = network_ban(BAN_KLINE, "~bob@192.0.2.0/24", "flood", 0);
+    unsigned long long seq = ban_learn(&k);
+    assert_true(seq > 0);
+    assert_int_equal(ban_learn(&k), 0);
+    assert_true(ban_find_since(seq, "~bob", "192.0.2.7", &b));
+    assert_string_equal(b.setter, "op!~op@elsewhere");
+    snprintf(k.reason, sizeof k.reason, "flood, again");
+    assert_true(ban_learn(&k) > seq);
+    assert_true(ban_forget(BAN_KLINE, "~bob@192.0.2.0/24"));
+    assert_false(ban_forget(BAN_KLINE, "~bob@192.0.2.0/24"));
+    assert_false(ban_find("~bob", "192.0.2.7", NULL));
+    assert_int_equal(saved.n, 2);
+
+    /* The network's whole list replaces the table; those kept as they were keep their
+     * number, so the first new one's is returned. */
+    struct ban d = network_ban(BAN_DLINE, "198.51.100.0/24", "bad network", 0);
+    struct ban gone = network_ban(BAN_DLINE, "203.0.113.5", "old", 0);
+    ban_learn(&d);
+    ban_learn(&gone);
+    struct ban list[2] = {d, network_ban(BAN_KLINE, "~mal@*.example", "malice", 0)};
+    seq = ban_learn_all(list, 2);
+    assert_true(seq > 0);
+    assert_true(ban_find(NULL, "198.51.100.9", NULL));
+    assert_false(ban_find(NULL, "203.0.113.5", NULL));
+    assert_false(ban_find_since(seq, NULL, "198.51.100.9", NULL)); /* kept: checked before */
+    assert_true(ban_find_since(seq, "~mal", "h.example", NULL));
+
+    /* A ban expires on every node by its own clock; the network is told. */
+    struct ban t = network_ban(BAN_KLINE, "~tim@192.0.2.2", "timed", 2000);
+    ban_learn(&t);
+    ban_prune(2000);
+    assert_false(ban_find("~tim", "192.0.2.2", NULL));
+    assert_int_equal(saved.n, 3);
+    assert_int_equal(saved.how[2], BAN_SAVE_EXPIRE);
+    assert_string_equal(saved.mask[2], "~tim@192.0.2.2");
+    ban_use_network(NULL, NULL);
+    ban_close();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(masks_taken_and_refused),
         cmocka_unit_test(durations),
         cmocka_unit_test(matching_and_the_store),
+        cmocka_unit_test(the_network_keeps_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 #include "pack.h"
 #include "state/chan-t.h"
 #include "store/account.h"
+#include "store/ban.h"
 #include "store/history.h"
 #include "store/redis_conn.h"
 #include "state/chan.h"
@@ -55,6 +56,7 @@ enum {
     S_REAPCHANS,
     S_PMFILL,
     S_GHOSTS,
+    S_BAN,
     S_COUNT
 };
 
@@ -111,7 +113,8 @@ static const char *const scripts[S_COUNT] = {
     /* S_SNAP: ARGV this node, a count, an epoch: every other node's users, as packed facts;
      * the node table (both only on the first server); this server's channels, each as its
      * key, its settings, its members, its lists and its last count messages (newest first);
-     * and the server's epoch (the one given if it had none: its data is new). */
+     * the server's epoch (the one given if it had none: its data is new); and the server
+     * bans (packed; only the first server has them). */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
@@ -122,7 +125,7 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('XREVRANGE', 'tc:h:' .. k, '+', '-', 'COUNT', ARGV[2])}) end "
     "local ep = redis.call('GET', 'tc:epoch') "
     "if not ep then ep = ARGV[3] redis.call('SET', 'tc:epoch', ep) end "
-    "return {out, all, chans, ep}",
+    "return {out, all, chans, ep, redis.call('HVALS', 'tc:bans')}",
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
      * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
      * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
@@ -212,6 +215,15 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k, 'tc:h:' .. k) "
     "redis.call('SREM', 'tc:chans', k) redis.call('SREM', 'tc:nch:' .. node, k) end end "
     "return n",
+    /* S_BAN: KEYS the bans; ARGV '+' (set), '-' (lift) or 'e' (expired), the ban's field
+     * (kind letter and mask), its value (packed), the event (B or b). A lift removes the ban
+     * if it is there; an expiry only if it is still that value (it may have been set again
+     * since). The event is published only with a change. */
+    "if ARGV[1] == '+' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) "
+    "else local cur = redis.call('HGET', KEYS[1], ARGV[2]) "
+    "if not cur or (ARGV[1] == 'e' and cur ~= ARGV[3]) then return 0 end "
+    "redis.call('HDEL', KEYS[1], ARGV[2]) end "
+    "redis.call('PUBLISH', 'tc:ev', ARGV[4]) return 1",
 };
 
 /* --- state --------------------------------------------------------------------------------- */
@@ -279,7 +291,8 @@ enum req_kind {
     R_BROADCAST,
     R_CHAN,
     R_LEARN,
-    R_PMFILL
+    R_PMFILL,
+    R_BAN
 };
 
 /* A worker's request, queued for the cluster thread. */
@@ -287,7 +300,7 @@ struct req {
     struct req *next;
     enum req_kind kind;
     int worker;
-    uint64_t id;
+    uint64_t id;   /* R_BAN: the change (enum ban_save) */
     uint64_t node; /* R_PM, R_KILL: the target's node */
     int shard;     /* R_CHAN: the channels' server */
     int msg;       /* R_CHAN: a message (its sender, id on worker, is told if it fails) */
@@ -297,7 +310,8 @@ struct req {
     char old[IRC_NICK_MAX + 1];         /* R_NICK: the nick given up */
     char key[2 * IRC_NICK_MAX + 16];    /* R_PM: the conversation's stream */
     char accounts[2][IRC_NICK_MAX + 1]; /* R_PM: the sender's and target's, folded */
-    size_t len, facts_len; /* data: the event; then the facts (R_USER, R_NICK) or changes */
+    size_t len, facts_len;              /* data: the event; then the facts (R_USER, R_NICK), changes
+                                           (R_CHAN) or the ban (R_BAN) */
     char data[];
 };
 
@@ -1001,6 +1015,7 @@ static void node_gone(struct cluster *cl, struct unpack *u)
 }
 
 static void apply_chan(struct cluster *cl, struct unpack *u);
+static void apply_ban(struct cluster *cl, char kind, struct unpack *u);
 
 /* WHOWAS remembers a user of another node giving up nick (QUIT, NICK), as for one of ours. */
 static void remember(struct cluster *cl, const char *nick, uint64_t id)
@@ -1052,6 +1067,10 @@ static void apply(struct cluster *cl, const char *data, size_t len)
         break;
     case 'C':
         apply_chan(cl, &u);
+        break;
+    case 'B':
+    case 'b':
+        apply_ban(cl, kind[0], &u);
         break;
     case 'r': { /* an account expired (account_redis.c) */
         char name[IRC_NICK_MAX + 1];
@@ -1113,6 +1132,7 @@ static void ask_snapshot(struct shard *sh);
 static void subscribed(struct rconn *r, const char *channel);
 static void load_chans(struct cluster *cl, const struct shard *sh, const redisReply *chans,
                        int reconcile, int removals);
+static void load_bans(struct cluster *cl, const redisReply *list, int replace);
 static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans);
 static struct event *unpack_message(struct unpack *u);
 
@@ -1122,9 +1142,9 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 {
     struct shard *sh = arg;
     sh->snap_asked = 0;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 4 ||
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 5 ||
         rp->element[0]->type != REDIS_REPLY_ARRAY || rp->element[2]->type != REDIS_REPLY_ARRAY ||
-        rp->element[3]->type != REDIS_REPLY_STRING)
+        rp->element[3]->type != REDIS_REPLY_STRING || rp->element[4]->type != REDIS_REPLY_ARRAY)
         return; /* asked again when the connection is back */
     if (sh->index == 0) {
         /* What was known is replaced: users of nodes that left meanwhile must not stay. */
@@ -1144,6 +1164,8 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
      * ask an empty server) is the same as before. */
     int same = strcmp(sh->epoch, rp->element[3]->str) == 0;
     snprintf(sh->epoch, sizeof sh->epoch, "%s", rp->element[3]->str);
+    if (sh->index == 0)
+        load_bans(cl, rp->element[4], !sh->chans_loaded || same);
     load_chans(cl, sh, rp->element[2], sh->chans_loaded, same);
     sh->chans_loaded = 1;
     catch_up(cl, sh, rp->element[2]);
@@ -1677,6 +1699,7 @@ static void pm_sent(struct cluster *cl, redisReply *rp, void *arg)
 }
 
 static void run_chan(struct cluster *cl, struct req *q);
+static void run_ban(struct cluster *cl, const struct req *q);
 
 static void run_request(struct cluster *cl, struct req *q)
 {
@@ -1767,6 +1790,9 @@ static void run_request(struct cluster *cl, struct req *q)
     }
     case R_CHAN:
         run_chan(cl, q);
+        break;
+    case R_BAN:
+        run_ban(cl, q);
         break;
     case R_KILL: {
         char channel[32];
@@ -2046,6 +2072,209 @@ static void remote_kill(void *arg, int worker, uint64_t id, const char *reason)
         return;
     q->node = id >> CLUSTER_NODE_SHIFT;
     enqueue(cl, q);
+}
+
+/* --- server bans ------------------------------------------------------------------------------ */
+
+/* The network's K-lines and D-lines live on the first server in tc:bans (field: the kind's
+ * letter and the mask; value: pack_ban), changed by S_BAN with a B or b event. Every node
+ * applies those events to its table (store/ban.c), its own ones too: so a ban set or lifted
+ * on two nodes at once ends as the first server ordered it, everywhere. */
+
+static void pack_ban(struct pack *p, const struct ban *b)
+{
+    pack_str(p, b->kind == BAN_KLINE ? "K" : "D");
+    pack_str(p, b->mask);
+    pack_str(p, b->reason);
+    pack_str(p, b->setter);
+    pack_u64(p, (uint64_t)b->set_at);
+    pack_u64(p, (uint64_t)b->expires);
+}
+
+/* The kind and mask as pack_ban packs them, into kind and mask (BAN_MASK_MAX + 1 bytes). 0,
+ * or -1 when malformed. */
+static int unpack_ban_name(struct unpack *u, enum ban_kind *kind, char *mask)
+{
+    char k[2];
+    unpack_str(u, k, sizeof k);
+    unpack_str(u, mask, BAN_MASK_MAX + 1);
+    *kind = k[0] == 'K' ? BAN_KLINE : BAN_DLINE;
+    return u->bad || (k[0] != 'K' && k[0] != 'D') ? -1 : 0;
+}
+
+/* The other half of pack_ban: 0, or -1 if malformed (the mask is checked as an operator's
+ * is: what comes from Redis is input like any other). */
+static int unpack_ban(struct unpack *u, struct ban *b)
+{
+    enum ban_kind kind;
+    char mask[BAN_MASK_MAX + 1], why[128];
+    if (unpack_ban_name(u, &kind, mask) < 0 || ban_parse(kind, mask, b, why, sizeof why) != BAN_OK)
+        return -1;
+    unpack_str(u, b->reason, sizeof b->reason);
+    unpack_str(u, b->setter, sizeof b->setter);
+    b->set_at = (long long)unpack_u64(u);
+    b->expires = (long long)unpack_u64(u);
+    return u->bad || b->set_at < 0 || b->expires < 0 ? -1 : 0;
+}
+
+/* The table's store in a cluster (ban_use_network): a change of this node's table goes to
+ * Redis. Runs on the worker of the operator (or the acceptor, for an expiry): it only
+ * queues. -1 when the network cannot take it now (the first Redis away, the queue full). */
+static int save_ban(void *arg, const struct ban *b, enum ban_save how)
+{
+    struct cluster *cl = arg;
+    struct pack *ev = malloc(2 * sizeof *ev);
+    if (!ev)
+        return -1;
+    struct pack *value = ev + 1;
+    pack_init(value);
+    pack_ban(value, b);
+    pack_init(ev);
+    pack_str(ev, how == BAN_SAVE_SET ? "B" : "b");
+    pack_u64(ev, cl->node);
+    if (how == BAN_SAVE_SET) {
+        pack_ban(ev, b);
+    } else {
+        pack_str(ev, b->kind == BAN_KLINE ? "K" : "D");
+        pack_str(ev, b->mask);
+    }
+    struct req *q = req_new(R_BAN, (uint64_t)how, ev, value);
+    free(ev);
+    if (!q || enqueue(cl, q) < 0)
+        return -1;
+    /* The bans' server (the first) is down: the change holds here only (docs/cluster.md). */
+    return atomic_load(&cl->shards[0].cmd.up_since) ? 0 : -1;
+}
+
+/* S_BAN: op ('+', '-' or 'e') on the ban packed in value, with its event. */
+static void send_ban(struct cluster *cl, const char *op, const char *value, size_t vlen,
+                     const char *ev, size_t elen)
+{
+    struct unpack u;
+    unpack_init(&u, value, vlen);
+    enum ban_kind kind;
+    char mask[BAN_MASK_MAX + 1], field[BAN_MASK_MAX + 2];
+    if (unpack_ban_name(&u, &kind, mask) < 0)
+        return;
+    snprintf(field, sizeof field, "%c%s", kind == BAN_KLINE ? 'K' : 'D', mask);
+    const char *args[] = {"tc:bans", op, field, value, ev};
+    size_t lens[] = {7, 1, strlen(field), vlen, elen};
+    if (script(cl, 0, S_BAN, NULL, NULL, 1, 5, args, lens) < 0 && op[0] != 'e')
+        log_warn("cluster: the change of the ban on %s could not reach Redis; it holds on this "
+                 "node only",
+                 mask);
+}
+
+/* A change queued by save_ban: q->id the change, q->data the event, then the ban. */
+static void run_ban(struct cluster *cl, const struct req *q)
+{
+    const char *op = q->id == BAN_SAVE_SET ? "+" : q->id == BAN_SAVE_LIFT ? "-" : "e";
+    send_ban(cl, op, q->data + q->len, q->facts_len, q->data, q->len);
+}
+
+/* Ban b of this node's table, put back into a first server that lost its data. */
+static void put_back_ban(struct cluster *cl, const struct ban *b)
+{
+    struct pack *p = malloc(2 * sizeof *p);
+    if (!p)
+        return;
+    pack_init(&p[0]);
+    pack_ban(&p[0], b);
+    pack_init(&p[1]);
+    pack_str(&p[1], "B");
+    pack_u64(&p[1], cl->node);
+    pack_ban(&p[1], b);
+    send_ban(cl, "+", p[0].buf, p[0].len, p[1].buf, p[1].len);
+    free(p);
+}
+
+/* A B (set) or b (lifted) event: the table follows; a new ban closes the local users it
+ * matches, as one set here does. */
+static void apply_ban(struct cluster *cl, char kind, struct unpack *u)
+{
+    unpack_u64(u); /* the origin: this node's own changes are applied too (see above) */
+    if (kind == 'b') {
+        enum ban_kind k;
+        char mask[BAN_MASK_MAX + 1];
+        if (unpack_ban_name(u, &k, mask) == 0 && ban_forget(k, mask))
+            log_event(LOG_INFO, "ban removed on the network",
+                      LOG_TEXT("kind", k == BAN_KLINE ? "K-line" : "D-line"),
+                      LOG_TEXT("mask", mask));
+        return;
+    }
+    struct ban b;
+    if (unpack_ban(u, &b) < 0 || (b.expires && b.expires <= (long long)time(NULL)))
+        return;
+    unsigned long long seq = ban_learn(&b);
+    if (!seq)
+        return; /* known already: set here, or an echo */
+    log_event(LOG_INFO, "ban set on the network",
+              LOG_TEXT("kind", b.kind == BAN_KLINE ? "K-line" : "D-line"), LOG_TEXT("mask", b.mask),
+              LOG_TEXT("by", b.setter), LOG_TEXT("reason", b.reason));
+    if (cl->srv->hooks.ban_sweep)
+        cl->srv->hooks.ban_sweep(cl->srv, seq);
+}
+
+/* This node's bans, copied out of the table (ban_each). */
+struct ban_copy {
+    struct ban *list;
+    int n;
+};
+
+static void copy_ban(void *arg, const struct ban *b)
+{
+    struct ban_copy *c = arg;
+    if (c->n < BANS_MAX)
+        c->list[c->n++] = *b;
+}
+
+/* The first server's bans (S_SNAP's last element). At start, and from a server that kept its
+ * data, they are the network's: the table becomes them. A server whose data is new (it
+ * restarted empty) gets this node's bans back, as it gets its users, and what other nodes put
+ * back meanwhile is added. */
+static void load_bans(struct cluster *cl, const redisReply *list, int replace)
+{
+    struct ban *net = malloc(2 * BANS_MAX * sizeof *net);
+    if (!net) {
+        log_warn("cluster: out of memory for the network's bans; not loaded");
+        return;
+    }
+    int n = 0;
+    for (size_t i = 0; i < list->elements && n < BANS_MAX; i++) {
+        const redisReply *e = list->element[i];
+        struct unpack u;
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        unpack_init(&u, e->str, e->len);
+        if (unpack_ban(&u, &net[n]) == 0)
+            n++;
+    }
+    unsigned long long seq = 0;
+    if (replace) {
+        seq = ban_learn_all(net, n);
+    } else {
+        struct ban_copy mine = {net + BANS_MAX, 0};
+        ban_each(BAN_KLINE, copy_ban, &mine);
+        ban_each(BAN_DLINE, copy_ban, &mine);
+        for (int i = 0; i < mine.n; i++) {
+            int there = 0;
+            for (int j = 0; j < n && !there; j++)
+                there =
+                    net[j].kind == mine.list[i].kind && strcmp(net[j].mask, mine.list[i].mask) == 0;
+            if (!there)
+                put_back_ban(cl, &mine.list[i]);
+        }
+        for (int j = 0; j < n; j++) {
+            unsigned long long s = ban_learn(&net[j]);
+            if (s && !seq)
+                seq = s;
+        }
+    }
+    free(net);
+    if (n)
+        log_info("cluster: %d server bans on the network", n);
+    if (seq && cl->srv->hooks.ban_sweep)
+        cl->srv->hooks.ban_sweep(cl->srv, seq);
 }
 
 /* --- channels ------------------------------------------------------------------------------ */
@@ -3069,12 +3298,14 @@ int cluster_open(struct server *srv)
     srv->remote.kill = remote_kill;
     srv->remote.chan = remote_chan;
     srv->remote.arg = cl;
+    ban_use_network(save_ban, cl);
     if (pthread_create(&cl->thread, NULL, cluster_main, cl) != 0) {
         log_error("cluster: cannot start its thread");
         srv->cluster = NULL;
         srv->remote.to_client = NULL;
         srv->remote.kill = NULL;
         srv->remote.chan = NULL;
+        ban_use_network(NULL, NULL);
         goto fail;
     }
     /* Clients are let in once the node can ask the network about their nicks (their
@@ -3122,6 +3353,7 @@ void cluster_close(struct server *srv)
     srv->remote.kill = NULL;
     srv->remote.chan = NULL;
     srv->cluster = NULL;
+    ban_use_network(NULL, NULL);
     for (int i = 0; i < cl->nshards; i++)
         free_held(&cl->shards[i]);
     struct claims *c, *tmp;

@@ -40,6 +40,9 @@ struct conn_hooks {
     void (*nick_lost)(struct client *c, int op, int result, const char *nick);
     /* The web listener's /metrics page (metrics.h), or NULL: none. */
     struct msg *(*metrics_page)(struct server *srv);
+    /* Cluster: bans from number seq on came from the network (store/ban.h): close the local
+     * users they match, as a KLINE or DLINE set here does. Any thread. */
+    void (*ban_sweep)(struct server *srv, unsigned long long seq);
 };
 
 /* Users counted for LUSERS. */

@@ -148,6 +148,7 @@ void cmd_install(struct server *srv)
     srv->hooks.closing = cmd_closing;
     srv->hooks.nick_lost = cmd_nick_lost;
     srv->hooks.metrics_page = metrics_page;
+    srv->hooks.ban_sweep = cmd_ban_sweep;
 }
 
 void cmd_input_too_long(struct client *c)

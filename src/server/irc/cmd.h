@@ -121,6 +121,9 @@ void cmd_undline(struct client *c, struct ircmsg *m);
 /* If a ban keeps c out (a K-line on its user@host, a D-line on its address), tells c (465 for
  * a K-line), closes it and returns 1; else 0. At registration. */
 int cmd_ban_check(struct client *c);
+/* Closes the users of every worker that the bans numbered seq and later match (a ban the
+ * network set: conn_hooks.ban_sweep). */
+void cmd_ban_sweep(struct server *srv, unsigned long long seq);
 /* The K-lines (letter 'k') or D-lines ('d') in force, one 216 or 225 each, for STATS. */
 void cmd_ban_stats(struct client *c, char letter);
 void cmd_chathistory(struct client *c, struct ircmsg *m);

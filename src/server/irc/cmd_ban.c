@@ -1,7 +1,10 @@
 /* cmd_ban: server bans, as Solanum and InspIRCd have them: KLINE and UNKLINE (user@host),
  * DLINE and UNDLINE (an address or a block), their STATS k and d lists, and who they keep out:
  * the users they match when set (on every worker), and new clients at registration (the
- * acceptor refuses a D-lined address before that). The table and its store: store/ban.h. */
+ * acceptor refuses a D-lined address before that). The table and its store: store/ban.h. In a
+ * cluster the bans are the network's: a change made here goes to Redis through the table's
+ * store (cluster.c), and a ban another node set sweeps this node's users too
+ * (cmd_ban_sweep, called from the cluster thread). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -61,7 +64,7 @@ static void sweep(struct worker *w, uint64_t seq)
     }
 }
 
-static void sweep_all(struct server *srv, unsigned long long seq)
+void cmd_ban_sweep(struct server *srv, unsigned long long seq)
 {
     for (int i = 0; i < srv->nworkers; i++) {
         if (fanout_call_worker(srv, i, sweep, seq) < 0)
@@ -129,7 +132,7 @@ static void set_ban(struct client *c, struct ircmsg *m, enum ban_kind kind)
          b.mask, b.reason, stored ? "" : " (not saved: the ban store failed, see the log)");
     if (duration)
         tell(c, "%s [%s] expires in %s", c->nick, kind_word(kind), b.mask, length);
-    sweep_all(client_srv(c), b.seq);
+    cmd_ban_sweep(client_srv(c), b.seq);
 }
 
 static void lift_ban(struct client *c, struct ircmsg *m, enum ban_kind kind)

@@ -27,6 +27,10 @@ static struct ban *bans; /* BANS_MAX of them, allocated by ban_open */
 static int nbans;
 static unsigned long long last_seq; /* the seq of the last ban put in the table */
 static sqlite3 *db;
+/* In a cluster (ban_use_network): where changes go instead of the SQLite store. Set before
+ * the workers start, read-only after; called under db_lock, so in the table's order. */
+static ban_save_fn *net_save;
+static void *net_arg;
 
 static const char *kind_name(enum ban_kind kind)
 {
@@ -193,13 +197,18 @@ static int store_exec(const char *sql, const struct ban *b, int with_row)
 
 static int store_put(const struct ban *b)
 {
+    if (net_save)
+        return net_save(net_arg, b, BAN_SAVE_SET);
     return store_exec("INSERT OR REPLACE INTO bans(kind, mask, reason, setter, set_at, expires)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                       b, 1);
 }
 
-static int store_delete(const struct ban *b)
+/* how: BAN_SAVE_LIFT or BAN_SAVE_EXPIRE (for the network; the file does not care). */
+static int store_delete(const struct ban *b, enum ban_save how)
 {
+    if (net_save)
+        return net_save(net_arg, b, how);
     return store_exec("DELETE FROM bans WHERE kind = ?1 AND mask = ?2", b, 0);
 }
 
@@ -230,7 +239,7 @@ static int store_load(void)
         b.set_at = sqlite3_column_int64(st, 4);
         b.expires = sqlite3_column_int64(st, 5);
         if (!in_force(&b, now)) {
-            store_delete(&b);
+            store_delete(&b, BAN_SAVE_EXPIRE);
             continue;
         }
         if (nbans == BANS_MAX) {
@@ -248,6 +257,12 @@ static int store_load(void)
 int ban_open(const char *dir)
 {
     char path[PATH_MAX];
+    if (!dir) { /* a cluster's node: the network keeps them (ban_use_network) */
+        bans = calloc(BANS_MAX, sizeof *bans);
+        if (!bans)
+            fprintf(stderr, "tcpchatd: out of memory for the ban table\n");
+        return bans ? 0 : -1;
+    }
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "tcpchatd: cannot create data directory %s: %s\n", dir, strerror(errno));
         return -1;
@@ -377,9 +392,88 @@ enum ban_result ban_remove(enum ban_kind kind, const char *mask)
     drop(i);
     pthread_mutex_lock(&db_lock);
     pthread_mutex_unlock(&table_lock);
-    store_delete(&b);
+    store_delete(&b, BAN_SAVE_LIFT);
     pthread_mutex_unlock(&db_lock);
     return BAN_OK;
+}
+
+/* --- the network's bans (a cluster) ---------------------------------------------------------- */
+
+void ban_use_network(ban_save_fn *save, void *arg)
+{
+    net_save = save;
+    net_arg = arg;
+}
+
+static int same_ban(const struct ban *a, const struct ban *b)
+{
+    return a->set_at == b->set_at && a->expires == b->expires &&
+           strcmp(a->reason, b->reason) == 0 && strcmp(a->setter, b->setter) == 0;
+}
+
+/* Puts b in the table (table_lock held), replacing the ban of its kind and mask: its seq,
+ * or 0 when the table had it already as it is (or is full). */
+static unsigned long long learn(const struct ban *b)
+{
+    int i = find(b->kind, b->mask);
+    if (i >= 0 && same_ban(&bans[i], b))
+        return 0;
+    if (i >= 0)
+        drop(i);
+    if (nbans == BANS_MAX) {
+        log_event(LOG_WARN, "more bans on the network than BANS_MAX, one ignored",
+                  LOG_TEXT("mask", b->mask), LOG_NUM("max", BANS_MAX));
+        return 0;
+    }
+    bans[nbans] = *b;
+    bans[nbans].seq = ++last_seq;
+    return bans[nbans++].seq;
+}
+
+unsigned long long ban_learn(const struct ban *b)
+{
+    pthread_mutex_lock(&table_lock);
+    unsigned long long seq = bans ? learn(b) : 0;
+    pthread_mutex_unlock(&table_lock);
+    return seq;
+}
+
+int ban_forget(enum ban_kind kind, const char *mask)
+{
+    pthread_mutex_lock(&table_lock);
+    int i = bans ? find(kind, mask) : -1;
+    if (i >= 0)
+        drop(i);
+    pthread_mutex_unlock(&table_lock);
+    return i >= 0;
+}
+
+unsigned long long ban_learn_all(const struct ban *list, int n)
+{
+    unsigned long long first = 0;
+    pthread_mutex_lock(&table_lock);
+    if (!bans) {
+        pthread_mutex_unlock(&table_lock);
+        return 0;
+    }
+    /* The bans the list lacks go; then the list's are learnt (those kept as they were keep
+     * their number, so a sweep after this checks the new ones alone). */
+    for (int i = 0; i < nbans;) {
+        int listed = 0;
+        for (int j = 0; j < n && !listed; j++)
+            listed = list[j].kind == bans[i].kind && strcasecmp(list[j].mask, bans[i].mask) == 0;
+        if (listed)
+            i++;
+        else
+            drop(i);
+    }
+    for (int j = 0; j < n; j++) {
+        unsigned long long seq = learn(&list[j]);
+        if (seq && !first)
+            first = seq;
+    }
+    pthread_mutex_unlock(&table_lock);
+    return first;
 }
 
 static int matches(const struct ban *b, const char *user, const char *host)
@@ -444,7 +538,7 @@ void ban_prune(long long now)
         for (int i = 0; i < n; i++) {
             log_event(LOG_INFO, "ban expired", LOG_TEXT("kind", kind_name(gone[i].kind)),
                       LOG_TEXT("mask", gone[i].mask));
-            store_delete(&gone[i]);
+            store_delete(&gone[i], BAN_SAVE_EXPIRE);
         }
         if (n)
             pthread_mutex_unlock(&db_lock);

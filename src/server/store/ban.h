@@ -7,8 +7,12 @@
  * One table for the process under a leaf lock of its own, read by the acceptor (D-lines) and
  * by every worker (registration, sweeps). Bans change rarely: the SQLite write of a change
  * runs on the worker of the operator who made it, one small WAL commit without an fsync
- * (synchronous=NORMAL), outside the table's lock so that no check waits for the disk. Bans are
- * this node's alone: a cluster (--cluster) does not share them. */
+ * (synchronous=NORMAL), outside the table's lock so that no check waits for the disk.
+ *
+ * In a cluster (--cluster) the bans are the network's and Redis keeps them, not bans.db
+ * (docs/cluster.md "Server bans"): the table then has no store of its own; a change made here
+ * goes to the network through the save function of ban_use_network, and what the network
+ * changes comes in through ban_learn, ban_forget and ban_learn_all. */
 #ifndef TCPCHAT_BAN_H
 #define TCPCHAT_BAN_H
 
@@ -43,7 +47,8 @@ enum ban_result {
 };
 
 /* Opens (creating if need be) DATA_DIR/bans.db and loads the bans it holds, dropping those
- * expired. Returns 0, or -1 after printing why on stderr. */
+ * expired; data_dir NULL: a table without a store (a cluster's node, ban_use_network).
+ * Returns 0, or -1 after printing why on stderr. */
 int ban_open(const char *data_dir);
 /* Closes the store and frees the table (at exit, with no worker running). */
 void ban_close(void);
@@ -73,6 +78,28 @@ int ban_find_since(unsigned long long seq, const char *user, const char *host, s
 void ban_each(enum ban_kind kind, void (*fn)(void *arg, const struct ban *b), void *arg);
 /* Removes the bans expired by now (seconds since the epoch), from memory and the store. */
 void ban_prune(long long now);
+/* What a change of the table is, for the network's store. */
+enum ban_save {
+    BAN_SAVE_SET,    /* an operator of this node set b */
+    BAN_SAVE_LIFT,   /* an operator of this node lifted b */
+    BAN_SAVE_EXPIRE, /* b expired (every node sees it: the network's copy goes if it is b) */
+};
+/* Takes a change to the network (never waits on it): 0, or -1 if it cannot go now. */
+typedef int ban_save_fn(void *arg, const struct ban *b, enum ban_save how);
+/* From now on the table's changes go to save(arg, ...) instead of bans.db; call before the
+ * workers start. save runs on the thread making the change, in the table's order, with the
+ * store's lock held (it only queues). */
+void ban_use_network(ban_save_fn *save, void *arg);
+/* A ban the network set (b as ban_parse makes it, with its reason, setter and times): put in
+ * the table, replacing the same kind and mask, without telling the network. Its seq (for
+ * ban_find_since), or 0 when nothing changed. */
+unsigned long long ban_learn(const struct ban *b);
+/* A ban the network lifted: taken out, without telling the network. 1, or 0 if not here. */
+int ban_forget(enum ban_kind kind, const char *mask);
+/* The network's whole list (Redis's, at start or when it comes back): the table becomes
+ * list. The seq of the first ban new or changed (sweep from it), or 0. */
+unsigned long long ban_learn_all(const struct ban *list, int n);
+
 /* How to write a duration for people: "permanent", or "5 minutes" (the largest unit that
  * divides it). */
 void ban_duration_str(long long seconds, char *out, size_t cap);
