@@ -461,8 +461,8 @@ int main(int argc, char **argv)
     int opened = history_open(&srv) == 0 && account_open(&srv) == 0 &&
                  /* in a cluster Redis keeps the bans, not bans.db (docs/cluster.md) */
                  ban_open(srv.cfg.cluster ? NULL : srv.cfg.data_dir) == 0 &&
-                 chanreg_open(srv.cfg.data_dir) == 0 && privs_drop(&srv.cfg) == 0 &&
-                 cluster_open(&srv) == 0;
+                 chanreg_open(srv.cfg.cluster ? NULL : srv.cfg.data_dir) == 0 &&
+                 privs_drop(&srv.cfg) == 0 && cluster_open(&srv) == 0;
     if (opened) {
         loop_watch(a.loop, a.sigfd, LOOP_READ, &a.signal_io, on_signal);
         loop_watch(a.loop, rehash_fd(&srv), LOOP_READ, &a.rehash_io, on_rehash);

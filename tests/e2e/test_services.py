@@ -271,3 +271,42 @@ def test_nickserv_changes_reach_every_node_of_a_cluster(node_factory, clients, r
         c.close()
         return ok
     wait_until(nick_free_on_b)
+
+
+def test_channel_registrations_are_the_networks(node_factory, clients, redis):
+    """In a cluster a channel registered on node a is registered on every node (Redis keeps
+    it): a stranger first into it on node b gets no ops, its founder joining on b does (the
+    members on a see ChanServ's MODE), and a node started later knows it."""
+    from test_cluster import wait_until
+    a, b = node_factory("a"), node_factory("b")
+    alice = register(a, "alice")
+    join(alice, "#proj")
+    alice.send("CS REGISTER #proj")
+    service_notice(alice, "ChanServ", "#proj is registered to alice")
+    wait_until(lambda: redis.keys("tc:creg"))
+    alice.send("PART #proj")
+    alice.expect(is_command("PART"))
+    mallory = clients(b, "mallory")
+
+    def empty_on_b():
+        mallory.send("NAMES #proj")
+        return names_of(mallory, "#proj") == []
+    wait_until(empty_on_b)  # alice's PART has reached b
+    assert join(mallory, "#proj") == ["mallory"]
+    watcher = clients(a, "watcher")
+    assert sorted(join(watcher, "#proj")) == ["mallory", "watcher"]  # nobody has ops
+    alice_b = clients(b, "alice_b")
+    identify(alice_b, "alice")
+    assert "@alice_b" in join(alice_b, "#proj")
+    for c in (mallory, watcher):
+        m = Msg(c.expect(lambda l: Msg(l).command == "MODE"))
+        assert m.prefix == "ChanServ!ChanServ@services" and m.params == ["#proj", "+o", "alice_b"]
+    c = node_factory("c")
+    late = clients(c, "late")
+    late.send("CS INFO #proj")
+    service_notice(late, "ChanServ", "#proj: founder alice")
+    alice_b.send("CS DROP #proj")
+    service_notice(alice_b, "ChanServ", "#proj is no longer registered")
+    wait_until(lambda: not redis.keys("tc:creg"))
+    late.send("CS INFO #proj")
+    service_notice(late, "ChanServ", "#proj is not registered")

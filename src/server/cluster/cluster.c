@@ -31,6 +31,7 @@
 #include "state/chan-t.h"
 #include "store/account.h"
 #include "store/ban.h"
+#include "store/chanreg.h"
 #include "store/history.h"
 #include "store/redis_conn.h"
 #include "state/chan.h"
@@ -57,6 +58,7 @@ enum {
     S_PMFILL,
     S_GHOSTS,
     S_BAN,
+    S_CREG,
     S_COUNT
 };
 
@@ -114,7 +116,7 @@ static const char *const scripts[S_COUNT] = {
      * the node table (both only on the first server); this server's channels, each as its
      * key, its settings, its members, its lists and its last count messages (newest first);
      * the server's epoch (the one given if it had none: its data is new); and the server
-     * bans (packed; only the first server has them). */
+     * bans and the channel registrations (packed; only the first server has them). */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
@@ -125,7 +127,7 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('XREVRANGE', 'tc:h:' .. k, '+', '-', 'COUNT', ARGV[2])}) end "
     "local ep = redis.call('GET', 'tc:epoch') "
     "if not ep then ep = ARGV[3] redis.call('SET', 'tc:epoch', ep) end "
-    "return {out, all, chans, ep, redis.call('HVALS', 'tc:bans')}",
+    "return {out, all, chans, ep, redis.call('HVALS', 'tc:bans'), redis.call('HVALS', 'tc:creg')}",
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
      * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
      * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
@@ -224,6 +226,11 @@ static const char *const scripts[S_COUNT] = {
     "if not cur or (ARGV[1] == 'e' and cur ~= ARGV[3]) then return 0 end "
     "redis.call('HDEL', KEYS[1], ARGV[2]) end "
     "redis.call('PUBLISH', 'tc:ev', ARGV[4]) return 1",
+    /* S_CREG: KEYS the channel registrations; ARGV '+' (set) or '-' (dropped), the channel's
+     * folded name, its registration (packed), the event (G or g). */
+    "if ARGV[1] == '+' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) "
+    "else redis.call('HDEL', KEYS[1], ARGV[2]) end "
+    "redis.call('PUBLISH', 'tc:ev', ARGV[4]) return 1",
 };
 
 /* --- state --------------------------------------------------------------------------------- */
@@ -292,7 +299,8 @@ enum req_kind {
     R_CHAN,
     R_LEARN,
     R_PMFILL,
-    R_BAN
+    R_BAN,
+    R_CREG
 };
 
 /* A worker's request, queued for the cluster thread. */
@@ -1016,6 +1024,7 @@ static void node_gone(struct cluster *cl, struct unpack *u)
 
 static void apply_chan(struct cluster *cl, struct unpack *u);
 static void apply_ban(struct cluster *cl, char kind, struct unpack *u);
+static void apply_creg(char kind, struct unpack *u);
 
 /* WHOWAS remembers a user of another node giving up nick (QUIT, NICK), as for one of ours. */
 static void remember(struct cluster *cl, const char *nick, uint64_t id)
@@ -1071,6 +1080,10 @@ static void apply(struct cluster *cl, const char *data, size_t len)
     case 'B':
     case 'b':
         apply_ban(cl, kind[0], &u);
+        break;
+    case 'G':
+    case 'g':
+        apply_creg(kind[0], &u);
         break;
     case 'r': { /* an account expired (account_redis.c) */
         char name[IRC_NICK_MAX + 1];
@@ -1133,6 +1146,7 @@ static void subscribed(struct rconn *r, const char *channel);
 static void load_chans(struct cluster *cl, const struct shard *sh, const redisReply *chans,
                        int reconcile, int removals);
 static void load_bans(struct cluster *cl, const redisReply *list, int replace);
+static void load_cregs(struct cluster *cl, const redisReply *list, int replace);
 static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans);
 static struct event *unpack_message(struct unpack *u);
 
@@ -1142,9 +1156,10 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 {
     struct shard *sh = arg;
     sh->snap_asked = 0;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 5 ||
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 6 ||
         rp->element[0]->type != REDIS_REPLY_ARRAY || rp->element[2]->type != REDIS_REPLY_ARRAY ||
-        rp->element[3]->type != REDIS_REPLY_STRING || rp->element[4]->type != REDIS_REPLY_ARRAY)
+        rp->element[3]->type != REDIS_REPLY_STRING || rp->element[4]->type != REDIS_REPLY_ARRAY ||
+        rp->element[5]->type != REDIS_REPLY_ARRAY)
         return; /* asked again when the connection is back */
     if (sh->index == 0) {
         /* What was known is replaced: users of nodes that left meanwhile must not stay. */
@@ -1164,8 +1179,10 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
      * ask an empty server) is the same as before. */
     int same = strcmp(sh->epoch, rp->element[3]->str) == 0;
     snprintf(sh->epoch, sizeof sh->epoch, "%s", rp->element[3]->str);
-    if (sh->index == 0)
+    if (sh->index == 0) {
         load_bans(cl, rp->element[4], !sh->chans_loaded || same);
+        load_cregs(cl, rp->element[5], !sh->chans_loaded || same);
+    }
     load_chans(cl, sh, rp->element[2], sh->chans_loaded, same);
     sh->chans_loaded = 1;
     catch_up(cl, sh, rp->element[2]);
@@ -1700,6 +1717,7 @@ static void pm_sent(struct cluster *cl, redisReply *rp, void *arg)
 
 static void run_chan(struct cluster *cl, struct req *q);
 static void run_ban(struct cluster *cl, const struct req *q);
+static void run_creg(struct cluster *cl, const struct req *q);
 
 static void run_request(struct cluster *cl, struct req *q)
 {
@@ -1793,6 +1811,9 @@ static void run_request(struct cluster *cl, struct req *q)
         break;
     case R_BAN:
         run_ban(cl, q);
+        break;
+    case R_CREG:
+        run_creg(cl, q);
         break;
     case R_KILL: {
         char channel[32];
@@ -2275,6 +2296,143 @@ static void load_bans(struct cluster *cl, const redisReply *list, int replace)
         log_info("cluster: %d server bans on the network", n);
     if (seq && cl->srv->hooks.ban_sweep)
         cl->srv->hooks.ban_sweep(cl->srv, seq);
+}
+
+/* --- channel registrations ----------------------------------------------------------------- */
+
+/* The network's registered channels (ChanServ) live on the first server in tc:creg (field: the
+ * folded name; value: pack_creg, the whole registration), changed by S_CREG with a G (set) or
+ * g (dropped) event. Every node applies those events to its table (store/chanreg.c), its own
+ * ones too: a registration changed on two nodes at once ends as the first server ordered it.
+ * A change carries the whole registration (an access list is at most CHANREG_ACCESS_MAX
+ * entries), so applying one needs nothing else. */
+
+static void pack_creg(struct pack *p, const struct chanreg_info *info)
+{
+    pack_str(p, info->name);
+    pack_str(p, info->founder);
+    pack_u64(p, (uint64_t)info->registered);
+    pack_u64(p, (uint64_t)info->naccess);
+    for (int i = 0; i < info->naccess; i++) {
+        char mode[2] = {info->access[i].mode, '\0'};
+        pack_str(p, info->access[i].account);
+        pack_str(p, mode);
+    }
+}
+
+/* The other half of pack_creg: 0, or -1 if malformed (chanreg_learn checks the names). */
+static int unpack_creg(struct unpack *u, struct chanreg_info *info)
+{
+    unpack_str(u, info->name, sizeof info->name);
+    unpack_str(u, info->founder, sizeof info->founder);
+    info->registered = (long long)unpack_u64(u);
+    uint64_t n = unpack_u64(u);
+    if (u->bad || n > CHANREG_ACCESS_MAX)
+        return -1;
+    info->naccess = (int)n;
+    for (int i = 0; i < info->naccess; i++) {
+        char mode[2];
+        unpack_str(u, info->access[i].account, sizeof info->access[i].account);
+        unpack_str(u, mode, sizeof mode);
+        info->access[i].mode = mode[0];
+    }
+    return u->bad ? -1 : 0;
+}
+
+/* The table's store in a cluster (chanreg_use_network): a change of this node's table goes to
+ * Redis. Runs on the worker of the user who made it: it only queues. -1 when the network
+ * cannot take it now (the first Redis away, the queue full). */
+static int save_creg(void *arg, const char *name, const struct chanreg_info *info)
+{
+    struct cluster *cl = arg;
+    struct pack *ev = malloc(2 * sizeof *ev);
+    if (!ev)
+        return -1;
+    struct pack *value = ev + 1;
+    pack_init(value);
+    pack_init(ev);
+    pack_str(ev, info ? "G" : "g");
+    pack_u64(ev, cl->node);
+    if (info) {
+        pack_creg(value, info);
+        pack_creg(ev, info);
+    } else {
+        pack_str(value, name);
+        pack_str(ev, name);
+    }
+    struct req *q = req_new(R_CREG, info != NULL, ev, value);
+    free(ev);
+    if (!q || enqueue(cl, q) < 0)
+        return -1;
+    return atomic_load(&cl->shards[0].cmd.up_since) ? 0 : -1;
+}
+
+/* A change queued by save_creg: q->id 1 set, 0 dropped; q->data the event, then the value
+ * (whose first field is the channel's name). */
+static void run_creg(struct cluster *cl, const struct req *q)
+{
+    struct unpack u;
+    char name[IRC_CHANNEL_MAX + 1], field[IRC_CHANNEL_MAX + 1];
+    unpack_init(&u, q->data + q->len, q->facts_len);
+    unpack_str(&u, name, sizeof name);
+    if (u.bad)
+        return;
+    ircname_fold(name, field, sizeof field);
+    const char *args[] = {"tc:creg", q->id ? "+" : "-", field, q->data + q->len, q->data};
+    size_t lens[] = {7, 1, strlen(field), q->facts_len, q->len};
+    if (script(cl, 0, S_CREG, NULL, NULL, 1, 5, args, lens) < 0)
+        log_warn("cluster: the registration of %s could not reach Redis; it holds on this node "
+                 "only",
+                 name);
+}
+
+/* A registration of this node's table, put back into a first server that lost its data. */
+static void put_back_creg(void *arg, const struct chanreg_info *info)
+{
+    save_creg(arg, info->name, info);
+}
+
+/* A G (set) or g (dropped) event: the table follows. */
+static void apply_creg(char kind, struct unpack *u)
+{
+    unpack_u64(u); /* the origin: this node's own changes are applied too (see above) */
+    if (kind == 'g') {
+        char name[IRC_CHANNEL_MAX + 1];
+        unpack_str(u, name, sizeof name);
+        if (!u->bad)
+            chanreg_unlearn(name);
+        return;
+    }
+    struct chanreg_info *info = malloc(sizeof *info);
+    if (info && unpack_creg(u, info) == 0)
+        chanreg_learn(info);
+    free(info);
+}
+
+/* The first server's registrations (S_SNAP's last element). At start, and from a server that
+ * kept its data, they are the network's: the table becomes them. A server whose data is new
+ * gets this node's registrations back, and what other nodes put back is added. */
+static void load_cregs(struct cluster *cl, const redisReply *list, int replace)
+{
+    struct chanreg_info *info = malloc(sizeof *info);
+    if (!info) {
+        log_warn("cluster: out of memory for the network's channel registrations; not loaded");
+        return;
+    }
+    chanreg_sync_begin();
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        struct unpack u;
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        unpack_init(&u, e->str, e->len);
+        if (unpack_creg(&u, info) == 0)
+            chanreg_learn(info);
+    }
+    chanreg_sync_end(replace, put_back_creg, cl);
+    free(info);
+    if (list->elements)
+        log_info("cluster: %zu registered channels on the network", list->elements);
 }
 
 /* --- channels ------------------------------------------------------------------------------ */
@@ -3299,6 +3457,7 @@ int cluster_open(struct server *srv)
     srv->remote.chan = remote_chan;
     srv->remote.arg = cl;
     ban_use_network(save_ban, cl);
+    chanreg_use_network(save_creg, cl);
     if (pthread_create(&cl->thread, NULL, cluster_main, cl) != 0) {
         log_error("cluster: cannot start its thread");
         srv->cluster = NULL;
@@ -3306,6 +3465,7 @@ int cluster_open(struct server *srv)
         srv->remote.kill = NULL;
         srv->remote.chan = NULL;
         ban_use_network(NULL, NULL);
+        chanreg_use_network(NULL, NULL);
         goto fail;
     }
     /* Clients are let in once the node can ask the network about their nicks (their
@@ -3354,6 +3514,7 @@ void cluster_close(struct server *srv)
     srv->remote.chan = NULL;
     srv->cluster = NULL;
     ban_use_network(NULL, NULL);
+    chanreg_use_network(NULL, NULL);
     for (int i = 0; i < cl->nshards; i++)
         free_held(&cl->shards[i]);
     struct claims *c, *tmp;

@@ -445,6 +445,12 @@ int chan_join(struct client *c, const char *name, const char *key)
                               .away = away ? me.away : "",
                               .meta = meta};
     chan_net_publish(srv, &chg);
+    if (status) { /* ChanServ's MODE for the members on other nodes too */
+        struct chan_change st = {.kind = CC_META, .chans = chs, .nchans = 1, .ev = status};
+        st.edits[st.nedits++] =
+            (struct chan_edit){.sign = '+', .letter = mem->op ? 'o' : 'v', .id = c->id};
+        chan_net_publish(srv, &st);
+    }
     replay(c, ch);
     /* After the replay's query: the joiner's history ends before its own JOIN. */
     history_store_event(srv, join, ch->key);

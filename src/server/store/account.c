@@ -22,6 +22,7 @@
 #include "core/server.h"
 #include "core/tls.h"
 #include "account_redis.h"
+#include "chanreg.h"
 
 struct request {
     struct request *next;
@@ -170,7 +171,9 @@ static void touch(struct accounts *a, const char *key)
 static void forget_cb(void *arg, const char *name)
 {
     forget(arg, name);
-    log_info("accounts: %s expired (never logged into)", name);
+    int chans = chanreg_forget_account(name); /* its channels go with it */
+    log_info("accounts: %s expired (never logged into; %d registered channels dropped)", name,
+             chans);
 }
 
 /* Deletes the accounts nobody logged into within --account-expire-days of registering them

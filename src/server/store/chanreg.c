@@ -21,6 +21,7 @@ struct reg {
     long long registered;
     int naccess, cap;
     struct chanreg_access *access; /* grown as the founder adds accounts */
+    int stale;                     /* a sync has not seen it yet (chanreg_sync_begin) */
     UT_hash_handle hh;
 };
 
@@ -31,6 +32,8 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg *regs;
 static sqlite3 *db;
+static chanreg_save_fn *net_save; /* a cluster's store (chanreg_use_network), or NULL */
+static void *net_arg;
 
 static struct reg *find(const char *name)
 {
@@ -127,14 +130,34 @@ static int store_exec(const char *sql, const struct row *row)
     return -1;
 }
 
-/* Writes a change made to the table: the caller holds table_lock, which this lets go after
- * taking db_lock (the store's order is the table's; checks need not wait for the disk). */
-static enum chanreg_result store_change(const char *sql, const struct row *row)
+static void info_of(const struct reg *r, struct chanreg_info *out)
 {
+    snprintf(out->name, sizeof out->name, "%s", r->name);
+    snprintf(out->founder, sizeof out->founder, "%s", r->founder);
+    out->registered = r->registered;
+    out->naccess = r->naccess;
+    if (r->naccess) /* r->access may be NULL then */
+        memcpy(out->access, r->access, (size_t)r->naccess * sizeof *r->access);
+}
+
+/* Writes a change made to the table: the caller holds table_lock, which this lets go after
+ * taking db_lock (the store's order is the table's; checks need not wait for the disk). In a
+ * cluster the change goes to the network instead: r is the registration as it is now (NULL:
+ * name was dropped). */
+static enum chanreg_result store_change(const char *sql, const struct row *row, const struct reg *r,
+                                        const char *name)
+{
+    struct chanreg_info *info = net_save && r ? malloc(sizeof *info) : NULL;
+    char dropped[IRC_CHANNEL_MAX + 1];
+    snprintf(dropped, sizeof dropped, "%s", name);
+    if (info)
+        info_of(r, info);
+    int lost = net_save && r && !info; /* no memory to say it */
     pthread_mutex_lock(&db_lock);
     pthread_mutex_unlock(&table_lock);
-    int rc = store_exec(sql, row);
+    int rc = lost ? -1 : net_save ? net_save(net_arg, dropped, info) : store_exec(sql, row);
     pthread_mutex_unlock(&db_lock);
+    free(info);
     return rc == 0 ? CHANREG_OK : CHANREG_FAILED;
 }
 
@@ -175,6 +198,8 @@ static int store_load(void)
 
 int chanreg_open(const char *dir)
 {
+    if (!dir)
+        return 0; /* a cluster's: the network keeps them */
     char path[PATH_MAX];
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "tcpchatd: cannot create data directory %s: %s\n", dir, strerror(errno));
@@ -278,7 +303,7 @@ enum chanreg_result chanreg_register(const char *name, const char *founder)
     struct row row = {{r->key, r->name, r->founder}, r->registered};
     return store_change("INSERT OR REPLACE INTO channels(name, display, founder, registered)"
                         " VALUES (?1, ?2, ?3, ?5)",
-                        &row);
+                        &row, r, r->name);
 }
 
 enum chanreg_result chanreg_drop(const char *name)
@@ -289,12 +314,13 @@ enum chanreg_result chanreg_drop(const char *name)
         pthread_mutex_unlock(&table_lock);
         return CHANREG_NOT_FOUND;
     }
-    char key[IRC_CHANNEL_MAX + 1];
+    char key[IRC_CHANNEL_MAX + 1], shown[IRC_CHANNEL_MAX + 1];
     snprintf(key, sizeof key, "%s", r->key);
+    snprintf(shown, sizeof shown, "%s", r->name);
     HASH_DEL(regs, r);
     reg_free(r);
     struct row row = {{key}, 0};
-    return store_change("DELETE FROM channels WHERE name = ?1", &row);
+    return store_change("DELETE FROM channels WHERE name = ?1", &row, NULL, shown);
 }
 
 enum chanreg_result chanreg_access(const char *name, const char *account, char mode)
@@ -313,23 +339,18 @@ enum chanreg_result chanreg_access(const char *name, const char *account, char m
     snprintf(key, sizeof key, "%s", r->key);
     struct row row = {{key, ircname_fold(account, akey, sizeof akey), account, m}, 0};
     if (!mode)
-        return store_change("DELETE FROM access WHERE channel = ?1 AND key = ?2", &row);
+        return store_change("DELETE FROM access WHERE channel = ?1 AND key = ?2", &row, r, r->name);
     return store_change("INSERT OR REPLACE INTO access(channel, key, account, mode)"
                         " VALUES (?1, ?2, ?3, ?4)",
-                        &row);
+                        &row, r, r->name);
 }
 
 enum chanreg_result chanreg_info(const char *name, struct chanreg_info *out)
 {
     pthread_mutex_lock(&table_lock);
     struct reg *r = find(name);
-    if (r) {
-        snprintf(out->name, sizeof out->name, "%s", r->name);
-        snprintf(out->founder, sizeof out->founder, "%s", r->founder);
-        out->registered = r->registered;
-        out->naccess = r->naccess;
-        memcpy(out->access, r->access, (size_t)r->naccess * sizeof *r->access);
-    }
+    if (r)
+        info_of(r, out);
     pthread_mutex_unlock(&table_lock);
     return r ? CHANREG_OK : CHANREG_NOT_FOUND;
 }
@@ -363,4 +384,83 @@ int chanreg_forget_account(const char *account)
             chanreg_access(name, account, 0);
         }
     }
+}
+
+/* --- a cluster's registrations ----------------------------------------------------------- */
+
+void chanreg_use_network(chanreg_save_fn *save, void *arg)
+{
+    pthread_mutex_lock(&db_lock);
+    net_save = save;
+    net_arg = arg;
+    pthread_mutex_unlock(&db_lock);
+}
+
+void chanreg_learn(const struct chanreg_info *info)
+{
+    if (!ircname_channel_valid(info->name) || !ircname_nick_valid(info->founder))
+        return; /* what comes from Redis is input like any other */
+    pthread_mutex_lock(&table_lock);
+    struct reg *r = find(info->name);
+    if (!r && (r = reg_new(info->name, info->founder, info->registered)))
+        HASH_ADD_STR(regs, key, r);
+    if (r) {
+        snprintf(r->name, sizeof r->name, "%s", info->name);
+        snprintf(r->founder, sizeof r->founder, "%s", info->founder);
+        r->registered = info->registered;
+        r->stale = 0;
+        r->naccess = 0;
+        for (int i = 0; i < info->naccess && i < CHANREG_ACCESS_MAX; i++) {
+            const struct chanreg_access *e = &info->access[i];
+            if (ircname_nick_valid(e->account) && (e->mode == 'o' || e->mode == 'v'))
+                access_set(r, e->account, e->mode);
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
+}
+
+void chanreg_unlearn(const char *name)
+{
+    pthread_mutex_lock(&table_lock);
+    struct reg *r = find(name);
+    if (r) {
+        HASH_DEL(regs, r);
+        reg_free(r);
+    }
+    pthread_mutex_unlock(&table_lock);
+}
+
+void chanreg_sync_begin(void)
+{
+    pthread_mutex_lock(&table_lock);
+    struct reg *r, *tmp;
+    HASH_ITER(hh, regs, r, tmp)
+    {
+        r->stale = 1;
+    }
+    pthread_mutex_unlock(&table_lock);
+}
+
+void chanreg_sync_end(int drop, void (*put_back)(void *arg, const struct chanreg_info *info),
+                      void *arg)
+{
+    struct chanreg_info *info = malloc(sizeof *info);
+    pthread_mutex_lock(&table_lock);
+    struct reg *r, *tmp;
+    HASH_ITER(hh, regs, r, tmp)
+    {
+        if (!r->stale)
+            continue;
+        r->stale = 0;
+        if (drop) {
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
+            HASH_DEL(regs, r);
+            reg_free(r);
+        } else if (info && put_back) {
+            info_of(r, info);
+            put_back(arg, info); /* it only queues */
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
+    free(info);
 }
