@@ -8,11 +8,11 @@
  *
  * What lives where: nicks (who holds each, network-wide) on the Redis server their folded
  * name hashes to; the nodes and their users (the network's directory), the accounts and the
- * server bans (KLINE, DLINE: store/ban.h hands this thread its changes) on the first Redis
- * server named; a private conversation's history on the server its pair of names hashes to.
- * Every change is one Lua script that changes the keys and publishes the event in the same
- * step, so an event is never seen without its change and the order of a server's events is
- * the one order every node sees. */
+ * server bans and the registered channels (store/ban.h and store/chanreg.h hand this thread
+ * their changes) on the first Redis server named; a private conversation's history on the server
+ * its pair of names hashes to. Every change is one Lua script that changes the keys and publishes
+ * the event in the same step, so an event is never seen without its change and the order of a
+ * server's events is the one order every node sees. */
 #ifndef TCPCHAT_CLUSTER_H
 #define TCPCHAT_CLUSTER_H
 

@@ -76,6 +76,8 @@ static int access_set(struct reg *r, const char *account, char mode)
         r->access = n;
         r->cap = ncap;
     }
+    if (!r->access)
+        return -1; /* cannot happen (cap > 0 once allocated), but say so to the analyzer */
     e = &r->access[r->naccess++];
     snprintf(e->account, sizeof e->account, "%s", account);
     e->mode = mode;
