@@ -303,27 +303,43 @@ def test_history_keeps_each_line(server_factory):
     assert texts[-2][1] == tags(start)["msgid"]
 
 
-def test_cluster_does_not_offer_multiline(node_factory):
-    """Between nodes a message travels as one line (cluster/pack.c): a node does not offer
-    draft/multiline, and a batch is refused with a FAIL that says why."""
-    node = node_factory("n1")
-    c = Client(node.port, None)
-    c.nick = "alice"
-    c.send("CAP LS 302")
-    assert not any(cap.startswith("draft/multiline")
-                   for cap in Msg(c.expect(is_command("CAP"))).text.split())
-    c.send("CAP REQ :draft/multiline batch")
-    assert Msg(c.expect(is_command("CAP"))).params[1] == "NAK"
-    c.send("CAP REQ :batch")
-    c.expect(is_command("CAP"))
-    c.send("NICK alice")
-    c.send("USER alice 0 * :alice")
-    c.send("CAP END")
-    c.expect(lambda l: " 376 " in l or " 422 " in l)
-    c.send("BATCH +x draft/multiline #lobby")
-    f = fail(c)
-    assert f.params[:2] == ["BATCH", "MULTILINE_INVALID"] and "cluster" in f.text
-    c.close()
+def test_multiline_across_the_nodes_of_a_cluster(node_factory):
+    """On a cluster a multiline message travels between nodes whole (its lines, concat flags
+    and msgids in the cluster event): a member of another node with draft/multiline gets the
+    same BATCH (same msgid) as one of the sender's node, a member without it the lines; a
+    private multiline message to a user of another node comes as a BATCH too; and the other
+    node's history has its lines."""
+    a, b = node_factory("a", *FAST), node_factory("b", *FAST)
+    alice = cap_client(a.port, "alice", ML + " draft/chathistory")
+    near = cap_client(a.port, "near", ML)
+    bob = cap_client(b.port, "bob", ML + " draft/chathistory")
+    carol = cap_client(b.port, "carol", "message-tags server-time")
+    for c in (alice, bob):  # both nodes know every member of #lobby (bounded: 50 asks)
+        for _ in range(50):
+            c.send("NAMES #lobby")
+            names = " ".join(Msg(l).text for l in take_until(c, lambda l: " 366 " in l)
+                             if " 353 " in l)
+            if all(n in names for n in ("alice", "near", "bob", "carol")):
+                break
+    send_batch(alice, "#lobby", ["one", "", "two ", ("three", True)])
+    s_near, l_near, _ = batch_of(near)
+    s_bob, l_bob, _ = batch_of(bob)
+    assert tags(s_bob)["msgid"] == tags(s_near)["msgid"]
+    assert [(m.text, "draft/multiline-concat" in tags(m)) for m in l_bob] == [
+        ("one", False), ("", False), ("two ", False), ("three", True)]
+    assert [m.text for m in l_bob] == [m.text for m in l_near]
+    got = [Msg(carol.expect(is_command("PRIVMSG", "alice"))) for _ in range(3)]
+    assert [m.text for m in got] == ["one", "two ", "three"]
+    assert tags(got[0])["msgid"] == tags(s_bob)["msgid"]
+    send_batch(alice, "bob", ["private", "lines"], ref="ml2")
+    s_pm, l_pm, _ = batch_of(bob)
+    assert s_pm.params[1:] == ["draft/multiline", "bob"]
+    assert [m.text for m in l_pm] == ["private", "lines"]
+    bob.send("CHATHISTORY LATEST #lobby * 10")
+    texts = [Msg(l).text for l in take_until(
+        bob, lambda l: Msg(l).command == "BATCH" and Msg(l).params[0].startswith("-"))
+        if Msg(l).command == "PRIVMSG"]
+    assert texts[-3:] == ["one", "two ", "three"]
 
 
 def test_channel_rules_apply_to_the_batch(server):

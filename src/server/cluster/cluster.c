@@ -918,6 +918,12 @@ static void keep_private(struct cluster *cl, uint64_t id, struct event *ev)
                  info.nick);
 }
 
+static void pack_message_line(struct pack *p, const struct event *m);
+static void pack_message_ml(struct pack *p, const struct event *m);
+static struct event *unpack_multiline(struct unpack *u, uint64_t n, const char *line,
+                                      const char *tags, const char *account, int bot,
+                                      const char *msgid, const char *time, long long time_ms);
+
 /* A 'P' event after its kind: the message, its target (id, worker) and the target's
  * account. NULL if malformed or without memory. */
 static struct event *unpack_private(struct unpack *u, uint64_t *id, uint64_t *worker,
@@ -936,9 +942,12 @@ static struct event *unpack_private(struct unpack *u, uint64_t *id, uint64_t *wo
     char line[IRC_LINE_MAX + 1];
     unpack_str(u, line, sizeof line);
     unpack_str(u, to_account, cap);
-    if (u->bad)
+    uint64_t nlines = u->p < u->end ? unpack_u64(u) : 0; /* a multiline message's */
+    if (u->bad || !line[0] || strpbrk(line, "\r\n"))
         return NULL;
-    struct event *ev = event_from(tags, msgid, time, (long long)time_ms, line);
+    struct event *ev = nlines ? unpack_multiline(u, nlines, line, tags, account, bot != 0, msgid,
+                                                 time, (long long)time_ms)
+                              : event_from(tags, msgid, time, (long long)time_ms, line);
     if (!ev)
         return NULL;
     ev->need_cap = (unsigned)need;
@@ -2026,10 +2035,11 @@ static void remote_to_client(void *arg, int worker, uint64_t id, struct event *e
     pack_u64(&p, (uint64_t)ev->time_ms);
     pack_str(&p, ev->account);
     pack_str(&p, ev->client_tags);
-    pack_bytes(&p, line, len);
+    pack_message_line(&p, ev);
     struct nick_info info;
     int known = nick_info(cl->srv, target, &info) == 0 && info.id == id;
     pack_str(&p, known ? info.account : ""); /* the target's: for its history */
+    pack_message_ml(&p, ev);
     struct req *q = req_new(R_PM, id, &p, NULL);
     if (!q) {
         tell_sender(cl, sender, target);
@@ -2536,6 +2546,96 @@ static void pack_line(struct pack *p, const struct event *ev)
     pack_bytes(p, ev->line->data, len);
 }
 
+/* The text of a line event ":source VERB target :text" (len: its bytes without CR LF), and
+ * where its head (":source VERB target") ends. */
+static const char *line_text(const struct event *l, size_t *len, size_t *head)
+{
+    const char *p = l->line->data, *end = p + (l->line->len >= 2 ? l->line->len - 2 : 0);
+    for (int k = 0; k < 3 && p; k++) {
+        p = memchr(p, ' ', (size_t)(end - p));
+        if (p && k < 2)
+            p++;
+    }
+    if (!p) { /* not ours to send: an empty text */
+        *head = (size_t)(end - l->line->data);
+        *len = 0;
+        return end;
+    }
+    *head = (size_t)(p - l->line->data);
+    p += p + 1 < end && p[1] == ':' ? 2 : 1;
+    *len = p < end ? (size_t)(end - p) : 0;
+    return p < end ? p : end;
+}
+
+/* A message's line: for a draft/multiline one, its head (":source VERB target"), its lines
+ * following (pack_message_ml). */
+static void pack_message_line(struct pack *p, const struct event *m)
+{
+    if (!m->ml || m->ml->n == 0) {
+        pack_line(p, m);
+        return;
+    }
+    size_t len, head;
+    line_text(m->ml->lines[0].ev, &len, &head);
+    pack_bytes(p, m->ml->lines[0].ev->line->data, head);
+}
+
+/* A draft/multiline message's lines: their count, then each one's msgid, flags (concat,
+ * blank) and text; a plain message: a count of 0. */
+static void pack_message_ml(struct pack *p, const struct event *m)
+{
+    int n = m->ml ? m->ml->n : 0;
+    pack_u64(p, (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        const struct event_ml_line *l = &m->ml->lines[i];
+        size_t len, head;
+        const char *text = line_text(l->ev, &len, &head);
+        pack_str(p, l->ev->msgid);
+        pack_u64(p, (uint64_t)(l->concat | l->blank << 1));
+        pack_bytes(p, text, len);
+    }
+}
+
+/* The other half for a multiline message: its lines after the count n, with the head line
+ * and the fields unpack_message read. NULL when malformed. */
+static struct event *unpack_multiline(struct unpack *u, uint64_t n, const char *line,
+                                      const char *tags, const char *account, int bot,
+                                      const char *msgid, const char *time, long long time_ms)
+{
+    /* The head: ":source VERB target", three words. */
+    char head[IRC_LINE_MAX + 1], *save = NULL;
+    snprintf(head, sizeof head, "%s", line[0] == ':' ? line + 1 : "");
+    const char *source = strtok_r(head, " ", &save), *verb = strtok_r(NULL, " ", &save),
+               *target = strtok_r(NULL, " ", &save);
+    if (n > MULTILINE_MAX_LINES || !source || !verb || !target || strtok_r(NULL, " ", &save) ||
+        (strcmp(verb, "PRIVMSG") != 0 && strcmp(verb, "NOTICE") != 0))
+        return NULL;
+    struct lines {
+        char text[MULTILINE_MAX_LINES][IRC_LINE_MAX + 1];
+        char msgid[MULTILINE_MAX_LINES][EVENT_MSGID_MAX];
+        const char *tp[MULTILINE_MAX_LINES], *mp[MULTILINE_MAX_LINES];
+        int concat[MULTILINE_MAX_LINES];
+    } *ls = malloc(sizeof *ls);
+    if (!ls)
+        return NULL;
+    for (uint64_t i = 0; i < n; i++) {
+        unpack_str(u, ls->msgid[i], sizeof ls->msgid[i]);
+        uint64_t flags = unpack_u64(u);
+        unpack_str(u, ls->text[i], sizeof ls->text[i]);
+        ls->concat[i] = (flags & 1) != 0;
+        ls->tp[i] = ls->text[i];
+        ls->mp[i] = ls->msgid[i];
+        if (strpbrk(ls->text[i], "\r\n"))
+            u->bad = 1;
+    }
+    struct event *ev = u->bad
+                           ? NULL
+                           : event_from_multiline(tags, account, bot, msgid, time, time_ms, source,
+                                                  verb, target, (int)n, ls->tp, ls->concat, ls->mp);
+    free(ls);
+    return ev;
+}
+
 /* Queues one S_CHAN on shard: ev (the event, may be empty) and ops (the changes). */
 static int chan_request(struct cluster *cl, int shard, const struct pack *ev,
                         const struct pack *ops, const struct chan_change *chg)
@@ -2729,7 +2829,8 @@ static int remote_chan(void *arg, const struct chan_change *chg)
         pack_u64(ev, (uint64_t)m->time_ms);
         pack_str(ev, m->account);
         pack_str(ev, m->client_tags);
-        pack_line(ev, m);
+        pack_message_line(ev, m);
+        pack_message_ml(ev, m);
         /* Kept in the channel's stream before anyone receives it (not STATUSMSG or TAGMSG,
          * which a single node does not keep either). */
         if (cl->srv->hist && !chg->status && !m->tags_only) {
@@ -2842,9 +2943,13 @@ static struct event *unpack_message(struct unpack *u)
     unpack_str(u, account, sizeof account);
     unpack_str(u, tags, sizeof tags);
     unpack_str(u, line, sizeof line);
+    /* The count of a multiline message's lines (not there in what an older version stored). */
+    uint64_t nlines = u->p < u->end ? unpack_u64(u) : 0;
     if (u->bad || !line[0] || strpbrk(line, "\r\n"))
         return NULL;
-    struct event *ev = event_from(tags, msgid, time, (long long)time_ms, line);
+    struct event *ev = nlines ? unpack_multiline(u, nlines, line, tags, account, bot != 0, msgid,
+                                                 time, (long long)time_ms)
+                              : event_from(tags, msgid, time, (long long)time_ms, line);
     if (!ev)
         return NULL;
     ev->need_cap = (unsigned)need;

@@ -72,15 +72,12 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
     }
 }
 
-unsigned caps_offered(int history, int cluster)
+unsigned caps_offered(int history)
 {
     /* Without the store there is no history to page through or play back, and no record of
-     * who sent a message, which a REDACT needs. Between nodes a message travels as one line
-     * (cluster/pack.c): a multiline one has no form there yet, so a cluster does not offer
-     * draft/multiline (docs/cluster.md). */
-    unsigned offered =
-        history ? ~0u : ~(unsigned)(CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION);
-    return cluster ? offered & ~(unsigned)CAP_MULTILINE : offered;
+     * who sent a message, which a REDACT needs. */
+    return history ? ~0u
+                   : ~(unsigned)(CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION);
 }
 
 unsigned caps_variant(unsigned caps)

@@ -30,12 +30,11 @@ enum {
     CAP_EVENT_PLAYBACK = 1 << 21,    /* draft/event-playback: JOIN, MODE... in history batches */
     CAP_READ_MARKER = 1 << 22,       /* draft/read-marker: MARKREAD */
     CAP_MESSAGE_REDACTION = 1 << 23, /* draft/message-redaction: REDACT (with history only) */
-    CAP_MULTILINE = 1 << 24,         /* draft/multiline: client batches (not on a cluster) */
+    CAP_MULTILINE = 1 << 24,         /* draft/multiline: client batches */
 };
 
-/* The caps offered by a server with (1) or without (0) its history store, on a cluster (1)
- * or a single node (0). */
-unsigned caps_offered(int history, int cluster);
+/* The caps offered by a server with (1) or without (0) its history store. */
+unsigned caps_offered(int history);
 
 /* The bit for a capability name, or 0 if we do not offer it. */
 unsigned caps_lookup(const char *name, size_t len);

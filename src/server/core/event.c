@@ -113,12 +113,22 @@ struct event *event_new(const char *client_tags, const char *fmt, ...)
     return ev;
 }
 
-struct event *event_new_multiline(const char *client_tags, const char *account, int bot,
-                                  const char *source, const char *verb, const char *target, int n,
-                                  const char *const *text, const int *concat)
+/* A stamp given to an event made elsewhere (a cluster's other node), or NULL: stamp it here. */
+struct given_stamp {
+    const char *msgid, *time;
+    long long time_ms;
+    const char *const *msgids; /* each line's, or NULL */
+};
+
+static struct event *multiline(const char *client_tags, const char *account, int bot,
+                               const char *source, const char *verb, const char *target, int n,
+                               const char *const *text, const int *concat,
+                               const struct given_stamp *given)
 {
     /* Its line is the plain rendering, built below once the lines exist. */
-    struct event *ev = event_new(client_tags, ":%s %s %s", source, verb, target);
+    struct event *ev = given
+                           ? event_from(client_tags, given->msgid, given->time, given->time_ms, "")
+                           : event_new(client_tags, ":%s %s %s", source, verb, target);
     struct event_ml *ml = ev ? calloc(1, sizeof *ml + (size_t)n * sizeof ml->lines[0]) : NULL;
     if (!ml) {
         event_unref(ev);
@@ -151,6 +161,8 @@ struct event *event_new_multiline(const char *client_tags, const char *account, 
         l->time_ms = ev->time_ms;
         memcpy(l->account, ev->account, sizeof l->account);
         l->bot = bot;
+        if (given && given->msgids)
+            snprintf(l->msgid, sizeof l->msgid, "%s", given->msgids[i]);
         if (first && text[i][0]) {
             /* The first line stands for the message: in history, and for clients without
              * draft/multiline, which get its msgid and client tags on it. */
@@ -168,6 +180,23 @@ struct event *event_new_multiline(const char *client_tags, const char *account, 
     msg_unref(ev->line);
     ev->line = plain;
     return ev;
+}
+
+struct event *event_new_multiline(const char *client_tags, const char *account, int bot,
+                                  const char *source, const char *verb, const char *target, int n,
+                                  const char *const *text, const int *concat)
+{
+    return multiline(client_tags, account, bot, source, verb, target, n, text, concat, NULL);
+}
+
+struct event *event_from_multiline(const char *client_tags, const char *account, int bot,
+                                   const char *msgid, const char *time, long long time_ms,
+                                   const char *source, const char *verb, const char *target, int n,
+                                   const char *const *text, const int *concat,
+                                   const char *const *msgids)
+{
+    struct given_stamp given = {msgid, time, time_ms, msgids};
+    return multiline(client_tags, account, bot, source, verb, target, n, text, concat, &given);
 }
 
 int event_set_ext(struct event *ev, const char *fmt, ...)

@@ -80,6 +80,13 @@ struct event *event_from(const char *client_tags, const char *msgid, const char 
 struct event *event_new_multiline(const char *client_tags, const char *account, int bot,
                                   const char *source, const char *verb, const char *target, int n,
                                   const char *const *text, const int *concat);
+/* The same message made on another node of a cluster, with its stamp: msgid, time and
+ * time_ms, and each line's msgid (msgids[i]; the first line with text takes msgid). */
+struct event *event_from_multiline(const char *client_tags, const char *account, int bot,
+                                   const char *msgid, const char *time, long long time_ms,
+                                   const char *source, const char *verb, const char *target, int n,
+                                   const char *const *text, const int *concat,
+                                   const char *const *msgids);
 /* Makes msgids unique across the nodes of a cluster by naming the node in them (0: none). */
 void event_set_node(uint64_t node);
 /* Adds the extended-join form of the line. Returns 0 or -1. */

@@ -66,9 +66,7 @@ static void open_batch(struct client *c, struct ircmsg *m, const char *ref)
     const char *type = m->nparams > 1 ? m->params[1] : "";
     const char *target = m->nparams > 2 ? m->params[2] : "";
     if (!(c->caps & CAP_BATCH) || !(c->caps & CAP_MULTILINE)) {
-        invalid(c, client_srv(c)->cluster
-                       ? "Multiline messages are not available on a cluster"
-                       : "A multiline batch needs the batch and draft/multiline capabilities");
+        invalid(c, "A multiline batch needs the batch and draft/multiline capabilities");
         return;
     }
     if (strcmp(type, "draft/multiline") != 0) {
@@ -116,10 +114,6 @@ static void finish(struct client *c, struct mlbatch *ml)
     if (ml->failed) {
         send_fail(c, "BATCH", ml->fail_code, ml->fail_context[0] ? ml->fail_context : NULL, "%s",
                   ml->fail_text);
-        return;
-    }
-    if (client_srv(c)->cluster) { /* not offered there (caps.c): a last guard */
-        invalid(c, "Multiline messages are not available on a cluster");
         return;
     }
     const char *texts[MULTILINE_MAX_LINES];
