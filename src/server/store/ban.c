@@ -3,19 +3,18 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "common/ircname.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "small_store.h"
 
 /* The bans in the order they were set; table_lock guards bans and nbans. db_lock guards the
  * SQLite handle: a change takes it before letting table_lock go, so the store sees changes in
@@ -254,54 +253,32 @@ static int store_load(void)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+#define STORE_WHAT "ban store"
+#define STORE_HINT "move it away to start without its bans"
+
 int ban_open(const char *dir)
 {
-    char path[PATH_MAX];
-    if (!dir) { /* a cluster's node: the network keeps them (ban_use_network) */
-        bans = calloc(BANS_MAX, sizeof *bans);
-        if (!bans)
-            fprintf(stderr, "tcpchatd: out of memory for the ban table\n");
-        return bans ? 0 : -1;
-    }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "tcpchatd: cannot create data directory %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
     bans = calloc(BANS_MAX, sizeof *bans);
     if (!bans) {
         fprintf(stderr, "tcpchatd: out of memory for the ban table\n");
         return -1;
     }
-    snprintf(path, sizeof path, "%s/bans.db", dir);
-    char *err = NULL;
-    /* Workers write (one at a time, under db_lock); FULLMUTEX costs nothing at this rate. */
-    int rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        sqlite3_busy_timeout(db, 1000);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db,
-                          "PRAGMA journal_mode=WAL;"
-                          "PRAGMA synchronous=NORMAL;" /* a commit without an fsync */
-                          "CREATE TABLE IF NOT EXISTS bans("
-                          " kind TEXT NOT NULL," /* 'K' or 'D' */
-                          " mask TEXT NOT NULL," /* lower-cased, as ban_parse makes it */
-                          " reason TEXT NOT NULL,"
-                          " setter TEXT NOT NULL,"     /* nick!user@host */
-                          " set_at INTEGER NOT NULL,"  /* seconds since the epoch */
-                          " expires INTEGER NOT NULL," /* the same; 0: never */
-                          " PRIMARY KEY (kind, mask));",
-                          NULL, NULL, &err);
-    if (rc == SQLITE_OK && store_load() == 0)
+    if (!dir)
+        return 0; /* a cluster's node: the network keeps them (ban_use_network) */
+    if (small_store_open(dir, "bans.db",
+                         "CREATE TABLE IF NOT EXISTS bans("
+                         " kind TEXT NOT NULL," /* 'K' or 'D' */
+                         " mask TEXT NOT NULL," /* lower-cased, as ban_parse makes it */
+                         " reason TEXT NOT NULL,"
+                         " setter TEXT NOT NULL,"     /* nick!user@host */
+                         " set_at INTEGER NOT NULL,"  /* seconds since the epoch */
+                         " expires INTEGER NOT NULL," /* the same; 0: never */
+                         " PRIMARY KEY (kind, mask));",
+                         STORE_WHAT, STORE_HINT, &db) == 0 &&
+        store_load() == 0)
         return 0;
-    fprintf(stderr,
-            "tcpchatd: cannot use the ban store %s: %s\n"
-            "  (move it away to start without its bans)\n",
-            path,
-            err  ? err
-            : db ? sqlite3_errmsg(db)
-                 : "?");
-    sqlite3_free(err);
+    if (db)
+        small_store_failed(dir, "bans.db", STORE_WHAT, STORE_HINT, &db, NULL);
     ban_close();
     return -1;
 }

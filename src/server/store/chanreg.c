@@ -1,18 +1,16 @@
 /* chanreg: the table of registered channels and its store (channels.db); chanreg.h. */
 #include "chanreg.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "common/log.h"
 #include "core/hash.h"
+#include "small_store.h"
 
 struct reg {
     char key[IRC_CHANNEL_MAX + 1]; /* the name folded: the table's key */
@@ -198,49 +196,31 @@ static int store_load(void)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+#define STORE_WHAT "channel registration store"
+#define STORE_HINT "move it away to start without registered channels"
+
 int chanreg_open(const char *dir)
 {
     if (!dir)
         return 0; /* a cluster's: the network keeps them */
-    char path[PATH_MAX];
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "tcpchatd: cannot create data directory %s: %s\n", dir, strerror(errno));
+    if (small_store_open(dir, "channels.db",
+                         "PRAGMA foreign_keys=ON;"
+                         "CREATE TABLE IF NOT EXISTS channels("
+                         " name TEXT PRIMARY KEY,"        /* folded */
+                         " display TEXT NOT NULL,"        /* as registered */
+                         " founder TEXT NOT NULL,"        /* the founder's account */
+                         " registered INTEGER NOT NULL);" /* seconds since the epoch */
+                         "CREATE TABLE IF NOT EXISTS access("
+                         " channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,"
+                         " key TEXT NOT NULL,"     /* the account, folded */
+                         " account TEXT NOT NULL," /* as the founder wrote it */
+                         " mode TEXT NOT NULL,"    /* 'o' or 'v' */
+                         " PRIMARY KEY (channel, key));",
+                         STORE_WHAT, STORE_HINT, &db) < 0)
         return -1;
-    }
-    snprintf(path, sizeof path, "%s/channels.db", dir);
-    char *err = NULL;
-    /* Workers write (one at a time, under db_lock); FULLMUTEX costs nothing at this rate. */
-    int rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        sqlite3_busy_timeout(db, 1000);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db,
-                          "PRAGMA journal_mode=WAL;"
-                          "PRAGMA synchronous=NORMAL;" /* a commit without an fsync */
-                          "PRAGMA foreign_keys=ON;"
-                          "CREATE TABLE IF NOT EXISTS channels("
-                          " name TEXT PRIMARY KEY,"        /* folded */
-                          " display TEXT NOT NULL,"        /* as registered */
-                          " founder TEXT NOT NULL,"        /* the founder's account */
-                          " registered INTEGER NOT NULL);" /* seconds since the epoch */
-                          "CREATE TABLE IF NOT EXISTS access("
-                          " channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,"
-                          " key TEXT NOT NULL,"     /* the account, folded */
-                          " account TEXT NOT NULL," /* as the founder wrote it */
-                          " mode TEXT NOT NULL,"    /* 'o' or 'v' */
-                          " PRIMARY KEY (channel, key));",
-                          NULL, NULL, &err);
-    if (rc == SQLITE_OK && store_load() == 0)
+    if (store_load() == 0)
         return 0;
-    fprintf(stderr,
-            "tcpchatd: cannot use the channel registration store %s: %s\n"
-            "  (move it away to start without registered channels)\n",
-            path,
-            err  ? err
-            : db ? sqlite3_errmsg(db)
-                 : "?");
-    sqlite3_free(err);
+    small_store_failed(dir, "channels.db", STORE_WHAT, STORE_HINT, &db, NULL);
     chanreg_close();
     return -1;
 }
