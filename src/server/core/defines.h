@@ -7,20 +7,35 @@
 
 #define TCPCHAT_NETWORK "tcpchat"
 
-#define DEFAULT_PORT          6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
-#define DEFAULT_TLS_PORT      6697 /* RFC 7194; opened only when a certificate is given */
-#define DEFAULT_HTTP_PORT     8080 /* the web client and WebSocket; 0 turns it off */
-#define DEFAULT_HTTPS_PORT    8443 /* the same over TLS, when a certificate is given */
-#define DEFAULT_CHANNEL       "#lobby"
-#define DEFAULT_MAX_CLIENTS   10000
-#define DEFAULT_SENDQ         (1024 * 1024) /* hard bound: disconnect past it */
-#define DEFAULT_SENDQ_SOFT    (64 * 1024)   /* soft bound: stop reading the client's commands */
-#define DEFAULT_RECVQ         16384         /* unprocessed input held per client */
-#define DEFAULT_FLOOD_RATE    10            /* lines per second, sustained */
-#define DEFAULT_FLOOD_BURST   40            /* lines in one burst */
-#define DEFAULT_REG_TIMEOUT   60            /* seconds to finish NICK/USER */
-#define DEFAULT_PING_INTERVAL 120           /* idle seconds before we PING */
-#define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
+#define DEFAULT_PORT        6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
+#define DEFAULT_TLS_PORT    6697 /* RFC 7194; opened only when a certificate is given */
+#define DEFAULT_HTTP_PORT   8080 /* the web client and WebSocket; 0 turns it off */
+#define DEFAULT_HTTPS_PORT  8443 /* the same over TLS, when a certificate is given */
+#define DEFAULT_CHANNEL     "#lobby"
+#define DEFAULT_MAX_CLIENTS 10000
+#define DEFAULT_SENDQ       (1024 * 1024) /* hard bound: disconnect past it */
+#define DEFAULT_SENDQ_SOFT  (64 * 1024)   /* soft bound: stop reading the client's commands */
+#define DEFAULT_RECVQ       16384         /* unprocessed input held per client */
+/* A client in its first SENDQ_NEW_MS after registration has not been around long enough to
+ * show that it reads: beyond what its own registration queued (welcome, NAMES, replay), at
+ * most SENDQ_NEW_BYTES of other users' lines (the JOIN notices of a join storm) wait for it,
+ * its socket full, before it is dropped with "Max SendQ exceeded". 10,000 clients joining the
+ * default channel without reading were each sent ~5,000 JOIN lines on average (N^2/2 in all),
+ * which --sendq (1 MiB) let them all keep: RSS reached 262-325 MB. A reader takes them as
+ * they come, and its socket's buffers hold more than this before its queue grows. */
+#define SENDQ_NEW_BYTES (32 * 1024)
+#define SENDQ_NEW_MS    30000
+/* Server-wide backlog (srv->backlog, --backlog-max): bytes of mailbox items and of messages
+ * waiting for the history writer. Past it no worker runs its clients' input (they wait, as
+ * for a full send queue) until it drains: with flood control off, four blasters grew RSS to
+ * 1.8 GB in 6 s. 32 MiB is ~45,000 stored messages of 200 bytes, under HISTORY_QUEUE_MAX, so
+ * senders wait before any is refused. */
+#define DEFAULT_BACKLOG_MAX   (32 * 1024 * 1024)
+#define DEFAULT_FLOOD_RATE    10                             /* lines per second, sustained */
+#define DEFAULT_FLOOD_BURST   40                             /* lines in one burst */
+#define DEFAULT_REG_TIMEOUT   60                             /* seconds to finish NICK/USER */
+#define DEFAULT_PING_INTERVAL 120                            /* idle seconds before we PING */
+#define DEFAULT_PING_TIMEOUT  120                            /* seconds to answer our PING */
 #define DEFAULT_DESCRIPTION   TCPCHAT_NETWORK " chat server" /* WHOIS 312 */
 
 #define DEFAULT_MAX_PER_IP          10   /* connections one address may hold */
