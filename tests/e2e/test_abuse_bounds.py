@@ -308,3 +308,53 @@ def test_blasters_with_flood_control_off_are_held_by_the_backlog(server_factory)
         reader.join()
         for c in [alice, bob] + sinks + blasters:
             c.close()
+
+
+def test_join_and_part_pay_for_the_members_they_are_announced_to(server_factory):
+    """A JOIN or PART costs one more line of the flood allowance per JOIN_BROADCAST_MEMBERS
+    (500) members it goes to. With a burst of 10 lines at 1 a second, a JOIN/PART pair in a
+    room of 2 (3 lines each) leaves room for a PING at once; in a room of 1,000 (5 lines
+    each) it uses the whole burst, and the PING waits for the allowance to refill."""
+    raise_nofile(1200)
+    srv = server_factory("--flood-rate", "1", "--flood-burst", "10", "--default-channel", "",
+                         "--max-clients", "1200")
+    small = Client(srv.port, "small")
+    small.send("JOIN #small")
+    small.expect(lambda l: " 366 " in l)
+    crowd = []
+    try:
+        for i in range(1000):
+            s = socket.socket()
+            s.connect(("127.0.0.1", srv.port))
+            s.setblocking(False)
+            s.send(b"NICK m%d\r\nUSER m 0 * :m\r\nJOIN #big\r\n" % i)
+            crowd.append(s)
+        watcher = Client(srv.port, "watcher")
+        watcher.send("JOIN #big")
+        names = []
+        while True:  # everyone is in: NAMES counts them
+            line = watcher.expect(lambda l: " 353 " in l or " 366 " in l)
+            if " 366 " in line:
+                break
+            names += Msg(line).text.split()
+        while len(names) < 1001:
+            time.sleep(0.5)
+            watcher.send("NAMES #big")
+            names = []
+            while True:
+                line = watcher.expect(lambda l: " 353 " in l or " 366 " in l)
+                if " 366 " in line:
+                    break
+                names += Msg(line).text.split()
+        time.sleep(11)  # watcher's own burst, spent on NAMES, is full again
+        for room, who in (("#small", small), ("#big", watcher)):
+            who.send("PART %s\r\nJOIN %s\r\nPING :after" % (room, room))
+            t0 = time.time()
+            who.expect(lambda l: Msg(l).command == "PONG" and Msg(l).text == "after")
+            waited = time.time() - t0
+            print("\n%s: JOIN/PART pair, then PING answered after %.2f s" % (room, waited))
+            if room == "#big":
+                assert waited >= 0.5, waited
+    finally:
+        for s in crowd:
+            s.close()

@@ -303,6 +303,14 @@ static void replay(struct client *c, const struct chan *ch)
     free(q);
 }
 
+/* A JOIN or PART announced to told members costs the client's flood allowance a line per
+ * JOIN_BROADCAST_MEMBERS of them: a join/part cycle in a room of 10,000 makes 20,000 lines
+ * for others, and JOINPART_PENALTY alone priced it as in a room of two. */
+static void chan_charge_broadcast(struct client *c, unsigned told)
+{
+    c->tokens -= (double)(told / JOIN_BROADCAST_MEMBERS);
+}
+
 int chan_join(struct client *c, const char *name, const char *key)
 {
     struct server *srv = client_srv(c);
@@ -377,6 +385,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     HASH_ADD(hh, ch->members, id, sizeof mem->id, mem);
     ch->nmembers++;
     ch->wcount[c->w->index]++;
+    unsigned told = ch->nmembers - 1; /* the members its JOIN goes to */
 
     struct msgbuf b = {0};
     if (ch->topic) {
@@ -418,6 +427,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     msg_unref(extra);
     event_unref(join);
     event_unref(away);
+    chan_charge_broadcast(c, told);
     return 0;
 oom:
     log_error("out of memory joining %s", name);
@@ -520,7 +530,9 @@ int chan_part(struct client *c, const char *name, const char *reason)
     pthread_mutex_lock(&ch->lock);
     /* Not a member any more: kicked, and the KICK is still on its way to our mailbox. */
     int member = chan_member(ch, c->id) != NULL;
+    unsigned told = 0;
     if (member) {
+        told = ch->nmembers;
         struct fanout_chan f = chan_fan(ch);
         fanout_chan_part(srv, &f, part, c->id, c->w->index);
         history_store_event(srv, part, ch->key); /* before an end marker, if it empties */
@@ -539,6 +551,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
     client_remove_chan(c, idx);
     chan_unref(ch);
     event_unref(part);
+    chan_charge_broadcast(c, told);
     return member ? 0 : NUM(ERR_NOTONCHANNEL);
 }
 
