@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, Client, Msg, is_command
+from conftest import BUILD, TIMEOUT, Client, Msg, is_command
 from test_metrics import value, wait_for
 from test_websocket import web_server
 
@@ -21,6 +21,10 @@ from test_websocket import web_server
 # TCPCHAT_BUILD): the new options and counters are left out, the figures printed, nothing
 # asserted about them.
 REPRO = os.environ.get("TCPCHAT_ABUSE_REPRO") == "1"
+# Under ASan freed memory waits in a quarantine (256 MiB) and TSan keeps shadow memory: the
+# resident size says nothing about the server's own bounds there, so only the plain build's
+# is checked (the behaviour is checked in every build).
+SANITIZED = any(san in os.path.basename(BUILD.rstrip("/")) for san in ("asan", "tsan"))
 
 
 def rss_kib(pid, field="VmRSS"):
@@ -108,7 +112,7 @@ def test_join_storm_of_non_readers_is_bounded(server_factory):
             # Bounded per non-reader: its connection and membership (~1 KiB), its own
             # replies (welcome, NAMES of up to STORM nicks: ~20 KiB) and SENDQ_NEW_BYTES of
             # JOIN lines as queue entries (32 KiB of ~45-byte lines: ~6 KiB of pointers).
-            assert per < 40 * 1024, per
+            assert SANITIZED or per < 40 * 1024, per
         bob.send("PRIVMSG #lobby :after the storm")
         alice.expect(lambda l: Msg(l).command == "PRIVMSG" and Msg(l).text == "after the storm")
     finally:
@@ -297,7 +301,7 @@ def test_blasters_with_flood_control_off_are_held_by_the_backlog(server_factory)
                 assert not any("FAIL" in l for l in b.lines), b.lines[:3]
             # The backlog's 4 MiB, the sink's send queue (1 MiB), SQLite's page cache
             # (16 MiB) and malloc's arenas; unbounded it grew by hundreds of MiB.
-            assert peak - rss_before < 96 * 1024, peak - rss_before
+            assert SANITIZED or peak - rss_before < 96 * 1024, peak - rss_before
             got = wait_for(srv.http_port, busy(srv, "backlog"), "input paused by the backlog")
             print("input paused by the backlog: %d times"
                   % value(got, "tcpchat_busy_refusals_total", reason="backlog"))
