@@ -308,7 +308,8 @@ static void replay(struct client *c, const struct chan *ch)
  * for others, and JOINPART_PENALTY alone priced it as in a room of two. */
 static void chan_charge_broadcast(struct client *c, unsigned told)
 {
-    c->tokens -= (double)(told / JOIN_BROADCAST_MEMBERS);
+    unsigned lines = told / JOIN_BROADCAST_MEMBERS; /* whole lines: a small room costs none */
+    c->tokens -= (double)lines;
 }
 
 int chan_join(struct client *c, const char *name, const char *key)
