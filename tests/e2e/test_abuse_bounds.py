@@ -58,9 +58,9 @@ STORM = int(os.environ.get("TCPCHAT_ABUSE_STORM", "2500"))  # clients that regis
 
 def test_join_storm_of_non_readers_is_bounded(server_factory):
     """Each non-reader is sent the JOIN of everyone after it (N^2/2 lines in all). At this
-    scale loopback's socket buffers take them (the 10,000 of the issue exhausted the kernel's
-    TCP memory first, and the server's queues took the rest: the next test checks that bound
-    directly); what is checked here is that the users' chat gets through while the storm
+    scale loopback's socket buffers take them (the 10,000 of the issue presumably exhausted
+    the kernel's TCP memory first, and the server's queues took the rest: the next test
+    checks that bound directly); what is checked here is that the users' chat gets through while the storm
     runs and that the server's memory per non-reader stays small."""
     raise_nofile(STORM + 200)
     srv = server_factory("--max-clients", str(STORM + 100))
@@ -128,7 +128,7 @@ NEW_NON_READERS = 10
 def test_new_client_that_does_not_read_is_dropped_past_sendq_new(server_factory):
     """The new-client bound itself, where the kernel's socket buffers do not hide it: on
     loopback one socket takes 6-16 MiB before the server's queue grows (a join storm of 10,000
-    got there by exhausting the kernel's TCP memory). With --sendq at 64 MiB, non-readers
+    presumably got there by exhausting the kernel's TCP memory). With --sendq at 64 MiB, non-readers
     that registered a moment ago are dropped once SENDQ_NEW_BYTES of the channel's lines wait
     in their queue, not at 64 MiB; the users who read are untouched, and /metrics counts it."""
     args = ["--sendq", str(64 << 20), "--flood-rate", "100000", "--flood-burst", "100000"]
