@@ -304,6 +304,10 @@ def test_blasters_with_flood_control_off_are_held_by_the_backlog(server_factory)
             # The backlog's 4 MiB, the sink's send queue (1 MiB), SQLite's page cache
             # (16 MiB) and malloc's arenas; unbounded it grew by hundreds of MiB.
             assert SANITIZED or peak - rss_before < 96 * 1024, peak - rss_before
+            # Everything carried out, the count is back to nothing: no item is counted twice
+            # or forgotten (a leak would pause every client for good).
+            wait_for(srv.http_port, lambda got: value(got, "tcpchat_backlog_bytes") == 0,
+                     "the backlog back to 0 once everything was delivered and stored")
             got = wait_for(srv.http_port, busy(srv, "backlog"), "input paused by the backlog")
             print("input paused by the backlog: %d times"
                   % value(got, "tcpchat_busy_refusals_total", reason="backlog"))
