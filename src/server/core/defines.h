@@ -28,8 +28,9 @@
 /* Server-wide backlog (srv->backlog, --backlog-max): bytes of mailbox items and of messages
  * waiting for the history writer. Past it no worker runs its clients' input (they wait, as
  * for a full send queue) until it drains: with flood control off, four blasters grew RSS to
- * 1.8 GB in 6 s. 32 MiB is ~45,000 stored messages of 200 bytes, under HISTORY_QUEUE_MAX, so
- * senders wait before any is refused. */
+ * 1.8 GB in 6 s. A row waiting for the writer counts ~680 bytes at least (~1,250 for a line of
+ * 200 bytes of text): 32 MiB is at most ~49,000 of them, under HISTORY_QUEUE_MAX, so senders
+ * wait before any is refused. */
 #define DEFAULT_BACKLOG_MAX   (32 * 1024 * 1024)
 #define DEFAULT_FLOOD_RATE    10                             /* lines per second, sustained */
 #define DEFAULT_FLOOD_BURST   40                             /* lines in one burst */
