@@ -331,6 +331,7 @@ static int server_init(struct server *srv)
     atomic_init(&srv->next_client_id, 0);
     atomic_init(&srv->next_chan_id, 0);
     atomic_init(&srv->nclients, 0);
+    atomic_init(&srv->backlog, 0);
     time_t now = time(NULL);
     srv->started = now;
     struct tm tm;

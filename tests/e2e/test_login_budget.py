@@ -11,6 +11,8 @@ import subprocess
 
 from conftest import SERVER_BIN, Client, Msg, is_numeric
 from test_accounts import PASSWORD, plain, register_and_leave
+from test_metrics import value, wait_for
+from test_websocket import web_server
 
 BUSY_GLOBAL = "SASL authentication failed (server busy: too many failed logins; try again in"
 BUSY_QUEUE = "SASL authentication failed (server busy; try again later)"
@@ -108,8 +110,8 @@ def test_full_queue_refuses_and_clean_logins_pass(server_factory):
     are refused with FAIL REGISTER TEMPORARILY_UNAVAILABLE (the server is busy), not queued. A
     login from an address that failed lately shares that queue and is refused with the busy
     904; a login from an address without failures has the other queue and goes through."""
-    srv = server_factory("--login-queue", "1", "--register-limit", "100",
-                         "--login-fail-limit", "100", "--workers", "1")
+    srv = web_server(server_factory, "--login-queue", "1", "--register-limit", "100",
+                     "--login-fail-limit", "100", "--workers", "1")
     register_and_leave(srv, "alice")
     # 127.0.0.7 fails once: its logins go to the slow queue from now on.
     c, m = login(srv.port, "bad", "alice", "not the password", "127.0.0.7")
@@ -141,6 +143,10 @@ def test_full_queue_refuses_and_clean_logins_pass(server_factory):
     assert start_plain(failing) is None
     failing.send("AUTHENTICATE *")
     failing.expect(is_numeric("906"))
+    # /metrics counts each refusal for a full queue (the REGISTERs and the busy 904).
+    wait_for(srv.http_port,
+             lambda got: value(got, "tcpchat_busy_refusals_total", reason="login_queue")
+             == len(busy) + 1, "refusals for a full login queue counted")
 
 
 def test_options_in_the_config_file_and_their_bounds(tmp_path):

@@ -146,6 +146,7 @@ struct inproc *inproc_start(const char *const *opts, char *why, size_t whylen)
     atomic_init(&srv->next_client_id, 0);
     atomic_init(&srv->next_chan_id, 0);
     atomic_init(&srv->nclients, 0);
+    atomic_init(&srv->backlog, 0);
     snprintf(srv->created, sizeof srv->created, "2026-01-01 00:00:00 UTC");
     srv->nworkers = 1;
     srv->workers = &ip->wk;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/defines.h"
 #include "inproc/cmdtest.h"
 
 enum { WEB = CAROL + 1 }; /* after alice, bob and carol */
@@ -106,6 +107,9 @@ static void test_fanout_past_the_socket_buffer_arrives_whole(void **state)
     inproc_cmd(ip, ALICE, "JOIN #c");
     send_frame(ip, WEB, TEXT, "JOIN #c");
     inproc_clear(ip, INPROC_ALL);
+    /* Registered long enough ago that others' lines are bounded by --sendq, not by what a
+     * client that has just registered may be sent without reading (SENDQ_NEW_BYTES). */
+    inproc_advance(ip, SENDQ_NEW_MS);
     /* 1,500 lines of some 250 bytes: 370 KB, more than a socketpair holds, sent before the
      * harness reads any, so the server's writev stops inside frames. */
     char text[FANOUT_TEXT + 1];

@@ -57,16 +57,17 @@ struct client {
     unsigned wallops : 1;      /* user mode +w, also here: MB_WALLOPS checks every client */
     unsigned bot : 1;          /* user mode +B, also here: its messages carry the bot tag */
     unsigned ping_pending : 1;
-    unsigned ip_counted : 1;    /* counted by iplimit (given back on close) */
-    unsigned cap_302 : 1;       /* "CAP LS 302" seen: capability values are listed */
-    unsigned sasl_started : 1;  /* AUTHENTICATE PLAIN accepted, data coming */
-    unsigned sasl_pending : 1;  /* a password is being checked: registration waits */
-    unsigned sasl_external : 1; /* the mechanism started is EXTERNAL (else PLAIN) */
-    unsigned label_taken : 1;   /* its answer comes later, labelled by whoever sends it */
-    unsigned net_pending : 1;   /* cluster: a nick is being claimed on the network */
-    unsigned net_nick : 1;      /* cluster: the network has given this client its nick */
-    unsigned caps;              /* CAP_* negotiated (caps.h) */
-    unsigned variant;           /* caps_variant(caps): how relayed lines are rendered for us */
+    unsigned backlog_paused : 1; /* input paused by the server-wide backlog (counted once) */
+    unsigned ip_counted : 1;     /* counted by iplimit (given back on close) */
+    unsigned cap_302 : 1;        /* "CAP LS 302" seen: capability values are listed */
+    unsigned sasl_started : 1;   /* AUTHENTICATE PLAIN accepted, data coming */
+    unsigned sasl_pending : 1;   /* a password is being checked: registration waits */
+    unsigned sasl_external : 1;  /* the mechanism started is EXTERNAL (else PLAIN) */
+    unsigned label_taken : 1;    /* its answer comes later, labelled by whoever sends it */
+    unsigned net_pending : 1;    /* cluster: a nick is being claimed on the network */
+    unsigned net_nick : 1;       /* cluster: the network has given this client its nick */
+    unsigned caps;               /* CAP_* negotiated (caps.h) */
+    unsigned variant;            /* caps_variant(caps): how relayed lines are rendered for us */
     int sasl_failures;
     int oper_failures;   /* wrong OPER passwords */
     int unstored_warned; /* the history store's failing episode this sender was warned of */
@@ -94,6 +95,11 @@ struct client {
     double nick_tokens; /* nick changes allowed now (NICK_BURST, NICK_INTERVAL_MS) */
     uint64_t nick_ms;   /* when nick_tokens was last topped up, 0 before the first change */
     uint64_t connected_ms, active_ms, ping_ms;
+    /* Registered less than SENDQ_NEW_MS ago (conn_registered) until new_until_ms: other users'
+     * lines may then add at most SENDQ_NEW_BYTES to new_own, what its own commands queued
+     * since it connected (conn_deliver_event). */
+    uint64_t new_until_ms;
+    size_t new_own;
 
     struct client *next_dirty, *next_close, *next_stalled, *next_free, *next_urgent;
     uint64_t mark; /* w->gen when last sent an event, to send each event once */

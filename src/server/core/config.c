@@ -51,6 +51,9 @@ static const char usage_text[] =
     "      --sendq BYTES       send queue hard bound, disconnect past it (default 1048576)\n"
     "      --sendq-soft BYTES  send queue soft bound, stop reading past it (default 65536)\n"
     "      --recvq BYTES       unprocessed input held per client (default 16384)\n"
+    "      --backlog-max BYTES server-wide: mailbox items and messages waiting for the\n"
+    "                          history writer; past it no client's input is run until it\n"
+    "                          drains (default 33554432)\n"
     "      --flood-rate N      lines per second a client may send (default 10)\n"
     "      --flood-burst N     lines a client may send at once (default 40)\n"
     "      --reg-timeout S     seconds to finish registering (default 60)\n"
@@ -102,6 +105,7 @@ enum {
     OPT_SENDQ,
     OPT_SENDQ_SOFT,
     OPT_RECVQ,
+    OPT_BACKLOG_MAX,
     OPT_FLOOD_RATE,
     OPT_FLOOD_BURST,
     OPT_REG_TIMEOUT,
@@ -169,6 +173,7 @@ static const struct option long_options[] = {
     {"sendq", required_argument, NULL, OPT_SENDQ},
     {"sendq-soft", required_argument, NULL, OPT_SENDQ_SOFT},
     {"recvq", required_argument, NULL, OPT_RECVQ},
+    {"backlog-max", required_argument, NULL, OPT_BACKLOG_MAX},
     {"flood-rate", required_argument, NULL, OPT_FLOOD_RATE},
     {"flood-burst", required_argument, NULL, OPT_FLOOD_BURST},
     {"reg-timeout", required_argument, NULL, OPT_REG_TIMEOUT},
@@ -351,6 +356,11 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
             return "wants a byte count from 1024 to 16777216";
         cfg->recvq = (size_t)v;
         return NULL;
+    case OPT_BACKLOG_MAX:
+        if (parse_long(arg, 1L << 16, 1L << 40, &v) < 0)
+            return "wants a byte count from 65536 to 1099511627776";
+        cfg->backlog_max = (size_t)v;
+        return NULL;
     case OPT_FLOOD_RATE:
         if (parse_long(arg, 1, 1000000, &v) < 0)
             return "wants a number of lines per second from 1 to 1000000";
@@ -523,6 +533,7 @@ static void set_defaults(struct config *cfg)
     cfg->sendq = DEFAULT_SENDQ;
     cfg->sendq_soft = DEFAULT_SENDQ_SOFT;
     cfg->recvq = DEFAULT_RECVQ;
+    cfg->backlog_max = DEFAULT_BACKLOG_MAX;
     cfg->flood_rate = DEFAULT_FLOOD_RATE;
     cfg->flood_burst = DEFAULT_FLOOD_BURST;
     cfg->reg_timeout = DEFAULT_REG_TIMEOUT;
@@ -710,6 +721,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(sendq);
     SWAP(sendq_soft);
     SWAP(recvq);
+    SWAP(backlog_max);
     SWAP(flood_rate);
     SWAP(flood_burst);
     SWAP(reg_timeout);

@@ -43,6 +43,7 @@ struct config {
     size_t sendq;
     size_t sendq_soft;
     size_t recvq;
+    size_t backlog_max; /* srv->backlog bound (server.h), DEFAULT_BACKLOG_MAX */
     double flood_rate;
     double flood_burst;
     int reg_timeout;

@@ -220,6 +220,20 @@ static int process_input(struct client *c)
             stall(c); /* our reader is behind: stop taking its commands until it catches up */
             return 0;
         }
+        /* The server as a whole is behind (its mailboxes, the history writer): nobody's input
+         * runs until that drains, so a sender waits instead of piling up memory, whatever
+         * its flood allowance. The workers go on delivering and the writer on writing; the
+         * bytes stay in the kernel, and the stall tick looks again. */
+        if (atomic_load_explicit(&client_srv(c)->backlog, memory_order_relaxed) >
+            (long long)client_cfg(c)->backlog_max) {
+            if (!c->backlog_paused) {
+                c->backlog_paused = 1;
+                c->w->metrics.busy_backlog++;
+            }
+            stall(c);
+            return 0;
+        }
+        c->backlog_paused = 0;
         if (c->tokens < 1.0) {
             stall(c);
             return 1;
@@ -363,7 +377,9 @@ void conn_on_writable(struct client *c)
     conn_flush(c);
 }
 
-void conn_send(struct client *c, struct msg *m)
+/* Queues m for c; own: a reply to c's own commands (counted in new_own while c is new), not
+ * someone else's event. */
+static void queue(struct client *c, struct msg *m, int own)
 {
     if (c->dead || !m) /* a closing client still gets what comes before its ERROR line */
         return;
@@ -372,6 +388,8 @@ void conn_send(struct client *c, struct msg *m)
             conn_close_later(c, "Out of memory");
         return;
     }
+    if (own && (!c->registered || c->w->now_ms < c->new_until_ms))
+        c->new_own += m->len;
     worker_note_line(c->w, c);
     c->w->metrics.deliveries++;
     c->w->metrics.bytes_out += m->len;
@@ -396,10 +414,39 @@ void conn_send(struct client *c, struct msg *m)
     worker_mark_dirty(c->w, c);
 }
 
+void conn_send(struct client *c, struct msg *m)
+{
+    queue(c, m, 1);
+}
+
 void conn_send_event(struct client *c, struct event *ev)
 {
     if (ev && (!ev->need_cap || (c->caps & ev->need_cap)))
         conn_send(c, event_render(ev, c->variant));
+}
+
+void conn_registered(struct client *c)
+{
+    c->new_until_ms = c->w->now_ms + SENDQ_NEW_MS;
+}
+
+void conn_deliver_event(struct client *c, struct event *ev)
+{
+    if (!ev || (ev->need_cap && !(c->caps & ev->need_cap)) || c->dead)
+        return;
+    queue(c, event_render(ev, c->variant), 0);
+    if (c->w->now_ms >= c->new_until_ms || c->held || c->dead || c->closing ||
+        sendq_bytes(&c->sq) <= c->new_own + SENDQ_NEW_BYTES)
+        return;
+    /* As for the hard bound: only a client whose socket takes no more is dropped. */
+    if (c->fd >= 0 && conn_write(c) < 0) {
+        conn_close_later(c, "Write error");
+        return;
+    }
+    if (sendq_bytes(&c->sq) > c->new_own + SENDQ_NEW_BYTES) {
+        c->w->metrics.busy_sendq_new++;
+        conn_close_later(c, CONN_SENDQ_EXCEEDED);
+    }
 }
 
 /* The close reason when even that could not be copied (static: never freed). */

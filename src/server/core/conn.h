@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 struct client;
+struct event;
 struct msg;
 struct worker;
 
@@ -39,9 +40,15 @@ void conn_on_writable(struct client *c);
 void conn_flush(struct client *c);
 /* Queues m for c. Past the hard send-queue bound c is closed with CONN_SENDQ_EXCEEDED. */
 void conn_send(struct client *c, struct msg *m);
+/* c has just registered: for SENDQ_NEW_MS, what others' events queue for it is bounded by
+ * SENDQ_NEW_BYTES (conn_deliver_event). */
+void conn_registered(struct client *c);
+/* conn_send_event for an event of someone else's, from the mailbox (deliver.c): a client
+ * registered less than SENDQ_NEW_MS ago whose queue holds over SENDQ_NEW_BYTES of such lines
+ * beyond its own, its socket full, is closed with CONN_SENDQ_EXCEEDED. */
+void conn_deliver_event(struct client *c, struct event *ev);
 /* Queues ev for c in the rendering c's capabilities call for (nothing if it needs a
  * capability c lacks). */
-struct event;
 void conn_send_event(struct client *c, struct event *ev);
 /* Asks for c to be closed at the end of this loop turn, with reason (shown in the ERROR line
  * and, as the QUIT reason, to everyone who shares a channel with c). The first reason wins. */

@@ -7,20 +7,36 @@
 
 #define TCPCHAT_NETWORK "tcpchat"
 
-#define DEFAULT_PORT          6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
-#define DEFAULT_TLS_PORT      6697 /* RFC 7194; opened only when a certificate is given */
-#define DEFAULT_HTTP_PORT     8080 /* the web client and WebSocket; 0 turns it off */
-#define DEFAULT_HTTPS_PORT    8443 /* the same over TLS, when a certificate is given */
-#define DEFAULT_CHANNEL       "#lobby"
-#define DEFAULT_MAX_CLIENTS   10000
-#define DEFAULT_SENDQ         (1024 * 1024) /* hard bound: disconnect past it */
-#define DEFAULT_SENDQ_SOFT    (64 * 1024)   /* soft bound: stop reading the client's commands */
-#define DEFAULT_RECVQ         16384         /* unprocessed input held per client */
-#define DEFAULT_FLOOD_RATE    10            /* lines per second, sustained */
-#define DEFAULT_FLOOD_BURST   40            /* lines in one burst */
-#define DEFAULT_REG_TIMEOUT   60            /* seconds to finish NICK/USER */
-#define DEFAULT_PING_INTERVAL 120           /* idle seconds before we PING */
-#define DEFAULT_PING_TIMEOUT  120           /* seconds to answer our PING */
+#define DEFAULT_PORT        6667 /* the IRC port (RFC 7194 registers 6697 for TLS) */
+#define DEFAULT_TLS_PORT    6697 /* RFC 7194; opened only when a certificate is given */
+#define DEFAULT_HTTP_PORT   8080 /* the web client and WebSocket; 0 turns it off */
+#define DEFAULT_HTTPS_PORT  8443 /* the same over TLS, when a certificate is given */
+#define DEFAULT_CHANNEL     "#lobby"
+#define DEFAULT_MAX_CLIENTS 10000
+#define DEFAULT_SENDQ       (1024 * 1024) /* hard bound: disconnect past it */
+#define DEFAULT_SENDQ_SOFT  (64 * 1024)   /* soft bound: stop reading the client's commands */
+#define DEFAULT_RECVQ       16384         /* unprocessed input held per client */
+/* A client in its first SENDQ_NEW_MS after registration has not been around long enough to
+ * show that it reads: beyond what its own registration queued (welcome, NAMES, replay), at
+ * most SENDQ_NEW_BYTES of other users' lines (the JOIN notices of a join storm) wait for it,
+ * its socket full, before it is dropped with "Max SendQ exceeded". 10,000 clients joining the
+ * default channel without reading were each sent ~5,000 JOIN lines on average (N^2/2 in all),
+ * which --sendq (1 MiB) let them all keep: RSS reached 262-325 MB. A reader takes them as
+ * they come, and its socket's buffers hold more than this before its queue grows. */
+#define SENDQ_NEW_BYTES (32 * 1024)
+#define SENDQ_NEW_MS    30000
+/* Server-wide backlog (srv->backlog, --backlog-max): bytes of mailbox items and of messages
+ * waiting for the history writer. Past it no worker runs its clients' input (they wait, as
+ * for a full send queue) until it drains: with flood control off, four blasters grew RSS to
+ * 1.8 GB in 6 s. A row waiting for the writer counts ~680 bytes at least (~1,250 for a line of
+ * 200 bytes of text): 32 MiB is at most ~49,000 of them, under HISTORY_QUEUE_MAX, so senders
+ * wait before any is refused. */
+#define DEFAULT_BACKLOG_MAX   (32 * 1024 * 1024)
+#define DEFAULT_FLOOD_RATE    10                             /* lines per second, sustained */
+#define DEFAULT_FLOOD_BURST   40                             /* lines in one burst */
+#define DEFAULT_REG_TIMEOUT   60                             /* seconds to finish NICK/USER */
+#define DEFAULT_PING_INTERVAL 120                            /* idle seconds before we PING */
+#define DEFAULT_PING_TIMEOUT  120                            /* seconds to answer our PING */
 #define DEFAULT_DESCRIPTION   TCPCHAT_NETWORK " chat server" /* WHOIS 312 */
 
 #define DEFAULT_MAX_PER_IP          10   /* connections one address may hold */
@@ -50,14 +66,18 @@
 #define LOG_LOGIN_LINES_PER_S 5
 /* Not limited per address: nobody by default. Behind a local reverse proxy every user comes
  * from loopback, and a default exemption made them all unlimited (issue 21). */
-#define DEFAULT_IP_EXEMPT      ""
-#define DEFAULT_METRICS_ALLOW  "127.0.0.0/8,::1" /* who may read /metrics: this machine */
-#define CIDR_LIST_MAX          16     /* address blocks in --ip-exempt, --metrics-allow */
-#define IP_TABLE_MAX           200000 /* addresses tracked at once */
-#define IP_PRUNE_MS            60000  /* how often idle addresses are forgotten */
-#define JOINPART_PENALTY       2      /* extra flood tokens a JOIN or PART costs */
-#define NICK_BURST             3      /* nick changes allowed at once... */
-#define NICK_INTERVAL_MS       10000  /* ...then one per this many milliseconds */
+#define DEFAULT_IP_EXEMPT     ""
+#define DEFAULT_METRICS_ALLOW "127.0.0.0/8,::1" /* who may read /metrics: this machine */
+#define CIDR_LIST_MAX         16                /* address blocks in --ip-exempt, --metrics-allow */
+#define IP_TABLE_MAX          200000            /* addresses tracked at once */
+#define IP_PRUNE_MS           60000             /* how often idle addresses are forgotten */
+#define JOINPART_PENALTY      2                 /* extra flood tokens a JOIN or PART costs */
+/* ...and one more per this many members it is announced to (state/chan.c): the broadcast's
+ * cost. Joining a room of 10,000 costs 20 of the 40-line burst; a join/part cycler in it makes
+ * at most ~5,000 notices a second at the default --flood-rate. */
+#define JOIN_BROADCAST_MEMBERS 500
+#define NICK_BURST             3     /* nick changes allowed at once... */
+#define NICK_INTERVAL_MS       10000 /* ...then one per this many milliseconds */
 #define DEFAULT_DATA_DIR       "./data"
 #define DEFAULT_HISTORY_REPLAY 50    /* messages replayed on JOIN */
 #define DEFAULT_HISTORY_DAYS   30    /* retention by age */

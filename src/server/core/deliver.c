@@ -19,7 +19,7 @@ static void to_replica(struct worker *w, uint64_t id, struct event *ev, uint64_t
     struct replica *r = replica_find(w, id);
     for (int i = 0; r && i < r->n; i++) {
         if (r->members[i]->id != skip)
-            conn_send_event(r->members[i], ev);
+            conn_deliver_event(r->members[i], ev);
     }
 }
 
@@ -33,7 +33,7 @@ static void to_union(struct worker *w, const struct mb_item *it, uint64_t skip)
             struct client *c = r->members[i];
             if (c->mark != gen && c->id != skip) {
                 c->mark = gen;
-                conn_send_event(c, it->ev);
+                conn_deliver_event(c, it->ev);
             }
         }
     }
@@ -65,7 +65,7 @@ static void wallops(struct worker *w, struct event *ev)
     HASH_ITER(hh, w->clients, c, tmp)
     {
         if (!c->dead && c->registered && c->wallops)
-            conn_send_event(c, ev);
+            conn_deliver_event(c, ev);
     }
 }
 
@@ -122,11 +122,11 @@ static void deliver(struct worker *w, struct mb_item *it)
     case MB_PEERS:
         to_union(w, it, it->skip);
         if (target && target->mark != w->gen)
-            conn_send_event(target, it->ev);
+            conn_deliver_event(target, it->ev);
         break;
     case MB_PRIVATE:
         if (target)
-            conn_send_event(target, it->ev);
+            conn_deliver_event(target, it->ev);
         break;
     case MB_REPLY:
         if (target && it->extra)
@@ -161,13 +161,16 @@ static void deliver(struct worker *w, struct mb_item *it)
 int deliver_mailbox(struct worker *w)
 {
     int n = 0;
+    size_t cost = 0;
     struct mb_item *it = mailbox_take(&w->mb);
     while (it) {
         struct mb_item *next = it->next;
         deliver(w, it);
+        cost += it->cost;
         mailbox_item_free(it);
         it = next;
         n++;
     }
+    mailbox_done(&w->mb, cost);
     return n;
 }

@@ -313,6 +313,16 @@ struct msg *event_render(struct event *ev, unsigned variant)
     return expected;
 }
 
+size_t event_cost(const struct event *ev)
+{
+    size_t tags = ev->client_tags ? strlen(ev->client_tags) : 0;
+    size_t line = ev->line ? sizeof *ev->line + ev->line->len : 0;
+    size_t n = sizeof *ev + tags + 3 * line + 2 * tags;
+    if (ev->ml) /* each line is an event too, its text already counted in line */
+        n += sizeof *ev->ml + (size_t)ev->ml->n * (sizeof ev->ml->lines[0] + sizeof *ev);
+    return n;
+}
+
 struct event *event_ref(struct event *ev)
 {
     atomic_fetch_add_explicit(&ev->refs, 1, memory_order_relaxed);

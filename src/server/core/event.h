@@ -94,6 +94,9 @@ int event_set_ext(struct event *ev, const char *fmt, ...) __attribute__((format(
 /* The line for a recipient with the given EV_* variant, or NULL when it gets nothing. The
  * msg stays owned by the event (valid while the caller holds an event reference). */
 struct msg *event_render(struct event *ev, unsigned variant);
+/* About the bytes ev holds or will: itself, its line with its tags, and two renderings of it
+ * (most rooms have a client or two without tags); for the server's backlog (server.h). */
+size_t event_cost(const struct event *ev);
 struct event *event_ref(struct event *ev);
 void event_unref(struct event *ev);
 

@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-int mailbox_init(struct mailbox *mb)
+int mailbox_init(struct mailbox *mb, atomic_llong *backlog)
 {
     mb->head = mb->tail = NULL;
+    mb->backlog = backlog;
     mb->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (mb->efd < 0)
         return -1;
@@ -22,11 +24,14 @@ int mailbox_init(struct mailbox *mb)
 void mailbox_destroy(struct mailbox *mb)
 {
     struct mb_item *it = mb->head;
+    size_t cost = 0;
     while (it) {
         struct mb_item *next = it->next;
+        cost += it->cost;
         mailbox_item_free(it);
         it = next;
     }
+    mailbox_done(mb, cost);
     mb->head = mb->tail = NULL;
     close(mb->efd);
     pthread_mutex_destroy(&mb->lock);
@@ -54,9 +59,28 @@ void mailbox_item_free(struct mb_item *it)
     free(it);
 }
 
+/* The bytes an item holds, about: itself, its event, its lines, its text. */
+static size_t item_cost(const struct mb_item *it)
+{
+    size_t n = sizeof *it + (size_t)it->nchans * sizeof it->chans[0];
+    if (it->ev)
+        n += event_cost(it->ev);
+    if (it->extra)
+        n += sizeof *it->extra + it->extra->len;
+    if (it->text)
+        n += strlen(it->text) + 1;
+    return n;
+}
+
 void mailbox_post_chain(struct mailbox *mb, struct mb_item *first, struct mb_item *last)
 {
     last->next = NULL;
+    long long cost = 0;
+    for (struct mb_item *it = first; it; it = it->next) {
+        it->cost = item_cost(it);
+        cost += (long long)it->cost;
+    }
+    atomic_fetch_add_explicit(mb->backlog, cost, memory_order_relaxed);
     pthread_mutex_lock(&mb->lock);
     int was_empty = mb->head == NULL;
     if (mb->tail)
@@ -71,6 +95,12 @@ void mailbox_post_chain(struct mailbox *mb, struct mb_item *first, struct mb_ite
         while (write(mb->efd, &one, sizeof one) < 0 && errno == EINTR)
             ;
     }
+}
+
+void mailbox_done(struct mailbox *mb, size_t cost)
+{
+    if (cost)
+        atomic_fetch_sub_explicit(mb->backlog, (long long)cost, memory_order_relaxed);
 }
 
 struct mb_item *mailbox_take(struct mailbox *mb)

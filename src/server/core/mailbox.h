@@ -6,6 +6,8 @@
 #define TCPCHAT_MAILBOX_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "event.h"
@@ -55,7 +57,8 @@ struct mb_item {
         mb_client_fn *client;
         mb_worker_fn *worker;
     } fn;
-    char *text; /* MB_ANNOUNCE, MB_KILL, MB_CALL (owned), MB_NEW_CONN: peer address (owned) */
+    char *text;  /* MB_ANNOUNCE, MB_KILL, MB_CALL (owned), MB_NEW_CONN: peer address (owned) */
+    size_t cost; /* its bytes in the backlog, set when posted (mailbox_post_chain) */
     int nchans;
     uint64_t chans[]; /* channel ids */
 };
@@ -63,10 +66,12 @@ struct mb_item {
 struct mailbox {
     pthread_mutex_t lock;
     struct mb_item *head, *tail;
-    int efd; /* eventfd, readable while items may be waiting */
+    int efd;               /* eventfd, readable while items may be waiting */
+    atomic_llong *backlog; /* the server's (server.h): posts add their items' cost */
 };
 
-int mailbox_init(struct mailbox *mb);
+/* backlog: the counter posts add their items' bytes to (srv->backlog). */
+int mailbox_init(struct mailbox *mb, atomic_llong *backlog);
 /* Frees items still queued, closes the eventfd. */
 void mailbox_destroy(struct mailbox *mb);
 /* An item with room for nchans channel ids, zeroed but for target_worker = -1 and fd = -1. */
@@ -77,5 +82,7 @@ void mailbox_item_free(struct mb_item *it);
 void mailbox_post_chain(struct mailbox *mb, struct mb_item *first, struct mb_item *last);
 /* Clears the wake-up, then takes every queued item (oldest first) or NULL. */
 struct mb_item *mailbox_take(struct mailbox *mb);
+/* The taker has carried out items whose costs add up to cost: out of the backlog. */
+void mailbox_done(struct mailbox *mb, size_t cost);
 
 #endif

@@ -43,6 +43,7 @@ void metrics_publish(struct worker *w, uint64_t elapsed_ns)
     struct metrics_published *p = &w->published;
 #define METRICS_STORE(f, name, help) atomic_store_explicit(&p->f, m->f, memory_order_relaxed);
     METRICS_COUNTERS(METRICS_STORE)
+    METRICS_BUSY(METRICS_STORE)
 #undef METRICS_STORE
     for (int t = 0; t < METRICS_TRANSPORTS; t++) {
         for (int r = 0; r < 2; r++)

@@ -31,6 +31,18 @@ struct msg;
     X(closed_ping_timeout, "ping_timeouts", "Connections closed for not answering PING")           \
     X(failed_logins, "failed_logins", "SASL logins refused for a wrong password")
 
+/* Refusals and pauses for being busy, by reason: tcpchat_busy_refusals_total{reason=...}.
+ * field, reason label, what it counts. */
+#define METRICS_BUSY(X)                                                                            \
+    X(busy_login_queue, "login_queue",                                                             \
+      "a login, REGISTER or OPER refused: the account thread's queue was full")                    \
+    X(busy_history_queue, "history_queue",                                                         \
+      "a message refused: the history writer's queue was full")                                    \
+    X(busy_backlog, "backlog",                                                                     \
+      "a client's input paused: the server-wide backlog (mailboxes, history queue) was full")      \
+    X(busy_sendq_new, "sendq_new",                                                                 \
+      "a newly registered client dropped: it did not read what others' events queued for it")
+
 /* Connections by transport and state, counted by each worker once a tick. */
 enum metrics_transport {
     METRICS_IRC,
@@ -44,6 +56,7 @@ enum metrics_transport {
 struct metrics_worker {
 #define METRICS_FIELD(f, name, help) uint64_t f;
     METRICS_COUNTERS(METRICS_FIELD)
+    METRICS_BUSY(METRICS_FIELD)
 #undef METRICS_FIELD
     uint64_t conns[METRICS_TRANSPORTS][2]; /* [transport][registered] */
     uint64_t idle_ns; /* time in epoll_wait (the loop's), for busy = elapsed - idle */
@@ -53,6 +66,7 @@ struct metrics_worker {
 struct metrics_published {
 #define METRICS_FIELD(f, name, help) _Atomic uint64_t f;
     METRICS_COUNTERS(METRICS_FIELD)
+    METRICS_BUSY(METRICS_FIELD)
 #undef METRICS_FIELD
     _Atomic uint64_t conns[METRICS_TRANSPORTS][2];
     _Atomic uint64_t idle_ns;

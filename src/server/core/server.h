@@ -75,7 +75,13 @@ struct server {
 
     atomic_uint_fast64_t next_client_id; /* ids are unique for the server's life */
     atomic_uint_fast64_t next_chan_id;
-    atomic_int nclients;   /* open connections, for --max-clients */
+    atomic_int nclients; /* open connections, for --max-clients */
+    /* Bytes accepted and not yet carried out: mailbox items waiting for their worker
+     * (mailbox.c, given back by deliver.c) and messages waiting for the history writer
+     * (store/history.c). Past --backlog-max the workers stop running their clients' input until
+     * it falls below (conn.c): back-pressure on the senders that holds whatever the flood
+     * settings, while the threads that drain it never wait on it. */
+    atomic_llong backlog;
     atomic_int restart;    /* RESTART: after the orderly stop, main runs itself again */
     struct rehash *rehash; /* config reload (rehash.c); changes cfg with the workers parked */
     /* TLS context for new connections on the TLS port, NULL without one. Read by workers as

@@ -50,7 +50,7 @@ int worker_init(struct worker *w, struct server *srv, int index)
     w->loop = loop_create(EPOLL_BATCH);
     if (!w->loop)
         return -1;
-    if (mailbox_init(&w->mb) < 0) {
+    if (mailbox_init(&w->mb, &srv->backlog) < 0) {
         loop_destroy(w->loop);
         return -1;
     }

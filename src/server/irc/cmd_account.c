@@ -79,6 +79,7 @@ void cmd_login_failed(struct client *c, const char *account, const char *mechani
 static void sasl_busy(struct client *c)
 {
     sasl_reset(c);
+    c->w->metrics.busy_login_queue++;
     send_reply(c, ERR_SASLFAIL_QUEUE);
 }
 
@@ -280,6 +281,7 @@ void cmd_register(struct client *c, struct ircmsg *m)
                   "Too many accounts registered from your address; try again in %ld minutes",
                   (wait + 59) / 60);
     } else if ((rc = request(c, ACCOUNT_REGISTER, name, password, certfp(c, fp))) == -1) {
+        c->w->metrics.busy_login_queue++;
         send_fail(c, "REGISTER", "TEMPORARILY_UNAVAILABLE", name,
                   "Server busy (too many requests waiting); try again later");
     } else if (rc < 0) {

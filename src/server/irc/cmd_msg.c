@@ -62,6 +62,7 @@ static void warn_unstored(struct client *c, const char *verb, const char *target
  * sender is told so (even for NOTICE: nothing may be dropped silently). */
 static void store_behind(struct client *c, const char *verb, const char *target)
 {
+    c->w->metrics.busy_history_queue++;
     send_fail(c, verb, "TEMPORARILY_UNAVAILABLE", target,
               "The message store is behind; message not sent, try again");
 }

@@ -101,6 +101,7 @@ void cmd_oper(struct client *c, struct ircmsg *m)
     c->tokens -= OPER_PENALTY;
     if (account_request_oper(client_srv(c), c->w->index, c->id, c->host, o->name, o->hash, password,
                              oper_checked) < 0) {
+        c->w->metrics.busy_login_queue++; /* its queue is full (or the thread stops) */
         send_reply(c, ERR_UNKNOWNERROR, "OPER", "Cannot check the password now");
         return;
     }

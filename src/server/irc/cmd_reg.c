@@ -185,6 +185,7 @@ void reg_try(struct client *c)
         return;
     }
     c->registered = 1;
+    conn_registered(c);
     c->w->metrics.registered++;
     c->active_ms = c->w->now_ms;
     set_user(c);

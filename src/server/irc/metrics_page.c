@@ -66,6 +66,24 @@ static void counters(FILE *f, struct server *srv)
     /* cppcheck-suppress unknownMacro ; the X-macro list of core/metrics.h, which it cannot see */
     METRICS_COUNTERS(METRICS_SUM)
 #undef METRICS_SUM
+    head(f, "busy_refusals_total", "counter",
+         "Requests refused, clients paused or dropped because the server (or a queue of it) was "
+         "busy, by reason");
+#define METRICS_BUSY_SUM(field, reason, help)                                                      \
+    {                                                                                              \
+        uint64_t sum = 0;                                                                          \
+        for (int i = 0; i < srv->nworkers; i++)                                                    \
+            sum += load(&srv->workers[i].published.field);                                         \
+        fprintf(f, "tcpchat_busy_refusals_total{reason=\"" reason "\"} %llu\n",                    \
+                (unsigned long long)sum);                                                          \
+    }
+    /* cppcheck-suppress unknownMacro ; as above */
+    METRICS_BUSY(METRICS_BUSY_SUM)
+#undef METRICS_BUSY_SUM
+    head(f, "backlog_bytes", "gauge",
+         "Bytes accepted and not yet carried out: mailbox items waiting for their worker and "
+         "messages waiting for the history writer (bound: --backlog-max)");
+    fprintf(f, "tcpchat_backlog_bytes %lld\n", (long long)atomic_load(&srv->backlog));
     head(f, "connections", "gauge",
          "Open connections by transport and state, as the workers counted them at their last "
          "tick");

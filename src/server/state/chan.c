@@ -331,6 +331,15 @@ void chan_emptied(struct server *srv, const struct chan *ch)
     history_end(srv, ch->key);
 }
 
+/* A JOIN or PART announced to told members costs the client's flood allowance a line per
+ * JOIN_BROADCAST_MEMBERS of them: a join/part cycle in a room of 10,000 makes 20,000 lines
+ * for others, and JOINPART_PENALTY alone priced it as in a room of two. */
+static void chan_charge_broadcast(struct client *c, unsigned told)
+{
+    unsigned lines = told / JOIN_BROADCAST_MEMBERS; /* whole lines: a small room costs none */
+    c->tokens -= (double)lines;
+}
+
 int chan_join(struct client *c, const char *name, const char *key)
 {
     struct server *srv = client_srv(c);
@@ -412,6 +421,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     HASH_ADD(hh, ch->members, id, sizeof mem->id, mem);
     ch->nmembers++;
     ch->wcount[c->w->index]++;
+    unsigned told = ch->nmembers - 1; /* the members its JOIN goes to */
 
     struct msgbuf b = {0};
     if (ch->topic) {
@@ -464,6 +474,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     event_unref(join);
     event_unref(away);
     event_unref(status);
+    chan_charge_broadcast(c, told);
     return 0;
 oom:
     log_error("out of memory joining %s", name);
@@ -566,7 +577,9 @@ int chan_part(struct client *c, const char *name, const char *reason)
     pthread_mutex_lock(&ch->lock);
     /* Not a member any more: kicked, and the KICK is still on its way to our mailbox. */
     int member = chan_member(ch, c->id) != NULL;
+    unsigned told = 0;
     if (member) {
+        told = ch->nmembers;
         struct fanout_chan f = chan_fan(ch);
         fanout_chan_part(srv, &f, part, c->id, c->w->index);
         history_store_event(srv, part, ch->key); /* before an end marker, if it empties */
@@ -585,6 +598,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
     client_remove_chan(c, idx);
     chan_unref(ch);
     event_unref(part);
+    chan_charge_broadcast(c, told);
     return member ? 0 : NUM(ERR_NOTONCHANNEL);
 }
 

@@ -39,6 +39,7 @@ struct hitem {
     long long id; /* HI_STORE: the row's id; HI_COMMIT: the last segment it commits; HI_MARK:
                    * the read time */
     size_t bytes; /* HI_COMMIT: the size of the segment sealed for it (0: none) */
+    size_t cost;  /* HI_STORE: its bytes in the server's backlog (server.h) until inserted */
     struct hist_query *q;  /* HI_QUERY */
     struct hist_redact *r; /* HI_REDACT */
     struct hkeys *k;       /* HI_STORE: where it is stored, allocated with the item; HI_MARK:
@@ -720,6 +721,7 @@ static void process(struct history *h, struct hitem *batch)
 {
     struct chain chains[WORKERS_MAX] = {{NULL, NULL}};
     int posted[WORKERS_MAX] = {0};
+    long long cost = 0;
     while (batch) {
         struct hitem *it = batch;
         batch = it->next;
@@ -727,6 +729,7 @@ static void process(struct history *h, struct hitem *batch)
         case HI_STORE:
             take_row(h, it);
             event_unref(it->ev);
+            cost += (long long)it->cost;
             break;
         case HI_POST: {
             struct chain *c = &chains[it->worker];
@@ -765,6 +768,7 @@ static void process(struct history *h, struct hitem *batch)
         if (posted[w])
             atomic_fetch_sub(&h->pending[w], posted[w]);
     }
+    atomic_fetch_sub_explicit(&h->srv->backlog, cost, memory_order_relaxed);
 }
 
 /* Appends it to the writer's queue; h->lock held. Rows wake the writer only when the queue
@@ -995,6 +999,8 @@ static int store(struct server *srv, struct event *ev, const char *key, const ch
     } else {
         hi->id = r.id;
         hi->ev = event_ref(ev);
+        hi->cost = sizeof *hi + sizeof *hi->k + event_cost(ev);
+        atomic_fetch_add_explicit(&srv->backlog, (long long)hi->cost, memory_order_relaxed);
         pthread_mutex_lock(&h->lock);
         if (key[0])
             mark_stored(h, key, !line_is_event(r.line, r.line_len));
