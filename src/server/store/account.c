@@ -535,20 +535,34 @@ static int store_open(struct accounts *a, const char *dir)
                           " display TEXT NOT NULL," /* as registered */
                           " hash TEXT NOT NULL,"    /* crypto_pwhash_str(): $argon2id$... */
                           " created INTEGER NOT NULL,"
-                          " certfp TEXT);" /* SHA-256 of a TLS client certificate (EXTERNAL) */
+                          " certfp TEXT," /* SHA-256 of a TLS client certificate (EXTERNAL) */
+                          " last_login INTEGER);" /* seconds; NULL: never logged into */
                           "CREATE INDEX IF NOT EXISTS accounts_certfp ON accounts(certfp);",
                           NULL, NULL, &err);
     /* last_login (seconds; NULL: never logged into, which expires) came later: added to a
-     * store made before it. */
+     * store made before it (a new one has it from CREATE TABLE). */
     sqlite3_stmt *probe = NULL;
     if (rc == SQLITE_OK && sqlite3_prepare_v2(a->db, "SELECT last_login FROM accounts LIMIT 0", -1,
                                               &probe, NULL) != SQLITE_OK)
         rc =
             sqlite3_exec(a->db,
+                         "BEGIN IMMEDIATE;"
                          "ALTER TABLE accounts ADD COLUMN last_login INTEGER;"
                          /* the accounts there are taken as in use: none expires for it */
-                         "UPDATE accounts SET last_login = CAST(strftime('%s', 'now') AS INTEGER);",
+                         "UPDATE accounts SET last_login = CAST(strftime('%s', 'now') AS INTEGER);"
+                         "COMMIT;",
                          NULL, NULL, &err);
+    sqlite3_finalize(probe);
+    probe = NULL;
+    /* Another process on the same directory may have added it first (two servers started
+     * at once on a new store): then the column is there, and that is all that was needed. */
+    if (rc != SQLITE_OK && sqlite3_prepare_v2(a->db, "SELECT last_login FROM accounts LIMIT 0", -1,
+                                              &probe, NULL) == SQLITE_OK) {
+        sqlite3_exec(a->db, "ROLLBACK;", NULL, NULL, NULL);
+        sqlite3_free(err);
+        err = NULL;
+        rc = SQLITE_OK;
+    }
     sqlite3_finalize(probe);
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK)
