@@ -592,6 +592,30 @@ def test_a_node_whose_subscriber_was_away_catches_up(node_factory, clients, redi
     assert Msg(bob.expect(is_command("PRIVMSG", "carol", "#gap"))).text == "and now"
 
 
+def test_private_messages_sent_while_a_subscriber_was_away_arrive(node_factory, clients, redis):
+    """A private message published while its target's node was not listening (its subscriber
+    connection closed, the node stopped short of the heartbeat) is in that node's inbox in
+    Redis: when the node listens again its user gets it, once, before what comes after, and
+    in the order sent."""
+    a, b = node_factory("a"), node_factory("b")
+    alice = welcomed(clients(a, "alice"))
+    bob = welcomed(clients(b, "bob"))
+    alice.send("PRIVMSG bob :before")
+    assert Msg(bob.expect(is_command("PRIVMSG", "alice"))).text == "before"
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        kill_subscriber(redis, "b")
+        for i in range(5):
+            alice.send("PRIVMSG bob :while away %d" % i)
+        barrier(alice)
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    alice.send("PRIVMSG bob :after")
+    got = [Msg(bob.expect(is_command("PRIVMSG", "alice"), timeout=15)).text for _ in range(6)]
+    assert got == ["while away %d" % i for i in range(5)] + ["after"]
+    assert not any(Msg(l).command == "PRIVMSG" for l in barrier(bob))
+
+
 def test_a_node_started_later_has_the_channels_history(node_factory, clients):
     """Channel messages are kept in Redis before any node delivers them: a node started
     afterwards has them (its join replay and CHATHISTORY), and a node restarted on its own

@@ -85,7 +85,11 @@ static const char *const scripts[S_COUNT] = {
     "if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end "
     "for i = 5, 6 do if ARGV[i] ~= '' then "
     "redis.call('SADD', 'tc:pmi:' .. ARGV[i], KEYS[1]) end end "
-    "redis.call('PUBLISH', ARGV[2], ARGV[3]) return 1",
+    /* the target node's inbox (tc:inbox:<node>, CLUSTER_INBOX_MAX), whose entry id the
+     * published event carries as its last field (a netstring) */
+    "local iid = redis.call('XADD', 'tc:inbox:' .. string.sub(ARGV[2], 6), 'MAXLEN', '~', "
+    "1000, '*', 'm', ARGV[3]) "
+    "redis.call('PUBLISH', ARGV[2], ARGV[3] .. #iid .. ':' .. iid .. ',') return 1",
     /* S_BEAT: KEYS the node table; ARGV node, name, seconds to live, "host pid", reap ('1'
      * or '0'). Renews this node, and with reap declares gone every node whose heartbeat has
      * lapsed (once: the first to see it). Returns those, and the node table. */
@@ -115,8 +119,10 @@ static const char *const scripts[S_COUNT] = {
     /* S_SNAP: ARGV this node, a count, an epoch: every other node's users, as packed facts;
      * the node table (both only on the first server); this server's channels, each as its
      * key, its settings, its members, its lists and its last count messages (newest first);
-     * the server's epoch (the one given if it had none: its data is new); and the server
-     * bans and the channel registrations (packed; only the first server has them). */
+     * the server's epoch (the one given if it had none: its data is new); the server
+     * bans and the channel registrations (packed; only the first server has them); and
+     * this node's inbox after ARGV[4], the last private message it had from it (''
+     * at start: the inbox's newest entry alone, to start from). */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
@@ -127,7 +133,11 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('XREVRANGE', 'tc:h:' .. k, '+', '-', 'COUNT', ARGV[2])}) end "
     "local ep = redis.call('GET', 'tc:epoch') "
     "if not ep then ep = ARGV[3] redis.call('SET', 'tc:epoch', ep) end "
-    "return {out, all, chans, ep, redis.call('HVALS', 'tc:bans'), redis.call('HVALS', 'tc:creg')}",
+    "local inbox = 'tc:inbox:' .. ARGV[1] local missed "
+    "if ARGV[4] == '' then missed = redis.call('XREVRANGE', inbox, '+', '-', 'COUNT', 1) "
+    "else missed = redis.call('XRANGE', inbox, '(' .. ARGV[4], '+') end "
+    "return {out, all, chans, ep, redis.call('HVALS', 'tc:bans'), redis.call('HVALS', 'tc:creg'), "
+    "missed}",
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
      * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
      * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
@@ -278,6 +288,7 @@ struct shard {
     int snap_done, snap_asked;
     int chans_loaded; /* channels are loaded at start, reconciled after (docs/cluster.md) */
     char epoch[48];   /* the server's tc:epoch at the last snapshot */
+    char inbox_seen[48]; /* the id of the last entry of this node's inbox here it has had */
     struct held *held_head, *held_tail;
     int nheld, held_overflow;
     struct redis_server rs;
@@ -957,13 +968,38 @@ static struct event *unpack_private(struct unpack *u, uint64_t *id, uint64_t *wo
     return ev;
 }
 
-static void deliver_private(struct cluster *cl, struct unpack *u)
+/* Stream ids ("ms-seq") in order: <0, 0 or >0 as a is before, the same as or after b ("" is
+ * before everything). */
+static int stream_id_cmp(const char *a, const char *b)
+{
+    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
+    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
+    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0,
+                       bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
+    if (!a[0] || !b[0])
+        return !a[0] && !b[0] ? 0 : !a[0] ? -1 : 1;
+    return am != bm ? (am < bm ? -1 : 1) : as != bs ? (as < bs ? -1 : 1) : 0;
+}
+
+/* A private message for a user of this node (P), from the live channel or, after the
+ * subscriber was away, from the inbox of sh (inbox_missed): delivered once, in the inbox's
+ * order (an entry at or before the last one had is one had already). */
+static void deliver_private(struct cluster *cl, struct shard *sh, struct unpack *u)
 {
     uint64_t id, worker;
-    char to_account[IRC_NICK_MAX + 1];
+    char to_account[IRC_NICK_MAX + 1], iid[48] = "";
     struct event *ev = unpack_private(u, &id, &worker, to_account, sizeof to_account);
     if (!ev)
         return;
+    if (u->p < u->end) /* the inbox entry's id (S_PM) */
+        unpack_str(u, iid, sizeof iid);
+    if (iid[0] && sh) {
+        if (stream_id_cmp(iid, sh->inbox_seen) <= 0) {
+            event_unref(ev);
+            return;
+        }
+        snprintf(sh->inbox_seen, sizeof sh->inbox_seen, "%s", iid);
+    }
     if (worker < (uint64_t)cl->srv->nworkers && id >> CLUSTER_NODE_SHIFT == cl->node) {
         keep_private(cl, id, ev);
         fanout_to_client(cl->srv, (int)worker, id, ev);
@@ -1044,7 +1080,7 @@ static void remember(struct cluster *cl, const char *nick, uint64_t id)
 }
 
 /* One event from the network. */
-static void apply(struct cluster *cl, const char *data, size_t len)
+static void apply(struct cluster *cl, struct shard *sh, const char *data, size_t len)
 {
     struct unpack u;
     unpack_init(&u, data, len);
@@ -1081,7 +1117,7 @@ static void apply(struct cluster *cl, const char *data, size_t len)
         node_gone(cl, &u);
         break;
     case 'P':
-        deliver_private(cl, &u);
+        deliver_private(cl, sh, &u);
         break;
     case 'C':
         apply_chan(cl, &u);
@@ -1157,6 +1193,7 @@ static void load_chans(struct cluster *cl, const struct shard *sh, const redisRe
 static void load_bans(struct cluster *cl, const redisReply *list, int replace);
 static void load_cregs(struct cluster *cl, const redisReply *list, int replace);
 static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans);
+static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply *entries);
 static struct event *unpack_message(struct unpack *u);
 
 /* A server's snapshot (S_SNAP): on the first, every other node's users; on each, its
@@ -1165,10 +1202,10 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 {
     struct shard *sh = arg;
     sh->snap_asked = 0;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 6 ||
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 7 ||
         rp->element[0]->type != REDIS_REPLY_ARRAY || rp->element[2]->type != REDIS_REPLY_ARRAY ||
         rp->element[3]->type != REDIS_REPLY_STRING || rp->element[4]->type != REDIS_REPLY_ARRAY ||
-        rp->element[5]->type != REDIS_REPLY_ARRAY)
+        rp->element[5]->type != REDIS_REPLY_ARRAY || rp->element[6]->type != REDIS_REPLY_ARRAY)
         return; /* asked again when the connection is back */
     if (sh->index == 0) {
         /* What was known is replaced: users of nodes that left meanwhile must not stay. */
@@ -1195,9 +1232,10 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
     load_chans(cl, sh, rp->element[2], sh->chans_loaded, same);
     sh->chans_loaded = 1;
     catch_up(cl, sh, rp->element[2]);
+    inbox_missed(cl, sh, rp->element[6]);
     sh->snap_done = 1;
     for (struct held *h = sh->held_head; h; h = h->next)
-        apply(cl, h->data, h->len);
+        apply(cl, sh, h->data, h->len);
     free_held(sh);
     if (sh->held_overflow) { /* more came than could be held: load it all again */
         sh->held_overflow = 0;
@@ -1217,8 +1255,8 @@ static void ask_snapshot(struct shard *sh)
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(epoch, sizeof epoch, "%llu.%lld.%ld", (unsigned long long)cl->node,
              (long long)ts.tv_sec, ts.tv_nsec);
-    const char *args[] = {node, count, epoch};
-    if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 3, args, NULL) == 0)
+    const char *args[] = {node, count, epoch, sh->inbox_seen};
+    if (!sh->snap_asked && script(cl, sh->index, S_SNAP, snapshot, sh, 0, 4, args, NULL) == 0)
         sh->snap_asked = 1;
 }
 
@@ -1252,9 +1290,13 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
     size_t len = rp->element[2]->len;
     atomic_fetch_add_explicit(&r->received, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->received_bytes, len, memory_order_relaxed);
-    int network =
-        rp->element[1]->type == REDIS_REPLY_STRING && strcmp(rp->element[1]->str, "tc:ev") == 0;
-    if (network && !sh->snap_done) {
+    /* Everything but the heartbeats' channel waits for the snapshot: the network's events,
+     * and this node's own channel, whose private messages must come after the inbox's
+     * missed ones (inbox_missed) to keep their order. */
+    int held = rp->element[1]->type == REDIS_REPLY_STRING &&
+               (strcmp(rp->element[1]->str, "tc:ev") == 0 ||
+                strncmp(rp->element[1]->str, "tc:n:", 5) == 0);
+    if (held && !sh->snap_done) {
         if (sh->nheld >= SNAP_BUFFER_MAX) {
             sh->held_overflow = 1;
             return;
@@ -1275,7 +1317,54 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         sh->nheld++;
         return;
     }
-    apply(cl, data, len);
+    apply(cl, sh, data, len);
+}
+
+/* The inbox: S_PM adds every private message for a node to that node's inbox stream on the
+ * server it goes through (tc:inbox:<node>, its last CLUSTER_INBOX_MAX) as well as publishing
+ * it. A node's snapshot of a server returns what its inbox got after the last entry the node
+ * had (inbox_seen), so the messages published while its subscriber was away are delivered
+ * when it is back, before the ones that come after (held until then), and none twice. At
+ * start the snapshot gives only the newest entry's id, to start from: what an earlier run of
+ * this node missed was for clients that are gone. */
+static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply *entries)
+{
+    int start = sh->inbox_seen[0] == '\0', n = 0;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2 ||
+            e->element[1]->element[1]->type != REDIS_REPLY_STRING)
+            continue;
+        const char *id = e->element[0]->str;
+        if (start) {
+            snprintf(sh->inbox_seen, sizeof sh->inbox_seen, "%s", id);
+            continue;
+        }
+        const redisReply *v = e->element[1]->element[1];
+        struct unpack u;
+        unpack_init(&u, v->str, v->len);
+        size_t klen;
+        const char *kind = unpack_bytes(&u, &klen);
+        if (!kind || klen != 1 || kind[0] != 'P' || stream_id_cmp(id, sh->inbox_seen) <= 0)
+            continue;
+        /* The entry as it was published: its event, then its id as the last field. */
+        char tail[64];
+        int tl = snprintf(tail, sizeof tail, "%zu:%s,", strlen(id), id);
+        char *data = malloc(v->len + (size_t)tl);
+        if (!data)
+            continue;
+        memcpy(data, v->str, v->len);
+        memcpy(data + v->len, tail, (size_t)tl);
+        apply(cl, sh, data, v->len + (size_t)tl);
+        free(data);
+        n++;
+    }
+    if (n)
+        log_info("cluster: %d private messages published while this node was away from Redis "
+                 "%s:%d delivered",
+                 n, sh->rs.host, sh->rs.port);
 }
 
 /* --- connections ---------------------------------------------------------------------------- */

@@ -113,6 +113,11 @@
 #define CLUSTER_BACKFILL          1000   /* catching up on a channel: at most its last messages */
 #define CLUSTER_CLOCK_SLACK_MS    10000  /* how far the clocks of nodes and Redis may differ */
 #define CLUSTER_PM_BACKFILL       200    /* a user logging in: last messages per conversation */
+/* A node's inbox stream on each Redis server keeps the private messages published to it, so
+ * that those published while its subscriber was reconnecting are delivered when it is back
+ * (cluster.c "inbox"); its last ones, about this many (MAXLEN ~, Redis trims in blocks). The
+ * scripts spell it out: keep them equal. */
+#define CLUSTER_INBOX_MAX         1000
 #define CLUSTER_PM_CONVERSATIONS  100    /* ... of at most this many of its conversations */
 #define LISTEN_BACKLOG            1024
 #define USER_MAX                  10 /* ident part of nick!user@host, '~' included (RFC 2812 USERLEN) */
