@@ -532,8 +532,7 @@ static int cmd_window(struct cmd_result *res, const char *args)
     char num[CMD_INPUT_MAX];
     const char *rest = next_word(args, num, sizeof num);
     size_t digits = strspn(num, "0123456789");
-    if (!*num || num[digits] || digits > CMD_WINDOW_DIGITS || *rest ||
-        strtol(num, NULL, 10) < 1)
+    if (!*num || num[digits] || digits > CMD_WINDOW_DIGITS || *rest || strtol(num, NULL, 10) < 1)
         return fail(res, "Usage: /win N (the window's number on the status line)");
     local(res, LOCAL_WINDOW, num);
     return 0;

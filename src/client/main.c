@@ -322,13 +322,14 @@ static struct link *reconnect(const char *host, const char *port, const struct l
     }
 }
 
-static const char usage_short[] = "usage: tcpchat HOST PORT NICK\n"
-                                  "       tcpchat [--plain] --tls [--tls-ca FILE | --tls-insecure] HOST "
-                                  "PORT NICK\n"
-                                  "       tcpchat [--sasl | --sasl-file FILE] "
-                                  "[--server-password | --server-password-file FILE] HOST PORT "
-                                  "NICK\n"
-                                  "       tcpchat --help\n";
+static const char usage_short[] =
+    "usage: tcpchat HOST PORT NICK\n"
+    "       tcpchat [--plain] --tls [--tls-ca FILE | --tls-insecure] HOST "
+    "PORT NICK\n"
+    "       tcpchat [--sasl | --sasl-file FILE] "
+    "[--server-password | --server-password-file FILE] HOST PORT "
+    "NICK\n"
+    "       tcpchat --help\n";
 
 static const char usage_text[] =
     "usage: tcpchat [options] HOST PORT NICK\n"

@@ -1361,8 +1361,8 @@ static void fetch_older(const char *name, void *arg)
     int i = find_joined(s, name);
     if (i >= 0 && s->fetching_older[i])
         return;
-    if (i < 0 || s->state != SESSION_RUNNING || !s->registered ||
-        !(s->caps & CAP_CHATHISTORY) || !s->first_msgid[i][0] ||
+    if (i < 0 || s->state != SESSION_RUNNING || !s->registered || !(s->caps & CAP_CHATHISTORY) ||
+        !s->first_msgid[i][0] ||
         send_line(s, "CHATHISTORY BEFORE %s msgid=%s %d", s->joined[i], s->first_msgid[i],
                   SESSION_HISTORY_PAGE) < 0) {
         ui_older_end(name, 0);

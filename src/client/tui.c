@@ -13,6 +13,7 @@
 
 #include <curses.h>
 #include <locale.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -36,35 +37,37 @@
 /* The smallest screen drawn; below it only a note. */
 #define TUI_MIN_ROWS 4
 #define TUI_MIN_COLS 20
+/* Columns kept for typing: a prompt that leaves fewer is not shown. */
+#define TUI_INPUT_MIN 10
 /* Rows that are not the shown window's lines: topic, status, input. */
 #define TUI_CHROME_ROWS 3
 /* How long an ESC waits for the rest of a key (Alt-1 comes as ESC '1'). */
 #define TUI_ESCDELAY_MS 25
 #define TUI_STATUS_NAME "status"
 /* Keys as get_wch gives them without keypad decoding. */
-#define TUI_CTRL(c) ((c) & 0x1f)
+#define TUI_CTRL(c) ((c)&0x1f)
 #define TUI_KEY_ESC 27
 #define TUI_KEY_DEL 127
 /* Window number of Alt-0. */
 #define TUI_ALT0_WINDOW 10
 /* The SGR parameters (ECMA-48 8.3.117) ui.c and view_render write, and what they become. */
-#define SGR_RESET         0
-#define SGR_BOLD          1
-#define SGR_DIM           2
-#define SGR_ITALIC        3
-#define SGR_UNDERLINE     4
-#define SGR_REVERSE       7
-#define SGR_FG_FIRST      30
-#define SGR_FG_DEFAULT    39
-#define SGR_BG_FIRST      40
-#define SGR_BG_DEFAULT    49
-#define SGR_FG_BRIGHT     90
-#define SGR_BG_BRIGHT     100
-#define SGR_COLOURS       8 /* per range: 30-37, 90-97, ... */
-#define SGR_PARAM_MAX     1000
-#define TUI_COLOURS       16 /* the 8 colours and their bright forms */
-#define TUI_COLOUR_DFLT   (-1)
-#define TUI_COLOUR_SLOTS  (TUI_COLOURS + 1) /* a colour or the default */
+#define SGR_RESET        0
+#define SGR_BOLD         1
+#define SGR_DIM          2
+#define SGR_ITALIC       3
+#define SGR_UNDERLINE    4
+#define SGR_REVERSE      7
+#define SGR_FG_FIRST     30
+#define SGR_FG_DEFAULT   39
+#define SGR_BG_FIRST     40
+#define SGR_BG_DEFAULT   49
+#define SGR_FG_BRIGHT    90
+#define SGR_BG_BRIGHT    100
+#define SGR_COLOURS      8 /* per range: 30-37, 90-97, ... */
+#define SGR_PARAM_MAX    1000
+#define TUI_COLOURS      16 /* the 8 colours and their bright forms */
+#define TUI_COLOUR_DFLT  (-1)
+#define TUI_COLOUR_SLOTS (TUI_COLOURS + 1) /* a colour or the default */
 /* UTF-8 (RFC 3629): lead bytes and the bits they carry. */
 #define UTF8_CONT_MASK 0x3f
 #define UTF8_2_LEAD    0xc0
@@ -84,12 +87,12 @@ struct tui_window {
     char topic[TUI_TOPIC_MAX]; /* terminal-safe */
     char **lines;              /* oldest first, each malloc'd */
     size_t nlines, cap;
-    size_t scroll;     /* lines hidden below the view (0: the newest shown) */
-    unsigned unread;   /* messages from people since it was last shown */
-    int mention;       /* one of them was for us */
-    long older_at;     /* where older lines go while they come, -1 when none are */
-    int older_asked;   /* hooks.older called, tui_older_end not yet */
-    int older_none;    /* the server had nothing older */
+    size_t scroll;   /* lines hidden below the view (0: the newest shown) */
+    unsigned unread; /* messages from people since it was last shown */
+    int mention;     /* one of them was for us */
+    long older_at;   /* where older lines go while they come, -1 when none are */
+    int older_asked; /* hooks.older called, tui_older_end not yet */
+    int older_none;  /* the server had nothing older */
 };
 
 /* Text attributes as the SGR sequences so far set them. */
@@ -588,7 +591,7 @@ static void draw_input(void)
         pw += char_width(wc);
     }
     int avail = COLS - 1 - pw;
-    int show_prompt = avail >= COLS / 2;
+    int show_prompt = avail >= TUI_INPUT_MIN;
     if (!show_prompt)
         avail = COLS - 1;
     size_t from = 0;
@@ -940,13 +943,26 @@ static int char_key(wint_t key)
     return 0;
 }
 
+/* Called when stdin polled readable yet gave no key: a terminal that hung up (its tmux
+ * killed, say) polls readable for ever, and reading it gives nothing; that is the end of the
+ * input, or the loop would spin. */
+static int terminal_gone(void)
+{
+    struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+    int avail = 0;
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+        return 1;
+    return ioctl(STDIN_FILENO, FIONREAD, &avail) < 0;
+}
+
 int tui_read(void)
 {
     if (!tui.started)
         return 0;
     wint_t key;
-    int rc, eof = 0;
+    int rc, eof = 0, keys = 0;
     while (!eof && (rc = get_wch(&key)) != ERR) {
+        keys++;
         int was_tab = tui.tab_active;
         if (tui.escape && rc != KEY_CODE_YES && key != TUI_KEY_ESC) {
             tui.escape = 0;
@@ -961,6 +977,8 @@ int tui_read(void)
             tui.tab_active = 0;
         tui.dirty = 1;
     }
+    if (!keys && terminal_gone())
+        eof = 1;
     tui_flush();
     return eof;
 }

@@ -50,7 +50,7 @@ class Screen(Pane):
     def bottom(self, rows=None):
         """(status line, input line): the last two rows that are not blank."""
         rows = [r for r in (rows or self.rows()) if r]
-        return rows[-2], rows[-1]
+        return (rows[-2], rows[-1]) if len(rows) >= 2 else ("", "")
 
     def status(self):
         return self.bottom()[0]
