@@ -34,6 +34,8 @@
 /* The nick list's width (a separator column included), shown only when the screen is at
  * least twice as wide. */
 #define TUI_NICKLIST_WIDTH 18
+/* Line slots a window starts with (doubled as it fills). */
+#define TUI_LINES_FIRST 64
 /* The smallest screen drawn; below it only a note. */
 #define TUI_MIN_ROWS 4
 #define TUI_MIN_COLS 20
@@ -79,6 +81,9 @@
 #define UTF8_CONT_BITS 6
 #define UTF8_CONT      0x80
 #define UTF8_BYTES_MAX 4
+#define UTF8_2_BITS    0x1fU /* what a lead byte carries of the character */
+#define UTF8_3_BITS    0x0fU
+#define UTF8_4_BITS    0x07U
 
 /* One window: a channel, a private conversation, or the status window (name ""). */
 struct tui_window {
@@ -141,7 +146,7 @@ static size_t utf8_decode(const char *p, wchar_t *wc)
         return 1;
     }
     size_t n = u[0] >= UTF8_4_LEAD ? 4 : u[0] >= UTF8_3_LEAD ? 3 : 2;
-    unsigned v = u[0] & (n == 4 ? 0x07U : n == 3 ? 0x0fU : 0x1fU);
+    unsigned v = u[0] & (n == 4 ? UTF8_4_BITS : n == 3 ? UTF8_3_BITS : UTF8_2_BITS);
     for (size_t i = 1; i < n; i++) {
         if ((u[i] & ~UTF8_CONT_MASK) != UTF8_CONT) {
             *wc = L'?';
@@ -234,7 +239,7 @@ static void window_add(struct tui_window *w, char *line)
         return;
     }
     if (w->nlines == w->cap) {
-        size_t ncap = w->cap ? w->cap * 2 : 64;
+        size_t ncap = w->cap ? w->cap * 2 : TUI_LINES_FIRST;
         char **n = realloc(w->lines, ncap * sizeof *n);
         if (!n) {
             free(line);
