@@ -289,3 +289,21 @@ def test_quit_restores_the_terminal(screen):
     alice.line("/quit bye")
     assert alice.exit_status() == 0
     assert re.search(r"\[exit 0\]", alice.text())
+
+
+# mIRC formatting becomes the terminal's attributes through curses (bold, colours), nick
+# colours too; no control byte of the message reaches the screen; a link is shown as it is.
+def test_formatting_nick_colours_and_links(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG #lobby :\x02loud\x02 and \x0304red\x03 at https://example.org/a?b=c&d")
+    alice.wait_screen("<bob> loud and red at https://example.org/a?b=c&d")
+    styled = alice._tmux("capture-pane", "-p", "-e", "-t", "main")
+    line = next(l for l in styled.split("\n") if "https://example.org" in l)
+    # bold before "loud", a colour before "red", a colour for the nick.
+    assert re.search(r"\x1b\[[0-9;]*1[0-9;]*mloud", line), repr(line)
+    assert re.search(r"\x1b\[[0-9;]*[39][0-9][0-9;]*mred", line), repr(line)
+    assert re.search(r"\x1b\[[0-9;]*3[0-9][0-9;]*mbob", line), repr(line)
+    assert "\x02" not in styled and "\x03" not in styled
