@@ -1210,6 +1210,28 @@ static const char *msg_window(const struct session *s, const struct ircmsg *msg,
 
 static void handle_line(struct session *s, struct ircmsg *msg);
 
+/* Full-screen: a QUIT or a NICK (before track() forgets the old nick) goes to the window of
+ * every channel its sender is in, where it matters. Returns 0 when it went nowhere (line mode,
+ * another message, nobody we know): then it goes to the window shown as usual. */
+static int print_where_seen(struct session *s, const struct ircmsg *msg, const char *text)
+{
+    char who[SESSION_NICK_MAX];
+    if (!ui_is_fullscreen() || !msg->prefix || (!ircmsg_is(msg, "QUIT") && !ircmsg_is(msg, "NICK")))
+        return 0;
+    view_source_nick(msg->prefix, who, sizeof who);
+    int shown = 0;
+    for (int i = 0; i < s->njoined; i++) {
+        const char *first = members_match(s->members, s->joined[i], who, 0);
+        if (!first || ircname_cmp(first, who) != 0)
+            continue;
+        ui_set_target(s->joined[i], 0);
+        ui_print_at(view_msg_time(msg), text);
+        shown++;
+    }
+    ui_set_target(NULL, 0);
+    return shown > 0;
+}
+
 void session_handle_line(struct session *s, char *line)
 {
     struct ircmsg msg;
@@ -1291,7 +1313,7 @@ static void handle_line(struct session *s, struct ircmsg *m)
     if (view_format(&msg, &ctx, text, sizeof text) > 0) {
         if (marks.nick_len)
             ui_print_chat(view_msg_time(&msg), text, marks.nick_off, marks.nick_len, marks.alert);
-        else
+        else if (!print_where_seen(s, &msg, text))
             ui_print_at(view_msg_time(&msg), text);
     }
     track(s, &msg);

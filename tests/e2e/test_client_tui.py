@@ -307,3 +307,28 @@ def test_formatting_nick_colours_and_links(screen, connect):
     assert re.search(r"\x1b\[[0-9;]*[39][0-9][0-9;]*mred", line), repr(line)
     assert re.search(r"\x1b\[[0-9;]*3[0-9][0-9;]*mbob", line), repr(line)
     assert "\x02" not in styled and "\x03" not in styled
+
+
+# A nick change and a quit show in the window of every channel the person was in, not only in
+# the one shown.
+def test_quit_and_nick_in_every_shared_window(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("JOIN #dev")
+    bob.expect(" 366 ")
+    alice.line("/join #dev")
+    alice.wait_status("[3:#dev]")
+    alice.wait_screen("--- Users on #dev:")
+    bob.send("NICK robert")
+    alice.wait_screen("--- bob is now known as robert")
+    bob.send("QUIT :gone fishing")
+    alice.wait_screen("<-- robert quit (Quit: gone fishing)")
+    alice.keys("M-2")
+    alice.wait_status("[2:#lobby]")
+    text = alice.wait_screen("<-- robert quit (Quit: gone fishing)")
+    assert "--- bob is now known as robert" in "\n".join(text)
+    alice.keys("M-1")
+    alice.wait_status("[1:status]")
+    assert "robert" not in "\n".join(alice.rows()[1:-2])
