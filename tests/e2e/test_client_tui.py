@@ -332,3 +332,28 @@ def test_quit_and_nick_in_every_shared_window(screen, connect):
     alice.keys("M-1")
     alice.wait_status("[1:status]")
     assert "robert" not in "\n".join(alice.rows()[1:-2])
+
+
+# A message for us rings the terminal's bell when its window is not the one shown (tmux
+# notes a bell in its window flag); in the window shown it is bold and quiet.
+def test_bell_for_a_mention_elsewhere(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+
+    def bell():
+        return alice._tmux("display", "-p", "-t", "main", "#{window_bell_flag}").strip()
+
+    bob.send("PRIVMSG #lobby :alice: you are looking at this")
+    alice.wait_screen("<bob> alice: you are looking at this")
+    styled = alice._tmux("capture-pane", "-p", "-e", "-t", "main")
+    line = next(l for l in styled.split("\n") if "you are looking" in l)
+    assert re.search(r"\x1b\[[0-9;]*1[0-9;]*m", line), repr(line)  # bold
+    assert bell() == "0"
+    bob.send("PRIVMSG alice :but not at this")
+    alice.wait_status("3:bob(1!)")
+    deadline = time.time() + TIMEOUT
+    while bell() != "1":
+        assert time.time() < deadline, "no bell"
+        time.sleep(POLL)
