@@ -1,7 +1,8 @@
 /* session: registration (IRCv3 capability negotiation, SASL PLAIN login, NICK/USER, and
  * asking for another nickname on 433/432), the channels we are in and which one is current,
  * PING/PONG, replayed history (chathistory batches), and how the connection ends. The current
- * channel follows the server: it is the last channel the server JOINed us to. */
+ * channel follows the server: it is the last channel the server JOINed us to (or, full-screen,
+ * the window the user shows). Full-screen, each server line is routed to its window. */
 #include "session.h"
 
 #include <fnmatch.h>
