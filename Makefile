@@ -15,7 +15,8 @@ LDLIBS_COMMON = -pthread
 SERVER_PKGS   = inih libsodium openssl sqlite3 hiredis libsystemd
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
 SERVER_LIBS   := $(or $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null),-linih -lsodium -lssl -lcrypto -lsqlite3 -lhiredis -lsystemd) -lwslay -lhttp_parser
-# The client and the bench need OpenSSL only (their --tls), and the client readline.
+# The client and the bench need OpenSSL only (their --tls), and the client readline (line mode)
+# and ncursesw (full-screen mode).
 TLS_LIBS      := $(or $(shell pkg-config --libs openssl 2>/dev/null),-lssl -lcrypto)
 
 ifeq ($(SAN),asan)
@@ -74,7 +75,7 @@ $(BUILD)/tcpchatd: $(SERVER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) $(SERVER_LIBS)
 
 $(BUILD)/tcpchat: $(CLIENT_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lreadline $(TLS_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lreadline -lncursesw $(TLS_LIBS)
 
 $(BUILD)/tcpchat-bench: $(BENCH_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON) -lm $(TLS_LIBS)

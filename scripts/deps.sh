@@ -2,7 +2,7 @@
 # Installs what tcpchat needs to build and test, from Debian, when anything is missing.
 # Runs apt-get as root, or through sudo for a normal user. Safe to run again.
 set -euo pipefail
-pkgs=(build-essential pkg-config libreadline-dev uthash-dev libcmocka-dev python3-pytest tmux clang-format
+pkgs=(build-essential pkg-config libreadline-dev libncurses-dev uthash-dev libcmocka-dev python3-pytest tmux clang-format
       clang libclang-rt-14-dev libinih-dev libsodium-dev libssl-dev libsqlite3-dev openssl irssi weechat-headless ii
       clang-tidy cppcheck valgrind procps mount redis-server libhiredis-dev libsystemd-dev mandoc
       libwslay-dev libhttp-parser-dev python3-websockets chromium chromium-driver python3-selenium

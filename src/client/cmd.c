@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,6 +27,8 @@
 #define CTCP_ACTION_OPEN        "\001ACTION "
 #define CTCP_ACTION_CLOSE       "\001"
 #define CTCP_DELIM_STR          "\001"
+/* Digits a window number may have (/win N). */
+#define CMD_WINDOW_DIGITS 4
 /* Longest CTCP command name ("VERSION", "CLIENTINFO", ...). */
 #define CTCP_NAME_MAX 32
 
@@ -55,6 +58,8 @@ static const char *const help_lines[] = {
     "  /unignore NICK|MASK        show them again",
     "  /register PASSWORD         make your nick an account (log in later with --sasl)",
     "  /clear                     clear the screen",
+    "  /win N                     full-screen mode: show window N (also Alt-N, Ctrl-N/P)",
+    "  /nicklist                  full-screen mode: show or hide the nick list (also F2)",
     "  /me ACTION                 describe an action (\"* nick ACTION\")",
     "  /quote RAW                 send RAW to the server as it is",
     "  /quit [REASON]             leave the chat",
@@ -521,6 +526,18 @@ static int cmd_register(struct cmd_result *res, const char *args)
     return 0;
 }
 
+/* "/win N": the window's number, 1 and up (the full-screen UI checks it exists). */
+static int cmd_window(struct cmd_result *res, const char *args)
+{
+    char num[CMD_INPUT_MAX];
+    const char *rest = next_word(args, num, sizeof num);
+    size_t digits = strspn(num, "0123456789");
+    if (!*num || num[digits] || digits > CMD_WINDOW_DIGITS || *rest || strtol(num, NULL, 10) < 1)
+        return fail(res, "Usage: /win N (the window's number on the status line)");
+    local(res, LOCAL_WINDOW, num);
+    return 0;
+}
+
 /* One "/command args" line; name excludes the '/'. */
 static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const char *name,
                        const char *args)
@@ -552,6 +569,12 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_register(res, args);
     if (!strcasecmp(name, "clear")) {
         local(res, LOCAL_CLEAR, "");
+        return 0;
+    }
+    if (!strcasecmp(name, "win") || !strcasecmp(name, "window"))
+        return cmd_window(res, args);
+    if (!strcasecmp(name, "nicklist")) {
+        local(res, LOCAL_NICKLIST, "");
         return 0;
     }
     if (!strcasecmp(name, "msg")) {

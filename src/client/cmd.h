@@ -30,6 +30,8 @@ enum cmd_local {
     LOCAL_IGNORE,   /* hide messages from arg (a nick or a nick!user@host mask); "" lists */
     LOCAL_UNIGNORE, /* stop hiding arg */
     LOCAL_CLEAR,    /* clear the screen */
+    LOCAL_WINDOW,   /* full-screen mode: show window number arg */
+    LOCAL_NICKLIST, /* full-screen mode: show or hide the nick list */
 };
 
 /* Who we are and where plain text goes: a channel, or a nick after /query. channel is NULL

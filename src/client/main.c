@@ -206,6 +206,7 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
         enum session_state st = session_state(s);
         if (st == SESSION_DONE || st == SESSION_FAILED || st == SESSION_RECONNECT)
             break;
+        ui_flush();
         struct timespec timeout, *tp = NULL;
         if (keep >= 0) {
             timeout.tv_sec = keep / MS_PER_SEC;
@@ -300,6 +301,7 @@ static struct link *reconnect(const char *host, const char *port, const struct l
             long left = deadline - now_ms();
             if (left <= 0)
                 break;
+            ui_flush();
             struct timespec ts = {left / MS_PER_SEC, (left % MS_PER_SEC) * NS_PER_MS};
             struct pollfd pfd = {.fd = ui_input_closed() ? -1 : STDIN_FILENO, .events = POLLIN};
             if (ppoll(&pfd, 1, &ts, wait_mask) <= 0)
@@ -320,13 +322,14 @@ static struct link *reconnect(const char *host, const char *port, const struct l
     }
 }
 
-static const char usage_short[] = "usage: tcpchat HOST PORT NICK\n"
-                                  "       tcpchat --tls [--tls-ca FILE | --tls-insecure] HOST "
-                                  "PORT NICK\n"
-                                  "       tcpchat [--sasl | --sasl-file FILE] "
-                                  "[--server-password | --server-password-file FILE] HOST PORT "
-                                  "NICK\n"
-                                  "       tcpchat --help\n";
+static const char usage_short[] =
+    "usage: tcpchat HOST PORT NICK\n"
+    "       tcpchat [--plain] --tls [--tls-ca FILE | --tls-insecure] HOST "
+    "PORT NICK\n"
+    "       tcpchat [--sasl | --sasl-file FILE] "
+    "[--server-password | --server-password-file FILE] HOST PORT "
+    "NICK\n"
+    "       tcpchat --help\n";
 
 static const char usage_text[] =
     "usage: tcpchat [options] HOST PORT NICK\n"
@@ -348,6 +351,9 @@ static const char usage_text[] =
     "                   4 ... up to 60 s), log in, rejoin the channels and show what was\n"
     "                   said meanwhile; the default on a terminal\n"
     "  --no-reconnect   end instead (the default when stdin is not a terminal)\n"
+    "  --plain          line mode: the messages scroll above a readline input line, one\n"
+    "                   channel at a time (the default when stdin or stdout is not a\n"
+    "                   terminal); without it a terminal gets the full-screen mode\n"
     "  --keepalive SECONDS  after this long without a word from the server, send it a\n"
     "                   PING; no answer for as long again ends the connection (default\n"
     "                   60, 0 for never)\n"
@@ -365,7 +371,8 @@ enum {
     OPT_SERVER_PASSWORD_FILE,
     OPT_RECONNECT,
     OPT_NO_RECONNECT,
-    OPT_KEEPALIVE
+    OPT_KEEPALIVE,
+    OPT_PLAIN
 };
 
 /* What the options ask for besides TLS. */
@@ -377,6 +384,7 @@ struct login {
     const char *server_file; /* --server-password-file */
     char server_password[SESSION_PASSWORD_MAX];
     int reconnect; /* -1: the default (on a terminal) */
+    int plain;     /* --plain: line mode on a terminal too */
 };
 
 static const struct option long_opts[] = {
@@ -392,6 +400,7 @@ static const struct option long_opts[] = {
     {"reconnect", no_argument, NULL, OPT_RECONNECT},
     {"no-reconnect", no_argument, NULL, OPT_NO_RECONNECT},
     {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"plain", no_argument, NULL, OPT_PLAIN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -433,6 +442,9 @@ static int parse_args(int argc, char **argv, struct link_tls *tls, struct login 
             break;
         case OPT_NO_RECONNECT:
             login->reconnect = 0;
+            break;
+        case OPT_PLAIN:
+            login->plain = 1;
             break;
         case OPT_KEEPALIVE: {
             char *end = NULL;
@@ -566,7 +578,7 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "the password is too long");
     else if (install_signals(&wait_mask) < 0)
         snprintf(err, sizeof err, "%s", strerror(errno));
-    else if (ui_init("> ", err, sizeof err) == 0) {
+    else if (ui_init("> ", !login.plain, err, sizeof err) == 0) {
         err[0] = '\0';
         session_enable_completion(s);
     }

@@ -1,7 +1,8 @@
 /* session: registration (IRCv3 capability negotiation, SASL PLAIN login, NICK/USER, and
  * asking for another nickname on 433/432), the channels we are in and which one is current,
  * PING/PONG, replayed history (chathistory batches), and how the connection ends. The current
- * channel follows the server: it is the last channel the server JOINed us to. */
+ * channel follows the server: it is the last channel the server JOINed us to (or, full-screen,
+ * the window the user shows). Full-screen, each server line is routed to its window. */
 #include "session.h"
 
 #include <fnmatch.h>
@@ -46,6 +47,10 @@
 #define SESSION_OUT_MAX    (1024 * 1024)
 #define SESSION_ERROR_MAX  512
 #define SESSION_PROMPT_MAX (IRC_CHANNEL_MAX + SESSION_NICK_MAX + 64)
+/* fetching_older[]: no CHATHISTORY BEFORE out; one sent; its first message seen. */
+#define OLDER_NONE     0
+#define OLDER_ASKED    1
+#define OLDER_ARRIVING 2
 /* Token of the PING sent after the MOTD: its PONG says registration replies are over. */
 #define SESSION_SYNC_TOKEN "tcpchat-ready"
 
@@ -78,6 +83,7 @@
      1)
 /* Numerics (RFC 2812 5.1, 5.2). */
 #define RPL_WELCOME          "001"
+#define RPL_TOPIC            "332"
 #define RPL_NAMREPLY         "353"
 #define RPL_ENDOFNAMES       "366"
 #define RPL_ENDOFMOTD        "376"
@@ -149,6 +155,10 @@ struct session {
     char joined[SESSION_CHANNELS_MAX][IRC_CHANNEL_MAX + 1];
     char last_msgid[SESSION_CHANNELS_MAX][SESSION_MSGID_MAX]; /* per joined[], "" unknown */
     unsigned char catching_up[SESSION_CHANNELS_MAX];          /* a CHATHISTORY AFTER is out */
+    /* Full-screen scrollback: the oldest msgid seen per joined[] ("" unknown), where the next
+     * CHATHISTORY BEFORE starts, and whether one is out. */
+    char first_msgid[SESSION_CHANNELS_MAX][SESSION_MSGID_MAX];
+    unsigned char fetching_older[SESSION_CHANNELS_MAX];
     int njoined;
     char ignores[SESSION_IGNORES_MAX][SESSION_IGNORE_LEN + 1]; /* /ignore: nicks or masks */
     int nignores;
@@ -311,6 +321,8 @@ static void update_prompt(const struct session *s)
     else
         snprintf(prompt, sizeof prompt, "> ");
     ui_set_prompt(prompt);
+    if (!s->nick_prompt)
+        ui_set_current(s->channel);
 }
 
 int session_start(struct session *s)
@@ -364,6 +376,7 @@ int session_restart(struct session *s)
     s->nick_retries = 0;
     s->held_quit[0] = '\0';
     memset(s->catching_up, 0, sizeof s->catching_up);
+    memset(s->fetching_older, 0, sizeof s->fetching_older);
     s->out_start = s->out_len = 0;
     s->rejoin_due = 1;
     return session_start(s);
@@ -498,7 +511,9 @@ static void joined_add(struct session *s, const char *channel)
         i = s->njoined++;
         snprintf(s->joined[i], sizeof s->joined[i], "%s", channel);
         s->last_msgid[i][0] = '\0';
+        s->first_msgid[i][0] = '\0';
         s->catching_up[i] = 0;
+        s->fetching_older[i] = 0;
     }
     snprintf(s->channel, sizeof s->channel, "%s", channel);
 }
@@ -512,6 +527,9 @@ static void joined_remove(struct session *s, const char *channel)
         memmove(s->joined[i], s->joined[i + 1], after * sizeof s->joined[0]);
         memmove(s->last_msgid[i], s->last_msgid[i + 1], after * sizeof s->last_msgid[0]);
         memmove(&s->catching_up[i], &s->catching_up[i + 1], after * sizeof s->catching_up[0]);
+        memmove(s->first_msgid[i], s->first_msgid[i + 1], after * sizeof s->first_msgid[0]);
+        memmove(&s->fetching_older[i], &s->fetching_older[i + 1],
+                after * sizeof s->fetching_older[0]);
         s->njoined--;
     }
     if (ircname_cmp(s->channel, channel) == 0)
@@ -920,8 +938,9 @@ static void history_page_done(struct session *s, const char *target, unsigned li
 }
 
 /* The msgid of a message to one of our channels, live or replayed: where to start asking
- * after a reconnect. */
-static void note_msgid(struct session *s, const struct ircmsg *msg)
+ * after a reconnect, and (the oldest) where to start asking for older lines. A page of older
+ * lines (replayed, with fetching_older) moves only the oldest: its first message. */
+static void note_msgid(struct session *s, const struct ircmsg *msg, const struct batch *replayed)
 {
     char id[SESSION_MSGID_MAX];
     if (!msg->tags || msg->nparams < 1 ||
@@ -929,8 +948,18 @@ static void note_msgid(struct session *s, const struct ircmsg *msg)
         ircmsg_tag_get(msg->tags, "msgid", id, sizeof id) != 1 || !id[0] || strchr(id, ' '))
         return;
     int i = find_joined(s, msg->params[0]);
-    if (i >= 0)
-        memcpy(s->last_msgid[i], id, sizeof id);
+    if (i < 0)
+        return;
+    if (replayed && s->fetching_older[i]) {
+        if (s->fetching_older[i] == OLDER_ASKED) {
+            memcpy(s->first_msgid[i], id, sizeof id);
+            s->fetching_older[i] = OLDER_ARRIVING;
+        }
+        return;
+    }
+    memcpy(s->last_msgid[i], id, sizeof id);
+    if (!s->first_msgid[i][0])
+        memcpy(s->first_msgid[i], id, sizeof id);
 }
 
 static void track(struct session *s, const struct ircmsg *msg)
@@ -972,6 +1001,10 @@ static void track(struct session *s, const struct ircmsg *msg)
         update_prompt(s);
     } else if (ircmsg_is(msg, "NICK") && from_me(s, msg)) {
         snprintf(s->nick, sizeof s->nick, "%s", p0);
+    } else if (ircmsg_is(msg, RPL_TOPIC) && msg->nparams >= 3) {
+        ui_set_topic(msg->params[1], msg->params[2]);
+    } else if (ircmsg_is(msg, "TOPIC") && msg->nparams >= 2) {
+        ui_set_topic(p0, msg->params[1]);
     } else if ((ircmsg_is(msg, "PRIVMSG") || ircmsg_is(msg, "NOTICE")) && from_me(s, msg)) {
         echo_arrived(s);
     } else if (msg->command[0] >= NUMERIC_ERROR_FIRST && msg->command[0] <= NUMERIC_ERROR_LAST &&
@@ -997,14 +1030,24 @@ static void batch_frame(struct session *s, const struct ircmsg *msg)
         char parent[BATCH_REF_MAX];
         int nested =
             msg->tags && ircmsg_tag_get(msg->tags, SESSION_BATCH_TAG, parent, sizeof parent) == 1;
-        batch_open(&s->batches, ref + 1, msg->params[1], msg->nparams > 2 ? msg->params[2] : NULL,
-                   nested ? parent : NULL);
+        struct batch *b =
+            batch_open(&s->batches, ref + 1, msg->params[1],
+                       msg->nparams > 2 ? msg->params[2] : NULL, nested ? parent : NULL);
+        int i = b && b->own_history ? find_joined(s, b->target) : -1;
+        if (i >= 0 && s->fetching_older[i])
+            ui_older_begin(b->target); /* the page of older lines asked for (fetch_older) */
     } else if (ref[0] == '-') {
         struct batch b;
         if (batch_close(&s->batches, ref + 1, &b) == 0 && b.own_history) {
+            int i = find_joined(s, b.target);
+            ui_set_target(b.target, 0);
             if (b.lines > 0)
                 ui_printf("--- end of history%s%s (%u message%s) ---", b.target[0] ? " of " : "",
                           b.target, b.lines, b.lines == 1 ? "" : "s");
+            if (i >= 0 && s->fetching_older[i]) {
+                s->fetching_older[i] = OLDER_NONE;
+                ui_older_end(b.target, b.lines);
+            }
             history_page_done(s, b.target, b.lines);
         }
     }
@@ -1118,7 +1161,76 @@ static void local_command(struct session *s, const struct cmd_result *res)
     case LOCAL_CLEAR:
         ui_clear();
         break;
+    case LOCAL_WINDOW:
+        if (!ui_is_fullscreen())
+            ui_print("--- /win is for the full-screen mode (this is --plain)");
+        else if (ui_window((int)strtol(res->arg, NULL, 10)) < 0)
+            ui_printf("--- There is no window %s (see the status line)", res->arg);
+        break;
+    case LOCAL_NICKLIST:
+        if (!ui_is_fullscreen())
+            ui_print("--- /nicklist is for the full-screen mode (this is --plain)");
+        else
+            ui_toggle_nicklist();
+        break;
     }
+}
+
+/* The full-screen window msg belongs in: a channel's, or a private conversation's (the other
+ * person's nick, copied to nick); NULL for the one shown (server notices, QUIT, NICK, most
+ * numerics). *create: the message may open a window (a message, our JOIN); an error about a
+ * channel may not. */
+static const char *msg_window(const struct session *s, const struct ircmsg *msg, char *nick,
+                              size_t cap, int *create)
+{
+    const char *p0 = msg->nparams > 0 ? msg->params[0] : "";
+    *create = 0;
+    if (ircmsg_is(msg, "PRIVMSG") || ircmsg_is(msg, "NOTICE")) {
+        if (msg->nparams < 2)
+            return NULL;
+        *create = 1;
+        if (ircname_is_channel(p0) || from_me(s, msg))
+            return p0;
+        if (!msg->prefix || !strchr(msg->prefix, '!'))
+            return NULL; /* the server's own notice */
+        view_source_nick(msg->prefix, nick, cap);
+        return nick;
+    }
+    if ((ircmsg_is(msg, "JOIN") || ircmsg_is(msg, "PART") || ircmsg_is(msg, "KICK") ||
+         ircmsg_is(msg, "TOPIC") || ircmsg_is(msg, "MODE")) &&
+        ircname_is_channel(p0)) {
+        *create = ircmsg_is(msg, "JOIN") && from_me(s, msg);
+        return p0;
+    }
+    if (ircmsg_is(msg, RPL_NAMREPLY) && msg->nparams >= 3)
+        return msg->params[msg->nparams - 2];
+    if (strlen(msg->command) == 3 && msg->nparams >= 2 && ircname_is_channel(msg->params[1]))
+        return msg->params[1];
+    return NULL;
+}
+
+static void handle_line(struct session *s, struct ircmsg *msg);
+
+/* Full-screen: a QUIT or a NICK (before track() forgets the old nick) goes to the window of
+ * every channel its sender is in, where it matters. Returns 0 when it went nowhere (line mode,
+ * another message, nobody we know): then it goes to the window shown as usual. */
+static int print_where_seen(struct session *s, const struct ircmsg *msg, const char *text)
+{
+    char who[SESSION_NICK_MAX];
+    if (!ui_is_fullscreen() || !msg->prefix || (!ircmsg_is(msg, "QUIT") && !ircmsg_is(msg, "NICK")))
+        return 0;
+    view_source_nick(msg->prefix, who, sizeof who);
+    int shown = 0;
+    for (int i = 0; i < s->njoined; i++) {
+        const char *first = members_match(s->members, s->joined[i], who, 0);
+        if (!first || ircname_cmp(first, who) != 0)
+            continue;
+        ui_set_target(s->joined[i], 0);
+        ui_print_at(view_msg_time(msg), text);
+        shown++;
+    }
+    ui_set_target(NULL, 0);
+    return shown > 0;
 }
 
 void session_handle_line(struct session *s, char *line)
@@ -1126,6 +1238,17 @@ void session_handle_line(struct session *s, char *line)
     struct ircmsg msg;
     if (ircmsg_parse(line, &msg) != IRCMSG_OK)
         return;
+    char nick[SESSION_NICK_MAX];
+    int create = 0;
+    const char *window = msg_window(s, &msg, nick, sizeof nick, &create);
+    ui_set_target(window, create);
+    handle_line(s, &msg);
+    ui_set_target(NULL, 0);
+}
+
+static void handle_line(struct session *s, struct ircmsg *m)
+{
+    struct ircmsg msg = *m;
     if (ircmsg_is(&msg, "PING")) {
         send_line(s, "PONG :%s", msg.nparams > 0 ? msg.params[msg.nparams - 1] : "");
         return;
@@ -1172,14 +1295,14 @@ void session_handle_line(struct session *s, char *line)
         names_end(s->names, msg.params[1], show_names_line, NULL);
         return;
     }
-    note_msgid(s, &msg);
+    struct batch *replayed = history_batch(s, &msg);
+    note_msgid(s, &msg, replayed);
     if (ignored(s, &msg)) {
         return; /* not shown, and a CTCP request not answered */
     }
     struct view_marks marks = {0};
     struct view_ctx ctx = {s->nick, s->channel[0] ? s->channel : NULL, &marks};
     char text[VIEW_LINE_MAX];
-    struct batch *replayed = history_batch(s, &msg);
     if (replayed) {
         /* History: shown with its own time, and it changes nothing (the JOIN in it is not
          * ours now, and our own old messages are not echoes we wait for). */
@@ -1191,7 +1314,7 @@ void session_handle_line(struct session *s, char *line)
     if (view_format(&msg, &ctx, text, sizeof text) > 0) {
         if (marks.nick_len)
             ui_print_chat(view_msg_time(&msg), text, marks.nick_off, marks.nick_len, marks.alert);
-        else
+        else if (!print_where_seen(s, &msg, text))
             ui_print_at(view_msg_time(&msg), text);
     }
     track(s, &msg);
@@ -1234,10 +1357,49 @@ static char *complete(const char *text, int at_start, int state)
     return out;
 }
 
+/* Full-screen: the user showed the window of name. Plain text goes there from now on: to a
+ * channel, to a nick (as after /query), or nowhere (the status window, name ""). */
+static void window_switched(const char *name, void *arg)
+{
+    struct session *s = arg;
+    if (s->nick_prompt || strlen(name) >= sizeof s->channel)
+        return;
+    int i = find_joined(s, name);
+    snprintf(s->channel, sizeof s->channel, "%s", i >= 0 ? s->joined[i] : name);
+    update_prompt(s);
+}
+
+/* Full-screen nick list: channel's members in alphabetical order. */
+static const char *window_member(const char *channel, int index, void *arg)
+{
+    const struct session *s = arg;
+    return members_match(s->members, channel, "", index);
+}
+
+/* Full-screen scrollback reached the top of name's window: the page before the oldest message
+ * seen (CHATHISTORY BEFORE); the batch that answers goes above it (batch_frame). */
+static void fetch_older(const char *name, void *arg)
+{
+    struct session *s = arg;
+    int i = find_joined(s, name);
+    if (i >= 0 && s->fetching_older[i])
+        return;
+    if (i < 0 || s->state != SESSION_RUNNING || !s->registered || !(s->caps & CAP_CHATHISTORY) ||
+        !s->first_msgid[i][0] ||
+        send_line(s, "CHATHISTORY BEFORE %s msgid=%s %d", s->joined[i], s->first_msgid[i],
+                  SESSION_HISTORY_PAGE) < 0) {
+        ui_older_end(name, 0);
+        return;
+    }
+    s->fetching_older[i] = OLDER_ASKED;
+}
+
 void session_enable_completion(struct session *s)
 {
     completing = s;
     ui_set_completion(complete);
+    struct ui_hooks hooks = {window_switched, window_member, fetch_older, s};
+    ui_set_hooks(&hooks);
 }
 
 /* The line typed at the "choose another nickname" prompt. */

@@ -27,7 +27,9 @@ void session_free(struct session *s);
 /* Sends PASS password (the server's own password) first when registering (copied). Returns 0,
  * or -1 when it is empty, too long or holds a line break. */
 int session_set_server_password(struct session *s, const char *password);
-/* Tab completes nicks of the current channel and command names for s (after ui_init). */
+/* Tab completes nicks of the current channel and command names for s (after ui_init); in
+ * full-screen mode s also follows the window shown, lists the nick list and fetches older
+ * history when a window's scrollback reaches its top (ui_set_hooks). */
 void session_enable_completion(struct session *s);
 /* Log in with SASL PLAIN as the nick given to session_new, with this password (copied; the
  * copy is kept for logging in again after a reconnect, and wiped by session_free). Without the

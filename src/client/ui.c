@@ -1,4 +1,5 @@
-/* ui: readline's callback interface on a terminal, plain line I/O on a pipe.
+/* ui: the full-screen UI (tui.c) on a terminal by default, readline's callback interface on a
+ * terminal in line mode, plain line I/O on a pipe. In line mode:
  * Printing while the user types: save the typed text and cursor, blank the input line, print,
  * then put the prompt and the text back (readline redraws only what changed). Enter is bound
  * to our own accept function, which takes the text and clears the input line in place, so a
@@ -19,6 +20,7 @@
 #include "cmd.h"
 #include "common/ircname.h"
 #include "common/linebuf.h"
+#include "tui.h"
 #include "view.h"
 
 /* Bytes read from a piped stdin per read(2). */
@@ -57,7 +59,8 @@ struct line_queue {
 /* The UI is a process-wide singleton: readline itself is one. Used only by the main thread. */
 static struct {
     int started;
-    int tty;      /* readline mode */
+    int tty;      /* a terminal: readline mode, or full-screen with full */
+    int full;     /* full-screen mode (tui.c) */
     int eof;      /* end of input read */
     int eof_seen; /* ui_next has reported it */
     struct line_queue queue;
@@ -146,6 +149,7 @@ static int completing_at_start;
 void ui_set_completion(ui_complete_fn *complete)
 {
     completer = complete;
+    tui_set_completion(complete);
 }
 
 static char *complete_word(const char *text, int state)
@@ -200,10 +204,20 @@ static void stamp_dated(time_t when, char *out, size_t cap)
         snprintf(out, cap, "[--:--] ");
 }
 
-int ui_init(const char *prompt, char *err, size_t errlen)
+int ui_init(const char *prompt, int fullscreen, char *err, size_t errlen)
 {
     memset(&ui, 0, sizeof ui);
     ui.tty = isatty(STDIN_FILENO);
+    if (ui.tty && fullscreen && isatty(STDOUT_FILENO)) {
+        char safe[UI_PROMPT_MAX], why[UI_PROMPT_MAX];
+        view_sanitize(prompt, safe, sizeof safe);
+        /* A terminal curses cannot drive still has the line mode. */
+        if (tui_init(safe, queue_text, why, sizeof why) == 0) {
+            ui.full = 1;
+            ui.started = 1;
+            return 0;
+        }
+    }
     if (!ui.tty) {
         if (linebuf_init(&ui.in, UI_PIPE_LINE_MAX, UI_PIPE_BUF_MAX) < 0) {
             snprintf(err, errlen, "out of memory");
@@ -243,7 +257,9 @@ void ui_shutdown(void)
 {
     if (!ui.started)
         return;
-    if (ui.tty) {
+    if (ui.full) {
+        tui_shutdown();
+    } else if (ui.tty) {
         /* Leave the cursor at the start of an empty line for the shell's prompt. */
         rl_set_prompt("");
         rl_replace_line("", 1);
@@ -293,7 +309,24 @@ void ui_set_prompt(const char *prompt)
         return;
     char safe[UI_PROMPT_MAX];
     view_sanitize(prompt, safe, sizeof safe);
-    with_input_hidden(NULL, safe);
+    if (ui.full)
+        tui_set_prompt(safe);
+    else
+        with_input_hidden(NULL, safe);
+}
+
+/* One finished line on a terminal: into its window, or above readline's input line. */
+static void show_line(const char *line, int chat, int alert)
+{
+    if (ui.full) {
+        tui_print(line, chat, alert);
+        return;
+    }
+    with_input_hidden(line, NULL);
+    if (alert) {
+        fputc(UI_BELL, stdout);
+        fflush(stdout);
+    }
 }
 
 void ui_print(const char *text)
@@ -310,7 +343,7 @@ static void print_line(const char *head, const char *text)
     /* The last line of defence: nothing printed here can carry an escape sequence. */
     view_sanitize(text, line + n, sizeof line - n);
     if (ui.started && ui.tty) {
-        with_input_hidden(line, NULL);
+        show_line(line, 0, 0);
     } else {
         fputs(line, stdout);
         fputc('\n', stdout);
@@ -349,11 +382,7 @@ void ui_print_chat(time_t when, const char *text, size_t nick_off, size_t nick_l
     snprintf(line, sizeof line, "%s%s%s%s\033[%um%s" UI_COLOUR_OFF "%s%s%s", head, bold, before,
              bold, UI_NICK_COLOUR_0 + h % UI_NICK_COLOURS, nick, bold, after,
              alert ? UI_BOLD_OFF : "");
-    with_input_hidden(line, NULL);
-    if (alert) {
-        fputc(UI_BELL, stdout);
-        fflush(stdout);
-    }
+    show_line(line, 1, alert);
 }
 
 void ui_print_history(time_t when, const char *text)
@@ -404,6 +433,11 @@ int ui_read(void)
         return 0;
     if (!ui.tty)
         return read_pipe();
+    if (ui.full) {
+        if (tui_read())
+            ui.eof = 1;
+        return 0;
+    }
     rl_callback_read_char();
     return 0;
 }
@@ -463,12 +497,76 @@ void ui_clear(void)
 {
     /* readline clears with the terminal's own sequence (terminfo "clear") and redraws the
      * prompt and the typed text; a pipe has no screen to clear. */
-    if (ui.started && ui.tty)
+    if (ui.started && ui.full)
+        tui_clear();
+    else if (ui.started && ui.tty)
         rl_clear_screen(0, 0);
 }
 
 void ui_resize(void)
 {
-    if (ui.started && ui.tty)
+    if (ui.started && ui.full)
+        tui_resize();
+    else if (ui.started && ui.tty)
         rl_resize_terminal();
+}
+
+void ui_flush(void)
+{
+    if (ui.started && ui.full)
+        tui_flush();
+}
+
+int ui_is_fullscreen(void)
+{
+    return ui.started && ui.full;
+}
+
+void ui_set_hooks(const struct ui_hooks *hooks)
+{
+    tui_set_hooks(hooks);
+}
+
+void ui_set_target(const char *name, int create)
+{
+    if (ui.full)
+        tui_set_target(name, create);
+}
+
+void ui_set_current(const char *name)
+{
+    if (ui.full)
+        tui_set_current(name);
+}
+
+void ui_set_topic(const char *channel, const char *topic)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(topic, safe, sizeof safe);
+    tui_set_topic(channel, safe);
+}
+
+int ui_window(int n)
+{
+    return ui.full ? tui_window(n) : -1;
+}
+
+void ui_toggle_nicklist(void)
+{
+    if (ui.full)
+        tui_toggle_nicklist();
+}
+
+void ui_older_begin(const char *name)
+{
+    if (ui.full)
+        tui_older_begin(name);
+}
+
+void ui_older_end(const char *name, unsigned lines)
+{
+    if (ui.full)
+        tui_older_end(name, lines);
 }

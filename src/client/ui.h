@@ -1,4 +1,5 @@
-/* ui: the terminal. On a terminal, a readline input line (callback interface) with output
+/* ui: the terminal. Full-screen on a terminal (tui.c: a window per channel and private
+ * conversation); in line mode (--plain) a readline input line (callback interface) with output
  * printed above it without disturbing what is being typed; on a pipe, plain lines in and out
  * so the client can be scripted. Every line shown is timestamped and made terminal-safe. */
 #ifndef TCPCHAT_CLIENT_UI_H
@@ -7,8 +8,10 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Starts the UI on stdin/stdout with the given prompt. Returns 0, or -1 with a reason. */
-int ui_init(const char *prompt, char *err, size_t errlen);
+/* Starts the UI on stdin/stdout with the given prompt: full-screen when fullscreen is asked
+ * and both are terminals that curses can drive, else line mode. Returns 0, or -1 with a
+ * reason. */
+int ui_init(const char *prompt, int fullscreen, char *err, size_t errlen);
 /* Restores the terminal. Safe to call more than once, and without ui_init. */
 void ui_shutdown(void);
 /* 1 when the input is a terminal (readline mode). */
@@ -52,5 +55,38 @@ void ui_print_chat(time_t when, const char *text, size_t nick_off, size_t nick_l
 void ui_clear(void);
 /* Call after SIGWINCH so readline redraws for the new width. */
 void ui_resize(void);
+/* Brings the screen up to date (full-screen mode draws once per turn of the main loop). */
+void ui_flush(void);
+
+/* --- windows: full-screen mode only; in line mode these do nothing ------------------------ */
+
+/* 1 in full-screen mode. */
+int ui_is_fullscreen(void);
+/* What the UI asks of the session (all may be NULL): the user showed the window of name (a
+ * channel, a nick, or "" for the status window); the index-th nick of channel for the nick
+ * list (NULL after the last); the top of name's scrollback was reached (fetch older lines,
+ * then ui_older_end). arg is passed back. */
+struct ui_hooks {
+    void (*switched)(const char *name, void *arg);
+    const char *(*member)(const char *channel, int index, void *arg);
+    void (*older)(const char *name, void *arg);
+    void *arg;
+};
+void ui_set_hooks(const struct ui_hooks *hooks);
+/* The window the lines printed from now on belong to (a channel or a nick, copied), NULL
+ * for the one shown. With create, a window is opened for name when the first line comes. */
+void ui_set_target(const char *name, int create);
+/* Shows name's window (opened if need be): the session's current channel or query changed. */
+void ui_set_current(const char *name);
+/* channel's topic, for its topic line (made terminal-safe here). */
+void ui_set_topic(const char *channel, const char *topic);
+/* Shows window n (1 is the status window). Returns 0, or -1 when there is none. */
+int ui_window(int n);
+/* Shows or hides the nick list. */
+void ui_toggle_nicklist(void);
+/* Older lines of name follow (an answer to hooks.older): they go above what its window holds,
+ * in their order, until ui_older_end; lines is how many came (0: there are no more). */
+void ui_older_begin(const char *name);
+void ui_older_end(const char *name, unsigned lines);
 
 #endif

@@ -26,14 +26,18 @@ PROMPT = "#lobby> "
 
 
 class Pane:
-    """tcpchat in a tmux pane, on a tmux server of its own (socket in a private directory)."""
+    """tcpchat in a tmux pane, on a tmux server of its own (socket in a private directory).
+    In line mode (--plain) unless fullscreen: these tests are the line mode's; the full-screen
+    mode has test_client_tui.py."""
 
-    def __init__(self, port, nick, host="127.0.0.1", width=120, height=30, options=()):
+    def __init__(self, port, nick, host="127.0.0.1", width=120, height=30, options=(),
+                 fullscreen=False):
         # A private tmux server per pane, its socket in a directory of its own.
         self.dir = tempfile.mkdtemp(prefix="tcpchat-tmux-")
         self.sock = os.path.join(self.dir, "tmux")
+        mode = [] if fullscreen else ["--plain"]
         client = " ".join(shlex.quote(a)
-                          for a in [CLIENT_BIN] + list(options) + [host, str(port), nick])
+                          for a in [CLIENT_BIN] + mode + list(options) + [host, str(port), nick])
         # The pane stays open after tcpchat exits so the test can read its last words, its
         # exit status and the terminal modes it left behind (canonical mode and echo must be
         # back on). The shell ignores Ctrl-C so that only tcpchat reacts to it. No user

@@ -57,7 +57,7 @@ class ArgsPane(Pane):
     def __init__(self, args, width=120, height=30):
         self.dir = tempfile.mkdtemp(prefix="tcpchat-tmux-")
         self.sock = os.path.join(self.dir, "tmux")
-        client = " ".join(shlex.quote(str(a)) for a in [CLIENT_BIN] + list(args))
+        client = " ".join(shlex.quote(str(a)) for a in [CLIENT_BIN, "--plain"] + list(args))
         modes = "stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '"
         script = ('trap : INT; %s; echo "[exit $?]"; echo "[stty $(%s)]"; exec sleep 3600'
                   % (client, modes))

@@ -1,0 +1,359 @@
+"""End-to-end tests of the terminal client's full-screen mode (the default on a terminal):
+tcpchat in a tmux pane against the real tcpchatd, raw-socket IRC users on the other side.
+What the user sees is read with capture-pane: the topic line at the top, the shown window's
+lines, the status line and the input line at the bottom.
+
+Every wait polls the pane until what it waits for appears, bounded by conftest.TIMEOUT."""
+import re
+import shutil
+import time
+
+import pytest
+
+from conftest import TIMEOUT
+from test_client import POLL, Pane
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+WIDTH, HEIGHT = 100, 30
+
+
+class Screen(Pane):
+    """tcpchat full-screen in a tmux pane."""
+
+    def __init__(self, port, nick, width=WIDTH, height=HEIGHT):
+        super().__init__(port, nick, width=width, height=height, fullscreen=True)
+
+    def rows(self):
+        """The screen as it is now, one string per row (no scroll-back: curses has none)."""
+        out = self._tmux("capture-pane", "-p", "-t", "main")
+        return [r.rstrip() for r in out.split("\n")]
+
+    def screen(self):
+        return "\n".join(self.rows())
+
+    def wait_screen(self, pred, timeout=TIMEOUT):
+        """Polls the screen until pred (a substring, or a function of the rows) holds."""
+        if isinstance(pred, str):
+            needle = pred
+            pred = lambda rows: needle in "\n".join(rows)  # noqa: E731
+        deadline = time.time() + timeout
+        while True:
+            rows = self.rows()
+            if pred(rows):
+                return rows
+            if time.time() > deadline:
+                raise AssertionError("screen never showed what we waited for:\n" +
+                                     "\n".join(rows))
+            time.sleep(POLL)
+
+    def bottom(self, rows=None):
+        """(status line, input line): the last two rows that are not blank."""
+        rows = [r for r in (rows or self.rows()) if r]
+        return (rows[-2], rows[-1]) if len(rows) >= 2 else ("", "")
+
+    def status(self):
+        return self.bottom()[0]
+
+    def wait_status(self, needle):
+        return self.wait_screen(lambda rows: needle in self.bottom(rows)[0])
+
+    def wait_input(self, text):
+        return self.wait_screen(lambda rows: self.bottom(rows)[1] == text)
+
+    def keys(self, *keys):
+        self._tmux("send-keys", "-t", "main", *keys)
+
+
+@pytest.fixture
+def screen(server):
+    screens = []
+
+    def make(nick, **kw):
+        s = Screen(server.port, nick, **kw)
+        screens.append(s)
+        return s
+
+    yield make
+    texts = []
+    for s in screens:
+        try:
+            texts.append(s.text())
+        except Exception:  # noqa: BLE001 - the pane may be gone already
+            pass
+        s.kill()
+    for text in texts:
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert bad not in text, text
+
+
+def in_lobby(s, joined_shown=True):
+    """Waits until the client joined #lobby and shows its window."""
+    if joined_shown:
+        s.wait_screen("--> You joined #lobby")
+    s.wait_status("[2:#lobby]")
+    s.wait_input("#lobby>")
+
+
+# Windows per channel and private conversation on the status line; Alt-N, Ctrl-N/P and /win
+# switch; unread counts and the mention mark; /join of a joined channel shows its window.
+def test_windows_activity_and_switching(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    alice.line("/join #dev")
+    alice.wait_status("[3:#dev]")
+    alice.wait_input("#dev>")
+    assert "2:#lobby" in alice.status()
+    bob.send("PRIVMSG #lobby :nobody reads this yet")
+    bob.send("PRIVMSG #lobby :alice: but this is for you")
+    alice.wait_status("2:#lobby(2!)")
+    # The lines went to #lobby's window, not the one shown.
+    assert "nobody reads this" not in alice.screen()
+
+    alice.keys("M-2")
+    rows = alice.wait_status("[2:#lobby]")
+    text = "\n".join(rows)
+    assert "<bob> nobody reads this yet" in text and "<bob> alice: but this is for you" in text
+    assert "3:#dev" in alice.status() and "(2" not in alice.status()
+    alice.wait_input("#lobby>")
+    # Plain text goes to the window shown.
+    alice.line("hello lobby")
+    bob.expect("PRIVMSG #lobby :hello lobby")
+
+    alice.keys("C-n")
+    alice.wait_status("[3:#dev]")
+    alice.wait_input("#dev>")
+    assert "nobody reads this" not in alice.screen()
+    alice.keys("C-p")
+    alice.wait_status("[2:#lobby]")
+    alice.line("/win 3")
+    alice.wait_status("[3:#dev]")
+    alice.line("/win 9")
+    alice.wait_screen("There is no window 9")
+    alice.line("/join #lobby")
+    alice.wait_status("[2:#lobby]")
+    alice.wait_input("#lobby>")
+    alice.keys("M-1")
+    alice.wait_status("[1:status]")
+
+    # A private message opens a window of its own, marked as for us.
+    bob.send("PRIVMSG alice :psst, a secret")
+    alice.wait_status("4:bob(1!)")
+    alice.keys("M-4")
+    alice.wait_screen("*bob* psst, a secret")
+    alice.wait_input("bob>")
+    alice.line("the secret is safe")
+    bob.expect("PRIVMSG bob :the secret is safe")
+
+
+# The topic line shows the shown channel's topic, set before joining or while in it.
+def test_topic_line(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    alice.line("/topic #lobby the lobby's topic")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby: the lobby's topic"))
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("JOIN #topical")
+    bob.expect(" 366 ")
+    bob.send("TOPIC #topical :all about topics")
+    bob.expect(" TOPIC ")
+    alice.line("/join #topical")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #topical: all about topics"))
+    alice.keys("M-2")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby: the lobby's topic"))
+
+
+# F2 (or /nicklist) shows the channel's members at the right, and hides them again.
+def test_nick_list_toggle(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bobby")
+    bob.expect(" 366 ")
+    alice.wait_screen("bobby joined")
+
+    def listed(rows):
+        names = [r[WIDTH - 16:].strip() for r in rows[1:-2] if len(r) > WIDTH - 16]
+        return "alice" in names and "bobby" in names
+
+    alice.keys("F2")
+    alice.wait_screen(listed)
+    alice.keys("F2")
+    alice.wait_screen(lambda rows: not listed(rows))
+    alice.line("/nicklist")
+    alice.wait_screen(listed)
+
+
+# PgUp shows older lines; at the top the client fetches older history (CHATHISTORY BEFORE)
+# than the 50 lines it got on joining, page by page, and PgDn comes back.
+def test_scrollback_fetches_older_history(screen, connect):
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    for i in range(150):
+        bob.send("PRIVMSG #lobby :message %03d" % i)
+    bob.send("PING :sync")
+    bob.expect("PONG")
+    alice = screen("alice")
+    in_lobby(alice, joined_shown=False)
+    alice.wait_screen("<bob> message 149")
+    assert "message 099" not in alice.screen()
+
+    def seen(needle):
+        for _ in range(40):
+            if needle in alice.screen():
+                return
+            alice.keys("PPage")
+            time.sleep(POLL)
+        alice.wait_screen(needle, timeout=1)
+
+    seen("<bob> message 100")
+    seen("<bob> message 050")  # older than what the join brought: fetched
+    seen("<bob> message 000")
+    assert "more below" in alice.status()
+    for _ in range(60):
+        if "message 149" in alice.screen():
+            break
+        alice.keys("NPage")
+        time.sleep(POLL)
+    alice.wait_screen("<bob> message 149")
+    alice.wait_screen(lambda rows: "more below" not in alice.bottom(rows)[0])
+
+
+# A smaller terminal: the status and input lines stay the last two rows, nothing wider than
+# the screen; a larger one again fills it.
+def test_resize_keeps_the_layout(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG #lobby :" + "a long line " * 20)
+    alice.wait_screen("a long line a long")
+    alice._tmux("resize-window", "-t", "main", "-x", "50", "-y", "12")
+
+    def sane(rows, width, height):
+        rows = rows[:height]
+        return (len(rows) == height and "[2:#lobby]" in rows[height - 2]
+                and rows[height - 1].startswith("#lobby>")
+                and all(len(r) <= width for r in rows))
+
+    alice.wait_screen(lambda rows: sane(rows, 50, 12))
+    alice._tmux("resize-window", "-t", "main", "-x", "90", "-y", "25")
+    alice.wait_screen(lambda rows: sane(rows, 90, 25))
+    alice.line("still here")
+    bob.expect("PRIVMSG #lobby :still here")
+
+
+# The input line: Up brings back what was typed, emacs keys edit it, Tab completes nicks.
+def test_input_history_and_completion(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    alice.wait_screen("bob joined")
+    alice.line("first line")
+    bob.expect("PRIVMSG #lobby :first line")
+    alice.line("second line")
+    bob.expect("PRIVMSG #lobby :second line")
+    alice.keys("Up")
+    alice.wait_input("#lobby> second line")
+    alice.keys("Up")
+    alice.wait_input("#lobby> first line")
+    alice.keys("Down")
+    alice.wait_input("#lobby> second line")
+    alice.keys("C-a")
+    alice.type("my ")
+    alice.keys("C-e")
+    alice.type(" again")
+    alice.wait_input("#lobby> my second line again")
+    alice.keys("C-w")
+    alice.wait_input("#lobby> my second line")
+    alice.keys("C-u")
+    alice.wait_input("#lobby>")
+    alice.type("bo")
+    alice.keys("Tab")
+    alice.wait_input("#lobby> bob:")
+    alice.type("hi")
+    alice.keys("Enter")
+    bob.expect("PRIVMSG #lobby :bob: hi")
+    alice.type("/jo")
+    alice.keys("Tab")
+    alice.wait_input("#lobby> /join")
+
+
+# /quit leaves the terminal as it was.
+def test_quit_restores_the_terminal(screen):
+    alice = screen("alice")
+    in_lobby(alice)
+    alice.line("/quit bye")
+    assert alice.exit_status() == 0
+    assert re.search(r"\[exit 0\]", alice.text())
+
+
+# mIRC formatting becomes the terminal's attributes through curses (bold, colours), nick
+# colours too; no control byte of the message reaches the screen; a link is shown as it is.
+def test_formatting_nick_colours_and_links(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG #lobby :\x02loud\x02 and \x0304red\x03 at https://example.org/a?b=c&d")
+    alice.wait_screen("<bob> loud and red at https://example.org/a?b=c&d")
+    styled = alice._tmux("capture-pane", "-p", "-e", "-t", "main")
+    line = next(l for l in styled.split("\n") if "https://example.org" in l)
+    # bold before "loud", a colour before "red", a colour for the nick.
+    assert re.search(r"\x1b\[[0-9;]*1[0-9;]*mloud", line), repr(line)
+    assert re.search(r"\x1b\[[0-9;]*[39][0-9][0-9;]*mred", line), repr(line)
+    assert re.search(r"\x1b\[[0-9;]*3[0-9][0-9;]*mbob", line), repr(line)
+    assert "\x02" not in styled and "\x03" not in styled
+
+
+# A nick change and a quit show in the window of every channel the person was in, not only in
+# the one shown.
+def test_quit_and_nick_in_every_shared_window(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("JOIN #dev")
+    bob.expect(" 366 ")
+    alice.line("/join #dev")
+    alice.wait_status("[3:#dev]")
+    alice.wait_screen("--- Users on #dev:")
+    bob.send("NICK robert")
+    alice.wait_screen("--- bob is now known as robert")
+    bob.send("QUIT :gone fishing")
+    alice.wait_screen("<-- robert quit (Quit: gone fishing)")
+    alice.keys("M-2")
+    alice.wait_status("[2:#lobby]")
+    text = alice.wait_screen("<-- robert quit (Quit: gone fishing)")
+    assert "--- bob is now known as robert" in "\n".join(text)
+    alice.keys("M-1")
+    alice.wait_status("[1:status]")
+    assert "robert" not in "\n".join(alice.rows()[1:-2])
+
+
+# A message for us rings the terminal's bell when its window is not the one shown (tmux
+# notes a bell in its window flag); in the window shown it is bold and quiet.
+def test_bell_for_a_mention_elsewhere(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+
+    def bell():
+        return alice._tmux("display", "-p", "-t", "main", "#{window_bell_flag}").strip()
+
+    bob.send("PRIVMSG #lobby :alice: you are looking at this")
+    alice.wait_screen("<bob> alice: you are looking at this")
+    styled = alice._tmux("capture-pane", "-p", "-e", "-t", "main")
+    line = next(l for l in styled.split("\n") if "you are looking" in l)
+    assert re.search(r"\x1b\[[0-9;]*1[0-9;]*m", line), repr(line)  # bold
+    assert bell() == "0"
+    bob.send("PRIVMSG alice :but not at this")
+    alice.wait_status("3:bob(1!)")
+    deadline = time.time() + TIMEOUT
+    while bell() != "1":
+        assert time.time() < deadline, "no bell"
+        time.sleep(POLL)
