@@ -57,6 +57,7 @@ static const char *const help_lines[] = {
     "  /ignore [NICK|MASK]        hide messages from NICK; without one, list who is hidden",
     "  /unignore NICK|MASK        show them again",
     "  /register PASSWORD         make your nick an account (log in later with --sasl)",
+    "  /login [ACCOUNT] PASSWORD  log in to your account now (NickServ IDENTIFY)",
     "  /clear                     clear the screen",
     "  /win N                     full-screen mode: show window N (also Alt-N, Ctrl-N/P)",
     "  /nicklist                  full-screen mode: show or hide the nick list (also F2)",
@@ -526,6 +527,23 @@ static int cmd_register(struct cmd_result *res, const char *args)
     return 0;
 }
 
+/* "/login [ACCOUNT] PASSWORD": logs in while connected, through the server's NickServ
+ * (IDENTIFY: the reply is its notice, and 900). The password is not echoed. */
+static int cmd_login(struct cmd_result *res, const char *args)
+{
+    char first[CMD_INPUT_MAX], second[CMD_INPUT_MAX];
+    const char *rest = next_word(next_word(args, first, sizeof first), second, sizeof second);
+    if (!*first || *rest || (*second && !is_nick_word(first)))
+        return fail(res, "Usage: /login [ACCOUNT] PASSWORD (the account is your nick by default)");
+    int rc = *second ? wire_add(res, "PRIVMSG NickServ :IDENTIFY %s %s", first, second)
+                     : wire_add(res, "PRIVMSG NickServ :IDENTIFY %s", first);
+    if (rc < 0)
+        return fail(res, "Password too long.");
+    snprintf(res->echo, sizeof res->echo, "--- Logging in...");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
 /* "/win N": the window's number, 1 and up (the full-screen UI checks it exists). */
 static int cmd_window(struct cmd_result *res, const char *args)
 {
@@ -567,6 +585,8 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_ignore(res, args, LOCAL_UNIGNORE);
     if (!strcasecmp(name, "register"))
         return cmd_register(res, args);
+    if (!strcasecmp(name, "login"))
+        return cmd_login(res, args);
     if (!strcasecmp(name, "clear")) {
         local(res, LOCAL_CLEAR, "");
         return 0;

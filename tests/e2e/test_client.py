@@ -1038,6 +1038,21 @@ def test_register_says_it_plainly(pane):
     bob.wait_for(lambda t: "Error: " in t and "[REGISTER " in t)
 
 
+def test_login_while_connected(pane, connect):
+    owner = connect("alice")
+    owner.send("REGISTER * * :a-long-password")
+    owner.expect(lambda l: " REGISTER SUCCESS " in l or " 900 " in l)
+    owner.send("QUIT")
+    owner.wait_closed()
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/login alice wrong-password")
+    bob.wait_for("Invalid password for alice")
+    bob.line("/login alice a-long-password")
+    bob.wait_for("You are now identified for alice")
+    assert "a-long-password" not in bob.text().replace("/login alice a-long-password", "")
+
+
 def test_clear_empties_the_screen(pane, connect):
     alice = connect("alice")
     bob = pane("bob")

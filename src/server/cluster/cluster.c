@@ -286,8 +286,8 @@ struct shard {
     /* What this server holds of the network (the user directory on the first, channels on
      * each), loaded once subscribed; its events meanwhile are held, then applied. */
     int snap_done, snap_asked;
-    int chans_loaded; /* channels are loaded at start, reconciled after (docs/cluster.md) */
-    char epoch[48];   /* the server's tc:epoch at the last snapshot */
+    int chans_loaded;    /* channels are loaded at start, reconciled after (docs/cluster.md) */
+    char epoch[48];      /* the server's tc:epoch at the last snapshot */
     char inbox_seen[48]; /* the id of the last entry of this node's inbox here it has had */
     struct held *held_head, *held_tail;
     int nheld, held_overflow;
@@ -1333,9 +1333,8 @@ static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply 
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING ||
-            e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2 ||
-            e->element[1]->element[1]->type != REDIS_REPLY_STRING)
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+            e->element[1]->elements != 2 || e->element[1]->element[1]->type != REDIS_REPLY_STRING)
             continue;
         const char *id = e->element[0]->str;
         if (start) {

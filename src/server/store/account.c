@@ -544,14 +544,13 @@ static int store_open(struct accounts *a, const char *dir)
     sqlite3_stmt *probe = NULL;
     if (rc == SQLITE_OK && sqlite3_prepare_v2(a->db, "SELECT last_login FROM accounts LIMIT 0", -1,
                                               &probe, NULL) != SQLITE_OK)
-        rc =
-            sqlite3_exec(a->db,
-                         "BEGIN IMMEDIATE;"
-                         "ALTER TABLE accounts ADD COLUMN last_login INTEGER;"
-                         /* the accounts there are taken as in use: none expires for it */
-                         "UPDATE accounts SET last_login = CAST(strftime('%s', 'now') AS INTEGER);"
-                         "COMMIT;",
-                         NULL, NULL, &err);
+        rc = sqlite3_exec(a->db,
+                          "BEGIN IMMEDIATE;"
+                          "ALTER TABLE accounts ADD COLUMN last_login INTEGER;"
+                          /* the accounts there are taken as in use: none expires for it */
+                          "UPDATE accounts SET last_login = CAST(strftime('%s', 'now') AS INTEGER);"
+                          "COMMIT;",
+                          NULL, NULL, &err);
     sqlite3_finalize(probe);
     probe = NULL;
     /* Another process on the same directory may have added it first (two servers started
