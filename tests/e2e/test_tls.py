@@ -357,7 +357,8 @@ def test_large_output_over_tls_arrives_intact(server_factory, client_factory, ce
     motd_lines = ["%03d " % i + "m" * 380 for i in range(100)]
     motd.write_text("\n".join(motd_lines) + "\n")
     srv = tls_server(server_factory, certs["a"], "--flood-rate", "50000", "--flood-burst",
-                     "50000", "--sendq", "8000000", "--motd", str(motd))
+                     "50000", "--sendq", "8000000", "--motd", str(motd),
+                     "--sendq-new", "0")  # the reader reads only at the end
     reader = TlsClient(srv.tls_port, None, cafile=certs["a"][0], rcvbuf=4096)
     reader.send("NICK reader")
     reader.send("USER reader 0 * :reader")

@@ -50,6 +50,9 @@ static const char usage_text[] =
     "      --max-clients N     connections at once (default 10000)\n"
     "      --sendq BYTES       send queue hard bound, disconnect past it (default 1048576)\n"
     "      --sendq-soft BYTES  send queue soft bound, stop reading past it (default 65536)\n"
+    "      --sendq-new BYTES   in its first 30 s, what a client may have waiting of others'\n"
+    "                          lines beyond its own replies; past it, dropped (default\n"
+    "                          32768; 0: no such bound)\n"
     "      --recvq BYTES       unprocessed input held per client (default 16384)\n"
     "      --backlog-max BYTES server-wide: mailbox items and messages waiting for the\n"
     "                          history writer; past it no client's input is run until it\n"
@@ -104,6 +107,7 @@ enum {
     OPT_MAX_CLIENTS,
     OPT_SENDQ,
     OPT_SENDQ_SOFT,
+    OPT_SENDQ_NEW,
     OPT_RECVQ,
     OPT_BACKLOG_MAX,
     OPT_FLOOD_RATE,
@@ -172,6 +176,7 @@ static const struct option long_options[] = {
     {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
     {"sendq", required_argument, NULL, OPT_SENDQ},
     {"sendq-soft", required_argument, NULL, OPT_SENDQ_SOFT},
+    {"sendq-new", required_argument, NULL, OPT_SENDQ_NEW},
     {"recvq", required_argument, NULL, OPT_RECVQ},
     {"backlog-max", required_argument, NULL, OPT_BACKLOG_MAX},
     {"flood-rate", required_argument, NULL, OPT_FLOOD_RATE},
@@ -350,6 +355,11 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
         if (parse_long(arg, IRC_LINE_MAX, 1L << 30, &v) < 0)
             return "wants a byte count from 512 to 1073741824";
         cfg->sendq_soft = (size_t)v;
+        return NULL;
+    case OPT_SENDQ_NEW:
+        if (parse_long(arg, 0, 1L << 30, &v) < 0)
+            return "wants a byte count from 0 (none) to 1073741824";
+        cfg->sendq_new = (size_t)v;
         return NULL;
     case OPT_RECVQ:
         if (parse_long(arg, 1024, 1L << 24, &v) < 0)
@@ -532,6 +542,7 @@ static void set_defaults(struct config *cfg)
     cfg->max_clients = DEFAULT_MAX_CLIENTS;
     cfg->sendq = DEFAULT_SENDQ;
     cfg->sendq_soft = DEFAULT_SENDQ_SOFT;
+    cfg->sendq_new = SENDQ_NEW_BYTES;
     cfg->recvq = DEFAULT_RECVQ;
     cfg->backlog_max = DEFAULT_BACKLOG_MAX;
     cfg->flood_rate = DEFAULT_FLOOD_RATE;
@@ -720,6 +731,7 @@ void config_take_reloadable(struct config *live, struct config *fresh)
     SWAP(max_clients);
     SWAP(sendq);
     SWAP(sendq_soft);
+    SWAP(sendq_new);
     SWAP(recvq);
     SWAP(backlog_max);
     SWAP(flood_rate);

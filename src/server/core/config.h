@@ -42,6 +42,7 @@ struct config {
     int max_clients;
     size_t sendq;
     size_t sendq_soft;
+    size_t sendq_new; /* a new client's bound on others' lines (SENDQ_NEW_MS); 0: none */
     size_t recvq;
     size_t backlog_max; /* srv->backlog bound (server.h), DEFAULT_BACKLOG_MAX */
     double flood_rate;

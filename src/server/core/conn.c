@@ -435,15 +435,16 @@ void conn_deliver_event(struct client *c, struct event *ev)
     if (!ev || (ev->need_cap && !(c->caps & ev->need_cap)) || c->dead)
         return;
     queue(c, event_render(ev, c->variant), 0);
-    if (c->w->now_ms >= c->new_until_ms || c->held || c->dead || c->closing ||
-        sendq_bytes(&c->sq) <= c->new_own + SENDQ_NEW_BYTES)
+    size_t bound = client_cfg(c)->sendq_new; /* 0: none */
+    if (!bound || c->w->now_ms >= c->new_until_ms || c->held || c->dead || c->closing ||
+        sendq_bytes(&c->sq) <= c->new_own + bound)
         return;
     /* As for the hard bound: only a client whose socket takes no more is dropped. */
     if (c->fd >= 0 && conn_write(c) < 0) {
         conn_close_later(c, "Write error");
         return;
     }
-    if (sendq_bytes(&c->sq) > c->new_own + SENDQ_NEW_BYTES) {
+    if (sendq_bytes(&c->sq) > c->new_own + bound) {
         c->w->metrics.busy_sendq_new++;
         conn_close_later(c, CONN_SENDQ_EXCEEDED);
     }
