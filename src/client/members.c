@@ -2,6 +2,7 @@
  * completion finds the first nick with a prefix by binary search. */
 #include "members.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,9 +11,13 @@
 /* Channel-membership prefixes a NAMES entry may carry ("@+alice" with multi-prefix). */
 #define MEMBER_PREFIXES "~&@%+"
 
+/* A member's status bits (NAMES prefixes, then MODE +o/+v). */
+enum { ST_OP = 1, ST_VOICE = 2 };
+
 struct channel_members {
     char name[IRC_CHANNEL_MAX + 1];
     char (*nicks)[IRC_NICK_MAX + 1];
+    unsigned char *status; /* ST_* of nicks[i] */
     int n, cap;
 };
 
@@ -30,8 +35,10 @@ void members_free(struct members *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->n; i++)
+    for (int i = 0; i < m->n; i++) {
         free(m->ch[i].nicks);
+        free(m->ch[i].status);
+    }
     free(m);
 }
 
@@ -69,9 +76,18 @@ static int lower_bound(const struct channel_members *c, const char *key, size_t 
     return lo;
 }
 
-void members_add(struct members *m, const char *channel, const char *nick)
+/* The status a NAMES entry's prefixes give ("@+alice": op and voice). */
+static unsigned char prefix_status(const char *entry, size_t n)
 {
-    nick += strspn(nick, MEMBER_PREFIXES);
+    unsigned char st = 0;
+    for (size_t i = 0; i < n; i++)
+        st |= entry[i] == '+' ? ST_VOICE : ST_OP; /* ~ & @ %: ops of some kind */
+    return st;
+}
+
+/* Adds nick with status st to channel; an existing nick takes st when set is true. */
+static void add(struct members *m, const char *channel, const char *nick, unsigned char st, int set)
+{
     if (!ircname_nick_valid(nick) || !ircname_is_channel(channel))
         return;
     struct channel_members *c = find(m, channel);
@@ -85,6 +101,8 @@ void members_add(struct members *m, const char *channel, const char *nick)
     int at = lower_bound(c, nick, (size_t)-1);
     if (at < c->n && ircname_cmp(c->nicks[at], nick) == 0) {
         memcpy(c->nicks[at], nick, strlen(nick) + 1); /* its case may have changed */
+        if (set)
+            c->status[at] = st;
         return;
     }
     if (c->n == c->cap) {
@@ -97,20 +115,50 @@ void members_add(struct members *m, const char *channel, const char *nick)
         if (!grown)
             return;
         c->nicks = grown;
+        unsigned char *sg = realloc(c->status, (size_t)cap);
+        if (!sg)
+            return;
+        c->status = sg;
         c->cap = cap;
     }
     memmove(c->nicks[at + 1], c->nicks[at], (size_t)(c->n - at) * sizeof c->nicks[0]);
+    memmove(c->status + at + 1, c->status + at, (size_t)(c->n - at));
     memcpy(c->nicks[at], nick, strlen(nick) + 1);
+    c->status[at] = st;
     c->n++;
 }
 
-static void remove_from(struct channel_members *c, const char *nick)
+void members_add(struct members *m, const char *channel, const char *nick)
+{
+    size_t n = strspn(nick, MEMBER_PREFIXES);
+    add(m, channel, nick + n, prefix_status(nick, n), 1);
+}
+
+void members_mode(struct members *m, const char *channel, const char *nick, char letter, int adding)
+{
+    struct channel_members *c = find(m, channel);
+    if (!c || (letter != 'o' && letter != 'v'))
+        return;
+    int at = lower_bound(c, nick, (size_t)-1);
+    if (at >= c->n || ircname_cmp(c->nicks[at], nick) != 0)
+        return;
+    unsigned char bit = letter == 'o' ? ST_OP : ST_VOICE;
+    c->status[at] =
+        adding ? (unsigned char)(c->status[at] | bit) : (unsigned char)(c->status[at] & ~bit);
+}
+
+/* Removes nick from c: its status (ST_*) plus one, or 0 when it was not there. */
+static int remove_from(struct channel_members *c, const char *nick)
 {
     int at = lower_bound(c, nick, (size_t)-1);
     if (at < c->n && ircname_cmp(c->nicks[at], nick) == 0) {
+        int st = c->status[at];
         memmove(c->nicks[at], c->nicks[at + 1], (size_t)(c->n - at - 1) * sizeof c->nicks[0]);
+        memmove(c->status + at, c->status + at + 1, (size_t)(c->n - at - 1));
         c->n--;
+        return st + 1;
     }
+    return 0;
 }
 
 void members_remove(struct members *m, const char *channel, const char *nick)
@@ -130,10 +178,9 @@ void members_rename(struct members *m, const char *nick, const char *new_nick)
 {
     for (int i = 0; i < m->n; i++) {
         struct channel_members *c = &m->ch[i];
-        int before = c->n;
-        remove_from(c, nick);
-        if (c->n < before)
-            members_add(m, c->name, new_nick);
+        int was = remove_from(c, nick);
+        if (was) /* the new nick keeps the old one's status */
+            add(m, c->name, new_nick, (unsigned char)(was - 1), 1);
     }
 }
 
@@ -143,6 +190,7 @@ void members_drop(struct members *m, const char *channel)
     if (!c)
         return;
     free(c->nicks);
+    free(c->status);
     *c = m->ch[--m->n];
 }
 
@@ -157,4 +205,24 @@ const char *members_match(const struct members *m, const char *channel, const ch
     if (at >= c->n || fold_cmp(c->nicks[at], prefix, n) != 0)
         return NULL;
     return c->nicks[at];
+}
+
+const char *members_ranked(const struct members *m, const char *channel, int index, char *out,
+                           size_t cap)
+{
+    const struct channel_members *c = find(m, channel);
+    if (!c || index < 0 || cap < 2)
+        return NULL;
+    /* Operators first, then the voiced, then the rest, each in alphabetical order. */
+    for (int rank = 0; rank < 3; rank++) {
+        for (int i = 0; i < c->n; i++) {
+            int st = c->status[i];
+            int r = (st & ST_OP) ? 0 : (st & ST_VOICE) ? 1 : 2;
+            if (r != rank || index-- > 0)
+                continue;
+            snprintf(out, cap, "%s%s", r == 0 ? "@" : r == 1 ? "+" : "", c->nicks[i]);
+            return out;
+        }
+    }
+    return NULL;
 }

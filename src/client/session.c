@@ -140,6 +140,7 @@ struct session {
     struct batch_set batches;        /* IRCv3 batches the server has open */
     struct names *names;             /* the NAMES reply being collected */
     struct members *members;         /* who is in our channels: what Tab completes */
+    char member_shown[SESSION_NICK_MAX + 2]; /* window_member's answer */
     char nick[SESSION_NICK_MAX];
     int registered; /* 001 received */
     int synced;     /* PONG to our post-MOTD PING received */
@@ -847,6 +848,19 @@ static void track_members(struct session *s, const struct ircmsg *msg)
         members_quit(s->members, who);
     } else if (ircmsg_is(msg, "NICK") && who[0] && msg->nparams > 0) {
         members_rename(s->members, who, p0);
+    } else if (ircmsg_is(msg, "MODE") && msg->nparams >= 3 && ircname_is_channel(p0)) {
+        /* "+ov-v alice bob carol": the letters with an argument (CHANMODES beI,k,l and the
+         * PREFIX ov; l only when set) take the next one. */
+        int adding = 1, arg = 2;
+        for (const char *l = msg->params[1]; *l && arg < msg->nparams; l++) {
+            if (*l == '+' || *l == '-') {
+                adding = *l == '+';
+            } else if (strchr("ovbeIk", *l) || (*l == 'l' && adding)) {
+                const char *a = msg->params[arg++];
+                if (*l == 'o' || *l == 'v')
+                    members_mode(s->members, p0, a, *l, adding);
+            }
+        }
     }
 }
 
@@ -1369,11 +1383,12 @@ static void window_switched(const char *name, void *arg)
     update_prompt(s);
 }
 
-/* Full-screen nick list: channel's members in alphabetical order. */
+/* Full-screen nick list: channel's operators ("@nick"), voiced ("+nick"), then the rest,
+ * each in alphabetical order. The text stays valid until the next call. */
 static const char *window_member(const char *channel, int index, void *arg)
 {
-    const struct session *s = arg;
-    return members_match(s->members, channel, "", index);
+    struct session *s = arg;
+    return members_ranked(s->members, channel, index, s->member_shown, sizeof s->member_shown);
 }
 
 /* Full-screen scrollback reached the top of name's window: the page before the oldest message

@@ -174,9 +174,12 @@ def test_nick_list_toggle(screen, connect):
     bob.expect(" 366 ")
     alice.wait_screen("bobby joined")
 
-    def listed(rows):
-        names = [r[WIDTH - 16:].strip() for r in rows[1:-2] if len(r) > WIDTH - 16]
-        return "alice" in names and "bobby" in names
+    def shown(rows):
+        return [r[WIDTH - 16:].strip() for r in rows[1:-2] if len(r) > WIDTH - 16]
+
+    def listed(rows):  # alice made #lobby: its operator, marked, and first
+        names = shown(rows)
+        return "@alice" in names and "bobby" in names
 
     alice.keys("F2")
     alice.wait_screen(listed)
@@ -184,6 +187,15 @@ def test_nick_list_toggle(screen, connect):
     alice.wait_screen(lambda rows: not listed(rows))
     alice.line("/nicklist")
     alice.wait_screen(listed)
+    # MODE changes show: operators first, then the voiced, then the rest.
+    carol = connect("carol")
+    carol.expect(" 366 ")
+    alice.line("/mode +v carol")
+    alice.wait_screen(lambda rows: [n for n in shown(rows) if n.strip("@+") in
+                                    ("alice", "bobby", "carol")] == ["@alice", "+carol", "bobby"])
+    alice.line("/mode -v+o carol carol")
+    alice.wait_screen(lambda rows: [n for n in shown(rows) if n.strip("@+") in
+                                    ("alice", "bobby", "carol")] == ["@alice", "@carol", "bobby"])
 
 
 # PgUp shows older lines; at the top the client fetches older history (CHATHISTORY BEFORE)
