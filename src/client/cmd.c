@@ -37,7 +37,8 @@ static const char *const help_lines[] = {
     "  TEXT                       say TEXT in the current channel (//TEXT says /TEXT)",
     "  /msg NICK TEXT             private message to NICK (or to a channel)",
     "  /query NICK [TEXT]         talk with NICK: plain text goes to NICK from now on",
-    "  /close                     end the private conversation, back to the last channel",
+    "  /close                     end the private conversation (full-screen: close its window,",
+    "                             or that of a channel you left), back to the last channel",
     "  /notice NICK|#CHANNEL TEXT a notice (no automatic reply expected)",
     "  /ctcp NICK COMMAND [ARGS]  a CTCP request, e.g. /ctcp bob VERSION",
     "  /join #CHANNEL [KEY]       join a channel; it becomes the current one",
@@ -421,11 +422,14 @@ static int cmd_query(struct cmd_result *res, const struct cmd_ctx *ctx, const ch
     return 0;
 }
 
+/* "/close": ends the private conversation shown, or (full-screen) closes the window of a
+ * channel left; the session refuses a channel we are in. */
 static int cmd_close(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
 {
     if (*args)
-        return fail(res, "Usage: /close (ends the private conversation shown)");
-    if (!ctx->channel || current_channel(ctx))
+        return fail(res, "Usage: /close (ends the private conversation shown, or closes the "
+                         "window of a channel you left)");
+    if (!ctx->channel || !*ctx->channel)
         return fail(res, "No private conversation to close; /part leaves a channel.");
     local(res, LOCAL_CLOSE, ctx->channel);
     return 0;

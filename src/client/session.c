@@ -1162,12 +1162,22 @@ static void local_command(struct session *s, const struct cmd_result *res)
         ui_printf("--- Talking with %s now (/close ends it)", s->channel);
         update_prompt(s);
         break;
-    case LOCAL_CLOSE:
-        ui_printf("--- Closed the conversation with %s", s->channel);
+    case LOCAL_CLOSE: {
+        const char *closed = res->arg;
+        if (ircname_is_channel(closed) && find_joined(s, closed) >= 0) {
+            ui_print("--- No private conversation to close; /part leaves a channel.");
+            break;
+        }
         snprintf(s->channel, sizeof s->channel, "%s",
                  s->njoined > 0 ? s->joined[s->njoined - 1] : "");
+        ui_close_window(closed); /* full-screen: the window shown next is the current one */
+        if (ircname_is_channel(closed))
+            ui_printf("--- Closed the window of %s", closed);
+        else
+            ui_printf("--- Closed the conversation with %s", closed);
         update_prompt(s);
         break;
+    }
     case LOCAL_IGNORE:
     case LOCAL_UNIGNORE:
         ignore_command(s, res->local, res->arg);

@@ -306,6 +306,25 @@ int tui_window(int n)
     return 0;
 }
 
+int tui_close(const char *name)
+{
+    int i = name[0] ? window_find(name) : -1; /* never the status window */
+    if (!tui.started || i <= 0)
+        return -1;
+    struct tui_window *w = &tui.win[i];
+    for (size_t k = 0; k < w->nlines; k++)
+        free(w->lines[k]);
+    free(w->lines);
+    memmove(&tui.win[i], &tui.win[i + 1], (size_t)(tui.nwin - i - 1) * sizeof tui.win[0]);
+    tui.nwin--;
+    if (tui.active > i)
+        tui.active--;
+    else if (tui.active == i) /* the one before it is shown, and becomes the current one */
+        window_show(i - 1, 1);
+    tui.dirty = 1;
+    return 0;
+}
+
 void tui_toggle_nicklist(void)
 {
     tui.nicklist = !tui.nicklist;

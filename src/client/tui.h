@@ -35,6 +35,9 @@ void tui_set_target(const char *name, int create);
 void tui_set_current(const char *name);
 void tui_set_topic(const char *channel, const char *topic);
 int tui_window(int n);
+/* Closes name's window (not the status window); the one before it is shown if it was.
+ * Returns 0, or -1 when there is none. */
+int tui_close(const char *name);
 void tui_toggle_nicklist(void);
 void tui_set_hooks(const struct ui_hooks *hooks);
 void tui_set_completion(ui_complete_fn *complete);

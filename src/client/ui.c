@@ -553,6 +553,11 @@ int ui_window(int n)
     return ui.full ? tui_window(n) : -1;
 }
 
+int ui_close_window(const char *name)
+{
+    return ui.full ? tui_close(name) : -1;
+}
+
 void ui_toggle_nicklist(void)
 {
     if (ui.full)

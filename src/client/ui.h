@@ -82,6 +82,8 @@ void ui_set_current(const char *name);
 void ui_set_topic(const char *channel, const char *topic);
 /* Shows window n (1 is the status window). Returns 0, or -1 when there is none. */
 int ui_window(int n);
+/* Full-screen: closes name's window. Returns 0, or -1 when there is none (or no windows). */
+int ui_close_window(const char *name);
 /* Shows or hides the nick list. */
 void ui_toggle_nicklist(void);
 /* Older lines of name follow (an answer to hooks.older): they go above what its window holds,

@@ -149,6 +149,36 @@ def test_windows_activity_and_switching(screen, connect):
 
 
 # The topic line shows the shown channel's topic, set before joining or while in it.
+# /close closes the window of a private conversation or of a channel one has left (not of one
+# one is in); the window before it is shown, and the status line no longer lists it.
+def test_close_windows(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    alice.line("/join #dev")
+    alice.wait_status("[3:#dev]")
+    alice.line("/close")
+    alice.wait_screen("/part leaves a channel")
+    alice.line("/part")
+    alice.wait_status("[2:#lobby]")  # the client goes back to a channel it is in
+    alice.keys("M-3")  # #dev's window stays, with what was said there
+    alice.wait_status("[3:#dev]")
+    alice.wait_screen("You left #dev")
+    alice.line("/close")
+    alice.wait_status("[2:#lobby]")
+    alice.wait_input("#lobby>")
+    assert "#dev" not in alice.status()
+    bob.send("PRIVMSG alice :hello there")
+    alice.wait_status("3:bob(1!)")
+    alice.keys("M-3")
+    alice.wait_input("bob>")
+    alice.line("/close")
+    alice.wait_status("[2:#lobby]")
+    assert "bob" not in alice.status()
+    alice.wait_screen("Closed the conversation with bob")
+
+
 def test_topic_line(screen, connect):
     alice = screen("alice")
     in_lobby(alice)
