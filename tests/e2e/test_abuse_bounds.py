@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import BUILD, TIMEOUT, Client, Msg, is_command
+from test_abuse_memory import rss_kib
 from test_metrics import value, wait_for
 from test_websocket import web_server
 
@@ -25,14 +26,6 @@ REPRO = os.environ.get("TCPCHAT_ABUSE_REPRO") == "1"
 # resident size says nothing about the server's own bounds there, so only the plain build's
 # is checked (the behaviour is checked in every build).
 SANITIZED = any(san in os.path.basename(BUILD.rstrip("/")) for san in ("asan", "tsan"))
-
-
-def rss_kib(pid, field="VmRSS"):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def drain(*clients):
@@ -68,7 +61,7 @@ def test_join_storm_of_non_readers_is_bounded(server_factory):
     alice = Client(srv.port, "alice")
     bob = Client(srv.port, "bob")
     alice.expect(is_command("JOIN", "bob"))
-    rss_before = rss_kib(pid)
+    rss_before = rss_kib(pid, "VmRSS")
     crowd = []
     try:
         for i in range(STORM):
@@ -104,7 +97,7 @@ def test_join_storm_of_non_readers_is_bounded(server_factory):
         time.sleep(1.5)
         drain(alice, bob)
         peak = rss_kib(pid, "VmHWM")
-        now = rss_kib(pid)
+        now = rss_kib(pid, "VmRSS")
         per = (peak - rss_before) * 1024 / STORM
         print("\njoin storm: %d non-readers, RSS before %d KiB, peak %d KiB, now %d KiB: "
               "%.0f bytes per non-reader at the peak" % (STORM, rss_before, peak, now, per))
@@ -144,7 +137,7 @@ def test_new_client_that_does_not_read_is_dropped_past_sendq_new(server_factory)
         s.send(b"NICK nr%d\r\nUSER nr 0 * :nr\r\n" % i)
         crowd.append(s)
         bob.expect(lambda l, i=i: Msg(l).command == "JOIN" and l.startswith(":nr%d!" % i))
-    rss_before = rss_kib(pid)
+    rss_before = rss_kib(pid, "VmRSS")
     dropped = set()
     sent = 0
     try:
@@ -218,7 +211,7 @@ def test_blasters_with_flood_control_off_are_held_by_the_backlog(server_factory)
             k.send("JOIN #b%d" % i)
             k.expect(lambda l: " 366 " in l)
     drain(alice, bob, *sinks, *blasters)
-    rss_before = rss_kib(pid)
+    rss_before = rss_kib(pid, "VmRSS")
 
     received = [0]
     stop_sink = threading.Event()

@@ -148,7 +148,6 @@ def test_windows_activity_and_switching(screen, connect):
     bob.expect("PRIVMSG bob :the secret is safe")
 
 
-# The topic line shows the shown channel's topic, set before joining or while in it.
 # /close closes the window of a private conversation or of a channel one has left (not of one
 # one is in); the window before it is shown, and the status line no longer lists it.
 def test_close_windows(screen, connect):
@@ -179,6 +178,7 @@ def test_close_windows(screen, connect):
     alice.wait_screen("Closed the conversation with bob")
 
 
+# The topic line shows the shown channel's topic, set before joining or while in it.
 def test_topic_line(screen, connect):
     alice = screen("alice")
     in_lobby(alice)
