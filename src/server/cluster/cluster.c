@@ -2236,6 +2236,18 @@ static int unpack_ban(struct unpack *u, struct ban *b)
     return u->bad || b->set_at < 0 || b->expires < 0 ? -1 : 0;
 }
 
+/* Queues a change of what the first server keeps (bans, registrations): packs[0] the event,
+ * packs[1] the value (both freed here). 0, or -1 when it cannot go now: the queue is full, or
+ * the first server is down (the change then holds here only, docs/cluster.md). */
+static int queue_first(struct cluster *cl, enum req_kind kind, uint64_t id, struct pack *packs)
+{
+    struct req *q = req_new(kind, id, &packs[0], &packs[1]);
+    free(packs);
+    if (!q || enqueue(cl, q) < 0)
+        return -1;
+    return atomic_load(&cl->shards[0].cmd.up_since) ? 0 : -1;
+}
+
 /* The table's store in a cluster (ban_use_network): a change of this node's table goes to
  * Redis. Runs on the worker of the operator (or the acceptor, for an expiry): it only
  * queues. -1 when the network cannot take it now (the first Redis away, the queue full). */
@@ -2257,12 +2269,7 @@ static int save_ban(void *arg, const struct ban *b, enum ban_save how)
         pack_str(ev, b->kind == BAN_KLINE ? "K" : "D");
         pack_str(ev, b->mask);
     }
-    struct req *q = req_new(R_BAN, (uint64_t)how, ev, value);
-    free(ev);
-    if (!q || enqueue(cl, q) < 0)
-        return -1;
-    /* The bans' server (the first) is down: the change holds here only (docs/cluster.md). */
-    return atomic_load(&cl->shards[0].cmd.up_since) ? 0 : -1;
+    return queue_first(cl, R_BAN, (uint64_t)how, ev);
 }
 
 /* S_BAN: op ('+', '-' or 'e') on the ban packed in value, with its event. */
@@ -2458,11 +2465,7 @@ static int save_creg(void *arg, const char *name, const struct chanreg_info *inf
         pack_str(value, name);
         pack_str(ev, name);
     }
-    struct req *q = req_new(R_CREG, info != NULL, ev, value);
-    free(ev);
-    if (!q || enqueue(cl, q) < 0)
-        return -1;
-    return atomic_load(&cl->shards[0].cmd.up_since) ? 0 : -1;
+    return queue_first(cl, R_CREG, info != NULL, ev);
 }
 
 /* A change queued by save_creg: q->id 1 set, 0 dropped; q->data the event, then the value
