@@ -606,6 +606,7 @@ def test_private_messages_sent_while_a_subscriber_was_away_arrive(node_factory, 
     a, b = node_factory("a"), node_factory("b")
     alice = welcomed(clients(a, "alice"))
     bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: ison(alice, "bob") == ["bob"])  # node a has learned of bob
     alice.send("PRIVMSG bob :before")
     assert Msg(bob.expect(is_command("PRIVMSG", "alice"))).text == "before"
     b.proc.send_signal(signal.SIGSTOP)
