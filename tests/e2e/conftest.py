@@ -106,8 +106,9 @@ def server_factory():
         return s
 
     yield make
-    for s in servers:
-        rc = s.stop()
+    # Every server stops before any is judged: a failed check must not leave the rest running.
+    stopped = [(s, s.stop()) for s in servers]
+    for s, rc in stopped:
         log = s.read_log() if not s.log.closed else open(s.log_path, errors="replace").read()
         # Sanitizer reports go to stderr: a test whose server reported one fails here.
         assert "ERROR: AddressSanitizer" not in log, log

@@ -83,8 +83,9 @@ def node_factory(redis):
         return n
 
     yield make
-    for n in nodes:
-        rc = n.stop()
+    # Every node stops before any is judged: a failed check must not leave the rest running.
+    stopped = [(n, n.stop()) for n in nodes]
+    for n, rc in stopped:
         log = open(n.log_path, errors="replace").read()
         for report in ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
                        "ERROR: LeakSanitizer"):
