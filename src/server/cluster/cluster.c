@@ -1636,11 +1636,11 @@ static void announce_ops(struct cluster *cl, const struct chan *ch, const struct
 {
     struct req *q = req_new(R_CHAN, 0, ev, ops);
     if (!q) {
-        log_warn("cluster: could not announce %s again", ch->name);
+        log_warn("cluster: could not announce %s again", chan_name(ch));
         return;
     }
-    q->shard = shard_of(cl, ch->key);
-    snprintf(q->chan, sizeof q->chan, "%s", ch->name);
+    q->shard = shard_of(cl, chan_key(ch));
+    snprintf(q->chan, sizeof q->chan, "%s", chan_name(ch));
     run_chan(cl, q);
     free(q);
 }
@@ -1674,7 +1674,7 @@ static void announce_chan(void *arg, const struct chan *ch)
                 announce_ops(cl, ch, ev, ops);
                 pack_init(ops);
             }
-            op4(ops, "L", ch->key, lf, lv);
+            op4(ops, "L", chan_key(ch), lf, lv);
         }
     }
     if (ops->len)
@@ -1687,10 +1687,10 @@ static void announce_chan(void *arg, const struct chan *ch)
         char field[48], value[IRC_NICK_MAX + USER_MAX + HOST_MAX + 8], line[IRC_LINE_MAX];
         member_field(m->id, field, sizeof field);
         member_value(m, value, sizeof value);
-        snprintf(line, sizeof line, ":%s!%s JOIN %s", m->nick, m->userhost, ch->name);
+        snprintf(line, sizeof line, ":%s!%s JOIN %s", m->nick, m->userhost, chan_name(ch));
         pack_head(ev, cl, 'J', m->id);
-        pack_str(ev, ch->key);
-        pack_str(ev, ch->name);
+        pack_str(ev, chan_key(ch));
+        pack_str(ev, chan_name(ch));
         pack_u64(ev, (uint64_t)(m->op | m->voice << 1));
         pack_str(ev, m->nick);
         pack_str(ev, m->userhost);
@@ -1701,7 +1701,7 @@ static void announce_chan(void *arg, const struct chan *ch)
         pack_str(ev, ""); /* settings: above */
         pack_u64(ev, ch->net_seq);
         pack_init(ops);
-        op4(ops, "A", ch->key, field, value);
+        op4(ops, "A", chan_key(ch), field, value);
         announce_ops(cl, ch, ev, ops);
     }
     free(ev);
@@ -2609,7 +2609,7 @@ static void op_meta(struct pack *ops, const struct chan *ch)
     pack_init(&blob);
     pack_meta(&blob, &m);
     pack_str(ops, "M");
-    pack_str(ops, ch->key);
+    pack_str(ops, chan_key(ch));
     pack_str(ops, "");
     pack_bytes(ops, blob.buf, blob.len);
     if (blob.overflow)
@@ -2621,9 +2621,9 @@ static void op_leave(struct pack *ops, const struct chan *ch, uint64_t who)
 {
     char field[48];
     member_field(who, field, sizeof field);
-    op4(ops, "R", ch->key, field, "");
+    op4(ops, "R", chan_key(ch), field, "");
     if (ch->nmembers == 0)
-        op4(ops, "D", ch->key, "", "");
+        op4(ops, "D", chan_key(ch), "", "");
 }
 
 /* The line of an event, without CR LF. */
@@ -2733,13 +2733,13 @@ static int chan_request(struct cluster *cl, int shard, const struct pack *ev,
 {
     struct req *q = req_new(R_CHAN, chg->who, ev, ops);
     if (!q) {
-        log_warn("cluster: a change of %s is too large for the network", chg->chans[0]->name);
+        log_warn("cluster: a change of %s is too large for the network", chan_name(chg->chans[0]));
         return -1;
     }
     q->shard = shard;
     q->msg = chg->kind == CC_MSG;
     q->worker = chg->who_worker;
-    snprintf(q->chan, sizeof q->chan, "%s", chg->chans[0]->name);
+    snprintf(q->chan, sizeof q->chan, "%s", chan_name(chg->chans[0]));
     return enqueue(cl, q);
 }
 
@@ -2764,8 +2764,8 @@ static int chan_span(struct cluster *cl, const struct chan_change *chg)
     for (int sh = 0; sh < cl->nshards; sh++) {
         int n = 0;
         for (int i = 0; i < chg->nchans; i++)
-            n += peers || shard_of(cl, chg->chans[i]->key) == sh;
-        if (n == 0 || (peers && sh != shard_of(cl, chg->chans[0]->key)))
+            n += peers || shard_of(cl, chan_key(chg->chans[i])) == sh;
+        if (n == 0 || (peers && sh != shard_of(cl, chan_key(chg->chans[0]))))
             continue;
         struct pack *ev = malloc(sizeof *ev), *ops = malloc(sizeof *ops);
         if (!ev || !ops) {
@@ -2786,15 +2786,15 @@ static int chan_span(struct cluster *cl, const struct chan_change *chg)
             pack_u64(ev, (uint64_t)(other ? chg->nchans - n : n));
             for (int i = 0; i < chg->nchans; i++) {
                 const struct chan *ch = chg->chans[i];
-                if ((peers || shard_of(cl, ch->key) == sh) == other)
+                if ((peers || shard_of(cl, chan_key(ch)) == sh) == other)
                     continue;
-                pack_str(ev, ch->key);
+                pack_str(ev, chan_key(ch));
                 if (other)
                     continue;
                 if (chg->kind == CC_QUIT)
                     op_leave(ops, ch, chg->who);
                 else if (chg->kind == CC_NICK)
-                    op4(ops, "N", ch->key, field, chg->nick);
+                    op4(ops, "N", chan_key(ch), field, chg->nick);
             }
         }
         if (chan_request(cl, sh, ev, ops, chg) < 0)
@@ -2826,14 +2826,14 @@ static int remote_chan(void *arg, const struct chan_change *chg)
     }
     pack_head(ev, cl, (char)chg->kind, chg->who);
     pack_init(ops);
-    pack_str(ev, ch->key);
+    pack_str(ev, chan_key(ch));
     char field[48], value[IRC_NICK_MAX + USER_MAX + HOST_MAX + 8];
     member_field(chg->who, field, sizeof field);
     switch (chg->kind) {
     case CC_JOIN: {
         struct chan_meta m;
         chan_meta_get(ch, &m);
-        pack_str(ev, ch->name);
+        pack_str(ev, chan_name(ch));
         pack_u64(ev, (uint64_t)(chg->m->op | chg->m->voice << 1));
         pack_str(ev, chg->m->nick);
         pack_str(ev, chg->m->userhost);
@@ -2852,7 +2852,7 @@ static int remote_chan(void *arg, const struct chan_change *chg)
             pack_str(ev, "");
         }
         member_value(chg->m, value, sizeof value);
-        op4(ops, "A", ch->key, field, value);
+        op4(ops, "A", chan_key(ch), field, value);
         pack_u64(ev, ch->net_seq);
         break;
     }
@@ -2895,12 +2895,12 @@ static int remote_chan(void *arg, const struct chan_change *chg)
                 member_field(e->id, mf, sizeof mf);
                 snprintf(fl, sizeof fl, "%d", t ? t->op | t->voice << 1 : 0);
                 if (t)
-                    op4(ops, "F", ch->key, mf, fl);
+                    op4(ops, "F", chan_key(ch), mf, fl);
             } else if (e->mask) {
                 snprintf(lf, sizeof lf, "%c%s", e->letter, e->mask);
                 char lv[SOURCE_MAX + 32];
                 snprintf(lv, sizeof lv, "%lld %s", e->set_at, e->set_by ? e->set_by : "");
-                op4(ops, e->sign == '+' ? "L" : "l", ch->key, lf, lv);
+                op4(ops, e->sign == '+' ? "L" : "l", chan_key(ch), lf, lv);
             }
         }
         pack_u64(ev, ch->net_seq);
@@ -2928,14 +2928,14 @@ static int remote_chan(void *arg, const struct chan_change *chg)
             char cap[24], oldest[32];
             snprintf(cap, sizeof cap, "%ld", cl->history_max);
             oldest_kept(cl, oldest, sizeof oldest);
-            op4(ops, "H", ch->key, cap, oldest);
+            op4(ops, "H", chan_key(ch), cap, oldest);
         }
         break;
     }
     default:
         break;
     }
-    int rc = chan_request(cl, shard_of(cl, ch->key), ev, ops, chg);
+    int rc = chan_request(cl, shard_of(cl, chan_key(ch)), ev, ops, chg);
     free(ev);
     free(ops);
     return rc;

@@ -24,6 +24,7 @@ static const struct {
     {"cap-notify", CAP_CAP_NOTIFY},
     {"chghost", CAP_CHGHOST},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION},
+    {"draft/channel-rename", CAP_CHANNEL_RENAME},
     {"draft/chathistory", CAP_CHATHISTORY},
     {"draft/event-playback", CAP_EVENT_PLAYBACK},
     /* The specification's work-in-progress name, and the name clients use since it was
@@ -72,12 +73,12 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
     }
 }
 
-unsigned caps_offered(int history)
+unsigned caps_offered(int history, int cluster)
 {
     /* Without the store there is no history to page through or play back, and no record of
-     * who sent a message, which a REDACT needs. */
-    return history ? ~0u
-                   : ~(unsigned)(CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION);
+     * who sent a message, which a REDACT needs. A cluster renames no channel (cmd_chan.c). */
+    unsigned no_history = CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION;
+    return ~((history ? 0u : no_history) | (cluster ? (unsigned)CAP_CHANNEL_RENAME : 0u));
 }
 
 unsigned caps_variant(unsigned caps)

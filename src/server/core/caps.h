@@ -31,10 +31,12 @@ enum {
     CAP_READ_MARKER = 1 << 22,       /* draft/read-marker: MARKREAD */
     CAP_MESSAGE_REDACTION = 1 << 23, /* draft/message-redaction: REDACT (with history only) */
     CAP_MULTILINE = 1 << 24,         /* draft/multiline: client batches */
+    CAP_CHANNEL_RENAME = 1 << 25,    /* draft/channel-rename: RENAME (on a single node) */
 };
 
-/* The caps offered by a server with (1) or without (0) its history store. */
-unsigned caps_offered(int history);
+/* The caps offered by a server with (1) or without (0) its history store, on a single node
+ * (0) or a cluster (1). */
+unsigned caps_offered(int history, int cluster);
 
 /* The bit for a capability name, or 0 if we do not offer it. */
 unsigned caps_lookup(const char *name, size_t len);

@@ -127,30 +127,34 @@
 #define SOURCE_MAX               (30 + 1 + USER_MAX + 1 + HOST_MAX)
 #define TOPIC_MAX                390 /* TOPICLEN: leaves room for the prefix in a 512-byte line */
 #define KICK_MAX                 255 /* KICKLEN */
-#define AWAY_MAX                 200 /* AWAYLEN */
-#define KEY_MAX                  23  /* channel key length (ircu/Solanum use 23) */
-#define INVITES_MAX              32 /* pending invitations kept per channel; the oldest goes first */
-#define MASK_MAX                 (SOURCE_MAX + 8) /* a +b/+e/+I mask */
-#define LIST_MAX                 100              /* entries per +b, +e and +I list (MAXLIST) */
-#define WHOWAS_MAX               1024             /* nicknames remembered for WHOWAS */
-#define WHOWAS_REPLIES           10               /* entries one WHOWAS returns at most */
-#define WHO_REPLIES_MAX          500              /* users one WHO of a mask lists at most */
-#define MONITOR_MAX              100              /* nicks one client may MONITOR (ISUPPORT) */
-#define REDACT_REASON_MAX        300  /* draft/message-redaction: a REDACT's reason, bytes */
-#define READMARK_TARGETS_MAX     1000 /* draft/read-marker: targets one account keeps a time for */
-#define READMARK_SESSIONS_MAX    16   /* connections of one account told of its marker changes */
-#define MODES_PER_LINE           4    /* MODES: parameter-taking modes applied per MODE command */
-#define CHANNELS_PER_USER        50   /* CHANLIMIT */
-#define TARGETS_MAX              4    /* TARGMAX for PRIVMSG and NOTICE */
-#define PASSWORD_MAX             128
-#define MOTD_LINES_MAX           100 /* lines of the MOTD file sent; the rest is ignored */
-#define MOTD_LINE_MAX            400 /* bytes of one MOTD line sent */
-#define ANNOUNCE_MAX             400 /* bytes of one console announcement sent */
-#define DESCRIPTION_MAX          200 /* bytes of the server description */
-#define OPER_NAME_MAX            32  /* name of an [oper "name"] entry, the first OPER parameter */
-#define LABEL_MAX                64 /* labeled-response: labels are short; longer ones are ignored */
-#define OPERS_MAX                256 /* operator entries in a config file */
-#define KILL_REASON_MAX          200 /* bytes of a KILL reason kept */
+#define RENAME_REASON_MAX        255 /* draft/channel-rename: a RENAME's reason, bytes */
+/* A channel is renamed at most once in this many seconds: each rename sends every member
+ * without draft/channel-rename a PART, a JOIN and NAMES (the specification's cooldown). */
+#define RENAME_COOLDOWN       60
+#define AWAY_MAX              200 /* AWAYLEN */
+#define KEY_MAX               23  /* channel key length (ircu/Solanum use 23) */
+#define INVITES_MAX           32  /* pending invitations kept per channel; the oldest goes first */
+#define MASK_MAX              (SOURCE_MAX + 8) /* a +b/+e/+I mask */
+#define LIST_MAX              100              /* entries per +b, +e and +I list (MAXLIST) */
+#define WHOWAS_MAX            1024             /* nicknames remembered for WHOWAS */
+#define WHOWAS_REPLIES        10               /* entries one WHOWAS returns at most */
+#define WHO_REPLIES_MAX       500              /* users one WHO of a mask lists at most */
+#define MONITOR_MAX           100              /* nicks one client may MONITOR (ISUPPORT) */
+#define REDACT_REASON_MAX     300  /* draft/message-redaction: a REDACT's reason, bytes */
+#define READMARK_TARGETS_MAX  1000 /* draft/read-marker: targets one account keeps a time for */
+#define READMARK_SESSIONS_MAX 16   /* connections of one account told of its marker changes */
+#define MODES_PER_LINE        4    /* MODES: parameter-taking modes applied per MODE command */
+#define CHANNELS_PER_USER     50   /* CHANLIMIT */
+#define TARGETS_MAX           4    /* TARGMAX for PRIVMSG and NOTICE */
+#define PASSWORD_MAX          128
+#define MOTD_LINES_MAX        100 /* lines of the MOTD file sent; the rest is ignored */
+#define MOTD_LINE_MAX         400 /* bytes of one MOTD line sent */
+#define ANNOUNCE_MAX          400 /* bytes of one console announcement sent */
+#define DESCRIPTION_MAX       200 /* bytes of the server description */
+#define OPER_NAME_MAX         32  /* name of an [oper "name"] entry, the first OPER parameter */
+#define LABEL_MAX             64  /* labeled-response: labels are short; longer ones are ignored */
+#define OPERS_MAX             256 /* operator entries in a config file */
+#define KILL_REASON_MAX       200 /* bytes of a KILL reason kept */
 /* Registered channels (ChanServ, store/chanreg.h): the table is in memory and every JOIN
  * reads it, so an account founds a few and names a bounded access list on each. */
 #define CHANREG_PER_ACCOUNT 20 /* channels one account may found */

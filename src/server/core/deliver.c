@@ -109,6 +109,12 @@ static void deliver(struct worker *w, struct mb_item *it)
                 it->fn.kicked(target, it->chans[0]);
         }
         break;
+    case MB_EACH: {
+        struct replica *r = replica_find(w, it->chans[0]);
+        for (int i = 0; r && i < r->n; i++)
+            it->fn.member(r->members[i], it->chans[0], it->ev, it->text);
+        break;
+    }
     case MB_QUIT:
         if (it->ev)
             to_union(w, it, it->target);

@@ -106,6 +106,25 @@ void fanout_chan_kick(struct server *srv, const struct fanout_chan *ch, struct e
     to_members(srv, ch, MB_KICK, ev, 0, -1, who, who_worker, kicked);
 }
 
+void fanout_chan_each(struct server *srv, const struct fanout_chan *ch, mb_member_fn *fn,
+                      struct event *ev, const char *text)
+{
+    for (int w = 0; w < srv->nworkers; w++) {
+        if (ch->wcount[w] == 0)
+            continue;
+        struct mb_item *it = item(w, MB_EACH, ev, &ch->id, 1);
+        if (!it)
+            continue;
+        it->fn.member = fn;
+        if (text && !(it->text = strdup(text))) {
+            log_error("out of memory posting to worker %d", w);
+            mailbox_item_free(it);
+            continue;
+        }
+        post(srv, w, it);
+    }
+}
+
 /* One item per worker of the span. */
 static void to_span(struct server *srv, const struct fanout_span *s, enum mb_kind kind,
                     struct event *ev, uint64_t skip, uint64_t target, int target_worker)

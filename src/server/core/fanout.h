@@ -26,11 +26,10 @@ struct event;
 struct msg;
 struct server;
 
-/* A channel as the fan-out sees it: the id its replicas go by, its folded name, and how many
- * members it has on each worker (srv->nworkers counts, under the channel's lock). */
+/* A channel as the fan-out sees it: the id its replicas go by, and how many members it has on
+ * each worker (srv->nworkers counts, under the channel's lock). */
 struct fanout_chan {
     uint64_t id;
-    const char *key;
     const unsigned *wcount;
 };
 
@@ -58,6 +57,11 @@ void fanout_chan_part(struct server *srv, const struct fanout_chan *ch, struct e
 /* The same for a KICK; then, on who's worker, kicked(who, ch->id) (who's own list). */
 void fanout_chan_kick(struct server *srv, const struct fanout_chan *ch, struct event *ev,
                       uint64_t who, int who_worker, mb_kicked_fn *kicked);
+
+/* fn(c, ch->id, ev, text) on each member c, on its worker, in the channel's order: for what
+ * each member is told differently (a RENAME's fallback, chan.c). text is copied; NULL allowed. */
+void fanout_chan_each(struct server *srv, const struct fanout_chan *ch, mb_member_fn *fn,
+                      struct event *ev, const char *text);
 
 /* --- a user's channels (call with all of them locked, ascending id) --------------------- */
 

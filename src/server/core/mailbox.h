@@ -21,6 +21,8 @@ enum mb_kind {
     MB_JOIN,        /* target joins chans[0]'s replica, then ev to its members but skip */
     MB_PART,        /* ev to the members of chans[0], then target leaves the replica */
     MB_KICK,        /* as MB_PART; then, on target's worker, fn.kicked(target, chans[0]) */
+    MB_EACH,        /* fn.member(c, chans[0], ev, text) for each local member c of chans[0]:
+                     * what differs per member (a RENAME's fallback) */
     MB_QUIT,        /* ev once to the members of any of chans but target, who leaves them all
                      * and, on its own worker, is freed: nothing about it comes after this */
     MB_PEERS,       /* ev once to the members of any of chans but skip, and to target */
@@ -38,6 +40,8 @@ enum mb_kind {
 typedef void mb_kicked_fn(struct client *c, uint64_t chan);
 typedef void mb_client_fn(struct client *c, int op, int result, const char *text);
 typedef void mb_worker_fn(struct worker *w, uint64_t arg);
+struct event;
+typedef void mb_member_fn(struct client *c, uint64_t chan, struct event *ev, const char *text);
 
 struct mb_item {
     struct mb_item *next;
@@ -56,8 +60,10 @@ struct mb_item {
         mb_kicked_fn *kicked;
         mb_client_fn *client;
         mb_worker_fn *worker;
+        mb_member_fn *member;
     } fn;
-    char *text;  /* MB_ANNOUNCE, MB_KILL, MB_CALL (owned), MB_NEW_CONN: peer address (owned) */
+    char *text;  /* MB_ANNOUNCE, MB_KILL, MB_CALL, MB_EACH (owned, or NULL), MB_NEW_CONN: peer
+                  * address (owned) */
     size_t cost; /* its bytes in the backlog, set when posted (mailbox_post_chain) */
     int nchans;
     uint64_t chans[]; /* channel ids */

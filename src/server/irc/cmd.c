@@ -58,6 +58,9 @@ static const struct command commands[] = {
      "modes (b e I k l i m n s t o v) or your user modes (i w B)."},
     {"KICK", cmd_kick, 2, 1,
      "KICK <#channel> <nick>[,<nick>...] [:<reason>]\nRemoves users from a channel (operators)."},
+    {"RENAME", cmd_rename, 2, 1,
+     "RENAME <#channel> <#new-name> [:<reason>]\nRenames a channel, keeping its members, modes "
+     "and topic (operators of the channel; draft/channel-rename; not on a cluster)."},
     {"INVITE", cmd_invite, 2, 1,
      "INVITE <nick> <#channel>\nInvites a user to a channel (+i: operators only)."},
     {"LIST", cmd_list, 0, 1,

@@ -96,6 +96,7 @@ int cmd_mode_service(struct server *srv, const char *name, const char *nick, cha
 void cmd_die(struct client *c, struct ircmsg *m);
 void cmd_restart(struct client *c, struct ircmsg *m);
 void cmd_kick(struct client *c, struct ircmsg *m);
+void cmd_rename(struct client *c, struct ircmsg *m);
 void cmd_invite(struct client *c, struct ircmsg *m);
 void cmd_list(struct client *c, struct ircmsg *m);
 void cmd_who(struct client *c, struct ircmsg *m);

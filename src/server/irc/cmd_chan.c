@@ -19,6 +19,7 @@
 #include "state/nick.h"
 #include "core/numerics.h"
 #include "core/send.h"
+#include "store/chanreg.h"
 #include "store/history.h"
 
 /* The reply for an error chan_join or chan_part passed on as a number: each says which mode
@@ -118,17 +119,18 @@ static void topic(struct client *c, const char *name, const char *text)
     struct member *me = chan_member(ch, c->id);
     if (!text) {
         if ((ch->modes & CM_SECRET) && !me) {
-            send_reply(c, ERR_NOTONCHANNEL, ch->name);
+            send_reply(c, ERR_NOTONCHANNEL, chan_name(ch));
         } else if (ch->topic) {
-            send_reply(c, RPL_TOPIC, ch->name, ch->topic);
-            send_reply(c, RPL_TOPICWHOTIME, ch->name, chan_topic_by(ch), (long long)ch->topic_at);
+            send_reply(c, RPL_TOPIC, chan_name(ch), ch->topic);
+            send_reply(c, RPL_TOPICWHOTIME, chan_name(ch), chan_topic_by(ch),
+                       (long long)ch->topic_at);
         } else {
-            send_reply(c, RPL_NOTOPIC, ch->name);
+            send_reply(c, RPL_NOTOPIC, chan_name(ch));
         }
     } else if (!me) {
-        send_reply(c, ERR_NOTONCHANNEL, ch->name);
+        send_reply(c, ERR_NOTONCHANNEL, chan_name(ch));
     } else if ((ch->modes & CM_TOPICLOCK) && !me->op) {
-        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+        send_reply(c, ERR_CHANOPRIVSNEEDED, chan_name(ch));
     } else {
         size_t n = utf8_cut(text, TOPIC_MAX);
         size_t by = strlen(c->source);
@@ -149,10 +151,10 @@ static void topic(struct client *c, const char *name, const char *text)
         char shown[TOPIC_MAX + 1];
         memcpy(shown, text, n);
         shown[n] = '\0';
-        struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, ch->name, shown);
+        struct event *m = event_new(NULL, ":%s TOPIC %s :%s", c->source, chan_name(ch), shown);
         if (m) {
             chan_post(srv, ch, m, 0);
-            history_store_event(srv, m, ch->key); /* draft/event-playback */
+            history_store_event(srv, m, chan_key(ch)); /* draft/event-playback */
             struct chan *chs[1] = {ch};
             struct chan_change chg = {
                 .kind = CC_META, .chans = chs, .nchans = 1, .ev = m, .meta = 1};
@@ -187,15 +189,16 @@ static void kick(struct client *c, const char *name, const char *nick, const cha
     struct member *me = chan_member(ch, c->id);
     struct member *t = chan_member(ch, tid);
     if (!me) {
-        send_reply(c, ERR_NOTONCHANNEL, ch->name);
+        send_reply(c, ERR_NOTONCHANNEL, chan_name(ch));
     } else if (!me->op) {
-        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+        send_reply(c, ERR_CHANOPRIVSNEEDED, chan_name(ch));
     } else if (!t) {
-        send_reply(c, ERR_USERNOTINCHANNEL, nick, ch->name);
+        send_reply(c, ERR_USERNOTINCHANNEL, nick, chan_name(ch));
     } else {
         char why[KICK_MAX + 1];
         utf8_copy(why, reason && *reason ? reason : c->nick, KICK_MAX);
-        struct event *ev = event_new(NULL, ":%s KICK %s %s :%s", c->source, ch->name, t->nick, why);
+        struct event *ev =
+            event_new(NULL, ":%s KICK %s %s :%s", c->source, chan_name(ch), t->nick, why);
         chan_kick_member(srv, ch, t, ev);
         struct chan *chs[1] = {ch};
         struct chan_change chg = {
@@ -213,6 +216,75 @@ void cmd_kick(struct client *c, struct ircmsg *m)
     /* KICK #chan a,b kicks several users (TARGMAX KICK). */
     for (char *nick = strtok_r(m->params[1], ",", &save); nick; nick = strtok_r(NULL, ",", &save))
         kick(c, m->params[0], nick, reason);
+}
+
+/* Why RENAME of old to to must be refused before the channel is even looked at (the FAIL's
+ * code in *code), or NULL. Folds both names into okey and nkey. */
+static const char *rename_refused(struct client *c, const char *old, const char *to, char *okey,
+                                  char *nkey, const char **code)
+{
+    const struct config *cfg = client_cfg(c);
+    *code = "CANNOT_RENAME";
+    /* A cluster's channels are known by name on every node and in Redis: a rename would have
+     * to change them all at once, which it does not do yet (docs/cluster.md). */
+    if (cfg->cluster)
+        return "Channels cannot be renamed on a cluster";
+    if (!ircname_channel_valid(to))
+        return "Invalid channel name";
+    if (old[0] != to[0]) /* the specification allows this refusal */
+        return "You cannot change a channel prefix type";
+    ircname_fold(old, okey, IRC_CHANNEL_MAX + 1);
+    ircname_fold(to, nkey, IRC_CHANNEL_MAX + 1);
+    int same = strcmp(okey, nkey) == 0;
+    const char *lobby = cfg->default_channel;
+    if (lobby && *lobby && ircname_cmp(lobby, old) == 0 && !same)
+        return "The server's default channel cannot be renamed";
+    /* ChanServ keeps a registration by name; it does not follow a rename. */
+    if (chanreg_role(okey, NULL) != CHANREG_UNREGISTERED && !same)
+        return "A registered channel cannot be renamed (drop its registration first)";
+    *code = "CHANNEL_NAME_IN_USE";
+    if (!same && ((lobby && *lobby && ircname_cmp(lobby, to) == 0) ||
+                  chanreg_role(nkey, NULL) != CHANREG_UNREGISTERED))
+        return "The channel name is reserved";
+    return NULL;
+}
+
+void cmd_rename(struct client *c, struct ircmsg *m)
+{
+    struct server *srv = client_srv(c);
+    const char *old = m->params[0], *to = m->params[1];
+    char reason[RENAME_REASON_MAX + 1];
+    utf8_copy(reason, m->nparams > 2 ? m->params[2] : "", RENAME_REASON_MAX);
+    char context[2 * (IRC_CHANNEL_MAX + 1)];
+    snprintf(context, sizeof context, "%.*s %.*s", IRC_CHANNEL_MAX, old, IRC_CHANNEL_MAX, to);
+    char okey[IRC_CHANNEL_MAX + 1] = "", nkey[IRC_CHANNEL_MAX + 1] = "";
+    const char *code;
+    const char *why = rename_refused(c, old, to, okey, nkey, &code);
+    if (why) {
+        send_fail(c, "RENAME", code, context, "%s", why);
+        return;
+    }
+    struct chan *ch = chan_lock_name_table(srv, old);
+    if (!ch) {
+        send_reply(c, ERR_NOSUCHCHANNEL, old);
+        return;
+    }
+    struct member *me = chan_member(ch, c->id);
+    struct chan *taken = chan_table_get(srv, nkey);
+    if (!me) {
+        send_reply(c, ERR_NOTONCHANNEL, chan_name(ch));
+    } else if (!me->op) {
+        send_reply(c, ERR_CHANOPRIVSNEEDED, chan_name(ch));
+    } else if (taken && taken != ch) {
+        send_fail(c, "RENAME", "CHANNEL_NAME_IN_USE", context, "The channel name is already taken");
+    } else if (strcmp(chan_name(ch), to) == 0) {
+        send_fail(c, "RENAME", "CANNOT_RENAME", context, "The channel already has that name");
+    } else if (ch->renamed_at && time(NULL) - ch->renamed_at < RENAME_COOLDOWN) {
+        send_fail(c, "RENAME", "CANNOT_RENAME", context, "This channel has been renamed recently");
+    } else if (chan_rename(srv, ch, to, nkey, c->source, reason) < 0) {
+        send_reply(c, ERR_UNKNOWNERROR, "RENAME", "Out of memory");
+    }
+    chan_unlock_table(srv, ch);
 }
 
 /* Records an invitation of id to ch (locked), which lets it past +i, +k, +l and bans once.
@@ -248,17 +320,18 @@ static void invite(struct client *c, const char *nick, const char *name)
     struct member *me = chan_member(ch, c->id);
     int ok = 0;
     if (!me) {
-        send_reply(c, ERR_NOTONCHANNEL, ch->name);
+        send_reply(c, ERR_NOTONCHANNEL, chan_name(ch));
     } else if ((ch->modes & CM_INVITE) && !me->op) {
-        send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+        send_reply(c, ERR_CHANOPRIVSNEEDED, chan_name(ch));
     } else if (chan_member(ch, info.id)) {
-        send_reply(c, ERR_USERONCHANNEL, info.nick, ch->name);
+        send_reply(c, ERR_USERONCHANNEL, info.nick, chan_name(ch));
     } else if (invite_add(ch, info.id) < 0) {
         send_reply(c, ERR_UNKNOWNERROR, "INVITE", "Out of memory");
     } else {
         ok = 1;
         /* invite-notify: members who asked see who was invited (not the two involved). */
-        struct event *note = event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, ch->name);
+        struct event *note =
+            event_new(NULL, ":%s INVITE %s %s", c->source, info.nick, chan_name(ch));
         if (note) {
             note->need_cap = CAP_INVITE_NOTIFY;
             chan_post(srv, ch, note, c->id);
@@ -277,7 +350,7 @@ static void invite(struct client *c, const char *nick, const char *name)
         event_unref(note);
     }
     char chname[IRC_CHANNEL_MAX + 1];
-    snprintf(chname, sizeof chname, "%s", ch->name);
+    snprintf(chname, sizeof chname, "%s", chan_name(ch));
     chan_unlock(ch);
     if (!ok)
         return;
@@ -315,9 +388,9 @@ static void list_one(struct chan *ch, void *arg)
         return;
     int match = q->nmasks == 0;
     for (int i = 0; i < q->nmasks && !match; i++)
-        match = ircname_match(q->masks[i], ch->name);
+        match = ircname_match(q->masks[i], chan_name(ch));
     for (int i = 0; i < q->nnots && match; i++)
-        match = !ircname_match(q->nots[i], ch->name);
+        match = !ircname_match(q->nots[i], chan_name(ch));
     if (!match || (q->users_min >= 0 && ch->nmembers <= q->users_min) ||
         (q->users_max >= 0 && ch->nmembers >= q->users_max) ||
         (q->created_before && ch->created >= q->created_before) ||
@@ -326,7 +399,7 @@ static void list_one(struct chan *ch, void *arg)
         (q->topic_before && ch->topic_at >= q->topic_before) ||
         (q->topic_after && ch->topic_at <= q->topic_after))
         return;
-    send_reply(q->c, RPL_LIST, ch->name, ch->nmembers, ch->topic ? ch->topic : "");
+    send_reply(q->c, RPL_LIST, chan_name(ch), ch->nmembers, ch->topic ? ch->topic : "");
 }
 
 /* A number of minutes or users in a LIST filter: 0, or -1 when it is not a number. */

@@ -87,14 +87,14 @@ static void list_show(struct client *c, const struct chan *ch, int kind)
 {
     const struct mask_list *l = &ch->lists[kind];
     for (int i = 0; i < l->n; i++)
-        send_numeric(c, list_modes[kind].item, TEXT(RPL_BANLIST), ch->name, l->v[i].mask,
+        send_numeric(c, list_modes[kind].item, TEXT(RPL_BANLIST), chan_name(ch), l->v[i].mask,
                      l->v[i].set_by, (long long)l->v[i].set_at);
     if (kind == LIST_BAN)
-        send_reply(c, RPL_ENDOFBANLIST, ch->name);
+        send_reply(c, RPL_ENDOFBANLIST, chan_name(ch));
     else if (kind == LIST_EXCEPT)
-        send_reply(c, RPL_ENDOFEXCEPTLIST, ch->name);
+        send_reply(c, RPL_ENDOFEXCEPTLIST, chan_name(ch));
     else
-        send_reply(c, RPL_ENDOFINVITELIST, ch->name);
+        send_reply(c, RPL_ENDOFINVITELIST, chan_name(ch));
 }
 
 /* The channel's modes as "+ntkl key limit"; the key only for members. */
@@ -158,9 +158,9 @@ static void key_change(struct client *c, struct chan *ch, struct mode_change *mc
             change_add(mc, '-', 'k', a);
         }
     } else if (ch->chkey[0]) {
-        send_reply(c, ERR_KEYSET, ch->name);
+        send_reply(c, ERR_KEYSET, chan_name(ch));
     } else if (!key_valid(a)) {
-        send_reply(c, ERR_INVALIDKEY, ch->name);
+        send_reply(c, ERR_INVALIDKEY, chan_name(ch));
     } else {
         snprintf(ch->chkey, sizeof ch->chkey, "%s", a);
         change_add(mc, '+', 'k', a);
@@ -207,7 +207,7 @@ static void status_change(struct client *c, struct chan *ch, struct mode_change 
     if (!id) {
         send_reply(c, ERR_NOSUCHNICK, a);
     } else if (!t) {
-        send_reply(c, ERR_USERNOTINCHANNEL, a, ch->name);
+        send_reply(c, ERR_USERNOTINCHANNEL, a, chan_name(ch));
     } else {
         if (letter == 'o')
             t->op = adding;
@@ -225,10 +225,11 @@ static void publish(struct server *srv, struct chan *ch, const char *source,
 {
     if (mc->nmodes == 0)
         return;
-    struct event *m = event_new(NULL, ":%s MODE %s %s%s", source, ch->name, mc->modes, mc->args);
+    struct event *m =
+        event_new(NULL, ":%s MODE %s %s%s", source, chan_name(ch), mc->modes, mc->args);
     if (m) {
         chan_post(srv, ch, m, 0);
-        history_store_event(srv, m, ch->key); /* draft/event-playback */
+        history_store_event(srv, m, chan_key(ch)); /* draft/event-playback */
         chg->ev = m;
         chan_net_publish(srv, chg);
     }
@@ -266,8 +267,8 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
     if (!modes) {
         char buf[128];
         mode_string(ch, me != NULL || override, buf, sizeof buf);
-        send_reply(c, RPL_CHANNELMODEIS, ch->name, buf);
-        send_reply(c, RPL_CREATIONTIME, ch->name, (long long)ch->created);
+        send_reply(c, RPL_CHANNELMODEIS, chan_name(ch), buf);
+        send_reply(c, RPL_CREATIONTIME, chan_name(ch), (long long)ch->created);
         chan_unlock(ch);
         return;
     }
@@ -316,9 +317,9 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             arg++;
         if (!op) {
             if (!denied && me)
-                send_reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+                send_reply(c, ERR_CHANOPRIVSNEEDED, chan_name(ch));
             else if (!denied)
-                send_reply(c, ERR_NOTONCHANNEL, ch->name);
+                send_reply(c, ERR_NOTONCHANNEL, chan_name(ch));
             denied = 1;
             continue;
         }
@@ -333,7 +334,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
                 change_add(&mc, adding ? '+' : '-', letter, kept);
                 edit_add(&chg, adding ? '+' : '-', letter, 0, kept, c->source, now);
             } else if (adding && ch->lists[kind].n >= LIST_MAX) {
-                send_reply(c, ERR_BANLISTFULL, ch->name, letter);
+                send_reply(c, ERR_BANLISTFULL, chan_name(ch), letter);
             }
         } else if (bit) {
             if (adding != !!(ch->modes & bit)) {

@@ -58,7 +58,7 @@ static void who_channel(struct client *c, const char *name, const struct who_que
     char chname[IRC_CHANNEL_MAX + 1];
     snprintf(chname, sizeof chname, "%s", name);
     if (ch) {
-        snprintf(chname, sizeof chname, "%s", ch->name);
+        snprintf(chname, sizeof chname, "%s", chan_name(ch));
         int member = chan_member(ch, c->id) != NULL;
         int visible = !(ch->modes & CM_SECRET) || member;
         rows = visible ? calloc(ch->nmembers ? ch->nmembers : 1, sizeof *rows) : NULL;
@@ -150,12 +150,12 @@ static void whois_channel(struct chan *ch, void *arg)
     struct member *t = chan_member(ch, w->who->id);
     if (!t || ((ch->modes & CM_SECRET) && !chan_member(ch, w->c->id) && w->c->id != w->who->id))
         return;
-    if (w->len + strlen(ch->name) + 2 > w->room) {
+    if (w->len + strlen(chan_name(ch)) + 2 > w->room) {
         send_reply(w->c, RPL_WHOISCHANNELS, w->who->nick, w->line);
         w->len = 0;
     }
     w->len += (size_t)snprintf(w->line + w->len, sizeof w->line - w->len, "%s%s%s",
-                               w->len ? " " : "", chan_member_prefix(t), ch->name);
+                               w->len ? " " : "", chan_member_prefix(t), chan_name(ch));
 }
 
 static void whois_channels(struct client *c, const struct nick_info *who)

@@ -218,7 +218,8 @@ static int cap_request(struct client *c, const char *list)
         if (remove)
             p++;
         size_t len = strcspn(p, " ");
-        unsigned bit = caps_lookup(p, len) & caps_offered(client_srv(c)->hist != NULL);
+        unsigned bit = caps_lookup(p, len) &
+                       caps_offered(client_srv(c)->hist != NULL, client_cfg(c)->cluster != NULL);
         if (!bit)
             return -1;
         if (remove)
@@ -245,7 +246,8 @@ void cmd_cap(struct client *c, struct ircmsg *m)
             c->cap_302 = 1;
             c->caps |= CAP_CAP_NOTIFY;
         }
-        caps_names(caps_offered(client_srv(c)->hist != NULL), c->cap_302, names, sizeof names);
+        caps_names(caps_offered(client_srv(c)->hist != NULL, client_cfg(c)->cluster != NULL),
+                   c->cap_302, names, sizeof names);
         send_server_line(c, "CAP %s LS :%s", who, names);
     } else if (strcasecmp(sub, "LIST") == 0) {
         caps_names(c->caps, 0, names, sizeof names);

@@ -50,13 +50,23 @@ struct mask_list {
     int n, cap;
 };
 
-struct chan {
-    uint64_t id;                    /* fixed at creation: orders channel locks */
+/* A channel's name. A label never changes; RENAME puts a new one in place (chan_rename), and
+ * the old one lives on until every worker has finished what it was doing (chan.c). */
+struct chan_label {
     char key[IRC_CHANNEL_MAX + 1];  /* folded name, the table key */
-    char name[IRC_CHANNEL_MAX + 1]; /* as first created */
-    UT_hash_handle hh;              /* in srv->chans, under srv->chan_lock */
-    atomic_int refs;                /* the table's, plus one per joined client */
-    pthread_mutex_t lock;           /* guards everything below */
+    char name[IRC_CHANNEL_MAX + 1]; /* as given */
+};
+
+struct chan {
+    uint64_t id; /* fixed at creation: orders channel locks */
+    /* The name: &first, or the one a RENAME gave it. Changed only with srv->chan_lock and the
+     * channel's lock held; read through chan_name and chan_key. */
+    _Atomic(struct chan_label *) label;
+    struct chan_label first;
+    time_t renamed_at;    /* the last RENAME (its cooldown), 0 if none */
+    UT_hash_handle hh;    /* in srv->chans, under srv->chan_lock, keyed by the label's key */
+    atomic_int refs;      /* the table's, plus one per joined client */
+    pthread_mutex_t lock; /* guards everything below */
     struct member *members;
     unsigned nmembers;
     unsigned *wcount; /* members on each worker (nworkers of them) */
@@ -86,6 +96,8 @@ struct server;
 
 /* A new channel, not yet in the table. NULL without memory. */
 struct chan *chan_new(struct server *srv, const char *name, const char *key);
+/* Puts ch in the table under its label's key (srv->chan_lock held). */
+void chan_table_add(struct server *srv, struct chan *ch);
 /* The channel whose folded name is key (srv->chan_lock held), or NULL. */
 struct chan *chan_table_get(struct server *srv, const char *key);
 /* ch (locked) as the fan-out sees it. */
@@ -95,6 +107,14 @@ void chan_member_free(struct member *m);
 void chan_unref(struct chan *ch);
 /* On the kicked client's worker, after its KICK (fanout_chan_kick): forgets channel id. */
 void chan_kicked(struct client *c, uint64_t id);
+/* Renames ch (its lock and the table's held) to name, whose folded form key no other channel
+ * has, by source (nick!user@host) for reason (cut to RENAME_REASON_MAX by the caller). Members
+ * with draft/channel-rename get the RENAME line; the others, unless only the case changed, see
+ * themselves part the old name and join the new one (topic, NAMES), as the specification's
+ * fallback says. The history of the old name ends there, as if it had emptied. 0, or -1
+ * without memory (nothing changed). */
+int chan_rename(struct server *srv, struct chan *ch, const char *name, const char *key,
+                const char *source, const char *reason);
 /* Adds mask (set by by, at at) to list kind of ch (locked), or removes it (removed, MASK_MAX
  * + 1 bytes or NULL: the entry's mask as it was set). 0 when the list changed. */
 int chan_list_edit(struct chan *ch, int kind, int adding, const char *mask, const char *by,

@@ -15,6 +15,7 @@
 
 #include "core/caps.h"
 #include "core/client.h"
+#include "core/conn.h"
 #include "common/ircmsg.h"
 #include "common/log.h"
 #include "core/hash.h"
@@ -58,7 +59,18 @@ static int list_matches(const struct mask_list *l, const char *source)
 
 const char *chan_name(const struct chan *ch)
 {
-    return ch->name;
+    return atomic_load_explicit(&ch->label, memory_order_acquire)->name;
+}
+
+const char *chan_key(const struct chan *ch)
+{
+    return atomic_load_explicit(&ch->label, memory_order_acquire)->key;
+}
+
+void chan_table_add(struct server *srv, struct chan *ch)
+{
+    const char *key = chan_key(ch);
+    HASH_ADD_KEYPTR(hh, srv->chans, key, strlen(key), ch);
 }
 
 uint64_t chan_id(const struct chan *ch)
@@ -93,6 +105,9 @@ void chan_unref(struct chan *ch)
         free(ch->lists[i].v);
     free(ch->topic);
     free(ch->invites);
+    struct chan_label *label = atomic_load_explicit(&ch->label, memory_order_relaxed);
+    if (label != &ch->first)
+        free(label);
     pool_free(ch->wcount, (size_t)ch->nworkers * sizeof *ch->wcount);
     pool_free(ch, sizeof *ch);
 }
@@ -114,15 +129,16 @@ struct chan *chan_new(struct server *srv, const char *name, const char *key)
     ch->created = time(NULL);
     ch->in_table = 1;
     atomic_init(&ch->refs, 1);
-    snprintf(ch->key, sizeof ch->key, "%s", key);
-    snprintf(ch->name, sizeof ch->name, "%s", name);
+    snprintf(ch->first.key, sizeof ch->first.key, "%s", key);
+    snprintf(ch->first.name, sizeof ch->first.name, "%s", name);
+    atomic_init(&ch->label, &ch->first);
     return ch;
 }
 
 int chan_find_joined(const struct client *c, const char *name)
 {
     for (int i = 0; i < c->nchans; i++) {
-        if (ircname_cmp(c->chans[i]->name, name) == 0)
+        if (ircname_cmp(chan_name(c->chans[i]), name) == 0)
             return i;
     }
     return -1;
@@ -158,7 +174,7 @@ static void client_remove_chan(struct client *c, int idx)
 
 struct fanout_chan chan_fan(const struct chan *ch)
 {
-    return (struct fanout_chan){.id = ch->id, .key = ch->key, .wcount = ch->wcount};
+    return (struct fanout_chan){.id = ch->id, .wcount = ch->wcount};
 }
 
 const char *chan_member_prefix(const struct member *m)
@@ -196,7 +212,7 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
     /* RPL_NAMREPLY's text, by hand: '@' marks a secret channel, '=' a public one. */
     size_t start = send_numeric_head(c, NUM(RPL_NAMREPLY), line, sizeof line);
     int head = snprintf(line + start, sizeof line - start,
-                        "%c %s :", (ch->modes & CM_SECRET) ? '@' : '=', ch->name);
+                        "%c %s :", (ch->modes & CM_SECRET) ? '@' : '=', chan_name(ch));
     head = head < 0 ? 0 : head + (int)start;
     if ((size_t)head >= sizeof line / 2)
         head = 0; /* cannot happen: the names are bounded well below that */
@@ -222,7 +238,7 @@ static void names_lines(struct msgbuf *b, const struct client *c, struct chan *c
     }
     if (len > (size_t)head)
         msgbuf_raw(b, NULL, line, len - 1);
-    send_reply_into(b, c, RPL_ENDOFNAMES, ch->name);
+    send_reply_into(b, c, RPL_ENDOFNAMES, chan_name(ch));
 }
 
 int chan_invited(const struct chan *ch, uint64_t id)
@@ -274,9 +290,9 @@ static void markread_line(struct msgbuf *b, const struct client *c, const struct
     readmark_owner(c, owner, sizeof owner);
     if (c->account[0])
         readmark_attach(owner, c->w->index, c->id);
-    readmark_format(readmark_get(owner, ch->key), ts, sizeof ts);
-    int n =
-        snprintf(line, sizeof line, ":%s MARKREAD %s %s", client_cfg(c)->server_name, ch->name, ts);
+    readmark_format(readmark_get(owner, chan_key(ch)), ts, sizeof ts);
+    int n = snprintf(line, sizeof line, ":%s MARKREAD %s %s", client_cfg(c)->server_name,
+                     chan_name(ch), ts);
     if (n > 0 && n < (int)sizeof line)
         msgbuf_raw(b, NULL, line, (size_t)n);
 }
@@ -288,7 +304,7 @@ static void replay(struct client *c, const struct chan *ch)
 {
     struct server *srv = client_srv(c);
     if (!srv->hist || srv->cfg.history_replay <= 0 || (c->caps & CAP_CHATHISTORY) ||
-        !history_has(srv, ch->key))
+        !history_has(srv, chan_key(ch)))
         return;
     struct hist_query *q = calloc(1, sizeof *q);
     if (!q)
@@ -298,8 +314,8 @@ static void replay(struct client *c, const struct chan *ch)
     q->client = c->id;
     q->caps = c->caps;
     q->limit = srv->cfg.history_replay;
-    snprintf(q->target, sizeof q->target, "%s", ch->name);
-    snprintf(q->key, sizeof q->key, "%s", ch->key);
+    snprintf(q->target, sizeof q->target, "%s", chan_name(ch));
+    snprintf(q->key, sizeof q->key, "%s", chan_key(ch));
     history_query(srv, q);
     free(q);
 }
@@ -326,9 +342,9 @@ static enum chanreg_role join_role(struct client *c, const char *name)
 void chan_emptied(struct server *srv, const struct chan *ch)
 {
     if (!(ch->modes & CM_INVITE) && !ch->chkey[0] &&
-        chanreg_role(ch->key, NULL) != CHANREG_UNREGISTERED)
+        chanreg_role(chan_key(ch), NULL) != CHANREG_UNREGISTERED)
         return;
-    history_end(srv, ch->key);
+    history_end(srv, chan_key(ch));
 }
 
 /* A JOIN or PART announced to told members costs the client's flood allowance a line per
@@ -338,6 +354,128 @@ static void chan_charge_broadcast(struct client *c, unsigned told)
 {
     unsigned lines = told / JOIN_BROADCAST_MEMBERS; /* whole lines: a small room costs none */
     c->tokens -= (double)lines;
+}
+
+/* A label a RENAME replaced. Workers read labels without a lock (chan_find_joined), but only
+ * within one command or mailbox item; so once each worker has taken the call posted after the
+ * swap, none can still hold it, and the last one frees it (a grace period, as RCU's). */
+struct label_retired {
+    struct chan_label *label;
+    atomic_int pending; /* workers yet to take the call, plus chan_rename's own count */
+};
+
+static void label_release(struct label_retired *r)
+{
+    if (atomic_fetch_sub(&r->pending, 1) == 1) {
+        free(r->label);
+        free(r);
+    }
+}
+
+static void label_passed(struct worker *w, uint64_t arg)
+{
+    (void)w;
+    label_release((struct label_retired *)(uintptr_t)arg);
+}
+
+/* Frees old (a label chan_rename allocated) once no worker can be reading it. */
+static void label_retire(struct server *srv, struct chan_label *old)
+{
+    struct label_retired *r = malloc(sizeof *r);
+    if (!r) {
+        log_error("out of memory retiring a channel's old name: it is kept");
+        return;
+    }
+    r->label = old;
+    atomic_init(&r->pending, srv->nworkers + 1);
+    int lost = 0;
+    for (int w = 0; w < srv->nworkers; w++)
+        lost |= fanout_call_worker(srv, w, label_passed, (uint64_t)(uintptr_t)r) < 0;
+    if (lost) /* a worker will never pass: keeping it is the only safe choice */
+        log_error("out of memory retiring a channel's old name: it is kept");
+    else
+        label_release(r);
+}
+
+/* What follows c's JOIN of ch (locked) in its reply: the topic, the read marker, NAMES. */
+static void join_lines(struct msgbuf *b, struct client *c, struct chan *ch)
+{
+    if (ch->topic) {
+        send_reply_into(b, c, RPL_TOPIC, chan_name(ch), ch->topic);
+        send_reply_into(b, c, RPL_TOPICWHOTIME, chan_name(ch), chan_topic_by(ch),
+                        (long long)ch->topic_at);
+    }
+    if (c->caps & CAP_READ_MARKER) /* draft/read-marker: after the JOIN, before the 366 */
+        markread_line(b, c, ch);
+    if (!(c->caps & CAP_NO_IMPLICIT_NAMES)) /* IRCv3 no-implicit-names: it asks if it wants */
+        names_lines(b, c, ch);
+}
+
+/* A RENAME on member c's worker (MB_EACH): ev (the RENAME line) with draft/channel-rename;
+ * without it, unless only the case changed (text NULL), the fallback: c parts the old name
+ * (text: the old name, a space, the reason) and joins the channel again under its new one. */
+static void renamed(struct client *c, uint64_t id, struct event *ev, const char *text)
+{
+    if (c->dead)
+        return;
+    if (c->caps & CAP_CHANNEL_RENAME) {
+        conn_deliver_event(c, ev);
+        return;
+    }
+    struct chan *ch = NULL;
+    for (int i = 0; text && i < c->nchans && !ch; i++)
+        ch = c->chans[i]->id == id ? c->chans[i] : NULL;
+    if (!ch)
+        return;
+    const char *reason = strchr(text, ' ');
+    int oldlen = (int)(reason - text);
+    struct msgbuf b = {0};
+    if (reason[1])
+        msgbuf_line(&b, ":%s PART %.*s :%s", c->source, oldlen, text, reason + 1);
+    else
+        msgbuf_line(&b, ":%s PART %.*s", c->source, oldlen, text);
+    pthread_mutex_lock(&ch->lock);
+    if (c->caps & CAP_EXTENDED_JOIN)
+        msgbuf_line(&b, ":%s JOIN %s %s :%s", c->source, chan_name(ch),
+                    c->account[0] ? c->account : "*", c->realname);
+    else
+        msgbuf_line(&b, ":%s JOIN %s", c->source, chan_name(ch));
+    join_lines(&b, c, ch);
+    pthread_mutex_unlock(&ch->lock);
+    struct msg *m = msgbuf_finish(&b);
+    send_msg(c, m);
+    msg_unref(m);
+}
+
+int chan_rename(struct server *srv, struct chan *ch, const char *name, const char *key,
+                const char *source, const char *reason)
+{
+    struct chan_label *old = atomic_load_explicit(&ch->label, memory_order_relaxed);
+    int case_only = strcmp(old->key, key) == 0;
+    struct chan_label *label = malloc(sizeof *label);
+    struct event *ev =
+        label ? event_new(NULL, ":%s RENAME %s %s :%s", source, old->name, name, reason) : NULL;
+    char fallback[IRC_CHANNEL_MAX + 1 + RENAME_REASON_MAX + 1];
+    snprintf(fallback, sizeof fallback, "%s %s", old->name, reason);
+    if (!ev) {
+        free(label);
+        return -1;
+    }
+    ev->need_cap = CAP_CHANNEL_RENAME;
+    snprintf(label->key, sizeof label->key, "%s", key);
+    snprintf(label->name, sizeof label->name, "%s", name);
+    if (!case_only) /* whoever makes the old name again reads none of this channel's past */
+        history_end(srv, old->key);
+    HASH_DEL(srv->chans, ch);
+    atomic_store_explicit(&ch->label, label, memory_order_release);
+    chan_table_add(srv, ch);
+    ch->renamed_at = time(NULL);
+    struct fanout_chan f = chan_fan(ch);
+    fanout_chan_each(srv, &f, renamed, ev, case_only ? NULL : fallback);
+    event_unref(ev);
+    if (old != &ch->first)
+        label_retire(srv, old);
+    return 0;
 }
 
 int chan_join(struct client *c, const char *name, const char *key)
@@ -377,15 +515,15 @@ int chan_join(struct client *c, const char *name, const char *key)
             pthread_mutex_unlock(&srv->chan_lock);
             goto oom;
         }
-        HASH_ADD_STR(srv->chans, key, ch);
+        chan_table_add(srv, ch);
     }
     pthread_mutex_lock(&ch->lock);
     pthread_mutex_unlock(&srv->chan_lock);
     int err = join_check(ch, c, key);
-    struct event *join = err ? NULL : event_new(NULL, ":%s JOIN %s", c->source, ch->name);
+    struct event *join = err ? NULL : event_new(NULL, ":%s JOIN %s", c->source, chan_name(ch));
     if (join)
         snprintf(join->account, sizeof join->account, "%s", c->account);
-    if (join && event_set_ext(join, ":%s JOIN %s %s :%s", c->source, ch->name,
+    if (join && event_set_ext(join, ":%s JOIN %s %s :%s", c->source, chan_name(ch),
                               c->account[0] ? c->account : "*", c->realname) < 0) {
         event_unref(join);
         join = NULL;
@@ -415,7 +553,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     mem->voice = role == CHANREG_VOICE;
     struct event *status = NULL; /* ChanServ's MODE for those already there */
     if (ch->nmembers > 0 && role != CHANREG_UNREGISTERED && (mem->op || mem->voice))
-        status = event_new(NULL, ":%s MODE %s +%c %s", CHANSERV_SOURCE, ch->name,
+        status = event_new(NULL, ":%s MODE %s +%c %s", CHANSERV_SOURCE, chan_name(ch),
                            mem->op ? 'o' : 'v', c->nick);
     snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
     HASH_ADD(hh, ch->members, id, sizeof mem->id, mem);
@@ -424,15 +562,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     unsigned told = ch->nmembers - 1; /* the members its JOIN goes to */
 
     struct msgbuf b = {0};
-    if (ch->topic) {
-        send_reply_into(&b, c, RPL_TOPIC, ch->name, ch->topic);
-        send_reply_into(&b, c, RPL_TOPICWHOTIME, ch->name, chan_topic_by(ch),
-                        (long long)ch->topic_at);
-    }
-    if (c->caps & CAP_READ_MARKER) /* draft/read-marker: after the JOIN, before the 366 */
-        markread_line(&b, c, ch);
-    if (!(c->caps & CAP_NO_IMPLICIT_NAMES)) /* IRCv3 no-implicit-names: it asks if it wants */
-        names_lines(&b, c, ch);
+    join_lines(&b, c, ch);
     struct msg *extra = msgbuf_finish(&b);
     struct fanout_chan f = chan_fan(ch);
     fanout_chan_join(srv, &f, join, c->id, c->w->index);
@@ -440,7 +570,7 @@ int chan_join(struct client *c, const char *name, const char *key)
         fanout_chan_event(srv, &f, away, c->id, c->w->index);
     if (status) {
         fanout_chan_event(srv, &f, status, 0, c->w->index);
-        history_store_event(srv, status, ch->key);
+        history_store_event(srv, status, chan_key(ch));
     }
     struct chan *chs[1] = {ch};
     struct chan_change chg = {.kind = CC_JOIN,
@@ -463,7 +593,7 @@ int chan_join(struct client *c, const char *name, const char *key)
     }
     replay(c, ch);
     /* After the replay's query: the joiner's history ends before its own JOIN. */
-    history_store_event(srv, join, ch->key);
+    history_store_event(srv, join, chan_key(ch));
     pthread_mutex_unlock(&ch->lock);
     /* The joiner sees its JOIN, the topic and NAMES at once, as the reply to its command
      * (labeled with it, under labeled-response), ahead of anything said after it joined,
@@ -571,8 +701,8 @@ int chan_part(struct client *c, const char *name, const char *reason)
         return chan_exists(srv, name) ? NUM(ERR_NOTONCHANNEL) : NUM(ERR_NOSUCHCHANNEL);
     struct chan *ch = c->chans[idx];
     struct event *part = reason && *reason
-                             ? event_new(NULL, ":%s PART %s :%s", c->source, ch->name, reason)
-                             : event_new(NULL, ":%s PART %s", c->source, ch->name);
+                             ? event_new(NULL, ":%s PART %s :%s", c->source, chan_name(ch), reason)
+                             : event_new(NULL, ":%s PART %s", c->source, chan_name(ch));
     pthread_mutex_lock(&srv->chan_lock);
     pthread_mutex_lock(&ch->lock);
     /* Not a member any more: kicked, and the KICK is still on its way to our mailbox. */
@@ -582,7 +712,7 @@ int chan_part(struct client *c, const char *name, const char *reason)
         told = ch->nmembers;
         struct fanout_chan f = chan_fan(ch);
         fanout_chan_part(srv, &f, part, c->id, c->w->index);
-        history_store_event(srv, part, ch->key); /* before an end marker, if it empties */
+        history_store_event(srv, part, chan_key(ch)); /* before an end marker, if it empties */
         chan_remove_member(srv, ch, c);
         struct chan *chs[1] = {ch};
         struct chan_change chg = {.kind = CC_PART,
@@ -694,7 +824,7 @@ int chan_send(struct client *c, const char *name, struct event *m, int echo, int
         return CHAN_NETWORK_DOWN;
     }
     /* Stored before it is posted, under the same lock: the store has the channel's order. */
-    int stored = !err && !m->tags_only ? history_store(srv, m, ch->key) : 0;
+    int stored = !err && !m->tags_only ? history_store(srv, m, chan_key(ch)) : 0;
     if (stored < 0)
         err = NUM(ERR_UNAVAILRESOURCE);
     /* A full disk: relayed but not kept; the first sender in the channel is told, once per
@@ -750,7 +880,7 @@ void chan_quit(struct client *c, struct event *m)
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
     fanout_user_quit(srv, &s, m, c->id, c->w->index);
     for (int i = 0; i < c->nchans; i++) {
-        history_store_event(srv, m, c->chans[i]->key);
+        history_store_event(srv, m, chan_key(c->chans[i]));
         chan_remove_member(srv, c->chans[i], c);
     }
     struct chan_change chg = {.kind = CC_QUIT,
@@ -780,7 +910,7 @@ void chan_nick(struct client *c, struct event *m, int self)
         HASH_FIND(hh, c->chans[i]->members, &c->id, sizeof c->id, mem);
         if (mem)
             snprintf(mem->nick, sizeof mem->nick, "%s", c->nick);
-        history_store_event(srv, m, c->chans[i]->key);
+        history_store_event(srv, m, chan_key(c->chans[i]));
     }
     struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
     fanout_user_peers(srv, &s, m, self ? 0 : c->id, self ? c->id : 0, c->w->index);
@@ -872,7 +1002,7 @@ struct msg *chan_names(struct client *c, const char *name)
         if (!(ch->modes & CM_SECRET) || chan_member(ch, c->id))
             names_lines(&b, c, ch);
         else
-            send_reply_into(&b, c, RPL_ENDOFNAMES, ch->name);
+            send_reply_into(&b, c, RPL_ENDOFNAMES, chan_name(ch));
         pthread_mutex_unlock(&ch->lock);
     } else {
         pthread_mutex_unlock(&srv->chan_lock);
@@ -974,7 +1104,7 @@ void chan_kick_member(struct server *srv, struct chan *ch, struct member *t, str
     struct fanout_chan f = chan_fan(ch);
     if (ev) {
         fanout_chan_kick(srv, &f, ev, t->id, tw, chan_kicked);
-        history_store_event(srv, ev, ch->key);
+        history_store_event(srv, ev, chan_key(ch));
     }
     HASH_DEL(ch->members, t);
     chan_member_free(t);

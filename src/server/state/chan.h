@@ -45,8 +45,11 @@ void chan_peers(struct client *c, struct event *m, int self);
 struct msg *chan_names(struct client *c, const char *name);
 /* Index of name in c's channel list, or -1. */
 int chan_find_joined(const struct client *c, const char *name);
-/* The channel's name as created (fixed for its life, so no lock is needed). */
+/* The channel's name, and its folded form (the table key). A RENAME changes them: read them
+ * on a worker's thread, or with the channel's or the table's lock held, and do not keep them
+ * past the current command or item (chan-t.h, struct chan_label). */
 const char *chan_name(const struct chan *ch);
+const char *chan_key(const struct chan *ch);
 /* The channel's id (for replicas). */
 uint64_t chan_id(const struct chan *ch);
 /* Channels in existence (LUSERS). */

@@ -34,7 +34,7 @@ int chan_net_publish(struct server *srv, const struct chan_change *chg)
 void chan_meta_get(const struct chan *ch, struct chan_meta *out)
 {
     memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", ch->name);
+    snprintf(out->name, sizeof out->name, "%s", chan_name(ch));
     out->created = (long long)ch->created;
     out->modes = ch->modes;
     snprintf(out->chkey, sizeof out->chkey, "%s", ch->chkey);
@@ -104,7 +104,7 @@ static struct chan *find(struct server *srv, const char *key, int create, const 
             log_error("out of memory keeping a channel of the network");
             return NULL;
         }
-        HASH_ADD_STR(srv->chans, key, ch);
+        chan_table_add(srv, ch);
     }
     if (ch)
         pthread_mutex_lock(&ch->lock);
@@ -448,17 +448,17 @@ void chan_net_message(struct server *srv, const char *key, struct event *ev, uin
             if (wanted && t->worker < srv->nworkers && (t->id != sender || echo))
                 fanout_to_client(srv, t->worker, t->id, ev);
         }
-    } else if (!ev->tags_only && history_store(srv, ev, ch->key) < 0) {
+    } else if (!ev->tags_only && history_store(srv, ev, chan_key(ch)) < 0) {
         /* Delivered implies stored, here too: the store is behind, so this node's members
          * miss it (the sender, if it is here, is told). */
         static struct log_budget behind_logged = LOG_BUDGET_INIT;
         log_limited(&behind_logged, 5, LOG_WARN,
-                    "history store behind: a message to %s not delivered here", ch->name);
+                    "history store behind: a message to %s not delivered here", chan_name(ch));
         struct event *fail =
             mine ? event_new(NULL,
                              ":%s FAIL PRIVMSG TEMPORARILY_UNAVAILABLE %s :The message store is "
                              "behind; message not delivered on this server, try again",
-                             srv->cfg.server_name, ch->name)
+                             srv->cfg.server_name, chan_name(ch))
                  : NULL;
         if (fail)
             fanout_to_client(srv, sender_worker, sender, fail);
@@ -495,7 +495,7 @@ void chan_net_drop_node(struct server *srv, uint64_t node, char (*keys)[IRC_CHAN
     {
         int in_keys = 0;
         for (int i = 0; i < n && !in_keys; i++)
-            in_keys = strcmp(keys[i], ch->key) == 0;
+            in_keys = strcmp(keys[i], chan_key(ch)) == 0;
         pthread_mutex_lock(&ch->lock);
         struct member *mb, *mtmp;
         HASH_ITER(hh, ch->members, mb, mtmp)
@@ -513,9 +513,9 @@ void chan_net_drop_node(struct server *srv, uint64_t node, char (*keys)[IRC_CHAN
                 HASH_ADD(hh, all, id, sizeof g->id, g);
             }
             if (in_keys && g->n < SPAN_MAX)
-                snprintf(g->mine[g->n++], IRC_CHANNEL_MAX + 1, "%s", ch->key);
+                snprintf(g->mine[g->n++], IRC_CHANNEL_MAX + 1, "%s", chan_key(ch));
             else if (!in_keys && g->m < SPAN_MAX)
-                snprintf(g->others[g->m++], IRC_CHANNEL_MAX + 1, "%s", ch->key);
+                snprintf(g->others[g->m++], IRC_CHANNEL_MAX + 1, "%s", chan_key(ch));
         }
         pthread_mutex_unlock(&ch->lock);
     }
@@ -571,7 +571,7 @@ void chan_net_load(struct server *srv, const char *key, const struct chan_meta *
 static void member_gone(struct server *srv, struct chan *ch, struct member *t, const char *reason)
 {
     struct event *ev =
-        event_new(NULL, ":%s!%s PART %s :%s", t->nick, t->userhost, ch->name, reason);
+        event_new(NULL, ":%s!%s PART %s :%s", t->nick, t->userhost, chan_name(ch), reason);
     if (ev) {
         struct fanout_chan f = chan_fan(ch);
         fanout_chan_event(srv, &f, ev, 0, -1);
@@ -618,7 +618,7 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
         }
         if (!member_add(ch, mi))
             continue;
-        struct event *ev = event_new(NULL, ":%s!%s JOIN %s", mi->nick, mi->userhost, ch->name);
+        struct event *ev = event_new(NULL, ":%s!%s JOIN %s", mi->nick, mi->userhost, chan_name(ch));
         if (ev) {
             struct fanout_chan f = chan_fan(ch);
             fanout_chan_event(srv, &f, ev, 0, -1);
@@ -638,7 +638,7 @@ int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const
     struct chan *ch, *ctmp;
     HASH_ITER(hh, srv->chans, ch, ctmp)
     {
-        if (listed(arg, ch->key))
+        if (listed(arg, chan_key(ch)))
             continue;
         pthread_mutex_lock(&ch->lock);
         struct member *t, *tmp;
@@ -662,7 +662,7 @@ void chan_net_backfill(struct server *srv, const char *key, struct event *ev)
     pthread_mutex_unlock(&srv->chan_lock);
     if (!ch)
         return;
-    history_store(srv, ev, ch->key);
+    history_store(srv, ev, chan_key(ch));
     pthread_mutex_unlock(&ch->lock);
 }
 

@@ -1,0 +1,186 @@
+"""IRCv3 draft/channel-rename (https://ircv3.net/specs/extensions/channel-rename, work in
+progress: the draft/ cap name, as its notes say): RENAME keeps a channel's members, modes,
+topic and lists under its new name; members with the capability get the RENAME line, the
+others the fallback (PART of the old name, JOIN of the new one with its topic and NAMES);
+the errors of its Errors section. Quotes are from the specification."""
+from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
+from test_cluster import Redis, node_factory, redis  # noqa: F401 (fixtures)
+from test_history import HISTORY_CAPS, history
+from test_ircv3 import cap_client
+
+CAP = "draft/channel-rename"
+
+
+def joined(clients, chan):
+    """Each client joins chan, in order (the first is its operator); waits for each 366."""
+    for c in clients:
+        c.send("JOIN " + chan)
+        take_until(c, is_numeric("366"))
+    for c in clients:
+        barrier(c)
+
+
+def fail_of(c):
+    return Msg(c.expect(is_command("FAIL")))
+
+
+def test_rename_is_offered_on_a_single_node_only(server, node_factory):  # noqa: F811
+    """"Clients that negotiate this capability indicate that they are capable of handling
+    the RENAME command" (Capabilities): offered where RENAME works. A cluster renames no
+    channel yet, so it neither offers the capability nor renames (CANNOT_RENAME)."""
+    c = Client(server.port, None)
+    c.send("CAP LS 302")
+    assert CAP in Msg(c.expect(is_command("CAP"))).text.split()
+
+    node = node_factory("a")
+    n = Client(node.port, None)
+    n.send("CAP LS 302")
+    assert CAP not in Msg(n.expect(is_command("CAP"))).text.split()
+    alice = Client(node.port, "alice")
+    joined([alice], "#old")
+    alice.send("RENAME #old #new")
+    m = fail_of(alice)
+    assert m.params[:4] == ["RENAME", "CANNOT_RENAME", "#old", "#new"], m.line
+
+
+def test_rename_keeps_the_channel_and_tells_each_member_as_it_can_understand(server):
+    """"A channel rename preserves all channel state, such as membership, mode and topic";
+    the server to client RENAME carries the reason (Messages); a client without the
+    capability gets "a PART message for the old channel name, with part message matching
+    the rename reason", then "a JOIN message followed by the usual messages that would be
+    sent if the client had joined the new channel normally (RPL_TOPIC, RPL_TOPICWHOTIME,
+    RPL_NAMREPLY, RPL_ENDOFNAMES etc)" (Fallback)."""
+    alice = cap_client(server.port, "alice", CAP)
+    bob = cap_client(server.port, "bob", CAP + " multi-prefix")
+    carol = cap_client(server.port, "carol", "")
+    joined([alice, bob, carol], "#boaring")
+    alice.send("TOPIC #boaring :all about boring")
+    alice.send("MODE #boaring +kv sesame bob")
+    alice.send("MODE #boaring +b mallory!*@*")
+    for c in (alice, bob, carol):
+        c.expect(lambda l: "+b" in l)
+
+    alice.send("RENAME #boaring #boring :Typo fix")
+    for c in (alice, bob):
+        m = Msg(c.expect(is_command("RENAME")))
+        assert m.prefix.startswith("alice!") and m.params == ["#boaring", "#boring", "Typo fix"], \
+            m.line
+    part = Msg(carol.expect(is_command("PART")))
+    assert part.prefix.startswith("carol!") and part.params == ["#boaring", "Typo fix"], part.line
+    lines = take_until(carol, is_numeric("366"))
+    seen = [Msg(l) for l in lines]
+    assert seen[0].command == "JOIN" and seen[0].prefix.startswith("carol!") \
+        and seen[0].params == ["#boring"], lines
+    assert [m.command for m in seen[1:]] == ["332", "333", "353", "366"], lines
+    assert seen[1].params[1:] == ["#boring", "all about boring"], lines
+    assert sorted(seen[3].text.split()) == ["+bob", "@alice", "carol"], lines
+
+    # The channel goes on under its new name, with its members, modes and lists.
+    bob.send("PRIVMSG #boring :still here")
+    for c in (alice, carol):
+        m = Msg(c.expect(is_command("PRIVMSG")))
+        assert m.params == ["#boring", "still here"], m.line
+    bob.send("MODE #boring")
+    m = Msg(bob.expect(is_numeric("324")))
+    assert m.params[1] == "#boring" and "k" in m.params[2] and "n" in m.params[2], m.line
+    bob.send("MODE #boring +b")
+    assert Msg(bob.expect(is_numeric("367"))).params[1:3] == ["#boring", "mallory!*@*"]
+    bob.send("NAMES #boring")
+    m = Msg(bob.expect(is_numeric("353")))
+    assert sorted(m.text.split()) == ["+bob", "@alice", "carol"], m.line
+    bob.send("WHOIS carol")
+    assert "#boring" in Msg(bob.expect(is_numeric("319"))).text
+    # The old name is free: nobody is in it.
+    bob.send("PRIVMSG #boaring :anyone?")
+    m = Msg(bob.expect(lambda l: Msg(l).command in ("401", "403")))
+    assert m.params[1] == "#boaring", m.line
+
+
+def test_rename_without_reason_and_by_a_client_without_the_capability(server):
+    """"The server to client command MUST always include the third parameter, an empty
+    string MAY be used if no reason is provided" (Messages). "If a client sends a valid
+    RENAME command without having negotiated the capability, the server SHOULD rename the
+    channel, but use the fallback mechanism to report the name change to that client"
+    (Fallback)."""
+    op = cap_client(server.port, "op", "")
+    bob = cap_client(server.port, "bob", CAP)
+    joined([op, bob], "#coding")
+    op.send("RENAME #coding #programming")
+    m = Msg(bob.expect(is_command("RENAME")))
+    assert m.params == ["#coding", "#programming", ""] and m.line.endswith(" :"), m.line
+    part = Msg(op.expect(is_command("PART")))
+    assert part.params == ["#coding"], part.line
+    m = Msg(op.expect(is_command("JOIN")))
+    assert m.params == ["#programming"], m.line
+    names = Msg(op.expect(is_numeric("353")))
+    assert sorted(names.text.split()) == ["@op", "bob"], names.line
+
+
+def test_a_change_of_case_alone_is_allowed_and_needs_no_fallback(server):
+    """"Implementations MUST allow channels to be renamed while only changing the casing of
+    a channel name" (Messages); the fallback "SHOULD NOT be used if the rename only changes
+    the case of the channel name" (Fallback)."""
+    alice = cap_client(server.port, "alice", CAP)
+    carol = cap_client(server.port, "carol", "")
+    joined([alice, carol], "#case")
+    alice.send("RENAME #case #CASE :louder")
+    m = Msg(alice.expect(is_command("RENAME")))
+    assert m.params == ["#case", "#CASE", "louder"], m.line
+    assert not [l for l in barrier(carol) if " PART " in l or " JOIN " in l]
+    carol.send("NAMES #case")
+    assert Msg(carol.expect(is_numeric("366"))).params[1] == "#CASE"
+
+
+def test_rename_errors(server):
+    """Errors: 461, 403, 442 and 482 where "existing error numerics [...] are more
+    appropriate"; "FAIL RENAME CHANNEL_NAME_IN_USE <old-channel> <new-channel>" when the
+    name is taken; "FAIL RENAME CANNOT_RENAME" for an invalid name and for a channel
+    "renamed recently" (the cooldown of Security Considerations)."""
+    alice = cap_client(server.port, "alice", CAP)
+    bob = cap_client(server.port, "bob", CAP)
+    joined([alice, bob], "#evil")
+    joined([alice], "#good")
+
+    alice.send("RENAME #evil")
+    assert Msg(alice.expect(is_numeric("461"))).params[1] == "RENAME"
+    alice.send("RENAME #nowhere #else")
+    assert Msg(alice.expect(is_numeric("403"))).params[1] == "#nowhere"
+    bob.send("RENAME #good #better")
+    assert Msg(bob.expect(is_numeric("442"))).params[1] == "#good"
+    bob.send("RENAME #evil #nice")
+    assert Msg(bob.expect(is_numeric("482"))).params[1] == "#evil"
+    alice.send("RENAME #evil #Good :Don't be evil")
+    m = fail_of(alice)
+    assert m.params[:4] == ["RENAME", "CHANNEL_NAME_IN_USE", "#evil", "#Good"], m.line
+    alice.send("RENAME #evil nochannel")
+    m = fail_of(alice)
+    assert m.params[:4] == ["RENAME", "CANNOT_RENAME", "#evil", "nochannel"], m.line
+    # The server's default channel keeps its name.
+    alice.send("RENAME #lobby #hall")
+    m = fail_of(alice)
+    assert m.params[:4] == ["RENAME", "CANNOT_RENAME", "#lobby", "#hall"], m.line
+
+    alice.send("RENAME #evil #neutral")
+    assert Msg(bob.expect(is_command("RENAME"))).params[:2] == ["#evil", "#neutral"]
+    alice.send("RENAME #neutral #nice")
+    m = fail_of(alice)
+    assert m.params[:4] == ["RENAME", "CANNOT_RENAME", "#neutral", "#nice"], m.line
+    assert "recently" in m.text
+
+
+def test_whoever_makes_the_old_name_again_reads_none_of_its_past(server):
+    """The old name is free after a rename; a stranger who creates a channel of that name
+    gets an empty channel of their own, and none of the renamed channel's history."""
+    alice = cap_client(server.port, "alice", HISTORY_CAPS + " " + CAP)
+    joined([alice], "#secret")
+    alice.send("PRIVMSG #secret :the plan")
+    barrier(alice)
+    alice.send("RENAME #secret #hidden")
+    alice.expect(is_command("RENAME"))
+
+    mallory = cap_client(server.port, "mallory", HISTORY_CAPS)
+    mallory.send("JOIN #secret")
+    lines = take_until(mallory, is_numeric("366"))
+    assert [l for l in lines if is_numeric("353")(l)][0].endswith(":@mallory"), lines
+    assert not [l for l in lines if "the plan" in l], lines
+    assert [m.text for m in history(mallory, "LATEST #secret * 10")] == []
