@@ -166,6 +166,12 @@ def test_rename_errors(server):
     m = fail_of(alice)
     assert m.params[:4] == ["RENAME", "CANNOT_RENAME", "#neutral", "#nice"], m.line
     assert "recently" in m.text
+    # A change of case alone is not held back (it sends no fallback), as often as wanted.
+    for name in ("#Neutral", "#NEUTRAL", "#neutral"):
+        alice.send("RENAME #neutral " + name)
+        assert Msg(bob.expect(is_command("RENAME"))).params[1] == name
+    bob.send("PRIVMSG #neutral :works")
+    assert Msg(alice.expect(is_command("PRIVMSG"))).params == ["#neutral", "works"]
 
 
 def test_whoever_makes_the_old_name_again_reads_none_of_its_past(server):
@@ -184,3 +190,22 @@ def test_whoever_makes_the_old_name_again_reads_none_of_its_past(server):
     assert [l for l in lines if is_numeric("353")(l)][0].endswith(":@mallory"), lines
     assert not [l for l in lines if "the plan" in l], lines
     assert [m.text for m in history(mallory, "LATEST #secret * 10")] == []
+
+
+def test_renames_while_members_talk_lose_nothing(server):
+    """Members on other workers keep talking while the channel's case changes under them
+    (each RENAME swaps the name they look it up by): every message arrives, once. Run under
+    TSan in CI, this is also the check that those lookups never race with a rename."""
+    alice = cap_client(server.port, "alice", CAP)
+    talkers = [cap_client(server.port, "t%d" % i, CAP) for i in range(3)]
+    joined([alice] + talkers, "#busy")
+    for i in range(40):
+        for t in talkers:
+            t.send("PRIVMSG #busy :m%d" % i)
+        alice.send("RENAME #busy " + ("#BUSY" if i % 2 == 0 else "#busy"))
+    got = []
+    while len(got) < 40 * len(talkers):
+        got.append(Msg(alice.expect(is_command("PRIVMSG"))).text)
+    assert sorted(got) == sorted("m%d" % i for i in range(40) for _ in talkers)
+    for t in talkers:
+        assert len([l for l in barrier(t) if " RENAME " in l]) == 40

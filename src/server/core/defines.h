@@ -129,7 +129,8 @@
 #define KICK_MAX                 255 /* KICKLEN */
 #define RENAME_REASON_MAX        255 /* draft/channel-rename: a RENAME's reason, bytes */
 /* A channel is renamed at most once in this many seconds: each rename sends every member
- * without draft/channel-rename a PART, a JOIN and NAMES (the specification's cooldown). */
+ * without draft/channel-rename a PART, a JOIN and NAMES (the specification's cooldown). A
+ * change of case alone, one line to those with it and nothing to the others, is not held. */
 #define RENAME_COOLDOWN       60
 #define AWAY_MAX              200 /* AWAYLEN */
 #define KEY_MAX               23  /* channel key length (ircu/Solanum use 23) */

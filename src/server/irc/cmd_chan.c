@@ -279,7 +279,8 @@ void cmd_rename(struct client *c, struct ircmsg *m)
         send_fail(c, "RENAME", "CHANNEL_NAME_IN_USE", context, "The channel name is already taken");
     } else if (strcmp(chan_name(ch), to) == 0) {
         send_fail(c, "RENAME", "CANNOT_RENAME", context, "The channel already has that name");
-    } else if (ch->renamed_at && time(NULL) - ch->renamed_at < RENAME_COOLDOWN) {
+    } else if (strcmp(nkey, okey) != 0 && ch->renamed_at &&
+               time(NULL) - ch->renamed_at < RENAME_COOLDOWN) {
         send_fail(c, "RENAME", "CANNOT_RENAME", context, "This channel has been renamed recently");
     } else if (chan_rename(srv, ch, to, nkey, c->source, reason) < 0) {
         send_reply(c, ERR_UNKNOWNERROR, "RENAME", "Out of memory");
