@@ -375,6 +375,7 @@ static void label_release(struct label_retired *r)
 static void label_passed(struct worker *w, uint64_t arg)
 {
     (void)w;
+    /* NOLINTNEXTLINE(performance-no-int-to-ptr): the pointer label_retire passed as arg */
     label_release((struct label_retired *)(uintptr_t)arg);
 }
 
