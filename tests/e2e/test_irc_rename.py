@@ -3,7 +3,10 @@ progress: the draft/ cap name, as its notes say): RENAME keeps a channel's membe
 topic and lists under its new name; members with the capability get the RENAME line, the
 others the fallback (PART of the old name, JOIN of the new one with its topic and NAMES);
 the errors of its Errors section. Quotes are from the specification."""
-from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
+import os
+import signal
+
+from conftest import Client, Msg, Server, barrier, is_command, is_numeric, take_until
 from test_cluster import Redis, node_factory, redis  # noqa: F401 (fixtures)
 from test_history import HISTORY_CAPS, history
 from test_ircv3 import cap_client
@@ -174,22 +177,52 @@ def test_rename_errors(server):
     assert Msg(alice.expect(is_command("PRIVMSG"))).params == ["#neutral", "works"]
 
 
-def test_whoever_makes_the_old_name_again_reads_none_of_its_past(server):
-    """The old name is free after a rename; a stranger who creates a channel of that name
-    gets an empty channel of their own, and none of the renamed channel's history."""
-    alice = cap_client(server.port, "alice", HISTORY_CAPS + " " + CAP)
+def test_the_history_follows_the_new_name_and_the_old_name_starts_empty(server_factory):
+    """The history goes with the channel, as the specification's Introduction asks of a
+    rename ("avoids issues with [...] logging where history is split across multiple
+    channel names"): CHATHISTORY and the replay on JOIN under the new name hold what was said
+    under the old one, across a restart too. The old name is free: a stranger who creates it
+    gets an empty channel and none of that history; and what the new name held before (a
+    channel of that name that emptied) is not shown to the renamed channel's members."""
+    srv = server_factory()
+    alice = cap_client(srv.port, "alice", HISTORY_CAPS + " " + CAP)
+    joined([alice], "#hidden")
+    alice.send("PRIVMSG #hidden :long ago, another channel")
+    alice.send("PART #hidden")
+    alice.expect(is_command("PART"))
     joined([alice], "#secret")
     alice.send("PRIVMSG #secret :the plan")
     barrier(alice)
     alice.send("RENAME #secret #hidden")
     alice.expect(is_command("RENAME"))
+    alice.send("PRIVMSG #hidden :after the rename")
+    barrier(alice)
 
-    mallory = cap_client(server.port, "mallory", HISTORY_CAPS)
+    def texts(c, target):
+        return [m.text for m in history(c, "LATEST %s * 10" % target) if m.command == "PRIVMSG"]
+
+    assert texts(alice, "#hidden") == ["the plan", "after the rename"]
+    mallory = cap_client(srv.port, "mallory", HISTORY_CAPS)
     mallory.send("JOIN #secret")
     lines = take_until(mallory, is_numeric("366"))
     assert [l for l in lines if is_numeric("353")(l)][0].endswith(":@mallory"), lines
     assert not [l for l in lines if "the plan" in l], lines
-    assert [m.text for m in history(mallory, "LATEST #secret * 10")] == []
+    assert texts(mallory, "#secret") == []
+    # A newcomer to the renamed channel gets its replay, old name's lines included.
+    bob = Client(srv.port, "bob")
+    bob.send("JOIN #hidden")
+    replay = [Msg(l).text for l in take_until(bob, lambda l: "after the rename" in l)
+              if Msg(l).command == "PRIVMSG"]
+    assert replay == ["the plan", "after the rename"], replay
+
+    # A server stop is not the channel emptying: its history is there when it comes back.
+    assert srv.stop() == 0
+    srv = server_factory()
+    carol = cap_client(srv.port, "carol", HISTORY_CAPS)
+    joined([carol], "#hidden")
+    assert texts(carol, "#hidden") == ["the plan", "after the rename"]
+    joined([carol], "#secret")
+    assert texts(carol, "#secret") == []
 
 
 def test_renames_while_members_talk_lose_nothing(server):
@@ -209,3 +242,29 @@ def test_renames_while_members_talk_lose_nothing(server):
     assert sorted(got) == sorted("m%d" % i for i in range(40) for _ in talkers)
     for t in talkers:
         assert len([l for l in barrier(t) if " RENAME " in l]) == 40
+
+
+def test_a_rename_the_store_had_not_committed_survives_kill_9(server_factory):
+    """The move of the history is journaled with the messages around it: killed (-9) before
+    its next commit, the server puts it back in order from the journal when it starts."""
+    srv = Server()  # not the factory's: this one is meant to die
+    try:
+        alice = cap_client(srv.port, "alice", HISTORY_CAPS + " " + CAP)
+        joined([alice], "#before")
+        alice.send("PRIVMSG #before :said before")
+        alice.send("RENAME #before #after")
+        alice.expect(is_command("RENAME"))
+        alice.send("PRIVMSG #after :said after")
+        barrier(alice)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+    finally:
+        srv.stop()
+        os.unlink(srv.log_path)
+    srv = server_factory()
+    carol = cap_client(srv.port, "carol", HISTORY_CAPS)
+    joined([carol], "#after")
+    assert [m.text for m in history(carol, "LATEST #after * 10") if m.command == "PRIVMSG"] == \
+        ["said before", "said after"]
+    joined([carol], "#before")
+    assert [m for m in history(carol, "LATEST #before * 10") if m.command == "PRIVMSG"] == []

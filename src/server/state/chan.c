@@ -465,8 +465,8 @@ int chan_rename(struct server *srv, struct chan *ch, const char *name, const cha
     ev->need_cap = CAP_CHANNEL_RENAME;
     snprintf(label->key, sizeof label->key, "%s", key);
     snprintf(label->name, sizeof label->name, "%s", name);
-    if (!case_only) /* whoever makes the old name again reads none of this channel's past */
-        history_end(srv, old->key);
+    if (!case_only) /* the history follows; whoever makes the old name again reads none of it */
+        history_rename(srv, old->key, key);
     HASH_DEL(srv->chans, ch);
     atomic_store_explicit(&ch->label, label, memory_order_release);
     chan_table_add(srv, ch);

@@ -492,6 +492,38 @@ static size_t line_len(const struct msg *m)
     return n;
 }
 
+/* A rename marker (history_rename): the end marker of a channel's lifetime whose tags, which a
+ * client's always start with '+', are RENAME_MARK and the key that lifetime moved to. */
+#define RENAME_MARK '>'
+
+/* The writer meets rename marker id of key from: the rows of from's lifetime before it take
+ * the name to. Whatever to held (lifetimes that ended, or one a server stop left open) is
+ * set aside under "!" and its key, which no channel has, for retention to take in time:
+ * the renamed channel's members must not read a stranger's past. Run only when the marker
+ * row was new (a journal replayed twice moves nothing twice). */
+static int move_lifetime(struct history *h, const char *from, const char *to, long long id)
+{
+    static const char *const sql[] = {
+        "UPDATE messages SET target = '!' || target WHERE target = ?2",
+        "UPDATE messages SET target = ?2 WHERE target = ?1 AND id < ?3 AND id > coalesce("
+        "(SELECT max(id) FROM messages WHERE target = ?1 AND line = '' AND id < ?3), 0)",
+    };
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0] && rc == SQLITE_OK; i++) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(h->db, sql[i], -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, id);
+            rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(h->db);
+        }
+        sqlite3_finalize(st);
+    }
+    touch(h, to);
+    return rc;
+}
+
 /* Inserts r (an id given before) in the open transaction. */
 static int insert_row(struct history *h, const struct jrec *r)
 {
@@ -514,6 +546,9 @@ static int insert_row(struct history *h, const struct jrec *r)
     sqlite3_bind_int(st, 9, line_is_event(r->line, r->line_len));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    if (rc == SQLITE_DONE && r->line_len == 0 && r->tags[0] == RENAME_MARK &&
+        sqlite3_changes(h->db) == 1)
+        return move_lifetime(h, r->target, r->tags + 1, r->id);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -1118,6 +1153,32 @@ void history_end(struct server *srv, const char *key)
     struct event *ev = event_new(NULL, "%s", ""); /* an empty line: the end marker */
     if (ev && store(srv, ev, key, NULL, NULL) < 0)
         log_warn("history: could not mark the end of %s (the writer is behind)", key);
+    event_unref(ev);
+}
+
+void history_rename(struct server *srv, const char *from, const char *to)
+{
+    struct history *h = srv->hist;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    struct touched *t = NULL;
+    HASH_FIND_STR(h->stored, from, t);
+    int rows = t != NULL || h->stored_unknown, msgs = (t && t->msgs) || h->stored_unknown;
+    pthread_mutex_unlock(&h->lock);
+    if (!rows)
+        return; /* nothing was said or done in it: nothing to move */
+    char tag[1 + IRC_CHANNEL_MAX + 1];
+    snprintf(tag, sizeof tag, "%c%s", RENAME_MARK, to);
+    struct event *ev = event_new(tag, "%s", ""); /* an end marker, which names to */
+    if (ev && store(srv, ev, from, NULL, NULL) == 0) {
+        pthread_mutex_lock(&h->lock);
+        mark_stored(h, to, msgs);
+        pthread_mutex_unlock(&h->lock);
+    } else {
+        log_warn("history: could not move the history of %s to %s (the writer is behind)", from,
+                 to);
+    }
     event_unref(ev);
 }
 

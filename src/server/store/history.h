@@ -102,6 +102,13 @@ int history_store(struct server *srv, struct event *ev, const char *key);
  * it (a marker row, journaled like a message). Not for the default channel, the server's
  * own. Under the channel's lock, like stores. */
 void history_end(struct server *srv, const char *key);
+/* Channel from (a folded name) is now called to (folded, a name no channel has): its present
+ * lifetime's history moves to to, in order with everything stored before and after (a
+ * journaled marker the writer acts on), and from's lifetime ends, as with history_end.
+ * What to held before (lifetimes that ended) is set aside, never shown under to. Under the
+ * channel's lock, like stores. When the store is behind, nothing is moved nor ended (logged),
+ * as with history_end. */
+void history_rename(struct server *srv, const char *from, const char *to);
 /* Stores a channel event of key (JOIN, PART, KICK, QUIT, NICK, MODE, TOPIC) the same way,
  * for the clients that ask for events in their history (IRCv3 draft/event-playback); the
  * others never see it. Never refused: when the store is behind or cannot write, the event
