@@ -202,12 +202,6 @@ def test_the_history_follows_the_new_name_and_the_old_name_starts_empty(server_f
         return [m.text for m in history(c, "LATEST %s * 10" % target) if m.command == "PRIVMSG"]
 
     assert texts(alice, "#hidden") == ["the plan", "after the rename"]
-    mallory = cap_client(srv.port, "mallory", HISTORY_CAPS)
-    mallory.send("JOIN #secret")
-    lines = take_until(mallory, is_numeric("366"))
-    assert [l for l in lines if is_numeric("353")(l)][0].endswith(":@mallory"), lines
-    assert not [l for l in lines if "the plan" in l], lines
-    assert texts(mallory, "#secret") == []
     # A newcomer to the renamed channel gets its replay, old name's lines included.
     bob = Client(srv.port, "bob")
     bob.send("JOIN #hidden")
@@ -221,8 +215,48 @@ def test_the_history_follows_the_new_name_and_the_old_name_starts_empty(server_f
     carol = cap_client(srv.port, "carol", HISTORY_CAPS)
     joined([carol], "#hidden")
     assert texts(carol, "#hidden") == ["the plan", "after the rename"]
-    joined([carol], "#secret")
+    # The renamed channel is gone with the restart, so the old name leads nowhere: whoever
+    # makes it again gets a channel of their own, with none of the past.
+    carol.send("JOIN #secret")
+    lines = take_until(carol, is_numeric("366"))
+    assert [l for l in lines if is_numeric("353")(l)][0].endswith(":@carol"), lines
+    assert not [l for l in lines if "the plan" in l], lines
     assert texts(carol, "#secret") == []
+
+
+def test_a_join_of_the_old_name_leads_to_the_channel(server):
+    """Channel redirection: "send a FAIL JOIN CHANNEL_RENAMED message to clients attempting
+    to join the old channel name"; without the capability, "the 470 numeric
+    (ERR_LINKCHANNEL) MAY be used [...] to redirect clients from the old channel to the new
+    channel", followed by their JOIN of it (the specification's last examples). Once the
+    channel is gone, the old name is an ordinary free name again."""
+    alice = cap_client(server.port, "alice", CAP)
+    joined([alice], "#foo")
+    alice.send("TOPIC #foo :the topic")
+    alice.send("RENAME #foo #bar")
+    alice.expect(is_command("RENAME"))
+
+    dave = cap_client(server.port, "dave", CAP)
+    dave.send("JOIN #foo")
+    m = fail_of(dave)
+    assert m.params[:4] == ["JOIN", "CHANNEL_RENAMED", "#foo", "#bar"], m.line
+    assert not [l for l in barrier(dave) if " JOIN " in l]
+
+    carol = cap_client(server.port, "carol", "")
+    carol.send("JOIN #FOO")
+    lines = take_until(carol, is_numeric("366"))
+    seen = [Msg(l) for l in lines]
+    assert seen[0].command == "470" and seen[0].params[1:3] == ["#FOO", "#bar"], lines
+    assert seen[1].command == "JOIN" and seen[1].params == ["#bar"], lines
+    assert [m.command for m in seen[2:]] == ["332", "333", "353", "366"], lines
+    assert Msg(alice.expect(lambda l: " JOIN #bar" in l)).prefix.startswith("carol!")
+
+    for c in (alice, carol):
+        c.send("PART #bar")
+        c.expect(is_command("PART"))
+    dave.send("JOIN #foo")
+    lines = take_until(dave, is_numeric("366"))
+    assert [l for l in lines if is_numeric("353")(l)][0].endswith(":@dave"), lines
 
 
 def test_renames_while_members_talk_lose_nothing(server):

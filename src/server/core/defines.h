@@ -131,7 +131,11 @@
 /* A channel is renamed at most once in this many seconds: each rename sends every member
  * without draft/channel-rename a PART, a JOIN and NAMES (the specification's cooldown). A
  * change of case alone, one line to those with it and nothing to the others, is not held. */
-#define RENAME_COOLDOWN       60
+#define RENAME_COOLDOWN 60
+/* A JOIN of a channel's old name is sent on to the new one (the specification's redirection)
+ * for this long, for the last RENAME_REDIRECTS renames. */
+#define RENAME_REDIRECT_SECS  3600
+#define RENAME_REDIRECTS      256
 #define AWAY_MAX              200 /* AWAYLEN */
 #define KEY_MAX               23  /* channel key length (ircu/Solanum use 23) */
 #define INVITES_MAX           32  /* pending invitations kept per channel; the oldest goes first */

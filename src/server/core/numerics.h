@@ -124,6 +124,7 @@
 #define ERR_PASSWDMISMATCH       464, ":Password incorrect"
 #define ERR_YOUREBANNEDCREEP     465, ":You are banned from this server: %s"
 #define ERR_KEYSET               467, "%s :Channel key already set"
+#define ERR_LINKCHANNEL          470, "%s %s :The channel has been renamed"
 #define ERR_CHANNELISFULL        471, "%s :Cannot join channel (+l)"
 #define ERR_UNKNOWNMODE          472, "%c :is unknown mode char to me"
 #define ERR_INVITEONLYCHAN       473, "%s :Cannot join channel (+i)"

@@ -75,9 +75,23 @@ void cmd_join(struct client *c, struct ircmsg *m)
             send_reply(c, ERR_NOSUCHCHANNEL, name);
             continue;
         }
-        int err = chan_join(c, name, key);
+        /* A channel's old name leads to it (draft/channel-rename's redirection): a client
+         * with the capability is told and joins itself; another is told (470) and joined. */
+        char to[IRC_CHANNEL_MAX + 1];
+        const char *join = name;
+        if (chan_redirect(client_srv(c), name, to)) {
+            if (c->caps & CAP_CHANNEL_RENAME) {
+                char context[2 * (IRC_CHANNEL_MAX + 1)];
+                snprintf(context, sizeof context, "%s %s", name, to);
+                send_fail(c, "JOIN", "CHANNEL_RENAMED", context, "The channel has been renamed");
+                continue;
+            }
+            send_reply(c, ERR_LINKCHANNEL, name, to);
+            join = to;
+        }
+        int err = chan_join(c, join, key);
         if (err)
-            send_chan_error(c, err, name);
+            send_chan_error(c, err, join);
     }
 }
 

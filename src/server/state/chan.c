@@ -356,6 +356,49 @@ static void chan_charge_broadcast(struct client *c, unsigned told)
     c->tokens -= (double)lines;
 }
 
+/* Recent renames, for the redirection of a JOIN of an old name; under srv->chan_lock. A
+ * process has one server, so one table (as the registered channels' in chanreg.c). */
+static struct redirect {
+    char from[IRC_CHANNEL_MAX + 1]; /* the old name, folded ("" for a free entry) */
+    char to[IRC_CHANNEL_MAX + 1];   /* the new one, folded */
+    uint64_t id;                    /* the channel, which may have been renamed again since */
+    time_t at;
+} redirects[RENAME_REDIRECTS];
+static int redirect_next;
+
+/* The fresh entry for old name key (srv->chan_lock held), or NULL. */
+static const struct redirect *redirect_find(const char *key, time_t now)
+{
+    for (int i = 0; i < RENAME_REDIRECTS; i++) {
+        const struct redirect *r = &redirects[i];
+        if (r->from[0] && now - r->at < RENAME_REDIRECT_SECS && strcmp(r->from, key) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+int chan_redirect(struct server *srv, const char *name, char *to)
+{
+    char key[IRC_CHANNEL_MAX + 1];
+    ircname_fold(name, key, sizeof key);
+    time_t now = time(NULL);
+    int found = 0;
+    pthread_mutex_lock(&srv->chan_lock);
+    const struct redirect *r = chan_table_get(srv, key) ? NULL : redirect_find(key, now);
+    /* A channel renamed again is followed (the cooldown makes such chains short). */
+    for (int hops = 0; r && !found && hops < 8; hops++) {
+        struct chan *ch = chan_table_get(srv, r->to);
+        if (ch && ch->id == r->id) {
+            snprintf(to, IRC_CHANNEL_MAX + 1, "%s", chan_name(ch));
+            found = 1;
+        } else {
+            r = ch ? NULL : redirect_find(r->to, now);
+        }
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
+    return found;
+}
+
 /* A label a RENAME replaced. Workers read labels without a lock (chan_find_joined), but only
  * within one command or mailbox item; so once each worker has taken the call posted after the
  * swap, none can still hold it, and the last one frees it (a grace period, as RCU's). */
@@ -467,6 +510,13 @@ int chan_rename(struct server *srv, struct chan *ch, const char *name, const cha
     snprintf(label->name, sizeof label->name, "%s", name);
     if (!case_only) /* the history follows; whoever makes the old name again reads none of it */
         history_rename(srv, old->key, key);
+    if (!case_only) {
+        struct redirect *r = &redirects[redirect_next++ % RENAME_REDIRECTS];
+        snprintf(r->from, sizeof r->from, "%s", old->key);
+        snprintf(r->to, sizeof r->to, "%s", key);
+        r->id = ch->id;
+        r->at = time(NULL);
+    }
     HASH_DEL(srv->chans, ch);
     atomic_store_explicit(&ch->label, label, memory_order_release);
     chan_table_add(srv, ch);

@@ -18,6 +18,10 @@ struct server;
 /* Joins c to name (valid, checked by the caller); members get the JOIN, c also the topic and
  * NAMES. Returns 0 (also when already a member) or an error numeric. */
 int chan_join(struct client *c, const char *name, const char *key);
+/* Whether name is the old name of a channel renamed within RENAME_REDIRECT_SECS that still
+ * exists, no channel having taken the name since: its name now into to (IRC_CHANNEL_MAX + 1
+ * bytes). JOIN sends the joiner there. */
+int chan_redirect(struct server *srv, const char *name, char *to);
 /* Parts c from name with an optional reason. Returns 0 or an error numeric. */
 int chan_part(struct client *c, const char *name, const char *reason);
 /* What chan_send and chan_send_status return, besides error numerics, when the channel has
