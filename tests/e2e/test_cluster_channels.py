@@ -623,6 +623,38 @@ def test_private_messages_sent_while_a_subscriber_was_away_arrive(node_factory, 
     assert not any(Msg(l).command == "PRIVMSG" for l in barrier(bob))
 
 
+def msgid(m):
+    return dict(t.partition("=")[::2] for t in m.tags.split(";"))["msgid"]
+
+
+def test_channel_messages_sent_while_a_subscriber_was_away_arrive(node_factory, clients, redis):
+    """Channel messages published while a node was not listening (its subscriber connection
+    closed, the node stopped short of the heartbeat) reach its members when it listens again:
+    each once, with the msgids everyone else saw, in the channel's order and before what
+    comes after; and its store has each once."""
+    caps = ("draft/chathistory", "batch", "message-tags", "echo-message")
+    a, b, alice, bob = both_in(node_factory, clients, "#away", *caps)
+    alice.send("PRIVMSG #away :before")
+    sent = [Msg(alice.expect(is_command("PRIVMSG", "alice", "#away")))]
+    assert Msg(bob.expect(is_command("PRIVMSG", "alice", "#away"))).text == "before"
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        kill_subscriber(redis, "b")
+        for i in range(5):
+            alice.send("PRIVMSG #away :while away %d" % i)
+            sent.append(Msg(alice.expect(is_command("PRIVMSG", "alice", "#away"))))
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    alice.send("PRIVMSG #away :after")  # maybe before b listens again, maybe after
+    sent.append(Msg(alice.expect(is_command("PRIVMSG", "alice", "#away"))))
+    got = [Msg(bob.expect(is_command("PRIVMSG", "alice", "#away"), timeout=15))
+           for _ in range(6)]
+    assert [m.text for m in got] == ["while away %d" % i for i in range(5)] + ["after"]
+    assert [msgid(m) for m in got] == [msgid(m) for m in sent[1:]]
+    assert not any(Msg(l).command == "PRIVMSG" for l in barrier(bob))
+    assert history_texts(bob, "#away") == [m.text for m in sent]
+
+
 def test_a_node_started_later_has_the_channels_history(node_factory, clients):
     """Channel messages are kept in Redis before any node delivers them: a node started
     afterwards has them (its join replay and CHATHISTORY), and a node restarted on its own

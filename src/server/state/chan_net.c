@@ -429,8 +429,28 @@ void chan_net_settings(struct server *srv, const char *key, unsigned seq,
     pthread_mutex_unlock(&ch->lock);
 }
 
+static int pos_cmp(const struct chan_pos *a, const struct chan_pos *b)
+{
+    return a->ms != b->ms     ? (a->ms < b->ms ? -1 : 1)
+           : a->seq != b->seq ? (a->seq < b->seq ? -1 : 1)
+                              : 0;
+}
+
+struct chan_pos chan_net_position(struct server *srv, const char *key)
+{
+    struct chan_pos pos = {0, 0};
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (ch) {
+        pos = ch->net_pos;
+        pthread_mutex_unlock(&ch->lock);
+    }
+    return pos;
+}
+
 void chan_net_message(struct server *srv, const char *key, struct event *ev, uint64_t sender,
-                      int sender_worker, int echo, char status)
+                      int sender_worker, int echo, char status, const struct chan_pos *pos)
 {
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch = find(srv, key, 0, NULL);
@@ -439,6 +459,15 @@ void chan_net_message(struct server *srv, const char *key, struct event *ev, uin
         return;
     struct member *me = chan_member(ch, sender);
     int mine = sender_worker >= 0 && sender_worker < srv->nworkers;
+    if (pos && pos_cmp(pos, &ch->net_pos) <= 0) {
+        /* Had already: delivered or refused when it first came (the store fills its gaps). */
+        if (!ev->tags_only)
+            (void)history_store(srv, ev, ch->key);
+        pthread_mutex_unlock(&ch->lock);
+        return;
+    }
+    if (pos) /* delivered now, or never here (the store refused it below) */
+        ch->net_pos = *pos;
     if (status) {
         /* STATUSMSG: ops are few, one item each (as chan_send_status does). */
         struct member *t, *tmp;
@@ -653,17 +682,6 @@ int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const
     }
     pthread_mutex_unlock(&srv->chan_lock);
     return n;
-}
-
-void chan_net_backfill(struct server *srv, const char *key, struct event *ev)
-{
-    pthread_mutex_lock(&srv->chan_lock);
-    struct chan *ch = find(srv, key, 0, NULL);
-    pthread_mutex_unlock(&srv->chan_lock);
-    if (!ch)
-        return;
-    history_store(srv, ev, ch->key);
-    pthread_mutex_unlock(&ch->lock);
 }
 
 void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
