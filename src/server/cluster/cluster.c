@@ -1212,6 +1212,13 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
 static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply *entries);
 static struct event *unpack_message(struct unpack *u);
 
+/* Whether the channel key lives on the server arg. */
+static int on_shard(void *arg, const char *key)
+{
+    const struct shard *sh = arg;
+    return shard_of(sh->cl, key) == sh->index;
+}
+
 /* A server's snapshot (S_SNAP): on the first, every other node's users; on each, its
  * channels (at start); then the events that came meanwhile. */
 static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
@@ -1246,6 +1253,8 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
         load_cregs(cl, rp->element[5], !sh->chans_loaded || same);
     }
     int back = sh->chans_loaded;
+    if (back && !same) /* new data: its streams are new too */
+        chan_net_forget_positions(cl->srv, on_shard, sh);
     load_chans(cl, sh, rp->element[2], back, same);
     sh->chans_loaded = 1;
     if (back || cl->srv->hist) /* at start only the store has a use for them */

@@ -460,7 +460,9 @@ void chan_net_message(struct server *srv, const char *key, struct event *ev, uin
     struct member *me = chan_member(ch, sender);
     int mine = sender_worker >= 0 && sender_worker < srv->nworkers;
     if (pos && pos_cmp(pos, &ch->net_pos) <= 0) {
-        /* Had already: delivered or refused when it first came (the store fills its gaps). */
+        /* This node has had it (caught up on after its subscriber was away, here it comes
+         * as held meanwhile; or caught up on again): nobody gets it twice, the store keeps
+         * it once. */
         if (!ev->tags_only)
             (void)history_store(srv, ev, ch->key);
         pthread_mutex_unlock(&ch->lock);
@@ -682,6 +684,22 @@ int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const
     }
     pthread_mutex_unlock(&srv->chan_lock);
     return n;
+}
+
+void chan_net_forget_positions(struct server *srv, int (*mine)(void *arg, const char *key),
+                               void *arg)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch, *tmp;
+    HASH_ITER(hh, srv->chans, ch, tmp)
+    {
+        if (!mine(arg, ch->key))
+            continue;
+        pthread_mutex_lock(&ch->lock);
+        ch->net_pos = (struct chan_pos){0, 0};
+        pthread_mutex_unlock(&ch->lock);
+    }
+    pthread_mutex_unlock(&srv->chan_lock);
 }
 
 void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,

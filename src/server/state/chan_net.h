@@ -108,6 +108,11 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
  * its members of other nodes part. Returns how many. */
 int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const char *key),
                               void *arg, uint64_t self);
+/* Every channel here with mine(arg, key) forgets the place of the last message delivered
+ * (its server came back with new data: its streams' ids start again, from that server's
+ * clock). */
+void chan_net_forget_positions(struct server *srv, int (*mine)(void *arg, const char *key),
+                               void *arg);
 /* Reads ch's settings into out (ch locked). */
 void chan_meta_get(const struct chan *ch, struct chan_meta *out);
 
