@@ -542,6 +542,7 @@ def test_a_returning_user_whose_nick_was_taken_is_renamed(node_factory, clients)
     guest = change.params[0]
     assert guest.startswith("Guest")
     wait_until(lambda: ison(alice, "bob " + guest) == ["bob", guest])
+    wait_until(lambda: ison(bob, "bob " + guest) == ["bob", guest])  # b has learned of bob too
     alice.send("WHOIS bob")
     assert Msg(alice.expect(is_numeric("311"))).params[2] == "~" + "bob"
     bob.send("PRIVMSG bob :from the guest")
