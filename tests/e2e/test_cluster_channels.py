@@ -542,6 +542,7 @@ def test_a_returning_user_whose_nick_was_taken_is_renamed(node_factory, clients)
     guest = change.params[0]
     assert guest.startswith("Guest")
     wait_until(lambda: ison(alice, "bob " + guest) == ["bob", guest])
+    wait_until(lambda: ison(bob, "bob " + guest) == ["bob", guest])  # b has learned of bob too
     alice.send("WHOIS bob")
     assert Msg(alice.expect(is_numeric("311"))).params[2] == "~" + "bob"
     bob.send("PRIVMSG bob :from the guest")
@@ -621,6 +622,38 @@ def test_private_messages_sent_while_a_subscriber_was_away_arrive(node_factory, 
     got = [Msg(bob.expect(is_command("PRIVMSG", "alice"), timeout=15)).text for _ in range(6)]
     assert got == ["while away %d" % i for i in range(5)] + ["after"]
     assert not any(Msg(l).command == "PRIVMSG" for l in barrier(bob))
+
+
+def msgid(m):
+    return dict(t.partition("=")[::2] for t in m.tags.split(";"))["msgid"]
+
+
+def test_channel_messages_sent_while_a_subscriber_was_away_arrive(node_factory, clients, redis):
+    """Channel messages published while a node was not listening (its subscriber connection
+    closed, the node stopped short of the heartbeat) reach its members when it listens again:
+    each once, with the msgids everyone else saw, in the channel's order and before what
+    comes after; and its store has each once."""
+    caps = ("draft/chathistory", "batch", "message-tags", "echo-message")
+    a, b, alice, bob = both_in(node_factory, clients, "#away", *caps)
+    alice.send("PRIVMSG #away :before")
+    sent = [Msg(alice.expect(is_command("PRIVMSG", "alice", "#away")))]
+    assert Msg(bob.expect(is_command("PRIVMSG", "alice", "#away"))).text == "before"
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        kill_subscriber(redis, "b")
+        for i in range(5):
+            alice.send("PRIVMSG #away :while away %d" % i)
+            sent.append(Msg(alice.expect(is_command("PRIVMSG", "alice", "#away"))))
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    alice.send("PRIVMSG #away :after")  # maybe before b listens again, maybe after
+    sent.append(Msg(alice.expect(is_command("PRIVMSG", "alice", "#away"))))
+    got = [Msg(bob.expect(is_command("PRIVMSG", "alice", "#away"), timeout=15))
+           for _ in range(6)]
+    assert [m.text for m in got] == ["while away %d" % i for i in range(5)] + ["after"]
+    assert [msgid(m) for m in got] == [msgid(m) for m in sent[1:]]
+    assert not any(Msg(l).command == "PRIVMSG" for l in barrier(bob))
+    assert history_texts(bob, "#away") == [m.text for m in sent]
 
 
 def test_a_node_started_later_has_the_channels_history(node_factory, clients):

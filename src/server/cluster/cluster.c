@@ -144,8 +144,9 @@ static const char *const scripts[S_COUNT] = {
      * entry is set, l one is removed, H the event (a message) is kept in the channel's
      * stream, at most field (0: no cap) of them and none older than the stream id value
      * ('': any age). The channel's keys and its event change together, and a message is
-     * stored before it is published. */
-    "local node = ARGV[2] "
+     * stored before it is published, with its entry's id as a last field (a netstring): the
+     * place in the stream up to which a node has delivered the channel (catch_up). */
+    "local node = ARGV[2] local sid "
     "for i = 3, #ARGV - 3, 4 do "
     "local op, k, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] "
     "local m = 'tc:chm:' .. k "
@@ -161,10 +162,12 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('HSET', m, f, fl .. ' ' .. nick .. ' ' .. uh) end end "
     "elseif op == 'L' then redis.call('HSET', 'tc:chl:' .. k, f, v) "
     "elseif op == 'l' then redis.call('HDEL', 'tc:chl:' .. k, f) "
-    "elseif op == 'H' then if f == '0' then redis.call('XADD', 'tc:h:' .. k, '*', 'm', ARGV[1]) "
-    "else redis.call('XADD', 'tc:h:' .. k, 'MAXLEN', '~', f, '*', 'm', ARGV[1]) end "
+    "elseif op == 'H' then if f == '0' then sid = redis.call('XADD', 'tc:h:' .. k, '*', 'm', "
+    "ARGV[1]) "
+    "else sid = redis.call('XADD', 'tc:h:' .. k, 'MAXLEN', '~', f, '*', 'm', ARGV[1]) end "
     "if v ~= '' then redis.call('XTRIM', 'tc:h:' .. k, 'MINID', '~', v) end end end "
-    "if ARGV[1] ~= '' then redis.call('PUBLISH', 'tc:ev', ARGV[1]) end return 1",
+    "if sid then redis.call('PUBLISH', 'tc:ev', ARGV[1] .. #sid .. ':' .. sid .. ',') "
+    "elseif ARGV[1] ~= '' then redis.call('PUBLISH', 'tc:ev', ARGV[1]) end return 1",
     /* S_REAPCHANS: ARGV a node gone: its members leave this server's channels, which are
      * named in one event. */
     LUA_NS
@@ -981,6 +984,19 @@ static int stream_id_cmp(const char *a, const char *b)
     return am != bm ? (am < bm ? -1 : 1) : as != bs ? (as < bs ? -1 : 1) : 0;
 }
 
+/* A stream id "ms-seq" as a channel's position; -1 if it is not one. */
+static int stream_pos(const char *id, struct chan_pos *pos)
+{
+    char *end;
+    if (id[0] < '0' || id[0] > '9')
+        return -1;
+    pos->ms = strtoull(id, &end, 10);
+    if (*end != '-' || end[1] < '0' || end[1] > '9')
+        return -1;
+    pos->seq = strtoull(end + 1, &end, 10);
+    return *end ? -1 : 0;
+}
+
 /* A private message for a user of this node (P), from the live channel or, after the
  * subscriber was away, from the inbox of sh (inbox_missed): delivered once, in the inbox's
  * order (an entry at or before the last one had is one had already). */
@@ -1196,6 +1212,13 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
 static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply *entries);
 static struct event *unpack_message(struct unpack *u);
 
+/* Whether the channel key lives on the server arg. */
+static int on_shard(void *arg, const char *key)
+{
+    const struct shard *sh = arg;
+    return shard_of(sh->cl, key) == sh->index;
+}
+
 /* A server's snapshot (S_SNAP): on the first, every other node's users; on each, its
  * channels (at start); then the events that came meanwhile. */
 static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
@@ -1229,9 +1252,13 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
         load_bans(cl, rp->element[4], !sh->chans_loaded || same);
         load_cregs(cl, rp->element[5], !sh->chans_loaded || same);
     }
-    load_chans(cl, sh, rp->element[2], sh->chans_loaded, same);
+    int back = sh->chans_loaded;
+    if (back && !same) /* new data: its streams are new too */
+        chan_net_forget_positions(cl->srv, on_shard, sh);
+    load_chans(cl, sh, rp->element[2], back, same);
     sh->chans_loaded = 1;
-    catch_up(cl, sh, rp->element[2]);
+    if (back || cl->srv->hist) /* at start only the store has a use for them */
+        catch_up(cl, sh, rp->element[2]);
     inbox_missed(cl, sh, rp->element[6]);
     sh->snap_done = 1;
     for (struct held *h = sh->held_head; h; h = h->next)
@@ -1250,7 +1277,7 @@ static void ask_snapshot(struct shard *sh)
     struct cluster *cl = sh->cl;
     char node[24], count[16], epoch[48];
     snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
-    snprintf(count, sizeof count, "%d", 0); /* the messages: catch_up, after */
+    snprintf(count, sizeof count, "%d", 1); /* the newest message; catch_up reads the rest */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(epoch, sizeof epoch, "%llu.%lld.%ld", (unsigned long long)cl->node,
@@ -3176,11 +3203,18 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
         struct event *ev = unpack_message(u);
         if (!ev)
             return;
+        /* its place in the channel's stream, when it was kept there (S_CHAN) */
+        char sid[48] = "";
+        if (u->p < u->end)
+            unpack_str(u, sid, sizeof sid);
+        struct chan_pos pos;
+        int kept = !u->bad && stream_pos(sid, &pos) == 0;
         int mine = origin == cl->node && worker < (uint64_t)srv->nworkers;
         char status = '\0';
         if (st[0] == '@' || st[0] == '+')
             status = st[0];
-        chan_net_message(srv, key, ev, who, mine ? (int)worker : -1, echo != 0, status);
+        chan_net_message(srv, key, ev, who, mine ? (int)worker : -1, echo != 0, status,
+                         kept ? &pos : NULL);
         event_unref(ev);
         break;
     }
@@ -3199,50 +3233,54 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
     }
 }
 
-/* A channel's last messages from its stream (newest first, as XREVRANGE gives them) into
- * this node's store, oldest first: a node that starts has the history from before it. What
- * the store has already (a restart) it keeps once (by msgid). */
-static void backfill(struct cluster *cl, const char *key, const redisReply *entries)
+static redisContext *connect_now(const struct cluster *cl, const struct redis_server *rs);
+
+/* A channel's entries from its stream (newest first, as XREVRANGE gives them), oldest first,
+ * each as it was published (its event, then its id: apply_chan): those after the last
+ * message this node delivered are delivered now, the others only stored. */
+static int caught_up(struct cluster *cl, const redisReply *entries)
 {
-    if (entries->type != REDIS_REPLY_ARRAY)
-        return;
+    int n = 0;
     for (size_t i = entries->elements; i-- > 0;) {
         const redisReply *e = entries->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2 ||
-            e->element[1]->element[1]->type != REDIS_REPLY_STRING)
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+            e->element[1]->elements != 2 || e->element[1]->element[1]->type != REDIS_REPLY_STRING)
             continue;
+        const char *id = e->element[0]->str;
         const redisReply *v = e->element[1]->element[1];
+        char tail[64];
+        int tl = snprintf(tail, sizeof tail, "%zu:%s,", strlen(id), id);
+        char *data = malloc(v->len + (size_t)tl);
+        if (!data)
+            continue;
+        memcpy(data, v->str, v->len);
+        memcpy(data + v->len, tail, (size_t)tl);
         struct unpack u;
-        unpack_init(&u, v->str, v->len);
-        char kind[2], k[IRC_CHANNEL_MAX + 1], st[2];
-        unpack_str(&u, kind, sizeof kind); /* "C" */
-        unpack_str(&u, kind, sizeof kind); /* "M" */
-        unpack_u64(&u);                    /* origin */
-        unpack_u64(&u);                    /* sender */
-        unpack_str(&u, k, sizeof k);
-        unpack_u64(&u); /* worker */
-        unpack_u64(&u); /* echo */
-        unpack_str(&u, st, sizeof st);
-        struct event *ev = kind[0] == 'M' && strcmp(k, key) == 0 ? unpack_message(&u) : NULL;
-        if (ev)
-            chan_net_backfill(cl->srv, key, ev);
-        event_unref(ev);
+        unpack_init(&u, data, v->len + (size_t)tl);
+        size_t klen;
+        const char *kind = unpack_bytes(&u, &klen);
+        if (kind && klen == 1 && kind[0] == 'C') {
+            apply_chan(cl, &u);
+            n++;
+        }
+        free(data);
     }
+    return n;
 }
 
-static redisContext *connect_now(const struct cluster *cl, const struct redis_server *rs);
-
-/* For each channel of a server's snapshot, the messages of its stream that this node's store
- * lacks: those newer than its newest (less CLUSTER_CLOCK_SLACK_MS, for the clocks of the
- * nodes and Redis; a message it has already it keeps once), at most CLUSTER_BACKFILL. At
- * start (the history from before this node ran, or was down), and when the subscriber
- * connection is back (what was published while it was away: into the store, not to the
- * members, who had newer messages already). Before the events held meanwhile, so the store
- * keeps the channel's order. On a blocking connection of its own: it happens rarely. */
+/* For each channel of a server's snapshot, the messages of its stream up to the snapshot's
+ * newest (those after it are among the events held meanwhile, applied next), from those
+ * newer than the newest of this node's store (less CLUSTER_CLOCK_SLACK_MS, for the clocks
+ * of the nodes and Redis) or the last one this node delivered, whichever is older; at most
+ * CLUSTER_BACKFILL. At start they fill the store (the history from before this node ran, or
+ * was down; no member is here yet). When the subscriber connection is back, those published
+ * while it was away reach the members too, once each (chan_net_message knows the last one
+ * delivered), in the channel's order and before anything after them. What the store has
+ * already it keeps once, by msgid. On a blocking connection of its own: it happens rarely. */
 static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans)
 {
-    if (!cl->srv->hist || chans->elements == 0)
+    if (chans->elements == 0)
         return;
     redisContext *rc = connect_now(cl, &sh->rs);
     if (!rc)
@@ -3250,26 +3288,33 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
     int n = 0;
     for (size_t i = 0; i < chans->elements; i++) {
         const redisReply *c = chans->element[i];
-        if (c->type != REDIS_REPLY_ARRAY || c->elements < 1 ||
+        if (c->type != REDIS_REPLY_ARRAY || c->elements != 5 ||
             c->element[0]->type != REDIS_REPLY_STRING ||
-            strlen(c->element[0]->str) > IRC_CHANNEL_MAX)
+            strlen(c->element[0]->str) > IRC_CHANNEL_MAX ||
+            c->element[4]->type != REDIS_REPLY_ARRAY || c->element[4]->elements != 1)
+            continue; /* nothing in its stream */
+        const redisReply *head = c->element[4]->element[0];
+        if (head->type != REDIS_REPLY_ARRAY || head->elements != 2 ||
+            head->element[0]->type != REDIS_REPLY_STRING)
             continue;
-        const char *key = c->element[0]->str;
-        char from[32] = "-";
-        long long newest = history_newest_ms(cl->srv, key);
-        if (newest >= 0)
-            snprintf(from, sizeof from, "%lld-0",
-                     newest > CLUSTER_CLOCK_SLACK_MS ? newest - CLUSTER_CLOCK_SLACK_MS : 0);
-        redisReply *r =
-            redisCommand(rc, "XREVRANGE tc:h:%s + %s COUNT %d", key, from, CLUSTER_BACKFILL);
+        const char *key = c->element[0]->str, *newest = head->element[0]->str;
+        long long stored = history_newest_ms(cl->srv, key);
+        struct chan_pos had = chan_net_position(cl->srv, key);
+        unsigned long long from_ms = 0;
+        if (stored > CLUSTER_CLOCK_SLACK_MS)
+            from_ms = (unsigned long long)(stored - CLUSTER_CLOCK_SLACK_MS);
+        if (had.ms > 0 && (stored < 0 || had.ms < from_ms))
+            from_ms = had.ms;
+        char from[32];
+        snprintf(from, sizeof from, "%llu-0", from_ms);
+        redisReply *r = redisCommand(rc, "XREVRANGE tc:h:%s %s %s COUNT %d", key, newest, from,
+                                     CLUSTER_BACKFILL);
         if (!r) {
             log_warn("cluster: catching up on %s: %s", key, rc->errstr);
             break;
         }
-        if (r->type == REDIS_REPLY_ARRAY) {
-            backfill(cl, key, r);
-            n += (int)r->elements;
-        }
+        if (r->type == REDIS_REPLY_ARRAY)
+            n += caught_up(cl, r);
         freeReplyObject(r);
     }
     redisFree(rc);

@@ -36,6 +36,12 @@ enum {
     CM_NOCTCP = 1 << 5,     /* C: no CTCP to the channel but ACTION (Modern IRC) */
 };
 
+/* A message's place in its channel's stream in Redis (a cluster), the entry id "ms-seq"
+ * as two numbers; {0, 0} is before every message. */
+struct chan_pos {
+    uint64_t ms, seq;
+};
+
 /* The list modes: bans (+b), ban exceptions (+e), invite exceptions (+I). */
 enum { LIST_BAN, LIST_EXCEPT, LIST_INVEX, LIST_KINDS };
 
@@ -83,6 +89,9 @@ struct chan {
     /* Cluster: this node's changes of the settings handed to the network, counted; the
      * last one's settings are set again when it comes back (chan_net.h). */
     unsigned net_seq;
+    /* Cluster: the place in the channel's stream of the last message this node delivered,
+     * so a message caught up on after the subscriber was away is delivered once. */
+    struct chan_pos net_pos;
     uint64_t *invites; /* INVITES_MAX client ids invited while +i matters, or NULL */
     int ninvites;
     struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */

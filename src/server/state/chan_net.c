@@ -429,8 +429,28 @@ void chan_net_settings(struct server *srv, const char *key, unsigned seq,
     pthread_mutex_unlock(&ch->lock);
 }
 
+static int pos_cmp(const struct chan_pos *a, const struct chan_pos *b)
+{
+    return a->ms != b->ms     ? (a->ms < b->ms ? -1 : 1)
+           : a->seq != b->seq ? (a->seq < b->seq ? -1 : 1)
+                              : 0;
+}
+
+struct chan_pos chan_net_position(struct server *srv, const char *key)
+{
+    struct chan_pos pos = {0, 0};
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (ch) {
+        pos = ch->net_pos;
+        pthread_mutex_unlock(&ch->lock);
+    }
+    return pos;
+}
+
 void chan_net_message(struct server *srv, const char *key, struct event *ev, uint64_t sender,
-                      int sender_worker, int echo, char status)
+                      int sender_worker, int echo, char status, const struct chan_pos *pos)
 {
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch = find(srv, key, 0, NULL);
@@ -439,6 +459,17 @@ void chan_net_message(struct server *srv, const char *key, struct event *ev, uin
         return;
     struct member *me = chan_member(ch, sender);
     int mine = sender_worker >= 0 && sender_worker < srv->nworkers;
+    if (pos && pos_cmp(pos, &ch->net_pos) <= 0) {
+        /* This node has had it (caught up on after its subscriber was away, here it comes
+         * as held meanwhile; or caught up on again): nobody gets it twice, the store keeps
+         * it once. */
+        if (!ev->tags_only)
+            (void)history_store(srv, ev, chan_key(ch));
+        pthread_mutex_unlock(&ch->lock);
+        return;
+    }
+    if (pos) /* delivered now, or never here (the store refused it below) */
+        ch->net_pos = *pos;
     if (status) {
         /* STATUSMSG: ops are few, one item each (as chan_send_status does). */
         struct member *t, *tmp;
@@ -655,15 +686,20 @@ int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const
     return n;
 }
 
-void chan_net_backfill(struct server *srv, const char *key, struct event *ev)
+void chan_net_forget_positions(struct server *srv, int (*mine)(void *arg, const char *key),
+                               void *arg)
 {
     pthread_mutex_lock(&srv->chan_lock);
-    struct chan *ch = find(srv, key, 0, NULL);
+    struct chan *ch, *tmp;
+    HASH_ITER(hh, srv->chans, ch, tmp)
+    {
+        if (!mine(arg, chan_key(ch)))
+            continue;
+        pthread_mutex_lock(&ch->lock);
+        ch->net_pos = (struct chan_pos){0, 0};
+        pthread_mutex_unlock(&ch->lock);
+    }
     pthread_mutex_unlock(&srv->chan_lock);
-    if (!ch)
-        return;
-    history_store(srv, ev, chan_key(ch));
-    pthread_mutex_unlock(&ch->lock);
 }
 
 void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,

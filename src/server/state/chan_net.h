@@ -23,6 +23,7 @@
 #include "core/defines.h"
 
 struct chan;
+struct chan_pos;
 struct event;
 struct member;
 struct server;
@@ -107,6 +108,11 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
  * its members of other nodes part. Returns how many. */
 int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const char *key),
                               void *arg, uint64_t self);
+/* Every channel here with mine(arg, key) forgets the place of the last message delivered
+ * (its server came back with new data: its streams' ids start again, from that server's
+ * clock). */
+void chan_net_forget_positions(struct server *srv, int (*mine)(void *arg, const char *key),
+                               void *arg);
 /* Reads ch's settings into out (ch locked). */
 void chan_meta_get(const struct chan *ch, struct chan_meta *out);
 
@@ -144,9 +150,15 @@ void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *
 void chan_net_settings(struct server *srv, const char *key, unsigned seq,
                        const struct chan_meta *meta, const struct chan_edit *edits, int nedits);
 /* ev was said in key by sender (sender_worker: its worker if it is on this node, else -1):
- * stored and delivered to this node's members. */
+ * stored and delivered to this node's members. pos is its place in the channel's stream
+ * (NULL: not kept there, STATUSMSG and TAGMSG): a message at or before the last one
+ * delivered here is one this node has had (caught up on, then published) and is only
+ * stored, where the store keeps it once. */
 void chan_net_message(struct server *srv, const char *key, struct event *ev, uint64_t sender,
-                      int sender_worker, int echo, char status);
+                      int sender_worker, int echo, char status, const struct chan_pos *pos);
+/* The place of the last message of key delivered here ({0, 0} if none, or no such
+ * channel). */
+struct chan_pos chan_net_position(struct server *srv, const char *key);
 /* Every member of node leaves the channels keys, with a QUIT line (reason) for each. */
 void chan_net_drop_node(struct server *srv, uint64_t node, char (*keys)[IRC_CHANNEL_MAX + 1], int n,
                         const char *reason);
@@ -157,9 +169,6 @@ int chan_net_each_local(struct server *srv, void (*fn)(void *arg, const struct c
 /* A channel as the network holds it, at start (no local member can be in it yet). */
 void chan_net_load(struct server *srv, const char *key, const struct chan_meta *meta,
                    const struct chan_remote_member *members, int nmembers);
-/* Stores ev, a message of key from before this node started (loaded at start, oldest
- * first), in this node's history. */
-void chan_net_backfill(struct server *srv, const char *key, struct event *ev);
 /* Adds a list entry (letter b, e or I) to key as loaded at start. */
 void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
                         const char *set_by, long long set_at);
