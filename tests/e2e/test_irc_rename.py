@@ -8,7 +8,9 @@ import signal
 
 from conftest import Client, Msg, Server, barrier, is_command, is_numeric, take_until
 from test_cluster import Redis, node_factory, redis  # noqa: F401 (fixtures)
+from test_accounts import register_and_leave
 from test_history import HISTORY_CAPS, history
+from test_irc_read_marker import T0, T1, login, markread
 from test_ircv3 import cap_client
 
 CAP = "draft/channel-rename"
@@ -302,3 +304,26 @@ def test_a_rename_the_store_had_not_committed_survives_kill_9(server_factory):
         ["said before", "said after"]
     joined([carol], "#before")
     assert [m for m in history(carol, "LATEST #before * 10") if m.command == "PRIVMSG"] == []
+
+
+def test_read_markers_follow_the_rename(server_factory):
+    """draft/read-marker's last-read time of a channel is the account's for that channel:
+    after a rename it is the time of the channel under its new name, across a restart too
+    (and a marker of the new name from before, of a channel that emptied, is gone)."""
+    srv = server_factory()
+    register_and_leave(srv, "alice")
+    caps = "draft/read-marker server-time message-tags batch " + CAP
+    alice = login(srv.port, "alice", caps)
+    joined([alice], "#read")
+    assert markread(alice, "MARKREAD #later " + T0).params == ["#later", T0]
+    assert markread(alice, "MARKREAD #read " + T1).params == ["#read", T1]
+    alice.send("RENAME #read #later")
+    alice.expect(is_command("RENAME"))
+    assert markread(alice, "MARKREAD #later").params == ["#later", T1]
+    assert markread(alice, "MARKREAD #read").params == ["#read", "*"]
+    barrier(alice)
+    assert srv.stop() == 0
+    srv = server_factory()
+    alice = login(srv.port, "alice", caps)
+    assert markread(alice, "MARKREAD #later").params == ["#later", T1]
+    assert markread(alice, "MARKREAD #read").params == ["#read", "*"]

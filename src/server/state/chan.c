@@ -508,8 +508,10 @@ int chan_rename(struct server *srv, struct chan *ch, const char *name, const cha
     ev->need_cap = CAP_CHANNEL_RENAME;
     snprintf(label->key, sizeof label->key, "%s", key);
     snprintf(label->name, sizeof label->name, "%s", name);
-    if (!case_only) /* the history follows; whoever makes the old name again reads none of it */
+    if (!case_only) { /* the history follows; whoever makes the old name again reads none */
         history_rename(srv, old->key, key);
+        readmark_rename(old->key, key);
+    }
     if (!case_only) {
         struct redirect *r = &redirects[redirect_next++ % RENAME_REDIRECTS];
         snprintf(r->from, sizeof r->from, "%s", old->key);

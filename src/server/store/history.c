@@ -507,6 +507,9 @@ static int move_lifetime(struct history *h, const char *from, const char *to, lo
         "UPDATE messages SET target = '!' || target WHERE target = ?2",
         "UPDATE messages SET target = ?2 WHERE target = ?1 AND id < ?3 AND id > coalesce("
         "(SELECT max(id) FROM messages WHERE target = ?1 AND line = '' AND id < ?3), 0)",
+        /* The read markers go with it (readmark_rename did the same in memory). */
+        "DELETE FROM read_markers WHERE target = ?2",
+        "UPDATE read_markers SET target = ?2 WHERE target = ?1",
     };
     int rc = SQLITE_OK;
     for (size_t i = 0; i < sizeof sql / sizeof sql[0] && rc == SQLITE_OK; i++) {

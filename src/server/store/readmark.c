@@ -103,6 +103,29 @@ long long readmark_set(struct server *srv, const char *account, const char *targ
     return kept;
 }
 
+void readmark_rename(const char *from, const char *to)
+{
+    pthread_mutex_lock(&lock);
+    struct reader *r, *tmp;
+    HASH_ITER(hh, table, r, tmp)
+    {
+        struct mark *m = NULL, *old = NULL;
+        HASH_FIND_STR(r->marks, to, old);
+        if (old) {
+            HASH_DEL(r->marks, old);
+            free(old);
+            r->nmarks--;
+        }
+        HASH_FIND_STR(r->marks, from, m);
+        if (m) {
+            HASH_DEL(r->marks, m);
+            snprintf(m->target, sizeof m->target, "%s", to);
+            HASH_ADD_STR(r->marks, target, m);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void readmark_load(const char *account, const char *target, long long ms)
 {
     int changed;

@@ -29,6 +29,10 @@ long long readmark_get(const char *account, const char *target);
  * memory, or past READMARK_TARGETS_MAX targets for the account. */
 long long readmark_set(struct server *srv, const char *account, const char *target, long long ms,
                        int *changed);
+/* Channel from (folded) is now called to: every account's marker of from becomes its marker
+ * of to, and the markers of to from before (of a channel of that name that emptied) go. The
+ * store follows through history_rename's marker, in order with the markers set around it. */
+void readmark_rename(const char *from, const char *to);
 /* A time read back from the store at start (no storing again). */
 void readmark_load(const char *account, const char *target, long long ms);
 /* Connection id on worker is account's, with the capability: told of changes from now on
