@@ -1202,6 +1202,21 @@ static void free_held(struct shard *sh)
     sh->nheld = 0;
 }
 
+/* A stream entry's value v as it was published: the event, then its stream id as the last
+ * field (the PUBLISH carries it so). Its length in *len; NULL without memory. */
+static char *entry_with_id(const redisReply *v, const char *id, size_t *len)
+{
+    char tail[64];
+    int tl = snprintf(tail, sizeof tail, "%zu:%s,", strlen(id), id);
+    char *data = malloc(v->len + (size_t)tl);
+    if (!data)
+        return NULL;
+    memcpy(data, v->str, v->len);
+    memcpy(data + v->len, tail, (size_t)tl);
+    *len = v->len + (size_t)tl;
+    return data;
+}
+
 static void ask_snapshot(struct shard *sh);
 static void subscribed(struct rconn *r, const char *channel);
 static void load_chans(struct cluster *cl, const struct shard *sh, const redisReply *chans,
@@ -1375,15 +1390,11 @@ static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply 
         const char *kind = unpack_bytes(&u, &klen);
         if (!kind || klen != 1 || kind[0] != 'P' || stream_id_cmp(id, sh->inbox_seen) <= 0)
             continue;
-        /* The entry as it was published: its event, then its id as the last field. */
-        char tail[64];
-        int tl = snprintf(tail, sizeof tail, "%zu:%s,", strlen(id), id);
-        char *data = malloc(v->len + (size_t)tl);
+        size_t len;
+        char *data = entry_with_id(v, id, &len);
         if (!data)
             continue;
-        memcpy(data, v->str, v->len);
-        memcpy(data + v->len, tail, (size_t)tl);
-        apply(cl, sh, data, v->len + (size_t)tl);
+        apply(cl, sh, data, len);
         free(data);
         n++;
     }
@@ -3249,15 +3260,12 @@ static int caught_up(struct cluster *cl, const redisReply *entries)
             continue;
         const char *id = e->element[0]->str;
         const redisReply *v = e->element[1]->element[1];
-        char tail[64];
-        int tl = snprintf(tail, sizeof tail, "%zu:%s,", strlen(id), id);
-        char *data = malloc(v->len + (size_t)tl);
+        size_t len;
+        char *data = entry_with_id(v, id, &len);
         if (!data)
             continue;
-        memcpy(data, v->str, v->len);
-        memcpy(data + v->len, tail, (size_t)tl);
         struct unpack u;
-        unpack_init(&u, data, v->len + (size_t)tl);
+        unpack_init(&u, data, len);
         size_t klen;
         const char *kind = unpack_bytes(&u, &klen);
         if (kind && klen == 1 && kind[0] == 'C') {
