@@ -608,6 +608,7 @@ static void member_gone(struct server *srv, struct chan *ch, struct member *t, c
         fanout_chan_event(srv, &f, ev, 0, -1);
     }
     event_unref(ev);
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): t is in the table, so it is set */
     HASH_DEL(ch->members, t);
     chan_member_free(t);
     ch->nmembers--;
