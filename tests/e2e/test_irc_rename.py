@@ -253,9 +253,9 @@ def test_a_join_of_the_old_name_leads_to_the_channel(server):
     assert [m.command for m in seen[2:]] == ["332", "333", "353", "366"], lines
     assert Msg(alice.expect(lambda l: " JOIN #bar" in l)).prefix.startswith("carol!")
 
-    for c in (alice, carol):
-        c.send("PART #bar")
-        c.expect(is_command("PART"))
+    for nick, c in (("alice", alice), ("carol", carol)):
+        c.send("PART #bar")  # carol sees alice's PART first: wait for her own
+        c.expect(lambda l, nick=nick: is_command("PART")(l) and l.startswith(":%s!" % nick))
     dave.send("JOIN #foo")
     lines = take_until(dave, is_numeric("366"))
     assert [l for l in lines if is_numeric("353")(l)][0].endswith(":@dave"), lines
