@@ -273,6 +273,34 @@ def test_nickserv_changes_reach_every_node_of_a_cluster(node_factory, clients, r
     wait_until(nick_free_on_b)
 
 
+def test_regain_takes_the_nick_from_a_ghost_on_another_node(node_factory, clients):
+    """NickServ REGAIN in a cluster: the ghost is on node a, its owner logs in on node b; the
+    ghost is closed on a and, once its QUIT has crossed the network, the nick is b's user's
+    without another NICK from them (as on one node)."""
+    a, b = node_factory("a"), node_factory("b")
+    stale = register(a, "alice")
+    watcher = clients(a, "watcher")
+    watcher.send("JOIN #lobby")
+    watcher.expect(is_numeric("366", "#lobby"))
+    c = clients(b, "alice_")
+    identify(c, "alice")
+    c.send("NS REGAIN alice")
+    service_notice(c, "NickServ", "alice has been disconnected; taking the nick")
+    m = Msg(c.expect(lambda l: Msg(l).command == "NICK"))
+    assert m.nick == "alice_" and m.params == ["alice"]
+    quit = Msg(watcher.expect(lambda l: Msg(l).command == "QUIT" and l.startswith(":alice!")))
+    assert "REGAIN command used by alice_" in quit.text
+    stale.wait_closed()
+    # node a learns (a moment after the NICK) that the nick is now the user of b
+    from test_cluster import wait_until
+
+    def whois_alice_from_b():
+        watcher.send("WHOIS alice")
+        lines = take_until(watcher, is_numeric("318"))
+        return any(Msg(l).command == "312" and Msg(l).params[2] == "b" for l in lines)
+    wait_until(whois_alice_from_b)
+
+
 def test_channel_registrations_are_the_networks(node_factory, clients, redis):
     """In a cluster a channel registered on node a is registered on every node (Redis keeps
     it): a stranger first into it on node b gets no ops, its founder joining on b does (the

@@ -1095,6 +1095,13 @@ static void remember(struct cluster *cl, const char *nick, uint64_t id)
         whowas_add(info.nick, info.user, info.host, info.realname);
 }
 
+/* A user of another node gave nick up: the command layer may be waiting for it (REGAIN). */
+static void nick_freed(struct cluster *cl, const char *nick)
+{
+    if (cl->srv->hooks.nick_freed)
+        cl->srv->hooks.nick_freed(cl->srv, nick);
+}
+
 /* One event from the network. */
 static void apply(struct cluster *cl, struct shard *sh, const char *data, size_t len)
 {
@@ -1115,7 +1122,8 @@ static void apply(struct cluster *cl, struct shard *sh, const char *data, size_t
         unpack_str(&u, nick, sizeof nick);
         if (!u.bad && node != cl->node && ircname_nick_valid(nick)) {
             remember(cl, old, id);
-            nick_rename_remote(cl->srv, old, nick, id);
+            if (nick_rename_remote(cl->srv, old, nick, id) == 0 && ircname_cmp(old, nick) != 0)
+                nick_freed(cl, old);
         }
         break;
     }
@@ -1126,6 +1134,7 @@ static void apply(struct cluster *cl, struct shard *sh, const char *data, size_t
         if (!u.bad && node != cl->node) {
             remember(cl, nick, id);
             nick_release(cl->srv, nick, id);
+            nick_freed(cl, nick);
         }
         break;
     }

@@ -43,6 +43,9 @@ struct conn_hooks {
     /* Cluster: bans from number seq on came from the network (store/ban.h): close the local
      * users they match, as a KLINE or DLINE set here does. Any thread. */
     void (*ban_sweep)(struct server *srv, unsigned long long seq);
+    /* Cluster: a user of another node gave up nick (QUIT, NICK): a REGAIN here may be waiting
+     * for it. The cluster's thread. */
+    void (*nick_freed)(struct server *srv, const char *nick);
 };
 
 /* Users counted for LUSERS. */

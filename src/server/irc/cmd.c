@@ -152,6 +152,7 @@ void cmd_install(struct server *srv)
     srv->hooks.nick_lost = cmd_nick_lost;
     srv->hooks.metrics_page = metrics_page;
     srv->hooks.ban_sweep = cmd_ban_sweep;
+    srv->hooks.nick_freed = services_nick_freed;
 }
 
 void cmd_input_too_long(struct client *c)

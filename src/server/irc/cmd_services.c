@@ -267,8 +267,9 @@ static void ns_sessions(struct client *c)
     free(s);
 }
 
-/* REGAIN waiting for a ghost's nick to be freed on this node (services_nick_freed). A few
- * at once, each for a moment: a ghost on this node is gone within a turn of its worker. */
+/* REGAIN waiting for a ghost's nick to be freed (services_nick_freed: the ghost closed on this
+ * node, or its QUIT came from another node of the network). A few at once, each for a moment:
+ * a ghost is gone within a turn of its worker, or a round trip through the network. */
 #define REGAIN_WAITERS_MAX 64
 #define REGAIN_WAIT_S      10
 
@@ -360,7 +361,7 @@ static void ns_ghost(struct client *c, int n, char **w, int regain)
     }
     char why[CLOSE_REASON_MAX + 1];
     snprintf(why, sizeof why, "%s command used by %s", verb, c->nick);
-    if (regain && info.worker < WORKER_REMOTE && regain_wait(c, info.nick) == 0) {
+    if (regain && regain_wait(c, info.nick) == 0) {
         kill_session(c, &info, why);
         say(c, SVC_NICKSERV, "%s has been disconnected; taking the nick", info.nick);
         return;
