@@ -1083,7 +1083,7 @@ static void node_gone(struct cluster *cl, struct unpack *u)
              (unsigned long long)node, n);
 }
 
-static void apply_chan(struct cluster *cl, struct unpack *u);
+static void apply_chan(struct cluster *cl, struct unpack *u, int only_store);
 static void apply_ban(struct cluster *cl, char kind, struct unpack *u);
 static void apply_creg(char kind, struct unpack *u);
 
@@ -1145,7 +1145,7 @@ static void apply(struct cluster *cl, struct shard *sh, const char *data, size_t
         deliver_private(cl, sh, &u);
         break;
     case 'C':
-        apply_chan(cl, &u);
+        apply_chan(cl, &u, 0);
         break;
     case 'B':
     case 'b':
@@ -3100,12 +3100,30 @@ static struct event *unpack_message(struct unpack *u)
 /* A channel event from the network ("C", kind, origin, who, ...). This node's own changes
  * are already made here, but for messages, which every node delivers as the network orders
  * them. */
-static void apply_chan(struct cluster *cl, struct unpack *u)
+/* history_store, waiting while the store is behind (a moment at a time, CLUSTER_STORE_WAIT_MS
+ * in all): catching up may hand it more messages at once than its queue takes. */
+static int store_patiently(struct server *srv, struct event *ev, const char *key)
+{
+    const struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+    for (int waited = 0;; waited += 10) {
+        int rc = history_store(srv, ev, key);
+        if (rc >= 0 || waited >= CLUSTER_STORE_WAIT_MS)
+            return rc;
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* A channel event from the network: applied to the channel's replica and sent to its members
+ * here. only_store: a message of the channel's stream older than catching up delivers
+ * (catch_up), put in this node's store and nothing else. */
+static void apply_chan(struct cluster *cl, struct unpack *u, int only_store)
 {
     struct server *srv = cl->srv;
     char kind[2];
     unpack_str(u, kind, sizeof kind);
     uint64_t origin = unpack_u64(u), who = unpack_u64(u);
+    if (only_store && kind[0] != 'M')
+        return;
     /* Settings are set again from this node's own events as they come back (TOPIC, MODE,
      * INVITE, a new channel): every node then applies every change in the server's order,
      * so two nodes changing the same setting at once end with the same value. */
@@ -3233,6 +3251,12 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
         char status = '\0';
         if (st[0] == '@' || st[0] == '+')
             status = st[0];
+        if (only_store) {
+            if (!status && !ev->tags_only && store_patiently(srv, ev, key) < 0)
+                u->bad = 1; /* the caller stops there */
+            event_unref(ev);
+            break;
+        }
         chan_net_message(srv, key, ev, who, mine ? (int)worker : -1, echo != 0, status,
                          kept ? &pos : NULL);
         event_unref(ev);
@@ -3255,33 +3279,87 @@ static void apply_chan(struct cluster *cl, struct unpack *u)
 
 static redisContext *connect_now(const struct cluster *cl, const struct redis_server *rs);
 
-/* A channel's entries from its stream (newest first, as XREVRANGE gives them), oldest first,
- * each as it was published (its event, then its id: apply_chan): those after the last
- * message this node delivered are delivered now, the others only stored. */
+/* The id of a channel's stream entry e (an XRANGE element), or NULL when e is malformed. */
+static const char *entry_id(const redisReply *e)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+        e->element[1]->elements != 2 || e->element[1]->element[1]->type != REDIS_REPLY_STRING)
+        return NULL;
+    return e->element[0]->str;
+}
+
+/* A channel's stream entry e as it was published (its event, then its id: apply_chan).
+ * 1 when it was applied, 0 when skipped, -1 when only_store and the store would not take it. */
+static int entry_apply(struct cluster *cl, const redisReply *e, int only_store)
+{
+    const char *id = entry_id(e);
+    if (!id)
+        return 0;
+    size_t len;
+    char *data = entry_with_id(e->element[1]->element[1], id, &len);
+    if (!data)
+        return 0;
+    struct unpack u;
+    unpack_init(&u, data, len);
+    size_t klen;
+    const char *kind = unpack_bytes(&u, &klen);
+    int rc = 0;
+    if (kind && klen == 1 && kind[0] == 'C') {
+        apply_chan(cl, &u, only_store);
+        rc = only_store && u.bad ? -1 : 1;
+    }
+    free(data);
+    return rc;
+}
+
+/* A channel's entries from its stream (newest first, as XREVRANGE gives them), oldest first:
+ * those after the last message this node delivered are delivered now, the others only
+ * stored. */
 static int caught_up(struct cluster *cl, const redisReply *entries)
 {
     int n = 0;
-    for (size_t i = entries->elements; i-- > 0;) {
-        const redisReply *e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
-            e->element[1]->elements != 2 || e->element[1]->element[1]->type != REDIS_REPLY_STRING)
-            continue;
-        const char *id = e->element[0]->str;
-        const redisReply *v = e->element[1]->element[1];
-        size_t len;
-        char *data = entry_with_id(v, id, &len);
-        if (!data)
-            continue;
-        struct unpack u;
-        unpack_init(&u, data, len);
-        size_t klen;
-        const char *kind = unpack_bytes(&u, &klen);
-        if (kind && klen == 1 && kind[0] == 'C') {
-            apply_chan(cl, &u);
-            n++;
+    for (size_t i = entries->elements; i-- > 0;)
+        n += entry_apply(cl, entries->element[i], 0) > 0;
+    return n;
+}
+
+/* A channel's stream from id from up to (not including) id before, oldest first, a page at a
+ * time, into this node's store only: the messages of an absence longer than catching up
+ * delivers (nobody here is sent them; CHATHISTORY has them). The stream is capped at
+ * --history-max, which bounds the pages. */
+static int store_older(struct cluster *cl, redisContext *rc, const char *key, const char *from,
+                       const char *before)
+{
+    char start[48];
+    snprintf(start, sizeof start, "%s", from);
+    int n = 0;
+    long pages = cl->srv->cfg.history_max / CLUSTER_BACKFILL + 1;
+    for (long page = 0; page < pages; page++) {
+        redisReply *r = redisCommand(rc, "XRANGE tc:h:%s %s (%s COUNT %d", key, start, before,
+                                     CLUSTER_BACKFILL);
+        if (!r) {
+            log_warn("cluster: catching up on %s: %s", key, rc->errstr);
+            return n;
         }
-        free(data);
+        size_t got = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+        for (size_t i = 0; i < got; i++) {
+            int ok = entry_apply(cl, r->element[i], 1);
+            if (ok < 0) {
+                log_warn("cluster: catching up on %s: the history store is behind; older "
+                         "messages left out",
+                         key);
+                freeReplyObject(r);
+                return n;
+            }
+            n += ok;
+        }
+        const char *last = got ? entry_id(r->element[got - 1]) : NULL;
+        if (last)
+            snprintf(start, sizeof start, "(%s", last);
+        freeReplyObject(r);
+        if (got < CLUSTER_BACKFILL || !last)
+            break;
     }
     return n;
 }
@@ -3289,12 +3367,13 @@ static int caught_up(struct cluster *cl, const redisReply *entries)
 /* For each channel of a server's snapshot, the messages of its stream up to the snapshot's
  * newest (those after it are among the events held meanwhile, applied next), from those
  * newer than the newest of this node's store (less CLUSTER_CLOCK_SLACK_MS, for the clocks
- * of the nodes and Redis) or the last one this node delivered, whichever is older; at most
- * CLUSTER_BACKFILL. At start they fill the store (the history from before this node ran, or
- * was down; no member is here yet). When the subscriber connection is back, those published
- * while it was away reach the members too, once each (chan_net_message knows the last one
- * delivered), in the channel's order and before anything after them. What the store has
- * already it keeps once, by msgid. On a blocking connection of its own: it happens rarely. */
+ * of the nodes and Redis) or the last one this node delivered, whichever is older; the last
+ * CLUSTER_BACKFILL of them as below, the older ones into the store only. At start they fill the
+ * store (the history from before this node ran, or was down; no member is here yet). When the
+ * subscriber connection is back, those published while it was away reach the members too, once each
+ * (chan_net_message knows the last one delivered), in the channel's order and before anything after
+ * them. What the store has already it keeps once, by msgid. On a blocking connection of its own: it
+ * happens rarely. */
 static void catch_up(struct cluster *cl, const struct shard *sh, const redisReply *chans)
 {
     if (chans->elements == 0)
@@ -3329,6 +3408,12 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
         if (!r) {
             log_warn("cluster: catching up on %s: %s", key, rc->errstr);
             break;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == CLUSTER_BACKFILL) {
+            /* more may be older: those go to the store first, to keep the channel's order */
+            const char *oldest = entry_id(r->element[r->elements - 1]);
+            if (oldest)
+                n += store_older(cl, rc, key, from, oldest);
         }
         if (r->type == REDIS_REPLY_ARRAY)
             n += caught_up(cl, r);

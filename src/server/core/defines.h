@@ -110,7 +110,8 @@
 #define CLUSTER_NODE_SHIFT        40
 #define DEFAULT_CLUSTER_HEARTBEAT 2      /* seconds; a node silent for 3 of them has left */
 #define CLUSTER_QUEUE_MAX         100000 /* requests waiting for Redis before senders are refused */
-#define CLUSTER_BACKFILL          1000   /* catching up on a channel: at most its last messages */
+#define CLUSTER_BACKFILL          1000   /* catching up on a channel: its last messages delivered */
+#define CLUSTER_STORE_WAIT_MS     5000   /* catching up: the longest wait for a store behind */
 #define CLUSTER_CLOCK_SLACK_MS    10000  /* how far the clocks of nodes and Redis may differ */
 #define CLUSTER_PM_BACKFILL       200    /* a user logging in: last messages per conversation */
 /* A node's inbox stream on each Redis server keeps the private messages published to it, so
