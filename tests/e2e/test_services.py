@@ -184,6 +184,18 @@ def test_nickserv_identify_passwd_and_drop(server):
     e = Client(server.port, "alice")
 
 
+def regained(c, watcher, stale):
+    """alice_ (c, logged into alice) sends REGAIN: the stale alice is closed (watcher sees her
+    QUIT naming the REGAIN) and c is alice, with no NICK of its own."""
+    c.send("NS REGAIN alice")
+    service_notice(c, "NickServ", "alice has been disconnected; taking the nick")
+    m = Msg(c.expect(lambda l: Msg(l).command == "NICK"))
+    assert m.nick == "alice_" and m.params == ["alice"]
+    quit = Msg(watcher.expect(lambda l: Msg(l).command == "QUIT" and l.startswith(":alice!")))
+    assert "REGAIN command used by alice_" in quit.text
+    stale.wait_closed()
+
+
 def test_nickserv_ghost_and_regain(server):
     stale = register(server, "alice")  # a connection the user lost track of
     watcher = Client(server.port, "watcher")
@@ -192,13 +204,7 @@ def test_nickserv_ghost_and_regain(server):
     c.send("NS REGAIN alice")
     service_notice(c, "NickServ", "You are not logged in")
     identify(c, "alice")
-    c.send("NS REGAIN alice")
-    service_notice(c, "NickServ", "alice has been disconnected")
-    m = Msg(c.expect(lambda l: Msg(l).command == "NICK"))
-    assert m.nick == "alice_" and m.params == ["alice"]
-    quit = Msg(watcher.expect(lambda l: Msg(l).command == "QUIT" and l.startswith(":alice!")))
-    assert "REGAIN command used by alice_" in quit.text
-    stale.wait_closed()
+    regained(c, watcher, stale)
     # GHOST: only one's own nick, or a session of one's own account.
     bystander = Client(server.port, "bystander")  # noqa: F841 (kept open)
     c.send("NS GHOST bystander")
@@ -284,13 +290,7 @@ def test_regain_takes_the_nick_from_a_ghost_on_another_node(node_factory, client
     watcher.expect(is_numeric("366", "#lobby"))
     c = clients(b, "alice_")
     identify(c, "alice")
-    c.send("NS REGAIN alice")
-    service_notice(c, "NickServ", "alice has been disconnected; taking the nick")
-    m = Msg(c.expect(lambda l: Msg(l).command == "NICK"))
-    assert m.nick == "alice_" and m.params == ["alice"]
-    quit = Msg(watcher.expect(lambda l: Msg(l).command == "QUIT" and l.startswith(":alice!")))
-    assert "REGAIN command used by alice_" in quit.text
-    stale.wait_closed()
+    regained(c, watcher, stale)
     # node a learns (a moment after the NICK) that the nick is now the user of b
     from test_cluster import wait_until
 
