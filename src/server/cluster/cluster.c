@@ -139,18 +139,37 @@ static const char *const scripts[S_COUNT] = {
     "return {out, all, chans, ep, redis.call('HVALS', 'tc:bans'), redis.call('HVALS', 'tc:creg'), "
     "missed}",
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
-     * channel, field, value): M settings, D the channel is gone, A a member joins ("flags
-     * nick user@host"), R a member leaves, F a member's flags, N a member's nick, L a list
-     * entry is set, l one is removed, H the event (a message) is kept in the channel's
-     * stream, at most field (0: no cap) of them and none older than the stream id value
-     * ('': any age). The channel's keys and its event change together, and a message is
-     * stored before it is published, with its entry's id as a last field (a netstring): the
-     * place in the stream up to which a node has delivered the channel (catch_up). */
+     * channel, field, value): M settings (value the whole settings, field the parts of them
+     * that changed, CHAN_META_*: only those replace the stored ones; '' all), D the channel
+     * is gone, A a member joins ("flags nick user@host"), R a member leaves, F a member's
+     * flags, N a member's nick, L a list entry is set, l one is removed, H the event (a
+     * message) is kept in the channel's stream, at most field (0: no cap) of them and none
+     * older than the stream id value ('': any age). The channel's keys and its event change
+     * together, and a message is stored before it is published, with its entry's id as a
+     * last field (a netstring): the place in the stream up to which a node has delivered
+     * the channel (catch_up). */
+    LUA_NS
+    "local function fields(s) local t = {} local p = 1 while p <= #s do "
+    "local c = string.find(s, ':', p, true) if not c then return nil end "
+    "local len = tonumber(string.sub(s, p, c - 1)) if not len then return nil end "
+    "table.insert(t, string.sub(s, c + 1, c + len)) p = c + len + 2 end return t end "
+    /* The settings' fields (pack_meta) by part: name and creation; modes; key; limit; topic,
+     * who and when; then the invitations, their count and ids, to the end. */
+    "local function merge(old, new, parts) local o, n = fields(old or ''), fields(new) "
+    "if not o or not n or #o < 10 or #n < 10 then return new end "
+    "local out = '' "
+    "for _, g in ipairs({{1, 1, 2}, {2, 3, 3}, {4, 4, 4}, {8, 5, 5}, {16, 6, 9}, "
+    "{32, 10, 0}}) do local src = o "
+    "if math.floor(parts / g[1]) % 2 == 1 then src = n end "
+    "local last = g[3] if last == 0 then last = #src end "
+    "for j = g[2], last do out = out .. ns(src[j]) end end return out end "
     "local node = ARGV[2] local sid "
     "for i = 3, #ARGV - 3, 4 do "
     "local op, k, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] "
     "local m = 'tc:chm:' .. k "
-    "if op == 'M' then redis.call('SET', 'tc:ch:' .. k, v) redis.call('SADD', 'tc:chans', k) "
+    "if op == 'M' then local parts = tonumber(f) "
+    "if parts then v = merge(redis.call('GET', 'tc:ch:' .. k), v, parts) end "
+    "redis.call('SET', 'tc:ch:' .. k, v) redis.call('SADD', 'tc:chans', k) "
     "elseif op == 'D' then redis.call('DEL', 'tc:ch:' .. k, m, 'tc:chl:' .. k, 'tc:h:' .. k) "
     "redis.call('SREM', 'tc:chans', k) "
     "elseif op == 'A' then redis.call('HSET', m, f, v) redis.call('SADD', 'tc:chans', k) "
@@ -1671,7 +1690,7 @@ static void run_chan(struct cluster *cl, struct req *q);
 static struct req *req_new(enum req_kind kind, uint64_t id, const struct pack *ev,
                            const struct pack *facts);
 static void pack_head(struct pack *p, struct cluster *cl, char kind, uint64_t who);
-static void op_meta(struct pack *ops, const struct chan *ch);
+static void op_meta(struct pack *ops, const struct chan *ch, unsigned parts);
 static void member_value(const struct member *m, char *out, size_t cap);
 static void member_field(uint64_t id, char *out, size_t cap);
 static void op4(struct pack *ops, const char *op, const char *key, const char *field,
@@ -1706,7 +1725,7 @@ static void announce_chan(void *arg, const struct chan *ch)
     }
     pack_init(ev);
     pack_init(ops);
-    op_meta(ops, ch);
+    op_meta(ops, ch, CHAN_META_ALL);
     announce_ops(cl, ch, ev, ops);
     /* Its lists (bans, exceptions, invite exceptions), some entries per request. */
     static const char letters[LIST_KINDS] = {'b', 'e', 'I'};
@@ -1747,6 +1766,7 @@ static void announce_chan(void *arg, const struct chan *ch)
         pack_str(ev, ""); /* no extended-join form */
         pack_str(ev, ""); /* settings: above */
         pack_u64(ev, ch->net_seq);
+        pack_u64(ev, 0); /* the parts of them changed */
         pack_init(ops);
         op4(ops, "A", chan_key(ch), field, value);
         announce_ops(cl, ch, ev, ops);
@@ -2648,7 +2668,8 @@ static void op4(struct pack *ops, const char *op, const char *key, const char *f
     pack_str(ops, value);
 }
 
-static void op_meta(struct pack *ops, const struct chan *ch)
+/* ch's settings for S_CHAN, whole, of which the parts (CHAN_META_*) replace those stored. */
+static void op_meta(struct pack *ops, const struct chan *ch, unsigned parts)
 {
     struct chan_meta m;
     struct pack blob;
@@ -2657,7 +2678,7 @@ static void op_meta(struct pack *ops, const struct chan *ch)
     pack_meta(&blob, &m);
     pack_str(ops, "M");
     pack_str(ops, chan_key(ch));
-    pack_str(ops, "");
+    pack_u64(ops, parts & CHAN_META_ALL);
     pack_bytes(ops, blob.buf, blob.len);
     if (blob.overflow)
         ops->overflow = 1;
@@ -2894,13 +2915,14 @@ static int remote_chan(void *arg, const struct chan_change *chg)
             pack_init(&blob);
             pack_meta(&blob, &m);
             pack_bytes(ev, blob.buf, blob.len);
-            op_meta(ops, ch);
+            op_meta(ops, ch, chg->meta);
         } else {
             pack_str(ev, "");
         }
         member_value(chg->m, value, sizeof value);
         op4(ops, "A", chan_key(ch), field, value);
         pack_u64(ev, ch->net_seq);
+        pack_u64(ev, chg->meta & CHAN_META_ALL);
         break;
     }
     case CC_PART:
@@ -2918,7 +2940,7 @@ static int remote_chan(void *arg, const struct chan_change *chg)
             pack_init(&blob);
             pack_meta(&blob, &m);
             pack_bytes(ev, blob.buf, blob.len);
-            op_meta(ops, ch);
+            op_meta(ops, ch, chg->meta);
         } else {
             pack_str(ev, "");
         }
@@ -2951,6 +2973,7 @@ static int remote_chan(void *arg, const struct chan_change *chg)
             }
         }
         pack_u64(ev, ch->net_seq);
+        pack_u64(ev, chg->meta & CHAN_META_ALL);
         break;
     }
     case CC_MSG: {
@@ -3097,6 +3120,13 @@ static struct event *unpack_message(struct unpack *u)
     return ev;
 }
 
+/* The parts of the settings a J or T event's change made (CHAN_META_*), its last field: an
+ * event of a node older than that field carries the settings to take whole. */
+static unsigned meta_parts(struct unpack *u)
+{
+    return u->p < u->end ? (unsigned)unpack_u64(u) & CHAN_META_ALL : CHAN_META_ALL;
+}
+
 /* A channel event from the network ("C", kind, origin, who, ...). This node's own changes
  * are already made here, but for messages, which every node delivers as the network orders
  * them. */
@@ -3155,16 +3185,18 @@ static void apply_chan(struct cluster *cl, struct unpack *u, int only_store)
         mi.op = (flags & 1) != 0;
         mi.voice = (flags & 2) != 0;
         uint64_t seq = unpack_u64(u);
+        unsigned parts = meta_parts(u);
         if (own) {
             if (has_meta && !u->bad)
-                chan_net_settings(srv, key, (unsigned)seq, &meta, NULL, 0);
+                chan_net_settings(srv, key, (unsigned)seq, &meta, parts, NULL, 0);
             break;
         }
         if (!has_meta) { /* the name at least, should the channel be new here */
             memset(&meta, 0, sizeof meta);
             snprintf(meta.name, sizeof meta.name, "%s", name);
         }
-        chan_net_join(srv, key, has_meta ? &meta : NULL, &mi, line, ext, account, away);
+        chan_net_join(srv, key, has_meta ? &meta : NULL, has_meta ? parts : 0, &mi, line, ext,
+                      account, away);
         break;
     }
     case 'P':
@@ -3221,16 +3253,18 @@ static void apply_chan(struct cluster *cl, struct unpack *u, int only_store)
             edits[i].set_at = (long long)unpack_u64(u);
         }
         uint64_t seq = unpack_u64(u);
+        unsigned parts = meta_parts(u);
         if (u->bad)
             return;
         if (own) {
-            chan_net_settings(srv, key, (unsigned)seq, has_meta ? &meta : NULL, edits, (int)nedits);
+            chan_net_settings(srv, key, (unsigned)seq, has_meta ? &meta : NULL, parts, edits,
+                              (int)nedits);
             break;
         }
         int local = who && who >> CLUSTER_NODE_SHIFT == cl->node && invitee_w > 0 &&
                     invitee_w <= (uint64_t)srv->nworkers;
-        chan_net_meta(srv, key, has_meta ? &meta : NULL, edits, (int)nedits, line, (unsigned)need,
-                      local ? who : 0, local ? (int)invitee_w - 1 : -1, line);
+        chan_net_meta(srv, key, has_meta ? &meta : NULL, parts, edits, (int)nedits, line,
+                      (unsigned)need, local ? who : 0, local ? (int)invitee_w - 1 : -1, line);
         break;
     }
     case 'M': {

@@ -171,7 +171,7 @@ static void topic(struct client *c, const char *name, const char *text)
             history_store_event(srv, m, chan_key(ch)); /* draft/event-playback */
             struct chan *chs[1] = {ch};
             struct chan_change chg = {
-                .kind = CC_META, .chans = chs, .nchans = 1, .ev = m, .meta = 1};
+                .kind = CC_META, .chans = chs, .nchans = 1, .ev = m, .meta = CHAN_META_TOPIC};
             chan_net_publish(srv, &chg);
         }
         event_unref(m);
@@ -357,7 +357,7 @@ static void invite(struct client *c, const char *nick, const char *name)
                                       .chans = chs,
                                       .nchans = 1,
                                       .ev = note,
-                                      .meta = 1,
+                                      .meta = CHAN_META_INVITES,
                                       .who = info.id,
                                       .who_worker = info.worker};
             chan_net_publish(srv, &chg);

@@ -307,7 +307,7 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             else if (op && ch->chkey[0]) {
                 ch->chkey[0] = '\0'; /* "-k" without the key still clears it */
                 change_add(&mc, '-', 'k', "*");
-                chg.meta = 1;
+                chg.meta |= CHAN_META_KEY;
             }
             continue;
         }
@@ -340,14 +340,14 @@ static void channel_mode(struct client *c, const char *name, int nparams, char *
             if (adding != !!(ch->modes & bit)) {
                 ch->modes = adding ? ch->modes | bit : ch->modes & ~bit;
                 change_add(&mc, adding ? '+' : '-', letter, NULL);
-                chg.meta = 1;
+                chg.meta |= CHAN_META_MODES;
             }
         } else if (letter == 'k') {
             key_change(c, ch, &mc, adding, a);
-            chg.meta = 1;
+            chg.meta |= CHAN_META_KEY;
         } else if (letter == 'l') {
             limit_change(ch, &mc, adding, a);
-            chg.meta = 1;
+            chg.meta |= CHAN_META_LIMIT;
         } else {
             status_change(c, ch, &mc, &chg, adding, letter, a, ids[ai]);
         }

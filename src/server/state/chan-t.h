@@ -36,6 +36,23 @@ enum {
     CM_NOCTCP = 1 << 5,     /* C: no CTCP to the channel but ACTION (Modern IRC) */
 };
 
+/* The parts of a channel's settings. A change names the parts it made (struct chan_change's
+ * meta): in a cluster, its event carries the whole settings, but every node, and the
+ * channel's stored settings in Redis, take only those parts, so a change of one part made
+ * on one node never puts back another part's older value over a change made meanwhile on
+ * another (docs/cluster.md "Settings events"). */
+enum {
+    CHAN_META_CREATED = 1 << 0, /* the name it was created with, and when */
+    CHAN_META_MODES = 1 << 1,   /* CM_* */
+    CHAN_META_KEY = 1 << 2,     /* +k */
+    CHAN_META_LIMIT = 1 << 3,   /* +l */
+    CHAN_META_TOPIC = 1 << 4,   /* its text, who set it, when */
+    CHAN_META_INVITES = 1 << 5, /* the invitations (all of them: one part) */
+    CHAN_META_PARTS = 6,
+    CHAN_META_ALL = (1 << CHAN_META_PARTS) - 1,
+    CHAN_META_EDITS = CHAN_META_PARTS, /* net_part_seq's slot for list and status edits */
+};
+
 /* A message's place in its channel's stream in Redis (a cluster), the entry id "ms-seq"
  * as two numbers; {0, 0} is before every message. */
 struct chan_pos {
@@ -86,9 +103,12 @@ struct chan {
     char *topic; /* "text\0nick!user@host\0" (topic_by), or NULL when none is set */
     time_t topic_at;
     int unstored_warned; /* the history store's failing episode a sender was warned of */
-    /* Cluster: this node's changes of the settings handed to the network, counted; the
-     * last one's settings are set again when it comes back (chan_net.h). */
+    /* Cluster: this node's changes of the settings handed to the network, counted, and for
+     * each part (CHAN_META_*, then CHAN_META_EDITS) the number of the last one that changed
+     * it; a change that comes back sets again the parts no later one of ours has changed
+     * (chan_net.h). */
     unsigned net_seq;
+    unsigned net_part_seq[CHAN_META_PARTS + 1];
     /* Cluster: the place in the channel's stream of the last message this node delivered,
      * so a message caught up on after the subscriber was away is delivered once. */
     struct chan_pos net_pos;

@@ -592,11 +592,12 @@ int chan_join(struct client *c, const char *name, const char *key)
         return err ? err : NUM(ERR_UNKNOWNERROR);
     }
     atomic_fetch_add(&ch->refs, 1);
-    int meta = ch->nmembers == 0; /* a new channel: the network learns its settings */
+    /* A new channel: the network learns its settings; a used invitation: its invitations. */
+    unsigned meta = ch->nmembers == 0 ? CHAN_META_ALL : 0;
     for (int i = 0; i < ch->ninvites; i++) {
         if (ch->invites[i] == c->id) {
             ch->invites[i--] = ch->invites[--ch->ninvites]; /* an invitation is used once */
-            meta = 1;
+            meta |= CHAN_META_INVITES;
         }
     }
     mem->id = c->id;

@@ -26,8 +26,15 @@ int chan_net_publish(struct server *srv, const struct chan_change *chg)
 {
     if (!srv->remote.chan)
         return -1;
-    if (chg->meta || chg->nedits)
-        chg->chans[0]->net_seq++;
+    struct chan *ch = chg->chans[0];
+    if (chg->meta || chg->nedits) {
+        ch->net_seq++;
+        for (int i = 0; i < CHAN_META_PARTS; i++)
+            if (chg->meta & 1u << i)
+                ch->net_part_seq[i] = ch->net_seq;
+        if (chg->nedits)
+            ch->net_part_seq[CHAN_META_EDITS] = ch->net_seq;
+    }
     return srv->remote.chan(srv->remote.arg, chg);
 }
 
@@ -50,30 +57,39 @@ void chan_meta_get(const struct chan *ch, struct chan_meta *out)
         memcpy(out->invites, ch->invites, (size_t)out->ninvites * sizeof out->invites[0]);
 }
 
-/* Sets ch's (locked) settings from m. */
-static void meta_set(struct chan *ch, const struct chan_meta *m)
+/* Sets the parts (CHAN_META_*) of ch's (locked) settings from m; the others stay: m is a
+ * whole copy of the settings as its node had them, and those may be older than ours. */
+static void meta_set(struct chan *ch, const struct chan_meta *m, unsigned parts)
 {
-    ch->created = (time_t)m->created;
-    ch->modes = m->modes &
-                (CM_INVITE | CM_MODERATED | CM_NOEXTERNAL | CM_SECRET | CM_TOPICLOCK | CM_NOCTCP);
-    snprintf(ch->chkey, sizeof ch->chkey, "%s", m->chkey);
-    ch->limit = m->limit;
-    free(ch->topic);
-    ch->topic = NULL;
-    if (m->has_topic) {
-        size_t n = strlen(m->topic), by = strlen(m->topic_by);
-        ch->topic = malloc(n + 1 + by + 1);
-        if (ch->topic) { /* "text\0nick!user@host\0" (chan_topic_by) */
-            memcpy(ch->topic, m->topic, n + 1);
-            memcpy(ch->topic + n + 1, m->topic_by, by + 1);
+    if (parts & CHAN_META_CREATED)
+        ch->created = (time_t)m->created;
+    if (parts & CHAN_META_MODES)
+        ch->modes = m->modes & (CM_INVITE | CM_MODERATED | CM_NOEXTERNAL | CM_SECRET |
+                                CM_TOPICLOCK | CM_NOCTCP);
+    if (parts & CHAN_META_KEY)
+        snprintf(ch->chkey, sizeof ch->chkey, "%s", m->chkey);
+    if (parts & CHAN_META_LIMIT)
+        ch->limit = m->limit;
+    if (parts & CHAN_META_TOPIC) {
+        free(ch->topic);
+        ch->topic = NULL;
+        if (m->has_topic) {
+            size_t n = strlen(m->topic), by = strlen(m->topic_by);
+            ch->topic = malloc(n + 1 + by + 1);
+            if (ch->topic) { /* "text\0nick!user@host\0" (chan_topic_by) */
+                memcpy(ch->topic, m->topic, n + 1);
+                memcpy(ch->topic + n + 1, m->topic_by, by + 1);
+            }
+            ch->topic_at = (time_t)m->topic_at;
         }
-        ch->topic_at = (time_t)m->topic_at;
     }
-    ch->ninvites = 0;
-    if (m->ninvites > 0 &&
-        (ch->invites || (ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0])))) {
-        ch->ninvites = m->ninvites < INVITES_MAX ? m->ninvites : INVITES_MAX;
-        memcpy(ch->invites, m->invites, (size_t)ch->ninvites * sizeof ch->invites[0]);
+    if (parts & CHAN_META_INVITES) {
+        ch->ninvites = 0;
+        if (m->ninvites > 0 &&
+            (ch->invites || (ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0])))) {
+            ch->ninvites = m->ninvites < INVITES_MAX ? m->ninvites : INVITES_MAX;
+            memcpy(ch->invites, m->invites, (size_t)ch->ninvites * sizeof ch->invites[0]);
+        }
     }
 }
 
@@ -146,8 +162,8 @@ static struct member *member_add(struct chan *ch, const struct chan_remote_membe
 }
 
 void chan_net_join(struct server *srv, const char *key, const struct chan_meta *meta,
-                   const struct chan_remote_member *mi, const char *line, const char *ext,
-                   const char *account, const char *away)
+                   unsigned parts, const struct chan_remote_member *mi, const char *line,
+                   const char *ext, const char *account, const char *away)
 {
     struct event *ev = line_event(line, 0);
     if (!ev)
@@ -159,8 +175,8 @@ void chan_net_join(struct server *srv, const char *key, const struct chan_meta *
     struct chan *ch = find(srv, key, 1, meta ? meta->name : NULL);
     pthread_mutex_unlock(&srv->chan_lock);
     if (ch) {
-        if (meta)
-            meta_set(ch, meta);
+        if (meta) /* a channel new here takes them all: it has nothing older to keep */
+            meta_set(ch, meta, ch->nmembers == 0 ? CHAN_META_ALL : parts);
         if (!chan_member(ch, mi->id) && member_add(ch, mi)) {
             struct fanout_chan f = chan_fan(ch);
             fanout_chan_event(srv, &f, ev, 0, -1);
@@ -381,8 +397,8 @@ static void edit_apply(struct chan *ch, const struct chan_edit *e)
 }
 
 void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *meta,
-                   const struct chan_edit *edits, int nedits, const char *line, unsigned need_cap,
-                   uint64_t invitee, int invitee_worker, const char *invite_line)
+                   unsigned parts, const struct chan_edit *edits, int nedits, const char *line,
+                   unsigned need_cap, uint64_t invitee, int invitee_worker, const char *invite_line)
 {
     struct event *ev = line_event(line, need_cap);
     pthread_mutex_lock(&srv->chan_lock);
@@ -393,7 +409,7 @@ void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *
         return;
     }
     if (meta)
-        meta_set(ch, meta);
+        meta_set(ch, meta, parts);
     for (int i = 0; i < nedits; i++)
         edit_apply(ch, &edits[i]);
     if (ev) {
@@ -411,20 +427,22 @@ void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *
 }
 
 void chan_net_settings(struct server *srv, const char *key, unsigned seq,
-                       const struct chan_meta *meta, const struct chan_edit *edits, int nedits)
+                       const struct chan_meta *meta, unsigned parts, const struct chan_edit *edits,
+                       int nedits)
 {
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch = find(srv, key, 0, NULL);
     pthread_mutex_unlock(&srv->chan_lock);
     if (!ch)
         return;
-    if (seq != ch->net_seq) { /* a later change of ours is on its way: it sets them then */
-        pthread_mutex_unlock(&ch->lock);
-        return;
-    }
-    if (meta)
-        meta_set(ch, meta);
-    for (int i = 0; i < nedits; i++)
+    /* A part that a later change of ours has changed again is left to that one, on its way:
+     * it sets the part when it comes back. */
+    for (int i = 0; i < CHAN_META_PARTS; i++)
+        if (ch->net_part_seq[i] != seq)
+            parts &= ~(1u << i);
+    if (meta && parts)
+        meta_set(ch, meta, parts);
+    for (int i = 0; i < nedits && ch->net_part_seq[CHAN_META_EDITS] == seq; i++)
         edit_apply(ch, &edits[i]);
     pthread_mutex_unlock(&ch->lock);
 }
@@ -587,7 +605,7 @@ void chan_net_load(struct server *srv, const char *key, const struct chan_meta *
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch = find(srv, key, 1, meta->name);
     if (ch) {
-        meta_set(ch, meta);
+        meta_set(ch, meta, CHAN_META_ALL);
         for (int i = 0; i < nmembers; i++) {
             if (!chan_member(ch, members[i].id))
                 member_add(ch, &members[i]);
@@ -626,7 +644,7 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
         return;
     }
     if (meta)
-        meta_set(ch, meta);
+        meta_set(ch, meta, CHAN_META_ALL);
     struct member *t, *tmp;
     HASH_ITER(hh, ch->members, t, tmp)
     {

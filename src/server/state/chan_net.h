@@ -60,7 +60,7 @@ struct chan_change {
     const struct member *m; /* CC_JOIN */
     const char *account, *realname, *away; /* CC_JOIN: for extended-join and away-notify */
     const char *nick;                      /* CC_NICK */
-    int meta;                              /* CC_META, CC_JOIN: the settings changed */
+    unsigned meta; /* CC_META, CC_JOIN: the parts of the settings changed (CHAN_META_*) */
     int nedits;
     struct chan_edit edits[MODES_PER_LINE * 2];
     int echo;    /* CC_MSG: the sender gets it back (echo-message) */
@@ -68,13 +68,15 @@ struct chan_change {
 };
 
 /* Hands chg to the network (srv->remote.chan); a change of the settings (meta or edits) is
- * numbered (chans[0]->net_seq). Returns 0, or -1 when it cannot go (no cluster, Redis away,
- * the queue full): for CC_MSG the caller then delivers here alone. */
+ * numbered (chans[0]->net_seq), and the parts it changed remember the number. Returns 0, or -1 when
+ * it cannot go (no cluster, Redis away, the queue full): for CC_MSG the caller then delivers here
+ * alone. */
 int chan_net_publish(struct server *srv, const struct chan_change *chg);
 
 /* --- in: the network's changes, on the cluster thread ------------------------------------ */
 
-/* A channel's settings as the network describes them. */
+/* A channel's settings as the network describes them. An event carries them whole, with
+ * the parts (CHAN_META_*, chan-t.h) its change made: only those are taken from it. */
 struct chan_meta {
     char name[IRC_CHANNEL_MAX + 1];
     long long created;
@@ -116,11 +118,12 @@ void chan_net_forget_positions(struct server *srv, int (*mine)(void *arg, const 
 /* Reads ch's settings into out (ch locked). */
 void chan_meta_get(const struct chan *ch, struct chan_meta *out);
 
-/* mi joined key (created with meta when new; meta NULL: settings unchanged); line is its
- * JOIN, ext the extended-join form, away its away text ("" none). */
+/* mi joined key (created with meta's name when new); meta's parts (CHAN_META_*) are the
+ * settings that changed (meta NULL or parts 0: none; a channel new here takes all of
+ * meta); line is its JOIN, ext the extended-join form, away its away text ("" none). */
 void chan_net_join(struct server *srv, const char *key, const struct chan_meta *meta,
-                   const struct chan_remote_member *mi, const char *line, const char *ext,
-                   const char *account, const char *away);
+                   unsigned parts, const struct chan_remote_member *mi, const char *line,
+                   const char *ext, const char *account, const char *away);
 /* who left key (kick: kicked) and its members get line. */
 void chan_net_part(struct server *srv, const char *key, uint64_t who, const char *line, int kick);
 /* who left the channels mine (n of them, on the event's Redis server); others (m) are its
@@ -137,18 +140,21 @@ void chan_net_nick(struct server *srv, uint64_t who, const char *nick, const cha
 /* line (for recipients with need_cap) to who's peers in keys (one event for all). */
 void chan_net_peers(struct server *srv, uint64_t who, unsigned need_cap, const char *line,
                     char (*keys)[IRC_CHANNEL_MAX + 1], int n);
-/* key's settings are meta now, with edits applied; its members get line (need_cap: only
- * those with it); an invitation (invitee not 0) also goes to the invitee if it is here. */
+/* key's settings take meta's parts (CHAN_META_*; meta NULL: none), with edits applied; its
+ * members get line (need_cap: only those with it); an invitation (invitee not 0) also goes
+ * to the invitee if it is here. */
 void chan_net_meta(struct server *srv, const char *key, const struct chan_meta *meta,
-                   const struct chan_edit *edits, int nedits, const char *line, unsigned need_cap,
-                   uint64_t invitee, int invitee_worker, const char *invite_line);
-/* This node's own change number seq of key's settings, back from the network: when it is
- * the latest one made here, the settings are set again, with nothing said to anyone. So
- * every node ends with the settings of the last change in the network's order, even when
- * two nodes changed them at once; and no earlier change of ours undoes a later one
- * meanwhile. */
+                   unsigned parts, const struct chan_edit *edits, int nedits, const char *line,
+                   unsigned need_cap, uint64_t invitee, int invitee_worker,
+                   const char *invite_line);
+/* This node's own change number seq of key's settings, back from the network: each part of
+ * it (meta's parts, the edits) that no later change made here has changed again is set
+ * again, with nothing said to anyone. So every node ends, part by part, with the value of
+ * the last change of that part in the network's order, even when two nodes changed it at
+ * once; and no earlier change of ours undoes a later one meanwhile. */
 void chan_net_settings(struct server *srv, const char *key, unsigned seq,
-                       const struct chan_meta *meta, const struct chan_edit *edits, int nedits);
+                       const struct chan_meta *meta, unsigned parts, const struct chan_edit *edits,
+                       int nedits);
 /* ev was said in key by sender (sender_worker: its worker if it is on this node, else -1):
  * stored and delivered to this node's members. pos is its place in the channel's stream
  * (NULL: not kept there, STATUSMSG and TAGMSG): a message at or before the last one
