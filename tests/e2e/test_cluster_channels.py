@@ -307,55 +307,105 @@ def test_queries_and_status_messages_see_remote_members(node_factory, clients):
     assert Msg(carol.expect(is_command("PRIVMSG", "bob", "@#q"))).text == "ops only"
 
 
-def test_settings_changed_at_once_on_two_nodes_agree(node_factory, clients):
-    """Two operators on two nodes set the topic and the key at the same instant, again and
-    again: every node, and a node started afterwards, ends with the same values."""
+def settings(c, chan):
+    """The channel's topic and its modes with their arguments (the key shown to a member),
+    as c's node has them."""
+    c.send("TOPIC " + chan)
+    topic = Msg(c.expect(lambda l: Msg(l).command in ("331", "332"))).text
+    c.send("MODE " + chan)
+    return topic, Msg(c.expect(is_numeric("324"))).params[2:]
+
+
+def settled(users, chan, want):
+    """Waits until every user's node has the same settings of chan and want(them) holds;
+    returns them. Both nodes can pass through the same earlier value while the last changes
+    are still on their way (a node shows its own change at once, the network's order after
+    it), so want names the last round's values."""
+    seen = []
+
+    def agree():
+        seen[:] = [settings(c, chan) for c in users]
+        return all(s == seen[0] for s in seen) and want(seen[0])
+
+    try:
+        wait_until(agree)
+    except AssertionError:
+        raise AssertionError("the nodes did not agree: %r" % (seen,))
+    return seen[0]
+
+
+def later_node_agrees(node_factory, clients, chan, final, wrong_key):
+    """A node started afterwards has the same settings, and refuses the wrong key and lets
+    its user in with the final one."""
+    carol = welcomed(clients(node_factory("c"), "carol"))
+    hidden = [final[1][0], "*"] + final[1][2:]  # not a member: the key is not shown
+    assert settings(carol, chan) == (final[0], hidden)
+    carol.send("JOIN %s %s" % (chan, wrong_key))
+    carol.expect(is_numeric("475"))
+    carol.send("JOIN %s %s" % (chan, final[1][1]))
+    assert Msg(carol.expect(is_numeric("332"))).text == final[0]
+    carol.expect(is_numeric("366", chan))
+    assert settings(carol, chan) == final
+
+
+def race_channel(node_factory, clients, chan):
+    """alice (node a) and bob (node b) in chan, both operators."""
     a, b, alice, bob = two_nodes(node_factory, clients)
-    joined(alice, "#race")
-    wait_until(lambda: names(bob, "#race") == ["@alice"])
-    joined(bob, "#race")
-    alice.expect(is_command("JOIN", "bob", "#race"))
-    alice.send("MODE #race +o bob")
-    bob.expect(is_command("MODE", "alice", "#race", "+o", "bob"))
-    go = threading.Barrier(2)
+    joined(alice, chan)
+    wait_until(lambda: names(bob, chan) == ["@alice"])
+    joined(bob, chan)
+    alice.expect(is_command("JOIN", "bob", chan))
+    alice.send("MODE %s +o bob" % chan)
+    bob.expect(is_command("MODE", "alice", chan, "+o", "bob"))
+    return alice, bob
 
-    def fight(c):
-        for i in range(30):
+
+def rounds(moves, n=30):
+    """Each user's lines of round i (moves[user](i)) sent by all at the same instant, n
+    rounds; then every line has been handled by its node."""
+    go = threading.Barrier(len(moves))
+
+    def play(c, lines):
+        for i in range(n):
             go.wait()
-            c.send("TOPIC #race :%s %d" % (c.nick, i))
-            c.send("MODE #race -k+k * %s%d" % (c.nick, i))
+            for line in lines(i):
+                c.send(line)
 
-    threads = [threading.Thread(target=fight, args=(c,)) for c in (alice, bob)]
+    threads = [threading.Thread(target=play, args=item) for item in moves.items()]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for c in (alice, bob):
+    for c in moves:
         barrier(c)
 
-    def state(c):
-        c.send("TOPIC #race")
-        topic = Msg(c.expect(is_numeric("332"))).text
-        return topic, modes(c, "#race")
 
-    # Both nodes can pass through the same earlier value while the last changes are still on
-    # their way (a node shows its own change at once, the network's order after it), so wait
-    # for the last round's value: a change of round 29 is the last in the channel's order.
-    seen = []
+def test_settings_changed_at_once_on_two_nodes_agree(node_factory, clients):
+    """Two operators on two nodes set the topic and the key at the same instant, again and
+    again: every node, and a node started afterwards, ends with the same values, those of
+    the last round (the key too: a user of the later node joins with it)."""
+    alice, bob = race_channel(node_factory, clients, "#race")
+    rounds({c: (lambda i, c=c: ["TOPIC #race :%s %d" % (c.nick, i),
+                                "MODE #race -k+k * %s%d" % (c.nick, i)])
+            for c in (alice, bob)})
+    final = settled((alice, bob), "#race",
+                    lambda s: s[0].split()[1] == "29" and s[1][0] == "+ntk" and
+                    s[1][1].endswith("29"))
+    loser = "bob29" if final[1][1] == "alice29" else "alice29"
+    later_node_agrees(node_factory, clients, "#race", final, loser)
 
-    def settled():
-        sa, sb = state(alice), state(bob)
-        seen[:] = [sa, sb]
-        return sa == sb and sa[0].split()[1] == "29"
 
-    try:
-        wait_until(settled)
-    except AssertionError:
-        raise AssertionError("the nodes did not agree: %r" % (seen,))
-    final = state(alice)
-    carol = welcomed(clients(node_factory("c"), "carol"))
-    carol.send("TOPIC #race")
-    assert Msg(carol.expect(is_numeric("332"))).text == final[0]
+def test_a_mode_and_a_topic_crossing_keep_both(node_factory, clients):
+    """An operator on one node changes the key and the limit while one on another node
+    changes the topic, at the same instant, again and again. A settings event names the
+    parts it changes: neither puts back the other's older value, so every node (and one
+    started afterwards) ends with the last key and limit and the last topic."""
+    alice, bob = race_channel(node_factory, clients, "#cross")
+    rounds({alice: lambda i: ["MODE #cross -k+kl * alice%d %d" % (i, 100 + i)],
+            bob: lambda i: ["TOPIC #cross :bob %d" % i]})
+    final = settled((alice, bob), "#cross",
+                    lambda s: s[0] == "bob 29" and s[1] == ["+ntkl", "alice29", "129"])
+    later_node_agrees(node_factory, clients, "#cross", final, "alice28")
 
 
 def test_three_nodes_300_clients_one_order(node_factory):
