@@ -301,8 +301,14 @@ static struct link *reconnect(const char *host, const char *port, const struct l
             long left = deadline - now_ms();
             if (left <= 0)
                 break;
+            /* The status line counts the seconds down: wake at each one. */
+            char note[LINK_ERR_MAX];
+            snprintf(note, sizeof note, "disconnected; reconnecting in %ld s",
+                     (left + MS_PER_SEC - 1) / MS_PER_SEC);
+            ui_set_note(note);
             ui_flush();
-            struct timespec ts = {left / MS_PER_SEC, (left % MS_PER_SEC) * NS_PER_MS};
+            long nap = left % MS_PER_SEC ? left % MS_PER_SEC : MS_PER_SEC;
+            struct timespec ts = {nap / MS_PER_SEC, (nap % MS_PER_SEC) * NS_PER_MS};
             struct pollfd pfd = {.fd = ui_input_closed() ? -1 : STDIN_FILENO, .events = POLLIN};
             if (ppoll(&pfd, 1, &ts, wait_mask) <= 0)
                 continue; /* the time is up, or a signal: the checks above */
@@ -312,12 +318,15 @@ static struct link *reconnect(const char *host, const char *port, const struct l
                 return NULL; /* end of input: the user is done */
         }
         char err[LINK_ERR_MAX];
+        ui_set_note("disconnected; connecting");
+        ui_flush();
         struct link *l = link_open(host, port, tls, err, sizeof err);
         if (l) {
             ui_printf("--- Connected to %s port %s again; registering.", host, port);
             return l;
         }
         ui_printf("--- Cannot reconnect: %s", err);
+        ui_set_note("disconnected");
         wait = *wait_ms;
     }
 }

@@ -47,7 +47,10 @@
 #define SESSION_OUT_MAX    (1024 * 1024)
 #define SESSION_ERROR_MAX  512
 #define SESSION_PROMPT_MAX (IRC_CHANNEL_MAX + SESSION_NICK_MAX + 64)
-/* fetching_older[]: no CHATHISTORY BEFORE out; one sent; its first message seen. */
+/* Private conversations followed at most (for catching up after a reconnect and for older
+ * lines); past it the oldest is forgotten. */
+#define SESSION_QUERIES_MAX 32
+/* fetching_older: no CHATHISTORY BEFORE out; one sent; its first message seen. */
 #define OLDER_NONE     0
 #define OLDER_ASKED    1
 #define OLDER_ARRIVING 2
@@ -121,6 +124,18 @@ enum session_sasl {
     SASL_DONE,
 };
 
+/* A conversation whose history we follow: a channel we are in, or a private one (name is
+ * the other person's nick). The msgids are those of the newest message seen (where CHATHISTORY
+ * AFTER starts after a reconnect) and of the oldest (where CHATHISTORY BEFORE starts when the
+ * full-screen scrollback reaches the top); "" when none was seen. */
+struct convo {
+    char name[IRC_CHANNEL_MAX + 1];
+    char last_msgid[SESSION_MSGID_MAX];
+    char first_msgid[SESSION_MSGID_MAX];
+    unsigned char catching_up;    /* a CHATHISTORY AFTER is out */
+    unsigned char fetching_older; /* OLDER_NONE, OLDER_ASKED, OLDER_ARRIVING */
+};
+
 /* Owned by the main thread: the client has no other thread. */
 struct session {
     enum session_state state;
@@ -153,16 +168,13 @@ struct session {
     int echoes_due;                    /* echo-message: our PRIVMSGs not relayed back yet */
     char held_quit[IRC_LINE_MAX + 1];  /* QUIT line (CR LF included) waiting for them, or "" */
     char channel[IRC_CHANNEL_MAX + 1]; /* current channel, or nick after /query; "" for none */
-    char joined[SESSION_CHANNELS_MAX][IRC_CHANNEL_MAX + 1];
-    char last_msgid[SESSION_CHANNELS_MAX][SESSION_MSGID_MAX]; /* per joined[], "" unknown */
-    unsigned char catching_up[SESSION_CHANNELS_MAX];          /* a CHATHISTORY AFTER is out */
-    /* Full-screen scrollback: the oldest msgid seen per joined[] ("" unknown), where the next
-     * CHATHISTORY BEFORE starts, and whether one is out. */
-    char first_msgid[SESSION_CHANNELS_MAX][SESSION_MSGID_MAX];
-    unsigned char fetching_older[SESSION_CHANNELS_MAX];
+    struct convo joined[SESSION_CHANNELS_MAX]; /* the channels we are in */
     int njoined;
+    struct convo queries[SESSION_QUERIES_MAX]; /* private conversations, oldest first */
+    int nqueries;
     char ignores[SESSION_IGNORES_MAX][SESSION_IGNORE_LEN + 1]; /* /ignore: nicks or masks */
     int nignores;
+    char away[IRC_LINE_MAX + 1]; /* our /away message, sent again after a reconnect; "" */
     char error[SESSION_ERROR_MAX];
     char *out; /* bytes to send: out[out_start .. out_len) */
     size_t out_start;
@@ -376,8 +388,10 @@ int session_restart(struct session *s)
     s->nick_prompt = s->awaiting_join = s->echoes_due = 0;
     s->nick_retries = 0;
     s->held_quit[0] = '\0';
-    memset(s->catching_up, 0, sizeof s->catching_up);
-    memset(s->fetching_older, 0, sizeof s->fetching_older);
+    for (int i = 0; i < s->njoined; i++)
+        s->joined[i].catching_up = s->joined[i].fetching_older = 0;
+    for (int i = 0; i < s->nqueries; i++)
+        s->queries[i].catching_up = s->queries[i].fetching_older = 0;
     s->out_start = s->out_len = 0;
     s->rejoin_due = 1;
     return session_start(s);
@@ -472,6 +486,7 @@ static int lost(struct session *s, const char *fmt, ...)
     va_end(ap);
     view_sanitize(raw, safe, sizeof safe);
     ui_printf("--- Disconnected: %s", safe);
+    ui_set_note("disconnected");
     s->state = SESSION_RECONNECT;
     return 1;
 }
@@ -496,9 +511,32 @@ void session_closed(struct session *s, const char *why)
 static int find_joined(const struct session *s, const char *channel)
 {
     for (int i = 0; i < s->njoined; i++)
-        if (ircname_cmp(s->joined[i], channel) == 0)
+        if (ircname_cmp(s->joined[i].name, channel) == 0)
             return i;
     return -1;
+}
+
+static int find_query(const struct session *s, const char *nick)
+{
+    for (int i = 0; i < s->nqueries; i++)
+        if (ircname_cmp(s->queries[i].name, nick) == 0)
+            return i;
+    return -1;
+}
+
+/* The conversation of name (a channel we are in, or a private one we follow), or NULL. */
+static struct convo *find_convo(struct session *s, const char *name)
+{
+    int i = ircname_is_channel(name) ? find_joined(s, name) : find_query(s, name);
+    if (i < 0)
+        return NULL;
+    return ircname_is_channel(name) ? &s->joined[i] : &s->queries[i];
+}
+
+static void convo_init(struct convo *c, const char *name)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
 }
 
 /* Our JOIN of channel. Joining it again after a reconnect keeps what it knew (the last
@@ -508,14 +546,8 @@ static void joined_add(struct session *s, const char *channel)
     int i = find_joined(s, channel);
     if (i >= 0)
         return;
-    if (s->njoined < SESSION_CHANNELS_MAX) {
-        i = s->njoined++;
-        snprintf(s->joined[i], sizeof s->joined[i], "%s", channel);
-        s->last_msgid[i][0] = '\0';
-        s->first_msgid[i][0] = '\0';
-        s->catching_up[i] = 0;
-        s->fetching_older[i] = 0;
-    }
+    if (s->njoined < SESSION_CHANNELS_MAX)
+        convo_init(&s->joined[s->njoined++], channel);
     snprintf(s->channel, sizeof s->channel, "%s", channel);
 }
 
@@ -524,18 +556,40 @@ static void joined_remove(struct session *s, const char *channel)
 {
     int i = find_joined(s, channel);
     if (i >= 0) {
-        size_t after = (size_t)(s->njoined - i - 1);
-        memmove(s->joined[i], s->joined[i + 1], after * sizeof s->joined[0]);
-        memmove(s->last_msgid[i], s->last_msgid[i + 1], after * sizeof s->last_msgid[0]);
-        memmove(&s->catching_up[i], &s->catching_up[i + 1], after * sizeof s->catching_up[0]);
-        memmove(s->first_msgid[i], s->first_msgid[i + 1], after * sizeof s->first_msgid[0]);
-        memmove(&s->fetching_older[i], &s->fetching_older[i + 1],
-                after * sizeof s->fetching_older[0]);
+        memmove(&s->joined[i], &s->joined[i + 1],
+                (size_t)(s->njoined - i - 1) * sizeof s->joined[0]);
         s->njoined--;
     }
     if (ircname_cmp(s->channel, channel) == 0)
         snprintf(s->channel, sizeof s->channel, "%s",
-                 s->njoined > 0 ? s->joined[s->njoined - 1] : "");
+                 s->njoined > 0 ? s->joined[s->njoined - 1].name : "");
+}
+
+/* A private conversation with nick (a message to or from them, or /query): followed from now
+ * on. The oldest is forgotten when there are too many. */
+static struct convo *query_add(struct session *s, const char *nick)
+{
+    int i = find_query(s, nick);
+    if (i >= 0)
+        return &s->queries[i];
+    if (strlen(nick) >= sizeof s->queries[0].name || !ircname_nick_valid(nick))
+        return NULL;
+    if (s->nqueries == SESSION_QUERIES_MAX) {
+        memmove(&s->queries[0], &s->queries[1], (SESSION_QUERIES_MAX - 1) * sizeof s->queries[0]);
+        s->nqueries--;
+    }
+    convo_init(&s->queries[s->nqueries], nick);
+    return &s->queries[s->nqueries++];
+}
+
+static void query_remove(struct session *s, const char *nick)
+{
+    int i = find_query(s, nick);
+    if (i < 0)
+        return;
+    memmove(&s->queries[i], &s->queries[i + 1],
+            (size_t)(s->nqueries - i - 1) * sizeof s->queries[0]);
+    s->nqueries--;
 }
 
 /* /join of channels we are all in already: the last becomes the current one, and nothing is
@@ -556,7 +610,7 @@ static int switch_to_joined(struct session *s, const char *wire)
         int i = find_joined(s, c);
         if (i < 0)
             return 0;
-        snprintf(last, sizeof last, "%s", s->joined[i]);
+        snprintf(last, sizeof last, "%s", s->joined[i].name);
     }
     if (!last[0])
         return 0;
@@ -897,26 +951,41 @@ static void ctcp_answer(struct session *s, const struct ircmsg *msg)
     s->ctcp_answered = now;
 }
 
-/* What a message changes in our state (after it was shown). */
-/* After a reconnect: JOIN the channels we were in, as few lines as they fit in. */
+/* Asks for what was said in c after the last message we saw of it (draft/chathistory), a
+ * page at a time (history_page_done asks for the next). */
+static void catch_up(struct session *s, struct convo *c)
+{
+    c->catching_up = 1;
+    send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", c->name, c->last_msgid, SESSION_HISTORY_PAGE);
+}
+
+/* After a reconnect: JOIN the channels we were in, as few lines as they fit in (each asks for
+ * its missed messages once joined), and ask for what was said in our private conversations. */
 static void rejoin(struct session *s)
 {
     s->rejoin_due = 0;
     char list[IRC_LINE_MAX];
     size_t n = 0;
     for (int i = 0; i < s->njoined; i++) {
-        size_t len = strlen(s->joined[i]);
+        size_t len = strlen(s->joined[i].name);
         if (n && n + 1 + len > IRC_LINE_MAX - sizeof "JOIN \r\n") {
             send_line(s, "JOIN %.*s", (int)n, list);
             n = 0;
         }
         if (n)
             list[n++] = ',';
-        memcpy(list + n, s->joined[i], len);
+        memcpy(list + n, s->joined[i].name, len);
         n += len;
     }
     if (n)
         send_line(s, "JOIN %.*s", (int)n, list);
+    if (s->away[0])
+        send_line(s, "AWAY :%s", s->away);
+    if (!(s->caps & CAP_CHATHISTORY))
+        return;
+    for (int i = 0; i < s->nqueries; i++)
+        if (s->queries[i].last_msgid[0])
+            catch_up(s, &s->queries[i]);
 }
 
 /* With draft/chathistory the server replays nothing on JOIN: we ask. A channel we have seen a
@@ -927,31 +996,26 @@ static void ask_history(struct session *s, const char *channel)
     int i = find_joined(s, channel);
     if (!(s->caps & CAP_CHATHISTORY) || i < 0)
         return;
-    if (s->last_msgid[i][0]) {
-        s->catching_up[i] = 1;
-        send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", s->joined[i], s->last_msgid[i],
-                  SESSION_HISTORY_PAGE);
-    } else {
-        send_line(s, "CHATHISTORY LATEST %s * %d", s->joined[i], SESSION_HISTORY_LATEST);
-    }
+    if (s->joined[i].last_msgid[0])
+        catch_up(s, &s->joined[i]);
+    else
+        send_line(s, "CHATHISTORY LATEST %s * %d", s->joined[i].name, SESSION_HISTORY_LATEST);
 }
 
 /* A chathistory batch of target ended with lines in it: a full page of what we missed means
  * there may be more. */
 static void history_page_done(struct session *s, const char *target, unsigned lines)
 {
-    int i = find_joined(s, target);
-    if (i < 0 || !s->catching_up[i])
+    struct convo *c = find_convo(s, target);
+    if (!c || !c->catching_up)
         return;
-    s->catching_up[i] = 0;
-    if (lines >= SESSION_HISTORY_PAGE && s->last_msgid[i][0]) {
-        s->catching_up[i] = 1;
-        send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", s->joined[i], s->last_msgid[i],
-                  SESSION_HISTORY_PAGE);
-    }
+    c->catching_up = 0;
+    if (lines >= SESSION_HISTORY_PAGE && c->last_msgid[0])
+        catch_up(s, c);
 }
 
-/* The msgid of a message to one of our channels, live or replayed: where to start asking
+/* The msgid of a message in one of our conversations (a channel we are in, or a private one:
+ * the other person's, which starts following it), live or replayed: where to start asking
  * after a reconnect, and (the oldest) where to start asking for older lines. A page of older
  * lines (replayed, with fetching_older) moves only the oldest: its first message. */
 static void note_msgid(struct session *s, const struct ircmsg *msg, const struct batch *replayed)
@@ -961,19 +1025,32 @@ static void note_msgid(struct session *s, const struct ircmsg *msg, const struct
         (!ircmsg_is(msg, "PRIVMSG") && !ircmsg_is(msg, "NOTICE")) ||
         ircmsg_tag_get(msg->tags, "msgid", id, sizeof id) != 1 || !id[0] || strchr(id, ' '))
         return;
-    int i = find_joined(s, msg->params[0]);
-    if (i < 0)
+    struct convo *c;
+    if (ircname_is_channel(msg->params[0])) {
+        c = find_convo(s, msg->params[0]);
+    } else if (replayed && replayed->own_history && replayed->target[0]) {
+        c = find_convo(s, replayed->target); /* the nick we asked about, whoever spoke */
+    } else if (from_me(s, msg)) {
+        c = query_add(s, msg->params[0]);
+    } else if (msg->prefix && strchr(msg->prefix, '!')) {
+        char nick[SESSION_NICK_MAX];
+        view_source_nick(msg->prefix, nick, sizeof nick);
+        c = query_add(s, nick);
+    } else {
+        return; /* the server's own notice */
+    }
+    if (!c)
         return;
-    if (replayed && s->fetching_older[i]) {
-        if (s->fetching_older[i] == OLDER_ASKED) {
-            memcpy(s->first_msgid[i], id, sizeof id);
-            s->fetching_older[i] = OLDER_ARRIVING;
+    if (replayed && c->fetching_older) {
+        if (c->fetching_older == OLDER_ASKED) {
+            memcpy(c->first_msgid, id, sizeof id);
+            c->fetching_older = OLDER_ARRIVING;
         }
         return;
     }
-    memcpy(s->last_msgid[i], id, sizeof id);
-    if (!s->first_msgid[i][0])
-        memcpy(s->first_msgid[i], id, sizeof id);
+    memcpy(c->last_msgid, id, sizeof id);
+    if (!c->first_msgid[0])
+        memcpy(c->first_msgid, id, sizeof id);
 }
 
 static void track(struct session *s, const struct ircmsg *msg)
@@ -984,6 +1061,7 @@ static void track(struct session *s, const struct ircmsg *msg)
     if (ircmsg_is(msg, RPL_WELCOME)) {
         s->registered = 1;
         s->ever_registered = 1;
+        ui_set_note(NULL); /* connected (again) */
         if (s->rejoin_due)
             rejoin(s);
         s->capneg = CAPNEG_DONE; /* registration is complete: nothing more to negotiate */
@@ -1047,19 +1125,19 @@ static void batch_frame(struct session *s, const struct ircmsg *msg)
         struct batch *b =
             batch_open(&s->batches, ref + 1, msg->params[1],
                        msg->nparams > 2 ? msg->params[2] : NULL, nested ? parent : NULL);
-        int i = b && b->own_history ? find_joined(s, b->target) : -1;
-        if (i >= 0 && s->fetching_older[i])
+        struct convo *c = b && b->own_history ? find_convo(s, b->target) : NULL;
+        if (c && c->fetching_older)
             ui_older_begin(b->target); /* the page of older lines asked for (fetch_older) */
     } else if (ref[0] == '-') {
         struct batch b;
         if (batch_close(&s->batches, ref + 1, &b) == 0 && b.own_history) {
-            int i = find_joined(s, b.target);
+            struct convo *c = find_convo(s, b.target);
             ui_set_target(b.target, 0);
             if (b.lines > 0)
                 ui_printf("--- end of history%s%s (%u message%s) ---", b.target[0] ? " of " : "",
                           b.target, b.lines, b.lines == 1 ? "" : "s");
-            if (i >= 0 && s->fetching_older[i]) {
-                s->fetching_older[i] = OLDER_NONE;
+            if (c && c->fetching_older) {
+                c->fetching_older = OLDER_NONE;
                 ui_older_end(b.target, b.lines);
             }
             history_page_done(s, b.target, b.lines);
@@ -1159,6 +1237,7 @@ static void local_command(struct session *s, const struct cmd_result *res)
             break;
         }
         memcpy(s->channel, res->arg, strlen(res->arg) + 1);
+        query_add(s, s->channel);
         ui_printf("--- Talking with %s now (/close ends it)", s->channel);
         update_prompt(s);
         break;
@@ -1169,7 +1248,9 @@ static void local_command(struct session *s, const struct cmd_result *res)
             break;
         }
         snprintf(s->channel, sizeof s->channel, "%s",
-                 s->njoined > 0 ? s->joined[s->njoined - 1] : "");
+                 s->njoined > 0 ? s->joined[s->njoined - 1].name : "");
+        if (!ircname_is_channel(closed))
+            query_remove(s, closed);
         ui_close_window(closed); /* full-screen: the window shown next is the current one */
         if (ircname_is_channel(closed))
             ui_printf("--- Closed the window of %s", closed);
@@ -1246,10 +1327,10 @@ static int print_where_seen(struct session *s, const struct ircmsg *msg, const c
     view_source_nick(msg->prefix, who, sizeof who);
     int shown = 0;
     for (int i = 0; i < s->njoined; i++) {
-        const char *first = members_match(s->members, s->joined[i], who, 0);
+        const char *first = members_match(s->members, s->joined[i].name, who, 0);
         if (!first || ircname_cmp(first, who) != 0)
             continue;
-        ui_set_target(s->joined[i], 0);
+        ui_set_target(s->joined[i].name, 0);
         ui_print_at(view_msg_time(msg), text);
         shown++;
     }
@@ -1389,7 +1470,7 @@ static void window_switched(const char *name, void *arg)
     if (s->nick_prompt || strlen(name) >= sizeof s->channel)
         return;
     int i = find_joined(s, name);
-    snprintf(s->channel, sizeof s->channel, "%s", i >= 0 ? s->joined[i] : name);
+    snprintf(s->channel, sizeof s->channel, "%s", i >= 0 ? s->joined[i].name : name);
     update_prompt(s);
 }
 
@@ -1406,17 +1487,17 @@ static const char *window_member(const char *channel, int index, void *arg)
 static void fetch_older(const char *name, void *arg)
 {
     struct session *s = arg;
-    int i = find_joined(s, name);
-    if (i >= 0 && s->fetching_older[i])
+    struct convo *c = find_convo(s, name);
+    if (c && c->fetching_older)
         return;
-    if (i < 0 || s->state != SESSION_RUNNING || !s->registered || !(s->caps & CAP_CHATHISTORY) ||
-        !s->first_msgid[i][0] ||
-        send_line(s, "CHATHISTORY BEFORE %s msgid=%s %d", s->joined[i], s->first_msgid[i],
+    if (!c || s->state != SESSION_RUNNING || !s->registered || !(s->caps & CAP_CHATHISTORY) ||
+        !c->first_msgid[0] ||
+        send_line(s, "CHATHISTORY BEFORE %s msgid=%s %d", c->name, c->first_msgid,
                   SESSION_HISTORY_PAGE) < 0) {
         ui_older_end(name, 0);
         return;
     }
-    s->fetching_older[i] = OLDER_ASKED;
+    c->fetching_older = OLDER_ASKED;
 }
 
 void session_enable_completion(struct session *s)
@@ -1425,6 +1506,27 @@ void session_enable_completion(struct session *s)
     ui_set_completion(complete);
     struct ui_hooks hooks = {window_switched, window_member, fetch_older, s};
     ui_set_hooks(&hooks);
+}
+
+/* An AWAY we send (wire: lines ending in CR LF): its message is remembered, to be away again
+ * after a reconnect; AWAY without one forgets it. */
+static void note_away(struct session *s, const char *wire)
+{
+    for (const char *l = wire; *l;) {
+        const char *end = strstr(l, "\r\n");
+        size_t n = end ? (size_t)(end - l) : strlen(l);
+        if (n >= 4 && strncasecmp(l, "AWAY", 4) == 0 && (n == 4 || l[4] == ' ')) {
+            const char *text = l + 4 + (n > 4) + (n > 5 && l[5] == ':');
+            size_t len = n - (size_t)(text - l);
+            if (len >= sizeof s->away)
+                len = sizeof s->away - 1;
+            memcpy(s->away, text, len);
+            s->away[len] = '\0';
+        }
+        if (!end)
+            break;
+        l = end + 2;
+    }
 }
 
 /* The line typed at the "choose another nickname" prompt. */
@@ -1484,6 +1586,7 @@ void session_handle_input(struct session *s, const char *line)
     }
     if (res.joins && switch_to_joined(s, res.wire))
         return;
+    note_away(s, res.wire);
     if (res.kind == CMD_QUIT ? quit_send(s, res.wire, res.wire_len) < 0
                              : out_append(s, res.wire, res.wire_len) < 0) {
         ui_print("The server is not reading what we send; line dropped.");

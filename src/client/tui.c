@@ -31,6 +31,7 @@
 /* The status line's text, and the prompt. */
 #define TUI_STATUS_MAX 2048
 #define TUI_PROMPT_MAX 256
+#define TUI_NOTE_MAX   128
 /* The nick list's width (a separator column included), shown only when the screen is at
  * least twice as wide. */
 #define TUI_NICKLIST_WIDTH 18
@@ -130,6 +131,7 @@ static struct {
     char tab_prefix[CMD_INPUT_MAX * UTF8_BYTES_MAX + 1];
     int escape; /* ESC read: the next key is Alt-key */
     int nicklist;
+    char note[TUI_NOTE_MAX]; /* the connection's state on the status line, "" when up */
     short pairs[TUI_COLOUR_SLOTS * TUI_COLOUR_SLOTS]; /* colour pair per (fg, bg), 0: none yet */
     short npairs;
 } tui;
@@ -361,6 +363,14 @@ void tui_older_end(const char *name, unsigned lines)
     tui.dirty = 1;
 }
 
+void tui_set_note(const char *note)
+{
+    if (strcmp(tui.note, note) == 0)
+        return;
+    snprintf(tui.note, sizeof tui.note, "%s", note);
+    tui.dirty = 1;
+}
+
 void tui_print(const char *text, int chat, int alert)
 {
     if (!tui.started)
@@ -588,7 +598,9 @@ static void draw_status(void)
     }
     const struct tui_window *w = &tui.win[tui.active];
     if (w->scroll && o < sizeof line)
-        snprintf(line + o, sizeof line - o, "  -- more below (PgDn) --");
+        o += (size_t)snprintf(line + o, sizeof line - o, "  -- more below (PgDn) --");
+    if (tui.note[0] && o < sizeof line)
+        snprintf(line + o, sizeof line - o, "  [%s]", tui.note);
     attr_set(A_REVERSE, 0, NULL);
     mvhline(LINES - 2, 0, ' ', COLS);
     layout(line, COLS, 1, LINES - 2, 0, 0, 1, A_REVERSE);

@@ -575,3 +575,12 @@ void ui_older_end(const char *name, unsigned lines)
     if (ui.full)
         tui_older_end(name, lines);
 }
+
+void ui_set_note(const char *note)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(note ? note : "", safe, sizeof safe);
+    tui_set_note(safe);
+}

@@ -1479,6 +1479,46 @@ def test_reconnect_rejoins_and_shows_exactly_what_was_missed(server, pane, conne
     alice.expect(is_privmsg("bob", "#dev", "back in dev"))
 
 
+# Private conversations are caught up too (CHATHISTORY AFTER the last msgid seen of each, page
+# by page; the server keeps private history for logged-in users), and /away is said again.
+# The relay is frozen first, so the server sends alice's messages to a connection that never
+# delivers them.
+def test_reconnect_catches_up_private_conversations_and_away(server, pane, proxy, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave, sasl_client
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    relay = proxy(server.port)
+    bob = pane("bob", port=relay.port,
+               options=("--sasl-file", password_file(tmp_path, PASSWORD)))
+    joined(bob)
+    alice = sasl_client(server.port, "alice", PASSWORD)
+    alice.send("PRIVMSG bob :before the cut")
+    bob.wait_for("*alice* before the cut")
+    bob.line("/msg alice and my answer")
+    alice.expect(is_privmsg("bob", "alice", "and my answer"))
+    bob.line("/away gone fishing")
+    bob.wait_for("--- You are marked as away")
+
+    relay.freeze()
+    for i in range(120):  # more than one page
+        alice.send("PRIVMSG bob :missed %d" % i)
+    barrier(alice)
+    relay.cut()
+    bob.wait_for("--- Disconnected: ")
+    wait_quit(alice, "bob")
+    text = bob.wait_for("*alice* missed 119")
+    for i in range(120):
+        assert text.count("*alice* missed %d\n" % i) == 1, i
+    assert text.count("*alice* before the cut") == 1
+    assert text.count("and my answer") == 1
+    assert text.index("missed 99\n") < text.index("missed 100\n")
+    alice.send("WHOIS bob")
+    away = alice.expect(lambda l: " 301 " in l or " 318 " in l)
+    assert " 301 alice bob :gone fishing" in away, away
+    alice.send("PRIVMSG bob :live again")
+    bob.wait_for("*alice* live again")
+
+
 def test_reconnect_across_a_server_restart(server_factory, pane, connect, proxy):
     srv = server_factory()
     relay = proxy(srv.port)

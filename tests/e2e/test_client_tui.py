@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import TIMEOUT
-from test_client import POLL, Pane
+from test_client import POLL, Pane, Proxy
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -21,8 +21,9 @@ WIDTH, HEIGHT = 100, 30
 class Screen(Pane):
     """tcpchat full-screen in a tmux pane."""
 
-    def __init__(self, port, nick, width=WIDTH, height=HEIGHT):
-        super().__init__(port, nick, width=width, height=height, fullscreen=True)
+    def __init__(self, port, nick, width=WIDTH, height=HEIGHT, options=()):
+        super().__init__(port, nick, width=width, height=height, options=options,
+                         fullscreen=True)
 
     def rows(self):
         """The screen as it is now, one string per row (no scroll-back: curses has none)."""
@@ -69,8 +70,8 @@ class Screen(Pane):
 def screen(server):
     screens = []
 
-    def make(nick, **kw):
-        s = Screen(server.port, nick, **kw)
+    def make(nick, port=None, **kw):
+        s = Screen(port or server.port, nick, **kw)
         screens.append(s)
         return s
 
@@ -399,3 +400,29 @@ def test_bell_for_a_mention_elsewhere(screen, connect):
     while bell() != "1":
         assert time.time() < deadline, "no bell"
         time.sleep(POLL)
+
+
+# While the connection is down the status line says so, counting down to the next try; once
+# registered again the note goes, and the windows are as they were.
+def test_status_line_while_reconnecting(screen, connect, server):
+    relay = Proxy(server.port)
+    try:
+        alice = screen("alice", port=relay.port)
+        in_lobby(alice)
+        relay.refusing = True
+        relay.cut()
+        alice.wait_status("[disconnected; reconnecting in 2 s]")  # the second try's wait
+        alice.wait_status("[disconnected; reconnecting in 1 s]")
+        relay.refusing = False
+        alice.wait_screen("Connected to 127.0.0.1 port %d again" % relay.port)
+        alice.wait_screen(lambda rows: "[2:#lobby]" in self_status(alice, rows)
+                          and "connect" not in self_status(alice, rows))
+        bob = connect("bob")
+        bob.send("PRIVMSG #lobby :welcome back")
+        alice.wait_screen("<bob> welcome back")
+    finally:
+        relay.close()
+
+
+def self_status(s, rows):
+    return s.bottom(rows)[0]
