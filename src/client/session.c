@@ -592,6 +592,28 @@ static void query_remove(struct session *s, const char *nick)
     s->nqueries--;
 }
 
+/* The other person of a private conversation is now known as to: the conversation (its
+ * window, and where plain text goes when it is the current one) follows them. */
+static void query_rename(struct session *s, const struct ircmsg *msg, const char *to)
+{
+    char who[SESSION_NICK_MAX];
+    view_source_nick(msg->prefix, who, sizeof who);
+    int i = find_query(s, who);
+    if (i < 0 || strlen(to) >= sizeof s->queries[i].name)
+        return;
+    int other = find_query(s, to);
+    if (other >= 0 && other != i) { /* a conversation with the new nick already: it goes on there */
+        query_remove(s, who);
+    } else {
+        snprintf(s->queries[i].name, sizeof s->queries[i].name, "%s", to);
+        ui_rename_window(who, to);
+    }
+    if (ircname_cmp(s->channel, who) == 0) {
+        snprintf(s->channel, sizeof s->channel, "%s", to);
+        update_prompt(s);
+    }
+}
+
 /* /join of channels we are all in already: the last becomes the current one, and nothing is
  * sent (the server would not answer, and we would wait for that answer for ever). wire is
  * "JOIN #a,#b[ key]\r\n". Returns 1 when that was the case. */
@@ -1093,6 +1115,8 @@ static void track(struct session *s, const struct ircmsg *msg)
         update_prompt(s);
     } else if (ircmsg_is(msg, "NICK") && from_me(s, msg)) {
         snprintf(s->nick, sizeof s->nick, "%s", p0);
+    } else if (ircmsg_is(msg, "NICK") && msg->prefix && *p0) {
+        query_rename(s, msg, p0);
     } else if (ircmsg_is(msg, RPL_TOPIC) && msg->nparams >= 3) {
         ui_set_topic(msg->params[1], msg->params[2]);
     } else if (ircmsg_is(msg, "TOPIC") && msg->nparams >= 2) {
@@ -1331,6 +1355,11 @@ static int print_where_seen(struct session *s, const struct ircmsg *msg, const c
         if (!first || ircname_cmp(first, who) != 0)
             continue;
         ui_set_target(s->joined[i].name, 0);
+        ui_print_at(view_msg_time(msg), text);
+        shown++;
+    }
+    if (find_query(s, who) >= 0) { /* and in our private conversation with them */
+        ui_set_target(who, 0);
         ui_print_at(view_msg_time(msg), text);
         shown++;
     }

@@ -327,6 +327,17 @@ int tui_close(const char *name)
     return 0;
 }
 
+void tui_rename(const char *name, const char *to)
+{
+    int i = name[0] ? window_find(name) : -1, j = window_find(to);
+    if (!tui.started || i <= 0 || (j >= 0 && j != i))
+        return;
+    struct tui_window *w = &tui.win[i];
+    snprintf(w->name, sizeof w->name, "%s", to);
+    view_sanitize(to, w->label, sizeof w->label);
+    tui.dirty = 1;
+}
+
 void tui_toggle_nicklist(void)
 {
     tui.nicklist = !tui.nicklist;

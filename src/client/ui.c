@@ -576,6 +576,12 @@ void ui_older_end(const char *name, unsigned lines)
         tui_older_end(name, lines);
 }
 
+void ui_rename_window(const char *name, const char *to)
+{
+    if (ui.full)
+        tui_rename(name, to);
+}
+
 void ui_set_note(const char *note)
 {
     char safe[VIEW_LINE_MAX];

@@ -90,6 +90,9 @@ void ui_toggle_nicklist(void);
  * in their order, until ui_older_end; lines is how many came (0: there are no more). */
 void ui_older_begin(const char *name);
 void ui_older_end(const char *name, unsigned lines);
+/* Full-screen: name's window is to's from now on (a nick change of the other person of a
+ * private conversation); nothing when there is none, or to has one already. */
+void ui_rename_window(const char *name, const char *to);
 /* The state of the connection on the status line ("disconnected", "reconnecting in 4 s"); NULL
  * or "" when it is up. */
 void ui_set_note(const char *note);

@@ -426,3 +426,29 @@ def test_status_line_while_reconnecting(screen, connect, server):
 
 def self_status(s, rows):
     return s.bottom(rows)[0]
+
+
+# A private conversation follows the other person's nick change: its window is renamed, says
+# so, and goes on (their messages, and what we type) under the new nick.
+def test_query_window_follows_a_nick_change(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG alice :psst")
+    alice.wait_status("3:bob(1!)")
+    alice.keys("M-3")
+    alice.wait_input("bob>")
+    bob.send("NICK robert")
+    alice.wait_status("[3:robert]")
+    alice.wait_input("robert>")
+    alice.wait_screen("--- bob is now known as robert")
+    bob.send("PRIVMSG alice :still me")
+    alice.wait_screen("*robert* still me")
+    assert "4:" not in alice.status()
+    alice.line("hello robert")
+    bob.expect("PRIVMSG robert :hello robert")
+    alice.keys("M-2")
+    alice.wait_status("[2:#lobby]")
+    bob.send("PRIVMSG alice :over here")
+    alice.wait_status("3:robert(1!)")
