@@ -737,7 +737,7 @@ static void page_up(void)
             w->scroll = w->nlines ? w->nlines - 1 : 0;
     }
     if (view_span(w, &first, &skip) && !w->older_asked && !w->older_none && tui.hooks.older &&
-        ircname_is_channel(w->name)) {
+        w->name[0]) { /* a channel's or a private conversation's window, not the status one */
         w->older_asked = 1;
         tui.hooks.older(w->name, tui.hooks.arg);
     }

@@ -452,3 +452,39 @@ def test_query_window_follows_a_nick_change(screen, connect):
     alice.wait_status("[2:#lobby]")
     bob.send("PRIVMSG alice :over here")
     alice.wait_status("3:robert(1!)")
+
+
+# PgUp at the top of a private conversation's window fetches its older messages too
+# (CHATHISTORY BEFORE; the server keeps private history between accounts).
+def test_scrollback_of_a_private_conversation(screen, server, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave, sasl_client
+    from test_client import password_file
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    alice = sasl_client(server.port, "alice", PASSWORD)
+    earlier = sasl_client(server.port, "bob", PASSWORD)  # bob, before this client
+    for i in range(150):
+        alice.send("PRIVMSG bob :private %03d" % i)
+    earlier.expect(lambda l: l.endswith("private 149"))
+    earlier.send("QUIT")
+    earlier.wait_closed()
+    bob = screen("bob", options=("--sasl-file", password_file(tmp_path, PASSWORD)))
+    in_lobby(bob)
+    alice.send("PRIVMSG bob :and now")
+    bob.wait_status("3:alice(1!)")
+    bob.keys("M-3")
+    bob.wait_screen("*alice* and now")
+    assert "private 149" not in bob.screen()
+
+    def seen(needle):
+        for _ in range(40):
+            if needle in bob.screen():
+                return
+            bob.keys("PPage")
+            time.sleep(POLL)
+        bob.wait_screen(needle, timeout=1)
+
+    seen("*alice* private 149")
+    seen("*alice* private 050")
+    seen("*alice* private 000")
+    assert "more below" in bob.status()
