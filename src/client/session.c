@@ -50,6 +50,14 @@
 /* Private conversations followed at most (for catching up after a reconnect and for older
  * lines); past it the oldest is forgotten. */
 #define SESSION_QUERIES_MAX 32
+/* Room for mode letters ("+intCms..."), a channel's or our own. */
+#define SESSION_MODES_MAX 64
+/* Channel modes that take an argument and are not the channel's state (lists, and the PREFIX
+ * ov), those that take one only when set (l), and k, whose argument is secret: tcpchatd's
+ * CHANMODES=beI,k,l,... and PREFIX=(ov). */
+#define SESSION_MODES_LISTS   "beIov"
+#define SESSION_MODES_SET_ARG "l"
+#define SESSION_MODES_ARG     "k"
 /* fetching_older: no CHATHISTORY BEFORE out; one sent; its first message seen. */
 #define OLDER_NONE     0
 #define OLDER_ASKED    1
@@ -86,6 +94,10 @@
      1)
 /* Numerics (RFC 2812 5.1, 5.2). */
 #define RPL_WELCOME          "001"
+#define RPL_UMODEIS          "221"
+#define RPL_UNAWAY           "305"
+#define RPL_NOWAWAY          "306"
+#define RPL_CHANNELMODEIS    "324"
 #define RPL_TOPIC            "332"
 #define RPL_NAMREPLY         "353"
 #define RPL_ENDOFNAMES       "366"
@@ -132,8 +144,10 @@ struct convo {
     char name[IRC_CHANNEL_MAX + 1];
     char last_msgid[SESSION_MSGID_MAX];
     char first_msgid[SESSION_MSGID_MAX];
-    unsigned char catching_up;    /* a CHATHISTORY AFTER is out */
-    unsigned char fetching_older; /* OLDER_NONE, OLDER_ASKED, OLDER_ARRIVING */
+    unsigned char catching_up;     /* a CHATHISTORY AFTER is out */
+    unsigned char fetching_older;  /* OLDER_NONE, OLDER_ASKED, OLDER_ARRIVING */
+    char modes[SESSION_MODES_MAX]; /* a channel's modes ("+nt"), "" unknown */
+    unsigned char modes_asked;     /* MODE #chan sent on joining: its 324 is not shown */
 };
 
 /* Owned by the main thread: the client has no other thread. */
@@ -174,7 +188,9 @@ struct session {
     int nqueries;
     char ignores[SESSION_IGNORES_MAX][SESSION_IGNORE_LEN + 1]; /* /ignore: nicks or masks */
     int nignores;
-    char away[IRC_LINE_MAX + 1]; /* our /away message, sent again after a reconnect; "" */
+    char away[IRC_LINE_MAX + 1];    /* our /away message, sent again after a reconnect; "" */
+    int is_away;                    /* the server says we are away (306, 305) */
+    char umodes[SESSION_MODES_MAX]; /* our user modes ("+i"), "" for none */
     char error[SESSION_ERROR_MAX];
     char *out; /* bytes to send: out[out_start .. out_len) */
     size_t out_start;
@@ -323,6 +339,43 @@ static void fail(struct session *s, const char *fmt, ...)
     s->state = SESSION_FAILED;
 }
 
+/* Our nick, user modes and away state, for the full-screen status line. */
+static void update_self(const struct session *s)
+{
+    char text[SESSION_NICK_MAX + SESSION_MODES_MAX + 4];
+    if (s->umodes[0] && s->umodes[1])
+        snprintf(text, sizeof text, "%s(%s)", s->nick, s->umodes);
+    else
+        snprintf(text, sizeof text, "%s", s->nick);
+    ui_set_self(text, s->is_away);
+}
+
+/* Applies a MODE change ("+mk-t", its arguments left out) to modes ("+nt"), keeping the
+ * letters in the order they came; letters in skip are not kept (lists, nick prefixes). */
+static void modes_apply(char *modes, size_t cap, const char *change, const char *skip)
+{
+    char letters[SESSION_MODES_MAX];
+    snprintf(letters, sizeof letters, "%s", modes[0] == '+' ? modes + 1 : modes);
+    int adding = 1;
+    for (const char *c = change; *c; c++) {
+        if (*c == '+' || *c == '-') {
+            adding = *c == '+';
+            continue;
+        }
+        if (strchr(skip, *c))
+            continue;
+        char *at = strchr(letters, *c);
+        size_t n = strlen(letters);
+        if (adding && !at && n + 1 < sizeof letters) {
+            letters[n] = *c;
+            letters[n + 1] = '\0';
+        } else if (!adding && at) {
+            memmove(at, at + 1, strlen(at));
+        }
+    }
+    snprintf(modes, cap, "%s%s", letters[0] ? "+" : "", letters);
+}
+
 static void update_prompt(const struct session *s)
 {
     char prompt[SESSION_PROMPT_MAX];
@@ -387,9 +440,13 @@ int session_restart(struct session *s)
     s->registered = s->synced = s->sync_sent = 0;
     s->nick_prompt = s->awaiting_join = s->echoes_due = 0;
     s->nick_retries = 0;
+    s->is_away = 0;
+    s->umodes[0] = '\0';
     s->held_quit[0] = '\0';
-    for (int i = 0; i < s->njoined; i++)
+    for (int i = 0; i < s->njoined; i++) {
         s->joined[i].catching_up = s->joined[i].fetching_older = 0;
+        s->joined[i].modes_asked = 0;
+    }
     for (int i = 0; i < s->nqueries; i++)
         s->queries[i].catching_up = s->queries[i].fetching_older = 0;
     s->out_start = s->out_len = 0;
@@ -1091,6 +1148,7 @@ static void track(struct session *s, const struct ircmsg *msg)
         if (*p0)
             snprintf(s->nick, sizeof s->nick, "%s", p0);
         update_prompt(s);
+        update_self(s);
     } else if (ircmsg_is(msg, RPL_ENDOFMOTD) || ircmsg_is(msg, ERR_NOMOTD)) {
         /* A server that joins us to a default channel does so around here; one that does
          * not gives us no sign. The PONG to this PING is that sign. */
@@ -1106,6 +1164,9 @@ static void track(struct session *s, const struct ircmsg *msg)
         s->awaiting_join = 0;
         update_prompt(s);
         ask_history(s, p0);
+        int i = find_joined(s, p0);
+        if (i >= 0 && send_line(s, "MODE %s", s->joined[i].name) == 0)
+            s->joined[i].modes_asked = 1; /* for the topic line */
     } else if (ircmsg_is(msg, "PART") && from_me(s, msg)) {
         joined_remove(s, p0);
         update_prompt(s);
@@ -1115,6 +1176,21 @@ static void track(struct session *s, const struct ircmsg *msg)
         update_prompt(s);
     } else if (ircmsg_is(msg, "NICK") && from_me(s, msg)) {
         snprintf(s->nick, sizeof s->nick, "%s", p0);
+        update_self(s);
+    } else if (ircmsg_is(msg, "MODE") && msg->nparams >= 2 && ircname_cmp(p0, s->nick) == 0) {
+        modes_apply(s->umodes, sizeof s->umodes, msg->params[1], "");
+        update_self(s);
+    } else if (ircmsg_is(msg, "MODE") && msg->nparams >= 2 && find_joined(s, p0) >= 0) {
+        struct convo *c = &s->joined[find_joined(s, p0)];
+        modes_apply(c->modes, sizeof c->modes, msg->params[1], SESSION_MODES_LISTS);
+        ui_set_modes(c->name, c->modes);
+    } else if (ircmsg_is(msg, RPL_UMODEIS) && msg->nparams >= 2) {
+        s->umodes[0] = '\0';
+        modes_apply(s->umodes, sizeof s->umodes, msg->params[1], "");
+        update_self(s);
+    } else if (ircmsg_is(msg, RPL_NOWAWAY) || ircmsg_is(msg, RPL_UNAWAY)) {
+        s->is_away = ircmsg_is(msg, RPL_NOWAWAY);
+        update_self(s);
     } else if (ircmsg_is(msg, "NICK") && msg->prefix && *p0) {
         query_rename(s, msg, p0);
     } else if (ircmsg_is(msg, RPL_TOPIC) && msg->nparams >= 3) {
@@ -1338,6 +1414,22 @@ static const char *msg_window(const struct session *s, const struct ircmsg *msg,
     return NULL;
 }
 
+/* 324 "<me> <channel> <modes> [<args>]": the channel's modes, for the topic line. Returns 1
+ * when it answers the MODE we sent on joining (not shown: the user did not ask). */
+static int channel_modes(struct session *s, const struct ircmsg *msg)
+{
+    int i = find_joined(s, msg->params[1]);
+    if (i < 0)
+        return 0;
+    struct convo *c = &s->joined[i];
+    c->modes[0] = '\0';
+    modes_apply(c->modes, sizeof c->modes, msg->params[2], SESSION_MODES_LISTS);
+    ui_set_modes(c->name, c->modes);
+    int silent = c->modes_asked;
+    c->modes_asked = 0;
+    return silent;
+}
+
 static void handle_line(struct session *s, struct ircmsg *msg);
 
 /* Full-screen: a QUIT or a NICK (before track() forgets the old nick) goes to the window of
@@ -1429,6 +1521,8 @@ static void handle_line(struct session *s, struct ircmsg *m)
         names_end(s->names, msg.params[1], show_names_line, NULL);
         return;
     }
+    if (ircmsg_is(&msg, RPL_CHANNELMODEIS) && msg.nparams >= 3 && channel_modes(s, &msg))
+        return;
     struct batch *replayed = history_batch(s, &msg);
     note_msgid(s, &msg, replayed);
     if (ignored(s, &msg)) {

@@ -47,6 +47,8 @@
 /* How long an ESC waits for the rest of a key (Alt-1 comes as ESC '1'). */
 #define TUI_ESCDELAY_MS 25
 #define TUI_STATUS_NAME "status"
+/* The status line's mark of being away (irssi's). */
+#define TUI_AWAY_MARK "(zZzZ)"
 /* Keys as get_wch gives them without keypad decoding. */
 #define TUI_CTRL(c) ((c)&0x1f)
 #define TUI_KEY_ESC 27
@@ -91,6 +93,7 @@ struct tui_window {
     char name[TUI_NAME_MAX];   /* as the server spells it, for finding the window */
     char label[TUI_NAME_MAX];  /* the same made terminal-safe, for showing */
     char topic[TUI_TOPIC_MAX]; /* terminal-safe */
+    char modes[TUI_NOTE_MAX];  /* a channel's modes ("+nt"), terminal-safe; "" unknown */
     char **lines;              /* oldest first, each malloc'd */
     size_t nlines, cap;
     size_t scroll;   /* lines hidden below the view (0: the newest shown) */
@@ -132,6 +135,8 @@ static struct {
     int escape; /* ESC read: the next key is Alt-key */
     int nicklist;
     char note[TUI_NOTE_MAX]; /* the connection's state on the status line, "" when up */
+    char self[TUI_NOTE_MAX]; /* our nick and user modes, "" before we know them */
+    int away;
     short pairs[TUI_COLOUR_SLOTS * TUI_COLOUR_SLOTS]; /* colour pair per (fg, bg), 0: none yet */
     short npairs;
 } tui;
@@ -374,6 +379,24 @@ void tui_older_end(const char *name, unsigned lines)
     tui.dirty = 1;
 }
 
+void tui_set_self(const char *text, int away)
+{
+    snprintf(tui.self, sizeof tui.self, "%s", text);
+    tui.away = away;
+    tui.dirty = 1;
+}
+
+void tui_set_modes(const char *channel, const char *modes)
+{
+    if (!tui.started)
+        return;
+    int i = window_find(channel);
+    if (i < 0)
+        return;
+    snprintf(tui.win[i].modes, sizeof tui.win[i].modes, "%s", modes);
+    tui.dirty = 1;
+}
+
 void tui_set_note(const char *note)
 {
     if (strcmp(tui.note, note) == 0)
@@ -592,6 +615,11 @@ static void draw_status(void)
     if (localtime_r(&now, &tm))
         o = strftime(line, sizeof line, "[%H:%M]", &tm);
     line[o] = '\0';
+    if (tui.self[0]) {
+        int n = snprintf(line + o, sizeof line - o, " [%s]%s", tui.self,
+                         tui.away ? " " TUI_AWAY_MARK : "");
+        o += n > 0 ? (size_t)n : 0;
+    }
     for (int i = 0; i < tui.nwin && o < sizeof line; i++) {
         const struct tui_window *w = &tui.win[i];
         const char *name = w->name[0] ? w->label : TUI_STATUS_NAME;
@@ -619,9 +647,10 @@ static void draw_status(void)
 
 static void draw_topic(const struct tui_window *w)
 {
-    char line[TUI_NAME_MAX + TUI_TOPIC_MAX + 8];
-    snprintf(line, sizeof line, " %s%s%s", w->name[0] ? w->label : TUI_STATUS_NAME,
-             w->topic[0] ? ": " : "", w->topic);
+    char line[TUI_NAME_MAX + TUI_NOTE_MAX + TUI_TOPIC_MAX + 8];
+    snprintf(line, sizeof line, " %s%s%s%s%s%s", w->name[0] ? w->label : TUI_STATUS_NAME,
+             w->modes[0] ? "(" : "", w->modes, w->modes[0] ? ")" : "", w->topic[0] ? ": " : "",
+             w->topic);
     attr_set(A_REVERSE, 0, NULL);
     mvhline(0, 0, ' ', COLS);
     layout(line, COLS, 1, 0, 0, 0, 1, A_REVERSE);

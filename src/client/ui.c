@@ -582,6 +582,24 @@ void ui_rename_window(const char *name, const char *to)
         tui_rename(name, to);
 }
 
+void ui_set_self(const char *text, int away)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(text, safe, sizeof safe);
+    tui_set_self(safe, away);
+}
+
+void ui_set_modes(const char *channel, const char *modes)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(modes, safe, sizeof safe);
+    tui_set_modes(channel, safe);
+}
+
 void ui_set_note(const char *note)
 {
     char safe[VIEW_LINE_MAX];

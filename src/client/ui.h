@@ -93,6 +93,11 @@ void ui_older_end(const char *name, unsigned lines);
 /* Full-screen: name's window is to's from now on (a nick change of the other person of a
  * private conversation); nothing when there is none, or to has one already. */
 void ui_rename_window(const char *name, const char *to);
+/* Who we are on the status line: text is our nick with its user modes ("alice(+i)"); away
+ * adds the away mark. */
+void ui_set_self(const char *text, int away);
+/* channel's modes ("+nt", "" unknown) for its topic line. */
+void ui_set_modes(const char *channel, const char *modes);
 /* The state of the connection on the status line ("disconnected", "reconnecting in 4 s"); NULL
  * or "" when it is up. */
 void ui_set_note(const char *note);

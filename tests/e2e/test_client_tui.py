@@ -184,7 +184,7 @@ def test_topic_line(screen, connect):
     alice = screen("alice")
     in_lobby(alice)
     alice.line("/topic #lobby the lobby's topic")
-    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby: the lobby's topic"))
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+nt): the lobby's topic"))
     bob = connect("bob")
     bob.expect(" 366 ")
     bob.send("JOIN #topical")
@@ -192,9 +192,9 @@ def test_topic_line(screen, connect):
     bob.send("TOPIC #topical :all about topics")
     bob.expect(" TOPIC ")
     alice.line("/join #topical")
-    alice.wait_screen(lambda rows: rows[0].startswith(" #topical: all about topics"))
+    alice.wait_screen(lambda rows: rows[0].startswith(" #topical(+nt): all about topics"))
     alice.keys("M-2")
-    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby: the lobby's topic"))
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+nt): the lobby's topic"))
 
 
 # F2 (or /nicklist) shows the channel's members at the right, and hides them again.
@@ -488,3 +488,30 @@ def test_scrollback_of_a_private_conversation(screen, server, tmp_path):
     seen("*alice* private 050")
     seen("*alice* private 000")
     assert "more below" in bob.status()
+
+
+# The status line names us with our user modes and marks us away; the topic line shows the
+# channel's modes (not a key's secret), following MODE changes, without the client's own
+# question for them showing as a line.
+def test_status_shows_our_modes_away_and_channel_modes(screen):
+    alice = screen("alice")
+    in_lobby(alice)
+    alice.wait_status("[alice]")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+nt)"))
+    assert "--- Modes of #lobby" not in alice.screen()
+    alice.line("/mode alice +i")
+    alice.wait_status("[alice(+i)]")
+    alice.line("/mode +mk secret")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+ntmk)"))
+    assert "secret" not in alice.rows()[0]
+    alice.line("/mode -m")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+ntk)"))
+    alice.line("/mode #lobby")  # asked for: shown
+    alice.wait_screen("--- Modes of #lobby: +ntk")
+    alice.line("/nick alicia")
+    alice.wait_status("[alicia(+i)]")
+    alice.line("/away out for lunch")
+    alice.wait_status("[alicia(+i)] (zZzZ)")
+    alice.line("/away")
+    alice.wait_screen(lambda rows: "zZzZ" not in alice.bottom(rows)[0]
+                      and "[alicia(+i)]" in alice.bottom(rows)[0])
