@@ -29,6 +29,9 @@
 #define CTCP_DELIM_STR          "\001"
 /* Digits a window number may have (/win N). */
 #define CMD_WINDOW_DIGITS 4
+/* A TCP port: 1 to 65535, at most 5 digits. */
+#define CMD_PORT_MAX    65535
+#define CMD_PORT_DIGITS 5
 /* Longest CTCP command name ("VERSION", "CLIENTINFO", ...). */
 #define CTCP_NAME_MAX 32
 
@@ -63,6 +66,7 @@ static const char *const help_lines[] = {
     "  /win N                     full-screen mode: show window N (also Alt-N, Ctrl-N/P)",
     "  /nicklist                  full-screen mode: show or hide the nick list (also F2)",
     "  /me ACTION                 describe an action (\"* nick ACTION\")",
+    "  /server HOST PORT [PASS]   leave this server for another (PASS: its password, IRC PASS)",
     "  /quote RAW                 send RAW to the server as it is",
     "  /quit [REASON]             leave the chat",
     "  /help                      this list",
@@ -560,6 +564,20 @@ static int cmd_window(struct cmd_result *res, const char *args)
     return 0;
 }
 
+/* "/server HOST PORT [PASSWORD]": the session leaves this server for that one. The port is
+ * checked here (1 to 65535, digits only) as on the command line. */
+static int cmd_server(struct cmd_result *res, const char *args)
+{
+    char host[CMD_INPUT_MAX], port[CMD_INPUT_MAX];
+    next_word(next_word(args, host, sizeof host), port, sizeof port);
+    size_t digits = strspn(port, "0123456789");
+    long n = digits && !port[digits] && digits <= CMD_PORT_DIGITS ? strtol(port, NULL, 10) : 0;
+    if (!*host || n < 1 || n > CMD_PORT_MAX)
+        return fail(res, "Usage: /server HOST PORT [PASSWORD] (PORT: 1 to 65535)");
+    local(res, LOCAL_SERVER, args);
+    return 0;
+}
+
 /* One "/command args" line; name excludes the '/'. */
 static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const char *name,
                        const char *args)
@@ -568,6 +586,8 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_query(res, ctx, args);
     if (!strcasecmp(name, "close"))
         return cmd_close(res, ctx, args);
+    if (!strcasecmp(name, "server"))
+        return cmd_server(res, args);
     if (!strcasecmp(name, "notice")) {
         char target[CMD_INPUT_MAX];
         const char *text = next_word(args, target, sizeof target);

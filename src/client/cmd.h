@@ -32,6 +32,7 @@ enum cmd_local {
     LOCAL_CLEAR,    /* clear the screen */
     LOCAL_WINDOW,   /* full-screen mode: show window number arg */
     LOCAL_NICKLIST, /* full-screen mode: show or hide the nick list */
+    LOCAL_SERVER,   /* leave for the server "HOST PORT [PASSWORD]" in arg */
 };
 
 /* Who we are and where plain text goes: a channel, or a nick after /query. channel is NULL

@@ -285,9 +285,14 @@ static struct link *reconnect(const char *host, const char *port, const struct l
 {
     long wait = *wait_ms;
     for (;;) {
-        *wait_ms = wait * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : wait * 2;
-        ui_printf("--- Reconnecting to %s port %s in %ld s (Ctrl-C quits)", host, port,
-                  wait / MS_PER_SEC);
+        *wait_ms = wait * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
+                   : wait                      ? wait * 2
+                                               : RECONNECT_FIRST_MS;
+        if (wait)
+            ui_printf("--- Reconnecting to %s port %s in %ld s (Ctrl-C quits)", host, port,
+                      wait / MS_PER_SEC);
+        else
+            ui_printf("--- Connecting to %s port %s", host, port);
         long deadline = now_ms() + wait;
         for (;;) {
             if (quit_signal) {
@@ -322,7 +327,8 @@ static struct link *reconnect(const char *host, const char *port, const struct l
         ui_flush();
         struct link *l = link_open(host, port, tls, err, sizeof err);
         if (l) {
-            ui_printf("--- Connected to %s port %s again; registering.", host, port);
+            ui_printf("--- Connected to %s port %s%s; registering.", host, port,
+                      wait ? " again" : "");
             return l;
         }
         ui_printf("--- Cannot reconnect: %s", err);
@@ -614,6 +620,8 @@ int main(int argc, char **argv)
             link_close(l);
             if (session_registered(s))
                 wait = RECONNECT_FIRST_MS;
+            if (session_take_server(s, &host, &port))
+                wait = 0; /* /server: at once */
             l = reconnect(host, port, &tls, &wait, &wait_mask);
             if (!l) {
                 status = EXIT_SUCCESS; /* the user quit while we waited */

@@ -50,6 +50,9 @@
 /* Private conversations followed at most (for catching up after a reconnect and for older
  * lines); past it the oldest is forgotten. */
 #define SESSION_QUERIES_MAX 32
+/* /server's host name (RFC 1035 2.3.4: 255 octets) and port (5 digits). */
+#define SESSION_HOST_MAX 256
+#define SESSION_PORT_MAX 8
 /* Room for mode letters ("+intCms..."), a channel's or our own. */
 #define SESSION_MODES_MAX 64
 /* Channel modes that take an argument and are not the channel's state (lists, and the PREFIX
@@ -191,6 +194,9 @@ struct session {
     char away[IRC_LINE_MAX + 1];    /* our /away message, sent again after a reconnect; "" */
     int is_away;                    /* the server says we are away (306, 305) */
     char umodes[SESSION_MODES_MAX]; /* our user modes ("+i"), "" for none */
+    /* /server: where to connect next ("" when it is the same server again). */
+    char next_host[SESSION_HOST_MAX];
+    char next_port[SESSION_PORT_MAX];
     char error[SESSION_ERROR_MAX];
     char *out; /* bytes to send: out[out_start .. out_len) */
     size_t out_start;
@@ -1327,6 +1333,56 @@ static void ignore_command(struct session *s, enum cmd_local what, const char *m
     }
 }
 
+/* /server HOST PORT [PASSWORD] (checked by cmd.c): QUIT here, and main connects there (the
+ * session goes to SESSION_RECONNECT). The channels are joined there too; what we saw here
+ * (the msgids) means nothing there, so a channel gets its latest lines as on a first join. */
+static void switch_server(struct session *s, const char *arg)
+{
+    char host[SESSION_HOST_MAX], port[SESSION_PORT_MAX];
+    while (*arg == ' ')
+        arg++;
+    size_t n = strcspn(arg, " ");
+    if (n >= sizeof host) {
+        ui_printf("--- No host name is that long (%zu characters at most)", sizeof host - 1);
+        return;
+    }
+    memcpy(host, arg, n);
+    host[n] = '\0';
+    for (arg += n; *arg == ' ';)
+        arg++;
+    n = strcspn(arg, " ");
+    snprintf(port, sizeof port, "%.*s", (int)n, arg);
+    for (arg += n; *arg == ' ';)
+        arg++;
+    if (*arg && session_set_server_password(s, arg) < 0) {
+        ui_print("--- That password cannot be sent (too long)");
+        return;
+    }
+    if (!*arg)
+        explicit_bzero(s->server_password, sizeof s->server_password);
+    memcpy(s->next_host, host, sizeof host);
+    memcpy(s->next_port, port, sizeof port);
+    for (int i = 0; i < s->njoined; i++)
+        s->joined[i].last_msgid[0] = s->joined[i].first_msgid[0] = '\0';
+    s->nqueries = 0;
+    send_line(s, "QUIT :Changing servers");
+    ui_printf("--- Leaving for %s port %s", host, port);
+    s->state = SESSION_RECONNECT;
+}
+
+int session_take_server(struct session *s, const char **host, const char **port)
+{
+    if (!s->next_host[0])
+        return 0;
+    static char h[SESSION_HOST_MAX], p[SESSION_PORT_MAX]; /* main thread only */
+    memcpy(h, s->next_host, sizeof h);
+    memcpy(p, s->next_port, sizeof p);
+    s->next_host[0] = s->next_port[0] = '\0';
+    *host = h;
+    *port = p;
+    return 1;
+}
+
 /* A command that changes only what this client shows or where plain text goes. */
 static void local_command(struct session *s, const struct cmd_result *res)
 {
@@ -1371,6 +1427,9 @@ static void local_command(struct session *s, const struct cmd_result *res)
             ui_print("--- /win is for the full-screen mode (this is --plain)");
         else if (ui_window((int)strtol(res->arg, NULL, 10)) < 0)
             ui_printf("--- There is no window %s (see the status line)", res->arg);
+        break;
+    case LOCAL_SERVER:
+        switch_server(s, res->arg);
         break;
     case LOCAL_NICKLIST:
         if (!ui_is_fullscreen())

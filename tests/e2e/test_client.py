@@ -1573,6 +1573,36 @@ def test_ctrl_c_while_waiting_to_reconnect_quits(server, pane, proxy):
     assert bob.exit_status() == 0
 
 
+# /server HOST PORT [PASSWORD] leaves this server (QUIT) for another, with its password (IRC
+# PASS), joining the same channels there; the current channel stays the current one.
+def test_server_command_switches_servers(server, server_factory, pane, connect):
+    other = server_factory("--password", "letmein")
+    alice = pane("alice")
+    joined(alice)
+    alice.line("/join #dev")
+    alice.wait_for(lambda t: alice.input_line() == "#dev>")
+    carol = connect("carol")
+    carol.expect(" 366 ")
+    alice.line("/server elsewhere")
+    alice.wait_for("Usage: /server HOST PORT [PASSWORD] (PORT: 1 to 65535)")
+    bob = Client(other.port)
+    bob.send("PASS letmein")
+    bob.register("bob")
+    bob.send("JOIN #dev")
+    bob.expect(" 366 ")
+
+    alice.line("/server 127.0.0.1 %d letmein" % other.port)
+    carol.expect(lambda l: l.startswith(":alice!") and " QUIT :Quit: Changing servers" in l)
+    alice.wait_for("--- Connecting to 127.0.0.1 port %d" % other.port)
+    bob.expect(lambda l: l.startswith(":alice!") and l.endswith(" JOIN #dev"))
+    alice.wait_for(lambda t: alice.input_line() == "#dev>")
+    alice.line("hello over here")
+    bob.expect(is_privmsg("alice", "#dev", "hello over here"))
+    bob.send("PRIVMSG #dev :welcome")
+    alice.wait_for("<bob> welcome")
+    bob.close()
+
+
 # --- nick colours, mentions (issue 17) ----------------------------------------------------------
 
 def pane_escaped(p):
