@@ -70,6 +70,8 @@ static const char *const help_lines[] = {
     "  /quote RAW                 send RAW to the server as it is",
     "  /quit [REASON]             leave the chat",
     "  /help                      this list",
+    "  /j /q /w /n /t /k /m /wc   irssi's short forms: /join /query /who /names /topic /kick",
+    "                             /msg /close (also /wi /whois, /c /clear, /b /ban, /ub /unban)",
     NULL,
 };
 
@@ -578,10 +580,22 @@ static int cmd_server(struct cmd_result *res, const char *args)
     return 0;
 }
 
+/* irssi's short forms of commands (its default aliases), and what each stands for. */
+static const struct {
+    const char *alias, *command;
+} aliases[] = {
+    {"w", "who"},    {"n", "names"},  {"t", "topic"},  {"k", "kick"},
+    {"m", "msg"},    {"wc", "close"}, {"wi", "whois"}, {"c", "clear"},
+    {"cl", "clear"}, {"b", "ban"},    {"ub", "unban"},
+};
+
 /* One "/command args" line; name excludes the '/'. */
 static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const char *name,
                        const char *args)
 {
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcasecmp(name, aliases[i].alias))
+            name = aliases[i].command;
     if (!strcasecmp(name, "query") || !strcasecmp(name, "q"))
         return cmd_query(res, ctx, args);
     if (!strcasecmp(name, "close"))

@@ -1608,7 +1608,8 @@ static void handle_line(struct session *s, struct ircmsg *m)
 }
 
 /* Tab (ui_set_completion): at the start of the line a word with '/' completes a command
- * name; any other word a nick of the current channel ("nick: " at the start of the line). */
+ * name; a word with '#' one of our channels; any other word a nick of the current channel, or
+ * the other person of the private conversation ("nick: " at the start of the line). */
 static char *complete(const char *text, int at_start, int state)
 {
     static int next; /* readline asks for matches one state at a time */
@@ -1634,7 +1635,18 @@ static char *complete(const char *text, int at_start, int state)
         }
         return NULL;
     }
-    const char *nick = s->channel[0] ? members_match(s->members, s->channel, text, next++) : NULL;
+    size_t n = strlen(text);
+    if (ircname_is_channel(text)) { /* "#de" completes the channels we are in */
+        for (; next < s->njoined; next++)
+            if (strncasecmp(s->joined[next].name, text, n) == 0)
+                return strdup(s->joined[next++].name);
+        return NULL;
+    }
+    const char *nick = NULL;
+    if (s->channel[0] && ircname_is_channel(s->channel))
+        nick = members_match(s->members, s->channel, text, next++);
+    else if (s->channel[0] && next++ == 0 && strncasecmp(s->channel, text, n) == 0)
+        nick = s->channel; /* a private conversation: the other person */
     if (!nick)
         return NULL;
     size_t len = strlen(nick);

@@ -53,6 +53,12 @@
 #define TUI_CTRL(c) ((c)&0x1f)
 #define TUI_KEY_ESC 27
 #define TUI_KEY_DEL 127
+/* Alt-Left and Alt-Right as xterm sends them (modifier 3: Alt), and the key codes we give
+ * them when the terminal's description has none (past curses' own). */
+#define TUI_ALT_LEFT_SEQ  "\033[1;3D"
+#define TUI_ALT_RIGHT_SEQ "\033[1;3C"
+#define TUI_KEY_ALT_LEFT  (KEY_MAX + 1)
+#define TUI_KEY_ALT_RIGHT (KEY_MAX + 2)
 /* Window number of Alt-0. */
 #define TUI_ALT0_WINDOW 10
 /* The SGR parameters (ECMA-48 8.3.117) ui.c and view_render write, and what they become. */
@@ -132,7 +138,10 @@ static struct {
     size_t tab_start;
     int tab_state, tab_at_start;
     char tab_prefix[CMD_INPUT_MAX * UTF8_BYTES_MAX + 1];
-    int escape; /* ESC read: the next key is Alt-key */
+    int escape;                    /* ESC read: the next key is Alt-key */
+    wchar_t killed[CMD_INPUT_MAX]; /* what Ctrl-U, Ctrl-W or Ctrl-K cut last, for Ctrl-Y */
+    size_t nkilled;
+    int key_alt_left, key_alt_right; /* curses' codes for Alt-Left and Alt-Right */
     int nicklist;
     char note[TUI_NOTE_MAX]; /* the connection's state on the status line, "" when up */
     char self[TUI_NOTE_MAX]; /* our nick and user modes, "" before we know them */
@@ -886,6 +895,27 @@ static void complete_word(void)
     tui.tab_active = 1;
 }
 
+/* Cuts input[from, to) into the kill buffer (Ctrl-Y puts it back). */
+static void input_kill(size_t from, size_t to)
+{
+    if (to <= from)
+        return;
+    memcpy(tui.killed, tui.input + from, (to - from) * sizeof *tui.input);
+    tui.nkilled = to - from;
+    input_delete(from, to);
+}
+
+/* Where the word after the cursor ends (Alt-F). */
+static size_t word_end(void)
+{
+    size_t i = tui.point;
+    while (i < tui.len && tui.input[i] == L' ')
+        i++;
+    while (i < tui.len && tui.input[i] != L' ')
+        i++;
+    return i;
+}
+
 static size_t word_start(void)
 {
     size_t i = tui.point;
@@ -896,17 +926,37 @@ static size_t word_start(void)
     return i;
 }
 
-/* A key with Alt (ESC first): Alt-1 ... Alt-9, Alt-0 show windows 1 to 10. */
+/* Shows the window step (+1, -1) away from the one shown, round the end. */
+static void window_step(int step)
+{
+    window_show((tui.active + tui.nwin + step) % tui.nwin, 1);
+}
+
+/* A key with Alt (ESC first): Alt-1 ... Alt-9, Alt-0 show windows 1 to 10; Alt-B and Alt-F
+ * move a word back and forward. */
 static void alt_key(wint_t key)
 {
     if (key >= L'1' && key <= L'9')
         tui_window((int)(key - L'0'));
     else if (key == L'0')
         tui_window(TUI_ALT0_WINDOW);
+    else if (key == L'b' || key == L'B')
+        tui.point = word_start();
+    else if (key == L'f' || key == L'F')
+        tui.point = word_end();
 }
 
-static void function_key(wint_t key)
+static void function_key(wint_t key, int alt)
 {
+    /* Alt-Left, Alt-Right: irssi's previous and next window (also ESC then an arrow). */
+    if ((int)key == tui.key_alt_left || (alt && key == KEY_LEFT)) {
+        window_step(-1);
+        return;
+    }
+    if ((int)key == tui.key_alt_right || (alt && key == KEY_RIGHT)) {
+        window_step(1);
+        return;
+    }
     switch (key) {
     case KEY_PPAGE:
         page_up();
@@ -981,13 +1031,16 @@ static int char_key(wint_t key)
         tui.point += tui.point < tui.len;
         break;
     case TUI_CTRL(L'k'):
-        tui.len = tui.point;
+        input_kill(tui.point, tui.len);
         break;
     case TUI_CTRL(L'u'):
-        input_delete(0, tui.point);
+        input_kill(0, tui.point);
         break;
     case TUI_CTRL(L'w'):
-        input_delete(word_start(), tui.point);
+        input_kill(word_start(), tui.point);
+        break;
+    case TUI_CTRL(L'y'):
+        input_insert(tui.killed, tui.nkilled);
         break;
     case TUI_CTRL(L'd'):
         if (tui.len == 0)
@@ -1004,10 +1057,10 @@ static int char_key(wint_t key)
         clearok(curscr, TRUE);
         break;
     case TUI_CTRL(L'n'):
-        window_show((tui.active + 1) % tui.nwin, 1);
+        window_step(1);
         break;
     case TUI_CTRL(L'p'):
-        window_show((tui.active + tui.nwin - 1) % tui.nwin, 1);
+        window_step(-1);
         break;
     default:
         if (key >= L' ') {
@@ -1044,8 +1097,9 @@ int tui_read(void)
             tui.escape = 0;
             alt_key(key);
         } else if (rc == KEY_CODE_YES) {
+            int alt = tui.escape;
             tui.escape = 0;
-            function_key(key);
+            function_key(key, alt);
         } else {
             eof = char_key(key);
         }
@@ -1060,6 +1114,17 @@ int tui_read(void)
 }
 
 /* --- start and end ------------------------------------------------------------------------ */
+
+/* The code curses gives for a key that xterm, tmux and most terminals send as xterm_seq:
+ * the terminal description's own (its extended kLFT3, kRIT3 ...), or else code, bound to the
+ * sequence here. Returns -1 when neither can be had. */
+static int key_code(const char *xterm_seq, int code)
+{
+    int k = key_defined(xterm_seq);
+    if (k > 0)
+        return k;
+    return define_key(xterm_seq, code) == OK ? code : -1;
+}
 
 int tui_init(const char *prompt, tui_line_fn *on_line, char *err, size_t errlen)
 {
@@ -1088,6 +1153,8 @@ int tui_init(const char *prompt, tui_line_fn *on_line, char *err, size_t errlen)
         start_color();
         use_default_colors();
     }
+    tui.key_alt_left = key_code(TUI_ALT_LEFT_SEQ, TUI_KEY_ALT_LEFT);
+    tui.key_alt_right = key_code(TUI_ALT_RIGHT_SEQ, TUI_KEY_ALT_RIGHT);
     tui.on_line = on_line;
     snprintf(tui.prompt, sizeof tui.prompt, "%s", prompt);
     tui.nwin = 1; /* the status window */
