@@ -63,6 +63,7 @@ static const char *const help_lines[] = {
     "  /register PASSWORD         make your nick an account (log in later with --sasl)",
     "  /login [ACCOUNT] PASSWORD  log in to your account now (NickServ IDENTIFY)",
     "  /clear                     clear the screen",
+    "  /lastlog TEXT              full-screen mode: this window's lines holding TEXT, again",
     "  /win N                     full-screen mode: show window N (also Alt-N, Ctrl-N/P)",
     "  /nicklist                  full-screen mode: show or hide the nick list (also F2)",
     "  /me ACTION                 describe an action (\"* nick ACTION\")",
@@ -627,6 +628,12 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_login(res, args);
     if (!strcasecmp(name, "clear")) {
         local(res, LOCAL_CLEAR, "");
+        return 0;
+    }
+    if (!strcasecmp(name, "lastlog")) {
+        if (!*args)
+            return fail(res, "Usage: /lastlog TEXT (the lines of this window that hold TEXT)");
+        local(res, LOCAL_LASTLOG, args);
         return 0;
     }
     if (!strcasecmp(name, "win") || !strcasecmp(name, "window"))

@@ -33,6 +33,7 @@ enum cmd_local {
     LOCAL_WINDOW,   /* full-screen mode: show window number arg */
     LOCAL_NICKLIST, /* full-screen mode: show or hide the nick list */
     LOCAL_SERVER,   /* leave for the server "HOST PORT [PASSWORD]" in arg */
+    LOCAL_LASTLOG,  /* full-screen mode: show the window's lines holding arg again */
 };
 
 /* Who we are and where plain text goes: a channel, or a nick after /query. channel is NULL

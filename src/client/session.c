@@ -1422,6 +1422,12 @@ static void local_command(struct session *s, const struct cmd_result *res)
     case LOCAL_CLEAR:
         ui_clear();
         break;
+    case LOCAL_LASTLOG:
+        if (!ui_is_fullscreen())
+            ui_print("--- /lastlog is for the full-screen mode (this is --plain)");
+        else
+            ui_lastlog(res->arg);
+        break;
     case LOCAL_WINDOW:
         if (!ui_is_fullscreen())
             ui_print("--- /win is for the full-screen mode (this is --plain)");

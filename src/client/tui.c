@@ -53,6 +53,8 @@
 #define TUI_CTRL(c) ((c)&0x1f)
 #define TUI_KEY_ESC 27
 #define TUI_KEY_DEL 127
+/* /lastlog shows at most this many lines (the newest that match). */
+#define TUI_LASTLOG_MAX 200
 /* Alt-Left and Alt-Right as xterm sends them (modifier 3: Alt), and the key codes we give
  * them when the terminal's description has none (past curses' own). */
 #define TUI_ALT_LEFT_SEQ  "\033[1;3D"
@@ -436,6 +438,53 @@ void tui_print(const char *text, int chat, int alert)
             beep(); /* a message for us where we are not looking */
         }
     }
+    tui.dirty = 1;
+}
+
+/* line without the SGR sequences ui.c put in, into out (cap > 0). */
+static void plain_text(const char *line, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = line; *p && o + 1 < cap;) {
+        if (p[0] == '\033' && p[1] == '[') {
+            size_t n = strspn(p + 2, "0123456789;");
+            p += 2 + n + (p[2 + n] == 'm');
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+}
+
+void tui_lastlog(const char *text)
+{
+    if (!tui.started)
+        return;
+    struct tui_window *w = &tui.win[tui.active];
+    size_t end = w->nlines, found = 0, from = end;
+    static char plain[VIEW_LINE_MAX * 2]; /* main thread only */
+    /* The newest TUI_LASTLOG_MAX matches: find where they start, then copy them in order. */
+    while (from > 0 && found < TUI_LASTLOG_MAX) {
+        plain_text(w->lines[--from], plain, sizeof plain);
+        found += strcasestr(plain, text) != NULL;
+    }
+    /* Copied before any is added: adding to a full window drops its oldest line. */
+    char *copies[TUI_LASTLOG_MAX];
+    size_t ncopies = 0;
+    for (size_t i = from; i < end && ncopies < found; i++) {
+        plain_text(w->lines[i], plain, sizeof plain);
+        if (strcasestr(plain, text) && (copies[ncopies] = strdup(w->lines[i])) != NULL)
+            ncopies++;
+    }
+    char head[TUI_STATUS_MAX];
+    snprintf(head, sizeof head, "--- lastlog: %zu line%s holding \"%s\"%s", found,
+             found == 1 ? "" : "s", text, found == TUI_LASTLOG_MAX ? " (the newest)" : "");
+    char *copy = strdup(head);
+    if (copy)
+        window_add(w, copy);
+    for (size_t i = 0; i < ncopies; i++)
+        window_add(w, copies[i]);
+    w->scroll = 0;
     tui.dirty = 1;
 }
 

@@ -44,6 +44,8 @@ void tui_set_completion(ui_complete_fn *complete);
 void tui_older_begin(const char *name);
 void tui_older_end(const char *name, unsigned lines);
 void tui_rename(const char *name, const char *to);
+/* The shown window's lines holding text (ASCII case ignored) again at its end. */
+void tui_lastlog(const char *text);
 /* text, modes: terminal-safe. */
 void tui_set_self(const char *text, int away);
 void tui_set_modes(const char *channel, const char *modes);

@@ -600,6 +600,15 @@ void ui_set_modes(const char *channel, const char *modes)
     tui_set_modes(channel, safe);
 }
 
+void ui_lastlog(const char *text)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(text, safe, sizeof safe);
+    tui_lastlog(safe);
+}
+
 void ui_set_note(const char *note)
 {
     char safe[VIEW_LINE_MAX];

@@ -98,6 +98,9 @@ void ui_rename_window(const char *name, const char *to);
 void ui_set_self(const char *text, int away);
 /* channel's modes ("+nt", "" unknown) for its topic line. */
 void ui_set_modes(const char *channel, const char *modes);
+/* Full-screen: the shown window's lines that hold text (in any case) are shown again at its
+ * end, under a header saying how many. */
+void ui_lastlog(const char *text);
 /* The state of the connection on the status line ("disconnected", "reconnecting in 4 s"); NULL
  * or "" when it is up. */
 void ui_set_note(const char *note);

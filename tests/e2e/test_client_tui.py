@@ -578,3 +578,33 @@ def test_irssi_keys_and_short_commands(screen, connect):
     assert "bob" not in alice.status()
     alice.line("/q bob")
     alice.wait_input("bob>")
+
+
+# /lastlog TEXT shows the window's lines that hold TEXT (any case) again at its end, under a
+# header that counts them; other windows' lines are not searched.
+def test_lastlog_searches_the_window(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("JOIN #dev")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG #lobby :the Deploy is at noon")
+    for i in range(40):
+        bob.send("PRIVMSG #lobby :filler %d" % i)
+    bob.send("PRIVMSG #lobby :deploy done")
+    alice.line("/join #dev")
+    alice.wait_status("[3:#dev]")
+    bob.send("PRIVMSG #dev :a deploy elsewhere")
+    alice.wait_screen("<bob> a deploy elsewhere")
+    alice.keys("M-2")
+    alice.wait_screen("<bob> deploy done")
+    assert "the Deploy is at noon" not in alice.screen()  # scrolled away
+    alice.line("/lastlog deploy")
+    rows = alice.wait_screen('--- lastlog: 2 lines holding "deploy"')
+    text = "\n".join(rows)
+    after = text[text.index("--- lastlog"):]
+    assert "<bob> the Deploy is at noon" in after and "<bob> deploy done" in after, text
+    assert "elsewhere" not in text
+    alice.line("/lastlog nothing like it")
+    alice.wait_screen('--- lastlog: 0 lines holding "nothing like it"')
