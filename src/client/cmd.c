@@ -63,6 +63,7 @@ static const char *const help_lines[] = {
     "  /register PASSWORD         make your nick an account (log in later with --sasl)",
     "  /login [ACCOUNT] PASSWORD  log in to your account now (NickServ IDENTIFY)",
     "  /clear                     clear the screen",
+    "  /hidejoins                 hide others' joins, parts and quits; again: show them",
     "  /lastlog TEXT              full-screen mode: this window's lines holding TEXT, again",
     "  /win N                     full-screen mode: show window N (also Alt-N, Ctrl-N/P)",
     "  /nicklist                  full-screen mode: show or hide the nick list (also F2)",
@@ -628,6 +629,12 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_login(res, args);
     if (!strcasecmp(name, "clear")) {
         local(res, LOCAL_CLEAR, "");
+        return 0;
+    }
+    if (!strcasecmp(name, "hidejoins")) {
+        if (*args)
+            return fail(res, "Usage: /hidejoins (hides or shows others' joins, parts and quits)");
+        local(res, LOCAL_HIDEJOINS, "");
         return 0;
     }
     if (!strcasecmp(name, "lastlog")) {

@@ -193,6 +193,7 @@ struct session {
     int nignores;
     char away[IRC_LINE_MAX + 1];    /* our /away message, sent again after a reconnect; "" */
     int is_away;                    /* the server says we are away (306, 305) */
+    int hide_joins;                 /* /hidejoins: others' JOIN, PART and QUIT are not shown */
     char umodes[SESSION_MODES_MAX]; /* our user modes ("+i"), "" for none */
     /* /server: where to connect next ("" when it is the same server again). */
     char next_host[SESSION_HOST_MAX];
@@ -1422,6 +1423,12 @@ static void local_command(struct session *s, const struct cmd_result *res)
     case LOCAL_CLEAR:
         ui_clear();
         break;
+    case LOCAL_HIDEJOINS:
+        s->hide_joins = !s->hide_joins;
+        ui_print(s->hide_joins ? "--- Others' joins, parts and quits are hidden now (/hidejoins "
+                                 "shows them again)"
+                               : "--- Others' joins, parts and quits are shown again");
+        break;
     case LOCAL_LASTLOG:
         if (!ui_is_fullscreen())
             ui_print("--- /lastlog is for the full-screen mode (this is --plain)");
@@ -1601,6 +1608,11 @@ static void handle_line(struct session *s, struct ircmsg *m)
          * ours now, and our own old messages are not echoes we wait for). */
         if (view_format(&msg, &ctx, text, sizeof text) > 0)
             history_show(replayed, view_msg_time(&msg), text);
+        return;
+    }
+    if (s->hide_joins && !from_me(s, &msg) &&
+        (ircmsg_is(&msg, "JOIN") || ircmsg_is(&msg, "PART") || ircmsg_is(&msg, "QUIT"))) {
+        track(s, &msg); /* not shown, but who is where still counts */
         return;
     }
     /* server-time: the line is stamped with when the server saw it, not when it got here. */

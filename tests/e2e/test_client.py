@@ -1603,6 +1603,31 @@ def test_server_command_switches_servers(server, server_factory, pane, connect):
     bob.close()
 
 
+# /hidejoins hides others' joins, parts and quits (not ours, nor their messages); again shows
+# them. Tab still knows who joined meanwhile.
+def test_hidejoins_toggles_join_part_and_quit_lines(pane, connect):
+    alice = pane("alice")
+    joined(alice)
+    alice.line("/hidejoins")
+    alice.wait_for("--- Others' joins, parts and quits are hidden now")
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG #lobby :quiet entrance")
+    alice.wait_for("<bob> quiet entrance")
+    bob.send("PART #lobby")
+    bob.send("JOIN #lobby")
+    bob.expect(" 366 ")
+    alice.line("/join #dev")
+    alice.wait_for("--> You joined #dev")
+    alice.line("/hidejoins")
+    alice.wait_for("--- Others' joins, parts and quits are shown again")
+    carol = connect("carol")
+    carol.send("JOIN #dev")
+    alice.wait_for("--> carol joined #dev")
+    text = alice.text()
+    assert "bob joined" not in text and "bob left" not in text, text
+
+
 # --- nick colours, mentions (issue 17) ----------------------------------------------------------
 
 def pane_escaped(p):
