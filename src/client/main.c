@@ -33,6 +33,9 @@
 /* Reconnecting: the first wait, doubled after each failed try up to the last. */
 #define RECONNECT_FIRST_MS 1000
 #define RECONNECT_MAX_MS   60000
+/* /server: connections to the new server that may fail (not reach it, or end before
+ * registering) before going back to the one before. */
+#define SERVER_TRIES_MAX 3
 /* --keepalive: seconds of silence before a PING, and as long again for its answer. */
 #define KEEPALIVE_DEFAULT_S 60
 #define KEEPALIVE_MAX_S     3600
@@ -279,9 +282,10 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
 }
 
 /* Waits (RECONNECT_FIRST_MS, doubling up to RECONNECT_MAX_MS) and connects again, until that
- * works (the new link) or the user quits meanwhile (NULL). Typed lines wait for the session. */
+ * works (the new link) or the user quits meanwhile (NULL). Typed lines wait for the session.
+ * With tries_left, each failed connection counts it down, and at 0 it is NULL too. */
 static struct link *reconnect(const char *host, const char *port, const struct link_tls *tls,
-                              long *wait_ms, const sigset_t *wait_mask)
+                              long *wait_ms, const sigset_t *wait_mask, int *tries_left)
 {
     long wait = *wait_ms;
     for (;;) {
@@ -333,8 +337,22 @@ static struct link *reconnect(const char *host, const char *port, const struct l
         }
         ui_printf("--- Cannot reconnect: %s", err);
         ui_set_note("disconnected");
+        if (tries_left && --*tries_left <= 0)
+            return NULL;
         wait = *wait_ms;
     }
+}
+
+/* The server of a /server failed SERVER_TRIES_MAX times: back to the one before (cur_* and
+ * back_*: LINK_ERR_MAX bytes each). */
+static void server_back(struct session *s, char *cur_host, char *cur_port, const char *back_host,
+                        const char *back_port)
+{
+    ui_printf("--- Giving up on %s port %s after %d tries; back to %s port %s", cur_host, cur_port,
+              SERVER_TRIES_MAX, back_host, back_port);
+    memcpy(cur_host, back_host, LINK_ERR_MAX);
+    memcpy(cur_port, back_port, LINK_ERR_MAX);
+    session_server_back(s);
 }
 
 static const char usage_short[] =
@@ -613,16 +631,43 @@ int main(int argc, char **argv)
     session_set_reconnect(s, login.reconnect < 0 ? isatty(STDIN_FILENO) : login.reconnect);
     if (session_start(s) == 0) {
         long wait = RECONNECT_FIRST_MS; /* grows while connections end before registering */
+        /* Where we connect (after /server, not argv's), and the server before a /server, to
+         * go back to after SERVER_TRIES_MAX failed connections (tries_left) to the new one. */
+        static char cur_host[LINK_ERR_MAX], cur_port[LINK_ERR_MAX];
+        static char back_host[LINK_ERR_MAX], back_port[LINK_ERR_MAX];
+        int tries_left = 0;
+        snprintf(cur_host, sizeof cur_host, "%s", host);
+        snprintf(cur_port, sizeof cur_port, "%s", port);
         for (;;) {
             status = run(l, s, &wait_mask);
             if (session_state(s) != SESSION_RECONNECT)
                 break;
             link_close(l);
-            if (session_registered(s))
+            l = NULL;
+            const char *to_host, *to_port;
+            if (session_registered(s)) {
                 wait = RECONNECT_FIRST_MS;
-            if (session_take_server(s, &host, &port))
+                tries_left = 0; /* the new server took us */
+            } else if (tries_left > 0 && --tries_left == 0) {
+                server_back(s, cur_host, cur_port, back_host, back_port);
+                wait = 0;
+            }
+            if (session_take_server(s, &to_host, &to_port)) {
+                memcpy(back_host, cur_host, sizeof back_host);
+                memcpy(back_port, cur_port, sizeof back_port);
+                snprintf(cur_host, sizeof cur_host, "%s", to_host);
+                snprintf(cur_port, sizeof cur_port, "%s", to_port);
+                tries_left = SERVER_TRIES_MAX;
                 wait = 0; /* /server: at once */
-            l = reconnect(host, port, &tls, &wait, &wait_mask);
+            }
+            int limited = tries_left > 0;
+            l = reconnect(cur_host, cur_port, &tls, &wait, &wait_mask,
+                          limited ? &tries_left : NULL);
+            if (!l && limited && tries_left == 0) {
+                server_back(s, cur_host, cur_port, back_host, back_port);
+                wait = 0;
+                l = reconnect(cur_host, cur_port, &tls, &wait, &wait_mask, NULL);
+            }
             if (!l) {
                 status = EXIT_SUCCESS; /* the user quit while we waited */
                 break;

@@ -164,7 +164,8 @@ struct session {
     char account[SESSION_NICK_MAX];             /* who we log in as: the nick we started with */
     char password[SESSION_PASSWORD_MAX];        /* wiped once sent, unless we may reconnect */
     char server_password[SESSION_PASSWORD_MAX]; /* IRC PASS, "" for none; the same */
-    int reconnect;                              /* session_set_reconnect */
+    char prev_server_password[SESSION_PASSWORD_MAX]; /* the one before /server, for going back */
+    int reconnect;                                   /* session_set_reconnect */
     int ever_registered;             /* some connection got 001: a lost one is worth another */
     int rejoin_due;                  /* registered again after a reconnect: JOIN our channels */
     int nick_retries;                /* '_' added to our nick after a reconnect */
@@ -259,6 +260,7 @@ void session_free(struct session *s)
         completing = NULL;
     explicit_bzero(s->password, sizeof s->password);
     explicit_bzero(s->server_password, sizeof s->server_password);
+    explicit_bzero(s->prev_server_password, sizeof s->prev_server_password);
     free(s->out);
     free(s);
 }
@@ -1355,10 +1357,15 @@ static void switch_server(struct session *s, const char *arg)
     snprintf(port, sizeof port, "%.*s", (int)n, arg);
     for (arg += n; *arg == ' ';)
         arg++;
+    char prev[SESSION_PASSWORD_MAX];
+    memcpy(prev, s->server_password, sizeof prev);
     if (*arg && session_set_server_password(s, arg) < 0) {
+        explicit_bzero(prev, sizeof prev);
         ui_print("--- That password cannot be sent (too long)");
         return;
     }
+    memcpy(s->prev_server_password, prev, sizeof prev);
+    explicit_bzero(prev, sizeof prev);
     if (!*arg)
         explicit_bzero(s->server_password, sizeof s->server_password);
     memcpy(s->next_host, host, sizeof host);
@@ -1369,6 +1376,12 @@ static void switch_server(struct session *s, const char *arg)
     send_line(s, "QUIT :Changing servers");
     ui_printf("--- Leaving for %s port %s", host, port);
     s->state = SESSION_RECONNECT;
+}
+
+void session_server_back(struct session *s)
+{
+    memcpy(s->server_password, s->prev_server_password, sizeof s->server_password);
+    explicit_bzero(s->prev_server_password, sizeof s->prev_server_password);
 }
 
 int session_take_server(struct session *s, const char **host, const char **port)

@@ -52,6 +52,9 @@ int session_restart(struct session *s);
  * *host and *port (valid until the next call); main connects there at once. 0: the same
  * server again, after the usual wait. */
 int session_take_server(struct session *s, const char **host, const char **port);
+/* The server of the last /server could not be reached: the password of the one before it
+ * is sent again (main connects back there). */
+void session_server_back(struct session *s);
 /* Keepalive: sends a PING the server must answer (its PONG is not shown). */
 void session_keepalive(struct session *s);
 /* One line from the server, without CR LF (parsed in place). */

@@ -1603,6 +1603,37 @@ def test_server_command_switches_servers(server, server_factory, pane, connect):
     bob.close()
 
 
+# A /server that cannot be had (a refused password, a port nobody listens on) is tried 3 times;
+# then the client goes back to the server it was on, with that server's password, and its
+# channels.
+@pytest.mark.parametrize("why", ["password", "port"])
+def test_server_gives_up_and_goes_back(server_factory, why):
+    home = server_factory("--password", "homepw")
+    other = server_factory("--password", "letmein")
+    carol = Client(home.port)
+    carol.send("PASS homepw")
+    carol.register("carol")
+    carol.expect(" 366 ")
+    alice = Pane(home.port, "alice", options=("--server-password",))
+    try:
+        alice.wait_for("Server password for 127.0.0.1: ")
+        alice.line("homepw")
+        joined(alice)
+        target = ("%d wrong" % other.port) if why == "password" else str(free_port())
+        alice.line("/server 127.0.0.1 " + target)
+        alice.wait_for("--- Giving up on 127.0.0.1 port %s after 3 tries; back to 127.0.0.1 "
+                       "port %d" % (target.split()[0], home.port))
+        carol.expect(lambda l: l.startswith(":alice!") and l.endswith(" JOIN #lobby"))
+        alice.wait_for(lambda t: alice.input_line() == "#lobby>")
+        alice.line("home again")
+        carol.expect(is_privmsg("alice", "#lobby", "home again"))
+    finally:
+        text = alice.text()
+        alice.kill()
+        carol.close()
+        assert "Sanitizer" not in text and "runtime error:" not in text, text
+
+
 # /hidejoins hides others' joins, parts and quits (not ours, nor their messages); again shows
 # them. Tab still knows who joined meanwhile.
 def test_hidejoins_toggles_join_part_and_quit_lines(pane, connect):
