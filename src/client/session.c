@@ -1264,13 +1264,14 @@ static struct batch *history_batch(struct session *s, const struct ircmsg *msg)
     return b && b->history ? b : NULL;
 }
 
-/* One replayed line; the first of a chathistory batch comes after a header. */
-static void history_show(struct batch *b, time_t when, const char *text)
+/* One replayed line; the first of a chathistory batch comes after a header. missed: a
+ * message from someone while we were disconnected (alert: one for us). */
+static void history_show(struct batch *b, time_t when, const char *text, int missed, int alert)
 {
     if (b->own_history && b->lines == 0)
         ui_printf("--- history of %s ---", b->target[0] ? b->target : "this conversation");
     b->lines++;
-    ui_print_history(when, text);
+    ui_print_history(when, text, missed, alert);
 }
 
 /* /ignore: a mask with '!' or '@' matches the whole source (nick!user@host, wildcards, any
@@ -1619,8 +1620,12 @@ static void handle_line(struct session *s, struct ircmsg *m)
     if (replayed) {
         /* History: shown with its own time, and it changes nothing (the JOIN in it is not
          * ours now, and our own old messages are not echoes we wait for). */
-        if (view_format(&msg, &ctx, text, sizeof text) > 0)
-            history_show(replayed, view_msg_time(&msg), text);
+        if (view_format(&msg, &ctx, text, sizeof text) > 0) {
+            /* What we missed while disconnected is news: its window counts it as unread. */
+            const struct convo *c = find_convo(s, replayed->target);
+            int missed = c && c->catching_up && marks.nick_len && !from_me(s, &msg);
+            history_show(replayed, view_msg_time(&msg), text, missed, missed && marks.alert);
+        }
         return;
     }
     if (s->hide_joins && !from_me(s, &msg) &&

@@ -27,8 +27,9 @@ void ui_print_at(time_t when, const char *text);
 void ui_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a replayed line (history the server sent on JOIN) as "[HH:MM] [history] text",
  * with the date as well ("[2026-11-25 23:20]") when it is not from today; on a terminal the
- * stamp and the marker are dim. when is as for ui_print_at. */
-void ui_print_history(time_t when, const char *text);
+ * stamp and the marker are dim. when is as for ui_print_at. missed: a message said while we
+ * were disconnected, counted as unread in its full-screen window (alert: for us, the bell). */
+void ui_print_history(time_t when, const char *text, int missed, int alert);
 
 /* Reads what stdin has (call when poll says it is readable). Returns 0, or -1 on a read
  * error (end of input is not an error: it shows up as ui_next's end-of-input). */

@@ -608,3 +608,41 @@ def test_lastlog_searches_the_window(screen, connect):
     assert "elsewhere" not in text
     alice.line("/lastlog nothing like it")
     alice.wait_screen('--- lastlog: 0 lines holding "nothing like it"')
+
+
+# After a reconnect, what the other person of a private conversation said meanwhile goes into
+# that conversation's window, each message once, counted as unread; away is restored.
+def test_reconnect_fills_the_query_window(screen, server, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave, sasl_client
+    from test_client import password_file
+    from conftest import barrier
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    relay = Proxy(server.port)
+    try:
+        bob = screen("bob", port=relay.port, height=40,
+                     options=("--sasl-file", password_file(tmp_path, PASSWORD)))
+        in_lobby(bob)
+        alice = sasl_client(server.port, "alice", PASSWORD)
+        alice.send("PRIVMSG bob :seen before")
+        bob.wait_status("3:alice(1!)")
+        bob.line("/away brb")
+        bob.wait_status("(zZzZ)")
+        relay.freeze()
+        for i in range(5):
+            alice.send("PRIVMSG bob :while away %d" % i)
+        barrier(alice)
+        relay.cut()
+        bob.wait_screen("Connected to 127.0.0.1 port %d again" % relay.port)
+        # Away again: the server says so a second time (the status line kept the mark).
+        bob.wait_screen(lambda rows: "\n".join(rows).count("--- You are marked as away") == 2)
+        assert "(zZzZ)" in bob.status()
+        bob.wait_status("3:alice(6!)")  # what was missed counts as unread
+        bob.keys("M-3")
+        rows = bob.wait_screen("*alice* while away 4")
+        text = "\n".join(rows)
+        for i in range(5):
+            assert text.count("*alice* while away %d" % i) == 1, text
+        assert text.count("*alice* seen before") == 1, text
+    finally:
+        relay.close()
