@@ -29,6 +29,9 @@
 #define CTCP_DELIM_STR          "\001"
 /* Digits a window number may have (/win N). */
 #define CMD_WINDOW_DIGITS 4
+/* A TCP port: 1 to 65535, at most 5 digits. */
+#define CMD_PORT_MAX    65535
+#define CMD_PORT_DIGITS 5
 /* Longest CTCP command name ("VERSION", "CLIENTINFO", ...). */
 #define CTCP_NAME_MAX 32
 
@@ -60,12 +63,17 @@ static const char *const help_lines[] = {
     "  /register PASSWORD         make your nick an account (log in later with --sasl)",
     "  /login [ACCOUNT] PASSWORD  log in to your account now (NickServ IDENTIFY)",
     "  /clear                     clear the screen",
+    "  /hidejoins                 hide others' joins, parts and quits; again: show them",
+    "  /lastlog TEXT              full-screen mode: this window's lines holding TEXT, again",
     "  /win N                     full-screen mode: show window N (also Alt-N, Ctrl-N/P)",
     "  /nicklist                  full-screen mode: show or hide the nick list (also F2)",
     "  /me ACTION                 describe an action (\"* nick ACTION\")",
+    "  /server HOST PORT [PASS]   leave this server for another (PASS: its password, IRC PASS)",
     "  /quote RAW                 send RAW to the server as it is",
     "  /quit [REASON]             leave the chat",
     "  /help                      this list",
+    "  /j /q /w /n /t /k /m /wc   irssi's short forms: /join /query /who /names /topic /kick",
+    "                             /msg /close (also /wi /whois, /c /clear, /b /ban, /ub /unban)",
     NULL,
 };
 
@@ -560,14 +568,42 @@ static int cmd_window(struct cmd_result *res, const char *args)
     return 0;
 }
 
+/* "/server HOST PORT [PASSWORD]": the session leaves this server for that one. The port is
+ * checked here (1 to 65535, digits only) as on the command line. */
+static int cmd_server(struct cmd_result *res, const char *args)
+{
+    char host[CMD_INPUT_MAX], port[CMD_INPUT_MAX];
+    next_word(next_word(args, host, sizeof host), port, sizeof port);
+    size_t digits = strspn(port, "0123456789");
+    long n = digits && !port[digits] && digits <= CMD_PORT_DIGITS ? strtol(port, NULL, 10) : 0;
+    if (!*host || n < 1 || n > CMD_PORT_MAX)
+        return fail(res, "Usage: /server HOST PORT [PASSWORD] (PORT: 1 to 65535)");
+    local(res, LOCAL_SERVER, args);
+    return 0;
+}
+
+/* irssi's short forms of commands (its default aliases), and what each stands for. */
+static const struct {
+    const char *alias, *command;
+} aliases[] = {
+    {"w", "who"},    {"n", "names"},  {"t", "topic"},  {"k", "kick"},
+    {"m", "msg"},    {"wc", "close"}, {"wi", "whois"}, {"c", "clear"},
+    {"cl", "clear"}, {"b", "ban"},    {"ub", "unban"},
+};
+
 /* One "/command args" line; name excludes the '/'. */
 static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const char *name,
                        const char *args)
 {
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcasecmp(name, aliases[i].alias))
+            name = aliases[i].command;
     if (!strcasecmp(name, "query") || !strcasecmp(name, "q"))
         return cmd_query(res, ctx, args);
     if (!strcasecmp(name, "close"))
         return cmd_close(res, ctx, args);
+    if (!strcasecmp(name, "server"))
+        return cmd_server(res, args);
     if (!strcasecmp(name, "notice")) {
         char target[CMD_INPUT_MAX];
         const char *text = next_word(args, target, sizeof target);
@@ -593,6 +629,18 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_login(res, args);
     if (!strcasecmp(name, "clear")) {
         local(res, LOCAL_CLEAR, "");
+        return 0;
+    }
+    if (!strcasecmp(name, "hidejoins")) {
+        if (*args)
+            return fail(res, "Usage: /hidejoins (hides or shows others' joins, parts and quits)");
+        local(res, LOCAL_HIDEJOINS, "");
+        return 0;
+    }
+    if (!strcasecmp(name, "lastlog")) {
+        if (!*args)
+            return fail(res, "Usage: /lastlog TEXT (the lines of this window that hold TEXT)");
+        local(res, LOCAL_LASTLOG, args);
         return 0;
     }
     if (!strcasecmp(name, "win") || !strcasecmp(name, "window"))

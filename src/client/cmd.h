@@ -25,13 +25,16 @@ enum cmd_kind {
 
 /* What a CMD_LOCAL asks of the session. */
 enum cmd_local {
-    LOCAL_QUERY,    /* plain text goes to the nick in arg from now on */
-    LOCAL_CLOSE,    /* the private conversation shown ends: back to the last channel */
-    LOCAL_IGNORE,   /* hide messages from arg (a nick or a nick!user@host mask); "" lists */
-    LOCAL_UNIGNORE, /* stop hiding arg */
-    LOCAL_CLEAR,    /* clear the screen */
-    LOCAL_WINDOW,   /* full-screen mode: show window number arg */
-    LOCAL_NICKLIST, /* full-screen mode: show or hide the nick list */
+    LOCAL_QUERY,     /* plain text goes to the nick in arg from now on */
+    LOCAL_CLOSE,     /* the private conversation shown ends: back to the last channel */
+    LOCAL_IGNORE,    /* hide messages from arg (a nick or a nick!user@host mask); "" lists */
+    LOCAL_UNIGNORE,  /* stop hiding arg */
+    LOCAL_CLEAR,     /* clear the screen */
+    LOCAL_WINDOW,    /* full-screen mode: show window number arg */
+    LOCAL_NICKLIST,  /* full-screen mode: show or hide the nick list */
+    LOCAL_SERVER,    /* leave for the server "HOST PORT [PASSWORD]" in arg */
+    LOCAL_LASTLOG,   /* full-screen mode: show the window's lines holding arg again */
+    LOCAL_HIDEJOINS, /* hide others' joins, parts and quits, or show them again */
 };
 
 /* Who we are and where plain text goes: a channel, or a nick after /query. channel is NULL

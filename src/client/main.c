@@ -33,6 +33,9 @@
 /* Reconnecting: the first wait, doubled after each failed try up to the last. */
 #define RECONNECT_FIRST_MS 1000
 #define RECONNECT_MAX_MS   60000
+/* /server: connections to the new server that may fail (not reach it, or end before
+ * registering) before going back to the one before. */
+#define SERVER_TRIES_MAX 3
 /* --keepalive: seconds of silence before a PING, and as long again for its answer. */
 #define KEEPALIVE_DEFAULT_S 60
 #define KEEPALIVE_MAX_S     3600
@@ -279,15 +282,21 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
 }
 
 /* Waits (RECONNECT_FIRST_MS, doubling up to RECONNECT_MAX_MS) and connects again, until that
- * works (the new link) or the user quits meanwhile (NULL). Typed lines wait for the session. */
+ * works (the new link) or the user quits meanwhile (NULL). Typed lines wait for the session.
+ * With tries_left, each failed connection counts it down, and at 0 it is NULL too. */
 static struct link *reconnect(const char *host, const char *port, const struct link_tls *tls,
-                              long *wait_ms, const sigset_t *wait_mask)
+                              long *wait_ms, const sigset_t *wait_mask, int *tries_left)
 {
     long wait = *wait_ms;
     for (;;) {
-        *wait_ms = wait * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : wait * 2;
-        ui_printf("--- Reconnecting to %s port %s in %ld s (Ctrl-C quits)", host, port,
-                  wait / MS_PER_SEC);
+        *wait_ms = wait * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
+                   : wait                      ? wait * 2
+                                               : RECONNECT_FIRST_MS;
+        if (wait)
+            ui_printf("--- Reconnecting to %s port %s in %ld s (Ctrl-C quits)", host, port,
+                      wait / MS_PER_SEC);
+        else
+            ui_printf("--- Connecting to %s port %s", host, port);
         long deadline = now_ms() + wait;
         for (;;) {
             if (quit_signal) {
@@ -301,8 +310,14 @@ static struct link *reconnect(const char *host, const char *port, const struct l
             long left = deadline - now_ms();
             if (left <= 0)
                 break;
+            /* The status line counts the seconds down: wake at each one. */
+            char note[LINK_ERR_MAX];
+            snprintf(note, sizeof note, "disconnected; reconnecting in %ld s",
+                     (left + MS_PER_SEC - 1) / MS_PER_SEC);
+            ui_set_note(note);
             ui_flush();
-            struct timespec ts = {left / MS_PER_SEC, (left % MS_PER_SEC) * NS_PER_MS};
+            long nap = left % MS_PER_SEC ? left % MS_PER_SEC : MS_PER_SEC;
+            struct timespec ts = {nap / MS_PER_SEC, (nap % MS_PER_SEC) * NS_PER_MS};
             struct pollfd pfd = {.fd = ui_input_closed() ? -1 : STDIN_FILENO, .events = POLLIN};
             if (ppoll(&pfd, 1, &ts, wait_mask) <= 0)
                 continue; /* the time is up, or a signal: the checks above */
@@ -312,14 +327,32 @@ static struct link *reconnect(const char *host, const char *port, const struct l
                 return NULL; /* end of input: the user is done */
         }
         char err[LINK_ERR_MAX];
+        ui_set_note("disconnected; connecting");
+        ui_flush();
         struct link *l = link_open(host, port, tls, err, sizeof err);
         if (l) {
-            ui_printf("--- Connected to %s port %s again; registering.", host, port);
+            ui_printf("--- Connected to %s port %s%s; registering.", host, port,
+                      wait ? " again" : "");
             return l;
         }
         ui_printf("--- Cannot reconnect: %s", err);
+        ui_set_note("disconnected");
+        if (tries_left && --*tries_left <= 0)
+            return NULL;
         wait = *wait_ms;
     }
+}
+
+/* The server of a /server failed SERVER_TRIES_MAX times: back to the one before (cur_* and
+ * back_*: LINK_ERR_MAX bytes each). */
+static void server_back(struct session *s, char *cur_host, char *cur_port, const char *back_host,
+                        const char *back_port)
+{
+    ui_printf("--- Giving up on %s port %s after %d tries; back to %s port %s", cur_host, cur_port,
+              SERVER_TRIES_MAX, back_host, back_port);
+    memcpy(cur_host, back_host, LINK_ERR_MAX);
+    memcpy(cur_port, back_port, LINK_ERR_MAX);
+    session_server_back(s);
 }
 
 static const char usage_short[] =
@@ -598,14 +631,43 @@ int main(int argc, char **argv)
     session_set_reconnect(s, login.reconnect < 0 ? isatty(STDIN_FILENO) : login.reconnect);
     if (session_start(s) == 0) {
         long wait = RECONNECT_FIRST_MS; /* grows while connections end before registering */
+        /* Where we connect (after /server, not argv's), and the server before a /server, to
+         * go back to after SERVER_TRIES_MAX failed connections (tries_left) to the new one. */
+        static char cur_host[LINK_ERR_MAX], cur_port[LINK_ERR_MAX];
+        static char back_host[LINK_ERR_MAX], back_port[LINK_ERR_MAX];
+        int tries_left = 0;
+        snprintf(cur_host, sizeof cur_host, "%s", host);
+        snprintf(cur_port, sizeof cur_port, "%s", port);
         for (;;) {
             status = run(l, s, &wait_mask);
             if (session_state(s) != SESSION_RECONNECT)
                 break;
             link_close(l);
-            if (session_registered(s))
+            l = NULL;
+            const char *to_host, *to_port;
+            if (session_registered(s)) {
                 wait = RECONNECT_FIRST_MS;
-            l = reconnect(host, port, &tls, &wait, &wait_mask);
+                tries_left = 0; /* the new server took us */
+            } else if (tries_left > 0 && --tries_left == 0) {
+                server_back(s, cur_host, cur_port, back_host, back_port);
+                wait = 0;
+            }
+            if (session_take_server(s, &to_host, &to_port)) {
+                memcpy(back_host, cur_host, sizeof back_host);
+                memcpy(back_port, cur_port, sizeof back_port);
+                snprintf(cur_host, sizeof cur_host, "%s", to_host);
+                snprintf(cur_port, sizeof cur_port, "%s", to_port);
+                tries_left = SERVER_TRIES_MAX;
+                wait = 0; /* /server: at once */
+            }
+            int limited = tries_left > 0;
+            l = reconnect(cur_host, cur_port, &tls, &wait, &wait_mask,
+                          limited ? &tries_left : NULL);
+            if (!l && limited && tries_left == 0) {
+                server_back(s, cur_host, cur_port, back_host, back_port);
+                wait = 0;
+                l = reconnect(cur_host, cur_port, &tls, &wait, &wait_mask, NULL);
+            }
             if (!l) {
                 status = EXIT_SUCCESS; /* the user quit while we waited */
                 break;

@@ -47,7 +47,21 @@
 #define SESSION_OUT_MAX    (1024 * 1024)
 #define SESSION_ERROR_MAX  512
 #define SESSION_PROMPT_MAX (IRC_CHANNEL_MAX + SESSION_NICK_MAX + 64)
-/* fetching_older[]: no CHATHISTORY BEFORE out; one sent; its first message seen. */
+/* Private conversations followed at most (for catching up after a reconnect and for older
+ * lines); past it the oldest is forgotten. */
+#define SESSION_QUERIES_MAX 32
+/* /server's host name (RFC 1035 2.3.4: 255 octets) and port (5 digits). */
+#define SESSION_HOST_MAX 256
+#define SESSION_PORT_MAX 8
+/* Room for mode letters ("+intCms..."), a channel's or our own. */
+#define SESSION_MODES_MAX 64
+/* Channel modes that take an argument and are not the channel's state (lists, and the PREFIX
+ * ov), those that take one only when set (l), and k, whose argument is secret: tcpchatd's
+ * CHANMODES=beI,k,l,... and PREFIX=(ov). */
+#define SESSION_MODES_LISTS   "beIov"
+#define SESSION_MODES_SET_ARG "l"
+#define SESSION_MODES_ARG     "k"
+/* fetching_older: no CHATHISTORY BEFORE out; one sent; its first message seen. */
 #define OLDER_NONE     0
 #define OLDER_ASKED    1
 #define OLDER_ARRIVING 2
@@ -83,6 +97,10 @@
      1)
 /* Numerics (RFC 2812 5.1, 5.2). */
 #define RPL_WELCOME          "001"
+#define RPL_UMODEIS          "221"
+#define RPL_UNAWAY           "305"
+#define RPL_NOWAWAY          "306"
+#define RPL_CHANNELMODEIS    "324"
 #define RPL_TOPIC            "332"
 #define RPL_NAMREPLY         "353"
 #define RPL_ENDOFNAMES       "366"
@@ -121,6 +139,20 @@ enum session_sasl {
     SASL_DONE,
 };
 
+/* A conversation whose history we follow: a channel we are in, or a private one (name is
+ * the other person's nick). The msgids are those of the newest message seen (where CHATHISTORY
+ * AFTER starts after a reconnect) and of the oldest (where CHATHISTORY BEFORE starts when the
+ * full-screen scrollback reaches the top); "" when none was seen. */
+struct convo {
+    char name[IRC_CHANNEL_MAX + 1];
+    char last_msgid[SESSION_MSGID_MAX];
+    char first_msgid[SESSION_MSGID_MAX];
+    unsigned char catching_up;     /* a CHATHISTORY AFTER is out */
+    unsigned char fetching_older;  /* OLDER_NONE, OLDER_ASKED, OLDER_ARRIVING */
+    char modes[SESSION_MODES_MAX]; /* a channel's modes ("+nt"), "" unknown */
+    unsigned char modes_asked;     /* MODE #chan sent on joining: its 324 is not shown */
+};
+
 /* Owned by the main thread: the client has no other thread. */
 struct session {
     enum session_state state;
@@ -132,7 +164,8 @@ struct session {
     char account[SESSION_NICK_MAX];             /* who we log in as: the nick we started with */
     char password[SESSION_PASSWORD_MAX];        /* wiped once sent, unless we may reconnect */
     char server_password[SESSION_PASSWORD_MAX]; /* IRC PASS, "" for none; the same */
-    int reconnect;                              /* session_set_reconnect */
+    char prev_server_password[SESSION_PASSWORD_MAX]; /* the one before /server, for going back */
+    int reconnect;                                   /* session_set_reconnect */
     int ever_registered;             /* some connection got 001: a lost one is worth another */
     int rejoin_due;                  /* registered again after a reconnect: JOIN our channels */
     int nick_retries;                /* '_' added to our nick after a reconnect */
@@ -153,16 +186,19 @@ struct session {
     int echoes_due;                    /* echo-message: our PRIVMSGs not relayed back yet */
     char held_quit[IRC_LINE_MAX + 1];  /* QUIT line (CR LF included) waiting for them, or "" */
     char channel[IRC_CHANNEL_MAX + 1]; /* current channel, or nick after /query; "" for none */
-    char joined[SESSION_CHANNELS_MAX][IRC_CHANNEL_MAX + 1];
-    char last_msgid[SESSION_CHANNELS_MAX][SESSION_MSGID_MAX]; /* per joined[], "" unknown */
-    unsigned char catching_up[SESSION_CHANNELS_MAX];          /* a CHATHISTORY AFTER is out */
-    /* Full-screen scrollback: the oldest msgid seen per joined[] ("" unknown), where the next
-     * CHATHISTORY BEFORE starts, and whether one is out. */
-    char first_msgid[SESSION_CHANNELS_MAX][SESSION_MSGID_MAX];
-    unsigned char fetching_older[SESSION_CHANNELS_MAX];
+    struct convo joined[SESSION_CHANNELS_MAX]; /* the channels we are in */
     int njoined;
+    struct convo queries[SESSION_QUERIES_MAX]; /* private conversations, oldest first */
+    int nqueries;
     char ignores[SESSION_IGNORES_MAX][SESSION_IGNORE_LEN + 1]; /* /ignore: nicks or masks */
     int nignores;
+    char away[IRC_LINE_MAX + 1];    /* our /away message, sent again after a reconnect; "" */
+    int is_away;                    /* the server says we are away (306, 305) */
+    int hide_joins;                 /* /hidejoins: others' JOIN, PART and QUIT are not shown */
+    char umodes[SESSION_MODES_MAX]; /* our user modes ("+i"), "" for none */
+    /* /server: where to connect next ("" when it is the same server again). */
+    char next_host[SESSION_HOST_MAX];
+    char next_port[SESSION_PORT_MAX];
     char error[SESSION_ERROR_MAX];
     char *out; /* bytes to send: out[out_start .. out_len) */
     size_t out_start;
@@ -224,6 +260,7 @@ void session_free(struct session *s)
         completing = NULL;
     explicit_bzero(s->password, sizeof s->password);
     explicit_bzero(s->server_password, sizeof s->server_password);
+    explicit_bzero(s->prev_server_password, sizeof s->prev_server_password);
     free(s->out);
     free(s);
 }
@@ -311,6 +348,43 @@ static void fail(struct session *s, const char *fmt, ...)
     s->state = SESSION_FAILED;
 }
 
+/* Our nick, user modes and away state, for the full-screen status line. */
+static void update_self(const struct session *s)
+{
+    char text[SESSION_NICK_MAX + SESSION_MODES_MAX + 4];
+    if (s->umodes[0] && s->umodes[1])
+        snprintf(text, sizeof text, "%s(%s)", s->nick, s->umodes);
+    else
+        snprintf(text, sizeof text, "%s", s->nick);
+    ui_set_self(text, s->is_away);
+}
+
+/* Applies a MODE change ("+mk-t", its arguments left out) to modes ("+nt"), keeping the
+ * letters in the order they came; letters in skip are not kept (lists, nick prefixes). */
+static void modes_apply(char *modes, size_t cap, const char *change, const char *skip)
+{
+    char letters[SESSION_MODES_MAX];
+    snprintf(letters, sizeof letters, "%s", modes[0] == '+' ? modes + 1 : modes);
+    int adding = 1;
+    for (const char *c = change; *c; c++) {
+        if (*c == '+' || *c == '-') {
+            adding = *c == '+';
+            continue;
+        }
+        if (strchr(skip, *c))
+            continue;
+        char *at = strchr(letters, *c);
+        size_t n = strlen(letters);
+        if (adding && !at && n + 1 < sizeof letters) {
+            letters[n] = *c;
+            letters[n + 1] = '\0';
+        } else if (!adding && at) {
+            memmove(at, at + 1, strlen(at));
+        }
+    }
+    snprintf(modes, cap, "%s%s", letters[0] ? "+" : "", letters);
+}
+
 static void update_prompt(const struct session *s)
 {
     char prompt[SESSION_PROMPT_MAX];
@@ -375,9 +449,15 @@ int session_restart(struct session *s)
     s->registered = s->synced = s->sync_sent = 0;
     s->nick_prompt = s->awaiting_join = s->echoes_due = 0;
     s->nick_retries = 0;
+    s->is_away = 0;
+    s->umodes[0] = '\0';
     s->held_quit[0] = '\0';
-    memset(s->catching_up, 0, sizeof s->catching_up);
-    memset(s->fetching_older, 0, sizeof s->fetching_older);
+    for (int i = 0; i < s->njoined; i++) {
+        s->joined[i].catching_up = s->joined[i].fetching_older = 0;
+        s->joined[i].modes_asked = 0;
+    }
+    for (int i = 0; i < s->nqueries; i++)
+        s->queries[i].catching_up = s->queries[i].fetching_older = 0;
     s->out_start = s->out_len = 0;
     s->rejoin_due = 1;
     return session_start(s);
@@ -472,6 +552,7 @@ static int lost(struct session *s, const char *fmt, ...)
     va_end(ap);
     view_sanitize(raw, safe, sizeof safe);
     ui_printf("--- Disconnected: %s", safe);
+    ui_set_note("disconnected");
     s->state = SESSION_RECONNECT;
     return 1;
 }
@@ -496,9 +577,32 @@ void session_closed(struct session *s, const char *why)
 static int find_joined(const struct session *s, const char *channel)
 {
     for (int i = 0; i < s->njoined; i++)
-        if (ircname_cmp(s->joined[i], channel) == 0)
+        if (ircname_cmp(s->joined[i].name, channel) == 0)
             return i;
     return -1;
+}
+
+static int find_query(const struct session *s, const char *nick)
+{
+    for (int i = 0; i < s->nqueries; i++)
+        if (ircname_cmp(s->queries[i].name, nick) == 0)
+            return i;
+    return -1;
+}
+
+/* The conversation of name (a channel we are in, or a private one we follow), or NULL. */
+static struct convo *find_convo(struct session *s, const char *name)
+{
+    int i = ircname_is_channel(name) ? find_joined(s, name) : find_query(s, name);
+    if (i < 0)
+        return NULL;
+    return ircname_is_channel(name) ? &s->joined[i] : &s->queries[i];
+}
+
+static void convo_init(struct convo *c, const char *name)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
 }
 
 /* Our JOIN of channel. Joining it again after a reconnect keeps what it knew (the last
@@ -508,14 +612,8 @@ static void joined_add(struct session *s, const char *channel)
     int i = find_joined(s, channel);
     if (i >= 0)
         return;
-    if (s->njoined < SESSION_CHANNELS_MAX) {
-        i = s->njoined++;
-        snprintf(s->joined[i], sizeof s->joined[i], "%s", channel);
-        s->last_msgid[i][0] = '\0';
-        s->first_msgid[i][0] = '\0';
-        s->catching_up[i] = 0;
-        s->fetching_older[i] = 0;
-    }
+    if (s->njoined < SESSION_CHANNELS_MAX)
+        convo_init(&s->joined[s->njoined++], channel);
     snprintf(s->channel, sizeof s->channel, "%s", channel);
 }
 
@@ -524,18 +622,62 @@ static void joined_remove(struct session *s, const char *channel)
 {
     int i = find_joined(s, channel);
     if (i >= 0) {
-        size_t after = (size_t)(s->njoined - i - 1);
-        memmove(s->joined[i], s->joined[i + 1], after * sizeof s->joined[0]);
-        memmove(s->last_msgid[i], s->last_msgid[i + 1], after * sizeof s->last_msgid[0]);
-        memmove(&s->catching_up[i], &s->catching_up[i + 1], after * sizeof s->catching_up[0]);
-        memmove(s->first_msgid[i], s->first_msgid[i + 1], after * sizeof s->first_msgid[0]);
-        memmove(&s->fetching_older[i], &s->fetching_older[i + 1],
-                after * sizeof s->fetching_older[0]);
+        memmove(&s->joined[i], &s->joined[i + 1],
+                (size_t)(s->njoined - i - 1) * sizeof s->joined[0]);
         s->njoined--;
     }
     if (ircname_cmp(s->channel, channel) == 0)
         snprintf(s->channel, sizeof s->channel, "%s",
-                 s->njoined > 0 ? s->joined[s->njoined - 1] : "");
+                 s->njoined > 0 ? s->joined[s->njoined - 1].name : "");
+}
+
+/* A private conversation with nick (a message to or from them, or /query): followed from now
+ * on. The oldest is forgotten when there are too many. */
+static struct convo *query_add(struct session *s, const char *nick)
+{
+    int i = find_query(s, nick);
+    if (i >= 0)
+        return &s->queries[i];
+    if (strlen(nick) >= sizeof s->queries[0].name || !ircname_nick_valid(nick))
+        return NULL;
+    if (s->nqueries == SESSION_QUERIES_MAX) {
+        memmove(&s->queries[0], &s->queries[1], (SESSION_QUERIES_MAX - 1) * sizeof s->queries[0]);
+        s->nqueries--;
+    }
+    convo_init(&s->queries[s->nqueries], nick);
+    return &s->queries[s->nqueries++];
+}
+
+static void query_remove(struct session *s, const char *nick)
+{
+    int i = find_query(s, nick);
+    if (i < 0)
+        return;
+    memmove(&s->queries[i], &s->queries[i + 1],
+            (size_t)(s->nqueries - i - 1) * sizeof s->queries[0]);
+    s->nqueries--;
+}
+
+/* The other person of a private conversation is now known as to: the conversation (its
+ * window, and where plain text goes when it is the current one) follows them. */
+static void query_rename(struct session *s, const struct ircmsg *msg, const char *to)
+{
+    char who[SESSION_NICK_MAX];
+    view_source_nick(msg->prefix, who, sizeof who);
+    int i = find_query(s, who);
+    if (i < 0 || strlen(to) >= sizeof s->queries[i].name)
+        return;
+    int other = find_query(s, to);
+    if (other >= 0 && other != i) { /* a conversation with the new nick already: it goes on there */
+        query_remove(s, who);
+    } else {
+        snprintf(s->queries[i].name, sizeof s->queries[i].name, "%s", to);
+        ui_rename_window(who, to);
+    }
+    if (ircname_cmp(s->channel, who) == 0) {
+        snprintf(s->channel, sizeof s->channel, "%s", to);
+        update_prompt(s);
+    }
 }
 
 /* /join of channels we are all in already: the last becomes the current one, and nothing is
@@ -556,7 +698,7 @@ static int switch_to_joined(struct session *s, const char *wire)
         int i = find_joined(s, c);
         if (i < 0)
             return 0;
-        snprintf(last, sizeof last, "%s", s->joined[i]);
+        snprintf(last, sizeof last, "%s", s->joined[i].name);
     }
     if (!last[0])
         return 0;
@@ -897,26 +1039,41 @@ static void ctcp_answer(struct session *s, const struct ircmsg *msg)
     s->ctcp_answered = now;
 }
 
-/* What a message changes in our state (after it was shown). */
-/* After a reconnect: JOIN the channels we were in, as few lines as they fit in. */
+/* Asks for what was said in c after the last message we saw of it (draft/chathistory), a
+ * page at a time (history_page_done asks for the next). */
+static void catch_up(struct session *s, struct convo *c)
+{
+    c->catching_up = 1;
+    send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", c->name, c->last_msgid, SESSION_HISTORY_PAGE);
+}
+
+/* After a reconnect: JOIN the channels we were in, as few lines as they fit in (each asks for
+ * its missed messages once joined), and ask for what was said in our private conversations. */
 static void rejoin(struct session *s)
 {
     s->rejoin_due = 0;
     char list[IRC_LINE_MAX];
     size_t n = 0;
     for (int i = 0; i < s->njoined; i++) {
-        size_t len = strlen(s->joined[i]);
+        size_t len = strlen(s->joined[i].name);
         if (n && n + 1 + len > IRC_LINE_MAX - sizeof "JOIN \r\n") {
             send_line(s, "JOIN %.*s", (int)n, list);
             n = 0;
         }
         if (n)
             list[n++] = ',';
-        memcpy(list + n, s->joined[i], len);
+        memcpy(list + n, s->joined[i].name, len);
         n += len;
     }
     if (n)
         send_line(s, "JOIN %.*s", (int)n, list);
+    if (s->away[0])
+        send_line(s, "AWAY :%s", s->away);
+    if (!(s->caps & CAP_CHATHISTORY))
+        return;
+    for (int i = 0; i < s->nqueries; i++)
+        if (s->queries[i].last_msgid[0])
+            catch_up(s, &s->queries[i]);
 }
 
 /* With draft/chathistory the server replays nothing on JOIN: we ask. A channel we have seen a
@@ -927,31 +1084,26 @@ static void ask_history(struct session *s, const char *channel)
     int i = find_joined(s, channel);
     if (!(s->caps & CAP_CHATHISTORY) || i < 0)
         return;
-    if (s->last_msgid[i][0]) {
-        s->catching_up[i] = 1;
-        send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", s->joined[i], s->last_msgid[i],
-                  SESSION_HISTORY_PAGE);
-    } else {
-        send_line(s, "CHATHISTORY LATEST %s * %d", s->joined[i], SESSION_HISTORY_LATEST);
-    }
+    if (s->joined[i].last_msgid[0])
+        catch_up(s, &s->joined[i]);
+    else
+        send_line(s, "CHATHISTORY LATEST %s * %d", s->joined[i].name, SESSION_HISTORY_LATEST);
 }
 
 /* A chathistory batch of target ended with lines in it: a full page of what we missed means
  * there may be more. */
 static void history_page_done(struct session *s, const char *target, unsigned lines)
 {
-    int i = find_joined(s, target);
-    if (i < 0 || !s->catching_up[i])
+    struct convo *c = find_convo(s, target);
+    if (!c || !c->catching_up)
         return;
-    s->catching_up[i] = 0;
-    if (lines >= SESSION_HISTORY_PAGE && s->last_msgid[i][0]) {
-        s->catching_up[i] = 1;
-        send_line(s, "CHATHISTORY AFTER %s msgid=%s %d", s->joined[i], s->last_msgid[i],
-                  SESSION_HISTORY_PAGE);
-    }
+    c->catching_up = 0;
+    if (lines >= SESSION_HISTORY_PAGE && c->last_msgid[0])
+        catch_up(s, c);
 }
 
-/* The msgid of a message to one of our channels, live or replayed: where to start asking
+/* The msgid of a message in one of our conversations (a channel we are in, or a private one:
+ * the other person's, which starts following it), live or replayed: where to start asking
  * after a reconnect, and (the oldest) where to start asking for older lines. A page of older
  * lines (replayed, with fetching_older) moves only the oldest: its first message. */
 static void note_msgid(struct session *s, const struct ircmsg *msg, const struct batch *replayed)
@@ -961,19 +1113,32 @@ static void note_msgid(struct session *s, const struct ircmsg *msg, const struct
         (!ircmsg_is(msg, "PRIVMSG") && !ircmsg_is(msg, "NOTICE")) ||
         ircmsg_tag_get(msg->tags, "msgid", id, sizeof id) != 1 || !id[0] || strchr(id, ' '))
         return;
-    int i = find_joined(s, msg->params[0]);
-    if (i < 0)
+    struct convo *c;
+    if (ircname_is_channel(msg->params[0])) {
+        c = find_convo(s, msg->params[0]);
+    } else if (replayed && replayed->own_history && replayed->target[0]) {
+        c = find_convo(s, replayed->target); /* the nick we asked about, whoever spoke */
+    } else if (from_me(s, msg)) {
+        c = query_add(s, msg->params[0]);
+    } else if (msg->prefix && strchr(msg->prefix, '!')) {
+        char nick[SESSION_NICK_MAX];
+        view_source_nick(msg->prefix, nick, sizeof nick);
+        c = query_add(s, nick);
+    } else {
+        return; /* the server's own notice */
+    }
+    if (!c)
         return;
-    if (replayed && s->fetching_older[i]) {
-        if (s->fetching_older[i] == OLDER_ASKED) {
-            memcpy(s->first_msgid[i], id, sizeof id);
-            s->fetching_older[i] = OLDER_ARRIVING;
+    if (replayed && c->fetching_older) {
+        if (c->fetching_older == OLDER_ASKED) {
+            memcpy(c->first_msgid, id, sizeof id);
+            c->fetching_older = OLDER_ARRIVING;
         }
         return;
     }
-    memcpy(s->last_msgid[i], id, sizeof id);
-    if (!s->first_msgid[i][0])
-        memcpy(s->first_msgid[i], id, sizeof id);
+    memcpy(c->last_msgid, id, sizeof id);
+    if (!c->first_msgid[0])
+        memcpy(c->first_msgid, id, sizeof id);
 }
 
 static void track(struct session *s, const struct ircmsg *msg)
@@ -984,6 +1149,7 @@ static void track(struct session *s, const struct ircmsg *msg)
     if (ircmsg_is(msg, RPL_WELCOME)) {
         s->registered = 1;
         s->ever_registered = 1;
+        ui_set_note(NULL); /* connected (again) */
         if (s->rejoin_due)
             rejoin(s);
         s->capneg = CAPNEG_DONE; /* registration is complete: nothing more to negotiate */
@@ -991,6 +1157,7 @@ static void track(struct session *s, const struct ircmsg *msg)
         if (*p0)
             snprintf(s->nick, sizeof s->nick, "%s", p0);
         update_prompt(s);
+        update_self(s);
     } else if (ircmsg_is(msg, RPL_ENDOFMOTD) || ircmsg_is(msg, ERR_NOMOTD)) {
         /* A server that joins us to a default channel does so around here; one that does
          * not gives us no sign. The PONG to this PING is that sign. */
@@ -1006,6 +1173,9 @@ static void track(struct session *s, const struct ircmsg *msg)
         s->awaiting_join = 0;
         update_prompt(s);
         ask_history(s, p0);
+        int i = find_joined(s, p0);
+        if (i >= 0 && send_line(s, "MODE %s", s->joined[i].name) == 0)
+            s->joined[i].modes_asked = 1; /* for the topic line */
     } else if (ircmsg_is(msg, "PART") && from_me(s, msg)) {
         joined_remove(s, p0);
         update_prompt(s);
@@ -1015,6 +1185,23 @@ static void track(struct session *s, const struct ircmsg *msg)
         update_prompt(s);
     } else if (ircmsg_is(msg, "NICK") && from_me(s, msg)) {
         snprintf(s->nick, sizeof s->nick, "%s", p0);
+        update_self(s);
+    } else if (ircmsg_is(msg, "MODE") && msg->nparams >= 2 && ircname_cmp(p0, s->nick) == 0) {
+        modes_apply(s->umodes, sizeof s->umodes, msg->params[1], "");
+        update_self(s);
+    } else if (ircmsg_is(msg, "MODE") && msg->nparams >= 2 && find_joined(s, p0) >= 0) {
+        struct convo *c = &s->joined[find_joined(s, p0)];
+        modes_apply(c->modes, sizeof c->modes, msg->params[1], SESSION_MODES_LISTS);
+        ui_set_modes(c->name, c->modes);
+    } else if (ircmsg_is(msg, RPL_UMODEIS) && msg->nparams >= 2) {
+        s->umodes[0] = '\0';
+        modes_apply(s->umodes, sizeof s->umodes, msg->params[1], "");
+        update_self(s);
+    } else if (ircmsg_is(msg, RPL_NOWAWAY) || ircmsg_is(msg, RPL_UNAWAY)) {
+        s->is_away = ircmsg_is(msg, RPL_NOWAWAY);
+        update_self(s);
+    } else if (ircmsg_is(msg, "NICK") && msg->prefix && *p0) {
+        query_rename(s, msg, p0);
     } else if (ircmsg_is(msg, RPL_TOPIC) && msg->nparams >= 3) {
         ui_set_topic(msg->params[1], msg->params[2]);
     } else if (ircmsg_is(msg, "TOPIC") && msg->nparams >= 2) {
@@ -1047,19 +1234,19 @@ static void batch_frame(struct session *s, const struct ircmsg *msg)
         struct batch *b =
             batch_open(&s->batches, ref + 1, msg->params[1],
                        msg->nparams > 2 ? msg->params[2] : NULL, nested ? parent : NULL);
-        int i = b && b->own_history ? find_joined(s, b->target) : -1;
-        if (i >= 0 && s->fetching_older[i])
+        struct convo *c = b && b->own_history ? find_convo(s, b->target) : NULL;
+        if (c && c->fetching_older)
             ui_older_begin(b->target); /* the page of older lines asked for (fetch_older) */
     } else if (ref[0] == '-') {
         struct batch b;
         if (batch_close(&s->batches, ref + 1, &b) == 0 && b.own_history) {
-            int i = find_joined(s, b.target);
+            struct convo *c = find_convo(s, b.target);
             ui_set_target(b.target, 0);
             if (b.lines > 0)
                 ui_printf("--- end of history%s%s (%u message%s) ---", b.target[0] ? " of " : "",
                           b.target, b.lines, b.lines == 1 ? "" : "s");
-            if (i >= 0 && s->fetching_older[i]) {
-                s->fetching_older[i] = OLDER_NONE;
+            if (c && c->fetching_older) {
+                c->fetching_older = OLDER_NONE;
                 ui_older_end(b.target, b.lines);
             }
             history_page_done(s, b.target, b.lines);
@@ -1077,13 +1264,14 @@ static struct batch *history_batch(struct session *s, const struct ircmsg *msg)
     return b && b->history ? b : NULL;
 }
 
-/* One replayed line; the first of a chathistory batch comes after a header. */
-static void history_show(struct batch *b, time_t when, const char *text)
+/* One replayed line; the first of a chathistory batch comes after a header. missed: a
+ * message from someone while we were disconnected (alert: one for us). */
+static void history_show(struct batch *b, time_t when, const char *text, int missed, int alert)
 {
     if (b->own_history && b->lines == 0)
         ui_printf("--- history of %s ---", b->target[0] ? b->target : "this conversation");
     b->lines++;
-    ui_print_history(when, text);
+    ui_print_history(when, text, missed, alert);
 }
 
 /* /ignore: a mask with '!' or '@' matches the whole source (nick!user@host, wildcards, any
@@ -1149,6 +1337,67 @@ static void ignore_command(struct session *s, enum cmd_local what, const char *m
     }
 }
 
+/* /server HOST PORT [PASSWORD] (checked by cmd.c): QUIT here, and main connects there (the
+ * session goes to SESSION_RECONNECT). The channels are joined there too; what we saw here
+ * (the msgids) means nothing there, so a channel gets its latest lines as on a first join. */
+static void switch_server(struct session *s, const char *arg)
+{
+    char host[SESSION_HOST_MAX], port[SESSION_PORT_MAX];
+    while (*arg == ' ')
+        arg++;
+    size_t n = strcspn(arg, " ");
+    if (n >= sizeof host) {
+        ui_printf("--- No host name is that long (%zu characters at most)", sizeof host - 1);
+        return;
+    }
+    memcpy(host, arg, n);
+    host[n] = '\0';
+    for (arg += n; *arg == ' ';)
+        arg++;
+    n = strcspn(arg, " ");
+    snprintf(port, sizeof port, "%.*s", (int)n, arg);
+    for (arg += n; *arg == ' ';)
+        arg++;
+    char prev[SESSION_PASSWORD_MAX];
+    memcpy(prev, s->server_password, sizeof prev);
+    if (*arg && session_set_server_password(s, arg) < 0) {
+        explicit_bzero(prev, sizeof prev);
+        ui_print("--- That password cannot be sent (too long)");
+        return;
+    }
+    memcpy(s->prev_server_password, prev, sizeof prev);
+    explicit_bzero(prev, sizeof prev);
+    if (!*arg)
+        explicit_bzero(s->server_password, sizeof s->server_password);
+    memcpy(s->next_host, host, sizeof host);
+    memcpy(s->next_port, port, sizeof port);
+    for (int i = 0; i < s->njoined; i++)
+        s->joined[i].last_msgid[0] = s->joined[i].first_msgid[0] = '\0';
+    s->nqueries = 0;
+    send_line(s, "QUIT :Changing servers");
+    ui_printf("--- Leaving for %s port %s", host, port);
+    s->state = SESSION_RECONNECT;
+}
+
+void session_server_back(struct session *s)
+{
+    memcpy(s->server_password, s->prev_server_password, sizeof s->server_password);
+    explicit_bzero(s->prev_server_password, sizeof s->prev_server_password);
+}
+
+int session_take_server(struct session *s, const char **host, const char **port)
+{
+    if (!s->next_host[0])
+        return 0;
+    static char h[SESSION_HOST_MAX], p[SESSION_PORT_MAX]; /* main thread only */
+    memcpy(h, s->next_host, sizeof h);
+    memcpy(p, s->next_port, sizeof p);
+    s->next_host[0] = s->next_port[0] = '\0';
+    *host = h;
+    *port = p;
+    return 1;
+}
+
 /* A command that changes only what this client shows or where plain text goes. */
 static void local_command(struct session *s, const struct cmd_result *res)
 {
@@ -1159,6 +1408,7 @@ static void local_command(struct session *s, const struct cmd_result *res)
             break;
         }
         memcpy(s->channel, res->arg, strlen(res->arg) + 1);
+        query_add(s, s->channel);
         ui_printf("--- Talking with %s now (/close ends it)", s->channel);
         update_prompt(s);
         break;
@@ -1169,7 +1419,9 @@ static void local_command(struct session *s, const struct cmd_result *res)
             break;
         }
         snprintf(s->channel, sizeof s->channel, "%s",
-                 s->njoined > 0 ? s->joined[s->njoined - 1] : "");
+                 s->njoined > 0 ? s->joined[s->njoined - 1].name : "");
+        if (!ircname_is_channel(closed))
+            query_remove(s, closed);
         ui_close_window(closed); /* full-screen: the window shown next is the current one */
         if (ircname_is_channel(closed))
             ui_printf("--- Closed the window of %s", closed);
@@ -1185,11 +1437,26 @@ static void local_command(struct session *s, const struct cmd_result *res)
     case LOCAL_CLEAR:
         ui_clear();
         break;
+    case LOCAL_HIDEJOINS:
+        s->hide_joins = !s->hide_joins;
+        ui_print(s->hide_joins ? "--- Others' joins, parts and quits are hidden now (/hidejoins "
+                                 "shows them again)"
+                               : "--- Others' joins, parts and quits are shown again");
+        break;
+    case LOCAL_LASTLOG:
+        if (!ui_is_fullscreen())
+            ui_print("--- /lastlog is for the full-screen mode (this is --plain)");
+        else
+            ui_lastlog(res->arg);
+        break;
     case LOCAL_WINDOW:
         if (!ui_is_fullscreen())
             ui_print("--- /win is for the full-screen mode (this is --plain)");
         else if (ui_window((int)strtol(res->arg, NULL, 10)) < 0)
             ui_printf("--- There is no window %s (see the status line)", res->arg);
+        break;
+    case LOCAL_SERVER:
+        switch_server(s, res->arg);
         break;
     case LOCAL_NICKLIST:
         if (!ui_is_fullscreen())
@@ -1233,6 +1500,22 @@ static const char *msg_window(const struct session *s, const struct ircmsg *msg,
     return NULL;
 }
 
+/* 324 "<me> <channel> <modes> [<args>]": the channel's modes, for the topic line. Returns 1
+ * when it answers the MODE we sent on joining (not shown: the user did not ask). */
+static int channel_modes(struct session *s, const struct ircmsg *msg)
+{
+    int i = find_joined(s, msg->params[1]);
+    if (i < 0)
+        return 0;
+    struct convo *c = &s->joined[i];
+    c->modes[0] = '\0';
+    modes_apply(c->modes, sizeof c->modes, msg->params[2], SESSION_MODES_LISTS);
+    ui_set_modes(c->name, c->modes);
+    int silent = c->modes_asked;
+    c->modes_asked = 0;
+    return silent;
+}
+
 static void handle_line(struct session *s, struct ircmsg *msg);
 
 /* Full-screen: a QUIT or a NICK (before track() forgets the old nick) goes to the window of
@@ -1246,10 +1529,15 @@ static int print_where_seen(struct session *s, const struct ircmsg *msg, const c
     view_source_nick(msg->prefix, who, sizeof who);
     int shown = 0;
     for (int i = 0; i < s->njoined; i++) {
-        const char *first = members_match(s->members, s->joined[i], who, 0);
+        const char *first = members_match(s->members, s->joined[i].name, who, 0);
         if (!first || ircname_cmp(first, who) != 0)
             continue;
-        ui_set_target(s->joined[i], 0);
+        ui_set_target(s->joined[i].name, 0);
+        ui_print_at(view_msg_time(msg), text);
+        shown++;
+    }
+    if (find_query(s, who) >= 0) { /* and in our private conversation with them */
+        ui_set_target(who, 0);
         ui_print_at(view_msg_time(msg), text);
         shown++;
     }
@@ -1319,6 +1607,8 @@ static void handle_line(struct session *s, struct ircmsg *m)
         names_end(s->names, msg.params[1], show_names_line, NULL);
         return;
     }
+    if (ircmsg_is(&msg, RPL_CHANNELMODEIS) && msg.nparams >= 3 && channel_modes(s, &msg))
+        return;
     struct batch *replayed = history_batch(s, &msg);
     note_msgid(s, &msg, replayed);
     if (ignored(s, &msg)) {
@@ -1330,8 +1620,17 @@ static void handle_line(struct session *s, struct ircmsg *m)
     if (replayed) {
         /* History: shown with its own time, and it changes nothing (the JOIN in it is not
          * ours now, and our own old messages are not echoes we wait for). */
-        if (view_format(&msg, &ctx, text, sizeof text) > 0)
-            history_show(replayed, view_msg_time(&msg), text);
+        if (view_format(&msg, &ctx, text, sizeof text) > 0) {
+            /* What we missed while disconnected is news: its window counts it as unread. */
+            const struct convo *c = find_convo(s, replayed->target);
+            int missed = c && c->catching_up && marks.nick_len && !from_me(s, &msg);
+            history_show(replayed, view_msg_time(&msg), text, missed, missed && marks.alert);
+        }
+        return;
+    }
+    if (s->hide_joins && !from_me(s, &msg) &&
+        (ircmsg_is(&msg, "JOIN") || ircmsg_is(&msg, "PART") || ircmsg_is(&msg, "QUIT"))) {
+        track(s, &msg); /* not shown, but who is where still counts */
         return;
     }
     /* server-time: the line is stamped with when the server saw it, not when it got here. */
@@ -1345,7 +1644,8 @@ static void handle_line(struct session *s, struct ircmsg *m)
 }
 
 /* Tab (ui_set_completion): at the start of the line a word with '/' completes a command
- * name; any other word a nick of the current channel ("nick: " at the start of the line). */
+ * name; a word with '#' one of our channels; any other word a nick of the current channel, or
+ * the other person of the private conversation ("nick: " at the start of the line). */
 static char *complete(const char *text, int at_start, int state)
 {
     static int next; /* readline asks for matches one state at a time */
@@ -1371,7 +1671,18 @@ static char *complete(const char *text, int at_start, int state)
         }
         return NULL;
     }
-    const char *nick = s->channel[0] ? members_match(s->members, s->channel, text, next++) : NULL;
+    size_t n = strlen(text);
+    if (ircname_is_channel(text)) { /* "#de" completes the channels we are in */
+        for (; next < s->njoined; next++)
+            if (strncasecmp(s->joined[next].name, text, n) == 0)
+                return strdup(s->joined[next++].name);
+        return NULL;
+    }
+    const char *nick = NULL;
+    if (s->channel[0] && ircname_is_channel(s->channel))
+        nick = members_match(s->members, s->channel, text, next++);
+    else if (s->channel[0] && next++ == 0 && strncasecmp(s->channel, text, n) == 0)
+        nick = s->channel; /* a private conversation: the other person */
     if (!nick)
         return NULL;
     size_t len = strlen(nick);
@@ -1389,7 +1700,7 @@ static void window_switched(const char *name, void *arg)
     if (s->nick_prompt || strlen(name) >= sizeof s->channel)
         return;
     int i = find_joined(s, name);
-    snprintf(s->channel, sizeof s->channel, "%s", i >= 0 ? s->joined[i] : name);
+    snprintf(s->channel, sizeof s->channel, "%s", i >= 0 ? s->joined[i].name : name);
     update_prompt(s);
 }
 
@@ -1406,17 +1717,17 @@ static const char *window_member(const char *channel, int index, void *arg)
 static void fetch_older(const char *name, void *arg)
 {
     struct session *s = arg;
-    int i = find_joined(s, name);
-    if (i >= 0 && s->fetching_older[i])
+    struct convo *c = find_convo(s, name);
+    if (c && c->fetching_older)
         return;
-    if (i < 0 || s->state != SESSION_RUNNING || !s->registered || !(s->caps & CAP_CHATHISTORY) ||
-        !s->first_msgid[i][0] ||
-        send_line(s, "CHATHISTORY BEFORE %s msgid=%s %d", s->joined[i], s->first_msgid[i],
+    if (!c || s->state != SESSION_RUNNING || !s->registered || !(s->caps & CAP_CHATHISTORY) ||
+        !c->first_msgid[0] ||
+        send_line(s, "CHATHISTORY BEFORE %s msgid=%s %d", c->name, c->first_msgid,
                   SESSION_HISTORY_PAGE) < 0) {
         ui_older_end(name, 0);
         return;
     }
-    s->fetching_older[i] = OLDER_ASKED;
+    c->fetching_older = OLDER_ASKED;
 }
 
 void session_enable_completion(struct session *s)
@@ -1425,6 +1736,27 @@ void session_enable_completion(struct session *s)
     ui_set_completion(complete);
     struct ui_hooks hooks = {window_switched, window_member, fetch_older, s};
     ui_set_hooks(&hooks);
+}
+
+/* An AWAY we send (wire: lines ending in CR LF): its message is remembered, to be away again
+ * after a reconnect; AWAY without one forgets it. */
+static void note_away(struct session *s, const char *wire)
+{
+    for (const char *l = wire; *l;) {
+        const char *end = strstr(l, "\r\n");
+        size_t n = end ? (size_t)(end - l) : strlen(l);
+        if (n >= 4 && strncasecmp(l, "AWAY", 4) == 0 && (n == 4 || l[4] == ' ')) {
+            const char *text = l + 4 + (n > 4) + (n > 5 && l[5] == ':');
+            size_t len = n - (size_t)(text - l);
+            if (len >= sizeof s->away)
+                len = sizeof s->away - 1;
+            memcpy(s->away, text, len);
+            s->away[len] = '\0';
+        }
+        if (!end)
+            break;
+        l = end + 2;
+    }
 }
 
 /* The line typed at the "choose another nickname" prompt. */
@@ -1484,6 +1816,7 @@ void session_handle_input(struct session *s, const char *line)
     }
     if (res.joins && switch_to_joined(s, res.wire))
         return;
+    note_away(s, res.wire);
     if (res.kind == CMD_QUIT ? quit_send(s, res.wire, res.wire_len) < 0
                              : out_append(s, res.wire, res.wire_len) < 0) {
         ui_print("The server is not reading what we send; line dropped.");

@@ -48,6 +48,13 @@ void session_set_reconnect(struct session *s, int on);
  * registration again; once registered, it rejoins the channels and asks each for what was
  * said since the last message seen (CHATHISTORY AFTER). Returns as session_start. */
 int session_restart(struct session *s);
+/* After SESSION_RECONNECT: 1 when the user asked for another server (/server), named by
+ * *host and *port (valid until the next call); main connects there at once. 0: the same
+ * server again, after the usual wait. */
+int session_take_server(struct session *s, const char **host, const char **port);
+/* The server of the last /server could not be reached: the password of the one before it
+ * is sent again (main connects back there). */
+void session_server_back(struct session *s);
 /* Keepalive: sends a PING the server must answer (its PONG is not shown). */
 void session_keepalive(struct session *s);
 /* One line from the server, without CR LF (parsed in place). */

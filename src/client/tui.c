@@ -31,6 +31,7 @@
 /* The status line's text, and the prompt. */
 #define TUI_STATUS_MAX 2048
 #define TUI_PROMPT_MAX 256
+#define TUI_NOTE_MAX   128
 /* The nick list's width (a separator column included), shown only when the screen is at
  * least twice as wide. */
 #define TUI_NICKLIST_WIDTH 18
@@ -46,10 +47,20 @@
 /* How long an ESC waits for the rest of a key (Alt-1 comes as ESC '1'). */
 #define TUI_ESCDELAY_MS 25
 #define TUI_STATUS_NAME "status"
+/* The status line's mark of being away (irssi's). */
+#define TUI_AWAY_MARK "(zZzZ)"
 /* Keys as get_wch gives them without keypad decoding. */
 #define TUI_CTRL(c) ((c)&0x1f)
 #define TUI_KEY_ESC 27
 #define TUI_KEY_DEL 127
+/* /lastlog shows at most this many lines (the newest that match). */
+#define TUI_LASTLOG_MAX 200
+/* Alt-Left and Alt-Right as xterm sends them (modifier 3: Alt), and the key codes we give
+ * them when the terminal's description has none (past curses' own). */
+#define TUI_ALT_LEFT_SEQ  "\033[1;3D"
+#define TUI_ALT_RIGHT_SEQ "\033[1;3C"
+#define TUI_KEY_ALT_LEFT  (KEY_MAX + 1)
+#define TUI_KEY_ALT_RIGHT (KEY_MAX + 2)
 /* Window number of Alt-0. */
 #define TUI_ALT0_WINDOW 10
 /* The SGR parameters (ECMA-48 8.3.117) ui.c and view_render write, and what they become. */
@@ -90,6 +101,7 @@ struct tui_window {
     char name[TUI_NAME_MAX];   /* as the server spells it, for finding the window */
     char label[TUI_NAME_MAX];  /* the same made terminal-safe, for showing */
     char topic[TUI_TOPIC_MAX]; /* terminal-safe */
+    char modes[TUI_NOTE_MAX];  /* a channel's modes ("+nt"), terminal-safe; "" unknown */
     char **lines;              /* oldest first, each malloc'd */
     size_t nlines, cap;
     size_t scroll;   /* lines hidden below the view (0: the newest shown) */
@@ -128,8 +140,14 @@ static struct {
     size_t tab_start;
     int tab_state, tab_at_start;
     char tab_prefix[CMD_INPUT_MAX * UTF8_BYTES_MAX + 1];
-    int escape; /* ESC read: the next key is Alt-key */
+    int escape;                    /* ESC read: the next key is Alt-key */
+    wchar_t killed[CMD_INPUT_MAX]; /* what Ctrl-U, Ctrl-W or Ctrl-K cut last, for Ctrl-Y */
+    size_t nkilled;
+    int key_alt_left, key_alt_right; /* curses' codes for Alt-Left and Alt-Right */
     int nicklist;
+    char note[TUI_NOTE_MAX]; /* the connection's state on the status line, "" when up */
+    char self[TUI_NOTE_MAX]; /* our nick and user modes, "" before we know them */
+    int away;
     short pairs[TUI_COLOUR_SLOTS * TUI_COLOUR_SLOTS]; /* colour pair per (fg, bg), 0: none yet */
     short npairs;
 } tui;
@@ -325,6 +343,17 @@ int tui_close(const char *name)
     return 0;
 }
 
+void tui_rename(const char *name, const char *to)
+{
+    int i = name[0] ? window_find(name) : -1, j = window_find(to);
+    if (!tui.started || i <= 0 || (j >= 0 && j != i))
+        return;
+    struct tui_window *w = &tui.win[i];
+    snprintf(w->name, sizeof w->name, "%s", to);
+    view_sanitize(to, w->label, sizeof w->label);
+    tui.dirty = 1;
+}
+
 void tui_toggle_nicklist(void)
 {
     tui.nicklist = !tui.nicklist;
@@ -361,6 +390,32 @@ void tui_older_end(const char *name, unsigned lines)
     tui.dirty = 1;
 }
 
+void tui_set_self(const char *text, int away)
+{
+    snprintf(tui.self, sizeof tui.self, "%s", text);
+    tui.away = away;
+    tui.dirty = 1;
+}
+
+void tui_set_modes(const char *channel, const char *modes)
+{
+    if (!tui.started)
+        return;
+    int i = window_find(channel);
+    if (i < 0)
+        return;
+    snprintf(tui.win[i].modes, sizeof tui.win[i].modes, "%s", modes);
+    tui.dirty = 1;
+}
+
+void tui_set_note(const char *note)
+{
+    if (strcmp(tui.note, note) == 0)
+        return;
+    snprintf(tui.note, sizeof tui.note, "%s", note);
+    tui.dirty = 1;
+}
+
 void tui_print(const char *text, int chat, int alert)
 {
     if (!tui.started)
@@ -383,6 +438,53 @@ void tui_print(const char *text, int chat, int alert)
             beep(); /* a message for us where we are not looking */
         }
     }
+    tui.dirty = 1;
+}
+
+/* line without the SGR sequences ui.c put in, into out (cap > 0). */
+static void plain_text(const char *line, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = line; *p && o + 1 < cap;) {
+        if (p[0] == '\033' && p[1] == '[') {
+            size_t n = strspn(p + 2, "0123456789;");
+            p += 2 + n + (p[2 + n] == 'm');
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+}
+
+void tui_lastlog(const char *text)
+{
+    if (!tui.started)
+        return;
+    struct tui_window *w = &tui.win[tui.active];
+    size_t end = w->nlines, found = 0, from = end;
+    static char plain[VIEW_LINE_MAX * 2]; /* main thread only */
+    /* The newest TUI_LASTLOG_MAX matches: find where they start, then copy them in order. */
+    while (from > 0 && found < TUI_LASTLOG_MAX) {
+        plain_text(w->lines[--from], plain, sizeof plain);
+        found += strcasestr(plain, text) != NULL;
+    }
+    /* Copied before any is added: adding to a full window drops its oldest line. */
+    char *copies[TUI_LASTLOG_MAX];
+    size_t ncopies = 0;
+    for (size_t i = from; i < end && ncopies < found; i++) {
+        plain_text(w->lines[i], plain, sizeof plain);
+        if (strcasestr(plain, text) && (copies[ncopies] = strdup(w->lines[i])) != NULL)
+            ncopies++;
+    }
+    char head[TUI_STATUS_MAX];
+    snprintf(head, sizeof head, "--- lastlog: %zu line%s holding \"%s\"%s", found,
+             found == 1 ? "" : "s", text, found == TUI_LASTLOG_MAX ? " (the newest)" : "");
+    char *copy = strdup(head);
+    if (copy)
+        window_add(w, copy);
+    for (size_t i = 0; i < ncopies; i++)
+        window_add(w, copies[i]);
+    w->scroll = 0;
     tui.dirty = 1;
 }
 
@@ -571,6 +673,11 @@ static void draw_status(void)
     if (localtime_r(&now, &tm))
         o = strftime(line, sizeof line, "[%H:%M]", &tm);
     line[o] = '\0';
+    if (tui.self[0]) {
+        int n = snprintf(line + o, sizeof line - o, " [%s]%s", tui.self,
+                         tui.away ? " " TUI_AWAY_MARK : "");
+        o += n > 0 ? (size_t)n : 0;
+    }
     for (int i = 0; i < tui.nwin && o < sizeof line; i++) {
         const struct tui_window *w = &tui.win[i];
         const char *name = w->name[0] ? w->label : TUI_STATUS_NAME;
@@ -588,7 +695,9 @@ static void draw_status(void)
     }
     const struct tui_window *w = &tui.win[tui.active];
     if (w->scroll && o < sizeof line)
-        snprintf(line + o, sizeof line - o, "  -- more below (PgDn) --");
+        o += (size_t)snprintf(line + o, sizeof line - o, "  -- more below (PgDn) --");
+    if (tui.note[0] && o < sizeof line)
+        snprintf(line + o, sizeof line - o, "  [%s]", tui.note);
     attr_set(A_REVERSE, 0, NULL);
     mvhline(LINES - 2, 0, ' ', COLS);
     layout(line, COLS, 1, LINES - 2, 0, 0, 1, A_REVERSE);
@@ -596,9 +705,10 @@ static void draw_status(void)
 
 static void draw_topic(const struct tui_window *w)
 {
-    char line[TUI_NAME_MAX + TUI_TOPIC_MAX + 8];
-    snprintf(line, sizeof line, " %s%s%s", w->name[0] ? w->label : TUI_STATUS_NAME,
-             w->topic[0] ? ": " : "", w->topic);
+    char line[TUI_NAME_MAX + TUI_NOTE_MAX + TUI_TOPIC_MAX + 8];
+    snprintf(line, sizeof line, " %s%s%s%s%s%s", w->name[0] ? w->label : TUI_STATUS_NAME,
+             w->modes[0] ? "(" : "", w->modes, w->modes[0] ? ")" : "", w->topic[0] ? ": " : "",
+             w->topic);
     attr_set(A_REVERSE, 0, NULL);
     mvhline(0, 0, ' ', COLS);
     layout(line, COLS, 1, 0, 0, 0, 1, A_REVERSE);
@@ -714,7 +824,7 @@ static void page_up(void)
             w->scroll = w->nlines ? w->nlines - 1 : 0;
     }
     if (view_span(w, &first, &skip) && !w->older_asked && !w->older_none && tui.hooks.older &&
-        ircname_is_channel(w->name)) {
+        w->name[0]) { /* a channel's or a private conversation's window, not the status one */
         w->older_asked = 1;
         tui.hooks.older(w->name, tui.hooks.arg);
     }
@@ -834,6 +944,27 @@ static void complete_word(void)
     tui.tab_active = 1;
 }
 
+/* Cuts input[from, to) into the kill buffer (Ctrl-Y puts it back). */
+static void input_kill(size_t from, size_t to)
+{
+    if (to <= from)
+        return;
+    memcpy(tui.killed, tui.input + from, (to - from) * sizeof *tui.input);
+    tui.nkilled = to - from;
+    input_delete(from, to);
+}
+
+/* Where the word after the cursor ends (Alt-F). */
+static size_t word_end(void)
+{
+    size_t i = tui.point;
+    while (i < tui.len && tui.input[i] == L' ')
+        i++;
+    while (i < tui.len && tui.input[i] != L' ')
+        i++;
+    return i;
+}
+
 static size_t word_start(void)
 {
     size_t i = tui.point;
@@ -844,17 +975,37 @@ static size_t word_start(void)
     return i;
 }
 
-/* A key with Alt (ESC first): Alt-1 ... Alt-9, Alt-0 show windows 1 to 10. */
+/* Shows the window step (+1, -1) away from the one shown, round the end. */
+static void window_step(int step)
+{
+    window_show((tui.active + tui.nwin + step) % tui.nwin, 1);
+}
+
+/* A key with Alt (ESC first): Alt-1 ... Alt-9, Alt-0 show windows 1 to 10; Alt-B and Alt-F
+ * move a word back and forward. */
 static void alt_key(wint_t key)
 {
     if (key >= L'1' && key <= L'9')
         tui_window((int)(key - L'0'));
     else if (key == L'0')
         tui_window(TUI_ALT0_WINDOW);
+    else if (key == L'b' || key == L'B')
+        tui.point = word_start();
+    else if (key == L'f' || key == L'F')
+        tui.point = word_end();
 }
 
-static void function_key(wint_t key)
+static void function_key(wint_t key, int alt)
 {
+    /* Alt-Left, Alt-Right: irssi's previous and next window (also ESC then an arrow). */
+    if ((int)key == tui.key_alt_left || (alt && key == KEY_LEFT)) {
+        window_step(-1);
+        return;
+    }
+    if ((int)key == tui.key_alt_right || (alt && key == KEY_RIGHT)) {
+        window_step(1);
+        return;
+    }
     switch (key) {
     case KEY_PPAGE:
         page_up();
@@ -929,13 +1080,16 @@ static int char_key(wint_t key)
         tui.point += tui.point < tui.len;
         break;
     case TUI_CTRL(L'k'):
-        tui.len = tui.point;
+        input_kill(tui.point, tui.len);
         break;
     case TUI_CTRL(L'u'):
-        input_delete(0, tui.point);
+        input_kill(0, tui.point);
         break;
     case TUI_CTRL(L'w'):
-        input_delete(word_start(), tui.point);
+        input_kill(word_start(), tui.point);
+        break;
+    case TUI_CTRL(L'y'):
+        input_insert(tui.killed, tui.nkilled);
         break;
     case TUI_CTRL(L'd'):
         if (tui.len == 0)
@@ -952,10 +1106,10 @@ static int char_key(wint_t key)
         clearok(curscr, TRUE);
         break;
     case TUI_CTRL(L'n'):
-        window_show((tui.active + 1) % tui.nwin, 1);
+        window_step(1);
         break;
     case TUI_CTRL(L'p'):
-        window_show((tui.active + tui.nwin - 1) % tui.nwin, 1);
+        window_step(-1);
         break;
     default:
         if (key >= L' ') {
@@ -992,8 +1146,9 @@ int tui_read(void)
             tui.escape = 0;
             alt_key(key);
         } else if (rc == KEY_CODE_YES) {
+            int alt = tui.escape;
             tui.escape = 0;
-            function_key(key);
+            function_key(key, alt);
         } else {
             eof = char_key(key);
         }
@@ -1008,6 +1163,17 @@ int tui_read(void)
 }
 
 /* --- start and end ------------------------------------------------------------------------ */
+
+/* The code curses gives for a key that xterm, tmux and most terminals send as xterm_seq:
+ * the terminal description's own (its extended kLFT3, kRIT3 ...), or else code, bound to the
+ * sequence here. Returns -1 when neither can be had. */
+static int key_code(const char *xterm_seq, int code)
+{
+    int k = key_defined(xterm_seq);
+    if (k > 0)
+        return k;
+    return define_key(xterm_seq, code) == OK ? code : -1;
+}
 
 int tui_init(const char *prompt, tui_line_fn *on_line, char *err, size_t errlen)
 {
@@ -1036,6 +1202,8 @@ int tui_init(const char *prompt, tui_line_fn *on_line, char *err, size_t errlen)
         start_color();
         use_default_colors();
     }
+    tui.key_alt_left = key_code(TUI_ALT_LEFT_SEQ, TUI_KEY_ALT_LEFT);
+    tui.key_alt_right = key_code(TUI_ALT_RIGHT_SEQ, TUI_KEY_ALT_RIGHT);
     tui.on_line = on_line;
     snprintf(tui.prompt, sizeof tui.prompt, "%s", prompt);
     tui.nwin = 1; /* the status window */

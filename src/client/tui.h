@@ -43,6 +43,14 @@ void tui_set_hooks(const struct ui_hooks *hooks);
 void tui_set_completion(ui_complete_fn *complete);
 void tui_older_begin(const char *name);
 void tui_older_end(const char *name, unsigned lines);
+void tui_rename(const char *name, const char *to);
+/* The shown window's lines holding text (ASCII case ignored) again at its end. */
+void tui_lastlog(const char *text);
+/* text, modes: terminal-safe. */
+void tui_set_self(const char *text, int away);
+void tui_set_modes(const char *channel, const char *modes);
+/* note: terminal-safe text shown at the end of the status line, "" for none. */
+void tui_set_note(const char *note);
 /* Handles the keys waiting on stdin. Returns 1 at the end of input (Ctrl-D on an empty
  * line), else 0. */
 int tui_read(void);

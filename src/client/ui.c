@@ -335,7 +335,15 @@ void ui_print(const char *text)
 }
 
 /* Prints head (ours: a stamp, perhaps escapes) and text (made safe) as one line. */
+static void print_line_marked(const char *head, const char *text, int chat, int alert);
+
 static void print_line(const char *head, const char *text)
+{
+    print_line_marked(head, text, 0, 0);
+}
+
+/* As print_line; on a terminal, chat and alert as for show_line. */
+static void print_line_marked(const char *head, const char *text, int chat, int alert)
 {
     char line[VIEW_LINE_MAX + UI_HEAD_MAX];
     snprintf(line, sizeof line, "%s", head);
@@ -343,7 +351,7 @@ static void print_line(const char *head, const char *text)
     /* The last line of defence: nothing printed here can carry an escape sequence. */
     view_sanitize(text, line + n, sizeof line - n);
     if (ui.started && ui.tty) {
-        show_line(line, 0, 0);
+        show_line(line, chat, alert);
     } else {
         fputs(line, stdout);
         fputc('\n', stdout);
@@ -385,14 +393,14 @@ void ui_print_chat(time_t when, const char *text, size_t nick_off, size_t nick_l
     show_line(line, 1, alert);
 }
 
-void ui_print_history(time_t when, const char *text)
+void ui_print_history(time_t when, const char *text, int missed, int alert)
 {
     char when_text[UI_STAMP_MAX], head[UI_HEAD_MAX];
     stamp_dated(when, when_text, sizeof when_text);
     int tty = ui.started && ui.tty;
     snprintf(head, sizeof head, "%s%s%s%s", tty ? UI_DIM_ON : "", when_text, UI_HISTORY_MARK,
              tty ? UI_DIM_OFF : "");
-    print_line(head, text);
+    print_line_marked(head, text, missed, alert);
 }
 
 void ui_printf(const char *fmt, ...)
@@ -574,4 +582,46 @@ void ui_older_end(const char *name, unsigned lines)
 {
     if (ui.full)
         tui_older_end(name, lines);
+}
+
+void ui_rename_window(const char *name, const char *to)
+{
+    if (ui.full)
+        tui_rename(name, to);
+}
+
+void ui_set_self(const char *text, int away)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(text, safe, sizeof safe);
+    tui_set_self(safe, away);
+}
+
+void ui_set_modes(const char *channel, const char *modes)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(modes, safe, sizeof safe);
+    tui_set_modes(channel, safe);
+}
+
+void ui_lastlog(const char *text)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(text, safe, sizeof safe);
+    tui_lastlog(safe);
+}
+
+void ui_set_note(const char *note)
+{
+    char safe[VIEW_LINE_MAX];
+    if (!ui.full)
+        return;
+    view_sanitize(note ? note : "", safe, sizeof safe);
+    tui_set_note(safe);
 }

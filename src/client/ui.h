@@ -27,8 +27,9 @@ void ui_print_at(time_t when, const char *text);
 void ui_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a replayed line (history the server sent on JOIN) as "[HH:MM] [history] text",
  * with the date as well ("[2026-11-25 23:20]") when it is not from today; on a terminal the
- * stamp and the marker are dim. when is as for ui_print_at. */
-void ui_print_history(time_t when, const char *text);
+ * stamp and the marker are dim. when is as for ui_print_at. missed: a message said while we
+ * were disconnected, counted as unread in its full-screen window (alert: for us, the bell). */
+void ui_print_history(time_t when, const char *text, int missed, int alert);
 
 /* Reads what stdin has (call when poll says it is readable). Returns 0, or -1 on a read
  * error (end of input is not an error: it shows up as ui_next's end-of-input). */
@@ -90,5 +91,19 @@ void ui_toggle_nicklist(void);
  * in their order, until ui_older_end; lines is how many came (0: there are no more). */
 void ui_older_begin(const char *name);
 void ui_older_end(const char *name, unsigned lines);
+/* Full-screen: name's window is to's from now on (a nick change of the other person of a
+ * private conversation); nothing when there is none, or to has one already. */
+void ui_rename_window(const char *name, const char *to);
+/* Who we are on the status line: text is our nick with its user modes ("alice(+i)"); away
+ * adds the away mark. */
+void ui_set_self(const char *text, int away);
+/* channel's modes ("+nt", "" unknown) for its topic line. */
+void ui_set_modes(const char *channel, const char *modes);
+/* Full-screen: the shown window's lines that hold text (in any case) are shown again at its
+ * end, under a header saying how many. */
+void ui_lastlog(const char *text);
+/* The state of the connection on the status line ("disconnected", "reconnecting in 4 s"); NULL
+ * or "" when it is up. */
+void ui_set_note(const char *note);
 
 #endif

@@ -1479,6 +1479,46 @@ def test_reconnect_rejoins_and_shows_exactly_what_was_missed(server, pane, conne
     alice.expect(is_privmsg("bob", "#dev", "back in dev"))
 
 
+# Private conversations are caught up too (CHATHISTORY AFTER the last msgid seen of each, page
+# by page; the server keeps private history for logged-in users), and /away is said again.
+# The relay is frozen first, so the server sends alice's messages to a connection that never
+# delivers them.
+def test_reconnect_catches_up_private_conversations_and_away(server, pane, proxy, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave, sasl_client
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    relay = proxy(server.port)
+    bob = pane("bob", port=relay.port,
+               options=("--sasl-file", password_file(tmp_path, PASSWORD)))
+    joined(bob)
+    alice = sasl_client(server.port, "alice", PASSWORD)
+    alice.send("PRIVMSG bob :before the cut")
+    bob.wait_for("*alice* before the cut")
+    bob.line("/msg alice and my answer")
+    alice.expect(is_privmsg("bob", "alice", "and my answer"))
+    bob.line("/away gone fishing")
+    bob.wait_for("--- You are marked as away")
+
+    relay.freeze()
+    for i in range(120):  # more than one page
+        alice.send("PRIVMSG bob :missed %d" % i)
+    barrier(alice)
+    relay.cut()
+    bob.wait_for("--- Disconnected: ")
+    wait_quit(alice, "bob")
+    text = bob.wait_for("*alice* missed 119")
+    for i in range(120):
+        assert text.count("*alice* missed %d\n" % i) == 1, i
+    assert text.count("*alice* before the cut") == 1
+    assert text.count("and my answer") == 1
+    assert text.index("missed 99\n") < text.index("missed 100\n")
+    alice.send("WHOIS bob")
+    away = alice.expect(lambda l: " 301 " in l or " 318 " in l)
+    assert " 301 alice bob :gone fishing" in away, away
+    alice.send("PRIVMSG bob :live again")
+    bob.wait_for("*alice* live again")
+
+
 def test_reconnect_across_a_server_restart(server_factory, pane, connect, proxy):
     srv = server_factory()
     relay = proxy(srv.port)
@@ -1531,6 +1571,92 @@ def test_ctrl_c_while_waiting_to_reconnect_quits(server, pane, proxy):
     bob.wait_for("--- Reconnecting to ")
     bob._tmux("send-keys", "-t", "main", "C-c")
     assert bob.exit_status() == 0
+
+
+# /server HOST PORT [PASSWORD] leaves this server (QUIT) for another, with its password (IRC
+# PASS), joining the same channels there; the current channel stays the current one.
+def test_server_command_switches_servers(server, server_factory, pane, connect):
+    other = server_factory("--password", "letmein")
+    alice = pane("alice")
+    joined(alice)
+    alice.line("/join #dev")
+    alice.wait_for(lambda t: alice.input_line() == "#dev>")
+    carol = connect("carol")
+    carol.expect(" 366 ")
+    alice.line("/server elsewhere")
+    alice.wait_for("Usage: /server HOST PORT [PASSWORD] (PORT: 1 to 65535)")
+    bob = Client(other.port)
+    bob.send("PASS letmein")
+    bob.register("bob")
+    bob.send("JOIN #dev")
+    bob.expect(" 366 ")
+
+    alice.line("/server 127.0.0.1 %d letmein" % other.port)
+    carol.expect(lambda l: l.startswith(":alice!") and " QUIT :Quit: Changing servers" in l)
+    alice.wait_for("--- Connecting to 127.0.0.1 port %d" % other.port)
+    bob.expect(lambda l: l.startswith(":alice!") and l.endswith(" JOIN #dev"))
+    alice.wait_for(lambda t: alice.input_line() == "#dev>")
+    alice.line("hello over here")
+    bob.expect(is_privmsg("alice", "#dev", "hello over here"))
+    bob.send("PRIVMSG #dev :welcome")
+    alice.wait_for("<bob> welcome")
+    bob.close()
+
+
+# A /server that cannot be had (a refused password, a port nobody listens on) is tried 3 times;
+# then the client goes back to the server it was on, with that server's password, and its
+# channels.
+@pytest.mark.parametrize("why", ["password", "port"])
+def test_server_gives_up_and_goes_back(server_factory, why):
+    home = server_factory("--password", "homepw")
+    other = server_factory("--password", "letmein")
+    carol = Client(home.port)
+    carol.send("PASS homepw")
+    carol.register("carol")
+    carol.expect(" 366 ")
+    alice = Pane(home.port, "alice", options=("--server-password",))
+    try:
+        alice.wait_for("Server password for 127.0.0.1: ")
+        alice.line("homepw")
+        joined(alice)
+        target = ("%d wrong" % other.port) if why == "password" else str(free_port())
+        alice.line("/server 127.0.0.1 " + target)
+        alice.wait_for("--- Giving up on 127.0.0.1 port %s after 3 tries; back to 127.0.0.1 "
+                       "port %d" % (target.split()[0], home.port))
+        carol.expect(lambda l: l.startswith(":alice!") and l.endswith(" JOIN #lobby"))
+        alice.wait_for(lambda t: alice.input_line() == "#lobby>")
+        alice.line("home again")
+        carol.expect(is_privmsg("alice", "#lobby", "home again"))
+    finally:
+        text = alice.text()
+        alice.kill()
+        carol.close()
+        assert "Sanitizer" not in text and "runtime error:" not in text, text
+
+
+# /hidejoins hides others' joins, parts and quits (not ours, nor their messages); again shows
+# them. Tab still knows who joined meanwhile.
+def test_hidejoins_toggles_join_part_and_quit_lines(pane, connect):
+    alice = pane("alice")
+    joined(alice)
+    alice.line("/hidejoins")
+    alice.wait_for("--- Others' joins, parts and quits are hidden now")
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG #lobby :quiet entrance")
+    alice.wait_for("<bob> quiet entrance")
+    bob.send("PART #lobby")
+    bob.send("JOIN #lobby")
+    bob.expect(" 366 ")
+    alice.line("/join #dev")
+    alice.wait_for("--> You joined #dev")
+    alice.line("/hidejoins")
+    alice.wait_for("--- Others' joins, parts and quits are shown again")
+    carol = connect("carol")
+    carol.send("JOIN #dev")
+    alice.wait_for("--> carol joined #dev")
+    text = alice.text()
+    assert "bob joined" not in text and "bob left" not in text, text
 
 
 # --- nick colours, mentions (issue 17) ----------------------------------------------------------

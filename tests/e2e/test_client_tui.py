@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import TIMEOUT
-from test_client import POLL, Pane
+from test_client import POLL, Pane, Proxy
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -21,8 +21,9 @@ WIDTH, HEIGHT = 100, 30
 class Screen(Pane):
     """tcpchat full-screen in a tmux pane."""
 
-    def __init__(self, port, nick, width=WIDTH, height=HEIGHT):
-        super().__init__(port, nick, width=width, height=height, fullscreen=True)
+    def __init__(self, port, nick, width=WIDTH, height=HEIGHT, options=()):
+        super().__init__(port, nick, width=width, height=height, options=options,
+                         fullscreen=True)
 
     def rows(self):
         """The screen as it is now, one string per row (no scroll-back: curses has none)."""
@@ -69,8 +70,8 @@ class Screen(Pane):
 def screen(server):
     screens = []
 
-    def make(nick, **kw):
-        s = Screen(server.port, nick, **kw)
+    def make(nick, port=None, **kw):
+        s = Screen(port or server.port, nick, **kw)
         screens.append(s)
         return s
 
@@ -183,7 +184,7 @@ def test_topic_line(screen, connect):
     alice = screen("alice")
     in_lobby(alice)
     alice.line("/topic #lobby the lobby's topic")
-    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby: the lobby's topic"))
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+nt): the lobby's topic"))
     bob = connect("bob")
     bob.expect(" 366 ")
     bob.send("JOIN #topical")
@@ -191,9 +192,9 @@ def test_topic_line(screen, connect):
     bob.send("TOPIC #topical :all about topics")
     bob.expect(" TOPIC ")
     alice.line("/join #topical")
-    alice.wait_screen(lambda rows: rows[0].startswith(" #topical: all about topics"))
+    alice.wait_screen(lambda rows: rows[0].startswith(" #topical(+nt): all about topics"))
     alice.keys("M-2")
-    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby: the lobby's topic"))
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+nt): the lobby's topic"))
 
 
 # F2 (or /nicklist) shows the channel's members at the right, and hides them again.
@@ -399,3 +400,249 @@ def test_bell_for_a_mention_elsewhere(screen, connect):
     while bell() != "1":
         assert time.time() < deadline, "no bell"
         time.sleep(POLL)
+
+
+# While the connection is down the status line says so, counting down to the next try; once
+# registered again the note goes, and the windows are as they were.
+def test_status_line_while_reconnecting(screen, connect, server):
+    relay = Proxy(server.port)
+    try:
+        alice = screen("alice", port=relay.port)
+        in_lobby(alice)
+        relay.refusing = True
+        relay.cut()
+        alice.wait_status("[disconnected; reconnecting in 2 s]")  # the second try's wait
+        alice.wait_status("[disconnected; reconnecting in 1 s]")
+        relay.refusing = False
+        alice.wait_screen("Connected to 127.0.0.1 port %d again" % relay.port)
+        alice.wait_screen(lambda rows: "[2:#lobby]" in self_status(alice, rows)
+                          and "connect" not in self_status(alice, rows))
+        bob = connect("bob")
+        bob.send("PRIVMSG #lobby :welcome back")
+        alice.wait_screen("<bob> welcome back")
+    finally:
+        relay.close()
+
+
+def self_status(s, rows):
+    return s.bottom(rows)[0]
+
+
+# A private conversation follows the other person's nick change: its window is renamed, says
+# so, and goes on (their messages, and what we type) under the new nick.
+def test_query_window_follows_a_nick_change(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG alice :psst")
+    alice.wait_status("3:bob(1!)")
+    alice.keys("M-3")
+    alice.wait_input("bob>")
+    bob.send("NICK robert")
+    alice.wait_status("[3:robert]")
+    alice.wait_input("robert>")
+    alice.wait_screen("--- bob is now known as robert")
+    bob.send("PRIVMSG alice :still me")
+    alice.wait_screen("*robert* still me")
+    assert "4:" not in alice.status()
+    alice.line("hello robert")
+    bob.expect("PRIVMSG robert :hello robert")
+    alice.keys("M-2")
+    alice.wait_status("[2:#lobby]")
+    bob.send("PRIVMSG alice :over here")
+    alice.wait_status("3:robert(1!)")
+
+
+# PgUp at the top of a private conversation's window fetches its older messages too
+# (CHATHISTORY BEFORE; the server keeps private history between accounts).
+def test_scrollback_of_a_private_conversation(screen, server, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave, sasl_client
+    from test_client import password_file
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    alice = sasl_client(server.port, "alice", PASSWORD)
+    earlier = sasl_client(server.port, "bob", PASSWORD)  # bob, before this client
+    for i in range(150):
+        alice.send("PRIVMSG bob :private %03d" % i)
+    earlier.expect(lambda l: l.endswith("private 149"))
+    earlier.send("QUIT")
+    earlier.wait_closed()
+    bob = screen("bob", options=("--sasl-file", password_file(tmp_path, PASSWORD)))
+    in_lobby(bob)
+    alice.send("PRIVMSG bob :and now")
+    bob.wait_status("3:alice(1!)")
+    bob.keys("M-3")
+    bob.wait_screen("*alice* and now")
+    assert "private 149" not in bob.screen()
+
+    def seen(needle):
+        for _ in range(40):
+            if needle in bob.screen():
+                return
+            bob.keys("PPage")
+            time.sleep(POLL)
+        bob.wait_screen(needle, timeout=1)
+
+    seen("*alice* private 149")
+    seen("*alice* private 050")
+    seen("*alice* private 000")
+    assert "more below" in bob.status()
+
+
+# The status line names us with our user modes and marks us away; the topic line shows the
+# channel's modes (not a key's secret), following MODE changes, without the client's own
+# question for them showing as a line.
+def test_status_shows_our_modes_away_and_channel_modes(screen):
+    alice = screen("alice")
+    in_lobby(alice)
+    alice.wait_status("[alice]")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+nt)"))
+    assert "--- Modes of #lobby" not in alice.screen()
+    alice.line("/mode alice +i")
+    alice.wait_status("[alice(+i)]")
+    alice.line("/mode +mk secret")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+ntmk)"))
+    assert "secret" not in alice.rows()[0]
+    alice.line("/mode -m")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+ntk)"))
+    alice.line("/mode #lobby")  # asked for: shown
+    alice.wait_screen("--- Modes of #lobby: +ntk")
+    alice.line("/nick alicia")
+    alice.wait_status("[alicia(+i)]")
+    alice.line("/away out for lunch")
+    alice.wait_status("[alicia(+i)] (zZzZ)")
+    alice.line("/away")
+    alice.wait_screen(lambda rows: "zZzZ" not in alice.bottom(rows)[0]
+                      and "[alicia(+i)]" in alice.bottom(rows)[0])
+
+
+# The keys and short commands an irssi user reaches for: Alt-Left/Alt-Right, Ctrl-Y (what
+# Ctrl-U, Ctrl-W or Ctrl-K cut), Alt-B/Alt-F, Tab on channel names and on the other person of
+# a private conversation, and /j /q /w /n /t /m /wc.
+def test_irssi_keys_and_short_commands(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    alice.line("/j #development")
+    alice.wait_status("[3:#development]")
+    alice.keys("M-Left")
+    alice.wait_status("[2:#lobby]")
+    alice.keys("M-Right")
+    alice.wait_status("[3:#development]")
+    alice.keys("M-Right")  # round the end
+    alice.wait_status("[1:status]")
+    alice.keys("M-2")
+    alice.wait_input("#lobby>")
+
+    alice.type("/j #dev")
+    alice.keys("Tab")
+    alice.wait_input("#lobby> /j #development")
+    alice.keys("C-u")
+    alice.wait_input("#lobby>")
+    alice.keys("C-y")
+    alice.wait_input("#lobby> /j #development")
+    alice.keys("C-w")
+    alice.wait_input("#lobby> /j")
+    alice.keys("C-y")
+    alice.wait_input("#lobby> /j #development")
+    alice.keys("C-a", "M-f")
+    alice.type("!")
+    alice.wait_input("#lobby> /j! #development")
+    alice.keys("M-b")
+    alice.type("x")
+    alice.wait_input("#lobby> x/j! #development")
+    alice.keys("C-a", "C-k")
+    alice.wait_input("#lobby>")
+    alice.keys("C-y")
+    alice.wait_input("#lobby> x/j! #development")
+    alice.keys("C-u")
+
+    alice.line("/w")
+    alice.wait_screen("--- Users on #lobby: @alice bob (2 users)")
+    alice.line("/t a topic by alias")
+    alice.wait_screen(lambda rows: rows[0].startswith(" #lobby(+nt): a topic by alias"))
+    alice.line("/m bob short and sweet")
+    bob.expect("PRIVMSG bob :short and sweet")
+    bob.send("PRIVMSG alice :hi")
+    alice.wait_status("4:bob")
+    alice.keys("M-4")
+    alice.wait_input("bob>")
+    alice.type("b")
+    alice.keys("Tab")
+    alice.wait_input("bob> bob:")
+    alice.keys("C-u")
+    alice.line("/wc")
+    alice.wait_screen("Closed the conversation with bob")
+    assert "bob" not in alice.status()
+    alice.line("/q bob")
+    alice.wait_input("bob>")
+
+
+# /lastlog TEXT shows the window's lines that hold TEXT (any case) again at its end, under a
+# header that counts them; other windows' lines are not searched.
+def test_lastlog_searches_the_window(screen, connect):
+    alice = screen("alice")
+    in_lobby(alice)
+    bob = connect("bob")
+    bob.expect(" 366 ")
+    bob.send("JOIN #dev")
+    bob.expect(" 366 ")
+    bob.send("PRIVMSG #lobby :the Deploy is at noon")
+    for i in range(40):
+        bob.send("PRIVMSG #lobby :filler %d" % i)
+    bob.send("PRIVMSG #lobby :deploy done")
+    alice.line("/join #dev")
+    alice.wait_status("[3:#dev]")
+    bob.send("PRIVMSG #dev :a deploy elsewhere")
+    alice.wait_screen("<bob> a deploy elsewhere")
+    alice.keys("M-2")
+    alice.wait_screen("<bob> deploy done")
+    assert "the Deploy is at noon" not in alice.screen()  # scrolled away
+    alice.line("/lastlog deploy")
+    rows = alice.wait_screen('--- lastlog: 2 lines holding "deploy"')
+    text = "\n".join(rows)
+    after = text[text.index("--- lastlog"):]
+    assert "<bob> the Deploy is at noon" in after and "<bob> deploy done" in after, text
+    assert "elsewhere" not in text
+    alice.line("/lastlog nothing like it")
+    alice.wait_screen('--- lastlog: 0 lines holding "nothing like it"')
+
+
+# After a reconnect, what the other person of a private conversation said meanwhile goes into
+# that conversation's window, each message once, counted as unread; away is restored.
+def test_reconnect_fills_the_query_window(screen, server, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave, sasl_client
+    from test_client import password_file
+    from conftest import barrier
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    relay = Proxy(server.port)
+    try:
+        bob = screen("bob", port=relay.port, height=40,
+                     options=("--sasl-file", password_file(tmp_path, PASSWORD)))
+        in_lobby(bob)
+        alice = sasl_client(server.port, "alice", PASSWORD)
+        alice.send("PRIVMSG bob :seen before")
+        bob.wait_status("3:alice(1!)")
+        bob.line("/away brb")
+        bob.wait_status("(zZzZ)")
+        relay.freeze()
+        for i in range(5):
+            alice.send("PRIVMSG bob :while away %d" % i)
+        barrier(alice)
+        relay.cut()
+        bob.wait_screen("Connected to 127.0.0.1 port %d again" % relay.port)
+        # Away again: the server says so a second time (the status line kept the mark).
+        bob.wait_screen(lambda rows: "\n".join(rows).count("--- You are marked as away") == 2)
+        assert "(zZzZ)" in bob.status()
+        bob.wait_status("3:alice(6!)")  # what was missed counts as unread
+        bob.keys("M-3")
+        rows = bob.wait_screen("*alice* while away 4")
+        text = "\n".join(rows)
+        for i in range(5):
+            assert text.count("*alice* while away %d" % i) == 1, text
+        assert text.count("*alice* seen before") == 1, text
+    finally:
+        relay.close()
