@@ -649,6 +649,32 @@ def test_a_node_whose_subscriber_was_away_catches_up(node_factory, clients, redi
     assert Msg(bob.expect(is_command("PRIVMSG", "carol", "#gap"))).text == "and now"
 
 
+def test_a_ban_lifted_while_a_subscriber_was_away_is_lifted_there_too(node_factory, clients,
+                                                                       redis):
+    """A ban lifted (and another set) while a node's subscriber connection was away: when it
+    is back, the node's copy of the channel's ban list is the network's, the lifted ban gone
+    (it held a user of that node out before)."""
+    a, b, alice, bob = both_in(node_factory, clients, "#bans")
+
+    def bans_on_b():
+        bob.send("MODE #bans b")
+        return sorted(Msg(l).params[2] for l in take_until(bob, is_numeric("368"))
+                      if Msg(l).command == "367")
+    alice.send("MODE #bans +b old!*@*")
+    wait_until(lambda: bans_on_b() == ["old!*@*"])
+    b.proc.send_signal(signal.SIGSTOP)  # short of the heartbeat: b is not taken for gone
+    try:
+        kill_subscriber(redis, "b")
+        alice.send("MODE #bans -b+b old!*@* new!*@*")
+        alice.expect(is_command("MODE", "alice", "#bans"))
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: bans_on_b() == ["new!*@*"])
+    old = clients(b, "old")
+    old.send("JOIN #bans")
+    old.expect(is_numeric("366", "#bans"))
+
+
 def test_private_messages_sent_while_a_subscriber_was_away_arrive(node_factory, clients, redis):
     """A private message published while its target's node was not listening (its subscriber
     connection closed, the node stopped short of the heartbeat) is in that node's inbox in

@@ -3537,7 +3537,9 @@ static void load_chans(struct cluster *cl, const struct shard *sh, const redisRe
             if (!reconcile)
                 chan_net_load(cl->srv, key, &meta, ms, k);
             const redisReply *lr = c->element[3];
-            for (size_t j = 0; j + 1 < lr->elements; j += 2) {
+            struct chan_edit *es = calloc(lr->elements / 2 + 1, sizeof *es);
+            int ne = 0;
+            for (size_t j = 0; es && j + 1 < lr->elements; j += 2) {
                 const redisReply *f = lr->element[j], *v = lr->element[j + 1];
                 if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len < 2)
                     continue;
@@ -3546,8 +3548,15 @@ static void load_chans(struct cluster *cl, const struct shard *sh, const redisRe
                 long long at = strtoll(v->str, &end, 10);
                 if (*end != ' ' || f->len > MASK_MAX + 1)
                     continue;
-                chan_net_load_list(cl->srv, key, f->str[0], f->str + 1, end + 1, at);
+                es[ne++] = (struct chan_edit){.sign = '+',
+                                              .letter = f->str[0],
+                                              .mask = f->str + 1,
+                                              .set_by = end + 1,
+                                              .set_at = at};
             }
+            if (es)
+                chan_net_load_lists(cl->srv, key, es, ne, reconcile && removals);
+            free(es);
             n++;
         }
         free(ms);

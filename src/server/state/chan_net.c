@@ -721,16 +721,18 @@ void chan_net_forget_positions(struct server *srv, int (*mine)(void *arg, const 
     pthread_mutex_unlock(&srv->chan_lock);
 }
 
-void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
-                        const char *set_by, long long set_at)
+void chan_net_load_lists(struct server *srv, const char *key, const struct chan_edit *entries,
+                         int n, int replace)
 {
-    struct chan_edit e = {
-        .sign = '+', .letter = letter, .mask = mask, .set_by = set_by, .set_at = set_at};
     pthread_mutex_lock(&srv->chan_lock);
     struct chan *ch = find(srv, key, 0, NULL);
     pthread_mutex_unlock(&srv->chan_lock);
-    if (ch) {
-        edit_apply(ch, &e);
-        pthread_mutex_unlock(&ch->lock);
-    }
+    if (!ch)
+        return;
+    if (replace)
+        for (int k = 0; k < LIST_KINDS; k++)
+            ch->lists[k].n = 0;
+    for (int i = 0; i < n; i++)
+        edit_apply(ch, &entries[i]);
+    pthread_mutex_unlock(&ch->lock);
 }

@@ -175,8 +175,10 @@ int chan_net_each_local(struct server *srv, void (*fn)(void *arg, const struct c
 /* A channel as the network holds it, at start (no local member can be in it yet). */
 void chan_net_load(struct server *srv, const char *key, const struct chan_meta *meta,
                    const struct chan_remote_member *members, int nmembers);
-/* Adds a list entry (letter b, e or I) to key as loaded at start. */
-void chan_net_load_list(struct server *srv, const char *key, char letter, const char *mask,
-                        const char *set_by, long long set_at);
+/* key's lists (+b, +e, +I) as the network holds them: entries (each a '+' edit of letter b,
+ * e or I) added, after emptying the lists when replace (a snapshot of a server that kept its
+ * data: what was lifted meanwhile goes), all under the channel's lock. */
+void chan_net_load_lists(struct server *srv, const char *key, const struct chan_edit *entries,
+                         int n, int replace);
 
 #endif
