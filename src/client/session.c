@@ -1407,8 +1407,14 @@ static void local_command(struct session *s, const struct cmd_result *res)
             ui_printf("--- No nick is that long (%zu characters at most)", sizeof s->channel - 1);
             break;
         }
-        memcpy(s->channel, res->arg, strlen(res->arg) + 1);
-        query_add(s, s->channel);
+        {
+            /* A conversation new to this client shows its latest messages, as a channel does
+             * on joining (the server keeps those between accounts). */
+            int fresh = find_query(s, res->arg) < 0;
+            memcpy(s->channel, res->arg, strlen(res->arg) + 1);
+            if (query_add(s, s->channel) && fresh && (s->caps & CAP_CHATHISTORY))
+                send_line(s, "CHATHISTORY LATEST %s * %d", s->channel, SESSION_HISTORY_LATEST);
+        }
         ui_printf("--- Talking with %s now (/close ends it)", s->channel);
         update_prompt(s);
         break;

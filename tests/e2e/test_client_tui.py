@@ -490,6 +490,32 @@ def test_scrollback_of_a_private_conversation(screen, server, tmp_path):
     assert "more below" in bob.status()
 
 
+# /query of someone we talked with before this client ran shows that conversation's latest
+# messages, as joining a channel shows its latest (the server keeps them between accounts).
+def test_a_new_query_window_shows_the_conversation_so_far(screen, server, tmp_path):
+    from test_accounts import PASSWORD, register_and_leave, sasl_client
+    from test_client import password_file
+    register_and_leave(server, "alice")
+    register_and_leave(server, "bob")
+    alice = sasl_client(server.port, "alice", PASSWORD)
+    earlier = sasl_client(server.port, "bob", PASSWORD)  # bob, before this client
+    for i in range(3):
+        alice.send("PRIVMSG bob :yesterday %d" % i)
+    earlier.expect(lambda l: l.endswith("yesterday 2"))
+    earlier.send("PRIVMSG alice :see you tomorrow")
+    alice.expect(lambda l: l.endswith("see you tomorrow"))
+    earlier.send("QUIT")
+    earlier.wait_closed()
+    bob = screen("bob", options=("--sasl-file", password_file(tmp_path, PASSWORD)))
+    in_lobby(bob)
+    bob.line("/query alice")
+    bob.wait_screen("-> *alice* see you tomorrow")  # ours, as the history shows it
+    text = bob.screen()
+    assert text.index("*alice* yesterday 0") < text.index("*alice* yesterday 2") \
+        < text.index("-> *alice* see you tomorrow"), text
+    assert text.count("yesterday 1") == 1, text
+
+
 # The status line names us with our user modes and marks us away; the topic line shows the
 # channel's modes (not a key's secret), following MODE changes, without the client's own
 # question for them showing as a line.
