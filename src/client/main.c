@@ -155,9 +155,13 @@ static void feed_input(struct session *s)
  * nothing for as long again is gone (a vanished peer never closes the connection). */
 static long keepalive_ms = KEEPALIVE_DEFAULT_S * MS_PER_SEC;
 
+/* A keepalive PING unanswered for this long shows the lag on the status line, counting. */
+#define LAG_SHOW_MS 3000
+
 /* Milliseconds until the keepalive has something to do (0: now), or -1 for never. Sends the
- * PING, or ends the connection, when it is time. */
-static long keepalive(struct session *s, long last_rx, long *ping_at)
+ * PING, or ends the connection, when it is time; while its answer is late, the status line
+ * says how long the server has been silent (*lag_shown: it does). */
+static long keepalive(struct session *s, long last_rx, long *ping_at, int *lag_shown)
 {
     if (keepalive_ms <= 0 || session_state(s) != SESSION_RUNNING)
         return -1;
@@ -173,7 +177,17 @@ static long keepalive(struct session *s, long last_rx, long *ping_at)
         session_keepalive(s);
         *ping_at = now;
     }
-    return *ping_at ? *ping_at + keepalive_ms - now : last_rx + keepalive_ms - now;
+    if (!*ping_at)
+        return last_rx + keepalive_ms - now;
+    long late = now - *ping_at, left = *ping_at + keepalive_ms - now;
+    if (late < LAG_SHOW_MS)
+        return left < LAG_SHOW_MS - late ? left : LAG_SHOW_MS - late;
+    char note[64];
+    snprintf(note, sizeof note, "lag: no answer for %ld s", (now - last_rx) / MS_PER_SEC);
+    ui_set_note(note);
+    *lag_shown = 1;
+    long tick = MS_PER_SEC - (now - last_rx) % MS_PER_SEC; /* the count's next second */
+    return left < tick ? left : tick;
 }
 
 /* Runs until the session is over or wants another connection. Returns the exit status. */
@@ -181,6 +195,7 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
 {
     struct linebuf in;
     long last_rx = now_ms(), ping_at = 0;
+    int lag_shown = 0;
     long quit_deadline = 0;
     int deadline_held = 0; /* quit_deadline is the wait for echoes, not for the close */
     int signalled = 0;
@@ -204,7 +219,7 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
             resized = 0;
             ui_resize();
         }
-        long keep = keepalive(s, last_rx, &ping_at);
+        long keep = keepalive(s, last_rx, &ping_at, &lag_shown);
         flush_output(l, s);
         enum session_state st = session_state(s);
         if (st == SESSION_DONE || st == SESSION_FAILED || st == SESSION_RECONNECT)
@@ -262,6 +277,9 @@ static int run(struct link *l, struct session *s, const sigset_t *wait_mask)
             if (read_server(l, &in, s) > 0) {
                 last_rx = now_ms();
                 ping_at = 0;
+                if (lag_shown && session_state(s) == SESSION_RUNNING)
+                    ui_set_note(NULL); /* the server speaks again */
+                lag_shown = 0;
             }
         }
         if (sock_ev & POLLOUT)

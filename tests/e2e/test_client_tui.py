@@ -56,8 +56,8 @@ class Screen(Pane):
     def status(self):
         return self.bottom()[0]
 
-    def wait_status(self, needle):
-        return self.wait_screen(lambda rows: needle in self.bottom(rows)[0])
+    def wait_status(self, needle, timeout=TIMEOUT):
+        return self.wait_screen(lambda rows: needle in self.bottom(rows)[0], timeout=timeout)
 
     def wait_input(self, text):
         return self.wait_screen(lambda rows: self.bottom(rows)[1] == text)
@@ -420,6 +420,22 @@ def test_status_line_while_reconnecting(screen, connect, server):
         bob = connect("bob")
         bob.send("PRIVMSG #lobby :welcome back")
         alice.wait_screen("<bob> welcome back")
+    finally:
+        relay.close()
+
+
+# A server gone silent: once the keepalive PING is 3 s late, the status line says how long it
+# has been silent, counting; when the server answers, the note goes.
+def test_status_line_shows_the_lag_of_a_silent_server(screen, server):
+    relay = Proxy(server.port)
+    try:
+        alice = screen("alice", port=relay.port, options=("--keepalive", "6"))
+        in_lobby(alice)
+        relay.freeze()
+        alice.wait_status("[lag: no answer for ", timeout=TIMEOUT + 9)
+        relay.thaw()  # before the keepalive gives up (12 s of silence)
+        alice.wait_screen(lambda rows: "lag" not in self_status(alice, rows), timeout=TIMEOUT)
+        assert "Disconnected" not in alice.screen()
     finally:
         relay.close()
 
