@@ -675,6 +675,32 @@ def test_a_ban_lifted_while_a_subscriber_was_away_is_lifted_there_too(node_facto
     old.expect(is_numeric("366", "#bans"))
 
 
+def test_a_nick_changed_while_a_subscriber_was_away_is_seen_there(node_factory, clients,
+                                                                    redis):
+    """A user of node a changes nick while node b's subscriber connection is away: when it is
+    back, b's members sharing channels with her see her NICK once (not once per channel), and
+    b's NAMES and ISON know the new nick."""
+    a, b, alice, bob = both_in(node_factory, clients, "#one")
+    joined(alice, "#two")
+    wait_until(lambda: names(bob, "#two") == ["@alice"])
+    joined(bob, "#two")
+    alice.expect(is_command("JOIN", "bob", "#two"))
+    b.proc.send_signal(signal.SIGSTOP)  # short of the heartbeat: b is not taken for gone
+    try:
+        kill_subscriber(redis, "b")
+        alice.send("NICK alicia")
+        alice.expect(is_command("NICK", "alice"))
+        barrier(alice)
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    nick = Msg(bob.expect(is_command("NICK", "alice"), timeout=15))
+    assert nick.params == ["alicia"], nick.line
+    assert names(bob, "#one") == ["@alicia", "bob"]
+    assert names(bob, "#two") == ["@alicia", "bob"]
+    assert not [l for l in barrier(bob) if " NICK " in l]
+    wait_until(lambda: ison(bob, "alicia") == ["alicia"])
+
+
 def test_private_messages_sent_while_a_subscriber_was_away_arrive(node_factory, clients, redis):
     """A private message published while its target's node was not listening (its subscriber
     connection closed, the node stopped short of the heartbeat) is in that node's inbox in

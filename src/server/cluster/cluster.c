@@ -3479,6 +3479,51 @@ static int is_listed(void *arg, const char *key)
            bsearch(&key, l->keys, l->n, sizeof *l->keys, key_cmp) != NULL;
 }
 
+/* Members of other nodes renamed while the subscriber was away (chan_renamed_fn), with the
+ * channels they are in here, for one NICK line each to the members here who share one. */
+#define RENAMES_MAX 256
+struct renames {
+    struct renamed {
+        uint64_t id;
+        char source[IRC_NICK_MAX + 1 + USER_MAX + 1 + HOST_MAX];
+        char nick[IRC_NICK_MAX + 1];
+        char keys[CHANNELS_PER_USER][IRC_CHANNEL_MAX + 1];
+        int n;
+    } * v;
+    int n;
+};
+
+static void note_renamed(void *arg, const char *key, uint64_t id, const char *source,
+                         const char *nick)
+{
+    struct renames *r = arg;
+    int i = 0;
+    while (i < r->n && r->v[i].id != id)
+        i++;
+    if (i == r->n) {
+        if (r->n == RENAMES_MAX || (!r->v && !(r->v = calloc(RENAMES_MAX, sizeof *r->v))))
+            return; /* beyond the bound, the replica keeps the old nick until the next NICK */
+        r->n++;
+        r->v[i].id = id;
+        snprintf(r->v[i].source, sizeof r->v[i].source, "%s", source);
+        snprintf(r->v[i].nick, sizeof r->v[i].nick, "%s", nick);
+    }
+    if (r->v[i].n < CHANNELS_PER_USER)
+        snprintf(r->v[i].keys[r->v[i].n++], sizeof r->v[i].keys[0], "%s", key);
+}
+
+/* The NICK lines of the members renamed meanwhile: each replica takes the new nick, and
+ * the members here sharing a channel with one see its NICK once. */
+static void apply_renames(struct cluster *cl, struct renames *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        char line[IRC_LINE_MAX + 1];
+        snprintf(line, sizeof line, ":%s NICK %s", r->v[i].source, r->v[i].nick);
+        chan_net_nick(cl->srv, r->v[i].id, r->v[i].nick, line, r->v[i].keys, r->v[i].n, NULL, 0);
+    }
+    free(r->v);
+}
+
 /* The channels of a server's snapshot (shard sh): loaded at start; later (the subscriber
  * was away), the replicas are reconciled with them, members that left meanwhile parting
  * only when the server's data is the same as before (removals: it did not restart empty,
@@ -3488,6 +3533,7 @@ static void load_chans(struct cluster *cl, const struct shard *sh, const redisRe
 {
     int n = 0;
     struct listed l = {.cl = cl, .shard = sh->index};
+    struct renames renamed = {0};
     if (reconcile && removals && !(l.keys = calloc(chans->elements + 1, sizeof *l.keys)))
         removals = 0;
     for (size_t i = 0; i < chans->elements; i++) {
@@ -3532,7 +3578,8 @@ static void load_chans(struct cluster *cl, const struct shard *sh, const redisRe
             k++;
         }
         if (reconcile)
-            chan_net_reconcile(cl->srv, key, &meta, ms, k, cl->node, removals);
+            chan_net_reconcile(cl->srv, key, &meta, ms, k, cl->node, removals, note_renamed,
+                               &renamed);
         if (k > 0) {
             if (!reconcile)
                 chan_net_load(cl->srv, key, &meta, ms, k);
@@ -3561,6 +3608,7 @@ static void load_chans(struct cluster *cl, const struct shard *sh, const redisRe
         }
         free(ms);
     }
+    apply_renames(cl, &renamed);
     if (l.keys) {
         qsort(l.keys, l.n, sizeof *l.keys, key_cmp);
         int gone = chan_net_reconcile_absent(cl->srv, is_listed, &l, cl->node);

@@ -634,7 +634,7 @@ static void member_gone(struct server *srv, struct chan *ch, struct member *t, c
 
 void chan_net_reconcile(struct server *srv, const char *key, const struct chan_meta *meta,
                         const struct chan_remote_member *members, int nmembers, uint64_t self,
-                        int removals)
+                        int removals, chan_renamed_fn *renamed, void *arg)
 {
     static const char reason[] = "Left while this server was cut off from the network";
     pthread_mutex_lock(&srv->chan_lock);
@@ -661,9 +661,14 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
         if (mi->id >> CLUSTER_NODE_SHIFT == self)
             continue;
         t = chan_member(ch, mi->id);
-        if (t) { /* a status change missed */
+        if (t) { /* a status change missed, or a NICK */
             t->op = mi->op != 0;
             t->voice = mi->voice != 0;
+            if (renamed && strcmp(t->nick, mi->nick) != 0) {
+                char source[IRC_NICK_MAX + 1 + USER_MAX + 1 + HOST_MAX];
+                snprintf(source, sizeof source, "%s!%s", t->nick, t->userhost);
+                renamed(arg, key, t->id, source, mi->nick);
+            }
             continue;
         }
         if (!member_add(ch, mi))

@@ -99,13 +99,20 @@ struct chan_remote_member {
     char userhost[USER_MAX + 1 + HOST_MAX];
 };
 
+/* A member of another node in channel key that the network knows by another nick (its NICK
+ * came while this node's subscriber was away): source is how the replica has it
+ * (nick!user@host), nick the network's. Called under the channel's lock: only note it. */
+typedef void chan_renamed_fn(void *arg, const char *key, uint64_t id, const char *source,
+                             const char *nick);
+
 /* A channel as the network has it (its Redis server's keys), after this node's subscriber
  * was away: the replica takes its settings and members (those of node self, this one,
  * aside); members it lacked JOIN, and, with removals, members the network no longer has
- * PART, as this node's members see. */
+ * PART, as this node's members see; members known by another nick now go to renamed (for a
+ * chan_net_nick once their channels are all seen). */
 void chan_net_reconcile(struct server *srv, const char *key, const struct chan_meta *meta,
                         const struct chan_remote_member *members, int nmembers, uint64_t self,
-                        int removals);
+                        int removals, chan_renamed_fn *renamed, void *arg);
 /* The same for every channel here that the network no longer has (listed(arg, key) 0):
  * its members of other nodes part. Returns how many. */
 int chan_net_reconcile_absent(struct server *srv, int (*listed)(void *arg, const char *key),
