@@ -58,6 +58,9 @@ static const char *const help_lines[] = {
     "  /mode [#CHANNEL] [MODES]   show or change channel modes, e.g. /mode +o NICK",
     "  /ban [#CHANNEL] NICK|MASK  ban from the current channel (NICK bans NICK!*@*)",
     "  /unban [#CHANNEL] MASK     lift a ban",
+    "  /op NICK... (/deop)        give (take) channel operator status in the current channel",
+    "  /voice NICK... (/devoice)  give (take) voice (+v); all three take a #CHANNEL first",
+    "  /kb NICK [REASON]          ban NICK!*@* and kick NICK (/kickban)",
     "  /ignore [NICK|MASK]        hide messages from NICK; without one, list who is hidden",
     "  /unignore NICK|MASK        show them again",
     "  /register PASSWORD         make your nick an account (log in later with --sasl)",
@@ -513,6 +516,55 @@ static int cmd_ban(struct cmd_result *res, const struct cmd_ctx *ctx, const char
     return 0;
 }
 
+/* Nicks per MODE line of /op and its kin (RFC 2812 3.2.3: at most three changes with a
+ * parameter per MODE; tcpchatd's MODES is larger, other servers' may not be). */
+#define CMD_STATUS_PER_LINE 3
+
+/* /op, /deop, /voice, /devoice [#CHANNEL] NICK...: MODE lines of sign and letter (o or v),
+ * CMD_STATUS_PER_LINE nicks each. */
+static int cmd_status(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args,
+                      const char *name, char sign, char letter)
+{
+    char chan[CMD_INPUT_MAX], nick[CMD_INPUT_MAX];
+    if (channel_arg(ctx, &args, chan, sizeof chan) < 0)
+        return fail(res, "You are not in a channel. Usage: /%s [#CHANNEL] NICK...", name);
+    if (!*args)
+        return fail(res, "Usage: /%s [#CHANNEL] NICK...", name);
+    while (*args) {
+        char letters[CMD_STATUS_PER_LINE + 2] = {sign};
+        char nicks[CMD_STATUS_PER_LINE * (CMD_INPUT_MAX + 1)] = "";
+        size_t used = 0;
+        for (int i = 0; i < CMD_STATUS_PER_LINE && *args; i++) {
+            args = next_word(args, nick, sizeof nick);
+            if (!is_nick_word(nick))
+                return fail(res, "Usage: /%s [#CHANNEL] NICK...", name);
+            letters[i + 1] = letter;
+            used += (size_t)snprintf(nicks + used, sizeof nicks - used, " %s", nick);
+        }
+        if (wire_add(res, "MODE %s %s%s", chan, letters, nicks) < 0)
+            return fail(res, "Too long.");
+    }
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
+/* /kb [#CHANNEL] NICK [REASON]: bans NICK!*@* and kicks NICK (irssi's kickban). */
+static int cmd_kickban(struct cmd_result *res, const struct cmd_ctx *ctx, const char *args)
+{
+    char chan[CMD_INPUT_MAX], nick[CMD_INPUT_MAX];
+    if (channel_arg(ctx, &args, chan, sizeof chan) < 0)
+        return fail(res, "You are not in a channel. Usage: /kb [#CHANNEL] NICK [REASON]");
+    const char *reason = next_word(args, nick, sizeof nick);
+    if (!is_nick_word(nick) || strpbrk(nick, "!@*?"))
+        return fail(res, "Usage: /kb [#CHANNEL] NICK [REASON]");
+    if (wire_add(res, "MODE %s +b %s!*@*", chan, nick) < 0 ||
+        (*reason ? wire_add(res, "KICK %s %s :%s", chan, nick, reason)
+                 : wire_add(res, "KICK %s %s", chan, nick)) < 0)
+        return fail(res, "Reason too long.");
+    set_kind(res, CMD_SEND);
+    return 0;
+}
+
 static int cmd_ignore(struct cmd_result *res, const char *args, enum cmd_local what)
 {
     char who[CMD_INPUT_MAX];
@@ -588,7 +640,7 @@ static const struct {
 } aliases[] = {
     {"w", "who"},    {"n", "names"},  {"t", "topic"},  {"k", "kick"},
     {"m", "msg"},    {"wc", "close"}, {"wi", "whois"}, {"c", "clear"},
-    {"cl", "clear"}, {"b", "ban"},    {"ub", "unban"},
+    {"cl", "clear"}, {"b", "ban"},    {"ub", "unban"}, {"kb", "kickban"},
 };
 
 /* One "/command args" line; name excludes the '/'. */
@@ -619,6 +671,12 @@ static int run_command(struct cmd_result *res, const struct cmd_ctx *ctx, const 
         return cmd_ban(res, ctx, args, '+');
     if (!strcasecmp(name, "unban"))
         return cmd_ban(res, ctx, args, '-');
+    if (!strcasecmp(name, "op") || !strcasecmp(name, "deop"))
+        return cmd_status(res, ctx, args, name, name[0] == 'o' ? '+' : '-', 'o');
+    if (!strcasecmp(name, "voice") || !strcasecmp(name, "devoice"))
+        return cmd_status(res, ctx, args, name, name[0] == 'v' ? '+' : '-', 'v');
+    if (!strcasecmp(name, "kickban"))
+        return cmd_kickban(res, ctx, args);
     if (!strcasecmp(name, "ignore"))
         return cmd_ignore(res, args, LOCAL_IGNORE);
     if (!strcasecmp(name, "unignore"))

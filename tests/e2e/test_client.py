@@ -977,6 +977,35 @@ def test_ban_and_unban(pane, connect):
     bob.wait_for("Usage: /ban [#CHANNEL] NICK|MASK")
 
 
+def test_op_voice_and_kickban(pane, connect):
+    """irssi's /op, /deop, /voice, /devoice (several nicks: MODE lines of three) and /kb."""
+    bob = pane("bob")
+    joined(bob)
+    bob.line("/join #mine")  # its creator: an operator there
+    bob.wait_for(lambda t: bob.input_line() == "#mine>")
+    guests = [connect(n) for n in ("alice", "carol", "dave", "erin")]
+    for g in guests:
+        g.send("JOIN #mine")
+    bob.wait_for("--> erin joined #mine")
+    alice = guests[0]
+    bob.line("/op alice carol dave erin")
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" MODE #mine +ooo alice carol dave"))
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" MODE #mine +o erin"))
+    bob.line("/deop #mine carol")
+    alice.expect(lambda l: l.endswith(" MODE #mine -o carol"))
+    bob.line("/voice dave")
+    alice.expect(lambda l: l.endswith(" MODE #mine +v dave"))
+    bob.line("/devoice dave")
+    alice.expect(lambda l: l.endswith(" MODE #mine -v dave"))
+    bob.line("/kb erin out you go")
+    alice.expect(lambda l: l.endswith(" MODE #mine +b erin!*@*"))
+    alice.expect(lambda l: l.startswith(":bob!") and l.endswith(" KICK #mine erin :out you go"))
+    guests[3].send("JOIN #mine")
+    guests[3].expect(lambda l: " 474 " in l)  # banned
+    bob.line("/op")
+    bob.wait_for("Usage: /op [#CHANNEL] NICK...")
+
+
 def test_ignore_hides_messages_ctcp_and_invites(pane, connect):
     alice = connect("alice")
     carol = connect("carol")
