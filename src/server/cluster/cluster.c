@@ -3361,9 +3361,11 @@ static int caught_up(struct cluster *cl, const redisReply *entries)
 /* A channel's stream from id from up to (not including) id before, oldest first, a page at a
  * time, into this node's store only: the messages of an absence longer than catching up
  * delivers (nobody here is sent them; CHATHISTORY has them). The stream is capped at
- * --history-max, which bounds the pages. */
+ * --history-max, which bounds the pages. *behind is set when the store would not take them
+ * (after waiting): the rest of the catch-up leaves older messages out rather than wait again
+ * for each channel. */
 static int store_older(struct cluster *cl, redisContext *rc, const char *key, const char *from,
-                       const char *before)
+                       const char *before, int *behind)
 {
     char start[48];
     snprintf(start, sizeof start, "%s", from);
@@ -3383,6 +3385,7 @@ static int store_older(struct cluster *cl, redisContext *rc, const char *key, co
                 log_warn("cluster: catching up on %s: the history store is behind; older "
                          "messages left out",
                          key);
+                *behind = 1;
                 freeReplyObject(r);
                 return n;
             }
@@ -3415,7 +3418,7 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
     redisContext *rc = connect_now(cl, &sh->rs);
     if (!rc)
         return;
-    int n = 0;
+    int n = 0, behind = 0;
     for (size_t i = 0; i < chans->elements; i++) {
         const redisReply *c = chans->element[i];
         if (c->type != REDIS_REPLY_ARRAY || c->elements != 5 ||
@@ -3446,8 +3449,8 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
         if (r->type == REDIS_REPLY_ARRAY && r->elements == CLUSTER_BACKFILL) {
             /* more may be older: those go to the store first, to keep the channel's order */
             const char *oldest = entry_id(r->element[r->elements - 1]);
-            if (oldest)
-                n += store_older(cl, rc, key, from, oldest);
+            if (oldest && !behind)
+                n += store_older(cl, rc, key, from, oldest, &behind);
         }
         if (r->type == REDIS_REPLY_ARRAY)
             n += caught_up(cl, r);
