@@ -322,6 +322,11 @@ def test_channel_registrations_are_the_networks(node_factory, clients, redis):
     wait_until(empty_on_b)  # alice's PART has reached b
     assert join(mallory, "#proj") == ["mallory"]
     watcher = clients(a, "watcher")
+
+    def mallory_in_on_a():
+        watcher.send("NAMES #proj")
+        return names_of(watcher, "#proj") == ["mallory"]
+    wait_until(mallory_in_on_a)  # her JOIN has reached a
     assert sorted(join(watcher, "#proj")) == ["mallory", "watcher"]  # nobody has ops
     alice_b = clients(b, "alice_b")
     identify(alice_b, "alice")
