@@ -59,6 +59,15 @@ class Screen(Pane):
     def wait_status(self, needle, timeout=TIMEOUT):
         return self.wait_screen(lambda rows: needle in self.bottom(rows)[0], timeout=timeout)
 
+    def page_up_until(self, needle):
+        """PgUp until needle is on the screen (a window's older lines, fetched or not)."""
+        for _ in range(40):
+            if needle in self.screen():
+                return
+            self.keys("PPage")
+            time.sleep(POLL)
+        self.wait_screen(needle, timeout=1)
+
     def wait_input(self, text):
         return self.wait_screen(lambda rows: self.bottom(rows)[1] == text)
 
@@ -243,17 +252,9 @@ def test_scrollback_fetches_older_history(screen, connect):
     alice.wait_screen("<bob> message 149")
     assert "message 099" not in alice.screen()
 
-    def seen(needle):
-        for _ in range(40):
-            if needle in alice.screen():
-                return
-            alice.keys("PPage")
-            time.sleep(POLL)
-        alice.wait_screen(needle, timeout=1)
-
-    seen("<bob> message 100")
-    seen("<bob> message 050")  # older than what the join brought: fetched
-    seen("<bob> message 000")
+    alice.page_up_until("<bob> message 100")
+    alice.page_up_until("<bob> message 050")  # older than what the join brought: fetched
+    alice.page_up_until("<bob> message 000")
     assert "more below" in alice.status()
     for _ in range(60):
         if "message 149" in alice.screen():
@@ -472,58 +473,48 @@ def test_query_window_follows_a_nick_change(screen, connect):
 
 # PgUp at the top of a private conversation's window fetches its older messages too
 # (CHATHISTORY BEFORE; the server keeps private history between accounts).
-def test_scrollback_of_a_private_conversation(screen, server, tmp_path):
+def talked_before(screen, server, tmp_path, said, answer=None):
+    """Accounts alice and bob; alice (a raw client, returned) says each of said to bob, who
+    answers with answer, before bob's client (full-screen, logged in, returned) runs."""
     from test_accounts import PASSWORD, register_and_leave, sasl_client
     from test_client import password_file
     register_and_leave(server, "alice")
     register_and_leave(server, "bob")
     alice = sasl_client(server.port, "alice", PASSWORD)
     earlier = sasl_client(server.port, "bob", PASSWORD)  # bob, before this client
-    for i in range(150):
-        alice.send("PRIVMSG bob :private %03d" % i)
-    earlier.expect(lambda l: l.endswith("private 149"))
+    for text in said:
+        alice.send("PRIVMSG bob :" + text)
+    earlier.expect(lambda l: l.endswith(said[-1]))
+    if answer:
+        earlier.send("PRIVMSG alice :" + answer)
+        alice.expect(lambda l: l.endswith(answer))
     earlier.send("QUIT")
     earlier.wait_closed()
     bob = screen("bob", options=("--sasl-file", password_file(tmp_path, PASSWORD)))
     in_lobby(bob)
+    return alice, bob
+
+
+def test_scrollback_of_a_private_conversation(screen, server, tmp_path):
+    alice, bob = talked_before(screen, server, tmp_path,
+                               ["private %03d" % i for i in range(150)])
     alice.send("PRIVMSG bob :and now")
     bob.wait_status("3:alice(1!)")
     bob.keys("M-3")
     bob.wait_screen("*alice* and now")
     assert "private 149" not in bob.screen()
 
-    def seen(needle):
-        for _ in range(40):
-            if needle in bob.screen():
-                return
-            bob.keys("PPage")
-            time.sleep(POLL)
-        bob.wait_screen(needle, timeout=1)
-
-    seen("*alice* private 149")
-    seen("*alice* private 050")
-    seen("*alice* private 000")
+    bob.page_up_until("*alice* private 149")
+    bob.page_up_until("*alice* private 050")
+    bob.page_up_until("*alice* private 000")
     assert "more below" in bob.status()
 
 
 # /query of someone we talked with before this client ran shows that conversation's latest
 # messages, as joining a channel shows its latest (the server keeps them between accounts).
 def test_a_new_query_window_shows_the_conversation_so_far(screen, server, tmp_path):
-    from test_accounts import PASSWORD, register_and_leave, sasl_client
-    from test_client import password_file
-    register_and_leave(server, "alice")
-    register_and_leave(server, "bob")
-    alice = sasl_client(server.port, "alice", PASSWORD)
-    earlier = sasl_client(server.port, "bob", PASSWORD)  # bob, before this client
-    for i in range(3):
-        alice.send("PRIVMSG bob :yesterday %d" % i)
-    earlier.expect(lambda l: l.endswith("yesterday 2"))
-    earlier.send("PRIVMSG alice :see you tomorrow")
-    alice.expect(lambda l: l.endswith("see you tomorrow"))
-    earlier.send("QUIT")
-    earlier.wait_closed()
-    bob = screen("bob", options=("--sasl-file", password_file(tmp_path, PASSWORD)))
-    in_lobby(bob)
+    _, bob = talked_before(screen, server, tmp_path, ["yesterday %d" % i for i in range(3)],
+                           "see you tomorrow")
     bob.line("/query alice")
     bob.wait_screen("-> *alice* see you tomorrow")  # ours, as the history shows it
     text = bob.screen()
