@@ -195,6 +195,7 @@ void reg_try(struct client *c)
         nick_set_account(client_srv(c), c->nick, c->id, c->account);
     cmd_user_changed(c);
     welcome(c);
+    metadata_welcome(c);
     const char *lobby = client_cfg(c)->default_channel;
     if (lobby && *lobby) {
         int err = chan_join(c, lobby, NULL);
@@ -572,6 +573,7 @@ void cmd_closing(struct client *c)
         monitor_remove(c->monitor[i], c->id);
     c->nmonitor = 0;
     readmark_closing(c);
+    metadata_closing(c);
     if (c->registered)
         remember(c);
     struct event *quit =
