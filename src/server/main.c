@@ -36,6 +36,7 @@
 #include "store/ban.h"
 #include "store/chanreg.h"
 #include "store/readmark.h"
+#include "state/metadata.h"
 #include "state/nick.h"
 #include "core/rehash.h"
 #include "core/server.h"
@@ -513,6 +514,7 @@ int main(int argc, char **argv)
     webfiles_free();
     chan_table_free(&srv);
     nick_table_free(&srv);
+    metadata_table_free();
     iplimit_free();
     monitor_free();
     readmark_free();

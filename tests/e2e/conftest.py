@@ -308,6 +308,19 @@ def is_command(command, nick=None, *params):
     return pred
 
 
+def cap_ls(client, timeout=TIMEOUT):
+    """Reads the whole reply to CAP LS and returns the capabilities offered (with their
+    values under 302). A list too long for one line comes in several, each but the last with
+    "*" before it (IRCv3 capability negotiation 302, "Multiline replies to CAP LS")."""
+    offered = []
+    while True:
+        m = Msg(client.expect(lambda l: Msg(l).command == "CAP" and Msg(l).params[1] == "LS",
+                              timeout))
+        offered += m.text.split()
+        if not (len(m.params) > 3 and m.params[2] == "*"):
+            return offered
+
+
 def take_until(client, pred, timeout=TIMEOUT):
     """Like Client.expect, but returns every line consumed, the matching one last."""
     if isinstance(pred, str):

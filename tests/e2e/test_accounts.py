@@ -5,7 +5,7 @@ restart. An account is named after the nick that registers it."""
 import base64
 import time
 
-from conftest import TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until
+from conftest import TIMEOUT, Client, Msg, barrier, is_command, is_numeric, take_until, cap_ls
 from test_history import HISTORY_CAPS, batch_of, history
 from test_ircv3 import cap_client, tags_of
 from test_tls import TlsClient, certs, client_context, tls_server  # noqa: F401
@@ -23,7 +23,7 @@ def sasl_client(port, nick, password, caps="", expect_ok=True, join_lobby=True, 
     c = Client(port, None)
     c.nick = nick
     c.send("CAP LS 302")
-    c.expect(is_command("CAP"))
+    cap_ls(c)
     c.send("CAP REQ :" + ("sasl " + caps).strip())
     assert Msg(c.expect(is_command("CAP"))).params[1] == "ACK"
     c.send("NICK " + nick)
@@ -80,11 +80,11 @@ def register_and_leave(server, nick):
 def test_cap_ls_offers_sasl_plain_and_registration(server):
     c = Client(server.port, None)
     c.send("CAP LS 302")
-    caps = Msg(c.expect(is_command("CAP"))).text.split()
+    caps = cap_ls(c)
     assert "sasl=PLAIN,EXTERNAL" in caps and "draft/account-registration" in caps
     old = Client(server.port, None)
     old.send("CAP LS")  # before CAP 302, no values
-    assert "sasl" in Msg(old.expect(is_command("CAP"))).text.split()
+    assert "sasl" in cap_ls(old)
 
 
 def test_register_then_log_in_with_sasl(server):

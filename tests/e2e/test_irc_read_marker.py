@@ -2,7 +2,7 @@
 the draft/ cap name per its "Notes for implementing work-in-progress version"): MARKREAD
 get and set, the marker after one's JOIN, the account's other connections told of a change,
 a time that only grows, the errors, and markers kept across a restart of the server."""
-from conftest import Client, Msg, barrier, is_command, is_numeric, take_until
+from conftest import Client, Msg, barrier, is_command, is_numeric, take_until, cap_ls
 from test_accounts import register_and_leave, sasl_client
 from test_ircv3 import cap_client
 
@@ -30,7 +30,7 @@ def markread(c, line):
 def test_read_marker_is_offered(server):
     c = Client(server.port, None)
     c.send("CAP LS 302")
-    assert "draft/read-marker" in Msg(c.expect(is_command("CAP"))).text.split()
+    assert "draft/read-marker" in cap_ls(c)
 
 
 def test_markread_set_get_and_the_accounts_other_connections(server_factory):

@@ -6,7 +6,7 @@ the errors of its Errors section. Quotes are from the specification."""
 import os
 import signal
 
-from conftest import Client, Msg, Server, barrier, is_command, is_numeric, take_until
+from conftest import Client, Msg, Server, barrier, is_command, is_numeric, take_until, cap_ls
 from test_cluster import Redis, node_factory, redis  # noqa: F401 (fixtures)
 from test_accounts import register_and_leave
 from test_history import HISTORY_CAPS, history
@@ -35,12 +35,12 @@ def test_rename_is_offered_on_a_single_node_only(server, node_factory):  # noqa:
     channel yet, so it neither offers the capability nor renames (CANNOT_RENAME)."""
     c = Client(server.port, None)
     c.send("CAP LS 302")
-    assert CAP in Msg(c.expect(is_command("CAP"))).text.split()
+    assert CAP in cap_ls(c)
 
     node = node_factory("a")
     n = Client(node.port, None)
     n.send("CAP LS 302")
-    assert CAP not in Msg(n.expect(is_command("CAP"))).text.split()
+    assert CAP not in cap_ls(n)
     alice = Client(node.port, "alice")
     joined([alice], "#old")
     alice.send("RENAME #old #new")

@@ -4,7 +4,7 @@ extended-join, multi-prefix, away-notify, invite-notify, setname. Each test chec
 other side actually received, and that clients without the capability see the plain line."""
 import re
 
-from conftest import Client, Msg, barrier, is_command, is_numeric, isupport, take_until
+from conftest import Client, Msg, barrier, is_command, is_numeric, isupport, take_until, cap_ls
 
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -24,7 +24,7 @@ def cap_client(port, nick, caps, join_lobby=True):
     c = Client(port, None)
     c.nick = nick
     c.send("CAP LS 302")
-    c.expect(is_command("CAP"))
+    cap_ls(c)
     if caps:
         c.send("CAP REQ :" + caps)
         line = c.expect(is_command("CAP"))
@@ -417,7 +417,7 @@ def test_no_implicit_names_and_standard_replies_offered(server):
     topic still comes. standard-replies is offered (FAIL/WARN/NOTE are sent either way)."""
     c = Client(server.port, None)
     c.send("CAP LS 302")
-    offered = Msg(c.expect(is_command("CAP"))).text.split()
+    offered = cap_ls(c)
     assert "no-implicit-names" in offered and "standard-replies" in offered
     c.send("CAP REQ :no-implicit-names standard-replies")
     assert Msg(c.expect(is_command("CAP"))).params[1] == "ACK"

@@ -6,7 +6,7 @@ the max-bytes and max-lines bounds; an open batch that never ends; one open batc
 a channel's other messages never inside a recipient's batch."""
 import re
 
-from conftest import Client, Msg, barrier, is_command, take_until
+from conftest import Client, Msg, barrier, is_command, take_until, cap_ls
 from test_cluster import node_factory, redis  # noqa: F401 (fixtures)
 from test_ircv3 import cap_client
 
@@ -53,7 +53,7 @@ def send_batch(c, target, lines, ref="ml1", verb="PRIVMSG", start_tags=""):
 def test_multiline_is_offered_with_its_limits(server):
     c = Client(server.port, None)
     c.send("CAP LS 302")
-    offered = Msg(c.expect(is_command("CAP"))).text.split()
+    offered = cap_ls(c)
     assert "draft/multiline=max-bytes=%d,max-lines=%d" % (MAX_BYTES, MAX_LINES) in offered
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import (take_until, SERVER_BIN, TIMEOUT, Msg, barrier, closing_reason, is_command,
-                      is_numeric)
+                      cap_ls, is_numeric)
 
 
 def mkpasswd(password):
@@ -278,7 +278,7 @@ def test_announce_reaches_everyone(setup, client_factory):
     others = [user("u%d" % i) for i in range(4)]
     unregistered = client_factory(srv)
     unregistered.send("CAP LS 302")
-    unregistered.expect(is_command("CAP"))
+    cap_ls(unregistered)
     oper(a)
     a.send("ANNOUNCE :maintenance at noon")
     for c in [a] + others:

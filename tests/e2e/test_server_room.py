@@ -3,7 +3,7 @@ import threading
 import time
 
 from conftest import (TIMEOUT, Client, Msg, barrier, closing_reason, is_command, is_numeric,
-                      take_until)
+                      cap_ls, take_until)
 
 
 def lobby(connect, nick):
@@ -238,7 +238,7 @@ def test_announcement_reaches_every_client(server, connect):
     b.expect(is_command("PART", "bob", "#lobby"))  # bob is in no channel now
     u = connect(register=False)
     u.send("CAP LS 302")  # a reply proves the server has taken the connection in
-    u.expect(is_command("CAP"))
+    cap_ls(u)
 
     server.say("Maintenance at noon")
     for c, target in ((a, "alice"), (b, "bob"), (u, "*")):

@@ -12,6 +12,10 @@
 #define STR(x)  STR_(x)
 #define MULTILINE_VALUE                                                                            \
     "=max-bytes=" STR(MULTILINE_MAX_BYTES) ",max-lines=" STR(MULTILINE_MAX_LINES)
+/* And of draft/metadata-2. */
+#define METADATA_VALUE                                                                             \
+    "=max-subs=" STR(METADATA_SUBS_MAX) ",max-keys=" STR(                                          \
+        METADATA_KEYS_MAX) ",max-value-bytes=" STR(METADATA_VALUE_MAX)
 
 static const struct {
     const char *name;
@@ -31,6 +35,7 @@ static const struct {
      * ratified: either turns it on. */
     {"draft/extended-monitor", CAP_EXTENDED_MONITOR},
     {"draft/message-redaction", CAP_MESSAGE_REDACTION},
+    {"draft/metadata-2", CAP_METADATA},
     {"draft/multiline", CAP_MULTILINE},
     {"draft/read-marker", CAP_READ_MARKER},
     {"echo-message", CAP_ECHO_MESSAGE},
@@ -67,6 +72,7 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
         const char *value = !values                             ? ""
                             : cap_table[i].bit == CAP_SASL      ? "=PLAIN,EXTERNAL"
                             : cap_table[i].bit == CAP_MULTILINE ? MULTILINE_VALUE
+                            : cap_table[i].bit == CAP_METADATA  ? METADATA_VALUE
                                                                 : "";
         n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s%s", n ? " " : "",
                               cap_table[i].name, value);
@@ -76,9 +82,11 @@ void caps_names(unsigned mask, int values, char *out, size_t cap)
 unsigned caps_offered(int history, int cluster)
 {
     /* Without the store there is no history to page through or play back, and no record of
-     * who sent a message, which a REDACT needs. A cluster renames no channel (cmd_chan.c). */
+     * who sent a message, which a REDACT needs. A cluster renames no channel (cmd_chan.c),
+     * and keeps no metadata: a user's and a channel's live on this node only (metadata.h). */
     unsigned no_history = CAP_CHATHISTORY | CAP_EVENT_PLAYBACK | CAP_MESSAGE_REDACTION;
-    return ~((history ? 0u : no_history) | (cluster ? (unsigned)CAP_CHANNEL_RENAME : 0u));
+    return ~((history ? 0u : no_history) |
+             (cluster ? (unsigned)(CAP_CHANNEL_RENAME | CAP_METADATA) : 0u));
 }
 
 unsigned caps_variant(unsigned caps)

@@ -32,6 +32,7 @@ enum {
     CAP_MESSAGE_REDACTION = 1 << 23, /* draft/message-redaction: REDACT (with history only) */
     CAP_MULTILINE = 1 << 24,         /* draft/multiline: client batches */
     CAP_CHANNEL_RENAME = 1 << 25,    /* draft/channel-rename: RENAME (on a single node) */
+    CAP_METADATA = 1 << 26,          /* draft/metadata-2: METADATA (on a single node) */
 };
 
 /* The caps offered by a server with (1) or without (0) its history store, on a single node

@@ -20,6 +20,7 @@
 struct worker;
 struct chan;
 struct mlbatch;
+struct md_subs;
 
 struct client {
     uint64_t id;
@@ -82,6 +83,9 @@ struct client {
     /* The draft/multiline batch the client has open (irc/cmd_batch.c), or NULL: one flat
      * allocation, bounded by MULTILINE_MAX_BYTES, freed with free() (conn_free). */
     struct mlbatch *ml;
+    /* The keys this client subscribed to (draft/metadata-2, irc/cmd_metadata.c), or NULL:
+     * one flat allocation, freed with free() (conn_free). */
+    struct md_subs *md_subs;
 
     struct linebuf in;
     struct sendq sq;

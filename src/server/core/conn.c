@@ -551,6 +551,7 @@ void conn_free(struct client *c)
     pool_free(c->chans, (size_t)c->chans_cap * sizeof c->chans[0]);
     free(c->monitor);
     free(c->ml);
+    free(c->md_subs);
     conn_str_free(&c->realname);
     conn_str_free(&c->source);
     conn_str_free(&c->account);

@@ -161,6 +161,13 @@
 #define LABEL_MAX             64  /* labeled-response: labels are short; longer ones are ignored */
 #define OPERS_MAX             256 /* operator entries in a config file */
 #define KILL_REASON_MAX       200 /* bytes of a KILL reason kept */
+/* draft/metadata-2 (its CAP value says max-subs, max-keys, max-value-bytes). A value fits a
+ * 512-byte line with the longest source, channel name and key around it: ":nick!user@host
+ * METADATA #channel key * :value" is at most 238 bytes without the value. */
+#define METADATA_SUBS_MAX  50  /* keys one client may subscribe to */
+#define METADATA_KEYS_MAX  20  /* keys set on one user, or on one channel */
+#define METADATA_VALUE_MAX 256 /* bytes of one value (UTF-8) */
+#define METADATA_KEY_MAX   64  /* bytes of one key name (the draft sets no bound: ours) */
 /* Registered channels (ChanServ, store/chanreg.h): the table is in memory and every JOIN
  * reads it, so an account founds a few and names a bounded access list on each. */
 #define CHANREG_PER_ACCOUNT 20 /* channels one account may found */

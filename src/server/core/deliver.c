@@ -39,6 +39,22 @@ static void to_union(struct worker *w, const struct mb_item *it, uint64_t skip)
     }
 }
 
+/* fn once for every local member of any of the item's channels but skip. */
+static void each_union(struct worker *w, const struct mb_item *it)
+{
+    uint64_t gen = ++w->gen;
+    for (int k = 0; k < it->nchans; k++) {
+        struct replica *r = replica_find(w, it->chans[k]);
+        for (int i = 0; r && i < r->n; i++) {
+            struct client *c = r->members[i];
+            if (c->mark != gen && c->id != it->skip) {
+                c->mark = gen;
+                it->fn.member(c, 0, it->ev, it->text);
+            }
+        }
+    }
+}
+
 static void join(struct worker *w, uint64_t id, struct client *c)
 {
     if (replica_add(w, id, c) < 0) {
@@ -129,6 +145,9 @@ static void deliver(struct worker *w, struct mb_item *it)
         to_union(w, it, it->skip);
         if (target && target->mark != w->gen)
             conn_deliver_event(target, it->ev);
+        break;
+    case MB_PEERS_EACH:
+        each_union(w, it);
         break;
     case MB_PRIVATE:
         if (target)

@@ -142,6 +142,26 @@ static void to_span(struct server *srv, const struct fanout_span *s, enum mb_kin
     }
 }
 
+void fanout_peers_each(struct server *srv, const struct fanout_span *s, mb_member_fn *fn,
+                       struct event *ev, const char *text, uint64_t skip)
+{
+    for (int w = 0; w < srv->nworkers; w++) {
+        if (!s->workers[w])
+            continue;
+        struct mb_item *it = item(w, MB_PEERS_EACH, ev, s->ids, s->n);
+        if (!it)
+            continue;
+        it->fn.member = fn;
+        it->skip = skip;
+        if (text && !(it->text = strdup(text))) {
+            log_error("out of memory posting to worker %d", w);
+            mailbox_item_free(it);
+            continue;
+        }
+        post(srv, w, it);
+    }
+}
+
 void fanout_user_quit(struct server *srv, const struct fanout_span *s, struct event *ev,
                       uint64_t who, int who_worker)
 {

@@ -74,6 +74,12 @@ void fanout_user_quit(struct server *srv, const struct fanout_span *s, struct ev
 void fanout_user_peers(struct server *srv, const struct fanout_span *s, struct event *ev,
                        uint64_t skip, uint64_t also, int also_worker);
 
+/* fn(c, 0, ev, text) once for each member c of any of the span's channels but skip (0: none),
+ * on its worker, in those channels' order: an event each recipient filters for itself
+ * (draft/metadata-2 subscriptions). text is copied; NULL allowed. Also for one channel. */
+void fanout_peers_each(struct server *srv, const struct fanout_span *s, mb_member_fn *fn,
+                       struct event *ev, const char *text, uint64_t skip);
+
 /* --- one client ------------------------------------------------------------------------ */
 
 /* ev to client id on worker (dropped there if it has gone): a private message, its echo, a

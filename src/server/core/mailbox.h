@@ -26,6 +26,8 @@ enum mb_kind {
     MB_QUIT,        /* ev once to the members of any of chans but target, who leaves them all
                      * and, on its own worker, is freed: nothing about it comes after this */
     MB_PEERS,       /* ev once to the members of any of chans but skip, and to target */
+    MB_PEERS_EACH,  /* fn.member(c, 0, ev, text) once for each member c of any of chans but
+                     * skip: what each decides for itself (a metadata subscription) */
     MB_PRIVATE,     /* ev to target */
     MB_REPLY,       /* extra (lines already rendered for it) to target */
     MB_CALL,        /* fn.client(target, op, result, text) on target's worker, if it is alive */
@@ -62,8 +64,8 @@ struct mb_item {
         mb_worker_fn *worker;
         mb_member_fn *member;
     } fn;
-    char *text;  /* MB_ANNOUNCE, MB_KILL, MB_CALL, MB_EACH (owned, or NULL), MB_NEW_CONN: peer
-                  * address (owned) */
+    char *text;  /* MB_ANNOUNCE, MB_KILL, MB_CALL, MB_EACH, MB_PEERS_EACH (owned, or NULL),
+                  * MB_NEW_CONN: peer address (owned) */
     size_t cost; /* its bytes in the backlog, set when posted (mailbox_post_chain) */
     int nchans;
     uint64_t chans[]; /* channel ids */

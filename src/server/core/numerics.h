@@ -148,6 +148,12 @@
 #define RPL_MONLIST              732, ":%s"
 #define RPL_ENDOFMONLIST         733, ":End of MONITOR list"
 #define ERR_MONLISTFULL          734, "%d %s :Monitor list is full."
+/* draft/metadata-2: values, keys not set, subscriptions. */
+#define RPL_KEYVALUE             761, "%s %s * :%s"
+#define RPL_KEYNOTSET            766, "%s %s :key not set"
+#define RPL_METADATASUBOK        770, ":%s"
+#define RPL_METADATAUNSUBOK      771, ":%s"
+#define RPL_METADATASUBS         772, ":%s"
 
 /* A channel error passed on as a number (JOIN, PART, the lobby), said without details. */
 #define TEXT_CANNOTJOIN "%s :Cannot join channel"

@@ -78,6 +78,12 @@ static const struct command commands[] = {
     {"REDACT", cmd_redact, 2, 1,
      "REDACT <target> <msgid> [:<reason>]\nDeletes a message you sent (a channel operator: any in "
      "the channel) for clients with draft/message-redaction, and from the history."},
+    {"METADATA", cmd_metadata, 2, 1,
+     "METADATA <target> GET <key>... | LIST | SET <key> [:<value>] | CLEAR | SYNC | SUB "
+     "<key>... | UNSUB <key>... | SUBS\nReads and sets metadata (display-name, "
+     "avatar, homepage...) of users and channels: the target is * (yourself), a nick or a "
+     "channel; you set your own, and a channel's as its operator; SUB chooses the keys whose "
+     "changes you are told of (draft/metadata-2; not on a cluster)."},
     {"MONITOR", cmd_monitor, 1, 1,
      "MONITOR + <nick>[,...] | - <nick>[,...] | C | L | S\nTells you when nicks come online or go "
      "offline (MONITOR in ISUPPORT)."},

@@ -3,7 +3,8 @@
  * upkeep), cmd_chan.c (JOIN, PART, NAMES, TOPIC, KICK, INVITE, LIST), cmd_mode.c (MODE),
  * cmd_msg.c (PRIVMSG, NOTICE, TAGMSG), cmd_query.c (WHO, WHOIS and the other questions),
  * cmd_oper.c (operators), cmd_ban.c (KLINE, DLINE), cmd_account.c (SASL, REGISTER),
- * cmd_history.c (CHATHISTORY), cmd_batch.c (a client's draft/multiline BATCH). */
+ * cmd_history.c (CHATHISTORY), cmd_batch.c (a client's draft/multiline BATCH),
+ * cmd_metadata.c (METADATA). */
 #ifndef TCPCHAT_CMD_H
 #define TCPCHAT_CMD_H
 
@@ -131,6 +132,13 @@ void cmd_chathistory(struct client *c, struct ircmsg *m);
 void cmd_markread(struct client *c, struct ircmsg *m);
 void cmd_redact(struct client *c, struct ircmsg *m);
 void cmd_info(struct client *c, struct ircmsg *m);
+/* METADATA (draft/metadata-2, cmd_metadata.c), and its hooks: after c's JOIN of name (the
+ * subscribed values of the channel and its members), after the welcome (the empty batch of
+ * c's own metadata), and as c's connection closes (its pairs go). */
+void cmd_metadata(struct client *c, struct ircmsg *m);
+void metadata_joined(struct client *c, const char *name);
+void metadata_welcome(struct client *c);
+void metadata_closing(struct client *c);
 void cmd_admin(struct client *c, struct ircmsg *m);
 /* 1 if c has user mode +o; else tells c so (481) and returns 0 (cmd_oper.c). */
 int cmd_need_oper(struct client *c);

@@ -89,9 +89,12 @@ void cmd_join(struct client *c, struct ircmsg *m)
             send_reply(c, ERR_LINKCHANNEL, name, to);
             join = to;
         }
+        int was_member = chan_find_joined(c, join) >= 0;
         int err = chan_join(c, join, key);
         if (err)
             send_chan_error(c, err, join);
+        else if (!was_member)
+            metadata_joined(c, join);
     }
 }
 

@@ -195,6 +195,7 @@ void reg_try(struct client *c)
         nick_set_account(client_srv(c), c->nick, c->id, c->account);
     cmd_user_changed(c);
     welcome(c);
+    metadata_welcome(c);
     const char *lobby = client_cfg(c)->default_channel;
     if (lobby && *lobby) {
         int err = chan_join(c, lobby, NULL);
@@ -233,11 +234,40 @@ static int cap_request(struct client *c, const char *list)
     return 0;
 }
 
+/* Room for every capability's name and CAP 302 value: more than one line holds. */
+#define CAP_NAMES_MAX 2048
+
+/* "CAP who sub :names", in as many lines as the names need: every line but the last with
+ * "*" before the list (IRCv3 capability negotiation 302, multiline replies), cut at spaces. */
+static void cap_lines(struct client *c, const char *who, const char *sub, const char *names)
+{
+    /* ":server CAP who sub * :" and CR LF around each part. */
+    size_t room =
+        IRC_LINE_MAX - 2 - (strlen(client_cfg(c)->server_name) + strlen(who) + strlen(sub) + 12);
+    const char *p = names;
+    for (;;) {
+        size_t len = strlen(p);
+        if (len <= room) {
+            send_server_line(c, "CAP %s %s :%s", who, sub, p);
+            return;
+        }
+        size_t cut = room;
+        while (cut > 0 && p[cut] != ' ')
+            cut--;
+        if (cut == 0) /* one name longer than a line: never with our names */
+            cut = room;
+        send_server_line(c, "CAP %s %s * :%.*s", who, sub, (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
 void cmd_cap(struct client *c, struct ircmsg *m)
 {
     const char *sub = m->params[0];
     const char *who = c->nick[0] ? c->nick : "*";
-    char names[IRC_LINE_MAX];
+    char names[CAP_NAMES_MAX];
     if (strcasecmp(sub, "LS") == 0) {
         if (!c->registered)
             c->cap_pending = 1;
@@ -248,10 +278,10 @@ void cmd_cap(struct client *c, struct ircmsg *m)
         }
         caps_names(caps_offered(client_srv(c)->hist != NULL, client_cfg(c)->cluster != NULL),
                    c->cap_302, names, sizeof names);
-        send_server_line(c, "CAP %s LS :%s", who, names);
+        cap_lines(c, who, "LS", names);
     } else if (strcasecmp(sub, "LIST") == 0) {
         caps_names(c->caps, 0, names, sizeof names);
-        send_server_line(c, "CAP %s LIST :%s", who, names);
+        cap_lines(c, who, "LIST", names);
     } else if (strcasecmp(sub, "REQ") == 0) {
         if (!c->registered)
             c->cap_pending = 1;
@@ -543,6 +573,7 @@ void cmd_closing(struct client *c)
         monitor_remove(c->monitor[i], c->id);
     c->nmonitor = 0;
     readmark_closing(c);
+    metadata_closing(c);
     if (c->registered)
         remember(c);
     struct event *quit =

@@ -115,6 +115,7 @@ struct chan {
     uint64_t *invites; /* INVITES_MAX client ids invited while +i matters, or NULL */
     int ninvites;
     struct mask_list lists[LIST_KINDS]; /* +b bans, +e exceptions, +I invite exceptions */
+    struct metadata *meta;              /* draft/metadata-2 pairs (state/metadata.h), or NULL */
 };
 
 /* For chan.c, chan_net.c and the channel commands: the parts of a channel's life they share. */

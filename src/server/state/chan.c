@@ -29,6 +29,7 @@
 #include "core/send.h"
 #include "core/server.h"
 #include "state/chan_net.h"
+#include "state/metadata.h"
 #include "state/nick.h"
 
 /* A channel's member table starts with 4 buckets, not uthash's 32 (512 bytes): most channels
@@ -105,6 +106,7 @@ void chan_unref(struct chan *ch)
         free(ch->lists[i].v);
     free(ch->topic);
     free(ch->invites);
+    metadata_free(ch->meta);
     struct chan_label *label = atomic_load_explicit(&ch->label, memory_order_relaxed);
     if (label != &ch->first)
         free(label);
@@ -1041,6 +1043,17 @@ void chan_peers(struct client *c, struct event *m, int self)
     uint64_t ids[CHANNELS_PER_USER];
     lock_all(c, workers, ids);
     peers_locked(c, m, self, workers, ids);
+    unlock_all(c);
+}
+
+void chan_peers_each(struct client *c, mb_member_fn *fn, struct event *ev, const char *text)
+{
+    bool workers[WORKERS_MAX];
+    uint64_t ids[CHANNELS_PER_USER];
+    lock_all(c, workers, ids);
+    struct fanout_span s = {.ids = ids, .n = c->nchans, .workers = workers};
+    if (c->nchans > 0)
+        fanout_peers_each(client_srv(c), &s, fn, ev, text, c->id);
     unlock_all(c);
 }
 

@@ -45,6 +45,13 @@ int chan_send_status(struct client *c, const char *name, char status, struct eve
 /* Sends m once to everyone who shares a channel with c (and to c too if self), in the order
  * of those channels; used for AWAY and SETNAME notices. */
 void chan_peers(struct client *c, struct event *m, int self);
+/* fn(member, 0, ev, text) once for everyone who shares a channel with c, c excepted, on their
+ * workers, in the order of those channels: what each recipient filters for itself
+ * (draft/metadata-2 subscriptions). fn is an mb_member_fn (core/mailbox.h). */
+void chan_peers_each(struct client *c,
+                     void (*fn)(struct client *m, uint64_t chan, struct event *ev,
+                                const char *text),
+                     struct event *ev, const char *text);
 /* The NAMES reply for name, as one msg (353 lines and 366) for c. */
 struct msg *chan_names(struct client *c, const char *name);
 /* Index of name in c's channel list, or -1. */
