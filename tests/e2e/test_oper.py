@@ -288,6 +288,30 @@ def test_announce_reaches_everyone(setup, client_factory):
     assert m.params == ["*", "maintenance at noon"]
 
 
+def test_announce_skips_a_web_request_in_progress(tmp_path, hashes, server_factory,
+                                                  client_factory):
+    """An announcement goes to IRC connections only: an HTTP request on the web port that is
+    still arriving gets its response and nothing before it."""
+    import socket
+    from test_websocket import read_until_closed, web_server
+    motd = tmp_path / "motd"
+    motd.write_text("motd\n")
+    conf = tmp_path / "tcpchatd.conf"
+    conf.write_text(conf_text(hashes, motd))
+    srv = web_server(server_factory, "--config", str(conf), "-w", "1")
+    with socket.create_connection(("127.0.0.1", srv.http_port), timeout=TIMEOUT) as web:
+        web.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # not done yet
+        a = client_factory(srv, "alice")
+        oper(a)
+        a.send("ANNOUNCE :maintenance at noon")
+        a.expect(is_command("NOTICE"))
+        barrier(a)
+        web.sendall(b"Connection: close\r\n\r\n")
+        response = read_until_closed(web)
+    assert response.startswith(b"HTTP/1.1 200 "), response[:200]
+    assert b"maintenance" not in response
+
+
 def test_announce_needs_oper(setup):
     _, _, _, user = setup
     b = user("bob")

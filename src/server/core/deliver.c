@@ -69,7 +69,9 @@ static void announce(struct worker *w, const char *text)
     struct client *c, *tmp;
     HASH_ITER(hh, w->clients, c, tmp)
     {
-        if (!c->dead)
+        /* Not to a web connection still speaking HTTP: the line would go before its
+         * response (a /metrics scrape got the cluster's "degraded" notice so). */
+        if (!c->dead && !web_http(c))
             send_server_line(c, "NOTICE %s :%s", c->nick[0] ? c->nick : "*", text);
     }
 }
