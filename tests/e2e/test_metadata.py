@@ -5,6 +5,7 @@ oneself, other users and channels; METADATA notifications to subscribers who sha
 the bounds of the CAP value. Section names in the docstrings are the specification's."""
 from conftest import Client, Msg, barrier, cap_ls, is_command, is_numeric, take_until
 from test_cluster import Redis, node_factory, redis  # noqa: F401 (fixtures)
+from test_irc_rename import joined
 from test_ircv3 import cap_client
 
 CAP = "draft/metadata-2"
@@ -35,15 +36,6 @@ def batch(msgs, kind="metadata"):
     inner = msgs[start + 1:end[0]]
     assert all(m.tags == "batch=" + ref for m in inner), msgs
     return opens[0].params[2:], inner
-
-
-def joined(clients, chan):
-    """Each client joins chan, in order (the first is its operator)."""
-    for c in clients:
-        c.send("JOIN " + chan)
-        take_until(c, is_numeric("366"))
-    for c in clients:
-        barrier(c)
 
 
 def fails(msgs):

@@ -158,11 +158,18 @@ struct metadata *metadata_copy(const struct metadata *md, int *oom)
     return m;
 }
 
+/* The user id's entry (users_lock held), or NULL. */
+static struct md_user *user_find(uint64_t id)
+{
+    struct md_user *u = NULL;
+    HASH_FIND(hh, users, &id, sizeof id, u);
+    return u;
+}
+
 int metadata_user_set(uint64_t id, const char *key, const char *value)
 {
     pthread_mutex_lock(&users_lock);
-    struct md_user *u = NULL;
-    HASH_FIND(hh, users, &id, sizeof id, u);
+    struct md_user *u = user_find(id);
     int r;
     if (!u && !value) {
         r = MD_NOT_SET;
@@ -186,8 +193,7 @@ int metadata_user_set(uint64_t id, const char *key, const char *value)
 struct metadata *metadata_user_copy(uint64_t id)
 {
     pthread_mutex_lock(&users_lock);
-    struct md_user *u = NULL;
-    HASH_FIND(hh, users, &id, sizeof id, u);
+    struct md_user *u = user_find(id);
     struct metadata *m = u ? metadata_copy(u->md, NULL) : NULL;
     pthread_mutex_unlock(&users_lock);
     return m;
@@ -196,8 +202,7 @@ struct metadata *metadata_user_copy(uint64_t id)
 struct metadata *metadata_user_take(uint64_t id)
 {
     pthread_mutex_lock(&users_lock);
-    struct md_user *u = NULL;
-    HASH_FIND(hh, users, &id, sizeof id, u);
+    struct md_user *u = user_find(id);
     struct metadata *m = NULL;
     if (u) {
         m = u->md;
