@@ -349,7 +349,7 @@ def later_node_agrees(node_factory, clients, chan, final, wrong_key):
 
 
 def race_channel(node_factory, clients, chan):
-    """alice (node a) and bob (node b) in chan, both operators."""
+    """Nodes a and b, and alice (on a) and bob (on b) in chan, both operators."""
     a, b, alice, bob = two_nodes(node_factory, clients)
     joined(alice, chan)
     wait_until(lambda: names(bob, chan) == ["@alice"])
@@ -357,7 +357,7 @@ def race_channel(node_factory, clients, chan):
     alice.expect(is_command("JOIN", "bob", chan))
     alice.send("MODE %s +o bob" % chan)
     bob.expect(is_command("MODE", "alice", chan, "+o", "bob"))
-    return alice, bob
+    return a, b, alice, bob
 
 
 def rounds(moves, n=30):
@@ -384,7 +384,7 @@ def test_settings_changed_at_once_on_two_nodes_agree(node_factory, clients):
     """Two operators on two nodes set the topic and the key at the same instant, again and
     again: every node, and a node started afterwards, ends with the same values, those of
     the last round (the key too: a user of the later node joins with it)."""
-    alice, bob = race_channel(node_factory, clients, "#race")
+    _, _, alice, bob = race_channel(node_factory, clients, "#race")
     rounds({c: (lambda i, c=c: ["TOPIC #race :%s %d" % (c.nick, i),
                                 "MODE #race -k+k * %s%d" % (c.nick, i)])
             for c in (alice, bob)})
@@ -400,12 +400,40 @@ def test_a_mode_and_a_topic_crossing_keep_both(node_factory, clients):
     changes the topic, at the same instant, again and again. A settings event names the
     parts it changes: neither puts back the other's older value, so every node (and one
     started afterwards) ends with the last key and limit and the last topic."""
-    alice, bob = race_channel(node_factory, clients, "#cross")
+    _, _, alice, bob = race_channel(node_factory, clients, "#cross")
     rounds({alice: lambda i: ["MODE #cross -k+kl * alice%d %d" % (i, 100 + i)],
             bob: lambda i: ["TOPIC #cross :bob %d" % i]})
     final = settled((alice, bob), "#cross",
                     lambda s: s[0] == "bob 29" and s[1] == ["+ntkl", "alice29", "129"])
     later_node_agrees(node_factory, clients, "#cross", final, "alice28")
+
+
+def test_invitations_made_at_once_on_two_nodes_are_all_kept(node_factory, clients):
+    """Two operators on two nodes invite different users into a +i channel at the same
+    instant, again and again. An invitation travels as one edit, not as the whole list: no
+    node's list replaces another's, so every invitee gets in, whichever node it is on."""
+    a, b, alice, bob = race_channel(node_factory, clients, "#inv")
+    alice.send("MODE #inv +i")
+    bob.expect(is_command("MODE", "alice", "#inv", "+i"))
+    guests = [welcomed(clients(a if i % 2 else b, "g%d" % i)) for i in range(14)]
+    wait_until(lambda: ison(alice, *[g.nick for g in guests]) == [g.nick for g in guests] and
+               ison(bob, *[g.nick for g in guests]) == [g.nick for g in guests])
+    rounds({alice: lambda i: ["INVITE g%d #inv" % (2 * i)],
+            bob: lambda i: ["INVITE g%d #inv" % (2 * i + 1)]}, n=7)
+    late = welcomed(clients(node_factory("c"), "g14"))  # and one on a third node
+    wait_until(lambda: ison(alice, "g14") == ["g14"])
+    alice.send("INVITE g14 #inv")
+    for g in guests + [late]:
+        g.expect(is_command("INVITE", None, g.nick, "#inv"))  # its node has it
+        g.send("JOIN #inv")
+        line = g.expect(lambda l: is_command("JOIN", g.nick, "#inv")(l) or
+                        is_numeric("473")(l))
+        assert Msg(line).command == "JOIN", "%s was not let in: %s" % (g.nick, line)
+    # used once: out and back in is refused again
+    guests[0].send("PART #inv")
+    guests[0].expect(is_command("PART", "g0", "#inv"))
+    guests[0].send("JOIN #inv")
+    guests[0].expect(is_numeric("473"))
 
 
 def test_three_nodes_300_clients_one_order(node_factory):

@@ -142,7 +142,8 @@ static const char *const scripts[S_COUNT] = {
      * channel, field, value): M settings (value the whole settings, field the parts of them
      * that changed, CHAN_META_*: only those replace the stored ones; '' all), D the channel
      * is gone, A a member joins ("flags nick user@host"), R a member leaves, F a member's
-     * flags, N a member's nick, L a list entry is set, l one is removed, H the event (a
+     * flags, N a member's nick, L a list entry is set, l one is removed, V client field is
+     * invited, v its invitation is used or lifted, H the event (a
      * message) is kept in the channel's stream, at most field (0: no cap) of them and none
      * older than the stream id value ('': any age). The channel's keys and its event change
      * together, and a message is stored before it is published, with its entry's id as a
@@ -163,6 +164,18 @@ static const char *const scripts[S_COUNT] = {
     "if math.floor(parts / g[1]) % 2 == 1 then src = n end "
     "local last = g[3] if last == 0 then last = #src end "
     "for j = g[2], last do out = out .. ns(src[j]) end end return out end "
+    /* An invitation (V) or its end (v) of client f: the settings' invitations (fields 10
+     * on) change, in order, the oldest going past INVITES_MAX (32), as on a node. */
+    "local function invite(k, f, add) local key = 'tc:ch:' .. k "
+    "local cur = redis.call('GET', key) "
+    "if not cur or (not add and not string.find(cur, ':' .. f .. ',', 1, true)) then return end "
+    "local o = fields(cur) if not o or #o < 10 then return end "
+    "local ids, had = {}, false "
+    "for j = 11, #o do if o[j] == f then had = true else table.insert(ids, o[j]) end end "
+    "if add then if had then return end if #ids >= 32 then table.remove(ids, 1) end "
+    "table.insert(ids, f) elseif not had then return end "
+    "local out = '' for j = 1, 9 do out = out .. ns(o[j]) end out = out .. ns(tostring(#ids)) "
+    "for _, x in ipairs(ids) do out = out .. ns(x) end redis.call('SET', key, out) end "
     "local node = ARGV[2] local sid "
     "for i = 3, #ARGV - 3, 4 do "
     "local op, k, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] "
@@ -179,6 +192,7 @@ static const char *const scripts[S_COUNT] = {
     "if cur then local fl, nick, uh = string.match(cur, '^(%d) (%S+) (%S+)$') "
     "if fl then if op == 'F' then fl = v else nick = v end "
     "redis.call('HSET', m, f, fl .. ' ' .. nick .. ' ' .. uh) end end "
+    "elseif op == 'V' or op == 'v' then invite(k, f, op == 'V') "
     "elseif op == 'L' then redis.call('HSET', 'tc:chl:' .. k, f, v) "
     "elseif op == 'l' then redis.call('HDEL', 'tc:chl:' .. k, f) "
     "elseif op == 'H' then if f == '0' then sid = redis.call('XADD', 'tc:h:' .. k, '*', 'm', "
@@ -2921,6 +2935,10 @@ static int remote_chan(void *arg, const struct chan_change *chg)
         }
         member_value(chg->m, value, sizeof value);
         op4(ops, "A", chan_key(ch), field, value);
+        /* an invitation is used once: whichever node's it was, the network's goes too */
+        char idf[24];
+        snprintf(idf, sizeof idf, "%llu", (unsigned long long)chg->who);
+        op4(ops, "v", chan_key(ch), idf, "");
         pack_u64(ev, ch->net_seq);
         pack_u64(ev, chg->meta & CHAN_META_ALL);
         break;
@@ -2958,7 +2976,11 @@ static int remote_chan(void *arg, const struct chan_change *chg)
             pack_str(ev, e->set_by);
             pack_u64(ev, (uint64_t)e->set_at);
             char lf[MASK_MAX + 4];
-            if (e->letter == 'o' || e->letter == 'v') {
+            if (e->letter == 'i') {
+                char idf[24];
+                snprintf(idf, sizeof idf, "%llu", (unsigned long long)e->id);
+                op4(ops, e->sign == '+' ? "V" : "v", chan_key(ch), idf, "");
+            } else if (e->letter == 'o' || e->letter == 'v') {
                 const struct member *t = chan_member((struct chan *)ch, e->id);
                 char mf[48], fl[4];
                 member_field(e->id, mf, sizeof mf);
@@ -3189,6 +3211,7 @@ static void apply_chan(struct cluster *cl, struct unpack *u, int only_store)
         if (own) {
             if (has_meta && !u->bad)
                 chan_net_settings(srv, key, (unsigned)seq, &meta, parts, NULL, 0);
+            chan_net_joined(srv, key, who);
             break;
         }
         if (!has_meta) { /* the name at least, should the channel be new here */

@@ -305,22 +305,6 @@ void cmd_rename(struct client *c, struct ircmsg *m)
     chan_unlock_table(srv, ch);
 }
 
-/* Records an invitation of id to ch (locked), which lets it past +i, +k, +l and bans once.
- * 0, or -1 without memory. */
-static int invite_add(struct chan *ch, uint64_t id)
-{
-    if (!ch->invites && !(ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0])))
-        return -1;
-    if (!chan_invited(ch, id)) {
-        if (ch->ninvites == INVITES_MAX) { /* forget the oldest */
-            memmove(ch->invites, ch->invites + 1, (INVITES_MAX - 1) * sizeof ch->invites[0]);
-            ch->ninvites--;
-        }
-        ch->invites[ch->ninvites++] = id;
-    }
-    return 0;
-}
-
 /* INVITE nick to name: the invited user is told, and with invite-notify the members. */
 static void invite(struct client *c, const char *nick, const char *name)
 {
@@ -343,7 +327,7 @@ static void invite(struct client *c, const char *nick, const char *name)
         send_reply(c, ERR_CHANOPRIVSNEEDED, chan_name(ch));
     } else if (chan_member(ch, info.id)) {
         send_reply(c, ERR_USERONCHANNEL, info.nick, chan_name(ch));
-    } else if (invite_add(ch, info.id) < 0) {
+    } else if (chan_invite_add(ch, info.id) < 0) {
         send_reply(c, ERR_UNKNOWNERROR, "INVITE", "Out of memory");
     } else {
         ok = 1;
@@ -353,16 +337,18 @@ static void invite(struct client *c, const char *nick, const char *name)
         if (note) {
             note->need_cap = CAP_INVITE_NOTIFY;
             chan_post(srv, ch, note, c->id);
-            /* The network: the invitation (meta), the note, and the invitee's INVITE line,
-             * which its own node delivers. */
+            /* The network: the invitation (an edit, so two made on two nodes at once are
+             * both kept), the note, and the invitee's INVITE line, which its own node
+             * delivers. */
             struct chan *chs[1] = {ch};
             struct chan_change chg = {.kind = CC_META,
                                       .chans = chs,
                                       .nchans = 1,
                                       .ev = note,
-                                      .meta = CHAN_META_INVITES,
                                       .who = info.id,
-                                      .who_worker = info.worker};
+                                      .who_worker = info.worker,
+                                      .nedits = 1,
+                                      .edits = {{.sign = '+', .letter = 'i', .id = info.id}}};
             chan_net_publish(srv, &chg);
         }
         event_unref(note);

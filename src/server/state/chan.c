@@ -252,6 +252,33 @@ int chan_invited(const struct chan *ch, uint64_t id)
     return 0;
 }
 
+int chan_invite_add(struct chan *ch, uint64_t id)
+{
+    if (!ch->invites && !(ch->invites = calloc(INVITES_MAX, sizeof ch->invites[0])))
+        return -1;
+    if (!chan_invited(ch, id)) {
+        if (ch->ninvites == INVITES_MAX) { /* forget the oldest */
+            memmove(ch->invites, ch->invites + 1, (INVITES_MAX - 1) * sizeof ch->invites[0]);
+            ch->ninvites--;
+        }
+        ch->invites[ch->ninvites++] = id;
+    }
+    return 0;
+}
+
+int chan_invite_drop(struct chan *ch, uint64_t id)
+{
+    for (int i = 0; i < ch->ninvites; i++) {
+        if (ch->invites[i] == id) { /* kept in order: the oldest goes first when full */
+            memmove(ch->invites + i, ch->invites + i + 1,
+                    (size_t)(ch->ninvites - i - 1) * sizeof ch->invites[0]);
+            ch->ninvites--;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int banned(const struct chan *ch, const char *source)
 {
     return list_matches(&ch->lists[LIST_BAN], source) &&
@@ -594,14 +621,10 @@ int chan_join(struct client *c, const char *name, const char *key)
         return err ? err : NUM(ERR_UNKNOWNERROR);
     }
     atomic_fetch_add(&ch->refs, 1);
-    /* A new channel: the network learns its settings; a used invitation: its invitations. */
+    /* A new channel: the network learns its settings. An invitation is used once; every
+     * node drops the joiner's when its JOIN arrives (chan_net_join). */
     unsigned meta = ch->nmembers == 0 ? CHAN_META_ALL : 0;
-    for (int i = 0; i < ch->ninvites; i++) {
-        if (ch->invites[i] == c->id) {
-            ch->invites[i--] = ch->invites[--ch->ninvites]; /* an invitation is used once */
-            meta |= CHAN_META_INVITES;
-        }
-    }
+    chan_invite_drop(ch, c->id);
     mem->id = c->id;
     mem->worker = c->w->index;
     /* A registered channel's ops are its owners, whoever comes first. */

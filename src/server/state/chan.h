@@ -96,6 +96,11 @@ const char *chan_member_prefix(const struct member *m);
 const char *chan_member_prefixes(const struct member *m, const struct client *c);
 /* Whether client id holds an unused invitation to ch (locked). */
 int chan_invited(const struct chan *ch, uint64_t id);
+/* Records an invitation of id to ch (locked), which lets it past +i, +k, +l and bans once;
+ * past INVITES_MAX the oldest is forgotten. 0, or -1 without memory. */
+int chan_invite_add(struct chan *ch, uint64_t id);
+/* Forgets id's invitation to ch (locked), used or lifted. 1 if it had one. */
+int chan_invite_drop(struct chan *ch, uint64_t id);
 /* Who set ch's topic (only while ch->topic is set). */
 const char *chan_topic_by(const struct chan *ch);
 /* Posts ev to every member of ch (locked) but skip (0: none): a MODE, TOPIC or notice. */

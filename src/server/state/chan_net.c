@@ -177,6 +177,7 @@ void chan_net_join(struct server *srv, const char *key, const struct chan_meta *
     if (ch) {
         if (meta) /* a channel new here takes them all: it has nothing older to keep */
             meta_set(ch, meta, ch->nmembers == 0 ? CHAN_META_ALL : parts);
+        chan_invite_drop(ch, mi->id); /* an invitation is used once */
         if (!chan_member(ch, mi->id) && member_add(ch, mi)) {
             struct fanout_chan f = chan_fan(ch);
             fanout_chan_event(srv, &f, ev, 0, -1);
@@ -192,6 +193,17 @@ void chan_net_join(struct server *srv, const char *key, const struct chan_meta *
         pthread_mutex_unlock(&ch->lock);
     }
     event_unref(ev);
+}
+
+void chan_net_joined(struct server *srv, const char *key, uint64_t who)
+{
+    pthread_mutex_lock(&srv->chan_lock);
+    struct chan *ch = find(srv, key, 0, NULL);
+    pthread_mutex_unlock(&srv->chan_lock);
+    if (ch) {
+        chan_invite_drop(ch, who);
+        pthread_mutex_unlock(&ch->lock);
+    }
 }
 
 void chan_net_part(struct server *srv, const char *key, uint64_t who, const char *line, int kick)
@@ -379,6 +391,15 @@ void chan_net_peers(struct server *srv, uint64_t who, unsigned need_cap, const c
 static void edit_apply(struct chan *ch, const struct chan_edit *e)
 {
     int adding = e->sign == '+';
+    if (e->letter == 'i') { /* an invitation of member id */
+        if (!e->id)
+            return;
+        if (!adding)
+            chan_invite_drop(ch, e->id);
+        else if (chan_invite_add(ch, e->id) < 0)
+            log_error("out of memory keeping an invitation of the network");
+        return;
+    }
     if (e->letter == 'o' || e->letter == 'v') {
         struct member *t = chan_member(ch, e->id);
         if (t && e->letter == 'o')

@@ -39,12 +39,12 @@ enum chan_change_kind {
     CC_MSG = 'M',   /* ev said in chans[0] by who (not delivered here yet) */
 };
 
-/* One change of a MODE line that the settings do not hold: a list entry or a member's
- * status. */
+/* One change that the settings do not hold: a list entry or a member's status (of a MODE
+ * line), or an invitation. */
 struct chan_edit {
     char sign;   /* '+' or '-' */
-    char letter; /* b e I (lists), o v (status) */
-    uint64_t id; /* o v: the member */
+    char letter; /* b e I (lists), o v (status), i (an invitation: '+' made, '-' lifted) */
+    uint64_t id; /* o v: the member; i: the invitee */
     const char *mask, *set_by;
     long long set_at;
 };
@@ -131,6 +131,10 @@ void chan_meta_get(const struct chan *ch, struct chan_meta *out);
 void chan_net_join(struct server *srv, const char *key, const struct chan_meta *meta,
                    unsigned parts, const struct chan_remote_member *mi, const char *line,
                    const char *ext, const char *account, const char *away);
+/* This node's own JOIN of who to key, back from the network: an invitation of who that
+ * reached this node after the join (made on another node just before it) is used too, as
+ * on the other nodes (chan_net_join drops the joiner's invitation). */
+void chan_net_joined(struct server *srv, const char *key, uint64_t who);
 /* who left key (kick: kicked) and its members get line. */
 void chan_net_part(struct server *srv, const char *key, uint64_t who, const char *line, int kick);
 /* who left the channels mine (n of them, on the event's Redis server); others (m) are its
