@@ -41,13 +41,13 @@ def free_port():
 class Server:
     """A running tcpchatd. stdin is a pipe so tests can type announcements."""
 
-    def __init__(self, args=(), stdin=subprocess.PIPE, port=None):
+    def __init__(self, args=(), stdin=subprocess.PIPE, port=None, name="test.server"):
         self.port = port or free_port()  # a given port: a restart where the last one was
-        self.name = "test.server"
+        self.name = name  # None: no --server-name (the host name, or a node's name)
         # Every test client comes from loopback: exempt it from the per-address limits, as
         # a test of those limits says again (--ip-exempt "" among its args, which come after).
-        cmd = [SERVER_BIN, "--bind", "127.0.0.1", "--port", str(self.port),
-               "--server-name", self.name, "--log-level", "debug",
+        cmd = [SERVER_BIN, "--bind", "127.0.0.1", "--port", str(self.port)] + \
+            (["--server-name", name] if name else []) + ["--log-level", "debug",
                "--ip-exempt", "127.0.0.0/8,::1", "--http-port", "0"] + ROOT_ARGS + list(args)
         self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "tcpchatd-%d-%d.log"
                                      % (self.port, os.getpid()))

@@ -75,9 +75,9 @@ def node_factory(redis):
     kills a node says so with kill(node)."""
     nodes = []
 
-    def make(name, *args, urls=None, heartbeat=1):
+    def make(name, *args, urls=None, heartbeat=1, server_name="test.server"):
         n = Server(("--cluster", urls or redis.url, "--node-name", name, "--cluster-heartbeat",
-                    str(heartbeat), "--data-dir", "data-" + name) + args)
+                    str(heartbeat), "--data-dir", "data-" + name) + args, name=server_name)
         n.killed = False
         nodes.append(n)
         return n
@@ -281,6 +281,35 @@ def test_whois_and_lusers_name_the_nodes(node_factory, clients):
     assert r["255"].text == "I have 1 client and 1 server"
     assert r["265"].params[1:3] == ["1", "1"]
     assert r["266"].params[1:3] == ["2", "2"]
+
+
+def test_a_node_named_only_by_node_name_is_called_so_everywhere(node_factory, clients):
+    """Without --server-name a node's replies come from its node name, the name the other
+    nodes give its users, and not from the machine's host name."""
+    node_factory("a", server_name=None)
+    b = node_factory("b", server_name=None)
+    bob = clients(b, "bob", register=False)
+    bob.send("CAP END")
+    bob.send("NICK bob")
+    bob.send("USER bob 0 * :bob")
+    welcome = [Msg(l) for l in take_until(bob, lambda l: " 376 " in l or " 422 " in l)]
+    assert welcome[0].nick == "b"  # the source of its replies
+    assert [m.text for m in welcome if m.command == "002"][0].startswith("Your host is b,")
+    barrier(bob)
+    alice = welcomed(clients(node_factory("c"), "alice"))
+    wait_until(lambda: ison(alice, "bob") == ["bob"])
+    for asker in (bob, alice):
+        asker.send("WHOIS bob")
+        assert Msg(asker.expect(is_numeric("312"))).params[2] == "b"
+        asker.expect(is_numeric("318"))
+
+    def links_name_all():
+        bob.send("LINKS")
+        names = [Msg(l).params[1] for l in take_until(bob, is_numeric("365"))
+                 if Msg(l).command == "364"]
+        return names[:1] == ["b"] and sorted(names) == ["a", "b", "c"]
+
+    wait_until(links_name_all)
 
 
 def test_links_and_stats_l_show_the_network(node_factory, clients, redis):

@@ -38,7 +38,7 @@ static const char usage_text[] =
     "      --mkpasswd          read a password on stdin, print its hash for an [oper] entry\n"
     "  -t, --configtest        check the options, the config file and the TLS certificate,\n"
     "                          say what is wrong (FILE:LINE), exit 0 or 1; starts nothing\n"
-    "      --server-name NAME  server name (default: host name)\n"
+    "      --server-name NAME  server name (default: host name; in a network, the node name)\n"
     "      --description TEXT  one-line server description (WHOIS)\n"
     "      --admin-email TEXT  contact address shown by ADMIN\n"
     "      --motd FILE         message of the day\n"
@@ -326,6 +326,7 @@ static const char *apply(struct config *cfg, int opt, const char *arg)
     case OPT_SERVER_NAME:
         if (!server_name_valid(arg))
             return "must be 1-63 characters without spaces or ,!@*?";
+        cfg->server_name_given = 1;
         return set_str(&cfg->server_name, arg) ? oom : NULL;
     case OPT_DESCRIPTION:
         if (strlen(arg) > DESCRIPTION_MAX || strcspn(arg, "\r\n") != strlen(arg))
@@ -697,6 +698,13 @@ enum config_result config_load(struct config *cfg, int argc, char **argv)
     }
     if (cfg->sendq_soft > cfg->sendq)
         cfg->sendq_soft = cfg->sendq;
+    /* A node of a network named only by --node-name is called so in its own replies too, as
+     * the other nodes call it (WHOIS, WHO, LINKS), rather than by the machine's host name. */
+    if (cfg->cluster && cfg->node_name && !cfg->server_name_given &&
+        set_str(&cfg->server_name, cfg->node_name)) {
+        snprintf(cfg->error, sizeof cfg->error, "out of memory");
+        return CONFIG_ERROR;
+    }
     if (check_tls(cfg) < 0 || check_ports(cfg) < 0)
         return CONFIG_ERROR;
     if (cfg->motd_path && load_motd(cfg) < 0)

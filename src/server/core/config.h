@@ -34,6 +34,7 @@ struct config {
     struct cidr_list metrics_allow; /* who may read /metrics on the web listener */
     int workers;
     char *server_name;
+    int server_name_given; /* by --server-name or the file, not the host name */
     char *description;     /* the server's one-line description (WHOIS 312) */
     char *config_path;     /* --config FILE, or NULL */
     char *motd_path;       /* NULL: no MOTD (422) */
@@ -74,8 +75,8 @@ struct config {
     int allow_root;            /* --allow-root: run as root without --user */
     int configtest;            /* -t: check everything, start nothing */
     /* The cluster (docs/cluster.md); set at start only. cluster NULL: a single node. */
-    char *cluster;               /* --cluster: the Redis servers, as given */
-    char *node_name;             /* NULL: the server name */
+    char *cluster;   /* --cluster: the Redis servers, as given */
+    char *node_name; /* NULL: the server name; given without --server-name, it is that too */
     char *cluster_password_file; /* NULL: the password in the URL, if any */
     int cluster_heartbeat;       /* seconds */
     /* Loaded from motd_path at start-up and at each rehash. */
