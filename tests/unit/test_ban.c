@@ -1,12 +1,14 @@
 /* Unit tests for src/server/store/ban.c: the masks K-lines and D-lines take, durations, who a
- * ban matches, the store kept across a close and an open, and the network's store of a
- * cluster (changes handed to a save function; the network's bans learnt). */
+ * ban matches, the store kept across a close and an open, the store's file read as it is (for
+ * a node carrying it into a network), and the network's store of a cluster (changes handed to
+ * a save function; the network's bans learnt). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +123,68 @@ static void matching_and_the_store(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The bans ban_file_each hands over. */
+static struct {
+    int n;
+    struct ban b[4];
+} read_back;
+
+static void collect(void *arg, const struct ban *b)
+{
+    (void)arg;
+    if (read_back.n < 4)
+        read_back.b[read_back.n++] = *b;
+}
+
+static void the_file_read_as_it_is(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_ban.XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(ban_file_each(dir, collect, NULL), 0); /* no file: nothing */
+    assert_int_equal(ban_open(dir), 0);
+    int stored;
+    assert_int_equal(
+        ban_add(BAN_KLINE, "~eve@192.0.2.1", "spam", "op!~op@h", 0, NULL, why, sizeof why, &stored),
+        BAN_OK);
+    assert_int_equal(ban_add(BAN_DLINE, "198.51.100.0/24", "bad network", "op!~op@h", 3600, NULL,
+                             why, sizeof why, &stored),
+                     BAN_OK);
+    ban_close();
+    /* A ban whose end has passed stays in the file until a node prunes it: not read. */
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/bans.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO bans VALUES ('K', '~old@192.0.2.2', 'past', "
+                                  "'op!~op@h', 1000, 2000)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    read_back.n = 0;
+    assert_int_equal(ban_file_each(dir, collect, NULL), 2);
+    assert_int_equal(read_back.n, 2);
+    assert_int_equal(read_back.b[0].kind, BAN_KLINE);
+    assert_string_equal(read_back.b[0].mask, "~eve@192.0.2.1");
+    assert_string_equal(read_back.b[0].reason, "spam");
+    assert_string_equal(read_back.b[0].setter, "op!~op@h");
+    assert_int_equal(read_back.b[0].expires, 0);
+    assert_int_equal(read_back.b[1].kind, BAN_DLINE);
+    assert_true(read_back.b[1].expires > read_back.b[1].set_at);
+    /* The table is not touched, and the file is as it was (the expired row too). */
+    assert_false(ban_find("~eve", "192.0.2.1", NULL));
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM bans", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 3);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* What the network's store was handed, as cluster.c's save_ban gets it. */
 static struct {
     int n;
@@ -213,9 +277,8 @@ static void the_network_keeps_them(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(masks_taken_and_refused),
-        cmocka_unit_test(durations),
-        cmocka_unit_test(matching_and_the_store),
+        cmocka_unit_test(masks_taken_and_refused), cmocka_unit_test(durations),
+        cmocka_unit_test(matching_and_the_store),  cmocka_unit_test(the_file_read_as_it_is),
         cmocka_unit_test(the_network_keeps_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
 #include "cluster.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -2617,6 +2618,298 @@ static void load_cregs(struct cluster *cl, const redisReply *list, int replace)
         log_info("cluster: %zu registered channels on the network", list->elements);
 }
 
+/* --- a single node's files carried into the network ---------------------------------------- */
+
+/* A node that ran alone before (--data-dir without --cluster) kept its server bans in bans.db
+ * and its registered channels in channels.db; in a network they are the first server's
+ * (tc:bans, tc:creg). At every start, over the start's blocking connection and before the
+ * snapshot loads the network's lists (so before any client comes in), what those files hold
+ * and the network lacks goes into Redis with its event (B, G), as if set on this node then:
+ * the running nodes take it into their tables (a ban closes the users it matches), this node
+ * with its snapshot. What the network has already stays as the network has it; the files are
+ * only read. The accounts were carried before (account_open runs before cluster_open), so a
+ * registration whose founder is not on the network, or is someone else there, is known. */
+
+/* KEYS the hash (tc:bans or tc:creg); ARGV a field, its value (packed), its event, the most
+ * fields the hash may have (0: no bound). Adds the field, with its event, only if the hash has
+ * no field of that name and has room: 1 added, -1 full, else the network's value (it stays).
+ * Run at start only (EVAL), so not loaded on every link as scripts[] are. */
+static const char carry_script[] =
+    "local cur = redis.call('HGET', KEYS[1], ARGV[1]) if cur then return cur end "
+    "local max = tonumber(ARGV[4]) "
+    "if max > 0 and redis.call('HLEN', KEYS[1]) >= max then return -1 end "
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) redis.call('PUBLISH', 'tc:ev', ARGV[3]) "
+    "return 1";
+
+/* A founder's count of registered channels on the network (CHANREG_PER_ACCOUNT). */
+struct founded {
+    char key[IRC_NICK_MAX + 1]; /* the account, folded */
+    int n;
+    UT_hash_handle hh;
+};
+
+/* One file being carried. */
+struct carry {
+    struct cluster *cl;
+    redisContext *c;           /* the first server */
+    char path[PATH_MAX];       /* the file, for the log */
+    struct pack *p;            /* two: the value, the event */
+    struct chanreg_info *info; /* room for one registration */
+    struct founded *founded;   /* registrations: by founder */
+    int read, carried, had;    /* had: the network has it as it is (carried before) */
+    int failed;                /* Redis failed: the rest waits for the next start */
+};
+
+enum carry_result { CARRIED, CARRY_HAD, CARRY_FULL, CARRY_FAILED };
+
+/* carry_script for field of key, with k->p[0] the value and k->p[1] the event. CARRY_HAD
+ * leaves the network's value in *have (freeReplyObject it). */
+static enum carry_result carry_field(struct carry *k, const char *key, const char *field, int max,
+                                     redisReply **have)
+{
+    char bound[16];
+    snprintf(bound, sizeof bound, "%d", max);
+    const char *argv[] = {"EVAL", carry_script, "1", key, field, k->p[0].buf, k->p[1].buf, bound};
+    size_t lens[] = {4,
+                     sizeof carry_script - 1,
+                     1,
+                     strlen(key),
+                     strlen(field),
+                     k->p[0].len,
+                     k->p[1].len,
+                     strlen(bound)};
+    *have = NULL;
+    if (k->p[0].overflow || k->p[1].overflow)
+        return CARRY_FAILED;
+    redisReply *r = redisCommandArgv(k->c, 8, argv, lens);
+    if (r && r->type == REDIS_REPLY_STRING) {
+        *have = r;
+        return CARRY_HAD;
+    }
+    enum carry_result res = !r || r->type != REDIS_REPLY_INTEGER ? CARRY_FAILED
+                            : r->integer == 1                    ? CARRIED
+                                                                 : CARRY_FULL;
+    if (res == CARRY_FAILED) {
+        log_warn("cluster: cannot carry %s into Redis: %s", k->path,
+                 r && r->str ? r->str : k->c->errstr);
+        k->failed = 1;
+    }
+    freeReplyObject(r);
+    return res;
+}
+
+/* Whether the network's value is the one carried (this file's, carried at an earlier start). */
+static int same_value(const redisReply *have, const struct pack *value)
+{
+    return have->len == value->len && memcmp(have->str, value->buf, value->len) == 0;
+}
+
+/* ban_file_each: one ban of bans.db. */
+static void carry_ban(void *arg, const struct ban *b)
+{
+    struct carry *k = arg;
+    if (k->failed)
+        return;
+    k->read++;
+    const char *kind = b->kind == BAN_KLINE ? "K" : "D";
+    char field[BAN_MASK_MAX + 2];
+    snprintf(field, sizeof field, "%s%s", kind, b->mask);
+    pack_init(&k->p[0]);
+    pack_ban(&k->p[0], b);
+    pack_init(&k->p[1]);
+    pack_str(&k->p[1], "B");
+    pack_u64(&k->p[1], k->cl->node);
+    pack_ban(&k->p[1], b);
+    redisReply *have = NULL;
+    switch (carry_field(k, "tc:bans", field, BANS_MAX, &have)) {
+    case CARRIED:
+        k->carried++;
+        break;
+    case CARRY_HAD:
+        if (same_value(have, &k->p[0]))
+            k->had++;
+        else
+            log_warn("cluster: the %s-line on %s of %s is on the network already, set otherwise "
+                     "there; the network's stays",
+                     kind, b->mask, k->path);
+        freeReplyObject(have);
+        break;
+    case CARRY_FULL:
+        log_warn("cluster: the %s-line on %s of %s is not carried: the network has %d bans "
+                 "(BANS_MAX)",
+                 kind, b->mask, k->path, BANS_MAX);
+        break;
+    case CARRY_FAILED:
+        break;
+    }
+}
+
+/* The count of channels founder has on the network, plus add. */
+static int founded(struct carry *k, const char *founder, int add)
+{
+    char key[IRC_NICK_MAX + 1];
+    ircname_fold(founder, key, sizeof key);
+    struct founded *f = NULL;
+    HASH_FIND_STR(k->founded, key, f);
+    if (!f && add && (f = calloc(1, sizeof *f))) {
+        snprintf(f->key, sizeof f->key, "%s", key);
+        HASH_ADD_STR(k->founded, key, f);
+    }
+    if (f)
+        f->n += add;
+    return f ? f->n : 0;
+}
+
+/* The network's registrations counted by founder (for CHANREG_PER_ACCOUNT): 0, or -1 if
+ * Redis failed. */
+static int count_founded(struct carry *k)
+{
+    redisReply *r = redisCommand(k->c, "HVALS tc:creg");
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        log_warn("cluster: cannot read the network's registrations to carry %s: %s", k->path,
+                 r && r->str ? r->str : k->c->errstr);
+        freeReplyObject(r);
+        return -1;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        struct unpack u;
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        unpack_init(&u, e->str, e->len);
+        if (unpack_creg(&u, k->info) == 0)
+            founded(k, k->info->founder, 1);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* chanreg_file_each: one registration of channels.db. Its founder must be this node's
+ * account on the network (account_of_this_node); the access list keeps the accounts that
+ * are. */
+static void carry_creg(void *arg, const struct chanreg_info *file)
+{
+    struct carry *k = arg;
+    struct server *srv = k->cl->srv;
+    if (k->failed)
+        return;
+    k->read++;
+    if (!account_of_this_node(srv, file->founder)) {
+        log_warn("cluster: %s of %s is not carried: its founder %s is not %s account on the "
+                 "network",
+                 file->name, k->path, file->founder,
+                 account_exists(srv, file->founder) ? "this node's" : "an");
+        return;
+    }
+    struct chanreg_info *info = k->info;
+    *info = *file;
+    info->naccess = 0;
+    for (int i = 0; i < file->naccess; i++)
+        if (account_of_this_node(srv, file->access[i].account))
+            info->access[info->naccess++] = file->access[i];
+    char field[IRC_CHANNEL_MAX + 1];
+    ircname_fold(info->name, field, sizeof field);
+    pack_init(&k->p[0]);
+    pack_creg(&k->p[0], info);
+    pack_init(&k->p[1]);
+    pack_str(&k->p[1], "G");
+    pack_u64(&k->p[1], k->cl->node);
+    pack_creg(&k->p[1], info);
+    /* The founder's bound counts only for a channel the network lacks: one carried at an
+     * earlier start is among the founder's channels already. */
+    redisReply *have = redisCommand(k->c, "HGET tc:creg %s", field);
+    enum carry_result res = CARRY_HAD;
+    if (!have || (have->type != REDIS_REPLY_STRING && have->type != REDIS_REPLY_NIL)) {
+        log_warn("cluster: cannot carry %s into Redis: %s", k->path,
+                 have && have->str ? have->str : k->c->errstr);
+        k->failed = 1;
+        res = CARRY_FAILED;
+    } else if (have->type == REDIS_REPLY_NIL) {
+        freeReplyObject(have);
+        have = NULL;
+        if (founded(k, info->founder, 0) >= CHANREG_PER_ACCOUNT) {
+            log_warn("cluster: %s of %s is not carried: its founder %s has %d channels on the "
+                     "network (CHANREG_PER_ACCOUNT)",
+                     info->name, k->path, info->founder, CHANREG_PER_ACCOUNT);
+            return;
+        }
+        res = carry_field(k, "tc:creg", field, 0, &have);
+    }
+    switch (res) {
+    case CARRIED:
+        k->carried++;
+        founded(k, info->founder, 1);
+        if (info->naccess < file->naccess)
+            log_warn("cluster: %s of %s is carried without %d accounts of its access list that "
+                     "are not this node's on the network",
+                     info->name, k->path, file->naccess - info->naccess);
+        break;
+    case CARRY_HAD: {
+        /* The same registration (its founder and time) carried at an earlier start, its
+         * access list maybe changed on the network since; or another one. */
+        struct unpack u;
+        unpack_init(&u, have->str, have->len);
+        if (unpack_creg(&u, info) < 0)
+            snprintf(info->founder, sizeof info->founder, "?");
+        if (ircname_cmp(info->founder, file->founder) == 0 && info->registered == file->registered)
+            k->had++;
+        else
+            log_warn("cluster: %s of %s is registered on the network already (founder %s); the "
+                     "network's registration stays",
+                     file->name, k->path, info->founder);
+        freeReplyObject(have);
+        break;
+    }
+    case CARRY_FULL: /* no bound on the registrations but the founders' */
+    case CARRY_FAILED:
+        freeReplyObject(have);
+        break;
+    }
+}
+
+/* Says what carrying k's file did, unless the network had it all as it is. */
+static void carry_said(const struct carry *k, const char *what)
+{
+    if (k->read > k->had)
+        log_info("cluster: carried %d of the %d %s of %s into the network", k->carried, k->read,
+                 what, k->path);
+}
+
+/* Carries the data directory's bans.db and channels.db into the first server (c), as this
+ * section's head says. */
+static void carry_files(struct cluster *cl, redisContext *c)
+{
+    const char *dir = cl->srv->cfg.data_dir;
+    struct carry bans = {.cl = cl, .c = c};
+    bans.p = malloc(2 * sizeof *bans.p);
+    bans.info = malloc(sizeof *bans.info);
+    if (!dir || !bans.p || !bans.info) {
+        if (dir)
+            log_warn("cluster: out of memory to carry the files of %s into the network", dir);
+        free(bans.p);
+        free(bans.info);
+        return;
+    }
+    snprintf(bans.path, sizeof bans.path, "%s/bans.db", dir);
+    ban_file_each(dir, carry_ban, &bans);
+    carry_said(&bans, "server bans");
+    struct carry regs = {.cl = cl, .c = c, .p = bans.p, .info = bans.info};
+    snprintf(regs.path, sizeof regs.path, "%s/channels.db", dir);
+    if (!bans.failed && access(regs.path, F_OK) == 0 && count_founded(&regs) == 0) {
+        chanreg_file_each(dir, carry_creg, &regs);
+        carry_said(&regs, "channel registrations");
+    }
+    struct founded *f, *tmp;
+    HASH_ITER(hh, regs.founded, f, tmp)
+    {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false positive, delete in HASH_ITER */
+        HASH_DEL(regs.founded, f);
+        free(f);
+    }
+    free(bans.p);
+    free(bans.info);
+}
+
 /* --- channels ------------------------------------------------------------------------------ */
 
 /* A channel's settings as packed in an event and in tc:ch:<key>. */
@@ -3788,7 +4081,8 @@ static int earlier_run(const char *instance)
 }
 
 /* Takes a node number and checks the name; frees what an earlier run under the same name
- * left (a node killed and started again need not wait for the heartbeat to lapse). */
+ * left (a node killed and started again need not wait for the heartbeat to lapse); carries
+ * what the node kept when it ran alone into the network (carry_files). */
 static int join(struct cluster *cl)
 {
     redisContext *c[REDIS_SHARDS_MAX] = {0};
@@ -3846,6 +4140,7 @@ static int join(struct cluster *cl)
         }
     }
     freeReplyObject(r);
+    carry_files(cl, c[0]);
     rc = 0;
 out:
     for (int i = 0; i < cl->nshards; i++)

@@ -80,6 +80,11 @@ long account_register_wait(struct server *srv, const char *host);
 void account_register_counted(struct server *srv, const char *host);
 /* Is name (any case) a registered account? From memory. */
 int account_exists(struct server *srv, const char *name);
+/* In a cluster: is name a registered account that is not another one than the account of
+ * that name in this node's own accounts.db (carried into the network at start, or there
+ * already with its password)? A name the network had for someone else is not: what this node's
+ * other files say of that name (its channels.db) is not about the network's account. */
+int account_of_this_node(struct server *srv, const char *name);
 /* An account of the network expired (cluster: another node deleted it): its name is free. */
 void account_forget(struct server *srv, const char *name);
 /* In a cluster: another node registered name (its "R" event); NICK checks know it from now. */

@@ -211,32 +211,40 @@ static int store_delete(const struct ban *b, enum ban_save how)
     return store_exec("DELETE FROM bans WHERE kind = ?1 AND mask = ?2", b, 0);
 }
 
+/* The rows of the store, oldest first, each read by row_ban. */
+#define SELECT_BANS                                                                                \
+    "SELECT kind, mask, reason, setter, set_at, expires FROM bans ORDER BY set_at, rowid"
+
+/* The ban of a row of SELECT_BANS into b: 0, or -1 (logged) when the row is not one. */
+static int row_ban(sqlite3_stmt *st, struct ban *b)
+{
+    const char *kind = (const char *)sqlite3_column_text(st, 0);
+    const char *mask = (const char *)sqlite3_column_text(st, 1);
+    char why[128];
+    if (!kind || !mask ||
+        ban_parse(kind[0] == 'K' ? BAN_KLINE : BAN_DLINE, mask, b, why, sizeof why) != BAN_OK) {
+        log_event(LOG_WARN, "ban store: row ignored", LOG_TEXT("mask", mask ? mask : ""));
+        return -1;
+    }
+    const char *reason = (const char *)sqlite3_column_text(st, 2);
+    const char *setter = (const char *)sqlite3_column_text(st, 3);
+    utf8_copy(b->reason, reason ? reason : "", BAN_REASON_MAX);
+    snprintf(b->setter, sizeof b->setter, "%s", setter ? setter : "*");
+    b->set_at = sqlite3_column_int64(st, 4);
+    b->expires = sqlite3_column_int64(st, 5);
+    return 0;
+}
+
 /* Loads the rows into the table, forgetting the expired ones and any past BANS_MAX. */
 static int store_load(void)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT kind, mask, reason, setter, set_at, expires FROM bans"
-                                " ORDER BY set_at, rowid",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, SELECT_BANS, -1, &st, NULL);
     long long now = now_s();
     while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(st, 0);
-        const char *mask = (const char *)sqlite3_column_text(st, 1);
         struct ban b;
-        char why[128];
-        if (!kind || !mask ||
-            ban_parse(kind[0] == 'K' ? BAN_KLINE : BAN_DLINE, mask, &b, why, sizeof why) !=
-                BAN_OK) {
-            log_event(LOG_WARN, "ban store: row ignored", LOG_TEXT("mask", mask ? mask : ""));
+        if (row_ban(st, &b) < 0)
             continue;
-        }
-        const char *reason = (const char *)sqlite3_column_text(st, 2);
-        const char *setter = (const char *)sqlite3_column_text(st, 3);
-        utf8_copy(b.reason, reason ? reason : "", BAN_REASON_MAX);
-        snprintf(b.setter, sizeof b.setter, "%s", setter ? setter : "*");
-        b.set_at = sqlite3_column_int64(st, 4);
-        b.expires = sqlite3_column_int64(st, 5);
         if (!in_force(&b, now)) {
             store_delete(&b, BAN_SAVE_EXPIRE);
             continue;
@@ -251,6 +259,32 @@ static int store_load(void)
     }
     sqlite3_finalize(st);
     return rc == SQLITE_OK ? 0 : -1;
+}
+
+int ban_file_each(const char *dir, void (*fn)(void *arg, const struct ban *b), void *arg)
+{
+    sqlite3 *file = NULL;
+    int rc = small_store_open_readonly(dir, "bans.db", "ban store", &file);
+    if (rc <= 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int n = 0;
+    long long now = now_s();
+    rc = sqlite3_prepare_v2(file, SELECT_BANS, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        struct ban b;
+        if (row_ban(st, &b) == 0 && in_force(&b, now)) {
+            fn(arg, &b);
+            n++;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        log_warn("cannot read the ban store %s/bans.db: %s", dir, sqlite3_errmsg(file));
+    sqlite3_finalize(st);
+    sqlite3_close(file);
+    return rc == SQLITE_DONE ? n : -1;
 }
 
 #define STORE_WHAT "ban store"

@@ -52,6 +52,11 @@ enum ban_result {
 int ban_open(const char *data_dir);
 /* Closes the store and frees the table (at exit, with no worker running). */
 void ban_close(void);
+/* Calls fn(arg, b) for each ban in force that DATA_DIR/bans.db holds, oldest first, reading
+ * the file without changing it (a node that ran alone carrying its bans into a network,
+ * docs/cluster.md "Server bans"); the table is not touched. How many, 0 without a file, or -1
+ * when it cannot be read (logged). */
+int ban_file_each(const char *data_dir, void (*fn)(void *arg, const struct ban *b), void *arg);
 
 /* Checks mask for kind and takes it apart into out (mask, user, host, block). Returns
  * BAN_OK, or BAN_INVALID with why (cap bytes) saying what is wrong. */

@@ -243,6 +243,74 @@ void chanreg_close(void)
     pthread_mutex_unlock(&table_lock);
 }
 
+/* A row of channels (name, display, founder, registered) with its access list (acc: its
+ * account and mode, by channel) into info, as store_load takes them: 0, or -1 (logged) when
+ * the row is not a registration. */
+static int row_info(sqlite3_stmt *st, sqlite3_stmt *acc, struct chanreg_info *info)
+{
+    const char *key = (const char *)sqlite3_column_text(st, 0);
+    const char *display = (const char *)sqlite3_column_text(st, 1);
+    const char *founder = (const char *)sqlite3_column_text(st, 2);
+    if (!key || !display || !founder || !ircname_channel_valid(display) ||
+        !ircname_nick_valid(founder)) {
+        log_event(LOG_WARN, "channel registration store: row ignored",
+                  LOG_TEXT("channel", display ? display : ""));
+        return -1;
+    }
+    snprintf(info->name, sizeof info->name, "%s", display);
+    snprintf(info->founder, sizeof info->founder, "%s", founder);
+    info->registered = sqlite3_column_int64(st, 3);
+    info->naccess = 0;
+    sqlite3_reset(acc);
+    sqlite3_bind_text(acc, 1, key, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(acc) == SQLITE_ROW && info->naccess < CHANREG_ACCESS_MAX) {
+        const char *account = (const char *)sqlite3_column_text(acc, 0);
+        const char *mode = (const char *)sqlite3_column_text(acc, 1);
+        if (!account || !mode || !ircname_nick_valid(account) || (mode[0] != 'o' && mode[0] != 'v'))
+            continue;
+        struct chanreg_access *e = &info->access[info->naccess++];
+        snprintf(e->account, sizeof e->account, "%s", account);
+        e->mode = mode[0];
+    }
+    return 0;
+}
+
+int chanreg_file_each(const char *dir, void (*fn)(void *arg, const struct chanreg_info *info),
+                      void *arg)
+{
+    sqlite3 *file = NULL;
+    int rc = small_store_open_readonly(dir, "channels.db", STORE_WHAT, &file);
+    if (rc <= 0)
+        return rc;
+    struct chanreg_info *info = malloc(sizeof *info);
+    sqlite3_stmt *st = NULL, *acc = NULL;
+    int n = 0;
+    rc = info ? sqlite3_prepare_v2(file,
+                                   "SELECT name, display, founder, registered FROM channels"
+                                   " ORDER BY registered, rowid",
+                                   -1, &st, NULL)
+              : SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(file, "SELECT account, mode FROM access WHERE channel = ?1", -1,
+                                &acc, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        if (row_info(st, acc, info) == 0) {
+            fn(arg, info);
+            n++;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        log_warn("cannot read the %s %s/channels.db: %s", STORE_WHAT, dir,
+                 info ? sqlite3_errmsg(file) : "out of memory");
+    sqlite3_finalize(acc);
+    sqlite3_finalize(st);
+    sqlite3_close(file);
+    free(info);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
 /* --- the table --------------------------------------------------------------------------- */
 
 enum chanreg_role chanreg_role(const char *name, const char *account)

@@ -54,6 +54,13 @@ struct chanreg_info {
 int chanreg_open(const char *data_dir);
 /* Closes the store and frees the table (at exit, with no worker running). */
 void chanreg_close(void);
+/* Calls fn(arg, info) for each registration DATA_DIR/channels.db holds, oldest first, with
+ * its access list (at most CHANREG_ACCESS_MAX), reading the file without changing it (a node
+ * that ran alone carrying its registrations into a network, docs/cluster.md "Channel
+ * registrations"); the table is not touched. How many, 0 without a file, or -1 when it cannot
+ * be read (logged). */
+int chanreg_file_each(const char *data_dir, void (*fn)(void *arg, const struct chanreg_info *info),
+                      void *arg);
 
 /* The role of account ("" or NULL: not logged in) on channel name (any case). */
 enum chanreg_role chanreg_role(const char *name, const char *account);

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
 
 void small_store_failed(const char *dir, const char *file, const char *what, const char *hint,
                         sqlite3 **db, const char *err)
@@ -41,5 +44,22 @@ int small_store_open(const char *dir, const char *file, const char *schema, cons
         return 0;
     small_store_failed(dir, file, what, hint, db, err);
     sqlite3_free(err);
+    return -1;
+}
+
+int small_store_open_readonly(const char *dir, const char *file, const char *what, sqlite3 **db)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    *db = NULL;
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(*db, 1000);
+        return 1;
+    }
+    log_warn("cannot read the %s %s: %s", what, path, *db ? sqlite3_errmsg(*db) : "?");
+    sqlite3_close(*db);
+    *db = NULL;
     return -1;
 }

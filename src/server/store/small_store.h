@@ -18,5 +18,9 @@ int small_store_open(const char *dir, const char *file, const char *schema, cons
 /* Reports on stderr that what's file in dir (open as db) cannot be used, then closes db. */
 void small_store_failed(const char *dir, const char *file, const char *what, const char *hint,
                         sqlite3 **db, const char *err);
+/* Opens DIR/FILE read-only into *db, to read what a store kept there without changing it (a
+ * node carrying the file into a network, docs/cluster.md). 1 opened; 0 there is no such file;
+ * -1 it cannot be opened (logged as what's). */
+int small_store_open_readonly(const char *dir, const char *file, const char *what, sqlite3 **db);
 
 #endif
