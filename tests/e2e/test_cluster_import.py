@@ -147,3 +147,55 @@ def test_a_single_nodes_channel_registrations_go_into_the_network(tmp_path, serv
     assert info(watcher, "#proj").startswith("#proj: founder alice")
     assert info(watcher, "#taken").startswith("#taken: founder zed")
     assert hash_len(redis, "tc:creg") == 2
+
+
+def test_what_the_network_lifted_or_dropped_stays_so(tmp_path, server_factory, node_factory,
+                                                     clients, redis):
+    """A ban, a registration and an account carried from a single node's files, then lifted
+    or dropped on the network, do not come back when that node starts again with the same
+    files: each file's entries are carried once (remembered in Redis)."""
+    conf = oper_conf(tmp_path)
+    data = str(tmp_path / "alone")
+    alone = server_factory("--config", conf, "--data-dir", data)
+    op = welcomed(Client(alone.port, "op"))
+    oper(op)
+    op.send("KLINE ~victim@127.0.0.1 :spamming the lobby")
+    op.expect(lambda l: Msg(l).command == "NOTICE" and "Added" in l)
+    op.close()
+    alice, carl = register(alone, "alice"), register(alone, "carl")
+    join(alice, "#proj")
+    alice.send("CS REGISTER #proj")
+    service_notice(alice, "ChanServ", "#proj is registered to alice")
+    alice.close()
+    carl.close()
+    alone.stop()
+
+    a = node_factory("a", "--config", conf, "--data-dir", data)
+    until_attempt(a, "victim", "465")
+    boss = welcomed(clients(a, "boss"))
+    oper(boss)
+    boss.send("UNKLINE ~victim@127.0.0.1")
+    boss.expect(lambda l: Msg(l).command == "NOTICE" and "is removed" in l)
+    alice = clients(a, "alice_")  # a registered nick needs its login first
+    identify(alice, "alice")
+    alice.send("CS DROP #proj")
+    service_notice(alice, "ChanServ", "#proj is no longer registered")
+    carl = clients(a, "carl_")
+    identify(carl, "carl")
+    carl.send("NS DROP " + PASSWORD)
+    service_notice(carl, "NickServ", "Account carl dropped")
+    for c in (boss, alice, carl):
+        c.close()
+
+    a.stop()
+    a = node_factory("a", "--config", conf, "--data-dir", data)
+    until_attempt(a, "victim", "001")
+    watcher = welcomed(clients(a, "watcher"))
+    assert info(watcher, "#proj") == "#proj is not registered"
+    assert hash_len(redis, "tc:bans") == 0 and hash_len(redis, "tc:creg") == 0
+    carl = clients(a, "carl2")
+    carl.send("NS IDENTIFY carl " + PASSWORD)
+    service_notice(carl, "NickServ", "Invalid password for carl")
+    # alice's account was not dropped: it is still the one carried
+    alice = clients(a, "alice2")
+    identify(alice, "alice")

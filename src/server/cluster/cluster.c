@@ -2630,16 +2630,20 @@ static void load_cregs(struct cluster *cl, const redisReply *list, int replace)
  * only read. The accounts were carried before (account_open runs before cluster_open), so a
  * registration whose founder is not on the network, or is someone else there, is known. */
 
-/* KEYS the hash (tc:bans or tc:creg); ARGV a field, its value (packed), its event, the most
- * fields the hash may have (0: no bound). Adds the field, with its event, only if the hash has
- * no field of that name and has room: 1 added, -1 full, else the network's value (it stays).
- * Run at start only (EVAL), so not loaded on every link as scripts[] are. */
+/* KEYS the hash (tc:bans or tc:creg), the memo of what was carried (tc:carried); ARGV a
+ * field, its value (packed), its event, the most fields the hash may have (0: no bound), its
+ * memo (the kind, the field, what identifies the value). Adds the field, with its event, only
+ * if the hash has no field of that name, the memo says it was never carried (carried once and
+ * gone from the network since: lifted or dropped there, it stays so), and the hash has room:
+ * 1 added (and remembered), 0 carried once, -1 full, else the network's value (it stays). Run
+ * at start only (EVAL), so not loaded on every link as scripts[] are. */
 static const char carry_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1]) if cur then return cur end "
+    "if redis.call('SISMEMBER', KEYS[2], ARGV[5]) == 1 then return 0 end "
     "local max = tonumber(ARGV[4]) "
     "if max > 0 and redis.call('HLEN', KEYS[1]) >= max then return -1 end "
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) redis.call('PUBLISH', 'tc:ev', ARGV[3]) "
-    "return 1";
+    "redis.call('SADD', KEYS[2], ARGV[5]) return 1";
 
 /* A founder's count of registered channels on the network (CHANREG_PER_ACCOUNT). */
 struct founded {
@@ -2660,34 +2664,38 @@ struct carry {
     int failed;                /* Redis failed: the rest waits for the next start */
 };
 
-enum carry_result { CARRIED, CARRY_HAD, CARRY_FULL, CARRY_FAILED };
+enum carry_result { CARRIED, CARRY_HAD, CARRY_ONCE, CARRY_FULL, CARRY_FAILED };
 
-/* carry_script for field of key, with k->p[0] the value and k->p[1] the event. CARRY_HAD
- * leaves the network's value in *have (freeReplyObject it). */
+/* carry_script for field of key, with k->p[0] the value, k->p[1] the event and memo what was
+ * carried. CARRY_HAD leaves the network's value in *have (freeReplyObject it). */
 static enum carry_result carry_field(struct carry *k, const char *key, const char *field, int max,
-                                     redisReply **have)
+                                     const char *memo, redisReply **have)
 {
     char bound[16];
     snprintf(bound, sizeof bound, "%d", max);
-    const char *argv[] = {"EVAL", carry_script, "1", key, field, k->p[0].buf, k->p[1].buf, bound};
+    const char *argv[] = {"EVAL", carry_script, "2",         key,   "tc:carried",
+                          field,  k->p[0].buf,  k->p[1].buf, bound, memo};
     size_t lens[] = {4,
                      sizeof carry_script - 1,
                      1,
                      strlen(key),
+                     strlen("tc:carried"),
                      strlen(field),
                      k->p[0].len,
                      k->p[1].len,
-                     strlen(bound)};
+                     strlen(bound),
+                     strlen(memo)};
     *have = NULL;
     if (k->p[0].overflow || k->p[1].overflow)
         return CARRY_FAILED;
-    redisReply *r = redisCommandArgv(k->c, 8, argv, lens);
+    redisReply *r = redisCommandArgv(k->c, 10, argv, lens);
     if (r && r->type == REDIS_REPLY_STRING) {
         *have = r;
         return CARRY_HAD;
     }
     enum carry_result res = !r || r->type != REDIS_REPLY_INTEGER ? CARRY_FAILED
                             : r->integer == 1                    ? CARRIED
+                            : r->integer == 0                    ? CARRY_ONCE
                                                                  : CARRY_FULL;
     if (res == CARRY_FAILED) {
         log_warn("cluster: cannot carry %s into Redis: %s", k->path,
@@ -2696,6 +2704,15 @@ static enum carry_result carry_field(struct carry *k, const char *key, const cha
     }
     freeReplyObject(r);
     return res;
+}
+
+/* The network has what k's file holds, as it is (carried at an earlier start, maybe before the
+ * memo was kept): it is counted, and remembered as carried. */
+static void carry_remember(struct carry *k, const char *memo)
+{
+    k->had++;
+    redisReply *r = redisCommand(k->c, "SADD tc:carried %s", memo);
+    freeReplyObject(r);
 }
 
 /* Whether the network's value is the one carried (this file's, carried at an earlier start). */
@@ -2720,14 +2737,26 @@ static void carry_ban(void *arg, const struct ban *b)
     pack_str(&k->p[1], "B");
     pack_u64(&k->p[1], k->cl->node);
     pack_ban(&k->p[1], b);
+    /* the memo: the ban as it is (set again since, with another time or reason, it is
+     * another) */
+    char *memo = malloc(sizeof field + k->p[0].len + 4);
+    if (!memo) {
+        k->failed = 1;
+        return;
+    }
+    snprintf(memo, sizeof field + k->p[0].len + 4, "B %s %.*s", field, (int)k->p[0].len,
+             k->p[0].buf);
     redisReply *have = NULL;
-    switch (carry_field(k, "tc:bans", field, BANS_MAX, &have)) {
+    switch (carry_field(k, "tc:bans", field, BANS_MAX, memo, &have)) {
     case CARRIED:
         k->carried++;
         break;
+    case CARRY_ONCE:
+        k->had++;
+        break;
     case CARRY_HAD:
         if (same_value(have, &k->p[0]))
-            k->had++;
+            carry_remember(k, memo);
         else
             log_warn("cluster: the %s-line on %s of %s is on the network already, set otherwise "
                      "there; the network's stays",
@@ -2742,6 +2771,7 @@ static void carry_ban(void *arg, const struct ban *b)
     case CARRY_FAILED:
         break;
     }
+    free(memo);
 }
 
 /* The count of channels founder has on the network, plus add. */
@@ -2817,6 +2847,9 @@ static void carry_creg(void *arg, const struct chanreg_info *file)
     pack_creg(&k->p[1], info);
     /* The founder's bound counts only for a channel the network lacks: one carried at an
      * earlier start is among the founder's channels already. */
+    /* the memo: the registration's founder and time (its access list may change) */
+    char memo[IRC_CHANNEL_MAX + IRC_NICK_MAX + 32];
+    snprintf(memo, sizeof memo, "G %s %s %lld", field, info->founder, (long long)info->registered);
     redisReply *have = redisCommand(k->c, "HGET tc:creg %s", field);
     enum carry_result res = CARRY_HAD;
     if (!have || (have->type != REDIS_REPLY_STRING && have->type != REDIS_REPLY_NIL)) {
@@ -2833,7 +2866,7 @@ static void carry_creg(void *arg, const struct chanreg_info *file)
                      info->name, k->path, info->founder, CHANREG_PER_ACCOUNT);
             return;
         }
-        res = carry_field(k, "tc:creg", field, 0, &have);
+        res = carry_field(k, "tc:creg", field, 0, memo, &have);
     }
     switch (res) {
     case CARRIED:
@@ -2852,7 +2885,7 @@ static void carry_creg(void *arg, const struct chanreg_info *file)
         if (unpack_creg(&u, info) < 0)
             snprintf(info->founder, sizeof info->founder, "?");
         if (ircname_cmp(info->founder, file->founder) == 0 && info->registered == file->registered)
-            k->had++;
+            carry_remember(k, memo);
         else
             log_warn("cluster: %s of %s is registered on the network already (founder %s); the "
                      "network's registration stays",
@@ -2860,6 +2893,9 @@ static void carry_creg(void *arg, const struct chanreg_info *file)
         freeReplyObject(have);
         break;
     }
+    case CARRY_ONCE: /* dropped on the network since */
+        k->had++;
+        break;
     case CARRY_FULL: /* no bound on the registrations but the founders' */
     case CARRY_FAILED:
         freeReplyObject(have);

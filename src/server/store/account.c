@@ -615,7 +615,9 @@ static void know_cb(void *arg, const char *name)
 /* A node that ran alone before has accounts in its own store (--data-dir/accounts.db): they
  * go into Redis, so its users keep them in the network. A name the network has already
  * stays the network's (logged: that user must register another). Every start, cheaply:
- * what Redis has is skipped. The file is left as it is. */
+ * what Redis has is skipped, and so is what was carried once (tc:carried, by name and
+ * password hash): an account dropped on the network stays dropped, while one made again
+ * alone since, with another password, is carried. The file is left as it is. */
 static void carry_accounts(struct accounts *a)
 {
     char path[PATH_MAX];
@@ -640,8 +642,13 @@ static void carry_accounts(struct accounts *a)
         const char *certfp = (const char *)sqlite3_column_text(st, 3);
         if (!key || !display || !hash || !ircname_nick_valid(display))
             continue;
-        char have[crypto_pwhash_STRBYTES];
+        char have[crypto_pwhash_STRBYTES], memo[IRC_NICK_MAX + crypto_pwhash_STRBYTES + 4];
+        snprintf(memo, sizeof memo, "A %s %s", key, hash);
         int rc = account_redis_hash(a->net, key, have, sizeof have);
+        if (rc == -1 && account_redis_carried(a->net, memo) == 1)
+            continue; /* carried once and dropped on the network since */
+        if (rc == 0 && strcmp(have, hash) == 0)
+            account_redis_mark_carried(a->net, memo);
         if (rc == 0 && strcmp(have, hash) != 0) {
             log_warn("accounts: %s of %s is another account on the network already; not "
                      "carried",
@@ -652,6 +659,7 @@ static void carry_accounts(struct accounts *a)
         }
         if (rc == -1 && account_redis_create(a->net, key, display, hash) == 0) {
             know(a, display);
+            account_redis_mark_carried(a->net, memo);
             carried++;
         }
         if (rc == -2)

@@ -150,6 +150,24 @@ int account_redis_hash(struct account_redis *ar, const char *key, char *hash, si
     return rc;
 }
 
+int account_redis_carried(struct account_redis *ar, const char *memo)
+{
+    const char *argv[] = {"SISMEMBER", "tc:carried", memo};
+    redisReply *r = run(ar, 3, argv);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? r->integer == 1 : -2;
+    freeReplyObject(r);
+    return rc;
+}
+
+int account_redis_mark_carried(struct account_redis *ar, const char *memo)
+{
+    const char *argv[] = {"SADD", "tc:carried", memo};
+    redisReply *r = run(ar, 3, argv);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -2;
+    freeReplyObject(r);
+    return rc;
+}
+
 int account_redis_create(struct account_redis *ar, const char *key, const char *display,
                          const char *hash)
 {

@@ -26,6 +26,12 @@ int account_redis_hash(struct account_redis *ar, const char *key, char *hash, si
 /* Creates account key (folded) as display with hash: 0; 1 it exists; -2 Redis failed. */
 int account_redis_create(struct account_redis *ar, const char *key, const char *display,
                          const char *hash);
+/* What a node carried into the network from the files it kept alone (tc:carried, a set of
+ * memo strings: the kind, the name and what identifies the value). _carried: 1 if memo was
+ * carried once (if the network has dropped it since, it stays dropped), 0 if not, -2 Redis
+ * failed; _mark_carried records it: 0 or -2. */
+int account_redis_carried(struct account_redis *ar, const char *memo);
+int account_redis_mark_carried(struct account_redis *ar, const char *memo);
 /* Account key (folded) was logged into now (SASL): it never expires. 0 or -2. */
 int account_redis_touch(struct account_redis *ar, const char *key);
 /* Deletes the accounts never logged into that were created before before (seconds since the
