@@ -115,42 +115,32 @@ static void forget(struct accounts *a, const char *name)
     pthread_mutex_unlock(&a->lock);
 }
 
-/* Whether name is registered (1), and when taken is not NULL whether it is taken. */
-static int find_known(struct accounts *a, const char *name, int *taken)
+/* Whether name is registered (1), and when taken is not NULL whether it is taken; with
+ * mark, it is marked taken: not the account this node's own file has. */
+static int find_known(struct accounts *a, const char *name, int *taken, int mark)
 {
     char key[IRC_NICK_MAX + 1];
     ircname_fold(name, key, sizeof key);
     struct known *k = NULL;
     pthread_mutex_lock(&a->lock);
     HASH_FIND_STR(a->known, key, k);
+    if (k && mark)
+        k->taken = 1;
     if (k && taken)
         *taken = k->taken;
     pthread_mutex_unlock(&a->lock);
     return k != NULL;
 }
 
-/* Marks the registered name as taken: not the account this node's own file has. */
-static void know_taken(struct accounts *a, const char *name)
-{
-    char key[IRC_NICK_MAX + 1];
-    ircname_fold(name, key, sizeof key);
-    struct known *k = NULL;
-    pthread_mutex_lock(&a->lock);
-    HASH_FIND_STR(a->known, key, k);
-    if (k)
-        k->taken = 1;
-    pthread_mutex_unlock(&a->lock);
-}
-
 int account_exists(struct server *srv, const char *name)
 {
-    return srv->accounts && find_known(srv->accounts, name, NULL);
+    return srv->accounts && find_known(srv->accounts, name, NULL, 0);
 }
 
 int account_of_this_node(struct server *srv, const char *name)
 {
     int taken = 0;
-    return srv->accounts && find_known(srv->accounts, name, &taken) && !taken;
+    return srv->accounts && find_known(srv->accounts, name, &taken, 0) && !taken;
 }
 
 /* The stored hash of name into hash; 0, -1 when there is no such account, -2 when the store
@@ -653,7 +643,7 @@ static void carry_accounts(struct accounts *a)
             log_warn("accounts: %s of %s is another account on the network already; not "
                      "carried",
                      display, path);
-            know_taken(a, display);
+            find_known(a, display, NULL, 1);
             taken++;
             continue;
         }
