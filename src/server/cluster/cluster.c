@@ -29,6 +29,7 @@
 #include "core/loop.h"
 #include "core/server.h"
 #include "pack.h"
+#include "quits.h"
 #include "state/chan-t.h"
 #include "store/account.h"
 #include "store/ban.h"
@@ -58,6 +59,7 @@ enum {
     S_REAPCHANS,
     S_PMFILL,
     S_GHOSTS,
+    S_LEFT,
     S_BAN,
     S_CREG,
     S_COUNT
@@ -123,7 +125,8 @@ static const char *const scripts[S_COUNT] = {
      * the server's epoch (the one given if it had none: its data is new); the server
      * bans and the channel registrations (packed; only the first server has them); and
      * this node's inbox after ARGV[4], the last private message it had from it (''
-     * at start: the inbox's newest entry alone, to start from). */
+     * at start: the inbox's newest entry alone, to start from); and the QUIT events of users
+     * who left while this server was away (tc:left, S_LEFT). */
     "local out = {} local all = redis.call('HGETALL', 'tc:nodes') "
     "for i = 1, #all, 2 do if all[i] ~= ARGV[1] then "
     "for _, u in ipairs(redis.call('HVALS', 'tc:users:' .. all[i])) do "
@@ -138,7 +141,7 @@ static const char *const scripts[S_COUNT] = {
     "if ARGV[4] == '' then missed = redis.call('XREVRANGE', inbox, '+', '-', 'COUNT', 1) "
     "else missed = redis.call('XRANGE', inbox, '(' .. ARGV[4], '+') end "
     "return {out, all, chans, ep, redis.call('HVALS', 'tc:bans'), redis.call('HVALS', 'tc:creg'), "
-    "missed}",
+    "missed, redis.call('HVALS', 'tc:left')}",
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
      * channel, field, value): M settings (value the whole settings, field the parts of them
      * that changed, CHAN_META_*: only those replace the stored ones; '' all), D the channel
@@ -264,6 +267,30 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k, 'tc:h:' .. k) "
     "redis.call('SREM', 'tc:chans', k) redis.call('SREM', 'tc:nch:' .. node, k) end end "
     "return n",
+    /* S_LEFT: ARGV this node, a user's id, its channel QUIT event (C Q: origin, user, line,
+     * this server's keys, the others'), seconds to keep it: a user who left while this server
+     * was away (cluster/quits.h). Its memberships here go (a channel emptied with them), the
+     * event is published, and kept in tc:left for the nodes whose subscriber comes back
+     * after this (S_SNAP returns it); its directory entry (on the first server) goes with a Q
+     * event of the QUIT's reason. Run before S_GHOSTS, which would part it generically. */
+    LUA_NS "local function fields(s) local t = {} local p = 1 while p <= #s do "
+           "local c = string.find(s, ':', p, true) if not c then return nil end "
+           "local len = tonumber(string.sub(s, p, c - 1)) if not len then return nil end "
+           "table.insert(t, string.sub(s, c + 1, c + len)) p = c + len + 2 end return t end "
+           "local node, id, ev = ARGV[1], ARGV[2], ARGV[3] local f = fields(ev) "
+           "if not f or #f < 6 or f[1] ~= 'C' or f[2] ~= 'Q' then return 0 end "
+           "local field = node .. ':' .. id "
+           "for i = 7, math.min(#f, 6 + (tonumber(f[6]) or 0)) do local k = f[i] "
+           "local m = 'tc:chm:' .. k "
+           "if redis.call('HDEL', m, field) == 1 and redis.call('HLEN', m) == 0 then "
+           "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k, 'tc:h:' .. k) "
+           "redis.call('SREM', 'tc:chans', k) redis.call('SREM', 'tc:nch:' .. node, k) end end "
+           "redis.call('HSET', 'tc:left', field, ev) redis.call('EXPIRE', 'tc:left', ARGV[4]) "
+           "redis.call('PUBLISH', 'tc:ev', ev) "
+           "local users = 'tc:users:' .. node local facts = redis.call('HGET', users, id) "
+           "if facts then local u = fields(facts) or {} redis.call('HDEL', users, id) "
+           "redis.call('PUBLISH', 'tc:ev', ns('Q') .. ns(node) .. ns(id) .. ns(u[4] or '') .. "
+           "ns(string.match(f[5], '^%S+ QUIT :(.*)$') or '')) end return 1",
     /* S_BAN: KEYS the bans; ARGV '+' (set), '-' (lift) or 'e' (expired), the ban's field
      * (kind letter and mask), its value (packed), the event (B or b). A lift removes the ban
      * if it is there; an expiry only if it is still that value (it may have been set again
@@ -360,6 +387,7 @@ struct req {
     uint64_t node; /* R_PM, R_KILL: the target's node */
     int shard;     /* R_CHAN: the channels' server */
     int msg;       /* R_CHAN: a message (its sender, id on worker, is told if it fails) */
+    int quit;      /* R_CHAN: a QUIT (kept in quits if the network does not take it) */
     mb_client_fn *done;
     char nick[IRC_NICK_MAX + 1];        /* the nick claimed, released, announced or quitting */
     char chan[IRC_CHANNEL_MAX + 1];     /* R_CHAN: the (first) channel's name */
@@ -391,6 +419,7 @@ struct claims {
 struct cluster {
     struct server *srv;
     struct claims *claims; /* by client id; the cluster thread's alone */
+    struct quits quits;    /* QUITs Redis could not take; the cluster thread's alone */
     uint64_t node;         /* this node's number: the top bits of its client ids */
     char name[64];
     char instance[320]; /* "host pid": the heartbeat's value, to know a dead earlier run */
@@ -1270,6 +1299,22 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
 static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply *entries);
 static struct event *unpack_message(struct unpack *u);
 
+/* Users of other nodes who left while this server was away, whose QUIT events their nodes
+ * published when it returned (S_LEFT), perhaps before this node was subscribed again: each
+ * quits here with its own line, before the channels are reconciled (which would part it
+ * with a generic one). One this node has applied already finds no member: nothing is seen
+ * twice. */
+static void left_meanwhile(struct cluster *cl, struct shard *sh, const redisReply *events)
+{
+    static const char head[] = "1:C,1:Q,";
+    for (size_t i = 0; i < events->elements; i++) {
+        const redisReply *e = events->element[i];
+        if (e->type == REDIS_REPLY_STRING && e->len > sizeof head - 1 &&
+            memcmp(e->str, head, sizeof head - 1) == 0)
+            apply(cl, sh, e->str, e->len);
+    }
+}
+
 /* Whether the channel key lives on the server arg. */
 static int on_shard(void *arg, const char *key)
 {
@@ -1283,10 +1328,11 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
 {
     struct shard *sh = arg;
     sh->snap_asked = 0;
-    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 7 ||
+    if (!rp || rp->type != REDIS_REPLY_ARRAY || rp->elements != 8 ||
         rp->element[0]->type != REDIS_REPLY_ARRAY || rp->element[2]->type != REDIS_REPLY_ARRAY ||
         rp->element[3]->type != REDIS_REPLY_STRING || rp->element[4]->type != REDIS_REPLY_ARRAY ||
-        rp->element[5]->type != REDIS_REPLY_ARRAY || rp->element[6]->type != REDIS_REPLY_ARRAY)
+        rp->element[5]->type != REDIS_REPLY_ARRAY || rp->element[6]->type != REDIS_REPLY_ARRAY ||
+        rp->element[7]->type != REDIS_REPLY_ARRAY)
         return; /* asked again when the connection is back */
     if (sh->index == 0) {
         /* What was known is replaced: users of nodes that left meanwhile must not stay. */
@@ -1313,6 +1359,8 @@ static void snapshot(struct cluster *cl, redisReply *rp, void *arg)
     int back = sh->chans_loaded;
     if (back && !same) /* new data: its streams are new too */
         chan_net_forget_positions(cl->srv, on_shard, sh);
+    if (back)
+        left_meanwhile(cl, sh, rp->element[7]);
     load_chans(cl, sh, rp->element[2], back, same);
     sh->chans_loaded = 1;
     if (back || cl->srv->hist) /* at start only the store has a use for them */
@@ -1819,9 +1867,45 @@ static void nothing(void *arg, const struct nick_info *info)
     ++*(int *)arg;
 }
 
+/* S_LEFT's answer: a QUIT the network took is done; one whose server went away again
+ * before it answered waits for its return. */
+static void quit_resent(struct cluster *cl, redisReply *rp, void *arg)
+{
+    struct quit *e = arg;
+    if (rp)
+        quits_done(&cl->quits, e);
+    else
+        quits_put_back(&cl->quits, e);
+}
+
+/* The QUITs of users who left while server shard was away, published now with their own
+ * lines (S_LEFT), before S_GHOSTS parts whatever else it finds gone with a generic one. */
+static void send_quits(struct cluster *cl, int shard)
+{
+    char node[24], keep[16], id[24];
+    snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
+    snprintf(keep, sizeof keep, "%d", CLUSTER_LEFT_KEEP_S);
+    int n = 0;
+    struct quit *e;
+    while ((e = quits_take(&cl->quits, shard)) != NULL) {
+        snprintf(id, sizeof id, "%llu", (unsigned long long)e->id);
+        const char *args[] = {node, id, e->event, keep};
+        size_t lens[] = {strlen(node), strlen(id), e->len, strlen(keep)};
+        if (script(cl, shard, S_LEFT, quit_resent, e, 0, 4, args, lens) < 0) {
+            quits_put_back(&cl->quits, e);
+            break;
+        }
+        n++;
+    }
+    if (n)
+        log_info("cluster: the QUITs of %d users who left while Redis %s:%d was away, sent", n,
+                 cl->shards[shard].rs.host, cl->shards[shard].rs.port);
+}
+
 /* Back from a Redis outage with Redis's data kept (persistence): Redis may still hold users
- * of this node who left meanwhile, whose QUIT could not reach it. S_GHOSTS takes out what
- * is not this node's now, on every server, and tells the other nodes. */
+ * of this node who left meanwhile, whose QUIT could not reach it. Those whose QUIT was kept
+ * leave with it (send_quits); S_GHOSTS takes out the rest, what is not this node's now, on
+ * every server, and tells the other nodes. */
 static void reap_ghosts(struct cluster *cl)
 {
     int count = 0;
@@ -1839,8 +1923,12 @@ static void reap_ghosts(struct cluster *cl)
         l.argv[1] = reason;
         l.lens[1] = sizeof reason - 1;
         nick_each_local(cl->srv, live_one, &l);
-        for (int i = 0; i < cl->nshards; i++)
+        for (int i = 0; i < cl->nshards; i++) {
+            if (!cl->shards[i].cmd.ready)
+                continue;
+            send_quits(cl, i);
             script(cl, i, S_GHOSTS, NULL, NULL, 0, 2 + l.n, l.argv, l.lens);
+        }
     } else {
         log_warn("cluster: out of memory looking for users Redis kept of this node");
     }
@@ -3149,6 +3237,7 @@ static int chan_request(struct cluster *cl, int shard, const struct pack *ev,
     }
     q->shard = shard;
     q->msg = chg->kind == CC_MSG;
+    q->quit = chg->kind == CC_QUIT;
     q->worker = chg->who_worker;
     snprintf(q->chan, sizeof q->chan, "%s", chan_name(chg->chans[0]));
     return enqueue(cl, q);
@@ -3384,6 +3473,21 @@ static void chan_sent(struct cluster *cl, redisReply *rp, void *arg)
     free(cs);
 }
 
+/* S_CHAN's answer for a QUIT: one the network did not take (Redis away, or gone before it
+ * answered) is kept, to be published when it returns (send_quits). An error is not kept: it
+ * would fail again. */
+static void quit_sent(struct cluster *cl, redisReply *rp, void *arg)
+{
+    static struct log_budget full_logged = LOG_BUDGET_INIT;
+    struct quit *e = arg;
+    if (!rp && quits_add(&cl->quits, e->id, e->shard, e->event, e->len) < 0)
+        log_limited(&full_logged, 5, LOG_WARN,
+                    "cluster: the QUIT of client %llu could not be kept for the network (at "
+                    "most %d are): the others will see it leave with a generic reason",
+                    (unsigned long long)e->id, CLUSTER_QUITS_MAX);
+    free(e);
+}
+
 /* R_CHAN: EVALSHA S_CHAN with the event and the changes, on the channels' server. */
 static void run_chan(struct cluster *cl, struct req *q)
 {
@@ -3399,6 +3503,11 @@ static void run_chan(struct cluster *cl, struct req *q)
     char node[24];
     snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
     struct chan_sent *cs = q->msg ? malloc(sizeof *cs) : NULL;
+    struct quit *qe = q->quit ? malloc(sizeof *qe + q->len) : NULL;
+    if (qe) {
+        *qe = (struct quit){.id = q->id, .shard = q->shard, .len = q->len};
+        memcpy(qe->event, q->data, q->len);
+    }
     int sent = -1;
     if (argv && lens && (!q->msg || cs)) {
         argv[0] = "EVALSHA";
@@ -3417,13 +3526,19 @@ static void run_chan(struct cluster *cl, struct req *q)
             cs->id = q->id;
             snprintf(cs->name, sizeof cs->name, "%s", q->chan);
         }
-        sent = command(&cl->shards[q->shard].cmd, q->msg ? chan_sent : NULL, cs, argc, argv, lens);
+        if (qe)
+            sent = command(&cl->shards[q->shard].cmd, quit_sent, qe, argc, argv, lens);
+        else
+            sent =
+                command(&cl->shards[q->shard].cmd, q->msg ? chan_sent : NULL, cs, argc, argv, lens);
     }
     if (sent < 0) {
         if (q->msg && cs)
             chan_sent(cl, NULL, cs);
         else
             free(cs);
+        if (qe)
+            quit_sent(cl, NULL, qe);
         if (!q->msg)
             log_debug("cluster: a change of %s did not reach the network", q->chan);
     }
@@ -4195,6 +4310,7 @@ int cluster_open(struct server *srv)
         return -1;
     cl->srv = srv;
     cl->evfd = -1;
+    quits_init(&cl->quits, CLUSTER_QUITS_MAX);
     cl->heartbeat_s = cfg->cluster_heartbeat;
     cl->history_max = cfg->history_max;
     cl->history_days = cfg->history_days;
@@ -4325,5 +4441,6 @@ void cluster_close(struct server *srv)
     pthread_cond_destroy(&cl->up_cond);
     pthread_mutex_destroy(&cl->names_lock);
     pthread_mutex_destroy(&cl->lock);
+    quits_clear(&cl->quits);
     free(cl);
 }

@@ -114,6 +114,13 @@
 #define CLUSTER_STORE_WAIT_MS     5000   /* catching up: the longest wait for a store behind */
 #define CLUSTER_CLOCK_SLACK_MS    10000  /* how far the clocks of nodes and Redis may differ */
 #define CLUSTER_PM_BACKFILL       200    /* a user logging in: last messages per conversation */
+/* Users of this node who left while a Redis server was away: the QUIT events kept to publish
+ * when it returns (cluster/quits.h; one per user and server its channels live on). Past this
+ * many, a departure reaches the others with a generic reason. */
+#define CLUSTER_QUITS_MAX 1024
+/* How long a server keeps those QUIT events (tc:left) for the nodes that come back after
+ * they were published, and would otherwise see a generic PART (seconds). */
+#define CLUSTER_LEFT_KEEP_S 300
 /* A node's inbox stream on each Redis server keeps the private messages published to it, so
  * that those published while its subscriber was reconnecting are delivered when it is back
  * (cluster.c "inbox"); its last ones, about this many (MAXLEN ~, Redis trims in blocks). The

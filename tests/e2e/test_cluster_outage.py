@@ -1,0 +1,202 @@
+"""Users who leave while Redis is away (docs/cluster.md "Redis persistence", "Failures"):
+their node keeps their QUIT lines (a bounded record, tests/unit/test_quits.c), and when
+Redis returns, with its data or empty, the users of the other nodes who shared a channel with
+them see each one quit with its own reason, once, rather than a generic line."""
+import socket
+import threading
+
+import pytest
+from conftest import Msg, free_port, is_numeric, take_until
+from test_cluster import (Redis, clients, ison, node_factory, redis,  # noqa: F401
+                          wait_until, welcomed)
+from test_cluster_channels import joined, names
+
+
+def shard_of(name, n):
+    """The Redis server (of n) a name lives on: FNV-1a of its folded form, as cluster.c."""
+    h = 2166136261
+    for ch in name.lower().translate(str.maketrans("[]\\~", "{}|^")).encode():
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return h % n
+
+
+def names_seen(c, chan, seen):
+    """The nicks c's node lists in chan; every line read meanwhile goes into seen."""
+    c.send("NAMES " + chan)
+    out = []
+    for line in take_until(c, is_numeric("366", chan)):
+        seen.append(line)
+        if Msg(line).command == "353":
+            out += Msg(line).text.split()
+    return sorted(out)
+
+
+def quits_of(lines, nick):
+    return [Msg(l) for l in lines if Msg(l).command == "QUIT" and Msg(l).nick == nick]
+
+
+def parts_of(lines, nick):
+    return [Msg(l) for l in lines if Msg(l).command == "PART" and Msg(l).nick == nick]
+
+
+@pytest.mark.parametrize("persist", [True, False], ids=["with-its-data", "empty"])
+def test_a_quit_while_redis_was_away_arrives_with_its_reason(tmp_path, node_factory, clients,
+                                                             persist):
+    """Two users of node b leave while Redis is away, one with QUIT and a reason, one whose
+    connection drops. When Redis is back (having kept its data, or restarted empty) the user
+    of node a sharing a channel with them sees each QUIT once, with its real reason; nothing
+    is seen before Redis is back."""
+    store = Redis(tmp_path, persist=persist)
+    try:
+        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
+        alice = joined(welcomed(clients(a, "alice")), "#room")
+        bob = joined(welcomed(clients(b, "bob")), "#room")
+        dave = joined(welcomed(clients(b, "dave")), "#room")
+        wait_until(lambda: names(alice, "#room") == ["@alice", "bob", "dave"])
+        store.stop()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.send("QUIT :gone fishing")
+        bob.wait_closed()
+        dave.close()  # the connection lost: its node says why
+        seen = alice.collect(1.5)  # nothing reaches node a while Redis is away
+        assert not quits_of(seen, "bob") and not quits_of(seen, "dave"), seen
+        store.start()
+        wait_until(lambda: names_seen(alice, "#room", seen) == ["@alice"], timeout=30)
+        seen += alice.collect(1)
+        assert [q.text for q in quits_of(seen, "bob")] == ["Quit: gone fishing"], seen
+        dropped = quits_of(seen, "dave")
+        assert len(dropped) == 1 and not dropped[0].text.startswith("Left while"), seen
+        assert not parts_of(seen, "bob") and not parts_of(seen, "dave"), seen
+        wait_until(lambda: ison(alice, "bob", "dave") == [])
+        welcomed(clients(a, "bob"))  # the nick is free again
+    finally:
+        store.stop()
+
+
+def test_a_quit_spanning_two_redis_servers_is_seen_once(tmp_path, node_factory, clients):
+    """A user in two channels that live on two Redis servers quits while both are away: a
+    user of another node sharing both channels sees one QUIT, with its reason."""
+    r1, r2 = Redis(tmp_path), Redis(tmp_path)
+    try:
+        first = next("#one%d" % i for i in range(100) if shard_of("#one%d" % i, 2) == 0)
+        second = next("#two%d" % i for i in range(100) if shard_of("#two%d" % i, 2) == 1)
+        urls = r1.url + "," + r2.url
+        a, b = node_factory("a", urls=urls), node_factory("b", urls=urls)
+        alice = joined(joined(welcomed(clients(a, "alice")), first), second)
+        bob = joined(joined(welcomed(clients(b, "bob")), first), second)
+        wait_until(lambda: names(alice, second) == ["@alice", "bob"])
+        r1.stop()
+        r2.stop()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.send("QUIT :gone fishing")
+        bob.wait_closed()
+        seen = alice.collect(0.5)
+        r1.start()
+        r2.start()
+        wait_until(lambda: names_seen(alice, first, seen) == ["@alice"] and
+                   names_seen(alice, second, seen) == ["@alice"], timeout=30)
+        seen += alice.collect(1.5)
+        assert [q.text for q in quits_of(seen, "bob")] == ["Quit: gone fishing"], seen
+        assert not parts_of(seen, "bob"), seen
+    finally:
+        r1.stop()
+        r2.stop()
+
+
+class Cut:
+    """A TCP relay to a Redis server that can be cut (every connection closed, new ones
+    refused) and joined again: one node's way to Redis, while the others keep theirs."""
+
+    def __init__(self, port):
+        self.target = port
+        self.port = free_port()
+        self.conns = []
+        self.lock = threading.Lock()
+        self.listener = None
+        self.join()
+
+    def join(self):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def cut(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes its accept (Linux)
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self.conns = []
+
+    def _accept(self, listener):
+        while True:
+            try:
+                near, _ = listener.accept()
+            except OSError:
+                return  # cut
+            far = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.conns += [near, far]
+            for src, dst in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+
+def test_a_node_back_after_the_quit_was_published_still_sees_its_reason(node_factory, clients,
+                                                                         redis):
+    """Both nodes lose Redis; a user of node b quits; node b comes back first and publishes
+    the QUIT while node a is still cut off. Node a, back later, finds the QUIT kept on the
+    server (tc:left) and shows it, rather than a PART "Left while this server was cut off"."""
+    to_a, to_b = Cut(redis.port), Cut(redis.port)
+    try:
+        a, b = node_factory("a", urls=to_a.url), node_factory("b", urls=to_b.url)
+        alice = joined(welcomed(clients(a, "alice")), "#room")
+        bob = joined(welcomed(clients(b, "bob")), "#room")
+        wait_until(lambda: names(alice, "#room") == ["@alice", "bob"])
+        to_a.cut()
+        to_b.cut()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.send("QUIT :gone fishing")
+        bob.wait_closed()
+        to_b.join()
+        wait_until(lambda: redis.keys("tc:left") == ["tc:left"])  # published, node a away
+        seen = alice.collect(0.5)
+        to_a.join()
+        wait_until(lambda: names_seen(alice, "#room", seen) == ["@alice"], timeout=30)
+        seen += alice.collect(1)
+        assert [q.text for q in quits_of(seen, "bob")] == ["Quit: gone fishing"], seen
+        assert not parts_of(seen, "bob"), seen
+    finally:
+        to_a.cut()
+        to_b.cut()
