@@ -74,6 +74,50 @@ def test_a_quit_while_redis_was_away_arrives_with_its_reason(tmp_path, node_fact
         store.stop()
 
 
+@pytest.mark.parametrize("persist", [True, False], ids=["with-its-data", "empty"])
+def test_parts_and_kicks_while_redis_was_away_reach_the_network(tmp_path, node_factory, clients,
+                                                                persist):
+    """While Redis is away, bob (node b) parts #room with a reason, carol (node b) parts and
+    joins again, and bob's node kicks dave (node a) out of #ops. When Redis is back, alice
+    (node a) sees bob's PART with its reason and carol still there; dave is out of #ops on
+    his own node too; and a user joining later on a third node finds the same members. (Before,
+    the PART and the KICK never left node b: alice kept seeing bob in #room.)"""
+    store = Redis(tmp_path, persist=persist)
+    try:
+        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
+        alice = joined(welcomed(clients(a, "alice")), "#room")
+        bob = joined(welcomed(clients(b, "bob")), "#room")
+        carol = joined(welcomed(clients(b, "carol")), "#room")
+        joined(bob, "#ops")
+        dave = joined(welcomed(clients(a, "dave")), "#ops")
+        wait_until(lambda: names(alice, "#room") == ["@alice", "bob", "carol"] and
+                   names(bob, "#ops") == ["@bob", "dave"])
+        store.stop()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        bob.send("PART #room :off to lunch")
+        bob.expect(lambda l: Msg(l).command == "PART")
+        carol.send("PART #room")
+        carol.expect(lambda l: Msg(l).command == "PART")
+        joined(carol, "#room")
+        bob.send("KICK #ops dave :not now")
+        bob.expect(lambda l: Msg(l).command == "KICK")
+        seen = alice.collect(1)
+        assert not parts_of(seen, "bob"), seen
+        store.start()
+        wait_until(lambda: names_seen(alice, "#room", seen) == ["@alice", "carol"], timeout=30)
+        seen += alice.collect(1)
+        assert [p.text for p in parts_of(seen, "bob")] == ["off to lunch"], seen
+        kick = Msg(dave.expect(lambda l: Msg(l).command == "KICK"))
+        assert kick.params[:2] == ["#ops", "dave"] and kick.text == "not now"
+        assert names(dave, "#ops") == ["@bob"]
+        erin = welcomed(clients(node_factory("c", urls=store.url), "erin"))
+        assert names(erin, "#room") == ["@alice", "carol"]
+        assert names(erin, "#ops") == ["@bob"]
+    finally:
+        store.stop()
+
+
 def test_a_quit_spanning_two_redis_servers_is_seen_once(tmp_path, node_factory, clients):
     """A user in two channels that live on two Redis servers quits while both are away: a
     user of another node sharing both channels sees one QUIT, with its reason."""

@@ -145,14 +145,13 @@ static const char *const scripts[S_COUNT] = {
     /* S_CHAN: ARGV the event ('' none), the node, then changes of four arguments each (op,
      * channel, field, value): M settings (value the whole settings, field the parts of them
      * that changed, CHAN_META_*: only those replace the stored ones; '' all), D the channel
-     * is gone, A a member joins ("flags nick user@host"), R a member leaves, F a member's
-     * flags, N a member's nick, L a list entry is set, l one is removed, V client field is
-     * invited, v its invitation is used or lifted, H the event (a
-     * message) is kept in the channel's stream, at most field (0: no cap) of them and none
-     * older than the stream id value ('': any age). The channel's keys and its event change
-     * together, and a message is stored before it is published, with its entry's id as a
-     * last field (a netstring): the place in the stream up to which a node has delivered
-     * the channel (catch_up). */
+     * is gone (if no member is left), A a member joins ("flags nick user@host"), R a member leaves,
+     * F a member's flags, N a member's nick, L a list entry is set, l one is removed, V client
+     * field is invited, v its invitation is used or lifted, H the event (a message) is kept in the
+     * channel's stream, at most field (0: no cap) of them and none older than the stream id value
+     * ('': any age). The channel's keys and its event change together, and a message is stored
+     * before it is published, with its entry's id as a last field (a netstring): the place in the
+     * stream up to which a node has delivered the channel (catch_up). */
     LUA_NS
     "local function fields(s) local t = {} local p = 1 while p <= #s do "
     "local c = string.find(s, ':', p, true) if not c then return nil end "
@@ -187,8 +186,10 @@ static const char *const scripts[S_COUNT] = {
     "if op == 'M' then local parts = tonumber(f) "
     "if parts then v = merge(redis.call('GET', 'tc:ch:' .. k), v, parts) end "
     "redis.call('SET', 'tc:ch:' .. k, v) redis.call('SADD', 'tc:chans', k) "
-    "elseif op == 'D' then redis.call('DEL', 'tc:ch:' .. k, m, 'tc:chl:' .. k, 'tc:h:' .. k) "
-    "redis.call('SREM', 'tc:chans', k) "
+    /* only if no member is left: another node's JOIN may have come first */
+    "elseif op == 'D' then if redis.call('HLEN', m) == 0 then "
+    "redis.call('DEL', 'tc:ch:' .. k, m, 'tc:chl:' .. k, 'tc:h:' .. k) "
+    "redis.call('SREM', 'tc:chans', k) end "
     "elseif op == 'A' then redis.call('HSET', m, f, v) redis.call('SADD', 'tc:chans', k) "
     "redis.call('SADD', 'tc:nch:' .. node, k) "
     "elseif op == 'R' then redis.call('HDEL', m, f) "
@@ -267,19 +268,32 @@ static const char *const scripts[S_COUNT] = {
     "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k, 'tc:h:' .. k) "
     "redis.call('SREM', 'tc:chans', k) redis.call('SREM', 'tc:nch:' .. node, k) end end "
     "return n",
-    /* S_LEFT: ARGV this node, a user's id, its channel QUIT event (C Q: origin, user, line,
-     * this server's keys, the others'), seconds to keep it: a user who left while this server
-     * was away (cluster/quits.h). Its memberships here go (a channel emptied with them), the
-     * event is published, and kept in tc:left for the nodes whose subscriber comes back
-     * after this (S_SNAP returns it); its directory entry (on the first server) goes with a Q
-     * event of the QUIT's reason. Run before S_GHOSTS, which would part it generically. */
+    /* S_LEFT: ARGV the user's node, a user's id, its channel QUIT event (C Q: origin, user,
+     * line, this server's keys, the others'), seconds to keep it: a user who left while this
+     * server was away (cluster/quits.h). A PART or KICK event instead: the user leaves that
+     * channel (if Redis still has it there), with the event. Its memberships here go (a channel
+     * emptied with them), the event is published, and kept in tc:left for the nodes whose
+     * subscriber comes back after this (S_SNAP returns it); its directory entry (on the first
+     * server) goes with a Q event of the QUIT's reason. Run before S_GHOSTS, which would part it
+     * generically. */
     LUA_NS "local function fields(s) local t = {} local p = 1 while p <= #s do "
            "local c = string.find(s, ':', p, true) if not c then return nil end "
            "local len = tonumber(string.sub(s, p, c - 1)) if not len then return nil end "
            "table.insert(t, string.sub(s, c + 1, c + len)) p = c + len + 2 end return t end "
            "local node, id, ev = ARGV[1], ARGV[2], ARGV[3] local f = fields(ev) "
-           "if not f or #f < 6 or f[1] ~= 'C' or f[2] ~= 'Q' then return 0 end "
+           "if not f or #f < 6 or f[1] ~= 'C' then return 0 end "
            "local field = node .. ':' .. id "
+           /* a PART or KICK (C P/K: origin, user, key, line): out of that channel */
+           "if f[2] == 'P' or f[2] == 'K' then local k = f[5] local m = 'tc:chm:' .. k "
+           "if redis.call('HDEL', m, field) == 1 and redis.call('HLEN', m) == 0 then "
+           "redis.call('DEL', 'tc:ch:' .. k, 'tc:chl:' .. k, 'tc:h:' .. k) "
+           "redis.call('SREM', 'tc:chans', k) redis.call('SREM', 'tc:nch:' .. node, k) end "
+           /* published even when Redis came back without it: the nodes' replicas have it;
+            * kept for the nodes back later, as a QUIT is */
+           "redis.call('HSET', 'tc:left', field .. ':' .. k, ev) "
+           "redis.call('EXPIRE', 'tc:left', ARGV[4]) "
+           "redis.call('PUBLISH', 'tc:ev', ev) return 1 end "
+           "if f[2] ~= 'Q' then return 0 end "
            "for i = 7, math.min(#f, 6 + (tonumber(f[6]) or 0)) do local k = f[i] "
            "local m = 'tc:chm:' .. k "
            "if redis.call('HDEL', m, field) == 1 and redis.call('HLEN', m) == 0 then "
@@ -387,7 +401,7 @@ struct req {
     uint64_t node; /* R_PM, R_KILL: the target's node */
     int shard;     /* R_CHAN: the channels' server */
     int msg;       /* R_CHAN: a message (its sender, id on worker, is told if it fails) */
-    int quit;      /* R_CHAN: a QUIT (kept in quits if the network does not take it) */
+    int quit; /* R_CHAN: a QUIT, PART or KICK (kept in quits if the network does not take it) */
     mb_client_fn *done;
     char nick[IRC_NICK_MAX + 1];        /* the nick claimed, released, announced or quitting */
     char chan[IRC_CHANNEL_MAX + 1];     /* R_CHAN: the (first) channel's name */
@@ -1299,18 +1313,19 @@ static void catch_up(struct cluster *cl, const struct shard *sh, const redisRepl
 static void inbox_missed(struct cluster *cl, struct shard *sh, const redisReply *entries);
 static struct event *unpack_message(struct unpack *u);
 
-/* Users of other nodes who left while this server was away, whose QUIT events their nodes
- * published when it returned (S_LEFT), perhaps before this node was subscribed again: each
- * quits here with its own line, before the channels are reconciled (which would part it
- * with a generic one). One this node has applied already finds no member: nothing is seen
- * twice. */
+/* Users of other nodes who left (or left a channel, or were kicked out of one) while this
+ * server was away, whose QUIT, PART or KICK events their nodes published when it returned
+ * (S_LEFT), perhaps before this node was subscribed again: each is applied here with its own
+ * line, before the channels are reconciled (which would part the user with a generic one).
+ * One this node has applied already finds no member: nothing is seen twice. */
 static void left_meanwhile(struct cluster *cl, struct shard *sh, const redisReply *events)
 {
-    static const char head[] = "1:C,1:Q,";
+    static const char head[] = "1:C,1:?,";
     for (size_t i = 0; i < events->elements; i++) {
         const redisReply *e = events->element[i];
         if (e->type == REDIS_REPLY_STRING && e->len > sizeof head - 1 &&
-            memcmp(e->str, head, sizeof head - 1) == 0)
+            memcmp(e->str, head, 6) == 0 && strchr("QPK", e->str[6]) &&
+            memcmp(e->str + 7, head + 7, 1) == 0)
             apply(cl, sh, e->str, e->len);
     }
 }
@@ -1878,16 +1893,19 @@ static void quit_resent(struct cluster *cl, redisReply *rp, void *arg)
         quits_put_back(&cl->quits, e);
 }
 
-/* The QUITs of users who left while server shard was away, published now with their own
- * lines (S_LEFT), before S_GHOSTS parts whatever else it finds gone with a generic one. */
+/* The QUITs of users who left while server shard was away, and the PARTs and KICKs of its
+ * channels made meanwhile, published now with their own lines (S_LEFT), before S_GHOSTS parts
+ * whatever else it finds gone with a generic one and the node announces its memberships of
+ * now (a user who joined again meanwhile is back after its PART). */
 static void send_quits(struct cluster *cl, int shard)
 {
     char node[24], keep[16], id[24];
-    snprintf(node, sizeof node, "%llu", (unsigned long long)cl->node);
     snprintf(keep, sizeof keep, "%d", CLUSTER_LEFT_KEEP_S);
     int n = 0;
     struct quit *e;
     while ((e = quits_take(&cl->quits, shard)) != NULL) {
+        /* the member's node: this one, but for a KICK of another node's user */
+        snprintf(node, sizeof node, "%llu", (unsigned long long)(e->id >> CLUSTER_NODE_SHIFT));
         snprintf(id, sizeof id, "%llu", (unsigned long long)e->id);
         const char *args[] = {node, id, e->event, keep};
         size_t lens[] = {strlen(node), strlen(id), e->len, strlen(keep)};
@@ -1898,7 +1916,7 @@ static void send_quits(struct cluster *cl, int shard)
         n++;
     }
     if (n)
-        log_info("cluster: the QUITs of %d users who left while Redis %s:%d was away, sent", n,
+        log_info("cluster: %d QUITs, PARTs and KICKs made while Redis %s:%d was away, sent", n,
                  cl->shards[shard].rs.host, cl->shards[shard].rs.port);
 }
 
@@ -3237,7 +3255,8 @@ static int chan_request(struct cluster *cl, int shard, const struct pack *ev,
     }
     q->shard = shard;
     q->msg = chg->kind == CC_MSG;
-    q->quit = chg->kind == CC_QUIT;
+    /* a departure: kept, should the network not take it, to be sent when it returns */
+    q->quit = chg->kind == CC_QUIT || chg->kind == CC_PART || chg->kind == CC_KICK;
     q->worker = chg->who_worker;
     snprintf(q->chan, sizeof q->chan, "%s", chan_name(chg->chans[0]));
     return enqueue(cl, q);
@@ -3482,8 +3501,8 @@ static void quit_sent(struct cluster *cl, redisReply *rp, void *arg)
     struct quit *e = arg;
     if (!rp && quits_add(&cl->quits, e->id, e->shard, e->event, e->len) < 0)
         log_limited(&full_logged, 5, LOG_WARN,
-                    "cluster: the QUIT of client %llu could not be kept for the network (at "
-                    "most %d are): the others will see it leave with a generic reason",
+                    "cluster: the QUIT, PART or KICK of client %llu could not be kept for the "
+                    "network (at most %d are): the others will see it leave with a generic reason",
                     (unsigned long long)e->id, CLUSTER_QUITS_MAX);
     free(e);
 }

@@ -215,8 +215,17 @@ void chan_net_part(struct server *srv, const char *key, uint64_t who, const char
     if (t && t->worker < srv->nworkers) {
         /* One of ours, kicked from another node: out of its list too (chan_kicked), which
          * holds the channel until then. Only its own node parts it. */
-        if (kick)
+        if (kick) {
+            int worker = t->worker;
             chan_kick_member(srv, ch, t, ev);
+            /* And out of the network's members again, without a word: this node may have
+             * put it back meanwhile (announcing its members after an outage, while a KICK
+             * of that time was on its way). */
+            struct chan *chs[1] = {ch};
+            struct chan_change chg = {
+                .kind = CC_PART, .chans = chs, .nchans = 1, .who = who, .who_worker = worker};
+            chan_net_publish(srv, &chg);
+        }
         pthread_mutex_unlock(&ch->lock);
     } else if (t) {
         struct fanout_chan f = chan_fan(ch);
