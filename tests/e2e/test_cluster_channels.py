@@ -436,6 +436,22 @@ def test_invitations_made_at_once_on_two_nodes_are_all_kept(node_factory, client
     guests[0].expect(is_numeric("473"))
 
 
+def test_the_last_part_on_one_node_keeps_a_join_made_on_another(node_factory, clients):
+    """alice (node a) joins and parts a channel while bob (node b) joins it at the same
+    instant, round after round: when alice's PART leaves her node's replica empty before bob's
+    JOIN has reached it, the network still has bob, so a node started afterwards lists him
+    in every channel (before, the PART deleted the channel's keys, bob's membership with
+    them)."""
+    a, b, alice, bob = two_nodes(node_factory, clients)
+    rounds({alice: lambda i: ["JOIN #r%d" % i, "PART #r%d" % i],
+            bob: lambda i: ["JOIN #r%d" % i]}, n=10)
+    carol = welcomed(clients(node_factory("c"), "carol"))
+    wait_until(lambda: all(names(bob, "#r%d" % i)[-1].lstrip("@") == "bob" and
+                           len(names(bob, "#r%d" % i)) == 1 for i in range(10)))
+    assert [names(carol, "#r%d" % i) for i in range(10)] == \
+        [names(bob, "#r%d" % i) for i in range(10)]
+
+
 def test_three_nodes_300_clients_one_order(node_factory):
     """The issue's order test: 300 clients spread over 3 nodes in one channel, 10 senders on
     different nodes talking at once: every member sees every message, once, all in the same
