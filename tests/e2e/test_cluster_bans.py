@@ -183,31 +183,42 @@ def test_bans_go_back_into_a_redis_that_restarted_empty(tmp_path, node_factory, 
     assert stats(alice, "k") == [["K", "127.0.0.1", "*", "~victim", "kept by the nodes"]]
 
 
-def test_a_redis_that_kept_its_data_is_the_list_again(tmp_path, node_factory, clients):
-    """Redis with an append-only file goes away and comes back with its bans. A ban set
-    meanwhile holds on its node only (its operator is told it was not saved) and goes when
-    Redis is back; the network's bans stay."""
+def test_a_redis_that_kept_its_data_gets_the_changes_made_meanwhile(tmp_path, node_factory,
+                                                                     clients):
+    """Redis with an append-only file goes away and comes back with its bans. A ban set and
+    one lifted meanwhile hold on their node at once (its operator is told they are not saved
+    yet), and go to the network when Redis is back, after which every node, one started
+    later too, has the network's bans with those changes."""
     store = Redis(tmp_path, persist=True)
     try:
         conf = oper_conf(tmp_path)
         a = node_factory("a", "--config", conf, urls=store.url)
         alice = welcomed(clients(a, "alice"))
         oper(alice)
-        alice.send("KLINE ~victim@127.0.0.1 :kept by Redis")
-        notice(alice, "Added K-line")
+        for line in ("KLINE ~victim@127.0.0.1 :kept by Redis",
+                     "KLINE ~pardoned@127.0.0.1 :lifted while away"):
+            alice.send(line)
+            notice(alice, "Added K-line")
         wait_until(lambda: store.keys("tc:bans") == ["tc:bans"])
         store.stop()
         alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
         alice.send("KLINE ~other@127.0.0.1 :while away")
         m = notice(alice, "Added K-line")
-        assert "not saved" in m.text, m
+        assert "not saved yet" in m.text, m
         assert Msg(attempt(a, "other")).command == "465"
+        alice.send("UNKLINE ~pardoned@127.0.0.1")
+        notice(alice, "is removed")
         store.start()
         alice.expect(lambda l: "recovered" in l and Msg(l).command == "NOTICE")
-        wait_until(lambda: stats(alice, "k") == [
-            ["K", "127.0.0.1", "*", "~victim", "kept by Redis"]])
+        want = [["K", "127.0.0.1", "*", "~other", "while away"],
+                ["K", "127.0.0.1", "*", "~victim", "kept by Redis"]]
+        wait_until(lambda: sorted(stats(alice, "k")) == want)
         b = node_factory("b", "--config", conf, urls=store.url)
         until_attempt(b, "victim", "465")
-        until_attempt(b, "other", "001")
+        until_attempt(b, "other", "465")
+        until_attempt(b, "pardoned", "001")
+        bob = welcomed(clients(b, "bob"))
+        oper(bob)
+        assert sorted(stats(bob, "k")) == want
     finally:
         store.stop()

@@ -244,3 +244,31 @@ def test_a_node_back_after_the_quit_was_published_still_sees_its_reason(node_fac
     finally:
         to_a.cut()
         to_b.cut()
+
+
+def test_a_channel_registered_while_redis_was_away_reaches_the_network(tmp_path, node_factory,
+                                                                        clients):
+    """A channel registered (ChanServ) while the first Redis server is away holds on its node
+    at once, and reaches the network when Redis is back with its data (before, the server's
+    list replaced the node's, and the registration was gone)."""
+    from test_services import join, register, service_notice
+    store = Redis(tmp_path, persist=True)
+    try:
+        a = node_factory("a", urls=store.url)
+        alice = register(a, "alice")
+        join(alice, "#proj")
+        store.stop()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        alice.send("CS REGISTER #proj")
+        m = service_notice(alice, "ChanServ", "#proj is registered to alice")
+        assert "not be saved yet" in m.text, m
+        store.start()
+        alice.expect(lambda l: "recovered" in l and Msg(l).command == "NOTICE")
+        wait_until(lambda: store.keys("tc:creg") == ["tc:creg"])
+        late = welcomed(clients(node_factory("b", urls=store.url), "late"))
+        late.send("CS INFO #proj")
+        service_notice(late, "ChanServ", "#proj: founder alice")
+        alice.send("CS INFO #proj")
+        service_notice(alice, "ChanServ", "#proj: founder alice")
+    finally:
+        store.stop()

@@ -434,6 +434,8 @@ struct cluster {
     struct server *srv;
     struct claims *claims; /* by client id; the cluster thread's alone */
     struct quits quits;    /* QUITs Redis could not take; the cluster thread's alone */
+    struct req *kept;      /* ban and registration changes for the first server's return */
+    int nkept;             /* (keep_request); the cluster thread's alone */
     uint64_t node;         /* this node's number: the top bits of its client ids */
     char name[64];
     char instance[320]; /* "host pid": the heartbeat's value, to know a dead earlier run */
@@ -913,6 +915,7 @@ int cluster_nodes(struct server *srv)
 /* --- the network's events -------------------------------------------------------------------- */
 
 static void announce_users(struct cluster *cl);
+static void send_kept(struct cluster *cl);
 
 /* A user's facts as cluster_user packs them: node, id, worker, nick, user, host, real name,
  * away, account, flags. */
@@ -1557,7 +1560,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
     sh->was_up = 1;
     if (sh->sub.ready)
         sh->backoff_ms = BACKOFF_MIN_MS;
-    /* Redis may have restarted empty: this node's nicks and users, again. */
+    /* Redis may have restarted empty: this node's nicks and users, again; and the first
+     * server gets the changes of bans and registrations made meanwhile before its lists are
+     * read back (the snapshot). */
+    if (again && sh->index == 0)
+        send_kept(sh->cl);
     if (again)
         announce_users(sh->cl);
     if (sh->sub.ready && !sh->snap_done)
@@ -2461,29 +2468,77 @@ static int save_ban(void *arg, const struct ban *b, enum ban_save how)
 }
 
 /* S_BAN: op ('+', '-' or 'e') on the ban packed in value, with its event. */
-static void send_ban(struct cluster *cl, const char *op, const char *value, size_t vlen,
-                     const char *ev, size_t elen)
+static int send_ban(struct cluster *cl, const char *op, const char *value, size_t vlen,
+                    const char *ev, size_t elen)
 {
     struct unpack u;
     unpack_init(&u, value, vlen);
     enum ban_kind kind;
     char mask[BAN_MASK_MAX + 1], field[BAN_MASK_MAX + 2];
     if (unpack_ban_name(&u, &kind, mask) < 0)
-        return;
+        return 0; /* malformed: nothing to send, now or later */
     snprintf(field, sizeof field, "%c%s", kind == BAN_KLINE ? 'K' : 'D', mask);
     const char *args[] = {"tc:bans", op, field, value, ev};
     size_t lens[] = {7, 1, strlen(field), vlen, elen};
-    if (script(cl, 0, S_BAN, NULL, NULL, 1, 5, args, lens) < 0 && op[0] != 'e')
-        log_warn("cluster: the change of the ban on %s could not reach Redis; it holds on this "
-                 "node only",
-                 mask);
+    if (script(cl, 0, S_BAN, NULL, NULL, 1, 5, args, lens) < 0) {
+        if (op[0] != 'e')
+            log_warn("cluster: the change of the ban on %s could not reach Redis; it holds on "
+                     "this node until Redis returns",
+                     mask);
+        return -1;
+    }
+    return 0;
+}
+
+/* A change of a server ban or a registration that the first server could not take (away):
+ * kept, up to CLUSTER_KEPT_MAX, to go when it returns (send_kept), rather than be undone
+ * there by its list. 0, or -1 when there is no room. */
+static int keep_request(struct cluster *cl, const struct req *q)
+{
+    struct req *copy = NULL;
+    if (cl->nkept < CLUSTER_KEPT_MAX &&
+        (copy = malloc(sizeof *q + q->len + q->facts_len + 1)) != NULL) {
+        memcpy(copy, q, sizeof *q + q->len + q->facts_len + 1);
+        copy->next = NULL;
+        struct req **end = &cl->kept;
+        while (*end)
+            end = &(*end)->next;
+        *end = copy;
+        cl->nkept++;
+        return 0;
+    }
+    return -1;
+}
+
+/* The changes kept while the first server was away, sent in the order they were made, on
+ * its connection before anything else asks for its lists (the snapshot). */
+static void send_kept(struct cluster *cl)
+{
+    struct req *q = cl->kept;
+    int n = cl->nkept;
+    cl->kept = NULL;
+    cl->nkept = 0;
+    while (q) {
+        struct req *next = q->next;
+        run_request(cl, q); /* kept again if the server went away again */
+        free(q);
+        q = next;
+    }
+    if (n)
+        log_info("cluster: %d changes of server bans and registrations made while Redis was "
+                 "away, sent",
+                 n);
 }
 
 /* A change queued by save_ban: q->id the change, q->data the event, then the ban. */
 static void run_ban(struct cluster *cl, const struct req *q)
 {
     const char *op = q->id == BAN_SAVE_SET ? "+" : q->id == BAN_SAVE_LIFT ? "-" : "e";
-    send_ban(cl, op, q->data + q->len, q->facts_len, q->data, q->len);
+    if (send_ban(cl, op, q->data + q->len, q->facts_len, q->data, q->len) < 0 && op[0] != 'e' &&
+        keep_request(cl, q) < 0)
+        log_warn("cluster: a change of a server ban could not reach Redis, nor be kept for its "
+                 "return (%d are); it holds on this node only",
+                 CLUSTER_KEPT_MAX);
 }
 
 /* Ban b of this node's table, put back into a first server that lost its data. */
@@ -2671,8 +2726,8 @@ static void run_creg(struct cluster *cl, const struct req *q)
     size_t lens[] = {7, 1, strlen(field), q->facts_len, q->len};
     if (script(cl, 0, S_CREG, NULL, NULL, 1, 5, args, lens) < 0)
         log_warn("cluster: the registration of %s could not reach Redis; it holds on this node "
-                 "only",
-                 name);
+                 "%s",
+                 name, keep_request(cl, q) == 0 ? "until Redis returns" : "only (too many kept)");
 }
 
 /* A registration of this node's table, put back into a first server that lost its data. */
@@ -4461,5 +4516,10 @@ void cluster_close(struct server *srv)
     pthread_mutex_destroy(&cl->names_lock);
     pthread_mutex_destroy(&cl->lock);
     quits_clear(&cl->quits);
+    while (cl->kept) {
+        struct req *next = cl->kept->next;
+        free(cl->kept);
+        cl->kept = next;
+    }
     free(cl);
 }

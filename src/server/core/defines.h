@@ -118,6 +118,9 @@
  * when it returns (cluster/quits.h; one per user and server its channels live on). Past this
  * many, a departure reaches the others with a generic reason. */
 #define CLUSTER_QUITS_MAX 1024
+/* Server bans and channel registrations changed while the first Redis server was away: the
+ * changes kept to send when it returns (past this many, one holds on its node only). */
+#define CLUSTER_KEPT_MAX 256
 /* How long a server keeps those QUIT events (tc:left) for the nodes that come back after
  * they were published, and would otherwise see a generic PART (seconds). */
 #define CLUSTER_LEFT_KEEP_S 300

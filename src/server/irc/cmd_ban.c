@@ -129,7 +129,8 @@ static void set_ban(struct client *c, struct ircmsg *m, enum ban_kind kind)
               LOG_TEXT("by", c->source), LOG_NUM("duration_s", duration),
               LOG_TEXT("reason", b.reason));
     tell(c, "Added %s%s for [%s]: %s%s", c->nick, duration ? "temporary " : "", kind_word(kind),
-         b.mask, b.reason, stored ? "" : " (not saved: the ban store failed, see the log)");
+         b.mask, b.reason,
+         stored ? "" : " (not saved yet: the ban store failed or is away, see the log)");
     if (duration)
         tell(c, "%s [%s] expires in %s", c->nick, kind_word(kind), b.mask, length);
     cmd_ban_sweep(client_srv(c), b.seq);

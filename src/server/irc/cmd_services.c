@@ -414,7 +414,7 @@ static void cs_register(struct client *c, int n, char **w)
         say(c, SVC_CHANSERV, "An account may found at most %d channels", CHANREG_PER_ACCOUNT);
     else
         say(c, SVC_CHANSERV, "%s is registered to %s%s", name, c->account,
-            res == CHANREG_FAILED ? " (but could not be saved: it is lost at a restart)" : "");
+            res == CHANREG_FAILED ? " (but could not be saved yet: see the server's log)" : "");
     if (res == CHANREG_OK || res == CHANREG_FAILED)
         log_event(LOG_INFO, "channel registered", LOG_TEXT("channel", name),
                   LOG_TEXT("founder", c->account));
