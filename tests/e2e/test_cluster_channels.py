@@ -693,6 +693,38 @@ def test_a_node_whose_subscriber_was_away_catches_up(node_factory, clients, redi
     assert Msg(bob.expect(is_command("PRIVMSG", "carol", "#gap"))).text == "and now"
 
 
+def test_settings_changed_while_a_subscriber_was_away_are_told_there(node_factory, clients,
+                                                                     redis):
+    """The topic, modes, key, limit and a member's status changed while node b's subscriber
+    connection was away: when it is back, bob (node b) is told each change (TOPIC from who
+    set it, MODE from the server), not only given the new values silently."""
+    a, b = node_factory("a"), node_factory("b")
+    alice = joined(welcomed(clients(a, "alice")), "#set")
+    carol = joined(welcomed(clients(a, "carol")), "#set")
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, "#set") == ["@alice", "carol"])
+    joined(bob, "#set")
+    alice.expect(is_command("JOIN", "bob", "#set"))
+    alice.send("MODE #set +l 50")
+    bob.expect(is_command("MODE", "alice", "#set"))
+    b.proc.send_signal(signal.SIGSTOP)  # short of the heartbeat: b is not taken for gone
+    try:
+        kill_subscriber(redis, "b")
+        for line in ("TOPIC #set :changed meanwhile", "MODE #set +imk-l sesame",
+                     "MODE #set +o carol"):
+            alice.send(line)
+            alice.expect(lambda l: Msg(l).command in ("TOPIC", "MODE"))
+        barrier(alice)
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    topic = Msg(bob.expect(is_command("TOPIC", None, "#set"), timeout=15))
+    assert topic.text == "changed meanwhile" and topic.nick == "alice", topic.line
+    told = [Msg(bob.expect(is_command("MODE", None, "#set"))) for _ in range(2)]
+    assert sorted(m.params[1:] for m in told) == [["+imk-l", "sesame"], ["+o", "carol"]], told
+    assert all(m.prefix == "test.server" for m in told)
+    assert names(bob, "#set") == ["@alice", "@carol", "bob"]
+
+
 def test_a_ban_lifted_while_a_subscriber_was_away_is_lifted_there_too(node_factory, clients,
                                                                        redis):
     """A ban lifted (and another set) while a node's subscriber connection was away: when it

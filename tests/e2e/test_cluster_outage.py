@@ -272,3 +272,37 @@ def test_a_channel_registered_while_redis_was_away_reaches_the_network(tmp_path,
         service_notice(alice, "ChanServ", "#proj: founder alice")
     finally:
         store.stop()
+
+
+@pytest.mark.parametrize("persist", [True, False], ids=["with-its-data", "empty"])
+def test_settings_changed_while_redis_was_away_reach_the_network(tmp_path, node_factory,
+                                                                  clients, persist):
+    """An operator on node a sets the topic and a key while Redis is away: they hold on node a
+    at once, and when Redis is back (with its data, or empty) bob on node b sees the TOPIC
+    and the MODE, node b and a node started later have them (before, they stayed on node a:
+    node b kept the old topic)."""
+    store = Redis(tmp_path, persist=persist)
+    try:
+        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
+        alice = joined(welcomed(clients(a, "alice")), "#room")
+        bob = joined(welcomed(clients(b, "bob")), "#room")
+        wait_until(lambda: names(alice, "#room") == ["@alice", "bob"])
+        alice.send("TOPIC #room :before")
+        bob.expect(lambda l: Msg(l).command == "TOPIC")
+        store.stop()
+        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        alice.send("TOPIC #room :set while away")
+        alice.expect(lambda l: Msg(l).command == "TOPIC")
+        alice.send("MODE #room +k sesame")
+        alice.expect(lambda l: Msg(l).command == "MODE")
+        store.start()
+        # live, or from node b's reconciling if it was subscribed again only after
+        topic = Msg(bob.expect(lambda l: Msg(l).command == "TOPIC", timeout=30))
+        assert topic.text == "set while away"
+        mode = Msg(bob.expect(lambda l: Msg(l).command == "MODE"))
+        assert mode.params[1:] == ["+k", "sesame"]
+        carol = welcomed(clients(node_factory("c", urls=store.url), "carol"))
+        carol.send("JOIN #room sesame")
+        assert Msg(carol.expect(is_numeric("332"))).text == "set while away"
+    finally:
+        store.stop()

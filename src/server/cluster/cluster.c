@@ -402,6 +402,7 @@ struct req {
     int shard;     /* R_CHAN: the channels' server */
     int msg;       /* R_CHAN: a message (its sender, id on worker, is told if it fails) */
     int quit; /* R_CHAN: a QUIT, PART or KICK (kept in quits if the network does not take it) */
+    int keep; /* R_CHAN: a change of settings (kept for its server's return: keep_request) */
     mb_client_fn *done;
     char nick[IRC_NICK_MAX + 1];        /* the nick claimed, released, announced or quitting */
     char chan[IRC_CHANNEL_MAX + 1];     /* R_CHAN: the (first) channel's name */
@@ -915,7 +916,7 @@ int cluster_nodes(struct server *srv)
 /* --- the network's events -------------------------------------------------------------------- */
 
 static void announce_users(struct cluster *cl);
-static void send_kept(struct cluster *cl);
+static void send_kept(struct cluster *cl, int shard);
 
 /* A user's facts as cluster_user packs them: node, id, worker, nick, user, host, real name,
  * away, account, flags. */
@@ -1560,11 +1561,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
     sh->was_up = 1;
     if (sh->sub.ready)
         sh->backoff_ms = BACKOFF_MIN_MS;
-    /* Redis may have restarted empty: this node's nicks and users, again; and the first
-     * server gets the changes of bans and registrations made meanwhile before its lists are
-     * read back (the snapshot). */
-    if (again && sh->index == 0)
-        send_kept(sh->cl);
+    /* Redis may have restarted empty: this node's nicks and users, again; and the server
+     * gets the changes made meanwhile (bans, registrations, channel settings) before its
+     * lists are read back (the snapshot). */
+    if (again)
+        send_kept(sh->cl, sh->index);
     if (again)
         announce_users(sh->cl);
     if (sh->sub.ready && !sh->snap_done)
@@ -1797,7 +1798,8 @@ static void announce_ops(struct cluster *cl, const struct chan *ch, const struct
 }
 
 /* One channel with members here (locked), after Redis came back or the network took this
- * node for gone: its settings and lists in its keys again, and each member of this node as a JOIN
+ * node for gone: its settings (where the server has none) and lists in its keys again, and each
+ * member of this node as a JOIN
  * (nodes that still have it ignore it; nodes that dropped it with this node take it back). */
 static void announce_chan(void *arg, const struct chan *ch)
 {
@@ -1810,7 +1812,11 @@ static void announce_chan(void *arg, const struct chan *ch)
     }
     pack_init(ev);
     pack_init(ops);
-    op_meta(ops, ch, CHAN_META_ALL);
+    /* Its settings only where the server has none (it came back empty, or the channel went
+     * with this node): no part named, so S_CHAN keeps what it has. A server that kept its
+     * data has the settings as the network changed them, those made here meanwhile too
+     * (send_kept, just before): this node's copy may be older, and must not undo them. */
+    op_meta(ops, ch, 0);
     announce_ops(cl, ch, ev, ops);
     /* Its lists (bans, exceptions, invite exceptions), some entries per request. */
     static const char letters[LIST_KINDS] = {'b', 'e', 'I'};
@@ -2490,9 +2496,10 @@ static int send_ban(struct cluster *cl, const char *op, const char *value, size_
     return 0;
 }
 
-/* A change of a server ban or a registration that the first server could not take (away):
- * kept, up to CLUSTER_KEPT_MAX, to go when it returns (send_kept), rather than be undone
- * there by its list. 0, or -1 when there is no room. */
+/* A change of a server ban or a registration that the first server could not take (away),
+ * or of a channel's settings (TOPIC, MODE, INVITE) that its server could not: kept, up to
+ * CLUSTER_KEPT_MAX, to go when that server returns (send_kept), rather than be undone there
+ * by its list or never reach the other nodes. 0, or -1 when there is no room. */
 static int keep_request(struct cluster *cl, const struct req *q)
 {
     struct req *copy = NULL;
@@ -2510,24 +2517,32 @@ static int keep_request(struct cluster *cl, const struct req *q)
     return -1;
 }
 
-/* The changes kept while the first server was away, sent in the order they were made, on
- * its connection before anything else asks for its lists (the snapshot). */
-static void send_kept(struct cluster *cl)
+/* The changes kept while server shard was away, sent in the order they were made, on its
+ * connection before anything else asks for its lists (the snapshot) or puts the node's
+ * channels back (announce_users). */
+static void send_kept(struct cluster *cl, int shard)
 {
-    struct req *q = cl->kept;
-    int n = cl->nkept;
+    struct req *q = cl->kept, **rest = &cl->kept;
+    int n = 0;
     cl->kept = NULL;
-    cl->nkept = 0;
     while (q) {
         struct req *next = q->next;
-        run_request(cl, q); /* kept again if the server went away again */
-        free(q);
+        if (q->shard == shard) {
+            cl->nkept--;
+            n++;
+            run_request(cl, q); /* kept again if the server went away again */
+            free(q);
+        } else { /* another server's: waits on, in order */
+            q->next = NULL;
+            *rest = q;
+            rest = &q->next;
+        }
         q = next;
     }
     if (n)
-        log_info("cluster: %d changes of server bans and registrations made while Redis was "
-                 "away, sent",
-                 n);
+        log_info("cluster: %d changes (server bans, registrations, channel settings) made while "
+                 "Redis %s:%d was away, sent",
+                 n, cl->shards[shard].rs.host, cl->shards[shard].rs.port);
 }
 
 /* A change queued by save_ban: q->id the change, q->data the event, then the ban. */
@@ -3312,6 +3327,7 @@ static int chan_request(struct cluster *cl, int shard, const struct pack *ev,
     q->msg = chg->kind == CC_MSG;
     /* a departure: kept, should the network not take it, to be sent when it returns */
     q->quit = chg->kind == CC_QUIT || chg->kind == CC_PART || chg->kind == CC_KICK;
+    q->keep = chg->kind == CC_META;
     q->worker = chg->who_worker;
     snprintf(q->chan, sizeof q->chan, "%s", chan_name(chg->chans[0]));
     return enqueue(cl, q);
@@ -3613,7 +3629,9 @@ static void run_chan(struct cluster *cl, struct req *q)
             free(cs);
         if (qe)
             quit_sent(cl, NULL, qe);
-        if (!q->msg)
+        if (q->keep && keep_request(cl, q) == 0)
+            log_debug("cluster: a change of %s waits for the network", q->chan);
+        else if (!q->msg)
             log_debug("cluster: a change of %s did not reach the network", q->chan);
     }
     free(argv);

@@ -6,6 +6,7 @@
 #include "chan-t.h"
 #include "chan.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -662,6 +663,105 @@ static void member_gone(struct server *srv, struct chan *ch, struct member *t, c
     ch->nmembers--;
 }
 
+/* line (printf-style) to ch's (locked) members here. */
+static void tell_members(struct server *srv, struct chan *ch, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tell_members(struct server *srv, struct chan *ch, const char *fmt, ...)
+{
+    char line[IRC_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    struct event *ev = n > 0 && (size_t)n < sizeof line ? line_event(line, 0) : NULL;
+    if (ev) {
+        struct fanout_chan f = chan_fan(ch);
+        fanout_chan_event(srv, &f, ev, 0, -1);
+    }
+    event_unref(ev);
+}
+
+/* What the network changed of ch's (locked) settings while this node was cut off from it, told
+ * to its members here before the replica takes m: the topic as a TOPIC from who set it, the
+ * modes, key and limit as one MODE from the server. */
+static void tell_settings(struct server *srv, struct chan *ch, const struct chan_meta *m)
+{
+    static const struct {
+        unsigned flag;
+        char letter;
+    } flags[] = {{CM_INVITE, 'i'}, {CM_MODERATED, 'm'}, {CM_NOEXTERNAL, 'n'},
+                 {CM_SECRET, 's'}, {CM_TOPICLOCK, 't'}, {CM_NOCTCP, 'C'}};
+    const char *name = chan_name(ch), *server = srv->cfg.server_name;
+    int had_topic = ch->topic != NULL;
+    if (had_topic != m->has_topic || (had_topic && strcmp(ch->topic, m->topic) != 0))
+        tell_members(srv, ch, ":%s TOPIC %s :%s",
+                     m->has_topic && m->topic_by[0] ? m->topic_by : server, name,
+                     m->has_topic ? m->topic : "");
+    char modes[2 * 16 + 1] = "", args[KEY_MAX + 16] = "";
+    size_t mlen = 0;
+    char sign = 0;
+    for (int pass = 0; pass < 2; pass++) { /* the modes added, then those removed */
+        char want = pass == 0 ? '+' : '-';
+        for (size_t i = 0; i < sizeof flags / sizeof flags[0] + 2; i++) {
+            int had, has;
+            char letter;
+            if (i < sizeof flags / sizeof flags[0]) {
+                letter = flags[i].letter;
+                had = (ch->modes & flags[i].flag) != 0;
+                has = (m->modes & flags[i].flag) != 0;
+            } else if (i == sizeof flags / sizeof flags[0]) {
+                letter = 'k';
+                had = ch->chkey[0] != 0;
+                has = m->chkey[0] != 0;
+                if (had && has && strcmp(ch->chkey, m->chkey) != 0)
+                    had = 0; /* another key: +k it */
+            } else {
+                letter = 'l';
+                had = ch->limit != 0;
+                has = m->limit != 0;
+                if (had && has && ch->limit != m->limit)
+                    had = 0;
+            }
+            if (had == has || (want == '+') != has)
+                continue;
+            if (sign != want)
+                modes[mlen++] = sign = want;
+            modes[mlen++] = letter;
+            size_t alen = strlen(args);
+            if (letter == 'k')
+                snprintf(args + alen, sizeof args - alen, " %s", has ? m->chkey : "*");
+            else if (letter == 'l' && has)
+                snprintf(args + alen, sizeof args - alen, " %u", m->limit);
+        }
+    }
+    modes[mlen] = '\0';
+    if (mlen)
+        tell_members(srv, ch, ":%s MODE %s %s%s", server, name, modes, args);
+}
+
+/* Member t's status as the network has it now (op, voice), told to the members here as one
+ * MODE from the server if it changed while this node was cut off. */
+static void tell_status(struct server *srv, struct chan *ch, const struct member *t, int op,
+                        int voice)
+{
+    char modes[8], args[2 * (IRC_NICK_MAX + 1) + 1] = "";
+    size_t n = 0;
+    const int now[2] = {op, voice}, was[2] = {t->op != 0, t->voice != 0};
+    for (int i = 0; i < 2; i++) {
+        if (now[i] == was[i])
+            continue;
+        char sign = now[i] ? '+' : '-';
+        if (n == 0 || modes[n - 2] != sign)
+            modes[n++] = sign;
+        modes[n++] = i == 0 ? 'o' : 'v';
+        size_t alen = strlen(args);
+        snprintf(args + alen, sizeof args - alen, " %s", t->nick);
+    }
+    modes[n] = '\0';
+    if (n)
+        tell_members(srv, ch, ":%s MODE %s %s%s", srv->cfg.server_name, chan_name(ch), modes, args);
+}
+
 void chan_net_reconcile(struct server *srv, const char *key, const struct chan_meta *meta,
                         const struct chan_remote_member *members, int nmembers, uint64_t self,
                         int removals, chan_renamed_fn *renamed, void *arg)
@@ -673,6 +773,8 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
         pthread_mutex_unlock(&srv->chan_lock);
         return;
     }
+    if (meta && ch->nmembers > 0)
+        tell_settings(srv, ch, meta);
     if (meta)
         meta_set(ch, meta, CHAN_META_ALL);
     struct member *t, *tmp;
@@ -692,6 +794,7 @@ void chan_net_reconcile(struct server *srv, const char *key, const struct chan_m
             continue;
         t = chan_member(ch, mi->id);
         if (t) { /* a status change missed, or a NICK */
+            tell_status(srv, ch, t, mi->op != 0, mi->voice != 0);
             t->op = mi->op != 0;
             t->voice = mi->voice != 0;
             if (renamed && strcmp(t->nick, mi->nick) != 0) {
