@@ -744,7 +744,7 @@ static void tell_settings(struct server *srv, struct chan *ch, const struct chan
 static void tell_status(struct server *srv, struct chan *ch, const struct member *t, int op,
                         int voice)
 {
-    char modes[8], args[2 * (IRC_NICK_MAX + 1) + 1] = "";
+    char modes[8] = "", args[2 * (IRC_NICK_MAX + 1) + 1] = "";
     size_t n = 0;
     const int now[2] = {op, voice}, was[2] = {t->op != 0, t->voice != 0};
     for (int i = 0; i < 2; i++) {
