@@ -39,6 +39,28 @@ def parts_of(lines, nick):
     return [Msg(l) for l in lines if Msg(l).command == "PART" and Msg(l).nick == nick]
 
 
+def told_degraded(*users):
+    """Waits until each user has been told the network is degraded."""
+    for c in users:
+        c.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+
+
+def redis_away(store, *users):
+    """Stops store, and waits until each user has been told the network is degraded."""
+    store.stop()
+    told_degraded(*users)
+
+
+def two_nodes_in(store, node_factory, clients, chan, on_a, on_b):
+    """Nodes a and b on store, and users of the nicks on_a (node a) and on_b (node b) in chan,
+    each seen there by the first of on_a; returns a, b and the users by nick."""
+    a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
+    users = {nick: joined(welcomed(clients(node, nick)), chan)
+             for node, nicks in ((a, on_a), (b, on_b)) for nick in nicks}
+    wait_until(lambda: len(names(users[on_a[0]], chan)) == len(users))
+    return a, b, users
+
+
 @pytest.mark.parametrize("persist", [True, False], ids=["with-its-data", "empty"])
 def test_a_quit_while_redis_was_away_arrives_with_its_reason(tmp_path, node_factory, clients,
                                                              persist):
@@ -48,14 +70,9 @@ def test_a_quit_while_redis_was_away_arrives_with_its_reason(tmp_path, node_fact
     is seen before Redis is back."""
     store = Redis(tmp_path, persist=persist)
     try:
-        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
-        alice = joined(welcomed(clients(a, "alice")), "#room")
-        bob = joined(welcomed(clients(b, "bob")), "#room")
-        dave = joined(welcomed(clients(b, "dave")), "#room")
-        wait_until(lambda: names(alice, "#room") == ["@alice", "bob", "dave"])
-        store.stop()
-        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
-        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        a, b, u = two_nodes_in(store, node_factory, clients, "#room", ["alice"], ["bob", "dave"])
+        alice, bob, dave = u["alice"], u["bob"], u["dave"]
+        redis_away(store, alice, bob)
         bob.send("QUIT :gone fishing")
         bob.wait_closed()
         dave.close()  # the connection lost: its node says why
@@ -84,17 +101,13 @@ def test_parts_and_kicks_while_redis_was_away_reach_the_network(tmp_path, node_f
     the PART and the KICK never left node b: alice kept seeing bob in #room.)"""
     store = Redis(tmp_path, persist=persist)
     try:
-        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
-        alice = joined(welcomed(clients(a, "alice")), "#room")
-        bob = joined(welcomed(clients(b, "bob")), "#room")
-        carol = joined(welcomed(clients(b, "carol")), "#room")
+        a, b, u = two_nodes_in(store, node_factory, clients, "#room", ["alice"], ["bob", "carol"])
+        alice, bob, carol = u["alice"], u["bob"], u["carol"]
         joined(bob, "#ops")
         dave = joined(welcomed(clients(a, "dave")), "#ops")
         wait_until(lambda: names(alice, "#room") == ["@alice", "bob", "carol"] and
                    names(bob, "#ops") == ["@bob", "dave"])
-        store.stop()
-        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
-        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        redis_away(store, alice, bob)
         bob.send("PART #room :off to lunch")
         bob.expect(lambda l: Msg(l).command == "PART")
         carol.send("PART #room")
@@ -132,8 +145,7 @@ def test_a_quit_spanning_two_redis_servers_is_seen_once(tmp_path, node_factory, 
         wait_until(lambda: names(alice, second) == ["@alice", "bob"])
         r1.stop()
         r2.stop()
-        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
-        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        told_degraded(alice, bob)
         bob.send("QUIT :gone fishing")
         bob.wait_closed()
         seen = alice.collect(0.5)
@@ -229,8 +241,7 @@ def test_a_node_back_after_the_quit_was_published_still_sees_its_reason(node_fac
         wait_until(lambda: names(alice, "#room") == ["@alice", "bob"])
         to_a.cut()
         to_b.cut()
-        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
-        bob.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        told_degraded(alice, bob)
         bob.send("QUIT :gone fishing")
         bob.wait_closed()
         to_b.join()
@@ -257,8 +268,7 @@ def test_a_channel_registered_while_redis_was_away_reaches_the_network(tmp_path,
         a = node_factory("a", urls=store.url)
         alice = register(a, "alice")
         join(alice, "#proj")
-        store.stop()
-        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        redis_away(store, alice)
         alice.send("CS REGISTER #proj")
         m = service_notice(alice, "ChanServ", "#proj is registered to alice")
         assert "not be saved yet" in m.text, m
@@ -283,14 +293,11 @@ def test_settings_changed_while_redis_was_away_reach_the_network(tmp_path, node_
     node b kept the old topic)."""
     store = Redis(tmp_path, persist=persist)
     try:
-        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
-        alice = joined(welcomed(clients(a, "alice")), "#room")
-        bob = joined(welcomed(clients(b, "bob")), "#room")
-        wait_until(lambda: names(alice, "#room") == ["@alice", "bob"])
+        a, b, u = two_nodes_in(store, node_factory, clients, "#room", ["alice"], ["bob"])
+        alice, bob = u["alice"], u["bob"]
         alice.send("TOPIC #room :before")
         bob.expect(lambda l: Msg(l).command == "TOPIC")
-        store.stop()
-        alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
+        redis_away(store, alice)
         alice.send("TOPIC #room :set while away")
         alice.expect(lambda l: Msg(l).command == "TOPIC")
         alice.send("MODE #room +k sesame")
