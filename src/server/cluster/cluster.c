@@ -435,7 +435,7 @@ struct cluster {
     struct server *srv;
     struct claims *claims; /* by client id; the cluster thread's alone */
     struct quits quits;    /* QUITs Redis could not take; the cluster thread's alone */
-    struct req *kept;      /* ban and registration changes for the first server's return */
+    struct req *kept;      /* changes for a server's return (bans, registrations, settings) */
     int nkept;             /* (keep_request); the cluster thread's alone */
     uint64_t node;         /* this node's number: the top bits of its client ids */
     char name[64];
@@ -1324,12 +1324,11 @@ static struct event *unpack_message(struct unpack *u);
  * One this node has applied already finds no member: nothing is seen twice. */
 static void left_meanwhile(struct cluster *cl, struct shard *sh, const redisReply *events)
 {
-    static const char head[] = "1:C,1:?,";
     for (size_t i = 0; i < events->elements; i++) {
         const redisReply *e = events->element[i];
-        if (e->type == REDIS_REPLY_STRING && e->len > sizeof head - 1 &&
-            memcmp(e->str, head, 6) == 0 && strchr("QPK", e->str[6]) &&
-            memcmp(e->str + 7, head + 7, 1) == 0)
+        /* "1:C,1:Q," (or P, K) and the rest of the event */
+        if (e->type == REDIS_REPLY_STRING && e->len > 8 && memcmp(e->str, "1:C,1:", 6) == 0 &&
+            (e->str[6] == 'Q' || e->str[6] == 'P' || e->str[6] == 'K') && e->str[7] == ',')
             apply(cl, sh, e->str, e->len);
     }
 }
@@ -1564,10 +1563,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
     /* Redis may have restarted empty: this node's nicks and users, again; and the server
      * gets the changes made meanwhile (bans, registrations, channel settings) before its
      * lists are read back (the snapshot). */
-    if (again)
+    if (again) {
         send_kept(sh->cl, sh->index);
-    if (again)
         announce_users(sh->cl);
+    }
     if (sh->sub.ready && !sh->snap_done)
         ask_snapshot(sh);
     recovered(sh->cl);
