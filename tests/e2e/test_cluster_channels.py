@@ -693,18 +693,25 @@ def test_a_node_whose_subscriber_was_away_catches_up(node_factory, clients, redi
     assert Msg(bob.expect(is_command("PRIVMSG", "carol", "#gap"))).text == "and now"
 
 
+def alice_carol_bob(node_factory, clients, chan, urls=None):
+    """Nodes a and b (on urls, or the test's Redis), alice and carol (node a) and bob (node b)
+    in chan, alice its operator; returns a, b, alice, carol, bob."""
+    a, b = node_factory("a", urls=urls), node_factory("b", urls=urls)
+    alice = joined(welcomed(clients(a, "alice")), chan)
+    carol = joined(welcomed(clients(a, "carol")), chan)
+    bob = welcomed(clients(b, "bob"))
+    wait_until(lambda: names(bob, chan) == ["@alice", "carol"])
+    joined(bob, chan)
+    alice.expect(is_command("JOIN", "bob", chan))
+    return a, b, alice, carol, bob
+
+
 def test_settings_changed_while_a_subscriber_was_away_are_told_there(node_factory, clients,
                                                                      redis):
     """The topic, modes, key, limit and a member's status changed while node b's subscriber
     connection was away: when it is back, bob (node b) is told each change (TOPIC from who
     set it, MODE from the server), not only given the new values silently."""
-    a, b = node_factory("a"), node_factory("b")
-    alice = joined(welcomed(clients(a, "alice")), "#set")
-    carol = joined(welcomed(clients(a, "carol")), "#set")
-    bob = welcomed(clients(b, "bob"))
-    wait_until(lambda: names(bob, "#set") == ["@alice", "carol"])
-    joined(bob, "#set")
-    alice.expect(is_command("JOIN", "bob", "#set"))
+    a, b, alice, carol, bob = alice_carol_bob(node_factory, clients, "#set")
     alice.send("MODE #set +l 50")
     bob.expect(is_command("MODE", "alice", "#set"))
     b.proc.send_signal(signal.SIGSTOP)  # short of the heartbeat: b is not taken for gone
@@ -1097,13 +1104,8 @@ def test_a_persistent_redis_back_after_an_outage(tmp_path, node_factory, clients
     with her own QUIT line (kept by her node until Redis was back)."""
     store = Redis(tmp_path, persist=True)
     try:
-        a, b = node_factory("a", urls=store.url), node_factory("b", urls=store.url)
-        alice = joined(welcomed(clients(a, "alice")), "#room")
-        carol = joined(welcomed(clients(a, "carol")), "#room")
-        bob = welcomed(clients(b, "bob"))
-        wait_until(lambda: names(bob, "#room") == ["@alice", "carol"])
-        joined(bob, "#room")
-        alice.expect(is_command("JOIN", "bob", "#room"))
+        a, b, alice, carol, bob = alice_carol_bob(node_factory, clients, "#room",
+                                                  urls=store.url)
         store.stop()
         alice.expect(lambda l: "degraded" in l and Msg(l).command == "NOTICE")
         carol.send("QUIT :bye")
